@@ -1,0 +1,68 @@
+"""The one canonical binary encoding (DESIGN.md §3 "Canonical encoding").
+
+Every struct that is hashed or signed derives from ``CanonicalStruct``: frozen, encoded as a
+msgpack array in field order, integers in their shortest form. ``decode`` is strict — it refuses
+oversize input, unknown or missing fields, wrong types, trailing bytes, and any byte string that is
+not exactly what ``encode`` would produce for the decoded value — so one value has one encoding and
+one encoding has one value.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+
+from jinqiao.core.errors import DecodeError
+
+
+class CanonicalStruct(
+    msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, kw_only=False
+):
+    """Base for every hashed or signed structure."""
+
+
+T = TypeVar("T")
+
+_encoder = msgspec.msgpack.Encoder()
+_decoders: dict[type[Any], msgspec.msgpack.Decoder[Any]] = {}
+
+
+def encode(value: Any) -> bytes:
+    """The canonical bytes of ``value``."""
+    return _encoder.encode(value)
+
+
+def _decoder_for(kind: type[T]) -> msgspec.msgpack.Decoder[T]:
+    decoder = _decoders.get(kind)
+    if decoder is None:
+        decoder = msgspec.msgpack.Decoder(kind)
+        _decoders[kind] = decoder
+    return decoder
+
+
+def decode(data: bytes, kind: type[T], *, max_bytes: int) -> T:
+    """Decode ``data`` as ``kind``, refusing anything that is not its canonical encoding.
+
+    Raises ``DecodeError`` with a message naming the problem; never anything else.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise DecodeError(f"expected bytes, got {type(data).__name__}")
+    size = len(data)
+    if size > max_bytes:
+        raise DecodeError(
+            f"{kind.__name__} is {size} bytes, over the limit of {max_bytes}",
+            size=size,
+            limit=max_bytes,
+        )
+    if size == 0:
+        raise DecodeError(f"empty input where a {kind.__name__} was expected")
+    try:
+        value = _decoder_for(kind).decode(data)
+    except msgspec.ValidationError as exc:
+        raise DecodeError(f"invalid {kind.__name__}: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"malformed {kind.__name__}: {exc}") from None
+    if _encoder.encode(value) != bytes(data):
+        raise DecodeError(f"{kind.__name__} is not in canonical encoding")
+    return value

@@ -1,0 +1,29 @@
+"""Every hard limit in one place, named with its unit (DESIGN.md §4 rule 3).
+
+Chain parameters that governance may change live in the genesis ``ChainParameters``; these are the
+ceilings that no parameter may exceed, and the sizes that protect a node from its inputs.
+"""
+
+from __future__ import annotations
+
+MAX_TRANSACTION_BYTES = 64 * 1024
+MAX_ARGS_BYTES = 32 * 1024
+MAX_NAME_LENGTH = 64
+MAX_BLOCK_TRANSACTIONS = 5_000
+MAX_BLOCK_BYTES = 8 * 1024 * 1024
+MAX_EVENTS_PER_TRANSACTION = 64
+MAX_EVENT_ATTRIBUTES = 32
+MAX_STATE_KEY_BYTES = 256
+MAX_STATE_VALUE_BYTES = 64 * 1024
+MAX_STATE_OPERATIONS_PER_TRANSACTION = 10_000
+MAX_VALID_UNTIL_WINDOW_BLOCKS = 10_000
+MAX_BATCH_TRANSACTIONS = 5_000
+MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
+MAX_PAGE_SIZE = 500
+MAX_PROOF_BYTES = 64 * 1024
+MAX_HEADER_BYTES = 4 * 1024
+MAX_CERTIFICATE_BYTES = 256 * 1024
+MAX_VALIDATORS = 200
+MAX_GENESIS_BYTES = 4 * 1024 * 1024
+MAX_AMOUNT_MINOR = 2**63 - 1
+MAX_NONCE = 2**64 - 1

@@ -1,0 +1,224 @@
+"""How a contract is declared and what it sees.
+
+    class Token(Contract):
+        name = "token"
+
+        @method(TransferArgs)
+        def transfer(self, ctx: Context, args: TransferArgs) -> None:
+            ...
+            ctx.emit("Transfer", sender=..., recipient=..., amount_minor=args.amount_minor)
+
+        @query(BalanceArgs)
+        def balance(self, ctx: Context, args: BalanceArgs) -> Balance: ...
+
+A method completes (its optional return value, a struct, is encoded into the receipt) or raises
+``Rejection`` via ``ctx.reject``. Contract objects hold no state of their own: everything lives in
+``ctx.state``, the contract's namespace of the authenticated state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
+
+from jinqiao.core.codec import CanonicalStruct, decode, encode
+from jinqiao.core.errors import NodeFault, Rejection
+from jinqiao.core.genesis import ChainParameters, Genesis
+from jinqiao.core.limits import MAX_EVENT_ATTRIBUTES, MAX_EVENTS_PER_TRANSACTION, MAX_NAME_LENGTH
+from jinqiao.core.types import Event, EventValue
+from jinqiao.execution.identity import (
+    GOVERNANCE,
+    PARAMETERS_KEY,
+    REGISTRY,
+    Account,
+    Organization,
+    account_key,
+    organization_key,
+)
+from jinqiao.execution.state import ContractState, Overlay, StepMeter
+
+if TYPE_CHECKING:
+    from jinqiao.execution.runtime import Runtime
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+SPEC_ATTRIBUTE = "_jinqiao_spec"
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    args_type: type[Any]
+    roles: frozenset[str]
+    read_only: bool
+    function_name: str
+
+
+def method(args_type: type[Any], *, roles: Iterable[str] = ()) -> Callable[[F], F]:
+    """Declare a state-changing method taking ``args_type``. If ``roles`` is given, the sender
+    must hold at least one of them (else the transaction is rejected ``unauthorized``)."""
+
+    def mark(function: F) -> F:
+        setattr(function, SPEC_ATTRIBUTE, (args_type, frozenset(roles), False))
+        return function
+
+    return mark
+
+
+def query(args_type: type[Any]) -> Callable[[F], F]:
+    """Declare a read-only query. Queries run against committed state, never in a block."""
+
+    def mark(function: F) -> F:
+        setattr(function, SPEC_ATTRIBUTE, (args_type, frozenset(), True))
+        return function
+
+    return mark
+
+
+class Contract:
+    """Base class of every contract. Subclasses set ``name`` and declare methods."""
+
+    name: ClassVar[str] = ""
+    methods: ClassVar[dict[str, MethodSpec]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        collected: dict[str, MethodSpec] = {}
+        for base in reversed(cls.__mro__):
+            for attribute, value in vars(base).items():
+                marker = getattr(value, SPEC_ATTRIBUTE, None)
+                if marker is not None:
+                    args_type, roles, read_only = marker
+                    collected[attribute] = MethodSpec(
+                        attribute, args_type, roles, read_only, attribute
+                    )
+        cls.methods = collected
+
+    def genesis(self, ctx: GenesisContext, config: Mapping[str, Any]) -> None:
+        """Write the contract's initial state from genesis. ``config`` is
+        ``genesis.contracts.get(name, {})``. Default: nothing."""
+
+
+@dataclass(frozen=True)
+class BlockContext:
+    chain_id: str
+    height: int
+    time_ms: int
+    proposer: bytes
+
+
+def contract_address(suite_hash: Callable[[bytes], bytes], contract: str) -> bytes:
+    """The address a contract acts as when it calls another contract."""
+    return suite_hash(b"jinqiao/contract/v1\x00" + contract.encode())[:20]
+
+
+class Context:
+    """What a method sees: who is calling, the block, its own state, an event emitter."""
+
+    def __init__(
+        self,
+        *,
+        runtime: Runtime,
+        contract: str,
+        block: BlockContext,
+        sender: bytes,
+        organization: str,
+        roles: frozenset[str],
+        transaction_hash: bytes,
+        overlay: Overlay,
+        meter: StepMeter,
+        events: list[Event],
+        read_only: bool = False,
+    ) -> None:
+        self.runtime = runtime
+        self.contract = contract
+        self.block = block
+        self.chain_id = block.chain_id
+        self.height = block.height
+        self.time_ms = block.time_ms
+        self.sender = sender
+        self.organization = organization
+        self.roles = roles
+        self.transaction_hash = transaction_hash
+        self._overlay = overlay
+        self._meter = meter
+        self._events = events
+        self._read_only = read_only
+        self.state = ContractState(contract, overlay, meter, writable=not read_only)
+
+    # -- who is calling -------------------------------------------------------------------
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    def require_role(self, *roles: str) -> None:
+        if not any(role in self.roles for role in roles):
+            self.reject(
+                "unauthorized",
+                f"this needs one of the roles {sorted(roles)}",
+                required=sorted(roles),
+            )
+
+    def reject(self, code: str, message: str, **details: Any) -> NoReturn:
+        raise Rejection(code, message, **details)
+
+    # -- other contracts' state, read only -----------------------------------------------
+    def read(self, contract: str, key: bytes, kind: type[T]) -> T | None:
+        return ContractState(contract, self._overlay, self._meter, writable=False).load(key, kind)
+
+    def account(self, address: bytes) -> Account | None:
+        return self.read(REGISTRY, account_key(address), Account)
+
+    def organization_record(self, organization_id: str) -> Organization | None:
+        return self.read(REGISTRY, organization_key(organization_id), Organization)
+
+    def parameters(self) -> ChainParameters:
+        parameters = self.read(GOVERNANCE, PARAMETERS_KEY, ChainParameters)
+        if parameters is None:
+            raise NodeFault("chain parameters missing from state")
+        return parameters
+
+    # -- effects -------------------------------------------------------------------------
+    def emit(self, name: str, **attributes: EventValue | bytes) -> None:
+        """Record an event. Byte values are shown as hex; attributes are sorted by key."""
+        if self._read_only:
+            raise NodeFault("a query tried to emit an event")
+        if len(self._events) >= MAX_EVENTS_PER_TRANSACTION:
+            self.reject("too_many_events", f"more than {MAX_EVENTS_PER_TRANSACTION} events")
+        if len(attributes) > MAX_EVENT_ATTRIBUTES or len(name) > MAX_NAME_LENGTH:
+            raise NodeFault(f"event {name!r} is over the attribute or name limit")
+        self._meter.charge()
+        pairs = tuple(
+            sorted(
+                (key, value.hex() if isinstance(value, bytes) else value)
+                for key, value in attributes.items()
+            )
+        )
+        self._events.append(Event(self.contract, name, pairs))
+
+    def call(self, contract: str, method_name: str, args: CanonicalStruct) -> bytes:
+        """Call another contract's method as this contract (sender = this contract's address,
+        role ``contract``). Its writes and events join this transaction's."""
+        return self.runtime.call_from_contract(self, contract, method_name, encode(args))
+
+
+class GenesisContext:
+    """What a contract's ``genesis`` hook sees: the genesis document and its own state."""
+
+    def __init__(self, genesis: Genesis, state: ContractState, overlay: Overlay) -> None:
+        self.genesis = genesis
+        self.state = state
+        self._overlay = overlay
+
+    def write_system(self, contract: str, key: bytes, value: object) -> None:
+        ContractState(contract, self._overlay, StepMeter(limit=1 << 62)).save(key, value)
+
+
+def decode_arguments(spec: MethodSpec, raw: bytes, max_bytes: int) -> Any:
+    try:
+        return decode(raw, spec.args_type, max_bytes=max_bytes)
+    except Exception as exc:
+        raise Rejection(
+            "invalid_arguments", f"arguments of {spec.name}: {exc}", method=spec.name
+        ) from None

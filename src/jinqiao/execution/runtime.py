@@ -1,0 +1,339 @@
+"""The runtime: checks, dispatches and applies transactions, one block at a time.
+
+``execute_block`` is the state transition: given committed state, a block context and ordered
+transactions, it returns one receipt per transaction and the block's state writes. It is a pure
+function of its inputs (DESIGN.md §4 rule 1); the node stores the result and computes the roots.
+Signatures are checked by the caller (``verify_signatures``), so a benchmark can measure both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jinqiao.core.codec import CanonicalStruct, encode
+from jinqiao.core.crypto import CryptoSuite
+from jinqiao.core.errors import NodeFault, Rejection
+from jinqiao.core.genesis import ChainParameters, Genesis
+from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
+from jinqiao.core.limits import MAX_ARGS_BYTES, MAX_NAME_LENGTH, MAX_NONCE
+from jinqiao.core.types import Event, Receipt, ReceiptStatus, SignedTransaction
+from jinqiao.execution.contract import (
+    BlockContext,
+    Context,
+    Contract,
+    GenesisContext,
+    MethodSpec,
+    contract_address,
+    decode_arguments,
+)
+from jinqiao.execution.identity import (
+    GOVERNANCE,
+    PARAMETERS_KEY,
+    REGISTRY,
+    Account,
+    Organization,
+    account_key,
+    organization_key,
+)
+from jinqiao.execution.state import ContractState, EmptyState, Overlay, StateReader, StepMeter
+
+CONTRACT_ROLE = "contract"
+MAX_CALL_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    receipts: tuple[Receipt, ...]
+    writes: dict[bytes, bytes | None]
+
+
+@dataclass(frozen=True)
+class Caller:
+    account: Account
+    organization: Organization
+
+
+class Runtime:
+    """Holds the contracts of a network and applies transactions to state."""
+
+    def __init__(self, suite: CryptoSuite, chain_id: str, contracts: Sequence[Contract]) -> None:
+        self.suite = suite
+        self.chain_id = chain_id
+        self.contracts: dict[str, Contract] = {}
+        for contract in contracts:
+            if not contract.name or contract.name in self.contracts:
+                raise NodeFault(f"contract name {contract.name!r} is empty or used twice")
+            self.contracts[contract.name] = contract
+        self.contract_addresses = {
+            contract_address(suite.hash, name): name for name in self.contracts
+        }
+        self._call_depth = 0
+
+    # -- genesis ---------------------------------------------------------------------------
+    def apply_genesis(self, genesis: Genesis) -> dict[bytes, bytes | None]:
+        """The state writes of height 0, contract by contract in registration order."""
+        overlay = Overlay(EmptyState())
+        for name, contract in self.contracts.items():
+            state = ContractState(name, overlay, StepMeter(limit=1 << 62))
+            contract.genesis(
+                GenesisContext(genesis, state, overlay), genesis.contracts.get(name, {})
+            )
+        unknown = set(genesis.contracts) - set(self.contracts)
+        if unknown:
+            raise Rejection(
+                "unknown_contract", f"genesis configures unknown contracts {sorted(unknown)}"
+            )
+        return dict(overlay.writes)
+
+    # -- admission and execution -----------------------------------------------------------
+    def verify_signature(self, transaction: SignedTransaction) -> None:
+        body = transaction.body
+        if self.suite.address(body.public_key) != body.sender:
+            raise Rejection("address_mismatch", "sender is not the address of public_key")
+        if not self.suite.verify(
+            body.public_key, transaction_signing_bytes(body), transaction.signature
+        ):
+            raise Rejection("invalid_signature", "the signature does not verify")
+
+    def parameters(self, state: StateReader) -> ChainParameters:
+        value = ContractState(GOVERNANCE, Overlay(state), StepMeter()).load(
+            PARAMETERS_KEY, ChainParameters
+        )
+        if value is None:
+            raise NodeFault("chain parameters missing from state")
+        return value
+
+    def check_transaction(
+        self,
+        state: StateReader,
+        transaction: SignedTransaction,
+        height: int,
+        parameters: ChainParameters,
+    ) -> tuple[Caller, Contract, MethodSpec, Any]:
+        """Every stateful check that precedes running the method, at ``height``. Raises
+        ``Rejection`` with a stable code; used both for mempool admission and in blocks."""
+        body = transaction.body
+        if body.chain_id != self.chain_id:
+            raise Rejection("wrong_chain", f"transaction is for chain {body.chain_id!r}")
+        if not 0 <= body.nonce <= MAX_NONCE:
+            raise Rejection("invalid_nonce", "nonce must be an unsigned 64-bit integer")
+        if body.valid_until < height:
+            raise Rejection(
+                "expired",
+                f"valid_until {body.valid_until} is below height {height}",
+                valid_until=body.valid_until,
+                height=height,
+            )
+        window = parameters.valid_until_window_blocks
+        if body.valid_until > height + window:
+            raise Rejection(
+                "valid_until_too_far",
+                f"valid_until {body.valid_until} is more than {window} blocks after {height}",
+                valid_until=body.valid_until,
+                height=height,
+                window=window,
+            )
+        caller = self._caller(state, body.sender, body.public_key)
+        contract = (
+            self.contracts.get(body.contract) if len(body.contract) <= MAX_NAME_LENGTH else None
+        )
+        if contract is None:
+            raise Rejection("unknown_contract", f"no contract named {body.contract[:64]!r}")
+        spec = contract.methods.get(body.method)
+        if spec is None or spec.read_only:
+            raise Rejection(
+                "unknown_method", f"contract {contract.name} has no method {body.method[:64]!r}"
+            )
+        arguments = decode_arguments(spec, body.args, MAX_ARGS_BYTES)
+        if spec.roles and not spec.roles & set(caller.account.roles):
+            raise Rejection(
+                "unauthorized",
+                f"{contract.name}.{spec.name} needs one of the roles {sorted(spec.roles)}",
+                required=sorted(spec.roles),
+            )
+        return caller, contract, spec, arguments
+
+    def _caller(self, state: StateReader, sender: bytes, public_key: bytes) -> Caller:
+        registry = ContractState(REGISTRY, Overlay(state), StepMeter())
+        account = registry.load(account_key(sender), Account)
+        if account is None:
+            raise Rejection("unknown_sender", f"account {sender.hex()} is not registered")
+        if account.public_key != public_key:
+            raise Rejection("key_mismatch", "public_key is not the key registered for the sender")
+        if not account.active:
+            raise Rejection("sender_suspended", f"account {sender.hex()} is suspended")
+        organization = registry.load(organization_key(account.organization), Organization)
+        if organization is None:
+            raise NodeFault(f"account {sender.hex()} belongs to a missing organization")
+        if not organization.active:
+            raise Rejection(
+                "organization_suspended", f"organization {organization.id} is suspended"
+            )
+        return Caller(account, organization)
+
+    def execute_block(
+        self,
+        state: StateReader,
+        block: BlockContext,
+        transactions: Sequence[SignedTransaction],
+        is_committed: Callable[[bytes], bool],
+        *,
+        verify_signatures: bool = True,
+    ) -> BlockResult:
+        """Apply ``transactions`` in order on top of ``state``."""
+        if block.chain_id != self.chain_id:
+            raise NodeFault("block for another chain")
+        block_overlay = Overlay(state)
+        parameters = self.parameters(state)
+        seen: set[bytes] = set()
+        receipts = []
+        for transaction in transactions:
+            receipts.append(
+                self._execute_one(
+                    block_overlay,
+                    block,
+                    parameters,
+                    transaction,
+                    seen,
+                    is_committed,
+                    verify_signatures,
+                )
+            )
+        return BlockResult(tuple(receipts), block_overlay.writes)
+
+    def _execute_one(
+        self,
+        block_overlay: Overlay,
+        block: BlockContext,
+        parameters: ChainParameters,
+        transaction: SignedTransaction,
+        seen: set[bytes],
+        is_committed: Callable[[bytes], bool],
+        verify_signatures: bool,
+    ) -> Receipt:
+        identity = transaction_hash(self.suite, transaction.body)
+        events: list[Event] = []
+        meter = StepMeter()
+        overlay = Overlay(block_overlay)
+        try:
+            if identity in seen or is_committed(identity):
+                raise Rejection("duplicate_transaction", "this transaction was already committed")
+            seen.add(identity)
+            if verify_signatures:
+                self.verify_signature(transaction)
+            caller, contract, spec, arguments = self.check_transaction(
+                overlay, transaction, block.height, parameters
+            )
+            context = Context(
+                runtime=self,
+                contract=contract.name,
+                block=block,
+                sender=caller.account.address,
+                organization=caller.organization.id,
+                roles=frozenset(caller.account.roles),
+                transaction_hash=identity,
+                overlay=overlay,
+                meter=meter,
+                events=events,
+            )
+            result = getattr(contract, spec.function_name)(context, arguments)
+        except Rejection as rejection:
+            return Receipt(
+                identity,
+                ReceiptStatus.REJECTED,
+                rejection.code,
+                rejection.message[:512],
+                (),
+                meter.used,
+                b"",
+            )
+        overlay.merge_into(block_overlay)
+        return Receipt(
+            identity, ReceiptStatus.OK, "ok", "", tuple(events), meter.used, _encode_result(result)
+        )
+
+    def call_from_contract(
+        self, caller: Context, contract_name: str, method_name: str, args: bytes
+    ) -> bytes:
+        """A contract calling another within the same transaction (see ``Context.call``)."""
+        contract = self.contracts.get(contract_name)
+        if contract is None:
+            raise NodeFault(f"{caller.contract} called unknown contract {contract_name!r}")
+        spec = contract.methods.get(method_name)
+        if spec is None or spec.read_only:
+            raise NodeFault(
+                f"{caller.contract} called unknown method {contract_name}.{method_name}"
+            )
+        if self._call_depth >= MAX_CALL_DEPTH:
+            raise Rejection("call_depth_exceeded", f"more than {MAX_CALL_DEPTH} nested calls")
+        if spec.roles and CONTRACT_ROLE not in spec.roles:
+            raise Rejection(
+                "unauthorized", f"{contract_name}.{method_name} cannot be called by a contract"
+            )
+        arguments = decode_arguments(spec, args, MAX_ARGS_BYTES)
+        context = Context(
+            runtime=self,
+            contract=contract.name,
+            block=caller.block,
+            sender=contract_address(self.suite.hash, caller.contract),
+            organization="",
+            roles=frozenset({CONTRACT_ROLE}),
+            transaction_hash=caller.transaction_hash,
+            overlay=caller._overlay,
+            meter=caller._meter,
+            events=caller._events,
+        )
+        self._call_depth += 1
+        try:
+            result = getattr(contract, spec.function_name)(context, arguments)
+        finally:
+            self._call_depth -= 1
+        return _encode_result(result)
+
+    # -- queries ---------------------------------------------------------------------------
+    def run_query(
+        self,
+        state: StateReader,
+        block: BlockContext,
+        contract_name: str,
+        query_name: str,
+        arguments: Any,
+    ) -> Any:
+        """Run a read-only query against ``state``. ``arguments`` is already of the query's
+        argument type. Raises ``Rejection`` for unknown names or a refusal."""
+        contract = self.contracts.get(contract_name)
+        if contract is None:
+            raise Rejection("unknown_contract", f"no contract named {contract_name[:64]!r}")
+        spec = contract.methods.get(query_name)
+        if spec is None or not spec.read_only:
+            raise Rejection(
+                "unknown_method", f"contract {contract_name} has no query {query_name[:64]!r}"
+            )
+        context = Context(
+            runtime=self,
+            contract=contract.name,
+            block=block,
+            sender=b"",
+            organization="",
+            roles=frozenset(),
+            transaction_hash=b"",
+            overlay=Overlay(state),
+            meter=StepMeter(),
+            events=[],
+            read_only=True,
+        )
+        return getattr(contract, spec.function_name)(context, arguments)
+
+    def method_spec(self, contract_name: str, method_name: str) -> MethodSpec | None:
+        contract = self.contracts.get(contract_name)
+        return None if contract is None else contract.methods.get(method_name)
+
+
+def _encode_result(result: object) -> bytes:
+    if result is None:
+        return b""
+    if not isinstance(result, CanonicalStruct | int | str | bytes | bool | tuple):
+        raise NodeFault(f"a method returned a {type(result).__name__}, not a canonical value")
+    return encode(result)

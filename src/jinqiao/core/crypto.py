@@ -43,18 +43,25 @@ class Signer(Protocol):
 
     def sign(self, message: bytes) -> bytes: ...
 
+    def secret_key(self) -> bytes: ...
+
 
 class Ed25519Signer:
     def __init__(self, suite: Ed25519Sha256, secret_key: bytes) -> None:
         if len(secret_key) != suite.secret_key_bytes:
             raise InvalidInput(f"an ed25519 secret key is {suite.secret_key_bytes} bytes")
         self.suite: CryptoSuite = suite
+        self._secret_key = secret_key
         self._key = nacl.signing.SigningKey(secret_key)
         self.public_key = bytes(self._key.verify_key)
         self.address = suite.address(self.public_key)
 
     def sign(self, message: bytes) -> bytes:
         return bytes(self._key.sign(message).signature)
+
+    def secret_key(self) -> bytes:
+        """The raw secret, for writing a key file. Never log it."""
+        return self._secret_key
 
     def __repr__(self) -> str:
         return f"Ed25519Signer(address={self.address.hex()})"

@@ -38,6 +38,8 @@ class GenesisOrganization(_GenesisStruct, frozen=True):
     id: str
     name: str
     roles: tuple[str, ...] = ()
+    tls_ca_certificate: str = ""
+    """PEM of the organization's TLS root; its nodes' certificates chain to it."""
 
 
 class GenesisAccount(_GenesisStruct, frozen=True):

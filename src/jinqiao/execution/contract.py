@@ -180,7 +180,7 @@ class Context:
         return parameters
 
     # -- effects -------------------------------------------------------------------------
-    def emit(self, name: str, **attributes: EventValue | bytes) -> None:
+    def emit(self, name: str, /, **attributes: EventValue | bytes) -> None:
         """Record an event. Byte values are shown as hex; attributes are sorted by key."""
         if self._read_only:
             raise NodeFault("a query tried to emit an event")

@@ -1,0 +1,3 @@
+from jinqiao.cli.main import main
+
+main()

@@ -1,0 +1,444 @@
+"""The HTTP API of a node. OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
+
+Submitting: ``POST /v1/transactions`` (one, JSON) and ``POST /v1/transactions/batch`` (JSON, or a
+msgpack array of transaction byte strings with ``Content-Type: application/msgpack``). Reading:
+blocks, transactions with receipts and proofs, state with proofs, accounts, token balances, a
+Server-Sent Events stream, ``/healthz`` and ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import FastAPI, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+
+from jinqiao import __version__
+from jinqiao.api.errors import error_body, install_error_handlers, status_for
+from jinqiao.api.render import block_json, receipt_json, to_json
+from jinqiao.core.codec import encode
+from jinqiao.core.errors import DecodeError, InvalidInput, JinqiaoError
+from jinqiao.core.genesis import genesis_hash
+from jinqiao.core.hashing import header_hash
+from jinqiao.core.limits import (
+    MAX_BATCH_TRANSACTIONS,
+    MAX_NAME_LENGTH,
+    MAX_REQUEST_BODY_BYTES,
+    MAX_STATE_KEY_BYTES,
+    MAX_TRANSACTION_BYTES,
+)
+from jinqiao.core.types import CommittedBlock
+from jinqiao.execution.contract import BlockContext
+from jinqiao.execution.identity import REGISTRY, account_key
+from jinqiao.execution.state import full_key
+from jinqiao.node.reads import NotFound, Reader
+from jinqiao.node.service import Node, Subscription
+
+HEX = r"^[0-9a-fA-F]*$"
+MAX_WAIT_MS = 30_000
+NAME = r"^[a-z0-9_.-]{1,64}$"
+
+
+class SubmitRequest(BaseModel):
+    transaction: str = Field(
+        description="Canonical bytes of a SignedTransaction, hex",
+        max_length=2 * MAX_TRANSACTION_BYTES,
+        pattern=HEX,
+    )
+
+
+class BatchRequest(BaseModel):
+    transactions: list[str] = Field(max_length=MAX_BATCH_TRANSACTIONS)
+
+
+class BodyLimit:
+    """Refuses request bodies over ``limit_bytes`` with 413 before reading them whole."""
+
+    def __init__(self, app: Any, limit_bytes: int) -> None:
+        self.app = app
+        self.limit_bytes = limit_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit_bytes:
+                await _send_too_large(send, self.limit_bytes)
+                return
+        received = 0
+
+        async def limited_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit_bytes:
+                    raise InvalidInput(
+                        f"request body over {self.limit_bytes} bytes", code="request_too_large"
+                    )
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+async def _send_too_large(send: Any, limit: int) -> None:
+    body = json.dumps(error_body("request_too_large", f"request body over {limit} bytes")).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _hex(value: str, what: str, *, max_bytes: int) -> bytes:
+    if len(value) > 2 * max_bytes:
+        raise InvalidInput(f"{what} is over {max_bytes} bytes")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise InvalidInput(f"{what} is not hex") from None
+
+
+def create_app(node: Node) -> FastAPI:
+    reader = Reader(node.store, node.suite)
+    app = FastAPI(
+        title="jinqiao node API",
+        version=__version__,
+        description="Submit signed transactions and read the ledger with proofs.",
+    )
+    install_error_handlers(app)
+    chain_genesis_hash = genesis_hash(node.genesis).hex()
+
+    def admit_one(raw: bytes) -> dict[str, Any]:
+        admission = node.admit(raw)
+        return {"hash": admission.transaction_hash.hex(), "status": admission.status}
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "height": node.chain.head.height}
+
+    @app.get("/metrics", tags=["operations"])
+    def metrics() -> Response:
+        return Response(generate_latest(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/status", tags=["chain"])
+    def status() -> dict[str, Any]:
+        head = node.chain.head
+        return {
+            "node": node.config.name,
+            "chain_id": node.genesis.chain_id,
+            "genesis_hash": chain_genesis_hash,
+            "height": head.height,
+            "block_hash": head.block_hash.hex(),
+            "state_root": head.state_root.hex(),
+            "last_commit_time_ms": node.last_commit_time_ms,
+            "mempool_transactions": len(node.mempool),
+            "validator": node.signer.address.hex(),
+            "validators": [
+                {
+                    "address": v.address.hex(),
+                    "name": v.name,
+                    "organization": v.organization,
+                    "power": v.power,
+                }
+                for v in head.validators.validators
+            ],
+            "version": __version__,
+        }
+
+    @app.get("/v1/genesis", tags=["chain"])
+    def genesis() -> Response:
+        return Response(node.genesis_bytes, media_type="application/json")
+
+    @app.post("/v1/transactions", status_code=202, tags=["transactions"])
+    def submit(request: SubmitRequest) -> dict[str, Any]:
+        return admit_one(_hex(request.transaction, "transaction", max_bytes=MAX_TRANSACTION_BYTES))
+
+    @app.post("/v1/transactions/batch", tags=["transactions"])
+    async def submit_batch(request: Request) -> JSONResponse:
+        body = await request.body()
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        raws = _batch_items(body, content_type)
+        results = await asyncio.to_thread(_admit_all, raws)
+        accepted = sum(1 for r in results if "error" not in r)
+        return JSONResponse(
+            {"accepted": accepted, "refused": len(results) - accepted, "results": results}
+        )
+
+    def _admit_all(raws: list[bytes]) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        for raw in raws:
+            try:
+                results.append(admit_one(raw))
+            except JinqiaoError as error:
+                results.append(
+                    {"error": error_body(error.code, error.message), "status": status_for(error)}
+                )
+        return results
+
+    @app.get("/v1/transactions/{transaction_hash}", tags=["transactions"])
+    async def transaction(
+        transaction_hash: Annotated[str, Path(pattern=HEX, min_length=64, max_length=64)],
+        wait_ms: Annotated[int, Query(ge=0, le=MAX_WAIT_MS)] = 0,
+    ) -> dict[str, Any]:
+        identity = bytes.fromhex(transaction_hash)
+        if wait_ms:
+            await node.wait_for_transaction(identity, wait_ms / 1000)
+        record = await asyncio.to_thread(reader.transaction, identity)
+        if record is None:
+            if identity in node.mempool:
+                return {"hash": transaction_hash, "status": "pending"}
+            raise NotFound(f"transaction {transaction_hash} is neither pending nor committed")
+        return {
+            "hash": transaction_hash,
+            "status": "committed",
+            "height": record.height,
+            "index": record.index,
+            "receipt": receipt_json(record.receipt),
+            "transaction_proof": encode(record.transaction_proof).hex(),
+            "receipt_proof": encode(record.receipt_proof).hex(),
+        }
+
+    def _block_view(committed: CommittedBlock, include: bool) -> dict[str, Any]:
+        return block_json(
+            committed, header_hash(node.suite, committed.block.header), include_transactions=include
+        )
+
+    @app.get("/v1/blocks/latest", tags=["chain"])
+    def latest_block(transactions: bool = False) -> dict[str, Any]:
+        return _block_view(reader.block(), transactions)
+
+    @app.get("/v1/blocks/{height}", tags=["chain"])
+    def block_at(
+        height: Annotated[int, Path(ge=1, le=2**63)], transactions: bool = False
+    ) -> dict[str, Any]:
+        return _block_view(reader.block(height), transactions)
+
+    @app.get("/v1/blocks/by-hash/{block_hash}", tags=["chain"])
+    def block_by_hash(
+        block_hash: Annotated[str, Path(pattern=HEX, min_length=64, max_length=64)],
+        transactions: bool = False,
+    ) -> dict[str, Any]:
+        return _block_view(reader.block_by_hash(bytes.fromhex(block_hash)), transactions)
+
+    def _state_view(key: bytes, height: int | None) -> dict[str, Any]:
+        read = reader.state(key, height)
+        return {
+            "key": key.hex(),
+            "value": None if read.value is None else read.value.hex(),
+            "height": read.header.height,
+            "state_root": read.header.state_root.hex(),
+            "proof": encode(read).hex(),
+        }
+
+    @app.get("/v1/state/{contract}/{key}", tags=["state"])
+    def state(
+        contract: Annotated[str, Path(pattern=NAME)],
+        key: Annotated[str, Path(pattern=HEX, max_length=2 * MAX_STATE_KEY_BYTES)],
+        height: Annotated[int | None, Query(ge=1, le=2**63)] = None,
+    ) -> dict[str, Any]:
+        """A state value and its proof (``proof`` is a canonical ``StateReadProof``)."""
+        return _state_view(
+            full_key(contract, _hex(key, "key", max_bytes=MAX_STATE_KEY_BYTES)), height
+        )
+
+    @app.get("/v1/accounts/{address}", tags=["state"])
+    def account(
+        address: Annotated[str, Path(pattern=HEX, min_length=40, max_length=40)],
+        height: Annotated[int | None, Query(ge=1, le=2**63)] = None,
+    ) -> dict[str, Any]:
+        view = _state_view(full_key(REGISTRY, account_key(bytes.fromhex(address))), height)
+        if view["value"] is None:
+            raise NotFound(f"no account {address}", address=address)
+        from jinqiao.core.codec import decode
+        from jinqiao.execution.identity import Account
+
+        record = decode(bytes.fromhex(view["value"]), Account, max_bytes=MAX_TRANSACTION_BYTES)
+        view["account"] = to_json(record)
+        return view
+
+    @app.post("/v1/query/{contract}/{query_name}", tags=["state"])
+    async def run_query(
+        contract: Annotated[str, Path(pattern=NAME, max_length=MAX_NAME_LENGTH)],
+        query_name: Annotated[str, Path(pattern=NAME, max_length=MAX_NAME_LENGTH)],
+        request: Request,
+    ) -> dict[str, Any]:
+        """Run a read-only contract query against the head state. Arguments are the query's
+        argument struct as a JSON object (bytes as hex). Results are not proven; use
+        ``/v1/state`` for proven reads."""
+        spec = node.runtime.method_spec(contract, query_name)
+        if spec is None or not spec.read_only:
+            raise NotFound(f"no query {contract}.{query_name}", code="unknown_method")
+        body = await request.body()
+        try:
+            raw_arguments = json.loads(body or b"{}")
+            arguments = msgspec.convert(
+                raw_arguments, spec.args_type, dec_hook=_hex_hook, strict=False
+            )
+        except (json.JSONDecodeError, msgspec.ValidationError) as exc:
+            raise InvalidInput(
+                f"arguments of {contract}.{query_name}: {exc}", code="invalid_arguments"
+            ) from None
+        head = node.chain.head
+        context = BlockContext(node.genesis.chain_id, head.height, head.time_ms, b"")
+        with node.store.snapshot() as snapshot:
+            result = node.runtime.run_query(snapshot, context, contract, query_name, arguments)
+        return {"height": head.height, "result": to_json(result)}
+
+    @app.get("/v1/events", tags=["events"])
+    async def events(
+        request: Request,
+        contract: Annotated[str | None, Query(max_length=MAX_NAME_LENGTH)] = None,
+        name: Annotated[str | None, Query(max_length=MAX_NAME_LENGTH)] = None,
+        attribute: Annotated[
+            list[str] | None, Query(max_length=8, description="key=value; all must match")
+        ] = None,
+        from_height: Annotated[int | None, Query(ge=1, le=2**63)] = None,
+    ) -> StreamingResponse:
+        """Server-Sent Events: one ``event`` message per matching contract event, in commit order,
+        starting at ``from_height`` (default: the next block)."""
+        wanted = _attribute_filter(attribute or [])
+        stream = _event_stream(node, reader, contract, name, wanted, from_height, request)
+        return StreamingResponse(
+            stream, media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        )
+
+    return app
+
+
+def _hex_hook(kind: type, value: Any) -> Any:
+    if kind is bytes and isinstance(value, str):
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            raise msgspec.ValidationError(f"{value[:80]!r} is not hex") from None
+    raise NotImplementedError
+
+
+def _batch_items(body: bytes, content_type: str) -> list[bytes]:
+    if len(body) > MAX_REQUEST_BODY_BYTES:
+        raise InvalidInput("request body too large", code="request_too_large")
+    if content_type == "application/msgpack":
+        try:
+            items = msgspec.msgpack.decode(body, type=list[bytes])
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise DecodeError(f"batch is not a msgpack array of byte strings: {exc}") from None
+    else:
+        try:
+            request = BatchRequest.model_validate_json(body)
+        except ValueError as exc:
+            raise InvalidInput(
+                f'batch is not {{"transactions": [hex, ...]}}: {str(exc)[:300]}'
+            ) from None
+        items = [
+            _hex(item, "transaction", max_bytes=MAX_TRANSACTION_BYTES)
+            for item in request.transactions
+        ]
+    if len(items) > MAX_BATCH_TRANSACTIONS:
+        raise InvalidInput(f"a batch holds at most {MAX_BATCH_TRANSACTIONS} transactions")
+    if not items:
+        raise InvalidInput("the batch is empty")
+    return items
+
+
+def _attribute_filter(pairs: list[str]) -> list[tuple[str, str]]:
+    wanted = []
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise InvalidInput(f"attribute filter {pair[:80]!r} is not key=value")
+        wanted.append((key, value))
+    return wanted
+
+
+async def _event_stream(
+    node: Node,
+    reader: Reader,
+    contract: str | None,
+    name: str | None,
+    wanted: list[tuple[str, str]],
+    from_height: int | None,
+    request: Request,
+) -> AsyncIterator[bytes]:
+    def matching(committed: CommittedBlock) -> list[bytes]:
+        out = []
+        header = committed.block.header
+        for index, receipt in enumerate(committed.receipts):
+            for event in receipt.events:
+                if contract is not None and event.contract != contract:
+                    continue
+                if name is not None and event.name != name:
+                    continue
+                attributes = {
+                    k: str(v).lower() if isinstance(v, bool) else str(v)
+                    for k, v in event.attributes
+                }
+                if any(attributes.get(k) != v for k, v in wanted):
+                    continue
+                payload = {
+                    "height": header.height,
+                    "transaction_hash": receipt.transaction_hash.hex(),
+                    "index": index,
+                    "contract": event.contract,
+                    "name": event.name,
+                    "attributes": dict(event.attributes),
+                }
+                message = (
+                    f"id: {header.height}-{index}\nevent: event\ndata: {json.dumps(payload)}\n\n"
+                )
+                out.append(message.encode())
+        return out
+
+    subscription = node.subscribe()
+    try:
+        async for message in _replay_then_follow(
+            subscription, reader, matching, from_height, node, request
+        ):
+            yield message
+    finally:
+        subscription.close()
+
+
+async def _replay_then_follow(
+    subscription: Subscription,
+    reader: Reader,
+    matching: Callable[[CommittedBlock], list[bytes]],
+    from_height: int | None,
+    node: Node,
+    request: Request,
+) -> AsyncIterator[bytes]:
+    next_height = node.chain.head.height + 1
+    if from_height is not None and from_height < next_height:
+        for height in range(from_height, next_height):
+            for message in matching(await asyncio.to_thread(reader.block, height)):
+                yield message
+    yield b": connected\n\n"
+    last_keepalive = time.monotonic()
+    async for committed in subscription:
+        if await request.is_disconnected():
+            return
+        if committed.block.header.height < next_height:
+            continue
+        for message in matching(committed):
+            yield message
+        if time.monotonic() - last_keepalive > 15:
+            last_keepalive = time.monotonic()
+            yield b": keepalive\n\n"
+
+
+def with_body_limit(app: FastAPI) -> Any:
+    return BodyLimit(app, MAX_REQUEST_BODY_BYTES)

@@ -1,0 +1,98 @@
+"""The error model: every failure is JSON ``{"code", "message", "details"}``; every client mistake
+is a 4xx with a stable code (docs/errors.md lists them all)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jinqiao.core.errors import JinqiaoError, NodeFault
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_CODE: dict[str, int] = {
+    "decode_error": 400,
+    "invalid_input": 400,
+    "invalid_request": 400,
+    "invalid_arguments": 400,
+    "invalid_nonce": 400,
+    "address_mismatch": 400,
+    "invalid_signature": 401,
+    "unknown_sender": 403,
+    "key_mismatch": 403,
+    "sender_suspended": 403,
+    "organization_suspended": 403,
+    "unauthorized": 403,
+    "not_found": 404,
+    "unknown_contract": 404,
+    "unknown_method": 404,
+    "duplicate_transaction": 409,
+    "request_too_large": 413,
+    "wrong_chain": 422,
+    "expired": 422,
+    "valid_until_too_far": 422,
+    "too_many_subscribers": 429,
+    "mempool_full": 503,
+}
+DEFAULT_REJECTION_STATUS = 422
+RETRY_AFTER_SECONDS = "1"
+
+
+def status_for(error: JinqiaoError) -> int:
+    if isinstance(error, NodeFault):
+        return 500
+    return STATUS_BY_CODE.get(error.code, DEFAULT_REJECTION_STATUS)
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": details or {}}
+
+
+def error_response(error: JinqiaoError) -> JSONResponse:
+    status = status_for(error)
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status in (429, 503) else None
+    return JSONResponse(
+        error_body(error.code, error.message, _jsonable(error.details)), status, headers=headers
+    )
+
+
+def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.hex() if isinstance(v, bytes) else v) for k, v in details.items()}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(JinqiaoError)
+    async def jinqiao_error(request: Request, error: JinqiaoError) -> JSONResponse:
+        if isinstance(error, NodeFault):
+            log.error("node fault serving %s: %s %s", request.url.path, error, error.details)
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"location": ".".join(str(part) for part in e.get("loc", ())), "problem": e.get("msg")}
+            for e in error.errors()[:20]
+        ]
+        return JSONResponse(
+            error_body(
+                "invalid_request", "the request does not match the API", {"problems": problems}
+            ),
+            400,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(
+            error.status_code, "http_error"
+        )
+        return JSONResponse(error_body(code, str(error.detail)), error.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error serving %s", request.url.path)
+        return JSONResponse(error_body("node_fault", "internal error; see the node log"), 500)

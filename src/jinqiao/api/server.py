@@ -1,0 +1,73 @@
+"""Run a node process: the node's block production and its HTTP API on one asyncio loop.
+
+SIGTERM and SIGINT stop it gracefully: the API stops accepting requests, the block in progress is
+finished and stored, the store is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import uvicorn
+
+from jinqiao.api.app import create_app, with_body_limit
+from jinqiao.node.service import Node
+
+log = logging.getLogger(__name__)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+async def serve(home: Path, *, api_port: int | None = None) -> None:
+    node = Node(home)
+    configure_logging(node.config.log_level)
+    app = with_body_limit(create_app(node))
+    config = uvicorn.Config(
+        app,
+        host=node.config.api_host,
+        port=node.config.api_port if api_port is None else api_port,
+        log_level=node.config.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        limit_concurrency=2_000,
+        backlog=2_048,
+    )
+    server = uvicorn.Server(config)
+    stop = asyncio.Event()
+    producer = asyncio.create_task(node.run(stop), name="block-producer")
+
+    def producer_ended(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.critical("block production failed; stopping the node", exc_info=task.exception())
+            server.should_exit = True
+
+    producer.add_done_callback(producer_ended)
+    log.info(
+        "node %s serving http://%s:%d (chain %s)",
+        node.config.name,
+        node.config.api_host,
+        config.port,
+        node.genesis.chain_id,
+    )
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        try:
+            await producer
+        except Exception as exc:
+            raise SystemExit(f"node stopped after a fault: {exc}") from exc
+        finally:
+            node.close()
+
+
+def run(home: Path, *, api_port: int | None = None) -> None:
+    asyncio.run(serve(home, api_port=api_port))

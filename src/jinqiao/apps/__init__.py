@@ -1,0 +1,29 @@
+"""Apps: the contracts of a jinqiao network, written against the runtime API in
+``jinqiao.execution.contract`` and nothing else of the node.
+
+The foundation's system and money contracts:
+
+* ``registry`` (``Registry``) — member organizations and their accounts, which the runtime
+  checks for every sender;
+* ``governance`` (``Governance``) — chain parameters, the validator set, and the proposals that
+  change them or add and remove organizations, approved by a quorum of organizations;
+* ``token`` (``Token``) — digital currency in integer minor units with wallet tiers.
+
+``default_contracts`` lists them in genesis order: the registry first, so that governance and the
+token can rely on organizations and accounts being in place.
+"""
+
+from __future__ import annotations
+
+from jinqiao.apps.governance import Governance
+from jinqiao.apps.registry import Registry
+from jinqiao.apps.token import Token
+from jinqiao.execution.contract import Contract
+
+
+def default_contracts() -> list[Contract]:
+    """A fresh instance of each foundation contract, in genesis order."""
+    return [Registry(), Governance(), Token()]
+
+
+__all__ = ["Governance", "Registry", "Token", "default_contracts"]

@@ -1,0 +1,394 @@
+"""The registry contract: member organizations and their accounts.
+
+Every account belongs to one organization and holds roles. An organization's admins (role
+``admin``) register, suspend, reactivate and re-role the accounts of *their own* organization; only
+the governance contract adds or suspends organizations (``add_organization`` and
+``suspend_organization`` accept a call from nowhere else). The runtime reads these records to check
+every sender, so their layout is fixed in ``jinqiao.execution.identity``.
+
+State layout (namespace ``registry``; the full state key is ``b"registry/" + key``):
+
+==============================  =================================================================
+key                             value
+==============================  =================================================================
+``organization/<id>``           ``Organization`` (``id`` is an identifier, UTF-8)
+``account/<address>``           ``Account`` (``address`` is the raw 20 bytes)
+``admins/<id>``                 ``int``: active accounts with role ``admin`` in organization
+                                ``id``; absent means 0. Kept so an organization never loses its
+                                last active admin.
+``active_organizations``        ``int``: number of active organizations (governance's quorum
+                                denominator)
+==============================  =================================================================
+
+Invariants: ``admins/<id>`` equals the number of active ``admin`` accounts of ``id`` and is at
+least 1 for every organization that has one (suspending or de-roling the last active admin is
+refused ``last_admin``); ``active_organizations`` equals the number of active organizations and
+never drops to 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+
+from jinqiao.core.codec import CanonicalStruct
+from jinqiao.core.errors import InvalidInput
+from jinqiao.core.genesis import ADMIN_ROLE, IDENTIFIER
+from jinqiao.core.limits import MAX_NAME_LENGTH
+from jinqiao.core.types import ADDRESS_BYTES
+from jinqiao.execution.contract import (
+    Context,
+    Contract,
+    GenesisContext,
+    contract_address,
+    method,
+    query,
+)
+from jinqiao.execution.identity import (
+    GOVERNANCE,
+    REGISTRY,
+    Account,
+    Organization,
+    account_key,
+    organization_key,
+)
+from jinqiao.execution.runtime import CONTRACT_ROLE
+
+ADMIN_COUNT_PREFIX = b"admins/"
+ACTIVE_ORGANIZATIONS_KEY = b"active_organizations"
+MAX_ROLES = 16
+RESERVED_ROLES = frozenset({CONTRACT_ROLE})
+
+
+def admin_count_key(organization_id: str) -> bytes:
+    return ADMIN_COUNT_PREFIX + organization_id.encode()
+
+
+# -- arguments ------------------------------------------------------------------------------
+
+
+class RegisterAccountArgs(CanonicalStruct, frozen=True):
+    """Register an account in the sender's organization. The address is derived from the key."""
+
+    public_key: bytes
+    name: str
+    roles: tuple[str, ...]
+
+
+class AccountArgs(CanonicalStruct, frozen=True):
+    """Names one account by its 20-byte address."""
+
+    address: bytes
+
+
+class SetAccountRolesArgs(CanonicalStruct, frozen=True):
+    """Replace an account's roles."""
+
+    address: bytes
+    roles: tuple[str, ...]
+
+
+class OrganizationArgs(CanonicalStruct, frozen=True):
+    """Names one organization by its id."""
+
+    id: str
+
+
+class AddOrganizationArgs(CanonicalStruct, frozen=True):
+    """A new organization and its first admin account (governance only)."""
+
+    id: str
+    name: str
+    roles: tuple[str, ...]
+    admin_public_key: bytes
+    admin_name: str
+
+
+# -- checks shared with governance -----------------------------------------------------------
+
+
+def normalize_roles(roles: Iterable[str]) -> tuple[str, ...]:
+    """Roles as stored: sorted, each once."""
+    return tuple(sorted(set(roles)))
+
+
+def check_name(ctx: Context, name: str, field: str) -> None:
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        ctx.reject("invalid_name", f"{field} must be 1..{MAX_NAME_LENGTH} characters", field=field)
+
+
+def check_roles(ctx: Context, roles: tuple[str, ...]) -> None:
+    """Roles must be distinct identifiers, at most ``MAX_ROLES``, none reserved."""
+    if len(roles) > MAX_ROLES:
+        ctx.reject("invalid_roles", f"at most {MAX_ROLES} roles", count=len(roles))
+    for role in roles:
+        if not IDENTIFIER.match(role):
+            ctx.reject("invalid_roles", f"role {role[:MAX_NAME_LENGTH]!r} is not an identifier")
+        if role in RESERVED_ROLES:
+            ctx.reject("role_not_allowed", f"role {role!r} is reserved", role=role)
+    if len(set(roles)) != len(roles):
+        ctx.reject("invalid_roles", "a role appears twice")
+
+
+def check_public_key(ctx: Context, public_key: bytes) -> bytes:
+    """Check a public key's length for the network's suite and return its address."""
+    suite = ctx.runtime.suite
+    if len(public_key) != suite.public_key_bytes:
+        ctx.reject(
+            "invalid_public_key",
+            f"a {suite.name} public key is {suite.public_key_bytes} bytes",
+            length=len(public_key),
+        )
+    return suite.address(public_key)
+
+
+def check_address(ctx: Context, address: bytes, field: str = "address") -> None:
+    if len(address) != ADDRESS_BYTES:
+        ctx.reject("invalid_address", f"{field} must be {ADDRESS_BYTES} bytes", field=field)
+
+
+def check_organization_id(ctx: Context, organization_id: str) -> None:
+    if not IDENTIFIER.match(organization_id):
+        ctx.reject(
+            "invalid_organization_id",
+            f"{organization_id[:MAX_NAME_LENGTH]!r} is not an identifier",
+        )
+
+
+def check_new_organization(ctx: Context, args: AddOrganizationArgs) -> bytes:
+    """Every check ``add_organization`` makes; returns the admin's address. Governance runs it
+    when a proposal is made, so a proposal that could never execute is refused at once."""
+    check_organization_id(ctx, args.id)
+    check_name(ctx, args.name, "name")
+    check_roles(ctx, args.roles)
+    check_name(ctx, args.admin_name, "admin_name")
+    address = check_public_key(ctx, args.admin_public_key)
+    if ctx.organization_record(args.id) is not None:
+        ctx.reject("organization_exists", f"organization {args.id!r} exists", id=args.id)
+    if ctx.account(address) is not None:
+        ctx.reject("account_exists", "an account with this key exists", address=address.hex())
+    return address
+
+
+def load_organization(ctx: Context, organization_id: str) -> Organization:
+    """The organization ``organization_id`` or the rejection ``unknown_organization``."""
+    check_organization_id(ctx, organization_id)
+    organization = ctx.organization_record(organization_id)
+    if organization is None:
+        ctx.reject(
+            "unknown_organization",
+            f"no organization {organization_id!r}",
+            id=organization_id,
+        )
+    return organization
+
+
+def active_organization_count(ctx: Context) -> int:
+    return ctx.read(REGISTRY, ACTIVE_ORGANIZATIONS_KEY, int) or 0
+
+
+def governance_address(ctx: Context) -> bytes:
+    return contract_address(ctx.runtime.suite.hash, GOVERNANCE)
+
+
+# -- the contract --------------------------------------------------------------------------
+
+
+class Registry(Contract):
+    """Organizations and accounts. See the module docstring for the state layout."""
+
+    name = REGISTRY
+
+    def genesis(self, ctx: GenesisContext, config: Mapping[str, Any]) -> None:
+        if config:
+            raise InvalidInput("the registry takes no genesis configuration")
+        genesis = ctx.genesis
+        suite = genesis.suite
+        for organization in genesis.organizations:
+            roles = normalize_roles(organization.roles)
+            if RESERVED_ROLES.intersection(roles):
+                raise InvalidInput(f"organization {organization.id}: role 'contract' is reserved")
+            ctx.state.save(
+                organization_key(organization.id),
+                Organization(organization.id, organization.name, roles, True),
+            )
+        ctx.state.save_int(ACTIVE_ORGANIZATIONS_KEY, len(genesis.organizations))
+        admins: dict[str, int] = {}
+        for account in genesis.accounts:
+            roles = normalize_roles(account.roles)
+            if RESERVED_ROLES.intersection(roles):
+                raise InvalidInput(f"account {account.name!r}: role 'contract' is reserved")
+            public_key = bytes.fromhex(account.public_key)
+            address = suite.address(public_key)
+            ctx.state.save(
+                account_key(address),
+                Account(address, public_key, account.organization, account.name, roles, True),
+            )
+            if ADMIN_ROLE in roles:
+                admins[account.organization] = admins.get(account.organization, 0) + 1
+        for organization_id in sorted(admins):
+            ctx.state.save_int(admin_count_key(organization_id), admins[organization_id])
+
+    # -- accounts, by an organization's admin ---------------------------------------------
+
+    @method(RegisterAccountArgs, roles=(ADMIN_ROLE,))
+    def register_account(self, ctx: Context, args: RegisterAccountArgs) -> None:
+        check_name(ctx, args.name, "name")
+        check_roles(ctx, args.roles)
+        organization = load_organization(ctx, ctx.organization)
+        allowed = {*organization.roles, ADMIN_ROLE}
+        for role in args.roles:
+            if role not in allowed:
+                ctx.reject(
+                    "role_not_allowed",
+                    f"organization {organization.id} cannot grant role {role!r}",
+                    role=role,
+                )
+        address = check_public_key(ctx, args.public_key)
+        if ctx.state.get(account_key(address)) is not None:
+            ctx.reject("account_exists", "an account with this key exists", address=address.hex())
+        roles = normalize_roles(args.roles)
+        account = Account(address, args.public_key, organization.id, args.name, roles, True)
+        ctx.state.save(account_key(address), account)
+        if ADMIN_ROLE in roles:
+            self._add_admins(ctx, organization.id, 1)
+        ctx.emit(
+            "AccountRegistered",
+            address=address,
+            organization=organization.id,
+            account_name=args.name,
+            roles=",".join(roles),
+        )
+
+    @method(AccountArgs, roles=(ADMIN_ROLE,))
+    def suspend_account(self, ctx: Context, args: AccountArgs) -> None:
+        account = self._own_account(ctx, args.address)
+        if not account.active:
+            ctx.reject("already_suspended", "the account is suspended", address=args.address.hex())
+        if ADMIN_ROLE in account.roles:
+            self._add_admins(ctx, account.organization, -1)
+        ctx.state.save(account_key(account.address), msgspec.structs.replace(account, active=False))
+        ctx.emit("AccountSuspended", address=account.address, organization=account.organization)
+
+    @method(AccountArgs, roles=(ADMIN_ROLE,))
+    def reactivate_account(self, ctx: Context, args: AccountArgs) -> None:
+        account = self._own_account(ctx, args.address)
+        if account.active:
+            ctx.reject("already_active", "the account is active", address=args.address.hex())
+        if ADMIN_ROLE in account.roles:
+            self._add_admins(ctx, account.organization, 1)
+        ctx.state.save(account_key(account.address), msgspec.structs.replace(account, active=True))
+        ctx.emit("AccountReactivated", address=account.address, organization=account.organization)
+
+    @method(SetAccountRolesArgs, roles=(ADMIN_ROLE,))
+    def set_account_roles(self, ctx: Context, args: SetAccountRolesArgs) -> None:
+        check_roles(ctx, args.roles)
+        account = self._own_account(ctx, args.address)
+        organization = load_organization(ctx, account.organization)
+        allowed = {*organization.roles, ADMIN_ROLE}
+        for role in args.roles:
+            if role not in allowed:
+                ctx.reject(
+                    "role_not_allowed",
+                    f"organization {organization.id} cannot grant role {role!r}",
+                    role=role,
+                )
+        roles = normalize_roles(args.roles)
+        was_admin = ADMIN_ROLE in account.roles
+        is_admin = ADMIN_ROLE in roles
+        if account.active and was_admin != is_admin:
+            self._add_admins(ctx, account.organization, 1 if is_admin else -1)
+        ctx.state.save(account_key(account.address), msgspec.structs.replace(account, roles=roles))
+        ctx.emit(
+            "AccountRolesChanged",
+            address=account.address,
+            organization=account.organization,
+            roles=",".join(roles),
+        )
+
+    # -- organizations, by the governance contract only -----------------------------------
+
+    @method(AddOrganizationArgs, roles=(CONTRACT_ROLE,))
+    def add_organization(self, ctx: Context, args: AddOrganizationArgs) -> None:
+        self._require_governance(ctx)
+        address = check_new_organization(ctx, args)
+        roles = normalize_roles(args.roles)
+        ctx.state.save(organization_key(args.id), Organization(args.id, args.name, roles, True))
+        ctx.state.save_int(ACTIVE_ORGANIZATIONS_KEY, active_organization_count(ctx) + 1)
+        admin = Account(
+            address, args.admin_public_key, args.id, args.admin_name, (ADMIN_ROLE,), True
+        )
+        ctx.state.save(account_key(address), admin)
+        ctx.state.save_int(admin_count_key(args.id), 1)
+        ctx.emit(
+            "OrganizationAdded", id=args.id, organization_name=args.name, roles=",".join(roles)
+        )
+        ctx.emit(
+            "AccountRegistered",
+            address=address,
+            organization=args.id,
+            account_name=args.admin_name,
+            roles=ADMIN_ROLE,
+        )
+
+    @method(OrganizationArgs, roles=(CONTRACT_ROLE,))
+    def suspend_organization(self, ctx: Context, args: OrganizationArgs) -> None:
+        self._require_governance(ctx)
+        organization = load_organization(ctx, args.id)
+        if not organization.active:
+            ctx.reject("already_suspended", f"organization {args.id!r} is suspended", id=args.id)
+        active = active_organization_count(ctx)
+        if active <= 1:
+            ctx.reject("last_organization", "the last active organization cannot be suspended")
+        ctx.state.save(
+            organization_key(args.id), msgspec.structs.replace(organization, active=False)
+        )
+        ctx.state.save_int(ACTIVE_ORGANIZATIONS_KEY, active - 1)
+        ctx.emit("OrganizationSuspended", id=args.id)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    @query(AccountArgs)
+    def account(self, ctx: Context, args: AccountArgs) -> Account:
+        check_address(ctx, args.address)
+        account = ctx.state.load(account_key(args.address), Account)
+        if account is None:
+            ctx.reject("unknown_account", "no such account", address=args.address.hex())
+        return account
+
+    @query(OrganizationArgs)
+    def organization(self, ctx: Context, args: OrganizationArgs) -> Organization:
+        return load_organization(ctx, args.id)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _own_account(self, ctx: Context, address: bytes) -> Account:
+        """The account at ``address``, which must belong to the sender's organization."""
+        check_address(ctx, address)
+        account = ctx.state.load(account_key(address), Account)
+        if account is None:
+            ctx.reject("unknown_account", "no such account", address=address.hex())
+        if account.organization != ctx.organization:
+            ctx.reject(
+                "not_your_organization",
+                "an admin manages only the accounts of its own organization",
+                address=address.hex(),
+            )
+        return account
+
+    def _add_admins(self, ctx: Context, organization_id: str, delta: int) -> None:
+        key = admin_count_key(organization_id)
+        count = ctx.state.load_int(key) + delta
+        if count < 1:
+            ctx.reject(
+                "last_admin",
+                f"this would leave organization {organization_id} without an active admin",
+                organization=organization_id,
+            )
+        ctx.state.save_int(key, count)
+
+    def _require_governance(self, ctx: Context) -> None:
+        if ctx.sender != governance_address(ctx):
+            ctx.reject("unauthorized", "only the governance contract may do this")

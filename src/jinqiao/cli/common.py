@@ -1,0 +1,76 @@
+"""What the CLI commands share: finding the network, the node and keys; printing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from jinqiao.client import Client
+from jinqiao.core.crypto import Signer
+from jinqiao.core.errors import InvalidInput
+from jinqiao.keys import load_key
+from jinqiao.node.setup import NetworkLayout, load_layout
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+@dataclass
+class Target:
+    """Where to send requests: a node URL and the genesis to verify against."""
+
+    url: str
+    genesis_file: Path | None
+    layout: NetworkLayout | None
+    network_dir: Path | None
+
+    def client(self) -> Client:
+        return Client(self.url, genesis_file=self.genesis_file)
+
+    def key(self, name_or_path: str) -> Signer:
+        """An account key by its name in the network directory, or a key file path."""
+        path = Path(name_or_path)
+        if not path.exists() and self.layout is not None and self.network_dir is not None:
+            path = self.network_dir / self.layout.account(name_or_path).key_file
+        return load_key(path)
+
+    def address(self, name_or_hex: str) -> bytes:
+        """An address given as 40 hex characters or as an account name of the network."""
+        if len(name_or_hex) == 40:
+            try:
+                return bytes.fromhex(name_or_hex)
+            except ValueError:
+                pass
+        if self.layout is not None:
+            return bytes.fromhex(self.layout.account(name_or_hex).address)
+        raise InvalidInput(f"{name_or_hex!r} is neither an address (40 hex) nor an account name")
+
+
+def resolve_target(network: Path | None, url: str | None, genesis: Path | None) -> Target:
+    layout = None
+    if network is not None:
+        layout = load_layout(network)
+        if genesis is None:
+            genesis = network / layout.genesis_file
+        if url is None:
+            if not layout.nodes:
+                raise InvalidInput(f"{network} has no nodes")
+            url = layout.nodes[0].api_url
+    if url is None:
+        raise InvalidInput("say which node: --network DIR or --url URL")
+    return Target(url, genesis, layout, network)

@@ -1,0 +1,549 @@
+"""The ``jinqiao`` command."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.table import Table
+
+from jinqiao.cli.common import Target, console, emit_json, fail, resolve_target
+from jinqiao.client import ClientError, TransactionResult
+from jinqiao.core.errors import JinqiaoError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    help="jinqiao: a permissioned blockchain for financial institutions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
+keys_app = typer.Typer(help="Make and inspect key files.", no_args_is_help=True)
+tx_app = typer.Typer(help="Send transactions.", no_args_is_help=True)
+token_app = typer.Typer(
+    help="Token transactions (amounts in minor units, e.g. fen).", no_args_is_help=True
+)
+query_app = typer.Typer(
+    help="Read the ledger (proofs verified against genesis).", no_args_is_help=True
+)
+bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+app.add_typer(node_app, name="node")
+app.add_typer(keys_app, name="keys")
+app.add_typer(tx_app, name="tx")
+tx_app.add_typer(token_app, name="token")
+app.add_typer(query_app, name="query")
+app.add_typer(bench_app, name="bench")
+
+NetworkOption = Annotated[
+    Path | None, typer.Option("--network", "-n", help="Network directory made by `jinqiao init`.")
+]
+UrlOption = Annotated[
+    str | None, typer.Option("--url", help="Node API URL (default: the network's first node).")
+]
+GenesisOption = Annotated[
+    Path | None, typer.Option("--genesis", help="Genesis file to verify proofs against.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def guarded(function: F) -> F:
+    """Turn every expected failure into one line on stderr and exit code 1."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ClientError as error:
+            fail(f"{error.code}: {error.message}")
+        except JinqiaoError as error:
+            fail(
+                error.message
+                if error.code in ("invalid_input", "error")
+                else f"{error.code}: {error.message}"
+            )
+        except OSError as error:
+            fail(f"{error.strerror or error}: {getattr(error, 'filename', '') or ''}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+# -- init, node --------------------------------------------------------------------------
+
+
+@app.command()
+@guarded
+def init(
+    directory: Annotated[Path, typer.Argument(help="New directory for the network.")],
+    spec: Annotated[Path | None, typer.Option(help="Network specification (JSON).")] = None,
+    preset: Annotated[
+        str, typer.Option(help="Built-in specification when --spec is not given.")
+    ] = "demo",
+    validators: Annotated[int, typer.Option(min=1, max=100, help="Validators (preset only).")] = 1,
+    chain_id: Annotated[str, typer.Option(help="Chain id (preset only).")] = "jinqiao-demo",
+    base_port: Annotated[int, typer.Option(min=1024, max=60000, help="First API port.")] = 8600,
+    json_output: JsonOption = False,
+) -> None:
+    """Write genesis, node homes, keys and TLS material for a new network."""
+    from jinqiao.node.presets import demo_spec
+    from jinqiao.node.setup import init_network, load_spec
+
+    if spec is not None:
+        network_spec = load_spec(spec.read_bytes())
+    elif preset == "demo":
+        network_spec = demo_spec(chain_id=chain_id, validators=validators, base_api_port=base_port)
+    else:
+        fail(f"unknown preset {preset!r}; known: demo")
+    layout = init_network(directory, network_spec)
+    if json_output:
+        import msgspec
+
+        emit_json(msgspec.to_builtins(layout))
+        return
+    console.print(f"[green]created[/] network [bold]{layout.chain_id}[/] in {directory}")
+    table = Table("node", "organization", "API", "home")
+    for node in layout.nodes:
+        table.add_row(node.name, node.organization, node.api_url, str(directory / node.home))
+    console.print(table)
+    console.print(f"{len(layout.accounts)} account keys in {directory / 'accounts'}")
+    console.print(
+        f"start a node: [bold]jinqiao node start --home {directory / layout.nodes[0].home}[/]"
+    )
+
+
+@node_app.command("start")
+@guarded
+def node_start(
+    home: Annotated[Path, typer.Option("--home", help="The node's home directory.")],
+    api_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Override the API port.")
+    ] = None,
+) -> None:
+    """Run a node until SIGTERM or Ctrl-C."""
+    from jinqiao.api.server import run
+
+    run(home, api_port=api_port)
+
+
+# -- keys --------------------------------------------------------------------------------
+
+
+@keys_app.command("new")
+@guarded
+def keys_new(
+    path: Annotated[Path, typer.Argument(help="Where to write the key (mode 0600).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Generate a new Ed25519 key file."""
+    from jinqiao.keys import generate_key, save_key
+
+    signer = generate_key()
+    save_key(path, signer)
+    _show_key(path, signer.address, signer.public_key, json_output)
+
+
+@keys_app.command("show")
+@guarded
+def keys_show(path: Annotated[Path, typer.Argument()], json_output: JsonOption = False) -> None:
+    """Show a key file's address and public key (never the secret)."""
+    from jinqiao.keys import load_key
+
+    signer = load_key(path)
+    _show_key(path, signer.address, signer.public_key, json_output)
+
+
+def _show_key(path: Path, address: bytes, public_key: bytes, json_output: bool) -> None:
+    if json_output:
+        emit_json({"file": str(path), "address": address.hex(), "public_key": public_key.hex()})
+    else:
+        console.print(
+            f"file        {path}\naddress     {address.hex()}\npublic key  {public_key.hex()}"
+        )
+
+
+# -- transactions ------------------------------------------------------------------------
+
+
+def _report(result: TransactionResult, json_output: bool) -> None:
+    if json_output:
+        emit_json(
+            {
+                "hash": result.transaction_hash,
+                "height": result.height,
+                "index": result.index,
+                "status": "ok" if result.ok else "rejected",
+                "code": result.code,
+                "message": result.receipt.message,
+                "verified": result.verified,
+            }
+        )
+    else:
+        verdict = (
+            "[green]ok[/]"
+            if result.ok
+            else f"[red]rejected[/] {result.code}: {result.receipt.message}"
+        )
+        console.print(
+            f"{verdict}  tx {result.transaction_hash} in block {result.height}"
+            f"{' (proof verified)' if result.verified else ''}"
+        )
+    if not result.ok:
+        raise typer.Exit(2)
+
+
+KeyOption = Annotated[
+    str, typer.Option("--key", "-k", help="Signer: account name in the network, or a key file.")
+]
+
+
+def _token_send(
+    network: Path | None,
+    url: str | None,
+    genesis: Path | None,
+    key: str,
+    json_output: bool,
+    action: Callable[[Target, Any], TransactionResult],
+) -> None:
+    target = resolve_target(network, url, genesis)
+    with target.client() as client:
+        _report(action(target, client), json_output)
+
+
+@token_app.command("mint")
+@guarded
+def token_mint(
+    recipient: Annotated[str, typer.Argument(help="Account name or address.")],
+    amount_minor: Annotated[int, typer.Argument(min=0)],
+    key: KeyOption,
+    asset: str = "CNY",
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Mint new money to an account (issuer role)."""
+    _token_send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.token.mint(t.key(key), asset, t.address(recipient), amount_minor),
+    )
+
+
+@token_app.command("burn")
+@guarded
+def token_burn(
+    amount_minor: Annotated[int, typer.Argument(min=0)],
+    key: KeyOption,
+    asset: str = "CNY",
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Burn money from the issuer's own balance."""
+    _token_send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.token.burn(t.key(key), asset, amount_minor),
+    )
+
+
+@token_app.command("transfer")
+@guarded
+def token_transfer(
+    recipient: Annotated[str, typer.Argument(help="Account name or address.")],
+    amount_minor: Annotated[int, typer.Argument(min=0)],
+    key: KeyOption,
+    asset: str = "CNY",
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Pay an account."""
+    _token_send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.token.transfer(t.key(key), asset, t.address(recipient), amount_minor),
+    )
+
+
+@token_app.command("freeze")
+@guarded
+def token_freeze(
+    account: Annotated[str, typer.Argument(help="Account name or address.")],
+    key: KeyOption,
+    asset: str = "CNY",
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Freeze an account's holding (regulator role)."""
+    _token_send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.token.freeze(t.key(key), asset, t.address(account)),
+    )
+
+
+@token_app.command("unfreeze")
+@guarded
+def token_unfreeze(
+    account: Annotated[str, typer.Argument(help="Account name or address.")],
+    key: KeyOption,
+    asset: str = "CNY",
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Unfreeze an account's holding (regulator role)."""
+    _token_send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.token.unfreeze(t.key(key), asset, t.address(account)),
+    )
+
+
+@token_app.command("set-tier")
+@guarded
+def token_set_tier(
+    account: Annotated[str, typer.Argument(help="Account name or address.")],
+    tier: Annotated[str, typer.Argument()],
+    key: KeyOption,
+    asset: str = "CNY",
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Put an account's holding in a wallet tier (regulator role)."""
+    _token_send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.token.set_tier(t.key(key), asset, t.address(account), tier),
+    )
+
+
+# -- queries -----------------------------------------------------------------------------
+
+
+@query_app.command("status")
+@guarded
+def query_status(
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The node's chain, height and validators."""
+    target = resolve_target(network, url, genesis)
+    with target.client() as client:
+        status = client.status()
+    if json_output:
+        emit_json(status)
+        return
+    console.print(
+        f"node [bold]{status['node']}[/] chain {status['chain_id']} "
+        f"height [bold]{status['height']}[/]\n"
+        f"state root {status['state_root']}\nmempool {status['mempool_transactions']} transactions"
+    )
+
+
+@query_app.command("block")
+@guarded
+def query_block(
+    height: Annotated[int | None, typer.Argument(min=1, help="Height (default: latest).")] = None,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """A block's header, certificate and transactions."""
+    target = resolve_target(network, url, genesis)
+    with target.client() as client:
+        block = client.block(height, transactions=True)
+    if json_output:
+        emit_json(block)
+        return
+    header = block["header"]
+    console.print(
+        f"block [bold]{header['height']}[/] {header['hash']}\n"
+        f"time_ms {header['time_ms']}  transactions {block['transaction_count']} "
+        f"(rejected {block['rejected_count']})\nstate root {header['state_root']}"
+    )
+    table = Table("#", "sender", "call", "result")
+    for index, tx in enumerate(block.get("transactions", [])[:50]):
+        receipt = tx["receipt"]
+        table.add_row(
+            str(index), tx["sender"][:12] + "…", f"{tx['contract']}.{tx['method']}", receipt["code"]
+        )
+    console.print(table)
+
+
+@query_app.command("tx")
+@guarded
+def query_tx(
+    transaction_hash: Annotated[str, typer.Argument(help="Transaction hash (hex).")],
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """A transaction's receipt, with its inclusion proofs verified."""
+    target = resolve_target(network, url, genesis)
+    with target.client() as client:
+        result = client.wait(transaction_hash, timeout_s=0.5)
+    _report(result, json_output)
+
+
+@query_app.command("balance")
+@guarded
+def query_balance(
+    account: Annotated[str, typer.Argument(help="Account name or address.")],
+    asset: str = "CNY",
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """An account's balance, proven against the latest block."""
+    target = resolve_target(network, url, genesis)
+    address = target.address(account)
+    with target.client() as client:
+        holding = client.token.holding(asset, address)
+        token_asset = client.token.asset(asset)
+    balance = 0 if holding is None else holding.balance_minor
+    scale = token_asset.scale if token_asset else 0
+    if json_output:
+        emit_json(
+            {
+                "asset": asset,
+                "address": address.hex(),
+                "balance_minor": balance,
+                "scale": scale,
+                "frozen": bool(holding and holding.frozen),
+                "tier": holding.tier if holding else None,
+                "verified": True,
+            }
+        )
+        return
+    major = f"{balance / 10**scale:,.{scale}f}" if scale else str(balance)
+    console.print(f"{address.hex()}  {major} {asset}  ({balance} minor units; proof verified)")
+
+
+@query_app.command("state")
+@guarded
+def query_state(
+    contract: Annotated[str, typer.Argument()],
+    key_hex: Annotated[str, typer.Argument(help="Key inside the contract's namespace, hex.")],
+    height: Annotated[int | None, typer.Option(min=1)] = None,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """A raw state value with its proof verified."""
+    target = resolve_target(network, url, genesis)
+    try:
+        key = bytes.fromhex(key_hex)
+    except ValueError:
+        fail("the key must be hex")
+    with target.client() as client:
+        proven = client.read_state(contract, key, height=height)
+    view = {
+        "contract": contract,
+        "key": key_hex,
+        "value": None if proven.value is None else proven.value.hex(),
+        "height": proven.height,
+        "state_root": proven.state_root.hex(),
+        "verified": proven.verified,
+    }
+    if json_output:
+        emit_json(view)
+    else:
+        shown = "absent (proven)" if proven.value is None else proven.value.hex()
+        console.print(
+            f"{contract}/{key_hex} at height {proven.height}: {shown}\n"
+            f"state root {view['state_root']} verified"
+        )
+
+
+# -- demo and benchmarks -----------------------------------------------------------------
+
+
+@app.command()
+@guarded
+def demo(
+    exit_after: Annotated[
+        bool, typer.Option("--exit-after", help="Exit after the summary.")
+    ] = False,
+    transfers: Annotated[
+        int, typer.Option(min=10, max=100_000, help="Random transfers to run.")
+    ] = 300,
+    directory: Annotated[
+        Path | None, typer.Option(help="Keep the network here (default: a temporary directory).")
+    ] = None,
+    base_port: Annotated[int, typer.Option(min=1024, max=60000)] = 8600,
+    seed: Annotated[int, typer.Option(help="Seed of the random transfers.")] = 7,
+) -> None:
+    """Start a local network, run a day of signed CNY transfers and show what happened."""
+    from jinqiao.cli.demo import run_demo
+
+    run_demo(
+        exit_after=exit_after,
+        transfers=transfers,
+        directory=directory,
+        base_port=base_port,
+        seed=seed,
+    )
+
+
+@bench_app.command("execute")
+@guarded
+def bench_execute(
+    transfers: Annotated[
+        int, typer.Option(min=100, max=1_000_000, help="Transfers to apply.")
+    ] = 20_000,
+    block_size: Annotated[int, typer.Option(min=1, max=5_000)] = 2_000,
+    accounts: Annotated[int, typer.Option(min=2, max=100_000)] = 1_000,
+    json_output: JsonOption = False,
+    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+) -> None:
+    """How many token transfers per second one node applies (execution, roots, storage)."""
+    from jinqiao.cli.bench import run_execute_bench
+
+    run_execute_bench(
+        transfers=transfers,
+        block_size=block_size,
+        accounts=accounts,
+        json_output=json_output,
+        output=output,
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,331 @@
+"""HTTP client of a jinqiao node. See the package docstring for a tour."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+
+from jinqiao.core.codec import CanonicalStruct, decode, encode
+from jinqiao.core.crypto import Signer
+from jinqiao.core.errors import InvalidInput, JinqiaoError
+from jinqiao.core.genesis import Genesis, genesis_hash, load_genesis
+from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
+from jinqiao.core.limits import MAX_PROOF_BYTES, MAX_TRANSACTION_BYTES
+from jinqiao.core.proofs import ReceiptProof, StateReadProof, TransactionProof
+from jinqiao.core.types import Receipt, SignedTransaction, TransactionBody
+from jinqiao.verify import (
+    verify_receipt_inclusion,
+    verify_state_read,
+    verify_transaction_inclusion,
+)
+
+T = TypeVar("T")
+
+DEFAULT_VALID_FOR_BLOCKS = 100
+MAX_PROOF_RESPONSE_BYTES = 64 * MAX_PROOF_BYTES
+
+
+class ClientError(JinqiaoError):
+    """The node refused a request, or could not be reached. ``code`` is the node's stable code
+    (docs/errors.md) or ``unreachable`` / ``bad_response``; ``status`` the HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int = 0, **details: Any) -> None:
+        super().__init__(message, code=code, **details)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class TransactionResult:
+    """A committed transaction: its receipt, where it is, and whether proofs were checked."""
+
+    transaction_hash: str
+    height: int
+    index: int
+    receipt: Receipt
+    verified: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.receipt.status == 0
+
+    @property
+    def code(self) -> str:
+        return self.receipt.code
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    accepted: int
+    refused: int
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProvenValue:
+    """A state value (``None``: proven absent) after block ``height``."""
+
+    key: bytes
+    value: bytes | None
+    height: int
+    state_root: bytes
+    verified: bool
+
+
+class Client:
+    def __init__(
+        self,
+        url: str,
+        *,
+        genesis_file: Path | None = None,
+        genesis: Genesis | None = None,
+        verify: bool = True,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
+        if genesis is None and genesis_file is not None:
+            genesis = load_genesis(genesis_file.read_bytes())
+        if genesis is None:
+            # Trust on first use: without a genesis file the node's own genesis is taken.
+            genesis = load_genesis(self._request("GET", "/v1/genesis", raw=True))
+        self.genesis = genesis
+        self.suite = genesis.suite
+        self.verify = verify
+        self._height_hint = 0
+        from jinqiao.client.token import TokenClient
+
+        self.token = TokenClient(self)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _request(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ClientError("unreachable", f"{method} {self.url}{path}: {exc}") from None
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                raise ClientError(
+                    body.get("code", "http_error"),
+                    body.get("message", response.text[:300]),
+                    response.status_code,
+                    **(body.get("details") or {}),
+                )
+            except (json.JSONDecodeError, AttributeError):
+                raise ClientError("http_error", response.text[:300], response.status_code) from None
+        if raw:
+            return response.content
+        try:
+            return response.json()
+        except json.JSONDecodeError:
+            raise ClientError("bad_response", f"{path} did not answer JSON") from None
+
+    def status(self) -> dict[str, Any]:
+        status: dict[str, Any] = self._request("GET", "/v1/status")
+        if status.get("genesis_hash") != genesis_hash(self.genesis).hex():
+            raise ClientError("wrong_network", "the node runs a different genesis than this client")
+        self._height_hint = int(status["height"])
+        return status
+
+    # -- transactions ----------------------------------------------------------------------
+    def build(
+        self,
+        signer: Signer,
+        contract: str,
+        method: str,
+        args: CanonicalStruct,
+        *,
+        valid_for_blocks: int = DEFAULT_VALID_FOR_BLOCKS,
+        nonce: int | None = None,
+        height: int | None = None,
+    ) -> SignedTransaction:
+        """A signed transaction valid from now until ``valid_for_blocks`` blocks ahead."""
+        if height is None:
+            height = self._height_hint or int(self.status()["height"])
+        body = TransactionBody(
+            chain_id=self.genesis.chain_id,
+            sender=signer.address,
+            public_key=signer.public_key,
+            nonce=secrets.randbits(63) if nonce is None else nonce,
+            valid_until=height + valid_for_blocks,
+            contract=contract,
+            method=method,
+            args=encode(args),
+        )
+        return SignedTransaction(body, signer.sign(transaction_signing_bytes(body)))
+
+    def hash_of(self, transaction: SignedTransaction) -> str:
+        return transaction_hash(self.suite, transaction.body).hex()
+
+    def submit(self, transaction: SignedTransaction) -> str:
+        """Send one transaction; returns its hash (hex) once the node admitted it."""
+        raw = encode(transaction)
+        if len(raw) > MAX_TRANSACTION_BYTES:
+            raise InvalidInput(f"transaction is {len(raw)} bytes, over {MAX_TRANSACTION_BYTES}")
+        answer = self._request("POST", "/v1/transactions", json={"transaction": raw.hex()})
+        return str(answer["hash"])
+
+    def submit_batch(self, transactions: Sequence[SignedTransaction]) -> BatchResult:
+        """Send many transactions in one msgpack request."""
+        body = msgspec.msgpack.encode([encode(tx) for tx in transactions])
+        answer = self._request(
+            "POST",
+            "/v1/transactions/batch",
+            content=body,
+            headers={"Content-Type": "application/msgpack"},
+        )
+        return BatchResult(int(answer["accepted"]), int(answer["refused"]), answer["results"])
+
+    def wait(self, transaction_hash_: str, *, timeout_s: float = 30.0) -> TransactionResult:
+        """Wait until the transaction is committed; verify its inclusion and receipt proofs."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0:
+                raise ClientError("timeout", f"{transaction_hash_} not committed in {timeout_s} s")
+            answer = self._request(
+                "GET",
+                f"/v1/transactions/{transaction_hash_}",
+                params={"wait_ms": min(remaining_ms, 10_000)},
+                timeout=min(remaining_ms, 10_000) / 1000 + 10,
+            )
+            if answer["status"] == "committed":
+                return self._transaction_result(transaction_hash_, answer)
+
+    def _transaction_result(self, identity: str, answer: dict[str, Any]) -> TransactionResult:
+        transaction_proof = _decode_hex(answer["transaction_proof"], TransactionProof)
+        receipt_proof = _decode_hex(answer["receipt_proof"], ReceiptProof)
+        receipt = decode(receipt_proof.receipt, Receipt, max_bytes=MAX_TRANSACTION_BYTES)
+        if receipt.transaction_hash.hex() != identity:
+            raise ClientError("bad_response", "the receipt is for another transaction")
+        transaction = decode(
+            transaction_proof.transaction, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES
+        )
+        if self.hash_of(transaction) != identity:
+            raise ClientError("bad_response", "the proven transaction is another transaction")
+        if self.verify:
+            verify_transaction_inclusion(
+                self.genesis,
+                transaction_proof.header,
+                transaction_proof.certificate,
+                transaction_proof.transaction,
+                transaction_proof.proof,
+            )
+            verify_receipt_inclusion(
+                self.genesis,
+                receipt_proof.header,
+                receipt_proof.certificate,
+                receipt_proof.receipt,
+                receipt_proof.proof,
+            )
+        height = int(answer["height"])
+        self._height_hint = max(self._height_hint, height)
+        return TransactionResult(identity, height, int(answer["index"]), receipt, self.verify)
+
+    def send(
+        self,
+        signer: Signer,
+        contract: str,
+        method: str,
+        args: CanonicalStruct,
+        *,
+        timeout_s: float = 30.0,
+    ) -> TransactionResult:
+        """Build, sign, submit and wait: the one call most code needs."""
+        return self.wait(
+            self.submit(self.build(signer, contract, method, args)), timeout_s=timeout_s
+        )
+
+    # -- reads -----------------------------------------------------------------------------
+    def read_state(self, contract: str, key: bytes, *, height: int | None = None) -> ProvenValue:
+        """A state value with its proof, verified against the genesis validators."""
+        params = {} if height is None else {"height": height}
+        answer = self._request("GET", f"/v1/state/{contract}/{key.hex()}", params=params)
+        proof = _decode_hex(answer["proof"], StateReadProof)
+        expected_key = contract.encode() + b"/" + key
+        if proof.key != expected_key:
+            raise ClientError("bad_response", "the proof is for another key")
+        if self.verify:
+            verify_state_read(
+                self.genesis, proof.header, proof.certificate, proof.key, proof.value, proof.proof
+            )
+        self._height_hint = max(self._height_hint, proof.header.height)
+        return ProvenValue(
+            key, proof.value, proof.header.height, proof.header.state_root, self.verify
+        )
+
+    def read_struct(
+        self, contract: str, key: bytes, kind: type[T], *, height: int | None = None
+    ) -> T | None:
+        proven = self.read_state(contract, key, height=height)
+        if proven.value is None:
+            return None
+        return decode(proven.value, kind, max_bytes=MAX_PROOF_BYTES)
+
+    def query(self, contract: str, name: str, **arguments: Any) -> Any:
+        """An unproven read-only contract query against the head."""
+        body = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in arguments.items()}
+        return self._request("POST", f"/v1/query/{contract}/{name}", json=body)["result"]
+
+    def block(self, height: int | None = None, *, transactions: bool = False) -> dict[str, Any]:
+        path = "/v1/blocks/latest" if height is None else f"/v1/blocks/{height}"
+        answer: dict[str, Any] = self._request(
+            "GET", path, params={"transactions": str(transactions).lower()}
+        )
+        return answer
+
+    def events(
+        self,
+        *,
+        contract: str | None = None,
+        name: str | None = None,
+        from_height: int | None = None,
+        timeout_s: float | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Contract events as they are committed (Server-Sent Events)."""
+        params: dict[str, Any] = {}
+        if contract:
+            params["contract"] = contract
+        if name:
+            params["name"] = name
+        if from_height:
+            params["from_height"] = from_height
+        with self._http.stream(
+            "GET", "/v1/events", params=params, timeout=httpx.Timeout(10.0, read=timeout_s)
+        ) as response:
+            if response.status_code >= 400:
+                raise ClientError(
+                    "http_error", response.read().decode()[:300], response.status_code
+                )
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    yield json.loads(line[6:])
+
+
+def _decode_hex(value: str, kind: type[T]) -> T:
+    if len(value) > 2 * MAX_PROOF_RESPONSE_BYTES:
+        raise ClientError("bad_response", f"{kind.__name__} is too large")
+    try:
+        return decode(bytes.fromhex(value), kind, max_bytes=MAX_PROOF_RESPONSE_BYTES)
+    except (ValueError, InvalidInput) as exc:
+        raise ClientError(
+            "bad_response", f"the node sent a malformed {kind.__name__}: {exc}"
+        ) from None

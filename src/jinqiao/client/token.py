@@ -1,0 +1,91 @@
+"""SDK helpers for the token contract. Balances are read from state with proofs, so a balance
+shown to a user is one the validators signed for."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from jinqiao.apps.token import (
+    TOKEN,
+    ApproveArgs,
+    Asset,
+    BurnArgs,
+    Holding,
+    HoldingArgs,
+    MintArgs,
+    SetTierArgs,
+    TransferArgs,
+    TransferFromArgs,
+    asset_key,
+    balance_key,
+    supply_key,
+)
+from jinqiao.core.codec import decode
+from jinqiao.core.crypto import Signer
+
+if TYPE_CHECKING:
+    from jinqiao.client.client import Client, TransactionResult
+
+MAX_VALUE_BYTES = 4096
+
+
+class TokenClient:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    # -- writes ----------------------------------------------------------------------------
+    def mint(
+        self, issuer: Signer, asset: str, recipient: bytes, amount_minor: int
+    ) -> TransactionResult:
+        return self._client.send(issuer, TOKEN, "mint", MintArgs(asset, recipient, amount_minor))
+
+    def burn(self, issuer: Signer, asset: str, amount_minor: int) -> TransactionResult:
+        return self._client.send(issuer, TOKEN, "burn", BurnArgs(asset, amount_minor))
+
+    def transfer(
+        self, payer: Signer, asset: str, recipient: bytes, amount_minor: int
+    ) -> TransactionResult:
+        return self._client.send(
+            payer, TOKEN, "transfer", TransferArgs(asset, recipient, amount_minor)
+        )
+
+    def approve(
+        self, owner: Signer, asset: str, spender: bytes, amount_minor: int
+    ) -> TransactionResult:
+        return self._client.send(owner, TOKEN, "approve", ApproveArgs(asset, spender, amount_minor))
+
+    def transfer_from(
+        self, spender: Signer, asset: str, owner: bytes, recipient: bytes, amount_minor: int
+    ) -> TransactionResult:
+        return self._client.send(
+            spender, TOKEN, "transfer_from", TransferFromArgs(asset, owner, recipient, amount_minor)
+        )
+
+    def freeze(self, regulator: Signer, asset: str, address: bytes) -> TransactionResult:
+        return self._client.send(regulator, TOKEN, "freeze", HoldingArgs(asset, address))
+
+    def unfreeze(self, regulator: Signer, asset: str, address: bytes) -> TransactionResult:
+        return self._client.send(regulator, TOKEN, "unfreeze", HoldingArgs(asset, address))
+
+    def set_tier(
+        self, regulator: Signer, asset: str, address: bytes, tier: str
+    ) -> TransactionResult:
+        return self._client.send(regulator, TOKEN, "set_tier", SetTierArgs(asset, address, tier))
+
+    # -- proven reads ----------------------------------------------------------------------
+    def holding(self, asset: str, address: bytes, *, height: int | None = None) -> Holding | None:
+        """The proven holding record (``None``: proven absent, i.e. balance 0)."""
+        return self._client.read_struct(TOKEN, balance_key(asset, address), Holding, height=height)
+
+    def balance(self, asset: str, address: bytes, *, height: int | None = None) -> int:
+        holding = self.holding(asset, address, height=height)
+        return 0 if holding is None else holding.balance_minor
+
+    def supply(self, asset: str, *, height: int | None = None) -> int:
+        proven = self._client.read_state(TOKEN, supply_key(asset), height=height)
+        if proven.value is None:
+            return 0
+        return decode(proven.value, int, max_bytes=MAX_VALUE_BYTES)
+
+    def asset(self, asset: str) -> Asset | None:
+        return self._client.read_struct(TOKEN, asset_key(asset), Asset)

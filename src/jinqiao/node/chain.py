@@ -1,0 +1,198 @@
+"""The chain as this node holds it: genesis, the head, executing candidate blocks and committing
+them to the store.
+
+``execute`` turns ordered transactions into a candidate block (header with all roots), exactly as
+every validator must reproduce it; ``commit`` stores a candidate together with the certificate
+that commits it. Both the solo producer and (later) the BFT driver go through these two calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from jinqiao.core.codec import encode
+from jinqiao.core.crypto import CryptoSuite
+from jinqiao.core.errors import NodeFault, require
+from jinqiao.core.genesis import Genesis, genesis_hash
+from jinqiao.core.hashing import header_hash, transaction_hash, validator_set_hash
+from jinqiao.core.proofs import value_hash
+from jinqiao.core.types import (
+    EMPTY_HASH,
+    Block,
+    BlockHeader,
+    CommitCertificate,
+    CommittedBlock,
+    SignedTransaction,
+    ValidatorSet,
+)
+from jinqiao.execution.contract import BlockContext
+from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
+from jinqiao.execution.runtime import BlockResult, Runtime
+from jinqiao.execution.state import ContractState, Overlay, StateReader, StepMeter
+from jinqiao.ledger.merkle import merkle_root
+from jinqiao.ledger.smt import SparseMerkleTree
+from jinqiao.node.storage import BlockWrite, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Head:
+    height: int
+    block_hash: bytes
+    state_root: bytes
+    time_ms: int
+    validators: ValidatorSet
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An executed, not yet committed block."""
+
+    block: Block
+    block_hash: bytes
+    result: BlockResult
+    transaction_hashes: tuple[bytes, ...]
+    new_nodes: dict[bytes, bytes]
+    new_values: dict[bytes, bytes]
+
+
+def read_validators(state: StateReader) -> ValidatorSet:
+    validators = ContractState(GOVERNANCE, Overlay(state), StepMeter()).load(
+        VALIDATORS_KEY, ValidatorSet
+    )
+    if validators is None:
+        raise NodeFault("validator set missing from state")
+    return validators
+
+
+class Chain:
+    def __init__(self, store: Store, genesis: Genesis, runtime: Runtime) -> None:
+        self.store = store
+        self.genesis = genesis
+        self.suite = genesis.suite
+        self.runtime = runtime
+        self.genesis_hash = genesis_hash(genesis)
+        self.head = self._open()
+
+    def _open(self) -> Head:
+        if not self.store.is_initialized():
+            self._write_genesis()
+        with self.store.snapshot() as snapshot:
+            stored = snapshot.meta(b"genesis_hash")
+            if stored != self.genesis_hash:
+                raise NodeFault(
+                    "the store was created from another genesis",
+                    stored=(stored or b"").hex(),
+                    expected=self.genesis_hash.hex(),
+                )
+            height = snapshot.head_height()
+            validators = read_validators(snapshot)
+            if height == 0:
+                root = snapshot.meta(b"genesis_state_root")
+                if root is None:
+                    raise NodeFault("genesis state root missing from the store")
+                return Head(0, self.genesis_hash, root, self.genesis.genesis_time_ms, validators)
+            committed = snapshot.block(height)
+            if committed is None:
+                raise NodeFault(f"head block {height} is missing from the store")
+            header = committed.block.header
+            return Head(
+                height,
+                header_hash(self.suite, header),
+                header.state_root,
+                header.time_ms,
+                validators,
+            )
+
+    def _write_genesis(self) -> None:
+        writes = self.runtime.apply_genesis(self.genesis)
+        with self.store.snapshot() as snapshot:
+            tree = SparseMerkleTree(self.suite, snapshot)
+            root, nodes = tree.update(EMPTY_HASH, writes)
+        values = _values_of(self.suite, writes)
+        self.store.save_genesis(self.genesis_hash, root, writes, nodes, values)
+        log.info("wrote genesis %s, state root %s", self.genesis_hash.hex(), root.hex())
+
+    def is_committed(self, transaction_hash_: bytes) -> bool:
+        with self.store.snapshot() as snapshot:
+            return snapshot.has_transaction(transaction_hash_)
+
+    def execute(
+        self,
+        transactions: Sequence[SignedTransaction],
+        time_ms: int,
+        proposer: bytes,
+        *,
+        verify_signatures: bool = True,
+    ) -> Candidate:
+        """Execute ``transactions`` on top of the head and build the candidate block."""
+        head = self.head
+        height = head.height + 1
+        time_ms = max(time_ms, head.time_ms + 1)
+        context = BlockContext(self.genesis.chain_id, height, time_ms, proposer)
+        with self.store.snapshot() as snapshot:
+            require(snapshot.head_height() == head.height, "head moved during execution")
+            result = self.runtime.execute_block(
+                snapshot,
+                context,
+                transactions,
+                snapshot.has_transaction,
+                verify_signatures=verify_signatures,
+            )
+            tree = SparseMerkleTree(self.suite, snapshot)
+            state_root, new_nodes = tree.update(head.state_root, result.writes)
+            after = Overlay(snapshot)
+            after.writes.update(result.writes)
+            next_validators = read_validators(after)
+        header = BlockHeader(
+            chain_id=self.genesis.chain_id,
+            height=height,
+            time_ms=time_ms,
+            previous_block_hash=head.block_hash,
+            transactions_root=merkle_root(self.suite, [encode(tx) for tx in transactions]),
+            receipts_root=merkle_root(self.suite, [encode(r) for r in result.receipts]),
+            state_root=state_root,
+            validators_hash=validator_set_hash(self.suite, head.validators),
+            next_validators_hash=validator_set_hash(self.suite, next_validators),
+            proposer=proposer,
+            transaction_count=len(transactions),
+        )
+        block = Block(header, tuple(transactions))
+        return Candidate(
+            block=block,
+            block_hash=header_hash(self.suite, header),
+            result=result,
+            transaction_hashes=tuple(transaction_hash(self.suite, tx.body) for tx in transactions),
+            new_nodes=new_nodes,
+            new_values=_values_of(self.suite, result.writes),
+        )
+
+    def commit(self, candidate: Candidate, certificate: CommitCertificate) -> CommittedBlock:
+        """Store ``candidate`` as committed by ``certificate`` and advance the head."""
+        header = candidate.block.header
+        require(header.height == self.head.height + 1, "commit out of order")
+        require(certificate.block_hash == candidate.block_hash, "certificate is for another block")
+        committed = CommittedBlock(candidate.block, certificate, candidate.result.receipts)
+        self.store.save_block(
+            BlockWrite(
+                committed=committed,
+                block_hash=candidate.block_hash,
+                transaction_hashes=candidate.transaction_hashes,
+                state_writes=candidate.result.writes,
+                new_nodes=candidate.new_nodes,
+                new_values=candidate.new_values,
+            )
+        )
+        with self.store.snapshot() as snapshot:
+            validators = read_validators(snapshot)
+        self.head = Head(
+            header.height, candidate.block_hash, header.state_root, header.time_ms, validators
+        )
+        return committed
+
+
+def _values_of(suite: CryptoSuite, writes: Mapping[bytes, bytes | None]) -> dict[bytes, bytes]:
+    return {value_hash(suite, value): value for value in writes.values() if value is not None}

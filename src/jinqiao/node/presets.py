@@ -1,0 +1,107 @@
+"""Ready-made network specifications for ``jinqiao init --preset``.
+
+``demo``: the founding consortium of the demo — a card clearing network that also runs the
+digital-currency desk, an e-commerce finance company, two banks and a regulator — with the CNY
+token (scale 2: amounts in fen) and two wallet tiers.
+"""
+
+from __future__ import annotations
+
+from jinqiao.node.setup import AccountSpec, NetworkSpec, OrganizationSpec
+
+CNY = "CNY"
+INSTITUTION_TIER = "institution"
+RETAIL_TIER = "retail"
+INSTITUTION = ({"asset": CNY, "tier": INSTITUTION_TIER},)
+
+
+def demo_spec(
+    *, chain_id: str = "jinqiao-demo", validators: int = 1, base_api_port: int = 8600
+) -> NetworkSpec:
+    """The demo consortium. ``validators`` are spread over the founding organizations."""
+    founders = ["clearing", "ecfin", "bank-a", "bank-b", "regulator"]
+    per_org = {org: 0 for org in founders}
+    for index in range(validators):
+        per_org[founders[index % len(founders)]] += 1
+    return NetworkSpec(
+        chain_id=chain_id,
+        base_api_port=base_api_port,
+        base_p2p_port=base_api_port + 18_000,
+        organizations=(
+            OrganizationSpec(
+                id="clearing",
+                name="Golden Bridge Clearing",
+                roles=("clearing_house", "settlement_agent", "issuer"),
+                validators=per_org["clearing"],
+                accounts=(
+                    AccountSpec("clearing-admin", ("admin",)),
+                    AccountSpec("clearing-treasury", ("issuer", "settlement_agent"), INSTITUTION),
+                ),
+            ),
+            OrganizationSpec(
+                id="ecfin",
+                name="E-Commerce Finance Co.",
+                roles=("acquirer", "payment_company"),
+                validators=per_org["ecfin"],
+                accounts=(
+                    AccountSpec("ecfin-admin", ("admin",)),
+                    AccountSpec("ecfin-settlement", ("acquirer",), INSTITUTION),
+                ),
+            ),
+            OrganizationSpec(
+                id="bank-a",
+                name="Bank A",
+                roles=("bank", "card_issuer"),
+                validators=per_org["bank-a"],
+                accounts=(
+                    AccountSpec("bank-a-admin", ("admin",)),
+                    AccountSpec("bank-a-treasury", ("bank",), INSTITUTION),
+                ),
+            ),
+            OrganizationSpec(
+                id="bank-b",
+                name="Bank B",
+                roles=("bank", "card_issuer"),
+                validators=per_org["bank-b"],
+                accounts=(
+                    AccountSpec("bank-b-admin", ("admin",)),
+                    AccountSpec("bank-b-treasury", ("bank",), INSTITUTION),
+                ),
+            ),
+            OrganizationSpec(
+                id="regulator",
+                name="Financial Regulator",
+                roles=("regulator",),
+                validators=per_org["regulator"],
+                accounts=(AccountSpec("regulator-admin", ("admin", "regulator")),),
+            ),
+        ),
+        contracts={
+            "token": {
+                "tiers": {
+                    INSTITUTION_TIER: {
+                        "max_balance_minor": 10**15,
+                        "max_payment_minor": 10**13,
+                        "daily_limit_minor": 10**14,
+                    },
+                    # A lightly verified personal wallet: at most CNY 10,000 held, CNY 2,000
+                    # per payment and CNY 5,000 a day.
+                    RETAIL_TIER: {
+                        "max_balance_minor": 1_000_000,
+                        "max_payment_minor": 200_000,
+                        "daily_limit_minor": 500_000,
+                    },
+                },
+                "assets": [
+                    {
+                        "symbol": CNY,
+                        "name": "Digital yuan (demo)",
+                        "scale": 2,
+                        "issuer": "clearing",
+                        "default_tier": RETAIL_TIER,
+                    }
+                ],
+                "holdings": [],
+            }
+        },
+    )

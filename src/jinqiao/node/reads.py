@@ -1,0 +1,113 @@
+"""Reads that prove themselves: every answer comes with the header it is read against, that
+header's commit certificate, and a Merkle proof (docs/proofs.md). A client checks them with
+``jinqiao.verify`` and the genesis file alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinqiao.core.codec import encode
+from jinqiao.core.crypto import CryptoSuite
+from jinqiao.core.errors import InvalidInput, NodeFault
+from jinqiao.core.proofs import ReceiptProof, StateReadProof, TransactionProof
+from jinqiao.core.types import CommittedBlock, Receipt
+from jinqiao.ledger.merkle import merkle_proof
+from jinqiao.ledger.smt import SparseMerkleTree
+from jinqiao.node.storage import Snapshot, Store
+
+
+class NotFound(InvalidInput):
+    code = "not_found"
+
+
+@dataclass(frozen=True)
+class TransactionRecord:
+    height: int
+    index: int
+    receipt: Receipt
+    transaction_proof: TransactionProof
+    receipt_proof: ReceiptProof
+
+
+class Reader:
+    def __init__(self, store: Store, suite: CryptoSuite) -> None:
+        self.store = store
+        self.suite = suite
+
+    def _block(self, snapshot: Snapshot, height: int) -> CommittedBlock:
+        committed = snapshot.block(height)
+        if committed is None:
+            raise NotFound(f"no block at height {height}", height=height)
+        return committed
+
+    def block(self, height: int | None = None) -> CommittedBlock:
+        with self.store.snapshot() as snapshot:
+            head = snapshot.head_height()
+            if head == 0:
+                raise NotFound("no block has been committed yet")
+            wanted = head if height is None else height
+            if not 1 <= wanted <= head:
+                raise NotFound(f"no block at height {wanted}; the head is {head}", height=wanted)
+            return self._block(snapshot, wanted)
+
+    def block_by_hash(self, block_hash: bytes) -> CommittedBlock:
+        with self.store.snapshot() as snapshot:
+            height = snapshot.height_of_block(block_hash)
+            if height is None:
+                raise NotFound(f"no block with hash {block_hash.hex()}")
+            return self._block(snapshot, height)
+
+    def state(self, full_key: bytes, height: int | None = None) -> StateReadProof:
+        """The value at ``full_key`` (or its absence) after block ``height`` (default: the head),
+        with the proof against that block's header."""
+        with self.store.snapshot() as snapshot:
+            head = snapshot.head_height()
+            if head == 0:
+                raise NotFound("no block has been committed yet; nothing can be proven")
+            wanted = head if height is None else height
+            if not 1 <= wanted <= head:
+                raise NotFound(f"no block at height {wanted}; the head is {head}", height=wanted)
+            committed = self._block(snapshot, wanted)
+            header = committed.block.header
+            tree = SparseMerkleTree(self.suite, snapshot)
+            value_hash_ = tree.get(header.state_root, full_key)
+            value = None
+            if value_hash_ is not None:
+                value = snapshot.get_value(value_hash_)
+                if value is None:
+                    raise NodeFault("state value missing for a stored leaf", key=full_key.hex())
+            proof = tree.prove(header.state_root, full_key)
+            return StateReadProof(header, committed.certificate, full_key, value, proof)
+
+    def latest_value(self, full_key: bytes) -> bytes | None:
+        with self.store.snapshot() as snapshot:
+            return snapshot.get(full_key)
+
+    def transaction(self, transaction_hash: bytes) -> TransactionRecord | None:
+        with self.store.snapshot() as snapshot:
+            location = snapshot.transaction_location(transaction_hash)
+            if location is None:
+                return None
+            height, index = location
+            committed = self._block(snapshot, height)
+        block = committed.block
+        transactions = [encode(tx) for tx in block.transactions]
+        receipts = [encode(receipt) for receipt in committed.receipts]
+        header = block.header
+        return TransactionRecord(
+            height=height,
+            index=index,
+            receipt=committed.receipts[index],
+            transaction_proof=TransactionProof(
+                header,
+                committed.certificate,
+                transactions[index],
+                merkle_proof(self.suite, transactions, index),
+            ),
+            receipt_proof=ReceiptProof(
+                header,
+                committed.certificate,
+                receipts[index],
+                merkle_proof(self.suite, receipts, index),
+            ),
+        )

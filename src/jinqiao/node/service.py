@@ -1,0 +1,260 @@
+"""The node: one process holding the store, the chain, the mempool and (in a solo network) the
+block producer. The API layer calls ``admit`` and the read methods; ``run`` produces blocks until
+asked to stop.
+
+Solo block production (DESIGN.md; the BFT driver replaces it in a multi-validator network): a
+block is cut when transactions wait and ``block_interval_ms`` has passed since the last one, and an
+empty block only every ``empty_block_interval_ms`` as a heartbeat. Each block carries a commit
+certificate with this validator's precommit signature, the same form a BFT network uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinqiao.apps import default_contracts
+from jinqiao.core.codec import decode
+from jinqiao.core.crypto import Signer
+from jinqiao.core.errors import InvalidInput, Rejection
+from jinqiao.core.genesis import Genesis, load_genesis
+from jinqiao.core.hashing import transaction_hash
+from jinqiao.core.limits import MAX_BLOCK_BYTES, MAX_TRANSACTION_BYTES
+from jinqiao.core.types import CommittedBlock, SignedTransaction
+from jinqiao.execution.runtime import Runtime
+from jinqiao.keys import load_key
+from jinqiao.node.chain import Chain
+from jinqiao.node.config import NodeConfig, load_config
+from jinqiao.node.mempool import Mempool, PendingTransaction
+from jinqiao.node.metrics import NodeMetrics
+from jinqiao.node.storage import Store
+from jinqiao.node.validator import solo_certificate
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBER_QUEUE_BLOCKS = 256
+MAX_SUBSCRIBERS = 1_000
+
+
+@dataclass(frozen=True)
+class Admission:
+    transaction_hash: bytes
+    status: str  # "pending" (newly admitted) or "already_pending"
+
+
+class Node:
+    def __init__(self, home: Path, *, config: NodeConfig | None = None) -> None:
+        self.home = home
+        self.config = config or load_config(home)
+        genesis_path = home / "genesis.json"
+        try:
+            genesis_bytes = genesis_path.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {genesis_path}: {exc.strerror}") from None
+        self.genesis: Genesis = load_genesis(genesis_bytes)
+        self.genesis_bytes = genesis_bytes
+        self.suite = self.genesis.suite
+        self.signer: Signer = load_key(home / self.config.validator_key_file)
+        validators = self.genesis.validator_set().by_address()
+        if self.signer.address not in validators:
+            raise InvalidInput(
+                f"the key in {self.config.validator_key_file} is not a validator of this network"
+            )
+        self.store = Store(home / self.config.data_dir)
+        self.runtime = Runtime(self.suite, self.genesis.chain_id, default_contracts())
+        self.chain = Chain(self.store, self.genesis, self.runtime)
+        self.mempool = Mempool(
+            capacity=self.config.mempool_capacity,
+            capacity_bytes=self.config.mempool_capacity_bytes,
+        )
+        self.metrics = NodeMetrics()
+        self.metrics.height.set(self.chain.head.height)
+        self._subscribers: set[asyncio.Queue[CommittedBlock | None]] = set()
+        self._committed = asyncio.Condition()
+        self.started_at = time.monotonic()
+        self.last_commit_time_ms = self.chain.head.time_ms
+        log.info(
+            "node %s opened at height %d, state root %s",
+            self.config.name,
+            self.chain.head.height,
+            self.chain.head.state_root.hex(),
+        )
+
+    # -- admission -------------------------------------------------------------------------
+    def admit(self, raw: bytes) -> Admission:
+        """Check a signed transaction and add it to the mempool. Raises ``DecodeError``,
+        ``Rejection`` or ``MempoolFull``; changes nothing on failure."""
+        try:
+            transaction = decode(raw, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES)
+            identity = transaction_hash(self.suite, transaction.body)
+            if identity in self.mempool:
+                return Admission(identity, "already_pending")
+            head = self.chain.head
+            with self.store.snapshot() as snapshot:
+                if snapshot.has_transaction(identity):
+                    raise Rejection(
+                        "duplicate_transaction",
+                        "this transaction was already committed",
+                        transaction_hash=identity.hex(),
+                    )
+                self.runtime.verify_signature(transaction)
+                parameters = self.runtime.parameters(snapshot)
+                self.runtime.check_transaction(snapshot, transaction, head.height + 1, parameters)
+            added = self.mempool.add(PendingTransaction(identity, transaction, len(raw)))
+        except (InvalidInput, Rejection) as refusal:
+            self.metrics.refused.labels(refusal.code).inc()
+            raise
+        if added:
+            self.metrics.admitted.inc()
+        self.metrics.mempool_size.set(len(self.mempool))
+        return Admission(identity, "pending" if added else "already_pending")
+
+    # -- block production ------------------------------------------------------------------
+    def produce_block(self, *, allow_empty: bool) -> CommittedBlock | None:
+        """Cut, execute, certify and store one block (synchronous; runs in a worker thread)."""
+        head = self.chain.head
+        self.mempool.evict_expired(head.height + 1)
+        with self.store.snapshot() as snapshot:
+            parameters = self.runtime.parameters(snapshot)
+            pending = self.mempool.peek(parameters.block_max_transactions, MAX_BLOCK_BYTES)
+            stale = {
+                p.transaction_hash for p in pending if snapshot.has_transaction(p.transaction_hash)
+            }
+        if stale:
+            self.mempool.remove(tuple(stale))
+            pending = [p for p in pending if p.transaction_hash not in stale]
+        if not pending and not allow_empty:
+            return None
+        started = time.perf_counter()
+        candidate = self.chain.execute(
+            [p.transaction for p in pending],
+            int(time.time() * 1000),
+            self.signer.address,
+            verify_signatures=False,  # verified at admission by this same node
+        )
+        executed = time.perf_counter()
+        certificate = solo_certificate(self.signer, candidate.block.header, candidate.block_hash)
+        committed = self.chain.commit(candidate, certificate)
+        self.mempool.remove(candidate.transaction_hashes)
+        self._record(committed, executed - started, time.perf_counter() - executed)
+        return committed
+
+    def _record(self, committed: CommittedBlock, execution_s: float, commit_s: float) -> None:
+        header = committed.block.header
+        self.last_commit_time_ms = header.time_ms
+        self.metrics.height.set(header.height)
+        self.metrics.blocks.inc()
+        self.metrics.execution_seconds.observe(execution_s)
+        self.metrics.commit_seconds.observe(commit_s)
+        self.metrics.block_transactions.observe(len(committed.receipts))
+        self.metrics.mempool_size.set(len(self.mempool))
+        self.metrics.mempool_bytes.set(self.mempool.size_bytes)
+        for receipt in committed.receipts:
+            self.metrics.committed.labels(receipt.code).inc()
+        if committed.receipts:
+            log.info(
+                "committed block %d: %d transactions, execute %.1f ms, store %.1f ms",
+                header.height,
+                len(committed.receipts),
+                execution_s * 1000,
+                commit_s * 1000,
+            )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Produce blocks until ``stop`` is set."""
+        interval_s = self.config.block_interval_ms / 1000
+        heartbeat_s = self.config.empty_block_interval_ms / 1000
+        last_block = time.monotonic()
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+                break
+            except TimeoutError:
+                pass
+            now = time.monotonic()
+            allow_empty = now - last_block >= heartbeat_s
+            if not len(self.mempool) and not allow_empty:
+                continue
+            committed = await asyncio.to_thread(self.produce_block, allow_empty=allow_empty)
+            if committed is not None:
+                last_block = time.monotonic()
+                await self._publish(committed)
+
+    async def _publish(self, committed: CommittedBlock) -> None:
+        for queue in list(self._subscribers):
+            try:
+                queue.put_nowait(committed)
+            except asyncio.QueueFull:
+                self._subscribers.discard(queue)
+                log.warning("dropped a slow event subscriber")
+        async with self._committed:
+            self._committed.notify_all()
+
+    # -- waiting and streaming -------------------------------------------------------------
+    async def wait_for_transaction(self, identity: bytes, timeout_s: float) -> bool:
+        """Wait until ``identity`` is committed; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self.store.snapshot() as snapshot:
+                if snapshot.has_transaction(identity):
+                    return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            async with self._committed:
+                try:
+                    await asyncio.wait_for(self._committed.wait(), timeout=remaining)
+                except TimeoutError:
+                    return False
+
+    def subscribe(self) -> Subscription:
+        """Committed blocks from the next one on. A subscriber that falls behind by more than
+        ``SUBSCRIBER_QUEUE_BLOCKS`` blocks is disconnected rather than allowed to grow memory."""
+        if len(self._subscribers) >= MAX_SUBSCRIBERS:
+            raise InvalidInput("too many event subscribers", code="too_many_subscribers")
+        queue: asyncio.Queue[CommittedBlock | None] = asyncio.Queue(SUBSCRIBER_QUEUE_BLOCKS)
+        self._subscribers.add(queue)
+        return Subscription(self._subscribers, queue)
+
+    def close(self) -> None:
+        for queue in self._subscribers:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+        self.store.close()
+        log.info("node %s closed at height %d", self.config.name, self.chain.head.height)
+
+
+class Subscription:
+    """An async iterator of committed blocks; registered from the moment it is created."""
+
+    def __init__(
+        self,
+        subscribers: set[asyncio.Queue[CommittedBlock | None]],
+        queue: asyncio.Queue[CommittedBlock | None],
+    ) -> None:
+        self._subscribers = subscribers
+        self._queue = queue
+
+    def __aiter__(self) -> AsyncIterator[CommittedBlock]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[CommittedBlock]:
+        try:
+            while self._queue in self._subscribers:
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), timeout=1.0)
+                except TimeoutError:
+                    continue
+                if item is None:
+                    return
+                yield item
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._subscribers.discard(self._queue)

@@ -1,0 +1,323 @@
+"""``jinqiao init``: write a network directory from a network specification.
+
+    <dir>/network.json              what was created: nodes, their API URLs, accounts and key files
+    <dir>/genesis.json              the genesis every node runs
+    <dir>/orgs/<org>/tls-ca.{crt,key}  each organization's TLS root (key 0600)
+    <dir>/accounts/<account>.json   account keys (0600)
+    <dir>/nodes/<node>/…            one home directory per validator (see ``node.config``)
+
+All keys are generated here with the operating system's randomness; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from jinqiao.core.errors import InvalidInput
+from jinqiao.core.genesis import (
+    ChainParameters,
+    Genesis,
+    GenesisAccount,
+    GenesisOrganization,
+    GenesisValidator,
+    check_genesis,
+    dump_genesis,
+)
+from jinqiao.keys import generate_key, save_key
+from jinqiao.node.config import NodeConfig, dump_config
+
+TLS_VALIDITY_DAYS = 825
+
+
+class AccountSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: str
+    roles: tuple[str, ...] = ()
+    token_holdings: tuple[dict[str, Any], ...] = ()
+    """Genesis token holdings of this account, e.g. ``{"asset": "CNY", "tier": "institution",
+    "balance_minor": 0}``; its address is filled in when the key is made."""
+
+
+class OrganizationSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: str
+    name: str
+    roles: tuple[str, ...] = ()
+    validators: int = 0
+    accounts: tuple[AccountSpec, ...] = ()
+
+
+class NetworkSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    chain_id: str
+    organizations: tuple[OrganizationSpec, ...]
+    parameters: ChainParameters = ChainParameters()
+    contracts: dict[str, dict[str, Any]] = {}
+    base_api_port: int = 8600
+    base_p2p_port: int = 26600
+
+
+class NodeEntry(msgspec.Struct, frozen=True):
+    name: str
+    organization: str
+    home: str
+    api_url: str
+    address: str
+
+
+class AccountEntry(msgspec.Struct, frozen=True):
+    name: str
+    organization: str
+    roles: tuple[str, ...]
+    address: str
+    key_file: str
+
+
+class NetworkLayout(msgspec.Struct, frozen=True):
+    """``network.json``: the map of a network directory, for people and for the CLI."""
+
+    chain_id: str
+    genesis_file: str
+    nodes: tuple[NodeEntry, ...]
+    accounts: tuple[AccountEntry, ...]
+
+    def account(self, name: str) -> AccountEntry:
+        for entry in self.accounts:
+            if entry.name == name:
+                return entry
+        raise InvalidInput(f"no account named {name!r} in this network")
+
+
+def load_spec(data: bytes) -> NetworkSpec:
+    try:
+        return msgspec.json.decode(data, type=NetworkSpec)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise InvalidInput(f"invalid network spec: {exc}") from None
+
+
+def load_layout(directory: Path) -> NetworkLayout:
+    path = directory / "network.json"
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=NetworkLayout)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise InvalidInput(f"{path}: {exc}") from None
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+
+
+def _write_public(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _name(common_name: str, organization: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def make_organization_ca(organization: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    name = _name(f"{organization} TLS root", organization)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=TLS_VALIDITY_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate
+
+
+def make_node_certificate(
+    node: str,
+    organization: str,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_certificate: x509.Certificate,
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(_name(node, organization))
+        .issuer_name(ca_certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=TLS_VALIDITY_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.DNSName(node),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, certificate
+
+
+def init_network(
+    directory: Path, spec: NetworkSpec, *, genesis_time_ms: int | None = None
+) -> NetworkLayout:
+    """Create every key, certificate and file of a new network in ``directory`` (which must not
+    exist or be empty)."""
+    if directory.exists() and any(directory.iterdir()):
+        raise InvalidInput(f"{directory} is not empty; choose a new directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    organizations: list[GenesisOrganization] = []
+    accounts: list[GenesisAccount] = []
+    validators: list[GenesisValidator] = []
+    account_entries: list[AccountEntry] = []
+    node_plans: list[tuple[str, str, Any, Any, Any]] = []
+    holdings: list[dict[str, Any]] = []
+    for organization in spec.organizations:
+        ca_key, ca_certificate = make_organization_ca(organization.id)
+        org_dir = directory / "orgs" / organization.id
+        _write_private(org_dir / "tls-ca.key", _pem_key(ca_key))
+        ca_pem = ca_certificate.public_bytes(serialization.Encoding.PEM)
+        _write_public(org_dir / "tls-ca.crt", ca_pem)
+        organizations.append(
+            GenesisOrganization(
+                organization.id, organization.name, organization.roles, ca_pem.decode()
+            )
+        )
+        account_specs = organization.accounts or (
+            AccountSpec(f"{organization.id}-admin", ("admin",)),
+        )
+        for account in account_specs:
+            signer = generate_key()
+            key_path = directory / "accounts" / f"{account.name}.json"
+            save_key(key_path, signer)
+            accounts.append(
+                GenesisAccount(
+                    account.name, organization.id, signer.public_key.hex(), account.roles
+                )
+            )
+            account_entries.append(
+                AccountEntry(
+                    account.name,
+                    organization.id,
+                    account.roles,
+                    signer.address.hex(),
+                    str(key_path.relative_to(directory)),
+                )
+            )
+        for index in range(organization.validators):
+            node_name = (
+                f"{organization.id}-{index}" if organization.validators > 1 else organization.id
+            )
+            signer = generate_key()
+            validators.append(
+                GenesisValidator(node_name, organization.id, signer.public_key.hex(), 1)
+            )
+            node_plans.append((node_name, organization.id, signer, ca_key, ca_certificate))
+    contracts = dict(spec.contracts)
+    if holdings:
+        token = dict(contracts.get("token", {}))
+        token["holdings"] = [*token.get("holdings", []), *holdings]
+        contracts["token"] = token
+    genesis = Genesis(
+        chain_id=spec.chain_id,
+        genesis_time_ms=int(time.time() * 1000) if genesis_time_ms is None else genesis_time_ms,
+        organizations=tuple(organizations),
+        accounts=tuple(accounts),
+        validators=tuple(validators),
+        parameters=spec.parameters,
+        contracts=contracts,
+    )
+    check_genesis(genesis)
+    genesis_bytes = dump_genesis(genesis)
+    _write_public(directory / "genesis.json", genesis_bytes)
+    roots = b"".join(organization.tls_ca_certificate.encode() for organization in organizations)
+    nodes: list[NodeEntry] = []
+    for index, (node_name, organization_id, signer, ca_key, ca_certificate) in enumerate(
+        node_plans
+    ):
+        home = directory / "nodes" / node_name
+        config = NodeConfig(
+            name=node_name,
+            api_port=spec.base_api_port + index,
+            p2p_port=spec.base_p2p_port + index,
+        )
+        _write_public(home / "config.json", dump_config(config))
+        _write_public(home / "genesis.json", genesis_bytes)
+        save_key(home / config.validator_key_file, signer)
+        node_key, node_certificate = make_node_certificate(
+            node_name, organization_id, ca_key, ca_certificate
+        )
+        _write_private(home / "tls" / "node.key", _pem_key(node_key))
+        _write_public(
+            home / "tls" / "node.crt", node_certificate.public_bytes(serialization.Encoding.PEM)
+        )
+        _write_public(home / "tls" / "roots.pem", roots)
+        nodes.append(
+            NodeEntry(
+                node_name,
+                organization_id,
+                str(home.relative_to(directory)),
+                f"http://{config.api_host}:{config.api_port}",
+                signer.address.hex(),
+            )
+        )
+    layout = NetworkLayout(spec.chain_id, "genesis.json", tuple(nodes), tuple(account_entries))
+    _write_public(
+        directory / "network.json",
+        msgspec.json.format(msgspec.json.encode(layout), indent=2) + b"\n",
+    )
+    return layout

@@ -173,7 +173,7 @@ path_batches = st.lists(
 )
 
 
-@PROPERTY_SETTINGS
+@settings(PROPERTY_SETTINGS, max_examples=60)
 @given(path_batches, st.lists(chosen_paths, max_size=4), st.integers(min_value=0))
 def test_deep_trees_update_like_the_reference_and_prove(
     batch_list: list[dict[bytes, bytes | None]], queried: list[bytes], byte_choice: int

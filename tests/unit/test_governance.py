@@ -36,6 +36,9 @@ from jinqiao.core.types import Receipt, ValidatorSet
 from jinqiao.execution.identity import GOVERNANCE, REGISTRY
 
 ADMINS = ("central-bank-admin", "bank-a-admin", "bank-b-admin", "regulator-admin")
+KEY_X = signer_for("x").public_key
+KEY_V = signer_for("v").public_key
+KEY_A = signer_for("validator-bank-a").public_key
 
 
 def propose(chain: Chain, admin: str, action: ProposalAction) -> int:
@@ -237,9 +240,9 @@ def test_removing_an_organization_suspends_its_accounts_and_its_vote() -> None:
         ("organization_exists", new_organization("bank-a")),
         ("account_exists", AddOrganization("x", "X", (), signer_for("alice").public_key, "a")),
         ("invalid_public_key", AddOrganization("x", "X", (), b"\x00", "a")),
-        ("invalid_organization_id", AddOrganization("X!", "X", (), signer_for("x").public_key, "a")),
-        ("role_not_allowed", AddOrganization("x", "X", ("contract",), signer_for("x").public_key, "a")),
-        ("invalid_name", AddOrganization("x", "", (), signer_for("x").public_key, "a")),
+        ("invalid_organization_id", AddOrganization("X!", "X", (), KEY_X, "a")),
+        ("role_not_allowed", AddOrganization("x", "X", ("contract",), KEY_X, "a")),
+        ("invalid_name", AddOrganization("x", "", (), KEY_X, "a")),
         ("unknown_organization", RemoveOrganization("nowhere")),
     ],
 )  # fmt: skip
@@ -285,12 +288,12 @@ def test_add_set_power_and_remove_a_validator() -> None:
 @pytest.mark.parametrize(
     ("code", "action"),
     [
-        ("validator_exists", AddValidator(signer_for("validator-bank-a").public_key, "v", "bank-a", 1)),
-        ("invalid_power", AddValidator(signer_for("v").public_key, "v", "bank-a", 0)),
-        ("invalid_power", AddValidator(signer_for("v").public_key, "v", "bank-a", 1_000_001)),
-        ("unknown_organization", AddValidator(signer_for("v").public_key, "v", "bank-z", 1)),
+        ("validator_exists", AddValidator(KEY_A, "v", "bank-a", 1)),
+        ("invalid_power", AddValidator(KEY_V, "v", "bank-a", 0)),
+        ("invalid_power", AddValidator(KEY_V, "v", "bank-a", 1_000_001)),
+        ("unknown_organization", AddValidator(KEY_V, "v", "bank-z", 1)),
         ("invalid_public_key", AddValidator(b"\x01", "v", "bank-a", 1)),
-        ("invalid_name", AddValidator(signer_for("v").public_key, "", "bank-a", 1)),
+        ("invalid_name", AddValidator(KEY_V, "", "bank-a", 1)),
         ("unknown_validator", RemoveValidator(signer_for("v").address)),
         ("invalid_address", RemoveValidator(b"\x01")),
         ("unknown_validator", SetValidatorPower(signer_for("v").address, 3)),
@@ -304,7 +307,7 @@ def test_validator_actions_are_checked(code: str, action: ProposalAction) -> Non
 def test_a_validator_of_a_suspended_organization_cannot_be_added() -> None:
     chain = Chain()
     enact(chain, RemoveOrganization("bank-b"))
-    action = AddValidator(signer_for("v").public_key, "v", "bank-b", 1)
+    action = AddValidator(KEY_V, "v", "bank-b", 1)
     chain.rejected("organization_suspended", ADMINS[0], GOVERNANCE, "propose", ProposeArgs(action))
 
 

@@ -285,10 +285,7 @@ def create_app(node: Node) -> FastAPI:
             raise NotFound(f"no query {contract}.{query_name}", code="unknown_method")
         body = await request.body()
         try:
-            raw_arguments = json.loads(body or b"{}")
-            arguments = msgspec.convert(
-                raw_arguments, spec.args_type, dec_hook=_hex_hook, strict=False
-            )
+            arguments = struct_from_json(spec.args_type, json.loads(body or b"{}"))
         except (json.JSONDecodeError, msgspec.ValidationError) as exc:
             raise InvalidInput(
                 f"arguments of {contract}.{query_name}: {exc}", code="invalid_arguments"
@@ -320,13 +317,31 @@ def create_app(node: Node) -> FastAPI:
     return app
 
 
-def _hex_hook(kind: type, value: Any) -> Any:
+def struct_from_json(kind: type[Any], value: Any) -> Any:
+    """An argument struct from a JSON object keyed by field name; ``bytes`` fields are hex."""
+    if not isinstance(value, dict):
+        raise msgspec.ValidationError(
+            f"expected a JSON object with fields {list(kind.__struct_fields__)}"
+        )
+    fields = msgspec.structs.fields(kind)
+    names = [field.name for field in fields]
+    unknown = sorted(set(value) - set(names))
+    if unknown:
+        raise msgspec.ValidationError(f"unknown fields {unknown[:10]}")
+    missing = [name for name in names if name not in value]
+    if missing:
+        raise msgspec.ValidationError(f"missing fields {missing}")
+    items = [_from_hex(field.name, field.type, value[field.name]) for field in fields]
+    return msgspec.convert(items, kind, strict=True)
+
+
+def _from_hex(name: str, kind: Any, value: Any) -> Any:
     if kind is bytes and isinstance(value, str):
         try:
             return bytes.fromhex(value)
         except ValueError:
-            raise msgspec.ValidationError(f"{value[:80]!r} is not hex") from None
-    raise NotImplementedError
+            raise msgspec.ValidationError(f"{name}: {value[:80]!r} is not hex") from None
+    return value
 
 
 def _batch_items(body: bytes, content_type: str) -> list[bytes]:

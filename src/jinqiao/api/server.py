@@ -7,7 +7,10 @@ finished and stored, the store is closed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -16,6 +19,15 @@ from jinqiao.api.app import create_app, with_body_limit
 from jinqiao.node.service import Node
 
 log = logging.getLogger(__name__)
+
+
+class NodeServer(uvicorn.Server):
+    """uvicorn re-raises a caught SIGTERM once it has stopped serving, which would kill the
+    process before the node closes its store. The node handles the signals itself instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def configure_logging(level: str) -> None:
@@ -40,8 +52,16 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
         limit_concurrency=2_000,
         backlog=2_048,
     )
-    server = uvicorn.Server(config)
+    server = NodeServer(config)
     stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def request_stop(signal_number: int) -> None:
+        log.info("received %s; stopping", signal.Signals(signal_number).name)
+        server.should_exit = True
+
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, request_stop, signal_number)
     producer = asyncio.create_task(node.run(stop), name="block-producer")
 
     def producer_ended(task: asyncio.Task[None]) -> None:

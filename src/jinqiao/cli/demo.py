@@ -25,9 +25,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jinqiao.apps.registry import RegisterAccountArgs
-from jinqiao.apps.token import TOKEN, HoldingArgs, MintArgs, TransferArgs, balance_key
+from jinqiao.apps.token import TOKEN, Holding, HoldingArgs, MintArgs, TransferArgs, balance_key
 from jinqiao.cli.common import console, fail
 from jinqiao.client import Client, ClientError
+from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.types import SignedTransaction
 from jinqiao.keys import generate_key, load_key
@@ -217,13 +218,14 @@ def _run_day(
             for name in ("bank-a-treasury", "bank-b-treasury", "ecfin-settlement")
         ]
         _submit_and_wait(client, issue, tally, progress, "issue CNY")
-        # 3. Banks fund their customers' retail wallets (CNY 8,000 each).
+        # 3. Banks fund their customers' retail wallets: CNY 8,000 each, except one customer who
+        #    gets CNY 5 and so will run out of money.
         funding = [
             client.build(
                 key["bank-a-treasury" if i < CUSTOMERS_PER_BANK else "bank-b-treasury"],
                 TOKEN,
                 "transfer",
-                TransferArgs(CNY, customer.address, 8_000 * FEN),
+                TransferArgs(CNY, customer.address, (5 if i == 0 else 8_000) * FEN),
             )
             for i, customer in enumerate(customers)
         ]
@@ -235,7 +237,7 @@ def _run_day(
             payer = rng.choice(customers)
             payee = rng.choice(merchants + customers)
             roll = rng.random()
-            amount = (rng.randint(2_001, 3_000) if roll < 0.05 else rng.randint(1, 1_500)) * FEN
+            amount = (rng.randint(2_001, 3_000) if roll < 0.04 else rng.randint(1, 300)) * FEN
             payments.append(
                 client.build(payer, TOKEN, "transfer", TransferArgs(CNY, payee.address, amount))
             )
@@ -329,10 +331,20 @@ def _summary(client: Client, layout: NetworkLayout, tally: Tally, elapsed_s: flo
     console.print(
         Panel(
             f"key        token/{balance_key(CNY, probe).hex()}\n"
-            f"value      {proven.value.hex() if proven.value else '(absent)'}\n"
+            f"value      {_describe_holding(proven.value)}\n"
             f"block      {proven.height}, state root {proven.state_root.hex()}\n"
             f"checked    sparse Merkle proof → state root → header → commit certificate signed by "
             f"{len(client.genesis.validators)} genesis validator(s): [green]verified[/]",
             title="A state proof, verified locally with jinqiao.verify and genesis.json",
         )
+    )
+
+
+def _describe_holding(value: bytes | None) -> str:
+    if value is None:
+        return "(absent: balance 0)"
+    holding = decode(value, Holding, max_bytes=4096)
+    return (
+        f"{value.hex()}\n           = balance {holding.balance_minor / FEN:,.2f} CNY, "
+        f"tier {holding.tier}, frozen {holding.frozen}"
     )

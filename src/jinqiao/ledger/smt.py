@@ -57,6 +57,7 @@ __all__ = [
 
 EMPTY_ROOT = SMT_EMPTY_ROOT
 NODE_BYTES = 1 + 2 * HASH_BYTES
+_TWO_EMPTY_CHILDREN = SMT_EMPTY_ROOT + SMT_EMPTY_ROOT
 
 # What a subtree turned out to be after an update. A subtree the update did not touch is
 # _UNKNOWN until someone needs to know (only when its sibling became empty).
@@ -110,7 +111,7 @@ class SparseMerkleTree:
             )
         if self.check_node_hashes and self.suite.hash(SMT_NODE_TAG + node) != node_hash:
             raise NodeFault("state tree node does not match its hash", node_hash=node_hash.hex())
-        if node[0] == SMT_INNER_KIND and node[1:] == SMT_EMPTY_ROOT + SMT_EMPTY_ROOT:
+        if node[0] == SMT_INNER_KIND and node[1:] == _TWO_EMPTY_CHILDREN:
             raise NodeFault(
                 "state tree inner node has two empty children", node_hash=node_hash.hex()
             )
@@ -154,9 +155,10 @@ class SparseMerkleTree:
         self, root: bytes, changes: Mapping[bytes, bytes | None]
     ) -> tuple[bytes, dict[bytes, bytes]]:
         """Apply ``changes`` (full key -> new value, or ``None`` to delete) to the tree at
-        ``root``. Returns the new root and the nodes the caller must store for it (nodes of the
-        old tree that the new one still uses are not repeated). Deleting an absent key is a
-        no-op; so is setting a key to the value it has."""
+        ``root``. Returns the new root and the nodes the caller must store for it: every node
+        this call created (an existing leaf pushed down by a new neighbour is among them again;
+        content addressing makes rewriting it harmless). Deleting an absent key is a no-op; so
+        is setting a key to the value it has."""
         _check_root(root)
         if not changes:
             return root, {}
@@ -179,7 +181,7 @@ class _Batch:
         tree: SparseMerkleTree,
         changes: tuple[list[int], list[bytes], list[bytes | None]],
     ) -> None:
-        self.tree = tree
+        self.load_node = tree.load_node
         self.hash = tree.suite.hash
         self.paths, self.key_hashes, self.value_hashes = changes
         self.new_nodes: dict[bytes, bytes] = {}
@@ -191,15 +193,14 @@ class _Batch:
             return node_hash, _EMPTY if node_hash == SMT_EMPTY_ROOT else _UNKNOWN
         if node_hash == SMT_EMPTY_ROOT:
             return self.build_from_changes(depth, low, high, None)
-        node = self.tree.load_node(node_hash)
+        node = self.load_node(node_hash)
         if node[0] == SMT_LEAF_KIND:
             return self.build_from_changes(depth, low, high, node)
         require(depth < SMT_KEY_BITS, "state tree inner node below the last key bit")
         middle = _split(self.paths, low, high, depth)
         left, left_kind = node[1 : 1 + HASH_BYTES], _UNKNOWN
         right, right_kind = node[1 + HASH_BYTES :], _UNKNOWN
-        # Most inner nodes deep in a large tree see changes on one side only; skipping the call
-        # for the untouched side is a measurable share of the update time.
+        # A side without changes keeps its hash unread; join reads its kind only if it must.
         if low < middle:
             left, left_kind = self.update(left, depth + 1, low, middle)
         if middle < high:
@@ -219,7 +220,7 @@ class _Batch:
 
     def kind(self, node_hash: bytes, kind: int) -> int:
         """The kind of a non-empty subtree, reading its node only if the update did not visit it."""
-        return self.tree.load_node(node_hash)[0] if kind == _UNKNOWN else kind
+        return self.load_node(node_hash)[0] if kind == _UNKNOWN else kind
 
     def build_from_changes(
         self, depth: int, low: int, high: int, leaf: bytes | None

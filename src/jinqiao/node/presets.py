@@ -26,7 +26,9 @@ def demo_spec(
     return NetworkSpec(
         chain_id=chain_id,
         base_api_port=base_api_port,
-        base_p2p_port=base_api_port + 18_000,
+        base_p2p_port=base_api_port + 100
+        if base_api_port + 100 + validators <= 65_535
+        else base_api_port - 100 - validators,
         organizations=(
             OrganizationSpec(
                 id="clearing",

@@ -249,6 +249,9 @@ def init_network(
                     account.name, organization.id, signer.public_key.hex(), account.roles
                 )
             )
+            holdings.extend(
+                {**holding, "address": signer.address.hex()} for holding in account.token_holdings
+            )
             account_entries.append(
                 AccountEntry(
                     account.name,

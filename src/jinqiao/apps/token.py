@@ -476,7 +476,7 @@ class Token(Contract):
                 max_payment_minor=payer_tier.max_payment_minor,
             )
         day = ctx.time_ms // DAY_MS
-        spent = 0
+        spent = payer_holding.spent_minor if payer_holding.spent_day == day else 0
         if spent + amount_minor > payer_tier.daily_limit_minor:
             ctx.reject(
                 "tier_daily_limit",

@@ -61,7 +61,8 @@ def decode(data: bytes, kind: type[T], *, max_bytes: int) -> T:
         value = _decoder_for(kind).decode(data)
     except msgspec.ValidationError as exc:
         raise DecodeError(f"invalid {kind.__name__}: {exc}") from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # msgspec lets invalid UTF-8 in a string escape as UnicodeDecodeError.
         raise DecodeError(f"malformed {kind.__name__}: {exc}") from None
     if _encoder.encode(value) != bytes(data):
         raise DecodeError(f"{kind.__name__} is not in canonical encoding")

@@ -407,3 +407,19 @@ def test_query_endpoint(net: Net) -> None:
         json.loads(httpx.get(f"{net.node.url}/v1/genesis").content)["chain_id"]
         == net.layout.chain_id
     )
+
+
+def test_token_endpoints_prove_balance_and_supply(net: Net) -> None:
+    genesis = load_genesis((net.directory / "genesis.json").read_bytes())
+    address = net.key("bank-a-treasury").address.hex()
+    answer = httpx.get(f"{net.node.url}/v1/token/CNY/balances/{address}").json()
+    read = decode(bytes.fromhex(answer["proof"]), StateReadProof, max_bytes=1 << 20)
+    verify_state_read(genesis, read.header, read.certificate, read.key, read.value, read.proof)
+    assert answer["balance_minor"] == net.client.token.balance("CNY", bytes.fromhex(address)) > 0
+    assert answer["tier"] == "institution" and answer["frozen"] is False
+    nobody = httpx.get(f"{net.node.url}/v1/token/CNY/balances/{'00' * 20}").json()
+    assert nobody["balance_minor"] == 0 and nobody["value"] is None
+    asset = httpx.get(f"{net.node.url}/v1/token/CNY").json()
+    assert asset["asset"]["scale"] == 2 and asset["supply_minor"] == net.client.token.supply("CNY")
+    _expect(net, lambda: httpx.get(f"{net.node.url}/v1/token/XYZ"), 404, "not_found")
+    _expect(net, lambda: httpx.get(f"{net.node.url}/v1/token/cny"), 400, "invalid_request")

@@ -95,6 +95,8 @@ def test_genesis_writes_parameters_and_a_sorted_validator_set() -> None:
     addresses = [validator.address for validator in validators(chain).validators]
     assert len(addresses) == 4
     assert addresses == sorted(addresses)
+    # the same set, in the same order, as genesis gives light clients
+    assert validators(chain) == chain.genesis.validator_set()
 
 
 # -- life cycle ------------------------------------------------------------------------------
@@ -241,6 +243,7 @@ def test_removing_an_organization_suspends_its_accounts_and_its_vote() -> None:
         ("account_exists", AddOrganization("x", "X", (), signer_for("alice").public_key, "a")),
         ("invalid_public_key", AddOrganization("x", "X", (), b"\x00", "a")),
         ("invalid_organization_id", AddOrganization("X!", "X", (), KEY_X, "a")),
+        ("invalid_organization_id", AddOrganization("x\n", "X", (), KEY_X, "a")),
         ("role_not_allowed", AddOrganization("x", "X", ("contract",), KEY_X, "a")),
         ("invalid_name", AddOrganization("x", "", (), KEY_X, "a")),
         ("unknown_organization", RemoveOrganization("nowhere")),

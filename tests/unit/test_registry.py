@@ -97,6 +97,7 @@ def test_admin_registers_an_account_that_can_then_transact() -> None:
         ("role_not_allowed", RegisterAccountArgs(signer_for("x").public_key, "x", ("contract",))),
         ("invalid_roles", RegisterAccountArgs(signer_for("x").public_key, "x", ("bank", "bank"))),
         ("invalid_roles", RegisterAccountArgs(signer_for("x").public_key, "x", ("Bank!",))),
+        ("invalid_roles", RegisterAccountArgs(signer_for("x").public_key, "x", ("bank\n",))),
         ("invalid_name", RegisterAccountArgs(signer_for("x").public_key, "", ())),
         ("invalid_name", RegisterAccountArgs(signer_for("x").public_key, "x" * 65, ())),
         ("invalid_public_key", RegisterAccountArgs(b"\x01" * 31, "x", ())),

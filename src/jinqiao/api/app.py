@@ -23,7 +23,8 @@ from pydantic import BaseModel, Field
 from jinqiao import __version__
 from jinqiao.api.errors import error_body, install_error_handlers, status_for
 from jinqiao.api.render import block_json, receipt_json, to_json
-from jinqiao.core.codec import encode
+from jinqiao.apps.token import TOKEN, Asset, Holding, asset_key, balance_key, supply_key
+from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.errors import DecodeError, InvalidInput, JinqiaoError
 from jinqiao.core.genesis import genesis_hash
 from jinqiao.core.hashing import header_hash
@@ -36,7 +37,7 @@ from jinqiao.core.limits import (
 )
 from jinqiao.core.types import CommittedBlock
 from jinqiao.execution.contract import BlockContext
-from jinqiao.execution.identity import REGISTRY, account_key
+from jinqiao.execution.identity import REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
 from jinqiao.node.reads import NotFound, Reader
 from jinqiao.node.service import Node, Subscription
@@ -44,6 +45,7 @@ from jinqiao.node.service import Node, Subscription
 HEX = r"^[0-9a-fA-F]*$"
 MAX_WAIT_MS = 30_000
 NAME = r"^[a-z0-9_.-]{1,64}$"
+SYMBOL = r"^[A-Z][A-Z0-9]{1,11}$"
 
 
 class SubmitRequest(BaseModel):
@@ -261,15 +263,51 @@ def create_app(node: Node) -> FastAPI:
         address: Annotated[str, Path(pattern=HEX, min_length=40, max_length=40)],
         height: Annotated[int | None, Query(ge=1, le=2**63)] = None,
     ) -> dict[str, Any]:
+        """An account record (organization, roles, status) with its proof."""
         view = _state_view(full_key(REGISTRY, account_key(bytes.fromhex(address))), height)
         if view["value"] is None:
             raise NotFound(f"no account {address}", address=address)
-        from jinqiao.core.codec import decode
-        from jinqiao.execution.identity import Account
-
-        record = decode(bytes.fromhex(view["value"]), Account, max_bytes=MAX_TRANSACTION_BYTES)
-        view["account"] = to_json(record)
+        view["account"] = to_json(decode_stored(bytes.fromhex(view["value"]), Account))
         return view
+
+    @app.get("/v1/token/{asset}/balances/{address}", tags=["token"])
+    def token_balance(
+        asset: Annotated[str, Path(pattern=SYMBOL, max_length=12)],
+        address: Annotated[str, Path(pattern=HEX, min_length=40, max_length=40)],
+        height: Annotated[int | None, Query(ge=1, le=2**63)] = None,
+    ) -> dict[str, Any]:
+        """A holder's balance in minor units (0 when the holding is proven absent), its tier and
+        frozen flag, with the state proof."""
+        raw_address = bytes.fromhex(address)
+        view = _state_view(full_key(TOKEN, balance_key(asset, raw_address)), height)
+        holding = (
+            None if view["value"] is None else decode_stored(bytes.fromhex(view["value"]), Holding)
+        )
+        view.update(
+            asset=asset,
+            address=address,
+            balance_minor=0 if holding is None else holding.balance_minor,
+            tier=None if holding is None else holding.tier,
+            frozen=False if holding is None else holding.frozen,
+        )
+        return view
+
+    @app.get("/v1/token/{asset}", tags=["token"])
+    def token_asset(asset: Annotated[str, Path(pattern=SYMBOL, max_length=12)]) -> dict[str, Any]:
+        """An asset's definition and total supply, each with its state proof."""
+        definition = _state_view(full_key(TOKEN, asset_key(asset)), None)
+        if definition["value"] is None:
+            raise NotFound(f"no asset {asset}", asset=asset)
+        supply = _state_view(full_key(TOKEN, supply_key(asset)), None)
+        return {
+            "asset": to_json(decode_stored(bytes.fromhex(definition["value"]), Asset)),
+            "supply_minor": 0
+            if supply["value"] is None
+            else decode_stored(bytes.fromhex(supply["value"]), int),
+            "height": definition["height"],
+            "asset_proof": definition["proof"],
+            "supply_proof": supply["proof"],
+        }
 
     @app.post("/v1/query/{contract}/{query_name}", tags=["state"])
     async def run_query(

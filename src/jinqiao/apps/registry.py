@@ -124,7 +124,7 @@ def check_roles(ctx: Context, roles: tuple[str, ...]) -> None:
     if len(roles) > MAX_ROLES:
         ctx.reject("invalid_roles", f"at most {MAX_ROLES} roles", count=len(roles))
     for role in roles:
-        if not IDENTIFIER.match(role):
+        if not IDENTIFIER.fullmatch(role):
             ctx.reject("invalid_roles", f"role {role[:MAX_NAME_LENGTH]!r} is not an identifier")
         if role in RESERVED_ROLES:
             ctx.reject("role_not_allowed", f"role {role!r} is reserved", role=role)
@@ -150,7 +150,7 @@ def check_address(ctx: Context, address: bytes, field: str = "address") -> None:
 
 
 def check_organization_id(ctx: Context, organization_id: str) -> None:
-    if not IDENTIFIER.match(organization_id):
+    if not IDENTIFIER.fullmatch(organization_id):
         ctx.reject(
             "invalid_organization_id",
             f"{organization_id[:MAX_NAME_LENGTH]!r} is not an identifier",

@@ -56,7 +56,7 @@ import msgspec
 
 from jinqiao.apps.registry import check_address
 from jinqiao.core.codec import CanonicalStruct
-from jinqiao.core.errors import InvalidInput, require
+from jinqiao.core.errors import InvalidInput, NodeFault, require
 from jinqiao.core.genesis import IDENTIFIER, REGULATOR_ROLE, Genesis
 from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_NAME_LENGTH
 from jinqiao.core.types import ADDRESS_BYTES
@@ -69,7 +69,7 @@ MAX_SCALE = 18
 MAX_ASSETS = 64
 MAX_TIERS = 64
 MINT_BURN_ADDRESS = bytes(ADDRESS_BYTES)
-SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{1,11}$")
+SYMBOL = re.compile(r"[A-Z][A-Z0-9]{1,11}")
 
 ASSET_PREFIX = b"asset/"
 TIER_PREFIX = b"tier/"
@@ -411,7 +411,7 @@ class Token(Contract):
     def set_tier(self, ctx: Context, args: SetTierArgs) -> None:
         asset = self._asset(ctx, args.asset)
         holding = self._registered_holding(ctx, asset, args.address)
-        tier = self._tier(ctx, args.tier) if IDENTIFIER.match(args.tier) else None
+        tier = self._tier(ctx, args.tier) if IDENTIFIER.fullmatch(args.tier) else None
         if tier is None:
             ctx.reject("unknown_tier", f"no tier {args.tier[:MAX_NAME_LENGTH]!r}")
         if holding.balance_minor > tier.max_balance_minor:
@@ -509,7 +509,7 @@ class Token(Contract):
     # -- helpers ----------------------------------------------------------------------------
 
     def _asset(self, ctx: Context, symbol: str) -> Asset:
-        asset = ctx.state.load(asset_key(symbol), Asset) if SYMBOL.match(symbol) else None
+        asset = ctx.state.load(asset_key(symbol), Asset) if SYMBOL.fullmatch(symbol) else None
         if asset is None:
             ctx.reject("unknown_asset", f"no asset {symbol[:MAX_NAME_LENGTH]!r}")
         return asset
@@ -539,8 +539,8 @@ class Token(Contract):
 
     def _holding_tier(self, ctx: Context, holding: Holding) -> Tier:
         tier = self._tier(ctx, holding.tier)
-        if tier is None:
-            ctx.reject("unknown_tier", f"tier {holding.tier!r} is missing from state")
+        if tier is None:  # tiers are never deleted, so this is corrupt state
+            raise NodeFault(f"tier {holding.tier!r} of a holding is missing from state")
         return tier
 
     def _credit(
@@ -621,7 +621,7 @@ def _genesis_tiers(config: TokenConfig) -> dict[str, Tier]:
     tiers: dict[str, Tier] = {}
     for name in sorted(config.tiers):
         limits = config.tiers[name]
-        if not IDENTIFIER.match(name):
+        if not IDENTIFIER.fullmatch(name):
             raise InvalidInput(f"token tier {name!r}: not an identifier")
         for field, value in (
             ("max_balance_minor", limits.max_balance_minor),
@@ -645,7 +645,7 @@ def _genesis_assets(
     assets: dict[str, Asset] = {}
     for entry in config.assets:
         where = f"token asset {entry.symbol!r}"
-        if not SYMBOL.match(entry.symbol):
+        if not SYMBOL.fullmatch(entry.symbol):
             raise InvalidInput(f"{where}: a symbol is 2..12 capital letters and digits")
         if entry.symbol in assets:
             raise InvalidInput(f"{where}: appears twice")

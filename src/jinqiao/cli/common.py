@@ -17,8 +17,8 @@ from jinqiao.core.errors import InvalidInput
 from jinqiao.keys import load_key
 from jinqiao.node.setup import NetworkLayout, load_layout
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

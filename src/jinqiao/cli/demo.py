@@ -235,7 +235,7 @@ def _run_day(
         payments = []
         for _ in range(transfers):
             payer = rng.choice(customers)
-            payee = rng.choice(merchants + customers)
+            payee = rng.choice(merchants + customers[1:])  # customers[0] only runs dry
             roll = rng.random()
             amount = (rng.randint(2_001, 3_000) if roll < 0.04 else rng.randint(1, 300)) * FEN
             payments.append(
@@ -251,18 +251,17 @@ def _run_day(
             progress,
             "freeze a wallet",
         )
-        _submit_and_wait(
-            client,
-            [
-                client.build(
-                    suspect, TOKEN, "transfer", TransferArgs(CNY, merchants[0].address, 10 * FEN)
-                )
-            ],
-            tally,
-            progress,
-            "frozen wallet pays",
-        )
-    # 6. Refused at the door, changing nothing: a replay, a customer minting, a forged signature.
+        # 6. Payments the rules must stop, recorded on chain with their rejection codes: the
+        #    frozen wallet pays, a retail wallet pays CNY 2,500 in one go (limit CNY 2,000), and
+        #    the wallet funded with CNY 5 pays CNY 100.
+        merchant = merchants[0].address
+        checks = [
+            client.build(suspect, TOKEN, "transfer", TransferArgs(CNY, merchant, 10 * FEN)),
+            client.build(customers[1], TOKEN, "transfer", TransferArgs(CNY, merchant, 2_500 * FEN)),
+            client.build(customers[0], TOKEN, "transfer", TransferArgs(CNY, merchant, 100 * FEN)),
+        ]
+        _submit_and_wait(client, checks, tally, progress, "payments the rules stop")
+    # 7. Refused at the door, changing nothing: a replay, a customer minting, a forged signature.
     replay = payments[0]
     _try_submit(client, replay, tally)
     _try_submit(

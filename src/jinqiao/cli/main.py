@@ -85,7 +85,7 @@ def init(
     ] = "demo",
     validators: Annotated[int, typer.Option(min=1, max=100, help="Validators (preset only).")] = 1,
     chain_id: Annotated[str, typer.Option(help="Chain id (preset only).")] = "jinqiao-demo",
-    base_port: Annotated[int, typer.Option(min=1024, max=60000, help="First API port.")] = 8600,
+    base_port: Annotated[int, typer.Option(min=1024, max=65000, help="First API port.")] = 8600,
     json_output: JsonOption = False,
 ) -> None:
     """Write genesis, node homes, keys and TLS material for a new network."""
@@ -507,7 +507,7 @@ def demo(
     directory: Annotated[
         Path | None, typer.Option(help="Keep the network here (default: a temporary directory).")
     ] = None,
-    base_port: Annotated[int, typer.Option(min=1024, max=60000)] = 8600,
+    base_port: Annotated[int, typer.Option(min=1024, max=65000)] = 8600,
     seed: Annotated[int, typer.Option(help="Seed of the random transfers.")] = 7,
 ) -> None:
     """Start a local network, run a day of signed CNY transfers and show what happened."""

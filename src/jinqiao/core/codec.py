@@ -67,3 +67,13 @@ def decode(data: bytes, kind: type[T], *, max_bytes: int) -> T:
     if _encoder.encode(value) != bytes(data):
         raise DecodeError(f"{kind.__name__} is not in canonical encoding")
     return value
+
+
+def decode_stored(data: bytes, kind: type[T]) -> T:
+    """Decode bytes this node wrote itself with ``encode`` (state values, stored blocks): the
+    strict structure and type checks stay, the canonical re-encoding check is skipped because the
+    bytes came from ``encode``. Never use it on bytes that came from outside."""
+    try:
+        return _decoder_for(kind).decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise DecodeError(f"stored {kind.__name__} does not decode: {exc}") from None

@@ -95,6 +95,8 @@ class Genesis(_GenesisStruct, frozen=True):
         return get_suite(self.crypto_suite)
 
     def validator_set(self) -> ValidatorSet:
+        """The genesis validators, sorted by address: the order governance keeps in state, so
+        this set and the one in state at height 0 hash the same."""
         suite = self.suite
         validators = []
         for validator in self.validators:
@@ -108,7 +110,7 @@ class Genesis(_GenesisStruct, frozen=True):
                     name=validator.name,
                 )
             )
-        return ValidatorSet(tuple(validators))
+        return ValidatorSet(tuple(sorted(validators, key=lambda validator: validator.address)))
 
 
 def _hex_key(value: str, where: str, suite: CryptoSuite) -> bytes:

@@ -37,7 +37,14 @@ from jinqiao.execution.identity import (
     account_key,
     organization_key,
 )
-from jinqiao.execution.state import ContractState, EmptyState, Overlay, StateReader, StepMeter
+from jinqiao.execution.state import (
+    CachedReader,
+    ContractState,
+    EmptyState,
+    Overlay,
+    StateReader,
+    StepMeter,
+)
 
 CONTRACT_ROLE = "contract"
 MAX_CALL_DEPTH = 4
@@ -185,7 +192,7 @@ class Runtime:
         """Apply ``transactions`` in order on top of ``state``."""
         if block.chain_id != self.chain_id:
             raise NodeFault("block for another chain")
-        block_overlay = Overlay(state)
+        block_overlay = Overlay(CachedReader(state))
         parameters = self.parameters(state)
         seen: set[bytes] = set()
         receipts = []

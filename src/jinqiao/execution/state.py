@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Protocol, TypeVar
 
-from jinqiao.core.codec import decode, encode
-from jinqiao.core.errors import NodeFault, Rejection
+from jinqiao.core.codec import decode_stored, encode
+from jinqiao.core.errors import DecodeError, NodeFault, Rejection
 from jinqiao.core.limits import (
     MAX_NAME_LENGTH,
     MAX_STATE_KEY_BYTES,
@@ -31,6 +31,23 @@ class StateReader(Protocol):
 class EmptyState:
     def get(self, key: bytes) -> bytes | None:
         return None
+
+
+class CachedReader:
+    """Committed state read through a cache, for the length of one block (committed state does
+    not change while a block executes)."""
+
+    def __init__(self, parent: StateReader) -> None:
+        self._parent = parent
+        self._cache: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._parent.get(key)
+            self._cache[key] = value
+            return value
 
 
 class MappingState:
@@ -133,8 +150,8 @@ class ContractState:
         if raw is None:
             return None
         try:
-            return decode(raw, kind, max_bytes=MAX_STATE_VALUE_BYTES)
-        except Exception as exc:
+            return decode_stored(raw, kind)
+        except DecodeError as exc:
             raise NodeFault(f"stored value under {key!r} is not a {kind.__name__}: {exc}") from exc
 
     def save(self, key: bytes, value: object) -> None:

@@ -1,0 +1,174 @@
+"""The ``jinqiao`` command against a real node process: human and ``--json`` output, exit codes,
+and one clear line (never a traceback) for every mistake."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jinqiao.cli.main import app
+from tests.helpers.process import NodeProcess, free_port
+
+pytestmark = pytest.mark.e2e
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, NodeProcess]]:
+    directory = tmp_path_factory.mktemp("cli") / "net"
+    port = free_port()
+    code, out, err = invoke("init", str(directory), "--base-port", str(port), "--json")
+    assert code == 0, err
+    layout = json.loads(out)
+    node = NodeProcess(directory / layout["nodes"][0]["home"], port=port).start()
+    try:
+        yield directory, node
+    finally:
+        assert node.stop() == 0, node.log()
+
+
+def test_keys_new_and_show(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    code, out, _ = invoke("keys", "new", str(path), "--json")
+    assert code == 0
+    created = json.loads(out)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    code, out, _ = invoke("keys", "show", str(path), "--json")
+    assert json.loads(out) == created
+    assert "secret" not in out
+    code, _, err = invoke("keys", "new", str(path))
+    assert code == 1 and "refusing to overwrite" in err
+
+
+def test_init_refuses_a_non_empty_directory(tmp_path: Path) -> None:
+    (tmp_path / "x").write_text("taken")
+    code, _, err = invoke("init", str(tmp_path))
+    assert code == 1 and "not empty" in err
+
+
+def test_mint_transfer_and_query(network: tuple[Path, NodeProcess]) -> None:
+    directory, _ = network
+    net = ["--network", str(directory)]
+    code, out, err = invoke(
+        "tx",
+        "token",
+        "mint",
+        "bank-a-treasury",
+        "100000",
+        "--key",
+        "clearing-treasury",
+        *net,
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["status"] == "ok" and json.loads(out)["verified"] is True
+    code, out, err = invoke(
+        "tx", "token", "transfer", "bank-b-treasury", "2500", "--key", "bank-a-treasury", *net
+    )
+    assert code == 0, err
+    assert "ok" in out and "proof verified" in out
+    code, out, _ = invoke("query", "balance", "bank-b-treasury", *net, "--json")
+    assert json.loads(out)["balance_minor"] == 2500
+    code, out, _ = invoke("query", "balance", "bank-b-treasury", *net)
+    assert "25.00 CNY" in out
+    code, out, _ = invoke("query", "block", *net, "--json")
+    block = json.loads(out)
+    assert block["header"]["height"] >= 2
+    code, out, _ = invoke("query", "status", *net, "--json")
+    assert json.loads(out)["height"] >= 2
+
+
+def test_contract_rejection_exits_2_with_the_code(network: tuple[Path, NodeProcess]) -> None:
+    directory, _ = network
+    code, out, _ = invoke(
+        "tx",
+        "token",
+        "transfer",
+        "bank-a-treasury",
+        "10",
+        "--key",
+        "regulator-admin",
+        "--network",
+        str(directory),
+    )
+    assert code == 2 and "insufficient_funds" in out
+
+
+def test_mistakes_are_one_line_without_traceback(network: tuple[Path, NodeProcess]) -> None:
+    directory, _ = network
+    cases = [
+        (
+            ["query", "balance", "nobody-by-this-name", "--network", str(directory)],
+            "no account named",
+        ),
+        (
+            [
+                "tx",
+                "token",
+                "mint",
+                "bank-a-treasury",
+                "5",
+                "--key",
+                "bank-a-treasury",
+                "--network",
+                str(directory),
+            ],
+            "unauthorized",
+        ),
+        (["query", "state", "token", "zz", "--network", str(directory)], "hex"),
+        (["query", "status", "--url", "http://127.0.0.1:1"], "unreachable"),
+        (["query", "status"], "say which node"),
+        (["node", "start", "--home", "/nonexistent/home"], "cannot read"),
+    ]
+    for args, expected in cases:
+        code, _, err = invoke(*args)
+        assert code == 1, (args, err)
+        assert expected in err, (args, err)
+        assert "Traceback" not in err
+
+
+def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
+    """The README's demo command, shortened: real node process, summary, clean exit."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jinqiao",
+            "demo",
+            "--exit-after",
+            "--transfers",
+            "60",
+            "--directory",
+            str(tmp_path / "demo"),
+            "--base-port",
+            str(free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "What the ledger says" in result.stdout
+    assert "holds" in result.stdout and "verified" in result.stdout
+    for code in (
+        "account_frozen",
+        "tier_payment_limit",
+        "insufficient_funds",
+        "duplicate_transaction",
+        "invalid_signature",
+        "unauthorized",
+    ):
+        assert code in result.stdout, code

@@ -1,0 +1,323 @@
+"""The LMDB store (node/storage.py) on a real environment in ``tmp_path``: genesis and blocks are
+saved atomically and in order, read back through snapshots, and survive reopening."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jinqiao.core.crypto import get_suite
+from jinqiao.core.errors import NodeFault
+from jinqiao.core.hashing import header_hash, signed_transaction_hash
+from jinqiao.core.types import (
+    EMPTY_HASH,
+    Block,
+    BlockHeader,
+    CommitCertificate,
+    CommitSignature,
+    CommittedBlock,
+    Event,
+    Receipt,
+    SignedTransaction,
+    TransactionBody,
+)
+from jinqiao.node.storage import BlockWrite, Store, encode_height
+
+SUITE = get_suite("ed25519-sha256")
+MAP_SIZE_BYTES = 32 * 1024 * 1024
+GENESIS_HASH = b"\x9a" * 32
+GENESIS_ROOT = b"\x9b" * 32
+PROPOSER = b"\x07" * 20
+
+
+def digest(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def transaction(height: int, index: int) -> SignedTransaction:
+    body = TransactionBody(
+        chain_id="jinqiao-test",
+        sender=b"\x01" * 20,
+        public_key=b"\x02" * 32,
+        nonce=height * 100 + index,
+        valid_until=height + 10,
+        contract="token",
+        method="transfer",
+        args=bytes([height, index]),
+    )
+    return SignedTransaction(body, bytes([index]) * 64)
+
+
+def committed_block(
+    height: int, previous_block_hash: bytes, transaction_count: int
+) -> CommittedBlock:
+    transactions = tuple(transaction(height, index) for index in range(transaction_count))
+    header = BlockHeader(
+        chain_id="jinqiao-test",
+        height=height,
+        time_ms=1_700_000_000_000 + height * 1_000,
+        previous_block_hash=previous_block_hash,
+        transactions_root=digest(b"transactions" + bytes([height])),
+        receipts_root=digest(b"receipts" + bytes([height])),
+        state_root=digest(b"state" + bytes([height])),
+        validators_hash=b"\x05" * 32,
+        next_validators_hash=b"\x05" * 32,
+        proposer=PROPOSER,
+        transaction_count=transaction_count,
+    )
+    block = Block(header, transactions)
+    receipts = tuple(
+        Receipt(
+            transaction_hash=signed_transaction_hash(SUITE, item),
+            status=0,
+            code="ok",
+            message="",
+            events=(Event("token", "transferred", (("amount", height * 10 + index),)),),
+            steps_used=3,
+            result=b"",
+        )
+        for index, item in enumerate(transactions)
+    )
+    certificate = CommitCertificate(
+        height=height,
+        round=0,
+        block_hash=header_hash(SUITE, header),
+        signatures=(CommitSignature(PROPOSER, b"\x08" * 64),),
+    )
+    return CommittedBlock(block, certificate, receipts)
+
+
+def block_write(
+    committed: CommittedBlock, state_writes: dict[bytes, bytes | None] | None = None
+) -> BlockWrite:
+    height = committed.block.header.height
+    values = {
+        value: value for value in (state_writes or {}).values() if value is not None
+    }
+    return BlockWrite(
+        committed=committed,
+        block_hash=header_hash(SUITE, committed.block.header),
+        transaction_hashes=tuple(
+            signed_transaction_hash(SUITE, item) for item in committed.block.transactions
+        ),
+        state_writes=state_writes or {},
+        new_nodes={digest(b"node" + bytes([height])): b"node at " + bytes([height])},
+        new_values={digest(value): value for value in values},
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(tmp_path / "db", map_size_bytes=MAP_SIZE_BYTES)
+    yield opened
+    opened.close()
+
+
+def save_genesis(store: Store) -> None:
+    store.save_genesis(
+        GENESIS_HASH,
+        GENESIS_ROOT,
+        {b"token/alice": b"100", b"token/bob": b"50", b"registry/acme": b"org"},
+        {digest(b"genesis node"): b"genesis node"},
+        {digest(b"100"): b"100", digest(b"50"): b"50"},
+    )
+
+
+def save_three_blocks(store: Store) -> list[BlockWrite]:
+    """Heights 1..3 with 2, 0 and 3 transactions; block 2 deletes bob, block 3 writes carol."""
+    writes: list[BlockWrite] = []
+    previous = EMPTY_HASH
+    state_changes: list[dict[bytes, bytes | None]] = [
+        {b"token/alice": b"90", b"token/bob": b"60"},
+        {b"token/bob": None},
+        {b"token/carol": b"5", b"token/alice": b"85"},
+    ]
+    for height, (count, changes) in enumerate(zip((2, 0, 3), state_changes, strict=True), 1):
+        write = block_write(committed_block(height, previous, count), changes)
+        store.save_block(write)
+        writes.append(write)
+        previous = write.block_hash
+    return writes
+
+
+def assert_three_blocks_readable(store: Store, writes: list[BlockWrite]) -> None:
+    with store.snapshot() as snapshot:
+        assert snapshot.head_height() == 3
+        assert snapshot.meta(b"genesis_hash") == GENESIS_HASH
+        assert snapshot.meta(b"genesis_state_root") == GENESIS_ROOT
+        for height, write in enumerate(writes, 1):
+            assert snapshot.block(height) == write.committed
+            assert snapshot.height_of_block(write.block_hash) == height
+            for index, transaction_hash in enumerate(write.transaction_hashes):
+                assert snapshot.transaction_location(transaction_hash) == (height, index)
+                assert snapshot.has_transaction(transaction_hash) is True
+            (node_hash, node), *_ = write.new_nodes.items()
+            assert snapshot.get_node(node_hash) == node
+        assert snapshot.block(0) is None
+        assert snapshot.block(4) is None
+        assert snapshot.height_of_block(b"\x00" * 32) is None
+        assert snapshot.transaction_location(b"\x00" * 32) is None
+        assert snapshot.has_transaction(b"\x00" * 32) is False
+        assert snapshot.get(b"token/alice") == b"85"
+        assert snapshot.get(b"token/bob") is None
+        assert snapshot.get(b"token/carol") == b"5"
+        assert snapshot.get(b"registry/acme") == b"org"
+        assert snapshot.get(b"token/dave") is None
+        # Values are content-addressed and kept for reads at old heights, even once overwritten
+        # or deleted in the latest state.
+        for value in (b"100", b"50", b"90", b"60", b"85", b"5"):
+            assert snapshot.get_value(digest(value)) == value
+        assert snapshot.get_value(digest(b"never written")) is None
+        assert snapshot.get_node(digest(b"genesis node")) == b"genesis node"
+        assert snapshot.get_node(digest(b"no such node")) is None
+
+
+def test_new_store_is_empty(store: Store) -> None:
+    assert store.is_initialized() is False
+    with store.snapshot() as snapshot:
+        assert snapshot.head_height() == 0
+        assert snapshot.meta(b"genesis_hash") is None
+        assert snapshot.block(1) is None
+        assert snapshot.get(b"token/alice") is None
+
+
+def test_save_genesis_writes_state_and_head_zero(store: Store) -> None:
+    save_genesis(store)
+    assert store.is_initialized() is True
+    with store.snapshot() as snapshot:
+        assert snapshot.head_height() == 0
+        assert snapshot.meta(b"head") == encode_height(0)
+        assert snapshot.meta(b"genesis_hash") == GENESIS_HASH
+        assert snapshot.meta(b"genesis_state_root") == GENESIS_ROOT
+        assert snapshot.get(b"token/alice") == b"100"
+        assert snapshot.get(b"registry/acme") == b"org"
+        assert snapshot.get_value(digest(b"50")) == b"50"
+
+
+def test_save_genesis_twice_is_a_node_fault(store: Store) -> None:
+    save_genesis(store)
+    with pytest.raises(NodeFault, match="store has genesis"):
+        store.save_genesis(b"\x01" * 32, b"\x02" * 32, {b"token/alice": b"0"}, {}, {})
+    with store.snapshot() as snapshot:
+        assert snapshot.meta(b"genesis_hash") == GENESIS_HASH
+        assert snapshot.get(b"token/alice") == b"100"
+
+
+def test_blocks_read_back_through_a_snapshot(store: Store) -> None:
+    save_genesis(store)
+    writes = save_three_blocks(store)
+    assert [write.committed.block.header.transaction_count for write in writes] == [2, 0, 3]
+    assert_three_blocks_readable(store, writes)
+
+
+def test_encode_height_is_eight_bytes_big_endian() -> None:
+    assert encode_height(0) == b"\x00" * 8
+    assert encode_height(258) == b"\x00" * 6 + b"\x01\x02"
+    assert encode_height(2**64 - 1) == b"\xff" * 8
+
+
+@pytest.mark.parametrize("bad_height", [1, 2, 4, 5])
+def test_out_of_order_save_is_a_node_fault_and_changes_nothing(
+    store: Store, bad_height: int
+) -> None:
+    save_genesis(store)
+    writes = save_three_blocks(store)[:2]
+    # Rebuild the store with only heights 1..2 committed, then try a block that is not height 3.
+    store.close()
+    fresh = Store(store.path.parent / "fresh", map_size_bytes=MAP_SIZE_BYTES)
+    try:
+        save_genesis(fresh)
+        for write in writes:
+            fresh.save_block(write)
+        stray = block_write(
+            committed_block(bad_height, b"\xee" * 32, 2), {b"token/alice": b"0", b"token/x": b"1"}
+        )
+        with pytest.raises(NodeFault, match="blocks must be saved in order") as info:
+            fresh.save_block(stray)
+        assert info.value.details == {"height": bad_height, "head": 2}
+        with fresh.snapshot() as snapshot:
+            assert snapshot.head_height() == 2
+            assert snapshot.block(1) == writes[0].committed
+            assert snapshot.block(2) == writes[1].committed
+            if bad_height > 2:
+                assert snapshot.block(bad_height) is None
+            assert snapshot.height_of_block(stray.block_hash) is None
+            for transaction_hash in stray.transaction_hashes:
+                assert snapshot.has_transaction(transaction_hash) is False
+            assert snapshot.get(b"token/alice") == b"90"
+            assert snapshot.get(b"token/x") is None
+            (node_hash, _), *_ = stray.new_nodes.items()
+            assert snapshot.get_node(node_hash) is None
+            assert snapshot.get_value(digest(b"0")) is None
+    finally:
+        fresh.close()
+
+
+def test_first_block_must_be_height_one(store: Store) -> None:
+    save_genesis(store)
+    with pytest.raises(NodeFault, match="in order"):
+        store.save_block(block_write(committed_block(2, EMPTY_HASH, 0)))
+    with store.snapshot() as snapshot:
+        assert snapshot.head_height() == 0
+        assert snapshot.block(2) is None
+
+
+def test_state_deletions_remove_keys(store: Store) -> None:
+    save_genesis(store)
+    write = block_write(
+        committed_block(1, EMPTY_HASH, 1),
+        {b"token/alice": None, b"registry/acme": None, b"token/never": None},
+    )
+    store.save_block(write)
+    with store.snapshot() as snapshot:
+        assert snapshot.get(b"token/alice") is None
+        assert snapshot.get(b"registry/acme") is None
+        assert snapshot.get(b"token/never") is None
+        assert snapshot.get(b"token/bob") == b"50"
+        assert snapshot.head_height() == 1
+
+
+def test_snapshot_is_a_consistent_view(store: Store) -> None:
+    save_genesis(store)
+    with store.snapshot() as before:
+        store.save_block(block_write(committed_block(1, EMPTY_HASH, 1), {b"token/alice": b"1"}))
+        assert before.head_height() == 0
+        assert before.block(1) is None
+        assert before.get(b"token/alice") == b"100"
+    with store.snapshot() as after:
+        assert after.head_height() == 1
+        assert after.get(b"token/alice") == b"1"
+
+
+def test_reopened_store_sees_the_same_data(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    first = Store(path, map_size_bytes=MAP_SIZE_BYTES)
+    save_genesis(first)
+    writes = save_three_blocks(first)
+    first.close()
+    second = Store(path, map_size_bytes=MAP_SIZE_BYTES)
+    try:
+        assert second.is_initialized() is True
+        assert_three_blocks_readable(second, writes)
+        # And it carries on from the stored head.
+        fourth = block_write(committed_block(4, writes[-1].block_hash, 1), {b"token/dave": b"1"})
+        second.save_block(fourth)
+        with second.snapshot() as snapshot:
+            assert snapshot.head_height() == 4
+            assert snapshot.block(4) == fourth.committed
+            assert snapshot.get(b"token/dave") == b"1"
+    finally:
+        second.close()
+
+
+def test_store_directory_is_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "private"
+    opened = Store(path, map_size_bytes=MAP_SIZE_BYTES)
+    try:
+        assert path.stat().st_mode & 0o077 == 0
+        assert opened.disk_usage_bytes() > 0
+    finally:
+        opened.close()

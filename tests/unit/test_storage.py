@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from jinqiao.core.codec import encode
 from jinqiao.core.crypto import get_suite
 from jinqiao.core.errors import NodeFault
 from jinqiao.core.hashing import header_hash, signed_transaction_hash
@@ -37,7 +38,7 @@ def digest(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def transaction(height: int, index: int) -> SignedTransaction:
+def transaction(height: int, index: int, tag: bytes = b"") -> SignedTransaction:
     body = TransactionBody(
         chain_id="jinqiao-test",
         sender=b"\x01" * 20,
@@ -46,15 +47,17 @@ def transaction(height: int, index: int) -> SignedTransaction:
         valid_until=height + 10,
         contract="token",
         method="transfer",
-        args=bytes([height, index]),
+        args=bytes([height, index]) + tag,
     )
     return SignedTransaction(body, bytes([index]) * 64)
 
 
 def committed_block(
-    height: int, previous_block_hash: bytes, transaction_count: int
+    height: int, previous_block_hash: bytes, transaction_count: int, tag: bytes = b""
 ) -> CommittedBlock:
-    transactions = tuple(transaction(height, index) for index in range(transaction_count))
+    """A small block; ``tag`` makes its transactions differ from another block's at the same
+    height."""
+    transactions = tuple(transaction(height, index, tag) for index in range(transaction_count))
     header = BlockHeader(
         chain_id="jinqiao-test",
         height=height,
@@ -93,10 +96,7 @@ def committed_block(
 def block_write(
     committed: CommittedBlock, state_writes: dict[bytes, bytes | None] | None = None
 ) -> BlockWrite:
-    height = committed.block.header.height
-    values = {
-        value: value for value in (state_writes or {}).values() if value is not None
-    }
+    values = [value for value in (state_writes or {}).values() if value is not None]
     return BlockWrite(
         committed=committed,
         block_hash=header_hash(SUITE, committed.block.header),
@@ -104,7 +104,7 @@ def block_write(
             signed_transaction_hash(SUITE, item) for item in committed.block.transactions
         ),
         state_writes=state_writes or {},
-        new_nodes={digest(b"node" + bytes([height])): b"node at " + bytes([height])},
+        new_nodes={digest(b"node" + encode(committed)): b"node of " + encode(committed)},
         new_values={digest(value): value for value in values},
     )
 
@@ -126,8 +126,9 @@ def save_genesis(store: Store) -> None:
     )
 
 
-def save_three_blocks(store: Store) -> list[BlockWrite]:
-    """Heights 1..3 with 2, 0 and 3 transactions; block 2 deletes bob, block 3 writes carol."""
+def save_three_blocks(store: Store, count: int = 3) -> list[BlockWrite]:
+    """Heights 1..3 (or 1..count) with 2, 0 and 3 transactions; block 2 deletes bob, block 3
+    writes carol."""
     writes: list[BlockWrite] = []
     previous = EMPTY_HASH
     state_changes: list[dict[bytes, bytes | None]] = [
@@ -135,8 +136,10 @@ def save_three_blocks(store: Store) -> list[BlockWrite]:
         {b"token/bob": None},
         {b"token/carol": b"5", b"token/alice": b"85"},
     ]
-    for height, (count, changes) in enumerate(zip((2, 0, 3), state_changes, strict=True), 1):
-        write = block_write(committed_block(height, previous, count), changes)
+    for height, (transaction_count, changes) in enumerate(
+        zip((2, 0, 3)[:count], state_changes[:count], strict=True), 1
+    ):
+        write = block_write(committed_block(height, previous, transaction_count), changes)
         store.save_block(write)
         writes.append(write)
         previous = write.block_hash
@@ -224,36 +227,35 @@ def test_out_of_order_save_is_a_node_fault_and_changes_nothing(
     store: Store, bad_height: int
 ) -> None:
     save_genesis(store)
-    writes = save_three_blocks(store)[:2]
-    # Rebuild the store with only heights 1..2 committed, then try a block that is not height 3.
-    store.close()
-    fresh = Store(store.path.parent / "fresh", map_size_bytes=MAP_SIZE_BYTES)
-    try:
-        save_genesis(fresh)
-        for write in writes:
-            fresh.save_block(write)
-        stray = block_write(
-            committed_block(bad_height, b"\xee" * 32, 2), {b"token/alice": b"0", b"token/x": b"1"}
-        )
-        with pytest.raises(NodeFault, match="blocks must be saved in order") as info:
-            fresh.save_block(stray)
-        assert info.value.details == {"height": bad_height, "head": 2}
-        with fresh.snapshot() as snapshot:
-            assert snapshot.head_height() == 2
-            assert snapshot.block(1) == writes[0].committed
-            assert snapshot.block(2) == writes[1].committed
-            if bad_height > 2:
-                assert snapshot.block(bad_height) is None
-            assert snapshot.height_of_block(stray.block_hash) is None
-            for transaction_hash in stray.transaction_hashes:
-                assert snapshot.has_transaction(transaction_hash) is False
-            assert snapshot.get(b"token/alice") == b"90"
-            assert snapshot.get(b"token/x") is None
-            (node_hash, _), *_ = stray.new_nodes.items()
-            assert snapshot.get_node(node_hash) is None
-            assert snapshot.get_value(digest(b"0")) is None
-    finally:
-        fresh.close()
+    writes = save_three_blocks(store, count=2)
+    stray = block_write(
+        committed_block(bad_height, b"\xee" * 32, 2, tag=b"stray"),
+        {b"token/alice": b"0", b"token/x": b"1"},
+    )
+    with pytest.raises(NodeFault, match="blocks must be saved in order") as info:
+        store.save_block(stray)
+    assert info.value.details == {"height": bad_height, "head": 2}
+    with store.snapshot() as snapshot:
+        assert snapshot.head_height() == 2
+        assert snapshot.block(1) == writes[0].committed
+        assert snapshot.block(2) == writes[1].committed
+        assert snapshot.block(3) is None
+        if bad_height <= 2:
+            assert snapshot.block(bad_height) == writes[bad_height - 1].committed
+        else:
+            assert snapshot.block(bad_height) is None
+        assert snapshot.height_of_block(stray.block_hash) is None
+        for transaction_hash in stray.transaction_hashes:
+            assert snapshot.has_transaction(transaction_hash) is False
+        assert snapshot.get(b"token/alice") == b"90"
+        assert snapshot.get(b"token/x") is None
+        (node_hash, _), *_ = stray.new_nodes.items()
+        assert snapshot.get_node(node_hash) is None
+        assert snapshot.get_value(digest(b"0")) is None
+    # The store still accepts the right next block.
+    store.save_block(block_write(committed_block(3, writes[1].block_hash, 0)))
+    with store.snapshot() as snapshot:
+        assert snapshot.head_height() == 3
 
 
 def test_first_block_must_be_height_one(store: Store) -> None:

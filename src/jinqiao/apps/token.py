@@ -16,9 +16,10 @@ network with assets of different scales defines separate tiers per asset (``defa
 per asset). Regulators (role ``regulator``, any organization) ``freeze`` and ``unfreeze`` a
 holding and ``set_tier``: a tier reflects how well the holder's identity was verified, which the
 regulator's rules decide, so one authority assigns tiers. A frozen holding neither sends nor
-receives (``account_frozen``); the freeze is per asset. Recipients and spenders must be registered
-accounts. A tier change that the current balance would break is refused, so ``balance <= tier
-max_balance_minor`` always holds.
+receives (``account_frozen``); the freeze is per asset, and a frozen holder may still
+``approve`` (spending that allowance is a move, and refused). Recipients and spenders must be
+registered accounts. A tier change that the current balance would break is refused, so
+``balance <= tier max_balance_minor`` always holds.
 
 Amounts are ``int`` in ``0..MAX_AMOUNT_MINOR``; every sum is checked against that bound
 (``amount_overflow``). ``supply/<asset>`` equals the sum of all balances of the asset at every

@@ -63,7 +63,7 @@ def load_key(path: Path) -> Signer:
         document = msgspec.json.decode(data, type=KeyFile)
         suite = get_suite(document.suite)
         signer = suite.signer(bytes.fromhex(document.secret_key))
-    except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, ValueError, InvalidInput) as exc:
         raise InvalidInput(f"{path} is not a jinqiao key file: {exc}") from None
     if signer.public_key.hex() != document.public_key or signer.address.hex() != document.address:
         raise InvalidInput(f"{path}: public key or address does not match the secret key")

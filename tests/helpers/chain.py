@@ -81,7 +81,7 @@ class AccountSpec:
 
 
 DEFAULT_ORGANIZATIONS: tuple[GenesisOrganization, ...] = (
-    GenesisOrganization("central-bank", "Central Bank", ("issuer",)),
+    GenesisOrganization("central-bank", "Central Bank", ("currency_issuer",)),
     GenesisOrganization("bank-a", "Bank A", ("bank",)),
     GenesisOrganization("bank-b", "Bank B", ("bank",)),
     GenesisOrganization("regulator", "Regulator", ("regulator",)),
@@ -89,7 +89,7 @@ DEFAULT_ORGANIZATIONS: tuple[GenesisOrganization, ...] = (
 
 DEFAULT_ACCOUNTS: tuple[AccountSpec, ...] = (
     AccountSpec("central-bank-admin", "central-bank", ("admin",)),
-    AccountSpec("issuer", "central-bank", ("issuer",)),
+    AccountSpec("issuer", "central-bank", ("currency_issuer",)),
     AccountSpec("bank-a-admin", "bank-a", ("admin",)),
     AccountSpec("alice", "bank-a"),
     AccountSpec("bank-b-admin", "bank-b", ("admin",)),

@@ -347,8 +347,9 @@ def test_vote_for_nil_round_trips_with_empty_block_hash() -> None:
 
 def test_decode_accepts_bytearray_and_memoryview() -> None:
     encoded = encode(SAMPLE_BLOCK)
-    assert decode(bytearray(encoded), Block, max_bytes=MAX_BYTES) == SAMPLE_BLOCK
-    assert decode(memoryview(encoded), Block, max_bytes=MAX_BYTES) == SAMPLE_BLOCK
+    # decode is annotated as taking bytes but explicitly accepts these buffer types too.
+    assert decode(bytearray(encoded), Block, max_bytes=MAX_BYTES) == SAMPLE_BLOCK  # type: ignore[arg-type]
+    assert decode(memoryview(encoded), Block, max_bytes=MAX_BYTES) == SAMPLE_BLOCK  # type: ignore[arg-type]
 
 
 # -- strict decoding -------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from fractions import Fraction
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.helpers.chain import AccountSpec, Chain, events, make_genesis, result_of
 
 from jinqiao.apps.governance import (
     NoArgs,
@@ -24,6 +23,7 @@ from jinqiao.apps.governance import (
 from jinqiao.core.genesis import ChainParameters, GenesisOrganization
 from jinqiao.core.types import ReceiptStatus
 from jinqiao.execution.identity import GOVERNANCE
+from tests.helpers.chain import AccountSpec, Chain, events, make_genesis, result_of
 
 fractions = st.integers(1, 1_000).flatmap(
     lambda denominator: st.tuples(st.integers(1, denominator), st.just(denominator))

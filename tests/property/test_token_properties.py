@@ -16,13 +16,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.helpers.chain import (
-    BLOCK_INTERVAL_MS,
-    Chain,
-    make_genesis,
-    signer_for,
-    token_config,
-)
 
 from jinqiao.apps.token import (
     DAY_MS,
@@ -44,6 +37,13 @@ from jinqiao.apps.token import (
 from jinqiao.core.codec import CanonicalStruct, decode
 from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_STATE_VALUE_BYTES
 from jinqiao.core.types import ReceiptStatus
+from tests.helpers.chain import (
+    BLOCK_INTERVAL_MS,
+    Chain,
+    make_genesis,
+    signer_for,
+    token_config,
+)
 
 CNY = "CNY"
 HOLDERS = ("alice", "bob", "bank-a-admin", "issuer")

@@ -431,3 +431,11 @@ def test_genesis_struct_is_frozen() -> None:
     assert isinstance(genesis, Genesis)
     with pytest.raises(AttributeError):
         genesis.chain_id = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("transform", [str.upper, lambda key: key[:8] + " " + key[8:]])
+def test_public_keys_must_be_plain_lowercase_hex(transform: Callable[[str], str]) -> None:
+    def loose_key(document: Document) -> None:
+        document["accounts"][1]["public_key"] = transform(document["accounts"][1]["public_key"])
+
+    assert_refused(changed(loose_key), "account 'bank-a-admin'", "public_key is not hex")

@@ -4,15 +4,6 @@ organization, quorum, execute, expire, withdraw) and every kind of action."""
 from __future__ import annotations
 
 import pytest
-from tests.helpers.chain import (
-    DEFAULT_ACCOUNTS,
-    AccountSpec,
-    Chain,
-    events,
-    make_genesis,
-    result_of,
-    signer_for,
-)
 
 from jinqiao.apps.governance import (
     AddOrganization,
@@ -34,6 +25,15 @@ from jinqiao.core.genesis import ChainParameters, GenesisOrganization
 from jinqiao.core.limits import MAX_VALIDATORS
 from jinqiao.core.types import Receipt, ValidatorSet
 from jinqiao.execution.identity import GOVERNANCE, REGISTRY
+from tests.helpers.chain import (
+    DEFAULT_ACCOUNTS,
+    AccountSpec,
+    Chain,
+    events,
+    make_genesis,
+    result_of,
+    signer_for,
+)
 
 ADMINS = ("central-bank-admin", "bank-a-admin", "bank-b-admin", "regulator-admin")
 KEY_X = signer_for("x").public_key

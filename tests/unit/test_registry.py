@@ -4,14 +4,6 @@ the last-admin rule, and organization changes reserved to the governance contrac
 from __future__ import annotations
 
 import pytest
-from tests.helpers.chain import (
-    DEFAULT_ACCOUNTS,
-    AccountSpec,
-    Chain,
-    events,
-    make_genesis,
-    signer_for,
-)
 
 from jinqiao.apps import default_contracts
 from jinqiao.apps.registry import (
@@ -28,6 +20,14 @@ from jinqiao.core.errors import InvalidInput, Rejection
 from jinqiao.core.genesis import GenesisOrganization
 from jinqiao.execution.contract import Context, Contract, method
 from jinqiao.execution.identity import REGISTRY, Account, Organization, account_key
+from tests.helpers.chain import (
+    DEFAULT_ACCOUNTS,
+    AccountSpec,
+    Chain,
+    events,
+    make_genesis,
+    signer_for,
+)
 
 
 def register(chain: Chain, admin: str, name: str, roles: tuple[str, ...] = ()) -> bytes:

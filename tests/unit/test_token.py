@@ -6,18 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.helpers.chain import (
-    BASIC_TIER,
-    DEFAULT_ACCOUNTS,
-    INSTITUTION_TIER,
-    AccountSpec,
-    Chain,
-    address_of,
-    events,
-    make_genesis,
-    signer_for,
-    token_config,
-)
 
 from jinqiao.apps.registry import AccountArgs
 from jinqiao.apps.token import (
@@ -46,6 +34,18 @@ from jinqiao.core.errors import InvalidInput, Rejection
 from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_STATE_VALUE_BYTES
 from jinqiao.core.types import Receipt
 from jinqiao.execution.identity import REGISTRY
+from tests.helpers.chain import (
+    BASIC_TIER,
+    DEFAULT_ACCOUNTS,
+    INSTITUTION_TIER,
+    AccountSpec,
+    Chain,
+    address_of,
+    events,
+    make_genesis,
+    signer_for,
+    token_config,
+)
 
 CNY = "CNY"
 STRANGER = signer_for("stranger").address  # not a registered account
@@ -310,7 +310,7 @@ def test_mint_and_burn_change_supply_and_emit_transfers_from_and_to_zero() -> No
 
 
 def test_only_the_issuer_organization_mints() -> None:
-    accounts = (*DEFAULT_ACCOUNTS, AccountSpec("rogue", "bank-a", ("issuer",)))
+    accounts = (*DEFAULT_ACCOUNTS, AccountSpec("rogue", "bank-a", ("currency_issuer",)))
     chain = make_chain(accounts=accounts)
     alice = chain.address("alice")
     chain.rejected("unauthorized", "alice", TOKEN, "mint", MintArgs(CNY, alice, 1))

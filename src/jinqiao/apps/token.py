@@ -1,8 +1,8 @@
 """The token contract: digital currency in integer minor units, with wallet tiers.
 
 An *asset* has a symbol (``CNY``), a name, a scale (2: amounts are fen, 1 CNY = 100 minor units)
-and an issuer organization. Only accounts with role ``issuer`` of that organization ``mint`` (to
-any registered account) and ``burn`` (from their own balance). Holders ``transfer``, ``approve`` a
+and an issuer organization. Only accounts with role ``currency_issuer`` of that organization
+``mint`` (to any registered account) and ``burn`` (from their own balance). Holders ``transfer``, ``approve`` a
 spender and spenders ``transfer_from`` with ERC-20 semantics: ``approve`` sets the allowance,
 ``transfer_from`` lowers it by the amount, every move emits ``Transfer`` (zero-value moves too)
 and every allowance change emits ``Approval``. Minting and burning emit ``Transfer`` from and to
@@ -64,7 +64,7 @@ from jinqiao.core.types import ADDRESS_BYTES
 from jinqiao.execution.contract import Context, Contract, GenesisContext, method, query
 
 TOKEN = "token"  # noqa: S105 (the contract name, not a secret)
-ISSUER_ROLE = "issuer"
+ISSUER_ROLE = "currency_issuer"
 DAY_MS = 86_400_000
 MAX_SCALE = 18
 MAX_ASSETS = 64

@@ -45,7 +45,7 @@ def bench_genesis(holders: list[Signer], validator: Signer) -> Genesis:
     return Genesis(
         chain_id=CHAIN_ID,
         genesis_time_ms=0,
-        organizations=(GenesisOrganization("bench", "Benchmark Bank", ("issuer",)),),
+        organizations=(GenesisOrganization("bench", "Benchmark Bank", ("currency_issuer",)),),
         accounts=tuple(
             GenesisAccount(f"holder-{i}", "bench", s.public_key.hex(), ("admin",) if i == 0 else ())
             for i, s in enumerate(holders)

@@ -14,7 +14,6 @@ from typing import Any
 
 import msgspec
 
-from jinqiao.core.codec import encode
 from jinqiao.core.crypto import CryptoSuite, get_suite
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.limits import (
@@ -113,7 +112,12 @@ class Genesis(_GenesisStruct, frozen=True):
         return ValidatorSet(tuple(sorted(validators, key=lambda validator: validator.address)))
 
 
+LOWERCASE_HEX = re.compile(r"[0-9a-f]*")
+
+
 def _hex_key(value: str, where: str, suite: CryptoSuite) -> bytes:
+    if not LOWERCASE_HEX.fullmatch(value):
+        raise InvalidInput(f"{where}: public_key is not hex (lowercase 0-9a-f only)")
     try:
         raw = bytes.fromhex(value)
     except ValueError:
@@ -124,7 +128,7 @@ def _hex_key(value: str, where: str, suite: CryptoSuite) -> bytes:
 
 
 def _check_identifier(value: str, where: str) -> None:
-    if not IDENTIFIER.match(value):
+    if not IDENTIFIER.fullmatch(value):
         raise InvalidInput(
             f"{where}: {value!r} is not an identifier (lowercase letters, digits, '_', '.', '-', "
             f"at most {MAX_NAME_LENGTH} characters)"
@@ -197,5 +201,10 @@ def dump_genesis(genesis: Genesis) -> bytes:
     return msgspec.json.format(msgspec.json.encode(genesis), indent=2) + b"\n"
 
 
+_SORTED_ENCODER = msgspec.msgpack.Encoder(order="sorted")
+
+
 def genesis_hash(genesis: Genesis) -> bytes:
-    return genesis.suite.hash(b"jinqiao/genesis/v1\x00" + encode(genesis))
+    """The hash of genesis, independent of the key order of the JSON objects in it (the
+    ``contracts`` configuration is free-form JSON, so its maps are encoded with sorted keys)."""
+    return genesis.suite.hash(b"jinqiao/genesis/v1\x00" + _SORTED_ENCODER.encode(genesis))

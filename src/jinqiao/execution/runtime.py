@@ -15,7 +15,7 @@ from typing import Any
 from jinqiao.core.codec import CanonicalStruct, encode
 from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import NodeFault, Rejection
-from jinqiao.core.genesis import ChainParameters, Genesis
+from jinqiao.core.genesis import IDENTIFIER, ChainParameters, Genesis
 from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
 from jinqiao.core.limits import MAX_ARGS_BYTES, MAX_NAME_LENGTH, MAX_NONCE
 from jinqiao.core.types import Event, Receipt, ReceiptStatus, SignedTransaction
@@ -70,8 +70,10 @@ class Runtime:
         self.chain_id = chain_id
         self.contracts: dict[str, Contract] = {}
         for contract in contracts:
-            if not contract.name or contract.name in self.contracts:
-                raise NodeFault(f"contract name {contract.name!r} is empty or used twice")
+            if not IDENTIFIER.fullmatch(contract.name) or contract.name in self.contracts:
+                raise NodeFault(
+                    f"contract name {contract.name!r} is not an identifier or is used twice"
+                )
             self.contracts[contract.name] = contract
         self.contract_addresses = {
             contract_address(suite.hash, name): name for name in self.contracts

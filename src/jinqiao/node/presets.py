@@ -33,11 +33,13 @@ def demo_spec(
             OrganizationSpec(
                 id="clearing",
                 name="Golden Bridge Clearing",
-                roles=("clearing_house", "settlement_agent", "issuer"),
+                roles=("clearing_house", "settlement_agent", "currency_issuer"),
                 validators=per_org["clearing"],
                 accounts=(
                     AccountSpec("clearing-admin", ("admin",)),
-                    AccountSpec("clearing-treasury", ("issuer", "settlement_agent"), INSTITUTION),
+                    AccountSpec(
+                        "clearing-treasury", ("currency_issuer", "settlement_agent"), INSTITUTION
+                    ),
                 ),
             ),
             OrganizationSpec(

@@ -181,6 +181,8 @@ class Store:
             txn.put(key, encode(write.committed), db=self._db[b"blocks"])
             txn.put(write.block_hash, key, db=self._db[b"block_hashes"])
             transactions = self._db[b"transactions"]
+            # A hash that appears again (a replay that a proposer included and the runtime
+            # rejected as ``duplicate_transaction``) keeps its first location.
             for index, transaction_hash in enumerate(write.transaction_hashes):
                 txn.put(
                     transaction_hash,

@@ -2,11 +2,12 @@
 
 An *asset* has a symbol (``CNY``), a name, a scale (2: amounts are fen, 1 CNY = 100 minor units)
 and an issuer organization. Only accounts with role ``currency_issuer`` of that organization
-``mint`` (to any registered account) and ``burn`` (from their own balance). Holders ``transfer``, ``approve`` a
-spender and spenders ``transfer_from`` with ERC-20 semantics: ``approve`` sets the allowance,
-``transfer_from`` lowers it by the amount, every move emits ``Transfer`` (zero-value moves too)
-and every allowance change emits ``Approval``. Minting and burning emit ``Transfer`` from and to
-``MINT_BURN_ADDRESS`` (twenty zero bytes), so the ``Transfer`` events alone rebuild every balance.
+``mint`` (to any registered account) and ``burn`` (from their own balance). Holders ``transfer``,
+``approve`` a spender and spenders ``transfer_from`` with ERC-20 semantics: ``approve`` sets the
+allowance, ``transfer_from`` lowers it by the amount, every move emits ``Transfer`` (zero-value
+moves too) and every allowance change emits ``Approval``. Minting and burning emit ``Transfer``
+from and to ``MINT_BURN_ADDRESS`` (twenty zero bytes), so the ``Transfer`` events alone rebuild
+every balance.
 
 Every holding (asset, account) has a *tier* that bounds the holder's balance (checked when
 receiving, including minting), each payment and the outgoing total per UTC day

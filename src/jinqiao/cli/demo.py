@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import random
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -130,6 +132,7 @@ def _try_submit(client: Client, transaction: SignedTransaction, tally: Tally) ->
 def run_demo(
     *, exit_after: bool, transfers: int, directory: Path | None, base_port: int, seed: int
 ) -> None:
+    _check_port_free(base_port)
     root = directory or Path(tempfile.mkdtemp(prefix="jinqiao-demo-"))
     network_dir = root / "network"
     console.print(
@@ -152,14 +155,26 @@ def run_demo(
         _summary(client, layout, tally, elapsed)
         if exit_after:
             return
+        command = Path(sys.executable).parent / "jinqiao"
         console.print(
             f"\nThe network keeps running: API {node.api_url}/docs, "
-            f"network directory {network_dir}.\nTry: [bold]jinqiao query balance "
+            f"network directory {network_dir}.\nTry: [bold]{command} query balance "
             f"bank-a-treasury --network {network_dir}[/]\nPress Ctrl-C to stop."
         )
         with contextlib.suppress(KeyboardInterrupt):
             while process.poll() is None:
                 time.sleep(0.5)
+    if directory is None:
+        shutil.rmtree(root, ignore_errors=True)
+        console.print(f"stopped; removed {root}")
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            fail(f"port {port} on 127.0.0.1 is in use (another demo?); choose --base-port")
 
 
 def _key(layout: NetworkLayout, network_dir: Path, name: str) -> Signer:
@@ -327,16 +342,22 @@ def _summary(client: Client, layout: NetworkLayout, tally: Tally, elapsed_s: flo
     )
     probe = tally.holders[0].address
     proven = client.read_state(TOKEN, balance_key(CNY, probe))
-    console.print(
-        Panel(
-            f"key        token/{balance_key(CNY, probe).hex()}\n"
-            f"value      {_describe_holding(proven.value)}\n"
-            f"block      {proven.height}, state root {proven.state_root.hex()}\n"
-            f"checked    sparse Merkle proof → state root → header → commit certificate signed by "
-            f"{len(client.genesis.validators)} genesis validator(s): [green]verified[/]",
-            title="A state proof, verified locally with jinqiao.verify and genesis.json",
-        )
+    proof = Table(
+        title="A state proof, verified locally with jinqiao.verify and genesis.json",
+        show_header=False,
+        expand=True,
     )
+    proof.add_column("what", style="bold", no_wrap=True)
+    proof.add_column("value", overflow="fold")
+    proof.add_row("key", f"token/{balance_key(CNY, probe).hex()}")
+    proof.add_row("value", _describe_holding(proven.value))
+    proof.add_row("block", f"{proven.height}, state root {proven.state_root.hex()}")
+    proof.add_row(
+        "checked",
+        "sparse Merkle proof → state root → header → commit certificate signed by "
+        f"{len(client.genesis.validators)} genesis validator(s): [green]verified[/]",
+    )
+    console.print(proof)
 
 
 def _describe_holding(value: bytes | None) -> str:
@@ -344,6 +365,6 @@ def _describe_holding(value: bytes | None) -> str:
         return "(absent: balance 0)"
     holding = decode(value, Holding, max_bytes=4096)
     return (
-        f"{value.hex()}\n           = balance {holding.balance_minor / FEN:,.2f} CNY, "
+        f"{value.hex()} = balance {holding.balance_minor / FEN:,.2f} CNY, "
         f"tier {holding.tier}, frozen {holding.frozen}"
     )

@@ -16,7 +16,7 @@ from jinqiao.core.codec import encode
 from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import NodeFault, require
 from jinqiao.core.genesis import Genesis, genesis_hash
-from jinqiao.core.hashing import header_hash, transaction_hash, validator_set_hash
+from jinqiao.core.hashing import header_hash, validator_set_hash
 from jinqiao.core.proofs import value_hash
 from jinqiao.core.types import (
     EMPTY_HASH,
@@ -165,7 +165,7 @@ class Chain:
             block=block,
             block_hash=header_hash(self.suite, header),
             result=result,
-            transaction_hashes=tuple(transaction_hash(self.suite, tx.body) for tx in transactions),
+            transaction_hashes=tuple(receipt.transaction_hash for receipt in result.receipts),
             new_nodes=new_nodes,
             new_values=_values_of(self.suite, result.writes),
         )

@@ -1,0 +1,57 @@
+"""A full mempool pushes back with 503 and a retry hint instead of growing, and admits again once
+blocks drain it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jinqiao.apps.token import TOKEN, TransferArgs
+from jinqiao.client import Client
+from jinqiao.core.codec import encode
+from jinqiao.keys import load_key
+from tests.helpers.process import NodeProcess, make_network
+
+pytestmark = pytest.mark.e2e
+
+CAPACITY = 5
+
+
+def test_full_mempool_answers_503_with_retry_after(tmp_path: Path) -> None:
+    layout = make_network(tmp_path)
+    home = tmp_path / layout.nodes[0].home
+    config = json.loads((home / "config.json").read_text())
+    # No block is cut for a minute, so the mempool can only fill up.
+    config.update(
+        mempool_capacity=CAPACITY, block_interval_ms=60_000, empty_block_interval_ms=60_000
+    )
+    (home / "config.json").write_text(json.dumps(config))
+    node = NodeProcess(home).start()
+    try:
+        client = Client(node.url, genesis_file=tmp_path / "genesis.json")
+        payer = load_key(tmp_path / layout.account("bank-a-treasury").key_file)
+        payee = bytes.fromhex(layout.account("bank-b-treasury").address)
+        transactions = [
+            client.build(payer, TOKEN, "transfer", TransferArgs("CNY", payee, 0))
+            for _ in range(CAPACITY + 1)
+        ]
+        for transaction in transactions[:CAPACITY]:
+            client.submit(transaction)
+        refused = httpx.post(
+            f"{node.url}/v1/transactions", json={"transaction": encode(transactions[-1]).hex()}
+        )
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "1"
+        assert refused.json()["code"] == "mempool_full"
+        assert client.status()["mempool_transactions"] == CAPACITY
+        # Resubmitting a transaction that is already waiting is not an error.
+        again = httpx.post(
+            f"{node.url}/v1/transactions", json={"transaction": encode(transactions[0]).hex()}
+        )
+        assert again.status_code == 202 and again.json()["status"] == "already_pending"
+        client.close()
+    finally:
+        assert node.stop() == 0, node.log()

@@ -128,7 +128,18 @@ def test_mistakes_are_one_line_without_traceback(network: tuple[Path, NodeProces
             "unauthorized",
         ),
         (["query", "state", "token", "zz", "--network", str(directory)], "hex"),
-        (["query", "status", "--url", "http://127.0.0.1:1"], "unreachable"),
+        (["query", "status", "--url", "http://127.0.0.1:1"], "give --genesis FILE too"),
+        (
+            [
+                "query",
+                "status",
+                "--url",
+                "http://127.0.0.1:1",
+                "--genesis",
+                str(directory / "genesis.json"),
+            ],
+            "unreachable",
+        ),
         (["query", "status"], "say which node"),
         (["node", "start", "--home", "/nonexistent/home"], "cannot read"),
     ]

@@ -39,7 +39,7 @@ def valid_document() -> Document:
         "crypto_suite": "ed25519-sha256",
         "organizations": [
             {"id": "clearing-house", "name": "Clearing House", "roles": ["clearing_house"]},
-            {"id": "bank-a", "name": "Bank A", "roles": ["bank"]},
+            {"id": "bank-a", "name": "Bank A", "roles": ["bank", "operator"]},
         ],
         "accounts": [
             {
@@ -439,3 +439,24 @@ def test_public_keys_must_be_plain_lowercase_hex(transform: Callable[[str], str]
         document["accounts"][1]["public_key"] = transform(document["accounts"][1]["public_key"])
 
     assert_refused(changed(loose_key), "account 'bank-a-admin'", "public_key is not hex")
+
+
+def test_account_roles_must_be_roles_of_its_organization() -> None:
+    def stranger_role(document: Document) -> None:
+        document["accounts"][2]["roles"] = ["clearing_house"]
+
+    assert_refused(
+        changed(stranger_role), "account 'bank-a-teller'", "are not roles of organization"
+    )
+
+
+@pytest.mark.parametrize("kind", ["accounts", "validators"])
+def test_names_are_unique_identifiers(kind: str) -> None:
+    def duplicate(document: Document) -> None:
+        document[kind][1]["name"] = document[kind][0]["name"]
+
+    def bad(document: Document) -> None:
+        document[kind][0]["name"] = "Not An Identifier"
+
+    assert_refused(changed(duplicate), "appears twice")
+    assert_refused(changed(bad), "is not an identifier")

@@ -22,6 +22,7 @@ from jinqiao.execution.contract import Context, Contract, method
 from jinqiao.execution.identity import REGISTRY, Account, Organization, account_key
 from tests.helpers.chain import (
     DEFAULT_ACCOUNTS,
+    DEFAULT_ORGANIZATIONS,
     AccountSpec,
     Chain,
     events,
@@ -63,8 +64,17 @@ def test_genesis_writes_every_organization_and_account_active() -> None:
 
 
 def test_genesis_refuses_the_reserved_contract_role() -> None:
+    # The organization lists the role, so genesis checking passes it to the registry, which
+    # refuses the reserved role itself.
+    organizations = tuple(
+        GenesisOrganization(org.id, org.name, (*org.roles, "contract"))
+        if org.id == "bank-a"
+        else org
+        for org in DEFAULT_ORGANIZATIONS
+    )
     genesis = make_genesis(
-        accounts=(*DEFAULT_ACCOUNTS, AccountSpec("impostor", "bank-a", ("contract",)))
+        organizations=organizations,
+        accounts=(*DEFAULT_ACCOUNTS, AccountSpec("impostor", "bank-a", ("contract",))),
     )
     with pytest.raises(InvalidInput, match="reserved"):
         Chain(genesis)

@@ -31,12 +31,14 @@ from jinqiao.apps.token import (
 )
 from jinqiao.core.codec import decode
 from jinqiao.core.errors import InvalidInput, Rejection
+from jinqiao.core.genesis import GenesisOrganization
 from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_STATE_VALUE_BYTES
 from jinqiao.core.types import Receipt
 from jinqiao.execution.identity import REGISTRY
 from tests.helpers.chain import (
     BASIC_TIER,
     DEFAULT_ACCOUNTS,
+    DEFAULT_ORGANIZATIONS,
     INSTITUTION_TIER,
     AccountSpec,
     Chain,
@@ -55,11 +57,16 @@ def make_chain(
     balances: dict[str, int] | None = None,
     *,
     accounts: tuple[AccountSpec, ...] = DEFAULT_ACCOUNTS,
+    organizations: tuple[GenesisOrganization, ...] = DEFAULT_ORGANIZATIONS,
     **config: Any,
 ) -> Chain:
     """A chain whose token genesis mints ``balances`` (account name → fen)."""
     return Chain(
-        make_genesis(accounts=accounts, contracts={TOKEN: token_config(balances, **config)})
+        make_genesis(
+            organizations=organizations,
+            accounts=accounts,
+            contracts={TOKEN: token_config(balances, **config)},
+        )
     )
 
 
@@ -311,7 +318,13 @@ def test_mint_and_burn_change_supply_and_emit_transfers_from_and_to_zero() -> No
 
 def test_only_the_issuer_organization_mints() -> None:
     accounts = (*DEFAULT_ACCOUNTS, AccountSpec("rogue", "bank-a", ("currency_issuer",)))
-    chain = make_chain(accounts=accounts)
+    organizations = tuple(
+        GenesisOrganization(org.id, org.name, (*org.roles, "currency_issuer"))
+        if org.id == "bank-a"
+        else org
+        for org in DEFAULT_ORGANIZATIONS
+    )
+    chain = make_chain(accounts=accounts, organizations=organizations)
     alice = chain.address("alice")
     chain.rejected("unauthorized", "alice", TOKEN, "mint", MintArgs(CNY, alice, 1))
     chain.rejected("not_issuer", "rogue", TOKEN, "mint", MintArgs(CNY, alice, 1))

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
 from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from jinqiao import __version__
-from jinqiao.api.errors import error_body, install_error_handlers, status_for
+from jinqiao.api.errors import (
+    RETRY_AFTER_SECONDS,
+    error_body,
+    install_error_handlers,
+    status_for,
+)
 from jinqiao.api.render import block_json, receipt_json, to_json
 from jinqiao.apps.token import TOKEN, Asset, Holding, asset_key, balance_key, supply_key
 from jinqiao.core.codec import decode_stored, encode
@@ -44,6 +48,8 @@ from jinqiao.node.service import Node, Subscription
 
 HEX = r"^[0-9a-fA-F]*$"
 MAX_WAIT_MS = 30_000
+MAX_QUERY_BODY_BYTES = 64 * 1024
+MAX_EVENT_REPLAY_BLOCKS = 10_000
 NAME = r"^[a-z0-9_.-]{1,64}$"
 SYMBOL = r"^[A-Z][A-Z0-9]{1,11}$"
 
@@ -166,19 +172,51 @@ def create_app(node: Node) -> FastAPI:
     def genesis() -> Response:
         return Response(node.genesis_bytes, media_type="application/json")
 
-    @app.post("/v1/transactions", status_code=202, tags=["transactions"])
-    def submit(request: SubmitRequest) -> dict[str, Any]:
-        return admit_one(_hex(request.transaction, "transaction", max_bytes=MAX_TRANSACTION_BYTES))
+    @app.post(
+        "/v1/transactions",
+        status_code=202,
+        tags=["transactions"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": SubmitRequest.model_json_schema()},
+                    "application/msgpack": {
+                        "schema": {"type": "string", "format": "binary"},
+                        "description": "the canonical bytes of a SignedTransaction",
+                    },
+                },
+            }
+        },
+    )
+    async def submit(request: Request) -> dict[str, Any]:
+        """Submit one signed transaction: JSON ``{"transaction": hex}`` or, with
+        ``Content-Type: application/msgpack``, its canonical bytes as the body."""
+        body = await request.body()
+        if _content_type(request) == "application/msgpack":
+            if len(body) > MAX_TRANSACTION_BYTES:
+                raise DecodeError(f"a transaction is at most {MAX_TRANSACTION_BYTES} bytes")
+            raw = body
+        else:
+            try:
+                parsed = SubmitRequest.model_validate_json(body)
+            except ValidationError as exc:
+                raise RequestInvalid(exc) from None
+            raw = _hex(parsed.transaction, "transaction", max_bytes=MAX_TRANSACTION_BYTES)
+        return await asyncio.to_thread(admit_one, raw)
 
     @app.post("/v1/transactions/batch", tags=["transactions"])
     async def submit_batch(request: Request) -> JSONResponse:
+        """Submit up to 5,000 transactions. Each is admitted or refused on its own; when any was
+        refused because the node is saturated, the answer carries ``Retry-After``."""
         body = await request.body()
-        content_type = request.headers.get("content-type", "").split(";")[0].strip()
-        raws = _batch_items(body, content_type)
+        raws = _batch_items(body, _content_type(request))
         results = await asyncio.to_thread(_admit_all, raws)
         accepted = sum(1 for r in results if "error" not in r)
+        saturated = any(r.get("status") in (429, 503) for r in results)
         return JSONResponse(
-            {"accepted": accepted, "refused": len(results) - accepted, "results": results}
+            {"accepted": accepted, "refused": len(results) - accepted, "results": results},
+            headers={"Retry-After": RETRY_AFTER_SECONDS} if saturated else None,
         )
 
     def _admit_all(raws: list[bytes]) -> list[dict[str, Any]]:
@@ -322,17 +360,25 @@ def create_app(node: Node) -> FastAPI:
         if spec is None or not spec.read_only:
             raise NotFound(f"no query {contract}.{query_name}", code="unknown_method")
         body = await request.body()
+        if len(body) > MAX_QUERY_BODY_BYTES:
+            raise InvalidInput(
+                f"query arguments are over {MAX_QUERY_BODY_BYTES} bytes", code="request_too_large"
+            )
         try:
-            arguments = struct_from_json(spec.args_type, json.loads(body or b"{}"))
-        except (json.JSONDecodeError, msgspec.ValidationError) as exc:
+            arguments = struct_from_json(spec.args_type, msgspec.json.decode(body or b"{}"))
+        except (msgspec.DecodeError, RecursionError, ValueError) as exc:
             raise InvalidInput(
                 f"arguments of {contract}.{query_name}: {exc}", code="invalid_arguments"
             ) from None
-        head = node.chain.head
-        context = BlockContext(node.genesis.chain_id, head.height, head.time_ms, b"")
-        with node.store.snapshot() as snapshot:
-            result = node.runtime.run_query(snapshot, context, contract, query_name, arguments)
-        return {"height": head.height, "result": to_json(result)}
+
+        def run() -> dict[str, Any]:
+            head = node.chain.head
+            context = BlockContext(node.genesis.chain_id, head.height, head.time_ms, b"")
+            with node.store.snapshot() as snapshot:
+                result = node.runtime.run_query(snapshot, context, contract, query_name, arguments)
+            return {"height": head.height, "result": to_json(result)}
+
+        return await asyncio.to_thread(run)
 
     @app.get("/v1/events", tags=["events"])
     async def events(
@@ -347,7 +393,17 @@ def create_app(node: Node) -> FastAPI:
         """Server-Sent Events: one ``event`` message per matching contract event, in commit order,
         starting at ``from_height`` (default: the next block)."""
         wanted = _attribute_filter(attribute or [])
-        stream = _event_stream(node, reader, contract, name, wanted, from_height, request)
+        head = node.chain.head.height
+        if from_height is not None and head + 1 - from_height > MAX_EVENT_REPLAY_BLOCKS:
+            raise InvalidInput(
+                f"from_height may reach back at most {MAX_EVENT_REPLAY_BLOCKS} blocks "
+                f"(the head is {head}); page through older blocks with /v1/blocks",
+                code="replay_too_long",
+            )
+        subscription = node.subscribe()  # a refusal here is still an ordinary 429
+        stream = _event_stream(
+            subscription, reader, EventFilter(contract, name, wanted), head, from_height, request
+        )
         return StreamingResponse(
             stream, media_type="text/event-stream", headers={"Cache-Control": "no-store"}
         )
@@ -382,6 +438,23 @@ def _from_hex(name: str, kind: Any, value: Any) -> Any:
     return value
 
 
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+class RequestInvalid(InvalidInput):
+    """A body that does not match the API's schema."""
+
+    code = "invalid_request"
+
+    def __init__(self, error: ValidationError) -> None:
+        problems = [
+            {"location": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg")}
+            for e in error.errors()[:20]
+        ]
+        super().__init__("the request does not match the API", problems=problems)
+
+
 def _batch_items(body: bytes, content_type: str) -> list[bytes]:
     if len(body) > MAX_REQUEST_BODY_BYTES:
         raise InvalidInput("request body too large", code="request_too_large")
@@ -393,10 +466,8 @@ def _batch_items(body: bytes, content_type: str) -> list[bytes]:
     else:
         try:
             request = BatchRequest.model_validate_json(body)
-        except ValueError as exc:
-            raise InvalidInput(
-                f'batch is not {{"transactions": [hex, ...]}}: {str(exc)[:300]}'
-            ) from None
+        except ValidationError as exc:
+            raise RequestInvalid(exc) from None
         items = [
             _hex(item, "transaction", max_bytes=MAX_TRANSACTION_BYTES)
             for item in request.transactions
@@ -418,29 +489,29 @@ def _attribute_filter(pairs: list[str]) -> list[tuple[str, str]]:
     return wanted
 
 
-async def _event_stream(
-    node: Node,
-    reader: Reader,
-    contract: str | None,
-    name: str | None,
-    wanted: list[tuple[str, str]],
-    from_height: int | None,
-    request: Request,
-) -> AsyncIterator[bytes]:
-    def matching(committed: CommittedBlock) -> list[bytes]:
+class EventFilter:
+    def __init__(
+        self, contract: str | None, name: str | None, attributes: list[tuple[str, str]]
+    ) -> None:
+        self.contract = contract
+        self.name = name
+        self.attributes = attributes
+
+    def messages(self, committed: CommittedBlock) -> list[bytes]:
+        """The SSE messages of ``committed``'s events that pass the filter."""
         out = []
         header = committed.block.header
         for index, receipt in enumerate(committed.receipts):
             for event in receipt.events:
-                if contract is not None and event.contract != contract:
+                if self.contract is not None and event.contract != self.contract:
                     continue
-                if name is not None and event.name != name:
+                if self.name is not None and event.name != self.name:
                     continue
-                attributes = {
+                shown = {
                     k: str(v).lower() if isinstance(v, bool) else str(v)
                     for k, v in event.attributes
                 }
-                if any(attributes.get(k) != v for k, v in wanted):
+                if any(shown.get(k) != v for k, v in self.attributes):
                     continue
                 payload = {
                     "height": header.height,
@@ -450,47 +521,44 @@ async def _event_stream(
                     "name": event.name,
                     "attributes": dict(event.attributes),
                 }
-                message = (
-                    f"id: {header.height}-{index}\nevent: event\ndata: {json.dumps(payload)}\n\n"
-                )
-                out.append(message.encode())
+                out.append(_sse("event", f"{header.height}-{index}", payload))
         return out
 
-    subscription = node.subscribe()
-    try:
-        async for message in _replay_then_follow(
-            subscription, reader, matching, from_height, node, request
-        ):
-            yield message
-    finally:
-        subscription.close()
+
+def _sse(kind: str, identity: str, payload: dict[str, Any]) -> bytes:
+    return f"id: {identity}\nevent: {kind}\ndata: {json.dumps(payload)}\n\n".encode()
 
 
-async def _replay_then_follow(
+async def _event_stream(
     subscription: Subscription,
     reader: Reader,
-    matching: Callable[[CommittedBlock], list[bytes]],
+    event_filter: EventFilter,
+    head_height: int,
     from_height: int | None,
-    node: Node,
     request: Request,
 ) -> AsyncIterator[bytes]:
-    next_height = node.chain.head.height + 1
-    if from_height is not None and from_height < next_height:
-        for height in range(from_height, next_height):
-            for message in matching(await asyncio.to_thread(reader.block, height)):
+    """Replay ``from_height..head`` from the store, then follow new blocks. A subscriber that
+    fell too far behind gets a ``lagged`` message naming the height to resume from."""
+    next_height = head_height + 1
+    try:
+        if from_height is not None:
+            for height in range(from_height, next_height):
+                for message in event_filter.messages(await asyncio.to_thread(reader.block, height)):
+                    yield message
+        yield b": connected\n\n"
+        async for committed in subscription:
+            height = committed.block.header.height
+            if height < next_height:
+                continue
+            next_height = height + 1
+            if await request.is_disconnected():
+                return
+            for message in event_filter.messages(committed):
                 yield message
-    yield b": connected\n\n"
-    last_keepalive = time.monotonic()
-    async for committed in subscription:
-        if await request.is_disconnected():
-            return
-        if committed.block.header.height < next_height:
-            continue
-        for message in matching(committed):
-            yield message
-        if time.monotonic() - last_keepalive > 15:
-            last_keepalive = time.monotonic()
-            yield b": keepalive\n\n"
+        if subscription.lagged:
+            yield _sse("lagged", str(next_height), {"resume_from_height": next_height})
+    finally:
+        subscription.close()
 
 
 def with_body_limit(app: FastAPI) -> Any:

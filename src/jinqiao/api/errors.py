@@ -37,6 +37,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "expired": 422,
     "valid_until_too_far": 422,
     "too_many_subscribers": 429,
+    "too_many_pending": 429,
     "mempool_full": 503,
 }
 DEFAULT_REJECTION_STATUS = 422

@@ -7,15 +7,19 @@ The foundation's system and money contracts:
   checks for every sender;
 * ``governance`` (``Governance``) — chain parameters, the validator set, and the proposals that
   change them or add and remove organizations, approved by a quorum of organizations;
-* ``token`` (``Token``) — digital currency in integer minor units with wallet tiers.
+* ``token`` (``Token``) — digital currency in integer minor units with wallet tiers;
+* ``payments`` (``Payments``) — card payments recorded on chain, cleared in cycles by
+  multilateral netting and settled in the token (``jinqiao.apps.payments``).
 
 ``default_contracts`` lists them in genesis order: the registry first, so that governance and the
-token can rely on organizations and accounts being in place.
+token can rely on organizations and accounts being in place; payments last, after the token whose
+assets it clears.
 """
 
 from __future__ import annotations
 
 from jinqiao.apps.governance import Governance
+from jinqiao.apps.payments import Payments
 from jinqiao.apps.registry import Registry
 from jinqiao.apps.token import Token
 from jinqiao.execution.contract import Contract
@@ -23,7 +27,7 @@ from jinqiao.execution.contract import Contract
 
 def default_contracts() -> list[Contract]:
     """A fresh instance of each foundation contract, in genesis order."""
-    return [Registry(), Governance(), Token()]
+    return [Registry(), Governance(), Token(), Payments()]
 
 
-__all__ = ["Governance", "Registry", "Token", "default_contracts"]
+__all__ = ["Governance", "Payments", "Registry", "Token", "default_contracts"]

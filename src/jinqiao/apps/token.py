@@ -19,8 +19,11 @@ holding and ``set_tier``: a tier reflects how well the holder's identity was ver
 regulator's rules decide, so one authority assigns tiers. A frozen holding neither sends nor
 receives (``account_frozen``); the freeze is per asset, and a frozen holder may still
 ``approve`` (spending that allowance is a move, and refused). Recipients and spenders must be
-registered accounts. A tier change that the current balance would break is refused, so
-``balance <= tier max_balance_minor`` always holds.
+registered accounts or contracts of the runtime (``ctx.runtime.contract_addresses``): a contract
+may hold a balance (the payments contract's settlement escrow, say) and spend it with
+``transfer``; it is not a wallet, so no tier limits apply to it, paying or receiving. A tier
+change that the current balance would break is refused, so ``balance <= tier
+max_balance_minor`` always holds for accounts.
 
 Amounts are ``int`` in ``0..MAX_AMOUNT_MINOR``; every sum is checked against that bound
 (``amount_overflow``). ``supply/<asset>`` equals the sum of all balances of the asset at every
@@ -374,7 +377,7 @@ class Token(Contract):
         asset = self._asset(ctx, args.asset)
         _check_amount(ctx, args.amount_minor)
         check_address(ctx, args.spender, "spender")
-        if ctx.account(args.spender) is None:
+        if ctx.account(args.spender) is None and not _is_contract(ctx, args.spender):
             ctx.reject("unknown_spender", "the spender is not a registered account")
         key = allowance_key(asset.symbol, ctx.sender, args.spender)
         ctx.state.save_int(key, args.amount_minor)
@@ -464,29 +467,19 @@ class Token(Contract):
         payment and daily limits apply; ``payee``'s tier bounds its new balance)."""
         payer_holding = self._holding(ctx, asset, payer)
         _check_not_frozen(ctx, payer_holding, payer)
-        if ctx.account(payee) is None:
+        payee_is_contract = _is_contract(ctx, payee)
+        if ctx.account(payee) is None and not payee_is_contract:
             ctx.reject("unknown_recipient", "the recipient is not a registered account")
         same = payer == payee
         payee_holding = payer_holding if same else self._holding(ctx, asset, payee)
         _check_not_frozen(ctx, payee_holding, payee)
         _check_funds(ctx, payer_holding, amount_minor)
-        payer_tier = self._holding_tier(ctx, payer_holding)
-        if amount_minor > payer_tier.max_payment_minor:
-            ctx.reject(
-                "tier_payment_limit",
-                f"tier {payer_tier.name} allows payments up to {payer_tier.max_payment_minor}",
-                max_payment_minor=payer_tier.max_payment_minor,
-            )
         day = ctx.time_ms // DAY_MS
         spent = payer_holding.spent_minor if payer_holding.spent_day == day else 0
-        if spent + amount_minor > payer_tier.daily_limit_minor:
-            ctx.reject(
-                "tier_daily_limit",
-                f"tier {payer_tier.name} allows {payer_tier.daily_limit_minor} a day; "
-                f"{spent} spent today",
-                daily_limit_minor=payer_tier.daily_limit_minor,
-                spent_minor=spent,
-            )
+        # A contract's holding has no tier: the contract's own rules limit what it pays.
+        payer_tier = None if _is_contract(ctx, payer) else self._holding_tier(ctx, payer_holding)
+        if payer_tier is not None:
+            _check_payment_limits(ctx, payer_tier, amount_minor, spent)
         debited = msgspec.structs.replace(
             payer_holding,
             balance_minor=payer_holding.balance_minor - amount_minor,
@@ -498,12 +491,18 @@ class Token(Contract):
             restored = msgspec.structs.replace(debited, balance_minor=payer_holding.balance_minor)
             ctx.state.save(balance_key(asset.symbol, payer), restored)
         else:
-            payee_tier = (
-                payer_tier
-                if payee_holding.tier == payer_tier.name
-                else self._holding_tier(ctx, payee_holding)
-            )
-            credited = self._credit(ctx, payee_holding, amount_minor, payee_tier)
+            if payee_is_contract:
+                credited = msgspec.structs.replace(
+                    payee_holding, balance_minor=payee_holding.balance_minor + amount_minor
+                )
+                _check_bound(ctx, credited.balance_minor, "balance")
+            else:
+                payee_tier = (
+                    payer_tier
+                    if payer_tier is not None and payee_holding.tier == payer_tier.name
+                    else self._holding_tier(ctx, payee_holding)
+                )
+                credited = self._credit(ctx, payee_holding, amount_minor, payee_tier)
             ctx.state.save(balance_key(asset.symbol, payer), debited)
             ctx.state.save(balance_key(asset.symbol, payee), credited)
         _emit_transfer(ctx, asset.symbol, payer, payee, amount_minor)
@@ -573,6 +572,27 @@ class Token(Contract):
             "Frozen" if frozen else "Unfrozen",
             asset=asset.symbol,
             address=args.address,
+        )
+
+
+def _is_contract(ctx: Context, address: bytes) -> bool:
+    return address in ctx.runtime.contract_addresses
+
+
+def _check_payment_limits(ctx: Context, tier: Tier, amount_minor: int, spent_minor: int) -> None:
+    """A payment of ``amount_minor`` by a holder of ``tier`` who spent ``spent_minor`` today."""
+    if amount_minor > tier.max_payment_minor:
+        ctx.reject(
+            "tier_payment_limit",
+            f"tier {tier.name} allows payments up to {tier.max_payment_minor}",
+            max_payment_minor=tier.max_payment_minor,
+        )
+    if spent_minor + amount_minor > tier.daily_limit_minor:
+        ctx.reject(
+            "tier_daily_limit",
+            f"tier {tier.name} allows {tier.daily_limit_minor} a day; {spent_minor} spent today",
+            daily_limit_minor=tier.daily_limit_minor,
+            spent_minor=spent_minor,
         )
 
 

@@ -37,7 +37,7 @@ from jinqiao.node.validator import solo_certificate
 
 ASSET = "CNY"
 CHAIN_ID = "jinqiao-bench"
-VALID_UNTIL = 1_000  # the default window; a run has at most 1,000 blocks
+VALID_FOR_BLOCKS = 100  # well inside the default window of 1,000 blocks
 
 
 def bench_genesis(holders: list[Signer], validator: Signer) -> Genesis:
@@ -79,7 +79,7 @@ def bench_genesis(holders: list[Signer], validator: Signer) -> Genesis:
 
 
 def _signed_transfers(
-    holders: list[Signer], count: int, rng: random.Random
+    holders: list[Signer], count: int, rng: random.Random, block_size: int
 ) -> list[SignedTransaction]:
     transactions = []
     for nonce in range(count):
@@ -89,7 +89,7 @@ def _signed_transfers(
             payer.address,
             payer.public_key,
             nonce,
-            VALID_UNTIL,
+            nonce // block_size + 1 + VALID_FOR_BLOCKS,
             TOKEN,
             "transfer",
             encode(TransferArgs(ASSET, payee.address, rng.randint(1, 10_000))),
@@ -199,7 +199,7 @@ def run_execute_bench(
         disable=json_output,
     ) as progress:
         signing = progress.add_task("sign transfers", total=1)
-        transactions = _signed_transfers(holders, transfers, rng)
+        transactions = _signed_transfers(holders, transfers, rng, block_size)
         progress.advance(signing)
         excluded = _run(
             genesis,

@@ -73,4 +73,15 @@ def resolve_target(network: Path | None, url: str | None, genesis: Path | None) 
             url = layout.nodes[0].api_url
     if url is None:
         raise InvalidInput("say which node: --network DIR or --url URL")
+    if genesis is None:
+        raise InvalidInput(
+            "with --url, give --genesis FILE too: proofs are verified against the genesis you trust"
+        )
     return Target(url, genesis, layout, network)
+
+
+def format_minor(amount_minor: int, scale: int) -> str:
+    """``123456, 2`` → ``"1,234.56"``, in integers (no float rounding of money)."""
+    sign = "-" if amount_minor < 0 else ""
+    major, minor = divmod(abs(amount_minor), 10**scale)
+    return f"{sign}{major:,}" + (f".{minor:0{scale}d}" if scale else "")

@@ -28,7 +28,7 @@ from rich.table import Table
 
 from jinqiao.apps.registry import RegisterAccountArgs
 from jinqiao.apps.token import TOKEN, Holding, HoldingArgs, MintArgs, TransferArgs, balance_key
-from jinqiao.cli.common import console, fail
+from jinqiao.cli.common import console, fail, format_minor
 from jinqiao.client import Client, ClientError
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
@@ -337,8 +337,8 @@ def _summary(client: Client, layout: NetworkLayout, tally: Tally, elapsed_s: flo
     supply = client.token.supply(CNY)
     verdict = "[green]holds[/]" if supply == total else "[red]BROKEN[/]"
     console.print(
-        f"supply check: total supply {supply / FEN:,.2f} CNY = sum of "
-        f"{len(tally.holders)} proven balances {total / FEN:,.2f} CNY → {verdict}"
+        f"supply check: total supply {format_minor(supply, 2)} CNY = sum of "
+        f"{len(tally.holders)} proven balances {format_minor(total, 2)} CNY → {verdict}"
     )
     probe = tally.holders[0].address
     proven = client.read_state(TOKEN, balance_key(CNY, probe))
@@ -365,6 +365,6 @@ def _describe_holding(value: bytes | None) -> str:
         return "(absent: balance 0)"
     holding = decode(value, Holding, max_bytes=4096)
     return (
-        f"{value.hex()} = balance {holding.balance_minor / FEN:,.2f} CNY, "
+        f"{value.hex()} = balance {format_minor(holding.balance_minor, 2)} CNY, "
         f"tier {holding.tier}, frozen {holding.frozen}"
     )

@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from jinqiao.cli.common import Target, console, emit_json, fail, resolve_target
+from jinqiao.cli.common import Target, console, emit_json, fail, format_minor, resolve_target
 from jinqiao.client import ClientError, TransactionResult
 from jinqiao.core.errors import JinqiaoError
 
@@ -451,7 +451,7 @@ def query_balance(
             }
         )
         return
-    major = f"{balance / 10**scale:,.{scale}f}" if scale else str(balance)
+    major = format_minor(balance, scale)
     console.print(f"{address.hex()}  {major} {asset}  ({balance} minor units; proof verified)")
 
 

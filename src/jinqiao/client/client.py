@@ -30,6 +30,7 @@ from jinqiao.verify import (
 T = TypeVar("T")
 
 DEFAULT_VALID_FOR_BLOCKS = 100
+HEIGHT_HINT_MAX_AGE_S = 1.0
 MAX_PROOF_RESPONSE_BYTES = 64 * MAX_PROOF_BYTES
 
 
@@ -101,6 +102,7 @@ class Client:
         self.suite = genesis.suite
         self.verify = verify
         self._height_hint = 0
+        self._height_hint_at = 0.0
         from jinqiao.client.token import TokenClient
 
         self.token = TokenClient(self)
@@ -143,6 +145,7 @@ class Client:
         if status.get("genesis_hash") != genesis_hash(self.genesis).hex():
             raise ClientError("wrong_network", "the node runs a different genesis than this client")
         self._height_hint = int(status["height"])
+        self._height_hint_at = time.monotonic()
         return status
 
     # -- transactions ----------------------------------------------------------------------
@@ -159,7 +162,8 @@ class Client:
     ) -> SignedTransaction:
         """A signed transaction valid from now until ``valid_for_blocks`` blocks ahead."""
         if height is None:
-            height = self._height_hint or int(self.status()["height"])
+            fresh = time.monotonic() - self._height_hint_at < HEIGHT_HINT_MAX_AGE_S
+            height = self._height_hint if fresh else int(self.status()["height"])
         body = TransactionBody(
             chain_id=self.genesis.chain_id,
             sender=signer.address,
@@ -221,6 +225,10 @@ class Client:
         )
         if self.hash_of(transaction) != identity:
             raise ClientError("bad_response", "the proven transaction is another transaction")
+        if transaction_proof.header != receipt_proof.header or (
+            transaction_proof.proof.leaf_index != receipt_proof.proof.leaf_index
+        ):
+            raise ClientError("bad_response", "the transaction and receipt proofs disagree")
         if self.verify:
             verify_transaction_inclusion(
                 self.genesis,
@@ -236,9 +244,16 @@ class Client:
                 receipt_proof.receipt,
                 receipt_proof.proof,
             )
-        height = int(answer["height"])
-        self._height_hint = max(self._height_hint, height)
-        return TransactionResult(identity, height, int(answer["index"]), receipt, self.verify)
+        # Where the transaction is comes from the proof, not from the unproven JSON around it.
+        height = transaction_proof.header.height
+        index = transaction_proof.proof.leaf_index
+        self._note_height(height)
+        return TransactionResult(identity, height, index, receipt, self.verify)
+
+    def _note_height(self, height: int) -> None:
+        if height >= self._height_hint:
+            self._height_hint = height
+            self._height_hint_at = time.monotonic()
 
     def send(
         self,
@@ -263,11 +278,13 @@ class Client:
         expected_key = contract.encode() + b"/" + key
         if proof.key != expected_key:
             raise ClientError("bad_response", "the proof is for another key")
+        if height is not None and proof.header.height != height:
+            raise ClientError("bad_response", f"asked for height {height}, got a proof at another")
         if self.verify:
             verify_state_read(
                 self.genesis, proof.header, proof.certificate, proof.key, proof.value, proof.proof
             )
-        self._height_hint = max(self._height_hint, proof.header.height)
+        self._note_height(proof.header.height)
         return ProvenValue(
             key, proof.value, proof.header.height, proof.header.state_root, self.verify
         )

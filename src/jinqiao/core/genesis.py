@@ -155,8 +155,14 @@ def check_genesis(genesis: Genesis) -> None:
         raise InvalidInput("genesis needs at least one organization")
     seen_keys: set[bytes] = set()
     admins: set[str] = set()
+    organization_roles = {o.id: set(o.roles) | {ADMIN_ROLE} for o in genesis.organizations}
+    account_names: set[str] = set()
     for account in genesis.accounts:
         where = f"account {account.name!r}"
+        _check_identifier(account.name, "account name")
+        if account.name in account_names:
+            raise InvalidInput(f"{where} appears twice")
+        account_names.add(account.name)
         if account.organization not in organizations:
             raise InvalidInput(f"{where}: unknown organization {account.organization!r}")
         key = _hex_key(account.public_key, where, suite)
@@ -165,6 +171,11 @@ def check_genesis(genesis: Genesis) -> None:
         seen_keys.add(key)
         for role in account.roles:
             _check_identifier(role, f"{where} role")
+        extra = sorted(set(account.roles) - organization_roles[account.organization])
+        if extra:
+            raise InvalidInput(
+                f"{where}: roles {extra} are not roles of organization {account.organization!r}"
+            )
         if ADMIN_ROLE in account.roles:
             admins.add(account.organization)
     missing = organizations - admins
@@ -173,8 +184,13 @@ def check_genesis(genesis: Genesis) -> None:
     if not 1 <= len(genesis.validators) <= MAX_VALIDATORS:
         raise InvalidInput(f"genesis needs 1..{MAX_VALIDATORS} validators")
     validator_keys: set[bytes] = set()
+    validator_names: set[str] = set()
     for validator in genesis.validators:
         where = f"validator {validator.name!r}"
+        _check_identifier(validator.name, "validator name")
+        if validator.name in validator_names:
+            raise InvalidInput(f"{where} appears twice")
+        validator_names.add(validator.name)
         if validator.organization not in organizations:
             raise InvalidInput(f"{where}: unknown organization {validator.organization!r}")
         key = _hex_key(validator.public_key, where, suite)

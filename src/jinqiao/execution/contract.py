@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 from jinqiao.core.codec import CanonicalStruct, decode, encode
-from jinqiao.core.errors import NodeFault, Rejection
+from jinqiao.core.errors import DecodeError, NodeFault, Rejection
 from jinqiao.core.genesis import ChainParameters, Genesis
 from jinqiao.core.limits import MAX_EVENT_ATTRIBUTES, MAX_EVENTS_PER_TRANSACTION, MAX_NAME_LENGTH
 from jinqiao.core.types import Event, EventValue
@@ -216,9 +216,17 @@ class GenesisContext:
 
 
 def decode_arguments(spec: MethodSpec, raw: bytes, max_bytes: int) -> Any:
+    """The method's argument struct, or the rejection ``invalid_arguments``.
+
+    The rejection's message is fixed text: receipts are hashed, so a message that quoted the
+    decoder's own words would make validators on different library versions disagree. The
+    decoder's explanation goes to ``details`` (shown by the API at admission, never hashed)."""
     try:
         return decode(raw, spec.args_type, max_bytes=max_bytes)
-    except Exception as exc:
+    except DecodeError as exc:
         raise Rejection(
-            "invalid_arguments", f"arguments of {spec.name}: {exc}", method=spec.name
+            "invalid_arguments",
+            f"the arguments of {spec.name} are not a canonical {spec.args_type.__name__}",
+            method=spec.name,
+            reason=exc.message,
         ) from None

@@ -14,7 +14,7 @@ from typing import Any
 
 from jinqiao.core.codec import CanonicalStruct, encode
 from jinqiao.core.crypto import CryptoSuite
-from jinqiao.core.errors import NodeFault, Rejection
+from jinqiao.core.errors import InvalidInput, JinqiaoError, NodeFault, Rejection
 from jinqiao.core.genesis import IDENTIFIER, ChainParameters, Genesis
 from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
 from jinqiao.core.limits import MAX_ARGS_BYTES, MAX_NAME_LENGTH, MAX_NONCE
@@ -48,6 +48,13 @@ from jinqiao.execution.state import (
 
 CONTRACT_ROLE = "contract"
 MAX_CALL_DEPTH = 4
+
+
+class InvalidBlock(JinqiaoError):
+    """A proposed block that no correct validator may accept (as opposed to a transaction that
+    is rejected inside a valid block)."""
+
+    code = "invalid_block"
 
 
 @dataclass(frozen=True)
@@ -91,9 +98,7 @@ class Runtime:
             )
         unknown = set(genesis.contracts) - set(self.contracts)
         if unknown:
-            raise Rejection(
-                "unknown_contract", f"genesis configures unknown contracts {sorted(unknown)}"
-            )
+            raise InvalidInput(f"genesis configures unknown contracts {sorted(unknown)}")
         return dict(overlay.writes)
 
     # -- admission and execution -----------------------------------------------------------
@@ -191,11 +196,27 @@ class Runtime:
         *,
         verify_signatures: bool = True,
     ) -> BlockResult:
-        """Apply ``transactions`` in order on top of ``state``."""
+        """Apply ``transactions`` in order on top of ``state``.
+
+        Raises ``InvalidBlock`` — the whole block is refused, nothing is applied — when the block
+        holds more transactions than ``block_max_transactions`` or, with ``verify_signatures``, a
+        transaction whose signature does not verify: a forged copy must not be able to use up the
+        identity (hash) of a genuine transaction by earning a receipt."""
         if block.chain_id != self.chain_id:
             raise NodeFault("block for another chain")
-        block_overlay = Overlay(CachedReader(state))
         parameters = self.parameters(state)
+        if len(transactions) > parameters.block_max_transactions:
+            raise InvalidBlock(
+                f"{len(transactions)} transactions, over block_max_transactions "
+                f"{parameters.block_max_transactions}"
+            )
+        if verify_signatures:
+            for index, transaction in enumerate(transactions):
+                try:
+                    self.verify_signature(transaction)
+                except Rejection as rejection:
+                    raise InvalidBlock(f"transaction {index}: {rejection.message}") from None
+        block_overlay = Overlay(CachedReader(state))
         seen: set[bytes] = set()
         receipts = []
         for transaction in transactions:
@@ -207,7 +228,6 @@ class Runtime:
                     transaction,
                     seen,
                     is_committed,
-                    verify_signatures,
                 )
             )
         return BlockResult(tuple(receipts), block_overlay.writes)
@@ -220,7 +240,6 @@ class Runtime:
         transaction: SignedTransaction,
         seen: set[bytes],
         is_committed: Callable[[bytes], bool],
-        verify_signatures: bool,
     ) -> Receipt:
         identity = transaction_hash(self.suite, transaction.body)
         events: list[Event] = []
@@ -230,8 +249,6 @@ class Runtime:
             if identity in seen or is_committed(identity):
                 raise Rejection("duplicate_transaction", "this transaction was already committed")
             seen.add(identity)
-            if verify_signatures:
-                self.verify_signature(transaction)
             caller, contract, spec, arguments = self.check_transaction(
                 overlay, transaction, block.height, parameters
             )

@@ -30,6 +30,8 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     empty_block_interval_ms: int = 10_000
     mempool_capacity: int = 50_000
     mempool_capacity_bytes: int = 256 * 1024 * 1024
+    mempool_per_sender: int = 10_000
+    """At most this many of one sender's transactions wait at once (capped by the capacity)."""
     log_level: str = "INFO"
 
     def check(self) -> None:
@@ -43,6 +45,8 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise InvalidInput("config: empty_block_interval_ms must be block_interval_ms..3600000")
         if not 1 <= self.mempool_capacity <= 1_000_000:
             raise InvalidInput("config: mempool_capacity must be 1..1000000")
+        if not 1 <= self.mempool_per_sender <= 1_000_000:
+            raise InvalidInput("config: mempool_per_sender must be 1..1000000")
         if not 1024 * 1024 <= self.mempool_capacity_bytes <= 8 * 1024**3:
             raise InvalidInput("config: mempool_capacity_bytes must be 1 MiB..8 GiB")
         if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -20,6 +20,12 @@ class MempoolFull(JinqiaoError):
     code = "mempool_full"
 
 
+class SenderQuotaExceeded(JinqiaoError):
+    """One sender holds its whole share of the mempool; others can still get in."""
+
+    code = "too_many_pending"
+
+
 @dataclass(frozen=True)
 class PendingTransaction:
     transaction_hash: bytes
@@ -28,9 +34,13 @@ class PendingTransaction:
 
 
 class Mempool:
-    def __init__(self, *, capacity: int, capacity_bytes: int) -> None:
+    def __init__(
+        self, *, capacity: int, capacity_bytes: int, per_sender: int | None = None
+    ) -> None:
         self.capacity = capacity
         self.capacity_bytes = capacity_bytes
+        self.per_sender = capacity if per_sender is None else per_sender
+        self._by_sender: dict[bytes, int] = {}
         self._pending: OrderedDict[bytes, PendingTransaction] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -59,7 +69,14 @@ class Mempool:
                     pending=len(self._pending),
                     capacity=self.capacity,
                 )
+            sender = pending.transaction.body.sender
+            if self._by_sender.get(sender, 0) >= self.per_sender:
+                raise SenderQuotaExceeded(
+                    f"this sender has {self.per_sender} transactions waiting; retry shortly",
+                    per_sender=self.per_sender,
+                )
             self._pending[pending.transaction_hash] = pending
+            self._by_sender[sender] = self._by_sender.get(sender, 0) + 1
             self._bytes += pending.size_bytes
             return True
 
@@ -83,7 +100,7 @@ class Mempool:
             for transaction_hash in transaction_hashes:
                 pending = self._pending.pop(transaction_hash, None)
                 if pending is not None:
-                    self._bytes -= pending.size_bytes
+                    self._forget(pending)
 
     def evict_expired(self, next_height: int) -> int:
         """Drop transactions that can no longer be included at ``next_height``."""
@@ -94,5 +111,15 @@ class Mempool:
                 if pending.transaction.body.valid_until < next_height
             ]
             for key in expired:
-                self._bytes -= self._pending.pop(key).size_bytes
+                self._forget(self._pending.pop(key))
         return len(expired)
+
+    def _forget(self, pending: PendingTransaction) -> None:
+        """Account for a transaction that left (caller holds the lock)."""
+        self._bytes -= pending.size_bytes
+        sender = pending.transaction.body.sender
+        left = self._by_sender[sender] - 1
+        if left:
+            self._by_sender[sender] = left
+        else:
+            del self._by_sender[sender]

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from jinqiao.execution.runtime import Runtime
 from jinqiao.keys import load_key
 from jinqiao.node.chain import Chain
 from jinqiao.node.config import NodeConfig, load_config
-from jinqiao.node.mempool import Mempool, PendingTransaction
+from jinqiao.node.mempool import Mempool, MempoolFull, PendingTransaction, SenderQuotaExceeded
 from jinqiao.node.metrics import NodeMetrics
 from jinqiao.node.storage import Store
 from jinqiao.node.validator import solo_certificate
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 
 SUBSCRIBER_QUEUE_BLOCKS = 256
 MAX_SUBSCRIBERS = 1_000
+
+
+class SoloNotPossible(InvalidInput):
+    code = "not_a_solo_validator"
 
 
 @dataclass(frozen=True)
@@ -68,13 +73,16 @@ class Node:
         self.store = Store(home / self.config.data_dir)
         self.runtime = Runtime(self.suite, self.genesis.chain_id, default_contracts())
         self.chain = Chain(self.store, self.genesis, self.runtime)
+        self._check_solo()
         self.mempool = Mempool(
             capacity=self.config.mempool_capacity,
             capacity_bytes=self.config.mempool_capacity_bytes,
+            per_sender=min(self.config.mempool_per_sender, self.config.mempool_capacity),
         )
         self.metrics = NodeMetrics()
         self.metrics.height.set(self.chain.head.height)
         self._subscribers: set[asyncio.Queue[CommittedBlock | None]] = set()
+        self._lagged: weakref.WeakSet[asyncio.Queue[CommittedBlock | None]] = weakref.WeakSet()
         self._committed = asyncio.Condition()
         self.started_at = time.monotonic()
         self.last_commit_time_ms = self.chain.head.time_ms
@@ -84,6 +92,18 @@ class Node:
             self.chain.head.height,
             self.chain.head.state_root.hex(),
         )
+
+    def _check_solo(self) -> None:
+        """A solo node may certify blocks alone only while it holds more than two thirds of the
+        voting power; otherwise its blocks would not verify (and two such nodes would fork)."""
+        validators = self.chain.head.validators
+        own = sum(v.power for v in validators.validators if v.address == self.signer.address)
+        if 3 * own <= 2 * validators.total_power():
+            raise SoloNotPossible(
+                f"this node's validator holds {own} of {validators.total_power()} voting power; "
+                "a single node can commit blocks only with more than two thirds. Multi-validator "
+                "networks need BFT consensus, which this version does not run yet."
+            )
 
     # -- admission -------------------------------------------------------------------------
     def admit(self, raw: bytes) -> Admission:
@@ -106,7 +126,7 @@ class Node:
                 parameters = self.runtime.parameters(snapshot)
                 self.runtime.check_transaction(snapshot, transaction, head.height + 1, parameters)
             added = self.mempool.add(PendingTransaction(identity, transaction, len(raw)))
-        except (InvalidInput, Rejection) as refusal:
+        except (InvalidInput, Rejection, MempoolFull, SenderQuotaExceeded) as refusal:
             self.metrics.refused.labels(refusal.code).inc()
             raise
         if added:
@@ -141,6 +161,7 @@ class Node:
         certificate = solo_certificate(self.signer, candidate.block.header, candidate.block_hash)
         committed = self.chain.commit(candidate, certificate)
         self.mempool.remove(candidate.transaction_hashes)
+        self._check_solo()  # governance may have changed the validator set in this block
         self._record(committed, executed - started, time.perf_counter() - executed)
         return committed
 
@@ -191,6 +212,7 @@ class Node:
                 queue.put_nowait(committed)
             except asyncio.QueueFull:
                 self._subscribers.discard(queue)
+                self._lagged.add(queue)
                 log.warning("dropped a slow event subscriber")
         async with self._committed:
             self._committed.notify_all()
@@ -219,7 +241,7 @@ class Node:
             raise InvalidInput("too many event subscribers", code="too_many_subscribers")
         queue: asyncio.Queue[CommittedBlock | None] = asyncio.Queue(SUBSCRIBER_QUEUE_BLOCKS)
         self._subscribers.add(queue)
-        return Subscription(self._subscribers, queue)
+        return Subscription(self._subscribers, queue, self._lagged)
 
     def close(self) -> None:
         for queue in self._subscribers:
@@ -236,9 +258,16 @@ class Subscription:
         self,
         subscribers: set[asyncio.Queue[CommittedBlock | None]],
         queue: asyncio.Queue[CommittedBlock | None],
+        lagged: weakref.WeakSet[asyncio.Queue[CommittedBlock | None]],
     ) -> None:
         self._subscribers = subscribers
         self._queue = queue
+        self._lagged = lagged
+
+    @property
+    def lagged(self) -> bool:
+        """True when the node dropped this subscriber for falling behind."""
+        return self._queue in self._lagged
 
     def __aiter__(self) -> AsyncIterator[CommittedBlock]:
         return self._iterate()

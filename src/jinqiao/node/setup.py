@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from jinqiao.apps import default_contracts
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import (
     ChainParameters,
@@ -34,6 +35,7 @@ from jinqiao.core.genesis import (
     check_genesis,
     dump_genesis,
 )
+from jinqiao.execution.runtime import Runtime
 from jinqiao.keys import generate_key, save_key
 from jinqiao.node.config import NodeConfig, dump_config
 
@@ -285,6 +287,9 @@ def init_network(
         contracts=contracts,
     )
     check_genesis(genesis)
+    # A dry run of genesis through the contracts: a bad contract configuration is refused here,
+    # with its reason, rather than when the first node starts.
+    Runtime(genesis.suite, genesis.chain_id, default_contracts()).apply_genesis(genesis)
     genesis_bytes = dump_genesis(genesis)
     _write_public(directory / "genesis.json", genesis_bytes)
     roots = b"".join(organization.tls_ca_certificate.encode() for organization in organizations)

@@ -34,9 +34,8 @@ from typing import Any
 
 import lmdb
 
-from jinqiao.core.codec import decode, encode
-from jinqiao.core.errors import NodeFault, require
-from jinqiao.core.limits import MAX_BLOCK_BYTES
+from jinqiao.core.codec import decode_stored, encode
+from jinqiao.core.errors import DecodeError, NodeFault, require
 from jinqiao.core.types import CommittedBlock
 
 MAP_SIZE_BYTES = 64 * 1024**3
@@ -51,7 +50,6 @@ _TABLES = (
     b"state_nodes",
     b"state_values",
 )
-MAX_COMMITTED_BLOCK_BYTES = 4 * MAX_BLOCK_BYTES
 
 
 def encode_height(height: int) -> bytes:
@@ -104,8 +102,8 @@ class Snapshot:
         if raw is None:
             return None
         try:
-            return decode(raw, CommittedBlock, max_bytes=MAX_COMMITTED_BLOCK_BYTES)
-        except Exception as exc:
+            return decode_stored(raw, CommittedBlock)
+        except DecodeError as exc:
             raise NodeFault(f"stored block {height} does not decode: {exc}") from exc
 
     def height_of_block(self, block_hash: bytes) -> int | None:

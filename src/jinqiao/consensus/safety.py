@@ -1,0 +1,270 @@
+"""The safety module: the only holder of the validator's signing key in consensus, and the last
+line of defence against signing two conflicting messages (after diem's safety-rules).
+
+Whatever the state machine or the driver ask, ``SafetyModule`` signs
+
+* a vote only if its (height, round, type) is above every vote it signed before — so never two
+  different votes for the same height, round and type, and never a vote for an earlier height or
+  round (prevote before precommit within a round);
+* a proposal only if its (height, round) is above every proposal it signed before.
+
+Asking again for exactly the last signed vote of a type (or the last proposal) returns the same
+signed message: re-sending it is harmless, and a restarted node may need to. Anything else below
+the record raises ``StaleSignRequest``; a different message at the recorded position raises
+``ConflictingSignature``.
+
+The record of what was signed is saved through the injected ``SafetyStorage`` *before* the
+signature is returned, and loaded when the module is constructed, so a crash between signing and
+sending cannot lead to a second, conflicting signature after the restart. ``save`` must be
+durable when it returns (the node's ``FileSafetyStorage`` writes a temporary file, fsyncs it and
+renames it over the old one). The record also holds the validator's last non-nil precommit, which
+is exactly its Tendermint lock (lines 36-41 of Algorithm 1 set the lock and precommit together and
+nothing else sets it); ``resume_point`` gives it back, with the round to resume at, so a restarted
+node keeps its lock.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+
+from jinqiao.consensus.messages import (
+    NIL,
+    Proposal,
+    SignedProposal,
+    SignedVote,
+    is_block_hash,
+    proposal_signing_bytes,
+)
+from jinqiao.consensus.tendermint import NO_ROUND, StartHeight
+from jinqiao.core.codec import CanonicalStruct, decode, encode
+from jinqiao.core.crypto import Signer
+from jinqiao.core.errors import DecodeError, NodeFault
+from jinqiao.core.hashing import vote_signing_bytes
+from jinqiao.core.types import ValidatorSet, Vote, VoteType
+
+__all__ = [
+    "MAX_SAFETY_RECORD_BYTES",
+    "SAFETY_RECORD_VERSION",
+    "ConflictingSignature",
+    "MemorySafetyStorage",
+    "SafetyError",
+    "SafetyModule",
+    "SafetyRecord",
+    "SafetyStorage",
+    "StaleSignRequest",
+]
+
+SAFETY_RECORD_VERSION = 1
+MAX_SAFETY_RECORD_BYTES = 16 * 1024
+
+
+class SafetyError(NodeFault):
+    """The safety module refused to sign. Nothing was signed or released; the driver logs it and
+    does not send the message."""
+
+
+class ConflictingSignature(SafetyError):
+    """A different message for a (height, round, type) this validator already signed."""
+
+
+class StaleSignRequest(SafetyError):
+    """A message for a position below the last one this validator signed."""
+
+
+class SafetyStorage(Protocol):
+    """Where the safety record lives. ``save`` returns only once the bytes are durable."""
+
+    def load(self) -> bytes | None: ...
+
+    def save(self, data: bytes) -> None: ...
+
+
+class MemorySafetyStorage:
+    """A ``SafetyStorage`` in memory, for tests and the simulator: the object outlives the
+    ``SafetyModule`` that uses it, as a file outlives a crashed process."""
+
+    def __init__(self, data: bytes | None = None) -> None:
+        self.data = data
+        self.saves = 0
+
+    def load(self) -> bytes | None:
+        return self.data
+
+    def save(self, data: bytes) -> None:
+        self.data = bytes(data)
+        self.saves += 1
+
+
+class SafetyRecord(CanonicalStruct, frozen=True):
+    """The last proposal and the last prevote and precommit this validator signed, and its last
+    non-nil precommit (its lock)."""
+
+    version: int
+    chain_id: str
+    validator: bytes
+    proposal: SignedProposal | None
+    prevote: SignedVote | None
+    precommit: SignedVote | None
+    lock: SignedVote | None
+
+
+def _vote_position(vote: Vote) -> tuple[int, int, int]:
+    return (vote.height, vote.round, vote.type)
+
+
+class SafetyModule:
+    def __init__(self, signer: Signer, chain_id: str, storage: SafetyStorage) -> None:
+        self._signer = signer
+        self._chain_id = chain_id
+        self._storage = storage
+        self._record = self._load()
+
+    @property
+    def address(self) -> bytes:
+        return self._signer.address
+
+    @property
+    def record(self) -> SafetyRecord:
+        return self._record
+
+    def _load(self) -> SafetyRecord:
+        data = self._storage.load()
+        if data is None:
+            return SafetyRecord(
+                SAFETY_RECORD_VERSION, self._chain_id, self._signer.address, None, None, None, None
+            )
+        try:
+            record = decode(data, SafetyRecord, max_bytes=MAX_SAFETY_RECORD_BYTES)
+        except DecodeError as exc:
+            # Starting from an empty record could sign a second, conflicting vote: refuse.
+            raise NodeFault(f"the safety record does not decode: {exc.message}") from None
+        if record.version != SAFETY_RECORD_VERSION:
+            raise NodeFault(f"safety record version {record.version} is not supported")
+        if record.chain_id != self._chain_id or record.validator != self._signer.address:
+            raise NodeFault(
+                "the safety record belongs to another chain or validator",
+                chain_id=record.chain_id,
+                validator=record.validator.hex(),
+            )
+        return record
+
+    def _persist(self, record: SafetyRecord) -> None:
+        # Adopt the new record first: should ``save`` fail, this module still refuses anything
+        # that conflicts with the signature it computed (and never released).
+        self._record = record
+        self._storage.save(encode(record))
+
+    def _check_identity(self, chain_id: str, signer: bytes) -> None:
+        if chain_id != self._chain_id:
+            raise SafetyError(f"refusing to sign for chain {chain_id!r}")
+        if signer != self._signer.address:
+            raise SafetyError("refusing to sign in another validator's name", signer=signer.hex())
+
+    # -- votes -----------------------------------------------------------------------------
+    def sign_vote(self, vote: Vote) -> SignedVote:
+        """Sign a prevote or precommit, or raise ``SafetyError``."""
+        self._check_identity(vote.chain_id, vote.validator)
+        if vote.type not in (VoteType.PREVOTE, VoteType.PRECOMMIT):
+            raise SafetyError(f"refusing to sign a vote of unknown type {vote.type!r}")
+        if vote.block_hash != NIL and not is_block_hash(vote.block_hash):
+            raise SafetyError("refusing to sign a vote for a malformed block hash")
+        if vote.height < 1 or vote.round < 0:
+            raise SafetyError("refusing to sign a vote outside heights >= 1, rounds >= 0")
+        record = self._record
+        same_type = record.prevote if vote.type == VoteType.PREVOTE else record.precommit
+        if same_type is not None and same_type.vote == vote:
+            return same_type
+        last = self._last_vote_position()
+        position = _vote_position(vote)
+        if last is not None and position <= last:
+            if position == last:
+                raise ConflictingSignature(
+                    f"refusing to sign a second, different {VoteType(vote.type).name.lower()} "
+                    f"at height {vote.height} round {vote.round}",
+                    requested=list(position),
+                    last_signed=list(last),
+                )
+            raise StaleSignRequest(
+                f"refusing to sign a {VoteType(vote.type).name.lower()} at height {vote.height} "
+                f"round {vote.round}: a later vote was already signed",
+                requested=list(position),
+                last_signed=list(last),
+            )
+        signed = SignedVote(vote, self._signer.sign(vote_signing_bytes(vote)))
+        if vote.type == VoteType.PREVOTE:
+            updated = msgspec.structs.replace(record, prevote=signed)
+        else:
+            lock = signed if vote.block_hash != NIL else record.lock
+            updated = msgspec.structs.replace(record, precommit=signed, lock=lock)
+        self._persist(updated)
+        return signed
+
+    def _last_vote_position(self) -> tuple[int, int, int] | None:
+        positions = [
+            _vote_position(signed.vote)
+            for signed in (self._record.prevote, self._record.precommit)
+            if signed is not None
+        ]
+        return max(positions) if positions else None
+
+    # -- proposals -------------------------------------------------------------------------
+    def sign_proposal(self, proposal: Proposal) -> SignedProposal:
+        """Sign a proposal, or raise ``SafetyError``."""
+        self._check_identity(proposal.chain_id, proposal.proposer)
+        if not is_block_hash(proposal.block_hash):
+            raise SafetyError("refusing to sign a proposal for a malformed block hash")
+        if proposal.height < 1 or not NO_ROUND <= proposal.valid_round < proposal.round:
+            raise SafetyError("refusing to sign a proposal outside heights >= 1, -1 <= vr < round")
+        stored = self._record.proposal
+        if stored is not None:
+            if stored.proposal == proposal:
+                return stored
+            last = (stored.proposal.height, stored.proposal.round)
+            position = (proposal.height, proposal.round)
+            if position <= last:
+                if position == last:
+                    raise ConflictingSignature(
+                        f"refusing to sign a second, different proposal at height "
+                        f"{proposal.height} round {proposal.round}",
+                        requested=list(position),
+                        last_signed=list(last),
+                    )
+                raise StaleSignRequest(
+                    f"refusing to sign a proposal at height {proposal.height} round "
+                    f"{proposal.round}: a later proposal was already signed",
+                    requested=list(position),
+                    last_signed=list(last),
+                )
+        signed = SignedProposal(proposal, self._signer.sign(proposal_signing_bytes(proposal)))
+        self._persist(msgspec.structs.replace(self._record, proposal=signed))
+        return signed
+
+    # -- restart ---------------------------------------------------------------------------
+    def start_height(self, height: int, validators: ValidatorSet) -> StartHeight:
+        """The ``StartHeight`` event for ``height``: round 0 and no lock for a fresh height, or
+        the round this validator last signed at and the lock it held, after a restart."""
+        record = self._record
+        round_ = 0
+        for signed in (record.prevote, record.precommit):
+            if signed is not None and signed.vote.height == height:
+                round_ = max(round_, signed.vote.round)
+        if record.proposal is not None and record.proposal.proposal.height == height:
+            round_ = max(round_, record.proposal.proposal.round)
+        lock = record.lock
+        if lock is not None and lock.vote.height == height:
+            return StartHeight(height, validators, round_, lock.vote.round, lock.vote.block_hash)
+        return StartHeight(height, validators, round_)
+
+    def signed_messages(self, height: int) -> tuple[SignedProposal | SignedVote, ...]:
+        """The last proposal, prevote and precommit signed at ``height`` (for re-sending them
+        after a restart)."""
+        record = self._record
+        messages: list[SignedProposal | SignedVote] = []
+        if record.proposal is not None and record.proposal.proposal.height == height:
+            messages.append(record.proposal)
+        for signed in (record.prevote, record.precommit):
+            if signed is not None and signed.vote.height == height:
+                messages.append(signed)
+        return tuple(messages)

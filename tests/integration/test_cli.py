@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -183,3 +184,67 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
         "unauthorized",
     ):
         assert code in result.stdout, code
+
+
+def test_registry_commands(network: tuple[Path, NodeProcess], tmp_path: Path) -> None:
+    directory, _ = network
+    net = ["--network", str(directory)]
+    key_file = tmp_path / "carol.json"
+    code, out, _ = invoke("keys", "new", str(key_file), "--json")
+    carol = json.loads(out)
+    code, out, err = invoke(
+        "tx",
+        "account",
+        "register",
+        "carol",
+        carol["public_key"],
+        "--roles",
+        "bank",
+        "--key",
+        "bank-a-admin",
+        *net,
+        "--json",
+    )
+    assert code == 0, err
+    code, out, err = invoke(
+        "tx", "account", "suspend", carol["address"], "--key", "bank-a-admin", *net
+    )
+    assert code == 0, err
+    code, out, err = invoke(
+        "tx", "token", "transfer", "bank-a-treasury", "1", "--key", str(key_file), *net
+    )
+    assert code == 1 and "sender_suspended" in err
+    code, out, err = invoke(
+        "tx", "account", "reactivate", carol["address"], "--key", "bank-a-admin", *net
+    )
+    assert code == 0, err
+    # Another organization's admin may not touch bank-a's accounts: committed, rejected.
+    code, out, _ = invoke(
+        "tx", "account", "suspend", carol["address"], "--key", "bank-b-admin", *net
+    )
+    assert code == 2 and "not_your_organization" in out
+
+
+def test_governance_commands_change_a_parameter(network: tuple[Path, NodeProcess]) -> None:
+    directory, node = network
+    net = ["--network", str(directory)]
+    code, out, err = invoke(
+        "tx",
+        "governance",
+        "set-parameter",
+        "valid_until_window_blocks",
+        "500",
+        "--key",
+        "clearing-admin",
+        *net,
+        "--json",
+    )
+    assert code == 0, err
+    proposal_id = json.loads(out)["proposal_id"]
+    before = httpx.post(f"{node.url}/v1/query/governance/parameters", json={}).json()
+    assert before["result"]["valid_until_window_blocks"] == 1000  # not yet: 4 of 5 must approve
+    for admin in ("bank-a-admin", "bank-b-admin", "ecfin-admin"):
+        code, _, err = invoke("tx", "governance", "approve", str(proposal_id), "--key", admin, *net)
+        assert code == 0, err
+    parameters = httpx.post(f"{node.url}/v1/query/governance/parameters", json={}).json()
+    assert parameters["result"]["valid_until_window_blocks"] == 500

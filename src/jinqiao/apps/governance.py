@@ -27,7 +27,10 @@ How a proposal goes:
 Validator sets are kept sorted by address, hold 1..``MAX_VALIDATORS`` validators of active
 organizations, each with power 1..``MAX_VALIDATOR_POWER``. A parameter change is applied to the
 current ``ChainParameters`` and the result must pass ``ChainParameters.check``. Changes written
-in a block take effect for the runtime from the next block.
+in a block take effect for the runtime from the next block. A ``call_contract`` action calls a
+method of another contract as the governance contract (role ``contract``) when it executes: the
+way a contract's settings that need the consortium's approval change (the payments contract's
+fee schedules, for one); the method and its arguments are checked when it is proposed.
 
 State layout (namespace ``governance``; the full key is ``b"governance/" + key``):
 
@@ -61,10 +64,18 @@ from jinqiao.apps.registry import (
 from jinqiao.core.codec import CanonicalStruct
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import ADMIN_ROLE, ChainParameters
-from jinqiao.core.limits import MAX_VALIDATORS
+from jinqiao.core.limits import MAX_ARGS_BYTES, MAX_VALIDATORS
 from jinqiao.core.types import Validator, ValidatorSet
-from jinqiao.execution.contract import Context, Contract, GenesisContext, method, query
+from jinqiao.execution.contract import (
+    Context,
+    Contract,
+    GenesisContext,
+    decode_arguments,
+    method,
+    query,
+)
 from jinqiao.execution.identity import GOVERNANCE, PARAMETERS_KEY, REGISTRY, VALIDATORS_KEY
+from jinqiao.execution.runtime import CONTRACT_ROLE
 
 PROPOSAL_PREFIX = b"proposal/"
 NEXT_PROPOSAL_ID_KEY = b"next_proposal_id"
@@ -134,6 +145,17 @@ class SetParameter(CanonicalStruct, frozen=True, tag="set_parameter"):
     value: int
 
 
+class CallContract(CanonicalStruct, frozen=True, tag="call_contract"):
+    """Call ``contract.method`` with ``args`` (the canonical bytes of its argument struct) as
+    the governance contract: for contract settings that need the consortium's approval, such as
+    ``payments.set_fee_schedule``. The method must accept calls from contracts (role
+    ``contract``) and should check that the caller is the governance contract."""
+
+    contract: str
+    method: str
+    args: bytes
+
+
 ProposalAction = (
     AddOrganization
     | RemoveOrganization
@@ -141,6 +163,7 @@ ProposalAction = (
     | RemoveValidator
     | SetValidatorPower
     | SetParameter
+    | CallContract
 )
 
 
@@ -345,6 +368,8 @@ class Governance(Contract):
                 )
         elif isinstance(action, SetParameter):
             self._changed_parameters(ctx, action)
+        elif isinstance(action, CallContract):
+            _check_call(ctx, action)
         else:
             self._changed_validators(ctx, action)
 
@@ -356,6 +381,9 @@ class Governance(Contract):
         elif isinstance(action, SetParameter):
             ctx.state.save(PARAMETERS_KEY, self._changed_parameters(ctx, action))
             ctx.emit("ParameterChanged", parameter=action.name, value=action.value)
+        elif isinstance(action, CallContract):
+            _check_call(ctx, action)
+            ctx.runtime.call_from_contract(ctx, action.contract, action.method, action.args)
         else:
             validators = self._changed_validators(ctx, action)
             ctx.state.save(VALIDATORS_KEY, validators)
@@ -423,6 +451,23 @@ def _registry_args(action: AddOrganization) -> AddOrganizationArgs:
     return AddOrganizationArgs(
         action.id, action.name, action.roles, action.admin_public_key, action.admin_name
     )
+
+
+def _check_call(ctx: Context, action: CallContract) -> None:
+    """The called method exists, accepts contract callers, and the arguments decode (its own
+    checks run when the proposal executes)."""
+    if action.contract not in ctx.runtime.contracts:
+        ctx.reject("unknown_contract", f"no contract named {action.contract[:64]!r}")
+    spec = ctx.runtime.method_spec(action.contract, action.method)
+    if spec is None or spec.read_only:
+        ctx.reject(
+            "unknown_method", f"contract {action.contract} has no method {action.method[:64]!r}"
+        )
+    if spec.roles and CONTRACT_ROLE not in spec.roles:
+        ctx.reject(
+            "unauthorized", f"{action.contract}.{action.method} cannot be called by a contract"
+        )
+    decode_arguments(spec, action.args, MAX_ARGS_BYTES)
 
 
 def _check_power(ctx: Context, power: int) -> None:

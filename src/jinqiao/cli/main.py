@@ -12,6 +12,7 @@ from rich.table import Table
 
 from jinqiao.cli.common import Target, console, emit_json, fail, format_minor, resolve_target
 from jinqiao.client import ClientError, TransactionResult
+from jinqiao.core.codec import decode
 from jinqiao.core.errors import JinqiaoError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,6 +37,14 @@ app.add_typer(node_app, name="node")
 app.add_typer(keys_app, name="keys")
 app.add_typer(tx_app, name="tx")
 tx_app.add_typer(token_app, name="token")
+account_app = typer.Typer(
+    help="Registry: an organization admin manages its accounts.", no_args_is_help=True
+)
+governance_app = typer.Typer(
+    help="Governance proposals (organization admins).", no_args_is_help=True
+)
+tx_app.add_typer(account_app, name="account")
+tx_app.add_typer(governance_app, name="governance")
 app.add_typer(query_app, name="query")
 app.add_typer(bench_app, name="bench")
 
@@ -168,7 +177,7 @@ def _show_key(path: Path, address: bytes, public_key: bytes, json_output: bool) 
 # -- transactions ------------------------------------------------------------------------
 
 
-def _report(result: TransactionResult, json_output: bool) -> None:
+def _report(result: TransactionResult, json_output: bool, **extra: Any) -> None:
     if json_output:
         emit_json(
             {
@@ -178,7 +187,9 @@ def _report(result: TransactionResult, json_output: bool) -> None:
                 "status": "ok" if result.ok else "rejected",
                 "code": result.code,
                 "message": result.receipt.message,
+                "result": result.receipt.result.hex(),
                 "verified": result.verified,
+                **extra,
             }
         )
     else:
@@ -200,7 +211,7 @@ KeyOption = Annotated[
 ]
 
 
-def _token_send(
+def _send(
     network: Path | None,
     url: str | None,
     genesis: Path | None,
@@ -226,7 +237,7 @@ def token_mint(
     json_output: JsonOption = False,
 ) -> None:
     """Mint new money to an account (issuer role)."""
-    _token_send(
+    _send(
         network,
         url,
         genesis,
@@ -248,7 +259,7 @@ def token_burn(
     json_output: JsonOption = False,
 ) -> None:
     """Burn money from the issuer's own balance."""
-    _token_send(
+    _send(
         network,
         url,
         genesis,
@@ -271,7 +282,7 @@ def token_transfer(
     json_output: JsonOption = False,
 ) -> None:
     """Pay an account."""
-    _token_send(
+    _send(
         network,
         url,
         genesis,
@@ -293,7 +304,7 @@ def token_freeze(
     json_output: JsonOption = False,
 ) -> None:
     """Freeze an account's holding (regulator role)."""
-    _token_send(
+    _send(
         network,
         url,
         genesis,
@@ -315,7 +326,7 @@ def token_unfreeze(
     json_output: JsonOption = False,
 ) -> None:
     """Unfreeze an account's holding (regulator role)."""
-    _token_send(
+    _send(
         network,
         url,
         genesis,
@@ -338,13 +349,197 @@ def token_set_tier(
     json_output: JsonOption = False,
 ) -> None:
     """Put an account's holding in a wallet tier (regulator role)."""
-    _token_send(
+    _send(
         network,
         url,
         genesis,
         key,
         json_output,
         lambda t, c: c.token.set_tier(t.key(key), asset, t.address(account), tier),
+    )
+
+
+@account_app.command("register")
+@guarded
+def account_register(
+    name: Annotated[str, typer.Argument(help="The new account's name.")],
+    public_key: Annotated[str, typer.Argument(help="Its public key, hex (see `keys new`).")],
+    key: KeyOption,
+    roles: Annotated[str, typer.Option(help="Comma-separated roles of your organization.")] = "",
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Register an account in the admin's organization."""
+    from jinqiao.apps.registry import RegisterAccountArgs
+    from jinqiao.execution.identity import REGISTRY
+
+    try:
+        raw_key = bytes.fromhex(public_key)
+    except ValueError:
+        fail("the public key must be hex")
+    args = RegisterAccountArgs(raw_key, name, tuple(r for r in roles.split(",") if r))
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.send(t.key(key), REGISTRY, "register_account", args),
+    )
+
+
+def _account_action(
+    method_name: str,
+    account: str,
+    key: str,
+    network: Path | None,
+    url: str | None,
+    genesis: Path | None,
+    json_output: bool,
+) -> None:
+    from jinqiao.apps.registry import AccountArgs
+    from jinqiao.execution.identity import REGISTRY
+
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.send(t.key(key), REGISTRY, method_name, AccountArgs(t.address(account))),
+    )
+
+
+@account_app.command("suspend")
+@guarded
+def account_suspend(
+    account: Annotated[str, typer.Argument(help="Account name or address.")],
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Suspend an account of the admin's organization."""
+    _account_action("suspend_account", account, key, network, url, genesis, json_output)
+
+
+@account_app.command("reactivate")
+@guarded
+def account_reactivate(
+    account: Annotated[str, typer.Argument(help="Account name or address.")],
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Re-enable a suspended account of the admin's organization."""
+    _account_action("reactivate_account", account, key, network, url, genesis, json_output)
+
+
+@account_app.command("set-roles")
+@guarded
+def account_set_roles(
+    account: Annotated[str, typer.Argument(help="Account name or address.")],
+    roles: Annotated[str, typer.Argument(help="Comma-separated roles (replaces the old ones).")],
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Replace the roles of an account of the admin's organization."""
+    from jinqiao.apps.registry import SetAccountRolesArgs
+    from jinqiao.execution.identity import REGISTRY
+
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.send(
+            t.key(key),
+            REGISTRY,
+            "set_account_roles",
+            SetAccountRolesArgs(t.address(account), tuple(r for r in roles.split(",") if r)),
+        ),
+    )
+
+
+@governance_app.command("set-parameter")
+@guarded
+def governance_set_parameter(
+    name: Annotated[str, typer.Argument(help="A chain parameter, e.g. valid_until_window_blocks.")],
+    value: Annotated[int, typer.Argument()],
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose a chain parameter change (executes once a quorum of organizations approves)."""
+    from jinqiao.apps.governance import ProposeArgs, SetParameter
+    from jinqiao.execution.identity import GOVERNANCE
+
+    target = resolve_target(network, url, genesis)
+    with target.client() as client:
+        args = ProposeArgs(SetParameter(name, value))
+        result = client.send(target.key(key), GOVERNANCE, "propose", args)
+    proposal_id = decode(result.receipt.result, int, max_bytes=16) if result.ok else None
+    if not json_output and proposal_id is not None:
+        console.print(f"proposal [bold]{proposal_id}[/]: set {name} = {value}")
+    _report(result, json_output, proposal_id=proposal_id)
+
+
+@governance_app.command("approve")
+@guarded
+def governance_approve(
+    proposal_id: Annotated[int, typer.Argument(min=0)],
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Approve a proposal for the admin's organization."""
+    from jinqiao.apps.governance import ProposalArgs
+    from jinqiao.execution.identity import GOVERNANCE
+
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.send(t.key(key), GOVERNANCE, "approve", ProposalArgs(proposal_id)),
+    )
+
+
+@governance_app.command("withdraw")
+@guarded
+def governance_withdraw(
+    proposal_id: Annotated[int, typer.Argument(min=0)],
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Withdraw a proposal of the admin's organization."""
+    from jinqiao.apps.governance import ProposalArgs
+    from jinqiao.execution.identity import GOVERNANCE
+
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.send(t.key(key), GOVERNANCE, "withdraw", ProposalArgs(proposal_id)),
     )
 
 
@@ -391,7 +586,8 @@ def query_block(
         return
     header = block["header"]
     console.print(
-        f"block [bold]{header['height']}[/] {header['hash']}\n"
+        f"block [bold]{header['height']}[/] {header['hash']}"
+        f"{' (certificate verified)' if block['verified'] else ''}\n"
         f"time_ms {header['time_ms']}  transactions {block['transaction_count']} "
         f"(rejected {block['rejected_count']})\nstate root {header['state_root']}"
     )

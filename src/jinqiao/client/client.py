@@ -17,11 +17,18 @@ from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput, JinqiaoError
 from jinqiao.core.genesis import Genesis, genesis_hash, load_genesis
-from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
+from jinqiao.core.hashing import header_hash, transaction_hash, transaction_signing_bytes
 from jinqiao.core.limits import MAX_PROOF_BYTES, MAX_TRANSACTION_BYTES
 from jinqiao.core.proofs import ReceiptProof, StateReadProof, TransactionProof
-from jinqiao.core.types import Receipt, SignedTransaction, TransactionBody
+from jinqiao.core.types import (
+    BlockHeader,
+    CommitCertificate,
+    Receipt,
+    SignedTransaction,
+    TransactionBody,
+)
 from jinqiao.verify import (
+    verify_header,
     verify_receipt_inclusion,
     verify_state_read,
     verify_transaction_inclusion,
@@ -303,10 +310,21 @@ class Client:
         return self._request("POST", f"/v1/query/{contract}/{name}", json=body)["result"]
 
     def block(self, height: int | None = None, *, transactions: bool = False) -> dict[str, Any]:
+        """A block's JSON view; its header is checked against its commit certificate (the
+        transaction list in the view is informational: prove a transaction with ``wait``)."""
         path = "/v1/blocks/latest" if height is None else f"/v1/blocks/{height}"
         answer: dict[str, Any] = self._request(
             "GET", path, params={"transactions": str(transactions).lower()}
         )
+        header = _decode_hex(answer["header_bytes"], BlockHeader)
+        certificate = _decode_hex(answer["certificate_bytes"], CommitCertificate)
+        if header_hash(self.suite, header).hex() != answer["header"]["hash"] or (
+            height is not None and header.height != height
+        ):
+            raise ClientError("bad_response", "the block's header bytes do not match its view")
+        if self.verify:
+            verify_header(self.genesis, header, certificate)
+        answer["verified"] = self.verify
         return answer
 
     def events(

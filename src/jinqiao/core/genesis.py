@@ -17,6 +17,7 @@ import msgspec
 from jinqiao.core.crypto import CryptoSuite, get_suite
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.limits import (
+    MAX_BLOCK_TRANSACTIONS,
     MAX_GENESIS_BYTES,
     MAX_NAME_LENGTH,
     MAX_VALID_UNTIL_WINDOW_BLOCKS,
@@ -69,8 +70,8 @@ class ChainParameters(_GenesisStruct, frozen=True):
             raise InvalidInput(
                 f"valid_until_window_blocks must be 1..{MAX_VALID_UNTIL_WINDOW_BLOCKS}"
             )
-        if not 1 <= self.block_max_transactions <= 5_000:
-            raise InvalidInput("block_max_transactions must be 1..5000")
+        if not 1 <= self.block_max_transactions <= MAX_BLOCK_TRANSACTIONS:
+            raise InvalidInput(f"block_max_transactions must be 1..{MAX_BLOCK_TRANSACTIONS}")
         if not 0 < self.governance_quorum_numerator <= self.governance_quorum_denominator:
             raise InvalidInput("governance quorum must be a fraction in (0, 1]")
         if self.governance_quorum_denominator > 1_000:

@@ -149,17 +149,6 @@ class Context:
         self.state = ContractState(contract, overlay, meter, writable=not read_only)
 
     # -- who is calling -------------------------------------------------------------------
-    def has_role(self, role: str) -> bool:
-        return role in self.roles
-
-    def require_role(self, *roles: str) -> None:
-        if not any(role in self.roles for role in roles):
-            self.reject(
-                "unauthorized",
-                f"this needs one of the roles {sorted(roles)}",
-                required=sorted(roles),
-            )
-
     def reject(self, code: str, message: str, **details: Any) -> NoReturn:
         raise Rejection(code, message, **details)
 
@@ -210,9 +199,6 @@ class GenesisContext:
         self.genesis = genesis
         self.state = state
         self._overlay = overlay
-
-    def write_system(self, contract: str, key: bytes, value: object) -> None:
-        ContractState(contract, self._overlay, StepMeter(limit=1 << 62)).save(key, value)
 
 
 def decode_arguments(spec: MethodSpec, raw: bytes, max_bytes: int) -> Any:

@@ -60,9 +60,6 @@ class MappingState:
         return self._values.get(key)
 
 
-_DELETED = object()
-
-
 class Overlay:
     """Writes layered over a reader. ``None`` in ``writes`` means deleted."""
 

@@ -79,10 +79,6 @@ class Reader:
             proof = tree.prove(header.state_root, full_key)
             return StateReadProof(header, committed.certificate, full_key, value, proof)
 
-    def latest_value(self, full_key: bytes) -> bytes | None:
-        with self.store.snapshot() as snapshot:
-            return snapshot.get(full_key)
-
     def transaction(self, transaction_hash: bytes) -> TransactionRecord | None:
         with self.store.snapshot() as snapshot:
             location = snapshot.transaction_location(transaction_hash)

@@ -84,7 +84,6 @@ class Node:
         self._subscribers: set[asyncio.Queue[CommittedBlock | None]] = set()
         self._lagged: weakref.WeakSet[asyncio.Queue[CommittedBlock | None]] = weakref.WeakSet()
         self._committed = asyncio.Condition()
-        self.started_at = time.monotonic()
         self.last_commit_time_ms = self.chain.head.time_ms
         log.info(
             "node %s opened at height %d, state root %s",

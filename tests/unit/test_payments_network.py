@@ -1,0 +1,459 @@
+"""A payments network for the payments tests, and the tests of its genesis configuration.
+
+``make_network`` builds a chain whose consortium has a clearing house (``clearing``: clearing
+house and settlement agent), card issuers, acquirers (an organization may be both), the central
+bank that issues CNY, and a regulator. Each institution has accounts named for their job:
+
+===========================  ==============================================================
+account                      roles
+===========================  ==============================================================
+``<org>-admin``              admin
+``<org>-cards``              card_issuer (issuers)
+``<org>-acquiring``          acquirer (acquirers)
+``<org>-treasury``           none: the institution's settlement account in the token
+``clearing-ops``             clearing_house, settlement_agent
+===========================  ==============================================================
+
+Merchants are ``<acquirer>-m<n>``. The fee schedule is the published Chinese one. ``Driver``
+submits payments in bulk — blocks of up to 2,000 transactions with signature checks off — so the
+large tests stay quick.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from jinqiao.apps.payments import PAYMENTS
+from jinqiao.apps.payments.config import china_2016_config_rules
+from jinqiao.apps.payments.model import (
+    AuthorizeArgs,
+    CaptureArgs,
+    ChargebackArgs,
+    CollateralArgs,
+    CycleArgs,
+    Institution,
+    InstitutionArgs,
+    Merchant,
+    MerchantArgs,
+    OpenCycleArgs,
+    RefundArgs,
+    RepresentArgs,
+)
+from jinqiao.apps.token import TOKEN, ApproveArgs, HoldingArgs
+from jinqiao.core.codec import CanonicalStruct, encode
+from jinqiao.core.crypto import Signer
+from jinqiao.core.errors import InvalidInput
+from jinqiao.core.genesis import GenesisOrganization
+from jinqiao.core.limits import MAX_AMOUNT_MINOR
+from jinqiao.core.types import Receipt, ReceiptStatus, SignedTransaction, TransactionBody
+from jinqiao.execution.contract import contract_address
+from tests.helpers.chain import INSTITUTION_TIER, AccountSpec, Chain, make_genesis, signer_for
+
+CNY = "CNY"
+CLEARING = "clearing"
+CLEARING_OPS = "clearing-ops"
+TREASURY_BALANCE = 10**12
+MERCHANTS_PER_ACQUIRER = 3
+MCCS = ("5411", "5812", "8062")  # grocery, restaurant, hospital (fee-exempt)
+BLOCK_TRANSACTIONS = 2_000
+
+
+def cards(organization: str) -> str:
+    return f"{organization}-cards"
+
+
+def acquiring(organization: str) -> str:
+    return f"{organization}-acquiring"
+
+
+def treasury(organization: str) -> str:
+    return f"{organization}-treasury"
+
+
+def merchant_id(acquirer: str, number: int) -> str:
+    return f"{acquirer}-m{number}"
+
+
+def payer_hash(payer: str) -> bytes:
+    """Stands in for the issuer's keyed hash (HMAC) of a payer's identifier."""
+    return hashlib.sha256(b"test-issuer-key/" + payer.encode()).digest()
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    issuers: tuple[str, ...] = ("bank-a", "bank-b")
+    acquirers: tuple[str, ...] = ("bank-a", "ecfin")
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.issuers) | set(self.acquirers)))
+
+    @property
+    def institutions(self) -> tuple[str, ...]:
+        return tuple(sorted({*self.members, CLEARING}))
+
+
+DEFAULT = NetworkSpec()
+
+
+def network_genesis_parts(
+    spec: NetworkSpec,
+) -> tuple[list[GenesisOrganization], list[AccountSpec], dict[str, Any]]:
+    organizations = [
+        GenesisOrganization("central-bank", "Central Bank", ("currency_issuer",)),
+        GenesisOrganization(CLEARING, "Clearing House", ("clearing_house", "settlement_agent")),
+        GenesisOrganization("regulator", "Regulator", ("regulator",)),
+    ]
+    accounts = [
+        AccountSpec("central-bank-admin", "central-bank", ("admin",)),
+        AccountSpec("issuer", "central-bank", ("currency_issuer",)),
+        AccountSpec("clearing-admin", CLEARING, ("admin",)),
+        AccountSpec(CLEARING_OPS, CLEARING, ("clearing_house", "settlement_agent")),
+        AccountSpec(treasury(CLEARING), CLEARING),
+        AccountSpec("regulator-admin", "regulator", ("admin",)),
+        AccountSpec("inspector", "regulator", ("regulator",)),
+    ]
+    institutions: list[dict[str, Any]] = [
+        {
+            "id": CLEARING,
+            "roles": ["clearing_house", "settlement_agent"],
+            "settlement_account": signer_for(treasury(CLEARING)).address.hex(),
+        }
+    ]
+    merchants = []
+    for member in spec.members:
+        roles = []
+        accounts.append(AccountSpec(f"{member}-admin", member, ("admin",)))
+        if member in spec.issuers:
+            roles.append("card_issuer")
+            accounts.append(AccountSpec(cards(member), member, ("card_issuer",)))
+        if member in spec.acquirers:
+            roles.append("acquirer")
+            accounts.append(AccountSpec(acquiring(member), member, ("acquirer",)))
+            merchants.extend(
+                {
+                    "acquirer": member,
+                    "merchant_id": merchant_id(member, number),
+                    "name": f"Shop {number} of {member}",
+                    "mcc": MCCS[number % len(MCCS)],
+                }
+                for number in range(MERCHANTS_PER_ACQUIRER)
+            )
+        accounts.append(AccountSpec(treasury(member), member))
+        organizations.append(GenesisOrganization(member, member.title(), tuple(sorted(roles))))
+        institutions.append(
+            {
+                "id": member,
+                "roles": sorted(roles),
+                "settlement_account": signer_for(treasury(member)).address.hex(),
+            }
+        )
+    treasuries = [treasury(name) for name in spec.institutions]
+    token = {
+        "tiers": {"basic": dict(INSTITUTION_TIER), "institution": dict(INSTITUTION_TIER)},
+        "assets": [
+            {
+                "symbol": CNY,
+                "name": "Digital yuan",
+                "scale": 2,
+                "issuer": "central-bank",
+                "default_tier": "basic",
+            }
+        ],
+        "holdings": [
+            {
+                "asset": CNY,
+                "address": signer_for(name).address.hex(),
+                "tier": "institution",
+                "balance_minor": TREASURY_BALANCE,
+            }
+            for name in treasuries
+        ],
+    }
+    payments = {
+        "institutions": institutions,
+        "merchants": merchants,
+        "fee_schedules": [{"currency": CNY, "network": CLEARING, "rules": china_2016_config_rules()}],
+    }
+    return organizations, accounts, {TOKEN: token, PAYMENTS: payments}
+
+
+def make_network(spec: NetworkSpec = DEFAULT, *, payments: dict[str, Any] | None = None) -> Chain:
+    organizations, accounts, contracts = network_genesis_parts(spec)
+    if payments is not None:
+        contracts[PAYMENTS] = payments
+    return Chain(make_genesis(organizations=organizations, accounts=accounts, contracts=contracts))
+
+
+@functools.lru_cache(maxsize=None)
+def cached_signer(name: str) -> Signer:
+    return signer_for(name)
+
+
+_nonces = itertools.count(10**15)
+
+
+@dataclass(frozen=True)
+class Call:
+    sender: str
+    method: str
+    args: CanonicalStruct
+    contract: str = PAYMENTS
+
+
+class Driver:
+    """Submits payments transactions to a network chain."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+
+    def unsigned(self, call: Call) -> SignedTransaction:
+        """A transaction with a dummy signature, for blocks executed without signature checks."""
+        signer = cached_signer(call.sender)
+        body = TransactionBody(
+            chain_id=self.chain.chain_id,
+            sender=signer.address,
+            public_key=signer.public_key,
+            nonce=next(_nonces),
+            valid_until=self.chain.height + 10,
+            contract=call.contract,
+            method=call.method,
+            args=encode(call.args),
+        )
+        return SignedTransaction(body, bytes(64))
+
+    def run(self, calls: Iterable[Call], *, require_ok: bool = True) -> list[Receipt]:
+        """Execute ``calls`` in order, in blocks of up to ``BLOCK_TRANSACTIONS``."""
+        receipts: list[Receipt] = []
+        batch: list[Call] = []
+        for call in calls:
+            batch.append(call)
+            if len(batch) == BLOCK_TRANSACTIONS:
+                receipts.extend(self._block(batch, require_ok))
+                batch = []
+        if batch:
+            receipts.extend(self._block(batch, require_ok))
+        return receipts
+
+    def _block(self, calls: Sequence[Call], require_ok: bool) -> list[Receipt]:
+        transactions = [self.unsigned(call) for call in calls]
+        result = self.chain.execute(transactions, verify_signatures=False)
+        if require_ok:
+            for call, receipt in zip(calls, result.receipts, strict=True):
+                if receipt.status != ReceiptStatus.OK:
+                    raise AssertionError(
+                        f"{call.method} by {call.sender} was rejected {receipt.code}: "
+                        f"{receipt.message}"
+                    )
+        return list(result.receipts)
+
+    # -- common steps ----------------------------------------------------------------------
+
+    def open_cycle(
+        self,
+        *,
+        blocks: int | None = 1_000_000,
+        time_ms: int | None = None,
+        funding_window_blocks: int = 10,
+    ) -> int:
+        height = None if blocks is None else self.chain.height + blocks
+        moment = None if time_ms is None else self.chain.time_ms + time_ms
+        receipt = self.chain.ok(
+            CLEARING_OPS,
+            PAYMENTS,
+            "open_cycle",
+            OpenCycleArgs(CNY, height, moment, funding_window_blocks),
+        )
+        cycle_id = receipt_int(receipt)
+        return cycle_id
+
+    def approve_escrow(self, institutions: Iterable[str], amount_minor: int = 10**12) -> None:
+        escrow = escrow_of(self.chain)
+        self.run(
+            Call(treasury(name), "approve", ApproveArgs(CNY, escrow, amount_minor), TOKEN)
+            for name in institutions
+        )
+
+    def post_collateral(self, institution: str, amount_minor: int) -> None:
+        self.approve_escrow([institution], amount_minor)
+        self.chain.ok(
+            treasury(institution),
+            PAYMENTS,
+            "post_collateral",
+            CollateralArgs(CNY, amount_minor),
+        )
+
+
+def receipt_int(receipt: Receipt) -> int:
+    from jinqiao.core.codec import decode
+
+    value: int = decode(receipt.result, int, max_bytes=64)
+    return value
+
+
+def escrow_of(chain: Chain) -> bytes:
+    return contract_address(chain.suite.hash, PAYMENTS)
+
+
+def token_balance(chain: Chain, address: bytes) -> int:
+    balance: int = chain.query(TOKEN, "balance", HoldingArgs(CNY, address)).balance_minor
+    return balance
+
+
+def authorize_call(
+    payment_id: str,
+    issuer: str,
+    acquirer: str,
+    amount_minor: int,
+    *,
+    merchant: int = 0,
+    card_type: str = "debit",
+    channel: str = "pos",
+    payer: str = "payer-1",
+    currency: str = CNY,
+) -> Call:
+    return Call(
+        cards(issuer),
+        "authorize",
+        AuthorizeArgs(
+            payment_id=payment_id,
+            issuer=issuer,
+            acquirer=acquirer,
+            merchant_id=merchant_id(acquirer, merchant),
+            payer_hash=payer_hash(payer),
+            amount_minor=amount_minor,
+            currency=currency,
+            channel=channel,
+            card_type=card_type,
+            authorization_code="A1B2C3",
+            time_ms=1_700_000_000_000,
+        ),
+    )
+
+
+def capture_call(acquirer: str, payment_id: str, amount_minor: int, cycle_id: int) -> Call:
+    return Call(acquiring(acquirer), "capture", CaptureArgs(payment_id, amount_minor, cycle_id))
+
+
+def refund_call(
+    acquirer: str, payment_id: str, refund_id: str, amount_minor: int, cycle_id: int
+) -> Call:
+    return Call(
+        acquiring(acquirer), "refund", RefundArgs(payment_id, refund_id, amount_minor, cycle_id)
+    )
+
+
+def chargeback_call(
+    issuer: str, payment_id: str, amount_minor: int, cycle_id: int, reason: str = "4837"
+) -> Call:
+    return Call(
+        cards(issuer), "chargeback", ChargebackArgs(payment_id, amount_minor, reason, cycle_id)
+    )
+
+
+def represent_call(acquirer: str, payment_id: str, amount_minor: int, cycle_id: int) -> Call:
+    return Call(
+        acquiring(acquirer), "represent", RepresentArgs(payment_id, amount_minor, cycle_id)
+    )
+
+
+def close_call(cycle_id: int) -> Call:
+    return Call(CLEARING_OPS, "close_cycle", CycleArgs(cycle_id))
+
+
+# -- tests of the genesis configuration ------------------------------------------------------
+
+
+def test_genesis_registers_institutions_merchants_and_the_fee_schedule() -> None:
+    chain = make_network()
+    bank_a: Institution = chain.query(PAYMENTS, "institution", InstitutionArgs("bank-a"))
+    assert bank_a.roles == ("acquirer", "card_issuer")
+    assert bank_a.settlement_account == chain.address(treasury("bank-a"))
+    assert bank_a.active and bank_a.pending_cycles == 0 and bank_a.net_debit_cap_minor is None
+    clearing = chain.query(PAYMENTS, "institution", InstitutionArgs(CLEARING))
+    assert clearing.roles == ("clearing_house", "settlement_agent")
+    shop: Merchant = chain.query(PAYMENTS, "merchant", MerchantArgs("ecfin", "ecfin-m1"))
+    assert shop.mcc == "5812"
+    schedule = chain.query(PAYMENTS, "fee_schedule", _currency())
+    assert (schedule.version, schedule.network, len(schedule.rules)) == (1, CLEARING, 8)
+
+
+def _currency() -> CanonicalStruct:
+    from jinqiao.apps.payments.model import CurrencyArgs
+
+    return CurrencyArgs(CNY)
+
+
+def test_a_network_without_payments_configuration_starts_empty() -> None:
+    chain = make_network(payments={})
+    assert not [key for key in chain.state if key.startswith(b"payments/")]
+
+
+def _config(**changes: Any) -> dict[str, Any]:
+    _, _, contracts = network_genesis_parts(DEFAULT)
+    config: dict[str, Any] = contracts[PAYMENTS]
+    for path, value in changes.items():
+        section, index, field = path.split("__")
+        config[section][int(index)][field] = value
+    return config
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"institutions__1__id": "nobody"}, "not a genesis organization"),
+        ({"institutions__1__roles": ["card_issuer", "card_issuer"]}, "roles must be distinct"),
+        ({"institutions__1__roles": ["bank"]}, "roles must be distinct"),
+        ({"institutions__2__roles": ["clearing_house"]}, "may not hold"),
+        ({"institutions__1__settlement_account": "zz"}, "not hex"),
+        ({"institutions__1__settlement_account": signer_for("x").address.hex()}, "not an account"),
+        ({"institutions__1__net_debit_cap_minor": -1}, "net_debit_cap_minor"),
+        ({"institutions__1__net_debit_cap_minor": MAX_AMOUNT_MINOR + 1}, "net_debit_cap_minor"),
+        ({"merchants__0__acquirer": "bank-b"}, "not a configured acquirer"),
+        ({"merchants__0__merchant_id": "a/b"}, "merchant_id"),
+        ({"merchants__0__name": ""}, "name"),
+        ({"merchants__0__mcc": "58"}, "mcc"),
+        ({"fee_schedules__0__currency": "USD"}, "not a token asset"),
+        ({"fee_schedules__0__network": "bank-a"}, "not a clearing house"),
+        ({"fee_schedules__0__rules": []}, None),
+    ],
+)
+def test_genesis_configuration_is_checked(changes: dict[str, Any], message: str | None) -> None:
+    config = _config(**changes)
+    if message is None:  # an empty schedule is allowed (captures are then refused no_fee_rule)
+        make_network(payments=config)
+        return
+    with pytest.raises(InvalidInput, match=message):
+        make_network(payments=config)
+
+
+def test_genesis_refuses_duplicates_bad_rules_and_unknown_fields() -> None:
+    config = _config()
+    config["institutions"].append(dict(config["institutions"][1]))
+    with pytest.raises(InvalidInput, match="twice"):
+        make_network(payments=config)
+    config = _config()
+    config["merchants"].append(dict(config["merchants"][0]))
+    with pytest.raises(InvalidInput, match="twice"):
+        make_network(payments=config)
+    config = _config()
+    config["fee_schedules"].append(dict(config["fee_schedules"][0]))
+    with pytest.raises(InvalidInput, match="twice"):
+        make_network(payments=config)
+    config = _config()
+    config["fee_schedules"][0]["rules"].reverse()
+    with pytest.raises(InvalidInput, match="sorted"):
+        make_network(payments=config)
+    config = _config()
+    config["fee_schedules"][0]["rules"][0]["issuer_fee"]["rate_ppm"] = 1_000_001
+    with pytest.raises(InvalidInput, match="rate_ppm"):
+        make_network(payments=config)
+    with pytest.raises(InvalidInput, match="unknown field"):
+        make_network(payments={"surprise": 1})

@@ -86,16 +86,16 @@ class NodeProcess:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=30)
 
-    def stop(self) -> int:
-        """SIGTERM and wait for a graceful exit; returns the exit code."""
+    def stop(self, stop_signal: signal.Signals = signal.SIGTERM) -> int:
+        """SIGTERM (or ``stop_signal``) and wait for a graceful exit; returns the exit code."""
         if self.process is None:
             return 0
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(stop_signal)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-                raise RuntimeError(f"node ignored SIGTERM:\n{self.log()}") from None
+                raise RuntimeError(f"node ignored {stop_signal.name}:\n{self.log()}") from None
         return int(self.process.returncode)

@@ -7,6 +7,7 @@ the mempool are compared before and after each one.
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -423,3 +424,30 @@ def test_token_endpoints_prove_balance_and_supply(net: Net) -> None:
     assert asset["asset"]["scale"] == 2 and asset["supply_minor"] == net.client.token.supply("CNY")
     _expect(net, lambda: httpx.get(f"{net.node.url}/v1/token/XYZ"), 404, "not_found")
     _expect(net, lambda: httpx.get(f"{net.node.url}/v1/token/cny"), 400, "invalid_request")
+
+
+def test_events_filtered_by_attribute(net: Net) -> None:
+    payer = net.key("bank-a-treasury")
+    one = net.key("bank-b-treasury").address
+    other = net.key("ecfin-settlement").address
+    start = net.client.status()["height"] + 1
+    net.client.token.transfer(payer, "CNY", other, 11)
+    wanted = net.client.token.transfer(payer, "CNY", one, 12)
+    url = f"{net.node.url}/v1/events"
+    params = {"contract": "token", "attribute": f"recipient={one.hex()}", "from_height": start}
+    with httpx.stream("GET", url, params=params, timeout=httpx.Timeout(10.0)) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                event = json.loads(line[6:])
+                assert event["attributes"]["recipient"] == one.hex()
+                assert event["transaction_hash"] == wanted.transaction_hash
+                break
+        else:
+            pytest.fail("the stream ended without the filtered event")
+
+
+def test_sigint_stops_the_node_gracefully(tmp_path: Path) -> None:
+    layout = make_network(tmp_path)
+    node = NodeProcess(tmp_path / layout.nodes[0].home).start()
+    assert node.stop(signal.SIGINT) == 0
+    assert "closed at height" in node.log()

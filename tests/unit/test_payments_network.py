@@ -54,7 +54,14 @@ from jinqiao.core.genesis import GenesisOrganization
 from jinqiao.core.limits import MAX_AMOUNT_MINOR
 from jinqiao.core.types import Receipt, ReceiptStatus, SignedTransaction, TransactionBody
 from jinqiao.execution.contract import contract_address
-from tests.helpers.chain import INSTITUTION_TIER, AccountSpec, Chain, make_genesis, signer_for
+from tests.helpers.chain import (
+    BLOCK_INTERVAL_MS,
+    INSTITUTION_TIER,
+    AccountSpec,
+    Chain,
+    make_genesis,
+    signer_for,
+)
 
 CNY = "CNY"
 CLEARING = "clearing"
@@ -180,7 +187,9 @@ def network_genesis_parts(
     payments = {
         "institutions": institutions,
         "merchants": merchants,
-        "fee_schedules": [{"currency": CNY, "network": CLEARING, "rules": china_2016_config_rules()}],
+        "fee_schedules": [
+            {"currency": CNY, "network": CLEARING, "rules": china_2016_config_rules()}
+        ],
     }
     return organizations, accounts, {TOKEN: token, PAYMENTS: payments}
 
@@ -192,7 +201,7 @@ def make_network(spec: NetworkSpec = DEFAULT, *, payments: dict[str, Any] | None
     return Chain(make_genesis(organizations=organizations, accounts=accounts, contracts=contracts))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cached_signer(name: str) -> Signer:
     return signer_for(name)
 
@@ -263,8 +272,10 @@ class Driver:
         time_ms: int | None = None,
         funding_window_blocks: int = 10,
     ) -> int:
-        height = None if blocks is None else self.chain.height + blocks
-        moment = None if time_ms is None else self.chain.time_ms + time_ms
+        """Open a CNY cycle whose cut-off is ``blocks`` blocks (and/or ``time_ms``) after the
+        block that opens it."""
+        height = None if blocks is None else self.chain.height + 1 + blocks
+        moment = None if time_ms is None else self.chain.time_ms + BLOCK_INTERVAL_MS + time_ms
         receipt = self.chain.ok(
             CLEARING_OPS,
             PAYMENTS,
@@ -359,9 +370,7 @@ def chargeback_call(
 
 
 def represent_call(acquirer: str, payment_id: str, amount_minor: int, cycle_id: int) -> Call:
-    return Call(
-        acquiring(acquirer), "represent", RepresentArgs(payment_id, amount_minor, cycle_id)
-    )
+    return Call(acquiring(acquirer), "represent", RepresentArgs(payment_id, amount_minor, cycle_id))
 
 
 def close_call(cycle_id: int) -> Call:

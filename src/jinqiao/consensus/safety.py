@@ -6,7 +6,11 @@ Whatever the state machine or the driver ask, ``SafetyModule`` signs
 * a vote only if its (height, round, type) is above every vote it signed before — so never two
   different votes for the same height, round and type, and never a vote for an earlier height or
   round (prevote before precommit within a round);
-* a proposal only if its (height, round) is above every proposal it signed before.
+* a proposal only if its (height, round) is above every proposal it signed before;
+* a precommit for a value only with its polka: prevotes for that value in that round, with valid
+  signatures, by validators holding more than two thirds of the power of the set passed to
+  ``start_height`` for that height (Algorithm 1 precommits a value only at line 40, after
+  line 36's 2f + 1 prevotes).
 
 Asking again for exactly the last signed vote of a type (or the last proposal) returns the same
 signed message: re-sending it is harmless, and a restarted node may need to. Anything else below
@@ -19,12 +23,21 @@ sending cannot lead to a second, conflicting signature after the restart. ``save
 durable when it returns (the node's ``FileSafetyStorage`` writes a temporary file, fsyncs it and
 renames it over the old one). The record also holds the validator's last non-nil precommit, which
 is exactly its Tendermint lock (lines 36-41 of Algorithm 1 set the lock and precommit together and
-nothing else sets it); ``resume_point`` gives it back, with the round to resume at, so a restarted
-node keeps its lock.
+nothing else sets it), with the polka that justified it. ``start_height`` gives the lock back,
+with the round to resume at, so a restarted node keeps its lock — losing it could let a node that
+precommitted v help decide another value — and ``signed_messages`` gives back the polka, so the
+node can show others why it is locked (without it, restarted nodes locked on a value nobody else
+can re-propose stall the height for ever; the simulator found that).
+
+Driver protocol, per height: ``event = safety.start_height(height, validators)`` → feed ``event``
+to the machine → feed ``safety.signed_messages(height)`` back as votes and re-send them → for each
+``CastVote(vote, polka)`` call ``sign_vote(vote, polka)``, for each ``BroadcastProposal(p)``
+``sign_proposal(p)``; on ``SafetyError`` send nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import msgspec
@@ -42,7 +55,7 @@ from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import DecodeError, NodeFault
 from jinqiao.core.hashing import vote_signing_bytes
-from jinqiao.core.types import ValidatorSet, Vote, VoteType
+from jinqiao.core.types import Validator, ValidatorSet, Vote, VoteType
 
 __all__ = [
     "MAX_SAFETY_RECORD_BYTES",
@@ -57,7 +70,7 @@ __all__ = [
 ]
 
 SAFETY_RECORD_VERSION = 1
-MAX_SAFETY_RECORD_BYTES = 16 * 1024
+MAX_SAFETY_RECORD_BYTES = 256 * 1024  # a polka holds at most MAX_VALIDATORS prevotes
 
 
 class SafetyError(NodeFault):
@@ -108,6 +121,7 @@ class SafetyRecord(CanonicalStruct, frozen=True):
     prevote: SignedVote | None
     precommit: SignedVote | None
     lock: SignedVote | None
+    lock_polka: tuple[SignedVote, ...]
 
 
 def _vote_position(vote: Vote) -> tuple[int, int, int]:
@@ -120,6 +134,9 @@ class SafetyModule:
         self._chain_id = chain_id
         self._storage = storage
         self._record = self._load()
+        self._height = 0
+        self._members: dict[bytes, Validator] = {}
+        self._total_power = 0
 
     @property
     def address(self) -> bytes:
@@ -133,7 +150,14 @@ class SafetyModule:
         data = self._storage.load()
         if data is None:
             return SafetyRecord(
-                SAFETY_RECORD_VERSION, self._chain_id, self._signer.address, None, None, None, None
+                SAFETY_RECORD_VERSION,
+                self._chain_id,
+                self._signer.address,
+                None,
+                None,
+                None,
+                None,
+                (),
             )
         try:
             record = decode(data, SafetyRecord, max_bytes=MAX_SAFETY_RECORD_BYTES)
@@ -163,8 +187,9 @@ class SafetyModule:
             raise SafetyError("refusing to sign in another validator's name", signer=signer.hex())
 
     # -- votes -----------------------------------------------------------------------------
-    def sign_vote(self, vote: Vote) -> SignedVote:
-        """Sign a prevote or precommit, or raise ``SafetyError``."""
+    def sign_vote(self, vote: Vote, polka: Sequence[SignedVote] = ()) -> SignedVote:
+        """Sign a prevote or precommit, or raise ``SafetyError``. A precommit for a value needs
+        its ``polka`` (``CastVote.polka``)."""
         self._check_identity(vote.chain_id, vote.validator)
         if vote.type not in (VoteType.PREVOTE, VoteType.PRECOMMIT):
             raise SafetyError(f"refusing to sign a vote of unknown type {vote.type!r}")
@@ -192,14 +217,55 @@ class SafetyModule:
                 requested=list(position),
                 last_signed=list(last),
             )
+        is_lock = vote.type == VoteType.PRECOMMIT and vote.block_hash != NIL
+        if is_lock:
+            self._check_polka(vote, polka)
         signed = SignedVote(vote, self._signer.sign(vote_signing_bytes(vote)))
         if vote.type == VoteType.PREVOTE:
             updated = msgspec.structs.replace(record, prevote=signed)
+        elif is_lock:
+            updated = msgspec.structs.replace(
+                record, precommit=signed, lock=signed, lock_polka=tuple(polka)
+            )
         else:
-            lock = signed if vote.block_hash != NIL else record.lock
-            updated = msgspec.structs.replace(record, precommit=signed, lock=lock)
+            updated = msgspec.structs.replace(record, precommit=signed)
         self._persist(updated)
         return signed
+
+    def _check_polka(self, vote: Vote, polka: Sequence[SignedVote]) -> None:
+        """More than two thirds of the power prevoted this value in this round (line 36)."""
+        if self._height != vote.height:
+            raise SafetyError(
+                f"refusing to precommit at height {vote.height}: start_height was not called "
+                "for it, so the validator set is unknown"
+            )
+        suite = self._signer.suite
+        signers: dict[bytes, None] = {}
+        power = 0
+        for signed in polka:
+            prevote = signed.vote
+            expected = Vote(
+                self._chain_id,
+                vote.height,
+                vote.round,
+                int(VoteType.PREVOTE),
+                vote.block_hash,
+                prevote.validator,
+            )
+            member = self._members.get(prevote.validator)
+            if prevote != expected or member is None or prevote.validator in signers:
+                raise SafetyError("refusing to precommit: the polka holds a foreign vote")
+            if not suite.verify(member.public_key, vote_signing_bytes(prevote), signed.signature):
+                raise SafetyError("refusing to precommit: a polka signature does not verify")
+            signers[prevote.validator] = None
+            power += member.power
+        if 3 * power <= 2 * self._total_power:
+            raise SafetyError(
+                f"refusing to precommit a value without a polka: prevotes hold {power} of "
+                f"{self._total_power} voting power",
+                power=power,
+                total_power=self._total_power,
+            )
 
     def _last_vote_position(self) -> tuple[int, int, int] | None:
         positions = [
@@ -244,7 +310,11 @@ class SafetyModule:
     # -- restart ---------------------------------------------------------------------------
     def start_height(self, height: int, validators: ValidatorSet) -> StartHeight:
         """The ``StartHeight`` event for ``height``: round 0 and no lock for a fresh height, or
-        the round this validator last signed at and the lock it held, after a restart."""
+        the round this validator last signed at and the lock it held, after a restart. Also
+        records ``validators`` for checking polkas at this height."""
+        self._height = height
+        self._members = validators.by_address()
+        self._total_power = validators.total_power()
         record = self._record
         round_ = 0
         for signed in (record.prevote, record.precommit):
@@ -258,13 +328,16 @@ class SafetyModule:
         return StartHeight(height, validators, round_)
 
     def signed_messages(self, height: int) -> tuple[SignedProposal | SignedVote, ...]:
-        """The last proposal, prevote and precommit signed at ``height`` (for re-sending them
-        after a restart)."""
+        """What this record knows of ``height``: the last proposal, prevote and precommit this
+        validator signed there, its lock and the lock's polka — for feeding back to a restarted
+        machine and re-sending."""
         record = self._record
         messages: list[SignedProposal | SignedVote] = []
         if record.proposal is not None and record.proposal.proposal.height == height:
             messages.append(record.proposal)
-        for signed in (record.prevote, record.precommit):
-            if signed is not None and signed.vote.height == height:
+        for signed in (record.prevote, record.precommit, record.lock):
+            if signed is not None and signed.vote.height == height and signed not in messages:
                 messages.append(signed)
+        if record.lock is not None and record.lock.vote.height == height:
+            messages.extend(vote for vote in record.lock_polka if vote not in messages)
         return tuple(messages)

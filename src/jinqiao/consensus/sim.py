@@ -609,6 +609,9 @@ class SimNode:
     targets: tuple[int, ...]
     storage: MemorySafetyStorage = field(default_factory=MemorySafetyStorage)
     chain: list[tuple[BlockHeader, CommitCertificate]] = field(default_factory=list)
+    locked_blocks: dict[bytes, BlockHeader] = field(default_factory=dict)
+    """Blocks this node precommitted, kept durably (a node's write-ahead log) so that after a
+    restart it can propose its locked value again."""
     # What a crash loses:
     up: bool = False
     incarnation: int = 0
@@ -833,15 +836,22 @@ class Simulation:
         if safety is None:
             return
         node.blocks = {h: b for h, b in node.blocks.items() if b.height >= height}
+        for block_hash, block in node.locked_blocks.items():
+            if block.height >= height:
+                node.blocks.setdefault(block_hash, block)
         node.seen = {key: h for key, h in node.seen.items() if h >= height}
         node.log = {key: m for key, m in node.log.items() if _message_height(m) == height}
         self._feed(node, safety.start_height(height, self.validators))
-        # After a restart: what this validator signed at this height before the crash counts
-        # again and is re-sent.
+        # After a restart: what the safety record knows of this height (own votes, the lock and
+        # its polka) counts again and is re-sent.
         for signed in safety.signed_messages(height):
             if isinstance(signed, SignedVote):
                 node.log[encode(signed)] = VoteMessage(signed)
                 self._feed(node, VoteReceived(signed))
+            elif signed.proposal.block_hash in node.blocks:
+                block = node.blocks[signed.proposal.block_hash]
+                node.log[encode(signed)] = ProposalMessage(signed, block)
+                self._feed(node, ProposalReceived(signed))
 
     # -- the driver ------------------------------------------------------------------------
     def _feed(self, node: SimNode, first: Event) -> None:
@@ -899,7 +909,10 @@ class Simulation:
         message: Message
         try:
             if isinstance(output, CastVote):
-                signed_vote = safety.sign_vote(output.vote)
+                locked = node.blocks.get(output.vote.block_hash)
+                if output.polka and locked is not None:
+                    node.locked_blocks[output.vote.block_hash] = locked  # durable first
+                signed_vote = safety.sign_vote(output.vote, output.polka)
                 message = VoteMessage(signed_vote)
                 pending.append(VoteReceived(signed_vote))
             else:
@@ -966,6 +979,9 @@ class Simulation:
     def _commit(self, node: SimNode, block: BlockHeader, certificate: CommitCertificate) -> None:
         require(block.height == len(node.chain) + 1, "commits are in height order")
         node.chain.append((block, certificate))
+        node.locked_blocks = {
+            h: b for h, b in node.locked_blocks.items() if b.height > block.height
+        }
         if not node.correct:
             return
         block_hash = header_hash(SUITE, block)

@@ -11,9 +11,12 @@ simulator in ``consensus.sim``) feeds it events and carries out the outputs::
 Inputs (``Event``):
 
 * ``StartHeight(height, validators, round, locked_round, locked_block_hash)`` — begin a height
-  (after the previous one was committed, or at start-up). A restarted validator passes the round
-  and lock its safety module recorded (``SafetyModule.resume_point``), so the lock it held before
-  the crash survives it.
+  (after the previous one was committed, or at start-up). Build it with
+  ``SafetyModule.start_height``: after a restart it carries the round and the lock the validator
+  held before the crash (a lock lost in a crash would break safety), and the lock becomes the
+  valid value again. The driver then feeds back ``SafetyModule.signed_messages(height)`` (its
+  own earlier votes and the lock's polka) as ``VoteReceived`` and re-sends them, and must still
+  hold the locked block (keep it durably before signing a precommit for it, as a WAL would).
 * ``ProposalReceived`` / ``VoteReceived`` — a signed proposal or vote whose signature the driver
   has verified (``messages.verify_signed_proposal`` / ``verify_signed_vote``). The machine checks
   everything else: chain, height, round window, membership, proposer rotation, duplicates.
@@ -28,10 +31,12 @@ Inputs (``Event``):
 
 Outputs (``Output``):
 
-* ``BroadcastProposal(proposal)`` / ``CastVote(vote)`` — unsigned. The driver has the safety
-  module sign it (``SafetyModule.sign_proposal`` / ``sign_vote``), sends the signed message to
-  every peer *and feeds it back to this machine* as ``ProposalReceived`` / ``VoteReceived`` (the
-  paper's broadcast includes the sender). If the safety module refuses, nothing is sent.
+* ``BroadcastProposal(proposal)`` / ``CastVote(vote, polka)`` — unsigned. The driver has the
+  safety module sign it (``SafetyModule.sign_proposal(proposal)`` /
+  ``sign_vote(vote, polka)``), sends the signed message to every peer *and feeds it back to this
+  machine* as ``ProposalReceived`` / ``VoteReceived`` (the paper's broadcast includes the
+  sender). If the safety module refuses (``SafetyError``), nothing is sent. ``polka`` is the
+  2f + 1 prevotes behind a precommit for a value.
 * ``ScheduleTimeout(kind, height, round, duration_ms)`` — call back with ``TimeoutExpired``.
 * ``RequestValue(height, round)`` — build a block and answer with ``ProposeValue``.
 * ``ValidateBlock(height, round, block_hash)`` — execute the block, answer with ``BlockValidity``.
@@ -257,7 +262,11 @@ class BroadcastProposal:
 
 @dataclass(frozen=True)
 class CastVote:
+    """``polka`` is set for a precommit for a value (line 40): the 2f + 1 prevotes for it in
+    this round, which the safety module checks and keeps with the lock."""
+
     vote: Vote
+    polka: tuple[SignedVote, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -415,14 +424,17 @@ class VoteSet:
             if block_hash != NIL and has_quorum(power, total_power)
         ]
 
+    def votes_for(self, block_hash: bytes) -> tuple[SignedVote, ...]:
+        """The votes for ``block_hash``, ordered by validator address."""
+        found = (self.votes[validator].get(block_hash) for validator in sorted(self.votes))
+        return tuple(signed for signed in found if signed is not None)
+
     def signatures_for(self, block_hash: bytes) -> tuple[CommitSignature, ...]:
         """The signatures of the votes for ``block_hash``, ordered by validator address."""
-        signatures = []
-        for validator in sorted(self.votes):
-            signed = self.votes[validator].get(block_hash)
-            if signed is not None:
-                signatures.append(CommitSignature(validator, signed.signature))
-        return tuple(signatures)
+        return tuple(
+            CommitSignature(signed.vote.validator, signed.signature)
+            for signed in self.votes_for(block_hash)
+        )
 
 
 @dataclass
@@ -582,6 +594,12 @@ class Tendermint:
             height=event.height,
             locked_round=event.locked_round,
             locked_block_hash=event.locked_block_hash,
+            # A restored lock is also the valid value: its polka (kept by the safety module and
+            # re-sent by the driver) justifies proposing it again with validRound = lockedRound.
+            # Without this, restarted nodes locked on a value nobody else holds as valid can
+            # stall a height forever.
+            valid_round=event.locked_round,
+            valid_block_hash=event.locked_block_hash,
             validators=event.validators,
             powers=powers,
             total_power=sum(powers.values()),
@@ -628,7 +646,13 @@ class Tendermint:
         duration_ms = self.config.timeout_ms(kind, state.round)
         outputs.append(ScheduleTimeout(kind, state.height, state.round, duration_ms))
 
-    def _cast(self, vote_type: VoteType, block_hash: bytes, outputs: list[Output]) -> None:
+    def _cast(
+        self,
+        vote_type: VoteType,
+        block_hash: bytes,
+        outputs: list[Output],
+        polka: tuple[SignedVote, ...] = (),
+    ) -> None:
         """A ``broadcast ⟨PREVOTE|PRECOMMIT, hp, roundp, …⟩``; silent for a non-validator."""
         state = self.state
         if self.config.address not in state.powers:
@@ -641,7 +665,7 @@ class Tendermint:
             block_hash=block_hash,
             validator=self.config.address,
         )
-        outputs.append(CastVote(vote))
+        outputs.append(CastVote(vote, polka))
 
     # -- inputs ----------------------------------------------------------------------------
     def _accepts(self, chain_id: str, height: int, round_: int) -> bool:
@@ -891,7 +915,8 @@ class Tendermint:
             if state.step == Step.PREVOTE:  # lines 37-41
                 state.locked_block_hash = block_hash
                 state.locked_round = state.round
-                self._cast(VoteType.PRECOMMIT, block_hash, outputs)
+                polka = round_state.prevotes.votes_for(block_hash)
+                self._cast(VoteType.PRECOMMIT, block_hash, outputs, polka)
                 state.step = Step.PRECOMMIT
             state.valid_block_hash = block_hash  # lines 42-43
             state.valid_round = state.round

@@ -1,0 +1,338 @@
+"""Node-to-node transport: TCP with mutual TLS 1.3, length-prefixed frames, bounded queues.
+
+Who may connect: a peer must present a certificate that chains to one of the consortium's
+organization roots (``tls/roots.pem``, written from genesis by ``jinqiao init``), whose common name
+is a node of this network and whose organization matches that node's organization in genesis, and
+whose certificate fingerprint is not revoked. Anything else is refused during the handshake. After
+TLS, both sides exchange a ``Hello`` (chain id, genesis hash, node name) and hang up on a mismatch.
+
+Frames are a 4-byte big-endian length and that many bytes; a frame over ``MAX_FRAME_BYTES`` ends
+the connection. Each peer has a bounded send queue; a peer that does not keep up is disconnected,
+never allowed to grow memory. To avoid two connections per pair, the node whose name sorts first
+dials and the other accepts; the dialer reconnects with exponential backoff.
+
+Payloads are opaque here; the consensus driver encodes and decodes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import ssl
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from jinqiao.core.codec import CanonicalStruct, decode, encode
+from jinqiao.core.errors import DecodeError, InvalidInput
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+MAX_HELLO_BYTES = 1024
+SEND_QUEUE_FRAMES = 4_096
+HANDSHAKE_TIMEOUT_S = 10.0
+BACKOFF_START_S = 0.1
+BACKOFF_MAX_S = 5.0
+_LENGTH = struct.Struct(">I")
+
+MessageHandler = Callable[[str, bytes], Awaitable[None]]
+
+
+class Hello(CanonicalStruct, frozen=True):
+    chain_id: str
+    genesis_hash: bytes
+    node: str
+
+
+@dataclass(frozen=True)
+class PeerAddress:
+    name: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class P2PConfig:
+    node: str
+    host: str
+    port: int
+    certificate_file: Path
+    key_file: Path
+    roots_file: Path
+    chain_id: str
+    genesis_hash: bytes
+    nodes: dict[str, str]
+    """Every node of the network: name → organization."""
+    peers: tuple[PeerAddress, ...]
+    revoked_fingerprints: frozenset[bytes] = frozenset()
+
+
+@dataclass
+class PeerState:
+    name: str
+    connected_since: float | None = None
+    frames_in: int = 0
+    frames_out: int = 0
+    connects: int = 0
+    last_error: str = ""
+    queue: asyncio.Queue[bytes] | None = None
+    writer: asyncio.StreamWriter | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def server_context(config: P2PConfig) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    _common(context, config)
+    return context
+
+
+def client_context(config: P2PConfig) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    _common(context, config)
+    context.check_hostname = True
+    return context
+
+
+def _common(context: ssl.SSLContext, config: P2PConfig) -> None:
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_cert_chain(config.certificate_file, config.key_file)
+    context.load_verify_locations(config.roots_file)
+
+
+class PeerRefused(InvalidInput):
+    code = "peer_refused"
+
+
+def check_peer_certificate(config: P2PConfig, der: bytes | None) -> str:
+    """The node name the (already chain-verified) certificate belongs to, or ``PeerRefused``."""
+    if der is None:
+        raise PeerRefused("the peer presented no certificate")
+    fingerprint = hashlib.sha256(der).digest()
+    if fingerprint in config.revoked_fingerprints:
+        raise PeerRefused(f"certificate {fingerprint.hex()} is revoked")
+    certificate = x509.load_der_x509_certificate(der)
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    organizations = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    if len(names) != 1 or len(organizations) != 1:
+        raise PeerRefused("the peer certificate must name one node and one organization")
+    node, organization = str(names[0].value), str(organizations[0].value)
+    if config.nodes.get(node) != organization:
+        raise PeerRefused(f"{node!r} of {organization!r} is not a node of this network")
+    return node
+
+
+class P2PNetwork:
+    def __init__(self, config: P2PConfig, on_message: MessageHandler) -> None:
+        self.config = config
+        self.on_message = on_message
+        self.peers: dict[str, PeerState] = {
+            peer.name: PeerState(peer.name) for peer in config.peers if peer.name != config.node
+        }
+        self._server: asyncio.Server | None = None
+        self._dialers: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._server_context = server_context(config)
+        self._client_context = client_context(config)
+
+    # -- life cycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._accept,
+            self.config.host,
+            self.config.port,
+            ssl=self._server_context,
+            ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S,
+            limit=64 * 1024,
+        )
+        for peer in self.config.peers:
+            if peer.name != self.config.node and self.config.node < peer.name:
+                self._dialers.append(asyncio.create_task(self._dial_forever(peer)))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in self._dialers:
+            task.cancel()
+        if self._server is not None:
+            self._server.close()
+        for state in self.peers.values():
+            self._drop(state, "stopping")
+        for task in self._dialers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    # -- sending -----------------------------------------------------------------------------
+    def connected(self) -> list[str]:
+        return sorted(name for name, state in self.peers.items() if state.connected_since)
+
+    def send(self, peer: str, payload: bytes) -> bool:
+        """Queue ``payload`` for ``peer``; False if not connected. A full queue drops the peer."""
+        state = self.peers.get(peer)
+        if state is None or state.queue is None:
+            return False
+        if len(payload) > MAX_FRAME_BYTES:
+            raise InvalidInput(f"a frame is at most {MAX_FRAME_BYTES} bytes")
+        try:
+            state.queue.put_nowait(payload)
+        except asyncio.QueueFull:
+            self._drop(state, "send queue full (slow peer)")
+            return False
+        return True
+
+    def broadcast(self, payload: bytes) -> int:
+        return sum(1 for name in self.connected() if self.send(name, payload))
+
+    def status(self) -> list[dict[str, object]]:
+        now = time.monotonic()
+        return [
+            {
+                "peer": state.name,
+                "connected": state.connected_since is not None,
+                "connected_for_s": None
+                if state.connected_since is None
+                else round(now - state.connected_since, 1),
+                "frames_in": state.frames_in,
+                "frames_out": state.frames_out,
+                "connects": state.connects,
+                "last_error": state.last_error,
+            }
+            for state in sorted(self.peers.values(), key=lambda s: s.name)
+        ]
+
+    # -- connections -----------------------------------------------------------------------
+    async def _dial_forever(self, peer: PeerAddress) -> None:
+        backoff = BACKOFF_START_S
+        while not self._stopping:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(
+                        peer.host,
+                        peer.port,
+                        ssl=self._client_context,
+                        server_hostname=peer.name,
+                        limit=64 * 1024,
+                    ),
+                    timeout=HANDSHAKE_TIMEOUT_S,
+                )
+            except (OSError, TimeoutError, ssl.SSLError) as exc:
+                self.peers[peer.name].last_error = f"connect: {exc}"
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                continue
+            backoff = BACKOFF_START_S
+            await self._serve(reader, writer, expected=peer.name)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._serve(reader, writer, expected=None)
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, expected: str | None
+    ) -> None:
+        try:
+            name = await asyncio.wait_for(self._handshake(reader, writer), HANDSHAKE_TIMEOUT_S)
+            if expected is not None and name != expected:
+                raise PeerRefused(f"dialled {expected!r} but reached {name!r}")
+        except (
+            PeerRefused,
+            DecodeError,
+            OSError,
+            TimeoutError,
+            asyncio.IncompleteReadError,
+            ssl.SSLError,
+        ) as exc:
+            log.warning("refused a peer connection: %s", exc)
+            writer.close()
+            return
+        state = self.peers.get(name)
+        if state is None:
+            writer.close()
+            return
+        if state.writer is not None:
+            self._drop(state, "replaced by a new connection")
+        state.queue = asyncio.Queue(SEND_QUEUE_FRAMES)
+        state.writer = writer
+        state.connected_since = time.monotonic()
+        state.connects += 1
+        log.info("peer %s connected", name)
+        writer_task = asyncio.create_task(self._write_loop(state, writer, state.queue))
+        state.tasks = [writer_task]
+        try:
+            await self._read_loop(state, reader)
+        finally:
+            if state.writer is writer:
+                self._drop(state, state.last_error or "disconnected")
+            writer_task.cancel()
+
+    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+        tls = writer.get_extra_info("ssl_object")
+        name = check_peer_certificate(
+            self.config, tls.getpeercert(binary_form=True) if tls else None
+        )
+        hello = Hello(self.config.chain_id, self.config.genesis_hash, self.config.node)
+        writer.write(_frame(encode(hello)))
+        await writer.drain()
+        length = _LENGTH.unpack(await reader.readexactly(4))[0]
+        if length > MAX_HELLO_BYTES:
+            raise PeerRefused("oversize hello")
+        theirs = decode(await reader.readexactly(length), Hello, max_bytes=MAX_HELLO_BYTES)
+        if (
+            theirs.chain_id != self.config.chain_id
+            or theirs.genesis_hash != self.config.genesis_hash
+        ):
+            raise PeerRefused(f"{name} runs another chain or genesis")
+        if theirs.node != name:
+            raise PeerRefused(f"certificate of {name!r} but hello from {theirs.node!r}")
+        return name
+
+    async def _read_loop(self, state: PeerState, reader: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                length = _LENGTH.unpack(await reader.readexactly(4))[0]
+                if length > MAX_FRAME_BYTES:
+                    state.last_error = f"frame of {length} bytes over the limit"
+                    return
+                payload = await reader.readexactly(length)
+            except (asyncio.IncompleteReadError, OSError, ssl.SSLError) as exc:
+                state.last_error = f"read: {exc.__class__.__name__}"
+                return
+            state.frames_in += 1
+            await self.on_message(state.name, payload)
+
+    async def _write_loop(
+        self, state: PeerState, writer: asyncio.StreamWriter, queue: asyncio.Queue[bytes]
+    ) -> None:
+        try:
+            while True:
+                payload = await queue.get()
+                writer.write(_frame(payload))
+                await writer.drain()
+                state.frames_out += 1
+        except (OSError, ssl.SSLError) as exc:
+            state.last_error = f"write: {exc.__class__.__name__}"
+            writer.close()
+
+    def _drop(self, state: PeerState, reason: str) -> None:
+        if state.writer is not None:
+            log.info("peer %s disconnected: %s", state.name, reason)
+            state.writer.close()
+        state.last_error = reason
+        state.writer = None
+        state.queue = None
+        state.connected_since = None
+        for task in state.tasks:
+            task.cancel()
+        state.tasks = []
+
+
+def _frame(payload: bytes) -> bytes:
+    return _LENGTH.pack(len(payload)) + payload

@@ -1,0 +1,169 @@
+"""The node-to-node transport on loopback: real TLS 1.3 with the certificates `jinqiao init`
+writes; strangers refused at the handshake; oversize frames and slow peers disconnected;
+reconnection after a peer restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from jinqiao.core.genesis import genesis_hash, load_genesis
+from jinqiao.node.p2p import MAX_FRAME_BYTES, P2PConfig, P2PNetwork, PeerAddress
+from jinqiao.node.setup import NetworkLayout
+from tests.helpers.process import free_port, make_network
+
+
+def configs(directory: Path, layout: NetworkLayout) -> list[P2PConfig]:
+    genesis = load_genesis((directory / "genesis.json").read_bytes())
+    nodes = {validator.name: validator.organization for validator in genesis.validators}
+    ports = {node.name: free_port() for node in layout.nodes}
+    peers = tuple(PeerAddress(name, "127.0.0.1", port) for name, port in ports.items())
+    result = []
+    for node in layout.nodes:
+        home = directory / node.home
+        result.append(
+            P2PConfig(
+                node=node.name,
+                host="127.0.0.1",
+                port=ports[node.name],
+                certificate_file=home / "tls" / "node.crt",
+                key_file=home / "tls" / "node.key",
+                roots_file=home / "tls" / "roots.pem",
+                chain_id=genesis.chain_id,
+                genesis_hash=genesis_hash(genesis),
+                nodes=nodes,
+                peers=peers,
+            )
+        )
+    return result
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self.arrived = asyncio.Event()
+
+    async def __call__(self, peer: str, payload: bytes) -> None:
+        self.messages.append((peer, payload))
+        self.arrived.set()
+
+
+async def eventually(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    async def wait() -> None:
+        while not condition():
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(wait(), timeout_s)
+
+
+def run(coroutine: Awaitable[None]) -> None:
+    asyncio.run(asyncio.wait_for(coroutine, 60))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def three(tmp_path: Path) -> list[P2PConfig]:
+    layout = make_network(tmp_path, validators=3)
+    return configs(tmp_path, layout)
+
+
+def test_mutual_tls_mesh_delivers_broadcasts(three: list[P2PConfig]) -> None:
+    async def scenario() -> None:
+        inboxes = [Inbox() for _ in three]
+        networks = [P2PNetwork(config, inbox) for config, inbox in zip(three, inboxes, strict=True)]
+        for network in networks:
+            await network.start()
+        try:
+            await eventually(lambda: all(len(n.connected()) == 2 for n in networks))
+            assert networks[0].broadcast(b"proposal") == 2
+            await eventually(lambda: all(len(inbox.messages) == 1 for inbox in inboxes[1:]))
+            assert inboxes[1].messages == [(three[0].node, b"proposal")]
+            assert networks[2].send(three[1].node, b"vote")
+            await eventually(lambda: (three[2].node, b"vote") in inboxes[1].messages)
+        finally:
+            for network in networks:
+                await network.stop()
+
+    run(scenario())
+
+
+def test_a_stranger_is_refused_at_the_handshake(three: list[P2PConfig], tmp_path: Path) -> None:
+    other_dir = tmp_path / "other"
+    other_layout = make_network(other_dir, validators=1)
+    stranger = configs(other_dir, other_layout)[0]
+
+    async def scenario() -> None:
+        inbox = Inbox()
+        network = P2PNetwork(three[0], inbox)
+        await network.start()
+        try:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.minimum_version = ssl.TLSVersion.TLSv1_3
+            context.load_cert_chain(stranger.certificate_file, stranger.key_file)
+            context.load_verify_locations(three[0].roots_file)
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", three[0].port, ssl=context, server_hostname=three[0].node
+            )
+            # TLS 1.3 reports the client-certificate verdict after the handshake: the server
+            # closes the connection instead of answering.
+            with pytest.raises((ConnectionError, asyncio.IncompleteReadError, ssl.SSLError)):
+                await asyncio.wait_for(reader.readexactly(4), 10)
+            writer.close()
+            assert network.connected() == []
+            assert inbox.messages == []
+        finally:
+            await network.stop()
+
+    run(scenario())
+
+
+def test_oversize_frame_disconnects_and_the_dialer_reconnects(three: list[P2PConfig]) -> None:
+    async def scenario() -> None:
+        inboxes = [Inbox(), Inbox()]
+        pair = [config for config in three[:2]]
+        networks = [P2PNetwork(config, inbox) for config, inbox in zip(pair, inboxes, strict=True)]
+        for network in networks:
+            await network.start()
+        try:
+            await eventually(lambda: all(len(n.connected()) == 1 for n in networks))
+            state = networks[1].peers[pair[0].node]
+            assert state.writer is not None
+            # Write a frame header announcing more than the limit, bypassing send()'s check.
+            state.writer.write((MAX_FRAME_BYTES + 1).to_bytes(4, "big"))
+            await eventually(lambda: networks[0].peers[pair[1].node].connects >= 2)
+            await eventually(lambda: all(len(n.connected()) == 1 for n in networks))
+            assert (
+                "over the limit" in networks[0].status()[0]["last_error"]
+                or networks[0].peers[pair[1].node].connects >= 2
+            )
+        finally:
+            for network in networks:
+                await network.stop()
+
+    run(scenario())
+
+
+def test_peer_restart_is_followed_by_reconnection(three: list[P2PConfig]) -> None:
+    async def scenario() -> None:
+        first = P2PNetwork(three[0], Inbox())
+        second = P2PNetwork(three[1], Inbox())
+        await first.start()
+        await second.start()
+        await eventually(lambda: first.connected() == [three[1].node])
+        await second.stop()
+        await eventually(lambda: first.connected() == [])
+        inbox = Inbox()
+        second = P2PNetwork(three[1], inbox)
+        await second.start()
+        try:
+            await eventually(lambda: first.connected() == [three[1].node])
+            assert first.send(three[1].node, b"again")
+            await eventually(lambda: inbox.messages == [(three[0].node, b"again")])
+        finally:
+            await first.stop()
+            await second.stop()
+
+    run(scenario())

@@ -123,7 +123,7 @@ def test_a_stranger_is_refused_at_the_handshake(three: list[P2PConfig], tmp_path
 def test_oversize_frame_disconnects_and_the_dialer_reconnects(three: list[P2PConfig]) -> None:
     async def scenario() -> None:
         inboxes = [Inbox(), Inbox()]
-        pair = [config for config in three[:2]]
+        pair = three[:2]
         networks = [P2PNetwork(config, inbox) for config, inbox in zip(pair, inboxes, strict=True)]
         for network in networks:
             await network.start()
@@ -133,12 +133,9 @@ def test_oversize_frame_disconnects_and_the_dialer_reconnects(three: list[P2PCon
             assert state.writer is not None
             # Write a frame header announcing more than the limit, bypassing send()'s check.
             state.writer.write((MAX_FRAME_BYTES + 1).to_bytes(4, "big"))
+            # The receiver hung up on the oversize frame; the dialer came back on its own.
             await eventually(lambda: networks[0].peers[pair[1].node].connects >= 2)
             await eventually(lambda: all(len(n.connected()) == 1 for n in networks))
-            assert (
-                "over the limit" in networks[0].status()[0]["last_error"]
-                or networks[0].peers[pair[1].node].connects >= 2
-            )
         finally:
             for network in networks:
                 await network.stop()

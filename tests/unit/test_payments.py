@@ -12,6 +12,7 @@ import pytest
 
 from jinqiao.apps.payments import PAYMENTS
 from jinqiao.apps.payments.model import (
+    MAX_REFUNDS_PER_PAYMENT,
     AuthorizeArgs,
     CaptureArgs,
     ChargebackArgs,
@@ -21,9 +22,10 @@ from jinqiao.apps.payments.model import (
     Entries,
     EntriesArgs,
     Fees,
+    Flow,
+    FlowArgs,
+    InstitutionArgs,
     InstitutionCycle,
-    Obligation,
-    ObligationArgs,
     Payment,
     PaymentArgs,
     PaymentView,
@@ -41,7 +43,6 @@ from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_STATE_VALUE_BYTES
 from jinqiao.core.types import Receipt
 from tests.helpers.chain import Chain, events, result_of
 from tests.unit.test_payments_network import (
-    CLEARING,
     CLEARING_OPS,
     Call,
     Driver,
@@ -218,28 +219,28 @@ def test_capture_clears_the_payment_in_the_cycle_with_its_fees(chain: Chain, cyc
     (event,) = events(receipt, "PaymentCaptured")
     assert event.attribute("issuer_fee_minor") == 350
     assert view(chain).settlement == "pending"
-    # The first capture between these institutions also lists them and their pairs in the cycle.
-    assert receipt.steps_used == 35
+    # The first capture between these institutions also lists them and their flow in the cycle.
+    assert receipt.steps_used == 23
     totals: CycleTotals = chain.query(PAYMENTS, "cycle_totals", CycleArgs(cycle))
     assert (totals.captures, totals.captured_minor, totals.fees_minor) == (1, AMOUNT, 416)
-    issuer_to_acquirer: Obligation = chain.query(
-        PAYMENTS, "obligation", ObligationArgs(cycle, "bank-b", "ecfin")
+    flow: Flow = chain.query(PAYMENTS, "flow", FlowArgs(cycle, "bank-b", "ecfin"))
+    assert (flow.captured_minor, flow.issuer_fee_minor, flow.acquirer_network_fee_minor) == (
+        AMOUNT,
+        350,
+        33,
     )
-    assert (issuer_to_acquirer.amount_minor, issuer_to_acquirer.fee_minor) == (AMOUNT, 0)
-    acquirer_to_issuer = chain.query(
-        PAYMENTS, "obligation", ObligationArgs(cycle, "ecfin", "bank-b")
+    assert chain.query(PAYMENTS, "flow", FlowArgs(cycle, "ecfin", "bank-b")) == Flow(
+        "ecfin", "bank-b"
     )
-    assert (acquirer_to_issuer.amount_minor, acquirer_to_issuer.fee_minor) == (0, 350)
-    to_network = chain.query(PAYMENTS, "obligation", ObligationArgs(cycle, "ecfin", CLEARING))
-    assert to_network.fee_minor == 33
-    # Later captures cost the same, however many payments the cycle holds: 11 reads, 13 writes
-    # and an event.
+    # Later captures cost the same, however many payments the cycle holds: 10 reads (payment,
+    # cycle, two institutions, fee schedule, cycle totals, three institutions' totals, flow),
+    # 8 writes (the same totals and flow, the payment, two entries) and an event.
     authorize(chain, "P2")
     assert (
         chain.ok(
             acquiring("ecfin"), PAYMENTS, "capture", CaptureArgs("P2", AMOUNT, cycle)
         ).steps_used
-        == 25
+        == 19
     )
 
 
@@ -354,10 +355,8 @@ def test_refunds_partial_and_full_never_above_captured(chain: Chain, cycle: int)
     assert (payment.refunded_minor, payment.refund_count) == (60_000, 2)
     record = chain.query(PAYMENTS, "refund_record", RefundQueryArgs("P1", "R2"))
     assert record.amount_minor == 40_000
-    refund_obligation = chain.query(
-        PAYMENTS, "obligation", ObligationArgs(cycle, "ecfin", "bank-b")
-    )
-    assert refund_obligation.amount_minor == 60_000  # refunds carry no fees
+    flow = chain.query(PAYMENTS, "flow", FlowArgs(cycle, "bank-b", "ecfin"))
+    assert (flow.refunded_minor, flow.issuer_fee_minor) == (60_000, 210)  # refunds carry no fees
     with pytest.raises(Rejection, match="no such refund"):
         chain.query(PAYMENTS, "refund_record", RefundQueryArgs("P1", "R9"))
 
@@ -375,14 +374,27 @@ def test_refund_rejections(chain: Chain, cycle: int) -> None:
     refused(chain, "unknown_cycle", _refund_call("R1", 1, 99))
 
 
-def test_a_refund_clears_in_a_later_cycle_never_an_earlier_one(chain: Chain) -> None:
+def test_a_refund_clears_in_the_captures_cycle_or_a_later_one_once_that_settled(
+    chain: Chain,
+) -> None:
     driver = Driver(chain)
     first = driver.open_cycle()
-    second = driver.open_cycle()
+    second = driver.open_cycle(blocks=6)
+    third = driver.open_cycle()
     authorize(chain)
     capture(chain, second)
     refused(chain, "cycle_out_of_order", _refund_call("R1", 1, first))
-    submit(chain, _refund_call("R1", 1, second))
+    submit(chain, _refund_call("R1", 1, second))  # the capture's own cycle, while open
+    refused(chain, "cycle_closed", _refund_call("R2", 1, second))  # past its cut-off
+    # a later cycle only once the capture's cycle has settled: it could still be unwound
+    refused(chain, "earlier_cycle_unsettled", _refund_call("R2", 1, third))
+    chain.ok(CLEARING_OPS, PAYMENTS, "close_cycle", CycleArgs(second))
+    refused(chain, "earlier_cycle_unsettled", _refund_call("R2", 1, third))
+    driver.approve_escrow(["bank-b"])
+    chain.ok(treasury("bank-b"), PAYMENTS, "fund", CycleArgs(second))
+    chain.ok(CLEARING_OPS, PAYMENTS, "settle", CycleArgs(second))
+    assert view(chain).settlement == "settled"
+    submit(chain, _refund_call("R2", 1, third))
 
 
 # -- chargebacks and representments ------------------------------------------------------------
@@ -420,11 +432,14 @@ def test_chargeback_and_representment(chain: Chain, cycle: int) -> None:
     # after the representment: captured 100,000, refunded 30,000, 5,000 still disputed
     refused(chain, "refund_exceeds_captured", _refund_call("R2", 65_001, cycle))
     submit(chain, _refund_call("R2", 65_000, cycle))
-    # the acquirer owes the issuer 30,000 + 50,000 + 65,000, the issuer it 100,000 + 45,000
-    owed = chain.query(PAYMENTS, "obligation", ObligationArgs(cycle, "ecfin", "bank-b"))
-    assert (owed.amount_minor, owed.fee_minor, owed.count) == (145_000, 350, 4)
-    owes = chain.query(PAYMENTS, "obligation", ObligationArgs(cycle, "bank-b", "ecfin"))
-    assert (owes.amount_minor, owes.count) == (145_000, 2)
+    flow = chain.query(PAYMENTS, "flow", FlowArgs(cycle, "bank-b", "ecfin"))
+    assert (
+        flow.captured_minor,
+        flow.refunded_minor,
+        flow.charged_back_minor,
+        flow.represented_minor,
+        flow.events,
+    ) == (100_000, 95_000, 50_000, 45_000, 5)
 
 
 def test_chargeback_rejections(chain: Chain, cycle: int) -> None:
@@ -514,9 +529,7 @@ def test_the_clearing_house_registers_institutions(chain: Chain) -> None:
     chain.rejected("unauthorized", "bank-b-admin", PAYMENTS, "register_institution", args)
 
 
-def _institution(institution: str) -> Any:
-    from jinqiao.apps.payments.model import InstitutionArgs
-
+def _institution(institution: str) -> InstitutionArgs:
     return InstitutionArgs(institution)
 
 
@@ -573,3 +586,23 @@ def test_payment_records_decode_from_state(chain: Chain) -> None:
     payment = authorize(chain)
     raw = chain.state[b"payments/" + payment_key("P1")]
     assert decode(raw, Payment, max_bytes=MAX_STATE_VALUE_BYTES) == payment
+
+
+def test_a_cycles_sums_stay_within_the_amount_bound(chain: Chain, cycle: int) -> None:
+    half = 2**62
+    authorize(chain, "P1", half)
+    authorize(chain, "P2", half)
+    authorize(chain, "P3", MAX_AMOUNT_MINOR)
+    # the largest amount plus its capped fees is more than the cycle's total may reach
+    refused(chain, "amount_overflow", _capture_call(MAX_AMOUNT_MINOR, cycle, "P3"))
+    capture(chain, cycle, half, payment_id="P1")
+    refused(chain, "amount_overflow", _capture_call(half, cycle, "P2"))
+    capture(chain, cycle, half - 10_000, payment_id="P2")
+
+
+def test_a_payment_takes_at_most_64_refunds(chain: Chain, cycle: int) -> None:
+    authorize(chain)
+    capture(chain, cycle)
+    Driver(chain).run(_refund_call(f"R{n}", 1, cycle) for n in range(MAX_REFUNDS_PER_PAYMENT))
+    refused(chain, "too_many_refunds", _refund_call("R-last", 1, cycle))
+    assert view(chain).payment.refund_count == MAX_REFUNDS_PER_PAYMENT

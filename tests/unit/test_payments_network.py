@@ -24,8 +24,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -37,7 +39,7 @@ from jinqiao.apps.payments.model import (
     CaptureArgs,
     ChargebackArgs,
     CollateralArgs,
-    CycleArgs,
+    CurrencyArgs,
     Institution,
     InstitutionArgs,
     Merchant,
@@ -47,7 +49,7 @@ from jinqiao.apps.payments.model import (
     RepresentArgs,
 )
 from jinqiao.apps.token import TOKEN, ApproveArgs, HoldingArgs
-from jinqiao.core.codec import CanonicalStruct, encode
+from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import GenesisOrganization
@@ -187,9 +189,7 @@ def network_genesis_parts(
     payments = {
         "institutions": institutions,
         "merchants": merchants,
-        "fee_schedules": [
-            {"currency": CNY, "network": CLEARING, "rules": china_2016_config_rules()}
-        ],
+        "fee_schedules": [{"currency": CNY, "rules": china_2016_config_rules()}],
     }
     return organizations, accounts, {TOKEN: token, PAYMENTS: payments}
 
@@ -282,8 +282,7 @@ class Driver:
             "open_cycle",
             OpenCycleArgs(CNY, height, moment, funding_window_blocks),
         )
-        cycle_id = receipt_int(receipt)
-        return cycle_id
+        return receipt_int(receipt)
 
     def approve_escrow(self, institutions: Iterable[str], amount_minor: int = 10**12) -> None:
         escrow = escrow_of(self.chain)
@@ -303,8 +302,6 @@ class Driver:
 
 
 def receipt_int(receipt: Receipt) -> int:
-    from jinqiao.core.codec import decode
-
     value: int = decode(receipt.result, int, max_bytes=64)
     return value
 
@@ -373,8 +370,102 @@ def represent_call(acquirer: str, payment_id: str, amount_minor: int, cycle_id: 
     return Call(acquiring(acquirer), "represent", RepresentArgs(payment_id, amount_minor, cycle_id))
 
 
-def close_call(cycle_id: int) -> Call:
-    return Call(CLEARING_OPS, "close_cycle", CycleArgs(cycle_id))
+# -- random cycles and an independent oracle ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One payment's life within a cycle, valid by construction: captured up to the authorized
+    amount, refunds within what is left, a chargeback within what is not refunded, a
+    representment within the chargeback, and refunds after it within what is then left."""
+
+    payment_id: str
+    issuer: str
+    acquirer: str
+    merchant: int
+    card_type: str
+    amount_minor: int
+    captured_minor: int
+    refunds: tuple[int, ...] = ()
+    chargeback_minor: int = 0
+    represented_minor: int = 0
+    late_refunds: tuple[int, ...] = ()
+
+    @property
+    def mcc(self) -> str:
+        return MCCS[self.merchant % len(MCCS)]
+
+
+def plan_calls(plan: Plan, cycle_id: int) -> list[Call]:
+    """The transactions of ``plan``, in the order its lifecycle requires."""
+    calls = [
+        authorize_call(
+            plan.payment_id,
+            plan.issuer,
+            plan.acquirer,
+            plan.amount_minor,
+            merchant=plan.merchant,
+            card_type=plan.card_type,
+        ),
+        capture_call(plan.acquirer, plan.payment_id, plan.captured_minor, cycle_id),
+    ]
+    calls.extend(
+        refund_call(plan.acquirer, plan.payment_id, f"R{n}", amount, cycle_id)
+        for n, amount in enumerate(plan.refunds)
+    )
+    if plan.chargeback_minor:
+        calls.append(chargeback_call(plan.issuer, plan.payment_id, plan.chargeback_minor, cycle_id))
+        if plan.represented_minor:
+            calls.append(
+                represent_call(plan.acquirer, plan.payment_id, plan.represented_minor, cycle_id)
+            )
+    calls.extend(
+        refund_call(plan.acquirer, plan.payment_id, f"L{n}", amount, cycle_id)
+        for n, amount in enumerate(plan.late_refunds)
+    )
+    return calls
+
+
+def half_up(value: Fraction) -> int:
+    return math.floor(value + Fraction(1, 2))
+
+
+def oracle_fees(card_type: str, mcc: str, amount_minor: int) -> tuple[int, int, int]:
+    """The published Chinese fees, computed here from the notice's percentages with exact
+    fractions: (issuer fee, issuer's network fee, acquirer's network fee)."""
+    if mcc in ("8062", "8211", "8398"):
+        return 0, 0, 0
+    issuer = half_up(amount_minor * Fraction("0.35" if card_type == "debit" else "0.45") / 100)
+    if card_type == "debit":
+        issuer = min(issuer, 1_300)
+    network = min(half_up(amount_minor * Fraction("0.0325") / 100), 325)
+    return issuer, network, network
+
+
+def oracle_positions(
+    plans: Iterable[Plan], institutions: Iterable[str], excluded: Iterable[str] = ()
+) -> dict[str, int]:
+    """Each institution's net position, straight from the payments: what it receives minus
+    what it pays, payment by payment, leaving out the payments of ``excluded`` institutions."""
+    out = set(excluded)
+    positions = {institution: 0 for institution in institutions}
+    for plan in plans:
+        if plan.issuer in out or plan.acquirer in out:
+            continue
+        issuer_fee, issuer_network, acquirer_network = oracle_fees(
+            plan.card_type, plan.mcc, plan.captured_minor
+        )
+        returned = sum(plan.refunds) + plan.chargeback_minor + sum(plan.late_refunds)
+        # The issuer pays the captured amount and its network fee, and gets back refunds,
+        # the chargeback and the interchange; a representment pays the chargeback back.
+        positions[plan.issuer] += (
+            -plan.captured_minor + issuer_fee - issuer_network + returned - plan.represented_minor
+        )
+        positions[plan.acquirer] += (
+            plan.captured_minor - issuer_fee - acquirer_network - returned + plan.represented_minor
+        )
+        positions[CLEARING] += issuer_network + acquirer_network
+    return positions
 
 
 # -- tests of the genesis configuration ------------------------------------------------------
@@ -391,12 +482,10 @@ def test_genesis_registers_institutions_merchants_and_the_fee_schedule() -> None
     shop: Merchant = chain.query(PAYMENTS, "merchant", MerchantArgs("ecfin", "ecfin-m1"))
     assert shop.mcc == "5812"
     schedule = chain.query(PAYMENTS, "fee_schedule", _currency())
-    assert (schedule.version, schedule.network, len(schedule.rules)) == (1, CLEARING, 8)
+    assert (schedule.version, len(schedule.rules)) == (1, 8)
 
 
 def _currency() -> CanonicalStruct:
-    from jinqiao.apps.payments.model import CurrencyArgs
-
     return CurrencyArgs(CNY)
 
 
@@ -430,7 +519,6 @@ def _config(**changes: Any) -> dict[str, Any]:
         ({"merchants__0__name": ""}, "name"),
         ({"merchants__0__mcc": "58"}, "mcc"),
         ({"fee_schedules__0__currency": "USD"}, "not a token asset"),
-        ({"fee_schedules__0__network": "bank-a"}, "not a clearing house"),
         ({"fee_schedules__0__rules": []}, None),
     ],
 )

@@ -17,15 +17,16 @@ Faults, each active until GST (the global stabilisation time, after the last one
   ``jinqiao.verify.verify_certificate`` before it is committed);
 * Byzantine validators: a *twin* (Bano et al., "Twins") — two instances sharing one key, each
   with its own safety module, each talking to its own part of the network, so together they send
-  conflicting proposals and votes; an *invalid proposer* whose blocks carry a wrong state root;
-  and a *silent* validator.
+  conflicting proposals and votes, and, as proposers, always propose a fresh block instead of the
+  value a polka backed; an *invalid proposer* whose blocks carry a wrong state root; and a
+  *silent* validator.
 
 The application is a toy with real headers: a block is a ``BlockHeader`` whose transactions root
 is a payload hash and whose state root is ``hash(previous state root, payload)``; validating a
 block means recomputing that root and checking the header's links, which is what an invalid
 proposer gets wrong. Gossip: every node re-sends the messages of its current height (its own and
-those it received) when it has made no progress for a gossip interval, and asks a peer that is at
-a higher height for the decision it lacks.
+those it received) when it has committed nothing for a gossip interval, and asks a peer that is
+at a higher height for the decision it lacks.
 
 Invariants, checked as the run goes and raised as ``SimulationFailure`` (whose message names the
 seed, the scenario and the command that replays it):
@@ -48,7 +49,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
+import msgspec
+
 from jinqiao.consensus.messages import (
+    Proposal,
     SignedProposal,
     SignedVote,
     verify_signed_proposal,
@@ -56,6 +60,7 @@ from jinqiao.consensus.messages import (
 )
 from jinqiao.consensus.safety import MemorySafetyStorage, SafetyError, SafetyModule
 from jinqiao.consensus.tendermint import (
+    NO_ROUND,
     BlockValidity,
     BroadcastProposal,
     CastVote,
@@ -166,8 +171,12 @@ class CrashPlan:
 
 @dataclass(frozen=True)
 class SimPlan:
-    """One concrete run: who is faulty how, and when the network misbehaves. ``twin_targets``
-    gives, for a twin validator, the validators each of its two instances talks to."""
+    """One concrete run: who is faulty how, and when the network misbehaves.
+
+    ``twin_targets`` gives the validators each side (instance A, instance B) of every twin talks
+    to; a twin's side only reaches the same side of another twin, so with several twins the
+    network holds two worlds. ``beyond_fault_threshold`` admits faulty validators with a third of
+    the power or more — only to show that the checker then catches the broken agreement."""
 
     powers: tuple[int, ...]
     behaviours: tuple[Behaviour, ...]
@@ -179,6 +188,7 @@ class SimPlan:
     max_delay_ms: int = 20
     faults_end_ms: int = 0
     heights_after_gst: int = 3
+    beyond_fault_threshold: bool = False
 
     @property
     def gst_ms(self) -> int:
@@ -196,7 +206,10 @@ class SimPlan:
             for power, behaviour in zip(self.powers, self.behaviours, strict=True)
             if behaviour != Behaviour.HONEST
         )
-        require(3 * faulty < sum(self.powers), "faulty validators must hold under 1/3 of power")
+        require(
+            self.beyond_fault_threshold or 3 * faulty < sum(self.powers),
+            "faulty validators must hold under 1/3 of power",
+        )
         for crash in self.crashes:
             require(self.behaviours[crash.node] == Behaviour.HONEST, "only honest nodes crash")
             require(0 <= crash.crash_ms < crash.restart_ms, "a crash restarts after it happens")
@@ -312,6 +325,38 @@ def _twin(rng: RandomSource) -> SimPlan:
     )
 
 
+def _partition_schedule(
+    rng: RandomSource, count: int, *, start_ms: int, end_ms: int
+) -> tuple[Partition, ...]:
+    """Twins-style: a new random split of the validators every few hundred ms."""
+    partitions = []
+    time_ms = start_ms
+    while time_ms < end_ms:
+        length_ms = rng.randint(100, 400)
+        sides = [rng.randint(0, 1) for _ in range(count)]
+        groups = (
+            tuple(i for i in range(count) if sides[i] == 0),
+            tuple(i for i in range(count) if sides[i] == 1),
+        )
+        partitions.append(Partition(time_ms, min(time_ms + length_ms, end_ms), groups))
+        time_ms += length_ms
+    return tuple(partitions)
+
+
+def _twin_partitions(rng: RandomSource) -> SimPlan:
+    twin = rng.randint(0, 3)
+    behaviours = _honest(4)
+    behaviours[twin] = Behaviour.TWIN
+    return SimPlan(
+        (1, 1, 1, 1),
+        tuple(behaviours),
+        twin_targets=_twin_targets(rng, 4, twin),
+        partitions=_partition_schedule(rng, 4, start_ms=0, end_ms=rng.randint(1_500, 4_000)),
+        drop_per_mille=rng.randint(0, 100),
+        max_delay_ms=rng.randint(10, 250),
+    )
+
+
 def _one_faulty(rng: RandomSource, behaviour: Behaviour) -> SimPlan:
     behaviours = _honest(4)
     behaviours[rng.randint(0, 3)] = behaviour
@@ -411,6 +456,11 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("partition-1-3", "one validator cut off, then healed", lambda r: _partition(r, 1)),
         Scenario("crash-restart", "validators crash and restart, catching up", _crash_restart),
         Scenario("twin-equivocation", "f=1 of 4 is a twin sharing one key", _twin),
+        Scenario(
+            "twin-partitions",
+            "a twin while the network splits differently every few hundred ms (Twins-style)",
+            _twin_partitions,
+        ),
         Scenario(
             "invalid-proposer",
             "one validator proposes blocks with a wrong state root",
@@ -607,6 +657,8 @@ class SimNode:
     signer: Signer
     behaviour: Behaviour
     targets: tuple[int, ...]
+    side: int = -1
+    """0 or 1 for the two instances of a twin, -1 otherwise."""
     storage: MemorySafetyStorage = field(default_factory=MemorySafetyStorage)
     chain: list[tuple[BlockHeader, CommitCertificate]] = field(default_factory=list)
     locked_blocks: dict[bytes, BlockHeader] = field(default_factory=dict)
@@ -621,7 +673,8 @@ class SimNode:
     seen: dict[bytes, int] = field(default_factory=dict)
     log: dict[bytes, Message] = field(default_factory=dict)
     peer_heights: dict[int, int] = field(default_factory=dict)
-    progress_marker: tuple[int, int, int, bool] = (0, 0, 0, False)
+    gossip_height: int = 0
+    """The committed height at the last gossip tick: unchanged means the node is not committing."""
 
     @property
     def correct(self) -> bool:
@@ -685,9 +738,9 @@ class Simulation:
         for index, signer in enumerate(signers):
             behaviour = self.plan.behaviours[index]
             if behaviour == Behaviour.TWIN:
-                first, second = self.plan.twin_targets
-                nodes.append(SimNode(len(nodes), index, signer, behaviour, first))
-                nodes.append(SimNode(len(nodes), index, signer, behaviour, second))
+                for side, targets in enumerate(self.plan.twin_targets):
+                    own = tuple(target for target in targets if target != index)
+                    nodes.append(SimNode(len(nodes), index, signer, behaviour, own, side))
             else:
                 targets = tuple(other for other in everyone if other != index)
                 nodes.append(SimNode(len(nodes), index, signer, behaviour, targets))
@@ -821,7 +874,7 @@ class Simulation:
                 timeout_precommit_delta_ms=self.parameters.timeout_precommit_delta_ms,
             )
         )
-        node.progress_marker = (0, 0, 0, False)
+        node.gossip_height = -1
         self._start_height(node, len(node.chain) + 1)
         self.schedule(self.parameters.gossip_interval_ms, _Gossip(node.instance, node.incarnation))
 
@@ -916,10 +969,13 @@ class Simulation:
                 message = VoteMessage(signed_vote)
                 pending.append(VoteReceived(signed_vote))
             else:
-                block = node.blocks.get(output.proposal.block_hash)
+                proposal = output.proposal
+                if node.behaviour == Behaviour.TWIN and proposal.valid_round != NO_ROUND:
+                    proposal = self._fresh_proposal(node, proposal)
+                block = node.blocks.get(proposal.block_hash)
                 if block is None:
                     return  # lost in a crash: cannot re-propose a block it no longer has
-                signed_proposal = safety.sign_proposal(output.proposal)
+                signed_proposal = safety.sign_proposal(proposal)
                 message = ProposalMessage(signed_proposal, block)
                 pending.append(ProposalReceived(signed_proposal))
         except SafetyError:
@@ -927,6 +983,14 @@ class Simulation:
             return
         self._remember(node, message)
         self._broadcast(node, message)
+
+    def _fresh_proposal(self, node: SimNode, proposal: Proposal) -> Proposal:
+        """A Byzantine proposer ignores its valid value and proposes a new block: an honest one
+        would re-propose the value a polka backed, which hides lock bugs."""
+        block = self._build_block(node, proposal.height, proposal.round)
+        block_hash = header_hash(SUITE, block)
+        node.blocks[block_hash] = block
+        return msgspec.structs.replace(proposal, block_hash=block_hash, valid_round=NO_ROUND)
 
     def _build_block(self, node: SimNode, height: int, round_: int) -> BlockHeader:
         parent = node.head()
@@ -1039,8 +1103,11 @@ class Simulation:
         for _ in range(copies):
             delay_ms = self.rng.randint(1, max(1, max_delay_ms))
             for receiver in self.nodes:
-                if receiver.validator == target:
-                    self.schedule(delay_ms, _Deliver(receiver.instance, node.validator, message))
+                if receiver.validator != target:
+                    continue
+                if node.side >= 0 and receiver.side >= 0 and node.side != receiver.side:
+                    continue  # the two worlds of the twins do not meet
+                self.schedule(delay_ms, _Deliver(receiver.instance, node.validator, message))
 
     def _partitioned(self, sender: int, receiver: int) -> bool:
         for partition in self.plan.partitions:
@@ -1098,11 +1165,12 @@ class Simulation:
         machine = node.machine
         if machine is None:
             return
-        marker = (machine.height, machine.round, int(machine.step), machine.decision is not None)
-        if marker == node.progress_marker:
+        # Re-send everything of the current height while no height commits: timeouts keep
+        # rounds moving, so "my round changed" is no sign that peers have what they need.
+        if len(node.chain) == node.gossip_height:
             for message in list(node.log.values()):
                 self._broadcast(node, message)
-        node.progress_marker = marker
+        node.gossip_height = len(node.chain)
         if machine.decision is None:
             for peer, height in sorted(node.peer_heights.items()):
                 if height > machine.height:

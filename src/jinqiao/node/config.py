@@ -18,6 +18,34 @@ from jinqiao.core.errors import InvalidInput
 MAX_CONFIG_BYTES = 64 * 1024
 
 
+class PeerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Another validator's node: its name (the common name of its TLS certificate) and where
+    its peer port listens."""
+
+    name: str
+    host: str
+    port: int
+
+
+class ConsensusTimeouts(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Tendermint timeouts in milliseconds; each grows by its delta every round."""
+
+    propose_ms: int = 1_000
+    propose_delta_ms: int = 500
+    prevote_ms: int = 500
+    prevote_delta_ms: int = 250
+    precommit_ms: int = 500
+    precommit_delta_ms: int = 250
+
+    def check(self) -> None:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if not 0 <= value <= 600_000 or (
+                name.endswith("_ms") and "delta" not in name and value == 0
+            ):
+                raise InvalidInput(f"config: consensus_timeouts.{name} must be 1..600000 ms")
+
+
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     api_host: str = "127.0.0.1"
@@ -33,6 +61,8 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     mempool_per_sender: int = 10_000
     """At most this many of one sender's transactions wait at once (capped by the capacity)."""
     log_level: str = "INFO"
+    peers: tuple[PeerConfig, ...] = ()
+    consensus_timeouts: ConsensusTimeouts = ConsensusTimeouts()
 
     def check(self) -> None:
         for port_name in ("api_port", "p2p_port"):
@@ -49,6 +79,12 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise InvalidInput("config: mempool_per_sender must be 1..1000000")
         if not 1024 * 1024 <= self.mempool_capacity_bytes <= 8 * 1024**3:
             raise InvalidInput("config: mempool_capacity_bytes must be 1 MiB..8 GiB")
+        self.consensus_timeouts.check()
+        if len(self.peers) > 200:
+            raise InvalidInput("config: at most 200 peers")
+        for peer in self.peers:
+            if not 1 <= peer.port <= 65535 or not peer.host or not peer.name:
+                raise InvalidInput(f"config: peer {peer.name!r} needs a name, a host and a port")
         if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise InvalidInput("config: log_level must be DEBUG, INFO, WARNING or ERROR")
 

@@ -20,19 +20,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jinqiao.apps import default_contracts
+from jinqiao.consensus.safety import SafetyModule
+from jinqiao.consensus.tendermint import TendermintConfig
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput, Rejection
-from jinqiao.core.genesis import Genesis, load_genesis
+from jinqiao.core.genesis import ChainParameters, Genesis, genesis_hash, load_genesis
 from jinqiao.core.hashing import transaction_hash
 from jinqiao.core.limits import MAX_BLOCK_BYTES, MAX_TRANSACTION_BYTES
-from jinqiao.core.types import CommittedBlock, SignedTransaction
+from jinqiao.core.types import CommitCertificate, CommittedBlock, SignedTransaction
 from jinqiao.execution.runtime import Runtime
 from jinqiao.keys import load_key
-from jinqiao.node.chain import Chain
+from jinqiao.node.bft import ConsensusDriver
+from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.config import NodeConfig, load_config
 from jinqiao.node.mempool import Mempool, MempoolFull, PendingTransaction, SenderQuotaExceeded
 from jinqiao.node.metrics import NodeMetrics
+from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress
+from jinqiao.node.safety_store import FileSafetyStorage
 from jinqiao.node.storage import Store
 from jinqiao.node.validator import solo_certificate
 
@@ -73,7 +78,6 @@ class Node:
         self.store = Store(home / self.config.data_dir)
         self.runtime = Runtime(self.suite, self.genesis.chain_id, default_contracts())
         self.chain = Chain(self.store, self.genesis, self.runtime)
-        self._check_solo()
         self.mempool = Mempool(
             capacity=self.config.mempool_capacity,
             capacity_bytes=self.config.mempool_capacity_bytes,
@@ -85,12 +89,87 @@ class Node:
         self._lagged: weakref.WeakSet[asyncio.Queue[CommittedBlock | None]] = weakref.WeakSet()
         self._committed = asyncio.Condition()
         self.last_commit_time_ms = self.chain.head.time_ms
+        self.driver: ConsensusDriver | None = None
+        if len(self.chain.head.validators.validators) > 1:
+            self.driver = self._make_driver()
+        else:
+            self._check_solo()
         log.info(
             "node %s opened at height %d, state root %s",
             self.config.name,
             self.chain.head.height,
             self.chain.head.state_root.hex(),
         )
+
+    def _make_driver(self) -> ConsensusDriver:
+        """The BFT driver: Tendermint with this node's safety module, over mutual TLS."""
+        consensus_dir = self.home / "consensus"
+        consensus_dir.mkdir(mode=0o700, exist_ok=True)
+        safety = SafetyModule(
+            self.signer, self.genesis.chain_id, FileSafetyStorage(consensus_dir / "safety.record")
+        )
+        timeouts = self.config.consensus_timeouts
+        tendermint = TendermintConfig(
+            chain_id=self.genesis.chain_id,
+            address=self.signer.address,
+            timeout_propose_ms=timeouts.propose_ms,
+            timeout_propose_delta_ms=timeouts.propose_delta_ms,
+            timeout_prevote_ms=timeouts.prevote_ms,
+            timeout_prevote_delta_ms=timeouts.prevote_delta_ms,
+            timeout_precommit_ms=timeouts.precommit_ms,
+            timeout_precommit_delta_ms=timeouts.precommit_delta_ms,
+        )
+        tls = self.home / "tls"
+        p2p_config = P2PConfig(
+            node=self.config.name,
+            host=self.config.p2p_host,
+            port=self.config.p2p_port,
+            certificate_file=tls / "node.crt",
+            key_file=tls / "node.key",
+            roots_file=tls / "roots.pem",
+            chain_id=self.genesis.chain_id,
+            genesis_hash=genesis_hash(self.genesis),
+            nodes={v.name: v.organization for v in self.genesis.validators},
+            peers=tuple(PeerAddress(p.name, p.host, p.port) for p in self.config.peers),
+        )
+        return ConsensusDriver(
+            self,
+            lambda handler: P2PNetwork(p2p_config, handler),
+            safety,
+            tendermint,
+            consensus_dir / "locked_block.bin",
+            self.config.empty_block_interval_ms / 1000,
+        )
+
+    # -- services for the consensus driver -------------------------------------------------
+    def parameters(self) -> ChainParameters:
+        with self.store.snapshot() as snapshot:
+            return self.runtime.parameters(snapshot)
+
+    def commit_candidate(
+        self, candidate: Candidate, certificate: CommitCertificate
+    ) -> CommittedBlock:
+        """Store a decided block and account for it (synchronous; runs in a worker thread)."""
+        started = time.perf_counter()
+        committed = self.chain.commit(candidate, certificate)
+        self.mempool.remove(candidate.transaction_hashes)
+        self._record(committed, 0.0, time.perf_counter() - started)
+        return committed
+
+    async def publish(self, committed: CommittedBlock) -> None:
+        await self._publish(committed)
+
+    def admit_gossip(self, transactions: tuple[bytes, ...]) -> None:
+        """Transactions another validator admitted: admit them here too, quietly."""
+        for raw in transactions:
+            try:
+                self.admit(raw, gossip=False)
+            except (InvalidInput, Rejection, MempoolFull, SenderQuotaExceeded):
+                continue
+
+    def committed_block(self, height: int) -> CommittedBlock | None:
+        with self.store.snapshot() as snapshot:
+            return snapshot.block(height)
 
     def _check_solo(self) -> None:
         """A solo node may certify blocks alone only while it holds more than two thirds of the
@@ -105,7 +184,7 @@ class Node:
             )
 
     # -- admission -------------------------------------------------------------------------
-    def admit(self, raw: bytes) -> Admission:
+    def admit(self, raw: bytes, *, gossip: bool = True) -> Admission:
         """Check a signed transaction and add it to the mempool. Raises ``DecodeError``,
         ``Rejection`` or ``MempoolFull``; changes nothing on failure."""
         try:
@@ -130,6 +209,8 @@ class Node:
             raise
         if added:
             self.metrics.admitted.inc()
+            if gossip and self.driver is not None:
+                self.driver.gossip(raw)
         self.metrics.mempool_size.set(len(self.mempool))
         return Admission(identity, "pending" if added else "already_pending")
 
@@ -186,7 +267,11 @@ class Node:
             )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Produce blocks until ``stop`` is set."""
+        """Take part in consensus (several validators) or produce blocks alone (one) until
+        ``stop`` is set."""
+        if self.driver is not None:
+            await self.driver.run(stop)
+            return
         interval_s = self.config.block_interval_ms / 1000
         heartbeat_s = self.config.empty_block_interval_ms / 1000
         last_block = time.monotonic()

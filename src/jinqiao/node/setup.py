@@ -37,7 +37,7 @@ from jinqiao.core.genesis import (
 )
 from jinqiao.execution.runtime import Runtime
 from jinqiao.keys import generate_key, save_key
-from jinqiao.node.config import NodeConfig, dump_config
+from jinqiao.node.config import NodeConfig, PeerConfig, dump_config
 
 TLS_VALIDITY_DAYS = 825
 
@@ -302,6 +302,11 @@ def init_network(
             name=node_name,
             api_port=spec.base_api_port + index,
             p2p_port=spec.base_p2p_port + index,
+            peers=tuple(
+                PeerConfig(other[0], "127.0.0.1", spec.base_p2p_port + other_index)
+                for other_index, other in enumerate(node_plans)
+                if other_index != index
+            ),
         )
         _write_public(home / "config.json", dump_config(config))
         _write_public(home / "genesis.json", genesis_bytes)

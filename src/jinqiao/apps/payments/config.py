@@ -7,7 +7,7 @@
          "net_debit_cap_minor": 500000000}],
      "merchants": [{"acquirer": "ecfin", "merchant_id": "M0001", "name": "Tea House",
                     "mcc": "5812"}],
-     "fee_schedules": [{"currency": "CNY", "network": "clearing", "rules": [
+     "fee_schedules": [{"currency": "CNY", "rules": [
         {"card_type": "debit", "mcc": "*",
          "issuer_fee": {"rate_ppm": 3500, "cap_minor": 1300},
          "issuer_network_fee": {"rate_ppm": 325, "cap_minor": 325},
@@ -28,7 +28,6 @@ import msgspec
 from jinqiao.apps.payments.fees import china_2016_rules, rules_problem
 from jinqiao.apps.payments.model import (
     ACQUIRER_ROLE,
-    CLEARING_HOUSE_ROLE,
     MCC,
     PAYMENT_ROLES,
     REFERENCE,
@@ -80,7 +79,6 @@ class FeeRuleConfig(_ConfigStruct, frozen=True):
 
 class FeeScheduleConfig(_ConfigStruct, frozen=True):
     currency: str
-    network: str
     rules: tuple[FeeRuleConfig, ...]
 
 
@@ -109,7 +107,7 @@ def genesis_records(genesis: Genesis, config: PaymentsConfig) -> GenesisRecords:
     return GenesisRecords(
         tuple(institutions[key] for key in sorted(institutions)),
         _merchants(config, institutions),
-        _fee_schedules(genesis, config, institutions),
+        _fee_schedules(genesis, config),
     )
 
 
@@ -170,9 +168,7 @@ def _merchants(
     return tuple(merchants[key] for key in sorted(merchants))
 
 
-def _fee_schedules(
-    genesis: Genesis, config: PaymentsConfig, institutions: Mapping[str, Institution]
-) -> tuple[FeeSchedule, ...]:
+def _fee_schedules(genesis: Genesis, config: PaymentsConfig) -> tuple[FeeSchedule, ...]:
     assets = {asset.symbol for asset in load_token_config(genesis.contracts.get(TOKEN, {})).assets}
     schedules: dict[str, FeeSchedule] = {}
     for entry in config.fee_schedules:
@@ -181,14 +177,11 @@ def _fee_schedules(
             raise InvalidInput(f"{where}: not a token asset")
         if entry.currency in schedules:
             raise InvalidInput(f"{where}: appears twice")
-        network = institutions.get(entry.network)
-        if network is None or CLEARING_HOUSE_ROLE not in network.roles:
-            raise InvalidInput(f"{where}: network {entry.network!r} is not a clearing house")
         rules = tuple(_rule(rule) for rule in entry.rules)
         problem = rules_problem(rules)
         if problem is not None:
             raise InvalidInput(f"{where}: {problem}")
-        schedules[entry.currency] = FeeSchedule(entry.currency, entry.network, 1, rules)
+        schedules[entry.currency] = FeeSchedule(entry.currency, 1, rules)
     return tuple(schedules[key] for key in sorted(schedules))
 
 

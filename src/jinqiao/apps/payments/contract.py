@@ -9,7 +9,6 @@ from typing import Any
 
 from jinqiao.apps.payments.clearing import load_participants
 from jinqiao.apps.payments.common import (
-    active_institution,
     check_currency,
     check_reference,
     load_cycle,
@@ -45,13 +44,13 @@ from jinqiao.apps.payments.model import (
     Entry,
     Fees,
     FeeSchedule,
+    Flow,
+    FlowArgs,
     Institution,
     InstitutionArgs,
     InstitutionCycle,
     Merchant,
     MerchantArgs,
-    Obligation,
-    ObligationArgs,
     Participants,
     PaymentArgs,
     PaymentView,
@@ -68,10 +67,10 @@ from jinqiao.apps.payments.model import (
     entry_key,
     fee_schedule_key,
     fee_schedule_version_key,
+    flow_key,
     institution_cycle_key,
     institution_key,
     merchant_key,
-    obligation_key,
     position_key,
     refund_key,
 )
@@ -178,21 +177,16 @@ class Payments(Lifecycle, Settlement, Contract):
         if ctx.sender != contract_address(ctx.runtime.suite.hash, GOVERNANCE):
             ctx.reject("unauthorized", "fee schedules change only through governance")
         check_currency(ctx, args.currency)
-        active_institution(ctx, args.network, CLEARING_HOUSE_ROLE)
         problem = rules_problem(args.rules)
         if problem is not None:
             ctx.reject("invalid_fee_schedule", problem)
         current = ctx.state.load(fee_schedule_key(args.currency), FeeSchedule)
         version = 1 if current is None else current.version + 1
-        schedule = FeeSchedule(args.currency, args.network, version, args.rules)
+        schedule = FeeSchedule(args.currency, version, args.rules)
         ctx.state.save(fee_schedule_key(args.currency), schedule)
         ctx.state.save(fee_schedule_version_key(args.currency, version), schedule)
         ctx.emit(
-            "FeeScheduleChanged",
-            currency=args.currency,
-            version=version,
-            network=args.network,
-            rules=len(args.rules),
+            "FeeScheduleChanged", currency=args.currency, version=version, rules=len(args.rules)
         )
         return schedule
 
@@ -273,15 +267,16 @@ class Payments(Lifecycle, Settlement, Contract):
         cycle = load_cycle(ctx, args.cycle_id)
         return Participants(cycle.cycle_id, load_participants(ctx, cycle.cycle_id))
 
-    @query(ObligationArgs)
-    def obligation(self, ctx: Context, args: ObligationArgs) -> Obligation:
-        """What ``debtor`` owes ``creditor`` in the cycle, gross (zero if nothing)."""
+    @query(FlowArgs)
+    def flow(self, ctx: Context, args: FlowArgs) -> Flow:
+        """Everything cleared in the cycle from ``issuer`` to ``acquirer`` (zeros if nothing):
+        the per-counterparty lines of both institutions' statements."""
         cycle = load_cycle(ctx, args.cycle_id)
-        for party in (args.debtor, args.creditor):
+        for party in (args.issuer, args.acquirer):
             if not IDENTIFIER.fullmatch(party):
                 ctx.reject("unknown_institution", f"{party[:MAX_NAME_LENGTH]!r} is not an id")
-        key = obligation_key(cycle.cycle_id, args.debtor, args.creditor)
-        return ctx.state.load(key, Obligation) or Obligation(args.debtor, args.creditor, 0, 0, 0)
+        key = flow_key(cycle.cycle_id, args.issuer, args.acquirer)
+        return ctx.state.load(key, Flow) or Flow(args.issuer, args.acquirer)
 
     @query(CycleInstitutionArgs)
     def institution_cycle(self, ctx: Context, args: CycleInstitutionArgs) -> InstitutionCycle:

@@ -17,6 +17,10 @@ represent       the acquirer            charged_back (up to the chargeback)
 organization (the account role is checked by the runtime, the organization here). Every
 transition is idempotent: the same payment (or refund) id with the same content returns the
 stored record and changes nothing; different content is refused ``payment_conflict``.
+
+A capture goes into an open cycle of the payment's currency. A refund, chargeback or
+representment goes into the cycle of the event it follows while that cycle is open, or into a
+later cycle once that one has settled; never into an earlier cycle.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from jinqiao.apps.payments.model import (
     CHANNELS,
     CHARGEBACK,
     CHARGED_BACK,
+    CYCLE_SETTLED,
     MAX_REFUNDS_PER_PAYMENT,
     MAX_TIME_MS,
     NO_FEES,
@@ -174,7 +179,7 @@ class Lifecycle:
                 mcc=payment.mcc,
             )
         fees = compute_fees(args.amount_minor, rule)
-        record_event(ctx, cycle, CAPTURE, payment, args.amount_minor, fees, schedule.network)
+        record_event(ctx, cycle, CAPTURE, payment, args.amount_minor, fees)
         capture = Capture(args.amount_minor, cycle.cycle_id, fees, schedule.version, ctx.height)
         captured = msgspec.structs.replace(payment, status=CAPTURED, capture=capture)
         ctx.state.save(payment_key(args.payment_id), captured)
@@ -218,7 +223,7 @@ class Lifecycle:
             )
         cycle = self._follow_up_cycle(ctx, payment, args.cycle_id, capture.cycle_id)
         record_event(
-            ctx, cycle, REFUND, payment, args.amount_minor, NO_FEES, "", reference=args.refund_id
+            ctx, cycle, REFUND, payment, args.amount_minor, NO_FEES, reference=args.refund_id
         )
         refund = Refund(
             args.payment_id, args.refund_id, args.amount_minor, args.cycle_id, ctx.height
@@ -269,7 +274,7 @@ class Lifecycle:
                 disputable_minor=disputable,
             )
         cycle = self._follow_up_cycle(ctx, payment, args.cycle_id, capture.cycle_id)
-        record_event(ctx, cycle, CHARGEBACK, payment, args.amount_minor, NO_FEES, "")
+        record_event(ctx, cycle, CHARGEBACK, payment, args.amount_minor, NO_FEES)
         chargeback = Chargeback(args.amount_minor, args.reason_code, args.cycle_id, ctx.height)
         disputed = msgspec.structs.replace(payment, status=CHARGED_BACK, chargeback=chargeback)
         ctx.state.save(payment_key(args.payment_id), disputed)
@@ -305,7 +310,7 @@ class Lifecycle:
                 chargeback_minor=chargeback.amount_minor,
             )
         cycle = self._follow_up_cycle(ctx, payment, args.cycle_id, chargeback.cycle_id)
-        record_event(ctx, cycle, REPRESENTMENT, payment, args.amount_minor, NO_FEES, "")
+        record_event(ctx, cycle, REPRESENTMENT, payment, args.amount_minor, NO_FEES)
         representment = Representment(args.amount_minor, args.cycle_id, ctx.height)
         represented = msgspec.structs.replace(
             payment, status=REPRESENTED, representment=representment
@@ -322,24 +327,36 @@ class Lifecycle:
     def _follow_up_cycle(
         self, ctx: Context, payment: Payment, cycle_id: int, after_cycle_id: int
     ) -> Cycle:
-        """The open cycle a refund, chargeback or representment goes into: not before the cycle
-        of the event it follows, and only while no earlier event of the payment was unwound."""
-        for earlier in _event_cycles(payment):
-            cycle = load_cycle(ctx, earlier)
-            parties = (payment.authorization.issuer, payment.authorization.acquirer)
-            if any(party in cycle.excluded for party in parties):
-                ctx.reject(
-                    "payment_unwound",
-                    f"payment {payment.authorization.payment_id} was unwound from cycle {earlier}",
-                    cycle_id=earlier,
-                )
+        """The open cycle a refund, chargeback or representment goes into: the cycle of the
+        events it follows while that is open, or a later one once that has settled — so a
+        follow-up never rests on an event that could still be unwound, nor on one that was."""
+        cycle = open_cycle_for(ctx, cycle_id, payment.authorization.currency)
         if cycle_id < after_cycle_id:
             ctx.reject(
                 "cycle_out_of_order",
                 f"this follows an event cleared in cycle {after_cycle_id}",
                 after_cycle_id=after_cycle_id,
             )
-        return open_cycle_for(ctx, cycle_id, payment.authorization.currency)
+        for earlier_id in _event_cycles(payment):
+            if earlier_id == cycle_id:
+                continue
+            earlier = load_cycle(ctx, earlier_id)
+            parties = (payment.authorization.issuer, payment.authorization.acquirer)
+            if any(party in earlier.excluded for party in parties):
+                ctx.reject(
+                    "payment_unwound",
+                    f"payment {payment.authorization.payment_id} was unwound from cycle "
+                    f"{earlier_id}",
+                    cycle_id=earlier_id,
+                )
+            if earlier.status != CYCLE_SETTLED:
+                ctx.reject(
+                    "earlier_cycle_unsettled",
+                    f"cycle {earlier_id}, which holds an earlier event of this payment, has not "
+                    "settled yet",
+                    cycle_id=earlier_id,
+                )
+        return cycle
 
 
 def _check_authorization(ctx: Context, args: AuthorizeArgs) -> None:

@@ -70,13 +70,14 @@ PPM = 1_000_000
 
 MAX_CYCLE_INSTITUTIONS = 50
 """Institutions with obligations in one cycle. Settling pays each one in its own token transfer
-(one event each, 64 events per transaction) and closing reads every pair of them (at most
-50 * 49 = 2,450 pair records of the 10,000 state operations a transaction may use)."""
+(one event each, of 64 events a transaction may emit) and closing reads every flow between them
+(at most 50 * 50 = 2,500 flow records, of the 10,000 state operations a transaction may use)."""
 MAX_FEE_RULES = 64
 MAX_REFUNDS_PER_PAYMENT = 64
 MAX_FUNDING_WINDOW_BLOCKS = 1_000_000
 MAX_ENTRIES_PAGE = 500
 MAX_TIME_MS = 2**63 - 1
+MAX_HEIGHT = 2**63 - 1
 
 
 # -- state keys -------------------------------------------------------------------------------
@@ -138,13 +139,13 @@ def participants_key(cycle_id: int) -> bytes:
     return cycle_key(cycle_id) + b"/participants"
 
 
-def creditors_key(cycle_id: int, debtor: str) -> bytes:
-    """The sorted ids of the institutions ``debtor`` owes something in the cycle."""
-    return cycle_key(cycle_id) + b"/creditors/" + debtor.encode()
+def acquirers_key(cycle_id: int, issuer: str) -> bytes:
+    """The sorted ids of the acquirers with a flow from ``issuer`` in the cycle."""
+    return cycle_key(cycle_id) + b"/acquirers/" + issuer.encode()
 
 
-def obligation_key(cycle_id: int, debtor: str, creditor: str) -> bytes:
-    return cycle_key(cycle_id) + b"/obligation/" + debtor.encode() + b"/" + creditor.encode()
+def flow_key(cycle_id: int, issuer: str, acquirer: str) -> bytes:
+    return cycle_key(cycle_id) + b"/flow/" + issuer.encode() + b"/" + acquirer.encode()
 
 
 def institution_cycle_key(cycle_id: int, institution: str) -> bytes:
@@ -188,11 +189,10 @@ class FeeRule(CanonicalStruct, frozen=True):
 
 
 class FeeSchedule(CanonicalStruct, frozen=True):
-    """The fee rules of one currency. ``network`` is the clearing-house institution that
-    receives network fees. Rules are sorted by (card type, mcc), each pair once."""
+    """The fee rules of one currency, sorted by (card type, mcc), each pair once. Network fees
+    go to the clearing house that runs the cycle."""
 
     currency: str
-    network: str
     version: int
     rules: tuple[FeeRule, ...]
 
@@ -360,14 +360,25 @@ class CycleTotals(CanonicalStruct, frozen=True):
     obligations_minor: int = 0
 
 
-class Obligation(CanonicalStruct, frozen=True):
-    """What ``debtor`` owes ``creditor`` in a cycle, in total: amounts and fees apart."""
+class Flow(CanonicalStruct, frozen=True):
+    """Everything cleared in a cycle between one issuer and one acquirer (in that direction of
+    the card payments), in total. Its interbank obligations follow from it
+    (``netting.flow_obligations``): the issuer owes the acquirer ``captured + represented``;
+    the acquirer owes the issuer ``refunded + charged_back`` plus the issuer fees; each side owes
+    the cycle's clearing house its network fees. ``acquirer_fee_minor`` is what the acquirer's
+    merchants owe it (not interbank). Unwinding an institution drops its flows whole."""
 
-    debtor: str
-    creditor: str
-    amount_minor: int
-    fee_minor: int
-    count: int
+    issuer: str
+    acquirer: str
+    events: int = 0
+    captured_minor: int = 0
+    refunded_minor: int = 0
+    charged_back_minor: int = 0
+    represented_minor: int = 0
+    issuer_fee_minor: int = 0
+    issuer_network_fee_minor: int = 0
+    acquirer_network_fee_minor: int = 0
+    acquirer_fee_minor: int = 0
 
 
 class InstitutionCycle(CanonicalStruct, frozen=True):
@@ -436,7 +447,6 @@ class SetFeeScheduleArgs(CanonicalStruct, frozen=True):
     """Replace a currency's fee schedule (governance only; the version is assigned)."""
 
     currency: str
-    network: str
     rules: tuple[FeeRule, ...]
 
 
@@ -524,10 +534,10 @@ class CycleInstitutionArgs(CanonicalStruct, frozen=True):
     institution: str
 
 
-class ObligationArgs(CanonicalStruct, frozen=True):
+class FlowArgs(CanonicalStruct, frozen=True):
     cycle_id: int
-    debtor: str
-    creditor: str
+    issuer: str
+    acquirer: str
 
 
 class EntriesArgs(CanonicalStruct, frozen=True):

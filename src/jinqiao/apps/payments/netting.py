@@ -1,14 +1,22 @@
 """Clearing and netting as pure functions over integers (no state, no context).
 
-* ``event_obligations`` — the interbank obligations one clearing event creates.
-* ``multilateral_net`` — each institution's net position from gross obligations aggregated per
-  (debtor, creditor) pair: one pass over the pairs. This is what the contract runs when a cycle
-  closes, on the per-pair totals it keeps up to date as events arrive.
-* ``multilateral_net_reference`` — the same positions computed the plain way, institution by
-  institution over every individual obligation. Tests hold the two equal (STYLE.md principle 3).
+A *flow* (``model.Flow``) totals everything cleared in a cycle between one issuer and one
+acquirer. Its interbank obligations:
 
-A position is what the institution receives (positive) or pays (negative). Every obligation adds
-its value to one position and takes it from another, so positions always sum to zero exactly.
+* the issuer owes the acquirer what was captured, plus what was represented;
+* the acquirer owes the issuer what was refunded or charged back, plus the issuer fees
+  (interchange);
+* the issuer and the acquirer each owe the network (the cycle's clearing house) their network
+  fees.
+
+``gross_obligations`` sums the obligations of all flows per (debtor, creditor) pair, leaving out
+the flows of excluded (unwound) institutions and anything owed to or by an excluded institution.
+``multilateral_net`` turns gross obligations into one position per institution in one pass over
+the pairs; ``multilateral_net_reference`` computes the same positions the plain way, institution
+by institution over every individual obligation, and the tests hold the two equal (STYLE.md
+principle 3). A position is what the institution receives (positive) or pays (negative). Every
+obligation adds its value to one position and takes it from another, so positions always sum to
+zero exactly.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from jinqiao.apps.payments.model import CAPTURE, CHARGEBACK, REFUND, REPRESENTMENT, Fees
+import msgspec
+
+from jinqiao.apps.payments.model import CAPTURE, CHARGEBACK, REFUND, REPRESENTMENT, Fees, Flow
 from jinqiao.core.errors import NodeFault, require
 
 Pair = tuple[str, str]
@@ -36,43 +46,90 @@ class Delta:
         return self.amount_minor + self.fee_minor
 
 
-def event_obligations(
-    kind: str, issuer: str, acquirer: str, network: str, amount_minor: int, fees: Fees
-) -> tuple[Delta, ...]:
-    """The obligations of one clearing event, merged per pair and sorted by pair; obligations of
-    an institution to itself (on-us payments, the network as a party) and zeros are left out.
-
-    * capture of A: the issuer owes the acquirer A; the acquirer owes the issuer the issuer fee;
-      each side owes the network its network fee;
-    * refund or chargeback of A: the acquirer owes the issuer A;
-    * representment of A: the issuer owes the acquirer A.
-    """
-    raw: list[Delta]
+def event_flow(kind: str, issuer: str, acquirer: str, amount_minor: int, fees: Fees) -> Flow:
+    """The flow of a single clearing event (fees only on captures)."""
     if kind == CAPTURE:
-        raw = [
-            Delta(issuer, acquirer, amount_minor, 0),
-            Delta(acquirer, issuer, 0, fees.issuer_fee_minor),
-            Delta(issuer, network, 0, fees.issuer_network_fee_minor),
-            Delta(acquirer, network, 0, fees.acquirer_network_fee_minor),
-        ]
-    elif kind in (REFUND, CHARGEBACK):
-        raw = [Delta(acquirer, issuer, amount_minor, 0)]
-    elif kind == REPRESENTMENT:
-        raw = [Delta(issuer, acquirer, amount_minor, 0)]
-    else:
-        raise NodeFault(f"unknown clearing event {kind!r}")
+        return Flow(
+            issuer,
+            acquirer,
+            events=1,
+            captured_minor=amount_minor,
+            issuer_fee_minor=fees.issuer_fee_minor,
+            issuer_network_fee_minor=fees.issuer_network_fee_minor,
+            acquirer_network_fee_minor=fees.acquirer_network_fee_minor,
+            acquirer_fee_minor=fees.acquirer_fee_minor,
+        )
+    if kind == REFUND:
+        return Flow(issuer, acquirer, events=1, refunded_minor=amount_minor)
+    if kind == CHARGEBACK:
+        return Flow(issuer, acquirer, events=1, charged_back_minor=amount_minor)
+    if kind == REPRESENTMENT:
+        return Flow(issuer, acquirer, events=1, represented_minor=amount_minor)
+    raise NodeFault(f"unknown clearing event {kind!r}")
+
+
+def add_flows(total: Flow, more: Flow) -> Flow:
+    require(
+        (total.issuer, total.acquirer) == (more.issuer, more.acquirer),
+        "adding flows of different institutions",
+    )
+    return msgspec.structs.replace(
+        total,
+        events=total.events + more.events,
+        captured_minor=total.captured_minor + more.captured_minor,
+        refunded_minor=total.refunded_minor + more.refunded_minor,
+        charged_back_minor=total.charged_back_minor + more.charged_back_minor,
+        represented_minor=total.represented_minor + more.represented_minor,
+        issuer_fee_minor=total.issuer_fee_minor + more.issuer_fee_minor,
+        issuer_network_fee_minor=total.issuer_network_fee_minor + more.issuer_network_fee_minor,
+        acquirer_network_fee_minor=total.acquirer_network_fee_minor
+        + more.acquirer_network_fee_minor,
+        acquirer_fee_minor=total.acquirer_fee_minor + more.acquirer_fee_minor,
+    )
+
+
+def flow_obligations(flow: Flow, network: str) -> tuple[Delta, ...]:
+    """The interbank obligations of ``flow``, merged per pair and sorted by pair; obligations of
+    an institution to itself (on-us payments, the network as a party) and zeros are left out."""
+    issuer, acquirer = flow.issuer, flow.acquirer
+    raw = (
+        Delta(issuer, acquirer, flow.captured_minor + flow.represented_minor, 0),
+        Delta(
+            acquirer,
+            issuer,
+            flow.refunded_minor + flow.charged_back_minor,
+            flow.issuer_fee_minor,
+        ),
+        Delta(issuer, network, 0, flow.issuer_network_fee_minor),
+        Delta(acquirer, network, 0, flow.acquirer_network_fee_minor),
+    )
     merged: dict[Pair, tuple[int, int]] = {}
     for delta in raw:
         if delta.debtor == delta.creditor or delta.value_minor == 0:
             continue
-        amount, fee = merged.get((delta.debtor, delta.creditor), (0, 0))
-        merged[(delta.debtor, delta.creditor)] = (
-            amount + delta.amount_minor,
-            fee + delta.fee_minor,
-        )
-    return tuple(
-        Delta(debtor, creditor, *merged[(debtor, creditor)]) for debtor, creditor in sorted(merged)
-    )
+        pair = (delta.debtor, delta.creditor)
+        amount, fee = merged.get(pair, (0, 0))
+        merged[pair] = (amount + delta.amount_minor, fee + delta.fee_minor)
+    return tuple(Delta(pair[0], pair[1], *merged[pair]) for pair in sorted(merged))
+
+
+def gross_obligations(
+    flows: Iterable[Flow], network: str, excluded: Iterable[str] = ()
+) -> dict[Pair, int]:
+    """Total owed per (debtor, creditor) pair. Flows of an ``excluded`` issuer or acquirer are
+    left out whole (the institution's payments are unwound), and so is anything owed to or by an
+    excluded institution (which can only be the network)."""
+    out = frozenset(excluded)
+    gross: dict[Pair, int] = {}
+    for flow in flows:
+        if flow.issuer in out or flow.acquirer in out:
+            continue
+        for delta in flow_obligations(flow, network):
+            if delta.debtor in out or delta.creditor in out:
+                continue
+            pair = (delta.debtor, delta.creditor)
+            gross[pair] = gross.get(pair, 0) + delta.value_minor
+    return {pair: gross[pair] for pair in sorted(gross)}
 
 
 def multilateral_net(gross: Mapping[Pair, int], institutions: Iterable[str]) -> dict[str, int]:
@@ -122,16 +179,6 @@ def gross_sides(
     return sides
 
 
-def without(gross: Mapping[Pair, int], excluded: Iterable[str]) -> dict[Pair, int]:
-    """``gross`` with every obligation of or to an ``excluded`` institution removed (unwinding)."""
-    out = frozenset(excluded)
-    return {
-        pair: value
-        for pair, value in sorted(gross.items())
-        if pair[0] not in out and pair[1] not in out
-    }
-
-
 def check_balanced(positions: Mapping[str, int]) -> None:
     """Positions must sum to zero exactly; anything else is a bug, never an outcome."""
     total = sum(positions.values())
@@ -158,8 +205,5 @@ def payouts(positions: Mapping[str, int], funded: Mapping[str, int]) -> dict[str
         payout = funded.get(institution, 0) + positions[institution]
         require(payout >= 0, "settling an unfunded debtor", institution=institution)
         result[institution] = payout
-    require(
-        sum(result.values()) == sum(funded.values()),
-        "payouts differ from funds paid in",
-    )
+    require(sum(result.values()) == sum(funded.values()), "payouts differ from funds paid in")
     return result

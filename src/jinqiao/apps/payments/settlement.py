@@ -44,6 +44,7 @@ from jinqiao.apps.payments.model import (
     CYCLE_OPEN,
     CYCLE_SETTLED,
     MAX_FUNDING_WINDOW_BLOCKS,
+    MAX_HEIGHT,
     MAX_TIME_MS,
     NEXT_CYCLE_ID_KEY,
     SETTLEMENT_AGENT_ROLE,
@@ -74,7 +75,7 @@ class Settlement:
         check_currency(ctx, args.currency)
         if args.cutoff_height is None and args.cutoff_time_ms is None:
             ctx.reject("invalid_cutoff", "a cycle needs a cut-off height, time or both")
-        if args.cutoff_height is not None and not ctx.height < args.cutoff_height <= MAX_TIME_MS:
+        if args.cutoff_height is not None and not ctx.height < args.cutoff_height <= MAX_HEIGHT:
             ctx.reject("invalid_cutoff", f"the cut-off height must be after {ctx.height}")
         if args.cutoff_time_ms is not None and not ctx.time_ms < args.cutoff_time_ms <= MAX_TIME_MS:
             ctx.reject("invalid_cutoff", f"the cut-off time must be after {ctx.time_ms}")

@@ -168,6 +168,34 @@ def create_app(node: Node) -> FastAPI:
             "version": __version__,
         }
 
+    @app.get("/v1/consensus", tags=["chain"])
+    def consensus() -> dict[str, Any]:
+        """What consensus is doing and, in words, why the chain is not committing when it is
+        not: height, round, step, whose votes are missing, which peers are connected."""
+        if node.driver is not None:
+            return node.driver.diagnosis()
+        head = node.chain.head
+        return {
+            "mode": "solo",
+            "height": head.height,
+            "summary": f"single validator {node.config.name}: commits alone; head {head.height}, "
+            f"{len(node.mempool)} transactions waiting",
+            "validators": [
+                {
+                    "name": v.name,
+                    "address": v.address.hex(),
+                    "power": v.power,
+                    "self": True,
+                    "connected": True,
+                    "prevote": True,
+                    "precommit": True,
+                    "last_error": "",
+                }
+                for v in head.validators.validators
+            ],
+            "peers": [],
+        }
+
     @app.get("/v1/genesis", tags=["chain"])
     def genesis() -> Response:
         return Response(node.genesis_bytes, media_type="application/json")

@@ -688,6 +688,42 @@ def query_state(
         )
 
 
+@app.command()
+@guarded
+def status(
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """What consensus is waiting for: height, round, step, missing votes, peers."""
+    target = resolve_target(network, url, genesis)
+    with target.client() as client:
+        view = client.consensus()
+    if json_output:
+        emit_json(view)
+        return
+    console.print(f"[bold]{view['summary']}[/]")
+    table = Table("validator", "power", "connected", "prevote", "precommit", "last error")
+    for validator in view["validators"]:
+        name = validator["name"] + (" (this node)" if validator["self"] else "")
+        table.add_row(
+            name,
+            str(validator["power"]),
+            _yes_no(validator["connected"]),
+            _yes_no(validator["prevote"]),
+            _yes_no(validator["precommit"]),
+            validator["last_error"][:40],
+        )
+    console.print(table)
+
+
+def _yes_no(value: bool | None) -> str:
+    if value is None:
+        return "–"
+    return "[green]yes[/]" if value else "[red]no[/]"
+
+
 # -- demo and benchmarks -----------------------------------------------------------------
 
 

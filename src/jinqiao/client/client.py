@@ -155,6 +155,11 @@ class Client:
         self._height_hint_at = time.monotonic()
         return status
 
+    def consensus(self) -> dict[str, Any]:
+        """The node's consensus diagnosis (``GET /v1/consensus``; not proven)."""
+        answer: dict[str, Any] = self._request("GET", "/v1/consensus")
+        return answer
+
     # -- transactions ----------------------------------------------------------------------
     def build(
         self,

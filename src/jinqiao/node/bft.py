@@ -448,6 +448,82 @@ class ConsensusDriver:
         self.machine = Tendermint(self.config)  # a fresh machine for the new height
         self._start_height()
 
+    # -- diagnosis ---------------------------------------------------------------------------
+    def diagnosis(self) -> dict[str, object]:
+        """Where consensus stands, and in words why it is not committing when it is not."""
+        head = self.node.chain.head
+        names = {v.address: v.name for v in head.validators.validators}
+        peers = {entry["peer"]: entry for entry in self.p2p.status()}
+        status = self.machine.status()
+        since_commit_s = round(time.monotonic() - self.last_commit_monotonic, 1)
+        idle = self._waiting_to_start or status.height != head.height + 1
+        validators = []
+        for validator in head.validators.validators:
+            peer = peers.get(validator.name)
+            validators.append(
+                {
+                    "name": validator.name,
+                    "address": validator.address.hex(),
+                    "power": validator.power,
+                    "self": validator.address == self.safety.address,
+                    "connected": True
+                    if validator.address == self.safety.address
+                    else bool(peer and peer["connected"]),
+                    "prevote": None if idle else validator.address not in status.missing_prevotes,
+                    "precommit": None
+                    if idle
+                    else validator.address not in status.missing_precommits,
+                    "last_error": "" if peer is None else peer["last_error"],
+                }
+            )
+        if self._waiting_to_start:
+            summary = (
+                f"idle at height {head.height}: no transactions waiting; the next block starts "
+                "when one arrives or at the empty-block heartbeat"
+            )
+        elif status.height != head.height + 1:
+            summary = f"starting height {head.height + 1}"
+        else:
+            step = status.step.name.lower()
+            missing_votes = (
+                status.missing_prevotes if step != "precommit" else (status.missing_precommits)
+            )
+            kind = "precommits" if step == "precommit" else "prevotes"
+            have = status.precommit_power if step == "precommit" else status.prevote_power
+            missing = ", ".join(names.get(a, a.hex()[:12]) for a in missing_votes) or "none"
+            unreachable = [str(v["name"]) for v in validators if not v["connected"]]
+            summary = (
+                f"waiting at height {status.height} round {status.round}, step {step}: "
+                f"{kind} from validators with power {have} of {status.total_power} "
+                f"(at least {2 * status.total_power // 3 + 1} needed); missing {kind} from "
+                f"{missing}"
+                + (f"; not connected: {', '.join(unreachable)}" if unreachable else "")
+                + (
+                    f"; no proposal received for round {status.round}"
+                    if not status.proposal_received and step == "propose"
+                    else ""
+                )
+                + f"; last commit {since_commit_s} s ago"
+            )
+        return {
+            "mode": "bft",
+            "height": head.height,
+            "consensus_height": status.height,
+            "round": status.round,
+            "step": status.step.name.lower(),
+            "locked_round": status.locked_round,
+            "valid_round": status.valid_round,
+            "proposal_received": status.proposal_received,
+            "prevote_power": status.prevote_power,
+            "precommit_power": status.precommit_power,
+            "total_power": status.total_power,
+            "seconds_since_commit": since_commit_s,
+            "validators": validators,
+            "peers": list(peers.values()),
+            "evidence": len(self.evidence),
+            "summary": summary,
+        }
+
     # -- evidence and the locked block -------------------------------------------------------
     def _record_evidence(
         self, validator: bytes, height: int, round_: int, kind: str, first: bytes, second: bytes

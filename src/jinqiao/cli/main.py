@@ -720,7 +720,7 @@ def status(
 
 def _yes_no(value: bool | None) -> str:
     if value is None:
-        return "–"
+        return "-"
     return "[green]yes[/]" if value else "[red]no[/]"
 
 

@@ -229,7 +229,7 @@ class SimParameters:
     max_execution_ms: int = 10
     commit_wait_ms: int = 100
     gossip_interval_ms: int = 400
-    liveness_bound_ms: int = 40_000
+    liveness_bound_ms: int = 20_000
 
 
 @dataclass(frozen=True)

@@ -561,13 +561,19 @@ def test_line_55_counts_power_not_validators() -> None:
     assert net.machine.round == 4
 
 
-def test_rounds_beyond_the_window_are_dropped() -> None:
+def test_rounds_beyond_the_window_are_not_kept_but_still_count_for_the_round_skip() -> None:
+    """Line 55 after a long partition: the others may be many rounds ahead. Their messages
+    beyond the window are not stored (bounded memory), but who was seen how far ahead is, so
+    f + 1 of them still pull this node forward."""
     net = net_where_me_is_not_proposer(max_future_rounds=3)
     net.start()
-    net.votes(net.others(), PREVOTE, 4, NIL)
-    assert net.machine.round == 0 and 4 not in net.machine.state.rounds
-    net.votes(net.others(), PREVOTE, 3, NIL)
-    assert net.machine.round == 3
+    others = net.others()
+    net.votes(others[:1], PREVOTE, 9, NIL)  # one of four: not more than a third
+    assert net.machine.round == 0 and 9 not in net.machine.state.rounds
+    net.votes(others[1:2], PREVOTE, 7, NIL)  # two of four, seen at rounds >= 7
+    assert net.machine.round == 7
+    net.votes(others, PREVOTE, 3, NIL)  # a round inside the window, behind us now: ignored
+    assert net.machine.round == 7
 
 
 # ------------------------------------------------------------------------ decide (49-54)

@@ -473,6 +473,10 @@ class ConsensusState:
     proposed_rounds: dict[int, None] = field(default_factory=dict)
     vote_evidence_reported: dict[tuple[bytes, int, int], None] = field(default_factory=dict)
     next_height_messages: list[ProposalReceived | VoteReceived] = field(default_factory=list)
+    far_rounds: dict[bytes, int] = field(default_factory=dict)
+    """Per validator, the highest round beyond the message window it was seen in at this
+    height (one entry per validator, so bounded): enough for the round skip of line 55 after a
+    long partition, when the others are many rounds ahead."""
 
 
 @dataclass(frozen=True)
@@ -677,6 +681,18 @@ class Tendermint:
             and 0 <= round_ <= state.round + self.config.max_future_rounds
         )
 
+    def _note_far_round(self, chain_id: str, height: int, round_: int, validator: bytes) -> None:
+        state = self.state
+        if (
+            chain_id == self.config.chain_id
+            and height == state.height
+            and state.decision is None
+            and round_ > state.round + self.config.max_future_rounds
+            and validator in state.powers
+            and round_ > state.far_rounds.get(validator, -1)
+        ):
+            state.far_rounds[validator] = round_
+
     def _buffer_next_height(self, message: ProposalReceived | VoteReceived) -> None:
         buffer = self.state.next_height_messages
         if len(buffer) < self.config.max_next_height_messages:
@@ -689,6 +705,7 @@ class Tendermint:
         if proposal.height == state.height + 1 and proposal.chain_id == self.config.chain_id:
             self._buffer_next_height(event)
             return
+        self._note_far_round(proposal.chain_id, proposal.height, proposal.round, proposal.proposer)
         if not self._accepts(proposal.chain_id, proposal.height, proposal.round):
             return
         if not is_block_hash(proposal.block_hash):
@@ -735,6 +752,7 @@ class Tendermint:
         if vote.height == state.height + 1 and vote.chain_id == self.config.chain_id:
             self._buffer_next_height(event)
             return
+        self._note_far_round(vote.chain_id, vote.height, vote.round, vote.validator)
         if not self._accepts(vote.chain_id, vote.height, vote.round):
             return
         power = state.powers.get(vote.validator)
@@ -858,10 +876,25 @@ class Tendermint:
                 round_state.sender_power, state.total_power
             ):
                 target = round_ if target is None else max(target, round_)
+        far = self._far_round_target()
+        if far is not None and far > state.round and (target is None or far > target):
+            target = far
         if target is None:
             return False
         self._start_round(target, outputs)
         return True
+
+    def _far_round_target(self) -> int | None:
+        """The highest round R such that validators seen at rounds >= R beyond the window hold
+        more than a third of the power: at least one correct validator has reached R, which is
+        what line 55 needs to know (messages of those rounds were not kept, see ``_accepts``)."""
+        state = self.state
+        power = 0
+        for validator, round_ in sorted(state.far_rounds.items(), key=lambda item: -item[1]):
+            power += state.powers.get(validator, 0)
+            if is_more_than_one_third(power, state.total_power):
+                return round_
+        return None
 
     def _upon_proposal_in_propose_step(self, outputs: list[Output]) -> bool:
         """Lines 22-27 (vr = -1) and 28-33 (0 <= vr < roundp, with 2f + 1 prevotes for id(v)

@@ -407,6 +407,7 @@ class ConsensusDriver:
         if now - self._last_status >= STATUS_INTERVAL_S:
             self._last_status = now
             self.p2p.broadcast(encode_message(StatusMessage(self.node.chain.head.height)))
+            self._resend_own_messages(now)
         head = self.node.chain.head.height
         ahead = [peer for peer, height in self.peer_heights.items() if height > head]
         if not ahead:
@@ -418,6 +419,21 @@ class ConsensusDriver:
         peer = max(ahead, key=lambda name: (self.peer_heights[name], name))
         self._catch_up_asked = (head + 1, now)
         self.p2p.send(peer, encode_message(BlockRequest(head + 1)))
+
+    def _resend_own_messages(self, now: float) -> None:
+        """Votes are sent once; a peer that was down or partitioned when they went out would
+        never see them. While a height is not decided, re-send this validator's latest signed
+        proposal and votes of the height once a second (receivers ignore duplicates)."""
+        if self._waiting_to_start or now - self.last_commit_monotonic < STATUS_INTERVAL_S:
+            return
+        height = self.node.chain.head.height + 1
+        for message in self.safety.signed_messages(height):
+            if isinstance(message, SignedProposal):
+                block = self.blocks.get(message.proposal.block_hash)
+                if block is not None:
+                    self.p2p.broadcast(encode_message(ProposalMessage(message, block)))
+            else:
+                self.p2p.broadcast(encode_message(VoteMessage(message)))
 
     async def _catch_up_with(self, committed: CommittedBlock) -> None:
         header = committed.block.header

@@ -233,7 +233,9 @@ class P2PNetwork:
             await self._serve(reader, writer, expected=peer.name)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._serve(reader, writer, expected=None)
+        # Closing the server cancels these handlers; that is the normal way they end.
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._serve(reader, writer, expected=None)
 
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, expected: str | None

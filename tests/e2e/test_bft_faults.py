@@ -1,0 +1,178 @@
+"""Four validator processes on loopback — real TLS between them, real HTTP to them — under a
+steady load of signed transfers, through the faults a consortium meets: a validator killed and
+restarted, one paused and resumed, two of four stopped (the chain must halt without forking and
+resume when one returns), and all four restarted from disk."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jinqiao.apps.token import TOKEN, TransferArgs
+from jinqiao.client import Client, ClientError
+from jinqiao.keys import load_key
+from jinqiao.node.setup import NetworkLayout
+from tests.helpers.process import NodeProcess, make_network
+
+pytestmark = pytest.mark.e2e
+
+
+def height(node: NodeProcess) -> int:
+    try:
+        return int(httpx.get(f"{node.url}/v1/status", timeout=2).json()["height"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return -1
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def block_hash(node: NodeProcess, at: int) -> str:
+    return str(httpx.get(f"{node.url}/v1/blocks/{at}", timeout=5).json()["header"]["hash"])
+
+
+class Load:
+    """Transfers submitted to ``target`` in small batches; remembers what it saw committed."""
+
+    def __init__(self, url: str, genesis_file: Path, payer_file: Path, payee: bytes) -> None:
+        self.client = Client(url, genesis_file=genesis_file, timeout_s=5)
+        self.payer = load_key(payer_file)
+        self.payee = payee
+        self.committed: dict[str, tuple[int, int]] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                batch = [
+                    self.client.build(
+                        self.payer, TOKEN, "transfer", TransferArgs("CNY", self.payee, 1)
+                    )
+                    for _ in range(20)
+                ]
+                self.client.submit_batch(batch)
+                result = self.client.wait(self.client.hash_of(batch[-1]), timeout_s=20)
+                self.committed[result.transaction_hash] = (result.height, result.index)
+            except ClientError:
+                time.sleep(0.2)
+
+    def __enter__(self) -> Load:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+        self.client.close()
+
+
+@pytest.fixture
+def network(tmp_path: Path) -> Iterator[tuple[Path, NetworkLayout, list[NodeProcess]]]:
+    layout = make_network(tmp_path, validators=4)
+    nodes = [
+        NodeProcess(tmp_path / node.home, port=int(node.api_url.rsplit(":", 1)[1]))
+        for node in layout.nodes
+    ]
+    for node in nodes:
+        node.start()
+    try:
+        yield tmp_path, layout, nodes
+    finally:
+        for node in nodes:
+            if node.process is not None and node.process.poll() is None:
+                with_signal = node.process
+                with_signal.send_signal(signal.SIGCONT)
+                node.stop()
+
+
+def restart(node: NodeProcess) -> None:
+    replacement = NodeProcess(node.home, port=node.port)
+    replacement.start()
+    node.process = replacement.process
+
+
+def test_four_validators_survive_the_faults(
+    network: tuple[Path, NetworkLayout, list[NodeProcess]],
+) -> None:
+    directory, layout, nodes = network
+    genesis_file = directory / "genesis.json"
+    treasury = load_key(directory / layout.account("clearing-treasury").key_file)
+    payer_file = directory / layout.account("bank-a-treasury").key_file
+    payee = bytes.fromhex(layout.account("bank-b-treasury").address)
+    with Client(nodes[0].url, genesis_file=genesis_file) as client:
+        assert client.token.mint(treasury, "CNY", load_key(payer_file).address, 10**9).ok
+    first, second, third, fourth = nodes
+
+    with Load(first.url, genesis_file, payer_file, payee) as load:
+        start = height(first)
+        wait_for(lambda: height(first) >= start + 3, 30, "healthy commits")
+
+        # One validator killed: the other three keep committing.
+        fourth.kill()
+        at_kill = height(first)
+        wait_for(lambda: height(first) >= at_kill + 3, 30, "commits with one validator down")
+        # ...and after a restart it catches up to the same chain.
+        restart(fourth)
+        wait_for(
+            lambda: height(fourth) >= height(first) - 1 > at_kill, 60, "catch-up after restart"
+        )
+
+        # One validator paused (SIGSTOP) and resumed.
+        assert third.process is not None
+        third.process.send_signal(signal.SIGSTOP)
+        at_pause = height(first)
+        wait_for(lambda: height(first) >= at_pause + 2, 30, "commits with one validator paused")
+        third.process.send_signal(signal.SIGCONT)
+        wait_for(lambda: height(third) >= height(first) - 1, 60, "catch-up after SIGCONT")
+
+        # Two of four stopped: no quorum, commits halt — without a fork.
+        third.kill()
+        fourth.kill()
+        time.sleep(3)
+        halted = height(first)
+        time.sleep(4)
+        assert height(first) == halted, "committed without a two-thirds quorum"
+        diagnosis = httpx.get(f"{first.url}/v1/consensus", timeout=5).json()
+        missing = {v["name"] for v in diagnosis["validators"] if not v["connected"]}
+        assert missing == {layout.nodes[2].name, layout.nodes[3].name}, diagnosis["summary"]
+        assert "missing" in diagnosis["summary"] and diagnosis["step"] in (
+            "propose",
+            "prevote",
+            "precommit",
+        )
+        # One returns: three of four, the chain moves again.
+        restart(third)
+        wait_for(lambda: height(first) > halted, 60, "commits after one validator returned")
+        restart(fourth)
+
+    # All four restarted from disk: the chain continues at the next height.
+    for node in nodes:
+        assert node.stop() == 0, node.log()
+    before = max(height(node) for node in nodes)
+    for node in nodes:
+        restart(node)
+    with Client(first.url, genesis_file=genesis_file) as client:
+        result = client.token.transfer(load_key(payer_file), "CNY", payee, 1)
+        assert result.ok and result.height > 0
+        # Nothing acknowledged was lost, on any node.
+        for identity, (at, index) in load.committed.items():
+            assert client.wait(identity, timeout_s=5).height == at
+    wait_for(lambda: min(height(node) for node in nodes) >= result.height, 60, "all four converge")
+    top = min(height(node) for node in nodes)
+    assert top >= before
+    for at in range(1, top + 1, max(1, top // 20)):
+        hashes = {block_hash(node, at) for node in nodes}
+        assert len(hashes) == 1, f"fork at height {at}: {hashes}"
+    assert len(load.committed) > 10

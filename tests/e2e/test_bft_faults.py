@@ -113,7 +113,7 @@ def test_four_validators_survive_the_faults(
     payee = bytes.fromhex(layout.account("bank-b-treasury").address)
     with Client(nodes[0].url, genesis_file=genesis_file) as client:
         assert client.token.mint(treasury, "CNY", load_key(payer_file).address, 10**9).ok
-    first, second, third, fourth = nodes
+    first, _, third, fourth = nodes
 
     with Load(first.url, genesis_file, payer_file, payee) as load:
         start = height(first)
@@ -167,8 +167,9 @@ def test_four_validators_survive_the_faults(
         result = client.token.transfer(load_key(payer_file), "CNY", payee, 1)
         assert result.ok and result.height > 0
         # Nothing acknowledged was lost, on any node.
-        for identity, (at, index) in load.committed.items():
-            assert client.wait(identity, timeout_s=5).height == at
+        for identity, location in load.committed.items():
+            found = client.wait(identity, timeout_s=5)
+            assert (found.height, found.index) == location
     wait_for(lambda: min(height(node) for node in nodes) >= result.height, 60, "all four converge")
     top = min(height(node) for node in nodes)
     assert top >= before

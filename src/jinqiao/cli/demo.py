@@ -130,9 +130,16 @@ def _try_submit(client: Client, transaction: SignedTransaction, tally: Tally) ->
 
 
 def run_demo(
-    *, exit_after: bool, transfers: int, directory: Path | None, base_port: int, seed: int
+    *,
+    exit_after: bool,
+    transfers: int,
+    directory: Path | None,
+    base_port: int,
+    seed: int,
+    validators: int = 4,
 ) -> None:
-    _check_port_free(base_port)
+    for port in range(base_port, base_port + validators):
+        _check_port_free(port)
     root = directory or Path(tempfile.mkdtemp(prefix="jinqiao-demo-"))
     network_dir = root / "network"
     console.print(
@@ -140,33 +147,62 @@ def run_demo(
             "[bold]jinqiao demo[/] — a consortium ledger for CNY payments", border_style="cyan"
         )
     )
-    layout = init_network(network_dir, demo_spec(base_api_port=base_port))
-    node = layout.nodes[0]
+    layout = init_network(network_dir, demo_spec(validators=validators, base_api_port=base_port))
     console.print(
-        f"network [bold]{layout.chain_id}[/] in {network_dir}: "
-        f"{len(layout.nodes)} validator, {len(layout.accounts)} institution accounts"
+        f"network [bold]{layout.chain_id}[/] in {network_dir}: {len(layout.nodes)} "
+        f"validator{'s' if len(layout.nodes) > 1 else ''} "
+        f"({', '.join(n.name for n in layout.nodes)}), {len(layout.accounts)} institution accounts"
     )
-    with running_node(network_dir / node.home, root / f"{node.name}.log", node.api_url) as process:
-        console.print(f"node [bold]{node.name}[/] (pid {process.pid}) serving {node.api_url}")
+    with contextlib.ExitStack() as stack:
+        processes = [
+            stack.enter_context(
+                running_node(network_dir / node.home, root / f"{node.name}.log", node.api_url)
+            )
+            for node in layout.nodes
+        ]
+        for node, process in zip(layout.nodes, processes, strict=True):
+            console.print(f"node [bold]{node.name}[/] (pid {process.pid}) serving {node.api_url}")
+        node = layout.nodes[0]
         client = Client(node.api_url, genesis_file=network_dir / layout.genesis_file)
         started = time.monotonic()
         tally = _run_day(client, layout, network_dir, transfers, random.Random(seed))
         elapsed = time.monotonic() - started
         _summary(client, layout, tally, elapsed)
+        _show_agreement(layout)
         if exit_after:
             return
         command = Path(sys.executable).parent / "jinqiao"
         console.print(
             f"\nThe network keeps running: API {node.api_url}/docs, "
             f"network directory {network_dir}.\nTry: [bold]{command} query balance "
-            f"bank-a-treasury --network {network_dir}[/]\nPress Ctrl-C to stop."
+            f"bank-a-treasury --network {network_dir}[/] or [bold]{command} status "
+            f"--network {network_dir}[/]\nPress Ctrl-C to stop."
         )
         with contextlib.suppress(KeyboardInterrupt):
-            while process.poll() is None:
+            while all(process.poll() is None for process in processes):
                 time.sleep(0.5)
     if directory is None:
         shutil.rmtree(root, ignore_errors=True)
         console.print(f"stopped; removed {root}")
+
+
+def _show_agreement(layout: NetworkLayout) -> None:
+    """Every validator's view of the same height: one block hash, one state root."""
+    heights = []
+    for node in layout.nodes:
+        heights.append(int(httpx.get(f"{node.api_url}/v1/status", timeout=5).json()["height"]))
+    common = min(heights)
+    table = Table(title=f"The validators agree (block {common})")
+    table.add_column("validator")
+    table.add_column("head", justify="right")
+    table.add_column("block hash")
+    table.add_column("state root")
+    for node, head in zip(layout.nodes, heights, strict=True):
+        header = httpx.get(f"{node.api_url}/v1/blocks/{common}", timeout=5).json()["header"]
+        table.add_row(
+            node.name, str(head), header["hash"][:16] + "…", header["state_root"][:16] + "…"
+        )
+    console.print(table)
 
 
 def _check_port_free(port: int) -> None:
@@ -354,8 +390,9 @@ def _summary(client: Client, layout: NetworkLayout, tally: Tally, elapsed_s: flo
     proof.add_row("block", f"{proven.height}, state root {proven.state_root.hex()}")
     proof.add_row(
         "checked",
-        "sparse Merkle proof → state root → header → commit certificate signed by "
-        f"{len(client.genesis.validators)} genesis validator(s): [green]verified[/]",
+        "sparse Merkle proof → state root → header → commit certificate, checked against the "
+        f"{len(client.genesis.validators)} genesis validators (more than 2/3 of the power signed): "
+        "[green]verified[/]",
     )
     console.print(proof)
 

@@ -741,6 +741,9 @@ def demo(
     ] = None,
     base_port: Annotated[int, typer.Option(min=1024, max=65000)] = 8600,
     seed: Annotated[int, typer.Option(help="Seed of the random transfers.")] = 7,
+    validators: Annotated[
+        int, typer.Option(min=1, max=5, help="Validator processes, one per founding organization.")
+    ] = 4,
 ) -> None:
     """Start a local network, run a day of signed CNY transfers and show what happened."""
     from jinqiao.cli.demo import run_demo
@@ -751,6 +754,7 @@ def demo(
         directory=directory,
         base_port=base_port,
         seed=seed,
+        validators=validators,
     )
 
 

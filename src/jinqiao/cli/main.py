@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from jinqiao.cli.common import Target, console, emit_json, fail, format_minor, resolve_target
@@ -756,6 +758,69 @@ def demo(
         seed=seed,
         validators=validators,
     )
+
+
+@app.command()
+@guarded
+def sim(
+    seeds: Annotated[int, typer.Option(min=1, max=1_000_000, help="How many seeds to run.")] = 100,
+    seed: Annotated[int | None, typer.Option(help="Run this one seed (replay).")] = None,
+    scenario: Annotated[str | None, typer.Option(help="Only this scenario.")] = None,
+    first_seed: Annotated[int, typer.Option(min=0, help="First seed of the range.")] = 1,
+    json_output: JsonOption = False,
+) -> None:
+    """Deterministic simulation of a validator network: drops, delays, partitions, crashes,
+    Byzantine twins. One seed replays one run exactly; a failure prints its replay command."""
+    import random
+
+    from jinqiao.consensus.sim import SimulationFailure, run_scenario, scenario_names
+
+    names = scenario_names()
+    if scenario is not None and scenario not in names:
+        fail(f"unknown scenario {scenario!r}; known: {', '.join(names)}")
+    chosen = [scenario] if scenario else list(names)
+    seed_list = [seed] if seed is not None else list(range(first_seed, first_seed + seeds))
+    runs = [(name, number) for number in seed_list for name in chosen]
+    failures: list[dict[str, Any]] = []
+    started = time.monotonic()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=json_output,
+    ) as progress:
+        task = progress.add_task("simulating", total=len(runs))
+        for name, number in runs:
+            try:
+                run_scenario(name, number, random.Random(number))
+            except SimulationFailure as broken:
+                failures.append(
+                    {
+                        "scenario": name,
+                        "seed": number,
+                        "error": broken.message,
+                        "replay": f"jinqiao sim --seed {number} --scenario {name}",
+                    }
+                )
+            progress.advance(task)
+    summary = {
+        "runs": len(runs),
+        "failures": failures,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    if json_output:
+        emit_json(summary)
+    else:
+        console.print(f"{len(runs)} runs, {len(failures)} failed, {summary['seconds']} s")
+        for failure in failures[:20]:
+            console.print(
+                f"[red]{failure['scenario']} seed {failure['seed']}[/]: "
+                f"{failure['error']}\n  replay: {failure['replay']}"
+            )
+    if failures:
+        raise typer.Exit(1)
 
 
 @bench_app.command("execute")

@@ -281,9 +281,14 @@ def create_app(node: Node) -> FastAPI:
             "receipt_proof": encode(record.receipt_proof).hex(),
         }
 
-    def _block_view(committed: CommittedBlock, include: bool) -> dict[str, Any]:
+    def _block_view(
+        committed: CommittedBlock, include: bool, hashes: bool = False
+    ) -> dict[str, Any]:
         return block_json(
-            committed, header_hash(node.suite, committed.block.header), include_transactions=include
+            committed,
+            header_hash(node.suite, committed.block.header),
+            include_transactions=include,
+            include_hashes=hashes,
         )
 
     @app.get("/v1/blocks/latest", tags=["chain"])
@@ -292,9 +297,11 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/v1/blocks/{height}", tags=["chain"])
     def block_at(
-        height: Annotated[int, Path(ge=1, le=2**63)], transactions: bool = False
+        height: Annotated[int, Path(ge=1, le=2**63)],
+        transactions: bool = False,
+        hashes: Annotated[bool, Query(description="Include only the transaction hashes")] = False,
     ) -> dict[str, Any]:
-        return _block_view(reader.block(height), transactions)
+        return _block_view(reader.block(height), transactions, hashes)
 
     @app.get("/v1/blocks/by-hash/{block_hash}", tags=["chain"])
     def block_by_hash(

@@ -45,7 +45,11 @@ def header_json(header: BlockHeader, block_hash: bytes) -> dict[str, Any]:
 
 
 def block_json(
-    committed: CommittedBlock, block_hash: bytes, *, include_transactions: bool
+    committed: CommittedBlock,
+    block_hash: bytes,
+    *,
+    include_transactions: bool,
+    include_hashes: bool = False,
 ) -> dict[str, Any]:
     block: Block = committed.block
     certificate: CommitCertificate = committed.certificate
@@ -57,6 +61,8 @@ def block_json(
         "transaction_count": len(block.transactions),
         "rejected_count": sum(1 for r in committed.receipts if r.status != 0),
     }
+    if include_hashes:
+        view["transaction_hashes"] = [r.transaction_hash.hex() for r in committed.receipts]
     if include_transactions:
         view["transactions"] = [
             {

@@ -846,5 +846,35 @@ def bench_execute(
     )
 
 
+@bench_app.command("network")
+@guarded
+def bench_network(
+    validators: Annotated[int, typer.Option(min=1, max=7, help="Validator processes.")] = 4,
+    duration: Annotated[float, typer.Option(min=5, max=3600, help="Seconds of load.")] = 30,
+    rate: Annotated[
+        int | None,
+        typer.Option(min=1, max=100_000, help="Offered tx/s (default: as fast as accepted)."),
+    ] = None,
+    json_output: JsonOption = False,
+    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a PNG of throughput and latency here.")
+    ] = None,
+    base_port: Annotated[int, typer.Option(min=1024, max=65000)] = 9700,
+) -> None:
+    """Committed transfers/s and commit latency of a validator network on this machine."""
+    from jinqiao.cli.bench_network import run_network_bench
+
+    run_network_bench(
+        validators=validators,
+        duration_s=duration,
+        rate=rate,
+        json_output=json_output,
+        output=output,
+        plot=plot,
+        base_port=base_port,
+    )
+
+
 def main() -> None:
     app()

@@ -324,6 +324,7 @@ class ConsensusDriver:
                     header.time_ms,
                     header.proposer,
                     verify_signatures=True,
+                    verified=self.node.mempool.verified(),
                 )
             except InvalidBlock as refusal:
                 log.warning("invalid block %d: %s", header.height, refusal)

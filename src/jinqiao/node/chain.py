@@ -9,7 +9,7 @@ that commits it. Both the solo producer and (later) the BFT driver go through th
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from jinqiao.core.codec import encode
@@ -127,8 +127,12 @@ class Chain:
         proposer: bytes,
         *,
         verify_signatures: bool = True,
+        verified: Mapping[bytes, SignedTransaction] | None = None,
     ) -> Candidate:
-        """Execute ``transactions`` on top of the head and build the candidate block."""
+        """Execute ``transactions`` on top of the head and build the candidate block.
+
+        ``verified`` maps transaction hashes to signed transactions whose signatures this node
+        already checked (its mempool): those are not verified a second time."""
         head = self.head
         height = head.height + 1
         time_ms = max(time_ms, head.time_ms + 1)
@@ -141,6 +145,7 @@ class Chain:
                 transactions,
                 snapshot.has_transaction,
                 verify_signatures=verify_signatures,
+                already_verified=None if verified is None else _same_signed(verified),
             )
             tree = SparseMerkleTree(self.suite, snapshot)
             state_root, new_nodes = tree.update(head.state_root, result.writes)
@@ -192,6 +197,18 @@ class Chain:
             header.height, candidate.block_hash, header.state_root, header.time_ms, validators
         )
         return committed
+
+
+def _same_signed(
+    verified: Mapping[bytes, SignedTransaction],
+) -> Callable[[bytes, SignedTransaction], bool]:
+    """True for a transaction whose exact signed form (body and signature) is in ``verified``;
+    a copy of a known body with another signature is verified again."""
+
+    def check(identity: bytes, transaction: SignedTransaction) -> bool:
+        return verified.get(identity) == transaction
+
+    return check
 
 
 def _values_of(suite: CryptoSuite, writes: Mapping[bytes, bytes | None]) -> dict[bytes, bytes]:

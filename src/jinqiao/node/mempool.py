@@ -80,6 +80,11 @@ class Mempool:
             self._bytes += pending.size_bytes
             return True
 
+    def verified(self) -> dict[bytes, SignedTransaction]:
+        """A snapshot of the waiting transactions (their signatures were checked on admission)."""
+        with self._lock:
+            return {key: pending.transaction for key, pending in self._pending.items()}
+
     def room(self) -> int:
         return max(0, self.capacity - len(self._pending))
 

@@ -229,12 +229,7 @@ def run_network_bench(
         layout = init_network(root / "net", _spec(validators, base_port))
         for node in layout.nodes:
             home = root / "net" / node.home
-            config = msgspec.structs.replace(
-                load_config(home),
-                log_level="WARNING",
-                mempool_capacity=200_000,
-                mempool_per_sender=200_000,
-            )
+            config = msgspec.structs.replace(load_config(home), log_level="WARNING")
             (home / "config.json").write_bytes(dump_config(config))
         senders = [
             load_key(root / "net" / a.key_file)
@@ -299,7 +294,13 @@ def run_network_bench(
         result: dict[str, Any] = {
             "benchmark": "network",
             "setup": {
-                **setup_description(count, 0, SENDERS),
+                **{
+                    key: value
+                    for key, value in setup_description(count, 0, SENDERS).items()
+                    if key not in ("path", "block_size")
+                },
+                "path": "HTTP batch submit to the nodes in turn, gossip, Tendermint, "
+                "re-execution by every validator, LMDB commit on every node",
                 "validators": validators,
                 "processes": f"{validators} node processes on this machine, mutual TLS",
                 "offered": _offered(rate),

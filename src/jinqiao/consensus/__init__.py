@@ -1,6 +1,9 @@
-"""Consensus: Tendermint (Buchman, Kwon, Milosevic 2018, Algorithm 1) as a pure state machine —
-inputs are messages, timeouts and validity verdicts; outputs are messages, timers and decisions.
+"""Consensus: Tendermint (Buchman, Kwon, Milosevic 2018, Algorithm 1) as a pure state machine
+(``tendermint``: events in, outputs out, plain-data state), the safety module that owns the
+validator key and never signs two conflicting messages (``safety``), the signed message structs
+(``messages``) and a deterministic network simulator (``sim``) that runs validators with drops,
+delays, partitions, crashes and Byzantine twins on a simulated clock.
 
-A solo network (one validator) needs no agreement: its node commits each block with its own
-precommit as the certificate. The multi-validator state machine arrives with the BFT issue.
+The node's ``node.bft.ConsensusDriver`` connects the machine to the network, the clock, execution
+and storage; a network of one validator commits alone (``node.service``).
 """

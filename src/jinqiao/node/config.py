@@ -30,12 +30,12 @@ class PeerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class ConsensusTimeouts(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Tendermint timeouts in milliseconds; each grows by its delta every round."""
 
-    propose_ms: int = 1_000
+    propose_ms: int = 3_000
     propose_delta_ms: int = 500
-    prevote_ms: int = 500
-    prevote_delta_ms: int = 250
-    precommit_ms: int = 500
-    precommit_delta_ms: int = 250
+    prevote_ms: int = 1_000
+    prevote_delta_ms: int = 500
+    precommit_ms: int = 1_000
+    precommit_delta_ms: int = 500
 
     def check(self) -> None:
         for name in self.__struct_fields__:

@@ -217,7 +217,7 @@ def test_execution_refused_by_changed_state_rejects_the_approval() -> None:
 
 
 def test_removing_an_organization_suspends_its_accounts_and_its_vote() -> None:
-    chain = Chain()
+    chain = Chain(make_genesis(validators=[("validator-bank-a", "bank-a")]))
     stale = propose(chain, "bank-b-admin", SetParameter("block_max_transactions", 10))
     enact(chain, RemoveOrganization("bank-b"))
     assert not chain.query(REGISTRY, "organization", OrganizationArgs("bank-b")).active
@@ -256,15 +256,21 @@ def test_organization_actions_are_checked_when_proposed(code: str, action: Propo
 def test_the_last_active_organization_cannot_be_removed() -> None:
     organizations = (GenesisOrganization("a", "A"), GenesisOrganization("b", "B"))
     accounts = (AccountSpec("a-admin", "a", ("admin",)), AccountSpec("b-admin", "b", ("admin",)))
-    chain = Chain(make_genesis(organizations=organizations, accounts=accounts))
+    genesis = make_genesis(organizations=organizations, accounts=accounts, validators=[("v", "a")])
+    chain = Chain(genesis)
     proposal_id = propose(chain, "a-admin", RemoveOrganization("b"))
     approve(chain, "b-admin", proposal_id)  # 2 of 2
     chain.rejected(
         "already_suspended", "a-admin", GOVERNANCE, "propose", ProposeArgs(RemoveOrganization("b"))
     )
-    # a alone is the whole (active) consortium now: its proposal executes at once, and is refused
+    # a alone is the whole (active) consortium now: its proposal executes at once, and is
+    # refused — a runs the network's validators, and the last validator cannot go.
     chain.rejected(
-        "last_organization", "a-admin", GOVERNANCE, "propose", ProposeArgs(RemoveOrganization("a"))
+        "organization_has_validators",
+        "a-admin",
+        GOVERNANCE,
+        "propose",
+        ProposeArgs(RemoveOrganization("a")),
     )
 
 
@@ -275,15 +281,22 @@ def test_add_set_power_and_remove_a_validator() -> None:
     chain = Chain()
     key = signer_for("validator-new").public_key
     address = signer_for("validator-new").address
+    before = validators(chain)
     enact(chain, AddValidator(key, "validator-new", "bank-a", 5))
+    # Decided in block h, in force from h + 2: block h + 1 is still certified by the old set.
+    assert validators(chain) == before
+    chain.advance()
+    chain.advance()
     current = validators(chain).validators
     assert len(current) == 5
     assert [v.address for v in current] == sorted(v.address for v in current)
     assert current[[v.address for v in current].index(address)].power == 5
     receipt_id = enact(chain, SetValidatorPower(address, 7))
     assert proposal(chain, receipt_id).status == "executed"
+    chain.advance(2)
     assert validators(chain).by_address()[address].power == 7
     enact(chain, RemoveValidator(address))
+    chain.advance(2)
     assert address not in validators(chain).by_address()
     assert len(validators(chain).validators) == 4
 
@@ -308,7 +321,7 @@ def test_validator_actions_are_checked(code: str, action: ProposalAction) -> Non
 
 
 def test_a_validator_of_a_suspended_organization_cannot_be_added() -> None:
-    chain = Chain()
+    chain = Chain(make_genesis(validators=[("validator-bank-a", "bank-a")]))
     enact(chain, RemoveOrganization("bank-b"))
     action = AddValidator(KEY_V, "v", "bank-b", 1)
     chain.rejected("organization_suspended", ADMINS[0], GOVERNANCE, "propose", ProposeArgs(action))
@@ -359,3 +372,27 @@ def test_parameter_changes_are_checked(code: str, action: SetParameter) -> None:
 def test_proposal_arguments_are_strictly_typed() -> None:
     chain = Chain()
     chain.rejected("invalid_arguments", ADMINS[0], GOVERNANCE, "propose", b"\x91\x92\xa3bad\x01")
+
+
+def test_an_organization_with_validators_cannot_be_removed() -> None:
+    chain = Chain()
+    action = RemoveOrganization("bank-b")
+    chain.rejected(
+        "organization_has_validators", ADMINS[0], GOVERNANCE, "propose", ProposeArgs(action)
+    )
+
+
+def test_validator_changes_compose_and_take_effect_two_blocks_later() -> None:
+    chain = Chain()
+    first = signer_for("validator-one")
+    second = signer_for("validator-two")
+    enact(chain, AddValidator(first.public_key, "validator-one", "bank-a", 2))
+    enact(chain, AddValidator(second.public_key, "validator-two", "bank-a", 3))
+    pending = chain.query(GOVERNANCE, "pending_validators", NoArgs())
+    assert {first.address, second.address} <= set(pending.validators.by_address())
+    assert second.address not in validators(chain).by_address()
+    chain.advance(2)
+    in_force = validators(chain).by_address()
+    assert in_force[first.address].power == 2 and in_force[second.address].power == 3
+    with pytest.raises(Rejection, match="no validator-set change"):
+        chain.query(GOVERNANCE, "pending_validators", NoArgs())

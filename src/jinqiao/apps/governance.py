@@ -74,7 +74,15 @@ from jinqiao.execution.contract import (
     method,
     query,
 )
-from jinqiao.execution.identity import GOVERNANCE, PARAMETERS_KEY, REGISTRY, VALIDATORS_KEY
+from jinqiao.execution.identity import (
+    GOVERNANCE,
+    PARAMETERS_KEY,
+    PENDING_VALIDATORS_KEY,
+    REGISTRY,
+    VALIDATOR_CHANGE_DELAY_BLOCKS,
+    VALIDATORS_KEY,
+    PendingValidators,
+)
 from jinqiao.execution.runtime import CONTRACT_ROLE
 
 PROPOSAL_PREFIX = b"proposal/"
@@ -298,7 +306,18 @@ class Governance(Contract):
 
     @query(NoArgs)
     def validators(self, ctx: Context, args: NoArgs) -> ValidatorSet:
-        return self._validator_set(ctx)
+        """The validator set in force (a decided change shows in ``pending_validators``)."""
+        validators = ctx.state.load(VALIDATORS_KEY, ValidatorSet)
+        if validators is None:
+            ctx.reject("no_validator_set", "the validator set is missing from state")
+        return validators
+
+    @query(NoArgs)
+    def pending_validators(self, ctx: Context, args: NoArgs) -> PendingValidators:
+        pending = ctx.state.load(PENDING_VALIDATORS_KEY, PendingValidators)
+        if pending is None:
+            ctx.reject("no_pending_validators", "no validator-set change is waiting")
+        return pending
 
     # -- proposal helpers --------------------------------------------------------------------
 
@@ -366,6 +385,7 @@ class Governance(Contract):
                 ctx.reject(
                     "already_suspended", f"organization {action.id!r} is suspended", id=action.id
                 )
+            self._check_no_validators(ctx, action.id)
         elif isinstance(action, SetParameter):
             self._changed_parameters(ctx, action)
         elif isinstance(action, CallContract):
@@ -377,6 +397,7 @@ class Governance(Contract):
         if isinstance(action, AddOrganization):
             ctx.call(REGISTRY, "add_organization", _registry_args(action))
         elif isinstance(action, RemoveOrganization):
+            self._check_no_validators(ctx, action.id)
             ctx.call(REGISTRY, "suspend_organization", OrganizationArgs(action.id))
         elif isinstance(action, SetParameter):
             ctx.state.save(PARAMETERS_KEY, self._changed_parameters(ctx, action))
@@ -386,12 +407,27 @@ class Governance(Contract):
             ctx.runtime.call_from_contract(ctx, action.contract, action.method, action.args)
         else:
             validators = self._changed_validators(ctx, action)
-            ctx.state.save(VALIDATORS_KEY, validators)
+            effective = ctx.height + VALIDATOR_CHANGE_DELAY_BLOCKS
+            ctx.state.save(PENDING_VALIDATORS_KEY, PendingValidators(effective, validators))
             ctx.emit(
                 "ValidatorSetChanged",
                 kind=action_kind(action),
                 count=len(validators.validators),
                 total_power=validators.total_power(),
+                effective_height=effective,
+            )
+
+    def _check_no_validators(self, ctx: Context, organization_id: str) -> None:
+        """A removed organization must not keep validators: remove them first."""
+        names = [
+            v.name for v in self._validator_set(ctx).validators if v.organization == organization_id
+        ]
+        if names:
+            ctx.reject(
+                "organization_has_validators",
+                f"organization {organization_id!r} still runs validators {names}; "
+                "remove those first",
+                validators=names,
             )
 
     def _changed_parameters(self, ctx: Context, action: SetParameter) -> ChainParameters:
@@ -407,6 +443,11 @@ class Governance(Contract):
         return changed
 
     def _validator_set(self, ctx: Context) -> ValidatorSet:
+        """The newest decided set: the pending one if a change waits, else the one in force
+        (so two changes decided close together compose)."""
+        pending = ctx.state.load(PENDING_VALIDATORS_KEY, PendingValidators)
+        if pending is not None:
+            return pending.validators
         validators = ctx.state.load(VALIDATORS_KEY, ValidatorSet)
         if validators is None:
             ctx.reject("no_validator_set", "the validator set is missing from state")

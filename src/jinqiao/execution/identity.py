@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from jinqiao.core.codec import CanonicalStruct
 from jinqiao.core.genesis import ChainParameters
+from jinqiao.core.types import ValidatorSet
 
 REGISTRY = "registry"
 GOVERNANCE = "governance"
@@ -14,6 +15,10 @@ ACCOUNT_PREFIX = b"account/"
 ORGANIZATION_PREFIX = b"organization/"
 PARAMETERS_KEY = b"parameters"
 VALIDATORS_KEY = b"validators"
+PENDING_VALIDATORS_KEY = b"pending_validators"
+VALIDATOR_CHANGE_DELAY_BLOCKS = 2
+"""A validator-set change decided in block h takes effect at height h + 2: block h + 1 is still
+certified by the old set, and its header's ``next_validators_hash`` names the new one."""
 
 
 class Organization(CanonicalStruct, frozen=True):
@@ -21,6 +26,13 @@ class Organization(CanonicalStruct, frozen=True):
     name: str
     roles: tuple[str, ...]
     active: bool
+
+
+class PendingValidators(CanonicalStruct, frozen=True):
+    """A decided validator set and the first height it certifies."""
+
+    effective_height: int
+    validators: ValidatorSet
 
 
 class Account(CanonicalStruct, frozen=True):
@@ -45,11 +57,14 @@ __all__ = [
     "GOVERNANCE",
     "ORGANIZATION_PREFIX",
     "PARAMETERS_KEY",
+    "PENDING_VALIDATORS_KEY",
     "REGISTRY",
     "VALIDATORS_KEY",
+    "VALIDATOR_CHANGE_DELAY_BLOCKS",
     "Account",
     "ChainParameters",
     "Organization",
+    "PendingValidators",
     "account_key",
     "organization_key",
 ]

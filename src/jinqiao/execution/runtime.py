@@ -31,9 +31,12 @@ from jinqiao.execution.contract import (
 from jinqiao.execution.identity import (
     GOVERNANCE,
     PARAMETERS_KEY,
+    PENDING_VALIDATORS_KEY,
     REGISTRY,
+    VALIDATORS_KEY,
     Account,
     Organization,
+    PendingValidators,
     account_key,
     organization_key,
 )
@@ -236,7 +239,17 @@ class Runtime:
                     is_committed,
                 )
             )
+        self._promote_validators(block_overlay, block.height)
         return BlockResult(tuple(receipts), block_overlay.writes)
+
+    def _promote_validators(self, overlay: Overlay, height: int) -> None:
+        """End of block: a pending validator set due at the next height becomes the set in
+        force, so this block's header names it as ``next_validators_hash``."""
+        governance = ContractState(GOVERNANCE, overlay, StepMeter(limit=1 << 62))
+        pending = governance.load(PENDING_VALIDATORS_KEY, PendingValidators)
+        if pending is not None and pending.effective_height <= height + 1:
+            governance.save(VALIDATORS_KEY, pending.validators)
+            governance.delete(PENDING_VALIDATORS_KEY)
 
     def _execute_one(
         self,

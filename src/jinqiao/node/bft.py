@@ -65,6 +65,7 @@ from jinqiao.core.types import Block, CommitCertificate, CommittedBlock
 from jinqiao.execution.runtime import InvalidBlock
 from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.mempool import Mempool
+from jinqiao.node.metrics import NodeMetrics
 from jinqiao.node.p2p import MessageHandler, P2PNetwork
 from jinqiao.node.wire import (
     MAX_GOSSIP_TRANSACTIONS,
@@ -96,6 +97,7 @@ class NodeServices(Protocol):
     chain: Chain
     suite: CryptoSuite
     mempool: Mempool
+    metrics: NodeMetrics
 
     def parameters(self) -> ChainParameters: ...
 
@@ -165,6 +167,8 @@ class ConsensusDriver:
                 self._flush_gossip()
                 self._tick()
                 self._maybe_start_height()
+                self.node.metrics.consensus_round.set(self.machine.round)
+                self.node.metrics.peers_connected.set(len(self.p2p.connected()))
         finally:
             self._stopping = True
             for timer in self._timers:
@@ -346,11 +350,21 @@ class ConsensusDriver:
                 self.node.commit_candidate, candidate, decision.certificate
             )
         self.rounds_at_height[decision.height] = decision.round + 1
+        self._observe_decision(decision)
         while len(self.rounds_at_height) > 1_000:
             del self.rounds_at_height[min(self.rounds_at_height)]
         self.last_commit_monotonic = time.monotonic()
         await self.node.publish(committed)
         self._start_height()
+
+    def _observe_decision(self, decision: Decide) -> None:
+        metrics = self.node.metrics
+        metrics.rounds_per_height.observe(decision.round + 1)
+        metrics.commit_interval_seconds.observe(time.monotonic() - self.last_commit_monotonic)
+        signed = {signature.validator for signature in decision.certificate.signatures}
+        for validator in self.node.chain.head.validators.validators:
+            if validator.address not in signed:
+                metrics.missing_votes.labels(validator.name).inc()
 
     # -- the network -------------------------------------------------------------------------
     async def _on_frame(self, peer: str, payload: bytes) -> None:
@@ -548,6 +562,8 @@ class ConsensusDriver:
         log.warning(
             "equivocation by %s at height %d round %d (%s)", validator.hex(), height, round_, kind
         )
+        names = {v.address: v.name for v in self.node.chain.head.validators.validators}
+        self.node.metrics.evidence.labels(names.get(validator, validator.hex())).inc()
         if len(self.evidence) < MAX_EVIDENCE:
             self.evidence.append(Evidence(validator, height, round_, kind, first, second))
 

@@ -58,3 +58,33 @@ class NodeMetrics:
             buckets=(0, 1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
             registry=self.registry,
         )
+        self.rounds_per_height = Histogram(
+            "jinqiao_consensus_rounds_per_height",
+            "Rounds a height needed before it was decided (1 = decided in its first round)",
+            buckets=(1, 2, 3, 4, 6, 10, 20),
+            registry=self.registry,
+        )
+        self.commit_interval_seconds = Histogram(
+            "jinqiao_consensus_commit_interval_seconds",
+            "Time from one commit to the next on this node",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.missing_votes = Counter(
+            "jinqiao_consensus_missing_votes",
+            "Heights decided without this validator's precommit in the certificate",
+            ["validator"],
+            registry=self.registry,
+        )
+        self.consensus_round = Gauge(
+            "jinqiao_consensus_round", "Current consensus round", registry=self.registry
+        )
+        self.peers_connected = Gauge(
+            "jinqiao_peers_connected", "Validator peers connected", registry=self.registry
+        )
+        self.evidence = Counter(
+            "jinqiao_consensus_equivocations",
+            "Equivocations seen, by validator",
+            ["validator"],
+            registry=self.registry,
+        )

@@ -18,6 +18,7 @@ assets it clears.
 
 from __future__ import annotations
 
+from jinqiao.apps.evidence import Evidence
 from jinqiao.apps.governance import Governance
 from jinqiao.apps.payments import Payments
 from jinqiao.apps.registry import Registry
@@ -27,7 +28,7 @@ from jinqiao.execution.contract import Contract
 
 def default_contracts() -> list[Contract]:
     """A fresh instance of each foundation contract, in genesis order."""
-    return [Registry(), Governance(), Token(), Payments()]
+    return [Registry(), Governance(), Token(), Payments(), Evidence()]
 
 
-__all__ = ["Governance", "Payments", "Registry", "Token", "default_contracts"]
+__all__ = ["Evidence", "Governance", "Payments", "Registry", "Token", "default_contracts"]

@@ -59,6 +59,7 @@ from jinqiao.execution.runtime import CONTRACT_ROLE
 ADMIN_COUNT_PREFIX = b"admins/"
 ACTIVE_ORGANIZATIONS_KEY = b"active_organizations"
 MAX_ROLES = 16
+VALIDATOR_ROLE = "validator"
 RESERVED_ROLES = frozenset({CONTRACT_ROLE})
 
 
@@ -230,6 +231,24 @@ class Registry(Contract):
                 admins[account.organization] = admins.get(account.organization, 0) + 1
         for organization_id in sorted(admins):
             ctx.state.save_int(admin_count_key(organization_id), admins[organization_id])
+        # Each genesis validator's key is also an account of its organization (role
+        # ``validator``), so a validator node can sign the transactions only validators send,
+        # such as equivocation evidence.
+        for validator in genesis.validators:
+            public_key = bytes.fromhex(validator.public_key)
+            address = suite.address(public_key)
+            if ctx.state.get(account_key(address)) is None:
+                ctx.state.save(
+                    account_key(address),
+                    Account(
+                        address,
+                        public_key,
+                        validator.organization,
+                        validator.name,
+                        (VALIDATOR_ROLE,),
+                        True,
+                    ),
+                )
 
     # -- accounts, by an organization's admin ---------------------------------------------
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from jinqiao.apps.evidence import EVIDENCE, ReportArgs
 from jinqiao.consensus.messages import (
     SignedProposal,
     SignedVote,
@@ -55,7 +56,7 @@ from jinqiao.consensus.tendermint import (
     VoteEquivocation,
     VoteReceived,
 )
-from jinqiao.core.codec import decode_stored, encode
+from jinqiao.core.codec import CanonicalStruct, decode_stored, encode
 from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import DecodeError, JinqiaoError, NodeFault
 from jinqiao.core.genesis import ChainParameters
@@ -110,6 +111,8 @@ class NodeServices(Protocol):
     def admit_gossip(self, transactions: tuple[bytes, ...]) -> None: ...
 
     def committed_block(self, height: int) -> CommittedBlock | None: ...
+
+    def submit_as_validator(self, contract: str, method: str, args: CanonicalStruct) -> None: ...
 
 
 @dataclass
@@ -227,6 +230,11 @@ class ConsensusDriver:
         elif isinstance(output, Decide):
             asyncio.get_running_loop().create_task(self._decide(output))
         elif isinstance(output, VoteEquivocation):
+            self.node.submit_as_validator(
+                EVIDENCE,
+                "report",
+                ReportArgs(encode(output.first), encode(output.second)),
+            )
             self._record_evidence(
                 output.first.vote.validator,
                 output.first.vote.height,

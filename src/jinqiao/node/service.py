@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -22,13 +23,18 @@ from pathlib import Path
 from jinqiao.apps import default_contracts
 from jinqiao.consensus.safety import SafetyModule
 from jinqiao.consensus.tendermint import TendermintConfig
-from jinqiao.core.codec import decode
+from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput, Rejection
 from jinqiao.core.genesis import ChainParameters, Genesis, genesis_hash, load_genesis
-from jinqiao.core.hashing import transaction_hash
+from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
 from jinqiao.core.limits import MAX_BLOCK_BYTES, MAX_TRANSACTION_BYTES
-from jinqiao.core.types import CommitCertificate, CommittedBlock, SignedTransaction
+from jinqiao.core.types import (
+    CommitCertificate,
+    CommittedBlock,
+    SignedTransaction,
+    TransactionBody,
+)
 from jinqiao.execution.runtime import Runtime
 from jinqiao.keys import load_key
 from jinqiao.node.bft import ConsensusDriver
@@ -44,6 +50,7 @@ from jinqiao.node.validator import solo_certificate
 log = logging.getLogger(__name__)
 
 SUBSCRIBER_QUEUE_BLOCKS = 256
+VALIDATOR_TRANSACTION_WINDOW_BLOCKS = 100
 MAX_SUBSCRIBERS = 1_000
 
 
@@ -166,6 +173,25 @@ class Node:
                 self.admit(raw, gossip=False)
             except (InvalidInput, Rejection, MempoolFull, SenderQuotaExceeded):
                 continue
+
+    def submit_as_validator(self, contract: str, method: str, args: CanonicalStruct) -> None:
+        """Send a transaction signed with this node's validator key (its genesis account, role
+        ``validator``) — used to put equivocation evidence on chain. Refusals are logged."""
+        body = TransactionBody(
+            chain_id=self.genesis.chain_id,
+            sender=self.signer.address,
+            public_key=self.signer.public_key,
+            nonce=secrets.randbits(63),
+            valid_until=self.chain.head.height + VALIDATOR_TRANSACTION_WINDOW_BLOCKS,
+            contract=contract,
+            method=method,
+            args=encode(args),
+        )
+        signed = SignedTransaction(body, self.signer.sign(transaction_signing_bytes(body)))
+        try:
+            self.admit(encode(signed))
+        except (InvalidInput, Rejection, MempoolFull, SenderQuotaExceeded) as refusal:
+            log.warning("could not submit %s.%s: %s", contract, method, refusal)
 
     def committed_block(self, height: int) -> CommittedBlock | None:
         with self.store.snapshot() as snapshot:

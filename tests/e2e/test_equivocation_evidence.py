@@ -1,0 +1,93 @@
+"""A Byzantine validator signs two different prevotes for the same height and round. The honest
+validators detect it and put the evidence on chain, where anyone can read it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jinqiao.client import Client
+from jinqiao.consensus.messages import SignedVote
+from jinqiao.core.genesis import genesis_hash, load_genesis
+from jinqiao.core.hashing import vote_signing_bytes
+from jinqiao.core.types import Vote, VoteType
+from jinqiao.keys import load_key
+from jinqiao.node.config import load_config
+from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress
+from jinqiao.node.wire import VoteMessage, encode_message
+from tests.helpers.process import NodeProcess, make_network
+
+pytestmark = pytest.mark.e2e
+
+
+async def ignore(peer: str, payload: bytes) -> None:
+    return None
+
+
+def test_equivocation_is_put_on_chain(tmp_path: Path) -> None:
+    layout = make_network(tmp_path, validators=4)
+    genesis = load_genesis((tmp_path / "genesis.json").read_bytes())
+    honest = [
+        NodeProcess(tmp_path / node.home, port=int(node.api_url.rsplit(":", 1)[1]))
+        for node in layout.nodes[:3]
+    ]
+    byzantine_home = tmp_path / layout.nodes[3].home
+    byzantine_name = layout.nodes[3].name
+    for node in honest:
+        node.start()
+    try:
+        with Client(honest[0].url, genesis_file=tmp_path / "genesis.json") as client:
+            treasury = load_key(tmp_path / layout.account("clearing-treasury").key_file)
+            payee = bytes.fromhex(layout.account("bank-a-treasury").address)
+            assert client.token.mint(treasury, "CNY", payee, 1).ok  # 3 of 4 commit
+            height = client.status()["height"]
+        key = load_key(byzantine_home / "validator_key.json")
+        config = load_config(byzantine_home)
+        p2p = P2PConfig(
+            node=byzantine_name,
+            host=config.p2p_host,
+            port=config.p2p_port,
+            certificate_file=byzantine_home / "tls" / "node.crt",
+            key_file=byzantine_home / "tls" / "node.key",
+            roots_file=byzantine_home / "tls" / "roots.pem",
+            chain_id=genesis.chain_id,
+            genesis_hash=genesis_hash(genesis),
+            nodes={v.name: v.organization for v in genesis.validators},
+            peers=tuple(PeerAddress(p.name, p.host, p.port) for p in config.peers),
+        )
+
+        async def equivocate() -> None:
+            network = P2PNetwork(p2p, ignore)
+            await network.start()
+            try:
+                deadline = time.monotonic() + 20
+                while len(network.connected()) < 3 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                for block_hash in (b"\x01" * 32, b"\x02" * 32):
+                    vote = Vote(
+                        genesis.chain_id, height + 1, 0, VoteType.PREVOTE, block_hash, key.address
+                    )
+                    signed = SignedVote(vote, key.sign(vote_signing_bytes(vote)))
+                    network.broadcast(encode_message(VoteMessage(signed)))
+                await asyncio.sleep(1.0)
+            finally:
+                await network.stop()
+
+        asyncio.run(equivocate())
+        deadline = time.monotonic() + 30
+        offences = 0
+        while time.monotonic() < deadline and offences == 0:
+            answer = httpx.post(
+                f"{honest[0].url}/v1/query/evidence/offences",
+                json={"validator": key.address.hex()},
+            ).json()
+            offences = answer["result"]["equivocations"]
+            time.sleep(0.3)
+        assert offences == 1
+    finally:
+        for node in honest:
+            assert node.stop() == 0, node.log()

@@ -24,8 +24,8 @@ demo: $(STAMP)
 test: lint typecheck layers pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -33,7 +33,12 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+SCHEMAS := .cache/iso20022/camt.053.001.11.xsd
+
+$(SCHEMAS): tools/fetch_iso20022_schemas.py | $(STAMP)
+	$(BIN)/python tools/fetch_iso20022_schemas.py .cache/iso20022
+
+pytest: $(STAMP) $(SCHEMAS)
 	$(BIN)/pytest
 
 bench: $(STAMP)

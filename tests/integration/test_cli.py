@@ -162,6 +162,8 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
             "--exit-after",
             "--transfers",
             "60",
+            "--payments",
+            "300",
             "--directory",
             str(tmp_path / "demo"),
             "--base-port",
@@ -184,6 +186,13 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
         "unauthorized",
     ):
         assert code in result.stdout, code
+    # The payments day: cleared, netted and settled, with its figures.
+    assert "The payments day" in result.stdout
+    assert "netting efficiency" in result.stdout and "largest net debit" in result.stdout
+    assert "payment_conflict" in result.stdout
+    settlement = next(line for line in result.stdout.splitlines() if "settlement check" in line)
+    assert "holds" in settlement
+    assert "settled" in result.stdout
 
 
 def test_registry_commands(network: tuple[Path, NodeProcess], tmp_path: Path) -> None:
@@ -248,3 +257,55 @@ def test_governance_commands_change_a_parameter(network: tuple[Path, NodeProcess
         assert code == 0, err
     parameters = httpx.post(f"{node.url}/v1/query/governance/parameters", json={}).json()
     assert parameters["result"]["valid_until_window_blocks"] == 500
+
+
+def test_payments_commands(network: tuple[Path, NodeProcess]) -> None:
+    directory, _ = network
+    net = ["--network", str(directory)]
+    code, out, err = invoke(
+        "payments",
+        "register-institution",
+        "ecfin",
+        "acquirer",
+        "ecfin-settlement",
+        "--key",
+        "clearing-treasury",
+        *net,
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["status"] == "ok"
+    code, out, err = invoke(
+        "payments",
+        "register-merchant",
+        "M1",
+        "Tea House",
+        "5812",
+        "--key",
+        "ecfin-settlement",
+        *net,
+    )
+    assert code == 0 and "proof verified" in out, err
+    code, out, err = invoke(
+        "payments",
+        "open-cycle",
+        "--cutoff-blocks",
+        "1000",
+        "--key",
+        "clearing-treasury",
+        *net,
+        "--json",
+    )
+    assert code == 0, err
+    cycle_id = str(json.loads(out)["cycle_id"])
+    code, out, err = invoke("payments", "show-cycle", cycle_id, *net)
+    assert code == 0 and "netting efficiency" in out and "open" in out, err
+    code, out, err = invoke("payments", "show-cycle", cycle_id, *net, "--json")
+    assert json.loads(out)["figures"]["gross_minor"] == 0
+    # Closing before the cut-off is committed and rejected with its code: exit 2.
+    code, out, _ = invoke("payments", "close-cycle", cycle_id, "--key", "clearing-treasury", *net)
+    assert code == 2 and "cutoff_not_reached" in out
+    code, _, err = invoke("payments", "show-cycle", "999", *net)
+    assert code == 1 and "not_found" in err and "Traceback" not in err
+    code, _, err = invoke("payments", "capture", "P1", "0", "1", "--key", "ecfin-settlement", *net)
+    assert code == 2 and "Traceback" not in err  # typer refuses an amount below 1

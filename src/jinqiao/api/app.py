@@ -2,8 +2,9 @@
 
 Submitting: ``POST /v1/transactions`` (one, JSON) and ``POST /v1/transactions/batch`` (JSON, or a
 msgpack array of transaction byte strings with ``Content-Type: application/msgpack``). Reading:
-blocks, transactions with receipts and proofs, state with proofs, accounts, token balances, a
-Server-Sent Events stream, ``/healthz`` and ``/metrics``.
+blocks, transactions with receipts and proofs, state with proofs, accounts, token balances,
+payments records with proofs (``api.payments``), a Server-Sent Events stream, ``/healthz`` and
+``/metrics``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from jinqiao.api.errors import (
     install_error_handlers,
     status_for,
 )
+from jinqiao.api.payments import add_payments_routes
 from jinqiao.api.render import block_json, receipt_json, to_json
 from jinqiao.apps.token import TOKEN, Asset, Holding, asset_key, balance_key, supply_key
 from jinqiao.core.codec import decode_stored, encode
@@ -166,6 +168,21 @@ def create_app(node: Node) -> FastAPI:
                 for v in head.validators.validators
             ],
             "version": __version__,
+        }
+
+    @app.get("/v1/validators/changes", tags=["chain"])
+    def validator_changes(
+        from_height: Annotated[int, Query(ge=1, le=2**63)] = 1,
+        limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    ) -> dict[str, Any]:
+        """Every validator-set change from ``from_height`` on: for each, the new set proven
+        (a canonical ``StateReadProof`` of ``governance/validators``) against the header of the
+        block that made it, certified by the set before it."""
+        proofs = reader.validator_changes(from_height, limit)
+        return {
+            "changes": [
+                {"height": proof.header.height, "proof": encode(proof).hex()} for proof in proofs
+            ]
         }
 
     @app.get("/v1/consensus", tags=["chain"])
@@ -414,6 +431,8 @@ def create_app(node: Node) -> FastAPI:
             return {"height": head.height, "result": to_json(result)}
 
         return await asyncio.to_thread(run)
+
+    add_payments_routes(app, reader)
 
     @app.get("/v1/events", tags=["events"])
     async def events(

@@ -223,6 +223,7 @@ def run_network_bench(
     output: Path | None,
     plot: Path | None,
     base_port: int,
+    kill_one: bool = False,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jinqiao-bench-net-") as directory:
         root = Path(directory)
@@ -260,6 +261,16 @@ def run_network_bench(
                     f"{validators} validators up; offering {_offered(rate)} for {duration_s:.0f} s"
                 )
             started = time.monotonic()
+            killed_at: list[float] = []
+            if kill_one:
+                # A third of the way in, the last validator dies (SIGKILL); the load goes to the
+                # others from then on.
+                def kill() -> None:
+                    processes[-1].kill()
+                    killed_at.append(time.monotonic())
+
+                threading.Timer(duration_s / 3, kill).start()
+                urls = urls[:-1]
             _submit(urls, transactions, rate, duration_s, tracker, stop)
             end_submit = time.monotonic()
             deadline = end_submit + 30
@@ -328,6 +339,20 @@ def run_network_bench(
             "signature_bound_tx_per_second": round(bound, 1),
             "fraction_of_signature_bound": round(throughput / bound, 3) if bound else 0,
         }
+        if killed_at:
+            with tracker.lock:
+                committed_times = sorted(tracker.committed_at.values())
+            kill_time = killed_at[0]
+            before = sum(1 for t in committed_times if started <= t < kill_time)
+            after = sum(1 for t in committed_times if kill_time <= t <= window_end)
+            before_rate = before / max(kill_time - started, 1e-9)
+            after_rate = after / max(window_end - kill_time, 1e-9)
+            result["one_validator_killed"] = {
+                "killed_after_s": round(kill_time - started, 1),
+                "committed_per_second_before": round(before_rate, 1),
+                "committed_per_second_after": round(after_rate, 1),
+                "after_over_before": round(after_rate / before_rate, 3) if before_rate else 0,
+            }
         if plot is not None:
             _plot(blocks, started, latencies, result, plot)
             result["plot"] = str(plot)
@@ -337,6 +362,7 @@ def run_network_bench(
         emit_json(result)
     else:
         _print(result)
+        _print_kill(result)
     return result
 
 
@@ -367,6 +393,16 @@ def _print(result: dict[str, Any]) -> None:
         f"reached {result['fraction_of_signature_bound']:.1%}; "
         f"refused {result['refused']}, not committed {result['not_committed']}"
     )
+
+
+def _print_kill(result: dict[str, Any]) -> None:
+    killed = result.get("one_validator_killed")
+    if killed:
+        console.print(
+            f"one validator killed after {killed['killed_after_s']} s: "
+            f"{killed['committed_per_second_before']:,} → {killed['committed_per_second_after']:,}"
+            f" committed/s ({killed['after_over_before']:.0%} of before)"
+        )
 
 
 def _plot(

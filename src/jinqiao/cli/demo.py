@@ -2,7 +2,9 @@
 
 It starts real node processes on loopback, registers customers through their banks, issues CNY,
 runs signed transfers through the SDK — including ones that must be refused — and prints what the
-ledger says, every figure read back with proofs verified against the genesis file.
+ledger says, every figure read back with proofs verified against the genesis file. Then a day of
+card payments is recorded, cleared, netted and settled between the institutions
+(``demo_payments``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from rich.table import Table
 from jinqiao.apps.registry import RegisterAccountArgs
 from jinqiao.apps.token import TOKEN, Holding, HoldingArgs, MintArgs, TransferArgs, balance_key
 from jinqiao.cli.common import console, fail, format_minor
+from jinqiao.cli.demo_payments import run_payments_day
 from jinqiao.client import Client, ClientError
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
@@ -137,6 +140,7 @@ def run_demo(
     base_port: int,
     seed: int,
     validators: int = 4,
+    payments: int = 2_000,
 ) -> None:
     for port in range(base_port, base_port + validators):
         _check_port_free(port)
@@ -168,6 +172,17 @@ def run_demo(
         tally = _run_day(client, layout, network_dir, transfers, random.Random(seed))
         elapsed = time.monotonic() - started
         _summary(client, layout, tally, elapsed)
+        if payments:
+            keys = {
+                name: _key(layout, network_dir, name)
+                for name in (
+                    "clearing-treasury",
+                    "bank-a-treasury",
+                    "bank-b-treasury",
+                    "ecfin-settlement",
+                )
+            }
+            run_payments_day(client, keys, payments, random.Random(seed), _progress)
         _show_agreement(layout)
         if exit_after:
             return

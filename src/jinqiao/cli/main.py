@@ -35,6 +35,11 @@ query_app = typer.Typer(
     help="Read the ledger (proofs verified against genesis).", no_args_is_help=True
 )
 bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+payments_app = typer.Typer(
+    help="Payments: institutions, the payment lifecycle, clearing cycles, funding and "
+    "settlement (amounts in minor units, e.g. fen; docs/payments.md).",
+    no_args_is_help=True,
+)
 app.add_typer(node_app, name="node")
 app.add_typer(keys_app, name="keys")
 app.add_typer(tx_app, name="tx")
@@ -49,6 +54,7 @@ tx_app.add_typer(account_app, name="account")
 tx_app.add_typer(governance_app, name="governance")
 app.add_typer(query_app, name="query")
 app.add_typer(bench_app, name="bench")
+app.add_typer(payments_app, name="payments")
 
 NetworkOption = Annotated[
     Path | None, typer.Option("--network", "-n", help="Network directory made by `jinqiao init`.")
@@ -545,6 +551,347 @@ def governance_withdraw(
     )
 
 
+# -- payments ----------------------------------------------------------------------------
+
+CycleArgument = Annotated[int, typer.Argument(min=1, help="Cycle id.")]
+AmountArgument = Annotated[int, typer.Argument(min=1, help="Amount in minor units (fen).")]
+PaymentIdArgument = Annotated[str, typer.Argument(help="Payment id.")]
+
+
+@payments_app.command("register-institution")
+@guarded
+def payments_register_institution(
+    institution: Annotated[str, typer.Argument(help="Organization id.")],
+    roles: Annotated[str, typer.Argument(help="Comma-separated payment roles.")],
+    settlement_account: Annotated[str, typer.Argument(help="Account name or address.")],
+    key: KeyOption,
+    net_debit_cap_minor: Annotated[int | None, typer.Option("--cap", min=0)] = None,
+    inactive: Annotated[bool, typer.Option("--inactive", help="Register as inactive.")] = False,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Register an organization for payments, or change its registration (clearing house)."""
+    role_list = tuple(role for role in roles.split(",") if role)
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.payments.register_institution(
+            t.key(key),
+            institution,
+            role_list,
+            t.address(settlement_account),
+            net_debit_cap_minor=net_debit_cap_minor,
+            active=not inactive,
+        ),
+    )
+
+
+@payments_app.command("register-merchant")
+@guarded
+def payments_register_merchant(
+    merchant_id: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Argument()],
+    mcc: Annotated[str, typer.Argument(help="ISO 18245 merchant category code, 4 digits.")],
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Register a merchant of the signer's acquirer."""
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.payments.register_merchant(t.key(key), merchant_id, name, mcc),
+    )
+
+
+@payments_app.command("authorize")
+@guarded
+def payments_authorize(
+    payment_id: PaymentIdArgument,
+    amount_minor: AmountArgument,
+    key: KeyOption,
+    issuer: Annotated[str, typer.Option(help="The issuer (the signer's organization).")],
+    acquirer: Annotated[str, typer.Option(help="The merchant's acquirer.")],
+    merchant: Annotated[str, typer.Option(help="The merchant id at the acquirer.")],
+    payer_hash: Annotated[
+        str, typer.Option(help="HMAC of the payer's identifier under the issuer's key: 64 hex.")
+    ],
+    authorization_code: Annotated[str, typer.Option(help="6 letters or digits.")],
+    currency: str = "CNY",
+    channel: Annotated[str, typer.Option(help="ecommerce, mobile, pos or qr.")] = "pos",
+    card_type: Annotated[str, typer.Option(help="debit or credit.")] = "debit",
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Record an authorization the issuer approved (the payer appears only as a hash)."""
+    from jinqiao.apps.payments.model import AuthorizeArgs
+
+    try:
+        raw_hash = bytes.fromhex(payer_hash)
+    except ValueError:
+        fail("the payer hash must be hex")
+    args = AuthorizeArgs(
+        payment_id,
+        issuer,
+        acquirer,
+        merchant,
+        raw_hash,
+        amount_minor,
+        currency,
+        channel,
+        card_type,
+        authorization_code,
+        int(time.time() * 1000),
+    )
+    _send(
+        network, url, genesis, key, json_output, lambda t, c: c.payments.authorize(t.key(key), args)
+    )
+
+
+@payments_app.command("capture")
+@guarded
+def payments_capture(
+    payment_id: PaymentIdArgument,
+    amount_minor: AmountArgument,
+    cycle_id: CycleArgument,
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Capture an authorized payment into an open cycle (acquirer); fees are computed here."""
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.payments.capture(t.key(key), payment_id, amount_minor, cycle_id),
+    )
+
+
+@payments_app.command("refund")
+@guarded
+def payments_refund(
+    payment_id: PaymentIdArgument,
+    refund_id: Annotated[str, typer.Argument(help="Refund id (idempotency key).")],
+    amount_minor: AmountArgument,
+    cycle_id: CycleArgument,
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Refund part or all of a captured payment (acquirer)."""
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.payments.refund(t.key(key), payment_id, refund_id, amount_minor, cycle_id),
+    )
+
+
+@payments_app.command("chargeback")
+@guarded
+def payments_chargeback(
+    payment_id: PaymentIdArgument,
+    amount_minor: AmountArgument,
+    reason_code: Annotated[str, typer.Argument(help="The network's reason code, e.g. 4837.")],
+    cycle_id: CycleArgument,
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Dispute a captured payment (issuer)."""
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.payments.chargeback(
+            t.key(key), payment_id, amount_minor, reason_code, cycle_id
+        ),
+    )
+
+
+@payments_app.command("represent")
+@guarded
+def payments_represent(
+    payment_id: PaymentIdArgument,
+    amount_minor: AmountArgument,
+    cycle_id: CycleArgument,
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Answer a chargeback with a second presentment (acquirer)."""
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.payments.represent(t.key(key), payment_id, amount_minor, cycle_id),
+    )
+
+
+@payments_app.command("open-cycle")
+@guarded
+def payments_open_cycle(
+    key: KeyOption,
+    currency: str = "CNY",
+    cutoff_blocks: Annotated[
+        int | None, typer.Option(min=1, help="Cut-off this many blocks after the head.")
+    ] = None,
+    cutoff_time_ms: Annotated[
+        int | None, typer.Option(min=1, help="Cut-off block time (ms since the epoch).")
+    ] = None,
+    funding_window_blocks: Annotated[int, typer.Option(min=1, max=1_000_000)] = 100,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Open a clearing cycle (clearing house); prints its id."""
+    if cutoff_blocks is None and cutoff_time_ms is None:
+        fail("give a cut-off: --cutoff-blocks, --cutoff-time-ms or both")
+    target = resolve_target(network, url, genesis)
+    with target.client() as client:
+        cutoff_height = None
+        if cutoff_blocks is not None:
+            cutoff_height = int(client.status()["height"]) + cutoff_blocks
+        result = client.payments.open_cycle(
+            target.key(key),
+            currency,
+            cutoff_height=cutoff_height,
+            cutoff_time_ms=cutoff_time_ms,
+            funding_window_blocks=funding_window_blocks,
+        )
+    cycle_id = client.payments.opened_cycle_id(result) if result.ok else None
+    if not json_output and cycle_id is not None:
+        console.print(f"cycle [bold]{cycle_id}[/] open, cut-off at height {cutoff_height}")
+    _report(result, json_output, cycle_id=cycle_id, cutoff_height=cutoff_height)
+
+
+def _cycle_action(
+    method_name: str,
+    cycle_id: int,
+    key: str,
+    network: Path | None,
+    url: str | None,
+    genesis: Path | None,
+    json_output: bool,
+) -> None:
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: getattr(c.payments, method_name)(t.key(key), cycle_id),
+    )
+
+
+@payments_app.command("close-cycle")
+@guarded
+def payments_close_cycle(
+    cycle_id: CycleArgument,
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Close a cycle past its cut-off and net it (the clearing house that opened it)."""
+    _cycle_action("close_cycle", cycle_id, key, network, url, genesis, json_output)
+
+
+@payments_app.command("fund")
+@guarded
+def payments_fund(
+    cycle_id: CycleArgument,
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Pay the institution's net debit into the escrow (signed by its settlement account, which
+    first approves the escrow for exactly that amount)."""
+    _cycle_action("fund", cycle_id, key, network, url, genesis, json_output)
+
+
+@payments_app.command("settle")
+@guarded
+def payments_settle(
+    cycle_id: CycleArgument,
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Settle a funded cycle: the escrow pays every net creditor (settlement agent)."""
+    _cycle_action("settle", cycle_id, key, network, url, genesis, json_output)
+
+
+@payments_app.command("show-cycle")
+@guarded
+def payments_show_cycle(
+    cycle_id: CycleArgument,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """A cycle, its positions and figures (gross, net, netting efficiency), every value proven."""
+    from jinqiao.api.render import to_json
+    from jinqiao.apps.payments.figures import cycle_figures
+    from jinqiao.cli.payments_view import print_cycle
+
+    target = resolve_target(network, url, genesis)
+    with target.client() as client:
+        cycle = client.payments.cycle(cycle_id)
+        if cycle is None:
+            fail(f"not_found: no cycle {cycle_id}")
+        positions = client.payments.proven_positions(cycle_id)
+        asset = client.token.asset(cycle.currency)
+    scale = asset.scale if asset is not None else 0
+    figures = cycle_figures(cycle_id, positions)
+    if json_output:
+        emit_json(
+            {
+                "cycle": to_json(cycle),
+                "positions": to_json(positions),
+                "figures": to_json(figures),
+                "verified": client.verify,
+            }
+        )
+        return
+    print_cycle(cycle, positions, figures, scale)
+
+
 # -- queries -----------------------------------------------------------------------------
 
 
@@ -746,8 +1093,13 @@ def demo(
     validators: Annotated[
         int, typer.Option(min=1, max=5, help="Validator processes, one per founding organization.")
     ] = 4,
+    payments: Annotated[
+        int,
+        typer.Option(min=0, max=20_000, help="Card payments in the payments day (0: skip it)."),
+    ] = 2_000,
 ) -> None:
-    """Start a local network, run a day of signed CNY transfers and show what happened."""
+    """Start a local network, run a day of signed CNY transfers and a day of card payments
+    cleared and settled between the institutions, and show what happened."""
     from jinqiao.cli.demo import run_demo
 
     run_demo(
@@ -757,6 +1109,7 @@ def demo(
         base_port=base_port,
         seed=seed,
         validators=validators,
+        payments=payments,
     )
 
 
@@ -846,6 +1199,50 @@ def bench_execute(
     )
 
 
+@bench_app.command("payments")
+@guarded
+def bench_payments(
+    payments: Annotated[
+        int, typer.Option(min=100, max=1_000_000, help="Payments to record (authorize+capture).")
+    ] = 20_000,
+    block_size: Annotated[int, typer.Option(min=1, max=5_000)] = 2_000,
+    institutions: Annotated[
+        int, typer.Option(min=2, max=49, help="Institutions, each issuer and acquirer.")
+    ] = 10,
+    close_sizes: Annotated[
+        str, typer.Option(help="Comma-separated cycle sizes (payments) to close.")
+    ] = "100000,1000000",
+    record_limit: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Cycles up to this size are recorded through the contract; larger "
+            "ones are built from per-pair sums (see the module docstring).",
+        ),
+    ] = 100_000,
+    json_output: JsonOption = False,
+    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+) -> None:
+    """Payments recorded per second by one node, and the time to close and net big cycles."""
+    from jinqiao.cli.bench_payments import run_payments_bench
+
+    try:
+        sizes = [int(size) for size in close_sizes.split(",") if size.strip()]
+    except ValueError:
+        fail("--close-sizes is a comma-separated list of integers")
+    if any(not 1 <= size <= 10_000_000 for size in sizes):
+        fail("each close size is 1..10,000,000 payments")
+    run_payments_bench(
+        payments=payments,
+        block_size=block_size,
+        institutions=institutions,
+        close_sizes=sizes,
+        record_limit=record_limit,
+        json_output=json_output,
+        output=output,
+    )
+
+
 @bench_app.command("network")
 @guarded
 def bench_network(
@@ -861,6 +1258,9 @@ def bench_network(
         Path | None, typer.Option(help="Write a PNG of throughput and latency here.")
     ] = None,
     base_port: Annotated[int, typer.Option(min=1024, max=65000)] = 9700,
+    kill_one: Annotated[
+        bool, typer.Option("--kill-one", help="SIGKILL one validator a third of the way in.")
+    ] = False,
 ) -> None:
     """Committed transfers/s and commit latency of a validator network on this machine."""
     from jinqiao.cli.bench_network import run_network_bench
@@ -873,6 +1273,7 @@ def bench_network(
         output=output,
         plot=plot,
         base_port=base_port,
+        kill_one=kill_one,
     )
 
 

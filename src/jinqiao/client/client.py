@@ -17,7 +17,12 @@ from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput, JinqiaoError
 from jinqiao.core.genesis import Genesis, genesis_hash, load_genesis
-from jinqiao.core.hashing import header_hash, transaction_hash, transaction_signing_bytes
+from jinqiao.core.hashing import (
+    header_hash,
+    transaction_hash,
+    transaction_signing_bytes,
+    validator_set_hash,
+)
 from jinqiao.core.limits import MAX_PROOF_BYTES, MAX_TRANSACTION_BYTES
 from jinqiao.core.proofs import ReceiptProof, StateReadProof, TransactionProof
 from jinqiao.core.types import (
@@ -26,8 +31,10 @@ from jinqiao.core.types import (
     Receipt,
     SignedTransaction,
     TransactionBody,
+    ValidatorSet,
 )
 from jinqiao.verify import (
+    VerificationError,
     verify_header,
     verify_receipt_inclusion,
     verify_state_read,
@@ -38,6 +45,8 @@ T = TypeVar("T")
 
 DEFAULT_VALID_FOR_BLOCKS = 100
 HEIGHT_HINT_MAX_AGE_S = 1.0
+MAX_VALIDATOR_CHANGE_PAGES = 100
+VALIDATORS_FULL_KEY = b"governance/validators"
 MAX_PROOF_RESPONSE_BYTES = 64 * MAX_PROOF_BYTES
 
 
@@ -110,9 +119,13 @@ class Client:
         self.verify = verify
         self._height_hint = 0
         self._height_hint_at = 0.0
+        # (first height it certifies, validator set), oldest first; genesis's from height 1.
+        self._validator_history: list[tuple[int, ValidatorSet]] = [(1, genesis.validator_set())]
+        from jinqiao.client.payments import PaymentsClient
         from jinqiao.client.token import TokenClient
 
         self.token = TokenClient(self)
+        self.payments = PaymentsClient(self)
 
     def close(self) -> None:
         self._http.close()
@@ -248,6 +261,7 @@ class Client:
                 transaction_proof.certificate,
                 transaction_proof.transaction,
                 transaction_proof.proof,
+                validators=self.validators_for(transaction_proof.header),
             )
             verify_receipt_inclusion(
                 self.genesis,
@@ -255,6 +269,7 @@ class Client:
                 receipt_proof.certificate,
                 receipt_proof.receipt,
                 receipt_proof.proof,
+                validators=self.validators_for(receipt_proof.header),
             )
         # Where the transaction is comes from the proof, not from the unproven JSON around it.
         height = transaction_proof.header.height
@@ -281,6 +296,62 @@ class Client:
             self.submit(self.build(signer, contract, method, args)), timeout_s=timeout_s
         )
 
+    # -- following the validator set -------------------------------------------------------
+    def validators_for(self, header: BlockHeader) -> ValidatorSet:
+        """The validator set that must have certified ``header``: genesis's, or a later one
+        reached by walking the chain's validator-set changes, each proven against a header the
+        previous set certified (``GET /v1/validators/changes``). Raises ``VerificationError``
+        when no proven chain of changes leads to the header's ``validators_hash``."""
+        wanted = header.validators_hash
+        for first_height, validators in reversed(self._validator_history):
+            if first_height <= header.height:
+                if validator_set_hash(self.suite, validators) == wanted:
+                    return validators
+                break
+        if header.height >= self._validator_history[-1][0]:
+            self._follow_validator_changes(wanted)
+            first_height, validators = self._validator_history[-1]
+            if (
+                first_height <= header.height
+                and validator_set_hash(self.suite, validators) == wanted
+            ):
+                return validators
+        raise VerificationError(
+            f"no proven validator set of this chain has hash {wanted.hex()} at height "
+            f"{header.height}"
+        )
+
+    def _follow_validator_changes(self, wanted: bytes) -> None:
+        for _ in range(MAX_VALIDATOR_CHANGE_PAGES):
+            first_height = self._validator_history[-1][0]
+            answer = self._request(
+                "GET", "/v1/validators/changes", params={"from_height": max(1, first_height)}
+            )
+            changes = answer.get("changes", [])
+            if not changes:
+                return
+            for change in changes:
+                proof = _decode_hex(change["proof"], StateReadProof)
+                if proof.header.height + 1 <= self._validator_history[-1][0]:
+                    continue  # already followed
+                if proof.key != VALIDATORS_FULL_KEY or proof.value is None:
+                    raise ClientError("bad_response", "a validator change proves another key")
+                verify_state_read(
+                    self.genesis,
+                    proof.header,
+                    proof.certificate,
+                    proof.key,
+                    proof.value,
+                    proof.proof,
+                    validators=self._validator_history[-1][1],
+                )
+                changed = decode(proof.value, ValidatorSet, max_bytes=MAX_PROOF_RESPONSE_BYTES)
+                if validator_set_hash(self.suite, changed) != proof.header.next_validators_hash:
+                    raise VerificationError("a proven validator set is not the header's next set")
+                self._validator_history.append((proof.header.height + 1, changed))
+                if validator_set_hash(self.suite, changed) == wanted:
+                    return
+
     # -- reads -----------------------------------------------------------------------------
     def read_state(self, contract: str, key: bytes, *, height: int | None = None) -> ProvenValue:
         """A state value with its proof, verified against the genesis validators."""
@@ -294,7 +365,13 @@ class Client:
             raise ClientError("bad_response", f"asked for height {height}, got a proof at another")
         if self.verify:
             verify_state_read(
-                self.genesis, proof.header, proof.certificate, proof.key, proof.value, proof.proof
+                self.genesis,
+                proof.header,
+                proof.certificate,
+                proof.key,
+                proof.value,
+                proof.proof,
+                validators=self.validators_for(proof.header),
             )
         self._note_height(proof.header.height)
         return ProvenValue(
@@ -328,7 +405,7 @@ class Client:
         ):
             raise ClientError("bad_response", "the block's header bytes do not match its view")
         if self.verify:
-            verify_header(self.genesis, header, certificate)
+            verify_header(self.genesis, header, certificate, validators=self.validators_for(header))
         answer["verified"] = self.verify
         return answer
 

@@ -140,6 +140,7 @@ class P2PNetwork:
         self._server: asyncio.Server | None = None
         self._dialers: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._writers: set[asyncio.StreamWriter] = set()
         self._server_context = server_context(config)
         self._client_context = client_context(config)
 
@@ -168,6 +169,15 @@ class P2PNetwork:
         for task in self._dialers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # Close every connection, including those still in their handshake, and wait for the
+        # transports to finish closing so nothing is left half-open when the loop ends.
+        writers = list(self._writers)
+        for writer in writers:
+            writer.close()
+        if writers:
+            await asyncio.wait(
+                [asyncio.ensure_future(_closed(writer)) for writer in writers], timeout=5
+            )
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -238,6 +248,16 @@ class P2PNetwork:
             await self._serve(reader, writer, expected=None)
 
     async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, expected: str | None
+    ) -> None:
+        self._writers.add(writer)
+        try:
+            await self._serve_connection(reader, writer, expected)
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, expected: str | None
     ) -> None:
         try:
@@ -334,6 +354,11 @@ class P2PNetwork:
         for task in state.tasks:
             task.cancel()
         state.tasks = []
+
+
+async def _closed(writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError, ssl.SSLError, asyncio.CancelledError):
+        await writer.wait_closed()
 
 
 def _frame(payload: bytes) -> bytes:

@@ -2,11 +2,17 @@
 
 ``demo``: the founding consortium of the demo — a card clearing network that also runs the
 digital-currency desk, an e-commerce finance company, two banks and a regulator — with the CNY
-token (scale 2: amounts in fen) and two wallet tiers.
+token (scale 2: amounts in fen) and two wallet tiers. For payments the clearing network is
+registered at genesis as clearing house and settlement agent (its treasury is its settlement
+account) with the published Chinese bank-card fee schedule for CNY. The banks and the e-commerce
+finance company (a wallet provider too) may each act as card issuer and acquirer, through their
+treasury or settlement account, once the clearing house registers them
+(``jinqiao payments register-institution``).
 """
 
 from __future__ import annotations
 
+from jinqiao.apps.payments.config import china_2016_config_rules
 from jinqiao.node.setup import AccountSpec, NetworkSpec, OrganizationSpec
 
 CNY = "CNY"
@@ -38,38 +44,45 @@ def demo_spec(
                 accounts=(
                     AccountSpec("clearing-admin", ("admin",)),
                     AccountSpec(
-                        "clearing-treasury", ("currency_issuer", "settlement_agent"), INSTITUTION
+                        "clearing-treasury",
+                        ("clearing_house", "currency_issuer", "settlement_agent"),
+                        INSTITUTION,
+                        payments_institution={"roles": ["clearing_house", "settlement_agent"]},
                     ),
                 ),
             ),
             OrganizationSpec(
                 id="ecfin",
                 name="E-Commerce Finance Co.",
-                roles=("acquirer", "payment_company"),
+                roles=("acquirer", "card_issuer", "payment_company"),
                 validators=per_org["ecfin"],
                 accounts=(
                     AccountSpec("ecfin-admin", ("admin",)),
-                    AccountSpec("ecfin-settlement", ("acquirer",), INSTITUTION),
+                    AccountSpec("ecfin-settlement", ("acquirer", "card_issuer"), INSTITUTION),
                 ),
             ),
             OrganizationSpec(
                 id="bank-a",
                 name="Bank A",
-                roles=("bank", "card_issuer"),
+                roles=("acquirer", "bank", "card_issuer"),
                 validators=per_org["bank-a"],
                 accounts=(
                     AccountSpec("bank-a-admin", ("admin",)),
-                    AccountSpec("bank-a-treasury", ("bank",), INSTITUTION),
+                    AccountSpec(
+                        "bank-a-treasury", ("acquirer", "bank", "card_issuer"), INSTITUTION
+                    ),
                 ),
             ),
             OrganizationSpec(
                 id="bank-b",
                 name="Bank B",
-                roles=("bank", "card_issuer"),
+                roles=("acquirer", "bank", "card_issuer"),
                 validators=per_org["bank-b"],
                 accounts=(
                     AccountSpec("bank-b-admin", ("admin",)),
-                    AccountSpec("bank-b-treasury", ("bank",), INSTITUTION),
+                    AccountSpec(
+                        "bank-b-treasury", ("acquirer", "bank", "card_issuer"), INSTITUTION
+                    ),
                 ),
             ),
             OrganizationSpec(
@@ -106,6 +119,9 @@ def demo_spec(
                     }
                 ],
                 "holdings": [],
-            }
+            },
+            "payments": {
+                "fee_schedules": [{"currency": CNY, "rules": china_2016_config_rules()}],
+            },
         },
     )

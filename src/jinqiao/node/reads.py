@@ -11,6 +11,8 @@ from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import InvalidInput, NodeFault
 from jinqiao.core.proofs import ReceiptProof, StateReadProof, TransactionProof
 from jinqiao.core.types import CommittedBlock, Receipt
+from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
+from jinqiao.execution.state import full_key
 from jinqiao.ledger.merkle import merkle_proof
 from jinqiao.ledger.smt import SparseMerkleTree
 from jinqiao.node.storage import Snapshot, Store
@@ -78,6 +80,14 @@ class Reader:
                     raise NodeFault("state value missing for a stored leaf", key=full_key.hex())
             proof = tree.prove(header.state_root, full_key)
             return StateReadProof(header, committed.certificate, full_key, value, proof)
+
+    def validator_changes(self, from_height: int, limit: int) -> list[StateReadProof]:
+        """For each block from ``from_height`` on that changed the validator set: the new set
+        (``governance/validators`` after that block) proven against that block's header, whose
+        certificate the previous set signed. A client walks these to follow the set."""
+        with self.store.snapshot() as snapshot:
+            heights = snapshot.validator_change_heights(from_height, limit)
+        return [self.state(full_key(GOVERNANCE, VALIDATORS_KEY), height) for height in heights]
 
     def transaction(self, transaction_hash: bytes) -> TransactionRecord | None:
         with self.store.snapshot() as snapshot:

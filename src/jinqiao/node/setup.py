@@ -48,6 +48,10 @@ class AccountSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     token_holdings: tuple[dict[str, Any], ...] = ()
     """Genesis token holdings of this account, e.g. ``{"asset": "CNY", "tier": "institution",
     "balance_minor": 0}``; its address is filled in when the key is made."""
+    payments_institution: dict[str, Any] | None = None
+    """Register the account's organization for payments at genesis with this account as its
+    settlement account, e.g. ``{"roles": ["clearing_house"]}`` (any other field of a genesis
+    payments institution may be given; ``id`` and ``settlement_account`` are filled in)."""
 
 
 class OrganizationSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -228,6 +232,7 @@ def init_network(
     account_entries: list[AccountEntry] = []
     node_plans: list[tuple[str, str, Any, Any, Any]] = []
     holdings: list[dict[str, Any]] = []
+    institutions: list[dict[str, Any]] = []
     for organization in spec.organizations:
         ca_key, ca_certificate = make_organization_ca(organization.id)
         org_dir = directory / "orgs" / organization.id
@@ -254,6 +259,14 @@ def init_network(
             holdings.extend(
                 {**holding, "address": signer.address.hex()} for holding in account.token_holdings
             )
+            if account.payments_institution is not None:
+                institutions.append(
+                    {
+                        **account.payments_institution,
+                        "id": organization.id,
+                        "settlement_account": signer.address.hex(),
+                    }
+                )
             account_entries.append(
                 AccountEntry(
                     account.name,
@@ -277,6 +290,10 @@ def init_network(
         token = dict(contracts.get("token", {}))
         token["holdings"] = [*token.get("holdings", []), *holdings]
         contracts["token"] = token
+    if institutions:
+        payments = dict(contracts.get("payments", {}))
+        payments["institutions"] = [*payments.get("institutions", []), *institutions]
+        contracts["payments"] = payments
     genesis = Genesis(
         chain_id=spec.chain_id,
         genesis_time_ms=int(time.time() * 1000) if genesis_time_ms is None else genesis_time_ms,

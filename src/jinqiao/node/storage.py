@@ -14,6 +14,8 @@ transactions    transaction hash               height + index in block (8 + 4 by
 state_latest    full state key                 current value (for execution)
 state_nodes     node hash                      sparse Merkle tree node (content-addressed)
 state_values    value hash                     value (content-addressed, for reads at a height)
+validator_c…    height h (8-byte big-endian)   empty: block h changed the validator set (its
+                                               ``next_validators_hash`` differs)
 =============== ============================== =============================================
 
 Everything a block changes — the block, its certificate and receipts, the indexes, the new tree
@@ -49,6 +51,7 @@ _TABLES = (
     b"state_latest",
     b"state_nodes",
     b"state_values",
+    b"validator_changes",
 )
 
 
@@ -116,6 +119,17 @@ class Snapshot:
             return None
         height, index = _LOCATION.unpack(raw)
         return height, index
+
+    def validator_change_heights(self, from_height: int, limit: int) -> list[int]:
+        """Heights >= ``from_height`` whose block changed the validator set, oldest first."""
+        heights: list[int] = []
+        cursor = self._txn.cursor(db=self._store._db[b"validator_changes"])
+        if cursor.set_range(encode_height(from_height)):
+            for key in cursor.iternext(keys=True, values=False):
+                heights.append(_HEIGHT.unpack(bytes(key))[0])
+                if len(heights) >= limit:
+                    break
+        return heights
 
     def has_transaction(self, transaction_hash: bytes) -> bool:
         return self._get(b"transactions", transaction_hash) is not None
@@ -189,6 +203,8 @@ class Store:
                     overwrite=False,
                 )
             self._write_state(txn, write.state_writes, write.new_nodes, write.new_values)
+            if header.next_validators_hash != header.validators_hash:
+                txn.put(key, b"", db=self._db[b"validator_changes"])
             txn.put(b"head", key, db=self._db[b"meta"])
 
     def _write_state(

@@ -1,0 +1,203 @@
+"""Read endpoints of the payments contract (``docs/api.md``, "Payments").
+
+Each endpoint that returns one state value returns it with its ``StateReadProof`` (canonical,
+hex), exactly as ``GET /v1/state/payments/{key}`` would, plus the decoded record; an absent value
+is ``404 not_found``. ``/figures`` reads the cycle, its participants and every position at one
+height and returns each proof next to the figures computed from them. Writes go through
+``POST /v1/transactions`` like every other contract call.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Path, Query
+
+from jinqiao.api.render import to_json
+from jinqiao.apps.payments.figures import cycle_figures, format_ppm_percent
+from jinqiao.apps.payments.model import (
+    PAYMENTS,
+    Cycle,
+    CycleTotals,
+    Entry,
+    Flow,
+    Institution,
+    InstitutionCycle,
+    Payment,
+    Position,
+    cycle_key,
+    cycle_totals_key,
+    entry_key,
+    flow_key,
+    institution_cycle_key,
+    institution_key,
+    participants_key,
+    payment_key,
+    position_key,
+)
+from jinqiao.core.codec import decode_stored, encode
+from jinqiao.core.proofs import StateReadProof
+from jinqiao.execution.state import full_key
+from jinqiao.node.reads import NotFound, Reader
+
+MAX_ID = 2**64 - 1
+MAX_SEQUENCE = 2**63 - 1
+INSTITUTION_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+"""An organization id (``core.genesis.IDENTIFIER``)."""
+PAYMENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+"""A payment id (``apps.payments.model.REFERENCE``)."""
+
+CycleId = Annotated[int, Path(ge=1, le=MAX_ID, description="Cycle id")]
+InstitutionId = Annotated[str, Path(pattern=INSTITUTION_ID, max_length=64)]
+Height = Annotated[int | None, Query(ge=1, le=2**63, description="Default: the head")]
+
+
+def add_payments_routes(app: FastAPI, reader: Reader) -> None:
+    def read(key: bytes, height: int | None) -> StateReadProof:
+        return reader.state(full_key(PAYMENTS, key), height)
+
+    def view(
+        name: str, key: bytes, kind: type[Any], height: int | None, missing: str
+    ) -> dict[str, Any]:
+        proof = read(key, height)
+        if proof.value is None:
+            raise NotFound(missing)
+        return {
+            name: to_json(decode_stored(proof.value, kind)),
+            "key": key.hex(),
+            "height": proof.header.height,
+            "state_root": proof.header.state_root.hex(),
+            "proof": encode(proof).hex(),
+        }
+
+    @app.get("/v1/payments/institutions/{institution}", tags=["payments"])
+    def institution(institution: InstitutionId, height: Height = None) -> dict[str, Any]:
+        """A registered institution (roles, settlement account, cap, active), proven."""
+        return view(
+            "institution",
+            institution_key(institution),
+            Institution,
+            height,
+            f"{institution} is not registered for payments",
+        )
+
+    @app.get("/v1/payments/payments/{payment_id}", tags=["payments"])
+    def payment(
+        payment_id: Annotated[str, Path(pattern=PAYMENT_ID, max_length=64)],
+        height: Height = None,
+    ) -> dict[str, Any]:
+        """A payment as stored (authorization, status, capture with fees, refunds total,
+        chargeback, representment), proven."""
+        return view("payment", payment_key(payment_id), Payment, height, f"no payment {payment_id}")
+
+    @app.get("/v1/payments/cycles/{cycle_id}", tags=["payments"])
+    def cycle(cycle_id: CycleId, height: Height = None) -> dict[str, Any]:
+        """A clearing cycle (status, cut-offs, funding, report), proven."""
+        return view("cycle", cycle_key(cycle_id), Cycle, height, f"no cycle {cycle_id}")
+
+    @app.get("/v1/payments/cycles/{cycle_id}/totals", tags=["payments"])
+    def cycle_totals(cycle_id: CycleId, height: Height = None) -> dict[str, Any]:
+        """The cycle's running totals, proven (404 until its first clearing event)."""
+        return view(
+            "totals",
+            cycle_totals_key(cycle_id),
+            CycleTotals,
+            height,
+            f"no clearing events in cycle {cycle_id} (or no such cycle)",
+        )
+
+    @app.get("/v1/payments/cycles/{cycle_id}/positions/{institution}", tags=["payments"])
+    def position(
+        cycle_id: CycleId, institution: InstitutionId, height: Height = None
+    ) -> dict[str, Any]:
+        """An institution's net position and funding in a closed cycle, proven."""
+        return view(
+            "position",
+            position_key(cycle_id, institution),
+            Position,
+            height,
+            f"{institution} has no position in cycle {cycle_id}",
+        )
+
+    @app.get("/v1/payments/cycles/{cycle_id}/institutions/{institution}", tags=["payments"])
+    def institution_cycle(
+        cycle_id: CycleId, institution: InstitutionId, height: Height = None
+    ) -> dict[str, Any]:
+        """An institution's running totals and entry count in a cycle (its statement head)."""
+        return view(
+            "totals",
+            institution_cycle_key(cycle_id, institution),
+            InstitutionCycle,
+            height,
+            f"{institution} has no entries in cycle {cycle_id}",
+        )
+
+    @app.get("/v1/payments/cycles/{cycle_id}/flows/{issuer}/{acquirer}", tags=["payments"])
+    def flow(
+        cycle_id: CycleId, issuer: InstitutionId, acquirer: InstitutionId, height: Height = None
+    ) -> dict[str, Any]:
+        """Everything cleared in the cycle from ``issuer`` to ``acquirer``, proven."""
+        return view(
+            "flow",
+            flow_key(cycle_id, issuer, acquirer),
+            Flow,
+            height,
+            f"no flow from {issuer} to {acquirer} in cycle {cycle_id}",
+        )
+
+    @app.get("/v1/payments/cycles/{cycle_id}/entries/{institution}/{sequence}", tags=["payments"])
+    def entry(
+        cycle_id: CycleId,
+        institution: InstitutionId,
+        sequence: Annotated[int, Path(ge=0, le=MAX_SEQUENCE)],
+        height: Height = None,
+    ) -> dict[str, Any]:
+        """The ``sequence``-th (from 0) statement entry of an institution in a cycle, proven.
+        Pages of entries: ``POST /v1/query/payments/entries`` (unproven)."""
+        return view(
+            "entry",
+            entry_key(cycle_id, institution, sequence),
+            Entry,
+            height,
+            f"{institution} has no entry {sequence} in cycle {cycle_id}",
+        )
+
+    @app.get("/v1/payments/cycles/{cycle_id}/figures", tags=["payments"])
+    def figures(cycle_id: CycleId, height: Height = None) -> dict[str, Any]:
+        """Gross obligations, net debits, netting efficiency (integer ppm) and the largest net
+        debit of a cycle, computed from its positions; every value read is proven at one height
+        (the proofs are returned). While the cycle is open there are no positions: all zero."""
+        cycle_proof = read(cycle_key(cycle_id), height)
+        if cycle_proof.value is None:
+            raise NotFound(f"no cycle {cycle_id}")
+        at = cycle_proof.header.height
+        cycle_record = decode_stored(cycle_proof.value, Cycle)
+        participants_proof = read(participants_key(cycle_id), at)
+        participants: tuple[str, ...] = ()
+        if participants_proof.value is not None:
+            participants = decode_stored(participants_proof.value, tuple[str, ...])
+        positions: list[Position] = []
+        position_proofs: dict[str, str] = {}
+        for member in participants:
+            proof = read(position_key(cycle_id, member), at)
+            if proof.value is not None:
+                positions.append(decode_stored(proof.value, Position))
+                position_proofs[member] = encode(proof).hex()
+        result = cycle_figures(cycle_id, positions)
+        return {
+            "figures": to_json(result),
+            "netting_efficiency": format_ppm_percent(result.netting_efficiency_ppm),
+            "status": cycle_record.status,
+            "currency": cycle_record.currency,
+            "positions": [to_json(position) for position in positions],
+            "height": at,
+            "state_root": cycle_proof.header.state_root.hex(),
+            "proofs": {
+                "cycle": encode(cycle_proof).hex(),
+                "participants": encode(participants_proof).hex(),
+                "positions": position_proofs,
+            },
+        }
+
+
+__all__ = ["add_payments_routes"]

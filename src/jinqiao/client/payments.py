@@ -1,0 +1,320 @@
+"""SDK helpers for the payments contract (``docs/payments.md``): one helper per method, and reads.
+
+Writes return the ``TransactionResult`` (its inclusion and receipt proofs verified); a rejected
+transition is a committed receipt with its code (``result.code``), not an exception.
+
+Reads of one state value — a cycle, a position, an institution's cycle totals, a payment, a flow,
+one entry — are **proven** (``Client.read_struct``: the value is checked against a block header
+signed by the validators); ``None`` is a proven absence. Listings that span many keys
+(``positions``, ``entries``) go through contract queries and are **not proven**: use them to find
+what to read, and prove a value with the single-key reads when it matters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from jinqiao.apps.payments.figures import CycleFigures, cycle_figures
+from jinqiao.apps.payments.model import (
+    PAYMENTS,
+    AuthorizeArgs,
+    CaptureArgs,
+    ChargebackArgs,
+    CollateralArgs,
+    Cycle,
+    CycleArgs,
+    CycleTotals,
+    Entry,
+    Flow,
+    Institution,
+    InstitutionCycle,
+    OpenCycleArgs,
+    Payment,
+    PaymentArgs,
+    Position,
+    Refund,
+    RefundArgs,
+    RegisterInstitutionArgs,
+    RegisterMerchantArgs,
+    RepresentArgs,
+    cycle_key,
+    cycle_totals_key,
+    entry_key,
+    flow_key,
+    institution_cycle_key,
+    institution_key,
+    participants_key,
+    payment_key,
+    position_key,
+    refund_key,
+)
+from jinqiao.apps.token import TOKEN, ApproveArgs
+from jinqiao.core.codec import decode
+from jinqiao.core.crypto import Signer
+from jinqiao.execution.contract import contract_address
+
+if TYPE_CHECKING:
+    from jinqiao.client.client import Client, TransactionResult
+
+MAX_RESULT_BYTES = 64 * 1024
+
+
+class PaymentsClient:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @property
+    def escrow_address(self) -> bytes:
+        """The payments contract's token address: the settlement escrow that funding pays into
+        and that a settlement account must ``approve``."""
+        return contract_address(self._client.suite.hash, PAYMENTS)
+
+    def _send(self, signer: Signer, method: str, args: Any) -> TransactionResult:
+        return self._client.send(signer, PAYMENTS, method, args)
+
+    # -- participants ----------------------------------------------------------------------
+    def register_institution(
+        self,
+        clearing_house: Signer,
+        institution: str,
+        roles: tuple[str, ...],
+        settlement_account: bytes,
+        *,
+        net_debit_cap_minor: int | None = None,
+        active: bool = True,
+    ) -> TransactionResult:
+        args = RegisterInstitutionArgs(
+            institution, roles, settlement_account, net_debit_cap_minor, active
+        )
+        return self._send(clearing_house, "register_institution", args)
+
+    def register_merchant(
+        self, acquirer: Signer, merchant_id: str, name: str, mcc: str
+    ) -> TransactionResult:
+        return self._send(
+            acquirer, "register_merchant", RegisterMerchantArgs(merchant_id, name, mcc)
+        )
+
+    # -- the payment lifecycle -------------------------------------------------------------
+    def authorize(self, issuer: Signer, authorization: AuthorizeArgs) -> TransactionResult:
+        return self._send(issuer, "authorize", authorization)
+
+    def capture(
+        self, acquirer: Signer, payment_id: str, amount_minor: int, cycle_id: int
+    ) -> TransactionResult:
+        return self._send(acquirer, "capture", CaptureArgs(payment_id, amount_minor, cycle_id))
+
+    def refund(
+        self, acquirer: Signer, payment_id: str, refund_id: str, amount_minor: int, cycle_id: int
+    ) -> TransactionResult:
+        args = RefundArgs(payment_id, refund_id, amount_minor, cycle_id)
+        return self._send(acquirer, "refund", args)
+
+    def reverse(self, acquirer: Signer, payment_id: str) -> TransactionResult:
+        return self._send(acquirer, "reverse", PaymentArgs(payment_id))
+
+    def chargeback(
+        self, issuer: Signer, payment_id: str, amount_minor: int, reason_code: str, cycle_id: int
+    ) -> TransactionResult:
+        args = ChargebackArgs(payment_id, amount_minor, reason_code, cycle_id)
+        return self._send(issuer, "chargeback", args)
+
+    def represent(
+        self, acquirer: Signer, payment_id: str, amount_minor: int, cycle_id: int
+    ) -> TransactionResult:
+        return self._send(acquirer, "represent", RepresentArgs(payment_id, amount_minor, cycle_id))
+
+    # -- cycles, funding, settlement -------------------------------------------------------
+    def open_cycle(
+        self,
+        clearing_house: Signer,
+        currency: str,
+        *,
+        cutoff_height: int | None = None,
+        cutoff_time_ms: int | None = None,
+        funding_window_blocks: int = 100,
+    ) -> TransactionResult:
+        """Open a cycle; ``opened_cycle_id(result)`` is its id."""
+        args = OpenCycleArgs(currency, cutoff_height, cutoff_time_ms, funding_window_blocks)
+        return self._send(clearing_house, "open_cycle", args)
+
+    @staticmethod
+    def opened_cycle_id(result: TransactionResult) -> int:
+        """The id of the cycle an accepted ``open_cycle`` transaction opened."""
+        if not result.ok:
+            raise ValueError(f"open_cycle was rejected: {result.code}")
+        return decode(result.receipt.result, int, max_bytes=16)
+
+    def close_cycle(self, clearing_house: Signer, cycle_id: int) -> TransactionResult:
+        return self._send(clearing_house, "close_cycle", CycleArgs(cycle_id))
+
+    def fund(
+        self, settlement_account: Signer, cycle_id: int, *, approve: bool = True
+    ) -> TransactionResult:
+        """Pay the signer's institution's outstanding net debit in a closed cycle into the
+        escrow. With ``approve`` (the default) the signer — which must then be the institution's
+        settlement account — first approves the escrow for exactly the outstanding debit, read
+        with a proof; without it, a standing allowance must already cover it. A rejected
+        approval is returned as is, and ``fund`` is not sent."""
+        if approve:
+            owed = self.outstanding_debit(settlement_account.address, cycle_id)
+            if owed > 0:
+                cycle = self.cycle(cycle_id)
+                currency = "" if cycle is None else cycle.currency
+                approval = self._client.send(
+                    settlement_account,
+                    TOKEN,
+                    "approve",
+                    ApproveArgs(currency, self.escrow_address, owed),
+                )
+                if not approval.ok:
+                    return approval
+        return self._send(settlement_account, "fund", CycleArgs(cycle_id))
+
+    def outstanding_debit(self, account: bytes, cycle_id: int) -> int:
+        """What the institution of ``account`` still owes the escrow in the cycle (proven reads
+        of its account record and position; 0 if it has no position)."""
+        organization = self._organization_of(account)
+        position = self.position(cycle_id, organization) if organization else None
+        if position is None:
+            return 0
+        return max(0, -position.net_minor - position.funded_minor)
+
+    def _organization_of(self, account: bytes) -> str:
+        from jinqiao.execution.identity import REGISTRY, Account, account_key
+
+        record = self._client.read_struct(REGISTRY, account_key(account), Account)
+        return "" if record is None else record.organization
+
+    def post_collateral(
+        self, settlement_account: Signer, currency: str, amount_minor: int, *, approve: bool = True
+    ) -> TransactionResult:
+        """Post collateral, pulled from the settlement account (approved first, like ``fund``)."""
+        if approve:
+            approval = self._client.send(
+                settlement_account,
+                TOKEN,
+                "approve",
+                ApproveArgs(currency, self.escrow_address, amount_minor),
+            )
+            if not approval.ok:
+                return approval
+        return self._send(
+            settlement_account, "post_collateral", CollateralArgs(currency, amount_minor)
+        )
+
+    def withdraw_collateral(
+        self, signer: Signer, currency: str, amount_minor: int
+    ) -> TransactionResult:
+        return self._send(signer, "withdraw_collateral", CollateralArgs(currency, amount_minor))
+
+    def declare_default(self, settlement_agent: Signer, cycle_id: int) -> TransactionResult:
+        return self._send(settlement_agent, "declare_default", CycleArgs(cycle_id))
+
+    def settle(self, settlement_agent: Signer, cycle_id: int) -> TransactionResult:
+        return self._send(settlement_agent, "settle", CycleArgs(cycle_id))
+
+    # -- proven reads (one state value each; None: proven absent) --------------------------
+    def _read(self, key: bytes, kind: type[Any], height: int | None) -> Any:
+        return self._client.read_struct(PAYMENTS, key, kind, height=height)
+
+    def institution(self, institution: str, *, height: int | None = None) -> Institution | None:
+        result: Institution | None = self._read(institution_key(institution), Institution, height)
+        return result
+
+    def payment(self, payment_id: str, *, height: int | None = None) -> Payment | None:
+        result: Payment | None = self._read(payment_key(payment_id), Payment, height)
+        return result
+
+    def refund_record(
+        self, payment_id: str, refund_id: str, *, height: int | None = None
+    ) -> Refund | None:
+        result: Refund | None = self._read(refund_key(payment_id, refund_id), Refund, height)
+        return result
+
+    def cycle(self, cycle_id: int, *, height: int | None = None) -> Cycle | None:
+        result: Cycle | None = self._read(cycle_key(cycle_id), Cycle, height)
+        return result
+
+    def cycle_totals(self, cycle_id: int, *, height: int | None = None) -> CycleTotals | None:
+        result: CycleTotals | None = self._read(cycle_totals_key(cycle_id), CycleTotals, height)
+        return result
+
+    def participants(self, cycle_id: int, *, height: int | None = None) -> tuple[str, ...]:
+        """The ids of the institutions with obligations in the cycle (proven; empty if none)."""
+        proven = self._client.read_state(PAYMENTS, participants_key(cycle_id), height=height)
+        if proven.value is None:
+            return ()
+        return decode(proven.value, tuple[str, ...], max_bytes=MAX_RESULT_BYTES)
+
+    def position(
+        self, cycle_id: int, institution: str, *, height: int | None = None
+    ) -> Position | None:
+        result: Position | None = self._read(position_key(cycle_id, institution), Position, height)
+        return result
+
+    def institution_cycle(
+        self, cycle_id: int, institution: str, *, height: int | None = None
+    ) -> InstitutionCycle | None:
+        """An institution's running totals in a cycle: the head of its statement."""
+        key = institution_cycle_key(cycle_id, institution)
+        result: InstitutionCycle | None = self._read(key, InstitutionCycle, height)
+        return result
+
+    def flow(
+        self, cycle_id: int, issuer: str, acquirer: str, *, height: int | None = None
+    ) -> Flow | None:
+        result: Flow | None = self._read(flow_key(cycle_id, issuer, acquirer), Flow, height)
+        return result
+
+    def entry(
+        self, cycle_id: int, institution: str, sequence: int, *, height: int | None = None
+    ) -> Entry | None:
+        """The ``sequence``-th (from 0) statement entry of ``institution`` in the cycle."""
+        result: Entry | None = self._read(entry_key(cycle_id, institution, sequence), Entry, height)
+        return result
+
+    def proven_positions(self, cycle_id: int) -> list[Position]:
+        """Every participant's position, each proven at one height (one read per participant)."""
+        height = self._client.read_state(PAYMENTS, cycle_key(cycle_id)).height
+        positions = []
+        for institution in self.participants(cycle_id, height=height):
+            position = self.position(cycle_id, institution, height=height)
+            if position is not None:
+                positions.append(position)
+        return positions
+
+    def figures(self, cycle_id: int) -> CycleFigures:
+        """Gross, net and netting efficiency of a closed cycle, from proven positions."""
+        return cycle_figures(cycle_id, self.proven_positions(cycle_id))
+
+    # -- unproven listings (contract queries against the head) -----------------------------
+    def positions(self, cycle_id: int) -> list[dict[str, Any]]:
+        """Every position of a closed cycle, as JSON (one query; **not proven**)."""
+        answer = self._client.query(PAYMENTS, "positions", cycle_id=cycle_id)
+        positions: list[dict[str, Any]] = answer["positions"]
+        return positions
+
+    def entries(
+        self, cycle_id: int, institution: str, *, start: int = 0, limit: int = 500
+    ) -> dict[str, Any]:
+        """A page of an institution's entries (up to 500; ``next_start`` is ``None`` after the
+        last), as JSON (a query; **not proven** — prove an entry with ``entry``)."""
+        page: dict[str, Any] = self._client.query(
+            PAYMENTS,
+            "entries",
+            cycle_id=cycle_id,
+            institution=institution,
+            start=start,
+            limit=limit,
+        )
+        return page
+
+    def payment_status(self, payment_id: str) -> dict[str, Any]:
+        """The payment and the settlement of its capture (``not_cleared``, ``pending``,
+        ``settled``, ``unwound``), as JSON (a query; **not proven**)."""
+        view: dict[str, Any] = self._client.query(PAYMENTS, "payment", payment_id=payment_id)
+        return view
+
+
+__all__ = ["PaymentsClient"]

@@ -1,0 +1,233 @@
+"""A payments day over HTTP against a real node process, through the SDK: institutions and a
+merchant registered, a payment authorized, captured and partly refunded, the cycle closed,
+funded and settled — every figure read back with its proof verified. And the payments read
+endpoints' bad inputs: unknown ids are 404, malformed ids 400, and rejected transitions are
+committed receipts with their codes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jinqiao.apps.payments.model import (
+    PAYMENTS,
+    AuthorizeArgs,
+    CaptureArgs,
+    Position,
+    position_key,
+)
+from jinqiao.client import Client, ClientError, TransactionResult
+from jinqiao.core.codec import decode
+from jinqiao.core.crypto import Signer
+from jinqiao.core.limits import MAX_PROOF_BYTES
+from jinqiao.core.proofs import StateReadProof
+from jinqiao.keys import load_key
+from jinqiao.node.setup import NetworkLayout
+from jinqiao.verify import verify_state_read
+from tests.helpers.process import NodeProcess, make_network
+
+pytestmark = pytest.mark.e2e
+
+AMOUNT = 100_000  # RMB 1,000.00 in fen
+REFUND = 20_000
+ISSUER_FEE = 350  # 0.35% of the debit payment (cap RMB 13)
+NETWORK_FEE = 33  # 0.0325% rounded half up, each side
+
+
+@dataclass
+class Day:
+    directory: Path
+    layout: NetworkLayout
+    node: NodeProcess
+    client: Client
+    cycle_id: int
+
+    def key(self, name: str) -> Signer:
+        return load_key(self.directory / self.layout.account(name).key_file)
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(f"{self.node.url}{path}", timeout=10)
+
+
+def _ok(result: TransactionResult) -> TransactionResult:
+    assert result.ok, f"{result.code}: {result.receipt.message}"
+    return result
+
+
+def authorization(payment_id: str, amount_minor: int = AMOUNT) -> AuthorizeArgs:
+    return AuthorizeArgs(
+        payment_id=payment_id,
+        issuer="bank-a",
+        acquirer="ecfin",
+        merchant_id="M0001",
+        payer_hash=bytes(range(32)),
+        amount_minor=amount_minor,
+        currency="CNY",
+        channel="pos",
+        card_type="debit",
+        authorization_code="A1B2C3",
+        time_ms=1_700_000_000_000,
+    )
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day]:
+    directory = tmp_path_factory.mktemp("payments")
+    layout = make_network(directory)
+    node = NodeProcess(directory / layout.nodes[0].home).start()
+    client = Client(node.url, genesis_file=directory / "genesis.json")
+    try:
+        yield _run_day(Day(directory, layout, node, client, 0))
+    finally:
+        client.close()
+        assert node.stop() == 0, node.log()
+
+
+def _run_day(day: Day) -> Day:
+    client, payments = day.client, day.client.payments
+    clearing, bank, acquirer = (
+        day.key("clearing-treasury"),
+        day.key("bank-a-treasury"),
+        day.key("ecfin-settlement"),
+    )
+    _ok(payments.register_institution(clearing, "bank-a", ("card_issuer",), bank.address))
+    _ok(payments.register_institution(clearing, "ecfin", ("acquirer",), acquirer.address))
+    _ok(payments.register_merchant(acquirer, "M0001", "Tea House", "5411"))
+    for signer in (bank, acquirer):
+        _ok(client.token.mint(clearing, "CNY", signer.address, 10**8))
+    height = int(client.status()["height"])
+    opened = _ok(payments.open_cycle(clearing, "CNY", cutoff_height=height + 8))
+    cycle_id = payments.opened_cycle_id(opened)
+    _ok(payments.authorize(bank, authorization("P1")))
+    _ok(payments.capture(acquirer, "P1", AMOUNT, cycle_id))
+    _ok(payments.refund(acquirer, "P1", "R1", REFUND, cycle_id))
+    # Rejected transitions are committed with their codes and change nothing.
+    assert payments.capture(acquirer, "P1", AMOUNT - 1, cycle_id).code == "payment_conflict"
+    assert payments.refund(acquirer, "P1", "R2", AMOUNT, cycle_id).code == (
+        "refund_exceeds_captured"
+    )
+    with pytest.raises(ClientError) as refused:  # the role is checked at admission
+        payments.chargeback(day.key("regulator-admin"), "P1", 10, "4837", cycle_id)
+    assert (refused.value.code, refused.value.status) == ("unauthorized", 403)
+    assert payments.reverse(acquirer, "P1").code == "invalid_transition"
+    assert payments.capture(acquirer, "NOPE", 10, cycle_id).code == "unknown_payment"
+    assert payments.settle(clearing, cycle_id).code == "cycle_not_closed"
+    while int(client.status()["height"]) < height + 8:
+        _ok(payments.register_merchant(acquirer, "M0001", "Tea House", "5411"))
+    _ok(payments.close_cycle(clearing, cycle_id))
+    _ok(payments.fund(bank, cycle_id))
+    _ok(payments.settle(clearing, cycle_id))
+    day.cycle_id = cycle_id
+    return day
+
+
+def test_a_day_settles_and_every_figure_is_proven(day: Day) -> None:
+    payments = day.client.payments
+    cycle = payments.cycle(day.cycle_id)
+    assert cycle is not None and cycle.status == "settled"
+    bank_net = -AMOUNT + REFUND + ISSUER_FEE - NETWORK_FEE
+    ecfin_net = AMOUNT - REFUND - ISSUER_FEE - NETWORK_FEE
+    positions = {p.institution: p for p in payments.proven_positions(day.cycle_id)}
+    assert {k: p.net_minor for k, p in positions.items()} == {
+        "bank-a": bank_net,
+        "ecfin": ecfin_net,
+        "clearing": 2 * NETWORK_FEE,
+    }
+    assert positions["bank-a"].funded_minor == -bank_net
+    totals = payments.institution_cycle(day.cycle_id, "bank-a")
+    assert totals is not None and totals.entry_count == 2  # the capture and the refund
+    entry = payments.entry(day.cycle_id, "ecfin", 1)
+    assert entry is not None and entry.kind == "refund" and entry.amount_minor == REFUND
+    flow = payments.flow(day.cycle_id, "bank-a", "ecfin")
+    assert flow is not None and (flow.captured_minor, flow.refunded_minor) == (AMOUNT, REFUND)
+    payment = payments.payment("P1")
+    assert payment is not None and payment.refunded_minor == REFUND
+    assert payments.payment_status("P1")["settlement"] == "settled"  # unproven query
+    page = payments.entries(day.cycle_id, "bank-a", limit=1)
+    assert len(page["entries"]) == 1 and page["next_start"] == 1
+    figures = payments.figures(day.cycle_id)
+    gross = (AMOUNT + NETWORK_FEE) + (REFUND + ISSUER_FEE + NETWORK_FEE)
+    assert (figures.gross_minor, figures.net_minor) == (gross, -bank_net)
+    assert figures.largest_net_debtor == "bank-a"
+    assert figures.netting_efficiency_ppm == (gross + bank_net) * 1_000_000 // gross
+    balance = day.client.token.balance("CNY", day.key("ecfin-settlement").address)
+    assert balance == 10**8 + ecfin_net
+
+
+def test_read_endpoints_return_proven_records(day: Day) -> None:
+    answer = day.get(f"/v1/payments/cycles/{day.cycle_id}/positions/bank-a").json()
+    proof = decode(bytes.fromhex(answer["proof"]), StateReadProof, max_bytes=MAX_PROOF_BYTES)
+    assert proof.key == PAYMENTS.encode() + b"/" + position_key(day.cycle_id, "bank-a")
+    verify_state_read(
+        day.client.genesis, proof.header, proof.certificate, proof.key, proof.value, proof.proof
+    )
+    assert proof.value is not None
+    assert (
+        decode(proof.value, Position, max_bytes=4096).net_minor == answer["position"]["net_minor"]
+    )
+    cycle = day.get(f"/v1/payments/cycles/{day.cycle_id}").json()
+    assert cycle["cycle"]["status"] == "settled" and cycle["height"] >= 1
+    payment = day.get("/v1/payments/payments/P1").json()
+    assert payment["payment"]["authorization"]["payer_hash"] == bytes(range(32)).hex()
+    figures = day.get(f"/v1/payments/cycles/{day.cycle_id}/figures").json()
+    assert figures["figures"]["largest_net_debtor"] == "bank-a"
+    assert figures["netting_efficiency"].endswith("%")
+    assert set(figures["proofs"]["positions"]) == {"bank-a", "clearing", "ecfin"}
+    for path in (
+        f"/v1/payments/cycles/{day.cycle_id}/totals",
+        f"/v1/payments/cycles/{day.cycle_id}/institutions/ecfin",
+        f"/v1/payments/cycles/{day.cycle_id}/flows/bank-a/ecfin",
+        f"/v1/payments/cycles/{day.cycle_id}/entries/bank-a/0",
+        "/v1/payments/institutions/clearing",
+    ):
+        response = day.get(path)
+        assert response.status_code == 200, (path, response.text)
+        assert response.json()["proof"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/v1/payments/cycles/999", 404, "not_found"),
+        ("/v1/payments/cycles/999/figures", 404, "not_found"),
+        ("/v1/payments/cycles/1/positions/nobody", 404, "not_found"),
+        ("/v1/payments/cycles/1/entries/bank-a/99", 404, "not_found"),
+        ("/v1/payments/payments/NOPE", 404, "not_found"),
+        ("/v1/payments/institutions/nobody", 404, "not_found"),
+        ("/v1/payments/cycles/0", 400, "invalid_request"),
+        ("/v1/payments/cycles/-1", 400, "invalid_request"),
+        ("/v1/payments/cycles/abc", 400, "invalid_request"),
+        (f"/v1/payments/cycles/{2**64}", 400, "invalid_request"),
+        ("/v1/payments/cycles/1/positions/Bank-A", 400, "invalid_request"),
+        ("/v1/payments/cycles/1/positions/" + "a" * 65, 400, "invalid_request"),
+        ("/v1/payments/cycles/1/entries/bank-a/-1", 400, "invalid_request"),
+        ("/v1/payments/payments/" + "P" * 65, 400, "invalid_request"),
+        ("/v1/payments/payments/-P1", 400, "invalid_request"),
+        ("/v1/payments/payments/P%201", 400, "invalid_request"),
+        ("/v1/payments/payments/P1?height=0", 400, "invalid_request"),
+        ("/v1/payments/payments/P1?height=999999", 404, "not_found"),
+    ],
+)
+def test_bad_reads_get_their_4xx(day: Day, path: str, status: int, code: str) -> None:
+    response = day.get(path)
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code and body["message"] and "details" in body
+
+
+def test_an_open_cycle_has_zero_figures(day: Day) -> None:
+    clearing = day.key("clearing-treasury")
+    height = int(day.client.status()["height"])
+    opened = _ok(day.client.payments.open_cycle(clearing, "CNY", cutoff_height=height + 1000))
+    cycle_id = day.client.payments.opened_cycle_id(opened)
+    answer = day.get(f"/v1/payments/cycles/{cycle_id}/figures").json()
+    assert answer["status"] == "open" and answer["figures"]["gross_minor"] == 0
+    # A capture of an already captured payment into another cycle is rejected on chain.
+    result = day.client.send(
+        day.key("ecfin-settlement"), PAYMENTS, "capture", CaptureArgs("P1", AMOUNT, cycle_id)
+    )
+    assert result.code == "payment_conflict"

@@ -307,5 +307,12 @@ def test_payments_commands(network: tuple[Path, NodeProcess]) -> None:
     assert code == 2 and "cutoff_not_reached" in out
     code, _, err = invoke("payments", "show-cycle", "999", *net)
     assert code == 1 and "not_found" in err and "Traceback" not in err
+    # Reports: nobody has payments in this cycle yet.
+    code, _, err = invoke("payments", "statement", cycle_id, "bank-a", *net)
+    assert code == 1 and "not_in_cycle" in err
+    chart = directory / "cycle.png"
+    code, out, err = invoke("payments", "report", cycle_id, "--output", str(chart), *net)
+    assert code == 0, err
+    assert chart.read_bytes().startswith(b"\x89PNG")
     code, _, err = invoke("payments", "capture", "P1", "0", "1", "--key", "ecfin-settlement", *net)
     assert code == 2 and "Traceback" not in err  # typer refuses an amount below 1

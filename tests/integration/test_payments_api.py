@@ -23,6 +23,7 @@ from jinqiao.apps.payments.model import (
 from jinqiao.client import Client, ClientError, TransactionResult
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
+from jinqiao.core.genesis import load_genesis
 from jinqiao.core.limits import MAX_PROOF_BYTES
 from jinqiao.core.proofs import StateReadProof
 from jinqiao.keys import load_key
@@ -231,3 +232,47 @@ def test_an_open_cycle_has_zero_figures(day: Day) -> None:
         day.key("ecfin-settlement"), PAYMENTS, "capture", CaptureArgs("P1", AMOUNT, cycle_id)
     )
     assert result.code == "payment_conflict"
+
+
+def test_statement_in_three_formats_with_proofs(day: Day) -> None:
+    genesis = load_genesis((day.directory / "genesis.json").read_bytes())
+    answer = day.get(f"/v1/payments/cycles/{day.cycle_id}/statements/bank-a")
+    assert answer.status_code == 200, answer.text
+    statement = answer.json()
+    assert statement["institution"] == "bank-a" and len(statement["lines"]) == 2
+    for proof in statement["proofs"]:
+        read = decode(bytes.fromhex(proof["proof"]), StateReadProof, max_bytes=1 << 20)
+        verify_state_read(genesis, read.header, read.certificate, read.key, read.value, read.proof)
+    csv = day.get(f"/v1/payments/cycles/{day.cycle_id}/statements/bank-a?format=csv")
+    assert csv.headers["content-type"].startswith("text/csv") and b"P1" in csv.content
+    camt = day.get(f"/v1/payments/cycles/{day.cycle_id}/statements/bank-a?format=camt053")
+    assert b"camt.053.001.11" in camt.content and b"<Ntry>" in camt.content
+
+
+def test_reconciliation_agrees_with_the_ledger_and_reports_breaks(day: Day) -> None:
+    url = f"{day.node.url}/v1/payments/cycles/{day.cycle_id}/reconciliation/bank-a"
+    own = day.get(f"/v1/payments/cycles/{day.cycle_id}/statements/bank-a?format=csv").content
+    clean = httpx.post(url, content=own, timeout=10)
+    assert clean.status_code == 200, clean.text
+    assert clean.json()["breaks"] == []
+    lines = own.decode().splitlines()
+    tampered = "\r\n".join([lines[0], *lines[2:]]).encode()  # one record missing on our side
+    report = httpx.post(url, content=tampered, timeout=10).json()
+    assert [b["kind"] for b in report["breaks"]] == ["missing_at_institution"]
+    bad = httpx.post(url, content=b"no,columns\r\n1,2\r\n", timeout=10)
+    assert (bad.status_code, bad.json()["code"]) == (400, "reconciliation_file_invalid")
+    stranger = httpx.post(
+        f"{day.node.url}/v1/payments/cycles/{day.cycle_id}/reconciliation/bank-b",
+        content=own,
+        timeout=10,
+    )
+    assert (stranger.status_code, stranger.json()["code"]) == (404, "not_in_cycle")
+
+
+def test_settlement_instructions_and_chart(day: Day) -> None:
+    pacs = day.get(f"/v1/payments/cycles/{day.cycle_id}/settlement")
+    assert pacs.status_code == 200 and b"pacs.009.001.12" in pacs.content
+    chart = day.get(f"/v1/payments/cycles/{day.cycle_id}/chart.png")
+    assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
+    missing = day.get("/v1/payments/cycles/999/statements/bank-a")
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")

@@ -29,6 +29,7 @@ from jinqiao.api.errors import (
 )
 from jinqiao.api.payments import add_payments_routes
 from jinqiao.api.render import block_json, receipt_json, to_json
+from jinqiao.api.reports import add_report_routes
 from jinqiao.apps.token import TOKEN, Asset, Holding, asset_key, balance_key, supply_key
 from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.errors import DecodeError, InvalidInput, JinqiaoError
@@ -433,6 +434,7 @@ def create_app(node: Node) -> FastAPI:
         return await asyncio.to_thread(run)
 
     add_payments_routes(app, reader)
+    add_report_routes(app, node, reader)
 
     @app.get("/v1/events", tags=["events"])
     async def events(

@@ -39,6 +39,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "too_many_subscribers": 429,
     "too_many_pending": 429,
     "mempool_full": 503,
+    "reconciliation_file_invalid": 400,
+    "not_in_cycle": 404,
+    "cycle_not_settled": 409,
 }
 DEFAULT_REJECTION_STATUS = 422
 RETRY_AFTER_SECONDS = "1"

@@ -182,7 +182,9 @@ def run_demo(
                     "ecfin-settlement",
                 )
             }
-            run_payments_day(client, keys, payments, random.Random(seed), _progress)
+            run_payments_day(
+                client, keys, payments, random.Random(seed), _progress, statements_dir=root
+            )
         _show_agreement(layout)
         if exit_after:
             return

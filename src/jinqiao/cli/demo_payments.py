@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.progress import Progress
@@ -168,8 +169,11 @@ def run_payments_day(
     payments: int,
     rng: random.Random,
     progress_factory: Callable[[], Progress],
-) -> None:
-    """Register, record, clear, fund and settle a day of ``payments`` card payments."""
+    statements_dir: Path | None = None,
+) -> int:
+    """Register, record, clear, fund and settle a day of ``payments`` card payments; write
+    bank-a's statement (CSV and ISO 20022 camt.053) and the cycle's chart into
+    ``statements_dir``. Returns the cycle id."""
     tally = PaymentsTally()
     clearing = keys[CLEARING_ACCOUNT]
     signer = {institution: keys[account] for institution, account in INSTITUTIONS.items()}
@@ -219,6 +223,29 @@ def run_payments_day(
     positions_before = _settle(client, keys, cycle_id, tally)
     elapsed_s = time.monotonic() - started
     _print_summary(client, keys, cycle_id, tally, plans, positions_before, elapsed_s)
+    if statements_dir is not None:
+        _write_statements(client, cycle_id, statements_dir)
+    return cycle_id
+
+
+def _write_statements(client: Client, cycle_id: int, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    base = f"/v1/payments/cycles/{cycle_id}"
+    written = []
+    for name, path, params in (
+        (f"statement-bank-a-cycle-{cycle_id}.csv", f"{base}/statements/bank-a", {"format": "csv"}),
+        (
+            f"statement-bank-a-cycle-{cycle_id}.camt053.xml",
+            f"{base}/statements/bank-a",
+            {"format": "camt053"},
+        ),
+        (f"settlement-cycle-{cycle_id}.pacs009.xml", f"{base}/settlement", {}),
+        (f"cycle-{cycle_id}.png", f"{base}/chart.png", {}),
+    ):
+        target = directory / name
+        target.write_bytes(client.raw_get(path, params=params))
+        written.append(target)
+    console.print("wrote " + ", ".join(str(path) for path in written))
 
 
 def _open_cycle(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -854,6 +856,85 @@ def payments_settle(
 ) -> None:
     """Settle a funded cycle: the escrow pays every net creditor (settlement agent)."""
     _cycle_action("settle", cycle_id, key, network, url, genesis, json_output)
+
+
+@payments_app.command("statement")
+@guarded
+def payments_statement(
+    cycle_id: CycleArgument,
+    institution: Annotated[str, typer.Argument(help="Institution id, e.g. bank-a.")],
+    file_format: Annotated[
+        str, typer.Option("--format", help="json, csv or camt053 (ISO 20022 XML).")
+    ] = "json",
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+) -> None:
+    """An institution's statement for a cycle: every payment, fee and its net position."""
+    if file_format not in ("json", "csv", "camt053"):
+        fail("--format must be json, csv or camt053")
+    target = resolve_target(network, url, genesis)
+    with target.client() as client:
+        data = client.raw_get(
+            f"/v1/payments/cycles/{cycle_id}/statements/{institution}",
+            params={"format": file_format},
+        )
+    _write_or_print(data, output)
+
+
+@payments_app.command("reconcile")
+@guarded
+def payments_reconcile(
+    cycle_id: CycleArgument,
+    institution: Annotated[str, typer.Argument(help="Institution id, e.g. bank-a.")],
+    records: Annotated[Path, typer.Argument(help="Your own records for the cycle (CSV).")],
+    file_format: Annotated[str, typer.Option("--format", help="json or csv.")] = "json",
+    output: Annotated[Path | None, typer.Option(help="Write the break report here.")] = None,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+) -> None:
+    """Compare your records with the ledger's statement; exit 3 when there are breaks."""
+    if file_format not in ("json", "csv"):
+        fail("--format must be json or csv")
+    target = resolve_target(network, url, genesis)
+    with target.client() as client:
+        data = client.raw_post(
+            f"/v1/payments/cycles/{cycle_id}/reconciliation/{institution}",
+            content=records.read_bytes(),
+            params={"format": file_format},
+        )
+    _write_or_print(data, output)
+    if file_format == "json" and json.loads(data)["breaks"]:
+        raise typer.Exit(3)
+
+
+@payments_app.command("report")
+@guarded
+def payments_report(
+    cycle_id: CycleArgument,
+    output: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("cycle.png"),
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+) -> None:
+    """Draw the cycle's net positions and flows (PNG)."""
+    target = resolve_target(network, url, genesis)
+    with target.client() as client:
+        data = client.raw_get(f"/v1/payments/cycles/{cycle_id}/chart.png")
+    output.write_bytes(data)
+    console.print(f"wrote {output}")
+
+
+def _write_or_print(data: bytes, output: Path | None) -> None:
+    if output is not None:
+        output.write_bytes(data)
+        console.print(f"wrote {output} ({len(data):,} bytes)")
+    else:
+        sys.stdout.write(data.decode())
+        if not data.endswith(b"\n"):
+            sys.stdout.write("\n")
 
 
 @payments_app.command("show-cycle")

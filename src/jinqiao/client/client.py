@@ -168,6 +168,15 @@ class Client:
         self._height_hint_at = time.monotonic()
         return status
 
+    def raw_get(self, path: str, **kwargs: Any) -> bytes:
+        """The body of a GET (reports, XML, PNG); errors raise ``ClientError`` as usual."""
+        data: bytes = self._request("GET", path, raw=True, **kwargs)
+        return data
+
+    def raw_post(self, path: str, **kwargs: Any) -> bytes:
+        data: bytes = self._request("POST", path, raw=True, **kwargs)
+        return data
+
     def consensus(self) -> dict[str, Any]:
         """The node's consensus diagnosis (``GET /v1/consensus``; not proven)."""
         answer: dict[str, Any] = self._request("GET", "/v1/consensus")

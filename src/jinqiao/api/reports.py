@@ -1,0 +1,226 @@
+"""Statements, settlement instructions, reconciliation and charts for the payments contract
+(``docs/api.md``, "Payments"). The data are read from one snapshot at the head; the statement
+carries the proofs of its summary records (cycle, the institution's totals, its position) so a
+reader can check them with ``jinqiao.verify`` — each entry can be proven on its own with
+``GET /v1/payments/cycles/{c}/entries/{i}/{sequence}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Path, Query, Request, Response
+
+from jinqiao.apps.payments.model import (
+    PAYMENTS,
+    Cycle,
+    CycleArgs,
+    CycleInstitutionArgs,
+    Entries,
+    EntriesArgs,
+    Flow,
+    FlowArgs,
+    InstitutionCycle,
+    Participants,
+    Position,
+    Positions,
+    cycle_key,
+    institution_cycle_key,
+    position_key,
+)
+from jinqiao.apps.token import TOKEN, Asset, asset_key
+from jinqiao.core.codec import decode_stored, encode
+from jinqiao.core.errors import InvalidInput, Rejection
+from jinqiao.execution.contract import BlockContext
+from jinqiao.execution.state import full_key
+from jinqiao.node.reads import NotFound, Reader
+from jinqiao.node.service import Node
+from jinqiao.reports import (
+    StatementProof,
+    break_report_to_csv,
+    break_report_to_json,
+    build_statement,
+    positions_chart_png_bytes,
+    reconcile_csv,
+    require_participant,
+    settlement_to_pacs009,
+    statement_to_camt053,
+    statement_to_csv,
+    statement_to_json,
+)
+
+ENTRIES_PAGE = 500
+MAX_RECONCILIATION_BYTES = 32 * 1024 * 1024
+MAX_ENTRY_PAGES = 2_000
+
+CycleId = Annotated[int, Path(ge=1, le=2**64 - 1, description="Cycle id")]
+InstitutionId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", max_length=64)]
+
+
+class CycleReading:
+    """Query results of one cycle, all from the same snapshot."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        head = node.chain.head
+        self.height = head.height
+        self.time_ms = head.time_ms
+        self.context = BlockContext(node.genesis.chain_id, head.height, head.time_ms, b"")
+
+    def query(self, snapshot: Any, name: str, args: Any) -> Any:
+        return self.node.runtime.run_query(snapshot, self.context, PAYMENTS, name, args)
+
+    def scale(self, snapshot: Any, currency: str) -> int:
+        raw = snapshot.get(full_key(TOKEN, asset_key(currency)))
+        if raw is None:
+            raise NotFound(f"no token asset {currency}")
+        asset: Asset = decode_stored(raw, Asset)
+        return asset.scale
+
+
+def _cycle(reading: CycleReading, snapshot: Any, cycle_id: int) -> Cycle:
+    try:
+        cycle: Cycle = reading.query(snapshot, "cycle", CycleArgs(cycle_id))
+    except Rejection as refusal:
+        raise NotFound(f"no cycle {cycle_id}", cycle=cycle_id) from refusal
+    return cycle
+
+
+def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
+    def statement(cycle_id: int, institution: str) -> Any:
+        reading = CycleReading(node)
+        with node.store.snapshot() as snapshot:
+            cycle = _cycle(reading, snapshot, cycle_id)
+            participants: Participants = reading.query(
+                snapshot, "participants", CycleArgs(cycle_id)
+            )
+            require_participant(participants.institutions, institution, cycle_id)
+            head: InstitutionCycle = reading.query(
+                snapshot, "institution_cycle", CycleInstitutionArgs(cycle_id, institution)
+            )
+            try:
+                position: Position | None = reading.query(
+                    snapshot, "position", CycleInstitutionArgs(cycle_id, institution)
+                )
+            except Rejection:
+                position = None
+            pages: list[Entries] = []
+            start: int | None = 0
+            while start is not None and len(pages) < MAX_ENTRY_PAGES:
+                page: Entries = reading.query(
+                    snapshot, "entries", EntriesArgs(cycle_id, institution, start, ENTRIES_PAGE)
+                )
+                pages.append(page)
+                start = page.next_start
+            scale = reading.scale(snapshot, cycle.currency)
+        proofs = (
+            [
+                StatementProof(
+                    name=name,
+                    key=key,
+                    proof=encode(reader.state(full_key(PAYMENTS, key), reading.height)),
+                )
+                for name, key in (
+                    ("cycle", cycle_key(cycle_id)),
+                    ("institution_cycle", institution_cycle_key(cycle_id, institution)),
+                    ("position", position_key(cycle_id, institution)),
+                )
+            ]
+            if reading.height > 0
+            else []
+        )
+        return build_statement(
+            cycle, head, pages, position, scale=scale, height=reading.height, proofs=proofs
+        )
+
+    @app.get("/v1/payments/cycles/{cycle_id}/statements/{institution}", tags=["payments"])
+    async def get_statement(
+        cycle_id: CycleId,
+        institution: InstitutionId,
+        format: Annotated[str, Query(pattern="^(json|csv|camt053)$")] = "json",
+    ) -> Response:
+        """An institution's statement for a cycle: every payment, fee and its position, as
+        JSON (with proofs of the summary records), CSV, or ISO 20022 camt.053 XML."""
+        built = await asyncio.to_thread(statement, cycle_id, institution)
+        if format == "csv":
+            return Response(statement_to_csv(built), media_type="text/csv")
+        if format == "camt053":
+            xml = statement_to_camt053(built, created_time_ms=node.chain.head.time_ms)
+            return Response(xml, media_type="application/xml")
+        return Response(statement_to_json(built), media_type="application/json")
+
+    @app.post("/v1/payments/cycles/{cycle_id}/reconciliation/{institution}", tags=["payments"])
+    async def reconcile(
+        cycle_id: CycleId,
+        institution: InstitutionId,
+        request: Request,
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> Response:
+        """Upload the institution's own records for a cycle (CSV, docs/payments.md
+        "Reconciliation") and get the break report: missing on either side, amount, fee,
+        status or currency mismatches."""
+        body = await request.body()
+        if len(body) > MAX_RECONCILIATION_BYTES:
+            raise InvalidInput(
+                f"a reconciliation file is at most {MAX_RECONCILIATION_BYTES} bytes",
+                code="reconciliation_file_invalid",
+            )
+        built = await asyncio.to_thread(statement, cycle_id, institution)
+        report = await asyncio.to_thread(reconcile_csv, built, body)
+        if format == "csv":
+            return Response(break_report_to_csv(report), media_type="text/csv")
+        return Response(break_report_to_json(report), media_type="application/json")
+
+    def settled(cycle_id: int) -> tuple[Cycle, tuple[Position, ...], int]:
+        reading = CycleReading(node)
+        with node.store.snapshot() as snapshot:
+            cycle = _cycle(reading, snapshot, cycle_id)
+            positions: Positions = reading.query(snapshot, "positions", CycleArgs(cycle_id))
+            return cycle, positions.positions, reading.scale(snapshot, cycle.currency)
+
+    @app.get("/v1/payments/cycles/{cycle_id}/settlement", tags=["payments"])
+    async def settlement(cycle_id: CycleId) -> Response:
+        """The settled cycle's movements as ISO 20022 pacs.009 (409 ``cycle_not_settled``
+        before settlement)."""
+        cycle, positions, scale = await asyncio.to_thread(settled, cycle_id)
+        time_ms = node.chain.head.time_ms
+        xml = settlement_to_pacs009(
+            cycle, positions, scale=scale, created_time_ms=time_ms, settled_time_ms=time_ms
+        )
+        return Response(xml, media_type="application/xml")
+
+    def chart(cycle_id: int) -> bytes:
+        reading = CycleReading(node)
+        with node.store.snapshot() as snapshot:
+            cycle = _cycle(reading, snapshot, cycle_id)
+            positions: Positions = reading.query(snapshot, "positions", CycleArgs(cycle_id))
+            participants: Participants = reading.query(
+                snapshot, "participants", CycleArgs(cycle_id)
+            )
+            flows: list[Flow] = []
+            for issuer in participants.institutions:
+                for acquirer in participants.institutions:
+                    try:
+                        flow = reading.query(snapshot, "flow", FlowArgs(cycle_id, issuer, acquirer))
+                    except Rejection:
+                        continue
+                    if any(
+                        getattr(flow, name)
+                        for name in flow.__struct_fields__
+                        if name.endswith("_minor")
+                    ):
+                        flows.append(flow)
+            scale = reading.scale(snapshot, cycle.currency)
+        return positions_chart_png_bytes(
+            positions.positions,
+            flows,
+            currency=cycle.currency,
+            scale=scale,
+            title=f"Cycle {cycle_id}: net positions and flows",
+        )
+
+    @app.get("/v1/payments/cycles/{cycle_id}/chart.png", tags=["payments"])
+    async def cycle_chart(cycle_id: CycleId) -> Response:
+        """A PNG of the cycle's net positions and flows."""
+        return Response(await asyncio.to_thread(chart, cycle_id), media_type="image/png")

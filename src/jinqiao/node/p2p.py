@@ -160,6 +160,10 @@ class P2PNetwork:
 
     async def stop(self) -> None:
         self._stopping = True
+        # Every connection, including those still in their handshake: closed, then waited for,
+        # so no transport is left half-open when the event loop ends. Taken before the tasks
+        # that own them are cancelled (their clean-up forgets them).
+        writers = list(self._writers)
         for task in self._dialers:
             task.cancel()
         if self._server is not None:
@@ -169,9 +173,7 @@ class P2PNetwork:
         for task in self._dialers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        # Close every connection, including those still in their handshake, and wait for the
-        # transports to finish closing so nothing is left half-open when the loop ends.
-        writers = list(self._writers)
+        writers.extend(writer for writer in self._writers if writer not in writers)
         for writer in writers:
             writer.close()
         if writers:
@@ -180,6 +182,7 @@ class P2PNetwork:
             )
         if self._server is not None:
             await self._server.wait_closed()
+        await asyncio.sleep(0)
 
     # -- sending -----------------------------------------------------------------------------
     def connected(self) -> list[str]:
@@ -224,16 +227,16 @@ class P2PNetwork:
         backoff = BACKOFF_START_S
         while not self._stopping:
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(
+                # asyncio.timeout, not wait_for: wait_for can lose a connection that completes
+                # just as the task is cancelled (a transport left open).
+                async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+                    reader, writer = await asyncio.open_connection(
                         peer.host,
                         peer.port,
                         ssl=self._client_context,
                         server_hostname=peer.name,
                         limit=64 * 1024,
-                    ),
-                    timeout=HANDSHAKE_TIMEOUT_S,
-                )
+                    )
             except (OSError, TimeoutError, ssl.SSLError) as exc:
                 self.peers[peer.name].last_error = f"connect: {exc}"
                 await asyncio.sleep(backoff)

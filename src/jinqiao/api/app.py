@@ -30,6 +30,7 @@ from jinqiao.api.errors import (
 from jinqiao.api.payments import add_payments_routes
 from jinqiao.api.render import block_json, receipt_json, to_json
 from jinqiao.api.reports import add_report_routes
+from jinqiao.apps.token import SYMBOL as TOKEN_SYMBOL
 from jinqiao.apps.token import TOKEN, Asset, Holding, asset_key, balance_key, supply_key
 from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.errors import DecodeError, InvalidInput, JinqiaoError
@@ -54,7 +55,7 @@ MAX_WAIT_MS = 30_000
 MAX_QUERY_BODY_BYTES = 64 * 1024
 MAX_EVENT_REPLAY_BLOCKS = 10_000
 NAME = r"^[a-z0-9_.-]{1,64}$"
-SYMBOL = r"^[A-Z][A-Z0-9]{1,11}$"
+SYMBOL = rf"^{TOKEN_SYMBOL.pattern}$"
 
 
 class SubmitRequest(BaseModel):

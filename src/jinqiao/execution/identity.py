@@ -4,9 +4,15 @@ defined here so the runtime can check every sender without depending on a contra
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from jinqiao.core.codec import CanonicalStruct
+from jinqiao.core.errors import NodeFault
 from jinqiao.core.genesis import ChainParameters
 from jinqiao.core.types import ValidatorSet
+from jinqiao.execution.state import ContractState, Overlay, StateReader, StepMeter
+
+T = TypeVar("T")
 
 REGISTRY = "registry"
 GOVERNANCE = "governance"
@@ -44,6 +50,15 @@ class Account(CanonicalStruct, frozen=True):
     active: bool
 
 
+def read_governance(state: StateReader, key: bytes, kind: type[T], what: str) -> T:
+    """A record the governance contract keeps (parameters, validator set) from committed
+    ``state``; its absence is a node fault, never a transaction outcome."""
+    value = ContractState(GOVERNANCE, Overlay(state), StepMeter()).load(key, kind)
+    if value is None:
+        raise NodeFault(f"{what} missing from state")
+    return value
+
+
 def account_key(address: bytes) -> bytes:
     return ACCOUNT_PREFIX + address
 
@@ -67,4 +82,5 @@ __all__ = [
     "PendingValidators",
     "account_key",
     "organization_key",
+    "read_governance",
 ]

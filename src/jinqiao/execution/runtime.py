@@ -39,6 +39,7 @@ from jinqiao.execution.identity import (
     PendingValidators,
     account_key,
     organization_key,
+    read_governance,
 )
 from jinqiao.execution.state import (
     CachedReader,
@@ -115,12 +116,7 @@ class Runtime:
             raise Rejection("invalid_signature", "the signature does not verify")
 
     def parameters(self, state: StateReader) -> ChainParameters:
-        value = ContractState(GOVERNANCE, Overlay(state), StepMeter()).load(
-            PARAMETERS_KEY, ChainParameters
-        )
-        if value is None:
-            raise NodeFault("chain parameters missing from state")
-        return value
+        return read_governance(state, PARAMETERS_KEY, ChainParameters, "chain parameters")
 
     def check_transaction(
         self,

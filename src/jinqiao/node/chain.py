@@ -28,9 +28,9 @@ from jinqiao.core.types import (
     ValidatorSet,
 )
 from jinqiao.execution.contract import BlockContext
-from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
+from jinqiao.execution.identity import VALIDATORS_KEY, read_governance
 from jinqiao.execution.runtime import BlockResult, Runtime
-from jinqiao.execution.state import ContractState, Overlay, StateReader, StepMeter
+from jinqiao.execution.state import Overlay, StateReader
 from jinqiao.ledger.merkle import merkle_root
 from jinqiao.ledger.smt import SparseMerkleTree
 from jinqiao.node.storage import BlockWrite, Store
@@ -60,12 +60,7 @@ class Candidate:
 
 
 def read_validators(state: StateReader) -> ValidatorSet:
-    validators = ContractState(GOVERNANCE, Overlay(state), StepMeter()).load(
-        VALIDATORS_KEY, ValidatorSet
-    )
-    if validators is None:
-        raise NodeFault("validator set missing from state")
-    return validators
+    return read_governance(state, VALIDATORS_KEY, ValidatorSet, "validator set")
 
 
 class Chain:

@@ -154,13 +154,13 @@ class Node:
             return self.runtime.parameters(snapshot)
 
     def commit_candidate(
-        self, candidate: Candidate, certificate: CommitCertificate
+        self, candidate: Candidate, certificate: CommitCertificate, *, execution_s: float = 0.0
     ) -> CommittedBlock:
         """Store a decided block and account for it (synchronous; runs in a worker thread)."""
         started = time.perf_counter()
         committed = self.chain.commit(candidate, certificate)
         self.mempool.remove(candidate.transaction_hashes)
-        self._record(committed, 0.0, time.perf_counter() - started)
+        self._record(committed, execution_s, time.perf_counter() - started)
         return committed
 
     async def publish(self, committed: CommittedBlock) -> None:
@@ -263,12 +263,11 @@ class Node:
             self.signer.address,
             verify_signatures=False,  # verified at admission by this same node
         )
-        executed = time.perf_counter()
         certificate = solo_certificate(self.signer, candidate.block.header, candidate.block_hash)
-        committed = self.chain.commit(candidate, certificate)
-        self.mempool.remove(candidate.transaction_hashes)
+        committed = self.commit_candidate(
+            candidate, certificate, execution_s=time.perf_counter() - started
+        )
         self._check_solo()  # governance may have changed the validator set in this block
-        self._record(committed, executed - started, time.perf_counter() - executed)
         return committed
 
     def _record(self, committed: CommittedBlock, execution_s: float, commit_s: float) -> None:

@@ -8,6 +8,7 @@ kept next to the node's home so a failing test can show it.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,14 +24,41 @@ from jinqiao.node.setup import NetworkLayout, init_network
 START_TIMEOUT_S = 60.0
 
 
-def free_port() -> int:
+# Ports are taken from below the kernel's ephemeral range (32768-60999 on Linux): a port the
+# kernel handed out with bind(0) can be given again to any outgoing connection before the node
+# binds it, and a network needs a block of ports (API base..base+n, p2p base+100..base+100+n).
+_PORT_LOW = 20_000
+_PORT_HIGH = 32_000
+_P2P_OFFSET = 100  # demo_spec puts each node's p2p port 100 above its API port
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_base(count: int = 1) -> int:
+    """A base port with base..base+count-1 and base+100..base+100+count-1 all free."""
+    generator = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(1_000):
+        base = generator.randrange(_PORT_LOW, _PORT_HIGH - _P2P_OFFSET - count)
+        wanted = [base + i for i in range(count)] + [base + _P2P_OFFSET + i for i in range(count)]
+        if all(_bindable(port) for port in wanted):
+            return base
+    raise RuntimeError(f"no block of {count} free ports between {_PORT_LOW} and {_PORT_HIGH}")
+
+
+def free_port() -> int:
+    return free_port_base(1)
 
 
 def make_network(directory: Path, *, validators: int = 1) -> NetworkLayout:
-    return init_network(directory, demo_spec(validators=validators, base_api_port=free_port()))
+    base = free_port_base(validators)
+    return init_network(directory, demo_spec(validators=validators, base_api_port=base))
 
 
 class NodeProcess:

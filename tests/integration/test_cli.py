@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jinqiao.cli.main import app
-from tests.helpers.process import NodeProcess, free_port
+from tests.helpers.process import NodeProcess, free_port, free_port_base
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -167,7 +167,7 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
             "--directory",
             str(tmp_path / "demo"),
             "--base-port",
-            str(free_port()),
+            str(free_port_base(4)),
         ],
         capture_output=True,
         text=True,

@@ -14,13 +14,14 @@ import pytest
 from jinqiao.core.genesis import genesis_hash, load_genesis
 from jinqiao.node.p2p import MAX_FRAME_BYTES, P2PConfig, P2PNetwork, PeerAddress
 from jinqiao.node.setup import NetworkLayout
-from tests.helpers.process import free_port, make_network
+from tests.helpers.process import free_port_base, make_network
 
 
 def configs(directory: Path, layout: NetworkLayout) -> list[P2PConfig]:
     genesis = load_genesis((directory / "genesis.json").read_bytes())
     nodes = {validator.name: validator.organization for validator in genesis.validators}
-    ports = {node.name: free_port() for node in layout.nodes}
+    base = free_port_base(len(layout.nodes))
+    ports = {node.name: base + index for index, node in enumerate(layout.nodes)}
     peers = tuple(PeerAddress(name, "127.0.0.1", port) for name, port in ports.items())
     result = []
     for node in layout.nodes:

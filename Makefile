@@ -33,7 +33,7 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
-SCHEMAS := .cache/iso20022/camt.053.001.11.xsd
+SCHEMAS := .cache/iso20022/camt.053.001.11.xsd .cache/iso20022/pacs.008.001.13.xsd
 
 $(SCHEMAS): tools/fetch_iso20022_schemas.py | $(STAMP)
 	$(BIN)/python tools/fetch_iso20022_schemas.py .cache/iso20022

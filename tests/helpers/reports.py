@@ -7,12 +7,17 @@ from pathlib import Path
 
 from jinqiao.apps.payments import PAYMENTS
 from jinqiao.apps.payments.model import (
+    ACQUIRER_SIDE,
     Cycle,
     CycleArgs,
     CycleInstitutionArgs,
     Entries,
     EntriesArgs,
     InstitutionCycle,
+    Merchant,
+    MerchantArgs,
+    PaymentArgs,
+    PaymentView,
     Position,
     Positions,
 )
@@ -24,8 +29,10 @@ from tests.unit.test_payments_network import (
     Driver,
     authorize_call,
     capture_call,
+    chargeback_call,
     make_network,
     refund_call,
+    represent_call,
     treasury,
 )
 
@@ -112,3 +119,52 @@ def read_positions(chain: Chain, cycle_id: int) -> tuple[Cycle, tuple[Position, 
     cycle: Cycle = chain.query(PAYMENTS, "cycle", CycleArgs(cycle_id))
     positions: Positions = chain.query(PAYMENTS, "positions", CycleArgs(cycle_id))
     return cycle, positions.positions
+
+
+def settle_cycle(chain: Chain, cycle: int) -> None:
+    """Close ``cycle`` (past its cut-off), fund every net debtor and settle."""
+    chain.ok(CLEARING_OPS, PAYMENTS, "close_cycle", CycleArgs(cycle))
+    _, positions = read_positions(chain, cycle)
+    debtors = [position.institution for position in positions if position.net_minor < 0]
+    Driver(chain).approve_escrow(debtors)
+    for institution in debtors:
+        chain.ok(treasury(institution), PAYMENTS, "fund", CycleArgs(cycle))
+    chain.ok(CLEARING_OPS, PAYMENTS, "settle", CycleArgs(cycle))
+
+
+def run_disputed_cycle(chain: Chain) -> int:
+    """After ``run_cycle`` has settled: a second cycle where ecfin's merchant 1 sells P4
+    (bank-b, 30,000), is charged back 40,000 on P2 (bank-a) and represents 15,000 of it — owed
+    5,000 — while its merchant 0 refunds 50,000 more of P1 (bank-b) — owed nothing; closed,
+    funded and settled."""
+    driver = Driver(chain)
+    cycle = driver.open_cycle(blocks=4)
+    driver.run([authorize_call("P4", "bank-b", "ecfin", 30_000, merchant=1)])
+    driver.run(
+        [
+            capture_call("ecfin", "P4", 30_000, cycle),
+            refund_call("ecfin", "P1", "R2", 50_000, cycle),
+            chargeback_call("bank-a", "P2", 40_000, cycle),
+        ]
+    )
+    driver.run([represent_call("ecfin", "P2", 15_000, cycle)])
+    chain.advance(4)
+    settle_cycle(chain, cycle)
+    return cycle
+
+
+def read_merchants(chain: Chain, statement: Statement) -> tuple[dict[str, str], dict[str, str]]:
+    """What the API reads for merchant payouts: each acquired payment's merchant id (from the
+    payment record) and those merchants' names."""
+    merchant_of: dict[str, str] = {}
+    for line in statement.lines:
+        if line.side == ACQUIRER_SIDE:
+            view: PaymentView = chain.query(PAYMENTS, "payment", PaymentArgs(line.payment_id))
+            merchant_of[line.payment_id] = view.payment.authorization.merchant_id
+    names: dict[str, str] = {}
+    for merchant_id in set(merchant_of.values()):
+        merchant: Merchant = chain.query(
+            PAYMENTS, "merchant", MerchantArgs(statement.institution, merchant_id)
+        )
+        names[merchant_id] = merchant.name
+    return merchant_of, names

@@ -19,6 +19,15 @@ from tests.helpers.process import NodeProcess, free_port, free_port_base
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
+REGISTER_M1 = (
+    "payments",
+    "register-merchant",
+    "M1",
+    "Tea House",
+    "5812",
+    "--key",
+    "ecfin-settlement",
+)
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -275,16 +284,7 @@ def test_payments_commands(network: tuple[Path, NodeProcess]) -> None:
     )
     assert code == 0, err
     assert json.loads(out)["status"] == "ok"
-    code, out, err = invoke(
-        "payments",
-        "register-merchant",
-        "M1",
-        "Tea House",
-        "5812",
-        "--key",
-        "ecfin-settlement",
-        *net,
-    )
+    code, out, err = invoke(*REGISTER_M1, *net)
     assert code == 0 and "proof verified" in out, err
     code, out, err = invoke(
         "payments",
@@ -316,3 +316,128 @@ def test_payments_commands(network: tuple[Path, NodeProcess]) -> None:
     assert chart.read_bytes().startswith(b"\x89PNG")
     code, _, err = invoke("payments", "capture", "P1", "0", "1", "--key", "ecfin-settlement", *net)
     assert code == 2 and "Traceback" not in err  # typer refuses an amount below 1
+
+
+MAX_ADVANCE_BLOCKS = 50
+
+
+def _height(net: list[str]) -> int:
+    code, out, err = invoke("query", "status", *net, "--json")
+    assert code == 0, err
+    return int(json.loads(out)["height"])
+
+
+def _advance_to(net: list[str], height: int) -> None:
+    """Commit blocks (each a harmless re-registration of merchant M1) until the head is at
+    ``height``: an idle node makes an empty block only every 10 s."""
+    for _ in range(MAX_ADVANCE_BLOCKS):
+        if _height(net) >= height:
+            return
+        code, _, err = invoke(*REGISTER_M1, *net)
+        assert code == 0, err
+    raise AssertionError(f"height {height} not reached")
+
+
+def test_payments_reverse_collateral_default_and_merchant_payouts(
+    network: tuple[Path, NodeProcess], tmp_path: Path
+) -> None:
+    directory, node = network
+    net = ["--network", str(directory)]
+
+    def ok(*args: str) -> str:
+        code, out, err = invoke(*args, *net)
+        assert code == 0, (args, out, err)
+        return out
+
+    def authorize(payment_id: str, amount_minor: str) -> str:
+        return ok(
+            "payments",
+            "authorize",
+            payment_id,
+            amount_minor,
+            "--issuer",
+            "bank-a",
+            "--acquirer",
+            "ecfin",
+            "--merchant",
+            "M1",
+            "--payer-hash",
+            "ab" * 32,
+            "--authorization-code",
+            "A1B2C3",
+            "--key",
+            "bank-a-treasury",
+        )
+
+    clearing = ("--key", "clearing-treasury")
+    ok("payments", "register-institution", "bank-a", "card_issuer", "bank-a-treasury", *clearing)
+    ok("payments", "register-institution", "ecfin", "acquirer", "ecfin-settlement", *clearing)
+    ok(*REGISTER_M1)
+    ok("tx", "token", "mint", "bank-a-treasury", "1000000", *clearing)
+    # Collateral: posted (the escrow approved first), part withdrawn while nothing is pending.
+    posted = json.loads(
+        ok("payments", "post-collateral", "60000", "--key", "bank-a-treasury", "--json")
+    )
+    assert posted["status"] == "ok" and posted["verified"] is True
+    ok("payments", "withdraw-collateral", "10000", "--key", "bank-a-treasury")
+    code, out, _ = invoke(
+        "payments", "withdraw-collateral", "999999", "--key", "bank-a-treasury", *net
+    )
+    assert code == 2 and "insufficient_collateral" in out
+    opened = json.loads(
+        ok(
+            "payments",
+            "open-cycle",
+            "--cutoff-blocks",
+            "12",
+            "--funding-window-blocks",
+            "1",
+            *clearing,
+            "--json",
+        )
+    )
+    cycle_id = str(opened["cycle_id"])
+    # Reverse: an authorization the merchant will not capture.
+    authorize("CLI-R1", "5000")
+    assert "proof verified" in ok("payments", "reverse", "CLI-R1", "--key", "ecfin-settlement")
+    code, out, _ = invoke(
+        "payments", "capture", "CLI-R1", "5000", cycle_id, "--key", "ecfin-settlement", *net
+    )
+    assert code == 2 and "invalid_transition" in out
+    code, out, _ = invoke(
+        "payments", "reverse", "NOPE", "--key", "ecfin-settlement", *net, "--json"
+    )
+    assert code == 2 and json.loads(out)["code"] == "unknown_payment"
+    # A payment bank-a then does not fund: the default procedure draws its collateral.
+    authorize("CLI-D1", "10000")
+    ok("payments", "capture", "CLI-D1", "10000", cycle_id, "--key", "ecfin-settlement")
+    code, out, _ = invoke("payments", "declare-default", cycle_id, *clearing, *net)
+    assert code == 2 and "cycle_not_closed" in out
+    _advance_to(net, opened["cutoff_height"])
+    ok("payments", "close-cycle", cycle_id, *clearing)
+    _advance_to(net, _height(net) + 1)  # the next block is past the 1-block funding window
+    declared = json.loads(ok("payments", "declare-default", cycle_id, *clearing, "--json"))
+    assert declared["status"] == "ok"
+    ok("payments", "settle", cycle_id, *clearing)
+    # show-cycle: the settlement time from the closing and settling blocks' headers.
+    shown = json.loads(ok("payments", "show-cycle", cycle_id, "--json"))
+    assert shown["cycle"]["status"] == "settled"
+    timing = shown["timing"]
+
+    def block_time(height: int) -> int:
+        header = httpx.get(f"{node.url}/v1/blocks/{height}", timeout=10).json()["header"]
+        return int(header["time_ms"])
+
+    assert timing["settlement_blocks"] == timing["settled_height"] - timing["closed_height"] > 0
+    assert timing["settlement_time_ms"] == (
+        block_time(timing["settled_height"]) - block_time(timing["closed_height"])
+    )
+    assert "settlement time" in ok("payments", "show-cycle", cycle_id)
+    # The acquirer's payouts to its merchants: pacs.008, M1 owed the whole 100.00.
+    payouts = tmp_path / "payouts.xml"
+    ok("payments", "merchant-payouts", cycle_id, "ecfin", "--output", str(payouts))
+    xml = payouts.read_bytes()
+    assert b"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.13" in xml
+    assert b"<NbOfTxs>1</NbOfTxs>" in xml and b'<IntrBkSttlmAmt Ccy="CNY">100.00<' in xml
+    code, _, err = invoke("payments", "merchant-payouts", cycle_id, "bank-a", *net)
+    assert code == 1 and "not_acquirer_in_cycle" in err and "Traceback" not in err

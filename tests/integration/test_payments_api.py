@@ -6,13 +6,21 @@ committed receipts with their codes."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 import httpx
 import pytest
+import xmlschema
+from pyiso20022.pacs.pacs_008_001_13 import pacs_008_001_13 as pacs008
+from xsdata.formats.dataclass.parsers import XmlParser
+from xsdata.formats.dataclass.parsers.config import ParserConfig
 
+from jinqiao.apps.payments.figures import format_duration_ms
 from jinqiao.apps.payments.model import (
     PAYMENTS,
     AuthorizeArgs,
@@ -28,8 +36,10 @@ from jinqiao.core.limits import MAX_PROOF_BYTES
 from jinqiao.core.proofs import StateReadProof
 from jinqiao.keys import load_key
 from jinqiao.node.setup import NetworkLayout
+from jinqiao.reports.iso20022 import PACS_008_NAMESPACE, PACS_009_NAMESPACE
 from jinqiao.verify import verify_state_read
 from tests.helpers.process import NodeProcess, make_network
+from tests.helpers.reports import XSD_DIRECTORY
 
 pytestmark = pytest.mark.e2e
 
@@ -276,3 +286,92 @@ def test_settlement_instructions_and_chart(day: Day) -> None:
     assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
     missing = day.get("/v1/payments/cycles/999/statements/bank-a")
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+
+
+def _date_of(time_ms: int) -> str:
+    return datetime.fromtimestamp(time_ms // 1000, tz=UTC).date().isoformat()
+
+
+def _png_description(data: bytes) -> str:
+    offset = 8
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        if data[offset + 4 : offset + 8] == b"tEXt":
+            key, _, value = data[offset + 8 : offset + 8 + length].partition(b"\0")
+            if key == b"Description":
+                return value.decode("latin-1")
+        offset += 12 + length
+    return ""
+
+
+def test_settlement_time_comes_from_the_committed_headers(day: Day) -> None:
+    answer = day.get(f"/v1/payments/cycles/{day.cycle_id}/figures").json()
+    timing = answer["timing"]
+    # The headers of the opening, closing and settling blocks, checked against their
+    # certificates by the SDK, give the times the node used.
+    closed = day.client.header(timing["closed_height"]).time_ms
+    settled = day.client.header(timing["settled_height"]).time_ms
+    assert (timing["closed_time_ms"], timing["settled_time_ms"]) == (closed, settled)
+    assert timing["settlement_time_ms"] == settled - closed
+    assert timing["settlement_blocks"] == timing["settled_height"] - timing["closed_height"] > 0
+    assert [view["height"] for view in answer["headers"]] == [
+        timing["opened_height"],
+        timing["closed_height"],
+        timing["settled_height"],
+    ]
+    sdk_timing = day.client.payments.timing(day.cycle_id)
+    assert sdk_timing is not None and sdk_timing.settlement_time_ms == settled - closed
+    assert day.client.payments.timing(999) is None
+    chart = day.get(f"/v1/payments/cycles/{day.cycle_id}/chart.png").content
+    expected = (
+        f"settlement time {timing['settlement_blocks']} blocks, "
+        f"{format_duration_ms(settled - closed)}"
+    )
+    assert expected in _png_description(chart)
+    pacs009 = ElementTree.fromstring(
+        day.get(f"/v1/payments/cycles/{day.cycle_id}/settlement").content
+    )
+    date = pacs009.findtext(".//p:GrpHdr/p:IntrBkSttlmDt", namespaces={"p": PACS_009_NAMESPACE})
+    assert date == _date_of(settled)
+
+
+def test_merchant_payouts_are_pacs008_of_the_settled_cycle(day: Day) -> None:
+    response = day.get(f"/v1/payments/cycles/{day.cycle_id}/merchant-payouts/ecfin")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/xml")
+    xmlschema.XMLSchema(str(XSD_DIRECTORY / "pacs.008.001.13.xsd")).validate(response.content)
+    strict = XmlParser(config=ParserConfig(fail_on_unknown_properties=True))
+    parsed = strict.from_bytes(response.content, pacs008.Document).fito_ficstmr_cdt_trf
+    assert parsed.grp_hdr.nb_of_txs == "1" and len(parsed.cdt_trf_tx_inf) == 1
+    payout = parsed.cdt_trf_tx_inf[0]
+    assert str(payout.intr_bk_sttlm_amt.value) == "800.00"  # captured less the refund
+    assert str(parsed.grp_hdr.ctrl_sum) == "800.00"
+    assert payout.cdtr.nm == "Tea House"
+    cycle = day.client.payments.cycle(day.cycle_id)
+    assert cycle is not None
+    settled = day.client.header(cycle.settled_height).time_ms
+    assert str(parsed.grp_hdr.intr_bk_sttlm_dt) == _date_of(settled)
+    sdk = ElementTree.fromstring(
+        day.client.payments.merchant_payouts_pacs008(day.cycle_id, "ecfin")
+    )
+    namespace = {"p": PACS_008_NAMESPACE}
+    assert sdk.findtext(".//p:CdtTrfTxInf/p:IntrBkSttlmAmt", namespaces=namespace) == "800.00"
+
+
+def test_merchant_payouts_refusals(day: Day) -> None:
+    base = "/v1/payments/cycles"
+    for path, status, code in (
+        (f"{base}/{day.cycle_id}/merchant-payouts/nobody", 404, "unknown_institution"),
+        (f"{base}/{day.cycle_id}/merchant-payouts/bank-a", 404, "not_acquirer_in_cycle"),
+        (f"{base}/999/merchant-payouts/ecfin", 404, "not_found"),
+        (f"{base}/{day.cycle_id}/merchant-payouts/Bad%20Id", 400, "invalid_request"),
+    ):
+        response = day.get(path)
+        assert (response.status_code, response.json()["code"]) == (status, code), path
+    clearing = day.key("clearing-treasury")
+    height = int(day.client.status()["height"])
+    opened = _ok(day.client.payments.open_cycle(clearing, "CNY", cutoff_height=height + 1000))
+    cycle_id = day.client.payments.opened_cycle_id(opened)
+    with pytest.raises(ClientError) as refused:
+        day.client.payments.merchant_payouts_pacs008(cycle_id, "ecfin")
+    assert (refused.value.code, refused.value.status) == ("cycle_not_settled", 409)

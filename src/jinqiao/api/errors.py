@@ -42,6 +42,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "reconciliation_file_invalid": 400,
     "not_in_cycle": 404,
     "cycle_not_settled": 409,
+    "unknown_institution": 404,
+    "not_acquirer_in_cycle": 404,
+    "no_merchant_payouts": 409,
 }
 DEFAULT_REJECTION_STATUS = 422
 RETRY_AFTER_SECONDS = "1"

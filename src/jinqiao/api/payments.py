@@ -3,18 +3,26 @@
 Each endpoint that returns one state value returns it with its ``StateReadProof`` (canonical,
 hex), exactly as ``GET /v1/state/payments/{key}`` would, plus the decoded record; an absent value
 is ``404 not_found``. ``/figures`` reads the cycle, its participants and every position at one
-height and returns each proof next to the figures computed from them. Writes go through
-``POST /v1/transactions`` like every other contract call.
+height and returns each proof next to the figures computed from them, with the cycle's timing
+(settlement time included) from the committed headers of the blocks that opened, closed and
+settled it, returned too. Writes go through ``POST /v1/transactions`` like every other contract
+call.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query
 
 from jinqiao.api.render import to_json
-from jinqiao.apps.payments.figures import cycle_figures, format_ppm_percent
+from jinqiao.apps.payments.figures import (
+    cycle_figures,
+    cycle_timing,
+    format_ppm_percent,
+    timing_heights,
+)
 from jinqiao.apps.payments.model import (
     PAYMENTS,
     Cycle,
@@ -50,6 +58,28 @@ PAYMENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 CycleId = Annotated[int, Path(ge=1, le=MAX_ID, description="Cycle id")]
 InstitutionId = Annotated[str, Path(pattern=INSTITUTION_ID, max_length=64)]
 Height = Annotated[int | None, Query(ge=1, le=2**63, description="Default: the head")]
+
+
+def committed_headers(reader: Reader, heights: Iterable[int]) -> list[dict[str, Any]]:
+    """The committed header and commit certificate (canonical bytes, hex) of each height, with
+    its block time: what a client needs to check a cycle's timing."""
+    views = []
+    for height in heights:
+        committed = reader.block(height)
+        views.append(
+            {
+                "height": height,
+                "time_ms": committed.block.header.time_ms,
+                "header_bytes": encode(committed.block.header).hex(),
+                "certificate_bytes": encode(committed.certificate).hex(),
+            }
+        )
+    return views
+
+
+def block_times_ms(reader: Reader, heights: Iterable[int]) -> dict[int, int]:
+    """The committed block time of each height."""
+    return {height: reader.block(height).block.header.time_ms for height in heights}
 
 
 def add_payments_routes(app: FastAPI, reader: Reader) -> None:
@@ -166,7 +196,9 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
     def figures(cycle_id: CycleId, height: Height = None) -> dict[str, Any]:
         """Gross obligations, net debits, netting efficiency (integer ppm) and the largest net
         debit of a cycle, computed from its positions; every value read is proven at one height
-        (the proofs are returned). While the cycle is open there are no positions: all zero."""
+        (the proofs are returned). While the cycle is open there are no positions: all zero.
+        ``timing``: when it opened, closed and settled and its settlement time (closing block to
+        settling block), from the committed headers returned in ``headers``."""
         cycle_proof = read(cycle_key(cycle_id), height)
         if cycle_proof.value is None:
             raise NotFound(f"no cycle {cycle_id}")
@@ -184,11 +216,15 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
                 positions.append(decode_stored(proof.value, Position))
                 position_proofs[member] = encode(proof).hex()
         result = cycle_figures(cycle_id, positions)
+        headers = committed_headers(reader, timing_heights(cycle_record))
+        timing = cycle_timing(cycle_record, {view["height"]: view["time_ms"] for view in headers})
         return {
             "figures": to_json(result),
             "netting_efficiency": format_ppm_percent(result.netting_efficiency_ppm),
             "status": cycle_record.status,
             "currency": cycle_record.currency,
+            "timing": to_json(timing),
+            "headers": headers,
             "positions": [to_json(position) for position in positions],
             "height": at,
             "state_root": cycle_proof.header.state_root.hex(),
@@ -200,4 +236,4 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
         }
 
 
-__all__ = ["add_payments_routes"]
+__all__ = ["add_payments_routes", "block_times_ms", "committed_headers"]

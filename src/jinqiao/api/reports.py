@@ -1,8 +1,10 @@
-"""Statements, settlement instructions, reconciliation and charts for the payments contract
-(``docs/api.md``, "Payments"). The data are read from one snapshot at the head; the statement
-carries the proofs of its summary records (cycle, the institution's totals, its position) so a
-reader can check them with ``jinqiao.verify`` — each entry can be proven on its own with
-``GET /v1/payments/cycles/{c}/entries/{i}/{sequence}``.
+"""Statements, settlement instructions (pacs.009 between institutions, pacs.008 from an acquirer
+to its merchants), reconciliation and charts for the payments contract (``docs/api.md``,
+"Payments"). The data are read from one snapshot at the head; the statement carries the proofs of
+its summary records (cycle, the institution's totals, its position) so a reader can check them
+with ``jinqiao.verify`` — each entry can be proven on its own with
+``GET /v1/payments/cycles/{c}/entries/{i}/{sequence}``. Settlement dates and the chart's timing
+come from the committed headers of the blocks that closed and settled the cycle.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request, Response
 
+from jinqiao.api.payments import block_times_ms
+from jinqiao.apps.payments.figures import cycle_timing, describe_timing, timing_heights
 from jinqiao.apps.payments.model import (
+    ACQUIRER_SIDE,
     PAYMENTS,
     Cycle,
     CycleArgs,
@@ -21,8 +26,13 @@ from jinqiao.apps.payments.model import (
     EntriesArgs,
     Flow,
     FlowArgs,
+    InstitutionArgs,
     InstitutionCycle,
+    Merchant,
+    MerchantArgs,
     Participants,
+    PaymentArgs,
+    PaymentView,
     Position,
     Positions,
     cycle_key,
@@ -37,18 +47,24 @@ from jinqiao.execution.state import full_key
 from jinqiao.node.reads import NotFound, Reader
 from jinqiao.node.service import Node
 from jinqiao.reports import (
+    MerchantPayout,
+    Statement,
     StatementProof,
     break_report_to_csv,
     break_report_to_json,
     build_statement,
+    merchant_payouts,
+    merchant_payouts_to_pacs008,
     positions_chart_png_bytes,
     reconcile_csv,
     require_participant,
+    require_settled,
     settlement_to_pacs009,
     statement_to_camt053,
     statement_to_csv,
     statement_to_json,
 )
+from jinqiao.reports.payouts import not_acquirer
 
 ENTRIES_PAGE = 500
 MAX_RECONCILIATION_BYTES = 32 * 1024 * 1024
@@ -87,52 +103,83 @@ def _cycle(reading: CycleReading, snapshot: Any, cycle_id: int) -> Cycle:
     return cycle
 
 
+def _participants(reading: CycleReading, snapshot: Any, cycle_id: int) -> tuple[str, ...]:
+    participants: Participants = reading.query(snapshot, "participants", CycleArgs(cycle_id))
+    return participants.institutions
+
+
+def _read_statement(
+    reading: CycleReading, reader: Reader, snapshot: Any, cycle: Cycle, institution: str
+) -> Statement:
+    """The statement of a participant of ``cycle``, read from ``snapshot`` (proofs at the same
+    height)."""
+    cycle_id = cycle.cycle_id
+    head: InstitutionCycle = reading.query(
+        snapshot, "institution_cycle", CycleInstitutionArgs(cycle_id, institution)
+    )
+    try:
+        position: Position | None = reading.query(
+            snapshot, "position", CycleInstitutionArgs(cycle_id, institution)
+        )
+    except Rejection:
+        position = None
+    pages: list[Entries] = []
+    start: int | None = 0
+    while start is not None and len(pages) < MAX_ENTRY_PAGES:
+        page: Entries = reading.query(
+            snapshot, "entries", EntriesArgs(cycle_id, institution, start, ENTRIES_PAGE)
+        )
+        pages.append(page)
+        start = page.next_start
+    scale = reading.scale(snapshot, cycle.currency)
+    proofs = (
+        [
+            StatementProof(
+                name=name,
+                key=key,
+                proof=encode(reader.state(full_key(PAYMENTS, key), reading.height)),
+            )
+            for name, key in (
+                ("cycle", cycle_key(cycle_id)),
+                ("institution_cycle", institution_cycle_key(cycle_id, institution)),
+                ("position", position_key(cycle_id, institution)),
+            )
+        ]
+        if reading.height > 0
+        else []
+    )
+    return build_statement(
+        cycle, head, pages, position, scale=scale, height=reading.height, proofs=proofs
+    )
+
+
+def _merchants(
+    reading: CycleReading, snapshot: Any, statement: Statement
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The merchant id of each payment the statement's institution acquired, and each of those
+    merchants' registered names."""
+    merchant_of: dict[str, str] = {}
+    for line in statement.lines:
+        if line.side == ACQUIRER_SIDE and line.payment_id not in merchant_of:
+            view: PaymentView = reading.query(snapshot, "payment", PaymentArgs(line.payment_id))
+            merchant_of[line.payment_id] = view.payment.authorization.merchant_id
+    names: dict[str, str] = {}
+    for merchant_id in sorted(set(merchant_of.values())):
+        merchant: Merchant = reading.query(
+            snapshot, "merchant", MerchantArgs(statement.institution, merchant_id)
+        )
+        names[merchant_id] = merchant.name
+    return merchant_of, names
+
+
 def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
-    def statement(cycle_id: int, institution: str) -> Any:
+    def statement(cycle_id: int, institution: str) -> Statement:
         reading = CycleReading(node)
         with node.store.snapshot() as snapshot:
             cycle = _cycle(reading, snapshot, cycle_id)
-            participants: Participants = reading.query(
-                snapshot, "participants", CycleArgs(cycle_id)
-            )
-            require_participant(participants.institutions, institution, cycle_id)
-            head: InstitutionCycle = reading.query(
-                snapshot, "institution_cycle", CycleInstitutionArgs(cycle_id, institution)
-            )
-            try:
-                position: Position | None = reading.query(
-                    snapshot, "position", CycleInstitutionArgs(cycle_id, institution)
-                )
-            except Rejection:
-                position = None
-            pages: list[Entries] = []
-            start: int | None = 0
-            while start is not None and len(pages) < MAX_ENTRY_PAGES:
-                page: Entries = reading.query(
-                    snapshot, "entries", EntriesArgs(cycle_id, institution, start, ENTRIES_PAGE)
-                )
-                pages.append(page)
-                start = page.next_start
-            scale = reading.scale(snapshot, cycle.currency)
-        proofs = (
-            [
-                StatementProof(
-                    name=name,
-                    key=key,
-                    proof=encode(reader.state(full_key(PAYMENTS, key), reading.height)),
-                )
-                for name, key in (
-                    ("cycle", cycle_key(cycle_id)),
-                    ("institution_cycle", institution_cycle_key(cycle_id, institution)),
-                    ("position", position_key(cycle_id, institution)),
-                )
-            ]
-            if reading.height > 0
-            else []
-        )
-        return build_statement(
-            cycle, head, pages, position, scale=scale, height=reading.height, proofs=proofs
-        )
+            participants = _participants(reading, snapshot, cycle_id)
+            require_participant(participants, institution, cycle_id)
+            return _read_statement(reading, reader, snapshot, cycle, institution)
 
     @app.get("/v1/payments/cycles/{cycle_id}/statements/{institution}", tags=["payments"])
     async def get_statement(
@@ -172,6 +219,13 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
             return Response(break_report_to_csv(report), media_type="text/csv")
         return Response(break_report_to_json(report), media_type="application/json")
 
+    def settled_time_ms(cycle: Cycle) -> int:
+        """The settling block's time (the head's while the cycle has not settled: the documents
+        refuse such a cycle anyway)."""
+        if cycle.settled_height == 0:
+            return node.chain.head.time_ms
+        return block_times_ms(reader, (cycle.settled_height,))[cycle.settled_height]
+
     def settled(cycle_id: int) -> tuple[Cycle, tuple[Position, ...], int]:
         reading = CycleReading(node)
         with node.store.snapshot() as snapshot:
@@ -182,25 +236,57 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
     @app.get("/v1/payments/cycles/{cycle_id}/settlement", tags=["payments"])
     async def settlement(cycle_id: CycleId) -> Response:
         """The settled cycle's movements as ISO 20022 pacs.009 (409 ``cycle_not_settled``
-        before settlement)."""
+        before settlement), dated with the settling block's time."""
         cycle, positions, scale = await asyncio.to_thread(settled, cycle_id)
-        time_ms = node.chain.head.time_ms
+        settled_ms = await asyncio.to_thread(settled_time_ms, cycle)
         xml = settlement_to_pacs009(
-            cycle, positions, scale=scale, created_time_ms=time_ms, settled_time_ms=time_ms
+            cycle,
+            positions,
+            scale=scale,
+            created_time_ms=node.chain.head.time_ms,
+            settled_time_ms=settled_ms,
+        )
+        return Response(xml, media_type="application/xml")
+
+    def payouts(cycle_id: int, institution: str) -> tuple[Statement, tuple[MerchantPayout, ...]]:
+        reading = CycleReading(node)
+        with node.store.snapshot() as snapshot:
+            cycle = _cycle(reading, snapshot, cycle_id)
+            reading.query(snapshot, "institution", InstitutionArgs(institution))
+            require_settled(cycle_id, cycle.status)
+            if institution not in _participants(reading, snapshot, cycle_id):
+                raise not_acquirer(institution, cycle_id)
+            built = _read_statement(reading, reader, snapshot, cycle, institution)
+            merchant_of, names = _merchants(reading, snapshot, built)
+        return built, merchant_payouts(built, merchant_of, names)
+
+    @app.get("/v1/payments/cycles/{cycle_id}/merchant-payouts/{institution}", tags=["payments"])
+    async def merchant_payouts_pacs008(cycle_id: CycleId, institution: InstitutionId) -> Response:
+        """An acquirer's payouts to its merchants for a settled cycle as ISO 20022 pacs.008: one
+        credit transfer per merchant owed money (captured + represented - refunded - charged
+        back; nothing deducted), dated with the settling block's time. 404
+        ``unknown_institution``, 409 ``cycle_not_settled``, 404 ``not_acquirer_in_cycle``, 409
+        ``no_merchant_payouts``."""
+        built, owed = await asyncio.to_thread(payouts, cycle_id, institution)
+        settled_ms = await asyncio.to_thread(block_times_ms, reader, (built.settled_height,))
+        xml = merchant_payouts_to_pacs008(
+            built,
+            owed,
+            created_time_ms=node.chain.head.time_ms,
+            settled_time_ms=settled_ms[built.settled_height],
         )
         return Response(xml, media_type="application/xml")
 
     def chart(cycle_id: int) -> bytes:
+        """The chart, its note the cycle's timing from the committed headers."""
         reading = CycleReading(node)
         with node.store.snapshot() as snapshot:
             cycle = _cycle(reading, snapshot, cycle_id)
             positions: Positions = reading.query(snapshot, "positions", CycleArgs(cycle_id))
-            participants: Participants = reading.query(
-                snapshot, "participants", CycleArgs(cycle_id)
-            )
+            participants = _participants(reading, snapshot, cycle_id)
             flows: list[Flow] = []
-            for issuer in participants.institutions:
-                for acquirer in participants.institutions:
+            for issuer in participants:
+                for acquirer in participants:
                     try:
                         flow = reading.query(snapshot, "flow", FlowArgs(cycle_id, issuer, acquirer))
                     except Rejection:
@@ -212,15 +298,18 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
                     ):
                         flows.append(flow)
             scale = reading.scale(snapshot, cycle.currency)
+        timing = cycle_timing(cycle, block_times_ms(reader, timing_heights(cycle)))
         return positions_chart_png_bytes(
             positions.positions,
             flows,
             currency=cycle.currency,
             scale=scale,
-            title=f"Cycle {cycle_id}: net positions and flows",
+            title=f"Cycle {cycle_id} ({cycle.status}): net positions and flows",
+            note=f"Cycle {cycle_id} {describe_timing(timing)}",
         )
 
     @app.get("/v1/payments/cycles/{cycle_id}/chart.png", tags=["payments"])
     async def cycle_chart(cycle_id: CycleId) -> Response:
-        """A PNG of the cycle's net positions and flows."""
+        """A PNG of the cycle's net positions and flows, noting when it opened, closed and
+        settled and its settlement time (also the PNG's ``Description`` text)."""
         return Response(await asyncio.to_thread(chart, cycle_id), media_type="image/png")

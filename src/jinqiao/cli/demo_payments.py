@@ -375,7 +375,7 @@ def _print_summary(
     for code, count in sorted(tally.refused.items()):
         table.add_row(f"refused at admission: {code}", str(count))
     console.print(table)
-    print_cycle(cycle, positions, figures, 2)
+    print_cycle(cycle, positions, figures, 2, client.payments.timing(cycle_id, cycle=cycle))
     accounts = {**INSTITUTIONS, CLEARING: CLEARING_ACCOUNT}
     moved_exactly = all(
         client.token.balance(CNY, keys[accounts[p.institution]].address)

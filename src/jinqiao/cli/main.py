@@ -758,6 +758,27 @@ def payments_represent(
     )
 
 
+@payments_app.command("reverse")
+@guarded
+def payments_reverse(
+    payment_id: PaymentIdArgument,
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Reverse an authorization the merchant will not capture (acquirer)."""
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.payments.reverse(t.key(key), payment_id),
+    )
+
+
 @payments_app.command("open-cycle")
 @guarded
 def payments_open_cycle(
@@ -858,6 +879,67 @@ def payments_settle(
     _cycle_action("settle", cycle_id, key, network, url, genesis, json_output)
 
 
+@payments_app.command("declare-default")
+@guarded
+def payments_declare_default(
+    cycle_id: CycleArgument,
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Run the default procedure on a cycle past its funding deadline (settlement agent): draw
+    the short debtors' collateral, or unwind those it does not cover."""
+    _cycle_action("declare_default", cycle_id, key, network, url, genesis, json_output)
+
+
+@payments_app.command("post-collateral")
+@guarded
+def payments_post_collateral(
+    amount_minor: AmountArgument,
+    key: KeyOption,
+    currency: str = "CNY",
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Post collateral for the institution (signed by its settlement account, which first
+    approves the escrow for exactly that amount)."""
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.payments.post_collateral(t.key(key), currency, amount_minor),
+    )
+
+
+@payments_app.command("withdraw-collateral")
+@guarded
+def payments_withdraw_collateral(
+    amount_minor: AmountArgument,
+    key: KeyOption,
+    currency: str = "CNY",
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Withdraw posted collateral to the settlement account (not while the institution has a
+    position in a closed, unsettled cycle)."""
+    _send(
+        network,
+        url,
+        genesis,
+        key,
+        json_output,
+        lambda t, c: c.payments.withdraw_collateral(t.key(key), currency, amount_minor),
+    )
+
+
 @payments_app.command("statement")
 @guarded
 def payments_statement(
@@ -927,6 +1009,29 @@ def payments_report(
     console.print(f"wrote {output}")
 
 
+@payments_app.command("merchant-payouts")
+@guarded
+def payments_merchant_payouts(
+    cycle_id: CycleArgument,
+    institution: Annotated[str, typer.Argument(help="The acquirer, e.g. ecfin.")],
+    output: Annotated[
+        Path | None,
+        typer.Option(help="XML file to write (default: merchant-payouts-<cycle>-<acquirer>.xml)."),
+    ] = None,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+) -> None:
+    """Write an acquirer's payouts to its merchants for a settled cycle as ISO 20022 pacs.008:
+    one credit transfer per merchant owed money (captured + represented - refunded - charged
+    back, nothing deducted)."""
+    target = resolve_target(network, url, genesis)
+    with target.client() as client:
+        data = client.payments.merchant_payouts_pacs008(cycle_id, institution)
+    path = output or Path(f"merchant-payouts-{cycle_id}-{institution}.xml")
+    _write_or_print(data, path)
+
+
 def _write_or_print(data: bytes, output: Path | None) -> None:
     if output is not None:
         output.write_bytes(data)
@@ -946,7 +1051,8 @@ def payments_show_cycle(
     genesis: GenesisOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """A cycle, its positions and figures (gross, net, netting efficiency), every value proven."""
+    """A cycle, its positions and figures (gross, net, netting efficiency) and its timing
+    (settlement time from the closing to the settling block), every value proven."""
     from jinqiao.api.render import to_json
     from jinqiao.apps.payments.figures import cycle_figures
     from jinqiao.cli.payments_view import print_cycle
@@ -957,6 +1063,7 @@ def payments_show_cycle(
         if cycle is None:
             fail(f"not_found: no cycle {cycle_id}")
         positions = client.payments.proven_positions(cycle_id)
+        timing = client.payments.timing(cycle_id, cycle=cycle)
         asset = client.token.asset(cycle.currency)
     scale = asset.scale if asset is not None else 0
     figures = cycle_figures(cycle_id, positions)
@@ -966,11 +1073,12 @@ def payments_show_cycle(
                 "cycle": to_json(cycle),
                 "positions": to_json(positions),
                 "figures": to_json(figures),
+                "timing": to_json(timing),
                 "verified": client.verify,
             }
         )
         return
-    print_cycle(cycle, positions, figures, scale)
+    print_cycle(cycle, positions, figures, scale, timing)
 
 
 # -- queries -----------------------------------------------------------------------------

@@ -6,13 +6,22 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
-from jinqiao.apps.payments.figures import CycleFigures, format_ppm_percent
+from jinqiao.apps.payments.figures import (
+    CycleFigures,
+    CycleTiming,
+    describe_timing,
+    format_ppm_percent,
+)
 from jinqiao.apps.payments.model import Cycle, Position
 from jinqiao.cli.common import console, format_minor
 
 
 def print_cycle(
-    cycle: Cycle, positions: Sequence[Position], figures: CycleFigures, scale: int
+    cycle: Cycle,
+    positions: Sequence[Position],
+    figures: CycleFigures,
+    scale: int,
+    timing: CycleTiming | None = None,
 ) -> None:
     table = Table(
         title=f"Cycle {cycle.cycle_id} ({cycle.currency}, {cycle.status}): net positions, proven"
@@ -36,3 +45,5 @@ def print_cycle(
         f"{figures.largest_net_debtor or '-'} "
         f"{format_minor(figures.largest_net_debit_minor, scale)} {cycle.currency}"
     )
+    if timing is not None:
+        console.print(f"cycle {cycle.cycle_id} {describe_timing(timing)} (block times, proven)")

@@ -418,6 +418,11 @@ class Client:
         answer["verified"] = self.verify
         return answer
 
+    def header(self, height: int) -> BlockHeader:
+        """The committed header at ``height``, checked against its commit certificate (as
+        ``block``): its ``time_ms`` is the block time the validators agreed on."""
+        return _decode_hex(self.block(height)["header_bytes"], BlockHeader)
+
     def events(
         self,
         *,

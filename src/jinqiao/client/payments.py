@@ -14,7 +14,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from jinqiao.apps.payments.figures import CycleFigures, cycle_figures
+from jinqiao.apps.payments.figures import (
+    CycleFigures,
+    CycleTiming,
+    cycle_figures,
+    cycle_timing,
+    timing_heights,
+)
 from jinqiao.apps.payments.model import (
     PAYMENTS,
     AuthorizeArgs,
@@ -287,6 +293,27 @@ class PaymentsClient:
     def figures(self, cycle_id: int) -> CycleFigures:
         """Gross, net and netting efficiency of a closed cycle, from proven positions."""
         return cycle_figures(cycle_id, self.proven_positions(cycle_id))
+
+    def timing(self, cycle_id: int, *, cycle: Cycle | None = None) -> CycleTiming | None:
+        """When the cycle opened, closed and settled and its settlement time (closing block to
+        settling block), from the committed headers at the heights the cycle records, each
+        checked against its commit certificate. ``cycle``: the record if already read (proven);
+        ``None`` if there is no such cycle."""
+        record = cycle if cycle is not None else self.cycle(cycle_id)
+        if record is None:
+            return None
+        times = {height: self._client.header(height).time_ms for height in timing_heights(record)}
+        return cycle_timing(record, times)
+
+    # -- reports (documents the node builds from one reading; not proven) ------------------
+    def merchant_payouts_pacs008(self, cycle_id: int, institution: str) -> bytes:
+        """An acquirer's payouts to its merchants for a settled cycle: ISO 20022
+        ``pacs.008.001.13`` XML (``docs/payments.md``, "Merchant payouts"). Refusals raise
+        ``ClientError``: ``unknown_institution``, ``cycle_not_settled``,
+        ``not_acquirer_in_cycle``, ``no_merchant_payouts``, ``not_found``."""
+        return self._client.raw_get(
+            f"/v1/payments/cycles/{cycle_id}/merchant-payouts/{institution}"
+        )
 
     # -- unproven listings (contract queries against the head) -----------------------------
     def positions(self, cycle_id: int) -> list[dict[str, Any]]:

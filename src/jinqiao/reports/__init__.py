@@ -1,6 +1,7 @@
 """Off-chain reports over the payments contract's data: statements (JSON, CSV, ISO 20022
-camt.053), settlement instructions (ISO 20022 pacs.009), reconciliation of an institution's own
-records against its statement, and per-cycle figures and charts.
+camt.053), settlement instructions (ISO 20022 pacs.009 between institutions, pacs.008 from an
+acquirer to its merchants), reconciliation of an institution's own records against its
+statement, and per-cycle figures and charts.
 
 Pure functions over the contract's query results: the API and CLI read the data (with proofs)
 and call these; nothing here talks to a node. ``docs/payments.md`` describes the formats.
@@ -16,11 +17,13 @@ from jinqiao.reports.figures import (
 )
 from jinqiao.reports.iso20022 import (
     SettlementMovement,
+    merchant_payouts_to_pacs008,
     settlement_movements,
     settlement_to_pacs009,
     statement_to_camt053,
 )
 from jinqiao.reports.money import format_minor, parse_decimal
+from jinqiao.reports.payouts import MerchantPayout, merchant_payouts, require_settled
 from jinqiao.reports.reconcile import (
     Break,
     BreakReport,
@@ -48,6 +51,7 @@ __all__ = [
     "BreakReport",
     "CycleFigures",
     "InstitutionRecord",
+    "MerchantPayout",
     "SettlementMovement",
     "Statement",
     "StatementLine",
@@ -60,6 +64,8 @@ __all__ = [
     "cycle_figures",
     "format_minor",
     "format_percent",
+    "merchant_payouts",
+    "merchant_payouts_to_pacs008",
     "netting_efficiency",
     "parse_decimal",
     "parse_reconciliation_csv",
@@ -68,6 +74,7 @@ __all__ = [
     "reconcile_csv",
     "reconcile_statement",
     "require_participant",
+    "require_settled",
     "settlement_movements",
     "settlement_to_pacs009",
     "statement_to_camt053",

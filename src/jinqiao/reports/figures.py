@@ -15,6 +15,7 @@ from fractions import Fraction
 
 import msgspec
 
+from jinqiao.apps.payments.figures import cycle_timing
 from jinqiao.apps.payments.model import Cycle, Flow, Position
 from jinqiao.reports.money import POWERS_OF_TEN, check_scale, format_minor
 
@@ -30,7 +31,8 @@ class CycleFigures(msgspec.Struct, frozen=True, kw_only=True):
     efficiency_denominator`` (0 when nothing is owed) and ``efficiency_percent``, rounded half
     up to two places (``"87.50%"``). Heights come from the cycle record; the ``*_blocks``
     figures and ``settlement_time_ms`` are ``None`` until the cycle has closed or settled (the
-    time also needs the block times, which the cycle record does not hold)."""
+    time also needs the block times of the closing and settling blocks, which the cycle record
+    does not hold: ``apps.payments.figures.cycle_timing`` computes it from them)."""
 
     cycle_id: int
     currency: str
@@ -79,7 +81,8 @@ def cycle_figures(
     settled_time_ms: int | None = None,
 ) -> CycleFigures:
     """The figures of ``cycle`` from its ``positions`` (the ``positions`` query). Pass the block
-    times of ``closed_height`` and ``settled_height`` to get the settlement time."""
+    times of ``closed_height`` and ``settled_height`` (from the committed headers) to get the
+    settlement time."""
     check_scale(scale)
     counted = [position for position in positions if not position.excluded]
     gross = sum(position.debit_minor for position in counted)
@@ -90,11 +93,15 @@ def cycle_figures(
     )
     largest = debtors[0] if debtors else None
     efficiency = netting_efficiency(gross, net)
-    closed = cycle.closed_height > 0
-    settled = cycle.settled_height > 0
-    settlement_time_ms = None
-    if settled and closed_time_ms is not None and settled_time_ms is not None:
-        settlement_time_ms = settled_time_ms - closed_time_ms
+    block_times_ms = {
+        height: time_ms
+        for height, time_ms in (
+            (cycle.closed_height, closed_time_ms),
+            (cycle.settled_height, settled_time_ms),
+        )
+        if height > 0 and time_ms is not None
+    }
+    timing = cycle_timing(cycle, block_times_ms)
     largest_debit = 0 if largest is None else -largest.net_minor
     return CycleFigures(
         cycle_id=cycle.cycle_id,
@@ -115,9 +122,9 @@ def cycle_figures(
         opened_height=cycle.opened_height,
         closed_height=cycle.closed_height,
         settled_height=cycle.settled_height,
-        open_blocks=cycle.closed_height - cycle.opened_height if closed else None,
-        settlement_blocks=cycle.settled_height - cycle.closed_height if settled else None,
-        settlement_time_ms=settlement_time_ms,
+        open_blocks=timing.open_blocks,
+        settlement_blocks=timing.settlement_blocks,
+        settlement_time_ms=timing.settlement_time_ms,
     )
 
 
@@ -133,10 +140,13 @@ def positions_chart_png_bytes(
     currency: str = "",
     scale: int = 0,
     title: str = "",
+    note: str = "",
 ) -> bytes:
     """A PNG: net positions per institution as bars (receivers up, payers down) and, beside
     them, each flow's amounts issuer → acquirer (captured + represented) and back (refunded +
-    charged back), in major units of ``currency``."""
+    charged back), in major units of ``currency``. ``note`` (e.g. the cycle's timing) is
+    written under the charts and kept as the PNG's ``Description`` text, with ``title`` as its
+    ``Title``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -165,9 +175,12 @@ def positions_chart_png_bytes(
         flow_axes.legend(loc="lower right")
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
+    if note:
+        figure.text(0.5, 0.01, note, ha="center", va="bottom", fontsize=9)
+    figure.tight_layout(rect=(0, 0.04 if note else 0, 1, 1))
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    metadata = {"Title": title, "Description": note}
+    figure.savefig(buffer, format="png", metadata={k: v for k, v in metadata.items() if v})
     return buffer.getvalue()
 
 
@@ -179,8 +192,11 @@ def positions_chart_png(
     currency: str = "",
     scale: int = 0,
     title: str = "",
+    note: str = "",
 ) -> None:
     """Write ``positions_chart_png_bytes`` to ``path``."""
-    data = positions_chart_png_bytes(positions, flows, currency=currency, scale=scale, title=title)
+    data = positions_chart_png_bytes(
+        positions, flows, currency=currency, scale=scale, title=title, note=note
+    )
     with open(path, "wb") as file:
         file.write(data)

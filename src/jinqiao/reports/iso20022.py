@@ -5,7 +5,10 @@ models and serialized by ``xsdata``:
   institution's lines in a cycle (one ``Ntry`` per line, its fees as charges);
 * ``settlement_to_pacs009`` — ``pacs.009.001.12`` financial-institution credit transfers, one
   per money movement of a settled cycle: each pay-in from a debtor to the escrow, each payout
-  from the escrow.
+  from the escrow;
+* ``merchant_payouts_to_pacs008`` — a ``pacs.008.001.13`` FI-to-FI customer credit transfer
+  from an acquirer to its merchants: one transaction per merchant owed money for a settled cycle
+  (``payouts.merchant_payouts``).
 
 Amounts are decimal strings made from integer minor units (``money.format_minor``) and handed to
 the models as ``Decimal`` parsed from that string: exact, never through a float. Identifiers
@@ -22,18 +25,21 @@ from decimal import Decimal
 
 import msgspec
 from pyiso20022.camt.camt_053_001_11 import camt_053_001_11 as camt
+from pyiso20022.pacs.pacs_008_001_13 import pacs_008_001_13 as pacs008
 from pyiso20022.pacs.pacs_009_001_12 import pacs_009_001_12 as pacs
 from xsdata.formats.dataclass.serializers import XmlSerializer
 from xsdata.formats.dataclass.serializers.config import SerializerConfig
 from xsdata.models.datatype import XmlDate, XmlDateTime
 
-from jinqiao.apps.payments.model import CYCLE_SETTLED, PENDING, SETTLED, Cycle, Position
+from jinqiao.apps.payments.model import PENDING, SETTLED, Cycle, Position
 from jinqiao.core.errors import InvalidInput
 from jinqiao.reports.money import check_scale, format_minor
+from jinqiao.reports.payouts import MerchantPayout, require_settled
 from jinqiao.reports.statement import CREDIT, Statement, StatementLine
 
 CAMT_053_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.11"
 PACS_009_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pacs.009.001.12"
+PACS_008_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pacs.008.001.13"
 ISSUER = "JINQIAO"
 """The issuer of the proprietary codes and identifiers in these documents."""
 MAX_ISO_TEXT = 35
@@ -228,12 +234,7 @@ def settlement_movements(
     (``funded_minor`` less the collateral drawn, which was already in the escrow) and each
     payout (``paid_out_minor``), pay-ins first, by institution. Raises ``InvalidInput``
     (``cycle_not_settled``) for a cycle that has not settled."""
-    if cycle.status != CYCLE_SETTLED:
-        raise InvalidInput(
-            f"cycle {cycle.cycle_id} is {cycle.status}, not settled",
-            code="cycle_not_settled",
-            cycle_id=cycle.cycle_id,
-        )
+    require_settled(cycle.cycle_id, cycle.status)
     ordered = sorted(positions, key=lambda position: position.institution)
     funding = [
         SettlementMovement(
@@ -323,3 +324,124 @@ def settlement_to_pacs009(
         )
     )
     return _serialize(document, PACS_009_NAMESPACE)
+
+
+# -- pacs.008 ---------------------------------------------------------------------------------
+
+MAX_ISO_NAME = 140
+
+
+def _agent(identifier: str) -> pacs008.BranchAndFinancialInstitutionIdentification8:
+    return pacs008.BranchAndFinancialInstitutionIdentification8(
+        fin_instn_id=pacs008.FinancialInstitutionIdentification23(
+            nm=identifier[:MAX_ISO_NAME],
+            othr=pacs008.GenericFinancialIdentification1(
+                id=short_identifier(identifier), issr=ISSUER
+            ),
+        )
+    )
+
+
+def _party(name: str, identifier: str, issuer: str) -> pacs008.PartyIdentification272:
+    return pacs008.PartyIdentification272(
+        nm=name[:MAX_ISO_NAME],
+        id=pacs008.Party52Choice(
+            org_id=pacs008.OrganisationIdentification39(
+                othr=[
+                    pacs008.GenericOrganisationIdentification3(
+                        id=identifier, issr=short_identifier(issuer)
+                    )
+                ]
+            )
+        ),
+    )
+
+
+def _payout_remittance(payout: MerchantPayout, statement: Statement) -> list[str]:
+    def amount(minor: int) -> str:
+        return format_minor(minor, statement.scale)
+
+    return [
+        f"jinqiao clearing cycle {statement.cycle_id} payout to merchant {payout.merchant_id}"[
+            :MAX_ISO_NAME
+        ],
+        (
+            f"captured {amount(payout.captured_minor)}, represented "
+            f"{amount(payout.represented_minor)}, refunded {amount(payout.refunded_minor)}, "
+            f"charged back {amount(payout.charged_back_minor)} {statement.currency}"
+        )[:MAX_ISO_NAME],
+        f"acquirer fees {amount(payout.acquirer_fee_minor)} {statement.currency}: not deducted"[
+            :MAX_ISO_NAME
+        ],
+    ]
+
+
+def merchant_payouts_to_pacs008(
+    statement: Statement,
+    payouts: Sequence[MerchantPayout],
+    *,
+    created_time_ms: int,
+    settled_time_ms: int,
+) -> bytes:
+    """A ``pacs.008.001.13`` message (UTF-8 XML): the acquirer of ``statement`` (a settled
+    cycle's) pays each merchant of ``payouts`` its ``amount_minor``, one credit transfer per
+    merchant owed more than 0. The acquirer is the debtor, the debtor agent, the creditor agent
+    (it holds the merchant's payout details off chain) and the instructing agent; each merchant is
+    a creditor identified by its merchant id (issued by the acquirer). Settlement by the
+    instructed agent (``INDA``) on the date of ``settled_time_ms`` (the settling block's time),
+    charges borne by the debtor (``DEBT``: the merchant receives the whole amount); the group
+    header's ``NbOfTxs``, ``CtrlSum`` and ``TtlIntrBkSttlmAmt`` count and sum the transactions.
+    Raises ``InvalidInput``: ``cycle_not_settled``, ``no_merchant_payouts`` when no merchant is
+    owed anything, ``invalid_input`` for what ISO 20022 cannot carry."""
+    require_settled(statement.cycle_id, statement.cycle_status)
+    _check_currency(statement.currency)
+    owed = [payout for payout in payouts if payout.amount_minor > 0]
+    if not owed:
+        raise InvalidInput(
+            f"{statement.institution} owes no merchant anything for cycle {statement.cycle_id}",
+            code="no_merchant_payouts",
+            institution=statement.institution,
+            cycle_id=statement.cycle_id,
+        )
+    acquirer = statement.institution
+    prefix = f"JQ-C{statement.cycle_id}"
+    transactions = [
+        pacs008.CreditTransferTransaction70(
+            pmt_id=pacs008.PaymentIdentification13(
+                instr_id=short_identifier(f"{prefix}-PO-{number}"),
+                end_to_end_id=short_identifier(f"{prefix}-{acquirer}-{payout.merchant_id}"),
+                tx_id=short_identifier(f"{prefix}-{acquirer}-PO-{number}"),
+            ),
+            intr_bk_sttlm_amt=pacs008.ActiveCurrencyAndAmount(
+                value=iso_amount(payout.amount_minor, statement.scale), ccy=statement.currency
+            ),
+            chrg_br=pacs008.ChargeBearerType1Code.DEBT,
+            dbtr=_party(acquirer, acquirer, ISSUER),
+            dbtr_agt=_agent(acquirer),
+            cdtr_agt=_agent(acquirer),
+            cdtr=_party(payout.name or payout.merchant_id, payout.merchant_id, acquirer),
+            rmt_inf=pacs008.RemittanceInformation22(ustrd=_payout_remittance(payout, statement)),
+        )
+        for number, payout in enumerate(owed, start=1)
+    ]
+    total = iso_amount(sum(payout.amount_minor for payout in owed), statement.scale)
+    document = pacs008.Document(
+        fito_ficstmr_cdt_trf=pacs008.FitoFicustomerCreditTransferV13(
+            grp_hdr=pacs008.GroupHeader131(
+                msg_id=short_identifier(f"{prefix}-PAYOUTS-{acquirer}"),
+                cre_dt_tm=_datetime(created_time_ms),
+                nb_of_txs=str(len(transactions)),
+                ctrl_sum=total,
+                ttl_intr_bk_sttlm_amt=pacs008.ActiveCurrencyAndAmount(
+                    value=total, ccy=statement.currency
+                ),
+                intr_bk_sttlm_dt=_date(settled_time_ms),
+                sttlm_inf=pacs008.SettlementInstruction15(
+                    sttlm_mtd=pacs008.SettlementMethod1Code.INDA
+                ),
+                instg_agt=_agent(acquirer),
+            ),
+            cdt_trf_tx_inf=transactions,
+        )
+    )
+    return _serialize(document, PACS_008_NAMESPACE)

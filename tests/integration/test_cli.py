@@ -62,6 +62,65 @@ def test_keys_new_and_show(tmp_path: Path) -> None:
     assert code == 1 and "refusing to overwrite" in err
 
 
+def test_node_add_makes_a_home_and_refuses_bad_requests(tmp_path: Path) -> None:
+    directory = tmp_path / "net"
+    assert invoke("init", str(directory), "--validators", "2", "--json")[0] == 0
+    ports = ("--api-port", "9801", "--p2p-port", "9901")
+    code, out, err = invoke(
+        "node",
+        "add",
+        str(directory),
+        "--name",
+        "bank-a-2",
+        "--organization",
+        "bank-a",
+        *ports,
+        "--json",
+    )
+    assert code == 0, err
+    added = json.loads(out)
+    home = directory / added["home"]
+    assert stat.S_IMODE((home / "validator_key.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE((home / "tls" / "node.key").stat().st_mode) == 0o600
+    config = json.loads((home / "config.json").read_text())
+    assert config["dial_all_peers"] is True and len(config["peers"]) == 2
+    network_map = json.loads((directory / "network.json").read_text())
+    assert [node["name"] for node in network_map["nodes"]][-1] == "bank-a-2"
+    for args, message in [
+        (("--name", "bank-a-2", "--organization", "bank-a", *ports), "exists"),
+        (("--name", "x", "--organization", "nobody", *ports), "no organization 'nobody'"),
+        (("--name", "Bad Name", "--organization", "bank-a", *ports), "a node name is"),
+        (
+            ("--name", "y", "--organization", "bank-a", "--api-port", "8600", "--p2p-port", "9902"),
+            "already uses port",
+        ),
+    ]:
+        before = (directory / "network.json").read_bytes()
+        code, _, err = invoke("node", "add", str(directory), *args)
+        assert code == 1 and message in err, err
+        assert (directory / "network.json").read_bytes() == before
+
+
+def test_add_validator_needs_a_hex_key(network: tuple[Path, NodeProcess]) -> None:
+    directory, _ = network
+    code, _, err = invoke(
+        "tx",
+        "governance",
+        "add-validator",
+        "--public-key",
+        "zz",
+        "--name",
+        "v",
+        "--organization",
+        "bank-a",
+        "--key",
+        "bank-a-admin",
+        "--network",
+        str(directory),
+    )
+    assert code == 1 and "hexadecimal" in err
+
+
 def test_init_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "x").write_text("taken")
     code, _, err = invoke("init", str(tmp_path))

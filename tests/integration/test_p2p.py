@@ -5,6 +5,7 @@ reconnection after a peer restarts."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -163,5 +164,59 @@ def test_peer_restart_is_followed_by_reconnection(three: list[P2PConfig]) -> Non
         finally:
             await first.stop()
             await second.stop()
+
+    run(scenario())
+
+
+def test_when_both_ends_dial_one_connection_remains(three: list[P2PConfig]) -> None:
+    """A joining node dials everyone (``dial_all``); when the other end dials too and two
+    connections meet, both keep the one dialled by the name that sorts first: the pair settles on
+    one connection that both ends agree on, without flapping."""
+    pair = [dataclasses.replace(config, dial_all=True) for config in three[:2]]
+
+    async def scenario() -> None:
+        inboxes = [Inbox(), Inbox()]
+        networks = [P2PNetwork(config, inbox) for config, inbox in zip(pair, inboxes, strict=True)]
+        for network in networks:
+            await network.start()
+        try:
+            await eventually(lambda: all(len(n.connected()) == 1 for n in networks))
+            await asyncio.sleep(2.5)  # dialers that lost the tie-break have retried by now
+            first, second = (networks[0].peers[pair[1].node], networks[1].peers[pair[0].node])
+            assert first.connected_since is not None and second.connected_since is not None
+            assert first.dialled != second.dialled  # the same connection at both ends
+            connects = (first.connects, second.connects)
+            await asyncio.sleep(2.5)
+            assert (first.connects, second.connects) == connects  # settled, no flapping
+            assert networks[1].send(pair[0].node, b"vote")
+            await eventually(lambda: (pair[1].node, b"vote") in inboxes[0].messages)
+        finally:
+            for network in networks:
+                await network.stop()
+
+    run(scenario())
+
+
+def test_a_node_leaving_the_validator_set_is_dropped_and_refused(
+    three: list[P2PConfig],
+) -> None:
+    pair = three[:2]
+
+    async def scenario() -> None:
+        networks = [P2PNetwork(config, Inbox()) for config in pair]
+        for network in networks:
+            await network.start()
+        try:
+            await eventually(lambda: all(len(n.connected()) == 1 for n in networks))
+            remaining = {k: v for k, v in pair[1].nodes.items() if k != pair[0].node}
+            networks[1].set_nodes(remaining)
+            await eventually(lambda: networks[1].connected() == [])
+            await asyncio.sleep(1.0)  # the dialer retries and is refused at the handshake
+            assert networks[1].connected() == []
+            networks[1].set_nodes(pair[1].nodes)  # back in the set: it may connect again
+            await eventually(lambda: all(len(n.connected()) == 1 for n in networks))
+        finally:
+            for network in networks:
+                await network.stop()
 
     run(scenario())

@@ -20,6 +20,7 @@ from jinqiao.apps.governance import (
     quorum_reached,
 )
 from jinqiao.apps.registry import AccountArgs, OrganizationArgs, RegisterAccountArgs
+from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import Rejection
 from jinqiao.core.genesis import ChainParameters, GenesisOrganization
 from jinqiao.core.limits import MAX_VALIDATORS
@@ -299,6 +300,43 @@ def test_add_set_power_and_remove_a_validator() -> None:
     chain.advance(2)
     assert address not in validators(chain).by_address()
     assert len(validators(chain).validators) == 4
+
+
+def test_an_added_validator_key_becomes_a_validator_account_of_its_organization() -> None:
+    """Like a genesis validator, a validator added by governance can sign what only validators
+    send (equivocation evidence): its key is an active account with role ``validator``."""
+    chain = Chain()
+    signer = signer_for("validator-added")
+    enact(chain, AddValidator(signer.public_key, "validator-added", "bank-b", 1))
+    account = chain.query(REGISTRY, "account", AccountArgs(signer.address))
+    assert (account.organization, account.roles, account.active) == (
+        "bank-b",
+        ("validator",),
+        True,
+    )
+
+
+def chain_with_account_x_of_bank_a() -> tuple[Chain, Signer]:
+    chain = Chain()
+    signer = signer_for("x")
+    args = RegisterAccountArgs(signer.public_key, "x", ())
+    chain.ok("bank-a-admin", REGISTRY, "register_account", args)
+    return chain, signer
+
+
+def test_an_existing_account_of_the_organization_gains_the_validator_role() -> None:
+    chain, signer = chain_with_account_x_of_bank_a()
+    enact(chain, AddValidator(signer.public_key, "x", "bank-a", 1))
+    account = chain.query(REGISTRY, "account", AccountArgs(signer.address))
+    assert (account.name, account.roles) == ("x", ("validator",))
+
+
+def test_a_key_of_another_organization_cannot_become_its_validator() -> None:
+    chain, signer = chain_with_account_x_of_bank_a()
+    action = AddValidator(signer.public_key, "x", "bank-b", 1)
+    chain.rejected(
+        "account_in_other_organization", ADMINS[0], GOVERNANCE, "propose", ProposeArgs(action)
+    )
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,7 @@ import msgspec
 from jinqiao.apps.registry import (
     AddOrganizationArgs,
     OrganizationArgs,
+    ValidatorAccountArgs,
     active_organization_count,
     check_address,
     check_name,
@@ -407,6 +408,12 @@ class Governance(Contract):
             ctx.runtime.call_from_contract(ctx, action.contract, action.method, action.args)
         else:
             validators = self._changed_validators(ctx, action)
+            if isinstance(action, AddValidator):
+                ctx.call(
+                    REGISTRY,
+                    "add_validator_account",
+                    ValidatorAccountArgs(action.public_key, action.organization, action.name),
+                )
             effective = ctx.height + VALIDATOR_CHANGE_DELAY_BLOCKS
             ctx.state.save(PENDING_VALIDATORS_KEY, PendingValidators(effective, validators))
             ctx.emit(
@@ -471,6 +478,13 @@ class Governance(Contract):
                 )
             if any(validator.address == address for validator in current):
                 ctx.reject("validator_exists", "this key is a validator", address=address.hex())
+            account = ctx.account(address)
+            if account is not None and account.organization != organization.id:
+                ctx.reject(
+                    "account_in_other_organization",
+                    f"this key is an account of organization {account.organization}",
+                    address=address.hex(),
+                )
             if len(current) >= MAX_VALIDATORS:
                 ctx.reject("too_many_validators", f"at most {MAX_VALIDATORS} validators")
             added = Validator(

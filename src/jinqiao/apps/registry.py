@@ -107,6 +107,14 @@ class AddOrganizationArgs(CanonicalStruct, frozen=True):
     admin_name: str
 
 
+class ValidatorAccountArgs(CanonicalStruct, frozen=True):
+    """A validator's key as an account of its organization (governance only)."""
+
+    public_key: bytes
+    organization: str
+    name: str
+
+
 # -- checks shared with governance -----------------------------------------------------------
 
 
@@ -366,6 +374,42 @@ class Registry(Contract):
         )
         ctx.state.save_int(ACTIVE_ORGANIZATIONS_KEY, active - 1)
         ctx.emit("OrganizationSuspended", id=args.id)
+
+    @method(ValidatorAccountArgs, roles=(CONTRACT_ROLE,))
+    def add_validator_account(self, ctx: Context, args: ValidatorAccountArgs) -> None:
+        """A validator added by governance gets what a genesis validator has: its key as an
+        active account of its organization with role ``validator`` (for evidence reports)."""
+        self._require_governance(ctx)
+        address = check_public_key(ctx, args.public_key)
+        existing = ctx.state.load(account_key(address), Account)
+        if existing is None:
+            account = Account(
+                address, args.public_key, args.organization, args.name, (VALIDATOR_ROLE,), True
+            )
+        elif existing.organization != args.organization:
+            ctx.reject(
+                "account_in_other_organization",
+                f"this key is an account of organization {existing.organization}",
+                address=address.hex(),
+            )
+        else:
+            if existing.active:
+                account = existing
+            else:
+                if ADMIN_ROLE in existing.roles:
+                    self._add_admins(ctx, existing.organization, 1)
+                account = msgspec.structs.replace(existing, active=True)
+            account = msgspec.structs.replace(
+                account, roles=normalize_roles((*account.roles, VALIDATOR_ROLE))
+            )
+        ctx.state.save(account_key(address), account)
+        ctx.emit(
+            "AccountRegistered",
+            address=address,
+            organization=args.organization,
+            account_name=account.name,
+            roles=",".join(account.roles),
+        )
 
     # -- queries ---------------------------------------------------------------------------
 

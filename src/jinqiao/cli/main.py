@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -18,6 +18,9 @@ from jinqiao.cli.common import Target, console, emit_json, fail, format_minor, r
 from jinqiao.client import ClientError, TransactionResult
 from jinqiao.core.codec import decode
 from jinqiao.core.errors import JinqiaoError
+
+if TYPE_CHECKING:
+    from jinqiao.apps.governance import ProposalAction
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -131,6 +134,43 @@ def init(
     console.print(f"{len(layout.accounts)} account keys in {directory / 'accounts'}")
     console.print(
         f"start a node: [bold]jinqiao node start --home {directory / layout.nodes[0].home}[/]"
+    )
+
+
+@node_app.command("add")
+@guarded
+def node_add(
+    directory: Annotated[Path, typer.Argument(help="The network directory (from jinqiao init).")],
+    name: Annotated[str, typer.Option(help="The new node's name (its TLS common name).")],
+    organization: Annotated[str, typer.Option(help="The organization that runs it.")],
+    api_port: Annotated[int, typer.Option(min=1, max=65535)],
+    p2p_port: Annotated[int, typer.Option(min=1, max=65535)],
+    host: Annotated[str, typer.Option(help="Address the node listens on.")] = "127.0.0.1",
+    json_output: JsonOption = False,
+) -> None:
+    """Create the home of a node that joins the running network as a validator once governance
+    adds its key: start it, then propose `jinqiao tx governance add-validator`."""
+    import msgspec
+
+    from jinqiao.node.setup import add_node
+
+    entry = add_node(directory, name, organization, api_port=api_port, p2p_port=p2p_port, host=host)
+    from jinqiao.keys import load_key
+
+    public_key = load_key(directory / entry.home / "validator_key.json").public_key.hex()
+    if json_output:
+        emit_json({**msgspec.to_builtins(entry), "public_key": public_key})
+        return
+    console.print(
+        f"[green]created[/] node [bold]{entry.name}[/] of {organization} "
+        f"in {directory / entry.home}"
+    )
+    console.print(f"validator public key: {public_key}")
+    console.print(f"1. start it: [bold]jinqiao node start --home {directory / entry.home}[/]")
+    console.print(
+        "2. propose it: [bold]jinqiao tx governance add-validator "
+        f"--public-key {public_key} --name {entry.name} --organization {organization} "
+        "--power 1 --key <an admin key>[/], and have a quorum of organizations approve"
     )
 
 
@@ -480,6 +520,28 @@ def account_set_roles(
     )
 
 
+def _propose(
+    action: Callable[[Target], ProposalAction],
+    what: str,
+    key: str,
+    network: Path | None,
+    url: str | None,
+    genesis: Path | None,
+    json_output: bool,
+) -> None:
+    """Send a governance proposal and report its id."""
+    from jinqiao.apps.governance import ProposeArgs
+    from jinqiao.execution.identity import GOVERNANCE
+
+    target = resolve_target(network, url, genesis)
+    with target.client() as client:
+        result = client.send(target.key(key), GOVERNANCE, "propose", ProposeArgs(action(target)))
+    proposal_id = decode(result.receipt.result, int, max_bytes=16) if result.ok else None
+    if not json_output and proposal_id is not None:
+        console.print(f"proposal [bold]{proposal_id}[/]: {what}")
+    _report(result, json_output, proposal_id=proposal_id)
+
+
 @governance_app.command("set-parameter")
 @guarded
 def governance_set_parameter(
@@ -492,17 +554,76 @@ def governance_set_parameter(
     json_output: JsonOption = False,
 ) -> None:
     """Propose a chain parameter change (executes once a quorum of organizations approves)."""
-    from jinqiao.apps.governance import ProposeArgs, SetParameter
-    from jinqiao.execution.identity import GOVERNANCE
+    from jinqiao.apps.governance import SetParameter
 
-    target = resolve_target(network, url, genesis)
-    with target.client() as client:
-        args = ProposeArgs(SetParameter(name, value))
-        result = client.send(target.key(key), GOVERNANCE, "propose", args)
-    proposal_id = decode(result.receipt.result, int, max_bytes=16) if result.ok else None
-    if not json_output and proposal_id is not None:
-        console.print(f"proposal [bold]{proposal_id}[/]: set {name} = {value}")
-    _report(result, json_output, proposal_id=proposal_id)
+    action = SetParameter(name, value)
+    _propose(lambda _: action, f"set {name} = {value}", key, network, url, genesis, json_output)
+
+
+@governance_app.command("add-validator")
+@guarded
+def governance_add_validator(
+    public_key: Annotated[str, typer.Option(help="The new validator's public key (hex).")],
+    name: Annotated[str, typer.Option(help="Its node name (the TLS common name).")],
+    organization: Annotated[str, typer.Option(help="The organization that runs it.")],
+    key: KeyOption,
+    power: Annotated[int, typer.Option(min=1, help="Voting power.")] = 1,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose a new validator; in force two heights after the quorum decides."""
+    from jinqiao.apps.governance import AddValidator
+
+    try:
+        key_bytes = bytes.fromhex(public_key)
+    except ValueError:
+        fail("--public-key must be hexadecimal")
+    action = AddValidator(key_bytes, name, organization, power)
+    what = f"add validator {name} of {organization} with power {power}"
+    _propose(lambda _: action, what, key, network, url, genesis, json_output)
+
+
+@governance_app.command("remove-validator")
+@guarded
+def governance_remove_validator(
+    validator: Annotated[str, typer.Argument(help="Validator address (hex).")],
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose removing a validator; in force two heights after the quorum decides."""
+    from jinqiao.apps.governance import RemoveValidator
+
+    _propose(
+        lambda target: RemoveValidator(target.address(validator)),
+        f"remove validator {validator}",
+        *(key, network, url, genesis, json_output),
+    )
+
+
+@governance_app.command("set-validator-power")
+@guarded
+def governance_set_validator_power(
+    validator: Annotated[str, typer.Argument(help="Validator address (hex).")],
+    power: Annotated[int, typer.Argument(min=1)],
+    key: KeyOption,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose a validator's new voting power; in force two heights after the quorum decides."""
+    from jinqiao.apps.governance import SetValidatorPower
+
+    _propose(
+        lambda target: SetValidatorPower(target.address(validator), power),
+        f"set the power of {validator} to {power}",
+        *(key, network, url, genesis, json_output),
+    )
 
 
 @governance_app.command("approve")

@@ -59,6 +59,13 @@ def read_governance(state: StateReader, key: bytes, kind: type[T], what: str) ->
     return value
 
 
+def read_pending_validators(state: StateReader) -> PendingValidators | None:
+    """The validator set a governance decision put in force from a later height, if any."""
+    return ContractState(GOVERNANCE, Overlay(state), StepMeter()).load(
+        PENDING_VALIDATORS_KEY, PendingValidators
+    )
+
+
 def account_key(address: bytes) -> bytes:
     return ACCOUNT_PREFIX + address
 
@@ -83,4 +90,5 @@ __all__ = [
     "account_key",
     "organization_key",
     "read_governance",
+    "read_pending_validators",
 ]

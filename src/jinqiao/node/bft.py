@@ -102,6 +102,8 @@ class NodeServices(Protocol):
 
     def parameters(self) -> ChainParameters: ...
 
+    def network_nodes(self) -> dict[str, str]: ...
+
     def commit_candidate(
         self, candidate: Candidate, certificate: CommitCertificate
     ) -> CommittedBlock: ...
@@ -182,6 +184,7 @@ class ConsensusDriver:
         """Start the next height now if there is work, else once transactions arrive, another
         validator starts it, or the empty-block heartbeat is due (no stream of empty blocks)."""
         self._waiting_to_start = True
+        self.p2p.set_nodes(self.node.network_nodes())  # the validator set may have changed
         self._maybe_start_height()
 
     def _maybe_start_height(self, *, prompted: bool = False) -> None:

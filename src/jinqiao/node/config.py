@@ -62,6 +62,9 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """At most this many of one sender's transactions wait at once (capped by the capacity)."""
     log_level: str = "INFO"
     peers: tuple[PeerConfig, ...] = ()
+    dial_all_peers: bool = False
+    """Dial every peer (a node that joins a running network: the others do not know its
+    address); otherwise only peers whose names sort after this node's are dialled."""
     consensus_timeouts: ConsensusTimeouts = ConsensusTimeouts()
 
     def check(self) -> None:

@@ -2,14 +2,18 @@
 
 Who may connect: a peer must present a certificate that chains to one of the consortium's
 organization roots (``tls/roots.pem``, written from genesis by ``jinqiao init``), whose common name
-is a node of this network and whose organization matches that node's organization in genesis, and
-whose certificate fingerprint is not revoked. Anything else is refused during the handshake. After
-TLS, both sides exchange a ``Hello`` (chain id, genesis hash, node name) and hang up on a mismatch.
+is a node of this network and whose organization matches that node's organization, and whose
+certificate fingerprint is not revoked. The nodes of the network are the validators in force and
+those a decided governance change is about to add (``set_nodes`` follows the chain). Anything else
+is refused during the handshake. After TLS, both sides exchange a ``Hello`` (chain id, genesis
+hash, node name) and hang up on a mismatch.
 
 Frames are a 4-byte big-endian length and that many bytes; a frame over ``MAX_FRAME_BYTES`` ends
 the connection. Each peer has a bounded send queue; a peer that does not keep up is disconnected,
 never allowed to grow memory. To avoid two connections per pair, the node whose name sorts first
-dials and the other accepts; the dialer reconnects with exponential backoff.
+dials and the other accepts; the dialer reconnects with exponential backoff. A node that joins a
+running network (``dial_all``) dials every peer it knows, since they do not know its address yet;
+when two connections of a pair meet, both ends keep the one dialled by the name that sorts first.
 
 Payloads are opaque here; the consensus driver encodes and decodes them.
 """
@@ -23,7 +27,7 @@ import logging
 import ssl
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,9 +74,11 @@ class P2PConfig:
     chain_id: str
     genesis_hash: bytes
     nodes: dict[str, str]
-    """Every node of the network: name → organization."""
+    """Every node of the network at start: name → organization (``set_nodes`` updates it)."""
     peers: tuple[PeerAddress, ...]
     revoked_fingerprints: frozenset[bytes] = frozenset()
+    dial_all: bool = False
+    """Dial every peer, not only those whose names sort after this node's (a joining node)."""
 
 
 @dataclass
@@ -83,6 +89,8 @@ class PeerState:
     frames_out: int = 0
     connects: int = 0
     last_error: str = ""
+    dialled: bool = False
+    """Whether the current connection was dialled by this node."""
     queue: asyncio.Queue[bytes] | None = None
     writer: asyncio.StreamWriter | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -112,8 +120,11 @@ class PeerRefused(InvalidInput):
     code = "peer_refused"
 
 
-def check_peer_certificate(config: P2PConfig, der: bytes | None) -> str:
-    """The node name the (already chain-verified) certificate belongs to, or ``PeerRefused``."""
+def check_peer_certificate(
+    config: P2PConfig, der: bytes | None, nodes: Mapping[str, str] | None = None
+) -> str:
+    """The node name the (already chain-verified) certificate belongs to, or ``PeerRefused``.
+    ``nodes`` (name → organization) defaults to the configured ones."""
     if der is None:
         raise PeerRefused("the peer presented no certificate")
     fingerprint = hashlib.sha256(der).digest()
@@ -125,7 +136,7 @@ def check_peer_certificate(config: P2PConfig, der: bytes | None) -> str:
     if len(names) != 1 or len(organizations) != 1:
         raise PeerRefused("the peer certificate must name one node and one organization")
     node, organization = str(names[0].value), str(organizations[0].value)
-    if config.nodes.get(node) != organization:
+    if (config.nodes if nodes is None else nodes).get(node) != organization:
         raise PeerRefused(f"{node!r} of {organization!r} is not a node of this network")
     return node
 
@@ -137,6 +148,7 @@ class P2PNetwork:
         self.peers: dict[str, PeerState] = {
             peer.name: PeerState(peer.name) for peer in config.peers if peer.name != config.node
         }
+        self.nodes: dict[str, str] = dict(config.nodes)
         self._server: asyncio.Server | None = None
         self._dialers: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -155,8 +167,21 @@ class P2PNetwork:
             limit=64 * 1024,
         )
         for peer in self.config.peers:
-            if peer.name != self.config.node and self.config.node < peer.name:
+            if peer.name != self.config.node and (
+                self.config.dial_all or self.config.node < peer.name
+            ):
                 self._dialers.append(asyncio.create_task(self._dial_forever(peer)))
+
+    def set_nodes(self, nodes: Mapping[str, str]) -> None:
+        """Follow the validator set: ``nodes`` (name → organization) may connect from now on;
+        a connected peer no longer among them (or now of another organization) is dropped."""
+        if nodes == self.nodes:
+            return
+        log.info("network nodes now: %s", ", ".join(sorted(nodes)))
+        self.nodes = dict(nodes)
+        for name, state in self.peers.items():
+            if state.writer is not None and name not in self.nodes:
+                self._drop(state, "no longer a node of this network")
 
     async def stop(self) -> None:
         self._stopping = True
@@ -226,6 +251,9 @@ class P2PNetwork:
     async def _dial_forever(self, peer: PeerAddress) -> None:
         backoff = BACKOFF_START_S
         while not self._stopping:
+            if self.peers[peer.name].connected_since is not None or peer.name not in self.nodes:
+                await asyncio.sleep(BACKOFF_MAX_S if peer.name not in self.nodes else 1.0)
+                continue
             try:
                 # asyncio.timeout, not wait_for: wait_for can lose a connection that completes
                 # just as the task is cancelled (a transport left open).
@@ -280,10 +308,17 @@ class P2PNetwork:
             return
         state = self.peers.get(name)
         if state is None:
-            writer.close()
-            return
+            # A node the configuration did not list (one that joined the network later).
+            state = self.peers[name] = PeerState(name)
+        dialled = expected is not None
         if state.writer is not None:
+            if dialled != state.dialled and _dialler(self.config.node, name, state.dialled) < (
+                _dialler(self.config.node, name, dialled)
+            ):
+                writer.close()  # both ends keep the other connection, dialled by the first name
+                return
             self._drop(state, "replaced by a new connection")
+        state.dialled = dialled
         state.queue = asyncio.Queue(SEND_QUEUE_FRAMES)
         state.writer = writer
         state.connected_since = time.monotonic()
@@ -301,7 +336,7 @@ class P2PNetwork:
     async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
         tls = writer.get_extra_info("ssl_object")
         name = check_peer_certificate(
-            self.config, tls.getpeercert(binary_form=True) if tls else None
+            self.config, tls.getpeercert(binary_form=True) if tls else None, self.nodes
         )
         hello = Hello(self.config.chain_id, self.config.genesis_hash, self.config.node)
         writer.write(_frame(encode(hello)))
@@ -362,6 +397,10 @@ class P2PNetwork:
 async def _closed(writer: asyncio.StreamWriter) -> None:
     with contextlib.suppress(OSError, ssl.SSLError, asyncio.CancelledError):
         await writer.wait_closed()
+
+
+def _dialler(own: str, peer: str, dialled_by_own: bool) -> str:
+    return own if dialled_by_own else peer
 
 
 def _frame(payload: bytes) -> bytes:

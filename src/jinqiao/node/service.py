@@ -35,6 +35,7 @@ from jinqiao.core.types import (
     SignedTransaction,
     TransactionBody,
 )
+from jinqiao.execution.identity import read_pending_validators
 from jinqiao.execution.runtime import Runtime
 from jinqiao.keys import load_key
 from jinqiao.node.bft import ConsensusDriver
@@ -77,11 +78,6 @@ class Node:
         self.genesis_bytes = genesis_bytes
         self.suite = self.genesis.suite
         self.signer: Signer = load_key(home / self.config.validator_key_file)
-        validators = self.genesis.validator_set().by_address()
-        if self.signer.address not in validators:
-            raise InvalidInput(
-                f"the key in {self.config.validator_key_file} is not a validator of this network"
-            )
         self.store = Store(home / self.config.data_dir)
         self.runtime = Runtime(self.suite, self.genesis.chain_id, default_contracts())
         self.chain = Chain(self.store, self.genesis, self.runtime)
@@ -101,6 +97,13 @@ class Node:
             self.driver = self._make_driver()
         else:
             self._check_solo()
+        if self.signer.address not in self.chain.head.validators.by_address():
+            log.warning(
+                "the key in %s is not a validator at height %d: this node follows the chain "
+                "and votes once governance adds it to the validator set",
+                self.config.validator_key_file,
+                self.chain.head.height + 1,
+            )
         log.info(
             "node %s opened at height %d, state root %s",
             self.config.name,
@@ -136,8 +139,9 @@ class Node:
             roots_file=tls / "roots.pem",
             chain_id=self.genesis.chain_id,
             genesis_hash=genesis_hash(self.genesis),
-            nodes={v.name: v.organization for v in self.genesis.validators},
+            nodes=self.network_nodes(),
             peers=tuple(PeerAddress(p.name, p.host, p.port) for p in self.config.peers),
+            dial_all=self.config.dial_all_peers,
         )
         return ConsensusDriver(
             self,
@@ -149,6 +153,16 @@ class Node:
         )
 
     # -- services for the consensus driver -------------------------------------------------
+    def network_nodes(self) -> dict[str, str]:
+        """The nodes allowed to connect (name → organization): the validators in force and
+        those a decided change adds at a later height (so they can catch up first)."""
+        nodes = {v.name: v.organization for v in self.chain.head.validators.validators}
+        with self.store.snapshot() as snapshot:
+            pending = read_pending_validators(snapshot)
+        if pending is not None:
+            nodes.update({v.name: v.organization for v in pending.validators.validators})
+        return nodes
+
     def parameters(self) -> ChainParameters:
         with self.store.snapshot() as snapshot:
             return self.runtime.parameters(snapshot)

@@ -7,6 +7,7 @@
     <dir>/nodes/<node>/…            one home directory per validator (see ``node.config``)
 
 All keys are generated here with the operating system's randomness; nothing is downloaded.
+``jinqiao node add`` (``add_node``) later adds the home of a node that joins the running network.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -34,12 +36,14 @@ from jinqiao.core.genesis import (
     GenesisValidator,
     check_genesis,
     dump_genesis,
+    load_genesis,
 )
 from jinqiao.execution.runtime import Runtime
 from jinqiao.keys import generate_key, save_key
-from jinqiao.node.config import NodeConfig, PeerConfig, dump_config
+from jinqiao.node.config import NodeConfig, PeerConfig, dump_config, load_config
 
 TLS_VALIDITY_DAYS = 825
+_NODE_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
 
 
 class AccountSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -351,3 +355,93 @@ def init_network(
         msgspec.json.format(msgspec.json.encode(layout), indent=2) + b"\n",
     )
     return layout
+
+
+def add_node(
+    directory: Path,
+    name: str,
+    organization: str,
+    *,
+    api_port: int,
+    p2p_port: int,
+    host: str = "127.0.0.1",
+) -> NodeEntry:
+    """Create the home of a new node for a network made by ``init_network``: a new validator
+    key, a TLS certificate from the organization's root in ``<dir>/orgs/<org>/``, and a
+    configuration that dials every existing node (they learn of it from the chain once governance
+    decides to add it; see ``docs/guide.md``). Adds the node to ``network.json``."""
+    layout = load_layout(directory)
+    if not _NODE_NAME.fullmatch(name):
+        raise InvalidInput(
+            "a node name is 1-64 characters: lower-case letters, digits, '-' and '.', "
+            "starting with a letter or digit"
+        )
+    if any(node.name == name for node in layout.nodes):
+        raise InvalidInput(f"a node named {name!r} exists in this network")
+    home = directory / "nodes" / name
+    if home.exists():
+        raise InvalidInput(f"{home} exists; choose another node name")
+    genesis_bytes = (directory / layout.genesis_file).read_bytes()
+    genesis = load_genesis(genesis_bytes)
+    if organization not in {o.id for o in genesis.organizations}:
+        known = ", ".join(o.id for o in genesis.organizations)
+        raise InvalidInput(f"no organization {organization!r} in genesis (known: {known})")
+    for port_name, port in (("api port", api_port), ("p2p port", p2p_port)):
+        if not 1 <= port <= 65_535:
+            raise InvalidInput(f"the {port_name} must be 1..65535")
+    peers = []
+    for node in layout.nodes:
+        config = load_config(directory / node.home)
+        if api_port in (config.api_port, config.p2p_port) or p2p_port in (
+            config.api_port,
+            config.p2p_port,
+        ):
+            raise InvalidInput(f"node {node.name} already uses port {api_port} or {p2p_port}")
+        peers.append(PeerConfig(node.name, config.p2p_host, config.p2p_port))
+    ca_dir = directory / "orgs" / organization
+    try:
+        ca_key = serialization.load_pem_private_key((ca_dir / "tls-ca.key").read_bytes(), None)
+        ca_certificate = x509.load_pem_x509_certificate((ca_dir / "tls-ca.crt").read_bytes())
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(
+            f"cannot read the TLS root of {organization} in {ca_dir}: {exc}"
+        ) from None
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise InvalidInput(f"{ca_dir / 'tls-ca.key'} is not an EC private key")
+    signer = generate_key(genesis.suite.name)
+    config = NodeConfig(
+        name=name,
+        api_host=host,
+        api_port=api_port,
+        p2p_host=host,
+        p2p_port=p2p_port,
+        peers=tuple(peers),
+        dial_all_peers=True,
+    )
+    node_key, node_certificate = make_node_certificate(name, organization, ca_key, ca_certificate)
+    first_home = directory / layout.nodes[0].home if layout.nodes else None
+    roots = (
+        (first_home / "tls" / "roots.pem").read_bytes()
+        if first_home is not None
+        else b"".join(o.tls_ca_certificate.encode() for o in genesis.organizations)
+    )
+    _write_public(home / "config.json", dump_config(config))
+    _write_public(home / "genesis.json", genesis_bytes)
+    save_key(home / config.validator_key_file, signer)
+    _write_private(home / "tls" / "node.key", _pem_key(node_key))
+    _write_public(
+        home / "tls" / "node.crt", node_certificate.public_bytes(serialization.Encoding.PEM)
+    )
+    _write_public(home / "tls" / "roots.pem", roots)
+    entry = NodeEntry(
+        name,
+        organization,
+        str(home.relative_to(directory)),
+        f"http://{host}:{api_port}",
+        signer.address.hex(),
+    )
+    updated = msgspec.structs.replace(layout, nodes=(*layout.nodes, entry))
+    temporary = directory / "network.json.tmp"
+    temporary.write_bytes(msgspec.json.format(msgspec.json.encode(updated), indent=2) + b"\n")
+    os.replace(temporary, directory / "network.json")
+    return entry

@@ -500,3 +500,9 @@ def test_payments_reverse_collateral_default_and_merchant_payouts(
     assert b"<NbOfTxs>1</NbOfTxs>" in xml and b'<IntrBkSttlmAmt Ccy="CNY">100.00<' in xml
     code, _, err = invoke("payments", "merchant-payouts", cycle_id, "bank-a", *net)
     assert code == 1 and "not_acquirer_in_cycle" in err and "Traceback" not in err
+    # The cycle's net settlement: pacs.009.
+    settlement = tmp_path / "settlement.xml"
+    ok("payments", "settlement", cycle_id, "--output", str(settlement))
+    assert b"urn:iso:std:iso:20022:tech:xsd:pacs.009.001.12" in settlement.read_bytes()
+    code, _, err = invoke("payments", "settlement", "999", *net)
+    assert code == 1 and "Traceback" not in err and err.strip()

@@ -1153,6 +1153,26 @@ def payments_merchant_payouts(
     _write_or_print(data, path)
 
 
+@payments_app.command("settlement")
+@guarded
+def payments_settlement(
+    cycle_id: CycleArgument,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="XML file to write (default: settlement-cycle-<cycle>.pacs009.xml)."),
+    ] = None,
+    network: NetworkOption = None,
+    url: UrlOption = None,
+    genesis: GenesisOption = None,
+) -> None:
+    """Write a settled cycle's net settlement as ISO 20022 pacs.009 (FI-to-FI credit
+    transfers from the settlement escrow to each net creditor)."""
+    target = resolve_target(network, url, genesis)
+    with target.client() as client:
+        data = client.payments.settlement_pacs009(cycle_id)
+    _write_or_print(data, output or Path(f"settlement-cycle-{cycle_id}.pacs009.xml"))
+
+
 def _write_or_print(data: bytes, output: Path | None) -> None:
     if output is not None:
         output.write_bytes(data)

@@ -306,6 +306,12 @@ class PaymentsClient:
         return cycle_timing(record, times)
 
     # -- reports (documents the node builds from one reading; not proven) ------------------
+    def settlement_pacs009(self, cycle_id: int) -> bytes:
+        """The settled cycle's net positions as ISO 20022 ``pacs.009.001.12`` XML, one
+        financial-institution credit transfer per net creditor (``docs/payments.md``).
+        Refusals raise ``ClientError``: ``cycle_not_settled``, ``not_found``."""
+        return self._client.raw_get(f"/v1/payments/cycles/{cycle_id}/settlement")
+
     def merchant_payouts_pacs008(self, cycle_id: int, institution: str) -> bytes:
         """An acquirer's payouts to its merchants for a settled cycle: ISO 20022
         ``pacs.008.001.13`` XML (``docs/payments.md``, "Merchant payouts"). Refusals raise

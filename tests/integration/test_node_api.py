@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +122,36 @@ def test_batch_submission_in_msgpack(net: Net) -> None:
     assert (batch.accepted, batch.refused) == (50, 0)
     results = [net.client.wait(net.client.hash_of(tx)) for tx in transactions]
     assert all(r.ok for r in results)
+
+
+def test_a_block_request_long_polls_for_the_next_block(net: Net) -> None:
+    head = net.client.status()["height"]
+    # Beyond the next height: answered at once, not held.
+    started = time.monotonic()
+    far = httpx.get(f"{net.node.url}/v1/blocks/{head + 5}", params={"wait_ms": 5_000}, timeout=10)
+    assert far.status_code == 404 and far.json()["code"] == "not_found"
+    assert time.monotonic() - started < 2
+    # The next height: held until a transaction makes a block.
+    payer = net.key("bank-a-treasury")
+    payee = net.key("bank-b-treasury").address
+    pending = net.client.build(payer, TOKEN, "transfer", TransferArgs("CNY", payee, 1))
+
+    def submit_later() -> None:
+        time.sleep(0.5)
+        net.client.submit(pending)
+
+    submitter = threading.Thread(target=submit_later)
+    submitter.start()
+    try:
+        answer = httpx.get(
+            f"{net.node.url}/v1/blocks/{head + 1}",
+            params={"wait_ms": 10_000, "hashes": "true"},
+            timeout=20,
+        )
+    finally:
+        submitter.join()
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["header"]["height"] == head + 1
 
 
 def test_state_read_verifies_with_only_the_verifier_and_genesis(net: Net) -> None:

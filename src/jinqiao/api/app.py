@@ -33,7 +33,7 @@ from jinqiao.api.reports import add_report_routes
 from jinqiao.apps.token import SYMBOL as TOKEN_SYMBOL
 from jinqiao.apps.token import TOKEN, Asset, Holding, asset_key, balance_key, supply_key
 from jinqiao.core.codec import decode_stored, encode
-from jinqiao.core.errors import DecodeError, InvalidInput, JinqiaoError
+from jinqiao.core.errors import DecodeError, InvalidInput
 from jinqiao.core.genesis import genesis_hash
 from jinqiao.core.hashing import header_hash
 from jinqiao.core.limits import (
@@ -48,10 +48,12 @@ from jinqiao.execution.contract import BlockContext
 from jinqiao.execution.identity import REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
 from jinqiao.node.reads import NotFound, Reader
-from jinqiao.node.service import Node, Subscription
+from jinqiao.node.service import Admission, Node, Subscription
 
 HEX = r"^[0-9a-fA-F]*$"
 MAX_WAIT_MS = 30_000
+MAX_WAIT_AHEAD_BLOCKS = 1
+"""A block request may wait for the next block only, not for one far in the future."""
 MAX_QUERY_BODY_BYTES = 64 * 1024
 MAX_EVENT_REPLAY_BLOCKS = 10_000
 NAME = r"^[a-z0-9_.-]{1,64}$"
@@ -267,15 +269,12 @@ def create_app(node: Node) -> FastAPI:
         )
 
     def _admit_all(raws: list[bytes]) -> list[dict[str, Any]]:
-        results: list[dict[str, Any]] = []
-        for raw in raws:
-            try:
-                results.append(admit_one(raw))
-            except JinqiaoError as error:
-                results.append(
-                    {"error": error_body(error.code, error.message), "status": status_for(error)}
-                )
-        return results
+        return [
+            {"hash": outcome.transaction_hash.hex(), "status": outcome.status}
+            if isinstance(outcome, Admission)
+            else {"error": error_body(outcome.code, outcome.message), "status": status_for(outcome)}
+            for outcome in node.admit_many(raws)
+        ]
 
     @app.get("/v1/transactions/{transaction_hash}", tags=["transactions"])
     async def transaction(
@@ -315,12 +314,19 @@ def create_app(node: Node) -> FastAPI:
         return _block_view(reader.block(), transactions)
 
     @app.get("/v1/blocks/{height}", tags=["chain"])
-    def block_at(
+    async def block_at(
         height: Annotated[int, Path(ge=1, le=2**63)],
         transactions: bool = False,
         hashes: Annotated[bool, Query(description="Include only the transaction hashes")] = False,
+        wait_ms: Annotated[
+            int, Query(ge=0, le=MAX_WAIT_MS, description="Long-poll until the block is committed")
+        ] = 0,
     ) -> dict[str, Any]:
-        return _block_view(reader.block(height), transactions, hashes)
+        if wait_ms and height <= node.chain.head.height + MAX_WAIT_AHEAD_BLOCKS:
+            await node.wait_for_height(height, wait_ms / 1000)
+        return await asyncio.to_thread(
+            lambda: _block_view(reader.block(height), transactions, hashes)
+        )
 
     @app.get("/v1/blocks/by-hash/{block_hash}", tags=["chain"])
     def block_by_hash(

@@ -3,8 +3,8 @@ load of pre-signed token transfers.
 
 Offered load is either a fixed rate (``--rate``) or as fast as the nodes accept (back-off on 429
 and 503). Latency is from the client's submit to the moment the client sees the block that holds
-the transaction (blocks are polled from the first node). Rounds per height come from each block's
-commit certificate; CPU is the nodes' user + system time from /proc.
+the transaction (blocks are long-polled from the first node: ``wait_ms``). Rounds per height
+come from each block's commit certificate; CPU is the nodes' user + system time from /proc.
 """
 
 from __future__ import annotations
@@ -180,10 +180,11 @@ def _watch(url: str, tracker: Tracker, stop: threading.Event) -> None:
     next_height = int(client.get("/v1/status").json()["height"]) + 1
     try:
         while not stop.is_set():
-            response = client.get(f"/v1/blocks/{next_height}", params={"hashes": "true"})
+            response = client.get(
+                f"/v1/blocks/{next_height}", params={"hashes": "true", "wait_ms": 1_000}
+            )
             if response.status_code == 404:
-                time.sleep(0.01)
-                continue
+                continue  # not committed within the long-poll; ask again
             block = response.json()
             seen = time.monotonic()
             hashes = [bytes.fromhex(h) for h in block["transaction_hashes"]]

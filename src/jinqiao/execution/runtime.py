@@ -210,10 +210,11 @@ class Runtime:
                 f"{len(transactions)} transactions, over block_max_transactions "
                 f"{parameters.block_max_transactions}"
             )
+        identities = [transaction_hash(self.suite, t.body) for t in transactions]
         if verify_signatures:
             for index, transaction in enumerate(transactions):
                 if already_verified is not None and already_verified(
-                    transaction_hash(self.suite, transaction.body), transaction
+                    identities[index], transaction
                 ):
                     # This node checked exactly these signed bytes at admission.
                     continue
@@ -224,13 +225,14 @@ class Runtime:
         block_overlay = Overlay(CachedReader(state))
         seen: set[bytes] = set()
         receipts = []
-        for transaction in transactions:
+        for identity, transaction in zip(identities, transactions, strict=True):
             receipts.append(
                 self._execute_one(
                     block_overlay,
                     block,
                     parameters,
                     transaction,
+                    identity,
                     seen,
                     is_committed,
                 )
@@ -253,10 +255,10 @@ class Runtime:
         block: BlockContext,
         parameters: ChainParameters,
         transaction: SignedTransaction,
+        identity: bytes,
         seen: set[bytes],
         is_committed: Callable[[bytes], bool],
     ) -> Receipt:
-        identity = transaction_hash(self.suite, transaction.body)
         events: list[Event] = []
         meter = StepMeter()
         overlay = Overlay(block_overlay)

@@ -339,7 +339,7 @@ class ConsensusDriver:
                     header.time_ms,
                     header.proposer,
                     verify_signatures=True,
-                    verified=self.node.mempool.verified(),
+                    verified=self.node.mempool,  # looked up per transaction, not copied
                 )
             except InvalidBlock as refusal:
                 log.warning("invalid block %d: %s", header.height, refusal)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from jinqiao.core.codec import encode
 from jinqiao.core.crypto import CryptoSuite
@@ -122,7 +123,7 @@ class Chain:
         proposer: bytes,
         *,
         verify_signatures: bool = True,
-        verified: Mapping[bytes, SignedTransaction] | None = None,
+        verified: VerifiedLookup | None = None,
     ) -> Candidate:
         """Execute ``transactions`` on top of the head and build the candidate block.
 
@@ -194,8 +195,14 @@ class Chain:
         return committed
 
 
+class VerifiedLookup(Protocol):
+    """Signed transactions this node verified, by hash: a dict or the mempool."""
+
+    def get(self, transaction_hash: bytes, /) -> SignedTransaction | None: ...
+
+
 def _same_signed(
-    verified: Mapping[bytes, SignedTransaction],
+    verified: VerifiedLookup,
 ) -> Callable[[bytes, SignedTransaction], bool]:
     """True for a transaction whose exact signed form (body and signature) is in ``verified``;
     a copy of a known body with another signature is verified again."""

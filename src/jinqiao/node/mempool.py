@@ -80,10 +80,10 @@ class Mempool:
             self._bytes += pending.size_bytes
             return True
 
-    def verified(self) -> dict[bytes, SignedTransaction]:
-        """A snapshot of the waiting transactions (their signatures were checked on admission)."""
-        with self._lock:
-            return {key: pending.transaction for key, pending in self._pending.items()}
+    def get(self, transaction_hash: bytes) -> SignedTransaction | None:
+        """The waiting transaction with this hash (its signature was checked on admission)."""
+        pending = self._pending.get(transaction_hash)
+        return None if pending is None else pending.transaction
 
     def room(self) -> int:
         return max(0, self.capacity - len(self._pending))

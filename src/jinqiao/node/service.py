@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from jinqiao.core.types import (
 )
 from jinqiao.execution.identity import read_pending_validators
 from jinqiao.execution.runtime import Runtime
+from jinqiao.execution.state import CachedReader
 from jinqiao.keys import load_key
 from jinqiao.node.bft import ConsensusDriver
 from jinqiao.node.chain import Candidate, Chain
@@ -45,7 +46,7 @@ from jinqiao.node.mempool import Mempool, MempoolFull, PendingTransaction, Sende
 from jinqiao.node.metrics import NodeMetrics
 from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress
 from jinqiao.node.safety_store import FileSafetyStorage
-from jinqiao.node.storage import Store
+from jinqiao.node.storage import Snapshot, Store
 from jinqiao.node.validator import solo_certificate
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ MAX_SUBSCRIBERS = 1_000
 
 class SoloNotPossible(InvalidInput):
     code = "not_a_solo_validator"
+
+
+AdmissionRefused = InvalidInput | Rejection | MempoolFull | SenderQuotaExceeded
 
 
 @dataclass(frozen=True)
@@ -182,11 +186,7 @@ class Node:
 
     def admit_gossip(self, transactions: tuple[bytes, ...]) -> None:
         """Transactions another validator admitted: admit them here too, quietly."""
-        for raw in transactions:
-            try:
-                self.admit(raw, gossip=False)
-            except (InvalidInput, Rejection, MempoolFull, SenderQuotaExceeded):
-                continue
+        self.admit_many(transactions, gossip=False)
 
     def submit_as_validator(self, contract: str, method: str, args: CanonicalStruct) -> None:
         """Send a transaction signed with this node's validator key (its genesis account, role
@@ -227,31 +227,62 @@ class Node:
     def admit(self, raw: bytes, *, gossip: bool = True) -> Admission:
         """Check a signed transaction and add it to the mempool. Raises ``DecodeError``,
         ``Rejection`` or ``MempoolFull``; changes nothing on failure."""
-        try:
-            transaction = decode(raw, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES)
-            identity = transaction_hash(self.suite, transaction.body)
-            if identity in self.mempool:
-                return Admission(identity, "already_pending")
-            head = self.chain.head
-            with self.store.snapshot() as snapshot:
-                if snapshot.has_transaction(identity):
-                    raise Rejection(
-                        "duplicate_transaction",
-                        "this transaction was already committed",
-                        transaction_hash=identity.hex(),
-                    )
-                self.runtime.verify_signature(transaction)
-                parameters = self.runtime.parameters(snapshot)
-                self.runtime.check_transaction(snapshot, transaction, head.height + 1, parameters)
-            added = self.mempool.add(PendingTransaction(identity, transaction, len(raw)))
-        except (InvalidInput, Rejection, MempoolFull, SenderQuotaExceeded) as refusal:
-            self.metrics.refused.labels(refusal.code).inc()
-            raise
-        if added:
-            self.metrics.admitted.inc()
+        outcome = self.admit_many((raw,), gossip=gossip)[0]
+        if isinstance(outcome, Admission):
+            return outcome
+        raise outcome
+
+    def admit_many(
+        self, raws: Sequence[bytes], *, gossip: bool = True
+    ) -> list[Admission | AdmissionRefused]:
+        """``admit`` for a batch (an HTTP batch or a gossip message): each transaction is
+        checked and added on its own — one refusal does not affect the others — against one
+        snapshot of committed state and one read of the chain parameters."""
+        outcomes: list[Admission | AdmissionRefused] = []
+        added_raws: list[bytes] = []
+        head = self.chain.head
+        with self.store.snapshot() as snapshot:
+            state = CachedReader(snapshot)
+            parameters = self.runtime.parameters(state)
+            for raw in raws:
+                try:
+                    outcome = self._admit_one(raw, snapshot, state, head.height + 1, parameters)
+                except (InvalidInput, Rejection, MempoolFull, SenderQuotaExceeded) as refusal:
+                    self.metrics.refused.labels(refusal.code).inc()
+                    outcomes.append(refusal)
+                    continue
+                if outcome.status == "pending":
+                    added_raws.append(raw)
+                outcomes.append(outcome)
+        if added_raws:
+            self.metrics.admitted.inc(len(added_raws))
             if gossip and self.driver is not None:
-                self.driver.gossip(raw)
+                for raw in added_raws:
+                    self.driver.gossip(raw)
         self.metrics.mempool_size.set(len(self.mempool))
+        return outcomes
+
+    def _admit_one(
+        self,
+        raw: bytes,
+        snapshot: Snapshot,
+        state: CachedReader,
+        height: int,
+        parameters: ChainParameters,
+    ) -> Admission:
+        transaction = decode(raw, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES)
+        identity = transaction_hash(self.suite, transaction.body)
+        if identity in self.mempool:
+            return Admission(identity, "already_pending")
+        if snapshot.has_transaction(identity):
+            raise Rejection(
+                "duplicate_transaction",
+                "this transaction was already committed",
+                transaction_hash=identity.hex(),
+            )
+        self.runtime.verify_signature(transaction)
+        self.runtime.check_transaction(state, transaction, height, parameters)
+        added = self.mempool.add(PendingTransaction(identity, transaction, len(raw)))
         return Admission(identity, "pending" if added else "already_pending")
 
     # -- block production ------------------------------------------------------------------
@@ -343,11 +374,22 @@ class Node:
     # -- waiting and streaming -------------------------------------------------------------
     async def wait_for_transaction(self, identity: bytes, timeout_s: float) -> bool:
         """Wait until ``identity`` is committed; False on timeout."""
+
+        def committed() -> bool:
+            with self.store.snapshot() as snapshot:
+                return snapshot.has_transaction(identity)
+
+        return await self._wait_until(committed, timeout_s)
+
+    async def wait_for_height(self, height: int, timeout_s: float) -> bool:
+        """Wait until the block at ``height`` is committed; False on timeout."""
+        return await self._wait_until(lambda: self.chain.head.height >= height, timeout_s)
+
+    async def _wait_until(self, condition: Callable[[], bool], timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         while True:
-            with self.store.snapshot() as snapshot:
-                if snapshot.has_transaction(identity):
-                    return True
+            if condition():
+                return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False

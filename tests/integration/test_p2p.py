@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from jinqiao.core.genesis import genesis_hash, load_genesis
-from jinqiao.node.p2p import MAX_FRAME_BYTES, P2PConfig, P2PNetwork, PeerAddress
+from jinqiao.node.p2p import (
+    MAX_FRAME_BYTES,
+    P2PConfig,
+    P2PNetwork,
+    PeerAddress,
+    certificate_fingerprint,
+)
 from jinqiao.node.setup import NetworkLayout
 from tests.helpers.process import free_port_base, make_network
 
@@ -215,6 +221,27 @@ def test_a_node_leaving_the_validator_set_is_dropped_and_refused(
             assert networks[1].connected() == []
             networks[1].set_nodes(pair[1].nodes)  # back in the set: it may connect again
             await eventually(lambda: all(len(n.connected()) == 1 for n in networks))
+        finally:
+            for network in networks:
+                await network.stop()
+
+    run(scenario())
+
+
+def test_a_revoked_certificate_is_refused_at_the_handshake(three: list[P2PConfig]) -> None:
+    """An operator lists a peer's certificate fingerprint in ``revoked_certificates``: that peer
+    is refused although its certificate chains to a consortium root and names a node."""
+    revoked = bytes.fromhex(certificate_fingerprint(three[1].certificate_file))
+    pair = [dataclasses.replace(three[0], revoked_fingerprints=frozenset({revoked})), three[1]]
+
+    async def scenario() -> None:
+        networks = [P2PNetwork(config, Inbox()) for config in pair]
+        for network in networks:
+            await network.start()
+        try:
+            await asyncio.sleep(2.0)  # the dialer has tried several times
+            assert networks[0].connected() == [] and networks[1].connected() == []
+            assert networks[0].peers[pair[1].node].connects == 0
         finally:
             for network in networks:
                 await network.stop()

@@ -174,6 +174,25 @@ def node_add(
     )
 
 
+@node_app.command("fingerprint")
+@guarded
+def node_fingerprint(
+    home: Annotated[Path, typer.Option("--home", help="The node's home directory.")],
+    json_output: JsonOption = False,
+) -> None:
+    """The SHA-256 fingerprint of the node's TLS certificate: what other nodes list in their
+    `revoked_certificates` to refuse it."""
+    from jinqiao.node.config import load_config
+    from jinqiao.node.p2p import certificate_fingerprint
+
+    name = load_config(home).name
+    fingerprint = certificate_fingerprint(home / "tls" / "node.crt")
+    if json_output:
+        emit_json({"node": name, "fingerprint": fingerprint})
+        return
+    console.print(f"{name}  {fingerprint}")
+
+
 @node_app.command("start")
 @guarded
 def node_start(

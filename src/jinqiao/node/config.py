@@ -9,13 +9,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import msgspec
 
 from jinqiao.core.errors import InvalidInput
 
-MAX_CONFIG_BYTES = 64 * 1024
+MAX_CONFIG_BYTES = 1024 * 1024
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
 class PeerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -63,6 +65,9 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     log_level: str = "INFO"
     peers: tuple[PeerConfig, ...] = ()
     dial_all_peers: bool = False
+    revoked_certificates: tuple[str, ...] = ()
+    """SHA-256 fingerprints (hex) of peer TLS certificates to refuse at the handshake, e.g. of a
+    node whose key was compromised (``jinqiao node fingerprint`` prints a node's)."""
     """Dial every peer (a node that joins a running network: the others do not know its
     address); otherwise only peers whose names sort after this node's are dialled."""
     consensus_timeouts: ConsensusTimeouts = ConsensusTimeouts()
@@ -88,6 +93,14 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         for peer in self.peers:
             if not 1 <= peer.port <= 65535 or not peer.host or not peer.name:
                 raise InvalidInput(f"config: peer {peer.name!r} needs a name, a host and a port")
+        if len(self.revoked_certificates) > 10_000:
+            raise InvalidInput("config: at most 10000 revoked_certificates")
+        for fingerprint in self.revoked_certificates:
+            if not _FINGERPRINT.fullmatch(fingerprint):
+                raise InvalidInput(
+                    f"config: revoked certificate {fingerprint[:80]!r} is not a SHA-256 "
+                    "fingerprint (64 lower-case hex characters)"
+                )
         if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise InvalidInput("config: log_level must be DEBUG, INFO, WARNING or ERROR")
 

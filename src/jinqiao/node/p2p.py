@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from jinqiao.core.codec import CanonicalStruct, decode, encode
@@ -114,6 +115,17 @@ def _common(context: ssl.SSLContext, config: P2PConfig) -> None:
     context.verify_mode = ssl.CERT_REQUIRED
     context.load_cert_chain(config.certificate_file, config.key_file)
     context.load_verify_locations(config.roots_file)
+
+
+def certificate_fingerprint(certificate_file: Path) -> str:
+    """The SHA-256 fingerprint (hex) of a PEM certificate's DER form, as ``revoked_certificates``
+    in a node's configuration lists it."""
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_file.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read a certificate from {certificate_file}: {exc}") from None
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    return hashlib.sha256(der).hexdigest()
 
 
 class PeerRefused(InvalidInput):

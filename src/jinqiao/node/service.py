@@ -146,6 +146,9 @@ class Node:
             nodes=self.network_nodes(),
             peers=tuple(PeerAddress(p.name, p.host, p.port) for p in self.config.peers),
             dial_all=self.config.dial_all_peers,
+            revoked_fingerprints=frozenset(
+                bytes.fromhex(fingerprint) for fingerprint in self.config.revoked_certificates
+            ),
         )
         return ConsensusDriver(
             self,

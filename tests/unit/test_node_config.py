@@ -1,0 +1,58 @@
+"""A node's ``config.json``: unknown fields and out-of-range values are refused at start with the
+field named; nothing is half-loaded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jinqiao.core.errors import InvalidInput
+from jinqiao.node.config import NodeConfig, dump_config, load_config
+
+
+def write(home: Path, **fields: Any) -> None:
+    document = json.loads(dump_config(NodeConfig(name="n1")))
+    document.update(fields)
+    (home / "config.json").write_text(json.dumps(document))
+
+
+def test_defaults_round_trip(tmp_path: Path) -> None:
+    write(tmp_path)
+    assert load_config(tmp_path) == NodeConfig(name="n1")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"surprise": 1}, "surprise"),
+        ({"api_port": 70_000}, "api_port"),
+        ({"block_interval_ms": 0}, "block_interval_ms"),
+        ({"mempool_capacity": 0}, "mempool_capacity"),
+        ({"log_level": "LOUD"}, "log_level"),
+        ({"peers": [{"name": "", "host": "h", "port": 1}]}, "peer"),
+        ({"consensus_timeouts": {"propose_ms": 0}}, "propose_ms"),
+        ({"revoked_certificates": ["ab" * 31]}, "not a SHA-256 fingerprint"),
+        ({"revoked_certificates": ["AB" * 32]}, "not a SHA-256 fingerprint"),
+        ({"dial_all_peers": "yes"}, "dial_all_peers"),
+    ],
+)
+def test_bad_fields_are_refused_by_name(
+    tmp_path: Path, fields: dict[str, Any], message: str
+) -> None:
+    write(tmp_path, **fields)
+    with pytest.raises(InvalidInput, match=message):
+        load_config(tmp_path)
+
+
+def test_revoked_certificates_are_fingerprints(tmp_path: Path) -> None:
+    write(tmp_path, revoked_certificates=["0f" * 32])
+    assert load_config(tmp_path).revoked_certificates == ("0f" * 32,)
+
+
+def test_an_oversize_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_bytes(b" " * (1024 * 1024 + 1))
+    with pytest.raises(InvalidInput, match="over"):
+        load_config(tmp_path)

@@ -69,8 +69,12 @@ def test_a_validator_added_by_governance_joins_and_carries_the_quorum(
         with Client(nodes[0].url, genesis_file=genesis_file) as client:
             treasury = load_key(directory / "accounts" / "clearing-treasury.json")
             assert client.token.mint(treasury, "CNY", load_key(payer_file).address, 10**9).ok
-        # Not yet a node of the network: the others refuse its connections, so it stays at genesis.
+        # Not yet a node of the network: the others refuse its connections, so it stays at genesis,
+        # and it says why it does not vote.
         assert height(joiner) == 0
+        consensus = httpx.get(f"{joiner.url}/v1/consensus", timeout=5).json()
+        assert consensus["validator"] is False
+        assert "not a validator" in consensus["summary"]
         with Load(nodes[0].url, genesis_file, payer_file, payee):
             proposed = jinqiao(
                 "tx",
@@ -114,5 +118,6 @@ def test_a_validator_added_by_governance_joins_and_carries_the_quorum(
             assert address in certificate_signers(nodes[0], latest)
         status = httpx.get(f"{joiner.url}/v1/status", timeout=5).json()
         assert status["height"] >= latest - 1
+        assert httpx.get(f"{joiner.url}/v1/consensus", timeout=5).json()["validator"] is True
     finally:
         assert joiner.stop() == 0, joiner.log()

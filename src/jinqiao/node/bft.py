@@ -547,8 +547,15 @@ class ConsensusDriver:
                 )
                 + f"; last commit {since_commit_s} s ago"
             )
+        member = self.safety.address in names
+        if not member:
+            summary = (
+                f"this node is not a validator at height {head.height + 1} (its key is not in "
+                "the validator set): it follows the chain and does not vote; " + summary
+            )
         return {
             "mode": "bft",
+            "validator": member,
             "height": head.height,
             "consensus_height": status.height,
             "round": status.round,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,10 @@ from jinqiao.core.errors import InvalidInput
 from jinqiao.keys import load_key
 from jinqiao.node.setup import NetworkLayout, load_layout
 
-console = Console(soft_wrap=True)
+# Piped output (CI logs, files) gets 120 columns rather than Rich's 80, so tables of amounts are
+# not cut short; a terminal keeps its own width.
+_PIPED_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
+console = Console(soft_wrap=True, width=_PIPED_WIDTH)
 errors = Console(stderr=True, soft_wrap=True)
 
 

@@ -9,117 +9,56 @@ come from each block's commit certificate; CPU is the nodes' user + system time 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import statistics
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 
 from jinqiao.apps.token import TOKEN, TransferArgs
-from jinqiao.cli.bench import setup_description
+from jinqiao.cli.bench import setup_description, verify_rate
+from jinqiao.cli.bench_local_network import (
+    BATCH,
+    Tracker,
+    account_keys,
+    bench_network_spec,
+    init_quiet_network,
+    latency_ms,
+    nodes_cpu_seconds,
+    post_batch,
+    running_network,
+    sign_transaction,
+)
 from jinqiao.cli.common import console, emit_json
-from jinqiao.cli.demo import running_node
-from jinqiao.core.codec import encode
-from jinqiao.core.crypto import DEFAULT_SUITE, Signer, get_suite
-from jinqiao.core.genesis import ChainParameters
-from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
-from jinqiao.core.types import SignedTransaction, TransactionBody
-from jinqiao.keys import load_key
-from jinqiao.node.config import dump_config, load_config
-from jinqiao.node.setup import AccountSpec, NetworkSpec, OrganizationSpec, init_network
+from jinqiao.core.crypto import Signer
+from jinqiao.node.setup import AccountSpec, NetworkSpec, OrganizationSpec
 
 SENDERS = 200
-BATCH = 200
-FOUNDERS = ("clearing", "ecfin", "bank-a", "bank-b", "bank-c", "bank-d", "bank-e")
-
-
-@dataclass
-class Tracker:
-    submitted_at: dict[bytes, float] = field(default_factory=dict)
-    committed_at: dict[bytes, float] = field(default_factory=dict)
-    refused: int = 0
-    blocks: list[tuple[float, int, int, int]] = field(default_factory=list)  # t, height, txs, round
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _spec(validators: int, base_port: int) -> NetworkSpec:
-    big = 10**15
-    organizations = []
-    for index in range(validators):
-        org = FOUNDERS[index % len(FOUNDERS)] + ("" if index < len(FOUNDERS) else f"-{index}")
-        organizations.append(
-            OrganizationSpec(
-                org,
-                f"Validator org {org}",
-                ("currency_issuer",),
-                validators=1,
-                accounts=(AccountSpec(f"{org}-admin", ("admin",)),),
-            )
-        )
     holders = tuple(
         AccountSpec(f"sender-{i}", (), ({"asset": "CNY", "tier": "open", "balance_minor": 10**12},))
         for i in range(SENDERS)
     )
-    organizations.append(
-        OrganizationSpec(
-            "bench", "Benchmark Bank", (), 0, (AccountSpec("bench-admin", ("admin",)), *holders)
-        )
+    bench = OrganizationSpec(
+        "bench", "Benchmark Bank", (), 0, (AccountSpec("bench-admin", ("admin",)), *holders)
     )
-    return NetworkSpec(
-        chain_id="jinqiao-bench-network",
-        organizations=tuple(organizations),
-        parameters=ChainParameters(valid_until_window_blocks=10_000),
-        contracts={
-            TOKEN: {
-                "tiers": {
-                    "open": {
-                        "max_balance_minor": big,
-                        "max_payment_minor": big,
-                        "daily_limit_minor": big,
-                    }
-                },
-                "assets": [
-                    {
-                        "symbol": "CNY",
-                        "name": "Bench yuan",
-                        "scale": 2,
-                        "issuer": organizations[0].id,
-                        "default_tier": "open",
-                    }
-                ],
-            }
-        },
-        base_api_port=base_port,
-        base_p2p_port=base_port + 100,
-    )
+    return bench_network_spec("jinqiao-bench-network", validators, base_port, (bench,), {})
 
 
 def _presign(signers: list[Signer], chain_id: str, count: int) -> list[tuple[bytes, bytes]]:
-    suite = get_suite(DEFAULT_SUITE)
     out = []
     for nonce in range(count):
         payer = signers[nonce % len(signers)]
         payee = signers[(nonce * 7 + 1) % len(signers)]
-        body = TransactionBody(
-            chain_id,
-            payer.address,
-            payer.public_key,
-            nonce,
-            9_000,
-            TOKEN,
-            "transfer",
-            encode(TransferArgs("CNY", payee.address, 1)),
-        )
-        signed = SignedTransaction(body, payer.sign(transaction_signing_bytes(body)))
-        out.append((transaction_hash(suite, body), encode(signed)))
+        args = TransferArgs("CNY", payee.address, 1)
+        out.append(sign_transaction(payer, chain_id, nonce, TOKEN, "transfer", args))
     return out
 
 
@@ -146,22 +85,16 @@ def _submit(
                     time.sleep(min(0.01, (position - due + 1) / rate))
                     continue
             batch = transactions[position : position + BATCH]
-            body = msgspec.msgpack.encode([raw for _, raw in batch])
             client = clients[batch_number % len(clients)]
             batch_number += 1
             now = time.monotonic()
-            try:
-                answer = client.post(
-                    "/v1/transactions/batch",
-                    content=body,
-                    headers={"Content-Type": "application/msgpack"},
-                ).json()
-            except httpx.HTTPError:
+            results = post_batch(client, batch)
+            if results is None:
                 time.sleep(0.1)
                 continue
             accepted = 0
             with tracker.lock:
-                for (identity, _), result in zip(batch, answer["results"], strict=True):
+                for (identity, _), result in zip(batch, results, strict=True):
                     if "error" in result:
                         tracker.refused += 1
                     else:
@@ -173,46 +106,6 @@ def _submit(
     finally:
         for client in clients:
             client.close()
-
-
-def _watch(url: str, tracker: Tracker, stop: threading.Event) -> None:
-    client = httpx.Client(base_url=url, timeout=30)
-    next_height = int(client.get("/v1/status").json()["height"]) + 1
-    try:
-        while not stop.is_set():
-            response = client.get(
-                f"/v1/blocks/{next_height}", params={"hashes": "true", "wait_ms": 1_000}
-            )
-            if response.status_code == 404:
-                continue  # not committed within the long-poll; ask again
-            block = response.json()
-            seen = time.monotonic()
-            hashes = [bytes.fromhex(h) for h in block["transaction_hashes"]]
-            with tracker.lock:
-                for identity in hashes:
-                    tracker.committed_at.setdefault(identity, seen)
-                tracker.blocks.append(
-                    (seen, next_height, len(hashes), block["certificate"]["round"])
-                )
-            next_height += 1
-    finally:
-        client.close()
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def run_network_bench(
@@ -228,35 +121,18 @@ def run_network_bench(
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jinqiao-bench-net-") as directory:
         root = Path(directory)
-        layout = init_network(root / "net", _spec(validators, base_port))
-        for node in layout.nodes:
-            home = root / "net" / node.home
-            config = msgspec.structs.replace(load_config(home), log_level="WARNING")
-            (home / "config.json").write_bytes(dump_config(config))
-        senders = [
-            load_key(root / "net" / a.key_file)
-            for a in layout.accounts
-            if a.name.startswith("sender-")
-        ]
+        layout = init_quiet_network(root / "net", _spec(validators, base_port))
+        senders = list(account_keys(root / "net", layout, "sender-").values())
         offered = rate if rate is not None else 6_000
         count = int(offered * duration_s * 1.1) + BATCH
         if not json_output:
             console.print(f"signing {count} transfers…")
         transactions = _presign(senders, layout.chain_id, count)
-        verify_rate = _verify_rate(senders[0])
-        tracker = Tracker()
-        stop = threading.Event()
-        with contextlib.ExitStack() as stack:
-            processes = [
-                stack.enter_context(
-                    running_node(root / "net" / n.home, root / f"{n.name}.log", n.api_url)
-                )
-                for n in layout.nodes
-            ]
-            cpu_before = sum(_cpu_seconds(p.pid) for p in processes)
-            urls = [n.api_url for n in layout.nodes]
-            watcher = threading.Thread(target=_watch, args=(urls[0], tracker, stop), daemon=True)
-            watcher.start()
+        verify_per_second = verify_rate(senders[0])
+        with running_network(root / "net", layout, root) as network:
+            processes, urls = network.processes, network.urls
+            tracker, stop = network.tracker, network.stop
+            cpu_before = nodes_cpu_seconds(processes)
             if not json_output:
                 console.print(
                     f"{validators} validators up; offering {_offered(rate)} for {duration_s:.0f} s"
@@ -281,8 +157,7 @@ def run_network_bench(
                         break
                 time.sleep(0.1)
             stop.set()
-            watcher.join(timeout=30)
-            cpu_after = sum(_cpu_seconds(p.pid) for p in processes)
+            cpu_after = nodes_cpu_seconds(processes)
         with tracker.lock:
             window_end = started + duration_s
             in_window = [
@@ -300,7 +175,7 @@ def run_network_bench(
         committed_total = len(latencies)
         measured_blocks = [b for b in blocks if started <= b[0] <= window_end]
         cores = os.cpu_count() or 1
-        verify_s = 1 / verify_rate
+        verify_s = 1 / verify_per_second
         bound = cores / (validators * verify_s)
         throughput = len(in_window) / duration_s
         result: dict[str, Any] = {
@@ -324,11 +199,7 @@ def run_network_bench(
             "committed_total": committed_total,
             "refused": tracker.refused,
             "not_committed": lost,
-            "latency_ms": {
-                "p50": round(_percentile(latencies, 0.50) * 1000, 1),
-                "p95": round(_percentile(latencies, 0.95) * 1000, 1),
-                "p99": round(_percentile(latencies, 0.99) * 1000, 1),
-            },
+            "latency_ms": latency_ms(latencies),
             "blocks_per_second": round(len(measured_blocks) / duration_s, 2),
             "rounds_per_height": round(statistics.mean([b[3] + 1 for b in blocks]), 3)
             if blocks
@@ -336,7 +207,7 @@ def run_network_bench(
             "cpu_ms_per_transaction": round(
                 (cpu_after - cpu_before) * 1000 / max(1, committed_total), 3
             ),
-            "signature_verifications_per_second_one_core": round(verify_rate, 1),
+            "signature_verifications_per_second_one_core": round(verify_per_second, 1),
             "signature_bound_tx_per_second": round(bound, 1),
             "fraction_of_signature_bound": round(throughput / bound, 3) if bound else 0,
         }
@@ -369,16 +240,6 @@ def run_network_bench(
 
 def _offered(rate: int | None) -> str:
     return "as fast as accepted" if rate is None else f"{rate} tx/s"
-
-
-def _verify_rate(signer: Signer, samples: int = 2_000) -> float:
-    suite = get_suite(DEFAULT_SUITE)
-    message = b"x" * 200
-    signature = signer.sign(message)
-    started = time.perf_counter()
-    for _ in range(samples):
-        suite.verify(signer.public_key, message, signature)
-    return samples / (time.perf_counter() - started)
 
 
 def _print(result: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
-"""``jinqiao bench payments``: payments recorded per second by one node, and the cost of closing
-(netting) a cycle of 100,000 and 1,000,000 payments.
+"""``jinqiao bench payments``: payments recorded per second by one node and by a validator
+network, and the cost of closing (netting) a cycle of 100,000 and 1,000,000 payments.
 
-Everything runs in-process on the node's own path, as ``bench execute`` does: ``Chain.execute``
+Parts 1 and 2 run in-process on the node's own path, as ``bench execute`` does: ``Chain.execute``
 (runtime, the payments contract, the sparse Merkle tree, the block's roots) and ``Chain.commit``
 (one LMDB write transaction with fsync per block), on a fresh store, with a genesis of
 ``institutions`` organizations that are each card issuer and acquirer plus a clearing house.
@@ -21,6 +21,9 @@ Everything runs in-process on the node's own path, as ``bench execute`` does: ``
    totals are then exactly those of N individual captures; only the event counters (``events``,
    ``captures``, ``entry_count``) and the entry index differ, and closing reads none of those.
    The table says which way each cycle was built.
+3. **On the network** (``network_validators`` > 0): ``network_payments`` payments recorded by
+   validator processes on this machine, as ``bench network`` runs them, and the commit latency of
+   closing their cycle; see ``bench_payments_network``.
 """
 
 from __future__ import annotations
@@ -41,7 +44,6 @@ from jinqiao.apps import default_contracts
 from jinqiao.apps.payments import Payments
 from jinqiao.apps.payments.clearing import record_event
 from jinqiao.apps.payments.common import load_cycle
-from jinqiao.apps.payments.config import china_2016_config_rules
 from jinqiao.apps.payments.fees import china_2016_rules, compute_fees, find_rule
 from jinqiao.apps.payments.model import (
     CAPTURE,
@@ -56,6 +58,19 @@ from jinqiao.apps.payments.model import (
 )
 from jinqiao.apps.token import TOKEN
 from jinqiao.cli.bench import setup_description
+from jinqiao.cli.bench_payments_network import run_network_phase
+from jinqiao.cli.bench_payments_plan import (
+    CLEARING,
+    CLEARING_ROLES,
+    CURRENCY,
+    INSTITUTION_ROLES,
+    MCC,
+    MERCHANT,
+    authorization,
+    institution_ids,
+    payments_contract_config,
+    random_payments,
+)
 from jinqiao.cli.common import console, emit_json
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer, get_suite
@@ -70,10 +85,6 @@ from jinqiao.node.storage import Store
 from jinqiao.node.validator import solo_certificate
 
 CHAIN_ID = "jinqiao-bench-payments"
-CURRENCY = "CNY"
-CLEARING = "clearing"
-MCC = "5411"
-MERCHANT = "M1"
 CUTOFF_TIME_MS = 10**12
 """The cycles' cut-off, in block time: recording blocks are timed before it, closing after."""
 VALID_FOR_BLOCKS = 100
@@ -122,10 +133,6 @@ class AggregatingPayments(Payments):
             record_event(ctx, cycle, CAPTURE, payment, pair.amount_minor, pair.fees)
 
 
-def institution_ids(count: int) -> list[str]:
-    return [f"inst-{number:02d}" for number in range(count)]
-
-
 def bench_genesis(signers: dict[str, Signer], validator: Signer) -> Genesis:
     """A clearing house and institutions that are each card issuer and acquirer, one account
     each (``<org>-ops``), the CNY token and the published Chinese fee schedule."""
@@ -146,21 +153,19 @@ def bench_genesis(signers: dict[str, Signer], validator: Signer) -> Genesis:
     institutions = [
         {
             "id": CLEARING,
-            "roles": ["clearing_house", "settlement_agent"],
+            "roles": list(CLEARING_ROLES),
             "settlement_account": signers[CLEARING].address.hex(),
         }
     ]
     for org in (name for name in signers if name != CLEARING):
-        organizations.append(GenesisOrganization(org, org, ("acquirer", "card_issuer")))
+        organizations.append(GenesisOrganization(org, org, INSTITUTION_ROLES))
         accounts.append(
-            GenesisAccount(
-                f"{org}-ops", org, signers[org].public_key.hex(), ("acquirer", "card_issuer")
-            )
+            GenesisAccount(f"{org}-ops", org, signers[org].public_key.hex(), INSTITUTION_ROLES)
         )
         institutions.append(
             {
                 "id": org,
-                "roles": ["acquirer", "card_issuer"],
+                "roles": list(INSTITUTION_ROLES),
                 "settlement_account": signers[org].address.hex(),
             }
         )
@@ -192,12 +197,7 @@ def bench_genesis(signers: dict[str, Signer], validator: Signer) -> Genesis:
             },
             PAYMENTS: {
                 "institutions": institutions,
-                "merchants": [
-                    {"acquirer": org, "merchant_id": MERCHANT, "name": "Bench Shop", "mcc": MCC}
-                    for org in signers
-                    if org != CLEARING
-                ],
-                "fee_schedules": [{"currency": CURRENCY, "rules": china_2016_config_rules()}],
+                **payments_contract_config([org for org in signers if org != CLEARING]),
             },
         },
     )
@@ -283,19 +283,6 @@ def fresh_chain(
             store.close()
 
 
-def random_payments(
-    count: int, institutions: list[str], rng: random.Random
-) -> Iterator[tuple[str, str, int, str]]:
-    """(issuer, acquirer, amount in fen, card type) of ``count`` payments."""
-    for _ in range(count):
-        yield (
-            rng.choice(institutions),
-            rng.choice(institutions),
-            rng.randint(100, 200_000),
-            "credit" if rng.random() < 0.3 else "debit",
-        )
-
-
 def record_through_contract(
     bench: BenchChain,
     cycle_id: int,
@@ -312,19 +299,7 @@ def record_through_contract(
     blocks_per_phase = -(-len(payments) // block_size)
     for number, (issuer, acquirer, amount, card_type) in enumerate(payments):
         payment_id = f"P{number}"
-        args = AuthorizeArgs(
-            payment_id,
-            issuer,
-            acquirer,
-            MERCHANT,
-            bytes(32),
-            amount,
-            CURRENCY,
-            "pos",
-            card_type,
-            "A1B2C3",
-            0,
-        )
+        args = authorization(payment_id, issuer, acquirer, amount, card_type)
         block = number // block_size
         authorizations.append(
             bench.transaction(issuer, "authorize", args, base + 1 + block, sign=sign)
@@ -390,6 +365,9 @@ def run_payments_bench(
     record_limit: int,
     json_output: bool,
     output: Path | None,
+    network_validators: int,
+    network_payments: int,
+    base_port: int,
 ) -> None:
     rng = random.Random(1)
     suite = get_suite(DEFAULT_SUITE)
@@ -421,6 +399,18 @@ def run_payments_bench(
             _close_run(size, record_limit, signers, validator, names, block_size, rng, progress)
             for size in close_sizes
         ]
+        network = (
+            run_network_phase(
+                validators=network_validators,
+                payments=network_payments,
+                institutions=institutions,
+                base_port=base_port,
+                progress=progress,
+                json_output=json_output,
+            )
+            if network_validators
+            else None
+        )
     result: dict[str, Any] = {
         "benchmark": "payments",
         "setup": {
@@ -434,6 +424,7 @@ def run_payments_bench(
         },
         "record": record,
         "close": closes,
+        "network": network,
     }
     result["setup"].pop("transfers", None)
     result["setup"].pop("accounts", None)
@@ -554,4 +545,39 @@ def _print(result: dict[str, Any]) -> None:
         f"setup: {setup['cpu']}, {setup['cores']} cores, Python {setup['python']}; "
         f"{setup['institutions']} institutions ({setup['institution_roles']}); "
         f"blocks of {setup['block_size']}; {setup['storage']}; signature checks excluded."
+    )
+    if result["network"] is not None:
+        _print_network(result["network"])
+
+
+def _print_network(network: dict[str, Any]) -> None:
+    setup = network["setup"]
+    table = Table(
+        title=f"Recording on the network — {setup['validators']} validator processes, mutual "
+        f"TLS; {setup['payments']:,} payments"
+    )
+    table.add_column("")
+    for column in ("committed/s", "p50 ms", "p95 ms", "p99 ms", "refused"):
+        table.add_column(column, justify="right")
+    for phase in ("authorize", "capture"):
+        figures = network[phase]
+        table.add_row(
+            phase,
+            f"{figures['committed_per_second']:,.1f}",
+            *(f"{figures['latency_ms'][p]:,.0f}" for p in ("p50", "p95", "p99")),
+            str(figures["refused"]),
+        )
+    table.add_row("payments recorded", f"{network['payments_per_second']:,.1f}", "", "", "", "")
+    console.print(table)
+    close = network["close"]
+    console.print(
+        f"network: {network['blocks_per_second']} blocks/s, {network['rounds_per_height']} "
+        f"rounds/height, {network['cpu_ms_per_payment']} ms CPU per payment (all nodes); "
+        f"{network['receipts_ok']:,} receipts, all ok. {setup['institutions']} institutions "
+        f"(each card issuer and acquirer) and a clearing house registered at genesis; batches of "
+        f"{setup['batch']} to the nodes in turn, as fast as accepted; captures posted once every "
+        f"authorization was committed. close_cycle of the {close['payments']:,} payments: "
+        f"committed {close['commit_latency_ms']} ms after it was posted "
+        f"({close['state_operations']} state operations). Ed25519 verify on one core: "
+        f"{network['signature_verifications_per_second_one_core']:,.0f}/s"
     )

@@ -1569,10 +1569,20 @@ def bench_payments(
             "ones are built from per-pair sums (see the module docstring).",
         ),
     ] = 100_000,
+    network_validators: Annotated[
+        int, typer.Option(min=0, max=7, help="Validators of the network phase (0: skip it).")
+    ] = 4,
+    network_payments: Annotated[
+        int, typer.Option(min=10, max=100_000, help="Payments recorded on the network.")
+    ] = 20_000,
+    base_port: Annotated[
+        int, typer.Option(min=1024, max=65000, help="First API port of the network phase.")
+    ] = 9800,
     json_output: JsonOption = False,
     output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
 ) -> None:
-    """Payments recorded per second by one node, and the time to close and net big cycles."""
+    """Payments recorded per second by one node and by a validator network on this machine, and
+    the time to close and net big cycles."""
     from jinqiao.cli.bench_payments import run_payments_bench
 
     try:
@@ -1589,6 +1599,9 @@ def bench_payments(
         record_limit=record_limit,
         json_output=json_output,
         output=output,
+        network_validators=network_validators,
+        network_payments=network_payments,
+        base_port=base_port,
     )
 
 

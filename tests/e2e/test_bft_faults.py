@@ -38,6 +38,13 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None
         time.sleep(0.2)
 
 
+def metric_values(node: NodeProcess) -> dict[str, float]:
+    """The node's Prometheus samples, by name with labels, e.g. ``name{label="v"}``."""
+    text = httpx.get(f"{node.url}/metrics", timeout=5).text
+    samples = (line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    return {name: float(value) for name, value in samples}
+
+
 def block_hash(node: NodeProcess, at: int) -> str:
     return str(httpx.get(f"{node.url}/v1/blocks/{at}", timeout=5).json()["header"]["hash"])
 
@@ -114,6 +121,7 @@ def test_four_validators_survive_the_faults(
     with Client(nodes[0].url, genesis_file=genesis_file) as client:
         assert client.token.mint(treasury, "CNY", load_key(payer_file).address, 10**9).ok
     first, _, third, fourth = nodes
+    fourth_name = layout.nodes[3].name
 
     with Load(first.url, genesis_file, payer_file, payee) as load:
         start = height(first)
@@ -156,6 +164,12 @@ def test_four_validators_survive_the_faults(
         restart(third)
         wait_for(lambda: height(first) > halted, 60, "commits after one validator returned")
         restart(fourth)
+        # The Prometheus metrics saw all of it: rounds per height, block execution time under
+        # consensus, and the missing votes of the validators that were down.
+        metrics = metric_values(first)
+        assert metrics["jinqiao_consensus_rounds_per_height_count"] >= halted - start
+        assert metrics["jinqiao_block_execution_seconds_sum"] > 0
+        assert metrics[f'jinqiao_consensus_missing_votes_total{{validator="{fourth_name}"}}'] > 0
 
     # All four restarted from disk: the chain continues at the next height.
     for node in nodes:

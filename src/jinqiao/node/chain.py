@@ -9,6 +9,7 @@ that commits it. Both the solo producer and (later) the BFT driver go through th
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -58,6 +59,8 @@ class Candidate:
     transaction_hashes: tuple[bytes, ...]
     new_nodes: dict[bytes, bytes]
     new_values: dict[bytes, bytes]
+    execution_s: float = 0.0
+    """How long this node took to execute the block (for metrics and logs)."""
 
 
 def read_validators(state: StateReader) -> ValidatorSet:
@@ -129,6 +132,7 @@ class Chain:
 
         ``verified`` maps transaction hashes to signed transactions whose signatures this node
         already checked (its mempool): those are not verified a second time."""
+        started = time.perf_counter()
         head = self.head
         height = head.height + 1
         time_ms = max(time_ms, head.time_ms + 1)
@@ -169,6 +173,7 @@ class Chain:
             transaction_hashes=tuple(receipt.transaction_hash for receipt in result.receipts),
             new_nodes=new_nodes,
             new_values=_values_of(self.suite, result.writes),
+            execution_s=time.perf_counter() - started,
         )
 
     def commit(self, candidate: Candidate, certificate: CommitCertificate) -> CommittedBlock:

@@ -175,13 +175,13 @@ class Node:
             return self.runtime.parameters(snapshot)
 
     def commit_candidate(
-        self, candidate: Candidate, certificate: CommitCertificate, *, execution_s: float = 0.0
+        self, candidate: Candidate, certificate: CommitCertificate
     ) -> CommittedBlock:
         """Store a decided block and account for it (synchronous; runs in a worker thread)."""
         started = time.perf_counter()
         committed = self.chain.commit(candidate, certificate)
         self.mempool.remove(candidate.transaction_hashes)
-        self._record(committed, execution_s, time.perf_counter() - started)
+        self._record(committed, candidate.execution_s, time.perf_counter() - started)
         return committed
 
     async def publish(self, committed: CommittedBlock) -> None:
@@ -304,7 +304,6 @@ class Node:
             pending = [p for p in pending if p.transaction_hash not in stale]
         if not pending and not allow_empty:
             return None
-        started = time.perf_counter()
         candidate = self.chain.execute(
             [p.transaction for p in pending],
             int(time.time() * 1000),
@@ -312,9 +311,7 @@ class Node:
             verify_signatures=False,  # verified at admission by this same node
         )
         certificate = solo_certificate(self.signer, candidate.block.header, candidate.block_hash)
-        committed = self.commit_candidate(
-            candidate, certificate, execution_s=time.perf_counter() - started
-        )
+        committed = self.commit_candidate(candidate, certificate)
         self._check_solo()  # governance may have changed the validator set in this block
         return committed
 

@@ -383,6 +383,19 @@ def test_approve_and_transfer_from() -> None:
     assert chain.query(TOKEN, "allowance", AllowanceArgs(CNY, alice, bob)).amount_minor == 0
 
 
+def test_an_allowance_does_not_move_a_suspended_owners_money() -> None:
+    chain = make_chain({"alice": 1_000})
+    alice, bob = chain.address("alice"), chain.address("bob")
+    chain.ok("alice", TOKEN, "approve", ApproveArgs(CNY, bob, 300))
+    chain.ok("bank-a-admin", REGISTRY, "suspend_account", AccountArgs(alice))
+    spend = TransferFromArgs(CNY, alice, bob, 100)
+    chain.rejected("owner_suspended", "bob", TOKEN, "transfer_from", spend)
+    assert balance(chain, "alice").balance_minor == 1_000
+    chain.ok("bank-a-admin", REGISTRY, "reactivate_account", AccountArgs(alice))
+    chain.ok("bob", TOKEN, "transfer_from", spend)
+    assert balance(chain, "alice").balance_minor == 900
+
+
 def test_transfer_from_is_a_payment_of_the_owner() -> None:
     chain = make_chain({"alice": 1_000_000})
     alice, bob = chain.address("alice"), chain.address("bob")

@@ -389,6 +389,7 @@ class Token(Contract):
         _check_amount(ctx, args.amount_minor)
         check_address(ctx, args.owner, "owner")
         check_address(ctx, args.recipient, "recipient")
+        _check_owner_active(ctx, args.owner)
         key = allowance_key(asset.symbol, args.owner, ctx.sender)
         allowance = ctx.state.load_int(key)
         if args.amount_minor > allowance:
@@ -593,6 +594,21 @@ def _check_payment_limits(ctx: Context, tier: Tier, amount_minor: int, spent_min
             f"tier {tier.name} allows {tier.daily_limit_minor} a day; {spent_minor} spent today",
             daily_limit_minor=tier.daily_limit_minor,
             spent_minor=spent_minor,
+        )
+
+
+def _check_owner_active(ctx: Context, owner: bytes) -> None:
+    """A suspended account (or one of a suspended organization) cannot send, and no allowance it
+    gave before its suspension lets anyone else move its money either."""
+    account = ctx.account(owner)
+    if account is None:
+        return  # a contract's holding: its own rules govern who moves it
+    organization = ctx.organization_record(account.organization)
+    if not account.active or organization is None or not organization.active:
+        ctx.reject(
+            "owner_suspended",
+            "the owner's account or organization is suspended",
+            owner=owner.hex(),
         )
 
 

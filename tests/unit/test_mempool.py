@@ -222,3 +222,23 @@ def test_mempool_matches_a_simple_model(operations: list[tuple[object, ...]]) ->
         assert mempool.size_bytes == sum(item.size_bytes for item in model.values())
         assert mempool.size_bytes <= capacity_bytes
         assert mempool.room() == capacity - len(model)
+
+
+def test_a_reserve_keeps_a_share_free_for_other_additions() -> None:
+    mempool = Mempool(capacity=10, capacity_bytes=10_000)
+    for number in range(8):
+        assert mempool.add(pending(number), reserve=0.2)
+    with pytest.raises(MempoolFull):
+        mempool.add(pending(8), reserve=0.2)  # 8 of 10 used: the last 20% stay free
+    assert len(mempool) == 8
+    assert mempool.add(pending(8)) and mempool.add(pending(9))  # additions without a reserve
+    with pytest.raises(MempoolFull):
+        mempool.add(pending(10))
+
+
+def test_a_reserve_applies_to_bytes_too() -> None:
+    mempool = Mempool(capacity=100, capacity_bytes=1_000)
+    assert mempool.add(pending(1, size_bytes=800), reserve=0.2)
+    with pytest.raises(MempoolFull):
+        mempool.add(pending(2, size_bytes=1), reserve=0.2)
+    assert mempool.add(pending(2, size_bytes=200))

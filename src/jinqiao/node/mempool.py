@@ -1,9 +1,11 @@
 """The mempool: admitted transactions waiting for a block.
 
 Bounded by count and by bytes; when full it refuses new transactions with ``MempoolFull`` (the API
-answers 503 with a retry hint) rather than growing. Transactions leave when committed or when
-their ``valid_until`` falls behind the next height. Order is arrival order; many transactions of
-one sender may wait at once (replay protection is by hash, not by sequence).
+answers 503 with a retry hint) rather than growing. An addition may ask for a share to be left
+free (a validator's client submissions leave a fifth for what its peers gossip). Transactions
+leave when committed or when their ``valid_until`` falls behind the next height. Order is arrival
+order; many transactions of one sender may wait at once (replay protection is by hash, not by
+sequence).
 """
 
 from __future__ import annotations
@@ -55,15 +57,18 @@ class Mempool:
     def __contains__(self, transaction_hash: object) -> bool:
         return transaction_hash in self._pending
 
-    def add(self, pending: PendingTransaction) -> bool:
-        """Add a checked transaction. False if it was already waiting (idempotent resubmit)."""
+    def add(self, pending: PendingTransaction, *, reserve: float = 0.0) -> bool:
+        """Add a checked transaction. False if it was already waiting (idempotent resubmit).
+        ``reserve`` is the share of the capacity (count and bytes) this addition must leave
+        free: a validator keeps room for transactions its peers gossip, so that what one node
+        accepted from a client has a place on the others."""
         with self._lock:
             if pending.transaction_hash in self._pending:
                 return False
-            if (
-                len(self._pending) >= self.capacity
-                or self._bytes + pending.size_bytes > self.capacity_bytes
-            ):
+            usable = 1.0 - reserve
+            if len(self._pending) >= int(
+                self.capacity * usable
+            ) or self._bytes + pending.size_bytes > int(self.capacity_bytes * usable):
                 raise MempoolFull(
                     "the mempool is full; retry shortly",
                     pending=len(self._pending),

@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 SUBSCRIBER_QUEUE_BLOCKS = 256
 VALIDATOR_TRANSACTION_WINDOW_BLOCKS = 100
 MAX_SUBSCRIBERS = 1_000
+GOSSIP_RESERVE = 0.2
+"""Share of a validator's mempool that client submissions leave free for gossiped ones."""
 
 
 class SoloNotPossible(InvalidInput):
@@ -243,13 +245,19 @@ class Node:
         snapshot of committed state and one read of the chain parameters."""
         outcomes: list[Admission | AdmissionRefused] = []
         added_raws: list[bytes] = []
+        # A validator admits from clients only while a share of its mempool is free for what
+        # its peers gossip (admission control: under load, what one node accepted still finds
+        # room on the others, so it survives that node's crash); a solo node keeps no reserve.
+        reserve = GOSSIP_RESERVE if gossip and self.driver is not None else 0.0
         head = self.chain.head
         with self.store.snapshot() as snapshot:
             state = CachedReader(snapshot)
             parameters = self.runtime.parameters(state)
             for raw in raws:
                 try:
-                    outcome = self._admit_one(raw, snapshot, state, head.height + 1, parameters)
+                    outcome = self._admit_one(
+                        raw, snapshot, state, head.height + 1, parameters, reserve
+                    )
                 except (InvalidInput, Rejection, MempoolFull, SenderQuotaExceeded) as refusal:
                     self.metrics.refused.labels(refusal.code).inc()
                     outcomes.append(refusal)
@@ -272,6 +280,7 @@ class Node:
         state: CachedReader,
         height: int,
         parameters: ChainParameters,
+        reserve: float,
     ) -> Admission:
         transaction = decode(raw, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES)
         identity = transaction_hash(self.suite, transaction.body)
@@ -285,7 +294,9 @@ class Node:
             )
         self.runtime.verify_signature(transaction)
         self.runtime.check_transaction(state, transaction, height, parameters)
-        added = self.mempool.add(PendingTransaction(identity, transaction, len(raw)))
+        added = self.mempool.add(
+            PendingTransaction(identity, transaction, len(raw)), reserve=reserve
+        )
         return Admission(identity, "pending" if added else "already_pending")
 
     # -- block production ------------------------------------------------------------------

@@ -5,7 +5,10 @@ resume when one returns), and all four restarted from disk."""
 
 from __future__ import annotations
 
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -160,6 +163,20 @@ def test_four_validators_survive_the_faults(
             "prevote",
             "precommit",
         )
+        # The operator's command says the same in words: who is missing, at which step.
+        command = ["status", "--url", first.url, "--genesis", str(genesis_file)]
+        shown = subprocess.run(
+            [sys.executable, "-m", "jinqiao", *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        waiting = shown.splitlines()[0]
+        assert re.search(r"step (propose|prevote|precommit)", waiting), shown
+        missing_part = waiting.split("missing", 1)[1]
+        for name in (layout.nodes[2].name, layout.nodes[3].name):
+            assert name in missing_part, shown
         # One returns: three of four, the chain moves again.
         restart(third)
         wait_for(lambda: height(first) > halted, 60, "commits after one validator returned")

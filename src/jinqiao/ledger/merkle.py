@@ -27,7 +27,13 @@ from jinqiao.core.proofs import (
     merkle_split,
 )
 
-__all__ = ["merkle_proof", "merkle_root", "reference_merkle_proof", "reference_merkle_root"]
+__all__ = [
+    "MerkleTree",
+    "merkle_proof",
+    "merkle_root",
+    "reference_merkle_proof",
+    "reference_merkle_root",
+]
 
 
 def merkle_root(suite: CryptoSuite, leaves: Sequence[bytes]) -> bytes:
@@ -43,21 +49,34 @@ def merkle_root(suite: CryptoSuite, leaves: Sequence[bytes]) -> bytes:
 
 def merkle_proof(suite: CryptoSuite, leaves: Sequence[bytes], index: int) -> MerkleProof:
     """The proof that ``leaves[index]`` is the leaf at ``index`` of the tree over ``leaves``."""
-    count = len(leaves)
-    _check_leaf_count(count)
-    if not 0 <= index < count:
-        raise InvalidInput(f"leaf index {index} is outside 0..{count - 1}", index=index)
-    level = [merkle_leaf_hash(suite, leaf) for leaf in leaves]
-    position = index
-    siblings: list[bytes] = []
-    while len(level) > 1:
-        sibling_position = position ^ 1
-        # An unpaired last node has no sibling at this level: it is carried up unchanged.
-        if sibling_position < len(level):
-            siblings.append(level[sibling_position])
-        level = _next_level(suite, level)
-        position //= 2
-    return MerkleProof(leaf_index=index, leaf_count=count, siblings=tuple(siblings))
+    return MerkleTree(suite, leaves).proof(index)
+
+
+class MerkleTree:
+    """Every level of the tree over ``leaves``, kept so that many proofs of one block cost one
+    build (a block is immutable once committed)."""
+
+    def __init__(self, suite: CryptoSuite, leaves: Sequence[bytes]) -> None:
+        _check_leaf_count(len(leaves))
+        self.count = len(leaves)
+        level = [merkle_leaf_hash(suite, leaf) for leaf in leaves]
+        self.levels = [level]
+        while len(level) > 1:
+            level = _next_level(suite, level)
+            self.levels.append(level)
+
+    def proof(self, index: int) -> MerkleProof:
+        if not 0 <= index < self.count:
+            raise InvalidInput(f"leaf index {index} is outside 0..{self.count - 1}", index=index)
+        position = index
+        siblings: list[bytes] = []
+        for level in self.levels[:-1]:
+            sibling_position = position ^ 1
+            # An unpaired last node has no sibling at this level: it is carried up unchanged.
+            if sibling_position < len(level):
+                siblings.append(level[sibling_position])
+            position //= 2
+        return MerkleProof(leaf_index=index, leaf_count=self.count, siblings=tuple(siblings))
 
 
 def _next_level(suite: CryptoSuite, level: list[bytes]) -> list[bytes]:

@@ -4,6 +4,8 @@ header's commit certificate, and a Merkle proof (docs/proofs.md). A client check
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from jinqiao.core.codec import encode
@@ -13,9 +15,12 @@ from jinqiao.core.proofs import ReceiptProof, StateReadProof, TransactionProof
 from jinqiao.core.types import CommittedBlock, Receipt
 from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
 from jinqiao.execution.state import full_key
-from jinqiao.ledger.merkle import merkle_proof
+from jinqiao.ledger.merkle import MerkleTree
 from jinqiao.ledger.smt import SparseMerkleTree
 from jinqiao.node.storage import Snapshot, Store
+
+PROVEN_BLOCKS_KEPT = 4
+"""Committed blocks whose Merkle trees the reader keeps for transaction proofs."""
 
 
 class NotFound(InvalidInput):
@@ -35,6 +40,8 @@ class Reader:
     def __init__(self, store: Store, suite: CryptoSuite) -> None:
         self.store = store
         self.suite = suite
+        self._proven: OrderedDict[int, _ProvenBlock] = OrderedDict()
+        self._lock = threading.Lock()
 
     def _block(self, snapshot: Snapshot, height: int) -> CommittedBlock:
         committed = snapshot.block(height)
@@ -95,11 +102,9 @@ class Reader:
             if location is None:
                 return None
             height, index = location
-            committed = self._block(snapshot, height)
-        block = committed.block
-        transactions = [encode(tx) for tx in block.transactions]
-        receipts = [encode(receipt) for receipt in committed.receipts]
-        header = block.header
+            proven = self._proven_block(snapshot, height)
+        committed = proven.committed
+        header = committed.block.header
         return TransactionRecord(
             height=height,
             index=index,
@@ -107,13 +112,46 @@ class Reader:
             transaction_proof=TransactionProof(
                 header,
                 committed.certificate,
-                transactions[index],
-                merkle_proof(self.suite, transactions, index),
+                proven.transactions[index],
+                proven.transactions_tree.proof(index),
             ),
             receipt_proof=ReceiptProof(
                 header,
                 committed.certificate,
-                receipts[index],
-                merkle_proof(self.suite, receipts, index),
+                proven.receipts[index],
+                proven.receipts_tree.proof(index),
             ),
         )
+
+    def _proven_block(self, snapshot: Snapshot, height: int) -> _ProvenBlock:
+        """A committed block with its two Merkle trees, built once and kept for the most recent
+        blocks asked about: clients ask for the transactions of one block in bursts."""
+        with self._lock:
+            cached = self._proven.get(height)
+            if cached is not None:
+                self._proven.move_to_end(height)
+                return cached
+        committed = self._block(snapshot, height)
+        transactions = [encode(tx) for tx in committed.block.transactions]
+        receipts = [encode(receipt) for receipt in committed.receipts]
+        proven = _ProvenBlock(
+            committed,
+            transactions,
+            MerkleTree(self.suite, transactions),
+            receipts,
+            MerkleTree(self.suite, receipts),
+        )
+        with self._lock:
+            self._proven[height] = proven
+            while len(self._proven) > PROVEN_BLOCKS_KEPT:
+                self._proven.popitem(last=False)
+        return proven
+
+
+@dataclass(frozen=True)
+class _ProvenBlock:
+    committed: CommittedBlock
+    transactions: list[bytes]
+    transactions_tree: MerkleTree
+    receipts: list[bytes]
+    receipts_tree: MerkleTree

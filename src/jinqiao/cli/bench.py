@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from jinqiao.apps import default_contracts
 from jinqiao.apps.token import TOKEN, TransferArgs
-from jinqiao.cli.common import console, emit_json
+from jinqiao.cli.common import console, emit_json, progress_bar
 from jinqiao.core.codec import encode
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer, get_suite
 from jinqiao.core.errors import NodeFault
@@ -190,14 +190,7 @@ def run_execute_bench(
     holders = [suite.signer(rng.randbytes(32)) for _ in range(accounts)]
     validator = suite.signer(rng.randbytes(32))
     genesis = bench_genesis(holders, validator)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=json_output,
-    ) as progress:
+    with progress_bar(disable=json_output) as progress:
         signing = progress.add_task("sign transfers", total=1)
         transactions = _signed_transfers(holders, transfers, rng, block_size)
         progress.advance(signing)

@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from jinqiao.apps import default_contracts
@@ -71,7 +71,7 @@ from jinqiao.cli.bench_payments_plan import (
     payments_contract_config,
     random_payments,
 )
-from jinqiao.cli.common import console, emit_json
+from jinqiao.cli.common import console, emit_json, progress_bar
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer, get_suite
 from jinqiao.core.errors import NodeFault
@@ -374,14 +374,7 @@ def run_payments_bench(
     names = institution_ids(institutions)
     signers = {name: suite.signer(rng.randbytes(32)) for name in [CLEARING, *names]}
     validator = suite.signer(rng.randbytes(32))
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=json_output,
-    ) as progress:
+    with progress_bar(disable=json_output) as progress:
         task = progress.add_task("record payments (signed)", total=2 * payments)
         with fresh_chain(signers, validator, default_contracts()) as bench:
             cycle_id = bench.open_cycle()

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from jinqiao.client import Client
 from jinqiao.core.crypto import Signer
@@ -23,6 +24,18 @@ from jinqiao.node.setup import NetworkLayout, load_layout
 _PIPED_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
 console = Console(soft_wrap=True, width=_PIPED_WIDTH)
 errors = Console(stderr=True, soft_wrap=True)
+
+
+def progress_bar(*, disable: bool = False) -> Progress:
+    """The progress bar of every long CLI task: description, bar, done/total, elapsed time."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=disable,
+    )
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

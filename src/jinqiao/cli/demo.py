@@ -25,12 +25,12 @@ from pathlib import Path
 
 import httpx
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from jinqiao.apps.registry import RegisterAccountArgs
 from jinqiao.apps.token import TOKEN, Holding, HoldingArgs, MintArgs, TransferArgs, balance_key
-from jinqiao.cli.common import console, fail, format_minor
+from jinqiao.cli.common import console, fail, format_minor, progress_bar
 from jinqiao.cli.demo_payments import run_payments_day
 from jinqiao.client import Client, ClientError
 from jinqiao.core.codec import decode
@@ -85,17 +85,6 @@ def running_node(home: Path, log_path: Path, url: str) -> Iterator[subprocess.Po
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
 
 
 def _submit_and_wait(
@@ -183,7 +172,7 @@ def run_demo(
                 )
             }
             run_payments_day(
-                client, keys, payments, random.Random(seed), _progress, statements_dir=root
+                client, keys, payments, random.Random(seed), progress_bar, statements_dir=root
             )
         _show_agreement(layout)
         if exit_after:
@@ -253,7 +242,7 @@ def _run_day(
     }
     customers: list[Signer] = []
     merchants: list[Signer] = []
-    with _progress() as progress:
+    with progress_bar() as progress:
         # 1. The banks and the e-commerce finance company register their customers.
         registrations = []
         for admin, count, kind in (

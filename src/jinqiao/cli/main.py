@@ -11,10 +11,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jinqiao.cli.common import Target, console, emit_json, fail, format_minor, resolve_target
+from jinqiao.cli.common import (
+    Target,
+    console,
+    emit_json,
+    fail,
+    format_minor,
+    progress_bar,
+    resolve_target,
+)
 from jinqiao.client import ClientError, TransactionResult
 from jinqiao.core.codec import decode
 from jinqiao.core.errors import JinqiaoError
@@ -1485,14 +1492,7 @@ def sim(
     runs = [(name, number) for number in seed_list for name in chosen]
     failures: list[dict[str, Any]] = []
     started = time.monotonic()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=json_output,
-    ) as progress:
+    with progress_bar(disable=json_output) as progress:
         task = progress.add_task("simulating", total=len(runs))
         for name, number in runs:
             try:

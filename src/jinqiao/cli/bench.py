@@ -40,8 +40,32 @@ CHAIN_ID = "jinqiao-bench"
 VALID_FOR_BLOCKS = 100  # well inside the default window of 1,000 blocks
 
 
+def bench_token_config(asset: str, issuer: str, holdings: list[dict[str, Any]]) -> dict[str, Any]:
+    """The token's genesis for benchmarks: one asset of scale 2 and one tier without limits, so
+    that nothing but the path under test is measured."""
+    unlimited = 10**15
+    return {
+        "tiers": {
+            "open": {
+                "max_balance_minor": unlimited,
+                "max_payment_minor": unlimited,
+                "daily_limit_minor": unlimited,
+            }
+        },
+        "assets": [
+            {
+                "symbol": asset,
+                "name": "Bench yuan",
+                "scale": 2,
+                "issuer": issuer,
+                "default_tier": "open",
+            }
+        ],
+        "holdings": holdings,
+    }
+
+
 def bench_genesis(holders: list[Signer], validator: Signer) -> Genesis:
-    big = 10**15
     return Genesis(
         chain_id=CHAIN_ID,
         genesis_time_ms=0,
@@ -52,28 +76,14 @@ def bench_genesis(holders: list[Signer], validator: Signer) -> Genesis:
         ),
         validators=(GenesisValidator("validator", "bench", validator.public_key.hex(), 1),),
         contracts={
-            TOKEN: {
-                "tiers": {
-                    "open": {
-                        "max_balance_minor": big,
-                        "max_payment_minor": big,
-                        "daily_limit_minor": big,
-                    }
-                },
-                "assets": [
-                    {
-                        "symbol": ASSET,
-                        "name": "Bench yuan",
-                        "scale": 2,
-                        "issuer": "bench",
-                        "default_tier": "open",
-                    }
-                ],
-                "holdings": [
+            TOKEN: bench_token_config(
+                ASSET,
+                "bench",
+                [
                     {"asset": ASSET, "address": s.address.hex(), "balance_minor": 10**12}
                     for s in holders
                 ],
-            }
+            )
         },
     )
 

@@ -25,6 +25,7 @@ import httpx
 import msgspec
 
 from jinqiao.apps.token import TOKEN
+from jinqiao.cli.bench import bench_token_config
 from jinqiao.cli.demo import running_node
 from jinqiao.core.codec import CanonicalStruct, encode
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer, get_suite
@@ -100,22 +101,8 @@ def bench_network_spec(
     """The validators' organizations, then ``organizations``; the token contract with
     ``currency`` (issued by the first validator's organization, one tier without limits that
     matter) and ``contracts``. API ports from ``base_port``, p2p ports from ``base_port + 100``."""
-    big = 10**15
     founders = validator_organizations(validators)
-    token = {
-        "tiers": {
-            "open": {"max_balance_minor": big, "max_payment_minor": big, "daily_limit_minor": big}
-        },
-        "assets": [
-            {
-                "symbol": currency,
-                "name": "Bench yuan",
-                "scale": 2,
-                "issuer": founders[0].id,
-                "default_tier": "open",
-            }
-        ],
-    }
+    token = bench_token_config(currency, founders[0].id, [])
     return NetworkSpec(
         chain_id=chain_id,
         organizations=(*founders, *organizations),

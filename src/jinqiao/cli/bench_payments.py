@@ -57,7 +57,7 @@ from jinqiao.apps.payments.model import (
     Payment,
 )
 from jinqiao.apps.token import TOKEN
-from jinqiao.cli.bench import setup_description
+from jinqiao.cli.bench import bench_token_config, setup_description
 from jinqiao.cli.bench_payments_network import run_network_phase
 from jinqiao.cli.bench_payments_plan import (
     CLEARING,
@@ -136,7 +136,6 @@ class AggregatingPayments(Payments):
 def bench_genesis(signers: dict[str, Signer], validator: Signer) -> Genesis:
     """A clearing house and institutions that are each card issuer and acquirer, one account
     each (``<org>-ops``), the CNY token and the published Chinese fee schedule."""
-    big = 10**15
     organizations = [
         GenesisOrganization(
             CLEARING, "Bench Clearing", ("clearing_house", "settlement_agent", "currency_issuer")
@@ -176,25 +175,7 @@ def bench_genesis(signers: dict[str, Signer], validator: Signer) -> Genesis:
         accounts=tuple(accounts),
         validators=(GenesisValidator("validator", CLEARING, validator.public_key.hex(), 1),),
         contracts={
-            TOKEN: {
-                "tiers": {
-                    "open": {
-                        "max_balance_minor": big,
-                        "max_payment_minor": big,
-                        "daily_limit_minor": big,
-                    }
-                },
-                "assets": [
-                    {
-                        "symbol": CURRENCY,
-                        "name": "Bench yuan",
-                        "scale": 2,
-                        "issuer": CLEARING,
-                        "default_tier": "open",
-                    }
-                ],
-                "holdings": [],
-            },
+            TOKEN: bench_token_config(CURRENCY, CLEARING, []),
             PAYMENTS: {
                 "institutions": institutions,
                 **payments_contract_config([org for org in signers if org != CLEARING]),

@@ -18,11 +18,10 @@ from jinqiao.apps.governance import ProposalArgs
 from jinqiao.client import Client
 from jinqiao.execution.identity import GOVERNANCE
 from jinqiao.keys import load_key
-from tests.e2e.test_bft_faults import Load, height, network, wait_for
+from tests.helpers.cluster import Load, height, wait_for
 from tests.helpers.process import NodeProcess, free_port_base
 
 pytestmark = pytest.mark.e2e
-__all__ = ["network"]  # the fixture, re-used
 
 
 def jinqiao(*args: str) -> dict[str, object]:

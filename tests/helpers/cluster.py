@@ -1,0 +1,78 @@
+"""A four-validator network of real node processes under a load of signed transfers, for the
+end-to-end tests (``tests/e2e``): waiting for heights, reading metrics, the load generator."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from jinqiao.apps.token import TOKEN, TransferArgs
+from jinqiao.client import Client, ClientError
+from jinqiao.keys import load_key
+from tests.helpers.process import NodeProcess
+
+
+def height(node: NodeProcess) -> int:
+    try:
+        return int(httpx.get(f"{node.url}/v1/status", timeout=2).json()["height"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return -1
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def metric_values(node: NodeProcess) -> dict[str, float]:
+    """The node's Prometheus samples, by name with labels, e.g. ``name{label="v"}``."""
+    text = httpx.get(f"{node.url}/metrics", timeout=5).text
+    samples = (line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    return {name: float(value) for name, value in samples}
+
+
+def block_hash(node: NodeProcess, at: int) -> str:
+    return str(httpx.get(f"{node.url}/v1/blocks/{at}", timeout=5).json()["header"]["hash"])
+
+
+class Load:
+    """Transfers submitted to ``target`` in small batches; remembers what it saw committed."""
+
+    def __init__(self, url: str, genesis_file: Path, payer_file: Path, payee: bytes) -> None:
+        self.client = Client(url, genesis_file=genesis_file, timeout_s=5)
+        self.payer = load_key(payer_file)
+        self.payee = payee
+        self.committed: dict[str, tuple[int, int]] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                batch = [
+                    self.client.build(
+                        self.payer, TOKEN, "transfer", TransferArgs("CNY", self.payee, 1)
+                    )
+                    for _ in range(20)
+                ]
+                self.client.submit_batch(batch)
+                result = self.client.wait(self.client.hash_of(batch[-1]), timeout_s=20)
+                self.committed[result.transaction_hash] = (result.height, result.index)
+            except ClientError:
+                time.sleep(0.2)
+
+    def __enter__(self) -> Load:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+        self.client.close()

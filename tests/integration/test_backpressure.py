@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 from jinqiao.apps.token import TOKEN, TransferArgs
@@ -52,6 +53,14 @@ def test_full_mempool_answers_503_with_retry_after(tmp_path: Path) -> None:
             f"{node.url}/v1/transactions", json={"transaction": encode(transactions[0]).hex()}
         )
         assert again.status_code == 202 and again.json()["status"] == "already_pending"
+        # A forged copy (same body, another signature) of a waiting transaction is not answered
+        # as if it were the waiting one: its signature is checked first.
+        forged = msgspec.structs.replace(transactions[0], signature=bytes(64 - 1) + b"\x01")
+        refused_forgery = httpx.post(
+            f"{node.url}/v1/transactions", json={"transaction": encode(forged).hex()}
+        )
+        assert refused_forgery.status_code == 401, refused_forgery.text
+        assert refused_forgery.json()["code"] == "invalid_signature"
         client.close()
     finally:
         assert node.stop() == 0, node.log()

@@ -284,7 +284,12 @@ class Node:
     ) -> Admission:
         transaction = decode(raw, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES)
         identity = transaction_hash(self.suite, transaction.body)
-        if identity in self.mempool:
+        waiting = self.mempool.get(identity)
+        if waiting is not None:
+            # The hash covers the body only: a copy with another signature is checked before it
+            # is answered as the waiting transaction, so forged bytes never look accepted.
+            if waiting.signature != transaction.signature:
+                self.runtime.verify_signature(transaction)
             return Admission(identity, "already_pending")
         if snapshot.has_transaction(identity):
             raise Rejection(

@@ -172,6 +172,21 @@ def test_bad_organization_identifier_is_refused(identifier: str) -> None:
     assert_refused(changed(rename), "organization id", repr(identifier), "not an identifier")
 
 
+@pytest.mark.parametrize("name", ["\u202egnp.exe", "a\x00b", "Cafe\u0301", " Bank A"])
+def test_unsafe_organization_name_is_refused(name: str) -> None:
+    def rename(document: Document) -> None:
+        document["organizations"][1]["name"] = name
+
+    assert_refused(changed(rename), "organization bank-a name must")
+
+
+def test_unsafe_chain_id_is_refused() -> None:
+    def rename(document: Document) -> None:
+        document["chain_id"] = "jinqiao\u202e"
+
+    assert_refused(changed(rename), "chain_id must be printable text")
+
+
 def test_identifier_with_trailing_newline_is_refused() -> None:
     # ``$`` in a regular expression also matches before a final newline.
     def rename(document: Document) -> None:

@@ -488,6 +488,8 @@ def test_acquirers_register_their_merchants(chain: Chain) -> None:
     for code, args in (
         ("invalid_merchant_id", RegisterMerchantArgs("", "x", "5999")),
         ("invalid_name", RegisterMerchantArgs("shop-10", "", "5999")),
+        ("invalid_name", RegisterMerchantArgs("shop-10", "\u202egnp.exe", "5999")),
+        ("invalid_name", RegisterMerchantArgs("shop-10", "Ten\x00", "5999")),
         ("invalid_mcc", RegisterMerchantArgs("shop-10", "Ten", "59999")),
     ):
         chain.rejected(code, acquiring("ecfin"), PAYMENTS, "register_merchant", args)

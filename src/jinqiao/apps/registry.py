@@ -37,6 +37,7 @@ from jinqiao.core.codec import CanonicalStruct
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import ADMIN_ROLE, IDENTIFIER
 from jinqiao.core.limits import MAX_NAME_LENGTH
+from jinqiao.core.names import name_problem
 from jinqiao.core.types import ADDRESS_BYTES
 from jinqiao.execution.contract import (
     Context,
@@ -124,8 +125,10 @@ def normalize_roles(roles: Iterable[str]) -> tuple[str, ...]:
 
 
 def check_name(ctx: Context, name: str, field: str) -> None:
-    if not 1 <= len(name) <= MAX_NAME_LENGTH:
-        ctx.reject("invalid_name", f"{field} must be 1..{MAX_NAME_LENGTH} characters", field=field)
+    """A display name: printable NFC text of 1..``MAX_NAME_LENGTH`` characters (core.names)."""
+    problem = name_problem(name)
+    if problem is not None:
+        ctx.reject("invalid_name", f"{field} {problem}", field=field)
 
 
 def check_roles(ctx: Context, roles: tuple[str, ...]) -> None:

@@ -64,6 +64,7 @@ from jinqiao.core.codec import CanonicalStruct
 from jinqiao.core.errors import InvalidInput, NodeFault, require
 from jinqiao.core.genesis import IDENTIFIER, REGULATOR_ROLE, Genesis
 from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_NAME_LENGTH
+from jinqiao.core.names import check_name
 from jinqiao.core.types import ADDRESS_BYTES
 from jinqiao.execution.contract import Context, Contract, GenesisContext, method, query
 
@@ -687,8 +688,7 @@ def _genesis_assets(
             raise InvalidInput(f"{where}: a symbol is 2..12 capital letters and digits")
         if entry.symbol in assets:
             raise InvalidInput(f"{where}: appears twice")
-        if not 1 <= len(entry.name) <= MAX_NAME_LENGTH:
-            raise InvalidInput(f"{where}: name must be 1..{MAX_NAME_LENGTH} characters")
+        check_name(entry.name, f"{where}: name")
         if not 0 <= entry.scale <= MAX_SCALE:
             raise InvalidInput(f"{where}: scale must be 0..{MAX_SCALE}")
         if entry.issuer not in organizations:

@@ -23,6 +23,7 @@ from jinqiao.core.limits import (
     MAX_VALID_UNTIL_WINDOW_BLOCKS,
     MAX_VALIDATORS,
 )
+from jinqiao.core.names import check_name
 from jinqiao.core.types import Validator, ValidatorSet
 
 IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -139,8 +140,7 @@ def _check_identifier(value: str, where: str) -> None:
 def check_genesis(genesis: Genesis) -> None:
     """Raise ``InvalidInput`` naming the first problem, or return if genesis is sound."""
     suite = get_suite(genesis.crypto_suite)
-    if not 1 <= len(genesis.chain_id) <= MAX_NAME_LENGTH:
-        raise InvalidInput("chain_id must be 1..64 characters")
+    check_name(genesis.chain_id, "chain_id")
     if genesis.genesis_time_ms < 0:
         raise InvalidInput("genesis_time_ms must not be negative")
     genesis.parameters.check()
@@ -150,6 +150,7 @@ def check_genesis(genesis: Genesis) -> None:
         if organization.id in organizations:
             raise InvalidInput(f"organization {organization.id!r} appears twice")
         organizations.add(organization.id)
+        check_name(organization.name, f"organization {organization.id} name")
         for role in organization.roles:
             _check_identifier(role, f"organization {organization.id} role")
     if not organizations:

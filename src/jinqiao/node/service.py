@@ -15,6 +15,7 @@ import contextlib
 import logging
 import secrets
 import time
+import unicodedata
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -111,10 +112,11 @@ class Node:
                 self.chain.head.height + 1,
             )
         log.info(
-            "node %s opened at height %d, state root %s",
+            "node %s opened at height %d, state root %s (names checked with Unicode %s)",
             self.config.name,
             self.chain.head.height,
             self.chain.head.state_root.hex(),
+            unicodedata.unidata_version,
         )
 
     def _make_driver(self) -> ConsensusDriver:

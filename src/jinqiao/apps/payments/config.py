@@ -40,7 +40,8 @@ from jinqiao.apps.payments.model import (
 from jinqiao.apps.token import TOKEN, load_token_config
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import Genesis
-from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_NAME_LENGTH
+from jinqiao.core.limits import MAX_AMOUNT_MINOR
+from jinqiao.core.names import check_name
 
 
 class _ConfigStruct(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -156,8 +157,7 @@ def _merchants(
             raise InvalidInput(f"{where}: not a configured acquirer")
         if not REFERENCE.fullmatch(entry.merchant_id):
             raise InvalidInput(f"{where}: merchant_id is 1..64 letters, digits or '_.:-'")
-        if not 1 <= len(entry.name) <= MAX_NAME_LENGTH:
-            raise InvalidInput(f"{where}: name must be 1..{MAX_NAME_LENGTH} characters")
+        check_name(entry.name, f"{where}: name")
         if not MCC.fullmatch(entry.mcc):
             raise InvalidInput(f"{where}: mcc must be four digits")
         if (entry.acquirer, entry.merchant_id) in merchants:

@@ -75,7 +75,7 @@ from jinqiao.apps.payments.model import (
     refund_key,
 )
 from jinqiao.apps.payments.settlement import Settlement
-from jinqiao.apps.registry import check_address, load_organization
+from jinqiao.apps.registry import check_address, check_name, load_organization
 from jinqiao.core.errors import NodeFault
 from jinqiao.core.genesis import IDENTIFIER
 from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_NAME_LENGTH
@@ -154,10 +154,7 @@ class Payments(Lifecycle, Settlement, Contract):
         """Register a merchant of the sender's acquirer, or change its name or category."""
         acquirer = sender_institution(ctx, ACQUIRER_ROLE)
         check_reference(ctx, args.merchant_id, "invalid_merchant_id", "merchant_id")
-        if not 1 <= len(args.name) <= MAX_NAME_LENGTH:
-            ctx.reject(
-                "invalid_name", f"name must be 1..{MAX_NAME_LENGTH} characters", field="name"
-            )
+        check_name(ctx, args.name, "name")
         if not MCC.fullmatch(args.mcc):
             ctx.reject("invalid_mcc", "a merchant category code is four digits")
         merchant = Merchant(acquirer.id, args.merchant_id, args.name, args.mcc)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jinqiao.node.setup import NetworkLayout
+from jinqiao.provision.network import NetworkLayout
 from tests.helpers.process import NodeProcess, make_network
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from jinqiao.client import Client
 from jinqiao.keys import load_key
-from jinqiao.node.setup import NetworkLayout
+from jinqiao.provision.network import NetworkLayout
 from tests.helpers.cluster import Load, block_hash, height, metric_values, wait_for
 from tests.helpers.process import NodeProcess
 

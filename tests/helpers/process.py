@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from jinqiao.node.presets import demo_spec
-from jinqiao.node.setup import NetworkLayout, init_network
+from jinqiao.provision.network import NetworkLayout, init_network
+from jinqiao.provision.presets import demo_spec
 
 START_TIMEOUT_S = 60.0
 

@@ -28,7 +28,7 @@ from jinqiao.core.hashing import transaction_signing_bytes
 from jinqiao.core.proofs import StateReadProof
 from jinqiao.core.types import SignedTransaction, TransactionBody
 from jinqiao.keys import generate_key, load_key
-from jinqiao.node.setup import NetworkLayout
+from jinqiao.provision.network import NetworkLayout
 from jinqiao.verify import VerificationError, verify_state_read
 from tests.helpers.process import NodeProcess, make_network
 

@@ -20,7 +20,7 @@ from jinqiao.node.p2p import (
     PeerAddress,
     certificate_fingerprint,
 )
-from jinqiao.node.setup import NetworkLayout
+from jinqiao.provision.network import NetworkLayout
 from tests.helpers.process import free_port_base, make_network
 
 

@@ -35,7 +35,7 @@ from jinqiao.core.genesis import load_genesis
 from jinqiao.core.limits import MAX_PROOF_BYTES
 from jinqiao.core.proofs import StateReadProof
 from jinqiao.keys import load_key
-from jinqiao.node.setup import NetworkLayout
+from jinqiao.provision.network import NetworkLayout
 from jinqiao.reports.iso20022 import PACS_008_NAMESPACE, PACS_009_NAMESPACE
 from jinqiao.verify import verify_state_read
 from tests.helpers.process import NodeProcess, make_network

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from rich.progress import Progress
 
-from jinqiao.cli.bench_local_network import Tracker
-from jinqiao.cli.bench_payments_network import _note_admissions, wait_committed
+from jinqiao.bench.local_network import Tracker
+from jinqiao.bench.payments_network import _note_admissions, wait_committed
 from jinqiao.core.errors import NodeFault
 
 BATCH = [(bytes([n]) * 32, b"raw") for n in range(3)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jinqiao.apps import default_contracts
-from jinqiao.cli.bench import _signed_transfers, bench_genesis
+from jinqiao.bench.execute import _signed_transfers, bench_genesis
 from jinqiao.core.crypto import get_suite
 from jinqiao.core.hashing import transaction_hash
 from jinqiao.core.types import SignedTransaction

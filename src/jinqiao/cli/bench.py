@@ -1,264 +1,130 @@
-"""``jinqiao bench execute``: how many token transfers per second one node applies.
-
-The measured path is the node's own: ``Chain.execute`` (runtime checks, the token contract, the
-sparse Merkle tree update and the block's Merkle roots), the validator's precommit signature and
-``Chain.commit`` (one LMDB write transaction with fsync). Transfers are signed before the clock
-starts. The run is done twice on fresh stores: signature checks excluded (as a solo node, which
-verified them at admission) and included (as a validator re-checking a proposal).
-"""
+"""``jinqiao bench``: benchmarks (the work is in ``jinqiao.bench``)."""
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import random
-import tempfile
-import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from rich.progress import Progress
-from rich.table import Table
+import typer
 
-from jinqiao.apps import default_contracts
-from jinqiao.apps.token import TOKEN, TransferArgs
-from jinqiao.cli.common import console, emit_json, progress_bar
-from jinqiao.core.codec import encode
-from jinqiao.core.crypto import DEFAULT_SUITE, Signer, get_suite
-from jinqiao.core.errors import NodeFault
-from jinqiao.core.genesis import Genesis, GenesisAccount, GenesisOrganization, GenesisValidator
-from jinqiao.core.hashing import transaction_signing_bytes
-from jinqiao.core.types import SignedTransaction, TransactionBody
-from jinqiao.execution.runtime import Runtime
-from jinqiao.node.chain import Chain
-from jinqiao.node.storage import Store
-from jinqiao.node.validator import solo_certificate
+from jinqiao.cli.common import (
+    JsonOption,
+    fail,
+    guarded,
+)
 
-ASSET = "CNY"
-CHAIN_ID = "jinqiao-bench"
-VALID_FOR_BLOCKS = 100  # well inside the default window of 1,000 blocks
+bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
 
 
-def bench_token_config(asset: str, issuer: str, holdings: list[dict[str, Any]]) -> dict[str, Any]:
-    """The token's genesis for benchmarks: one asset of scale 2 and one tier without limits, so
-    that nothing but the path under test is measured."""
-    unlimited = 10**15
-    return {
-        "tiers": {
-            "open": {
-                "max_balance_minor": unlimited,
-                "max_payment_minor": unlimited,
-                "daily_limit_minor": unlimited,
-            }
-        },
-        "assets": [
-            {
-                "symbol": asset,
-                "name": "Bench yuan",
-                "scale": 2,
-                "issuer": issuer,
-                "default_tier": "open",
-            }
-        ],
-        "holdings": holdings,
-    }
+@bench_app.command("execute")
+@guarded
+def bench_execute(
+    transfers: Annotated[
+        int, typer.Option(min=100, max=1_000_000, help="Transfers to apply.")
+    ] = 20_000,
+    block_size: Annotated[int, typer.Option(min=1, max=5_000)] = 2_000,
+    accounts: Annotated[int, typer.Option(min=2, max=100_000)] = 1_000,
+    json_output: JsonOption = False,
+    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+) -> None:
+    """How many token transfers per second one node applies (execution, roots, storage)."""
+    from jinqiao.bench.execute import run_execute_bench
 
-
-def bench_genesis(holders: list[Signer], validator: Signer) -> Genesis:
-    return Genesis(
-        chain_id=CHAIN_ID,
-        genesis_time_ms=0,
-        organizations=(GenesisOrganization("bench", "Benchmark Bank", ("currency_issuer",)),),
-        accounts=tuple(
-            GenesisAccount(f"holder-{i}", "bench", s.public_key.hex(), ("admin",) if i == 0 else ())
-            for i, s in enumerate(holders)
-        ),
-        validators=(GenesisValidator("validator", "bench", validator.public_key.hex(), 1),),
-        contracts={
-            TOKEN: bench_token_config(
-                ASSET,
-                "bench",
-                [
-                    {"asset": ASSET, "address": s.address.hex(), "balance_minor": 10**12}
-                    for s in holders
-                ],
-            )
-        },
+    run_execute_bench(
+        transfers=transfers,
+        block_size=block_size,
+        accounts=accounts,
+        json_output=json_output,
+        output=output,
     )
 
 
-def _signed_transfers(
-    holders: list[Signer], count: int, rng: random.Random, block_size: int
-) -> list[SignedTransaction]:
-    transactions = []
-    for nonce in range(count):
-        payer, payee = rng.sample(holders, 2)
-        body = TransactionBody(
-            CHAIN_ID,
-            payer.address,
-            payer.public_key,
-            nonce,
-            nonce // block_size + 1 + VALID_FOR_BLOCKS,
-            TOKEN,
-            "transfer",
-            encode(TransferArgs(ASSET, payee.address, rng.randint(1, 10_000))),
-        )
-        transactions.append(SignedTransaction(body, payer.sign(transaction_signing_bytes(body))))
-    return transactions
-
-
-def _run(
-    genesis: Genesis,
-    validator: Signer,
-    transactions: list[SignedTransaction],
-    block_size: int,
-    verify_signatures: bool,
-    progress: Progress,
-    label: str,
-) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="jinqiao-bench-") as directory:
-        store = Store(Path(directory))
-        chain = Chain(store, genesis, Runtime(genesis.suite, genesis.chain_id, default_contracts()))
-        execute_s = commit_s = 0.0
-        rejected = 0
-        task = progress.add_task(label, total=len(transactions))
-        started = time.perf_counter()
-        for start in range(0, len(transactions), block_size):
-            block = transactions[start : start + block_size]
-            t0 = time.perf_counter()
-            candidate = chain.execute(
-                block, 1_000 + start, validator.address, verify_signatures=verify_signatures
-            )
-            t1 = time.perf_counter()
-            chain.commit(
-                candidate, solo_certificate(validator, candidate.block.header, candidate.block_hash)
-            )
-            t2 = time.perf_counter()
-            execute_s += t1 - t0
-            commit_s += t2 - t1
-            rejected += sum(1 for r in candidate.result.receipts if r.status != 0)
-            progress.advance(task, len(block))
-        total_s = time.perf_counter() - started
-        height = chain.head.height
-        store.close()
-    if rejected:
-        raise NodeFault(f"{rejected} benchmark transfers were rejected; the figures would be wrong")
-    count = len(transactions)
-    return {
-        "signature_checks": "included" if verify_signatures else "excluded",
-        "transfers": count,
-        "rejected": rejected,
-        "blocks": height,
-        "seconds": round(total_s, 3),
-        "transfers_per_second": round(count / total_s, 1),
-        "execute_seconds": round(execute_s, 3),
-        "commit_seconds": round(commit_s, 3),
-        "microseconds_per_transfer": round(total_s / count * 1e6, 1),
-    }
-
-
-def verify_rate(signer: Signer, samples: int = 2_000) -> float:
-    """Ed25519 verifications per second on one core (this process), now."""
-    suite = get_suite(DEFAULT_SUITE)
-    message = b"x" * 200
-    signature = signer.sign(message)
-    started = time.perf_counter()
-    for _ in range(samples):
-        suite.verify(signer.public_key, message, signature)
-    return samples / (time.perf_counter() - started)
-
-
-def setup_description(transfers: int, block_size: int, accounts: int) -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "transfers": transfers,
-        "block_size": block_size,
-        "accounts": accounts,
-        "storage": "LMDB on local disk, fsync per block",
-        "path": "Chain.execute (runtime, token, sparse Merkle tree, roots), precommit "
-        "signature, Chain.commit; transfers pre-signed",
-    }
-
-
-def run_execute_bench(
-    *, transfers: int, block_size: int, accounts: int, json_output: bool, output: Path | None
+@bench_app.command("payments")
+@guarded
+def bench_payments(
+    payments: Annotated[
+        int, typer.Option(min=100, max=1_000_000, help="Payments to record (authorize+capture).")
+    ] = 20_000,
+    block_size: Annotated[int, typer.Option(min=1, max=5_000)] = 2_000,
+    institutions: Annotated[
+        int, typer.Option(min=2, max=49, help="Institutions, each issuer and acquirer.")
+    ] = 10,
+    close_sizes: Annotated[
+        str, typer.Option(help="Comma-separated cycle sizes (payments) to close.")
+    ] = "100000,1000000",
+    record_limit: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Cycles up to this size are recorded through the contract; larger "
+            "ones are built from per-pair sums (see the module docstring).",
+        ),
+    ] = 100_000,
+    network_validators: Annotated[
+        int, typer.Option(min=0, max=7, help="Validators of the network phase (0: skip it).")
+    ] = 4,
+    network_payments: Annotated[
+        int, typer.Option(min=10, max=100_000, help="Payments recorded on the network.")
+    ] = 20_000,
+    base_port: Annotated[
+        int, typer.Option(min=1024, max=65000, help="First API port of the network phase.")
+    ] = 9800,
+    json_output: JsonOption = False,
+    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
 ) -> None:
-    rng = random.Random(1)
-    suite = get_suite(DEFAULT_SUITE)
-    holders = [suite.signer(rng.randbytes(32)) for _ in range(accounts)]
-    validator = suite.signer(rng.randbytes(32))
-    genesis = bench_genesis(holders, validator)
-    with progress_bar(disable=json_output) as progress:
-        signing = progress.add_task("sign transfers", total=1)
-        transactions = _signed_transfers(holders, transfers, rng, block_size)
-        progress.advance(signing)
-        excluded = _run(
-            genesis,
-            validator,
-            transactions,
-            block_size,
-            False,
-            progress,
-            "apply, signatures excluded",
-        )
-        included = _run(
-            genesis,
-            validator,
-            transactions,
-            block_size,
-            True,
-            progress,
-            "apply, signatures included",
-        )
-    result: dict[str, Any] = {
-        "benchmark": "execute",
-        "setup": setup_description(transfers, block_size, accounts),
-        "signature_verifications_per_second_one_core": round(verify_rate(holders[0]), 1),
-        "results": [excluded, included],
-    }
-    if output is not None:
-        output.write_text(json.dumps(result, indent=2) + "\n")
-    if json_output:
-        emit_json(result)
-        return
-    table = Table(title="jinqiao bench execute — token transfers applied by one node")
-    for column in (
-        "signatures",
-        "transfers/s",
-        "µs/transfer",
-        "execute s",
-        "commit s",
-        "blocks",
-        "rejected",
-    ):
-        table.add_column(column, justify="right")
-    for row in (excluded, included):
-        table.add_row(
-            row["signature_checks"],
-            f"{row['transfers_per_second']:,.1f}",
-            f"{row['microseconds_per_transfer']}",
-            f"{row['execute_seconds']}",
-            f"{row['commit_seconds']}",
-            str(row["blocks"]),
-            str(row["rejected"]),
-        )
-    console.print(table)
-    setup = result["setup"]
-    console.print(
-        f"setup: {setup['cpu']}, {setup['cores']} cores, Python {setup['python']}; "
-        f"{transfers} transfers among {accounts} accounts in blocks of {block_size}; "
-        f"{setup['storage']}. Ed25519 verify on one core: "
-        f"{result['signature_verifications_per_second_one_core']:,.0f}/s"
+    """Payments recorded per second by one node and by a validator network on this machine, and
+    the time to close and net big cycles."""
+    from jinqiao.bench.payments import run_payments_bench
+
+    try:
+        sizes = [int(size) for size in close_sizes.split(",") if size.strip()]
+    except ValueError:
+        fail("--close-sizes is a comma-separated list of integers")
+    if any(not 1 <= size <= 10_000_000 for size in sizes):
+        fail("each close size is 1..10,000,000 payments")
+    run_payments_bench(
+        payments=payments,
+        block_size=block_size,
+        institutions=institutions,
+        close_sizes=sizes,
+        record_limit=record_limit,
+        json_output=json_output,
+        output=output,
+        network_validators=network_validators,
+        network_payments=network_payments,
+        base_port=base_port,
+    )
+
+
+@bench_app.command("network")
+@guarded
+def bench_network(
+    validators: Annotated[int, typer.Option(min=1, max=7, help="Validator processes.")] = 4,
+    duration: Annotated[float, typer.Option(min=5, max=3600, help="Seconds of load.")] = 30,
+    rate: Annotated[
+        int | None,
+        typer.Option(min=1, max=100_000, help="Offered tx/s (default: as fast as accepted)."),
+    ] = None,
+    json_output: JsonOption = False,
+    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a PNG of throughput and latency here.")
+    ] = None,
+    base_port: Annotated[int, typer.Option(min=1024, max=65000)] = 9700,
+    kill_one: Annotated[
+        bool, typer.Option("--kill-one", help="SIGKILL one validator a third of the way in.")
+    ] = False,
+) -> None:
+    """Committed transfers/s and commit latency of a validator network on this machine."""
+    from jinqiao.bench.network import run_network_bench
+
+    run_network_bench(
+        validators=validators,
+        duration_s=duration,
+        rate=rate,
+        json_output=json_output,
+        output=output,
+        plot=plot,
+        base_port=base_port,
+        kill_one=kill_one,
     )

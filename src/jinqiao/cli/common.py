@@ -1,50 +1,27 @@
-"""What the CLI commands share: finding the network, the node and keys; printing."""
+"""What the CLI commands share: finding the network, the node and keys; failing with a message."""
 
 from __future__ import annotations
 
-import json
-import os
-import sys
+import functools
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from jinqiao.client import Client
+from jinqiao.client import Client, ClientError, TransactionResult
 from jinqiao.core.crypto import Signer
-from jinqiao.core.errors import InvalidInput
+from jinqiao.core.errors import InvalidInput, JinqiaoError
 from jinqiao.keys import load_key
-from jinqiao.node.setup import NetworkLayout, load_layout
-
-# Piped output (CI logs, files) gets 120 columns rather than Rich's 80, so tables of amounts are
-# not cut short; a terminal keeps its own width.
-_PIPED_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
-console = Console(soft_wrap=True, width=_PIPED_WIDTH)
-errors = Console(stderr=True, soft_wrap=True)
-
-
-def progress_bar(*, disable: bool = False) -> Progress:
-    """The progress bar of every long CLI task: description, bar, done/total, elapsed time."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=disable,
-    )
+from jinqiao.provision.network import NetworkLayout, load_layout
+from jinqiao.terminal import console, emit_json, errors
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     errors.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
-
-
-def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
 @dataclass
@@ -97,8 +74,119 @@ def resolve_target(network: Path | None, url: str | None, genesis: Path | None) 
     return Target(url, genesis, layout, network)
 
 
-def format_minor(amount_minor: int, scale: int) -> str:
-    """``123456, 2`` → ``"1,234.56"``, in integers (no float rounding of money)."""
-    sign = "-" if amount_minor < 0 else ""
-    major, minor = divmod(abs(amount_minor), 10**scale)
-    return f"{sign}{major:,}" + (f".{minor:0{scale}d}" if scale else "")
+F = TypeVar("F", bound=Callable[..., Any])
+
+NetworkOption = Annotated[
+    Path | None, typer.Option("--network", "-n", help="Network directory made by `jinqiao init`.")
+]
+UrlOption = Annotated[
+    str | None, typer.Option("--url", help="Node API URL (default: the network's first node).")
+]
+GenesisOption = Annotated[
+    Path | None, typer.Option("--genesis", help="Genesis file to verify proofs against.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+_TARGET_OPTIONS = (("network", NetworkOption), ("url", UrlOption), ("genesis", GenesisOption))
+
+
+def with_target(command: F) -> F:
+    """Declare ``--network``, ``--url`` and ``--genesis`` once for every command that talks to a
+    node: the command takes a first parameter ``target: Target`` instead, resolved from them.
+
+    Typer reads a command's options from its signature, so the wrapper shows Typer the command's
+    own parameters without ``target``, plus the three options (keyword-only, at the end)."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [parameter for name, parameter in signature.parameters.items() if name != "target"]
+    if len(own) == len(signature.parameters):
+        raise TypeError(f"{command.__name__} must take a first parameter `target: Target`")
+    options = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
+        for name, kind in _TARGET_OPTIONS
+    ]
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any,
+        network: Path | None = None,
+        url: str | None = None,
+        genesis: Path | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        return command(resolve_target(network, url, genesis), *args, **kwargs)
+
+    shown = signature.replace(parameters=[*own, *options])
+    wrapper.__signature__ = shown  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {
+        **{parameter.name: parameter.annotation for parameter in shown.parameters.values()},
+        "return": signature.return_annotation,
+    }
+    return wrapper  # type: ignore[return-value]
+
+
+def guarded(function: F) -> F:
+    """Turn every expected failure into one line on stderr and exit code 1."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ClientError as error:
+            fail(f"{error.code}: {error.message}")
+        except JinqiaoError as error:
+            fail(
+                error.message
+                if error.code in ("invalid_input", "error")
+                else f"{error.code}: {error.message}"
+            )
+        except OSError as error:
+            fail(f"{error.strerror or error}: {getattr(error, 'filename', '') or ''}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def report(result: TransactionResult, json_output: bool, **extra: Any) -> None:
+    if json_output:
+        emit_json(
+            {
+                "hash": result.transaction_hash,
+                "height": result.height,
+                "index": result.index,
+                "status": "ok" if result.ok else "rejected",
+                "code": result.code,
+                "message": result.receipt.message,
+                "result": result.receipt.result.hex(),
+                "verified": result.verified,
+                **extra,
+            }
+        )
+    else:
+        verdict = (
+            "[green]ok[/]"
+            if result.ok
+            else f"[red]rejected[/] {result.code}: {result.receipt.message}"
+        )
+        console.print(
+            f"{verdict}  tx {result.transaction_hash} in block {result.height}"
+            f"{' (proof verified)' if result.verified else ''}"
+        )
+    if not result.ok:
+        raise typer.Exit(2)
+
+
+KeyOption = Annotated[
+    str, typer.Option("--key", "-k", help="Signer: account name in the network, or a key file.")
+]
+
+
+def send(
+    target: Target, json_output: bool, action: Callable[[Target, Any], TransactionResult]
+) -> None:
+    """Send one transaction with the target's client and report its receipt."""
+    with target.client() as client:
+        report(action(target, client), json_output)
+
+
+CycleArgument = Annotated[int, typer.Argument(min=1, help="Cycle id.")]
+AmountArgument = Annotated[int, typer.Argument(min=1, help="Amount in minor units (fen).")]
+PaymentIdArgument = Annotated[str, typer.Argument(help="Payment id.")]

@@ -39,12 +39,13 @@ from jinqiao.apps.payments.model import (
     RegisterInstitutionArgs,
     RegisterMerchantArgs,
 )
-from jinqiao.cli.common import console, fail, format_minor
-from jinqiao.cli.payments_view import print_cycle
 from jinqiao.client import Client, ClientError, TransactionResult
 from jinqiao.core.crypto import Signer
 from jinqiao.core.types import SignedTransaction
-from jinqiao.node.presets import CNY
+from jinqiao.demo import DemoFailed
+from jinqiao.provision.presets import CNY
+from jinqiao.terminal import console, format_minor
+from jinqiao.terminal.payments import print_cycle
 
 INSTITUTIONS = {
     "bank-a": "bank-a-treasury",
@@ -111,7 +112,9 @@ def commit_all(
     deadline = time.monotonic() + COMMIT_TIMEOUT_S
     while pending:
         if time.monotonic() > deadline:
-            fail(f"{len(pending)} payments transactions were not committed in {COMMIT_TIMEOUT_S} s")
+            raise DemoFailed(
+                f"{len(pending)} payments transactions were not committed in {COMMIT_TIMEOUT_S} s"
+            )
         try:
             block = client.block(next_height, transactions=True)
         except ClientError as error:
@@ -262,7 +265,7 @@ def _open_cycle(
         clearing, CNY, cutoff_time_ms=cutoff_time_ms, funding_window_blocks=1_000
     )
     if not result.ok:
-        fail(f"open_cycle was rejected: {result.code}: {result.receipt.message}")
+        raise DemoFailed(f"open_cycle was rejected: {result.code}: {result.receipt.message}")
     return client.payments.opened_cycle_id(result), cutoff_time_ms
 
 
@@ -338,7 +341,7 @@ def _check(result: TransactionResult, what: str, tally: PaymentsTally) -> None:
     tally.submitted += 1
     tally.receipts[result.code] += 1
     if not result.ok:
-        fail(f"{what} was rejected: {result.code}: {result.receipt.message}")
+        raise DemoFailed(f"{what} was rejected: {result.code}: {result.receipt.message}")
 
 
 def _print_summary(
@@ -353,7 +356,7 @@ def _print_summary(
     cycle = client.payments.cycle(cycle_id)
     totals = client.payments.cycle_totals(cycle_id)
     if cycle is None or totals is None:
-        fail(f"cycle {cycle_id} is missing")
+        raise DemoFailed(f"cycle {cycle_id} is missing")
     positions = client.payments.proven_positions(cycle_id)
     figures = client.payments.figures(cycle_id)
     committed = sum(tally.receipts.values())

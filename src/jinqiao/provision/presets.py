@@ -13,7 +13,7 @@ treasury or settlement account, once the clearing house registers them
 from __future__ import annotations
 
 from jinqiao.apps.payments.config import china_2016_config_rules
-from jinqiao.node.setup import AccountSpec, NetworkSpec, OrganizationSpec
+from jinqiao.provision.network import AccountSpec, NetworkSpec, OrganizationSpec
 
 CNY = "CNY"
 INSTITUTION_TIER = "institution"

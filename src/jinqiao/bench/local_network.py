@@ -25,16 +25,16 @@ import httpx
 import msgspec
 
 from jinqiao.apps.token import TOKEN
-from jinqiao.cli.bench import bench_token_config
-from jinqiao.cli.demo import running_node
+from jinqiao.bench.execute import bench_token_config
 from jinqiao.core.codec import CanonicalStruct, encode
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer, get_suite
 from jinqiao.core.genesis import ChainParameters
 from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
 from jinqiao.core.types import SignedTransaction, TransactionBody
+from jinqiao.demo.run import running_node
 from jinqiao.keys import load_key
 from jinqiao.node.config import dump_config, load_config
-from jinqiao.node.setup import (
+from jinqiao.provision.network import (
     AccountSpec,
     NetworkLayout,
     NetworkSpec,

@@ -48,9 +48,9 @@ import httpx
 from rich.progress import Progress
 
 from jinqiao.apps.payments.model import PAYMENTS, CaptureArgs, CycleArgs, OpenCycleArgs
-from jinqiao.cli import bench_local_network as local_network
-from jinqiao.cli.bench import verify_rate
-from jinqiao.cli.bench_payments_plan import (
+from jinqiao.bench import local_network
+from jinqiao.bench.execute import verify_rate
+from jinqiao.bench.payments_plan import (
     CLEARING_ROLES,
     CURRENCY,
     INSTITUTION_ROLES,
@@ -59,11 +59,11 @@ from jinqiao.cli.bench_payments_plan import (
     payments_contract_config,
     random_payments,
 )
-from jinqiao.cli.common import console
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput, NodeFault
-from jinqiao.node.setup import AccountSpec, NetworkSpec, OrganizationSpec
+from jinqiao.provision.network import AccountSpec, NetworkSpec, OrganizationSpec
+from jinqiao.terminal import console
 
 CHAIN_ID = "jinqiao-bench-payments-network"
 HOUSE = "clearing-house"

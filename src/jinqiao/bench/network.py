@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 
 from jinqiao.apps.token import TOKEN, TransferArgs
-from jinqiao.cli.bench import setup_description, verify_rate
-from jinqiao.cli.bench_local_network import (
+from jinqiao.bench.execute import setup_description, verify_rate
+from jinqiao.bench.local_network import (
     BATCH,
     Tracker,
     account_keys,
@@ -34,9 +34,9 @@ from jinqiao.cli.bench_local_network import (
     running_network,
     sign_transaction,
 )
-from jinqiao.cli.common import console, emit_json
 from jinqiao.core.crypto import Signer
-from jinqiao.node.setup import AccountSpec, NetworkSpec, OrganizationSpec
+from jinqiao.provision.network import AccountSpec, NetworkSpec, OrganizationSpec
+from jinqiao.terminal import console, emit_json
 
 SENDERS = 200
 

@@ -13,7 +13,7 @@ from jinqiao.apps.payments.figures import (
     format_ppm_percent,
 )
 from jinqiao.apps.payments.model import Cycle, Position
-from jinqiao.cli.common import console, format_minor
+from jinqiao.terminal import console, format_minor
 
 
 def print_cycle(

@@ -57,9 +57,9 @@ from jinqiao.apps.payments.model import (
     Payment,
 )
 from jinqiao.apps.token import TOKEN
-from jinqiao.cli.bench import bench_token_config, setup_description
-from jinqiao.cli.bench_payments_network import run_network_phase
-from jinqiao.cli.bench_payments_plan import (
+from jinqiao.bench.execute import bench_token_config, setup_description
+from jinqiao.bench.payments_network import run_network_phase
+from jinqiao.bench.payments_plan import (
     CLEARING,
     CLEARING_ROLES,
     CURRENCY,
@@ -71,7 +71,6 @@ from jinqiao.cli.bench_payments_plan import (
     payments_contract_config,
     random_payments,
 )
-from jinqiao.cli.common import console, emit_json, progress_bar
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer, get_suite
 from jinqiao.core.errors import NodeFault
@@ -83,6 +82,7 @@ from jinqiao.execution.runtime import Runtime
 from jinqiao.node.chain import Chain
 from jinqiao.node.storage import Store
 from jinqiao.node.validator import solo_certificate
+from jinqiao.terminal import console, emit_json, progress_bar
 
 CHAIN_ID = "jinqiao-bench-payments"
 CUTOFF_TIME_MS = 10**12

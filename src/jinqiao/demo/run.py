@@ -1,0 +1,418 @@
+"""``jinqiao demo``: a local network and a day of CNY payments, end to end.
+
+It starts real node processes on loopback, registers customers through their banks, issues CNY,
+runs signed transfers through the SDK — including ones that must be refused — and prints what the
+ledger says, every figure read back with proofs verified against the genesis file. Then a day of
+card payments is recorded, cleared, netted and settled between the institutions
+(``demo_payments``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from rich.panel import Panel
+from rich.progress import Progress
+from rich.table import Table
+
+from jinqiao.apps.registry import RegisterAccountArgs
+from jinqiao.apps.token import TOKEN, Holding, HoldingArgs, MintArgs, TransferArgs, balance_key
+from jinqiao.client import Client, ClientError
+from jinqiao.core.codec import decode
+from jinqiao.core.crypto import Signer
+from jinqiao.core.types import SignedTransaction
+from jinqiao.demo import DemoFailed
+from jinqiao.demo.payments import run_payments_day
+from jinqiao.keys import generate_key, load_key
+from jinqiao.provision.network import NetworkLayout, init_network
+from jinqiao.provision.presets import CNY, demo_spec
+from jinqiao.terminal import console, format_minor, progress_bar
+
+NODE_START_TIMEOUT_S = 60.0
+CUSTOMERS_PER_BANK = 8
+MERCHANTS = 4
+FEN = 100
+
+
+@dataclass
+class Tally:
+    receipts: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+    submitted: int = 0
+    holders: list[Signer] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def running_node(home: Path, log_path: Path, url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real node process; stopped with SIGTERM (then SIGKILL after 10 s) on exit."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jinqiao", "node", "start", "--home", str(home)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + NODE_START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                raise DemoFailed(f"the node exited with code {process.returncode}; see {log_path}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise DemoFailed(
+                    f"the node did not answer within {NODE_START_TIMEOUT_S:.0f} s; see {log_path}"
+                )
+            time.sleep(0.2)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _submit_and_wait(
+    client: Client,
+    transactions: list[SignedTransaction],
+    tally: Tally,
+    progress: Progress,
+    description: str,
+) -> None:
+    task = progress.add_task(description, total=len(transactions))
+    hashes: list[str] = []
+    for start in range(0, len(transactions), 500):
+        batch = transactions[start : start + 500]
+        result = client.submit_batch(batch)
+        for transaction, answer in zip(batch, result.results, strict=True):
+            tally.submitted += 1
+            if "error" in answer:
+                tally.refused[answer["error"]["code"]] += 1
+                progress.advance(task)
+            else:
+                hashes.append(client.hash_of(transaction))
+    for identity in hashes:
+        outcome = client.wait(identity, timeout_s=60)
+        tally.receipts[outcome.code] += 1
+        progress.advance(task)
+
+
+def _try_submit(client: Client, transaction: SignedTransaction, tally: Tally) -> str | None:
+    tally.submitted += 1
+    try:
+        return client.submit(transaction)
+    except ClientError as error:
+        tally.refused[error.code] += 1
+        return None
+
+
+def run_demo(
+    *,
+    exit_after: bool,
+    transfers: int,
+    directory: Path | None,
+    base_port: int,
+    seed: int,
+    validators: int = 4,
+    payments: int = 2_000,
+) -> None:
+    for port in range(base_port, base_port + validators):
+        _check_port_free(port)
+    root = directory or Path(tempfile.mkdtemp(prefix="jinqiao-demo-"))
+    network_dir = root / "network"
+    console.print(
+        Panel.fit(
+            "[bold]jinqiao demo[/] — a consortium ledger for CNY payments", border_style="cyan"
+        )
+    )
+    layout = init_network(network_dir, demo_spec(validators=validators, base_api_port=base_port))
+    console.print(
+        f"network [bold]{layout.chain_id}[/] in {network_dir}: {len(layout.nodes)} "
+        f"validator{'s' if len(layout.nodes) > 1 else ''} "
+        f"({', '.join(n.name for n in layout.nodes)}), {len(layout.accounts)} institution accounts"
+    )
+    with contextlib.ExitStack() as stack:
+        processes = [
+            stack.enter_context(
+                running_node(network_dir / node.home, root / f"{node.name}.log", node.api_url)
+            )
+            for node in layout.nodes
+        ]
+        for node, process in zip(layout.nodes, processes, strict=True):
+            console.print(f"node [bold]{node.name}[/] (pid {process.pid}) serving {node.api_url}")
+        node = layout.nodes[0]
+        client = Client(node.api_url, genesis_file=network_dir / layout.genesis_file)
+        started = time.monotonic()
+        tally = _run_day(client, layout, network_dir, transfers, random.Random(seed))
+        elapsed = time.monotonic() - started
+        _summary(client, layout, tally, elapsed)
+        if payments:
+            keys = {
+                name: _key(layout, network_dir, name)
+                for name in (
+                    "clearing-treasury",
+                    "bank-a-treasury",
+                    "bank-b-treasury",
+                    "ecfin-settlement",
+                )
+            }
+            run_payments_day(
+                client, keys, payments, random.Random(seed), progress_bar, statements_dir=root
+            )
+        _show_agreement(layout)
+        if exit_after:
+            return
+        command = Path(sys.executable).parent / "jinqiao"
+        console.print(
+            f"\nThe network keeps running: API {node.api_url}/docs, "
+            f"network directory {network_dir}.\nTry: [bold]{command} query balance "
+            f"bank-a-treasury --network {network_dir}[/] or [bold]{command} status "
+            f"--network {network_dir}[/]\nPress Ctrl-C to stop."
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            while all(process.poll() is None for process in processes):
+                time.sleep(0.5)
+    if directory is None:
+        shutil.rmtree(root, ignore_errors=True)
+        console.print(f"stopped; removed {root}")
+
+
+def _show_agreement(layout: NetworkLayout) -> None:
+    """Every validator's view of the same height: one block hash, one state root."""
+    heights = []
+    for node in layout.nodes:
+        heights.append(int(httpx.get(f"{node.api_url}/v1/status", timeout=5).json()["height"]))
+    common = min(heights)
+    table = Table(title=f"The validators agree (block {common})")
+    table.add_column("validator")
+    table.add_column("head", justify="right")
+    table.add_column("block hash")
+    table.add_column("state root")
+    for node, head in zip(layout.nodes, heights, strict=True):
+        header = httpx.get(f"{node.api_url}/v1/blocks/{common}", timeout=5).json()["header"]
+        table.add_row(
+            node.name, str(head), header["hash"][:16] + "…", header["state_root"][:16] + "…"
+        )
+    console.print(table)
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise DemoFailed(
+                f"port {port} on 127.0.0.1 is in use (another demo?); choose --base-port"
+            ) from None
+
+
+def _key(layout: NetworkLayout, network_dir: Path, name: str) -> Signer:
+    return load_key(network_dir / layout.account(name).key_file)
+
+
+def _run_day(
+    client: Client, layout: NetworkLayout, network_dir: Path, transfers: int, rng: random.Random
+) -> Tally:
+    tally = Tally()
+    key = {
+        name: _key(layout, network_dir, name)
+        for name in (
+            "clearing-treasury",
+            "bank-a-admin",
+            "bank-b-admin",
+            "ecfin-admin",
+            "regulator-admin",
+            "bank-a-treasury",
+            "bank-b-treasury",
+            "ecfin-settlement",
+        )
+    }
+    customers: list[Signer] = []
+    merchants: list[Signer] = []
+    with progress_bar() as progress:
+        # 1. The banks and the e-commerce finance company register their customers.
+        registrations = []
+        for admin, count, kind in (
+            ("bank-a-admin", CUSTOMERS_PER_BANK, customers),
+            ("bank-b-admin", CUSTOMERS_PER_BANK, customers),
+            ("ecfin-admin", MERCHANTS, merchants),
+        ):
+            for index in range(count):
+                signer = generate_key()
+                kind.append(signer)
+                role = "merchant" if kind is merchants else "customer"
+                name = f"{admin.removesuffix('-admin')}-{role}-{index}"
+                registrations.append(
+                    client.build(
+                        key[admin],
+                        "registry",
+                        "register_account",
+                        RegisterAccountArgs(signer.public_key, name, ()),
+                    )
+                )
+        _submit_and_wait(client, registrations, tally, progress, "register accounts")
+        # 2. The clearing house issues CNY to the institutions' settlement accounts.
+        issue = [
+            client.build(
+                key["clearing-treasury"],
+                TOKEN,
+                "mint",
+                MintArgs(CNY, key[name].address, 50_000_000 * FEN),
+            )
+            for name in ("bank-a-treasury", "bank-b-treasury", "ecfin-settlement")
+        ]
+        _submit_and_wait(client, issue, tally, progress, "issue CNY")
+        # 3. Banks fund their customers' retail wallets: CNY 8,000 each, except one customer who
+        #    gets CNY 5 and so will run out of money.
+        funding = [
+            client.build(
+                key["bank-a-treasury" if i < CUSTOMERS_PER_BANK else "bank-b-treasury"],
+                TOKEN,
+                "transfer",
+                TransferArgs(CNY, customer.address, (5 if i == 0 else 8_000) * FEN),
+            )
+            for i, customer in enumerate(customers)
+        ]
+        _submit_and_wait(client, funding, tally, progress, "fund wallets")
+        # 4. A day of payments: customers pay merchants and each other. Some exceed the retail
+        #    wallet's CNY 2,000 per-payment limit or the payer's balance: those must be rejected.
+        payments = []
+        for _ in range(transfers):
+            payer = rng.choice(customers)
+            payee = rng.choice(merchants + customers[1:])  # customers[0] only runs dry
+            roll = rng.random()
+            amount = (rng.randint(2_001, 3_000) if roll < 0.04 else rng.randint(1, 300)) * FEN
+            payments.append(
+                client.build(payer, TOKEN, "transfer", TransferArgs(CNY, payee.address, amount))
+            )
+        _submit_and_wait(client, payments, tally, progress, "payments")
+        # 5. The regulator freezes a wallet; its payment is rejected on chain.
+        suspect = customers[-1]
+        _submit_and_wait(
+            client,
+            [client.build(key["regulator-admin"], TOKEN, "freeze", _holding(suspect))],
+            tally,
+            progress,
+            "freeze a wallet",
+        )
+        # 6. Payments the rules must stop, recorded on chain with their rejection codes: the
+        #    frozen wallet pays, a retail wallet pays CNY 2,500 in one go (limit CNY 2,000), and
+        #    the wallet funded with CNY 5 pays CNY 100.
+        merchant = merchants[0].address
+        checks = [
+            client.build(suspect, TOKEN, "transfer", TransferArgs(CNY, merchant, 10 * FEN)),
+            client.build(customers[1], TOKEN, "transfer", TransferArgs(CNY, merchant, 2_500 * FEN)),
+            client.build(customers[0], TOKEN, "transfer", TransferArgs(CNY, merchant, 100 * FEN)),
+        ]
+        _submit_and_wait(client, checks, tally, progress, "payments the rules stop")
+    # 7. Refused at the door, changing nothing: a replay, a customer minting, a forged signature.
+    replay = payments[0]
+    _try_submit(client, replay, tally)
+    _try_submit(
+        client,
+        client.build(customers[0], TOKEN, "mint", MintArgs(CNY, customers[0].address, 10**6)),
+        tally,
+    )
+    forged = client.build(
+        customers[1], TOKEN, "transfer", TransferArgs(CNY, customers[2].address, FEN)
+    )
+    _try_submit(client, SignedTransaction(forged.body, bytes(64)), tally)
+    tally.holders = [
+        *customers,
+        *merchants,
+        *(
+            key[name]
+            for name in (
+                "bank-a-treasury",
+                "bank-b-treasury",
+                "ecfin-settlement",
+                "clearing-treasury",
+            )
+        ),
+    ]
+    return tally
+
+
+def _holding(signer: Signer) -> HoldingArgs:
+    return HoldingArgs(CNY, signer.address)
+
+
+def _summary(client: Client, layout: NetworkLayout, tally: Tally, elapsed_s: float) -> None:
+    status = client.status()
+    committed = sum(tally.receipts.values())
+    table = Table(title="What the ledger says", show_header=True)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("blocks committed", str(status["height"]))
+    table.add_row("transactions submitted", str(tally.submitted))
+    table.add_row("committed, succeeded", str(tally.receipts.get("ok", 0)))
+    table.add_row("committed, rejected by contract", str(committed - tally.receipts.get("ok", 0)))
+    table.add_row("refused at admission (no state change)", str(sum(tally.refused.values())))
+    table.add_row("committed per second (demo pace)", f"{committed / elapsed_s:,.1f}")
+    console.print(table)
+    codes = Table(title="Rejections by code")
+    codes.add_column("code")
+    codes.add_column("where")
+    codes.add_column("count", justify="right")
+    for code, count in sorted(tally.receipts.items()):
+        if code != "ok":
+            codes.add_row(code, "on chain (receipt)", str(count))
+    for code, count in sorted(tally.refused.items()):
+        codes.add_row(code, "at admission (HTTP 4xx)", str(count))
+    console.print(codes)
+    total = 0
+    for signer in tally.holders:
+        total += client.token.balance(CNY, signer.address)
+    supply = client.token.supply(CNY)
+    verdict = "[green]holds[/]" if supply == total else "[red]BROKEN[/]"
+    console.print(
+        f"supply check: total supply {format_minor(supply, 2)} CNY = sum of "
+        f"{len(tally.holders)} proven balances {format_minor(total, 2)} CNY → {verdict}"
+    )
+    probe = tally.holders[0].address
+    proven = client.read_state(TOKEN, balance_key(CNY, probe))
+    proof = Table(
+        title="A state proof, verified locally with jinqiao.verify and genesis.json",
+        show_header=False,
+        expand=True,
+    )
+    proof.add_column("what", style="bold", no_wrap=True)
+    proof.add_column("value", overflow="fold")
+    proof.add_row("key", f"token/{balance_key(CNY, probe).hex()}")
+    proof.add_row("value", _describe_holding(proven.value))
+    proof.add_row("block", f"{proven.height}, state root {proven.state_root.hex()}")
+    proof.add_row(
+        "checked",
+        "sparse Merkle proof → state root → header → commit certificate, checked against the "
+        f"{len(client.genesis.validators)} genesis validators (more than 2/3 of the power signed): "
+        "[green]verified[/]",
+    )
+    console.print(proof)
+
+
+def _describe_holding(value: bytes | None) -> str:
+    if value is None:
+        return "(absent: balance 0)"
+    holding = decode(value, Holding, max_bytes=4096)
+    return (
+        f"{value.hex()} = balance {format_minor(holding.balance_minor, 2)} CNY, "
+        f"tier {holding.tier}, frozen {holding.frozen}"
+    )

@@ -4,6 +4,7 @@ validator key and never signs two conflicting messages (``safety``), the signed 
 (``messages``) and a deterministic network simulator (``sim``) that runs validators with drops,
 delays, partitions, crashes and Byzantine twins on a simulated clock.
 
-The node's ``node.bft.ConsensusDriver`` connects the machine to the network, the clock, execution
-and storage; a network of one validator commits alone (``node.service``).
+Around the machine, ``node.driver.Driver`` decides what a validator does (sans I/O: events in,
+actions out) and ``node.bft.ConsensusDriver`` is the asyncio shell that carries its actions out
+against the network, the clock, execution and storage.
 """

@@ -12,8 +12,9 @@ from jinqiao.core.codec import encode
 from jinqiao.core.hashing import transaction_signing_bytes
 from jinqiao.core.types import SignedTransaction, TransactionBody
 from jinqiao.keys import load_key
+from jinqiao.node.admission import Admission
 from jinqiao.node.mempool import MempoolFull
-from jinqiao.node.service import Admission, Node
+from jinqiao.node.service import Node
 from tests.helpers.process import make_network
 
 CAPACITY = 10

@@ -1,5 +1,6 @@
-"""The LMDB store (node/storage.py) on a real environment in ``tmp_path``: genesis and blocks are
-saved atomically and in order, read back through snapshots, and survive reopening."""
+"""The store (node/storage.py) on a real LMDB environment in ``tmp_path`` and on the simulator's
+in-memory tables: genesis and blocks are saved atomically and in order, read back through
+snapshots, and survive reopening."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from jinqiao.core.types import (
     SignedTransaction,
     TransactionBody,
 )
-from jinqiao.node.storage import BlockWrite, Store, encode_height
+from jinqiao.node.storage import BlockWrite, MemoryTables, Store, encode_height
 
 SUITE = get_suite("ed25519-sha256")
 MAP_SIZE_BYTES = 32 * 1024 * 1024
@@ -109,9 +110,14 @@ def block_write(
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "db", map_size_bytes=MAP_SIZE_BYTES)
+@pytest.fixture(params=["lmdb", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Every store test runs on LMDB and on the simulator's in-memory tables: the two must
+    behave alike (atomic batches, consistent snapshots, first transaction location kept)."""
+    if request.param == "lmdb":
+        opened = Store(tmp_path / "db", map_size_bytes=MAP_SIZE_BYTES)
+    else:
+        opened = Store(tables=MemoryTables())
     yield opened
     opened.close()
 

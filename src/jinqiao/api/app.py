@@ -47,8 +47,9 @@ from jinqiao.core.types import CommittedBlock
 from jinqiao.execution.contract import BlockContext
 from jinqiao.execution.identity import REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
+from jinqiao.node.admission import Admission
 from jinqiao.node.reads import NotFound, Reader
-from jinqiao.node.service import Admission, Node, Subscription
+from jinqiao.node.service import Node, Subscription
 
 HEX = r"^[0-9a-fA-F]*$"
 MAX_WAIT_MS = 30_000
@@ -193,29 +194,7 @@ def create_app(node: Node) -> FastAPI:
     def consensus() -> dict[str, Any]:
         """What consensus is doing and, in words, why the chain is not committing when it is
         not: height, round, step, whose votes are missing, which peers are connected."""
-        if node.driver is not None:
-            return node.driver.diagnosis()
-        head = node.chain.head
-        return {
-            "mode": "solo",
-            "height": head.height,
-            "summary": f"single validator {node.config.name}: commits alone; head {head.height}, "
-            f"{len(node.mempool)} transactions waiting",
-            "validators": [
-                {
-                    "name": v.name,
-                    "address": v.address.hex(),
-                    "power": v.power,
-                    "self": True,
-                    "connected": True,
-                    "prevote": True,
-                    "precommit": True,
-                    "last_error": "",
-                }
-                for v in head.validators.validators
-            ],
-            "peers": [],
-        }
+        return node.driver.diagnosis()
 
     @app.get("/v1/genesis", tags=["chain"])
     def genesis() -> Response:

@@ -106,14 +106,17 @@ class ConsensusDriver:
         safety: SafetyModule,
         config: TendermintConfig,
         locked_block_path: Path,
-        empty_block_interval_s: float,
+        *,
+        block_interval_ms: int,
+        empty_block_interval_ms: int,
     ) -> None:
         self.node = node
         self.core = Driver(
             node.suite,
             safety,
             config,
-            empty_block_interval_ms=int(empty_block_interval_s * 1000),
+            block_interval_ms=block_interval_ms,
+            empty_block_interval_ms=empty_block_interval_ms,
         )
         self.p2p = p2p_factory(self._on_frame)
         self.locked_block_path = locked_block_path
@@ -157,9 +160,7 @@ class ConsensusDriver:
                     await task
             await self.p2p.stop()
         if self._failure is not None:
-            raise NodeFault(f"consensus stopped after a fault: {self._failure!r}") from (
-                self._failure
-            )
+            raise NodeFault(f"a consensus task failed: {self._failure!r}") from self._failure
 
     def gossip(self, raw_transaction: bytes) -> None:
         """Called (from any thread) for every transaction this node admitted from a client."""
@@ -305,6 +306,9 @@ class ConsensusDriver:
 
     # -- the network -----------------------------------------------------------------------
     async def _on_frame(self, peer: str, payload: bytes) -> None:
+        """One frame from ``peer``. A frame that does not decode (every field is checked for
+        range and length there) is logged and ignored; any other exception reaches ``P2PNetwork``,
+        which disconnects the peer."""
         try:
             message = decode_message(payload)
         except DecodeError as error:

@@ -3,7 +3,7 @@ them to the store.
 
 ``execute`` turns ordered transactions into a candidate block (header with all roots), exactly as
 every validator must reproduce it; ``commit`` stores a candidate together with the certificate
-that commits it. Both the solo producer and (later) the BFT driver go through these two calls.
+that commits it. The consensus driver's shell (``node.bft``) goes through these two calls.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ has it re-executed, compares the header and commits it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -318,15 +319,18 @@ class Driver:
         safety: SafetyModule,
         config: TendermintConfig,
         *,
+        block_interval_ms: int,
         empty_block_interval_ms: int,
     ) -> None:
         self.suite = suite
         self.safety = safety
         self.config = config
         self.machine = Tendermint(config)
+        self.block_interval_ms = block_interval_ms
         self.empty_block_interval_ms = empty_block_interval_ms
         self.state = DriverState()
         self._actions: list[Action] = []
+        self._resuming = False
         self._now_ms = 0
 
     # -- the one entry point ---------------------------------------------------------------
@@ -365,6 +369,7 @@ class Driver:
     def _on_started(self, event: Started) -> None:
         self.state.head = event.head
         self.state.last_commit_ms = self._now_ms
+        self._resuming = True
         block = event.locked_block
         if block is not None and block.header.height == event.head.height + 1:
             self.state.blocks[header_hash(self.suite, block.header)] = block
@@ -380,8 +385,10 @@ class Driver:
         state = self.state
         if not state.waiting_to_start or state.committing is not None:
             return
-        heartbeat_due = self._now_ms - state.last_commit_ms >= self.empty_block_interval_ms
-        if not (prompted or heartbeat_due or state.mempool_transactions > 0):
+        since_commit_ms = self._now_ms - state.last_commit_ms
+        heartbeat_due = since_commit_ms >= self.empty_block_interval_ms
+        work_due = state.mempool_transactions > 0 and since_commit_ms >= self.block_interval_ms
+        if not (prompted or heartbeat_due or work_due):
             return
         state.waiting_to_start = False
         head = self.head
@@ -390,8 +397,18 @@ class Driver:
             h: c for h, c in state.candidates.items() if c.block.header.height == height
         }
         state.blocks = {h: b for h, b in state.blocks.items() if b.header.height == height}
-        self._feed(self.safety.start_height(height, head.validators))
-        for message in self.safety.signed_messages(height):
+        start = self.safety.start_height(height, head.validators)
+        signed_before = self.safety.signed_messages(height)
+        if self._resuming and signed_before:
+            # Restarted in the middle of this height: whatever this validator had in memory for
+            # its last round (the block it proposed, the votes it counted) is gone, and waiting
+            # out that round's timeouts would stall a lone validator for seconds. Rounds only go
+            # up, so resuming one round later is safe; the lock and the signed messages of the
+            # earlier round are kept and re-sent, and still count (line 49 holds for any round).
+            start = dataclasses.replace(start, round=start.round + 1)
+        self._resuming = False
+        self._feed(start)
+        for message in signed_before:
             if isinstance(message, SignedProposal):
                 self._send_proposal(message)
             else:

@@ -1,11 +1,11 @@
-"""The node: one process holding the store, the chain, the mempool and (in a solo network) the
-block producer. The API layer calls ``admit`` and the read methods; ``run`` produces blocks until
-asked to stop.
+"""The node: one process holding the store, the chain, the mempool and the consensus driver.
+The API layer calls ``admit`` and the read methods; ``run`` takes part in consensus until asked to
+stop.
 
-Solo block production (DESIGN.md; the BFT driver replaces it in a multi-validator network): a
-block is cut when transactions wait and ``block_interval_ms`` has passed since the last one, and an
-empty block only every ``empty_block_interval_ms`` as a heartbeat. Each block carries a commit
-certificate with this validator's precommit signature, the same form a BFT network uses.
+Every network, one validator or many, produces blocks the same way: Tendermint rounds driven by
+``node.driver`` through its asyncio shell ``node.bft``. A height starts when transactions wait and
+``block_interval_ms`` has passed since the last commit (or another validator's proposal or vote
+for it arrives), and an empty block only every ``empty_block_interval_ms`` as a heartbeat.
 """
 
 from __future__ import annotations
@@ -18,18 +18,16 @@ import time
 import unicodedata
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from jinqiao.apps import default_contracts
 from jinqiao.consensus.safety import SafetyModule
 from jinqiao.consensus.tendermint import TendermintConfig
-from jinqiao.core.codec import CanonicalStruct, decode, encode
+from jinqiao.core.codec import CanonicalStruct, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput, Rejection
 from jinqiao.core.genesis import ChainParameters, Genesis, genesis_hash, load_genesis
-from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
-from jinqiao.core.limits import MAX_BLOCK_BYTES, MAX_TRANSACTION_BYTES
+from jinqiao.core.hashing import transaction_signing_bytes
 from jinqiao.core.types import (
     CommitCertificate,
     CommittedBlock,
@@ -40,15 +38,16 @@ from jinqiao.execution.identity import read_pending_validators
 from jinqiao.execution.runtime import Runtime
 from jinqiao.execution.state import CachedReader
 from jinqiao.keys import load_key
+from jinqiao.node import admission
+from jinqiao.node.admission import Admission, AdmissionRefused
 from jinqiao.node.bft import ConsensusDriver
 from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.config import NodeConfig, load_config
-from jinqiao.node.mempool import Mempool, MempoolFull, PendingTransaction, SenderQuotaExceeded
+from jinqiao.node.mempool import Mempool, MempoolFull, SenderQuotaExceeded
 from jinqiao.node.metrics import NodeMetrics
 from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress
 from jinqiao.node.safety_store import FileSafetyStorage
 from jinqiao.node.storage import Snapshot, Store
-from jinqiao.node.validator import solo_certificate
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +56,6 @@ VALIDATOR_TRANSACTION_WINDOW_BLOCKS = 100
 MAX_SUBSCRIBERS = 1_000
 GOSSIP_RESERVE = 0.2
 """Share of a validator's mempool that client submissions leave free for gossiped ones."""
-
-
-class SoloNotPossible(InvalidInput):
-    code = "not_a_solo_validator"
-
-
-AdmissionRefused = InvalidInput | Rejection | MempoolFull | SenderQuotaExceeded
-
-
-@dataclass(frozen=True)
-class Admission:
-    transaction_hash: bytes
-    status: str  # "pending" (newly admitted) or "already_pending"
 
 
 class Node:
@@ -99,11 +85,7 @@ class Node:
         self._lagged: weakref.WeakSet[asyncio.Queue[CommittedBlock | None]] = weakref.WeakSet()
         self._committed = asyncio.Condition()
         self.last_commit_time_ms = self.chain.head.time_ms
-        self.driver: ConsensusDriver | None = None
-        if len(self.chain.head.validators.validators) > 1:
-            self.driver = self._make_driver()
-        else:
-            self._check_solo()
+        self.driver = self._make_driver()
         if self.signer.address not in self.chain.head.validators.by_address():
             log.warning(
                 "the key in %s is not a validator at height %d: this node follows the chain "
@@ -160,7 +142,8 @@ class Node:
             safety,
             tendermint,
             consensus_dir / "locked_block.bin",
-            self.config.empty_block_interval_ms / 1000,
+            block_interval_ms=self.config.block_interval_ms,
+            empty_block_interval_ms=self.config.empty_block_interval_ms,
         )
 
     # -- services for the consensus driver -------------------------------------------------
@@ -218,18 +201,6 @@ class Node:
         with self.store.snapshot() as snapshot:
             return snapshot.block(height)
 
-    def _check_solo(self) -> None:
-        """A solo node may certify blocks alone only while it holds more than two thirds of the
-        voting power; otherwise its blocks would not verify (and two such nodes would fork)."""
-        validators = self.chain.head.validators
-        own = sum(v.power for v in validators.validators if v.address == self.signer.address)
-        if 3 * own <= 2 * validators.total_power():
-            raise SoloNotPossible(
-                f"this node's validator holds {own} of {validators.total_power()} voting power; "
-                "a single node can commit blocks only with more than two thirds. Multi-validator "
-                "networks need BFT consensus, which this version does not run yet."
-            )
-
     # -- admission -------------------------------------------------------------------------
     def admit(self, raw: bytes, *, gossip: bool = True) -> Admission:
         """Check a signed transaction and add it to the mempool. Raises ``DecodeError``,
@@ -249,8 +220,9 @@ class Node:
         added_raws: list[bytes] = []
         # A validator admits from clients only while a share of its mempool is free for what
         # its peers gossip (admission control: under load, what one node accepted still finds
-        # room on the others, so it survives that node's crash); a solo node keeps no reserve.
-        reserve = GOSSIP_RESERVE if gossip and self.driver is not None else 0.0
+        # room on the others, so it survives that node's crash); a lone validator keeps none.
+        several = len(self.chain.head.validators.validators) > 1
+        reserve = GOSSIP_RESERVE if gossip and several else 0.0
         head = self.chain.head
         with self.store.snapshot() as snapshot:
             state = CachedReader(snapshot)
@@ -269,7 +241,7 @@ class Node:
                 outcomes.append(outcome)
         if added_raws:
             self.metrics.admitted.inc(len(added_raws))
-            if gossip and self.driver is not None:
+            if gossip:
                 for raw in added_raws:
                     self.driver.gossip(raw)
         self.metrics.mempool_size.set(len(self.mempool))
@@ -284,54 +256,18 @@ class Node:
         parameters: ChainParameters,
         reserve: float,
     ) -> Admission:
-        transaction = decode(raw, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES)
-        identity = transaction_hash(self.suite, transaction.body)
-        waiting = self.mempool.get(identity)
-        if waiting is not None:
-            # The hash covers the body only: a copy with another signature is checked before it
-            # is answered as the waiting transaction, so forged bytes never look accepted.
-            if waiting.signature != transaction.signature:
-                self.runtime.verify_signature(transaction)
-            return Admission(identity, "already_pending")
-        if snapshot.has_transaction(identity):
-            raise Rejection(
-                "duplicate_transaction",
-                "this transaction was already committed",
-                transaction_hash=identity.hex(),
-            )
-        self.runtime.verify_signature(transaction)
-        self.runtime.check_transaction(state, transaction, height, parameters)
-        added = self.mempool.add(
-            PendingTransaction(identity, transaction, len(raw)), reserve=reserve
+        checked = admission.check(
+            raw,
+            runtime=self.runtime,
+            mempool=self.mempool,
+            snapshot=snapshot,
+            state=state,
+            height=height,
+            parameters=parameters,
         )
-        return Admission(identity, "pending" if added else "already_pending")
-
-    # -- block production ------------------------------------------------------------------
-    def produce_block(self, *, allow_empty: bool) -> CommittedBlock | None:
-        """Cut, execute, certify and store one block (synchronous; runs in a worker thread)."""
-        head = self.chain.head
-        self.mempool.evict_expired(head.height + 1)
-        with self.store.snapshot() as snapshot:
-            parameters = self.runtime.parameters(snapshot)
-            pending = self.mempool.peek(parameters.block_max_transactions, MAX_BLOCK_BYTES)
-            stale = {
-                p.transaction_hash for p in pending if snapshot.has_transaction(p.transaction_hash)
-            }
-        if stale:
-            self.mempool.remove(tuple(stale))
-            pending = [p for p in pending if p.transaction_hash not in stale]
-        if not pending and not allow_empty:
-            return None
-        candidate = self.chain.execute(
-            [p.transaction for p in pending],
-            int(time.time() * 1000),
-            self.signer.address,
-            verify_signatures=False,  # verified at admission by this same node
-        )
-        certificate = solo_certificate(self.signer, candidate.block.header, candidate.block_hash)
-        committed = self.commit_candidate(candidate, certificate)
-        self._check_solo()  # governance may have changed the validator set in this block
-        return committed
+        if isinstance(checked, Admission):
+            return checked
+        return admission.add(self.mempool, checked, reserve=reserve)
 
     def _record(self, committed: CommittedBlock, execution_s: float, commit_s: float) -> None:
         header = committed.block.header
@@ -355,28 +291,9 @@ class Node:
             )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Take part in consensus (several validators) or produce blocks alone (one) until
-        ``stop`` is set."""
-        if self.driver is not None:
-            await self.driver.run(stop)
-            return
-        interval_s = self.config.block_interval_ms / 1000
-        heartbeat_s = self.config.empty_block_interval_ms / 1000
-        last_block = time.monotonic()
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
-                break
-            except TimeoutError:
-                pass
-            now = time.monotonic()
-            allow_empty = now - last_block >= heartbeat_s
-            if not len(self.mempool) and not allow_empty:
-                continue
-            committed = await asyncio.to_thread(self.produce_block, allow_empty=allow_empty)
-            if committed is not None:
-                last_block = time.monotonic()
-                await self._publish(committed)
+        """Take part in consensus until ``stop`` is set (a network of one validator runs the
+        same Tendermint rounds, with itself as the only voter)."""
+        await self.driver.run(stop)
 
     async def _publish(self, committed: CommittedBlock) -> None:
         for queue in list(self._subscribers):

@@ -22,17 +22,22 @@ Everything a block changes — the block, its certificate and receipts, the inde
 nodes and values, the latest values and the head pointer — is written in one LMDB write
 transaction with ``sync`` on, so a crash at any instant leaves the store at the previous block or
 at this one, never between (DESIGN.md §3 "Storage").
+
+The tables live behind a small key-value interface (``Tables``: read views, atomic write
+batches): ``LmdbTables`` on disk for nodes, ``MemoryTables`` for the deterministic simulator, which
+so runs the node's own storage logic (``Store``, ``Snapshot``) rather than a model of it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import lmdb
 
@@ -71,16 +76,180 @@ class BlockWrite:
     new_values: Mapping[bytes, bytes]
 
 
+class ReadView(Protocol):
+    """A consistent read view of the tables."""
+
+    def get(self, table: bytes, key: bytes) -> bytes | None: ...
+
+    def keys_from(self, table: bytes, start: bytes, limit: int) -> list[bytes]:
+        """Up to ``limit`` keys of ``table`` that sort at or after ``start``, in order."""
+        ...
+
+
+class WriteBatch(ReadView, Protocol):
+    """Writes that become visible (and durable) together when the batch ends without error."""
+
+    def put(self, table: bytes, key: bytes, value: bytes, *, overwrite: bool = True) -> None: ...
+
+    def delete(self, table: bytes, key: bytes) -> None: ...
+
+
+class Tables(Protocol):
+    def read(self) -> contextlib.AbstractContextManager[ReadView]: ...
+
+    def write(self) -> contextlib.AbstractContextManager[WriteBatch]: ...
+
+    def close(self) -> None: ...
+
+    def size_bytes(self) -> int: ...
+
+
+class _LmdbView:
+    def __init__(self, databases: dict[bytes, Any], transaction: Any) -> None:
+        self._db = databases
+        self._txn = transaction
+
+    def get(self, table: bytes, key: bytes) -> bytes | None:
+        value = self._txn.get(key, db=self._db[table])
+        return None if value is None else bytes(value)
+
+    def keys_from(self, table: bytes, start: bytes, limit: int) -> list[bytes]:
+        keys: list[bytes] = []
+        cursor = self._txn.cursor(db=self._db[table])
+        if cursor.set_range(start):
+            for key in cursor.iternext(keys=True, values=False):
+                keys.append(bytes(key))
+                if len(keys) >= limit:
+                    break
+        return keys
+
+    def put(self, table: bytes, key: bytes, value: bytes, *, overwrite: bool = True) -> None:
+        self._txn.put(key, value, db=self._db[table], overwrite=overwrite)
+
+    def delete(self, table: bytes, key: bytes) -> None:
+        self._txn.delete(key, db=self._db[table])
+
+
+class LmdbTables:
+    """The tables in one LMDB environment; each write batch is one durable write transaction."""
+
+    def __init__(self, path: Path, *, map_size_bytes: int = MAP_SIZE_BYTES) -> None:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = path
+        self._env = lmdb.open(
+            str(path),
+            map_size=map_size_bytes,
+            max_dbs=len(_TABLES),
+            sync=True,
+            metasync=True,
+            writemap=False,
+            max_readers=256,
+            subdir=True,
+            lock=True,
+        )
+        self._db = {name: self._env.open_db(name) for name in _TABLES}
+
+    @contextmanager
+    def read(self) -> Iterator[ReadView]:
+        with self._env.begin(buffers=False) as transaction:
+            yield _LmdbView(self._db, transaction)
+
+    @contextmanager
+    def write(self) -> Iterator[WriteBatch]:
+        with self._env.begin(write=True) as transaction:
+            yield _LmdbView(self._db, transaction)
+
+    def close(self) -> None:
+        self._env.close()
+
+    def size_bytes(self) -> int:
+        data = self.path / "data.mdb"
+        return os.path.getsize(data) if data.exists() else 0
+
+
+class MemoryTables:
+    """The tables in memory, for the simulator. As in LMDB, a write batch is applied whole when it
+    ends without error, or not at all, and a read view sees the tables as they were when it began
+    (every value is kept with the number of the batch that wrote it)."""
+
+    def __init__(self) -> None:
+        self.versions: dict[bytes, dict[bytes, list[tuple[int, bytes | None]]]] = {
+            name: {} for name in _TABLES
+        }
+        self.batches = 0
+
+    @contextmanager
+    def read(self) -> Iterator[ReadView]:
+        yield _MemoryView(self, self.batches, None)
+
+    @contextmanager
+    def write(self) -> Iterator[WriteBatch]:
+        batch = _MemoryView(self, self.batches, {})
+        yield batch
+        self.batches += 1
+        batch.apply(self.batches)
+
+    def close(self) -> None:
+        pass
+
+    def size_bytes(self) -> int:
+        return sum(
+            len(key) + len(value or b"")
+            for table in self.versions.values()
+            for key, history in table.items()
+            for _, value in history
+        )
+
+
+class _MemoryView:
+    def __init__(
+        self,
+        tables: MemoryTables,
+        version: int,
+        pending: dict[tuple[bytes, bytes], bytes | None] | None,
+    ) -> None:
+        self._tables = tables
+        self._version = version
+        self._pending = pending
+
+    def get(self, table: bytes, key: bytes) -> bytes | None:
+        if self._pending is not None and (table, key) in self._pending:
+            return self._pending[(table, key)]
+        for version, value in reversed(self._tables.versions[table].get(key, ())):
+            if version <= self._version:
+                return value
+        return None
+
+    def keys_from(self, table: bytes, start: bytes, limit: int) -> list[bytes]:
+        keys = sorted(key for key in self._tables.versions[table] if key >= start)
+        return [key for key in keys if self.get(table, key) is not None][:limit]
+
+    def put(self, table: bytes, key: bytes, value: bytes, *, overwrite: bool = True) -> None:
+        pending = self._writable()
+        if overwrite or self.get(table, key) is None:
+            pending[(table, key)] = value
+
+    def delete(self, table: bytes, key: bytes) -> None:
+        self._writable()[(table, key)] = None
+
+    def _writable(self) -> dict[tuple[bytes, bytes], bytes | None]:
+        if self._pending is None:
+            raise NodeFault("a write outside a write batch")
+        return self._pending
+
+    def apply(self, version: int) -> None:
+        for (table, key), value in self._writable().items():
+            self._tables.versions[table].setdefault(key, []).append((version, value))
+
+
 class Snapshot:
     """A consistent read view of the store (one LMDB read transaction)."""
 
-    def __init__(self, store: Store, transaction: Any) -> None:
-        self._store = store
-        self._txn = transaction
+    def __init__(self, view: ReadView) -> None:
+        self._view = view
 
     def _get(self, table: bytes, key: bytes) -> bytes | None:
-        value = self._txn.get(key, db=self._store._db[table])
-        return None if value is None else bytes(value)
+        return self._view.get(table, key)
 
     # StateReader
     def get(self, key: bytes) -> bytes | None:
@@ -122,45 +291,38 @@ class Snapshot:
 
     def validator_change_heights(self, from_height: int, limit: int) -> list[int]:
         """Heights >= ``from_height`` whose block changed the validator set, oldest first."""
-        heights: list[int] = []
-        cursor = self._txn.cursor(db=self._store._db[b"validator_changes"])
-        if cursor.set_range(encode_height(from_height)):
-            for key in cursor.iternext(keys=True, values=False):
-                heights.append(_HEIGHT.unpack(bytes(key))[0])
-                if len(heights) >= limit:
-                    break
-        return heights
+        keys = self._view.keys_from(b"validator_changes", encode_height(from_height), limit)
+        return [_HEIGHT.unpack(key)[0] for key in keys]
 
     def has_transaction(self, transaction_hash: bytes) -> bool:
         return self._get(b"transactions", transaction_hash) is not None
 
 
 class Store:
-    """The node's LMDB store. Thread-safe for many readers and one writer."""
+    """The node's store over its tables (LMDB on disk unless given others). Thread-safe for many
+    readers and one writer."""
 
-    def __init__(self, path: Path, *, map_size_bytes: int = MAP_SIZE_BYTES) -> None:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        map_size_bytes: int = MAP_SIZE_BYTES,
+        tables: Tables | None = None,
+    ) -> None:
+        if tables is None:
+            if path is None:
+                raise NodeFault("a store needs a path or tables")
+            tables = LmdbTables(path, map_size_bytes=map_size_bytes)
         self.path = path
-        self._env = lmdb.open(
-            str(path),
-            map_size=map_size_bytes,
-            max_dbs=len(_TABLES),
-            sync=True,
-            metasync=True,
-            writemap=False,
-            max_readers=256,
-            subdir=True,
-            lock=True,
-        )
-        self._db = {name: self._env.open_db(name) for name in _TABLES}
+        self.tables = tables
 
     def close(self) -> None:
-        self._env.close()
+        self.tables.close()
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
-        with self._env.begin(buffers=False) as transaction:
-            yield Snapshot(self, transaction)
+        with self.tables.read() as view:
+            yield Snapshot(view)
 
     def is_initialized(self) -> bool:
         with self.snapshot() as snapshot:
@@ -174,62 +336,54 @@ class Store:
         new_nodes: Mapping[bytes, bytes],
         new_values: Mapping[bytes, bytes],
     ) -> None:
-        with self._env.begin(write=True) as txn:
-            require(txn.get(b"genesis_hash", db=self._db[b"meta"]) is None, "store has genesis")
-            self._write_state(txn, state_writes, new_nodes, new_values)
-            txn.put(b"genesis_hash", genesis_hash, db=self._db[b"meta"])
-            txn.put(b"genesis_state_root", state_root, db=self._db[b"meta"])
-            txn.put(b"head", encode_height(0), db=self._db[b"meta"])
+        with self.tables.write() as batch:
+            require(batch.get(b"meta", b"genesis_hash") is None, "store has genesis")
+            _write_state(batch, state_writes, new_nodes, new_values)
+            batch.put(b"meta", b"genesis_hash", genesis_hash)
+            batch.put(b"meta", b"genesis_state_root", state_root)
+            batch.put(b"meta", b"head", encode_height(0))
 
     def save_block(self, write: BlockWrite) -> None:
         """Append one committed block, atomically."""
         header = write.committed.block.header
         height = header.height
-        with self._env.begin(write=True) as txn:
-            head_raw = txn.get(b"head", db=self._db[b"meta"])
+        with self.tables.write() as batch:
+            head_raw = batch.get(b"meta", b"head")
             head = 0 if head_raw is None else _HEIGHT.unpack(head_raw)[0]
             require(height == head + 1, "blocks must be saved in order", height=height, head=head)
             key = encode_height(height)
-            txn.put(key, encode(write.committed), db=self._db[b"blocks"])
-            txn.put(write.block_hash, key, db=self._db[b"block_hashes"])
-            transactions = self._db[b"transactions"]
+            batch.put(b"blocks", key, encode(write.committed))
+            batch.put(b"block_hashes", write.block_hash, key)
             # A hash that appears again (a replay that a proposer included and the runtime
             # rejected as ``duplicate_transaction``) keeps its first location.
             for index, transaction_hash in enumerate(write.transaction_hashes):
-                txn.put(
+                batch.put(
+                    b"transactions",
                     transaction_hash,
                     _LOCATION.pack(height, index),
-                    db=transactions,
                     overwrite=False,
                 )
-            self._write_state(txn, write.state_writes, write.new_nodes, write.new_values)
+            _write_state(batch, write.state_writes, write.new_nodes, write.new_values)
             if header.next_validators_hash != header.validators_hash:
-                txn.put(key, b"", db=self._db[b"validator_changes"])
-            txn.put(b"head", key, db=self._db[b"meta"])
-
-    def _write_state(
-        self,
-        txn: Any,
-        state_writes: Mapping[bytes, bytes | None],
-        new_nodes: Mapping[bytes, bytes],
-        new_values: Mapping[bytes, bytes],
-    ) -> None:
-        latest = self._db[b"state_latest"]
-        for key, value in state_writes.items():
-            if value is None:
-                txn.delete(key, db=latest)
-            else:
-                txn.put(key, value, db=latest)
-        nodes = self._db[b"state_nodes"]
-        for node_hash, node in new_nodes.items():
-            txn.put(node_hash, node, db=nodes, overwrite=False)
-        values = self._db[b"state_values"]
-        for value_hash, value in new_values.items():
-            txn.put(value_hash, value, db=values, overwrite=False)
+                batch.put(b"validator_changes", key, b"")
+            batch.put(b"meta", b"head", key)
 
     def disk_usage_bytes(self) -> int:
-        return sum(
-            os.path.getsize(self.path / name)
-            for name in ("data.mdb",)
-            if (self.path / name).exists()
-        )
+        return self.tables.size_bytes()
+
+
+def _write_state(
+    batch: WriteBatch,
+    state_writes: Mapping[bytes, bytes | None],
+    new_nodes: Mapping[bytes, bytes],
+    new_values: Mapping[bytes, bytes],
+) -> None:
+    for key, value in state_writes.items():
+        if value is None:
+            batch.delete(b"state_latest", key)
+        else:
+            batch.put(b"state_latest", key, value)
+    for node_hash, node in new_nodes.items():
+        batch.put(b"state_nodes", node_hash, node, overwrite=False)
+    for value_hash, value in new_values.items():
+        batch.put(b"state_values", value_hash, value, overwrite=False)

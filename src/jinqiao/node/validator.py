@@ -1,5 +1,6 @@
-"""Signing as a validator. In a solo network the one validator's precommit is the whole commit
-certificate; the BFT driver will gather more than two thirds of the power's precommits instead."""
+"""Signing a precommit outside consensus: the benchmarks that measure execution alone certify
+their blocks with one validator's precommit (``solo_certificate``); a node gathers more than two
+thirds of the power's precommits through ``node.driver`` instead."""
 
 from __future__ import annotations
 

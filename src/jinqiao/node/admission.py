@@ -1,0 +1,71 @@
+"""Admission: the checks a signed transaction passes before it waits in a mempool.
+
+One function for every path that admits — client submissions over the API, transactions gossiped
+by other validators, and the simulator's clients — so the simulator exercises the node's own
+rules. ``check`` reads one snapshot of committed state and changes nothing; ``add`` puts what
+passed into the mempool. A node calls them back to back; the simulator may let a block commit in
+between, as a worker thread can in a node, which is what lets it find races between admission and
+commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinqiao.core.codec import decode
+from jinqiao.core.errors import InvalidInput, Rejection
+from jinqiao.core.genesis import ChainParameters
+from jinqiao.core.hashing import transaction_hash
+from jinqiao.core.limits import MAX_TRANSACTION_BYTES
+from jinqiao.core.types import SignedTransaction
+from jinqiao.execution.runtime import Runtime
+from jinqiao.execution.state import StateReader
+from jinqiao.node.mempool import Mempool, MempoolFull, PendingTransaction, SenderQuotaExceeded
+from jinqiao.node.storage import Snapshot
+
+AdmissionRefused = InvalidInput | Rejection | MempoolFull | SenderQuotaExceeded
+
+
+@dataclass(frozen=True)
+class Admission:
+    transaction_hash: bytes
+    status: str  # "pending" (newly admitted) or "already_pending"
+
+
+def check(
+    raw: bytes,
+    *,
+    runtime: Runtime,
+    mempool: Mempool,
+    snapshot: Snapshot,
+    state: StateReader,
+    height: int,
+    parameters: ChainParameters,
+) -> Admission | PendingTransaction:
+    """Every check but the mempool's own limits. Returns the transaction to add, or the answer
+    for one that already waits; raises ``DecodeError`` or ``Rejection``."""
+    transaction = decode(raw, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES)
+    identity = transaction_hash(runtime.suite, transaction.body)
+    waiting = mempool.get(identity)
+    if waiting is not None:
+        # The hash covers the body only: a copy with another signature is checked before it is
+        # answered as the waiting transaction, so forged bytes never look accepted.
+        if waiting.signature != transaction.signature:
+            runtime.verify_signature(transaction)
+        return Admission(identity, "already_pending")
+    if snapshot.has_transaction(identity):
+        raise Rejection(
+            "duplicate_transaction",
+            "this transaction was already committed",
+            transaction_hash=identity.hex(),
+        )
+    runtime.verify_signature(transaction)
+    runtime.check_transaction(state, transaction, height, parameters)
+    return PendingTransaction(identity, transaction, len(raw))
+
+
+def add(mempool: Mempool, pending: PendingTransaction, *, reserve: float) -> Admission:
+    """Put a checked transaction into the mempool; raises ``MempoolFull`` or
+    ``SenderQuotaExceeded`` when its limits say no."""
+    added = mempool.add(pending, reserve=reserve)
+    return Admission(pending.transaction_hash, "pending" if added else "already_pending")

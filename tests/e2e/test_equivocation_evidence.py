@@ -17,7 +17,7 @@ from jinqiao.core.hashing import vote_signing_bytes
 from jinqiao.core.types import Vote, VoteType
 from jinqiao.keys import load_key
 from jinqiao.node.config import load_config
-from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress
+from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress, organization_roots
 from jinqiao.node.wire import VoteMessage, encode_message
 from tests.helpers.process import NodeProcess, make_network
 
@@ -58,6 +58,7 @@ def test_equivocation_is_put_on_chain(tmp_path: Path) -> None:
             genesis_hash=genesis_hash(genesis),
             nodes={v.name: v.organization for v in genesis.validators},
             peers=tuple(PeerAddress(p.name, p.host, p.port) for p in config.peers),
+            organization_roots=organization_roots(genesis),
         )
 
         async def equivocate() -> None:

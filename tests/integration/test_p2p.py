@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import ssl
+import struct
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -420,3 +421,46 @@ def test_a_dialled_peer_is_checked_as_well(
             await server.wait_closed()
 
     run(scenario())
+
+
+# -- a peer's frames never take the node down (tracker issue 7, defect 2) -----------------------
+
+
+class Poisoned(Inbox):
+    """A handler with a bug a peer can reach: this frame makes it raise (as ``struct.error``
+    once escaped the driver for a block request of height -1)."""
+
+    async def __call__(self, peer: str, payload: bytes) -> None:
+        if payload == b"poison":
+            raise struct.error("argument out of range")
+        await super().__call__(peer, payload)
+
+
+@pytest.mark.parametrize("poisoned", ["dialler", "acceptor"])
+def test_a_frame_the_handler_fails_on_drops_only_that_connection(
+    three: list[P2PConfig], poisoned: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The handler's exception is logged with the peer's name and that peer is disconnected;
+    the dialler dials again (before the fix it died, and the pair stayed apart for good)."""
+    pair = three[:2]  # the first dials the second
+    inboxes: list[Inbox] = [Poisoned(), Inbox()] if poisoned == "dialler" else [Inbox(), Poisoned()]
+    victim, sender = (0, 1) if poisoned == "dialler" else (1, 0)
+
+    async def scenario() -> None:
+        networks = [P2PNetwork(config, inbox) for config, inbox in zip(pair, inboxes, strict=True)]
+        for network in networks:
+            await network.start()
+        try:
+            await eventually(lambda: all(len(n.connected()) == 1 for n in networks))
+            assert networks[sender].send(pair[victim].node, b"poison")
+            await eventually(lambda: networks[victim].peers[pair[sender].node].connects >= 2)
+            await eventually(lambda: all(len(n.connected()) == 1 for n in networks))
+            assert networks[sender].send(pair[victim].node, b"after")
+            await eventually(lambda: (pair[sender].node, b"after") in inboxes[victim].messages)
+        finally:
+            for network in networks:
+                await network.stop()
+
+    run(scenario())
+    failures = [r for r in caplog.records if "could not be handled" in r.getMessage()]
+    assert len(failures) == 1 and pair[sender].node in failures[0].getMessage()

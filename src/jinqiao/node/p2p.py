@@ -16,6 +16,10 @@ is about to add (``set_nodes`` follows the chain). Anything else is refused duri
 and never becomes a peer. After TLS, both sides exchange a ``Hello`` (chain id, genesis hash, node
 name) and hang up on a mismatch.
 
+A peer's frames cannot take the node down: an exception the message handler raises for a frame is
+logged with the peer's name and the peer is disconnected; a dialler that fails for any reason
+dials again with backoff.
+
 Frames are a 4-byte big-endian length and that many bytes; a frame over ``MAX_FRAME_BYTES`` ends
 the connection. Each peer has a bounded send queue; a peer that does not keep up is disconnected,
 never allowed to grow memory. To avoid two connections per pair, the node whose name sorts first
@@ -346,34 +350,51 @@ class P2PNetwork:
 
     # -- connections -----------------------------------------------------------------------
     async def _dial_forever(self, peer: PeerAddress) -> None:
+        """Dial ``peer`` until the network stops. Whatever ends an attempt — a refused
+        connection, a peer that hung up, a fault in this node's handling of its frames — the
+        dialler backs off and dials again; it never ends on its own."""
         backoff = BACKOFF_START_S
         while not self._stopping:
-            if self.peers[peer.name].connected_since is not None or peer.name not in self.nodes:
+            state = self.peers[peer.name]
+            if state.connected_since is not None or peer.name not in self.nodes:
                 await asyncio.sleep(BACKOFF_MAX_S if peer.name not in self.nodes else 1.0)
                 continue
+            connects = state.connects
             try:
-                # asyncio.timeout, not wait_for: wait_for can lose a connection that completes
-                # just as the task is cancelled (a transport left open).
-                async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
-                    reader, writer = await asyncio.open_connection(
-                        peer.host,
-                        peer.port,
-                        ssl=self._client_context,
-                        server_hostname=peer.name,
-                        limit=64 * 1024,
-                    )
-            except (OSError, TimeoutError, ssl.SSLError) as exc:
-                self.peers[peer.name].last_error = f"connect: {exc}"
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                await self._dial(peer)
+            except Exception as exc:  # any fault: logged, then dial again
+                log.exception("dialling %s failed", peer.name)
+                state.last_error = f"dial: {exc.__class__.__name__}: {exc}"
+            if state.connects > connects:
+                backoff = BACKOFF_START_S  # it was a peer for a while: dial again at once
                 continue
-            backoff = BACKOFF_START_S
-            await self._serve(reader, writer, expected=peer.name)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    async def _dial(self, peer: PeerAddress) -> None:
+        try:
+            # asyncio.timeout, not wait_for: wait_for can lose a connection that completes
+            # just as the task is cancelled (a transport left open).
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+                reader, writer = await asyncio.open_connection(
+                    peer.host,
+                    peer.port,
+                    ssl=self._client_context,
+                    server_hostname=peer.name,
+                    limit=64 * 1024,
+                )
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            self.peers[peer.name].last_error = f"connect: {exc}"
+            return
+        await self._serve(reader, writer, expected=peer.name)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # Closing the server cancels these handlers; that is the normal way they end.
         with contextlib.suppress(asyncio.CancelledError):
-            await self._serve(reader, writer, expected=None)
+            try:
+                await self._serve(reader, writer, expected=None)
+            except Exception:  # a connection's fault never reaches the server
+                log.exception("an accepted peer connection failed")
 
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, expected: str | None
@@ -471,7 +492,14 @@ class P2PNetwork:
                 state.last_error = f"read: {exc.__class__.__name__}"
                 return
             state.frames_in += 1
-            await self.on_message(state.name, payload)
+            try:
+                await self.on_message(state.name, payload)
+            except Exception as exc:  # the peer goes, the node stays
+                log.exception(
+                    "a frame from peer %s could not be handled; disconnecting it", state.name
+                )
+                state.last_error = f"frame not handled: {exc.__class__.__name__}"
+                return
 
     async def _write_loop(
         self, state: PeerState, writer: asyncio.StreamWriter, queue: asyncio.Queue[bytes]

@@ -25,7 +25,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -158,11 +158,17 @@ class ConsensusDriver:
         self._stopping = False
         self._last_status = 0.0
         self._waiting_to_start = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._fault: BaseException | None = None
+        self._stop: asyncio.Event | None = None
         self.empty_block_interval_s = empty_block_interval_s
         self._load_locked_block()
 
     # -- life cycle ------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
+        """Take part in consensus until ``stop`` is set. A task of the driver that fails stops
+        the driver, and ``run`` raises ``NodeFault`` (the node stops, loudly)."""
+        self._stop = stop
         await self.p2p.start()
         try:
             self._start_height()
@@ -178,7 +184,31 @@ class ConsensusDriver:
             self._stopping = True
             for timer in self._timers:
                 timer.cancel()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.p2p.stop()
+        if self._fault is not None:
+            raise NodeFault(f"a consensus task failed: {self._fault!r}") from self._fault
+
+    def _spawn(self, work: Coroutine[object, object, None]) -> None:
+        """Run ``work`` as a task the driver keeps until it ends; a task that fails is a node
+        fault (DESIGN.md §4 rule 5): logged as critical, and the driver stops."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None or self._stopping:
+            return
+        log.critical(
+            "consensus task %s failed; stopping", task.get_name(), exc_info=task.exception()
+        )
+        if self._fault is None:
+            self._fault = task.exception()
+        if self._stop is not None:
+            self._stop.set()
 
     def _start_height(self) -> None:
         """Start the next height now if there is work, else once transactions arrive, another
@@ -218,7 +248,7 @@ class ConsensusDriver:
         if isinstance(output, ScheduleTimeout):
             self._schedule(output)
         elif isinstance(output, RequestValue):
-            asyncio.get_running_loop().create_task(self._build(output))
+            self._spawn(self._build(output))
         elif isinstance(output, BroadcastProposal):
             try:
                 signed = self.safety.sign_proposal(output.proposal)
@@ -229,9 +259,9 @@ class ConsensusDriver:
         elif isinstance(output, CastVote):
             self._cast(output)
         elif isinstance(output, ValidateBlock):
-            asyncio.get_running_loop().create_task(self._validate(output))
+            self._spawn(self._validate(output))
         elif isinstance(output, Decide):
-            asyncio.get_running_loop().create_task(self._decide(output))
+            self._spawn(self._decide(output))
         elif isinstance(output, VoteEquivocation):
             self.node.submit_as_validator(
                 EVIDENCE,
@@ -379,6 +409,9 @@ class ConsensusDriver:
 
     # -- the network -------------------------------------------------------------------------
     async def _on_frame(self, peer: str, payload: bytes) -> None:
+        """One frame from ``peer``. A frame that does not decode (every field is checked for
+        range and length there) is logged and ignored; any other exception reaches ``P2PNetwork``,
+        which disconnects the peer."""
         try:
             message = decode_message(payload)
         except DecodeError as error:

@@ -18,7 +18,7 @@ name) and hang up on a mismatch.
 
 A peer's frames cannot take the node down: an exception the message handler raises for a frame is
 logged with the peer's name and the peer is disconnected; a dialler that fails for any reason
-dials again with backoff.
+dials again with backoff (ADR 0008).
 
 Frames are a 4-byte big-endian length and that many bytes; a frame over ``MAX_FRAME_BYTES`` ends
 the connection. Each peer has a bounded send queue; a peer that does not keep up is disconnected,
@@ -186,11 +186,13 @@ def check_peer_certificate(
     if fingerprint in config.revoked_fingerprints:
         raise PeerRefused(f"certificate {fingerprint.hex()} is revoked")
     try:
+        # cryptography parses lazily and more strictly than OpenSSL: read what is checked here.
         certificate = x509.load_der_x509_certificate(der)
-    except ValueError as exc:
+        names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        organizations = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        extensions = certificate.extensions
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise PeerRefused(f"unreadable peer certificate: {exc}") from None
-    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    organizations = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
     if len(names) != 1 or len(organizations) != 1:
         raise PeerRefused("the peer certificate must name one node and one organization")
     node, organization = str(names[0].value), str(organizations[0].value)
@@ -204,7 +206,7 @@ def check_peer_certificate(
     for which, checked in (("certificate", certificate), (f"TLS root of {organization!r}", root)):
         if not checked.not_valid_before_utc <= now <= checked.not_valid_after_utc:
             raise PeerRefused(f"the {which} of {node!r} is outside its validity period")
-    _check_usage(certificate, node, purpose)
+    _check_usage(extensions, node, purpose)
     return node
 
 
@@ -224,10 +226,9 @@ def _check_issued_by(
         raise refusal from None
 
 
-def _check_usage(certificate: x509.Certificate, node: str, purpose: ObjectIdentifier) -> None:
+def _check_usage(extensions: x509.Extensions, node: str, purpose: ObjectIdentifier) -> None:
     """A node certificate: not a CA, usable for signatures, for ``purpose`` (as ``jinqiao init``
     issues them: no key usage extension, extended key usage serverAuth and clientAuth)."""
-    extensions = certificate.extensions
     with contextlib.suppress(x509.ExtensionNotFound):
         if extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
             raise PeerRefused(f"the certificate of {node!r} is a CA certificate")

@@ -360,15 +360,16 @@ class P2PNetwork:
             if state.connected_since is not None or peer.name not in self.nodes:
                 await asyncio.sleep(BACKOFF_MAX_S if peer.name not in self.nodes else 1.0)
                 continue
-            connects = state.connects
+            connects, started = state.connects, time.monotonic()
             try:
                 await self._dial(peer)
             except Exception as exc:  # any fault: logged, then dial again
                 log.exception("dialling %s failed", peer.name)
                 state.last_error = f"dial: {exc.__class__.__name__}: {exc}"
-            if state.connects > connects:
-                backoff = BACKOFF_START_S  # it was a peer for a while: dial again at once
-                continue
+            if state.connects > connects and time.monotonic() - started >= BACKOFF_MAX_S:
+                # It was a peer for a while: dial again soon. A peer that gets itself dropped
+                # at once (a refused hello, a frame that fails) meets a growing backoff instead.
+                backoff = BACKOFF_START_S
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_S)
 

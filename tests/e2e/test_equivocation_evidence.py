@@ -12,13 +12,13 @@ import pytest
 
 from jinqiao.client import Client
 from jinqiao.consensus.messages import SignedVote
-from jinqiao.core.genesis import genesis_hash, load_genesis
+from jinqiao.core.genesis import load_genesis
 from jinqiao.core.hashing import vote_signing_bytes
 from jinqiao.core.types import Vote, VoteType
 from jinqiao.keys import load_key
-from jinqiao.node.config import load_config
-from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress
+from jinqiao.node.p2p import P2PNetwork
 from jinqiao.node.wire import VoteMessage, encode_message
+from tests.helpers.cluster import p2p_config_of
 from tests.helpers.process import NodeProcess, make_network
 
 pytestmark = pytest.mark.e2e
@@ -46,19 +46,7 @@ def test_equivocation_is_put_on_chain(tmp_path: Path) -> None:
             assert client.token.mint(treasury, "CNY", payee, 1).ok  # 3 of 4 commit
             height = client.status()["height"]
         key = load_key(byzantine_home / "validator_key.json")
-        config = load_config(byzantine_home)
-        p2p = P2PConfig(
-            node=byzantine_name,
-            host=config.p2p_host,
-            port=config.p2p_port,
-            certificate_file=byzantine_home / "tls" / "node.crt",
-            key_file=byzantine_home / "tls" / "node.key",
-            roots_file=byzantine_home / "tls" / "roots.pem",
-            chain_id=genesis.chain_id,
-            genesis_hash=genesis_hash(genesis),
-            nodes={v.name: v.organization for v in genesis.validators},
-            peers=tuple(PeerAddress(p.name, p.host, p.port) for p in config.peers),
-        )
+        p2p = p2p_config_of(tmp_path, byzantine_name)
 
         async def equivocate() -> None:
             network = P2PNetwork(p2p, ignore)

@@ -12,7 +12,10 @@ import httpx
 
 from jinqiao.apps.token import TOKEN, TransferArgs
 from jinqiao.client import Client, ClientError
+from jinqiao.core.genesis import genesis_hash, load_genesis
 from jinqiao.keys import load_key
+from jinqiao.node.config import load_config
+from jinqiao.node.p2p import P2PConfig, PeerAddress, organization_roots
 from tests.helpers.process import NodeProcess
 
 
@@ -76,3 +79,24 @@ class Load:
         self.stop.set()
         self.thread.join(timeout=60)
         self.client.close()
+
+
+def p2p_config_of(directory: Path, name: str) -> P2PConfig:
+    """The p2p configuration of node ``name`` of the network in ``directory``, for a test that
+    speaks on the network as that node (its process not started) with its own certificate."""
+    genesis = load_genesis((directory / "genesis.json").read_bytes())
+    home = directory / "nodes" / name
+    config = load_config(home)
+    return P2PConfig(
+        node=name,
+        host=config.p2p_host,
+        port=config.p2p_port,
+        certificate_file=home / "tls" / "node.crt",
+        key_file=home / "tls" / "node.key",
+        roots_file=home / "tls" / "roots.pem",
+        chain_id=genesis.chain_id,
+        genesis_hash=genesis_hash(genesis),
+        nodes={v.name: v.organization for v in genesis.validators},
+        peers=tuple(PeerAddress(p.name, p.host, p.port) for p in config.peers),
+        organization_roots=organization_roots(genesis),
+    )

@@ -5,22 +5,32 @@ reconnection after a peer restarts."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import ssl
+import struct
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from jinqiao.core.codec import encode
 from jinqiao.core.genesis import genesis_hash, load_genesis
 from jinqiao.node.p2p import (
     MAX_FRAME_BYTES,
+    Hello,
     P2PConfig,
     P2PNetwork,
     PeerAddress,
     certificate_fingerprint,
+    organization_roots,
 )
-from jinqiao.provision.network import NetworkLayout
+from jinqiao.provision.network import NetworkLayout, make_node_certificate, make_organization_ca
 from tests.helpers.process import free_port_base, make_network
 
 
@@ -45,6 +55,7 @@ def configs(directory: Path, layout: NetworkLayout) -> list[P2PConfig]:
                 genesis_hash=genesis_hash(genesis),
                 nodes=nodes,
                 peers=peers,
+                organization_roots=organization_roots(genesis),
             )
         )
     return result
@@ -247,3 +258,209 @@ def test_a_revoked_certificate_is_refused_at_the_handshake(three: list[P2PConfig
                 await network.stop()
 
     run(scenario())
+
+
+# -- who a peer is: the organization root that issued its certificate, and its name ------------
+
+
+def issue(
+    directory: Path,
+    out: Path,
+    node: str,
+    organization: str,
+    *,
+    issuer: str | None = None,
+    foreign: bool = False,
+    **options: Any,
+) -> tuple[Path, Path]:
+    """A certificate (file, key file) naming ``node`` of ``organization``, issued by the root of
+    ``issuer`` (default: ``organization``) in the network ``directory``, or by a new root outside
+    the consortium (``foreign``)."""
+    if foreign:
+        ca_key, ca_certificate = make_organization_ca(organization)
+    else:
+        ca_dir = directory / "orgs" / (issuer or organization)
+        loaded = serialization.load_pem_private_key((ca_dir / "tls-ca.key").read_bytes(), None)
+        assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+        ca_key = loaded
+        ca_certificate = x509.load_pem_x509_certificate((ca_dir / "tls-ca.crt").read_bytes())
+    key, certificate = make_node_certificate(node, organization, ca_key, ca_certificate, **options)
+    out.mkdir(parents=True, exist_ok=True)
+    certificate_file, key_file = out / "node.crt", out / "node.key"
+    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return certificate_file, key_file
+
+
+def tls_context(purpose: int, identity: tuple[Path, Path], roots_file: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(purpose)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_cert_chain(*identity)
+    context.load_verify_locations(roots_file)
+    return context
+
+
+def hello_frame(target: P2PConfig, node: str) -> bytes:
+    encoded = encode(Hello(target.chain_id, target.genesis_hash, node))
+    return len(encoded).to_bytes(4, "big") + encoded
+
+
+async def answered_hello(reader: asyncio.StreamReader) -> bool:
+    """Whether the other end answered with a hello (it accepted the certificate)."""
+    try:
+        length = int.from_bytes(await asyncio.wait_for(reader.readexactly(4), 10), "big")
+        await reader.readexactly(length)
+    except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+        return False
+    return True
+
+
+# The node "ecfin" (organization "ecfin") connects to "clearing"; each case says who issued the
+# certificate it presents and whether "clearing" takes it as its peer "ecfin".
+IDENTITY_CASES = {
+    "issued by its own organization's root": (dict(), True),
+    "issued by another member's root": (dict(issuer="bank-a"), False),
+    "issued by a root outside the consortium": (dict(foreign=True), False),
+    "expired": (dict(valid_days=-1), False),
+    "revoked": (dict(), False),
+    "only for servers (no clientAuth)": (
+        dict(extended_key_usages=(ExtendedKeyUsageOID.SERVER_AUTH,)),
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(IDENTITY_CASES))
+def test_a_peer_is_who_its_own_organization_root_says(
+    three: list[P2PConfig], tmp_path: Path, case: str
+) -> None:
+    """ADR 0007 (tracker issue 7): a certificate that bank-a's root issued naming another
+    organization's node chains to a consortium root, yet must not make its holder that node."""
+    options, accepted = IDENTITY_CASES[case]
+    target, pretended = three[0], three[1]
+    assert (target.node, pretended.node) == ("clearing", "ecfin")
+    identity = issue(tmp_path, tmp_path / "peer", "ecfin", "ecfin", **options)
+    if case == "revoked":
+        revoked = bytes.fromhex(certificate_fingerprint(identity[0]))
+        target = dataclasses.replace(target, revoked_fingerprints=frozenset({revoked}))
+
+    async def scenario() -> None:
+        network = P2PNetwork(target, Inbox())
+        await network.start()
+        writer = None
+        try:
+            context = tls_context(ssl.PROTOCOL_TLS_CLIENT, identity, target.roots_file)
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                reader, writer = await asyncio.open_connection(
+                    "127.0.0.1", target.port, ssl=context, server_hostname=target.node
+                )
+                writer.write(hello_frame(target, "ecfin"))
+            assert writer is not None or not accepted
+            answered = writer is not None and await answered_hello(reader)
+            assert answered == accepted
+            if accepted:
+                await eventually(lambda: network.connected() == ["ecfin"])
+            else:
+                assert network.connected() == []
+                assert network.peers["ecfin"].connects == 0
+        finally:
+            if writer is not None:
+                writer.close()
+            await network.stop()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("case", "options"),
+    [
+        ("issued by another member's root", dict(issuer="bank-a")),
+        (
+            "only for clients (no serverAuth)",
+            dict(extended_key_usages=(ExtendedKeyUsageOID.CLIENT_AUTH,)),
+        ),
+    ],
+)
+def test_a_dialled_peer_is_checked_as_well(
+    three: list[P2PConfig], tmp_path: Path, case: str, options: dict[str, Any]
+) -> None:
+    """The node that dials checks the certificate of the node it reached the same way."""
+    dialler, dialled = three[0], three[1]
+    assert dialler.node < dialled.node  # "clearing" dials "ecfin"
+    identity = issue(tmp_path, tmp_path / "peer", "ecfin", "ecfin", **options)
+    context = tls_context(ssl.PROTOCOL_TLS_SERVER, identity, dialled.roots_file)
+    hellos: list[bool] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(hello_frame(dialled, "ecfin"))
+        hellos.append(await answered_hello(reader))
+        writer.close()
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(serve, "127.0.0.1", dialled.port, ssl=context)
+        network = P2PNetwork(dialler, Inbox())
+        await network.start()
+        try:
+            # The dialler tries several times; OpenSSL may refuse a certificate without
+            # serverAuth itself, before any hello.
+            await asyncio.sleep(2.0)
+            assert network.peers["ecfin"].last_error or hellos
+            assert not any(hellos)
+            assert network.connected() == []
+            assert network.peers["ecfin"].connects == 0
+        finally:
+            await network.stop()
+            server.close()
+            await server.wait_closed()
+
+    run(scenario())
+
+
+# -- a peer's frames never take the node down (tracker issue 7, defect 2) -----------------------
+
+
+class Poisoned(Inbox):
+    """A handler with a bug a peer can reach: this frame makes it raise (as ``struct.error``
+    once escaped the driver for a block request of height -1)."""
+
+    async def __call__(self, peer: str, payload: bytes) -> None:
+        if payload == b"poison":
+            raise struct.error("argument out of range")
+        await super().__call__(peer, payload)
+
+
+@pytest.mark.parametrize("poisoned", ["dialler", "acceptor"])
+def test_a_frame_the_handler_fails_on_drops_only_that_connection(
+    three: list[P2PConfig], poisoned: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The handler's exception is logged with the peer's name and that peer is disconnected;
+    the dialler dials again (before the fix it died, and the pair stayed apart for good)."""
+    pair = three[:2]  # the first dials the second
+    inboxes: list[Inbox] = [Poisoned(), Inbox()] if poisoned == "dialler" else [Inbox(), Poisoned()]
+    victim, sender = (0, 1) if poisoned == "dialler" else (1, 0)
+
+    async def scenario() -> None:
+        networks = [P2PNetwork(config, inbox) for config, inbox in zip(pair, inboxes, strict=True)]
+        for network in networks:
+            await network.start()
+        try:
+            await eventually(lambda: all(len(n.connected()) == 1 for n in networks))
+            assert networks[sender].send(pair[victim].node, b"poison")
+            await eventually(lambda: networks[victim].peers[pair[sender].node].connects >= 2)
+            await eventually(lambda: all(len(n.connected()) == 1 for n in networks))
+            assert networks[sender].send(pair[victim].node, b"after")
+            await eventually(lambda: (pair[sender].node, b"after") in inboxes[victim].messages)
+        finally:
+            for network in networks:
+                await network.stop()
+
+    run(scenario())
+    failures = [r for r in caplog.records if "could not be handled" in r.getMessage()]
+    assert len(failures) == 1 and pair[sender].node in failures[0].getMessage()

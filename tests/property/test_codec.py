@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from jinqiao.core.codec import decode, encode
 from jinqiao.core.errors import DecodeError
+from jinqiao.core.limits import MAX_BLOCK_TRANSACTIONS, MAX_CONSENSUS_ROUND, MAX_HEIGHT
 from jinqiao.core.types import (
     Block,
     BlockHeader,
@@ -41,6 +42,10 @@ UINT64_MAX = 2**64 - 1
 # -- strategies ------------------------------------------------------------------------------
 
 uint64 = st.integers(min_value=0, max_value=UINT64_MAX)
+# The ranges core/types.py declares for fields that come from outside (Meta constraints).
+height = st.integers(min_value=0, max_value=MAX_HEIGHT)
+round_number = st.integers(min_value=0, max_value=MAX_CONSENSUS_ROUND)
+transaction_count = st.integers(min_value=0, max_value=MAX_BLOCK_TRANSACTIONS)
 short_text = st.text(max_size=24)
 address = st.binary(min_size=20, max_size=20)
 digest = st.binary(min_size=32, max_size=32)
@@ -59,7 +64,7 @@ transaction_bodies = st.builds(
     address,
     public_key,
     uint64,
-    uint64,
+    height,
     short_text,
     short_text,
     payload,
@@ -87,8 +92,8 @@ receipts = st.builds(
 block_headers = st.builds(
     BlockHeader,
     short_text,
-    uint64,
-    uint64,
+    height,
+    height,
     digest,
     digest,
     digest,
@@ -96,21 +101,21 @@ block_headers = st.builds(
     digest,
     digest,
     address,
-    uint64,
+    transaction_count,
 )
 blocks = st.builds(Block, block_headers, small_tuple(signed_transactions))
 votes = st.builds(
     Vote,
     short_text,
-    uint64,
-    uint64,
+    height,
+    round_number,
     st.integers(min_value=1, max_value=2),
     st.one_of(st.just(b""), digest),
     address,
 )
 commit_signatures = st.builds(CommitSignature, address, signature)
 commit_certificates = st.builds(
-    CommitCertificate, uint64, uint64, digest, small_tuple(commit_signatures, max_size=4)
+    CommitCertificate, height, round_number, digest, small_tuple(commit_signatures, max_size=4)
 )
 validators = st.builds(Validator, address, public_key, uint64, short_text, short_text)
 validator_sets = st.builds(ValidatorSet, small_tuple(validators, max_size=4))
@@ -273,6 +278,8 @@ def same_value(first: Any, second: Any) -> bool:
 def wrong_values_for(annotation: Any) -> list[Any]:
     """Values of a type the field does not accept (None and a float are wrong for every field)."""
     wrong: list[Any] = [None, 1.5]
+    if typing.get_origin(annotation) is typing.Annotated:  # a constrained field: its base type
+        annotation = typing.get_args(annotation)[0]
     if annotation is int:
         return [*wrong, "1", b"\x01", True, [1]]
     if annotation is str:
@@ -426,23 +433,27 @@ def test_wrong_type_inside_nested_values_is_rejected() -> None:
 
 def test_non_minimal_integer_is_rejected() -> None:
     # Vote.height = 1 written as uint8 (0xcc 0x01) instead of the positive fixint 0x01.
-    canonical = encode(Vote("c", 1, 0, 2, b"", b""))
-    assert canonical == b"\x96\xa1c\x01\x00\x02\xc4\x00\xc4\x00"
+    canonical = encode(Vote("c", 1, 0, 2, b"", b"\x07" * 20))
+    assert canonical == b"\x96\xa1c\x01\x00\x02\xc4\x00\xc4\x14" + b"\x07" * 20
     for long_form in (b"\xcc\x01", b"\xcd\x00\x01", b"\xce\x00\x00\x00\x01", b"\xd0\x01"):
         non_minimal = canonical[:3] + long_form + canonical[4:]
         # msgpack itself reads it as the same vote; only canonicality forbids it.
-        assert msgspec.msgpack.decode(non_minimal, type=Vote) == Vote("c", 1, 0, 2, b"", b"")
+        assert msgspec.msgpack.decode(non_minimal, type=Vote) == Vote(
+            "c", 1, 0, 2, b"", b"\x07" * 20
+        )
         error = assert_rejected(non_minimal, Vote)
         assert "not in canonical encoding" in error.message
 
 
 def test_non_minimal_lengths_are_rejected() -> None:
-    canonical = encode(Vote("c", 1, 0, 2, b"", b""))
+    canonical = encode(Vote("c", 1, 0, 2, b"", b"\x07" * 20))
     str8 = b"\x96\xd9\x01c" + canonical[3:]
     bin16 = canonical[:6] + b"\xc5\x00\x00" + canonical[8:]
     array16 = b"\xdc\x00\x06" + canonical[1:]
     for non_minimal in (str8, bin16, array16):
-        assert msgspec.msgpack.decode(non_minimal, type=Vote) == Vote("c", 1, 0, 2, b"", b"")
+        assert msgspec.msgpack.decode(non_minimal, type=Vote) == Vote(
+            "c", 1, 0, 2, b"", b"\x07" * 20
+        )
         assert "not in canonical encoding" in assert_rejected(non_minimal, Vote).message
 
 

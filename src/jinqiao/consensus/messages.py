@@ -14,11 +14,27 @@ signed by the validator it names, and stays cheap and pure.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Annotated
+
+from msgspec import Meta
 
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import CryptoSuite
+from jinqiao.core.errors import DecodeError
 from jinqiao.core.hashing import vote_signing_bytes
-from jinqiao.core.types import HASH_BYTES, Validator, Vote, VoteType
+from jinqiao.core.limits import MAX_CONSENSUS_ROUND
+from jinqiao.core.types import (
+    HASH_BYTES,
+    Address,
+    Hash,
+    Height,
+    Name,
+    Round,
+    Signature,
+    Validator,
+    Vote,
+    VoteType,
+)
 
 __all__ = [
     "MAX_PROPOSAL_MESSAGE_BYTES",
@@ -28,6 +44,8 @@ __all__ = [
     "Proposal",
     "SignedProposal",
     "SignedVote",
+    "check_signed_proposal",
+    "check_signed_vote",
     "decode_signed_proposal",
     "decode_signed_vote",
     "is_block_hash",
@@ -50,24 +68,24 @@ class Proposal(CanonicalStruct, frozen=True):
     (the block itself is gossiped beside it and checked against ``block_hash`` by the driver).
     ``valid_round`` is -1 when the proposer has no valid value from an earlier round."""
 
-    chain_id: str
-    height: int
-    round: int
-    block_hash: bytes
-    valid_round: int
-    proposer: bytes
+    chain_id: Name
+    height: Height
+    round: Round
+    block_hash: Hash
+    valid_round: Annotated[int, Meta(ge=-1, le=MAX_CONSENSUS_ROUND)]
+    proposer: Address
 
 
 class SignedProposal(CanonicalStruct, frozen=True):
     proposal: Proposal
-    signature: bytes
+    signature: Signature
 
 
 class SignedVote(CanonicalStruct, frozen=True):
     """A prevote or precommit with its signature over ``vote_signing_bytes(vote)``."""
 
     vote: Vote
-    signature: bytes
+    signature: Signature
 
 
 def proposal_signing_bytes(proposal: Proposal) -> bytes:
@@ -107,11 +125,27 @@ def verify_signed_proposal(
     return suite.verify(validator.public_key, proposal_signing_bytes(proposal), signed.signature)
 
 
+def check_signed_vote(signed: SignedVote) -> SignedVote:
+    """The rules of a decoded vote that its field types cannot state (raises ``DecodeError``):
+    the block hash is nil or a hash."""
+    if signed.vote.block_hash != NIL and not is_block_hash(signed.vote.block_hash):
+        raise DecodeError(f"a vote's block hash is empty (nil) or {HASH_BYTES} bytes")
+    return signed
+
+
+def check_signed_proposal(signed: SignedProposal) -> SignedProposal:
+    """The rules of a decoded proposal that its field types cannot state (raises
+    ``DecodeError``): its valid round is -1 or an earlier round (Algorithm 1, line 28)."""
+    if signed.proposal.valid_round >= signed.proposal.round:
+        raise DecodeError("a proposal's valid round must be -1 or before its round")
+    return signed
+
+
 def decode_signed_vote(data: bytes) -> SignedVote:
     """Strictly decode a vote from the network (raises ``DecodeError``)."""
-    return decode(data, SignedVote, max_bytes=MAX_VOTE_MESSAGE_BYTES)
+    return check_signed_vote(decode(data, SignedVote, max_bytes=MAX_VOTE_MESSAGE_BYTES))
 
 
 def decode_signed_proposal(data: bytes) -> SignedProposal:
     """Strictly decode a proposal from the network (raises ``DecodeError``)."""
-    return decode(data, SignedProposal, max_bytes=MAX_PROPOSAL_MESSAGE_BYTES)
+    return check_signed_proposal(decode(data, SignedProposal, max_bytes=MAX_PROPOSAL_MESSAGE_BYTES))

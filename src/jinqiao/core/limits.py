@@ -24,3 +24,10 @@ MAX_VALIDATORS = 200
 MAX_GENESIS_BYTES = 4 * 1024 * 1024
 MAX_AMOUNT_MINOR = 2**63 - 1
 MAX_NONCE = 2**64 - 1
+MAX_HEIGHT = 2**63 - 1
+"""Heights, ``valid_until`` and block times fit a signed 64-bit integer (storage keys: 8 bytes)."""
+MAX_TIME_MS = 2**63 - 1
+MAX_CONSENSUS_ROUND = 1_000_000
+"""Far beyond any real round: timeouts grow with the round, so reaching it takes years."""
+MAX_PUBLIC_KEY_BYTES = 65
+"""The longest public key of a suite (an uncompressed SM2 point); Ed25519's is 32."""

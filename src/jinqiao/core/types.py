@@ -4,17 +4,46 @@ taken over ``codec.encode`` and nothing else.
 Sizes: addresses are 20 bytes, hashes 32 bytes, Ed25519 public keys 32 and signatures 64 bytes.
 Amounts never appear here as floats; contract arguments travel as the canonical bytes of the
 method's own argument struct (``TransactionBody.args``).
+
+Every field that arrives from outside (a client, a peer) carries its range or length as a msgspec
+``Meta`` constraint, so ``codec.decode`` refuses an out-of-range value (a negative height, a
+31-byte hash) with a ``DecodeError`` before any code uses it. Constructing a struct in code does
+not check them.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Annotated
+
+from msgspec import Meta
 
 from jinqiao.core.codec import CanonicalStruct
+from jinqiao.core.limits import (
+    MAX_ARGS_BYTES,
+    MAX_BLOCK_TRANSACTIONS,
+    MAX_CONSENSUS_ROUND,
+    MAX_EVENTS_PER_TRANSACTION,
+    MAX_HEIGHT,
+    MAX_NAME_LENGTH,
+    MAX_PUBLIC_KEY_BYTES,
+    MAX_TIME_MS,
+    MAX_VALIDATORS,
+)
 
 ADDRESS_BYTES = 20
 HASH_BYTES = 32
+SIGNATURE_BYTES = 64
 EMPTY_HASH = b"\x00" * HASH_BYTES
+
+Height = Annotated[int, Meta(ge=0, le=MAX_HEIGHT)]
+Round = Annotated[int, Meta(ge=0, le=MAX_CONSENSUS_ROUND)]
+TimeMs = Annotated[int, Meta(ge=0, le=MAX_TIME_MS)]
+Hash = Annotated[bytes, Meta(min_length=HASH_BYTES, max_length=HASH_BYTES)]
+Address = Annotated[bytes, Meta(min_length=ADDRESS_BYTES, max_length=ADDRESS_BYTES)]
+Signature = Annotated[bytes, Meta(min_length=SIGNATURE_BYTES, max_length=SIGNATURE_BYTES)]
+PublicKey = Annotated[bytes, Meta(min_length=1, max_length=MAX_PUBLIC_KEY_BYTES)]
+Name = Annotated[str, Meta(max_length=MAX_NAME_LENGTH)]
 
 EventValue = str | int | bool
 
@@ -23,19 +52,20 @@ class TransactionBody(CanonicalStruct, frozen=True):
     """What the sender signs. Its hash is the transaction's identity (the signature is not part
     of it, so re-signing cannot create a second identity for the same intent)."""
 
-    chain_id: str
-    sender: bytes
-    public_key: bytes
-    nonce: int
-    valid_until: int
-    contract: str
-    method: str
-    args: bytes
+    chain_id: Name
+    sender: Address
+    public_key: PublicKey
+    nonce: Annotated[int, Meta(ge=0)]
+    """At most ``MAX_NONCE`` (2**64 - 1), which msgpack already bounds."""
+    valid_until: Height
+    contract: Name
+    method: Name
+    args: Annotated[bytes, Meta(max_length=MAX_ARGS_BYTES)]
 
 
 class SignedTransaction(CanonicalStruct, frozen=True):
     body: TransactionBody
-    signature: bytes
+    signature: Signature
 
 
 class Event(CanonicalStruct, frozen=True):
@@ -60,34 +90,34 @@ class ReceiptStatus(IntEnum):
 class Receipt(CanonicalStruct, frozen=True):
     """The outcome of one transaction. ``code`` is ``"ok"`` or a stable rejection code."""
 
-    transaction_hash: bytes
-    status: int
+    transaction_hash: Hash
+    status: Annotated[int, Meta(ge=int(ReceiptStatus.OK), le=int(ReceiptStatus.REJECTED))]
     code: str
     message: str
-    events: tuple[Event, ...]
-    steps_used: int
+    events: Annotated[tuple[Event, ...], Meta(max_length=MAX_EVENTS_PER_TRANSACTION)]
+    steps_used: Annotated[int, Meta(ge=0)]
     result: bytes
 
 
 class BlockHeader(CanonicalStruct, frozen=True):
     """A block's summary. ``state_root`` is the root *after* this block's transactions."""
 
-    chain_id: str
-    height: int
-    time_ms: int
-    previous_block_hash: bytes
-    transactions_root: bytes
-    receipts_root: bytes
-    state_root: bytes
-    validators_hash: bytes
-    next_validators_hash: bytes
-    proposer: bytes
-    transaction_count: int
+    chain_id: Name
+    height: Height
+    time_ms: TimeMs
+    previous_block_hash: Hash
+    transactions_root: Hash
+    receipts_root: Hash
+    state_root: Hash
+    validators_hash: Hash
+    next_validators_hash: Hash
+    proposer: Address
+    transaction_count: Annotated[int, Meta(ge=0, le=MAX_BLOCK_TRANSACTIONS)]
 
 
 class Block(CanonicalStruct, frozen=True):
     header: BlockHeader
-    transactions: tuple[SignedTransaction, ...]
+    transactions: Annotated[tuple[SignedTransaction, ...], Meta(max_length=MAX_BLOCK_TRANSACTIONS)]
 
 
 class VoteType(IntEnum):
@@ -98,26 +128,27 @@ class VoteType(IntEnum):
 class Vote(CanonicalStruct, frozen=True):
     """A validator's vote. ``block_hash`` is empty for a vote for nothing (nil)."""
 
-    chain_id: str
-    height: int
-    round: int
-    type: int
-    block_hash: bytes
-    validator: bytes
+    chain_id: Name
+    height: Height
+    round: Round
+    type: Annotated[int, Meta(ge=int(VoteType.PREVOTE), le=int(VoteType.PRECOMMIT))]
+    block_hash: Annotated[bytes, Meta(max_length=HASH_BYTES)]
+    """Empty (nil) or a hash: ``consensus.messages.check_vote`` refuses any other length."""
+    validator: Address
 
 
 class CommitSignature(CanonicalStruct, frozen=True):
-    validator: bytes
-    signature: bytes
+    validator: Address
+    signature: Signature
 
 
 class CommitCertificate(CanonicalStruct, frozen=True):
     """Precommit signatures of more than two thirds of the voting power for one block."""
 
-    height: int
-    round: int
-    block_hash: bytes
-    signatures: tuple[CommitSignature, ...]
+    height: Height
+    round: Round
+    block_hash: Hash
+    signatures: Annotated[tuple[CommitSignature, ...], Meta(max_length=MAX_VALIDATORS)]
 
 
 class Validator(CanonicalStruct, frozen=True):
@@ -144,4 +175,4 @@ class CommittedBlock(CanonicalStruct, frozen=True):
 
     block: Block
     certificate: CommitCertificate
-    receipts: tuple[Receipt, ...]
+    receipts: Annotated[tuple[Receipt, ...], Meta(max_length=MAX_BLOCK_TRANSACTIONS)]

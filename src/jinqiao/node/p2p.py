@@ -1,12 +1,24 @@
 """Node-to-node transport: TCP with mutual TLS 1.3, length-prefixed frames, bounded queues.
 
-Who may connect: a peer must present a certificate that chains to one of the consortium's
-organization roots (``tls/roots.pem``, written from genesis by ``jinqiao init``), whose common name
-is a node of this network and whose organization matches that node's organization, and whose
-certificate fingerprint is not revoked. The nodes of the network are the validators in force and
-those a decided governance change is about to add (``set_nodes`` follows the chain). Anything else
-is refused during the handshake. After TLS, both sides exchange a ``Hello`` (chain id, genesis
-hash, node name) and hang up on a mismatch.
+Who may connect (ADR 0007): a peer's identity is the pair (organization whose root issued its
+certificate, node name). OpenSSL first checks that the certificate chains to one of the
+consortium's roots (``tls/roots.pem``, written from genesis by ``jinqiao init``); since that file
+holds every organization's root, this alone would let one member's CA issue a certificate naming
+another member's node. So ``check_peer_certificate`` then requires that the common name is a node
+of this network, that the organization name is that node's organization, and that the certificate
+is issued directly by *that* organization's root as genesis records it
+(``GenesisOrganization.tls_ca_certificate``): issuer name equal to the root's subject, signature
+verified with the root's key. It also checks the validity period, that the certificate is not a
+CA, its key usage (digital signature, when stated) and extended key usage (``clientAuth`` for a
+peer that dialled in, ``serverAuth`` for a peer this node dialled), and that its fingerprint is not
+revoked. The nodes of the network are the validators in force and those a decided governance change
+is about to add (``set_nodes`` follows the chain). Anything else is refused during the handshake
+and never becomes a peer. After TLS, both sides exchange a ``Hello`` (chain id, genesis hash, node
+name) and hang up on a mismatch.
+
+A peer's frames cannot take the node down: an exception the message handler raises for a frame is
+logged with the peer's name and the peer is disconnected; a dialler that fails for any reason
+dials again with backoff (ADR 0008).
 
 Frames are a 4-byte big-endian length and that many bytes; a frame over ``MAX_FRAME_BYTES`` ends
 the connection. Each peer has a bounded send queue; a peer that does not keep up is disconnected,
@@ -22,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import hashlib
 import logging
 import ssl
@@ -32,11 +45,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.errors import DecodeError, InvalidInput
+from jinqiao.core.genesis import Genesis
+from jinqiao.core.types import Hash, Name
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +68,9 @@ MessageHandler = Callable[[str, bytes], Awaitable[None]]
 
 
 class Hello(CanonicalStruct, frozen=True):
-    chain_id: str
-    genesis_hash: bytes
-    node: str
+    chain_id: Name
+    genesis_hash: Hash
+    node: Name
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,9 @@ class P2PConfig:
     nodes: dict[str, str]
     """Every node of the network at start: name → organization (``set_nodes`` updates it)."""
     peers: tuple[PeerAddress, ...]
+    organization_roots: Mapping[str, x509.Certificate]
+    """Each organization's TLS root from genesis (id → certificate, see ``organization_roots``):
+    a peer's certificate must be issued directly by the root of its node's organization."""
     revoked_fingerprints: frozenset[bytes] = frozenset()
     dial_all: bool = False
     """Dial every peer, not only those whose names sort after this node's (a joining node)."""
@@ -128,29 +147,100 @@ def certificate_fingerprint(certificate_file: Path) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
+def organization_roots(genesis: Genesis) -> dict[str, x509.Certificate]:
+    """Each organization's TLS root as genesis records it (id → certificate); an organization
+    without one has no node that can connect."""
+    roots = {}
+    for organization in genesis.organizations:
+        if not organization.tls_ca_certificate:
+            continue
+        try:
+            roots[organization.id] = x509.load_pem_x509_certificate(
+                organization.tls_ca_certificate.encode()
+            )
+        except ValueError as exc:
+            raise InvalidInput(
+                f"genesis: the TLS root of {organization.id!r} is not a PEM certificate: {exc}"
+            ) from None
+    return roots
+
+
 class PeerRefused(InvalidInput):
     code = "peer_refused"
 
 
 def check_peer_certificate(
-    config: P2PConfig, der: bytes | None, nodes: Mapping[str, str] | None = None
+    config: P2PConfig,
+    der: bytes | None,
+    nodes: Mapping[str, str] | None = None,
+    *,
+    purpose: ObjectIdentifier = ExtendedKeyUsageOID.CLIENT_AUTH,
+    now: datetime.datetime | None = None,
 ) -> str:
-    """The node name the (already chain-verified) certificate belongs to, or ``PeerRefused``.
-    ``nodes`` (name → organization) defaults to the configured ones."""
+    """The node name a peer's (already chain-verified) certificate belongs to, or
+    ``PeerRefused``. ``nodes`` (name → organization) defaults to the configured ones;
+    ``purpose`` is the extended key usage the peer's role in the TLS handshake needs."""
     if der is None:
         raise PeerRefused("the peer presented no certificate")
     fingerprint = hashlib.sha256(der).digest()
     if fingerprint in config.revoked_fingerprints:
         raise PeerRefused(f"certificate {fingerprint.hex()} is revoked")
-    certificate = x509.load_der_x509_certificate(der)
-    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    organizations = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    try:
+        # cryptography parses lazily and more strictly than OpenSSL: read what is checked here.
+        certificate = x509.load_der_x509_certificate(der)
+        names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        organizations = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        extensions = certificate.extensions
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        raise PeerRefused(f"unreadable peer certificate: {exc}") from None
     if len(names) != 1 or len(organizations) != 1:
         raise PeerRefused("the peer certificate must name one node and one organization")
     node, organization = str(names[0].value), str(organizations[0].value)
     if (config.nodes if nodes is None else nodes).get(node) != organization:
         raise PeerRefused(f"{node!r} of {organization!r} is not a node of this network")
+    root = config.organization_roots.get(organization)
+    if root is None:
+        raise PeerRefused(f"organization {organization!r} has no TLS root in genesis")
+    _check_issued_by(certificate, root, node, organization)
+    now = datetime.datetime.now(datetime.UTC) if now is None else now
+    for which, checked in (("certificate", certificate), (f"TLS root of {organization!r}", root)):
+        if not checked.not_valid_before_utc <= now <= checked.not_valid_after_utc:
+            raise PeerRefused(f"the {which} of {node!r} is outside its validity period")
+    _check_usage(extensions, node, purpose)
     return node
+
+
+def _check_issued_by(
+    certificate: x509.Certificate, root: x509.Certificate, node: str, organization: str
+) -> None:
+    """The certificate is issued directly by ``root`` (ADR 0007): a certificate from another
+    member's CA naming this organization is refused."""
+    refusal = PeerRefused(
+        f"the certificate of {node!r} is not issued by the root of {organization!r}"
+    )
+    if certificate.issuer != root.subject:
+        raise refusal
+    try:
+        certificate.verify_directly_issued_by(root)
+    except (ValueError, TypeError, InvalidSignature):
+        raise refusal from None
+
+
+def _check_usage(extensions: x509.Extensions, node: str, purpose: ObjectIdentifier) -> None:
+    """A node certificate: not a CA, usable for signatures, for ``purpose`` (as ``jinqiao init``
+    issues them: no key usage extension, extended key usage serverAuth and clientAuth)."""
+    with contextlib.suppress(x509.ExtensionNotFound):
+        if extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            raise PeerRefused(f"the certificate of {node!r} is a CA certificate")
+    with contextlib.suppress(x509.ExtensionNotFound):
+        if not extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature:
+            raise PeerRefused(f"the certificate of {node!r} is not for digital signatures")
+    try:
+        usages = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        raise PeerRefused(f"the certificate of {node!r} states no extended key usage") from None
+    if purpose not in usages:
+        raise PeerRefused(f"the certificate of {node!r} is not for {purpose.dotted_string}")
 
 
 class P2PNetwork:
@@ -261,34 +351,52 @@ class P2PNetwork:
 
     # -- connections -----------------------------------------------------------------------
     async def _dial_forever(self, peer: PeerAddress) -> None:
+        """Dial ``peer`` until the network stops. Whatever ends an attempt — a refused
+        connection, a peer that hung up, a fault in this node's handling of its frames — the
+        dialler backs off and dials again; it never ends on its own."""
         backoff = BACKOFF_START_S
         while not self._stopping:
-            if self.peers[peer.name].connected_since is not None or peer.name not in self.nodes:
+            state = self.peers[peer.name]
+            if state.connected_since is not None or peer.name not in self.nodes:
                 await asyncio.sleep(BACKOFF_MAX_S if peer.name not in self.nodes else 1.0)
                 continue
+            connects, started = state.connects, time.monotonic()
             try:
-                # asyncio.timeout, not wait_for: wait_for can lose a connection that completes
-                # just as the task is cancelled (a transport left open).
-                async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
-                    reader, writer = await asyncio.open_connection(
-                        peer.host,
-                        peer.port,
-                        ssl=self._client_context,
-                        server_hostname=peer.name,
-                        limit=64 * 1024,
-                    )
-            except (OSError, TimeoutError, ssl.SSLError) as exc:
-                self.peers[peer.name].last_error = f"connect: {exc}"
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
-                continue
-            backoff = BACKOFF_START_S
-            await self._serve(reader, writer, expected=peer.name)
+                await self._dial(peer)
+            except Exception as exc:  # any fault: logged, then dial again
+                log.exception("dialling %s failed", peer.name)
+                state.last_error = f"dial: {exc.__class__.__name__}: {exc}"
+            if state.connects > connects and time.monotonic() - started >= BACKOFF_MAX_S:
+                # It was a peer for a while: dial again soon. A peer that gets itself dropped
+                # at once (a refused hello, a frame that fails) meets a growing backoff instead.
+                backoff = BACKOFF_START_S
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    async def _dial(self, peer: PeerAddress) -> None:
+        try:
+            # asyncio.timeout, not wait_for: wait_for can lose a connection that completes
+            # just as the task is cancelled (a transport left open).
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+                reader, writer = await asyncio.open_connection(
+                    peer.host,
+                    peer.port,
+                    ssl=self._client_context,
+                    server_hostname=peer.name,
+                    limit=64 * 1024,
+                )
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            self.peers[peer.name].last_error = f"connect: {exc}"
+            return
+        await self._serve(reader, writer, expected=peer.name)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # Closing the server cancels these handlers; that is the normal way they end.
         with contextlib.suppress(asyncio.CancelledError):
-            await self._serve(reader, writer, expected=None)
+            try:
+                await self._serve(reader, writer, expected=None)
+            except Exception:  # a connection's fault never reaches the server
+                log.exception("an accepted peer connection failed")
 
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, expected: str | None
@@ -304,7 +412,9 @@ class P2PNetwork:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, expected: str | None
     ) -> None:
         try:
-            name = await asyncio.wait_for(self._handshake(reader, writer), HANDSHAKE_TIMEOUT_S)
+            name = await asyncio.wait_for(
+                self._handshake(reader, writer, dialled=expected is not None), HANDSHAKE_TIMEOUT_S
+            )
             if expected is not None and name != expected:
                 raise PeerRefused(f"dialled {expected!r} but reached {name!r}")
         except (
@@ -345,10 +455,16 @@ class P2PNetwork:
                 self._drop(state, state.last_error or "disconnected")
             writer_task.cancel()
 
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+    async def _handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, dialled: bool
+    ) -> str:
         tls = writer.get_extra_info("ssl_object")
         name = check_peer_certificate(
-            self.config, tls.getpeercert(binary_form=True) if tls else None, self.nodes
+            self.config,
+            tls.getpeercert(binary_form=True) if tls else None,
+            self.nodes,
+            # The peer this node dialled is the TLS server; one that dialled in, the client.
+            purpose=ExtendedKeyUsageOID.SERVER_AUTH if dialled else ExtendedKeyUsageOID.CLIENT_AUTH,
         )
         hello = Hello(self.config.chain_id, self.config.genesis_hash, self.config.node)
         writer.write(_frame(encode(hello)))
@@ -378,7 +494,14 @@ class P2PNetwork:
                 state.last_error = f"read: {exc.__class__.__name__}"
                 return
             state.frames_in += 1
-            await self.on_message(state.name, payload)
+            try:
+                await self.on_message(state.name, payload)
+            except Exception as exc:  # the peer goes, the node stays
+                log.exception(
+                    "a frame from peer %s could not be handled; disconnecting it", state.name
+                )
+                state.last_error = f"frame not handled: {exc.__class__.__name__}"
+                return
 
     async def _write_loop(
         self, state: PeerState, writer: asyncio.StreamWriter, queue: asyncio.Queue[bytes]

@@ -45,7 +45,7 @@ from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.config import NodeConfig, load_config
 from jinqiao.node.mempool import Mempool, MempoolFull, SenderQuotaExceeded
 from jinqiao.node.metrics import NodeMetrics
-from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress
+from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress, organization_roots
 from jinqiao.node.safety_store import FileSafetyStorage
 from jinqiao.node.storage import Snapshot, Store
 
@@ -131,6 +131,7 @@ class Node:
             genesis_hash=genesis_hash(self.genesis),
             nodes=self.network_nodes(),
             peers=tuple(PeerAddress(p.name, p.host, p.port) for p in self.config.peers),
+            organization_roots=organization_roots(self.genesis),
             dial_all=self.config.dial_all_peers,
             revoked_fingerprints=frozenset(
                 bytes.fromhex(fingerprint) for fingerprint in self.config.revoked_certificates

@@ -14,9 +14,19 @@ message             meaning
 
 from __future__ import annotations
 
-from jinqiao.consensus.messages import SignedProposal, SignedVote
+from typing import Annotated
+
+from msgspec import Meta
+
+from jinqiao.consensus.messages import (
+    SignedProposal,
+    SignedVote,
+    check_signed_proposal,
+    check_signed_vote,
+)
 from jinqiao.core.codec import CanonicalStruct, decode, encode
-from jinqiao.core.types import Block, CommittedBlock
+from jinqiao.core.limits import MAX_TRANSACTION_BYTES
+from jinqiao.core.types import Block, CommittedBlock, Height
 from jinqiao.node.p2p import MAX_FRAME_BYTES
 
 MAX_GOSSIP_TRANSACTIONS = 5_000
@@ -32,15 +42,18 @@ class VoteMessage(CanonicalStruct, frozen=True, tag="vote"):
 
 
 class TransactionsMessage(CanonicalStruct, frozen=True, tag="transactions"):
-    transactions: tuple[bytes, ...]
+    transactions: Annotated[
+        tuple[Annotated[bytes, Meta(max_length=MAX_TRANSACTION_BYTES)], ...],
+        Meta(max_length=MAX_GOSSIP_TRANSACTIONS),
+    ]
 
 
 class StatusMessage(CanonicalStruct, frozen=True, tag="status"):
-    height: int
+    height: Height
 
 
 class BlockRequest(CanonicalStruct, frozen=True, tag="block_request"):
-    height: int
+    height: Height
 
 
 class BlockResponse(CanonicalStruct, frozen=True, tag="block_response"):
@@ -66,5 +79,11 @@ def encode_message(message: WireMessage) -> bytes:
 
 
 def decode_message(payload: bytes) -> WireMessage:
-    """Strictly decode a frame (raises ``DecodeError``)."""
-    return decode(payload, Envelope, max_bytes=MAX_FRAME_BYTES).message
+    """Strictly decode a frame (raises ``DecodeError``): every field in its range and of its
+    length (the ``Meta`` constraints of the structs), plus the rules a type cannot state."""
+    message = decode(payload, Envelope, max_bytes=MAX_FRAME_BYTES).message
+    if isinstance(message, VoteMessage):
+        check_signed_vote(message.vote)
+    elif isinstance(message, ProposalMessage):
+        check_signed_proposal(message.proposal)
+    return message

@@ -184,22 +184,32 @@ def make_organization_ca(organization: str) -> tuple[ec.EllipticCurvePrivateKey,
     return key, certificate
 
 
+NODE_EXTENDED_KEY_USAGES = (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH)
+"""A node is the TLS server of the connections it accepts and the client of those it dials."""
+
+
 def make_node_certificate(
     node: str,
     organization: str,
     ca_key: ec.EllipticCurvePrivateKey,
     ca_certificate: x509.Certificate,
+    *,
+    valid_days: int = TLS_VALIDITY_DAYS,
+    extended_key_usages: tuple[x509.ObjectIdentifier, ...] = NODE_EXTENDED_KEY_USAGES,
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A node's TLS certificate, issued directly by its organization's root (``p2p`` checks
+    exactly that). A negative ``valid_days`` makes an expired one (for tests)."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
+    not_after = now + datetime.timedelta(days=valid_days)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(_name(node, organization))
         .issuer_name(ca_certificate.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=TLS_VALIDITY_DAYS))
+        .not_valid_before(min(now, not_after) - datetime.timedelta(minutes=5))
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.SubjectAlternativeName(
@@ -211,12 +221,7 @@ def make_node_certificate(
             ),
             critical=False,
         )
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
+        .add_extension(x509.ExtendedKeyUsage(list(extended_key_usages)), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     return key, certificate

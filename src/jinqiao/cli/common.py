@@ -47,6 +47,16 @@ def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
+def save_result(result: dict[str, Any], *, output: Path | None, json_output: bool) -> bool:
+    """Write a benchmark's ``result`` to ``output`` and, with ``--json``, to stdout; True when
+    the caller should print its text summary instead."""
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2) + "\n")
+    if json_output:
+        emit_json(result)
+    return not json_output
+
+
 @dataclass
 class Target:
     """Where to send requests: a node URL and the genesis to verify against."""

@@ -24,7 +24,9 @@ LONG_POLL_MS = 30_000
 
 @pytest.fixture
 def node(tmp_path: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    process = configured_node(tmp_path).start()  # type: ignore[arg-type]
+    # No empty blocks: a long-poll for the next block waits for as long as it is let.
+    quiet = {"block_interval_ms": 50, "empty_block_interval_ms": 3_600_000}
+    process = configured_node(tmp_path, **quiet).start()  # type: ignore[arg-type]
     try:
         yield process
     finally:
@@ -50,11 +52,13 @@ def wait_for_metric(node: NodeProcess, name: str, value: float, within_s: float)
     return False
 
 
-def long_poll_request(node: NodeProcess) -> bytes:
-    unknown = os.urandom(32).hex()
+def long_poll_request(node: NodeProcess, kind: str) -> bytes:
+    if kind == "transaction":
+        path = f"/v1/transactions/{os.urandom(32).hex()}"
+    else:
+        path = f"/v1/blocks/{httpx.get(f'{node.url}/healthz').json()['height'] + 1}"
     return (
-        f"GET /v1/transactions/{unknown}?wait_ms={LONG_POLL_MS} HTTP/1.1\r\n"
-        f"Host: 127.0.0.1:{node.port}\r\n\r\n"
+        f"GET {path}?wait_ms={LONG_POLL_MS} HTTP/1.1\r\nHost: 127.0.0.1:{node.port}\r\n\r\n"
     ).encode()
 
 
@@ -71,9 +75,10 @@ def test_mid_body_disconnects_log_no_error(node: NodeProcess) -> None:
     assert errors_in(node.log_path.read_text()) == []
 
 
-def test_a_long_poll_ends_when_its_client_goes(node: NodeProcess) -> None:
+@pytest.mark.parametrize("kind", ["transaction", "block"])
+def test_a_long_poll_ends_when_its_client_goes(node: NodeProcess, kind: str) -> None:
     with socket.create_connection(("127.0.0.1", node.port)) as connection:
-        connection.sendall(long_poll_request(node))
+        connection.sendall(long_poll_request(node, kind))
         assert wait_for_metric(node, "jinqiao_api_long_polls_waiting", 1.0, within_s=5)
     # Far sooner than the 30 s the client asked to wait.
     assert wait_for_metric(node, "jinqiao_api_long_polls_waiting", 0.0, within_s=2)

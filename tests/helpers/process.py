@@ -7,6 +7,7 @@ kept next to the node's home so a failing test can show it.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -127,3 +128,14 @@ class NodeProcess:
                 self.process.wait()
                 raise RuntimeError(f"node ignored {stop_signal.name}:\n{self.log()}") from None
         return int(self.process.returncode)
+
+
+def configured_node(directory: Path, **config_fields: object) -> NodeProcess:
+    """A one-validator network in ``directory`` whose node's ``config.json`` has
+    ``config_fields`` (not started)."""
+    layout = make_network(directory)
+    home = directory / layout.nodes[0].home
+    config = json.loads((home / "config.json").read_text())
+    config.update(config_fields)
+    (home / "config.json").write_text(json.dumps(config))
+    return NodeProcess(home)

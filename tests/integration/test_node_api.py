@@ -387,7 +387,11 @@ def test_bad_paths_and_queries(net: Net) -> None:
     _expect(net, lambda: httpx.get(f"{net.node.url}/v1/accounts/{'00' * 20}"), 404, "not_found")
     _expect(
         net,
-        lambda: httpx.post(f"{net.node.url}/v1/query/token/balance", content=b"[1]"),
+        lambda: httpx.post(
+            f"{net.node.url}/v1/query/token/balance",
+            content=b"[1]",
+            headers={"content-type": "application/json"},
+        ),
         400,
         "invalid_arguments",
     )

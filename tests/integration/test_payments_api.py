@@ -262,18 +262,20 @@ def test_statement_in_three_formats_with_proofs(day: Day) -> None:
 def test_reconciliation_agrees_with_the_ledger_and_reports_breaks(day: Day) -> None:
     url = f"{day.node.url}/v1/payments/cycles/{day.cycle_id}/reconciliation/bank-a"
     own = day.get(f"/v1/payments/cycles/{day.cycle_id}/statements/bank-a?format=csv").content
-    clean = httpx.post(url, content=own, timeout=10)
+    csv = {"Content-Type": "text/csv"}
+    clean = httpx.post(url, content=own, headers=csv, timeout=10)
     assert clean.status_code == 200, clean.text
     assert clean.json()["breaks"] == []
     lines = own.decode().splitlines()
     tampered = "\r\n".join([lines[0], *lines[2:]]).encode()  # one record missing on our side
-    report = httpx.post(url, content=tampered, timeout=10).json()
+    report = httpx.post(url, content=tampered, headers=csv, timeout=10).json()
     assert [b["kind"] for b in report["breaks"]] == ["missing_at_institution"]
-    bad = httpx.post(url, content=b"no,columns\r\n1,2\r\n", timeout=10)
+    bad = httpx.post(url, content=b"no,columns\r\n1,2\r\n", headers=csv, timeout=10)
     assert (bad.status_code, bad.json()["code"]) == (400, "reconciliation_file_invalid")
     stranger = httpx.post(
         f"{day.node.url}/v1/payments/cycles/{day.cycle_id}/reconciliation/bank-b",
         content=own,
+        headers=csv,
         timeout=10,
     )
     assert (stranger.status_code, stranger.json()["code"]) == (404, "not_in_cycle")

@@ -37,6 +37,10 @@ def test_defaults_round_trip(tmp_path: Path) -> None:
         ({"revoked_certificates": ["ab" * 31]}, "not a SHA-256 fingerprint"),
         ({"revoked_certificates": ["AB" * 32]}, "not a SHA-256 fingerprint"),
         ({"dial_all_peers": "yes"}, "dial_all_peers"),
+        ({"api_limits": {"header_timeout_ms": 0}}, "header_timeout_ms"),
+        ({"api_limits": {"max_connections_per_address": 0}}, "max_connections_per_address"),
+        ({"api_limits": {"max_connections": 10, "max_connections_per_address": 11}}, "per_address"),
+        ({"api_cors_origins": ["explorer.example"]}, "scheme://host"),
     ],
 )
 def test_bad_fields_are_refused_by_name(

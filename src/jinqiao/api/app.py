@@ -25,8 +25,10 @@ from jinqiao.api.errors import (
     RETRY_AFTER_SECONDS,
     error_body,
     install_error_handlers,
+    send_error,
     status_for,
 )
+from jinqiao.api.longpoll import LongPolls
 from jinqiao.api.payments import add_payments_routes
 from jinqiao.api.render import block_json, receipt_json, to_json
 from jinqiao.api.reports import add_report_routes
@@ -105,18 +107,7 @@ class BodyLimit:
 
 
 async def _send_too_large(send: Any, limit: int) -> None:
-    body = json.dumps(error_body("request_too_large", f"request body over {limit} bytes")).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, "request_too_large", f"request body over {limit} bytes")
 
 
 def _hex(value: str, what: str, *, max_bytes: int) -> bytes:
@@ -136,6 +127,7 @@ def create_app(node: Node) -> FastAPI:
         description="Submit signed transactions and read the ledger with proofs.",
     )
     install_error_handlers(app)
+    long_polls = LongPolls(node.metrics.registry)
     chain_genesis_hash = genesis_hash(node.genesis).hex()
 
     def admit_one(raw: bytes) -> dict[str, Any]:
@@ -258,11 +250,12 @@ def create_app(node: Node) -> FastAPI:
     @app.get("/v1/transactions/{transaction_hash}", tags=["transactions"])
     async def transaction(
         transaction_hash: Annotated[str, Path(pattern=HEX, min_length=64, max_length=64)],
+        request: Request,
         wait_ms: Annotated[int, Query(ge=0, le=MAX_WAIT_MS)] = 0,
     ) -> dict[str, Any]:
         identity = bytes.fromhex(transaction_hash)
         if wait_ms:
-            await node.wait_for_transaction(identity, wait_ms / 1000)
+            await long_polls.wait(request, node.wait_for_transaction(identity, wait_ms / 1000))
         record = await asyncio.to_thread(reader.transaction, identity)
         if record is None:
             if identity in node.mempool:
@@ -295,6 +288,7 @@ def create_app(node: Node) -> FastAPI:
     @app.get("/v1/blocks/{height}", tags=["chain"])
     async def block_at(
         height: Annotated[int, Path(ge=1, le=2**63)],
+        request: Request,
         transactions: bool = False,
         hashes: Annotated[bool, Query(description="Include only the transaction hashes")] = False,
         wait_ms: Annotated[
@@ -302,7 +296,7 @@ def create_app(node: Node) -> FastAPI:
         ] = 0,
     ) -> dict[str, Any]:
         if wait_ms and height <= node.chain.head.height + MAX_WAIT_AHEAD_BLOCKS:
-            await node.wait_for_height(height, wait_ms / 1000)
+            await long_polls.wait(request, node.wait_for_height(height, wait_ms / 1000))
         return await asyncio.to_thread(
             lambda: _block_view(reader.block(height), transactions, hashes)
         )

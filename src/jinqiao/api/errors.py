@@ -3,6 +3,7 @@ is a 4xx with a stable code (docs/errors.md lists them all)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -10,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from jinqiao.core.errors import JinqiaoError, NodeFault
 
@@ -17,6 +19,10 @@ log = logging.getLogger(__name__)
 
 STATUS_BY_CODE: dict[str, int] = {
     "decode_error": 400,
+    "untrusted_host": 400,
+    "cross_origin_refused": 403,
+    "unsupported_media_type": 415,
+    "too_many_connections": 503,
     "invalid_input": 400,
     "invalid_request": 400,
     "invalid_arguments": 400,
@@ -68,8 +74,28 @@ def error_response(error: JinqiaoError) -> JSONResponse:
     )
 
 
+def _client(request: Request) -> str:
+    return "unknown" if request.client is None else request.client.host
+
+
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.hex() if isinstance(v, bytes) else v) for k, v in details.items()}
+
+
+async def send_error(send: Any, code: str, message: str) -> None:
+    """The error answer of a plain ASGI middleware, which runs outside FastAPI's handlers."""
+    body = json.dumps(error_body(code, message)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": STATUS_BY_CODE[code],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -98,6 +124,13 @@ def install_error_handlers(app: FastAPI) -> None:
             error.status_code, "http_error"
         )
         return JSONResponse(error_body(code, str(error.detail)), error.status_code)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_disconnected(request: Request, error: ClientDisconnect) -> JSONResponse:
+        # A client may go at any time; that is not the node's fault and costs one debug line.
+        # The answer is never delivered: there is nobody left to read it.
+        log.debug("client %s went away during %s", _client(request), request.url.path)
+        return JSONResponse(error_body("invalid_request", "the client went away"), 400)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 import uvicorn
 
 from jinqiao.api.app import create_app, with_body_limit
+from jinqiao.api.connections import guarded_protocol
+from jinqiao.api.exposure import with_request_guard
 from jinqiao.node.service import Node
 
 log = logging.getLogger(__name__)
@@ -38,18 +41,36 @@ def configure_logging(level: str) -> None:
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
 
 
+def raise_open_files_limit() -> int:
+    """Raise the soft limit of open files to the hard limit, so that the API's connection caps,
+    not the descriptor limit, decide which connections are refused. Returns the new limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
 async def serve(home: Path, *, api_port: int | None = None) -> None:
     node = Node(home)
     configure_logging(node.config.log_level)
-    app = with_body_limit(create_app(node))
+    limits = node.config.api_limits
+    open_files = raise_open_files_limit()
+    if open_files != resource.RLIM_INFINITY and open_files < limits.max_connections + 256:
+        log.warning(
+            "open files limit %d is close to api_limits.max_connections %d",
+            open_files,
+            limits.max_connections,
+        )
+    port = node.config.api_port if api_port is None else api_port
+    app = with_request_guard(with_body_limit(create_app(node)), node.config, port)
     config = uvicorn.Config(
         app,
         host=node.config.api_host,
-        port=node.config.api_port if api_port is None else api_port,
+        port=port,
+        http=guarded_protocol(limits),
         log_level=node.config.log_level.lower(),
         access_log=False,
         timeout_graceful_shutdown=5,
-        limit_concurrency=2_000,
         backlog=2_048,
     )
     server = NodeServer(config)
@@ -59,6 +80,7 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
     def request_stop(signal_number: int) -> None:
         log.info("received %s; stopping", signal.Signals(signal_number).name)
         server.should_exit = True
+        node.stop_waiting()
 
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, request_stop, signal_number)

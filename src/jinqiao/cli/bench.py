@@ -128,3 +128,35 @@ def bench_network(
         base_port=base_port,
         kill_one=kill_one,
     )
+
+
+@bench_app.command("exhaustion")
+@guarded
+def bench_exhaustion(
+    idle: Annotated[int, typer.Option(min=0, max=20_000, help="Idle connections held.")] = 5_000,
+    slowloris: Annotated[
+        int, typer.Option(min=0, max=20_000, help="Slowloris connections held.")
+    ] = 1_000,
+    addresses: Annotated[
+        int, typer.Option(min=1, max=250, help="Loopback addresses the attackers spread over.")
+    ] = 50,
+    phase: Annotated[float, typer.Option(min=5, max=600, help="Seconds of each phase.")] = 30,
+    json_output: JsonOption = False,
+    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG of the probes here.")] = None,
+    base_port: Annotated[int, typer.Option(min=1024, max=65000)] = 9900,
+) -> None:
+    """/v1/status and /healthz probes at rest, while idle connections are held, during a
+    slowloris (docs/performance.md "Connection exhaustion")."""
+    from jinqiao.bench.exhaustion import run_exhaustion_bench
+
+    run_exhaustion_bench(
+        idle_connections=idle,
+        slowloris_connections=slowloris,
+        attacker_addresses=addresses,
+        phase_s=phase,
+        json_output=json_output,
+        output=output,
+        plot=plot,
+        base_port=base_port,
+    )

@@ -404,6 +404,7 @@ def payments_reconcile(
         data = client.raw_post(
             f"/v1/payments/cycles/{cycle_id}/reconciliation/{institution}",
             content=records.read_bytes(),
+            headers={"Content-Type": "text/csv"},
             params={"format": file_format},
         )
     _write_or_print(data, output)

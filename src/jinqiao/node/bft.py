@@ -29,9 +29,8 @@ from jinqiao.core.codec import CanonicalStruct, decode_stored, encode
 from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import DecodeError, JinqiaoError, NodeFault
 from jinqiao.core.genesis import ChainParameters
-from jinqiao.core.limits import MAX_BLOCK_BYTES
 from jinqiao.core.types import Block, CommitCertificate, CommittedBlock
-from jinqiao.execution.runtime import InvalidBlock
+from jinqiao.node import jobs
 from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.driver import (
     Action,
@@ -252,43 +251,17 @@ class ConsensusDriver:
     # -- jobs in the worker thread (one at a time, in order) -------------------------------
     async def _build(self, action: BuildBlock) -> None:
         async with self._jobs:
-            candidate = await asyncio.to_thread(self._build_now, action)
+            candidate = await asyncio.to_thread(
+                jobs.build_block, self.node.chain, self.node.mempool, action
+            )
         self._feed(BlockBuilt(action.height, action.round, candidate))
-
-    def _build_now(self, action: BuildBlock) -> Candidate | None:
-        chain = self.node.chain
-        if chain.head.height + 1 != action.height:
-            return None
-        parameters = self.node.parameters()
-        pending = self.node.mempool.peek(parameters.block_max_transactions, MAX_BLOCK_BYTES)
-        return chain.execute(
-            [p.transaction for p in pending],
-            action.time_ms,
-            action.proposer,
-            verify_signatures=False,  # each was verified at admission on this node
-        )
 
     async def _execute(self, action: ExecuteBlock) -> None:
         async with self._jobs:
-            candidate, reason = await asyncio.to_thread(self._execute_now, action)
-        self._feed(BlockExecuted(action.block_hash, candidate, reason))
-
-    def _execute_now(self, action: ExecuteBlock) -> tuple[Candidate | None, str]:
-        header = action.block.header
-        head = self.node.chain.head
-        if header.height != head.height + 1 or header.previous_block_hash != head.block_hash:
-            return None, f"block {header.height} does not extend the head {head.height}"
-        try:
-            candidate = self.node.chain.execute(
-                list(action.block.transactions),
-                header.time_ms,
-                header.proposer,
-                verify_signatures=True,
-                verified=self.node.mempool,  # looked up per transaction, not copied
+            candidate, reason = await asyncio.to_thread(
+                jobs.execute_block, self.node.chain, self.node.mempool, action
             )
-        except InvalidBlock as refusal:
-            return None, f"block {header.height}: {refusal}"
-        return candidate, ""
+        self._feed(BlockExecuted(action.block_hash, candidate, reason))
 
     async def _commit(self, action: CommitBlock) -> None:
         async with self._jobs:

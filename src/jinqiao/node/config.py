@@ -18,6 +18,7 @@ from jinqiao.core.errors import InvalidInput
 
 MAX_CONFIG_BYTES = 1024 * 1024
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+_ORIGIN = re.compile(r"https?://(\[[0-9a-fA-F:.]+\]|[^/\s:\[\]]+)(:[0-9]{1,5})?")
 
 
 class PeerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -48,6 +49,38 @@ class ConsensusTimeouts(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
                 raise InvalidInput(f"config: consensus_timeouts.{name} must be 1..600000 ms")
 
 
+class ApiLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How long the HTTP API waits for a client and how many connections it holds (docs/api.md
+    "Connections"). A connection over a cap is answered 503 ``too_many_connections`` and closed;
+    one that misses a timeout is closed."""
+
+    header_timeout_ms: int = 10_000
+    """A request's complete headers must arrive within this time of the connection opening (or of
+    the first byte of the next request on a kept-alive connection)."""
+    idle_timeout_ms: int = 5_000
+    """A kept-alive connection with no request in progress is closed after this time."""
+    body_timeout_ms: int = 30_000
+    """A request's complete body must arrive within this time of its headers."""
+    max_connections: int = 4_096
+    """Connections held at once, from all clients."""
+    max_connections_per_address: int = 64
+    """Connections held at once from one client IP address."""
+
+    def check(self) -> None:
+        for name in ("header_timeout_ms", "idle_timeout_ms", "body_timeout_ms"):
+            if not 100 <= getattr(self, name) <= 600_000:
+                raise InvalidInput(f"config: api_limits.{name} must be 100..600000 ms")
+        if not 1 <= self.max_connections <= 1_000_000:
+            raise InvalidInput("config: api_limits.max_connections must be 1..1000000")
+        if not 1 <= self.max_connections_per_address <= self.max_connections:
+            raise InvalidInput(
+                "config: api_limits.max_connections_per_address must be 1..max_connections"
+            )
+
+
+DEFAULT_API_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     api_host: str = "127.0.0.1"
@@ -71,6 +104,14 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Dial every peer (a node that joins a running network: the others do not know its
     address); otherwise only peers whose names sort after this node's are dialled."""
     consensus_timeouts: ConsensusTimeouts = ConsensusTimeouts()
+    api_limits: ApiLimits = ApiLimits()
+    api_hosts: tuple[str, ...] = DEFAULT_API_HOSTS
+    """Host names the API answers to (the ``Host`` header, with or without the API port; the
+    ``api_host`` is always one of them); any other gets 400 ``untrusted_host`` (DNS rebinding).
+    ``"*"`` accepts every name."""
+    api_cors_origins: tuple[str, ...] = ()
+    """Origins (``scheme://host[:port]``) of web pages that may call the API from a browser;
+    any other cross-origin request gets 403 ``cross_origin_refused``."""
 
     def check(self) -> None:
         for port_name in ("api_port", "p2p_port"):
@@ -88,6 +129,14 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         if not 1024 * 1024 <= self.mempool_capacity_bytes <= 8 * 1024**3:
             raise InvalidInput("config: mempool_capacity_bytes must be 1 MiB..8 GiB")
         self.consensus_timeouts.check()
+        self.api_limits.check()
+        if len(self.api_hosts) > 100 or len(self.api_cors_origins) > 100:
+            raise InvalidInput("config: at most 100 api_hosts and 100 api_cors_origins")
+        for origin in self.api_cors_origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise InvalidInput(
+                    f"config: api_cors_origins entry {origin[:80]!r} is not scheme://host[:port]"
+                )
         if len(self.peers) > 200:
             raise InvalidInput("config: at most 200 peers")
         for peer in self.peers:

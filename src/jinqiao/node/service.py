@@ -38,7 +38,7 @@ from jinqiao.execution.identity import read_pending_validators
 from jinqiao.execution.runtime import Runtime
 from jinqiao.execution.state import CachedReader
 from jinqiao.keys import load_key
-from jinqiao.node import admission
+from jinqiao.node import admission, jobs
 from jinqiao.node.admission import Admission, AdmissionRefused
 from jinqiao.node.bft import ConsensusDriver
 from jinqiao.node.chain import Candidate, Chain
@@ -83,7 +83,10 @@ class Node:
         self.metrics.height.set(self.chain.head.height)
         self._subscribers: set[asyncio.Queue[CommittedBlock | None]] = set()
         self._lagged: weakref.WeakSet[asyncio.Queue[CommittedBlock | None]] = weakref.WeakSet()
-        self._committed = asyncio.Condition()
+        self._committed = asyncio.Event()
+        """Set (and replaced by a fresh one) at each commit: waiters wake without a lock, so a
+        waiter cancelled at any point leaves nothing half-held."""
+        self._stopping = False
         self.last_commit_time_ms = self.chain.head.time_ms
         self.driver = self._make_driver()
         if self.signer.address not in self.chain.head.validators.by_address():
@@ -167,8 +170,7 @@ class Node:
     ) -> CommittedBlock:
         """Store a decided block and account for it (synchronous; runs in a worker thread)."""
         started = time.perf_counter()
-        committed = self.chain.commit(candidate, certificate)
-        self.mempool.remove(candidate.transaction_hashes)
+        committed = jobs.commit_block(self.chain, self.mempool, candidate, certificate)
         self._record(committed, candidate.execution_s, time.perf_counter() - started)
         return committed
 
@@ -304,8 +306,13 @@ class Node:
                 self._subscribers.discard(queue)
                 self._lagged.add(queue)
                 log.warning("dropped a slow event subscriber")
-        async with self._committed:
-            self._committed.notify_all()
+        committed_signal, self._committed = self._committed, asyncio.Event()
+        committed_signal.set()
+
+    def stop_waiting(self) -> None:
+        """The node is stopping: every wait (long-poll) ends now with what is committed."""
+        self._stopping = True
+        self._committed.set()
 
     # -- waiting and streaming -------------------------------------------------------------
     async def wait_for_transaction(self, identity: bytes, timeout_s: float) -> bool:
@@ -323,17 +330,18 @@ class Node:
 
     async def _wait_until(self, condition: Callable[[], bool], timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
-        while True:
+        while not self._stopping:
             if condition():
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            async with self._committed:
-                try:
-                    await asyncio.wait_for(self._committed.wait(), timeout=remaining)
-                except TimeoutError:
-                    return False
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._committed.wait()
+            except TimeoutError:
+                return False
+        return condition()
 
     def subscribe(self) -> Subscription:
         """Committed blocks from the next one on. A subscriber that falls behind by more than

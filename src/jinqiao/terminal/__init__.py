@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -42,3 +43,13 @@ def format_minor(amount_minor: int, scale: int) -> str:
     sign = "-" if amount_minor < 0 else ""
     major, minor = divmod(abs(amount_minor), 10**scale)
     return f"{sign}{major:,}" + (f".{minor:0{scale}d}" if scale else "")
+
+
+def save_result(result: dict[str, Any], *, output: Path | None, json_output: bool) -> bool:
+    """Write a benchmark's ``result`` to ``output`` and, with ``--json``, to stdout; True when
+    the caller should print its text summary instead."""
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2) + "\n")
+    if json_output:
+        emit_json(result)
+    return not json_output

@@ -25,7 +25,7 @@ from jinqiao.consensus.safety import SafetyModule
 from jinqiao.consensus.tendermint import TendermintConfig
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
-from jinqiao.core.errors import InvalidInput, Rejection
+from jinqiao.core.errors import InvalidInput, Rejection, TransactionTooLarge
 from jinqiao.core.genesis import ChainParameters, Genesis, genesis_hash, load_genesis
 from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
 from jinqiao.core.limits import MAX_BLOCK_BYTES, MAX_TRANSACTION_BYTES
@@ -282,6 +282,8 @@ class Node:
         parameters: ChainParameters,
         reserve: float,
     ) -> Admission:
+        if len(raw) > MAX_TRANSACTION_BYTES:
+            raise TransactionTooLarge(len(raw), MAX_TRANSACTION_BYTES)
         transaction = decode(raw, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES)
         identity = transaction_hash(self.suite, transaction.body)
         if identity in self.mempool:

@@ -1,12 +1,13 @@
 # The two set-up commands of the README, and their helpers.
 #   make demo  — install into .venv and run the demo network
 #   make test  — install into .venv and run every quality gate and test
+#   make fuzz  — the long schemathesis run over a node's API (every check, stateful)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck layers pytest install clean bench
+.PHONY: demo test lint typecheck layers pytest install clean bench fuzz
 
 install: $(STAMP)
 
@@ -40,6 +41,9 @@ $(SCHEMAS): tools/fetch_iso20022_schemas.py | $(STAMP)
 
 pytest: $(STAMP) $(SCHEMAS)
 	$(BIN)/pytest
+
+fuzz: $(STAMP)
+	JINQIAO_FUZZ=long $(BIN)/pytest tests/integration/test_api_conformance.py -q -s --timeout 3600
 
 bench: $(STAMP)
 	$(BIN)/jinqiao bench execute --output benchmarks/execute.json

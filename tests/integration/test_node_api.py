@@ -342,7 +342,18 @@ def test_oversize_body(net: Net) -> None:
 
 
 def test_oversize_transaction(net: Net) -> None:
-    _expect(net, lambda: _post_raw(net, b"\x92" + b"\x00" * (70 * 1024)), 400, "invalid_request")
+    raw = b"\x92" + b"\x00" * (70 * 1024)
+    _expect(net, lambda: _post_raw(net, raw), 413, "transaction_too_large")
+    _expect(
+        net,
+        lambda: httpx.post(
+            f"{net.node.url}/v1/transactions",
+            content=raw,
+            headers={"content-type": "application/msgpack"},
+        ),
+        413,
+        "transaction_too_large",
+    )
 
 
 def test_unknown_contract(net: Net) -> None:
@@ -405,7 +416,7 @@ def test_bad_paths_and_queries(net: Net) -> None:
         net,
         lambda: httpx.post(f"{net.node.url}/v1/transactions/batch", json={"transactions": []}),
         400,
-        "invalid_input",
+        "invalid_request",
     )
 
 

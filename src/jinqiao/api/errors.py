@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from jinqiao.api.openapi import hex_problem
 from jinqiao.core.errors import JinqiaoError, NodeFault
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown_method": 404,
     "duplicate_transaction": 409,
     "request_too_large": 413,
+    "transaction_too_large": 413,
     "wrong_chain": 422,
     "expired": 422,
     "valid_until_too_far": 422,
@@ -98,6 +101,23 @@ async def send_error(send: Any, code: str, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def validation_problems(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """The first 20 problems of a validation failure: where, and what."""
+    return [
+        {"location": ".".join(str(part) for part in e.get("loc", ())), "problem": _problem(e)}
+        for e in errors[:20]
+    ]
+
+
+def _problem(error: Any) -> Any:
+    """Pydantic's words for a problem, or plain ones for a hex parameter that does not match."""
+    if error.get("type") == "string_pattern_mismatch":
+        plain = hex_problem(str(error.get("ctx", {}).get("pattern", "")), error.get("input"))
+        if plain is not None:
+            return plain
+    return error.get("msg")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(JinqiaoError)
     async def jinqiao_error(request: Request, error: JinqiaoError) -> JSONResponse:
@@ -107,13 +127,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"location": ".".join(str(part) for part in e.get("loc", ())), "problem": e.get("msg")}
-            for e in error.errors()[:20]
-        ]
         return JSONResponse(
             error_body(
-                "invalid_request", "the request does not match the API", {"problems": problems}
+                "invalid_request",
+                "the request does not match the API",
+                {"problems": validation_problems(error.errors())},
             ),
             400,
         )
@@ -123,7 +141,10 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(
             error.status_code, "http_error"
         )
-        return JSONResponse(error_body(code, str(error.detail)), error.status_code)
+        # A 405 carries ``Allow`` (RFC 9110 §15.5.6); Starlette puts it in ``error.headers``.
+        return JSONResponse(
+            error_body(code, str(error.detail)), error.status_code, headers=error.headers
+        )
 
     @app.exception_handler(ClientDisconnect)
     async def client_disconnected(request: Request, error: ClientDisconnect) -> JSONResponse:

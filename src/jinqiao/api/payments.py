@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query
 
+from jinqiao.api.openapi import LOOKUP, error_responses
 from jinqiao.api.render import to_json
 from jinqiao.apps.payments.figures import (
     cycle_figures,
@@ -58,6 +59,7 @@ PAYMENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 CycleId = Annotated[int, Path(ge=1, le=MAX_ID, description="Cycle id")]
 InstitutionId = Annotated[str, Path(pattern=INSTITUTION_ID, max_length=64)]
 Height = Annotated[int | None, Query(ge=1, le=2**63, description="Default: the head")]
+READ = error_responses(LOOKUP)
 
 
 def committed_headers(reader: Reader, heights: Iterable[int]) -> list[dict[str, Any]]:
@@ -100,7 +102,7 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             "proof": encode(proof).hex(),
         }
 
-    @app.get("/v1/payments/institutions/{institution}", tags=["payments"])
+    @app.get("/v1/payments/institutions/{institution}", tags=["payments"], responses=READ)
     def institution(institution: InstitutionId, height: Height = None) -> dict[str, Any]:
         """A registered institution (roles, settlement account, cap, active), proven."""
         return view(
@@ -111,7 +113,7 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             f"{institution} is not registered for payments",
         )
 
-    @app.get("/v1/payments/payments/{payment_id}", tags=["payments"])
+    @app.get("/v1/payments/payments/{payment_id}", tags=["payments"], responses=READ)
     def payment(
         payment_id: Annotated[str, Path(pattern=PAYMENT_ID, max_length=64)],
         height: Height = None,
@@ -120,12 +122,12 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
         chargeback, representment), proven."""
         return view("payment", payment_key(payment_id), Payment, height, f"no payment {payment_id}")
 
-    @app.get("/v1/payments/cycles/{cycle_id}", tags=["payments"])
+    @app.get("/v1/payments/cycles/{cycle_id}", tags=["payments"], responses=READ)
     def cycle(cycle_id: CycleId, height: Height = None) -> dict[str, Any]:
         """A clearing cycle (status, cut-offs, funding, report), proven."""
         return view("cycle", cycle_key(cycle_id), Cycle, height, f"no cycle {cycle_id}")
 
-    @app.get("/v1/payments/cycles/{cycle_id}/totals", tags=["payments"])
+    @app.get("/v1/payments/cycles/{cycle_id}/totals", tags=["payments"], responses=READ)
     def cycle_totals(cycle_id: CycleId, height: Height = None) -> dict[str, Any]:
         """The cycle's running totals, proven (404 until its first clearing event)."""
         return view(
@@ -136,7 +138,9 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             f"no clearing events in cycle {cycle_id} (or no such cycle)",
         )
 
-    @app.get("/v1/payments/cycles/{cycle_id}/positions/{institution}", tags=["payments"])
+    @app.get(
+        "/v1/payments/cycles/{cycle_id}/positions/{institution}", tags=["payments"], responses=READ
+    )
     def position(
         cycle_id: CycleId, institution: InstitutionId, height: Height = None
     ) -> dict[str, Any]:
@@ -149,7 +153,11 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             f"{institution} has no position in cycle {cycle_id}",
         )
 
-    @app.get("/v1/payments/cycles/{cycle_id}/institutions/{institution}", tags=["payments"])
+    @app.get(
+        "/v1/payments/cycles/{cycle_id}/institutions/{institution}",
+        tags=["payments"],
+        responses=READ,
+    )
     def institution_cycle(
         cycle_id: CycleId, institution: InstitutionId, height: Height = None
     ) -> dict[str, Any]:
@@ -162,7 +170,11 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             f"{institution} has no entries in cycle {cycle_id}",
         )
 
-    @app.get("/v1/payments/cycles/{cycle_id}/flows/{issuer}/{acquirer}", tags=["payments"])
+    @app.get(
+        "/v1/payments/cycles/{cycle_id}/flows/{issuer}/{acquirer}",
+        tags=["payments"],
+        responses=READ,
+    )
     def flow(
         cycle_id: CycleId, issuer: InstitutionId, acquirer: InstitutionId, height: Height = None
     ) -> dict[str, Any]:
@@ -175,7 +187,11 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             f"no flow from {issuer} to {acquirer} in cycle {cycle_id}",
         )
 
-    @app.get("/v1/payments/cycles/{cycle_id}/entries/{institution}/{sequence}", tags=["payments"])
+    @app.get(
+        "/v1/payments/cycles/{cycle_id}/entries/{institution}/{sequence}",
+        tags=["payments"],
+        responses=READ,
+    )
     def entry(
         cycle_id: CycleId,
         institution: InstitutionId,
@@ -192,7 +208,7 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             f"{institution} has no entry {sequence} in cycle {cycle_id}",
         )
 
-    @app.get("/v1/payments/cycles/{cycle_id}/figures", tags=["payments"])
+    @app.get("/v1/payments/cycles/{cycle_id}/figures", tags=["payments"], responses=READ)
     def figures(cycle_id: CycleId, height: Height = None) -> dict[str, Any]:
         """Gross obligations, net debits, netting efficiency (integer ppm) and the largest net
         debit of a cycle, computed from its positions; every value read is proven at one height

@@ -14,6 +14,13 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request, Response
 
+from jinqiao.api.openapi import (
+    LOOKUP,
+    MAX_BODY_BYTES_KEY,
+    REPORT,
+    error_responses,
+    media_answer,
+)
 from jinqiao.api.payments import block_times_ms
 from jinqiao.apps.payments.figures import cycle_timing, describe_timing, timing_heights
 from jinqiao.apps.payments.model import (
@@ -41,7 +48,7 @@ from jinqiao.apps.payments.model import (
 )
 from jinqiao.apps.token import TOKEN, Asset, asset_key
 from jinqiao.core.codec import decode_stored, encode
-from jinqiao.core.errors import InvalidInput, Rejection
+from jinqiao.core.errors import Rejection
 from jinqiao.execution.contract import BlockContext
 from jinqiao.execution.state import full_key
 from jinqiao.node.reads import NotFound, Reader
@@ -65,9 +72,10 @@ from jinqiao.reports import (
     statement_to_json,
 )
 from jinqiao.reports.payouts import not_acquirer
+from jinqiao.reports.reconcile import MAX_RECONCILIATION_FILE_BYTES
 
 ENTRIES_PAGE = 500
-MAX_RECONCILIATION_BYTES = 32 * 1024 * 1024
+MAX_RECONCILIATION_BYTES = MAX_RECONCILIATION_FILE_BYTES
 MAX_ENTRY_PAGES = 2_000
 
 CycleId = Annotated[int, Path(ge=1, le=2**64 - 1, description="Cycle id")]
@@ -181,7 +189,15 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
             require_participant(participants, institution, cycle_id)
             return _read_statement(reading, reader, snapshot, cycle, institution)
 
-    @app.get("/v1/payments/cycles/{cycle_id}/statements/{institution}", tags=["payments"])
+    @app.get(
+        "/v1/payments/cycles/{cycle_id}/statements/{institution}",
+        tags=["payments"],
+        response_class=Response,
+        responses={
+            **media_answer("application/json", "text/csv", "application/xml"),
+            **error_responses(REPORT),
+        },
+    )
     async def get_statement(
         cycle_id: CycleId,
         institution: InstitutionId,
@@ -197,7 +213,24 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
             return Response(xml, media_type="application/xml")
         return Response(statement_to_json(built), media_type="application/json")
 
-    @app.post("/v1/payments/cycles/{cycle_id}/reconciliation/{institution}", tags=["payments"])
+    @app.post(
+        "/v1/payments/cycles/{cycle_id}/reconciliation/{institution}",
+        tags=["payments"],
+        response_class=Response,
+        responses={
+            **media_answer("application/json", "text/csv"),
+            **error_responses(REPORT, {400: ("reconciliation_file_invalid",)}),
+        },
+        openapi_extra={
+            MAX_BODY_BYTES_KEY: MAX_RECONCILIATION_BYTES,
+            "requestBody": {
+                "required": True,
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+                "description": "the institution's own records (docs/payments.md "
+                f'"Reconciliation"), at most {MAX_RECONCILIATION_BYTES} bytes',
+            },
+        },
+    )
     async def reconcile(
         cycle_id: CycleId,
         institution: InstitutionId,
@@ -207,12 +240,7 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
         """Upload the institution's own records for a cycle (CSV, docs/payments.md
         "Reconciliation") and get the break report: missing on either side, amount, fee,
         status or currency mismatches."""
-        body = await request.body()
-        if len(body) > MAX_RECONCILIATION_BYTES:
-            raise InvalidInput(
-                f"a reconciliation file is at most {MAX_RECONCILIATION_BYTES} bytes",
-                code="reconciliation_file_invalid",
-            )
+        body = await request.body()  # at most MAX_RECONCILIATION_BYTES (BodyLimit)
         built = await asyncio.to_thread(statement, cycle_id, institution)
         report = await asyncio.to_thread(reconcile_csv, built, body)
         if format == "csv":
@@ -233,7 +261,15 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
             positions: Positions = reading.query(snapshot, "positions", CycleArgs(cycle_id))
             return cycle, positions.positions, reading.scale(snapshot, cycle.currency)
 
-    @app.get("/v1/payments/cycles/{cycle_id}/settlement", tags=["payments"])
+    @app.get(
+        "/v1/payments/cycles/{cycle_id}/settlement",
+        tags=["payments"],
+        response_class=Response,
+        responses={
+            **media_answer("application/xml"),
+            **error_responses(LOOKUP, {409: ("cycle_not_settled",)}),
+        },
+    )
     async def settlement(cycle_id: CycleId) -> Response:
         """The settled cycle's movements as ISO 20022 pacs.009 (409 ``cycle_not_settled``
         before settlement), dated with the settling block's time."""
@@ -260,7 +296,21 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
             merchant_of, names = _merchants(reading, snapshot, built)
         return built, merchant_payouts(built, merchant_of, names)
 
-    @app.get("/v1/payments/cycles/{cycle_id}/merchant-payouts/{institution}", tags=["payments"])
+    @app.get(
+        "/v1/payments/cycles/{cycle_id}/merchant-payouts/{institution}",
+        tags=["payments"],
+        response_class=Response,
+        responses={
+            **media_answer("application/xml"),
+            **error_responses(
+                LOOKUP,
+                {
+                    404: ("unknown_institution", "not_acquirer_in_cycle"),
+                    409: ("cycle_not_settled", "no_merchant_payouts"),
+                },
+            ),
+        },
+    )
     async def merchant_payouts_pacs008(cycle_id: CycleId, institution: InstitutionId) -> Response:
         """An acquirer's payouts to its merchants for a settled cycle as ISO 20022 pacs.008: one
         credit transfer per merchant owed money (captured + represented - refunded - charged
@@ -308,7 +358,12 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
             note=f"Cycle {cycle_id} {describe_timing(timing)}",
         )
 
-    @app.get("/v1/payments/cycles/{cycle_id}/chart.png", tags=["payments"])
+    @app.get(
+        "/v1/payments/cycles/{cycle_id}/chart.png",
+        tags=["payments"],
+        response_class=Response,
+        responses={**media_answer("image/png"), **error_responses(LOOKUP)},
+    )
     async def cycle_chart(cycle_id: CycleId) -> Response:
         """A PNG of the cycle's net positions and flows, noting when it opened, closed and
         settled and its settlement time (also the PNG's ``Description`` text)."""

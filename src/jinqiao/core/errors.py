@@ -41,6 +41,20 @@ class DecodeError(InvalidInput):
     code = "decode_error"
 
 
+class TransactionTooLarge(InvalidInput):
+    """A signed transaction over ``MAX_TRANSACTION_BYTES``, however it was sent (JSON hex, msgpack
+    body, batch item or gossip)."""
+
+    code = "transaction_too_large"
+
+    def __init__(self, size_bytes: int, limit_bytes: int) -> None:
+        super().__init__(
+            f"a transaction is at most {limit_bytes} bytes; this one is {size_bytes}",
+            size_bytes=size_bytes,
+            limit_bytes=limit_bytes,
+        )
+
+
 class Rejection(JinqiaoError):
     """A deterministic refusal of a transaction, recorded in its receipt."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jinqiao.core.codec import decode
-from jinqiao.core.errors import InvalidInput, Rejection
+from jinqiao.core.errors import InvalidInput, Rejection, TransactionTooLarge
 from jinqiao.core.genesis import ChainParameters
 from jinqiao.core.hashing import transaction_hash
 from jinqiao.core.limits import MAX_TRANSACTION_BYTES
@@ -43,7 +43,10 @@ def check(
     parameters: ChainParameters,
 ) -> Admission | PendingTransaction:
     """Every check but the mempool's own limits. Returns the transaction to add, or the answer
-    for one that already waits; raises ``DecodeError`` or ``Rejection``."""
+    for one that already waits; raises ``TransactionTooLarge``, ``DecodeError`` or
+    ``Rejection``."""
+    if len(raw) > MAX_TRANSACTION_BYTES:
+        raise TransactionTooLarge(len(raw), MAX_TRANSACTION_BYTES)
     transaction = decode(raw, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES)
     identity = transaction_hash(runtime.suite, transaction.body)
     waiting = mempool.get(identity)

@@ -1,0 +1,218 @@
+"""The API's contract as the OpenAPI document states it (DESIGN.md §3 "API": the document declares
+every answer). Shared here: the common error body, the answers every route can give, the answer
+sets of the route families, the non-JSON media types of some answers, and hex parameters with the
+plain words a refusal of one uses.
+
+Routes declare ``responses=error_responses(...)``; ``install_openapi`` drops FastAPI's automatic
+``422`` (this API answers a request that does not match it with ``400 invalid_request``).
+"""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+Codes = Mapping[int, tuple[str, ...]]
+
+MAX_BODY_BYTES_KEY = "x-max-body-bytes"
+"""A route's own request body limit, in its ``openapi_extra`` (so the document states it too) and
+enforced by ``api.app.BodyLimit``; a route without one has ``MAX_REQUEST_BODY_BYTES``."""
+
+
+class ErrorBody(BaseModel):
+    """Every refusal and error: a stable ``code`` (docs/errors.md), a sentence, and details."""
+
+    code: str = Field(description="Stable code, listed in docs/errors.md")
+    message: str = Field(description="What went wrong, in words")
+    details: dict[str, Any] = Field(
+        description="Facts about the refusal (e.g. `problems` for `invalid_request`)"
+    )
+
+
+EVERY_ROUTE: Codes = {
+    400: ("untrusted_host",),
+    403: ("cross_origin_refused",),
+    413: ("request_too_large",),
+    415: ("unsupported_media_type",),
+    500: ("node_fault",),
+}
+"""Answers any route can give: the HTTP middleware's refusals (a Host header that is not the
+node's, a foreign ``Origin``, a body over its limit, a JSON body without a JSON content type) and
+a node fault (a bug; logged)."""
+
+PARAMETERS: Codes = {400: ("invalid_request",)}
+"""A path or query parameter outside its declared type, range or pattern."""
+
+LOOKUP: Codes = {400: ("invalid_request",), 404: ("not_found",)}
+"""A read of one record that may be absent."""
+
+ADMISSION: Codes = {
+    400: (
+        "invalid_request",
+        "invalid_input",
+        "decode_error",
+        "address_mismatch",
+        "invalid_nonce",
+        "invalid_arguments",
+    ),
+    401: ("invalid_signature",),
+    403: (
+        "unknown_sender",
+        "key_mismatch",
+        "sender_suspended",
+        "organization_suspended",
+        "unauthorized",
+    ),
+    404: ("unknown_contract", "unknown_method"),
+    409: ("duplicate_transaction",),
+    413: ("transaction_too_large",),
+    422: ("wrong_chain", "expired", "valid_until_too_far"),
+    429: ("too_many_pending",),
+    503: ("mempool_full",),
+}
+"""Admission of one transaction (docs/errors.md, "Request and admission")."""
+
+BATCH: Codes = {400: ("invalid_request", "invalid_input", "decode_error")}
+"""A batch refused whole; each transaction's own refusal is in its ``results`` entry."""
+
+QUERY: Codes = {
+    400: ("invalid_request", "invalid_arguments"),
+    404: ("unknown_method", "unknown_institution"),
+    413: ("request_too_large",),
+    422: ("the query's rejection codes (docs/errors.md)",),
+}
+"""A read-only contract query."""
+
+REPORT: Codes = {
+    400: ("invalid_request", "invalid_input"),
+    404: ("not_found", "not_in_cycle"),
+}
+"""A payments report built from the cycle's records."""
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+
+
+def error_responses(*families: Codes) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route: ``EVERY_ROUTE`` and the answers of its ``families``, each
+    status with the common error body and its codes in words."""
+    merged: dict[int, list[str]] = {}
+    for family in (EVERY_ROUTE, *families):
+        for status, codes in family.items():
+            known = merged.setdefault(status, [])
+            known.extend(code for code in codes if code not in known)
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in sorted(merged):
+        answer: dict[str, Any] = {
+            "model": ErrorBody,
+            "description": f"{http.HTTPStatus(status).phrase}: "
+            + ", ".join(f"`{code}`" if code.isidentifier() else code for code in merged[status]),
+        }
+        if status in (429, 503):
+            answer["headers"] = RETRY_AFTER
+        responses[status] = answer
+    return responses
+
+
+def media_answer(*media_types: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """A success answer in ``media_types`` (not JSON, or not only): with
+    ``response_class=Response`` FastAPI declares no media type of its own."""
+    return {
+        status: {
+            "content": {
+                media_type: {
+                    "schema": {"type": "object" if media_type == "application/json" else "string"}
+                }
+                for media_type in media_types
+            }
+        }
+    }
+
+
+def json_or_msgpack_body(model: type[BaseModel], msgpack_description: str) -> dict[str, Any]:
+    """The ``openapi_extra`` of a route that reads its body itself: JSON ``model``, or msgpack
+    bytes with ``Content-Type: application/msgpack``."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": model.model_json_schema()},
+                "application/msgpack": {
+                    "schema": {"type": "string", "format": "binary"},
+                    "description": msgpack_description,
+                },
+            },
+        }
+    }
+
+
+def hex_pattern(size_bytes: int | None = None) -> str:
+    """Exactly ``size_bytes`` bytes as hex or, without a size, one or more whole bytes."""
+    if size_bytes is None:
+        return "^(?:[0-9a-fA-F]{2})+$"
+    return f"^[0-9a-fA-F]{{{2 * size_bytes}}}$"
+
+
+def hex_problem(pattern: str, value: Any) -> str | None:
+    """A hex refusal in plain words (odd length, wrong length, not hex), or None when ``pattern``
+    is not one of ``hex_pattern``'s."""
+    if not pattern.startswith("^") or "[0-9a-fA-F]" not in pattern or not isinstance(value, str):
+        return None
+    if any(character not in "0123456789abcdefABCDEF" for character in value):
+        return f"{value[:80]!r} is not hex (digits 0-9 and a-f only)"
+    if len(value) % 2:
+        return f"{len(value)} hex digits is an odd number: a byte is two digits"
+    if pattern == hex_pattern():
+        return "empty: expected at least one byte as hex"
+    expected = pattern.removeprefix("^[0-9a-fA-F]{").removesuffix("}$")
+    return f"{len(value) // 2} bytes; expected {int(expected) // 2} bytes ({expected} hex digits)"
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Build the document without FastAPI's automatic ``422 HTTPValidationError``: this API
+    answers a request that does not match it with ``400 invalid_request`` (declared per route)."""
+    generate: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    answer = operation.get("responses", {}).get("422", {})
+                    schema = answer.get("content", {}).get("application/json", {}).get("schema")
+                    if schema == {"$ref": "#/components/schemas/HTTPValidationError"}:
+                        del operation["responses"]["422"]
+            schemas = document.get("components", {}).get("schemas", {})
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+__all__ = [
+    "ADMISSION",
+    "BATCH",
+    "EVERY_ROUTE",
+    "LOOKUP",
+    "MAX_BODY_BYTES_KEY",
+    "PARAMETERS",
+    "QUERY",
+    "REPORT",
+    "ErrorBody",
+    "error_responses",
+    "hex_pattern",
+    "hex_problem",
+    "install_openapi",
+    "json_or_msgpack_body",
+    "media_answer",
+]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import struct
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +21,6 @@ from jinqiao.reports import (
     cycle_figures,
     format_percent,
     netting_efficiency,
-    positions_chart_png,
     positions_chart_png_bytes,
 )
 from tests.helpers.reports import CNY_SCALE, read_positions, run_cycle, settled_network
@@ -112,16 +110,16 @@ def test_netting_efficiency() -> None:
     assert netting_efficiency(10, 10) == 0
 
 
-def test_the_chart_is_a_png(tmp_path: Path) -> None:
+def test_the_chart_is_a_png() -> None:
     chain, cycle = settled_network()
     _, positions = read_positions(chain, cycle)
     flows: list[Flow] = [
         chain.query(PAYMENTS, "flow", FlowArgs(cycle, issuer, acquirer))
         for issuer, acquirer in (("bank-a", "ecfin"), ("bank-b", "ecfin"), ("bank-b", "bank-a"))
     ]
-    path = tmp_path / "positions.png"
-    positions_chart_png(positions, flows, path, currency="CNY", scale=CNY_SCALE, title="Cycle 1")
-    data = path.read_bytes()
+    data = positions_chart_png_bytes(
+        positions, flows, currency="CNY", scale=CNY_SCALE, title="Cycle 1"
+    )
     assert data.startswith(PNG_MAGIC) and len(data) > 5_000
 
 

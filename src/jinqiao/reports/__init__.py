@@ -12,7 +12,6 @@ from jinqiao.reports.figures import (
     cycle_figures,
     format_percent,
     netting_efficiency,
-    positions_chart_png,
     positions_chart_png_bytes,
 )
 from jinqiao.reports.iso20022 import (
@@ -69,7 +68,6 @@ __all__ = [
     "netting_efficiency",
     "parse_decimal",
     "parse_reconciliation_csv",
-    "positions_chart_png",
     "positions_chart_png_bytes",
     "reconcile_csv",
     "reconcile_statement",

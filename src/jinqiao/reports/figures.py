@@ -9,7 +9,6 @@ draw them.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -182,21 +181,3 @@ def positions_chart_png_bytes(
     metadata = {"Title": title, "Description": note}
     figure.savefig(buffer, format="png", metadata={k: v for k, v in metadata.items() if v})
     return buffer.getvalue()
-
-
-def positions_chart_png(
-    positions: Sequence[Position],
-    flows: Sequence[Flow],
-    path: str | os.PathLike[str],
-    *,
-    currency: str = "",
-    scale: int = 0,
-    title: str = "",
-    note: str = "",
-) -> None:
-    """Write ``positions_chart_png_bytes`` to ``path``."""
-    data = positions_chart_png_bytes(
-        positions, flows, currency=currency, scale=scale, title=title, note=note
-    )
-    with open(path, "wb") as file:
-        file.write(data)

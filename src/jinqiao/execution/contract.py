@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.errors import DecodeError, NodeFault, Rejection
 from jinqiao.core.genesis import ChainParameters, Genesis
-from jinqiao.core.limits import MAX_EVENT_ATTRIBUTES, MAX_EVENTS_PER_TRANSACTION, MAX_NAME_LENGTH
+from jinqiao.core.limits import (
+    MAX_AMOUNT_MINOR,
+    MAX_EVENT_ATTRIBUTES,
+    MAX_EVENTS_PER_TRANSACTION,
+    MAX_NAME_LENGTH,
+)
 from jinqiao.core.types import Event, EventValue
 from jinqiao.execution.identity import (
     GOVERNANCE,
@@ -190,6 +195,26 @@ class Context:
         """Call another contract's method as this contract (sender = this contract's address,
         role ``contract``). Its writes and events join this transaction's."""
         return self.runtime.call_from_contract(self, contract, method_name, encode(args))
+
+
+def check_amount(ctx: Context, amount_minor: int, *, allow_zero: bool) -> None:
+    """An amount argument: a whole number of minor units in 0..MAX_AMOUNT_MINOR (``allow_zero``,
+    e.g. a token transfer or an allowance reset) or 1..MAX_AMOUNT_MINOR (e.g. a payment); else
+    the rejection ``invalid_amount``."""
+    lowest = 0 if allow_zero else 1
+    if not lowest <= amount_minor <= MAX_AMOUNT_MINOR:
+        ctx.reject(
+            "invalid_amount",
+            f"amounts are integers in {lowest}..{MAX_AMOUNT_MINOR}",
+            amount_minor=amount_minor,
+        )
+
+
+def check_bound(ctx: Context, total_minor: int, what: str) -> None:
+    """A running total (a supply, a balance, a cycle's obligations) stays within
+    MAX_AMOUNT_MINOR; else the rejection ``amount_overflow`` naming ``what``."""
+    if total_minor > MAX_AMOUNT_MINOR:
+        ctx.reject("amount_overflow", f"the {what} would exceed {MAX_AMOUNT_MINOR}", what=what)
 
 
 class GenesisContext:

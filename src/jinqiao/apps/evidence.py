@@ -23,8 +23,7 @@ from jinqiao.core.codec import CanonicalStruct, decode
 from jinqiao.core.errors import DecodeError
 from jinqiao.core.hashing import vote_signing_bytes
 from jinqiao.core.types import ValidatorSet, Vote, VoteType
-from jinqiao.execution.contract import Context, Contract, method, query
-from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
+from jinqiao.execution.api import GOVERNANCE, VALIDATORS_KEY, Context, Contract, method, query
 
 EVIDENCE = "evidence"
 MAX_SIGNED_VOTE_BYTES = 1024

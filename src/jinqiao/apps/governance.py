@@ -67,24 +67,22 @@ from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import ADMIN_ROLE, ChainParameters
 from jinqiao.core.limits import MAX_ARGS_BYTES, MAX_VALIDATORS
 from jinqiao.core.types import Validator, ValidatorSet
-from jinqiao.execution.contract import (
-    Context,
-    Contract,
-    GenesisContext,
-    decode_arguments,
-    method,
-    query,
-)
-from jinqiao.execution.identity import (
+from jinqiao.execution.api import (
+    CONTRACT_ROLE,
     GOVERNANCE,
     PARAMETERS_KEY,
     PENDING_VALIDATORS_KEY,
     REGISTRY,
     VALIDATOR_CHANGE_DELAY_BLOCKS,
     VALIDATORS_KEY,
+    Context,
+    Contract,
+    GenesisContext,
     PendingValidators,
+    decode_arguments,
+    method,
+    query,
 )
-from jinqiao.execution.runtime import CONTRACT_ROLE
 
 PROPOSAL_PREFIX = b"proposal/"
 NEXT_PROPOSAL_ID_KEY = b"next_proposal_id"

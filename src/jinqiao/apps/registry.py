@@ -39,23 +39,21 @@ from jinqiao.core.genesis import ADMIN_ROLE, IDENTIFIER
 from jinqiao.core.limits import MAX_NAME_LENGTH
 from jinqiao.core.names import name_problem
 from jinqiao.core.types import ADDRESS_BYTES
-from jinqiao.execution.contract import (
-    Context,
-    Contract,
-    GenesisContext,
-    contract_address,
-    method,
-    query,
-)
-from jinqiao.execution.identity import (
+from jinqiao.execution.api import (
+    CONTRACT_ROLE,
     GOVERNANCE,
     REGISTRY,
     Account,
+    Context,
+    Contract,
+    GenesisContext,
     Organization,
     account_key,
+    contract_address,
+    method,
     organization_key,
+    query,
 )
-from jinqiao.execution.runtime import CONTRACT_ROLE
 
 ADMIN_COUNT_PREFIX = b"admins/"
 ACTIVE_ORGANIZATIONS_KEY = b"active_organizations"

@@ -66,7 +66,7 @@ from jinqiao.core.genesis import IDENTIFIER, REGULATOR_ROLE, Genesis
 from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_NAME_LENGTH
 from jinqiao.core.names import check_name
 from jinqiao.core.types import ADDRESS_BYTES
-from jinqiao.execution.contract import (
+from jinqiao.execution.api import (
     Context,
     Contract,
     GenesisContext,

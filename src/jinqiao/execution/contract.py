@@ -46,6 +46,10 @@ from jinqiao.execution.state import ContractState, Overlay, StepMeter
 if TYPE_CHECKING:
     from jinqiao.execution.runtime import Runtime
 
+CONTRACT_ROLE = "contract"
+"""The one role a contract holds when it calls another contract (``Context.call``); a method that
+declares roles must list it to accept such calls."""
+
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 

@@ -20,6 +20,7 @@ from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
 from jinqiao.core.limits import MAX_ARGS_BYTES, MAX_NAME_LENGTH, MAX_NONCE
 from jinqiao.core.types import Event, Receipt, ReceiptStatus, SignedTransaction
 from jinqiao.execution.contract import (
+    CONTRACT_ROLE,
     BlockContext,
     Context,
     Contract,
@@ -50,7 +51,6 @@ from jinqiao.execution.state import (
     StepMeter,
 )
 
-CONTRACT_ROLE = "contract"
 MAX_CALL_DEPTH = 4
 
 

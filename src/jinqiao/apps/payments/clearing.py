@@ -61,7 +61,7 @@ from jinqiao.apps.payments.netting import (
     multilateral_net,
 )
 from jinqiao.core.errors import NodeFault, require
-from jinqiao.execution.contract import Context, check_bound
+from jinqiao.execution.api import Context, check_bound
 
 
 @dataclass

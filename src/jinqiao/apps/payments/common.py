@@ -19,7 +19,7 @@ from jinqiao.apps.token import SYMBOL, TOKEN, Asset, asset_key
 from jinqiao.core.errors import require
 from jinqiao.core.genesis import IDENTIFIER
 from jinqiao.core.limits import MAX_NAME_LENGTH
-from jinqiao.execution.contract import Context, check_bound, contract_address
+from jinqiao.execution.api import Context, check_bound, contract_address
 
 MAX_CYCLE_ID = 2**64 - 1
 

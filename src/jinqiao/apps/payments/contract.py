@@ -79,7 +79,9 @@ from jinqiao.apps.registry import check_address, check_name, load_organization
 from jinqiao.core.errors import NodeFault
 from jinqiao.core.genesis import IDENTIFIER
 from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_NAME_LENGTH
-from jinqiao.execution.contract import (
+from jinqiao.execution.api import (
+    CONTRACT_ROLE,
+    GOVERNANCE,
     Context,
     Contract,
     GenesisContext,
@@ -87,8 +89,6 @@ from jinqiao.execution.contract import (
     method,
     query,
 )
-from jinqiao.execution.identity import GOVERNANCE
-from jinqiao.execution.runtime import CONTRACT_ROLE
 
 
 class Payments(Lifecycle, Settlement, Contract):

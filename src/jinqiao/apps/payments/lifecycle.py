@@ -81,7 +81,7 @@ from jinqiao.apps.payments.model import (
     refund_key,
 )
 from jinqiao.core.errors import NodeFault
-from jinqiao.execution.contract import Context, check_amount, method
+from jinqiao.execution.api import Context, check_amount, method
 
 
 class Lifecycle:

@@ -59,7 +59,7 @@ from jinqiao.apps.payments.model import (
 from jinqiao.apps.payments.netting import payouts
 from jinqiao.apps.token import TOKEN, TransferArgs, TransferFromArgs
 from jinqiao.core.errors import NodeFault, require
-from jinqiao.execution.contract import Context, check_amount, check_bound, method
+from jinqiao.execution.api import Context, check_amount, check_bound, method
 
 
 class Settlement:

@@ -16,10 +16,14 @@ from jinqiao.core.crypto import DEFAULT_SUITE, Signer, get_suite
 from jinqiao.core.errors import InvalidInput
 from jinqiao.fileio import save_new
 
+__all__ = ["MAX_KEY_FILE_BYTES", "KeyFile", "generate_key", "load_key", "save_key"]
+
 MAX_KEY_FILE_BYTES = 4096
 
 
 class KeyFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The JSON document of a key file (the format above); hex strings."""
+
     suite: str
     address: str
     public_key: str

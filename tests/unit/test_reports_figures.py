@@ -19,8 +19,8 @@ from jinqiao.apps.payments.figures import (
 )
 from jinqiao.apps.payments.model import Flow, FlowArgs, Position
 from jinqiao.reports import positions_chart_png_bytes
+from tests.helpers.payments_network import make_network
 from tests.helpers.reports import CNY_SCALE, read_positions, run_cycle, settled_network
-from tests.unit.test_payments_network import make_network
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 GENESIS_MS = 1_700_000_000_000

@@ -3,7 +3,9 @@ them to the store.
 
 ``execute`` turns ordered transactions into a candidate block (header with all roots), exactly as
 every validator must reproduce it; ``commit`` stores a candidate together with the certificate
-that commits it. Both the solo producer and (later) the BFT driver go through these two calls.
+that commits it. Both block producers go through these two calls: the BFT driver
+(``node.bft``, every network of more than one validator) and the solo producer of a one-validator
+network (``node.service``).
 """
 
 from __future__ import annotations

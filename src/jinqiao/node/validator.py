@@ -1,5 +1,8 @@
-"""Signing as a validator. In a solo network the one validator's precommit is the whole commit
-certificate; the BFT driver will gather more than two thirds of the power's precommits instead."""
+"""Signing as a validator outside the consensus machine. In a one-validator network the one
+validator's precommit is the whole commit certificate (``solo_certificate``, over the same vote
+bytes a multi-validator network signs); with more validators, ``consensus.tendermint`` collects
+precommits of more than two thirds of the power into the certificate and ``node.bft`` has
+``consensus.safety`` sign them."""
 
 from __future__ import annotations
 

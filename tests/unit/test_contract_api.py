@@ -1,8 +1,11 @@
-"""The contract API (``jinqiao.execution.api``): every name it exports exists, and the shared
-amount checks give every contract the same boundaries and rejection codes."""
+"""The contract API (``jinqiao.execution.api``): every name it exports exists, the shared
+amount checks give every contract the same boundaries and rejection codes, and no app reaches
+past the context into the runtime."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
 from typing import Any, NoReturn, cast
 
 import pytest
@@ -51,3 +54,16 @@ def test_totals_stay_within_the_bound() -> None:
     with pytest.raises(Rejection) as info:
         check_bound(CTX, MAX_AMOUNT_MINOR + 1, "supply")
     assert (info.value.code, info.value.details) == ("amount_overflow", {"what": "supply"})
+
+
+def test_apps_do_not_reach_the_runtime_through_the_context() -> None:
+    """The context is the whole contract API at run time: no app touches its private runtime
+    (import-linter covers imports; this covers the one object contracts are handed)."""
+    apps = Path(__file__).resolve().parents[2] / "src" / "jinqiao" / "apps"
+    reaching = [
+        f"{path.name}:{node.lineno}"
+        for path in sorted(apps.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr in ("runtime", "_runtime")
+    ]
+    assert reaching == []

@@ -98,7 +98,7 @@ class Evidence(Contract):
         member = None if validators is None else validators.by_address().get(a.validator)
         if member is None:
             ctx.reject("invalid_evidence", "the signer is not a validator in force")
-        suite = ctx.runtime.suite
+        suite = ctx.suite
         for signed in (first, second):
             if not suite.verify(
                 member.public_key, vote_signing_bytes(signed.vote), signed.signature

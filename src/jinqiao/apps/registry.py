@@ -49,7 +49,6 @@ from jinqiao.execution.api import (
     GenesisContext,
     Organization,
     account_key,
-    contract_address,
     method,
     organization_key,
     query,
@@ -144,7 +143,7 @@ def check_roles(ctx: Context, roles: tuple[str, ...]) -> None:
 
 def check_public_key(ctx: Context, public_key: bytes) -> bytes:
     """Check a public key's length for the network's suite and return its address."""
-    suite = ctx.runtime.suite
+    suite = ctx.suite
     if len(public_key) != suite.public_key_bytes:
         ctx.reject(
             "invalid_public_key",
@@ -200,7 +199,7 @@ def active_organization_count(ctx: Context) -> int:
 
 
 def governance_address(ctx: Context) -> bytes:
-    return contract_address(ctx.runtime.suite.hash, GOVERNANCE)
+    return ctx.contract_address(GOVERNANCE)
 
 
 # -- the contract --------------------------------------------------------------------------

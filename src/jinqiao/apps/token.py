@@ -19,7 +19,7 @@ holding and ``set_tier``: a tier reflects how well the holder's identity was ver
 regulator's rules decide, so one authority assigns tiers. A frozen holding neither sends nor
 receives (``account_frozen``); the freeze is per asset, and a frozen holder may still
 ``approve`` (spending that allowance is a move, and refused). Recipients and spenders must be
-registered accounts or contracts of the runtime (``ctx.runtime.contract_addresses``): a contract
+registered accounts or contracts of the network (``ctx.is_contract``): a contract
 may hold a balance (the payments contract's settlement escrow, say) and spend it with
 ``transfer``; it is not a wallet, so no tier limits apply to it, paying or receiving. A tier
 change that the current balance would break is refused, so ``balance <= tier
@@ -586,7 +586,7 @@ class Token(Contract):
 
 
 def _is_contract(ctx: Context, address: bytes) -> bool:
-    return address in ctx.runtime.contract_addresses
+    return ctx.is_contract(address)
 
 
 def _check_payment_limits(ctx: Context, tier: Tier, amount_minor: int, spent_minor: int) -> None:

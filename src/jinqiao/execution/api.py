@@ -1,9 +1,11 @@
 """The contract API: everything a contract (``jinqiao.apps``) may import from the execution layer,
 and nothing else.
 
-A contract is declared with ``Contract``, ``@method`` and ``@query`` and sees a ``Context`` (its
-caller, the block, its own state, other contracts' state read-only, an event emitter and
-``ctx.call``). The shared checks (``check_amount``, ``check_bound``) give every contract the same
+A contract is declared with ``Contract``, ``@method`` and ``@query`` and sees a ``Context``: its
+caller, the block, its own state, other contracts' state read-only, an event emitter, calls to
+other contracts (``call``, ``call_encoded``, ``check_call``) and the network's crypto suite and
+contract addresses (``suite``, ``contract_address``, ``is_contract``) — never the runtime
+itself. The shared checks (``check_amount``, ``check_bound``) give every contract the same
 rejection codes. The registry and governance contracts also write the system state the runtime
 reads (organizations, accounts, parameters, the validator set); its layout is re-exported from
 ``jinqiao.execution.identity``.

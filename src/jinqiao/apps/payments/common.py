@@ -19,14 +19,14 @@ from jinqiao.apps.token import SYMBOL, TOKEN, Asset, asset_key
 from jinqiao.core.errors import require
 from jinqiao.core.genesis import IDENTIFIER
 from jinqiao.core.limits import MAX_NAME_LENGTH
-from jinqiao.execution.api import Context, check_bound, contract_address
+from jinqiao.execution.api import Context, check_bound
 
 MAX_CYCLE_ID = 2**64 - 1
 
 
 def escrow_address(ctx: Context) -> bytes:
     """The payments contract's own address: its token balance is the settlement escrow."""
-    return contract_address(ctx.runtime.suite.hash, PAYMENTS)
+    return ctx.contract_address(PAYMENTS)
 
 
 def check_reference(ctx: Context, value: str, code: str, field: str) -> None:

@@ -86,7 +86,6 @@ from jinqiao.execution.api import (
     Contract,
     GenesisContext,
     check_amount,
-    contract_address,
     method,
     query,
 )
@@ -172,7 +171,7 @@ class Payments(Lifecycle, Settlement, Contract):
     def set_fee_schedule(self, ctx: Context, args: SetFeeScheduleArgs) -> FeeSchedule:
         """Replace a currency's fee schedule. Only the governance contract calls this, when a
         ``call_contract`` proposal is approved; the new version applies to later captures."""
-        if ctx.sender != contract_address(ctx.runtime.suite.hash, GOVERNANCE):
+        if ctx.sender != ctx.contract_address(GOVERNANCE):
             ctx.reject("unauthorized", "fee schedules change only through governance")
         check_currency(ctx, args.currency)
         problem = rules_problem(args.rules)

@@ -24,7 +24,6 @@ from jinqiao.execution.contract import (
     check_amount,
     check_bound,
     contract_address,
-    decode_arguments,
     method,
     query,
 )
@@ -60,7 +59,6 @@ __all__ = [
     "check_amount",
     "check_bound",
     "contract_address",
-    "decode_arguments",
     "method",
     "organization_key",
     "query",

@@ -9,7 +9,7 @@ save.
 ``save_new`` creates a file that must not exist yet (a key, a CA's private key): the same
 temporary-file-and-fsync, then a hard link to the target, which fails if the target exists — so an
 existing key is never overwritten and a crash never leaves a half-written key under the target's
-name.
+name (on a file system without hard links it creates the target exclusively and writes in place).
 
 Both turn an ``OSError`` into the caller's error class (``InvalidInput`` for a command's files,
 ``NodeFault`` for a running node's) with the path and the system's reason. This module sits below
@@ -19,6 +19,7 @@ nothing in the pure layers may import it (``pyproject.toml`` ``[tool.importlinte
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = ["PRIVATE_FILE_MODE", "PUBLIC_FILE_MODE", "save_atomically", "save_new
 
 PRIVATE_FILE_MODE = 0o600
 PUBLIC_FILE_MODE = 0o644
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP})
 
 
 def save_atomically(
@@ -64,7 +66,7 @@ def save_new(
         temporary = Path(name)
         try:
             _write_and_sync(descriptor, data, mode)
-            exists = _link_unless_exists(temporary, path)
+            exists = _link_unless_exists(temporary, path, data, mode)
         finally:
             temporary.unlink(missing_ok=True)
         if exists:
@@ -88,12 +90,23 @@ def _write_and_sync(descriptor: int, data: bytes, mode: int) -> None:
         os.close(descriptor)
 
 
-def _link_unless_exists(source: Path, target: Path) -> bool:
-    """Link ``target`` to ``source``; ``True`` (and no link) if ``target`` already exists."""
+def _link_unless_exists(source: Path, target: Path, data: bytes, mode: int) -> bool:
+    """Link ``target`` to ``source``; ``True`` (and no link) if ``target`` already exists. On a
+    file system without hard links, create ``target`` exclusively and write ``data`` into it
+    instead: never an overwrite, though a crash mid-write may then leave it torn (which
+    ``jinqiao.keys.load_key`` reports as not a key file)."""
     try:
         os.link(source, target)
     except FileExistsError:
         return True
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        try:
+            descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        except FileExistsError:
+            return True
+        _write_and_sync(descriptor, data, mode)
     return False
 
 

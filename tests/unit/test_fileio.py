@@ -4,6 +4,7 @@ caller's error class with the path in the message."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -95,3 +96,19 @@ def test_save_new_syncs_the_file_before_it_appears_and_the_directory_after(
     calls = record_calls(monkeypatch, "link")
     save_new(tmp_path / "node.key", b"secret")
     assert calls == ["fsync-file", "link", "fsync-dir"]
+
+
+def test_save_new_without_hard_links_still_never_overwrites(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(source: object, target: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "node.json"
+    save_new(path, b"first")
+    assert (path.read_bytes(), mode_of(path)) == (b"first", 0o600)
+    with pytest.raises(InvalidInput, match="refusing to overwrite"):
+        save_new(path, b"second")
+    assert path.read_bytes() == b"first"
+    assert [p.name for p in tmp_path.iterdir()] == ["node.json"]

@@ -1,9 +1,13 @@
 """jinqiao — a permissioned blockchain for financial institutions.
 
-Layers, lowest first (DESIGN.md §2): ``core`` (types, codec, crypto, limits), ``ledger`` (Merkle
-trees, authenticated state, proofs), ``consensus`` and ``execution`` (pure state machines),
-``apps`` (contracts), ``node`` (all I/O), ``api``, ``cli``. ``verify`` checks proofs with nothing
-but ``core``; ``client`` is the Python SDK.
+Layers, lowest first (DESIGN.md §2; ``pyproject.toml`` ``[tool.importlinter]`` enforces them):
+``core`` (types, codec, crypto, limits); ``verify`` (checks proofs with nothing but ``core``);
+``ledger`` (Merkle trees, authenticated state, proofs); ``consensus`` and ``execution`` (pure state
+machines; contracts see only ``execution.api``); ``apps`` (contracts); ``reports`` (off-chain
+report formats); ``fileio`` and ``keys`` (durable files and key files, the first layer that
+touches disk); ``node`` (all other I/O); ``api`` and ``client`` (the HTTP API and the Python SDK,
+independent of each other); ``provision`` and ``terminal``; ``demo``; ``bench``; ``cli``.
+The public API of ``client``, ``verify`` and ``keys`` is their ``__all__``.
 """
 
 __version__ = "0.1.0"

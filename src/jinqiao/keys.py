@@ -8,18 +8,22 @@ parts only).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import msgspec
 
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer, get_suite
 from jinqiao.core.errors import InvalidInput
+from jinqiao.fileio import save_new
+
+__all__ = ["MAX_KEY_FILE_BYTES", "KeyFile", "generate_key", "load_key", "save_key"]
 
 MAX_KEY_FILE_BYTES = 4096
 
 
 class KeyFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The JSON document of a key file (the format above); hex strings."""
+
     suite: str
     address: str
     public_key: str
@@ -32,22 +36,15 @@ def generate_key(suite_name: str = DEFAULT_SUITE) -> Signer:
 
 
 def save_key(path: Path, signer: Signer) -> None:
-    """Write ``signer`` to ``path`` with mode 0600; refuses to overwrite an existing file."""
+    """Write ``signer`` to ``path`` with mode 0600, durably; refuses to overwrite an existing
+    file (``jinqiao.fileio.save_new``)."""
     document = KeyFile(
         suite=signer.suite.name,
         address=signer.address.hex(),
         public_key=signer.public_key.hex(),
         secret_key=signer.secret_key().hex(),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise InvalidInput(f"{path} exists; refusing to overwrite a key") from None
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n")
-        file.flush()
-        os.fsync(file.fileno())
+    save_new(path, msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n")
 
 
 def load_key(path: Path) -> Signer:

@@ -5,56 +5,25 @@ store replays from genesis to exactly the same headers."""
 from __future__ import annotations
 
 import random
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from jinqiao.apps import default_contracts
-from jinqiao.apps.token import TOKEN, TransferArgs
-from jinqiao.client import Client, ClientError
+from jinqiao.client import Client
 from jinqiao.core.genesis import load_genesis
 from jinqiao.core.hashing import header_hash
 from jinqiao.execution.runtime import Runtime
 from jinqiao.keys import load_key
 from jinqiao.node.chain import Chain
 from jinqiao.node.storage import Store
+from tests.helpers.cluster import Load
 from tests.helpers.process import NodeProcess, make_network
 
 pytestmark = pytest.mark.e2e
 
 KILLS = 5
-
-
-class Load:
-    """Submits batches of transfers and records the ones seen committed, with their heights."""
-
-    def __init__(self, client: Client, payer_key: Path, payee: bytes) -> None:
-        self.client = client
-        self.payer = load_key(payer_key)
-        self.payee = payee
-        self.committed: dict[str, tuple[int, int]] = {}
-        self.stop = threading.Event()
-        self.errors = 0
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                batch = [
-                    self.client.build(
-                        self.payer, TOKEN, "transfer", TransferArgs("CNY", self.payee, 1)
-                    )
-                    for _ in range(40)
-                ]
-                self.client.submit_batch(batch)
-                for transaction in batch[-3:]:
-                    result = self.client.wait(self.client.hash_of(transaction), timeout_s=5)
-                    self.committed[result.transaction_hash] = (result.height, result.index)
-            except ClientError:
-                self.errors += 1
-                time.sleep(0.05)
 
 
 def _replay_store(home: Path) -> int:
@@ -101,14 +70,18 @@ def test_sigkill_under_load_repeatedly(tmp_path: Path) -> None:
     seen: dict[str, tuple[int, int]] = {}
     last_height = 0
     for round_number in range(KILLS):
-        client = Client(node.url, genesis_file=genesis_file, timeout_s=5)
-        load = Load(client, payer_file, payee)
-        load.thread.start()
-        time.sleep(rng.uniform(0.8, 2.0))
-        node.kill()
-        load.stop.set()
-        load.thread.join(timeout=30)
-        client.close()
+        with Load(
+            node.url,
+            genesis_file,
+            payer_file,
+            payee,
+            batch_size=40,
+            confirm_last=3,
+            wait_timeout_s=5,
+            retry_pause_s=0.05,
+        ) as load:
+            time.sleep(rng.uniform(0.8, 2.0))
+            node.kill()
         seen.update(load.committed)
         assert load.committed, f"round {round_number}: nothing committed before the kill"
         node = NodeProcess(home, port=node.port).start()

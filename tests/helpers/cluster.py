@@ -46,13 +46,31 @@ def block_hash(node: NodeProcess, at: int) -> str:
 
 
 class Load:
-    """Transfers submitted to ``target`` in small batches; remembers what it saw committed."""
+    """Transfers submitted to ``url`` in batches of ``batch_size``, waiting for the last
+    ``confirm_last`` of each batch; remembers what it saw committed (hash → height, index) and
+    counts the client errors (a node down or restarting), pausing ``retry_pause_s`` after each."""
 
-    def __init__(self, url: str, genesis_file: Path, payer_file: Path, payee: bytes) -> None:
+    def __init__(
+        self,
+        url: str,
+        genesis_file: Path,
+        payer_file: Path,
+        payee: bytes,
+        *,
+        batch_size: int = 20,
+        confirm_last: int = 1,
+        wait_timeout_s: float = 20,
+        retry_pause_s: float = 0.2,
+    ) -> None:
         self.client = Client(url, genesis_file=genesis_file, timeout_s=5)
         self.payer = load_key(payer_file)
         self.payee = payee
+        self.batch_size = batch_size
+        self.confirm_last = confirm_last
+        self.wait_timeout_s = wait_timeout_s
+        self.retry_pause_s = retry_pause_s
         self.committed: dict[str, tuple[int, int]] = {}
+        self.errors = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -63,13 +81,17 @@ class Load:
                     self.client.build(
                         self.payer, TOKEN, "transfer", TransferArgs("CNY", self.payee, 1)
                     )
-                    for _ in range(20)
+                    for _ in range(self.batch_size)
                 ]
                 self.client.submit_batch(batch)
-                result = self.client.wait(self.client.hash_of(batch[-1]), timeout_s=20)
-                self.committed[result.transaction_hash] = (result.height, result.index)
+                for transaction in batch[-self.confirm_last :]:
+                    result = self.client.wait(
+                        self.client.hash_of(transaction), timeout_s=self.wait_timeout_s
+                    )
+                    self.committed[result.transaction_hash] = (result.height, result.index)
             except ClientError:
-                time.sleep(0.2)
+                self.errors += 1
+                time.sleep(self.retry_pause_s)
 
     def __enter__(self) -> Load:
         self.thread.start()

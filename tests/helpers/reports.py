@@ -24,7 +24,7 @@ from jinqiao.apps.payments.model import (
 from jinqiao.core.errors import Rejection
 from jinqiao.reports import Statement, StatementProof, build_statement
 from tests.helpers.chain import Chain
-from tests.unit.test_payments_network import (
+from tests.helpers.payments_network import (
     CLEARING_OPS,
     Driver,
     authorize_call,

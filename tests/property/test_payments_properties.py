@@ -46,7 +46,7 @@ from jinqiao.apps.payments.netting import (
 from jinqiao.core.limits import MAX_AMOUNT_MINOR
 from jinqiao.core.types import ReceiptStatus
 from tests.helpers.chain import Chain, result_of
-from tests.unit.test_payments_network import (
+from tests.helpers.payments_network import (
     CLEARING,
     CLEARING_OPS,
     Call,

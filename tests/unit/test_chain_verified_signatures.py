@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jinqiao.apps import default_contracts
-from jinqiao.bench.execute import _signed_transfers, bench_genesis
+from jinqiao.bench.execute import bench_genesis, signed_transfers
 from jinqiao.core.crypto import get_suite
 from jinqiao.core.hashing import transaction_hash
 from jinqiao.core.types import SignedTransaction
@@ -27,7 +27,7 @@ def make_chain(path: Path) -> tuple[Chain, list[SignedTransaction], bytes]:
     chain = Chain(
         Store(path), genesis, Runtime(genesis.suite, genesis.chain_id, default_contracts())
     )
-    return chain, _signed_transfers(holders, 50, rng, 50), validator.address
+    return chain, signed_transfers(holders, 50, rng, 50), validator.address
 
 
 def test_verified_shortcut_builds_the_same_block(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ from jinqiao.core.errors import Rejection
 from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_STATE_VALUE_BYTES
 from jinqiao.core.types import Receipt
 from tests.helpers.chain import Chain, events, result_of
-from tests.unit.test_payments_network import (
+from tests.helpers.payments_network import (
     CLEARING_OPS,
     Call,
     Driver,

@@ -39,7 +39,7 @@ from jinqiao.core.types import Receipt
 from jinqiao.execution.contract import Context, Contract, method
 from jinqiao.execution.identity import GOVERNANCE
 from tests.helpers.chain import Chain, events, make_genesis, result_of
-from tests.unit.test_payments_network import (
+from tests.helpers.payments_network import (
     CNY,
     DEFAULT,
     Driver,

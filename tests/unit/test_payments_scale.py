@@ -22,7 +22,7 @@ from jinqiao.apps.payments.model import (
 from jinqiao.core.limits import MAX_EVENTS_PER_TRANSACTION, MAX_STATE_OPERATIONS_PER_TRANSACTION
 from jinqiao.core.types import Receipt
 from tests.helpers.chain import Chain, events, result_of
-from tests.unit.test_payments_network import (
+from tests.helpers.payments_network import (
     CLEARING,
     CLEARING_OPS,
     Call,

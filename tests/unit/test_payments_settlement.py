@@ -25,7 +25,7 @@ from jinqiao.apps.payments.model import (
 from jinqiao.core.errors import Rejection
 from jinqiao.core.genesis import GenesisOrganization
 from tests.helpers.chain import AccountSpec, Chain, events, make_genesis, result_of, signer_for
-from tests.unit.test_payments_network import (
+from tests.helpers.payments_network import (
     CLEARING,
     CLEARING_OPS,
     CNY,

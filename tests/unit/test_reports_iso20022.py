@@ -65,6 +65,7 @@ from tests.helpers.iso_facets import (
     check_model,
     facet_violations,
 )
+from tests.helpers.payments_network import make_network
 from tests.helpers.reports import (
     CNY_SCALE,
     XSD_DIRECTORY,
@@ -75,7 +76,6 @@ from tests.helpers.reports import (
     run_disputed_cycle,
     settled_network,
 )
-from tests.unit.test_payments_network import make_network
 
 CREATED_MS = 1_767_225_600_123  # 2026-01-01T00:00:00.123Z
 CAMT = {"c": CAMT_053_NAMESPACE}

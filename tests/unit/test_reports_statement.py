@@ -13,8 +13,8 @@ from jinqiao.apps.payments.model import Entries, InstitutionCycle
 from jinqiao.core.errors import InvalidInput
 from jinqiao.reports import build_statement, format_minor, parse_decimal
 from jinqiao.reports.statement import STATEMENT_CSV_COLUMNS, statement_to_csv, statement_to_json
+from tests.helpers.payments_network import make_network
 from tests.helpers.reports import CNY_SCALE, read_pages, read_statement, run_cycle, settled_network
-from tests.unit.test_payments_network import make_network
 
 
 @pytest.fixture(scope="module")

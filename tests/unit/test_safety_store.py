@@ -1,5 +1,6 @@
-"""The safety record on disk: durable (fsync before rename, then the directory), atomic (a crash
-leaves the old or the new record), owner-only, and what a restarted safety module reloads."""
+"""The safety record on disk: atomic (a crash leaves the old or the new record), owner-only, a
+node fault when it cannot be saved, and what a restarted safety module reloads. The fsync order
+(file, rename, directory) is ``jinqiao.fileio``'s and tested in ``test_fileio.py``."""
 
 from __future__ import annotations
 
@@ -34,26 +35,6 @@ def test_save_then_load_round_trips_and_overwrites(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["safety.bin"]
     mode = stat.S_IMODE((tmp_path / "state" / "safety.bin").stat().st_mode)
     assert mode == 0o600
-
-
-def test_save_fsyncs_the_file_before_the_rename_and_the_directory_after(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[str] = []
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(descriptor: int) -> None:
-        calls.append("fsync-dir" if stat.S_ISDIR(os.fstat(descriptor).st_mode) else "fsync-file")
-        real_fsync(descriptor)
-
-    def replace(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
-        calls.append("rename")
-        real_replace(source, target)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace)
-    FileSafetyStorage(tmp_path / "safety.bin").save(b"record")
-    assert calls == ["fsync-file", "rename", "fsync-dir"]
 
 
 def test_a_crash_before_the_rename_leaves_the_old_record(

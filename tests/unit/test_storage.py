@@ -13,7 +13,7 @@ import pytest
 from jinqiao.core.codec import encode
 from jinqiao.core.crypto import get_suite
 from jinqiao.core.errors import NodeFault
-from jinqiao.core.hashing import header_hash, signed_transaction_hash
+from jinqiao.core.hashing import header_hash, transaction_hash
 from jinqiao.core.types import (
     EMPTY_HASH,
     Block,
@@ -75,7 +75,7 @@ def committed_block(
     block = Block(header, transactions)
     receipts = tuple(
         Receipt(
-            transaction_hash=signed_transaction_hash(SUITE, item),
+            transaction_hash=transaction_hash(SUITE, item.body),
             status=0,
             code="ok",
             message="",
@@ -102,7 +102,7 @@ def block_write(
         committed=committed,
         block_hash=header_hash(SUITE, committed.block.header),
         transaction_hashes=tuple(
-            signed_transaction_hash(SUITE, item) for item in committed.block.transactions
+            transaction_hash(SUITE, item.body) for item in committed.block.transactions
         ),
         state_writes=state_writes or {},
         new_nodes={digest(b"node" + encode(committed)): b"node of " + encode(committed)},

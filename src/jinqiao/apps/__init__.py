@@ -1,5 +1,5 @@
-"""Apps: the contracts of a jinqiao network, written against the runtime API in
-``jinqiao.execution.contract`` and nothing else of the node.
+"""Apps: the contracts of a jinqiao network, written against the contract API in
+``jinqiao.execution.api`` and nothing else of the node (an import-linter contract says so).
 
 The foundation's system and money contracts:
 
@@ -23,7 +23,7 @@ from jinqiao.apps.governance import Governance
 from jinqiao.apps.payments import Payments
 from jinqiao.apps.registry import Registry
 from jinqiao.apps.token import Token
-from jinqiao.execution.contract import Contract
+from jinqiao.execution.api import Contract
 
 
 def default_contracts() -> list[Contract]:

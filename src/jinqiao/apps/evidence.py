@@ -23,8 +23,7 @@ from jinqiao.core.codec import CanonicalStruct, decode
 from jinqiao.core.errors import DecodeError
 from jinqiao.core.hashing import vote_signing_bytes
 from jinqiao.core.types import ValidatorSet, Vote, VoteType
-from jinqiao.execution.contract import Context, Contract, method, query
-from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
+from jinqiao.execution.api import GOVERNANCE, VALIDATORS_KEY, Context, Contract, method, query
 
 EVIDENCE = "evidence"
 MAX_SIGNED_VOTE_BYTES = 1024
@@ -99,7 +98,7 @@ class Evidence(Contract):
         member = None if validators is None else validators.by_address().get(a.validator)
         if member is None:
             ctx.reject("invalid_evidence", "the signer is not a validator in force")
-        suite = ctx.runtime.suite
+        suite = ctx.suite
         for signed in (first, second):
             if not suite.verify(
                 member.public_key, vote_signing_bytes(signed.vote), signed.signature

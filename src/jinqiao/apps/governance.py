@@ -65,26 +65,22 @@ from jinqiao.apps.registry import (
 from jinqiao.core.codec import CanonicalStruct
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import ADMIN_ROLE, ChainParameters
-from jinqiao.core.limits import MAX_ARGS_BYTES, MAX_VALIDATORS
+from jinqiao.core.limits import MAX_VALIDATORS
 from jinqiao.core.types import Validator, ValidatorSet
-from jinqiao.execution.contract import (
-    Context,
-    Contract,
-    GenesisContext,
-    decode_arguments,
-    method,
-    query,
-)
-from jinqiao.execution.identity import (
+from jinqiao.execution.api import (
     GOVERNANCE,
     PARAMETERS_KEY,
     PENDING_VALIDATORS_KEY,
     REGISTRY,
     VALIDATOR_CHANGE_DELAY_BLOCKS,
     VALIDATORS_KEY,
+    Context,
+    Contract,
+    GenesisContext,
     PendingValidators,
+    method,
+    query,
 )
-from jinqiao.execution.runtime import CONTRACT_ROLE
 
 PROPOSAL_PREFIX = b"proposal/"
 NEXT_PROPOSAL_ID_KEY = b"next_proposal_id"
@@ -390,7 +386,8 @@ class Governance(Contract):
         elif isinstance(action, SetParameter):
             self._changed_parameters(ctx, action)
         elif isinstance(action, CallContract):
-            _check_call(ctx, action)
+            # The called method's own rules run only when the proposal executes.
+            ctx.check_call(action.contract, action.method, action.args)
         else:
             self._changed_validators(ctx, action)
 
@@ -404,8 +401,8 @@ class Governance(Contract):
             ctx.state.save(PARAMETERS_KEY, self._changed_parameters(ctx, action))
             ctx.emit("ParameterChanged", parameter=action.name, value=action.value)
         elif isinstance(action, CallContract):
-            _check_call(ctx, action)
-            ctx.runtime.call_from_contract(ctx, action.contract, action.method, action.args)
+            ctx.check_call(action.contract, action.method, action.args)
+            ctx.call_encoded(action.contract, action.method, action.args)
         else:
             validators = self._changed_validators(ctx, action)
             if isinstance(action, AddValidator):
@@ -506,23 +503,6 @@ def _registry_args(action: AddOrganization) -> AddOrganizationArgs:
     return AddOrganizationArgs(
         action.id, action.name, action.roles, action.admin_public_key, action.admin_name
     )
-
-
-def _check_call(ctx: Context, action: CallContract) -> None:
-    """The called method exists, accepts contract callers, and the arguments decode (its own
-    checks run when the proposal executes)."""
-    if action.contract not in ctx.runtime.contracts:
-        ctx.reject("unknown_contract", f"no contract named {action.contract[:64]!r}")
-    spec = ctx.runtime.method_spec(action.contract, action.method)
-    if spec is None or spec.read_only:
-        ctx.reject(
-            "unknown_method", f"contract {action.contract} has no method {action.method[:64]!r}"
-        )
-    if spec.roles and CONTRACT_ROLE not in spec.roles:
-        ctx.reject(
-            "unauthorized", f"{action.contract}.{action.method} cannot be called by a contract"
-        )
-    decode_arguments(spec, action.args, MAX_ARGS_BYTES)
 
 
 def _check_power(ctx: Context, power: int) -> None:

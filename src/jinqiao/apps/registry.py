@@ -39,23 +39,20 @@ from jinqiao.core.genesis import ADMIN_ROLE, IDENTIFIER
 from jinqiao.core.limits import MAX_NAME_LENGTH
 from jinqiao.core.names import name_problem
 from jinqiao.core.types import ADDRESS_BYTES
-from jinqiao.execution.contract import (
-    Context,
-    Contract,
-    GenesisContext,
-    contract_address,
-    method,
-    query,
-)
-from jinqiao.execution.identity import (
+from jinqiao.execution.api import (
+    CONTRACT_ROLE,
     GOVERNANCE,
     REGISTRY,
     Account,
+    Context,
+    Contract,
+    GenesisContext,
     Organization,
     account_key,
+    method,
     organization_key,
+    query,
 )
-from jinqiao.execution.runtime import CONTRACT_ROLE
 
 ADMIN_COUNT_PREFIX = b"admins/"
 ACTIVE_ORGANIZATIONS_KEY = b"active_organizations"
@@ -146,7 +143,7 @@ def check_roles(ctx: Context, roles: tuple[str, ...]) -> None:
 
 def check_public_key(ctx: Context, public_key: bytes) -> bytes:
     """Check a public key's length for the network's suite and return its address."""
-    suite = ctx.runtime.suite
+    suite = ctx.suite
     if len(public_key) != suite.public_key_bytes:
         ctx.reject(
             "invalid_public_key",
@@ -202,7 +199,7 @@ def active_organization_count(ctx: Context) -> int:
 
 
 def governance_address(ctx: Context) -> bytes:
-    return contract_address(ctx.runtime.suite.hash, GOVERNANCE)
+    return ctx.contract_address(GOVERNANCE)
 
 
 # -- the contract --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ holding and ``set_tier``: a tier reflects how well the holder's identity was ver
 regulator's rules decide, so one authority assigns tiers. A frozen holding neither sends nor
 receives (``account_frozen``); the freeze is per asset, and a frozen holder may still
 ``approve`` (spending that allowance is a move, and refused). Recipients and spenders must be
-registered accounts or contracts of the runtime (``ctx.runtime.contract_addresses``): a contract
+registered accounts or contracts of the network (``ctx.is_contract``): a contract
 may hold a balance (the payments contract's settlement escrow, say) and spend it with
 ``transfer``; it is not a wallet, so no tier limits apply to it, paying or receiving. A tier
 change that the current balance would break is refused, so ``balance <= tier
@@ -66,7 +66,15 @@ from jinqiao.core.genesis import IDENTIFIER, REGULATOR_ROLE, Genesis
 from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_NAME_LENGTH
 from jinqiao.core.names import check_name
 from jinqiao.core.types import ADDRESS_BYTES
-from jinqiao.execution.contract import Context, Contract, GenesisContext, method, query
+from jinqiao.execution.api import (
+    Context,
+    Contract,
+    GenesisContext,
+    check_amount,
+    check_bound,
+    method,
+    query,
+)
 
 TOKEN = "token"  # noqa: S105 (the contract name, not a secret)
 ISSUER_ROLE = "currency_issuer"
@@ -335,14 +343,14 @@ class Token(Contract):
     @method(MintArgs, roles=(ISSUER_ROLE,))
     def mint(self, ctx: Context, args: MintArgs) -> None:
         asset = self._issued_asset(ctx, args.asset)
-        _check_amount(ctx, args.amount_minor)
+        check_amount(ctx, args.amount_minor, allow_zero=True)
         check_address(ctx, args.recipient, "recipient")
         if ctx.account(args.recipient) is None:
             ctx.reject("unknown_recipient", "the recipient is not a registered account")
         holding = self._holding(ctx, asset, args.recipient)
         _check_not_frozen(ctx, holding, args.recipient)
         supply = ctx.state.load_int(supply_key(asset.symbol)) + args.amount_minor
-        _check_bound(ctx, supply, "supply")
+        check_bound(ctx, supply, "supply")
         credited = self._credit(ctx, holding, args.amount_minor)
         ctx.state.save(balance_key(asset.symbol, args.recipient), credited)
         ctx.state.save_int(supply_key(asset.symbol), supply)
@@ -351,7 +359,7 @@ class Token(Contract):
     @method(BurnArgs, roles=(ISSUER_ROLE,))
     def burn(self, ctx: Context, args: BurnArgs) -> None:
         asset = self._issued_asset(ctx, args.asset)
-        _check_amount(ctx, args.amount_minor)
+        check_amount(ctx, args.amount_minor, allow_zero=True)
         holding = self._holding(ctx, asset, ctx.sender)
         _check_not_frozen(ctx, holding, ctx.sender)
         _check_funds(ctx, holding, args.amount_minor)
@@ -369,14 +377,14 @@ class Token(Contract):
     @method(TransferArgs)
     def transfer(self, ctx: Context, args: TransferArgs) -> None:
         asset = self._asset(ctx, args.asset)
-        _check_amount(ctx, args.amount_minor)
+        check_amount(ctx, args.amount_minor, allow_zero=True)
         check_address(ctx, args.recipient, "recipient")
         self._move(ctx, asset, ctx.sender, args.recipient, args.amount_minor)
 
     @method(ApproveArgs)
     def approve(self, ctx: Context, args: ApproveArgs) -> None:
         asset = self._asset(ctx, args.asset)
-        _check_amount(ctx, args.amount_minor)
+        check_amount(ctx, args.amount_minor, allow_zero=True)
         check_address(ctx, args.spender, "spender")
         if ctx.account(args.spender) is None and not _is_contract(ctx, args.spender):
             ctx.reject("unknown_spender", "the spender is not a registered account")
@@ -387,7 +395,7 @@ class Token(Contract):
     @method(TransferFromArgs)
     def transfer_from(self, ctx: Context, args: TransferFromArgs) -> None:
         asset = self._asset(ctx, args.asset)
-        _check_amount(ctx, args.amount_minor)
+        check_amount(ctx, args.amount_minor, allow_zero=True)
         check_address(ctx, args.owner, "owner")
         check_address(ctx, args.recipient, "recipient")
         _check_owner_active(ctx, args.owner)
@@ -497,7 +505,7 @@ class Token(Contract):
                 credited = msgspec.structs.replace(
                     payee_holding, balance_minor=payee_holding.balance_minor + amount_minor
                 )
-                _check_bound(ctx, credited.balance_minor, "balance")
+                check_bound(ctx, credited.balance_minor, "balance")
             else:
                 payee_tier = (
                     payer_tier
@@ -551,7 +559,7 @@ class Token(Contract):
     ) -> Holding:
         """``holding`` plus ``amount_minor``, within the bound and the holder's tier."""
         balance = holding.balance_minor + amount_minor
-        _check_bound(ctx, balance, "balance")
+        check_bound(ctx, balance, "balance")
         if tier is None:
             tier = self._holding_tier(ctx, holding)
         if balance > tier.max_balance_minor:
@@ -578,7 +586,7 @@ class Token(Contract):
 
 
 def _is_contract(ctx: Context, address: bytes) -> bool:
-    return address in ctx.runtime.contract_addresses
+    return ctx.is_contract(address)
 
 
 def _check_payment_limits(ctx: Context, tier: Tier, amount_minor: int, spent_minor: int) -> None:
@@ -611,20 +619,6 @@ def _check_owner_active(ctx: Context, owner: bytes) -> None:
             "the owner's account or organization is suspended",
             owner=owner.hex(),
         )
-
-
-def _check_amount(ctx: Context, amount_minor: int) -> None:
-    if not 0 <= amount_minor <= MAX_AMOUNT_MINOR:
-        ctx.reject(
-            "invalid_amount",
-            f"amounts are integers in 0..{MAX_AMOUNT_MINOR}",
-            amount_minor=amount_minor,
-        )
-
-
-def _check_bound(ctx: Context, total_minor: int, what: str) -> None:
-    if total_minor > MAX_AMOUNT_MINOR:
-        ctx.reject("amount_overflow", f"the {what} would exceed {MAX_AMOUNT_MINOR}", what=what)
 
 
 def _check_funds(ctx: Context, holding: Holding, amount_minor: int) -> None:

@@ -88,9 +88,11 @@ def bench_genesis(holders: list[Signer], validator: Signer) -> Genesis:
     )
 
 
-def _signed_transfers(
+def signed_transfers(
     holders: list[Signer], count: int, rng: random.Random, block_size: int
 ) -> list[SignedTransaction]:
+    """``count`` signed CNY transfers between random ``holders`` (the benchmark's load, also the
+    input of the differential test of the verified-signature shortcut)."""
     transactions = []
     for nonce in range(count):
         payer, payee = rng.sample(holders, 2)
@@ -202,7 +204,7 @@ def run_execute_bench(
     genesis = bench_genesis(holders, validator)
     with progress_bar(disable=json_output) as progress:
         signing = progress.add_task("sign transfers", total=1)
-        transactions = _signed_transfers(holders, transfers, rng, block_size)
+        transactions = signed_transfers(holders, transfers, rng, block_size)
         progress.advance(signing)
         excluded = _run(
             genesis,

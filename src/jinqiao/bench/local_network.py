@@ -32,6 +32,7 @@ from jinqiao.core.genesis import ChainParameters
 from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
 from jinqiao.core.types import SignedTransaction, TransactionBody
 from jinqiao.demo.run import running_node
+from jinqiao.fileio import PUBLIC_FILE_MODE, save_atomically
 from jinqiao.keys import load_key
 from jinqiao.node.config import dump_config, load_config
 from jinqiao.provision.network import (
@@ -120,7 +121,7 @@ def init_quiet_network(directory: Path, spec: NetworkSpec) -> NetworkLayout:
     for node in layout.nodes:
         home = directory / node.home
         config = msgspec.structs.replace(load_config(home), log_level="WARNING")
-        (home / "config.json").write_bytes(dump_config(config))
+        save_atomically(home / "config.json", dump_config(config), mode=PUBLIC_FILE_MODE)
     return layout
 
 

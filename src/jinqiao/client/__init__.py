@@ -10,6 +10,10 @@ with proofs that are verified locally against the genesis file (on by default).
     result = client.token.transfer(alice, "CNY", recipient, 12_345)   # fen
     assert result.ok
     balance = client.token.balance("CNY", recipient)                   # proven read
+
+``client.token`` (a ``TokenClient``) and ``client.payments`` (a ``PaymentsClient``) are the typed
+calls of those contracts. The names in ``__all__`` and their signatures are the public API, pinned
+by ``tests/unit/test_public_api.py``; ``jinqiao.client.client`` and the other submodules are not.
 """
 
 from jinqiao.client.client import (
@@ -19,5 +23,15 @@ from jinqiao.client.client import (
     ProvenValue,
     TransactionResult,
 )
+from jinqiao.client.payments import PaymentsClient
+from jinqiao.client.token import TokenClient
 
-__all__ = ["BatchResult", "Client", "ClientError", "ProvenValue", "TransactionResult"]
+__all__ = [
+    "BatchResult",
+    "Client",
+    "ClientError",
+    "PaymentsClient",
+    "ProvenValue",
+    "TokenClient",
+    "TransactionResult",
+]

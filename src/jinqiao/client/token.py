@@ -89,3 +89,6 @@ class TokenClient:
 
     def asset(self, asset: str) -> Asset | None:
         return self._client.read_struct(TOKEN, asset_key(asset), Asset)
+
+
+__all__ = ["TokenClient"]

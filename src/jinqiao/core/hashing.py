@@ -7,8 +7,6 @@ from jinqiao.core.codec import encode
 from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.types import (
     BlockHeader,
-    Receipt,
-    SignedTransaction,
     TransactionBody,
     ValidatorSet,
     Vote,
@@ -16,7 +14,6 @@ from jinqiao.core.types import (
 
 TAG_TRANSACTION = b"jinqiao/transaction/v1\x00"
 TAG_BLOCK_HEADER = b"jinqiao/block-header/v1\x00"
-TAG_RECEIPT = b"jinqiao/receipt/v1\x00"
 TAG_VOTE = b"jinqiao/vote/v1\x00"
 TAG_VALIDATOR_SET = b"jinqiao/validator-set/v1\x00"
 
@@ -25,20 +22,12 @@ def transaction_hash(suite: CryptoSuite, body: TransactionBody) -> bytes:
     return suite.hash(TAG_TRANSACTION + encode(body))
 
 
-def signed_transaction_hash(suite: CryptoSuite, transaction: SignedTransaction) -> bytes:
-    return transaction_hash(suite, transaction.body)
-
-
 def transaction_signing_bytes(body: TransactionBody) -> bytes:
     return TAG_TRANSACTION + encode(body)
 
 
 def header_hash(suite: CryptoSuite, header: BlockHeader) -> bytes:
     return suite.hash(TAG_BLOCK_HEADER + encode(header))
-
-
-def receipt_hash(suite: CryptoSuite, receipt: Receipt) -> bytes:
-    return suite.hash(TAG_RECEIPT + encode(receipt))
 
 
 def vote_signing_bytes(vote: Vote) -> bytes:

@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.errors import DecodeError, NodeFault, Rejection
 from jinqiao.core.genesis import ChainParameters, Genesis
-from jinqiao.core.limits import MAX_EVENT_ATTRIBUTES, MAX_EVENTS_PER_TRANSACTION, MAX_NAME_LENGTH
+from jinqiao.core.limits import (
+    MAX_AMOUNT_MINOR,
+    MAX_EVENT_ATTRIBUTES,
+    MAX_EVENTS_PER_TRANSACTION,
+    MAX_NAME_LENGTH,
+)
 from jinqiao.core.types import Event, EventValue
 from jinqiao.execution.identity import (
     GOVERNANCE,
@@ -39,7 +44,12 @@ from jinqiao.execution.identity import (
 from jinqiao.execution.state import ContractState, Overlay, StepMeter
 
 if TYPE_CHECKING:
+    from jinqiao.core.crypto import CryptoSuite
     from jinqiao.execution.runtime import Runtime
+
+CONTRACT_ROLE = "contract"
+"""The one role a contract holds when it calls another contract (``Context.call``); a method that
+declares roles must list it to accept such calls."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -132,7 +142,7 @@ class Context:
         events: list[Event],
         read_only: bool = False,
     ) -> None:
-        self.runtime = runtime
+        self._runtime = runtime
         self.contract = contract
         self.block = block
         self.chain_id = block.chain_id
@@ -189,7 +199,53 @@ class Context:
     def call(self, contract: str, method_name: str, args: CanonicalStruct) -> bytes:
         """Call another contract's method as this contract (sender = this contract's address,
         role ``contract``). Its writes and events join this transaction's."""
-        return self.runtime.call_from_contract(self, contract, method_name, encode(args))
+        return self.call_encoded(contract, method_name, encode(args))
+
+    def call_encoded(self, contract: str, method_name: str, args: bytes) -> bytes:
+        """``call`` with the arguments already canonically encoded (a governance proposal holds
+        them as bytes)."""
+        return self._runtime.call_from_contract(self, contract, method_name, args)
+
+    # -- the network's contracts and crypto, read only ---------------------------------------
+    @property
+    def suite(self) -> CryptoSuite:
+        """The network's crypto suite (for checking keys and signatures a method is given)."""
+        return self._runtime.suite
+
+    def contract_address(self, contract: str) -> bytes:
+        """The address ``contract`` acts as when it calls another contract or holds a balance."""
+        return contract_address(self._runtime.suite.hash, contract)
+
+    def is_contract(self, address: bytes) -> bool:
+        """Whether ``address`` is the address of one of the network's contracts."""
+        return address in self._runtime.contract_addresses
+
+    def check_call(self, contract: str, method_name: str, args: bytes) -> None:
+        """Reject, as ``call_encoded`` would, unless a contract may call ``contract.method_name``
+        with ``args``: ``unknown_contract``, ``unknown_method`` (or a query), ``unauthorized``
+        (the method does not accept the ``contract`` role), ``invalid_arguments``. For checking
+        a call that will be made later (a governance proposal) when it is submitted."""
+        self._runtime.check_contract_call(contract, method_name, args)
+
+
+def check_amount(ctx: Context, amount_minor: int, *, allow_zero: bool) -> None:
+    """An amount argument: a whole number of minor units in 0..MAX_AMOUNT_MINOR (``allow_zero``,
+    e.g. a token transfer or an allowance reset) or 1..MAX_AMOUNT_MINOR (e.g. a payment); else
+    the rejection ``invalid_amount``."""
+    lowest = 0 if allow_zero else 1
+    if not lowest <= amount_minor <= MAX_AMOUNT_MINOR:
+        ctx.reject(
+            "invalid_amount",
+            f"amounts are integers in {lowest}..{MAX_AMOUNT_MINOR}",
+            amount_minor=amount_minor,
+        )
+
+
+def check_bound(ctx: Context, total_minor: int, what: str) -> None:
+    """A running total (a supply, a balance, a cycle's obligations) stays within
+    MAX_AMOUNT_MINOR; else the rejection ``amount_overflow`` naming ``what``."""
+    if total_minor > MAX_AMOUNT_MINOR:
+        ctx.reject("amount_overflow", f"the {what} would exceed {MAX_AMOUNT_MINOR}", what=what)
 
 
 class GenesisContext:

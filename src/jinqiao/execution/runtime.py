@@ -20,6 +20,7 @@ from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
 from jinqiao.core.limits import MAX_ARGS_BYTES, MAX_NAME_LENGTH, MAX_NONCE
 from jinqiao.core.types import Event, Receipt, ReceiptStatus, SignedTransaction
 from jinqiao.execution.contract import (
+    CONTRACT_ROLE,
     BlockContext,
     Context,
     Contract,
@@ -50,7 +51,6 @@ from jinqiao.execution.state import (
     StepMeter,
 )
 
-CONTRACT_ROLE = "contract"
 MAX_CALL_DEPTH = 4
 
 
@@ -297,6 +297,24 @@ class Runtime:
             identity, ReceiptStatus.OK, "ok", "", tuple(events), meter.used, _encode_result(result)
         )
 
+    def check_contract_call(self, contract_name: str, method_name: str, args: bytes) -> Any:
+        """The checks of a call by a contract, as rejections: the contract and method exist (and
+        the method is not a query), the method accepts the ``contract`` role, the arguments
+        decode. Returns the decoded arguments. ``Context.check_call`` exposes it to contracts."""
+        contract = self.contracts.get(contract_name)
+        if contract is None:
+            raise Rejection("unknown_contract", f"no contract named {contract_name[:64]!r}")
+        spec = contract.methods.get(method_name)
+        if spec is None or spec.read_only:
+            raise Rejection(
+                "unknown_method", f"contract {contract_name} has no method {method_name[:64]!r}"
+            )
+        if spec.roles and CONTRACT_ROLE not in spec.roles:
+            raise Rejection(
+                "unauthorized", f"{contract_name}.{method_name} cannot be called by a contract"
+            )
+        return decode_arguments(spec, args, MAX_ARGS_BYTES)
+
     def call_from_contract(
         self, caller: Context, contract_name: str, method_name: str, args: bytes
     ) -> bytes:
@@ -311,11 +329,7 @@ class Runtime:
             )
         if self._call_depth >= MAX_CALL_DEPTH:
             raise Rejection("call_depth_exceeded", f"more than {MAX_CALL_DEPTH} nested calls")
-        if spec.roles and CONTRACT_ROLE not in spec.roles:
-            raise Rejection(
-                "unauthorized", f"{contract_name}.{method_name} cannot be called by a contract"
-            )
-        arguments = decode_arguments(spec, args, MAX_ARGS_BYTES)
+        arguments = self.check_contract_call(contract_name, method_name, args)
         context = Context(
             runtime=self,
             contract=contract.name,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -30,6 +29,7 @@ from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import DecodeError, JinqiaoError, NodeFault
 from jinqiao.core.genesis import ChainParameters
 from jinqiao.core.types import Block, CommitCertificate, CommittedBlock
+from jinqiao.fileio import save_atomically
 from jinqiao.node import jobs
 from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.driver import (
@@ -291,13 +291,9 @@ class ConsensusDriver:
 
     # -- the locked block ------------------------------------------------------------------
     def _save_locked_block(self, block: Block) -> None:
-        temporary = self.locked_block_path.with_name(self.locked_block_path.name + ".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(encode(block))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, self.locked_block_path)
+        """Durably (temporary file, fsync, rename, directory fsync), before the precommit that
+        follows it is sent; a failure is a node fault."""
+        save_atomically(self.locked_block_path, encode(block), error=NodeFault)
 
     def _load_locked_block(self) -> Block | None:
         try:

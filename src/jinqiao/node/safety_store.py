@@ -1,19 +1,19 @@
 """The safety module's record on disk (``consensus.safety.SafetyStorage``).
 
-``save`` returns only when the new record is durable: it writes a temporary file beside the
-record, fsyncs it, renames it over the record (atomic on POSIX) and fsyncs the directory so the
-rename itself survives a power cut. A crash at any instant leaves either the old record or the
-new one, never a torn mix — and the safety module has not released the signature until ``save``
-returned. A leftover temporary file from a crash is ignored and overwritten by the next save.
+``save`` returns only when the new record is durable (``jinqiao.fileio.save_atomically``: a
+temporary file, fsync, rename over the record, fsync of the directory). A crash at any instant
+leaves either the old record or the new one, never a torn mix — and the safety module has not
+released the signature until ``save`` returned. A leftover temporary file from a crash is ignored
+and overwritten by the next save.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from jinqiao.consensus.safety import MAX_SAFETY_RECORD_BYTES
 from jinqiao.core.errors import NodeFault
+from jinqiao.fileio import save_atomically
 
 __all__ = ["FileSafetyStorage"]
 
@@ -21,7 +21,6 @@ __all__ = ["FileSafetyStorage"]
 class FileSafetyStorage:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._temporary = path.with_name(path.name + ".tmp")
 
     def load(self) -> bytes | None:
         """The saved record, or ``None`` if none was ever saved."""
@@ -38,22 +37,4 @@ class FileSafetyStorage:
             raise NodeFault(f"cannot read the safety record {self.path}: {exc.strerror}") from None
 
     def save(self, data: bytes) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(self._temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(descriptor, view)
-                    view = view[written:]
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
-            os.replace(self._temporary, self.path)
-            directory = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
-        except OSError as exc:
-            raise NodeFault(f"cannot save the safety record {self.path}: {exc.strerror}") from None
+        save_atomically(self.path, data, error=NodeFault)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import re
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ from jinqiao.core.genesis import (
     load_genesis,
 )
 from jinqiao.execution.runtime import Runtime
+from jinqiao.fileio import PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, save_atomically, save_new
 from jinqiao.keys import generate_key, save_key
 from jinqiao.node.config import NodeConfig, PeerConfig, dump_config, load_config
 
@@ -124,15 +124,11 @@ def load_layout(directory: Path) -> NetworkLayout:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
+    save_new(path, data, mode=PRIVATE_FILE_MODE)
 
 
 def _write_public(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    save_atomically(path, data, mode=PUBLIC_FILE_MODE)
 
 
 def _name(common_name: str, organization: str) -> x509.Name:
@@ -446,7 +442,8 @@ def add_node(
         signer.address.hex(),
     )
     updated = msgspec.structs.replace(layout, nodes=(*layout.nodes, entry))
-    temporary = directory / "network.json.tmp"
-    temporary.write_bytes(msgspec.json.format(msgspec.json.encode(updated), indent=2) + b"\n")
-    os.replace(temporary, directory / "network.json")
+    _write_public(
+        directory / "network.json",
+        msgspec.json.format(msgspec.json.encode(updated), indent=2) + b"\n",
+    )
     return entry

@@ -1,18 +1,14 @@
 """Off-chain reports over the payments contract's data: statements (JSON, CSV, ISO 20022
 camt.053), settlement instructions (ISO 20022 pacs.009 between institutions, pacs.008 from an
 acquirer to its merchants), reconciliation of an institution's own records against its
-statement, and per-cycle figures and charts.
+statement, and a chart of a cycle's positions (its figures are
+``jinqiao.apps.payments.figures``).
 
 Pure functions over the contract's query results: the API and CLI read the data (with proofs)
 and call these; nothing here talks to a node. ``docs/payments.md`` describes the formats.
 """
 
 from jinqiao.reports.figures import (
-    CycleFigures,
-    cycle_figures,
-    format_percent,
-    netting_efficiency,
-    positions_chart_png,
     positions_chart_png_bytes,
 )
 from jinqiao.reports.iso20022 import (
@@ -49,7 +45,6 @@ from jinqiao.reports.statement import (
 __all__ = [
     "Break",
     "BreakReport",
-    "CycleFigures",
     "InstitutionRecord",
     "MerchantPayout",
     "SettlementMovement",
@@ -61,15 +56,11 @@ __all__ = [
     "break_report_to_csv",
     "break_report_to_json",
     "build_statement",
-    "cycle_figures",
     "format_minor",
-    "format_percent",
     "merchant_payouts",
     "merchant_payouts_to_pacs008",
-    "netting_efficiency",
     "parse_decimal",
     "parse_reconciliation_csv",
-    "positions_chart_png",
     "positions_chart_png_bytes",
     "reconcile_csv",
     "reconcile_statement",

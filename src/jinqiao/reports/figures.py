@@ -1,131 +1,17 @@
-"""Per-cycle figures for operations and risk staff, and a chart of a cycle's net positions and
-flows.
+"""A chart of a cycle's net positions and flows, for operations and risk staff.
 
-Money stays in integer minor units; the netting efficiency is an exact fraction with a
-percentage formatted by integer arithmetic. Only the chart converts amounts to ``float``, to
-draw them.
+The cycle's figures (gross, net, netting efficiency) and timing are
+``jinqiao.apps.payments.figures``: integers only, shared by the API, the SDK and the CLI. Only
+this chart converts amounts to ``float``, to draw them.
 """
 
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Sequence
-from fractions import Fraction
 
-import msgspec
-
-from jinqiao.apps.payments.figures import cycle_timing
-from jinqiao.apps.payments.model import Cycle, Flow, Position
-from jinqiao.reports.money import POWERS_OF_TEN, check_scale, format_minor
-
-PERCENT_PLACES = 2
-
-
-class CycleFigures(msgspec.Struct, frozen=True, kw_only=True):
-    """A cycle's figures over its current positions (excluded institutions left out).
-
-    ``gross_minor`` is the sum of every participant's gross debit (what would move without
-    netting); ``net_minor`` the sum of the net debits (what moves after netting). The netting
-    efficiency is ``1 - net / gross`` as the reduced fraction ``efficiency_numerator /
-    efficiency_denominator`` (0 when nothing is owed) and ``efficiency_percent``, rounded half
-    up to two places (``"87.50%"``). Heights come from the cycle record; the ``*_blocks``
-    figures and ``settlement_time_ms`` are ``None`` until the cycle has closed or settled (the
-    time also needs the block times of the closing and settling blocks, which the cycle record
-    does not hold: ``apps.payments.figures.cycle_timing`` computes it from them)."""
-
-    cycle_id: int
-    currency: str
-    scale: int
-    status: str
-    participants: int
-    gross_minor: int
-    gross: str
-    net_minor: int
-    net: str
-    efficiency_numerator: int
-    efficiency_denominator: int
-    efficiency_percent: str
-    largest_net_debtor: str
-    largest_net_debit_minor: int
-    largest_net_debit: str
-    opened_height: int
-    closed_height: int
-    settled_height: int
-    open_blocks: int | None
-    settlement_blocks: int | None
-    settlement_time_ms: int | None
-
-
-def format_percent(value: Fraction, places: int = PERCENT_PLACES) -> str:
-    """``value`` (a ratio: 1 is 100%) as a percentage rounded half up (away from zero) to
-    ``places`` decimals, by integer arithmetic: ``Fraction(7, 8)`` is ``"87.50%"``."""
-    scaled = abs(value) * 100 * 10**places
-    rounded = (scaled.numerator * 2 + scaled.denominator) // (2 * scaled.denominator)
-    return format_minor(-rounded if value < 0 else rounded, places) + "%"
-
-
-def netting_efficiency(gross_minor: int, net_minor: int) -> Fraction:
-    """``1 - net / gross``: the share of the gross obligations that netting removed."""
-    if gross_minor == 0:
-        return Fraction(0)
-    return 1 - Fraction(net_minor, gross_minor)
-
-
-def cycle_figures(
-    cycle: Cycle,
-    positions: Sequence[Position],
-    *,
-    scale: int,
-    closed_time_ms: int | None = None,
-    settled_time_ms: int | None = None,
-) -> CycleFigures:
-    """The figures of ``cycle`` from its ``positions`` (the ``positions`` query). Pass the block
-    times of ``closed_height`` and ``settled_height`` (from the committed headers) to get the
-    settlement time."""
-    check_scale(scale)
-    counted = [position for position in positions if not position.excluded]
-    gross = sum(position.debit_minor for position in counted)
-    net = sum(-position.net_minor for position in counted if position.net_minor < 0)
-    debtors = sorted(
-        (position for position in counted if position.net_minor < 0),
-        key=lambda position: (position.net_minor, position.institution),
-    )
-    largest = debtors[0] if debtors else None
-    efficiency = netting_efficiency(gross, net)
-    block_times_ms = {
-        height: time_ms
-        for height, time_ms in (
-            (cycle.closed_height, closed_time_ms),
-            (cycle.settled_height, settled_time_ms),
-        )
-        if height > 0 and time_ms is not None
-    }
-    timing = cycle_timing(cycle, block_times_ms)
-    largest_debit = 0 if largest is None else -largest.net_minor
-    return CycleFigures(
-        cycle_id=cycle.cycle_id,
-        currency=cycle.currency,
-        scale=scale,
-        status=cycle.status,
-        participants=len(counted),
-        gross_minor=gross,
-        gross=format_minor(gross, scale),
-        net_minor=net,
-        net=format_minor(net, scale),
-        efficiency_numerator=efficiency.numerator,
-        efficiency_denominator=efficiency.denominator,
-        efficiency_percent=format_percent(efficiency),
-        largest_net_debtor="" if largest is None else largest.institution,
-        largest_net_debit_minor=largest_debit,
-        largest_net_debit=format_minor(largest_debit, scale),
-        opened_height=cycle.opened_height,
-        closed_height=cycle.closed_height,
-        settled_height=cycle.settled_height,
-        open_blocks=timing.open_blocks,
-        settlement_blocks=timing.settlement_blocks,
-        settlement_time_ms=timing.settlement_time_ms,
-    )
+from jinqiao.apps.payments.model import Flow, Position
+from jinqiao.reports.money import POWERS_OF_TEN, check_scale
 
 
 def _major(amount_minor: int, scale: int) -> float:
@@ -182,21 +68,3 @@ def positions_chart_png_bytes(
     metadata = {"Title": title, "Description": note}
     figure.savefig(buffer, format="png", metadata={k: v for k, v in metadata.items() if v})
     return buffer.getvalue()
-
-
-def positions_chart_png(
-    positions: Sequence[Position],
-    flows: Sequence[Flow],
-    path: str | os.PathLike[str],
-    *,
-    currency: str = "",
-    scale: int = 0,
-    title: str = "",
-    note: str = "",
-) -> None:
-    """Write ``positions_chart_png_bytes`` to ``path``."""
-    data = positions_chart_png_bytes(
-        positions, flows, currency=currency, scale=scale, title=title, note=note
-    )
-    with open(path, "wb") as file:
-        file.write(data)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from jinqiao.apps.payments.common import check_bound, load_institution
+from jinqiao.apps.payments.common import load_institution
 from jinqiao.apps.payments.model import (
     ACQUIRER_SIDE,
     CAPTURE,
@@ -61,7 +61,7 @@ from jinqiao.apps.payments.netting import (
     multilateral_net,
 )
 from jinqiao.core.errors import NodeFault, require
-from jinqiao.execution.contract import Context
+from jinqiao.execution.api import Context, check_bound
 
 
 @dataclass

@@ -18,30 +18,15 @@ from jinqiao.apps.payments.model import (
 from jinqiao.apps.token import SYMBOL, TOKEN, Asset, asset_key
 from jinqiao.core.errors import require
 from jinqiao.core.genesis import IDENTIFIER
-from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_NAME_LENGTH
-from jinqiao.execution.contract import Context, contract_address
+from jinqiao.core.limits import MAX_NAME_LENGTH
+from jinqiao.execution.api import Context, check_bound
 
 MAX_CYCLE_ID = 2**64 - 1
 
 
 def escrow_address(ctx: Context) -> bytes:
     """The payments contract's own address: its token balance is the settlement escrow."""
-    return contract_address(ctx.runtime.suite.hash, PAYMENTS)
-
-
-def check_amount(ctx: Context, amount_minor: int) -> None:
-    """A payment amount: a whole number of minor units in 1..MAX_AMOUNT_MINOR."""
-    if not 0 < amount_minor <= MAX_AMOUNT_MINOR:
-        ctx.reject(
-            "invalid_amount",
-            f"amounts are integers in 1..{MAX_AMOUNT_MINOR}",
-            amount_minor=amount_minor,
-        )
-
-
-def check_bound(ctx: Context, total_minor: int, what: str) -> None:
-    if total_minor > MAX_AMOUNT_MINOR:
-        ctx.reject("amount_overflow", f"the {what} would exceed {MAX_AMOUNT_MINOR}", what=what)
+    return ctx.contract_address(PAYMENTS)
 
 
 def check_reference(ctx: Context, value: str, code: str, field: str) -> None:

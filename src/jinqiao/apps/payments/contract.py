@@ -78,17 +78,17 @@ from jinqiao.apps.payments.settlement import Settlement
 from jinqiao.apps.registry import check_address, check_name, load_organization
 from jinqiao.core.errors import NodeFault
 from jinqiao.core.genesis import IDENTIFIER
-from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_NAME_LENGTH
-from jinqiao.execution.contract import (
+from jinqiao.core.limits import MAX_NAME_LENGTH
+from jinqiao.execution.api import (
+    CONTRACT_ROLE,
+    GOVERNANCE,
     Context,
     Contract,
     GenesisContext,
-    contract_address,
+    check_amount,
     method,
     query,
 )
-from jinqiao.execution.identity import GOVERNANCE
-from jinqiao.execution.runtime import CONTRACT_ROLE
 
 
 class Payments(Lifecycle, Settlement, Contract):
@@ -131,8 +131,8 @@ class Payments(Lifecycle, Settlement, Contract):
                 f"the settlement account must be a registered account of {organization.id}",
             )
         cap = args.net_debit_cap_minor
-        if cap is not None and not 0 <= cap <= MAX_AMOUNT_MINOR:
-            ctx.reject("invalid_amount", f"a net-debit cap is 0..{MAX_AMOUNT_MINOR}")
+        if cap is not None:
+            check_amount(ctx, cap, allow_zero=True)
         key = institution_key(organization.id)
         existing = ctx.state.load(key, Institution)
         pending = 0 if existing is None else existing.pending_cycles
@@ -171,7 +171,7 @@ class Payments(Lifecycle, Settlement, Contract):
     def set_fee_schedule(self, ctx: Context, args: SetFeeScheduleArgs) -> FeeSchedule:
         """Replace a currency's fee schedule. Only the governance contract calls this, when a
         ``call_contract`` proposal is approved; the new version applies to later captures."""
-        if ctx.sender != contract_address(ctx.runtime.suite.hash, GOVERNANCE):
+        if ctx.sender != ctx.contract_address(GOVERNANCE):
             ctx.reject("unauthorized", "fee schedules change only through governance")
         check_currency(ctx, args.currency)
         problem = rules_problem(args.rules)
@@ -213,8 +213,7 @@ class Payments(Lifecycle, Settlement, Contract):
         schedule = _fee_schedule(ctx, args.currency)
         if args.card_type not in CARD_TYPES or not MCC.fullmatch(args.mcc):
             ctx.reject("no_fee_rule", "no rule for this card type and category")
-        if not 0 < args.amount_minor <= MAX_AMOUNT_MINOR:
-            ctx.reject("invalid_amount", f"amounts are integers in 1..{MAX_AMOUNT_MINOR}")
+        check_amount(ctx, args.amount_minor, allow_zero=False)
         rule = find_rule(schedule.rules, args.card_type, args.mcc)
         if rule is None:
             ctx.reject("no_fee_rule", "no rule for this card type and category")

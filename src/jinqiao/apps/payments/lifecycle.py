@@ -32,7 +32,6 @@ import msgspec
 from jinqiao.apps.payments.clearing import record_event
 from jinqiao.apps.payments.common import (
     active_institution,
-    check_amount,
     check_currency,
     check_reference,
     load_cycle,
@@ -82,7 +81,7 @@ from jinqiao.apps.payments.model import (
     refund_key,
 )
 from jinqiao.core.errors import NodeFault
-from jinqiao.execution.contract import Context, method
+from jinqiao.execution.api import Context, check_amount, method
 
 
 class Lifecycle:
@@ -142,7 +141,7 @@ class Lifecycle:
     def capture(self, ctx: Context, args: CaptureArgs) -> Payment:
         """Present an authorized payment for clearing in an open cycle, in full or in part;
         its fees are computed now, once."""
-        check_amount(ctx, args.amount_minor)
+        check_amount(ctx, args.amount_minor, allow_zero=False)
         payment = load_payment(ctx, args.payment_id)
         authorization = payment.authorization
         require_party(ctx, authorization.acquirer, "capture")
@@ -200,7 +199,7 @@ class Lifecycle:
         """Return part or all of a captured payment to the payer; the acquirer owes the issuer
         the amount. Refunds never exceed what was captured (less earlier refunds and any
         chargeback not represented)."""
-        check_amount(ctx, args.amount_minor)
+        check_amount(ctx, args.amount_minor, allow_zero=False)
         check_reference(ctx, args.refund_id, "invalid_refund_id", "refund_id")
         payment = load_payment(ctx, args.payment_id)
         require_party(ctx, payment.authorization.acquirer, "refund")
@@ -250,7 +249,7 @@ class Lifecycle:
     def chargeback(self, ctx: Context, args: ChargebackArgs) -> Payment:
         """Dispute a captured payment for the payer with a network reason code; the acquirer
         owes the issuer the amount."""
-        check_amount(ctx, args.amount_minor)
+        check_amount(ctx, args.amount_minor, allow_zero=False)
         if not REASON_CODE.fullmatch(args.reason_code):
             ctx.reject("invalid_reason_code", "a reason code is 1..8 letters, digits or '.'")
         payment = load_payment(ctx, args.payment_id)
@@ -291,7 +290,7 @@ class Lifecycle:
     def represent(self, ctx: Context, args: RepresentArgs) -> Payment:
         """Contest a chargeback (second presentment), for up to its amount; the issuer owes the
         acquirer the amount again."""
-        check_amount(ctx, args.amount_minor)
+        check_amount(ctx, args.amount_minor, allow_zero=False)
         payment = load_payment(ctx, args.payment_id)
         require_party(ctx, payment.authorization.acquirer, "represent")
         if payment.representment is not None:
@@ -361,7 +360,7 @@ class Lifecycle:
 
 def _check_authorization(ctx: Context, args: AuthorizeArgs) -> None:
     check_reference(ctx, args.payment_id, "invalid_payment_id", "payment_id")
-    check_amount(ctx, args.amount_minor)
+    check_amount(ctx, args.amount_minor, allow_zero=False)
     if len(args.payer_hash) != PAYER_HASH_BYTES:
         ctx.reject("invalid_payer_hash", f"payer_hash is a {PAYER_HASH_BYTES}-byte keyed hash")
     if args.channel not in CHANNELS:

@@ -30,8 +30,6 @@ import msgspec
 from jinqiao.apps.payments.clearing import compute_round, load_participants, save_cycle
 from jinqiao.apps.payments.common import (
     add_escrow,
-    check_amount,
-    check_bound,
     check_currency,
     escrow_address,
     load_cycle,
@@ -61,7 +59,7 @@ from jinqiao.apps.payments.model import (
 from jinqiao.apps.payments.netting import payouts
 from jinqiao.apps.token import TOKEN, TransferArgs, TransferFromArgs
 from jinqiao.core.errors import NodeFault, require
-from jinqiao.execution.contract import Context, method
+from jinqiao.execution.api import Context, check_amount, check_bound, method
 
 
 class Settlement:
@@ -288,7 +286,7 @@ class Settlement:
         """Pay collateral into the escrow from the sender's institution's settlement account
         (approved to the contract); returns the collateral now posted."""
         institution = load_institution(ctx, ctx.organization)
-        check_amount(ctx, args.amount_minor)
+        check_amount(ctx, args.amount_minor, allow_zero=False)
         check_currency(ctx, args.currency)
         key = collateral_key(args.currency, institution.id)
         total = ctx.state.load_int(key) + args.amount_minor
@@ -319,7 +317,7 @@ class Settlement:
         """Return collateral to the settlement account; only while the institution has no
         position in a closed, unsettled cycle. Returns the collateral left."""
         institution = load_institution(ctx, ctx.organization)
-        check_amount(ctx, args.amount_minor)
+        check_amount(ctx, args.amount_minor, allow_zero=False)
         check_currency(ctx, args.currency)
         if institution.pending_cycles > 0:
             ctx.reject(

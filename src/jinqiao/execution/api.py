@@ -1,0 +1,65 @@
+"""The contract API: everything a contract (``jinqiao.apps``) may import from the execution layer,
+and nothing else.
+
+A contract is declared with ``Contract``, ``@method`` and ``@query`` and sees a ``Context``: its
+caller, the block, its own state, other contracts' state read-only, an event emitter, calls to
+other contracts (``call``, ``call_encoded``, ``check_call``) and the network's crypto suite and
+contract addresses (``suite``, ``contract_address``, ``is_contract``) — never the runtime
+itself. The shared checks (``check_amount``, ``check_bound``) give every contract the same
+rejection codes. The registry and governance contracts also write the system state the runtime
+reads (organizations, accounts, parameters, the validator set); its layout is re-exported from
+``jinqiao.execution.identity``.
+
+The runtime (``jinqiao.execution.runtime``), the overlay and step meter
+(``jinqiao.execution.state``) and the modules behind this one are not for contracts: the
+import-linter contract "Apps see only the contract API" in ``pyproject.toml`` fails the build if
+an app imports them directly.
+"""
+
+from jinqiao.execution.contract import (
+    CONTRACT_ROLE,
+    Context,
+    Contract,
+    GenesisContext,
+    check_amount,
+    check_bound,
+    contract_address,
+    method,
+    query,
+)
+from jinqiao.execution.identity import (
+    GOVERNANCE,
+    PARAMETERS_KEY,
+    PENDING_VALIDATORS_KEY,
+    REGISTRY,
+    VALIDATOR_CHANGE_DELAY_BLOCKS,
+    VALIDATORS_KEY,
+    Account,
+    Organization,
+    PendingValidators,
+    account_key,
+    organization_key,
+)
+
+__all__ = [
+    "CONTRACT_ROLE",
+    "GOVERNANCE",
+    "PARAMETERS_KEY",
+    "PENDING_VALIDATORS_KEY",
+    "REGISTRY",
+    "VALIDATORS_KEY",
+    "VALIDATOR_CHANGE_DELAY_BLOCKS",
+    "Account",
+    "Context",
+    "Contract",
+    "GenesisContext",
+    "Organization",
+    "PendingValidators",
+    "account_key",
+    "check_amount",
+    "check_bound",
+    "contract_address",
+    "method",
+    "organization_key",
+    "query",
+]

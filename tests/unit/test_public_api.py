@@ -1,0 +1,310 @@
+"""The public API of the SDK packages — ``jinqiao.client``, ``jinqiao.verify`` and
+``jinqiao.keys`` — is pinned here (as httpx's ``test_exported_members.py`` and trio's
+``test_exports.py`` pin theirs): each declares ``__all__``, and the exported names and the
+signatures of the exported functions, classes and client methods must equal the lists below. An
+accidental change of the public surface fails this test; a deliberate one edits the list in the
+same change (and docs/guide.md, "The Python SDK", if it is user-visible)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import jinqiao.client
+
+SOURCE = Path(__file__).resolve().parents[2] / "src" / "jinqiao"
+
+EXPORTS = {
+    "jinqiao.client": [
+        "BatchResult",
+        "Client",
+        "ClientError",
+        "PaymentsClient",
+        "ProvenValue",
+        "TokenClient",
+        "TransactionResult",
+    ],
+    "jinqiao.verify": [
+        "VerificationError",
+        "verify_certificate",
+        "verify_header",
+        "verify_merkle_proof",
+        "verify_receipt_inclusion",
+        "verify_state_proof",
+        "verify_state_read",
+        "verify_transaction_inclusion",
+    ],
+    "jinqiao.keys": [
+        "KeyFile",
+        "MAX_KEY_FILE_BYTES",
+        "generate_key",
+        "load_key",
+        "save_key",
+    ],
+}
+
+# Signatures as ``inspect.signature`` shows them, quotes around annotations left out.
+SIGNATURES = {
+    "jinqiao.client.BatchResult": (
+        "(accepted: int, refused: int, results: list[dict[str, Any]] = <factory>) -> None"
+    ),
+    "jinqiao.client.Client": (
+        "(url: str, *, genesis_file: Path | None = None, genesis: Genesis | None = None, "
+        "verify: bool = True, timeout_s: float = 10.0, "
+        "transport: httpx.BaseTransport | None = None) -> None"
+    ),
+    "jinqiao.client.ClientError": (
+        "(code: str, message: str, status: int = 0, **details: Any) -> None"
+    ),
+    "jinqiao.client.PaymentsClient": "(client: Client) -> None",
+    "jinqiao.client.ProvenValue": (
+        "(key: bytes, value: bytes | None, height: int, state_root: bytes, verified: bool) -> None"
+    ),
+    "jinqiao.client.TokenClient": "(client: Client) -> None",
+    "jinqiao.client.TransactionResult": (
+        "(transaction_hash: str, height: int, index: int, receipt: Receipt, verified: bool) -> None"
+    ),
+    "jinqiao.verify.VerificationError": (
+        "(message: str, *, code: str | None = None, **details: Any) -> None"
+    ),
+    "jinqiao.verify.verify_certificate": (
+        "(suite: CryptoSuite, chain_id: str, validators: ValidatorSet, header: BlockHeader, "
+        "certificate: CommitCertificate) -> None"
+    ),
+    "jinqiao.verify.verify_header": (
+        "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, *, "
+        "validators: ValidatorSet | None = None) -> None"
+    ),
+    "jinqiao.verify.verify_merkle_proof": (
+        "(suite: CryptoSuite, root: bytes, leaf: bytes, proof: MerkleProof) -> None"
+    ),
+    "jinqiao.verify.verify_receipt_inclusion": (
+        "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, receipt: bytes, "
+        "proof: MerkleProof, *, validators: ValidatorSet | None = None) -> None"
+    ),
+    "jinqiao.verify.verify_state_proof": (
+        "(suite: CryptoSuite, state_root: bytes, full_key: bytes, value: bytes | None, "
+        "proof: SparseMerkleProof) -> None"
+    ),
+    "jinqiao.verify.verify_state_read": (
+        "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, full_key: bytes, "
+        "value: bytes | None, proof: SparseMerkleProof, *, "
+        "validators: ValidatorSet | None = None) -> None"
+    ),
+    "jinqiao.verify.verify_transaction_inclusion": (
+        "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, "
+        "transaction: bytes, proof: MerkleProof, *, validators: ValidatorSet | None = None) -> None"
+    ),
+    "jinqiao.keys.KeyFile": "(suite: str, address: str, public_key: str, secret_key: str)",
+    "jinqiao.keys.generate_key": "(suite_name: str = ed25519-sha256) -> Signer",
+    "jinqiao.keys.load_key": "(path: Path) -> Signer",
+    "jinqiao.keys.save_key": "(path: Path, signer: Signer) -> None",
+}
+
+# The methods of the client objects a program holds: ``Client`` and its ``client.token`` and
+# ``client.payments``.
+METHODS = {
+    "Client": {
+        "block": (
+            "(self, height: int | None = None, *, transactions: bool = False) -> dict[str, Any]"
+        ),
+        "build": (
+            "(self, signer: Signer, contract: str, method: str, args: CanonicalStruct, *, "
+            "valid_for_blocks: int = 100, nonce: int | None = None, "
+            "height: int | None = None) -> SignedTransaction"
+        ),
+        "close": "(self) -> None",
+        "consensus": "(self) -> dict[str, Any]",
+        "events": (
+            "(self, *, contract: str | None = None, name: str | None = None, "
+            "from_height: int | None = None, timeout_s: float | None = None) -> Iterator[dict[str, "
+            "Any]]"
+        ),
+        "hash_of": "(self, transaction: SignedTransaction) -> str",
+        "header": "(self, height: int) -> BlockHeader",
+        "query": "(self, contract: str, name: str, **arguments: Any) -> Any",
+        "raw_get": "(self, path: str, **kwargs: Any) -> bytes",
+        "raw_post": "(self, path: str, **kwargs: Any) -> bytes",
+        "read_state": (
+            "(self, contract: str, key: bytes, *, height: int | None = None) -> ProvenValue"
+        ),
+        "read_struct": (
+            "(self, contract: str, key: bytes, kind: type[T], *, "
+            "height: int | None = None) -> T | None"
+        ),
+        "send": (
+            "(self, signer: Signer, contract: str, method: str, args: CanonicalStruct, *, "
+            "timeout_s: float = 30.0) -> TransactionResult"
+        ),
+        "status": "(self) -> dict[str, Any]",
+        "submit": "(self, transaction: SignedTransaction) -> str",
+        "submit_batch": "(self, transactions: Sequence[SignedTransaction]) -> BatchResult",
+        "validators_for": "(self, header: BlockHeader) -> ValidatorSet",
+        "wait": "(self, transaction_hash_: str, *, timeout_s: float = 30.0) -> TransactionResult",
+    },
+    "TokenClient": {
+        "approve": (
+            "(self, owner: Signer, asset: str, spender: bytes, "
+            "amount_minor: int) -> TransactionResult"
+        ),
+        "asset": "(self, asset: str) -> Asset | None",
+        "balance": "(self, asset: str, address: bytes, *, height: int | None = None) -> int",
+        "burn": "(self, issuer: Signer, asset: str, amount_minor: int) -> TransactionResult",
+        "freeze": "(self, regulator: Signer, asset: str, address: bytes) -> TransactionResult",
+        "holding": (
+            "(self, asset: str, address: bytes, *, height: int | None = None) -> Holding | None"
+        ),
+        "mint": (
+            "(self, issuer: Signer, asset: str, recipient: bytes, "
+            "amount_minor: int) -> TransactionResult"
+        ),
+        "set_tier": (
+            "(self, regulator: Signer, asset: str, address: bytes, tier: str) -> TransactionResult"
+        ),
+        "supply": "(self, asset: str, *, height: int | None = None) -> int",
+        "transfer": (
+            "(self, payer: Signer, asset: str, recipient: bytes, "
+            "amount_minor: int) -> TransactionResult"
+        ),
+        "transfer_from": (
+            "(self, spender: Signer, asset: str, owner: bytes, recipient: bytes, "
+            "amount_minor: int) -> TransactionResult"
+        ),
+        "unfreeze": "(self, regulator: Signer, asset: str, address: bytes) -> TransactionResult",
+    },
+    "PaymentsClient": {
+        "authorize": "(self, issuer: Signer, authorization: AuthorizeArgs) -> TransactionResult",
+        "capture": (
+            "(self, acquirer: Signer, payment_id: str, amount_minor: int, "
+            "cycle_id: int) -> TransactionResult"
+        ),
+        "chargeback": (
+            "(self, issuer: Signer, payment_id: str, amount_minor: int, reason_code: str, "
+            "cycle_id: int) -> TransactionResult"
+        ),
+        "close_cycle": "(self, clearing_house: Signer, cycle_id: int) -> TransactionResult",
+        "cycle": "(self, cycle_id: int, *, height: int | None = None) -> Cycle | None",
+        "cycle_totals": "(self, cycle_id: int, *, height: int | None = None) -> CycleTotals | None",
+        "declare_default": "(self, settlement_agent: Signer, cycle_id: int) -> TransactionResult",
+        "entries": (
+            "(self, cycle_id: int, institution: str, *, start: int = 0, "
+            "limit: int = 500) -> dict[str, Any]"
+        ),
+        "entry": (
+            "(self, cycle_id: int, institution: str, sequence: int, *, "
+            "height: int | None = None) -> Entry | None"
+        ),
+        "figures": "(self, cycle_id: int) -> CycleFigures",
+        "flow": (
+            "(self, cycle_id: int, issuer: str, acquirer: str, *, "
+            "height: int | None = None) -> Flow | None"
+        ),
+        "fund": (
+            "(self, settlement_account: Signer, cycle_id: int, *, "
+            "approve: bool = True) -> TransactionResult"
+        ),
+        "institution": (
+            "(self, institution: str, *, height: int | None = None) -> Institution | None"
+        ),
+        "institution_cycle": (
+            "(self, cycle_id: int, institution: str, *, "
+            "height: int | None = None) -> InstitutionCycle | None"
+        ),
+        "merchant_payouts_pacs008": "(self, cycle_id: int, institution: str) -> bytes",
+        "open_cycle": (
+            "(self, clearing_house: Signer, currency: str, *, cutoff_height: int | None = None, "
+            "cutoff_time_ms: int | None = None, "
+            "funding_window_blocks: int = 100) -> TransactionResult"
+        ),
+        "opened_cycle_id": "(result: TransactionResult) -> int",
+        "outstanding_debit": "(self, account: bytes, cycle_id: int) -> int",
+        "participants": "(self, cycle_id: int, *, height: int | None = None) -> tuple[str, ...]",
+        "payment": "(self, payment_id: str, *, height: int | None = None) -> Payment | None",
+        "payment_status": "(self, payment_id: str) -> dict[str, Any]",
+        "position": (
+            "(self, cycle_id: int, institution: str, *, "
+            "height: int | None = None) -> Position | None"
+        ),
+        "positions": "(self, cycle_id: int) -> list[dict[str, Any]]",
+        "post_collateral": (
+            "(self, settlement_account: Signer, currency: str, amount_minor: int, *, "
+            "approve: bool = True) -> TransactionResult"
+        ),
+        "proven_positions": "(self, cycle_id: int) -> list[Position]",
+        "refund": (
+            "(self, acquirer: Signer, payment_id: str, refund_id: str, amount_minor: int, "
+            "cycle_id: int) -> TransactionResult"
+        ),
+        "refund_record": (
+            "(self, payment_id: str, refund_id: str, *, height: int | None = None) -> Refund | None"
+        ),
+        "register_institution": (
+            "(self, clearing_house: Signer, institution: str, roles: tuple[str, ...], "
+            "settlement_account: bytes, *, net_debit_cap_minor: int | None = None, "
+            "active: bool = True) -> TransactionResult"
+        ),
+        "register_merchant": (
+            "(self, acquirer: Signer, merchant_id: str, name: str, mcc: str) -> TransactionResult"
+        ),
+        "represent": (
+            "(self, acquirer: Signer, payment_id: str, amount_minor: int, "
+            "cycle_id: int) -> TransactionResult"
+        ),
+        "reverse": "(self, acquirer: Signer, payment_id: str) -> TransactionResult",
+        "settle": "(self, settlement_agent: Signer, cycle_id: int) -> TransactionResult",
+        "settlement_pacs009": "(self, cycle_id: int) -> bytes",
+        "timing": "(self, cycle_id: int, *, cycle: Cycle | None = None) -> CycleTiming | None",
+        "withdraw_collateral": (
+            "(self, signer: Signer, currency: str, amount_minor: int) -> TransactionResult"
+        ),
+    },
+}
+
+
+def signature(function: Callable[..., object]) -> str:
+    return str(inspect.signature(function)).replace("'", "")
+
+
+@pytest.mark.parametrize("module_name", sorted(EXPORTS))
+def test_exported_names(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert sorted(module.__all__) == EXPORTS[module_name]
+    for name in module.__all__:
+        assert hasattr(module, name), f"{module_name}.__all__ names {name}, which is missing"
+
+
+@pytest.mark.parametrize("module_name", ["jinqiao.verify", "jinqiao.keys"])
+def test_every_public_definition_is_exported(module_name: str) -> None:
+    """A public function or class defined in the module is in ``__all__``, or it would be public
+    by accident; helpers are ``_private``."""
+    path = SOURCE / (module_name.removeprefix("jinqiao.") + ".py")
+    tree = ast.parse(path.read_text())
+    defined = {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_")
+    }
+    assert defined <= set(importlib.import_module(module_name).__all__)
+
+
+@pytest.mark.parametrize("qualified_name", sorted(SIGNATURES))
+def test_exported_signatures(qualified_name: str) -> None:
+    module_name, _, name = qualified_name.rpartition(".")
+    exported = getattr(importlib.import_module(module_name), name)
+    assert signature(exported) == SIGNATURES[qualified_name]
+
+
+@pytest.mark.parametrize("class_name", sorted(METHODS))
+def test_client_methods(class_name: str) -> None:
+    cls = getattr(jinqiao.client, class_name)
+    methods = {
+        name: signature(member)
+        for name, member in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_")
+    }
+    assert methods == METHODS[class_name]

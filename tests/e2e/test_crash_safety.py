@@ -43,9 +43,7 @@ def _replay_store(home: Path) -> int:
                 assert committed is not None, f"block {height} missing"
                 header = committed.block.header
                 assert header.previous_block_hash == previous, f"block {height} does not link"
-                candidate = replay.execute(
-                    list(committed.block.transactions), header.time_ms, header.proposer
-                )
+                candidate = replay.validate(committed.block)  # raises, naming what differs
                 assert candidate.block.header == header, f"block {height} replays differently"
                 assert candidate.result.receipts == committed.receipts
                 replay.commit(candidate, committed.certificate)

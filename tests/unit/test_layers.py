@@ -42,6 +42,7 @@ PROBES = {
     "Apps see only the contract API": Probe(
         "apps/registry.py", "from jinqiao.execution.runtime import Runtime"
     ),
+    "The consensus driver does no I/O": Probe("node/driver.py", "import time"),
     # Indirect: a new helper outside every layer does the I/O, and a contract imports the helper.
     "Pure layers do no I/O": Probe(
         "apps/token.py", "import jinqiao.helper", extra=("helper.py", "import os\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,48 +57,75 @@ def demo(
 def sim(
     seeds: Annotated[int, typer.Option(min=1, max=1_000_000, help="How many seeds to run.")] = 100,
     seed: Annotated[int | None, typer.Option(help="Run this one seed (replay).")] = None,
-    scenario: Annotated[str | None, typer.Option(help="Only this scenario.")] = None,
-    first_seed: Annotated[int, typer.Option(min=0, help="First seed of the range.")] = 1,
+    scenario: Annotated[
+        str | None, typer.Option(help="Only this scenario (default: the seeds cycle through all).")
+    ] = None,
+    first_seed: Annotated[int, typer.Option(min=0, help="First seed of the range.")] = 0,
     json_output: JsonOption = False,
+    output: Annotated[Path | None, typer.Option(help="Also write the JSON summary here.")] = None,
 ) -> None:
-    """Deterministic simulation of a validator network: drops, delays, partitions, crashes,
-    Byzantine twins. One seed replays one run exactly; a failure prints its replay command."""
+    """Deterministic simulation of a validator network running the node's own driver, chain,
+    mempool and store: drops, delays, partitions, crashes between disk writes, Byzantine twins.
+    One seed replays one run exactly; a failure prints its replay command."""
     import random
 
-    from jinqiao.consensus.sim import SimulationFailure, run_scenario, scenario_names
+    from jinqiao.sim import (
+        SimulationFailure,
+        replay_command,
+        run_scenario,
+        scenario_for_seed,
+        scenario_names,
+    )
 
     names = scenario_names()
     if scenario is not None and scenario not in names:
         fail(f"unknown scenario {scenario!r}; known: {', '.join(names)}")
-    chosen = [scenario] if scenario else list(names)
     seed_list = [seed] if seed is not None else list(range(first_seed, first_seed + seeds))
-    runs = [(name, number) for number in seed_list for name in chosen]
+    runs = [(scenario or scenario_for_seed(number), number) for number in seed_list]
     failures: list[dict[str, Any]] = []
+    simulated_ms = 0
+    per_scenario: dict[str, int] = {}
     started = time.monotonic()
     with progress_bar(disable=json_output) as progress:
         task = progress.add_task("simulating", total=len(runs))
         for name, number in runs:
+            per_scenario[name] = per_scenario.get(name, 0) + 1
             try:
-                run_scenario(name, number, random.Random(number))
+                simulated_ms += run_scenario(name, number, random.Random(number)).simulated_ms
             except SimulationFailure as broken:
                 failures.append(
                     {
                         "scenario": name,
                         "seed": number,
                         "error": broken.message,
-                        "replay": f"jinqiao sim --seed {number} --scenario {name}",
+                        "replay": replay_command(name, number),
                     }
                 )
             progress.advance(task)
+    wall_s = time.monotonic() - started
     summary = {
         "runs": len(runs),
+        "failed": len(failures),
         "failures": failures,
-        "seconds": round(time.monotonic() - started, 1),
+        "runs_per_scenario": per_scenario,
+        "wall_seconds": round(wall_s, 1),
+        "runs_per_second": round(len(runs) / wall_s, 2) if wall_s else None,
+        "simulated_seconds": round(simulated_ms / 1000, 1),
+        "simulated_seconds_per_wall_second": round(simulated_ms / 1000 / wall_s, 1)
+        if wall_s
+        else None,
+        "first_seed": seed_list[0],
     }
+    if output is not None:
+        output.write_text(json.dumps(summary, indent=2) + "\n")
     if json_output:
         emit_json(summary)
     else:
-        console.print(f"{len(runs)} runs, {len(failures)} failed, {summary['seconds']} s")
+        console.print(
+            f"{len(runs)} runs, {len(failures)} failed, {summary['wall_seconds']} s "
+            f"({summary['runs_per_second']} runs/s, {summary['simulated_seconds_per_wall_second']} "
+            "simulated s per wall s)"
+        )
         for failure in failures[:20]:
             console.print(
                 f"[red]{failure['scenario']} seed {failure['seed']}[/]: "

@@ -1,8 +1,8 @@
 """Tendermint as a pure state machine: Algorithm 1 of Buchman, Kwon, Milosevic, "The latest
 gossip on BFT consensus" (arXiv:1807.04938). Comments cite the paper's line numbers.
 
-The machine does no I/O and owns no clock, key or randomness. A driver (the node, or the
-simulator in ``consensus.sim``) feeds it events and carries out the outputs::
+The machine does no I/O and owns no clock, key or randomness. A driver (``node.driver``, run by
+the node and by the simulator in ``jinqiao.sim``) feeds it events and carries out the outputs::
 
     machine = Tendermint(TendermintConfig(chain_id, my_address, ...))
     outputs = machine.handle(StartHeight(height, validators))

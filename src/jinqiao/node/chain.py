@@ -31,7 +31,7 @@ from jinqiao.core.types import (
 )
 from jinqiao.execution.contract import BlockContext
 from jinqiao.execution.identity import VALIDATORS_KEY, read_governance
-from jinqiao.execution.runtime import BlockResult, Runtime
+from jinqiao.execution.runtime import BlockResult, InvalidBlock, Runtime
 from jinqiao.execution.state import Overlay, StateReader
 from jinqiao.ledger.merkle import merkle_root
 from jinqiao.ledger.smt import SparseMerkleTree
@@ -176,6 +176,37 @@ class Chain:
             execution_s=time.perf_counter() - started,
         )
 
+    def validate(self, block: Block, *, verified: VerifiedLookup | None = None) -> Candidate:
+        """Re-execute a block another validator made (proposed, or fetched to catch up) on top of
+        the head, recompute every root and return it as a candidate; raise ``InvalidBlock``
+        naming every header field that does not match (execution-specs' state transition is
+        the model). The one path by which a node accepts a block it did not build."""
+        header = block.header
+        head = self.head
+        if header.chain_id != self.genesis.chain_id:
+            raise InvalidBlock(f"block of chain {header.chain_id!r}, not {self.genesis.chain_id!r}")
+        if header.height != head.height + 1 or header.previous_block_hash != head.block_hash:
+            raise InvalidBlock(f"block {header.height} does not extend the head {head.height}")
+        if header.transaction_count != len(block.transactions):
+            raise InvalidBlock(
+                f"block {header.height} says {header.transaction_count} transactions and carries "
+                f"{len(block.transactions)}"
+            )
+        candidate = self.execute(
+            list(block.transactions),
+            header.time_ms,
+            header.proposer,
+            verify_signatures=True,
+            verified=verified,
+        )
+        mismatched = header_mismatches(header, candidate.block.header)
+        if mismatched:
+            raise InvalidBlock(
+                f"block {header.height}: {', '.join(mismatched)} do not match its re-execution",
+                fields=",".join(mismatched),
+            )
+        return candidate
+
     def commit(self, candidate: Candidate, certificate: CommitCertificate) -> CommittedBlock:
         """Store ``candidate`` as committed by ``certificate`` and advance the head."""
         header = candidate.block.header
@@ -198,6 +229,23 @@ class Chain:
             header.height, candidate.block_hash, header.state_root, header.time_ms, validators
         )
         return committed
+
+
+HEADER_FIELDS = (
+    "transactions_root",
+    "receipts_root",
+    "state_root",
+    "validators_hash",
+    "next_validators_hash",
+    "time_ms",
+    "proposer",
+    "transaction_count",
+)
+
+
+def header_mismatches(claimed: BlockHeader, computed: BlockHeader) -> list[str]:
+    """The header fields (roots first) in which ``claimed`` differs from ``computed``."""
+    return [name for name in HEADER_FIELDS if getattr(claimed, name) != getattr(computed, name)]
 
 
 class VerifiedLookup(Protocol):

@@ -18,12 +18,24 @@ from jinqiao.node.mempool import Mempool
 
 def build_block(chain: Chain, mempool: Mempool, action: BuildBlock) -> Candidate | None:
     """Cut a block from the mempool and execute it, or ``None`` if the head moved past
-    ``action.height``. Signatures were verified when each transaction was admitted here."""
+    ``action.height``. Expired and already committed transactions are dropped from the mempool
+    first. Signatures were verified when each transaction was admitted here."""
     if chain.head.height + 1 != action.height:
         return None
+    mempool.evict_expired(action.height)
     with chain.store.snapshot() as snapshot:
         parameters = chain.runtime.parameters(snapshot)
-    pending = mempool.peek(parameters.block_max_transactions, MAX_BLOCK_BYTES)
+        pending = mempool.peek(parameters.block_max_transactions, MAX_BLOCK_BYTES)
+        # A transaction can be admitted by a thread that checked the store just before the
+        # block holding it was stored, so it waits here although it is committed: drop it
+        # rather than propose it again (it would only be rejected as a duplicate).
+        committed = [
+            p.transaction_hash for p in pending if snapshot.has_transaction(p.transaction_hash)
+        ]
+    if committed:
+        mempool.remove(committed)
+        dropped = set(committed)
+        pending = [p for p in pending if p.transaction_hash not in dropped]
     return chain.execute(
         [p.transaction for p in pending],
         action.time_ms,
@@ -36,22 +48,12 @@ def execute_block(
     chain: Chain, mempool: Mempool, action: ExecuteBlock
 ) -> tuple[Candidate | None, str]:
     """Re-execute a block with signature checks (skipped only for the exact signed transactions
-    in this node's mempool); ``(None, reason)`` if it does not extend the head or is invalid."""
-    header = action.block.header
-    head = chain.head
-    if header.height != head.height + 1 or header.previous_block_hash != head.block_hash:
-        return None, f"block {header.height} does not extend the head {head.height}"
+    in this node's mempool) through ``Chain.validate``; ``(None, reason)`` if it does not extend
+    the head or any root or header field differs (the reason names which)."""
     try:
-        candidate = chain.execute(
-            list(action.block.transactions),
-            header.time_ms,
-            header.proposer,
-            verify_signatures=True,
-            verified=mempool,  # looked up per transaction, not copied
-        )
+        return chain.validate(action.block, verified=mempool), ""
     except InvalidBlock as refusal:
-        return None, f"block {header.height}: {refusal}"
-    return candidate, ""
+        return None, refusal.message
 
 
 def commit_block(

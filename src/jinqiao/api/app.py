@@ -63,7 +63,6 @@ from jinqiao.core.limits import (
     MAX_TRANSACTION_BYTES,
 )
 from jinqiao.core.types import CommittedBlock
-from jinqiao.execution.contract import BlockContext
 from jinqiao.execution.identity import REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
 from jinqiao.node.admission import Admission
@@ -485,11 +484,8 @@ def create_app(node: Node) -> FastAPI:
             ) from None
 
         def run() -> dict[str, Any]:
-            head = node.chain.head
-            context = BlockContext(node.genesis.chain_id, head.height, head.time_ms, b"")
-            with node.store.snapshot() as snapshot:
-                result = node.runtime.run_query(snapshot, context, contract, query_name, arguments)
-            return {"height": head.height, "result": to_json(result)}
+            height, result = node.run_query(contract, query_name, arguments)
+            return {"height": height, "result": to_json(result)}
 
         return await asyncio.to_thread(run)
 

@@ -49,7 +49,6 @@ from jinqiao.apps.payments.model import (
 from jinqiao.apps.token import TOKEN, Asset, asset_key
 from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.errors import Rejection
-from jinqiao.execution.contract import BlockContext
 from jinqiao.execution.state import full_key
 from jinqiao.node.reads import NotFound, Reader
 from jinqiao.node.service import Node
@@ -85,12 +84,11 @@ InstitutionId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", max_
 class CycleReading:
     """Query results of one cycle, all from the same snapshot."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, snapshot: Any) -> None:
         self.node = node
-        head = node.chain.head
-        self.height = head.height
-        self.time_ms = head.time_ms
-        self.context = BlockContext(node.genesis.chain_id, head.height, head.time_ms, b"")
+        self.context = node.query_context(snapshot)  # the snapshot's own head, not chain.head
+        self.height = self.context.height
+        self.time_ms = self.context.time_ms
 
     def query(self, snapshot: Any, name: str, args: Any) -> Any:
         return self.node.runtime.run_query(snapshot, self.context, PAYMENTS, name, args)
@@ -182,8 +180,8 @@ def _merchants(
 
 def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
     def statement(cycle_id: int, institution: str) -> Statement:
-        reading = CycleReading(node)
         with node.store.snapshot() as snapshot:
+            reading = CycleReading(node, snapshot)
             cycle = _cycle(reading, snapshot, cycle_id)
             participants = _participants(reading, snapshot, cycle_id)
             require_participant(participants, institution, cycle_id)
@@ -255,8 +253,8 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
         return block_times_ms(reader, (cycle.settled_height,))[cycle.settled_height]
 
     def settled(cycle_id: int) -> tuple[Cycle, tuple[Position, ...], int]:
-        reading = CycleReading(node)
         with node.store.snapshot() as snapshot:
+            reading = CycleReading(node, snapshot)
             cycle = _cycle(reading, snapshot, cycle_id)
             positions: Positions = reading.query(snapshot, "positions", CycleArgs(cycle_id))
             return cycle, positions.positions, reading.scale(snapshot, cycle.currency)
@@ -285,8 +283,8 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
         return Response(xml, media_type="application/xml")
 
     def payouts(cycle_id: int, institution: str) -> tuple[Statement, tuple[MerchantPayout, ...]]:
-        reading = CycleReading(node)
         with node.store.snapshot() as snapshot:
+            reading = CycleReading(node, snapshot)
             cycle = _cycle(reading, snapshot, cycle_id)
             reading.query(snapshot, "institution", InstitutionArgs(institution))
             require_settled(cycle_id, cycle.status)
@@ -329,8 +327,8 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
 
     def chart(cycle_id: int) -> bytes:
         """The chart, its note the cycle's timing from the committed headers."""
-        reading = CycleReading(node)
         with node.store.snapshot() as snapshot:
+            reading = CycleReading(node, snapshot)
             cycle = _cycle(reading, snapshot, cycle_id)
             positions: Positions = reading.query(snapshot, "positions", CycleArgs(cycle_id))
             participants = _participants(reading, snapshot, cycle_id)

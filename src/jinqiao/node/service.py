@@ -19,13 +19,14 @@ import unicodedata
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from jinqiao.apps import default_contracts
 from jinqiao.consensus.safety import SafetyModule
 from jinqiao.consensus.tendermint import TendermintConfig
 from jinqiao.core.codec import CanonicalStruct, encode
 from jinqiao.core.crypto import Signer
-from jinqiao.core.errors import InvalidInput, Rejection
+from jinqiao.core.errors import InvalidInput, NodeFault, Rejection
 from jinqiao.core.genesis import ChainParameters, Genesis, genesis_hash, load_genesis
 from jinqiao.core.hashing import transaction_signing_bytes
 from jinqiao.core.types import (
@@ -34,6 +35,7 @@ from jinqiao.core.types import (
     SignedTransaction,
     TransactionBody,
 )
+from jinqiao.execution.contract import BlockContext
 from jinqiao.execution.identity import read_pending_validators
 from jinqiao.execution.runtime import Runtime
 from jinqiao.execution.state import CachedReader
@@ -203,6 +205,25 @@ class Node:
     def committed_block(self, height: int) -> CommittedBlock | None:
         with self.store.snapshot() as snapshot:
             return snapshot.block(height)
+
+    def query_context(self, snapshot: Snapshot) -> BlockContext:
+        """The block context of a read-only query against ``snapshot``: its own head height and
+        time, never ``chain.head``, which a commit may move between the two reads."""
+        height = snapshot.head_height()
+        if height == 0:
+            return BlockContext(self.genesis.chain_id, 0, self.genesis.genesis_time_ms, b"")
+        committed = snapshot.block(height)
+        if committed is None:
+            raise NodeFault(f"head block {height} is missing from the store")
+        return BlockContext(self.genesis.chain_id, height, committed.block.header.time_ms, b"")
+
+    def run_query(self, contract: str, query_name: str, arguments: Any) -> tuple[int, Any]:
+        """Run a read-only contract query on one snapshot; return the height it was read at
+        with the result (synchronous; run it in a worker thread)."""
+        with self.store.snapshot() as snapshot:
+            context = self.query_context(snapshot)
+            result = self.runtime.run_query(snapshot, context, contract, query_name, arguments)
+        return context.height, result
 
     # -- admission -------------------------------------------------------------------------
     def admit(self, raw: bytes, *, gossip: bool = True) -> Admission:

@@ -67,6 +67,7 @@ def sim(
     """Deterministic simulation of a validator network running the node's own driver, chain,
     mempool and store: drops, delays, partitions, crashes between disk writes, Byzantine twins.
     One seed replays one run exactly; a failure prints its replay command."""
+    import dataclasses
     import random
 
     from jinqiao.sim import (
@@ -84,6 +85,7 @@ def sim(
     runs = [(scenario or scenario_for_seed(number), number) for number in seed_list]
     failures: list[dict[str, Any]] = []
     simulated_ms = 0
+    totals: dict[str, int] = {}
     per_scenario: dict[str, int] = {}
     started = time.monotonic()
     with progress_bar(disable=json_output) as progress:
@@ -91,7 +93,11 @@ def sim(
         for name, number in runs:
             per_scenario[name] = per_scenario.get(name, 0) + 1
             try:
-                simulated_ms += run_scenario(name, number, random.Random(number)).simulated_ms
+                result = run_scenario(name, number, random.Random(number))
+                simulated_ms += result.simulated_ms
+                for counter, value in dataclasses.asdict(result.counters).items():
+                    if counter != "max_round":
+                        totals[counter] = totals.get(counter, 0) + value
             except SimulationFailure as broken:
                 failures.append(
                     {
@@ -108,6 +114,7 @@ def sim(
         "failed": len(failures),
         "failures": failures,
         "runs_per_scenario": per_scenario,
+        "totals": totals,
         "wall_seconds": round(wall_s, 1),
         "runs_per_second": round(len(runs) / wall_s, 2) if wall_s else None,
         "simulated_seconds": round(simulated_ms / 1000, 1),

@@ -79,7 +79,7 @@ from jinqiao.node.driver import (
     TransactionsAdmitted,
 )
 from jinqiao.node.mempool import Mempool, MempoolFull, PendingTransaction, SenderQuotaExceeded
-from jinqiao.node.storage import MemoryTables, Store, WriteBatch
+from jinqiao.node.storage import MemoryTables, Store, StoreTorn, WriteBatch
 from jinqiao.node.wire import BlockResponse, decode_message, encode_message
 from jinqiao.sim.plan import (
     Behaviour,
@@ -116,9 +116,12 @@ class _Disk:
         self.crashes = crashes
         self.writes = 0
         self.pending: WriteCrash | None = None
+        self.last_was_batch = False
+        """Whether the newest durable write was a store batch (the only write that can tear)."""
 
-    def wrote(self) -> None:
+    def wrote(self, *, batch: bool = False) -> None:
         self.writes += 1
+        self.last_was_batch = batch
         for crash in self.crashes:
             if crash.write == self.writes:
                 self.crashes.remove(crash)
@@ -145,7 +148,7 @@ class _SimTables(MemoryTables):
     def write(self) -> Iterator[WriteBatch]:
         with super().write() as batch:
             yield batch
-        self.disk.wrote()
+        self.disk.wrote(batch=True)
 
     def lose_last_batch(self) -> None:
         """Forget the newest batch, as a disk that acknowledged a sync it never made."""
@@ -157,6 +160,16 @@ class _SimTables(MemoryTables):
                     del table[key]
         self.batches -= 1
 
+    def tear_last_batch(self, keep: int) -> None:
+        """Keep only the first ``keep`` writes of the newest batch, as a disk that wrote part of
+        a transaction's pages before the power went."""
+        newest = self.batches
+        for table_name, key in self.last_batch[keep:]:
+            table = self.versions[table_name]
+            table[key] = [(v, value) for v, value in table[key] if v != newest]
+            if not table[key]:
+                del table[key]
+
 
 @dataclass
 class Durable:
@@ -166,6 +179,8 @@ class Durable:
     tables: _SimTables
     safety: _SimSafetyStorage
     locked_block: Block | None = None
+    torn: bool = False
+    """The store's newest batch was torn and the node has not restarted since."""
 
     @classmethod
     def new(cls, crashes: list[WriteCrash]) -> Durable:
@@ -225,6 +240,8 @@ class SimCounters:
     blocks_committed: int = 0
     transactions_committed: int = 0
     crashes: int = 0
+    torn_writes: int = 0
+    torn_detected: int = 0
     evidence_reports: int = 0
     refused_submissions: int = 0
 
@@ -421,9 +438,22 @@ class Simulation:
     # -- a node's life ------------------------------------------------------------------------
     def _start(self, node: SimNode) -> None:
         node.incarnation += 1
-        store = Store(tables=node.durable.tables)
         runtime = Runtime(SUITE, CHAIN_ID, default_contracts())
-        chain = Chain(store, self.genesis, runtime)
+        store = Store(tables=node.durable.tables)
+        try:
+            chain = Chain(store, self.genesis, runtime)
+        except StoreTorn:
+            if not node.durable.torn:
+                raise
+            # Detected, as it must be. The operator's remedy: a fresh store, fetched from peers;
+            # the safety record and the locked block are kept (they are not in the store).
+            self.counters.torn_detected += 1
+            node.durable.torn = False
+            node.durable.tables = _SimTables(node.durable.disk)
+            store = Store(tables=node.durable.tables)
+            chain = Chain(store, self.genesis, runtime)
+        if node.durable.torn:
+            raise self.fail(f"{node.instance} restarted on a torn store without noticing")
         mempool = Mempool(capacity=20_000, capacity_bytes=64 * 1024 * 1024, per_sender=20_000)
         safety = SafetyModule(node.signer, CHAIN_ID, node.durable.safety)
         config = TendermintConfig(
@@ -447,8 +477,13 @@ class Simulation:
         if crash is None:
             raise self.fail(f"{node.instance} crashed at a write the plan did not name")
         self._crash(node)
-        if crash.lose_last_batch and node.durable.tables.batches > 1:
-            node.durable.tables.lose_last_batch()
+        tables = node.durable.tables
+        if crash.lose_last_batch and tables.batches > 1:
+            tables.lose_last_batch()
+        elif crash.torn and node.durable.disk.last_was_batch and len(tables.last_batch) > 1:
+            tables.tear_last_batch(self.rng.randint(1, len(tables.last_batch) - 1))
+            node.durable.torn = True
+            self.counters.torn_writes += 1
         self._schedule(self.now_ms + crash.restart_after_ms, "restart", node.instance, None)
 
     def _crash(self, node: SimNode) -> None:

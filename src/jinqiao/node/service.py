@@ -17,9 +17,11 @@ import secrets
 import time
 import unicodedata
 import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from prometheus_client import CollectorRegistry
 
 from jinqiao.apps import default_contracts
 from jinqiao.consensus.safety import SafetyModule
@@ -35,7 +37,7 @@ from jinqiao.core.types import (
     SignedTransaction,
     TransactionBody,
 )
-from jinqiao.execution.contract import BlockContext
+from jinqiao.execution.contract import BlockContext, MethodSpec
 from jinqiao.execution.identity import read_pending_validators
 from jinqiao.execution.runtime import Runtime
 from jinqiao.execution.state import CachedReader
@@ -48,6 +50,8 @@ from jinqiao.node.config import NodeConfig, load_config
 from jinqiao.node.mempool import Mempool, MempoolFull, SenderQuotaExceeded
 from jinqiao.node.metrics import NodeMetrics
 from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress, organization_roots
+from jinqiao.node.port import HeadView
+from jinqiao.node.reads import Reader
 from jinqiao.node.safety_store import FileSafetyStorage
 from jinqiao.node.storage import Snapshot, Store
 
@@ -91,6 +95,7 @@ class Node:
         self._stopping = False
         self.last_commit_time_ms = self.chain.head.time_ms
         self.driver = self._make_driver()
+        self.reader = Reader(self.store, self.suite)
         if self.signer.address not in self.chain.head.validators.by_address():
             log.warning(
                 "the key in %s is not a validator at height %d: this node follows the chain "
@@ -220,10 +225,46 @@ class Node:
     def run_query(self, contract: str, query_name: str, arguments: Any) -> tuple[int, Any]:
         """Run a read-only contract query on one snapshot; return the height it was read at
         with the result (synchronous; run it in a worker thread)."""
+        with self.reading() as reading:
+            return reading.height, reading.query(contract, query_name, arguments)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[SnapshotReading]:
+        """Reads from one snapshot, with that snapshot's own head height and time."""
         with self.store.snapshot() as snapshot:
-            context = self.query_context(snapshot)
-            result = self.runtime.run_query(snapshot, context, contract, query_name, arguments)
-        return context.height, result
+            yield SnapshotReading(self.runtime, snapshot, self.query_context(snapshot))
+
+    # -- what the API sees (node.port.NodePort) ---------------------------------------------
+    @property
+    def node_name(self) -> str:
+        return self.config.name
+
+    @property
+    def validator_address(self) -> bytes:
+        return self.signer.address
+
+    @property
+    def metrics_registry(self) -> CollectorRegistry:
+        return self.metrics.registry
+
+    def head(self) -> HeadView:
+        head = self.chain.head
+        return HeadView(
+            head.height, head.block_hash, head.state_root, head.time_ms, head.validators
+        )
+
+    def mempool_size(self) -> int:
+        return len(self.mempool)
+
+    def is_pending(self, transaction_hash: bytes) -> bool:
+        return transaction_hash in self.mempool
+
+    def consensus_diagnosis(self) -> dict[str, Any]:
+        return self.driver.diagnosis()
+
+    def query_spec(self, contract: str, name: str) -> MethodSpec | None:
+        spec = self.runtime.method_spec(contract, name)
+        return spec if spec is not None and spec.read_only else None
 
     # -- admission -------------------------------------------------------------------------
     def admit(self, raw: bytes, *, gossip: bool = True) -> Admission:
@@ -379,6 +420,23 @@ class Node:
                 queue.put_nowait(None)
         self.store.close()
         log.info("node %s closed at height %d", self.config.name, self.chain.head.height)
+
+
+class SnapshotReading:
+    """``node.port.Reading`` over one store snapshot."""
+
+    def __init__(self, runtime: Runtime, snapshot: Snapshot, context: BlockContext) -> None:
+        self._runtime = runtime
+        self._snapshot = snapshot
+        self._context = context
+        self.height = context.height
+        self.time_ms = context.time_ms
+
+    def get(self, full_key: bytes) -> bytes | None:
+        return self._snapshot.get(full_key)
+
+    def query(self, contract: str, name: str, arguments: Any) -> Any:
+        return self._runtime.run_query(self._snapshot, self._context, contract, name, arguments)
 
 
 class Subscription:

@@ -732,18 +732,21 @@ class Driver:
         for validator in head.validators.validators:
             peer = by_name.get(validator.name)
             own = validator.address == self.safety.address
+            connected = own or self.peer_connected(validator.name, now_ms)
             validators.append(
                 {
                     "name": validator.name,
                     "address": validator.address.hex(),
                     "power": validator.power,
                     "self": own,
-                    "connected": own or self.peer_connected(validator.name, now_ms),
+                    "connected": connected,
                     "prevote": None if idle else validator.address not in status.missing_prevotes,
                     "precommit": None
                     if idle
                     else validator.address not in status.missing_precommits,
-                    "last_error": "" if peer is None else peer["last_error"],
+                    # An error is news only while the peer is silent: one heard from since
+                    # has recovered, and its old error would mislead the operator.
+                    "last_error": "" if peer is None or connected else peer["last_error"],
                 }
             )
         if state.waiting_to_start:

@@ -301,6 +301,8 @@ class DriverState:
     last_commit_ms: int = 0
     last_status_ms: int = -STATUS_INTERVAL_MS
     catch_up_asked: tuple[int, int] | None = None
+    catch_up_requests: int = 0
+    """Block requests sent so far: successive requests go to the ahead peers in turn."""
     waiting_to_start: bool = False
     mempool_transactions: int = 0
     committing: _Commit | None = None
@@ -653,7 +655,11 @@ class Driver:
             asked_height, asked_at_ms = state.catch_up_asked
             if asked_height == head + 1 and self._now_ms - asked_at_ms < CATCH_UP_TIMEOUT_MS:
                 return
-        peer = max(ahead, key=lambda name: (state.peer_heights[name], name))
+        # In turn among every peer ahead, not always the one claiming the greatest height: a
+        # peer that claims a height it does not have (or never answers) only delays every
+        # len(ahead)-th request by a timeout instead of stalling the catch-up.
+        peer = sorted(ahead)[state.catch_up_requests % len(ahead)]
+        state.catch_up_requests += 1
         state.catch_up_asked = (head + 1, self._now_ms)
         self._emit(Send(encode_message(BlockRequest(head + 1)), peer))
 

@@ -698,6 +698,10 @@ class Simulation:
         return [node for node in self.nodes.values() if node.correct]
 
     def _height(self, node: SimNode) -> int:
+        """The node's committed height: its chain's head while it runs (moved in the same step
+        as the store's), its store's when it is down."""
+        if node.live is not None:
+            return node.live.chain.head.height
         with Store(tables=node.durable.tables).snapshot() as snapshot:
             return snapshot.head_height()
 

@@ -9,6 +9,7 @@ import typer
 
 from jinqiao.cli.common import (
     JsonOption,
+    OutputOption,
     fail,
     guarded,
 )
@@ -25,7 +26,7 @@ def bench_execute(
     block_size: Annotated[int, typer.Option(min=1, max=5_000)] = 2_000,
     accounts: Annotated[int, typer.Option(min=2, max=100_000)] = 1_000,
     json_output: JsonOption = False,
-    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+    output: OutputOption = None,
 ) -> None:
     """How many token transfers per second one node applies (execution, roots, storage)."""
     from jinqiao.bench.execute import run_execute_bench
@@ -70,7 +71,7 @@ def bench_payments(
         int, typer.Option(min=1024, max=65000, help="First API port of the network phase.")
     ] = 9800,
     json_output: JsonOption = False,
-    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+    output: OutputOption = None,
 ) -> None:
     """Payments recorded per second by one node and by a validator network on this machine, and
     the time to close and net big cycles."""
@@ -106,7 +107,7 @@ def bench_network(
         typer.Option(min=1, max=100_000, help="Offered tx/s (default: as fast as accepted)."),
     ] = None,
     json_output: JsonOption = False,
-    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+    output: OutputOption = None,
     plot: Annotated[
         Path | None, typer.Option(help="Write a PNG of throughput and latency here.")
     ] = None,
@@ -142,7 +143,7 @@ def bench_exhaustion(
     ] = 50,
     phase: Annotated[float, typer.Option(min=5, max=600, help="Seconds of each phase.")] = 30,
     json_output: JsonOption = False,
-    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+    output: OutputOption = None,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG of the probes here.")] = None,
     base_port: Annotated[int, typer.Option(min=1024, max=65000)] = 9900,
 ) -> None:

@@ -86,6 +86,7 @@ GenesisOption = Annotated[
     Path | None, typer.Option("--genesis", help="Genesis file to verify proofs against.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+OutputOption = Annotated[Path | None, typer.Option(help="Also write the JSON result here.")]
 
 _TARGET_OPTIONS = (("network", NetworkOption), ("url", UrlOption), ("genesis", GenesisOption))
 

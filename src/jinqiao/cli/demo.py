@@ -11,6 +11,7 @@ import typer
 
 from jinqiao.cli.common import (
     JsonOption,
+    OutputOption,
     fail,
     guarded,
 )
@@ -62,7 +63,7 @@ def sim(
     ] = None,
     first_seed: Annotated[int, typer.Option(min=0, help="First seed of the range.")] = 0,
     json_output: JsonOption = False,
-    output: Annotated[Path | None, typer.Option(help="Also write the JSON summary here.")] = None,
+    output: OutputOption = None,
 ) -> None:
     """Deterministic simulation of a validator network running the node's own driver, chain,
     mempool and store: drops, delays, partitions, crashes between disk writes, Byzantine twins.

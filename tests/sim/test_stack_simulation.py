@@ -13,13 +13,14 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from jinqiao.consensus.safety import MemorySafetyStorage
 from jinqiao.core.errors import NodeFault
 from jinqiao.core.limits import MAX_BLOCK_BYTES
-from jinqiao.node import jobs
+from jinqiao.node import jobs, storage
 from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.driver import BlockValidity, BuildBlock, Driver
 from jinqiao.node.mempool import Mempool
@@ -278,3 +279,25 @@ def test_committing_before_the_state_root_is_checked_is_caught(
     monkeypatch.setattr(Driver, "_validate", trusting_validate)
     failures = run_seeds(range(30), "invalid_proposer")
     assert failures, "a block voted for without execution went unnoticed"
+
+
+def test_payments_flow_and_their_totals_match_the_receipts() -> None:
+    counts = totals("happy", range(5))
+    assert counts["payments_captured"] > 0
+
+
+def test_a_store_that_drops_some_latest_values_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A store that loses some of the latest values a block wrote (every node alike, so they
+    still agree with each other) leaves the payments cycle's totals behind the captures its
+    receipts accept."""
+    original = storage._write_state
+
+    def forgetful(batch: Any, state_writes: Any, new_nodes: Any, new_values: Any) -> None:
+        kept = {k: v for k, v in state_writes.items() if not k.endswith(b"/totals")}
+        original(batch, kept, new_nodes, new_values)
+
+    monkeypatch.setattr(storage, "_write_state", forgetful)
+    failures = run_seeds(range(10), "happy")
+    assert any("payments on" in failure for failure in failures), failures[:3]

@@ -77,6 +77,8 @@ class SimPlan:
     crashes: tuple[Crash, ...] = ()
     write_crashes: tuple[WriteCrash, ...] = ()
     transfers: int = 40
+    payments: int = 8
+    """Card payments: each authorized by its issuer, then captured by its acquirer."""
     load_until_ms: int = 3_000
     faults_until_ms: int = 0
     """Global stabilisation time: from here on, no drops, bounded delays, every crash healed."""

@@ -103,3 +103,19 @@ def split_fields(inner: str) -> list[str]:
     if current.strip():
         parts.append(current.strip())
     return parts
+
+
+def validator_change_rows() -> dict[int, dict[str, str]]:
+    """The table of §3.3, by height offset from the deciding block ``d``."""
+    rows = {}
+    for line in block("validator-change").splitlines()[1:]:
+        match = re.fullmatch(r"d(?: \+ (\d))?\s+(yes|no)\s+(\w+)\s+(\w+)\s+(.+)", line.strip())
+        if match is None:
+            raise ValueError(f"unreadable row of the validator-change table: {line!r}")
+        rows[int(match.group(1) or 0)] = {
+            "decided": match.group(2),
+            "validators_hash": match.group(3),
+            "next_validators_hash": match.group(4),
+            "state": match.group(5),
+        }
+    return rows

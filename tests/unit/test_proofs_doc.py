@@ -247,7 +247,7 @@ def test_the_genesis_hash_does_not_depend_on_key_order_or_on_spelled_out_default
 
 
 def test_the_validator_change_table_states_the_two_heights_rule() -> None:
-    rows = validator_change_rows()
+    rows = doc_examples.validator_change_rows()
     assert identity.VALIDATOR_CHANGE_DELAY_BLOCKS == 2
     assert list(rows) == [0, 1, 2]
     for offset in (0, 1):
@@ -256,21 +256,6 @@ def test_the_validator_change_table_states_the_two_heights_rule() -> None:
         assert rows[offset + 1]["validators_hash"] == rows[offset]["next_validators_hash"]
         assert rows[offset]["state"].split()[0] == rows[offset]["next_validators_hash"]
     assert rows[0]["decided"] == "yes" and "pending_validators: new, d + 2" in rows[0]["state"]
-
-
-def validator_change_rows() -> dict[int, dict[str, str]]:
-    """The table of §3.3, by height offset from the deciding block ``d``."""
-    rows = {}
-    for line in doc_examples.block("validator-change").splitlines()[1:]:
-        match = re.fullmatch(r"d(?: \+ (\d))?\s+(yes|no)\s+(\w+)\s+(\w+)\s+(.+)", line.strip())
-        assert match, line
-        rows[int(match.group(1) or 0)] = {
-            "decided": match.group(2),
-            "validators_hash": match.group(3),
-            "next_validators_hash": match.group(4),
-            "state": match.group(5),
-        }
-    return rows
 
 
 # ------------------------------------------------------------------------------------------------

@@ -441,3 +441,83 @@ def test_governance_is_the_only_caller_of_approve_model(chain: Chain) -> None:
         enact(chain, CREDIT, "approve_model", ModelVersionArgs("behaviour", 1)).code
         == "unknown_model"
     )
+
+
+# -- limits (state written directly at the limit: thousands of transactions prove nothing more)
+
+
+def put(chain: Chain, key: bytes, value: object) -> None:
+    chain.state[b"credit/" + key] = msgspec.msgpack.encode(value)
+
+
+def full_subject(chain: Chain, **counts: object) -> Subject:
+    file = Subject(ALICE, 0, 0, 0, 0, ("bank-a", "bank-b"), None)
+    file = msgspec.structs.replace(file, **counts)
+    put(chain, b"subject/" + ALICE, file)
+    return file
+
+
+def test_records_accesses_and_custodians_per_subject_are_bounded(chain: Chain) -> None:
+    from jinqiao.apps.credit.model import (
+        MAX_ACCESSES_PER_SUBJECT,
+        MAX_KNOWN_BY,
+        MAX_RECORDS_PER_SUBJECT,
+    )
+
+    full_subject(chain, records=MAX_RECORDS_PER_SUBJECT)
+    args = SubmitRecordArgs(ALICE, "loans", 202611, HASH)
+    chain.rejected("too_many_records", SUBMITTER, CREDIT, "submit_record", args)
+    full_subject(chain)
+    consent_id = grant(chain, ALICE)
+    file: Subject = chain.query(CREDIT, "subject", SubjectArgs(ALICE))
+    put(
+        chain, b"subject/" + ALICE, msgspec.structs.replace(file, accesses=MAX_ACCESSES_PER_SUBJECT)
+    )
+    chain.rejected("too_many_accesses", LENDER, CREDIT, "read_records", read(chain, consent_id))
+    others = tuple(f"org-{n:02}" for n in range(MAX_KNOWN_BY))
+    full_subject(chain, known_by=others)
+    chain.rejected("too_many_custodians", SUBMITTER, CREDIT, "submit_record", args)
+
+
+def test_erasing_a_subject_at_every_limit_fits_one_transaction(chain: Chain) -> None:
+    from jinqiao.apps.credit.model import (
+        MAX_ACCESSES_PER_SUBJECT,
+        MAX_CONSENTS_PER_SUBJECT,
+        MAX_RECORDS_PER_SUBJECT,
+        Access,
+        Consent,
+        score_key,
+    )
+
+    for n in range(MAX_RECORDS_PER_SUBJECT):
+        digest = n.to_bytes(32, "big")
+        put(chain, record_key(ALICE, n), RecordCommitment(n, "loans", 202601, "bank-b", digest, 1))
+        put(chain, commitment_key(digest), ALICE)
+    for n in range(MAX_CONSENTS_PER_SUBJECT):
+        put(
+            chain,
+            consent_key(ALICE, n),
+            Consent(n, "bank-a", "lender", "loan_approval", ("loans",), 1, 1, 2, 0),
+        )
+    for n in range(MAX_ACCESSES_PER_SUBJECT):
+        put(
+            chain,
+            access_key(ALICE, n),
+            Access(n, "score", "lender", bytes(20), 0, "loan_approval", ("loans",), 1, 1),
+        )
+        put(
+            chain,
+            score_key(ALICE, n),
+            ScoreRecord(n, "lender", "m", 1, 0, n, 1, 0, HASH, 1, "", b""),
+        )
+    full_subject(
+        chain,
+        consents=MAX_CONSENTS_PER_SUBJECT,
+        records=MAX_RECORDS_PER_SUBJECT,
+        accesses=MAX_ACCESSES_PER_SUBJECT,
+        scores=MAX_ACCESSES_PER_SUBJECT,
+    )
+    chain.ok(CUSTODIAN, CREDIT, "erase_subject", SubjectArgs(ALICE))
+    assert [key for key in chain.state if key.startswith(b"credit/")] == [
+        b"credit/subject/" + ALICE
+    ]

@@ -59,7 +59,8 @@ MAX_RECORDS_PER_SUBJECT = 1_000
 MAX_ACCESSES_PER_SUBJECT = 1_000
 """Each subject's consents, records and access entries are bounded so that erasing a subject
 (which deletes them all in one transaction) stays within the 10,000 state operations a
-transaction may use: at most 1,000 record reads plus 1,000 + 1,000 + 1,000 + 100 deletes."""
+transaction may use: at most 1,000 record reads and 4,100 deletes (1,000 records, their 1,000
+commitments, 1,000 accesses, at most 1,000 scores since each is also an access, 100 consents)."""
 MAX_KNOWN_BY = 32
 """Institutions that may erase one subject (those that granted consent or submitted records)."""
 MAX_CONSENT_DURATION_MS = 3 * 366 * 24 * 3600 * 1000

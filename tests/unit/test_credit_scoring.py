@@ -44,6 +44,7 @@ from tests.helpers.credit import (
 
 KEY = hashlib.sha256(b"consortium subject key for tests").digest()
 RIC = "11010519491231002X"
+IDS = "ab" * 32  # a payment_activity record's reference: the hex hash of its payment ids
 USCC = "91110000600037341L"
 
 
@@ -155,9 +156,11 @@ def test_erasure_destroys_the_key_and_the_bytes(tmp_path: Path) -> None:
         RecordBody(ALICE, "loans", 202601, "L1", 0, 0, 0, 0),
         RecordBody(ALICE, "loans", 202601, "L1", 1, 5, 0, 0),
         RecordBody(ALICE, "repayments", 202601, "L1", 1, 3_651, 0, 0),
-        RecordBody(ALICE, "payment_activity", 202601, "", 10, 0, 0, 0),
-        RecordBody(ALICE, "payment_activity", 202601, "", 10, 0, 2, 3),
-        RecordBody(ALICE, "payment_activity", 202601, "x", 10, 0, 2, 0),
+        RecordBody(ALICE, "payment_activity", 202601, IDS, 10, 0, 0, 0),
+        RecordBody(ALICE, "payment_activity", 202601, IDS, 10, 0, 2, 3),
+        RecordBody(ALICE, "payment_activity", 202601, IDS, 10, 1, 2, 0),
+        RecordBody(ALICE, "payment_activity", 202601, "", 10, 0, 2, 0),
+        RecordBody(ALICE, "payment_activity", 202601, IDS.upper(), 10, 0, 2, 0),
     ],
 )
 def test_malformed_records_are_refused_and_not_stored(tmp_path: Path, body: RecordBody) -> None:
@@ -205,8 +208,8 @@ def test_features_count_within_their_windows() -> None:
         repayment(202701, 90),  # after as-of: ignored
         RecordBody(ALICE, "defaults", 202603, "L9", 5_000, 0, 0, 0),
         RecordBody(ALICE, "recoveries", 202605, "L9", 4_000, 0, 0, 0),
-        RecordBody(ALICE, "payment_activity", 202611, "", 50_000, 0, 12, 1),
-        RecordBody(ALICE, "payment_activity", 202612, "", 60_000, 0, 9, 0),
+        RecordBody(ALICE, "payment_activity", 202611, IDS, 50_000, 0, 12, 1),
+        RecordBody(ALICE, "payment_activity", 202612, IDS, 60_000, 0, 9, 0),
     ]
     accesses = [access(0, 10), access(1, 200), access(2, 5, "post_loan_management"), access(3, 0)]
     assert compute_features(records, accesses, AS_OF_MS) == {
@@ -278,7 +281,7 @@ def test_a_score_from_disclosed_records_is_recorded_and_recomputed(tmp_path: Pat
             RecordBody(ALICE, "loans", 202301, "L1", 1_000_000, 0, 0, 0),
             repayment(202309, 0),
             repayment(202310, 31),
-            RecordBody(ALICE, "payment_activity", 202311, "", 80_000, 0, 20, 0),
+            RecordBody(ALICE, "payment_activity", 202311, IDS, 80_000, 0, 20, 0),
         ):
             stored = store.add(body)
             args = SubmitRecordArgs(ALICE, stored.category, stored.period, stored.commitment)
@@ -348,5 +351,5 @@ def test_a_score_from_disclosed_records_is_recorded_and_recomputed(tmp_path: Pat
 def test_records_of_categories_the_model_does_not_read_are_not_disclosed(tmp_path: Path) -> None:
     chain = make_chain()
     with CreditStore(tmp_path / "s.sqlite", chain.suite.hash) as store:
-        store.add(RecordBody(ALICE, "payment_activity", 202311, "", 80_000, 0, 20, 0))
+        store.add(RecordBody(ALICE, "payment_activity", 202311, IDS, 80_000, 0, 20, 0))
         assert store.disclose(ALICE, ["loans", "repayments"]) == []

@@ -5,9 +5,12 @@ What this package owns:
 
 * ``model`` — the role, vocabularies, limits, stored records, arguments and the state keys;
 * ``records`` — behaviour records as members keep them off chain, and their salted commitments;
+* ``derived`` — payment activity records derived from the payments ledger, and their check;
 * ``features`` — the scorecard's integer features, computed from records and the access log;
 * ``scorecard`` — model checks, points, score, band, reason codes, decision policies, and the
   hashes of results and decisions that go on chain;
+* ``scoring`` — a score from disclosed records checked against their commitments, and its
+  recomputation;
 * ``common`` — the checks and loaders the contract's methods share;
 * ``contract`` — the ``Credit`` contract: consent, record commitments, the access log, scores,
   decisions, models approved by governance, policies and erasure.

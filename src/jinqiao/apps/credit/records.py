@@ -12,6 +12,7 @@ Pure: the caller passes the network's hash function (``CryptoSuite.hash``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from jinqiao.apps.credit.model import (
@@ -31,6 +32,7 @@ MAX_DAYS_PAST_DUE = 3_650
 MAX_PAYMENTS_PER_MONTH = 1_000_000
 MAX_REFERENCE_LENGTH = 64
 COMMITMENT_DOMAIN = b"jinqiao/credit/record/v1\x00"
+HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 Hash = Callable[[bytes], bytes]
 
@@ -45,7 +47,7 @@ class RecordBody(CanonicalStruct, frozen=True):
     repayments     the loan's id  paid > 0      0 = on time    0, 0
     defaults       the loan's id  owed > 0      0              0, 0
     recoveries     the loan's id  recovered > 0 0              0, 0
-    payment_activity  ""          total paid    0              payments >= 1, <= payments
+    payment_activity  ids digest  total paid    0              payments >= 1, <= payments
     ============== ============== ============= ============== ==============
     """
 
@@ -93,8 +95,11 @@ def record_problem(body: RecordBody) -> str | None:
 
 
 def _activity_problem(body: RecordBody) -> str | None:
-    if body.reference != "" or body.days_past_due != 0:
-        return "a payment_activity record has an empty reference and days_past_due 0"
+    if not HEX_DIGEST.fullmatch(body.reference) or body.days_past_due != 0:
+        return (
+            "a payment_activity record's reference is the hex hash of its payment ids "
+            "(64 lower-case hex digits) and its days_past_due 0"
+        )
     if not 1 <= body.count <= MAX_PAYMENTS_PER_MONTH:
         return f"a payment_activity record counts 1..{MAX_PAYMENTS_PER_MONTH} payments"
     if not 0 <= body.chargebacks <= body.count:

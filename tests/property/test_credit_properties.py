@@ -11,13 +11,18 @@
   field of any record, or leaving one out, is refused;
 * erasure: after a subject is erased every method on it is refused ``subject_erased`` and no key
   of the subject but its file remains in state;
-* the month of a time is the calendar month (against ``datetime``).
+* the month of a time is the calendar month (against ``datetime``);
+* hostile arguments (any value of each field's type, extremes and over-long strings included) to
+  every method and query end in a receipt or a rejection, never a node fault.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
+import types
+import typing
 from dataclasses import dataclass
 
 import msgspec
@@ -336,3 +341,69 @@ def test_after_erasure_everything_is_refused_and_nothing_remains(
 def test_the_month_of_a_time_matches_datetime(time_ms: int) -> None:
     moment = datetime.datetime.fromtimestamp(time_ms // 1000, tz=datetime.UTC)
     assert period_of_time(time_ms) == moment.year * 100 + moment.month
+
+
+# -- hostile arguments ------------------------------------------------------------------------
+
+
+TEXTS = st.one_of(
+    st.sampled_from(("lender", "loan_approval", "behaviour", "loans", "a/b", "")),
+    st.text(max_size=20),
+    st.text(alphabet="abc-", min_size=240, max_size=300),  # longer than any state key allows
+)
+INTEGERS = st.one_of(st.integers(-(2**63), 2**64 - 1), st.integers(-3, 3))
+BLOBS = st.one_of(st.just(ALICE), st.binary(max_size=40), st.binary(min_size=240, max_size=300))
+
+
+def hostile(kind: object) -> st.SearchStrategy[object]:
+    """Any value of ``kind`` (an argument struct or a field's type), extremes included."""
+    if kind is int:
+        return INTEGERS
+    if kind is str:
+        return TEXTS
+    if kind is bytes:
+        return BLOBS
+    if typing.get_origin(kind) is tuple:
+        return st.lists(hostile(typing.get_args(kind)[0]), max_size=5).map(tuple)
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return st.one_of([hostile(k) for k in typing.get_args(kind)])
+    if kind is type(None):
+        return st.none()
+    assert isinstance(kind, type) and issubclass(kind, msgspec.Struct), kind
+    fields = msgspec.structs.fields(kind)
+    return st.tuples(*(hostile(f.type) for f in fields)).map(lambda values: kind(*values))
+
+
+def _calls() -> st.SearchStrategy[tuple[str, object]]:
+    from jinqiao.apps.credit.contract import Credit
+
+    return st.one_of(
+        [
+            st.tuples(st.just(name), hostile(spec.args_type))
+            for name, spec in sorted(Credit.methods.items())
+        ]
+    )
+
+
+CALLS = _calls()
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_hostile_arguments_are_rejected_never_a_node_fault(data: st.DataObject) -> None:
+    from jinqiao.apps.credit.contract import Credit
+    from jinqiao.core.errors import Rejection
+
+    chain = make_chain()
+    grant_args = GrantConsentArgs(
+        ALICE, "lender", "loan_approval", ("loans",), chain.time_ms + DAY_MS
+    )
+    chain.ok(CUSTODIAN, CREDIT, "grant_consent", grant_args)
+    method, args = data.draw(CALLS)
+    spec = Credit.methods[method]
+    if spec.read_only:
+        with contextlib.suppress(Rejection):
+            chain.query(CREDIT, method, args)
+    else:
+        receipt = chain.submit(LENDER, CREDIT, method, args)
+        assert receipt.status in (ReceiptStatus.OK, ReceiptStatus.REJECTED)

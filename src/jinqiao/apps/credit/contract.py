@@ -76,6 +76,7 @@ from jinqiao.apps.credit.scorecard import (
 )
 from jinqiao.apps.registry import load_organization
 from jinqiao.core.errors import NodeFault
+from jinqiao.core.genesis import IDENTIFIER
 from jinqiao.core.limits import MAX_NAME_LENGTH
 from jinqiao.execution.api import (
     CONTRACT_ROLE,
@@ -473,7 +474,7 @@ def _known_by_sender(ctx: Context, subject: Subject) -> Subject:
 
 def _load_policy(ctx: Context, organization: str, policy_id: str) -> PolicyRecord:
     record = None
-    if IDENTIFIER_PATTERN.fullmatch(policy_id) and "/" not in organization:
+    if IDENTIFIER_PATTERN.fullmatch(policy_id) and IDENTIFIER.fullmatch(organization):
         record = ctx.state.load(policy_key(organization, policy_id), PolicyRecord)
     if record is None:
         ctx.reject(

@@ -9,15 +9,20 @@ The foundation's system and money contracts:
   change them or add and remove organizations, approved by a quorum of organizations;
 * ``token`` (``Token``) — digital currency in integer minor units with wallet tiers;
 * ``payments`` (``Payments``) — card payments recorded on chain, cleared in cycles by
-  multilateral netting and settled in the token (``jinqiao.apps.payments``).
+  multilateral netting and settled in the token (``jinqiao.apps.payments``);
+* ``credit`` (``Credit``) — shared credit rating: consent, behaviour record commitments, the
+  access log, scores and decisions by their hashes, models approved by governance, erasure
+  (``jinqiao.apps.credit``);
+* ``evidence`` (``Evidence``) — validators' equivocation put on chain.
 
 ``default_contracts`` lists them in genesis order: the registry first, so that governance and the
 token can rely on organizations and accounts being in place; payments last, after the token whose
-assets it clears.
+assets it clears; credit and evidence keep no genesis state.
 """
 
 from __future__ import annotations
 
+from jinqiao.apps.credit import Credit
 from jinqiao.apps.evidence import Evidence
 from jinqiao.apps.governance import Governance
 from jinqiao.apps.payments import Payments
@@ -28,7 +33,7 @@ from jinqiao.execution.api import Contract
 
 def default_contracts() -> list[Contract]:
     """A fresh instance of each foundation contract, in genesis order."""
-    return [Registry(), Governance(), Token(), Payments(), Evidence()]
+    return [Registry(), Governance(), Token(), Payments(), Credit(), Evidence()]
 
 
-__all__ = ["Evidence", "Governance", "Payments", "Registry", "Token", "default_contracts"]
+__all__ = ["Credit", "Evidence", "Governance", "Payments", "Registry", "Token", "default_contracts"]

@@ -62,8 +62,14 @@ class AmlParameters(CanonicalStruct, frozen=True):
     rapid_window_ms: int = DAY_MS
     rapid_share_bps: int = 9_000
     rapid_min_amount_minor: int = 5_000_000
+    """An individual's inflow that the rapid in-and-out rule follows: CNY 50,000."""
+    rapid_min_amount_non_individual_minor: int = 200_000_000
+    """A non-individual's: CNY 2,000,000 (a business pays out what it takes in every day)."""
     fan_window_ms: int = DAY_MS
     fan_min_counterparties: int = 10
+    """Distinct counterparties of an individual in one window."""
+    fan_min_counterparties_non_individual: int = 50
+    """Of a non-individual (a merchant is paid by many customers a day)."""
     listed_min_attempts: int = 1
 
     def check(self) -> None:

@@ -29,6 +29,7 @@ from jinqiao.reports.aml import (
     ReportRangeTooLarge,
     aml_report_to_csv,
     aml_report_to_json,
+    report_day,
 )
 from jinqiao.reports.aml_signed import SignedAmlFile, verify_aml_file
 from jinqiao.sim.aml_day import BANKS, SyntheticDay, run_day, synthetic_day
@@ -106,7 +107,7 @@ def test_every_planted_case_is_found_and_false_positives_are_counted(
             continue
         listed = [report.transactions[n] for n in case.transactions]
         assert sum(tx.amount_minor for tx in listed) == case.total_minor >= case.threshold
-        assert len({tx.time_ms // 86_400_000 for tx in listed}) == 1
+        assert len({report_day(tx.time_ms) for tx in listed}) == 1
     false_positives = [key for key in unlabelled if key[0] in SUSPICIOUS_RULES]
     suspicious_found = sum(1 for key in found if key[0] in SUSPICIOUS_RULES)
     print(
@@ -115,6 +116,24 @@ def test_every_planted_case_is_found_and_false_positives_are_counted(
         f"{len(false_positives)} false positives: {false_positives}; "
         f"{len(unlabelled) - len(false_positives)} unplanted large-value cases (cumulative totals)"
     )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_planted_cases_are_found_on_other_days_too(
+    seed: int, tmp_path_factory: pytest.TempPathFactory, node_key: Signer
+) -> None:
+    other = synthetic_day(seed)
+    running = run_day(other, tmp_path_factory.mktemp(f"aml-day-{seed}"))
+    try:
+        found = findings(report_of(next(running), other, node_key)[0], other)
+    finally:
+        running.close()
+    missed = [
+        (planted.rule, planted.subject)
+        for planted in other.planted
+        if not planted.transactions <= found.get((planted.rule, planted.subject), set())
+    ]
+    assert not missed
 
 
 def test_each_institution_reports_its_own_customers_only(

@@ -60,6 +60,16 @@ TRANSFER = "transfer"
 ATTEMPT = "attempt"
 LISTED_CODES = ("party_denied", "account_frozen")
 
+REPORT_DAY_OFFSET_MS = 8 * 3_600_000
+"""Order No. 3's "day" is the calendar day in China (UTC+8): a block belongs to report day
+``(time_ms + REPORT_DAY_OFFSET_MS) // DAY_MS``."""
+
+
+def report_day(time_ms: int) -> int:
+    """The China-time calendar day (days since 1970-01-01) of a block time."""
+    return (time_ms + REPORT_DAY_OFFSET_MS) // DAY_MS
+
+
 LARGE_CASH = "large_cash"
 LARGE_TRANSFER = "large_transfer"
 STRUCTURING = "structuring"
@@ -342,11 +352,12 @@ def _case(rule: str, party: Party, legs: Sequence[_Leg], measure: int, threshold
 
 
 def large_value_cases(legs: Sequence[_Leg], party: Party, parameters: AmlParameters) -> list[Case]:
-    """Order No. 3 Art. 5: per UTC day, direction and category (cash or transfer), a single
-    amount or the day's total at or above the threshold for the subject's kind."""
+    """Order No. 3 Art. 5: per China-time day (``report_day``), direction and category (cash or
+    transfer), a single amount or the day's total at or above the threshold for the subject's
+    kind."""
     groups: dict[tuple[int, str, bool], list[_Leg]] = defaultdict(list)
     for leg in legs:
-        groups[(leg.time_ms // DAY_MS, leg.direction, leg.kind == TRANSFER)].append(leg)
+        groups[(report_day(leg.time_ms), leg.direction, leg.kind == TRANSFER)].append(leg)
     cases = []
     for (_, _, is_transfer), group in sorted(groups.items()):
         threshold = _threshold(parameters, group[0].kind, party.kind)

@@ -40,8 +40,9 @@ from jinqiao.node.storage import Store
 from jinqiao.node.validator import solo_certificate
 
 CHAIN_ID = "jinqiao-aml-day"
-DAY_START_MS = 1_767_225_600_000
-"""2026-01-01T00:00:00Z, the start of a UTC day (the reports' day boundary)."""
+DAY_START_MS = 1_767_196_800_000
+"""2026-01-01T00:00:00+08:00, the start of a China-time calendar day (the reports' day, as in
+Order No. 3); the plan's hours are China time."""
 SLOT_MS = 120_000
 """Transactions due in the same two minutes go in one block."""
 HOUR_MS = 3_600_000

@@ -16,14 +16,12 @@ from jinqiao.execution.identity import GOVERNANCE, REGISTRY, Account, account_ke
 from jinqiao.execution.state import full_key
 from jinqiao.node.reads import NotFound, Reader
 from jinqiao.reports.aml import (
-    CONTRACT,
     AmlReport,
-    Party,
     ReportRangeEmpty,
     build_aml_report,
     check_report_range,
-    extract,
-    party_kind,
+    named_addresses,
+    party_of,
 )
 from jinqiao.reports.aml_signed import TransactionEvidence, sign_aml_report
 
@@ -61,17 +59,10 @@ def generate_aml_report(
     asset_record = _at(reader, TOKEN, asset_key(asset), to_height, Asset)
     if asset_record is None:
         raise ReportRangeEmpty(f"no asset {asset!r} at height {to_height}", asset=asset)
-    addresses: set[bytes] = set()
-    for tx in extract(blocks, asset):
-        addresses.update(address for address in (tx.sender, tx.recipient) if address)
-    directory: dict[bytes, Party] = {}
-    for address in sorted(addresses):
-        account = _at(reader, REGISTRY, account_key(address), to_height, Account)
-        directory[address] = (
-            Party("", CONTRACT)
-            if account is None
-            else Party(account.organization, party_kind(account.roles))
-        )
+    directory = {
+        address: party_of(_at(reader, REGISTRY, account_key(address), to_height, Account))
+        for address in named_addresses(blocks, asset)
+    }
     report = build_aml_report(
         blocks,
         directory,

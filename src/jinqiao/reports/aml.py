@@ -43,6 +43,7 @@ from jinqiao.core.codec import decode
 from jinqiao.core.errors import DecodeError, InvalidInput
 from jinqiao.core.limits import MAX_ARGS_BYTES
 from jinqiao.core.types import CommittedBlock, ReceiptStatus
+from jinqiao.execution.api import Account
 from jinqiao.reports.money import check_scale, format_minor
 from jinqiao.reports.statement import to_json
 
@@ -137,6 +138,27 @@ def party_kind(roles: Iterable[str]) -> str:
     """An account is an individual's (a natural person's) unless it holds a role other than
     ``individual`` (``corporate``, ``admin``, ``currency_issuer`` …): docs/aml.md."""
     return NON_INDIVIDUAL if any(role != INDIVIDUAL for role in roles) else INDIVIDUAL
+
+
+def party_of(account: Account | None) -> Party:
+    """The ``Party`` of an address from its registry record (``None``: not an account — a
+    contract, or the issuing address)."""
+    if account is None:
+        return Party("", CONTRACT)
+    return Party(account.organization, party_kind(account.roles))
+
+
+def named_addresses(blocks: Sequence[CommittedBlock], asset: str) -> list[bytes]:
+    """Every address the movements and attempts of ``blocks`` name: the directory a report
+    needs, sorted."""
+    return sorted(
+        {
+            address
+            for tx in extract(blocks, asset)
+            for address in (tx.sender, tx.recipient)
+            if address
+        }
+    )
 
 
 # -- the report ----------------------------------------------------------------------------

@@ -44,7 +44,8 @@ key                             value
 ``validators``                  ``ValidatorSet``, sorted by address
 ``proposal/<id>``               ``Proposal``; ``id`` as 8 bytes big-endian
 ``next_proposal_id``            ``int``: the id the next proposal gets (absent means 1)
-``aml_parameters``, ``denied/…``  the AML parameters and the deny list (``jinqiao.apps.aml``)
+``aml_parameters``              ``AmlParameters`` (absent: the defaults; ``jinqiao.apps.aml``)
+``denied/…``, ``denied_count``  the deny list and its size (``jinqiao.apps.aml``)
 ==============================  =================================================================
 """
 

@@ -5,8 +5,9 @@ The foundation's system and money contracts:
 
 * ``registry`` (``Registry``) — member organizations and their accounts, which the runtime
   checks for every sender;
-* ``governance`` (``Governance``) — chain parameters, the validator set, and the proposals that
-  change them or add and remove organizations, approved by a quorum of organizations;
+* ``governance`` (``Governance``) — chain parameters, the validator set, the AML parameters and
+  the consortium deny list (``jinqiao.apps.aml``), and the proposals that change them or add and
+  remove organizations, approved by a quorum of organizations;
 * ``token`` (``Token``) — digital currency in integer minor units with wallet tiers;
 * ``payments`` (``Payments``) — card payments recorded on chain, cleared in cycles by
   multilateral netting and settled in the token (``jinqiao.apps.payments``);

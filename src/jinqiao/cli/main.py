@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jinqiao.cli import account, bench, demo, governance, keys, node, payments, query, token
+from jinqiao.cli import account, audit, bench, demo, governance, keys, node, payments, query, token
 
 app = typer.Typer(
     help="jinqiao: a permissioned blockchain for financial institutions.",
@@ -27,6 +27,7 @@ app.add_typer(payments.payments_app, name="payments")
 app.command("demo")(demo.demo)
 app.command("sim")(demo.sim)
 app.add_typer(bench.bench_app, name="bench")
+app.add_typer(audit.audit_app, name="audit")
 
 
 def main() -> None:

@@ -76,10 +76,14 @@ class Node:
         self.genesis: Genesis = load_genesis(genesis_bytes)
         self.genesis_bytes = genesis_bytes
         self.suite = self.genesis.suite
-        self.signer: Signer = load_key(home / self.config.validator_key_file)
+        key_file = home / self.config.validator_key_file
+        observer_key_file = key_file if self.config.observer and key_file.exists() else None
+        self.signer: Signer | None = None if self.config.observer else load_key(key_file)
         self.store = Store(home / self.config.data_dir)
         self.runtime = Runtime(self.suite, self.genesis.chain_id, default_contracts())
         self.chain = Chain(self.store, self.genesis, self.runtime)
+        if observer_key_file is not None:
+            self._refuse_a_validator_key(observer_key_file)
         self.mempool = Mempool(
             capacity=self.config.mempool_capacity,
             capacity_bytes=self.config.mempool_capacity_bytes,
@@ -96,7 +100,12 @@ class Node:
         self.last_commit_time_ms = self.chain.head.time_ms
         self.driver = self._make_driver()
         self.reader = Reader(self.store, self.suite)
-        if self.signer.address not in self.chain.head.validators.by_address():
+        if self.signer is None:
+            log.info(
+                "observer node: follows the chain, checks every block's commit certificate, "
+                "never proposes or votes"
+            )
+        elif self.signer.address not in self.chain.head.validators.by_address():
             log.warning(
                 "the key in %s is not a validator at height %d: this node follows the chain "
                 "and votes once governance adds it to the validator set",
@@ -111,17 +120,41 @@ class Node:
             unicodedata.unidata_version,
         )
 
+    def _refuse_a_validator_key(self, key_file: Path) -> None:
+        """An observer never signs. With a validator's key in its home it would be a validator
+        that never votes, counted in the quorum all the same, so it refuses to start; any other
+        key is left unused."""
+        address = load_key(key_file).address
+        names = {v.address: v.name for v in self.chain.head.validators.validators}
+        if address in names:
+            self.store.close()
+            raise InvalidInput(
+                f"config: this node is an observer, but {key_file} is the key of validator "
+                f"{names[address]!r} at height {self.chain.head.height}: an observer never signs, "
+                "so that validator would never vote. Remove the key from this home, or run the "
+                'validator without "observer": true',
+                code="observer_holds_validator_key",
+            )
+        log.warning("observer node: the key in %s is not used (an observer never signs)", key_file)
+
     def _make_driver(self) -> ConsensusDriver:
-        """The BFT driver: Tendermint with this node's safety module, over mutual TLS."""
+        """The BFT driver: Tendermint with this node's safety module, over mutual TLS. An
+        observer gets no safety module, so no code path can sign for it."""
         consensus_dir = self.home / "consensus"
         consensus_dir.mkdir(mode=0o700, exist_ok=True)
-        safety = SafetyModule(
-            self.signer, self.genesis.chain_id, FileSafetyStorage(consensus_dir / "safety.record")
+        safety = (
+            None
+            if self.signer is None
+            else SafetyModule(
+                self.signer,
+                self.genesis.chain_id,
+                FileSafetyStorage(consensus_dir / "safety.record"),
+            )
         )
         timeouts = self.config.consensus_timeouts
         tendermint = TendermintConfig(
             chain_id=self.genesis.chain_id,
-            address=self.signer.address,
+            address=self.validator_address,
             timeout_propose_ms=timeouts.propose_ms,
             timeout_propose_delta_ms=timeouts.propose_delta_ms,
             timeout_prevote_ms=timeouts.prevote_ms,
@@ -159,9 +192,11 @@ class Node:
 
     # -- services for the consensus driver -------------------------------------------------
     def network_nodes(self) -> dict[str, str]:
-        """The nodes allowed to connect (name → organization): the validators in force and
-        those a decided change adds at a later height (so they can catch up first)."""
-        nodes = {v.name: v.organization for v in self.chain.head.validators.validators}
+        """The nodes allowed to connect (name → organization): the configured observers, the
+        validators in force and those a decided change adds at a later height (so they can catch
+        up first). A validator's name wins over an observer's of the same name."""
+        nodes = {observer.name: observer.organization for observer in self.config.observers}
+        nodes.update({v.name: v.organization for v in self.chain.head.validators.validators})
         with self.store.snapshot() as snapshot:
             pending = read_pending_validators(snapshot)
         if pending is not None:
@@ -190,7 +225,13 @@ class Node:
 
     def submit_as_validator(self, contract: str, method: str, args: CanonicalStruct) -> None:
         """Send a transaction signed with this node's validator key (its genesis account, role
-        ``validator``) — used to put equivocation evidence on chain. Refusals are logged."""
+        ``validator``) — used to put equivocation evidence on chain. Refusals are logged; an
+        observer has no key and sends nothing."""
+        if self.signer is None:
+            log.warning(
+                "observer node: not submitting %s.%s (an observer never signs)", contract, method
+            )
+            return
         body = TransactionBody(
             chain_id=self.genesis.chain_id,
             sender=self.signer.address,
@@ -241,7 +282,14 @@ class Node:
 
     @property
     def validator_address(self) -> bytes:
-        return self.signer.address
+        """This node's validator address; empty for an observer (it has none)."""
+        return b"" if self.signer is None else self.signer.address
+
+    @property
+    def role(self) -> str:
+        """``observer`` or ``validator`` (a node whose key is not, or not yet, in the validator
+        set is still a ``validator`` node: it votes once governance adds its key)."""
+        return "observer" if self.config.observer else "validator"
 
     @property
     def metrics_registry(self) -> CollectorRegistry:

@@ -25,6 +25,8 @@ from jinqiao.node.audit import (
     open_audit_log,
     parse_line,
 )
+from jinqiao.node.service import Node
+from tests.helpers.process import make_network
 
 runner = CliRunner()
 SEGMENT_BYTES = 4_096
@@ -223,3 +225,41 @@ def test_cli_export_and_verify(tmp_path: Path) -> None:
         app, ["audit", "export", "--home", str(tmp_path / "none"), "--output", str(tmp_path / "x")]
     )
     assert missing.exit_code == 1 and "no audit log" in missing.stderr
+
+
+def test_cli_repair_moves_a_torn_tail_aside_and_records_it(tmp_path: Path) -> None:
+    write_log(tmp_path, 5, segment_bytes=1024 * 1024)
+    segment = tmp_path / "audit" / "segment-000001.log"
+    whole = segment.read_bytes()
+    segment.write_bytes(whole + b"abc")
+    export = runner.invoke(
+        app, ["audit", "export", "--home", str(tmp_path), "--output", str(tmp_path / "e.log")]
+    )
+    assert export.exit_code == 1 and "incomplete record 6" in export.stderr
+    result = runner.invoke(app, ["audit", "repair", "--home", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["records"] == 6
+    assert (tmp_path / "audit" / f"segment-000001.log.torn-{len(whole)}").read_bytes() == b"abc"
+
+
+def test_a_node_records_through_its_port_and_refuses_to_start_on_a_torn_log(
+    tmp_path: Path,
+) -> None:
+    layout = make_network(tmp_path)
+    home = tmp_path / layout.nodes[0].home
+    node = Node(home)
+    try:
+        first = node.record_audit(
+            identity="pboc-examiner",
+            organization="regulator",
+            method="GET",
+            route="/v1/accounts/{address}",
+            status=200,
+        )
+    finally:
+        node.close()
+    assert (first.seq, first.previous) == (1, GENESIS_PREVIOUS)
+    segment = home / "audit" / "segment-000001.log"
+    segment.write_bytes(segment.read_bytes() + b"9f")
+    with pytest.raises(AuditLogDamaged, match="torn record 2"):
+        Node(home)

@@ -55,3 +55,22 @@ def audit_verify(
         emit_json({"valid": True, "records": records, "head": last})
         return
     console.print(f"{file}: {records} records, chain intact; head {last}")
+
+
+@audit_app.command("repair")
+@guarded
+def audit_repair(
+    home: Annotated[Path, typer.Option("--home", help="The node's home (node stopped).")],
+    json_output: JsonOption = False,
+) -> None:
+    """After a crash left a torn last record: move the torn bytes aside (kept, never deleted) and
+    append a record of the repair. Refuses any other damage. Run it with the node stopped."""
+    from jinqiao.node.audit import open_audit_log
+
+    log = open_audit_log(home, repair=True)
+    records, head = log.head
+    log.close()
+    if json_output:
+        emit_json({"records": records, "head": head})
+        return
+    console.print(f"audit log intact: {records} records; head {head}")

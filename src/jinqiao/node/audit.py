@@ -418,19 +418,22 @@ def export_log(home: Path, output: Path) -> tuple[int, str]:
     if not directory.is_dir():
         raise InvalidInput(f"{directory} does not exist: this node has no audit log")
     paths = segment_paths(directory)
-    seq, head, _size, torn_at = _check_segments(paths)
+    seq, head, last_size, torn_at = _check_segments(paths)
     if torn_at is not None:
         raise AuditLogDamaged(
-            f"audit: {paths[-1].name} ends in a torn record {seq + 1}; start the node (it "
-            "reports it) and repair before exporting",
+            f"audit: {paths[-1].name} ends in an incomplete record {seq + 1} (an append in "
+            "progress: export again; or a crash: `jinqiao audit repair` with the node stopped)",
             record=seq + 1,
         )
     try:
         with output.open("xb") as file:
-            for path in paths:
+            for index, path in enumerate(paths, start=1):
+                # The running node may append while this copies: take what was checked.
+                remaining = last_size if index == len(paths) else path.stat().st_size
                 with path.open("rb") as segment:
-                    while chunk := segment.read(1024 * 1024):
+                    while remaining > 0 and (chunk := segment.read(min(remaining, 1 << 20))):
                         file.write(chunk)
+                        remaining -= len(chunk)
             file.flush()
             os.fsync(file.fileno())
     except FileExistsError:

@@ -28,7 +28,7 @@ from jinqiao.consensus.safety import SafetyModule
 from jinqiao.consensus.tendermint import TendermintConfig
 from jinqiao.core.codec import CanonicalStruct, encode
 from jinqiao.core.crypto import Signer
-from jinqiao.core.errors import InvalidInput, NodeFault, Rejection
+from jinqiao.core.errors import InvalidInput, JinqiaoError, NodeFault, Rejection
 from jinqiao.core.genesis import ChainParameters, Genesis, genesis_hash, load_genesis
 from jinqiao.core.hashing import transaction_signing_bytes
 from jinqiao.core.types import (
@@ -44,6 +44,7 @@ from jinqiao.execution.state import CachedReader
 from jinqiao.keys import load_key
 from jinqiao.node import admission, jobs
 from jinqiao.node.admission import Admission, AdmissionRefused
+from jinqiao.node.audit import AuditLog, AuditRecord, open_audit_log
 from jinqiao.node.bft import ConsensusDriver
 from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.config import NodeConfig, load_config
@@ -100,6 +101,11 @@ class Node:
         self.last_commit_time_ms = self.chain.head.time_ms
         self.driver = self._make_driver()
         self.reader = Reader(self.store, self.suite)
+        try:
+            self.audit: AuditLog = open_audit_log(home)
+        except JinqiaoError:
+            self.store.close()
+            raise
         if self.signer is None:
             log.info(
                 "observer node: follows the chain, checks every block's commit certificate, "
@@ -304,6 +310,15 @@ class Node:
     def mempool_size(self) -> int:
         return len(self.mempool)
 
+    def record_audit(
+        self, *, identity: str, organization: str, method: str, route: str, status: int
+    ) -> AuditRecord:
+        """Append one record to this node's audit trail, durably (``node.audit``; blocking:
+        call it from a worker thread)."""
+        return self.audit.record(
+            identity=identity, organization=organization, method=method, route=route, status=status
+        )
+
     def is_pending(self, transaction_hash: bytes) -> bool:
         return transaction_hash in self.mempool
 
@@ -467,6 +482,7 @@ class Node:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
         self.store.close()
+        self.audit.close()
         log.info("node %s closed at height %d", self.config.name, self.chain.head.height)
 
 

@@ -39,6 +39,7 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
             "state_root": head.state_root.hex(),
             "last_commit_time_ms": node.last_commit_time_ms,
             "mempool_transactions": node.mempool_size(),
+            "role": node.role,
             "validator": node.validator_address.hex(),
             "validators": [
                 {

@@ -161,3 +161,35 @@ def bench_exhaustion(
         plot=plot,
         base_port=base_port,
     )
+
+
+@bench_app.command("audit")
+@guarded
+def bench_audit(
+    records: Annotated[int, typer.Option(min=10, max=1_000_000, help="Records per run.")] = 5_000,
+    threads: Annotated[
+        str, typer.Option(help="Comma-separated thread counts, a run each.")
+    ] = "1,8",
+    directory: Annotated[
+        Path | None, typer.Option(help="Directory on the disk to measure (default: temp).")
+    ] = None,
+    json_output: JsonOption = False,
+    output: OutputOption = None,
+) -> None:
+    """Audit-trail records appended per second (each written and fsynced), the cost the API pays
+    per authenticated request (docs/audit.md)."""
+    import json
+
+    from jinqiao.bench.audit import run_audit_bench
+
+    try:
+        counts = tuple(int(count) for count in threads.split(",") if count.strip())
+    except ValueError:
+        fail("--threads is a comma-separated list of integers")
+    if not counts or any(not 1 <= count <= 64 for count in counts):
+        fail("each thread count is 1..64")
+    result = run_audit_bench(
+        records=records, threads=counts, directory=directory, json_output=json_output
+    )
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2) + "\n")

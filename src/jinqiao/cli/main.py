@@ -7,6 +7,7 @@ import typer
 from jinqiao.cli import (
     account,
     aml,
+    audit,
     bench,
     demo,
     governance,
@@ -39,6 +40,7 @@ app.add_typer(aml.aml_app, name="aml")
 app.command("demo")(demo.demo)
 app.command("sim")(demo.sim)
 app.add_typer(bench.bench_app, name="bench")
+app.add_typer(audit.audit_app, name="audit")
 
 
 def main() -> None:

@@ -66,15 +66,44 @@ def node_add(
     api_port: Annotated[int, typer.Option(min=1, max=65535)],
     p2p_port: Annotated[int, typer.Option(min=1, max=65535)],
     host: Annotated[str, typer.Option(help="Address the node listens on.")] = "127.0.0.1",
+    observer: Annotated[
+        bool,
+        typer.Option(
+            "--observer",
+            help="An observer: follows and verifies every block, never votes (no key).",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Create the home of a node that joins the running network as a validator once governance
-    adds its key: start it, then propose `jinqiao tx governance add-validator`."""
+    adds its key: start it, then propose `jinqiao tx governance add-validator`. With
+    --observer, a node that only follows the chain (docs/guide.md "An observer node")."""
     import msgspec
 
     from jinqiao.provision.network import add_node
 
-    entry = add_node(directory, name, organization, api_port=api_port, p2p_port=p2p_port, host=host)
+    entry = add_node(
+        directory,
+        name,
+        organization,
+        api_port=api_port,
+        p2p_port=p2p_port,
+        host=host,
+        observer=observer,
+    )
+    if observer:
+        if json_output:
+            emit_json(msgspec.to_builtins(entry))
+            return
+        console.print(
+            f"[green]created[/] observer node [bold]{entry.name}[/] of {organization} "
+            f"in {directory / entry.home} (no validator key: it never votes)"
+        )
+        console.print(
+            "1. restart the other nodes of this directory: their configurations now let it connect"
+        )
+        console.print(f"2. start it: [bold]jinqiao node start --home {directory / entry.home}[/]")
+        return
     from jinqiao.keys import load_key
 
     public_key = load_key(directory / entry.home / "validator_key.json").public_key.hex()

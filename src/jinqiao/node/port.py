@@ -22,6 +22,7 @@ from jinqiao.core.genesis import Genesis
 from jinqiao.core.types import CommittedBlock, ValidatorSet
 from jinqiao.execution.contract import MethodSpec
 from jinqiao.node.admission import Admission, AdmissionRefused
+from jinqiao.node.audit import AuditRecord
 from jinqiao.node.reads import Reader
 
 
@@ -76,7 +77,14 @@ class NodePort(Protocol):
     def node_name(self) -> str: ...
 
     @property
-    def validator_address(self) -> bytes: ...
+    def validator_address(self) -> bytes:
+        """Empty for an observer."""
+        ...
+
+    @property
+    def role(self) -> str:
+        """``validator`` or ``observer``."""
+        ...
 
     @property
     def reader(self) -> Reader: ...
@@ -87,6 +95,14 @@ class NodePort(Protocol):
     def head(self) -> HeadView: ...
 
     def mempool_size(self) -> int: ...
+
+    def record_audit(
+        self, *, identity: str, organization: str, method: str, route: str, status: int
+    ) -> AuditRecord:
+        """Append one record to the node's audit trail (docs/audit.md), durably: written and
+        fsynced when it returns (about 1-5 ms; call it from a worker thread). Raises
+        ``NodeFault`` if the disk fails: do not answer as if the request were recorded."""
+        ...
 
     def is_pending(self, transaction_hash: bytes) -> bool: ...
 

@@ -40,7 +40,7 @@ from jinqiao.core.genesis import (
 from jinqiao.execution.runtime import Runtime
 from jinqiao.fileio import PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, save_atomically, save_new
 from jinqiao.keys import generate_key, save_key
-from jinqiao.node.config import NodeConfig, PeerConfig, dump_config, load_config
+from jinqiao.node.config import NodeConfig, ObserverConfig, PeerConfig, dump_config, load_config
 
 TLS_VALIDITY_DAYS = 825
 _NODE_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
@@ -81,6 +81,9 @@ class NodeEntry(msgspec.Struct, frozen=True):
     home: str
     api_url: str
     address: str
+    """The validator address; empty for an observer."""
+    role: str = "validator"
+    """``validator`` or ``observer`` (``jinqiao node add --observer``)."""
 
 
 class AccountEntry(msgspec.Struct, frozen=True):
@@ -366,11 +369,16 @@ def add_node(
     api_port: int,
     p2p_port: int,
     host: str = "127.0.0.1",
+    observer: bool = False,
 ) -> NodeEntry:
     """Create the home of a new node for a network made by ``init_network``: a new validator
     key, a TLS certificate from the organization's root in ``<dir>/orgs/<org>/``, and a
     configuration that dials every existing node (they learn of it from the chain once governance
-    decides to add it; see ``docs/guide.md``). Adds the node to ``network.json``."""
+    decides to add it; see ``docs/guide.md``). Adds the node to ``network.json``.
+
+    An ``observer`` gets no key and ``"observer": true``; since the chain does not name it, it is
+    added to the ``observers`` of every other non-observer node's configuration here (each lets it
+    connect from its next start)."""
     layout = load_layout(directory)
     if not _NODE_NAME.fullmatch(name):
         raise InvalidInput(
@@ -391,14 +399,16 @@ def add_node(
         if not 1 <= port <= 65_535:
             raise InvalidInput(f"the {port_name} must be 1..65535")
     peers = []
+    configs: dict[str, NodeConfig] = {}
     for node in layout.nodes:
-        config = load_config(directory / node.home)
+        config = configs[node.home] = load_config(directory / node.home)
         if api_port in (config.api_port, config.p2p_port) or p2p_port in (
             config.api_port,
             config.p2p_port,
         ):
             raise InvalidInput(f"node {node.name} already uses port {api_port} or {p2p_port}")
-        peers.append(PeerConfig(node.name, config.p2p_host, config.p2p_port))
+        if not config.observer:
+            peers.append(PeerConfig(node.name, config.p2p_host, config.p2p_port))
     ca_dir = directory / "orgs" / organization
     try:
         ca_key = serialization.load_pem_private_key((ca_dir / "tls-ca.key").read_bytes(), None)
@@ -409,7 +419,7 @@ def add_node(
         ) from None
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise InvalidInput(f"{ca_dir / 'tls-ca.key'} is not an EC private key")
-    signer = generate_key(genesis.suite.name)
+    signer = None if observer else generate_key(genesis.suite.name)
     config = NodeConfig(
         name=name,
         api_host=host,
@@ -418,6 +428,14 @@ def add_node(
         p2p_port=p2p_port,
         peers=tuple(peers),
         dial_all_peers=True,
+        observer=observer,
+        observers=()
+        if observer
+        else tuple(
+            ObserverConfig(node.name, node.organization)
+            for node in layout.nodes
+            if node.role == "observer"
+        ),
     )
     node_key, node_certificate = make_node_certificate(name, organization, ca_key, ca_certificate)
     first_home = directory / layout.nodes[0].home if layout.nodes else None
@@ -428,18 +446,28 @@ def add_node(
     )
     _write_public(home / "config.json", dump_config(config))
     _write_public(home / "genesis.json", genesis_bytes)
-    save_key(home / config.validator_key_file, signer)
+    if signer is not None:
+        save_key(home / config.validator_key_file, signer)
     _write_private(home / "tls" / "node.key", _pem_key(node_key))
     _write_public(
         home / "tls" / "node.crt", node_certificate.public_bytes(serialization.Encoding.PEM)
     )
     _write_public(home / "tls" / "roots.pem", roots)
+    if observer:
+        allowed = ObserverConfig(name, organization)
+        for node_home, other in configs.items():
+            if not other.observer:
+                updated_config = msgspec.structs.replace(
+                    other, observers=(*other.observers, allowed)
+                )
+                _write_public(directory / node_home / "config.json", dump_config(updated_config))
     entry = NodeEntry(
         name,
         organization,
         str(home.relative_to(directory)),
         f"http://{host}:{api_port}",
-        signer.address.hex(),
+        "" if signer is None else signer.address.hex(),
+        "observer" if observer else "validator",
     )
     updated = msgspec.structs.replace(layout, nodes=(*layout.nodes, entry))
     _write_public(

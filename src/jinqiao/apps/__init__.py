@@ -9,11 +9,13 @@ The foundation's system and money contracts:
   change them or add and remove organizations, approved by a quorum of organizations;
 * ``token`` (``Token``) — digital currency in integer minor units with wallet tiers;
 * ``payments`` (``Payments``) — card payments recorded on chain, cleared in cycles by
-  multilateral netting and settled in the token (``jinqiao.apps.payments``).
+  multilateral netting and settled in the token (``jinqiao.apps.payments``);
+* ``supplychain`` (``SupplyChain``) — provenance of goods (GS1 keys, EPCIS events, custody) and
+  receivables confirmed, split, financed and repaid in the token (``jinqiao.apps.supplychain``).
 
 ``default_contracts`` lists them in genesis order: the registry first, so that governance and the
-token can rely on organizations and accounts being in place; payments last, after the token whose
-assets it clears.
+token can rely on organizations and accounts being in place; payments and supplychain after the
+token whose assets they move.
 """
 
 from __future__ import annotations
@@ -22,13 +24,22 @@ from jinqiao.apps.evidence import Evidence
 from jinqiao.apps.governance import Governance
 from jinqiao.apps.payments import Payments
 from jinqiao.apps.registry import Registry
+from jinqiao.apps.supplychain import SupplyChain
 from jinqiao.apps.token import Token
 from jinqiao.execution.api import Contract
 
 
 def default_contracts() -> list[Contract]:
     """A fresh instance of each foundation contract, in genesis order."""
-    return [Registry(), Governance(), Token(), Payments(), Evidence()]
+    return [Registry(), Governance(), Token(), Payments(), Evidence(), SupplyChain()]
 
 
-__all__ = ["Evidence", "Governance", "Payments", "Registry", "Token", "default_contracts"]
+__all__ = [
+    "Evidence",
+    "Governance",
+    "Payments",
+    "Registry",
+    "SupplyChain",
+    "Token",
+    "default_contracts",
+]

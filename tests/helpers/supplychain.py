@@ -6,10 +6,10 @@ organization   roles it may grant          accounts (roles)
 central-bank   currency_issuer             issuer (currency_issuer)
 gs1-china      gs1_registrar               registrar (gs1_registrar)
 brand          core_enterprise             brand-ops, brand-treasury (core_enterprise)
-distributor    —                           distributor-ops
+distributor    core_enterprise             distributor-ops, distributor-treasury (c._e.)
 retailer       —                           retailer-ops
-tier1, tier2,  —                           <org>-ops
-tier3
+tier1, tier3   —                           <org>-ops
+tier2          funder                      tier2-ops (funder)
 bank           funder                      bank-ops (funder)
 regulator      regulator                   inspector (regulator)
 =============  ==========================  =================================================
@@ -38,10 +38,10 @@ ORGANIZATIONS = (
     GenesisOrganization("central-bank", "Central Bank", ("currency_issuer",)),
     GenesisOrganization("gs1-china", "GS1 China", ("gs1_registrar",)),
     GenesisOrganization("brand", "Brand Owner", ("core_enterprise",)),
-    GenesisOrganization("distributor", "Distributor", ()),
+    GenesisOrganization("distributor", "Distributor", ("core_enterprise",)),
     GenesisOrganization("retailer", "Retailer", ()),
     GenesisOrganization("tier1", "Tier 1", ()),
-    GenesisOrganization("tier2", "Tier 2", ()),
+    GenesisOrganization("tier2", "Tier 2", ("funder",)),
     GenesisOrganization("tier3", "Tier 3", ()),
     GenesisOrganization("bank", "Bank", ("funder",)),
     GenesisOrganization("regulator", "Regulator", ("regulator",)),
@@ -53,9 +53,10 @@ ACCOUNTS = (
     AccountSpec("brand-ops", "brand", ("admin",)),
     AccountSpec("brand-treasury", "brand", ("core_enterprise",)),
     AccountSpec("distributor-ops", "distributor", ("admin",)),
+    AccountSpec("distributor-treasury", "distributor", ("core_enterprise",)),
     AccountSpec("retailer-ops", "retailer", ("admin",)),
     AccountSpec("tier1-ops", "tier1", ("admin",)),
-    AccountSpec("tier2-ops", "tier2", ("admin",)),
+    AccountSpec("tier2-ops", "tier2", ("admin", "funder")),
     AccountSpec("tier3-ops", "tier3", ("admin",)),
     AccountSpec("bank-ops", "bank", ("admin", "funder")),
     AccountSpec("inspector", "regulator", ("admin", "regulator")),

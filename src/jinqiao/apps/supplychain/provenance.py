@@ -26,7 +26,7 @@ from jinqiao.apps.supplychain.common import (
     serialized_key,
     top_of,
 )
-from jinqiao.apps.supplychain.identifiers import GTIN, IdentifierError, check_lot
+from jinqiao.apps.supplychain.identifiers import GTIN, IdentifierError, Key, check_lot
 from jinqiao.apps.supplychain.model import (
     ACTIVE,
     COMMISSIONING,
@@ -91,9 +91,7 @@ class Provenance:
         """ObjectEvent ADD, bizStep commissioning: new items, held by their brand owner."""
         read_point = check_event(ctx, args.event)
         lot = _lot(ctx, args.lot)
-        created = [_new_item(ctx, key_text, lot) for key_text in args.epcs]
-        if not created:
-            ctx.reject("invalid_epc_count", "an event names at least one key")
+        created = [_new_item(ctx, key, lot) for key in keys_of(ctx, args.epcs)]
         _record(ctx, COMMISSIONING, args.event, read_point, created)
 
     @method(EpcsArgs)
@@ -223,7 +221,7 @@ class Provenance:
         outputs = keys_of(ctx, args.outputs)
         if {key.canonical for key in outputs} & {item.id for item in consumed}:
             ctx.reject("duplicate_epc", "an output is also an input")
-        created = [_new_item(ctx, key.canonical, lot) for key in outputs]
+        created = [_new_item(ctx, key, lot) for key in outputs]
         _record(
             ctx,
             TRANSFORMING,
@@ -327,8 +325,7 @@ def _lot(ctx: Context, lot: str) -> str:
         ctx.reject(error.code, f"lot: {error.message}")
 
 
-def _new_item(ctx: Context, text: str, lot: str) -> Item:
-    key = serialized_key(ctx, text)
+def _new_item(ctx: Context, key: Key, lot: str) -> Item:
     owner = brand_owner(ctx, key)
     if owner != ctx.organization:
         ctx.reject(

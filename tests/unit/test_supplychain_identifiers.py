@@ -70,6 +70,7 @@ def test_digital_link_lot_is_read_but_not_canonical() -> None:
         ("urn:epc:id:sgln:0614141.12345.7", "malformed_identifier"),  # an extension
         ("urn:epc:id:foo:0614141.812345.1", "malformed_identifier"),
         ("urn:epc:id:sgtin:0614141.812345." + "9" * 21, "malformed_identifier"),
+        ("urn:epc:id:sgtin:0614141.812345.%FF", "malformed_identifier"),  # not UTF-8
         ("https://id.gs1.org/01/80614141123458/21/a/17/201225", "malformed_uri"),
         ("https://id.gs1.org/01/80614141123458/21", "malformed_uri"),
         ("https://id.gs1.org/99/123", "malformed_uri"),
@@ -108,3 +109,33 @@ def test_urn_and_digital_link_agree(serial: str) -> None:
     assert from_urn == from_link
     assert from_urn.serial == serial
     assert parse_canonical(from_urn.canonical) == from_urn
+
+
+link_parts = st.sampled_from(["01", "21", "10", "00", "414", "8003", "254", "17", "22", "x", ""])
+link_values = st.text(alphabet="0123456789ABZaz%/-._~:!?#&=+ ", max_size=24)
+
+
+@given(
+    st.one_of(
+        st.text(max_size=300),
+        st.builds(
+            lambda host, pairs: f"https://{host}/" + "/".join(a + "/" + v for a, v in pairs),
+            st.sampled_from(["id.gs1.org", "", "a:b", "[::1]", "x.example:99999"]),
+            st.lists(st.tuples(link_parts, link_values), max_size=5),
+        ),
+        st.builds(
+            lambda kind, body: f"urn:epc:id:{kind}:{body}",
+            st.sampled_from(["sgtin", "sscc", "sgln", "grai", "giai"]),
+            st.text(alphabet="0123456789.%2FACE", max_size=40),
+        ),
+    )
+)
+def test_any_text_is_a_key_or_an_identifier_error(text: str) -> None:
+    # Contracts parse keys inside transactions: anything other than IdentifierError would be a
+    # node fault, not a rejection.
+    try:
+        key = parse_key(text)
+    except IdentifierError as error:
+        assert error.code in ("malformed_identifier", "invalid_check_digit", "malformed_uri")
+    else:
+        assert parse_canonical(key.canonical) == parse_key(key.canonical)

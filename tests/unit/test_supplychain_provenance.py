@@ -282,6 +282,7 @@ def test_queries_reject_unknown_things(chain: Chain) -> None:
         ("company_prefix", PrefixArgs("1234"), "unknown_company_prefix"),
         ("event", EventArgs(b"\x00" * 32), "unknown_event"),
         ("recall_record", RecallArgs(GTIN, "L9"), "not_recalled"),
+        ("recall_record", RecallArgs(GTIN, "L" * 300), "not_recalled"),
         ("history", HistoryArgs(sgtin(1), 0, 0), "invalid_page"),
     ):
         with pytest.raises(Rejection) as raised:

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from jinqiao.apps.supplychain.common import is_recalled, key_of, load_item, top_of
-from jinqiao.apps.supplychain.identifiers import GTIN
+from jinqiao.apps.supplychain.identifiers import GTIN, MAX_LOT_LENGTH
 from jinqiao.apps.supplychain.model import (
     COMPANY_PREFIX_LENGTHS,
     HASH_BYTES,
@@ -147,9 +147,9 @@ class SupplyChain(Provenance, Receivables, Contract):
     @query(RecallArgs)
     def recall_record(self, ctx: Context, args: RecallArgs) -> Recall:
         key = key_of(ctx, args.gtin)
-        recall = (
-            ctx.state.load(recall_key(key.number, args.lot), Recall) if key.kind == GTIN else None
-        )
+        recall = None
+        if key.kind == GTIN and 1 <= len(args.lot) <= MAX_LOT_LENGTH:
+            recall = ctx.state.load(recall_key(key.number, args.lot), Recall)
         if recall is None:
             ctx.reject("not_recalled", "this lot is not recalled")
         return recall

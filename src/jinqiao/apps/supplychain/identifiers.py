@@ -198,7 +198,12 @@ def _parse_urn(text: str) -> Key:
 def _urn_serial(rest: str | None) -> str:
     if not rest:
         raise IdentifierError("malformed_identifier", "the URN has no serial")
-    return unquote(rest, errors="strict") if "%" in rest else rest
+    try:
+        return unquote(rest, errors="strict")
+    except UnicodeDecodeError:
+        raise IdentifierError(
+            "malformed_identifier", "the serial's %-escapes are not UTF-8"
+        ) from None
 
 
 def _parse_digital_link(text: str) -> Key:

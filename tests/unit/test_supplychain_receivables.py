@@ -290,3 +290,13 @@ def test_queries_reject_unknown_receivables(chain: Chain) -> None:
         with pytest.raises(Rejection) as raised:
             chain.query(SC, name, args)
         assert raised.value.code == code
+
+
+def test_the_most_parts_a_root_may_have_are_all_repaid_in_one_transaction(chain: Chain) -> None:
+    chain.ok("brand-treasury", SC, "confirm", confirm(chain))
+    chain.ok("tier1-ops", SC, "split", SplitArgs(1, (FACE - 15, *(1,) * 15)))  # parts 2..17
+    chain.ok("tier1-ops", SC, "split", SplitArgs(2, (FACE - 30, *(1,) * 15)))  # 31 live parts
+    chain.rejected("too_many_parts", "tier1-ops", SC, "split", SplitArgs(18, (FACE - 31, 1)))
+    chain.advance_time(30 * DAY_MS)
+    receipt = chain.ok("brand-treasury", SC, "repay", RootArgs(1))
+    assert len(receipt.events) == 31 * 2 + 1

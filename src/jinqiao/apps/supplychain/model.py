@@ -68,8 +68,10 @@ MAX_FUTURE_SKEW_MS = 300_000
 """An event may be timed at most five minutes after the block that records it."""
 MAX_BACKING = 16
 MAX_SPLIT_PARTS = 16
-MAX_LIVE_PARTS = 64
-"""Live parts of one root receivable: repayment pays each in one token transfer (one event)."""
+MAX_LIVE_PARTS = 31
+"""Live parts of one root receivable: repayment pays each with a token ``transfer_from`` (two
+events: Transfer and Approval), plus its own event: 31 * 2 + 1 = 63 of the 64 events a
+transaction may emit."""
 MAX_HISTORY_PAGE = 500
 MAX_REFERENCE_LENGTH = 128
 MAX_DUE_MS = 2**62

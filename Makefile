@@ -39,7 +39,12 @@ SCHEMAS := .cache/iso20022/camt.053.001.11.xsd .cache/iso20022/pacs.008.001.13.x
 $(SCHEMAS): tools/fetch_iso20022_schemas.py | $(STAMP)
 	$(BIN)/python tools/fetch_iso20022_schemas.py .cache/iso20022
 
-pytest: $(STAMP) $(SCHEMAS)
+EPCIS_SCHEMA := .cache/epcis/EPCIS-JSON-Schema.json
+
+$(EPCIS_SCHEMA): tools/fetch_epcis_schemas.py | $(STAMP)
+	$(BIN)/python tools/fetch_epcis_schemas.py .cache/epcis
+
+pytest: $(STAMP) $(SCHEMAS) $(EPCIS_SCHEMA)
 	$(BIN)/pytest
 
 fuzz: $(STAMP)

@@ -14,11 +14,13 @@ The foundation's system and money contracts:
 * ``credit`` (``Credit``) — shared credit rating: consent, behaviour record commitments, the
   access log, scores and decisions by their hashes, models approved by governance, erasure
   (``jinqiao.apps.credit``);
+* ``supplychain`` (``SupplyChain``) — provenance of goods (GS1 keys, EPCIS events, custody) and
+  receivables confirmed, split, financed and repaid in the token (``jinqiao.apps.supplychain``);
 * ``evidence`` (``Evidence``) — validators' equivocation put on chain.
 
 ``default_contracts`` lists them in genesis order: the registry first, so that governance and the
-token can rely on organizations and accounts being in place; payments last, after the token whose
-assets it clears; credit and evidence keep no genesis state.
+token can rely on organizations and accounts being in place; payments and supplychain after the
+token whose assets they move; credit and evidence keep no genesis state.
 """
 
 from __future__ import annotations
@@ -28,13 +30,23 @@ from jinqiao.apps.evidence import Evidence
 from jinqiao.apps.governance import Governance
 from jinqiao.apps.payments import Payments
 from jinqiao.apps.registry import Registry
+from jinqiao.apps.supplychain import SupplyChain
 from jinqiao.apps.token import Token
 from jinqiao.execution.api import Contract
 
 
 def default_contracts() -> list[Contract]:
     """A fresh instance of each foundation contract, in genesis order."""
-    return [Registry(), Governance(), Token(), Payments(), Credit(), Evidence()]
+    return [Registry(), Governance(), Token(), Payments(), Credit(), Evidence(), SupplyChain()]
 
 
-__all__ = ["Credit", "Evidence", "Governance", "Payments", "Registry", "Token", "default_contracts"]
+__all__ = [
+    "Credit",
+    "Evidence",
+    "Governance",
+    "Payments",
+    "Registry",
+    "SupplyChain",
+    "Token",
+    "default_contracts",
+]

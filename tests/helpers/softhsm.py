@@ -21,8 +21,8 @@ import pytest
 
 MODULE = os.environ.get("JINQIAO_TEST_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
 TOKEN_LABEL = "jinqiao-test"
-USER_PIN = "246810"
-SECURITY_OFFICER_PIN = "13579111"
+USER_PIN = "pin-of-the-test-token"
+SECURITY_OFFICER_PIN = "so-pin-of-the-test-token"
 
 
 @dataclass(frozen=True)

@@ -177,8 +177,9 @@ def node_start(
     prompt; an HSM key with its PIN file or a prompt (docs/keys.md)."""
     import os
 
-    from jinqiao.api.server import run
+    from jinqiao.api.server import configure_logging, run
     from jinqiao.keys.passphrase import ENV_PASSPHRASE_FD, ENV_PASSPHRASE_FILE
+    from jinqiao.node.config import load_config
 
     # The node opens its key itself (jinqiao.keys.load_key, from the environment's sources):
     # the options name where the passphrase is, never the passphrase, so they travel as such.
@@ -187,4 +188,7 @@ def node_start(
         os.environ[ENV_PASSPHRASE_FD] = str(passphrase_fd)
     if passphrase_file is not None:
         os.environ[ENV_PASSPHRASE_FILE] = str(passphrase_file)
+    # Logging is set up before the node opens its key, so that what opening it logs (its
+    # public parts, at DEBUG) reaches the log like every later line.
+    configure_logging(load_config(home).log_level)
     run(home, api_port=api_port)

@@ -18,6 +18,7 @@ messages or CLI output.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -57,6 +58,8 @@ __all__ = [
 ]
 
 MAX_KEY_FILE_BYTES = 4096
+
+log = logging.getLogger(__name__)
 
 
 class KeyFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -187,6 +190,13 @@ def load_key(path: Path, passphrase: bytes | PassphraseSource | None = None) -> 
     default places (the environment, else a terminal prompt); an HSM key its PIN file or a prompt;
     a plaintext key nothing."""
     document = _read_document(path)
+    signer = _open(path, document, passphrase)
+    # Public parts only: the secret, the passphrase and the PIN are never logged.
+    log.debug("opened key %s (%s, address %s)", path, type(document).__name__, document.address)
+    return signer
+
+
+def _open(path: Path, document: Document, passphrase: bytes | PassphraseSource | None) -> Signer:
     if isinstance(document, KeyFile):
         return _plaintext_signer(path, document)
     if isinstance(document, HsmKeyReference):

@@ -29,19 +29,7 @@ def invoke(*args: str) -> str:
 
 
 def create_in_token(token: SoftToken, path: Path, label: str) -> None:
-    invoke(
-        "keys",
-        "create",
-        str(path),
-        "--pkcs11-module",
-        token.module,
-        "--pkcs11-token",
-        token.label,
-        "--pkcs11-label",
-        label,
-        "--pin-file",
-        str(token.pin_file),
-    )
+    invoke(*token.create_arguments(path, label))
 
 
 def test_a_validator_votes_and_an_account_signs_from_the_token(

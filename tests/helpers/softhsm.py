@@ -32,9 +32,22 @@ class SoftToken:
     pin_file: Path
     directory: Path
 
-    @property
-    def environment(self) -> dict[str, str]:
-        return {**os.environ, "SOFTHSM2_CONF": str(self.directory / "softhsm2.conf")}
+    def create_arguments(self, path: Path, label: str) -> list[str]:
+        """``jinqiao keys create`` arguments generating key ``label`` in this token, its
+        reference written to ``path``."""
+        return [
+            "keys",
+            "create",
+            str(path),
+            "--pkcs11-module",
+            self.module,
+            "--pkcs11-token",
+            self.label,
+            "--pkcs11-label",
+            label,
+            "--pin-file",
+            str(self.pin_file),
+        ]
 
 
 def make_token(directory: Path) -> SoftToken:

@@ -26,25 +26,8 @@ runner = CliRunner()
 SUITE = get_suite("ed25519-sha256")
 
 
-def create(token: SoftToken, path: Path, label: str, *extra: str) -> tuple[int, str, str]:
-    result = runner.invoke(
-        app,
-        [
-            "keys",
-            "create",
-            str(path),
-            "--pkcs11-module",
-            token.module,
-            "--pkcs11-token",
-            token.label,
-            "--pkcs11-label",
-            label,
-            "--pin-file",
-            str(token.pin_file),
-            "--json",
-            *extra,
-        ],
-    )
+def create(token: SoftToken, path: Path, label: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, [*token.create_arguments(path, label), "--json"])
     return result.exit_code, result.stdout, result.stderr
 
 

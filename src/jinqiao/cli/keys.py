@@ -161,6 +161,8 @@ def keys_create(
     if path.exists():
         raise InvalidInput(f"{path} exists; refusing to overwrite it")
     if pkcs11_module is not None or pkcs11_token is not None or pkcs11_label is not None:
+        if new_key.insecure_plaintext or new_key.source != PassphraseSource():
+            raise InvalidInput("an HSM key takes no passphrase and is never plaintext")
         info = _create_in_token(path, suite, pkcs11_module, pkcs11_token, pkcs11_label, pin_file)
     else:
         protection = new_key.protection(f"new key {path}")

@@ -178,12 +178,15 @@ def node_start(
     import os
 
     from jinqiao.api.server import configure_logging, run
-    from jinqiao.keys.passphrase import ENV_PASSPHRASE_FD, ENV_PASSPHRASE_FILE
+    from jinqiao.keys.passphrase import ENV_PASSPHRASE, ENV_PASSPHRASE_FD, ENV_PASSPHRASE_FILE
     from jinqiao.node.config import load_config
 
     # The node opens its key itself (jinqiao.keys.load_key, from the environment's sources):
     # the options name where the passphrase is, never the passphrase, so they travel as such.
     PassphraseSource(fd=passphrase_fd, file=passphrase_file)  # at most one of them
+    if passphrase_fd is not None or passphrase_file is not None:
+        for name in (ENV_PASSPHRASE, ENV_PASSPHRASE_FD, ENV_PASSPHRASE_FILE):
+            os.environ.pop(name, None)  # the option wins over the environment
     if passphrase_fd is not None:
         os.environ[ENV_PASSPHRASE_FD] = str(passphrase_fd)
     if passphrase_file is not None:

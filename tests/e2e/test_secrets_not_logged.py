@@ -95,3 +95,32 @@ def test_no_secret_or_passphrase_reaches_a_log_or_an_output(tmp_path: Path) -> N
         secret = load_key(path, passphrase.encode()).secret_key().hex()
         assert secret not in searched, f"the secret of {path} was printed or logged"
         assert secret not in path.read_text()
+
+
+def test_a_node_unlocks_its_key_from_a_passphrase_file_over_the_environment(
+    tmp_path: Path,
+) -> None:
+    passphrase = "pass-" + secrets.token_urlsafe(16)
+    directory = tmp_path / "net"
+    base = free_port_base(1)
+    created = jinqiao(
+        "init",
+        str(directory),
+        "--base-port",
+        str(base),
+        "--scrypt-log2-n",
+        "14",
+        passphrase=passphrase,
+    )
+    assert created.returncode == 0, created.stderr
+    passphrase_file = tmp_path / "passphrase"
+    passphrase_file.write_text(passphrase + "\n")
+    passphrase_file.chmod(0o600)
+    node = NodeProcess(
+        directory / "nodes" / "clearing",
+        port=base,
+        environment={ENV_PASSPHRASE: "a wrong passphrase in the environment"},
+        arguments=("--passphrase-file", str(passphrase_file)),
+    ).start()
+    assert node.stop() == 0, node.log()
+    assert passphrase not in node.log()

@@ -70,11 +70,18 @@ def make_network(directory: Path, *, validators: int = 1) -> NetworkLayout:
 
 class NodeProcess:
     def __init__(
-        self, home: Path, *, port: int | None = None, environment: dict[str, str] | None = None
+        self,
+        home: Path,
+        *,
+        port: int | None = None,
+        environment: dict[str, str] | None = None,
+        arguments: tuple[str, ...] = (),
     ) -> None:
         self.home = home
         self.environment = environment or {}
         """Variables added to the node's environment (a passphrase, say)."""
+        self.arguments = arguments
+        """Options added to ``jinqiao node start`` (``--passphrase-file F``, say)."""
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = home / "node.log"
@@ -94,6 +101,7 @@ class NodeProcess:
                     str(self.home),
                     "--api-port",
                     str(self.port),
+                    *self.arguments,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -219,3 +219,17 @@ def test_a_command_using_a_bad_keystore_fails_in_one_line(
     )
     assert_one_line_error(result, message)
     assert path.read_bytes() == before
+
+
+def test_init_refuses_an_unknown_existing_key_name_and_writes_nothing(tmp_path: Path) -> None:
+    key = tmp_path / "k.json"
+    save_key(key, SUITE.signer(SECRET), InsecurePlaintext())
+    directory = tmp_path / "net"
+    result = jinqiao(
+        "init", str(directory), "--insecure-plaintext", "--existing-key", f"nobody={key}"
+    )
+    assert_one_line_error(result, "no account or node named 'nobody'")
+    assert not directory.exists() or not any(directory.iterdir())
+    result = jinqiao("init", str(directory))
+    assert_one_line_error(result, "needs a passphrase")
+    assert not directory.exists() or not any(directory.iterdir())

@@ -44,6 +44,7 @@ def test_a_validator_added_by_governance_joins_and_carries_the_quorum(
         str(base),
         "--p2p-port",
         str(base + 100),
+        "--insecure-plaintext",
     )
     joiner = NodeProcess(directory / str(added["home"]), port=base).start()
     try:

@@ -7,6 +7,10 @@
     <dir>/nodes/<node>/…            one home directory per validator (see ``node.config``)
 
 All keys are generated here with the operating system's randomness; nothing is downloaded.
+Account and validator keys are written as the caller says (``jinqiao.keys.KeyProtection``:
+encrypted under a passphrase, or plaintext only when asked for explicitly), or taken from an
+existing key file — an HSM key reference, say — named per account or node in ``existing_keys``;
+the TLS keys are plaintext PEM (0600).
 ``jinqiao node add`` (``add_node``) later adds the home of a node that joins the running network.
 """
 
@@ -16,6 +20,8 @@ import datetime
 import ipaddress
 import re
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from jinqiao.apps import default_contracts
+from jinqiao.core.crypto import DEFAULT_SUITE
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import (
     ChainParameters,
@@ -39,7 +46,7 @@ from jinqiao.core.genesis import (
 )
 from jinqiao.execution.runtime import Runtime
 from jinqiao.fileio import PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, save_atomically, save_new
-from jinqiao.keys import generate_key, save_key
+from jinqiao.keys import KeyProtection, generate_key, read_key_info, save_key
 from jinqiao.node.config import NodeConfig, ObserverConfig, PeerConfig, dump_config, load_config
 
 TLS_VALIDITY_DAYS = 825
@@ -226,19 +233,77 @@ def make_node_certificate(
     return key, certificate
 
 
+@dataclass(frozen=True)
+class _PlannedKey:
+    """A key of the new network: its public parts now, its file written by ``save``."""
+
+    public_key: bytes
+    address: bytes
+    save: Callable[[Path], None]
+
+
+def _plan_key(protection: KeyProtection, existing: Path | None, suite_name: str) -> _PlannedKey:
+    if existing is None:
+        signer = generate_key(suite_name)
+        return _PlannedKey(
+            signer.public_key, signer.address, lambda path: save_key(path, signer, protection)
+        )
+    info = read_key_info(existing)
+    if info.suite != suite_name:
+        raise InvalidInput(f"{existing} is a {info.suite} key; this network uses {suite_name}")
+    data = existing.read_bytes()
+    return _PlannedKey(
+        bytes.fromhex(info.public_key),
+        bytes.fromhex(info.address),
+        lambda path: save_new(path, data),
+    )
+
+
+def _node_names(organization: OrganizationSpec) -> list[str]:
+    if organization.validators == 1:
+        return [organization.id]
+    return [f"{organization.id}-{index}" for index in range(organization.validators)]
+
+
+def _check_existing_keys(spec: NetworkSpec, existing_keys: Mapping[str, Path]) -> None:
+    """Refuse, before anything is written, a name that is no account or node of ``spec`` and a
+    file that is no key file."""
+    names: set[str] = set()
+    for organization in spec.organizations:
+        names.update(_node_names(organization))
+        names.update(account.name for account in _account_specs(organization))
+    for name, path in existing_keys.items():
+        if name not in names:
+            raise InvalidInput(f"no account or node named {name!r} in the network specification")
+        read_key_info(path)
+
+
+def _account_specs(organization: OrganizationSpec) -> tuple[AccountSpec, ...]:
+    return organization.accounts or (AccountSpec(f"{organization.id}-admin", ("admin",)),)
+
+
 def init_network(
-    directory: Path, spec: NetworkSpec, *, genesis_time_ms: int | None = None
+    directory: Path,
+    spec: NetworkSpec,
+    *,
+    protection: KeyProtection,
+    existing_keys: Mapping[str, Path] | None = None,
+    genesis_time_ms: int | None = None,
 ) -> NetworkLayout:
     """Create every key, certificate and file of a new network in ``directory`` (which must not
-    exist or be empty)."""
+    exist or be empty). New account and validator keys are saved under ``protection``; an account
+    or node named in ``existing_keys`` gets a copy of that key file instead (an HSM key reference,
+    say: docs/keys.md)."""
+    existing_keys = existing_keys or {}
     if directory.exists() and any(directory.iterdir()):
         raise InvalidInput(f"{directory} is not empty; choose a new directory")
+    _check_existing_keys(spec, existing_keys)
     directory.mkdir(parents=True, exist_ok=True)
     organizations: list[GenesisOrganization] = []
     accounts: list[GenesisAccount] = []
     validators: list[GenesisValidator] = []
     account_entries: list[AccountEntry] = []
-    node_plans: list[tuple[str, str, Any, Any, Any]] = []
+    node_plans: list[tuple[str, str, _PlannedKey, Any, Any]] = []
     holdings: list[dict[str, Any]] = []
     institutions: list[dict[str, Any]] = []
     for organization in spec.organizations:
@@ -252,13 +317,10 @@ def init_network(
                 organization.id, organization.name, organization.roles, ca_pem.decode()
             )
         )
-        account_specs = organization.accounts or (
-            AccountSpec(f"{organization.id}-admin", ("admin",)),
-        )
-        for account in account_specs:
-            signer = generate_key()
+        for account in _account_specs(organization):
+            signer = _plan_key(protection, existing_keys.get(account.name), DEFAULT_SUITE)
             key_path = directory / "accounts" / f"{account.name}.json"
-            save_key(key_path, signer)
+            signer.save(key_path)
             accounts.append(
                 GenesisAccount(
                     account.name, organization.id, signer.public_key.hex(), account.roles
@@ -284,11 +346,8 @@ def init_network(
                     str(key_path.relative_to(directory)),
                 )
             )
-        for index in range(organization.validators):
-            node_name = (
-                f"{organization.id}-{index}" if organization.validators > 1 else organization.id
-            )
-            signer = generate_key()
+        for node_name in _node_names(organization):
+            signer = _plan_key(protection, existing_keys.get(node_name), DEFAULT_SUITE)
             validators.append(
                 GenesisValidator(node_name, organization.id, signer.public_key.hex(), 1)
             )
@@ -335,7 +394,7 @@ def init_network(
         )
         _write_public(home / "config.json", dump_config(config))
         _write_public(home / "genesis.json", genesis_bytes)
-        save_key(home / config.validator_key_file, signer)
+        signer.save(home / config.validator_key_file)
         node_key, node_certificate = make_node_certificate(
             node_name, organization_id, ca_key, ca_certificate
         )
@@ -368,6 +427,8 @@ def add_node(
     *,
     api_port: int,
     p2p_port: int,
+    protection: KeyProtection,
+    existing_key: Path | None = None,
     host: str = "127.0.0.1",
     observer: bool = False,
 ) -> NodeEntry:
@@ -419,7 +480,7 @@ def add_node(
         ) from None
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise InvalidInput(f"{ca_dir / 'tls-ca.key'} is not an EC private key")
-    signer = None if observer else generate_key(genesis.suite.name)
+    signer = None if observer else _plan_key(protection, existing_key, genesis.suite.name)
     config = NodeConfig(
         name=name,
         api_host=host,
@@ -447,7 +508,7 @@ def add_node(
     _write_public(home / "config.json", dump_config(config))
     _write_public(home / "genesis.json", genesis_bytes)
     if signer is not None:
-        save_key(home / config.validator_key_file, signer)
+        signer.save(home / config.validator_key_file)
     _write_private(home / "tls" / "node.key", _pem_key(node_key))
     _write_public(
         home / "tls" / "node.crt", node_certificate.public_bytes(serialization.Encoding.PEM)

@@ -32,7 +32,9 @@ def invoke(*args: str) -> tuple[int, str, str]:
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     directory = tmp_path_factory.mktemp("cli-aml") / "net"
     port = free_port()
-    code, out, err = invoke("init", str(directory), "--base-port", str(port), "--json")
+    code, out, err = invoke(
+        "init", str(directory), "--base-port", str(port), "--insecure-plaintext", "--json"
+    )
     assert code == 0, err
     layout = json.loads(out)
     node = NodeProcess(directory / layout["nodes"][0]["home"], port=port).start()

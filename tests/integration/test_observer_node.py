@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from jinqiao.core.errors import InvalidInput
+from jinqiao.keys import InsecurePlaintext
 from jinqiao.node.config import ObserverConfig, load_config
 from jinqiao.node.service import Node
 from jinqiao.provision.network import add_node, load_layout
@@ -21,7 +22,13 @@ def test_add_observer_makes_a_keyless_home_and_lets_it_connect(tmp_path: Path) -
     layout = make_network(tmp_path, validators=2)
     base = free_port_base(1)
     entry = add_node(
-        tmp_path, "pboc-observer", "regulator", api_port=base, p2p_port=base + 100, observer=True
+        tmp_path,
+        "pboc-observer",
+        "regulator",
+        api_port=base,
+        p2p_port=base + 100,
+        protection=InsecurePlaintext(),
+        observer=True,
     )
     assert (entry.role, entry.address) == ("observer", "")
     home = tmp_path / entry.home
@@ -35,7 +42,14 @@ def test_add_observer_makes_a_keyless_home_and_lets_it_connect(tmp_path: Path) -
         )
     assert load_layout(tmp_path).nodes[-1].role == "observer"
     # A validator added later lets the observer connect too, and does not dial it.
-    later = add_node(tmp_path, "bank-a-2", "bank-a", api_port=base + 1, p2p_port=base + 101)
+    later = add_node(
+        tmp_path,
+        "bank-a-2",
+        "bank-a",
+        api_port=base + 1,
+        p2p_port=base + 101,
+        protection=InsecurePlaintext(),
+    )
     later_config = load_config(tmp_path / later.home)
     assert later_config.observers == (ObserverConfig("pboc-observer", "regulator"),)
     assert "pboc-observer" not in {peer.name for peer in later_config.peers}

@@ -86,6 +86,12 @@ GenesisOption = Annotated[
     Path | None, typer.Option("--genesis", help="Genesis file to verify proofs against.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+SuiteOption = Annotated[
+    str,
+    typer.Option(
+        "--suite", help="Crypto suite of the network: ed25519-sha256 (default) or sm2-sm3."
+    ),
+]
 
 _TARGET_OPTIONS = (("network", NetworkOption), ("url", UrlOption), ("genesis", GenesisOption))
 

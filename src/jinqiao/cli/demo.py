@@ -11,9 +11,11 @@ import typer
 
 from jinqiao.cli.common import (
     JsonOption,
+    SuiteOption,
     fail,
     guarded,
 )
+from jinqiao.core.crypto import DEFAULT_SUITE
 from jinqiao.terminal import console, emit_json, progress_bar
 
 
@@ -37,6 +39,7 @@ def demo(
         int,
         typer.Option(min=0, max=20_000, help="Card payments in the payments day (0: skip it)."),
     ] = 2_000,
+    suite: SuiteOption = DEFAULT_SUITE,
 ) -> None:
     """Start a local network, run a day of signed CNY transfers and a day of card payments
     cleared and settled between the institutions, and show what happened."""
@@ -50,6 +53,7 @@ def demo(
         seed=seed,
         validators=validators,
         payments=payments,
+        crypto_suite=suite,
     )
 
 

@@ -9,8 +9,10 @@ import typer
 
 from jinqiao.cli.common import (
     JsonOption,
+    SuiteOption,
     guarded,
 )
+from jinqiao.core.crypto import DEFAULT_SUITE
 from jinqiao.terminal import console, emit_json
 
 keys_app = typer.Typer(help="Make and inspect key files.", no_args_is_help=True)
@@ -20,12 +22,13 @@ keys_app = typer.Typer(help="Make and inspect key files.", no_args_is_help=True)
 @guarded
 def keys_new(
     path: Annotated[Path, typer.Argument(help="Where to write the key (mode 0600).")],
+    suite: SuiteOption = DEFAULT_SUITE,
     json_output: JsonOption = False,
 ) -> None:
-    """Generate a new Ed25519 key file."""
+    """Generate a new key file for the network's crypto suite (recorded in the file)."""
     from jinqiao.keys import generate_key, save_key
 
-    signer = generate_key()
+    signer = generate_key(suite)
     save_key(path, signer)
     _show_key(path, signer.address, signer.public_key, json_output)
 

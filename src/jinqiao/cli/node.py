@@ -10,9 +10,11 @@ from rich.table import Table
 
 from jinqiao.cli.common import (
     JsonOption,
+    SuiteOption,
     fail,
     guarded,
 )
+from jinqiao.core.crypto import DEFAULT_SUITE
 from jinqiao.terminal import console, emit_json
 
 node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
@@ -28,6 +30,7 @@ def init(
     validators: Annotated[int, typer.Option(min=1, max=100, help="Validators (preset only).")] = 1,
     chain_id: Annotated[str, typer.Option(help="Chain id (preset only).")] = "jinqiao-demo",
     base_port: Annotated[int, typer.Option(min=1024, max=65000, help="First API port.")] = 8600,
+    suite: SuiteOption = DEFAULT_SUITE,
     json_output: JsonOption = False,
 ) -> None:
     """Write genesis, node homes, keys and TLS material for a new network."""
@@ -35,9 +38,15 @@ def init(
     from jinqiao.provision.presets import demo_spec
 
     if spec is not None:
+        import msgspec
+
         network_spec = load_spec(spec.read_bytes())
+        if suite != DEFAULT_SUITE:
+            network_spec = msgspec.structs.replace(network_spec, crypto_suite=suite)
     elif preset == "demo":
-        network_spec = demo_spec(chain_id=chain_id, validators=validators, base_api_port=base_port)
+        network_spec = demo_spec(
+            chain_id=chain_id, validators=validators, base_api_port=base_port, crypto_suite=suite
+        )
     else:
         fail(f"unknown preset {preset!r}; known: demo")
     layout = init_network(directory, network_spec)

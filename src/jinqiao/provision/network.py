@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from jinqiao.apps import default_contracts
+from jinqiao.core.crypto import DEFAULT_SUITE, get_suite
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import (
     ChainParameters,
@@ -73,6 +74,9 @@ class NetworkSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     contracts: dict[str, dict[str, Any]] = {}
     base_api_port: int = 8600
     base_p2p_port: int = 26600
+    crypto_suite: str = DEFAULT_SUITE
+    """The network's crypto suite (``ed25519-sha256`` or ``sm2-sm3``): genesis names it and
+    every account and validator key is made for it."""
 
 
 class NodeEntry(msgspec.Struct, frozen=True):
@@ -228,6 +232,7 @@ def init_network(
 ) -> NetworkLayout:
     """Create every key, certificate and file of a new network in ``directory`` (which must not
     exist or be empty)."""
+    get_suite(spec.crypto_suite)  # an unknown suite is refused before anything is written
     if directory.exists() and any(directory.iterdir()):
         raise InvalidInput(f"{directory} is not empty; choose a new directory")
     directory.mkdir(parents=True, exist_ok=True)
@@ -253,7 +258,7 @@ def init_network(
             AccountSpec(f"{organization.id}-admin", ("admin",)),
         )
         for account in account_specs:
-            signer = generate_key()
+            signer = generate_key(spec.crypto_suite)
             key_path = directory / "accounts" / f"{account.name}.json"
             save_key(key_path, signer)
             accounts.append(
@@ -285,7 +290,7 @@ def init_network(
             node_name = (
                 f"{organization.id}-{index}" if organization.validators > 1 else organization.id
             )
-            signer = generate_key()
+            signer = generate_key(spec.crypto_suite)
             validators.append(
                 GenesisValidator(node_name, organization.id, signer.public_key.hex(), 1)
             )
@@ -305,6 +310,7 @@ def init_network(
         organizations=tuple(organizations),
         accounts=tuple(accounts),
         validators=tuple(validators),
+        crypto_suite=spec.crypto_suite,
         parameters=spec.parameters,
         contracts=contracts,
     )

@@ -67,12 +67,14 @@ def sim(
     first_seed: Annotated[int, typer.Option(min=0, help="First seed of the range.")] = 0,
     json_output: JsonOption = False,
     output: Annotated[Path | None, typer.Option(help="Also write the JSON summary here.")] = None,
+    suite: SuiteOption = DEFAULT_SUITE,
 ) -> None:
     """Deterministic simulation of a validator network running the node's own driver, chain,
     mempool and store: drops, delays, partitions, crashes between disk writes, Byzantine twins.
     One seed replays one run exactly; a failure prints its replay command."""
     import random
 
+    from jinqiao.core.crypto import get_suite
     from jinqiao.sim import (
         SimulationFailure,
         replay_command,
@@ -81,6 +83,7 @@ def sim(
         scenario_names,
     )
 
+    get_suite(suite)  # an unknown suite: one line, before any run
     names = scenario_names()
     if scenario is not None and scenario not in names:
         fail(f"unknown scenario {scenario!r}; known: {', '.join(names)}")
@@ -95,14 +98,16 @@ def sim(
         for name, number in runs:
             per_scenario[name] = per_scenario.get(name, 0) + 1
             try:
-                simulated_ms += run_scenario(name, number, random.Random(number)).simulated_ms
+                simulated_ms += run_scenario(
+                    name, number, random.Random(number), suite=suite
+                ).simulated_ms
             except SimulationFailure as broken:
                 failures.append(
                     {
                         "scenario": name,
                         "seed": number,
                         "error": broken.message,
-                        "replay": replay_command(name, number),
+                        "replay": replay_command(name, number, suite),
                     }
                 )
             progress.advance(task)
@@ -119,6 +124,7 @@ def sim(
         if wall_s
         else None,
         "first_seed": seed_list[0],
+        "suite": suite,
     }
     if output is not None:
         output.write_text(json.dumps(summary, indent=2) + "\n")

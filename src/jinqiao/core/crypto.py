@@ -9,14 +9,16 @@ Addresses are the first 20 bytes of the suite hash of the public key. Secret key
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Protocol
 
 import nacl.exceptions
 import nacl.signing
+import nacl.utils
 from gmalglib.sm2 import SM2
 from gmalglib.sm3 import SM3
 
-from jinqiao.core.errors import InvalidInput
+from jinqiao.core.errors import InvalidInput, NodeFault
 from jinqiao.core.types import ADDRESS_BYTES
 
 ADDRESS_TAG = b"jinqiao/address/v1\x00"
@@ -132,14 +134,24 @@ SM2_UNCOMPRESSED_POINT = 0x04
 
 
 class Sm2Signer:
-    def __init__(self, suite: Sm2Sm3, secret_key: bytes) -> None:
+    """An SM2 key. Each signature draws a fresh nonce k from ``nonce_source`` (bytes of the
+    asked length, read little-endian by gmalglib): libsodium's CSPRNG by default.
+    Only the simulator passes a seeded source, so that one seed replays one run exactly."""
+
+    def __init__(
+        self,
+        suite: Sm2Sm3,
+        secret_key: bytes,
+        *,
+        nonce_source: Callable[[int], bytes] = nacl.utils.random,
+    ) -> None:
         if len(secret_key) != suite.secret_key_bytes:
             raise InvalidInput(f"an sm2 secret key is {suite.secret_key_bytes} bytes")
         if not SM2.is_sk_valid(secret_key):
             raise InvalidInput("not an sm2 secret key: it must be in [1, n-2] of the SM2 curve")
         self.suite: CryptoSuite = suite
         self._secret_key = secret_key
-        self._key = SM2(sk=secret_key, uid=SM2_USER_ID)
+        self._key = SM2(sk=secret_key, uid=SM2_USER_ID, rnd_fn=nonce_source)
         self.public_key = bytes(SM2.get_pk(secret_key))
         self.address = suite.address(self.public_key)
 
@@ -189,8 +201,13 @@ class Sm2Sm3:
         return Sm2Signer(self, secret_key)
 
     def generate_secret_key(self) -> bytes:
-        secret_key, _public_key = SM2().generate_keypair()
-        return bytes(secret_key)
+        """32 bytes from libsodium's CSPRNG in [1, n-2]; a draw outside (about once in 2**32)
+        is drawn again."""
+        for _attempt in range(64):
+            secret_key = nacl.utils.random(self.secret_key_bytes)
+            if SM2.is_sk_valid(secret_key):
+                return secret_key
+        raise NodeFault("64 random draws were not SM2 secret keys: the random source is broken")
 
     def address(self, public_key: bytes) -> bytes:
         return self.hash(ADDRESS_TAG + public_key)[:ADDRESS_BYTES]

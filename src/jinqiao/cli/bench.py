@@ -9,9 +9,11 @@ import typer
 
 from jinqiao.cli.common import (
     JsonOption,
+    SuiteOption,
     fail,
     guarded,
 )
+from jinqiao.core.crypto import DEFAULT_SUITE
 
 bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
 
@@ -114,6 +116,7 @@ def bench_network(
     kill_one: Annotated[
         bool, typer.Option("--kill-one", help="SIGKILL one validator a third of the way in.")
     ] = False,
+    suite: SuiteOption = DEFAULT_SUITE,
 ) -> None:
     """Committed transfers/s and commit latency of a validator network on this machine."""
     from jinqiao.bench.network import run_network_bench
@@ -127,6 +130,7 @@ def bench_network(
         plot=plot,
         base_port=base_port,
         kill_one=kill_one,
+        crypto_suite=suite,
     )
 
 

@@ -57,9 +57,12 @@ def free_port() -> int:
     return free_port_base(1)
 
 
-def make_network(directory: Path, *, validators: int = 1) -> NetworkLayout:
+def make_network(
+    directory: Path, *, validators: int = 1, crypto_suite: str = "ed25519-sha256"
+) -> NetworkLayout:
     base = free_port_base(validators)
-    return init_network(directory, demo_spec(validators=validators, base_api_port=base))
+    spec = demo_spec(validators=validators, base_api_port=base, crypto_suite=crypto_suite)
+    return init_network(directory, spec)
 
 
 class NodeProcess:

@@ -3,6 +3,9 @@ test vectors, the user-ID rule, and malformed keys and signatures refused."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from gmalglib.sm2 import SM2
 from hypothesis import given, settings
@@ -13,6 +16,7 @@ from jinqiao.core.errors import InvalidInput, Rejection
 from jinqiao.core.hashing import transaction_signing_bytes
 from jinqiao.core.types import SignedTransaction, TransactionBody
 from jinqiao.execution.runtime import Runtime
+from jinqiao.keys import generate_key, load_key, save_key
 
 SUITE = get_suite("sm2-sm3")
 
@@ -167,3 +171,31 @@ def test_generated_keys_are_fresh_and_valid() -> None:
     first, second = SUITE.generate_secret_key(), SUITE.generate_secret_key()
     assert first != second
     SUITE.check_public_key(SUITE.signer(first).public_key)
+
+
+def test_key_file_records_its_suite_and_loads_as_sm2(tmp_path: Path) -> None:
+    path = tmp_path / "key.json"
+    save_key(path, generate_key("sm2-sm3"))
+    document = json.loads(path.read_text())
+    assert document["suite"] == "sm2-sm3" and len(bytes.fromhex(document["public_key"])) == 65
+    loaded = load_key(path)
+    assert loaded.suite is SUITE
+    assert SUITE.verify(loaded.public_key, b"m", loaded.sign(b"m"))
+
+
+def test_sm2_key_file_with_a_bad_secret_or_foreign_public_key_is_refused(tmp_path: Path) -> None:
+    signer, other = SUITE.signer(D), SUITE.signer(bytes(range(1, 33)))
+    document = {
+        "suite": "sm2-sm3",
+        "address": signer.address.hex(),
+        "public_key": other.public_key.hex(),
+        "secret_key": D.hex(),
+    }
+    path = tmp_path / "foreign.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(InvalidInput, match="does not match the secret key"):
+        load_key(path)
+    path = tmp_path / "zero.json"
+    path.write_text(json.dumps({**document, "secret_key": bytes(32).hex()}))
+    with pytest.raises(InvalidInput, match="not a jinqiao key file: not an sm2 secret key"):
+        load_key(path)

@@ -1,8 +1,7 @@
 """Four validator processes on loopback — real TLS between them, real HTTP to them — under a
 steady load of signed transfers, through the faults a consortium meets: a validator killed and
 restarted, one paused and resumed, two of four stopped (the chain must halt without forking and
-resume when one returns), and all four restarted from disk. The network runs the ``sm2-sm3``
-suite: this is the e2e test of the national suite."""
+resume when one returns), and all four restarted from disk."""
 
 from __future__ import annotations
 
@@ -31,16 +30,12 @@ def restart(node: NodeProcess) -> None:
     node.process = replacement.process
 
 
-@pytest.mark.parametrize("network", ["sm2-sm3"], indirect=True)
 def test_four_validators_survive_the_faults(
     network: tuple[Path, NetworkLayout, list[NodeProcess]],
 ) -> None:
-    """On an sm2-sm3 network: the one e2e test of the national suite (SM2 votes, certificates
-    and transactions, SM3 blocks and trees); the other e2e tests run the default suite."""
     directory, layout, nodes = network
     genesis_file = directory / "genesis.json"
     treasury = load_key(directory / layout.account("clearing-treasury").key_file)
-    assert treasury.suite.name == "sm2-sm3" and len(treasury.public_key) == 65
     payer_file = directory / layout.account("bank-a-treasury").key_file
     payee = bytes.fromhex(layout.account("bank-b-treasury").address)
     with Client(nodes[0].url, genesis_file=genesis_file) as client:

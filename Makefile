@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck layers pytest install clean bench fuzz
+.PHONY: demo test lint typecheck layers pytest install clean bench fuzz softhsm
 
 install: $(STAMP)
 
@@ -22,7 +22,23 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/jinqiao demo
 
-test: lint typecheck layers pytest
+test: softhsm lint typecheck layers pytest
+
+# The HSM tests (tests/*/test_hsm*.py) run against a real SoftHSM2 token: install Debian's package
+# when it is missing and we are root (CI), otherwise stop and say what to install.
+SOFTHSM_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
+
+softhsm:
+	@if [ -f $(SOFTHSM_MODULE) ] && command -v softhsm2-util >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing SoftHSM2 (Debian package softhsm2) for the HSM tests"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y softhsm2; \
+	else \
+		echo "make test needs SoftHSM2 ($(SOFTHSM_MODULE) and softhsm2-util):" \
+			"install the Debian/Ubuntu package softhsm2 (sudo apt-get install softhsm2)," \
+			"or run make test as root to have it installed" >&2; \
+		exit 1; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests tools
@@ -39,7 +55,12 @@ SCHEMAS := .cache/iso20022/camt.053.001.11.xsd .cache/iso20022/pacs.008.001.13.x
 $(SCHEMAS): tools/fetch_iso20022_schemas.py | $(STAMP)
 	$(BIN)/python tools/fetch_iso20022_schemas.py .cache/iso20022
 
-pytest: $(STAMP) $(SCHEMAS)
+EPCIS_SCHEMA := .cache/epcis/EPCIS-JSON-Schema.json
+
+$(EPCIS_SCHEMA): tools/fetch_epcis_schemas.py | $(STAMP)
+	$(BIN)/python tools/fetch_epcis_schemas.py .cache/epcis
+
+pytest: $(STAMP) $(SCHEMAS) $(EPCIS_SCHEMA)
 	$(BIN)/pytest
 
 fuzz: $(STAMP)

@@ -26,7 +26,13 @@ from pathlib import Path
 
 from jinqiao.core.errors import InvalidInput, JinqiaoError
 
-__all__ = ["PRIVATE_FILE_MODE", "PUBLIC_FILE_MODE", "save_atomically", "save_new"]
+__all__ = [
+    "PRIVATE_FILE_MODE",
+    "PUBLIC_FILE_MODE",
+    "save_atomically",
+    "save_new",
+    "sync_directory",
+]
 
 PRIVATE_FILE_MODE = 0o600
 PUBLIC_FILE_MODE = 0o644
@@ -47,7 +53,7 @@ def save_atomically(
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         _write_and_sync(descriptor, data, mode)
         os.replace(temporary, path)
-        _sync_directory(path.parent)
+        sync_directory(path.parent)
     except OSError as exc:
         raise error(f"cannot save {path}: {_reason(exc)}") from None
 
@@ -71,7 +77,7 @@ def save_new(
             temporary.unlink(missing_ok=True)
         if exists:
             raise error(f"{path} exists; refusing to overwrite it")
-        _sync_directory(path.parent)
+        sync_directory(path.parent)
     except OSError as exc:
         raise error(f"cannot save {path}: {_reason(exc)}") from None
 
@@ -110,7 +116,8 @@ def _link_unless_exists(source: Path, target: Path, data: bytes, mode: int) -> b
     return False
 
 
-def _sync_directory(directory: Path) -> None:
+def sync_directory(directory: Path) -> None:
+    """fsync a directory, so that a file created or renamed in it survives a power cut."""
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)

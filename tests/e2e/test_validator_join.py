@@ -6,9 +6,6 @@ new validator's precommits count."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -18,23 +15,10 @@ from jinqiao.apps.governance import ProposalArgs
 from jinqiao.client import Client
 from jinqiao.execution.identity import GOVERNANCE
 from jinqiao.keys import load_key
-from tests.helpers.cluster import Load, height, wait_for
+from tests.helpers.cluster import Load, height, jinqiao, wait_for
 from tests.helpers.process import NodeProcess, free_port_base
 
 pytestmark = pytest.mark.e2e
-
-
-def jinqiao(*args: str) -> dict[str, object]:
-    result = subprocess.run(
-        [sys.executable, "-m", "jinqiao", *args, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    parsed: dict[str, object] = json.loads(result.stdout)
-    return parsed
 
 
 def certificate_signers(node: NodeProcess, at: int) -> set[str]:
@@ -60,6 +44,7 @@ def test_a_validator_added_by_governance_joins_and_carries_the_quorum(
         str(base),
         "--p2p-port",
         str(base + 100),
+        "--insecure-plaintext",
     )
     joiner = NodeProcess(directory / str(added["home"]), port=base).start()
     try:

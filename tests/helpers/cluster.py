@@ -3,6 +3,9 @@ end-to-end tests (``tests/e2e``): waiting for heights, reading metrics, the load
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +20,20 @@ from jinqiao.keys import load_key
 from jinqiao.node.config import load_config
 from jinqiao.node.p2p import P2PConfig, PeerAddress, organization_roots
 from tests.helpers.process import NodeProcess
+
+
+def jinqiao(*args: str) -> dict[str, object]:
+    """Run the ``jinqiao`` command with ``--json`` in a new process; its answer, parsed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "jinqiao", *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    parsed: dict[str, object] = json.loads(result.stdout)
+    return parsed
 
 
 def height(node: NodeProcess) -> int:

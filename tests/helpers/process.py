@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from jinqiao.keys import InsecurePlaintext
 from jinqiao.provision.network import NetworkLayout, init_network
 from jinqiao.provision.presets import demo_spec
 
@@ -61,21 +62,35 @@ def make_network(
     directory: Path, *, validators: int = 1, crypto_suite: str = "ed25519-sha256"
 ) -> NetworkLayout:
     base = free_port_base(validators)
-    spec = demo_spec(validators=validators, base_api_port=base, crypto_suite=crypto_suite)
-    return init_network(directory, spec)
+    # Test networks are thrown away: plaintext keys, asked for explicitly (docs/keys.md).
+    return init_network(
+        directory,
+        demo_spec(validators=validators, base_api_port=base, crypto_suite=crypto_suite),
+        protection=InsecurePlaintext(),
+    )
 
 
 class NodeProcess:
-    def __init__(self, home: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        port: int | None = None,
+        environment: dict[str, str] | None = None,
+        arguments: tuple[str, ...] = (),
+    ) -> None:
         self.home = home
+        self.environment = environment or {}
+        """Variables added to the node's environment (a passphrase, say)."""
+        self.arguments = arguments
+        """Options added to ``jinqiao node start`` (``--passphrase-file F``, say)."""
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = home / "node.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> NodeProcess:
-        environment = dict(os.environ)
-        environment["PYTHONUNBUFFERED"] = "1"
+        environment = {**os.environ, **self.environment, "PYTHONUNBUFFERED": "1"}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -88,6 +103,7 @@ class NodeProcess:
                     str(self.home),
                     "--api-port",
                     str(self.port),
+                    *self.arguments,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -39,7 +39,9 @@ def invoke(*args: str) -> tuple[int, str, str]:
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, NodeProcess]]:
     directory = tmp_path_factory.mktemp("cli") / "net"
     port = free_port()
-    code, out, err = invoke("init", str(directory), "--base-port", str(port), "--json")
+    code, out, err = invoke(
+        "init", str(directory), "--base-port", str(port), "--insecure-plaintext", "--json"
+    )
     assert code == 0, err
     layout = json.loads(out)
     node = NodeProcess(directory / layout["nodes"][0]["home"], port=port).start()
@@ -49,22 +51,23 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, No
         assert node.stop() == 0, node.log()
 
 
-def test_keys_new_and_show(tmp_path: Path) -> None:
+def test_keys_create_and_export_public(tmp_path: Path) -> None:
     path = tmp_path / "k.json"
-    code, out, _ = invoke("keys", "new", str(path), "--json")
+    code, out, _ = invoke("keys", "create", str(path), "--insecure-plaintext", "--json")
     assert code == 0
     created = json.loads(out)
+    assert created["kind"] == "plaintext"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    code, out, _ = invoke("keys", "show", str(path), "--json")
+    code, out, _ = invoke("keys", "export-public", str(path), "--json")
     assert json.loads(out) == created
     assert "secret" not in out
-    code, _, err = invoke("keys", "new", str(path))
+    code, _, err = invoke("keys", "create", str(path), "--insecure-plaintext")
     assert code == 1 and "refusing to overwrite" in err
 
 
 def test_node_add_makes_a_home_and_refuses_bad_requests(tmp_path: Path) -> None:
     directory = tmp_path / "net"
-    assert invoke("init", str(directory), "--validators", "2", "--json")[0] == 0
+    assert invoke("init", str(directory), "--validators", "2", "--insecure-plaintext")[0] == 0
     ports = ("--api-port", "9801", "--p2p-port", "9901")
     code, out, err = invoke(
         "node",
@@ -75,6 +78,7 @@ def test_node_add_makes_a_home_and_refuses_bad_requests(tmp_path: Path) -> None:
         "--organization",
         "bank-a",
         *ports,
+        "--insecure-plaintext",
         "--json",
     )
     assert code == 0, err
@@ -96,7 +100,7 @@ def test_node_add_makes_a_home_and_refuses_bad_requests(tmp_path: Path) -> None:
         ),
     ]:
         before = (directory / "network.json").read_bytes()
-        code, _, err = invoke("node", "add", str(directory), *args)
+        code, _, err = invoke("node", "add", str(directory), *args, "--insecure-plaintext")
         assert code == 1 and message in err, err
         assert (directory / "network.json").read_bytes() == before
 
@@ -121,18 +125,25 @@ def test_add_validator_needs_a_hex_key(network: tuple[Path, NodeProcess]) -> Non
     assert code == 1 and "hexadecimal" in err
 
 
-def test_init_keys_and_sim_take_the_suite(tmp_path: Path) -> None:
+def test_init_keys_and_sim_take_the_suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SM2 keys are made for the suite and encrypted at rest like Ed25519 keys."""
+    monkeypatch.setenv("SM2_TEST_PASSPHRASE", "correct horse battery staple")
+    encrypted = ("--passphrase-env", "SM2_TEST_PASSPHRASE", "--scrypt-log2-n", "14")
     directory = tmp_path / "sm2"
-    code, out, err = invoke("init", str(directory), "--suite", "sm2-sm3", "--json")
+    code, out, err = invoke("init", str(directory), "--suite", "sm2-sm3", *encrypted, "--json")
     assert code == 0, err
     genesis = json.loads((directory / "genesis.json").read_text())
     assert genesis["crypto_suite"] == "sm2-sm3"
     for account in json.loads(out)["accounts"]:
         key_file = json.loads((directory / account["key_file"]).read_text())
+        assert key_file["format"] == "jinqiao-keystore-v1" and "secret_key" not in key_file
         assert key_file["suite"] == "sm2-sm3" and len(key_file["public_key"]) == 130
     assert all(len(v["public_key"]) == 130 for v in genesis["validators"])
-    code, out, _ = invoke("keys", "new", str(tmp_path / "k.json"), "--suite", "sm2-sm3", "--json")
-    assert code == 0 and len(json.loads(out)["public_key"]) == 130
+    key = tmp_path / "k.json"
+    code, out, _ = invoke("keys", "create", str(key), "--suite", "sm2-sm3", *encrypted, "--json")
+    created = json.loads(out)
+    assert code == 0 and created["kind"] == "encrypted" and created["suite"] == "sm2-sm3"
+    assert len(created["public_key"]) == 130
     code, out, _ = invoke("sim", "--seed", "0", "--suite", "sm2-sm3", "--json")
     assert code == 0 and json.loads(out)["suite"] == "sm2-sm3"
 
@@ -141,7 +152,10 @@ def test_init_keys_and_sim_take_the_suite(tmp_path: Path) -> None:
     "command",
     [
         ("init", "{dir}", "--suite", "sm9"),
-        ("keys", "new", "{dir}/k.json", "--suite", "sm9"),
+        ("init", "{dir}", "--suite", "sm9", "--insecure-plaintext"),
+        ("keys", "create", "{dir}/k.json", "--suite", "sm9"),
+        ("keys", "create", "{dir}/k.json", "--suite", "sm9", "--insecure-plaintext"),
+        ("keys", "import", "{dir}/k.json", "--suite", "sm9", "--insecure-plaintext"),
         ("sim", "--seed", "0", "--suite", "sm9"),
         ("bench", "network", "--suite", "sm9"),
     ],
@@ -302,7 +316,7 @@ def test_registry_commands(network: tuple[Path, NodeProcess], tmp_path: Path) ->
     directory, _ = network
     net = ["--network", str(directory)]
     key_file = tmp_path / "carol.json"
-    code, out, _ = invoke("keys", "new", str(key_file), "--json")
+    code, out, _ = invoke("keys", "create", str(key_file), "--insecure-plaintext", "--json")
     carol = json.loads(out)
     code, out, err = invoke(
         "tx",

@@ -13,16 +13,18 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from jinqiao.consensus.safety import MemorySafetyStorage
 from jinqiao.core.errors import NodeFault
 from jinqiao.core.limits import MAX_BLOCK_BYTES
-from jinqiao.node import jobs
+from jinqiao.node import jobs, storage
 from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.driver import BlockValidity, BuildBlock, Driver
 from jinqiao.node.mempool import Mempool
+from jinqiao.node.storage import Store
 from jinqiao.sim import (
     SCENARIOS,
     Behaviour,
@@ -178,6 +180,12 @@ def test_nodes_crash_between_durable_writes_and_lose_unsynced_batches() -> None:
     assert totals("disk_faults", range(10))["crashes"] > 0
 
 
+def test_torn_writes_are_detected_on_restart_and_the_node_recovers_from_peers() -> None:
+    counts = totals("disk_faults", range(60))
+    assert counts["torn_writes"] > 0
+    assert counts["torn_detected"] == counts["torn_writes"]
+
+
 # -- the checker --------------------------------------------------------------------------------
 
 
@@ -277,6 +285,16 @@ def test_a_safety_record_that_is_not_persisted_is_caught(monkeypatch: pytest.Mon
     assert any("equivocation" in f or "agreement" in f for f in failures), failures[:3]
 
 
+def test_a_store_that_does_not_check_for_torn_writes_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A node that opens a torn store without noticing runs on a half-written block: the run
+    fails (the simulator names it; without its own check, the node stalls behind its peers)."""
+    monkeypatch.setattr(Store, "check_intact", lambda self: None)
+    failures = run_seeds(range(60), "disk_faults")
+    assert any("torn store without noticing" in failure for failure in failures), failures[:3]
+
+
 def test_committing_before_the_state_root_is_checked_is_caught(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -290,3 +308,25 @@ def test_committing_before_the_state_root_is_checked_is_caught(
     monkeypatch.setattr(Driver, "_validate", trusting_validate)
     failures = run_seeds(range(30), "invalid_proposer")
     assert failures, "a block voted for without execution went unnoticed"
+
+
+def test_payments_flow_and_their_totals_match_the_receipts() -> None:
+    counts = totals("happy", range(5))
+    assert counts["payments_captured"] > 0
+
+
+def test_a_store_that_drops_some_latest_values_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A store that loses some of the latest values a block wrote (every node alike, so they
+    still agree with each other) leaves the payments cycle's totals behind the captures its
+    receipts accept."""
+    original = storage._write_state
+
+    def forgetful(batch: Any, state_writes: Any, new_nodes: Any, new_values: Any) -> None:
+        kept = {k: v for k, v in state_writes.items() if not k.endswith(b"/totals")}
+        original(batch, kept, new_nodes, new_values)
+
+    monkeypatch.setattr(storage, "_write_state", forgetful)
+    failures = run_seeds(range(10), "happy")
+    assert any("payments on" in failure for failure in failures), failures[:3]

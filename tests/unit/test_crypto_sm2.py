@@ -16,7 +16,7 @@ from jinqiao.core.errors import InvalidInput, Rejection
 from jinqiao.core.hashing import transaction_signing_bytes
 from jinqiao.core.types import SignedTransaction, TransactionBody
 from jinqiao.execution.runtime import Runtime
-from jinqiao.keys import generate_key, load_key, save_key
+from jinqiao.keys import InsecurePlaintext, generate_key, load_key, save_key
 
 SUITE = get_suite("sm2-sm3")
 
@@ -173,9 +173,10 @@ def test_generated_keys_are_fresh_and_valid() -> None:
     SUITE.check_public_key(SUITE.signer(first).public_key)
 
 
-def test_key_file_records_its_suite_and_loads_as_sm2(tmp_path: Path) -> None:
+def test_plaintext_key_file_records_its_suite_and_loads_as_sm2(tmp_path: Path) -> None:
+    """The older plaintext format; encrypted SM2 keystores: tests/unit/test_keystore.py."""
     path = tmp_path / "key.json"
-    save_key(path, generate_key("sm2-sm3"))
+    save_key(path, generate_key("sm2-sm3"), InsecurePlaintext())
     document = json.loads(path.read_text())
     assert document["suite"] == "sm2-sm3" and len(bytes.fromhex(document["public_key"])) == 65
     loaded = load_key(path)

@@ -1,5 +1,7 @@
-"""Key files (src/jinqiao/keys.py): created owner-only, never overwritten, loaded strictly — every
-problem is an ``InvalidInput`` whose message names the file."""
+"""Plaintext key files (src/jinqiao/keys/__init__.py, the older format, written only when asked
+for with ``InsecurePlaintext``): created owner-only, never overwritten, loaded strictly — every
+problem is an ``InvalidInput`` whose message names the file. Encrypted keystores:
+tests/unit/test_keystore.py."""
 
 from __future__ import annotations
 
@@ -12,11 +14,18 @@ import pytest
 
 from jinqiao.core.crypto import get_suite
 from jinqiao.core.errors import InvalidInput
-from jinqiao.keys import MAX_KEY_FILE_BYTES, generate_key, load_key, save_key
+from jinqiao.keys import (
+    MAX_KEY_FILE_BYTES,
+    InsecurePlaintext,
+    generate_key,
+    load_key,
+    save_key,
+)
 
 SUITE = get_suite("ed25519-sha256")
 SECRET = bytes(range(32))
 OTHER_SECRET = bytes(range(1, 33))
+PLAIN = InsecurePlaintext()
 
 
 def key_document() -> dict[str, Any]:
@@ -49,7 +58,7 @@ def assert_refused(path: Path, *fragments: str) -> InvalidInput:
 
 def test_save_key_creates_owner_only_file(tmp_path: Path) -> None:
     path = tmp_path / "keys" / "node.json"
-    save_key(path, SUITE.signer(SECRET))
+    save_key(path, SUITE.signer(SECRET), PLAIN)
     mode = path.stat().st_mode
     assert stat.S_ISREG(mode)
     assert stat.S_IMODE(mode) == 0o600
@@ -59,10 +68,10 @@ def test_save_key_creates_owner_only_file(tmp_path: Path) -> None:
 
 def test_save_key_refuses_to_overwrite(tmp_path: Path) -> None:
     path = tmp_path / "node.json"
-    save_key(path, SUITE.signer(SECRET))
+    save_key(path, SUITE.signer(SECRET), PLAIN)
     before = path.read_bytes()
     with pytest.raises(InvalidInput) as info:
-        save_key(path, SUITE.signer(OTHER_SECRET))
+        save_key(path, SUITE.signer(OTHER_SECRET), PLAIN)
     assert str(path) in info.value.message
     assert "refusing to overwrite" in info.value.message
     assert path.read_bytes() == before
@@ -72,14 +81,14 @@ def test_save_key_refuses_to_overwrite(tmp_path: Path) -> None:
 def test_save_key_refuses_to_overwrite_any_existing_file(tmp_path: Path) -> None:
     path = write(tmp_path / "notes.txt", b"not a key")
     with pytest.raises(InvalidInput, match="refusing to overwrite"):
-        save_key(path, SUITE.signer(SECRET))
+        save_key(path, SUITE.signer(SECRET), PLAIN)
     assert path.read_bytes() == b"not a key"
 
 
 def test_load_key_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "node.json"
     signer = generate_key()
-    save_key(path, signer)
+    save_key(path, signer, PLAIN)
     loaded = load_key(path)
     assert loaded.suite.name == "ed25519-sha256"
     assert loaded.secret_key() == signer.secret_key()

@@ -41,6 +41,13 @@ def test_defaults_round_trip(tmp_path: Path) -> None:
         ({"api_limits": {"max_connections_per_address": 0}}, "max_connections_per_address"),
         ({"api_limits": {"max_connections": 10, "max_connections_per_address": 11}}, "per_address"),
         ({"api_cors_origins": ["explorer.example"]}, "scheme://host"),
+        ({"observer": "yes"}, "observer"),
+        ({"observers": [{"name": "o", "organization": ""}]}, "observer 'o'"),
+        ({"observers": [{"name": "n1", "organization": "pboc"}]}, "not this node's"),
+        (
+            {"observers": [{"name": "o", "organization": "a"}, {"name": "o", "organization": "b"}]},
+            "different names",
+        ),
     ],
 )
 def test_bad_fields_are_refused_by_name(

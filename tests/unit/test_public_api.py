@@ -40,11 +40,21 @@ EXPORTS = {
         "verify_transaction_inclusion",
     ],
     "jinqiao.keys": [
+        "Encrypted",
+        "HsmKeyReference",
+        "InsecurePlaintext",
         "KeyFile",
+        "KeyInfo",
+        "KeyProtection",
         "MAX_KEY_FILE_BYTES",
+        "PassphraseSource",
+        "ScryptParameters",
         "generate_key",
         "load_key",
+        "migrate_key",
+        "read_key_info",
         "save_key",
+        "save_key_reference",
     ],
 }
 
@@ -100,10 +110,24 @@ SIGNATURES = {
         "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, "
         "transaction: bytes, proof: MerkleProof, *, validators: ValidatorSet | None = None) -> None"
     ),
+    "jinqiao.keys.Encrypted": (
+        "(passphrase: bytes, kdf: ScryptParameters = "
+        "ScryptParameters(name=scrypt, log2_n=17, r=8, p=1, salt=)) -> None"
+    ),
+    "jinqiao.keys.InsecurePlaintext": "() -> None",
     "jinqiao.keys.KeyFile": "(suite: str, address: str, public_key: str, secret_key: str)",
+    "jinqiao.keys.KeyInfo": "(kind: KeyKind, suite: str, address: str, public_key: str) -> None",
+    "jinqiao.keys.PassphraseSource": (
+        "(env: str | None = None, fd: int | None = None, file: Path | None = None) -> None"
+    ),
     "jinqiao.keys.generate_key": "(suite_name: str = ed25519-sha256) -> Signer",
-    "jinqiao.keys.load_key": "(path: Path) -> Signer",
-    "jinqiao.keys.save_key": "(path: Path, signer: Signer) -> None",
+    "jinqiao.keys.load_key": (
+        "(path: Path, passphrase: bytes | PassphraseSource | None = None) -> Signer"
+    ),
+    "jinqiao.keys.migrate_key": "(path: Path, protection: Encrypted) -> KeyInfo",
+    "jinqiao.keys.read_key_info": "(path: Path) -> KeyInfo",
+    "jinqiao.keys.save_key": "(path: Path, signer: Signer, protection: KeyProtection) -> None",
+    "jinqiao.keys.save_key_reference": "(path: Path, reference: HsmKeyReference) -> None",
 }
 
 # The methods of the client objects a program holds: ``Client`` and its ``client.token`` and
@@ -283,6 +307,8 @@ def test_every_public_definition_is_exported(module_name: str) -> None:
     """A public function or class defined in the module is in ``__all__``, or it would be public
     by accident; helpers are ``_private``."""
     path = SOURCE / (module_name.removeprefix("jinqiao.") + ".py")
+    if not path.exists():  # a package
+        path = SOURCE / module_name.removeprefix("jinqiao.") / "__init__.py"
     tree = ast.parse(path.read_text())
     defined = {
         node.name

@@ -26,7 +26,7 @@ from jinqiao.core.types import (
     SignedTransaction,
     TransactionBody,
 )
-from jinqiao.node.storage import BlockWrite, MemoryTables, Store, encode_height
+from jinqiao.node.storage import BlockWrite, MemoryTables, Store, StoreTorn, encode_height
 from tests.helpers.suites import SUITE_NAMES, use_suite
 
 SUITE = get_suite("ed25519-sha256")
@@ -338,3 +338,21 @@ def test_store_directory_is_owner_only(tmp_path: Path) -> None:
         assert opened.disk_usage_bytes() > 0
     finally:
         opened.close()
+
+
+def test_a_whole_batch_leaves_the_store_intact(store: Store) -> None:
+    save_genesis(store)
+    save_three_blocks(store)
+    store.check_intact()
+
+
+def test_a_batch_that_reached_the_disk_in_part_is_refused_by_name(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    save_genesis(store)
+    save_three_blocks(store)
+    # What a torn fourth block leaves: its commit record landed, its head pointer did not.
+    with store.tables.write() as batch:
+        batch.put(b"meta", b"writing", encode_height(4))
+    with pytest.raises(StoreTorn, match=r"is torn: block 4 was being written.*move the store"):
+        store.check_intact()
+    store.close()

@@ -160,12 +160,13 @@ def test_transfer_moves_value_and_emits_transfer() -> None:
     }
 
 
-def test_a_transfer_costs_eight_steps() -> None:
-    """5 reads (asset, payer holding, recipient account, recipient holding, tier), 2 writes and
-    1 event; one more read when the recipient's tier differs from the payer's."""
+def test_a_transfer_costs_nine_steps() -> None:
+    """6 reads (asset, payer holding, recipient account, recipient holding, the deny list's
+    size, tier), 2 writes and 1 event; one more read when the recipient's tier differs from the
+    payer's."""
     chain = make_chain({"alice": 1_000, "issuer": 1_000})
-    assert pay(chain, "alice", "bob", 1).steps_used == 8
-    assert pay(chain, "issuer", "bob", 1).steps_used == 9
+    assert pay(chain, "alice", "bob", 1).steps_used == 9
+    assert pay(chain, "issuer", "bob", 1).steps_used == 10
 
 
 def test_zero_value_transfers_are_moves_too() -> None:

@@ -2,8 +2,8 @@
 lowercase hex; canonical msgpack (hex in JSON, or raw with ``application/msgpack``) wherever a
 client must verify or sign exactly.
 
-A read reports the height it read at: a query or report takes its height and block time from
-the store snapshot it reads (``Node.query_context``), never from the node's in-memory head, which
-a commit may move between the two. Splitting the routes into one router per area over a narrow
-node interface (tracker issue 8, item 5) is not done yet: ``app.create_app`` still closes over
-the whole ``Node``."""
+One router per area (``operations``, ``chain``, ``transactions``, ``state``, ``payments``,
+``reports``, ``events``), each over the node's narrow port (``node.port.NodePort``): the API never
+touches the node's store, chain, mempool or runtime (an import-linter contract enforces it). A
+read reports the height it read at: a query or report takes its height and block time from the
+one snapshot it reads (``NodePort.reading``), never from a head a commit may move meanwhile."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Query
+from fastapi import APIRouter, Path, Query
 
 from jinqiao.api.openapi import LOOKUP, error_responses
 from jinqiao.api.render import to_json
@@ -47,6 +47,7 @@ from jinqiao.apps.payments.model import (
 from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.proofs import StateReadProof
 from jinqiao.execution.state import full_key
+from jinqiao.node.port import NodePort
 from jinqiao.node.reads import NotFound, Reader
 
 MAX_ID = 2**64 - 1
@@ -84,7 +85,10 @@ def block_times_ms(reader: Reader, heights: Iterable[int]) -> dict[int, int]:
     return {height: reader.block(height).block.header.time_ms for height in heights}
 
 
-def add_payments_routes(app: FastAPI, reader: Reader) -> None:
+def router(node: NodePort) -> APIRouter:
+    routes = APIRouter()
+    reader = node.reader
+
     def read(key: bytes, height: int | None) -> StateReadProof:
         return reader.state(full_key(PAYMENTS, key), height)
 
@@ -102,7 +106,7 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             "proof": encode(proof).hex(),
         }
 
-    @app.get("/v1/payments/institutions/{institution}", tags=["payments"], responses=READ)
+    @routes.get("/v1/payments/institutions/{institution}", tags=["payments"], responses=READ)
     def institution(institution: InstitutionId, height: Height = None) -> dict[str, Any]:
         """A registered institution (roles, settlement account, cap, active), proven."""
         return view(
@@ -113,7 +117,7 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             f"{institution} is not registered for payments",
         )
 
-    @app.get("/v1/payments/payments/{payment_id}", tags=["payments"], responses=READ)
+    @routes.get("/v1/payments/payments/{payment_id}", tags=["payments"], responses=READ)
     def payment(
         payment_id: Annotated[str, Path(pattern=PAYMENT_ID, max_length=64)],
         height: Height = None,
@@ -122,12 +126,12 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
         chargeback, representment), proven."""
         return view("payment", payment_key(payment_id), Payment, height, f"no payment {payment_id}")
 
-    @app.get("/v1/payments/cycles/{cycle_id}", tags=["payments"], responses=READ)
+    @routes.get("/v1/payments/cycles/{cycle_id}", tags=["payments"], responses=READ)
     def cycle(cycle_id: CycleId, height: Height = None) -> dict[str, Any]:
         """A clearing cycle (status, cut-offs, funding, report), proven."""
         return view("cycle", cycle_key(cycle_id), Cycle, height, f"no cycle {cycle_id}")
 
-    @app.get("/v1/payments/cycles/{cycle_id}/totals", tags=["payments"], responses=READ)
+    @routes.get("/v1/payments/cycles/{cycle_id}/totals", tags=["payments"], responses=READ)
     def cycle_totals(cycle_id: CycleId, height: Height = None) -> dict[str, Any]:
         """The cycle's running totals, proven (404 until its first clearing event)."""
         return view(
@@ -138,7 +142,7 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             f"no clearing events in cycle {cycle_id} (or no such cycle)",
         )
 
-    @app.get(
+    @routes.get(
         "/v1/payments/cycles/{cycle_id}/positions/{institution}", tags=["payments"], responses=READ
     )
     def position(
@@ -153,7 +157,7 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             f"{institution} has no position in cycle {cycle_id}",
         )
 
-    @app.get(
+    @routes.get(
         "/v1/payments/cycles/{cycle_id}/institutions/{institution}",
         tags=["payments"],
         responses=READ,
@@ -170,7 +174,7 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             f"{institution} has no entries in cycle {cycle_id}",
         )
 
-    @app.get(
+    @routes.get(
         "/v1/payments/cycles/{cycle_id}/flows/{issuer}/{acquirer}",
         tags=["payments"],
         responses=READ,
@@ -187,7 +191,7 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             f"no flow from {issuer} to {acquirer} in cycle {cycle_id}",
         )
 
-    @app.get(
+    @routes.get(
         "/v1/payments/cycles/{cycle_id}/entries/{institution}/{sequence}",
         tags=["payments"],
         responses=READ,
@@ -208,7 +212,7 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             f"{institution} has no entry {sequence} in cycle {cycle_id}",
         )
 
-    @app.get("/v1/payments/cycles/{cycle_id}/figures", tags=["payments"], responses=READ)
+    @routes.get("/v1/payments/cycles/{cycle_id}/figures", tags=["payments"], responses=READ)
     def figures(cycle_id: CycleId, height: Height = None) -> dict[str, Any]:
         """Gross obligations, net debits, netting efficiency (integer ppm) and the largest net
         debit of a cycle, computed from its positions; every value read is proven at one height
@@ -251,5 +255,7 @@ def add_payments_routes(app: FastAPI, reader: Reader) -> None:
             },
         }
 
+    return routes
 
-__all__ = ["add_payments_routes", "block_times_ms", "committed_headers"]
+
+__all__ = ["block_times_ms", "committed_headers", "router"]

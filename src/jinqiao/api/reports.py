@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from jinqiao.api.openapi import (
     LOOKUP,
@@ -50,8 +50,8 @@ from jinqiao.apps.token import TOKEN, Asset, asset_key
 from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.errors import Rejection
 from jinqiao.execution.state import full_key
+from jinqiao.node.port import NodePort, Reading
 from jinqiao.node.reads import NotFound, Reader
-from jinqiao.node.service import Node
 from jinqiao.reports import (
     MerchantPayout,
     Statement,
@@ -82,50 +82,50 @@ InstitutionId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", max_
 
 
 class CycleReading:
-    """Query results of one cycle, all from the same snapshot."""
+    """Payments queries of one cycle, all from one snapshot (``node.port.Reading``): its height
+    and block time are that snapshot's head, never a head a commit moved meanwhile."""
 
-    def __init__(self, node: Node, snapshot: Any) -> None:
-        self.node = node
-        self.context = node.query_context(snapshot)  # the snapshot's own head, not chain.head
-        self.height = self.context.height
-        self.time_ms = self.context.time_ms
+    def __init__(self, reading: Reading) -> None:
+        self.reading = reading
+        self.height = reading.height
+        self.time_ms = reading.time_ms
 
-    def query(self, snapshot: Any, name: str, args: Any) -> Any:
-        return self.node.runtime.run_query(snapshot, self.context, PAYMENTS, name, args)
+    def query(self, name: str, args: Any) -> Any:
+        return self.reading.query(PAYMENTS, name, args)
 
-    def scale(self, snapshot: Any, currency: str) -> int:
-        raw = snapshot.get(full_key(TOKEN, asset_key(currency)))
+    def scale(self, currency: str) -> int:
+        raw = self.reading.get(full_key(TOKEN, asset_key(currency)))
         if raw is None:
             raise NotFound(f"no token asset {currency}")
         asset: Asset = decode_stored(raw, Asset)
         return asset.scale
 
 
-def _cycle(reading: CycleReading, snapshot: Any, cycle_id: int) -> Cycle:
+def _cycle(reading: CycleReading, cycle_id: int) -> Cycle:
     try:
-        cycle: Cycle = reading.query(snapshot, "cycle", CycleArgs(cycle_id))
+        cycle: Cycle = reading.query("cycle", CycleArgs(cycle_id))
     except Rejection as refusal:
         raise NotFound(f"no cycle {cycle_id}", cycle=cycle_id) from refusal
     return cycle
 
 
-def _participants(reading: CycleReading, snapshot: Any, cycle_id: int) -> tuple[str, ...]:
-    participants: Participants = reading.query(snapshot, "participants", CycleArgs(cycle_id))
+def _participants(reading: CycleReading, cycle_id: int) -> tuple[str, ...]:
+    participants: Participants = reading.query("participants", CycleArgs(cycle_id))
     return participants.institutions
 
 
 def _read_statement(
-    reading: CycleReading, reader: Reader, snapshot: Any, cycle: Cycle, institution: str
+    reading: CycleReading, reader: Reader, cycle: Cycle, institution: str
 ) -> Statement:
     """The statement of a participant of ``cycle``, read from ``snapshot`` (proofs at the same
     height)."""
     cycle_id = cycle.cycle_id
     head: InstitutionCycle = reading.query(
-        snapshot, "institution_cycle", CycleInstitutionArgs(cycle_id, institution)
+        "institution_cycle", CycleInstitutionArgs(cycle_id, institution)
     )
     try:
         position: Position | None = reading.query(
-            snapshot, "position", CycleInstitutionArgs(cycle_id, institution)
+            "position", CycleInstitutionArgs(cycle_id, institution)
         )
     except Rejection:
         position = None
@@ -133,11 +133,11 @@ def _read_statement(
     start: int | None = 0
     while start is not None and len(pages) < MAX_ENTRY_PAGES:
         page: Entries = reading.query(
-            snapshot, "entries", EntriesArgs(cycle_id, institution, start, ENTRIES_PAGE)
+            "entries", EntriesArgs(cycle_id, institution, start, ENTRIES_PAGE)
         )
         pages.append(page)
         start = page.next_start
-    scale = reading.scale(snapshot, cycle.currency)
+    scale = reading.scale(cycle.currency)
     proofs = (
         [
             StatementProof(
@@ -160,34 +160,38 @@ def _read_statement(
 
 
 def _merchants(
-    reading: CycleReading, snapshot: Any, statement: Statement
+    reading: CycleReading, statement: Statement
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The merchant id of each payment the statement's institution acquired, and each of those
     merchants' registered names."""
     merchant_of: dict[str, str] = {}
     for line in statement.lines:
         if line.side == ACQUIRER_SIDE and line.payment_id not in merchant_of:
-            view: PaymentView = reading.query(snapshot, "payment", PaymentArgs(line.payment_id))
+            view: PaymentView = reading.query("payment", PaymentArgs(line.payment_id))
             merchant_of[line.payment_id] = view.payment.authorization.merchant_id
     names: dict[str, str] = {}
     for merchant_id in sorted(set(merchant_of.values())):
         merchant: Merchant = reading.query(
-            snapshot, "merchant", MerchantArgs(statement.institution, merchant_id)
+            "merchant", MerchantArgs(statement.institution, merchant_id)
         )
         names[merchant_id] = merchant.name
     return merchant_of, names
 
 
-def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
-    def statement(cycle_id: int, institution: str) -> Statement:
-        with node.store.snapshot() as snapshot:
-            reading = CycleReading(node, snapshot)
-            cycle = _cycle(reading, snapshot, cycle_id)
-            participants = _participants(reading, snapshot, cycle_id)
-            require_participant(participants, institution, cycle_id)
-            return _read_statement(reading, reader, snapshot, cycle, institution)
+def router(node: NodePort) -> APIRouter:
+    routes = APIRouter(tags=["payments"])
+    reader = node.reader
 
-    @app.get(
+    def statement(cycle_id: int, institution: str) -> tuple[Statement, int]:
+        """The statement, with the time of the block it was read at."""
+        with node.reading() as one_snapshot:
+            reading = CycleReading(one_snapshot)
+            cycle = _cycle(reading, cycle_id)
+            participants = _participants(reading, cycle_id)
+            require_participant(participants, institution, cycle_id)
+            return _read_statement(reading, reader, cycle, institution), reading.time_ms
+
+    @routes.get(
         "/v1/payments/cycles/{cycle_id}/statements/{institution}",
         tags=["payments"],
         response_class=Response,
@@ -203,15 +207,15 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
     ) -> Response:
         """An institution's statement for a cycle: every payment, fee and its position, as
         JSON (with proofs of the summary records), CSV, or ISO 20022 camt.053 XML."""
-        built = await asyncio.to_thread(statement, cycle_id, institution)
+        built, read_time_ms = await asyncio.to_thread(statement, cycle_id, institution)
         if format == "csv":
             return Response(statement_to_csv(built), media_type="text/csv")
         if format == "camt053":
-            xml = statement_to_camt053(built, created_time_ms=node.chain.head.time_ms)
+            xml = statement_to_camt053(built, created_time_ms=read_time_ms)
             return Response(xml, media_type="application/xml")
         return Response(statement_to_json(built), media_type="application/json")
 
-    @app.post(
+    @routes.post(
         "/v1/payments/cycles/{cycle_id}/reconciliation/{institution}",
         tags=["payments"],
         response_class=Response,
@@ -239,27 +243,30 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
         "Reconciliation") and get the break report: missing on either side, amount, fee,
         status or currency mismatches."""
         body = await request.body()  # at most MAX_RECONCILIATION_BYTES (BodyLimit)
-        built = await asyncio.to_thread(statement, cycle_id, institution)
+        built, _ = await asyncio.to_thread(statement, cycle_id, institution)
         report = await asyncio.to_thread(reconcile_csv, built, body)
         if format == "csv":
             return Response(break_report_to_csv(report), media_type="text/csv")
         return Response(break_report_to_json(report), media_type="application/json")
 
-    def settled_time_ms(cycle: Cycle) -> int:
-        """The settling block's time (the head's while the cycle has not settled: the documents
+    def settled_time_ms(cycle: Cycle, read_time_ms: int) -> int:
+        """The settling block's time (the read's while the cycle has not settled: the documents
         refuse such a cycle anyway)."""
         if cycle.settled_height == 0:
-            return node.chain.head.time_ms
+            return read_time_ms
         return block_times_ms(reader, (cycle.settled_height,))[cycle.settled_height]
 
-    def settled(cycle_id: int) -> tuple[Cycle, tuple[Position, ...], int]:
-        with node.store.snapshot() as snapshot:
-            reading = CycleReading(node, snapshot)
-            cycle = _cycle(reading, snapshot, cycle_id)
-            positions: Positions = reading.query(snapshot, "positions", CycleArgs(cycle_id))
-            return cycle, positions.positions, reading.scale(snapshot, cycle.currency)
+    def settled(cycle_id: int) -> tuple[Cycle, tuple[Position, ...], int, int]:
+        """The cycle, its positions and its currency's scale, with the time of the block they
+        were read at."""
+        with node.reading() as one_snapshot:
+            reading = CycleReading(one_snapshot)
+            cycle = _cycle(reading, cycle_id)
+            positions: Positions = reading.query("positions", CycleArgs(cycle_id))
+            scale = reading.scale(cycle.currency)
+            return cycle, positions.positions, scale, reading.time_ms
 
-    @app.get(
+    @routes.get(
         "/v1/payments/cycles/{cycle_id}/settlement",
         tags=["payments"],
         response_class=Response,
@@ -271,30 +278,33 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
     async def settlement(cycle_id: CycleId) -> Response:
         """The settled cycle's movements as ISO 20022 pacs.009 (409 ``cycle_not_settled``
         before settlement), dated with the settling block's time."""
-        cycle, positions, scale = await asyncio.to_thread(settled, cycle_id)
-        settled_ms = await asyncio.to_thread(settled_time_ms, cycle)
+        cycle, positions, scale, read_time_ms = await asyncio.to_thread(settled, cycle_id)
+        settled_ms = await asyncio.to_thread(settled_time_ms, cycle, read_time_ms)
         xml = settlement_to_pacs009(
             cycle,
             positions,
             scale=scale,
-            created_time_ms=node.chain.head.time_ms,
+            created_time_ms=read_time_ms,
             settled_time_ms=settled_ms,
         )
         return Response(xml, media_type="application/xml")
 
-    def payouts(cycle_id: int, institution: str) -> tuple[Statement, tuple[MerchantPayout, ...]]:
-        with node.store.snapshot() as snapshot:
-            reading = CycleReading(node, snapshot)
-            cycle = _cycle(reading, snapshot, cycle_id)
-            reading.query(snapshot, "institution", InstitutionArgs(institution))
+    def payouts(
+        cycle_id: int, institution: str
+    ) -> tuple[Statement, tuple[MerchantPayout, ...], int]:
+        with node.reading() as one_snapshot:
+            reading = CycleReading(one_snapshot)
+            cycle = _cycle(reading, cycle_id)
+            reading.query("institution", InstitutionArgs(institution))
             require_settled(cycle_id, cycle.status)
-            if institution not in _participants(reading, snapshot, cycle_id):
+            if institution not in _participants(reading, cycle_id):
                 raise not_acquirer(institution, cycle_id)
-            built = _read_statement(reading, reader, snapshot, cycle, institution)
-            merchant_of, names = _merchants(reading, snapshot, built)
-        return built, merchant_payouts(built, merchant_of, names)
+            built = _read_statement(reading, reader, cycle, institution)
+            merchant_of, names = _merchants(reading, built)
+            read_time_ms = reading.time_ms
+        return built, merchant_payouts(built, merchant_of, names), read_time_ms
 
-    @app.get(
+    @routes.get(
         "/v1/payments/cycles/{cycle_id}/merchant-payouts/{institution}",
         tags=["payments"],
         response_class=Response,
@@ -315,28 +325,28 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
         back; nothing deducted), dated with the settling block's time. 404
         ``unknown_institution``, 409 ``cycle_not_settled``, 404 ``not_acquirer_in_cycle``, 409
         ``no_merchant_payouts``."""
-        built, owed = await asyncio.to_thread(payouts, cycle_id, institution)
+        built, owed, read_time_ms = await asyncio.to_thread(payouts, cycle_id, institution)
         settled_ms = await asyncio.to_thread(block_times_ms, reader, (built.settled_height,))
         xml = merchant_payouts_to_pacs008(
             built,
             owed,
-            created_time_ms=node.chain.head.time_ms,
+            created_time_ms=read_time_ms,
             settled_time_ms=settled_ms[built.settled_height],
         )
         return Response(xml, media_type="application/xml")
 
     def chart(cycle_id: int) -> bytes:
         """The chart, its note the cycle's timing from the committed headers."""
-        with node.store.snapshot() as snapshot:
-            reading = CycleReading(node, snapshot)
-            cycle = _cycle(reading, snapshot, cycle_id)
-            positions: Positions = reading.query(snapshot, "positions", CycleArgs(cycle_id))
-            participants = _participants(reading, snapshot, cycle_id)
+        with node.reading() as one_snapshot:
+            reading = CycleReading(one_snapshot)
+            cycle = _cycle(reading, cycle_id)
+            positions: Positions = reading.query("positions", CycleArgs(cycle_id))
+            participants = _participants(reading, cycle_id)
             flows: list[Flow] = []
             for issuer in participants:
                 for acquirer in participants:
                     try:
-                        flow = reading.query(snapshot, "flow", FlowArgs(cycle_id, issuer, acquirer))
+                        flow = reading.query("flow", FlowArgs(cycle_id, issuer, acquirer))
                     except Rejection:
                         continue
                     if any(
@@ -345,7 +355,7 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
                         if name.endswith("_minor")
                     ):
                         flows.append(flow)
-            scale = reading.scale(snapshot, cycle.currency)
+            scale = reading.scale(cycle.currency)
         timing = cycle_timing(cycle, block_times_ms(reader, timing_heights(cycle)))
         return positions_chart_png_bytes(
             positions.positions,
@@ -356,7 +366,7 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
             note=f"Cycle {cycle_id} {describe_timing(timing)}",
         )
 
-    @app.get(
+    @routes.get(
         "/v1/payments/cycles/{cycle_id}/chart.png",
         tags=["payments"],
         response_class=Response,
@@ -366,3 +376,5 @@ def add_report_routes(app: FastAPI, node: Node, reader: Reader) -> None:
         """A PNG of the cycle's net positions and flows, noting when it opened, closed and
         settled and its settlement time (also the PNG's ``Description`` text)."""
         return Response(await asyncio.to_thread(chart, cycle_id), media_type="image/png")
+
+    return routes

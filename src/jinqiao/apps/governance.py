@@ -31,6 +31,9 @@ in a block take effect for the runtime from the next block. A ``call_contract`` 
 method of another contract as the governance contract (role ``contract``) when it executes: the
 way a contract's settings that need the consortium's approval change (the payments contract's
 fee schedules, for one); the method and its arguments are checked when it is proposed.
+``set_aml_parameter``, ``deny_party`` and ``allow_party`` change the anti-money-laundering
+parameters and the consortium deny list (``jinqiao.apps.aml``; docs/aml.md): checked when
+proposed and again when they execute.
 
 State layout (namespace ``governance``; the full key is ``b"governance/" + key``):
 
@@ -41,6 +44,8 @@ key                             value
 ``validators``                  ``ValidatorSet``, sorted by address
 ``proposal/<id>``               ``Proposal``; ``id`` as 8 bytes big-endian
 ``next_proposal_id``            ``int``: the id the next proposal gets (absent means 1)
+``aml_parameters``              ``AmlParameters`` (absent: the defaults; ``jinqiao.apps.aml``)
+``denied/…``, ``denied_count``  the deny list and its size (``jinqiao.apps.aml``)
 ==============================  =================================================================
 """
 
@@ -51,6 +56,17 @@ from typing import Any
 
 import msgspec
 
+from jinqiao.apps.aml import (
+    AML_PARAMETER_NAMES,
+    AML_PARAMETERS_KEY,
+    DENIED_COUNT_KEY,
+    MAX_REASON_LENGTH,
+    AmlParameters,
+    DeniedParty,
+    denied_key,
+    load_aml_parameters,
+    party_problem,
+)
 from jinqiao.apps.registry import (
     AddOrganizationArgs,
     OrganizationArgs,
@@ -65,7 +81,7 @@ from jinqiao.apps.registry import (
 from jinqiao.core.codec import CanonicalStruct
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import ADMIN_ROLE, ChainParameters
-from jinqiao.core.limits import MAX_VALIDATORS
+from jinqiao.core.limits import MAX_NAME_LENGTH, MAX_VALIDATORS
 from jinqiao.core.types import Validator, ValidatorSet
 from jinqiao.execution.api import (
     GOVERNANCE,
@@ -161,6 +177,32 @@ class CallContract(CanonicalStruct, frozen=True, tag="call_contract"):
     args: bytes
 
 
+class SetAmlParameter(CanonicalStruct, frozen=True, tag="set_aml_parameter"):
+    """Set the ``AmlParameters`` field ``name`` to ``value`` (an integer; see docs/aml.md)."""
+
+    name: str
+    value: int
+
+
+class DenyParty(CanonicalStruct, frozen=True, tag="deny_party"):
+    """Put a party on the consortium deny list: ``kind`` ``account`` (``party`` the address in
+    lowercase hex) or ``organization`` (``party`` its id). Token moves to or from it are
+    rejected ``party_denied`` from the next transaction on."""
+
+    kind: str
+    party: str
+    reason: str
+
+
+class AllowParty(CanonicalStruct, frozen=True, tag="allow_party"):
+    """Take a party off the deny list."""
+
+    kind: str
+    party: str
+
+
+AmlAction = SetAmlParameter | DenyParty | AllowParty
+
 ProposalAction = (
     AddOrganization
     | RemoveOrganization
@@ -169,6 +211,9 @@ ProposalAction = (
     | SetValidatorPower
     | SetParameter
     | CallContract
+    | SetAmlParameter
+    | DenyParty
+    | AllowParty
 )
 
 
@@ -192,6 +237,13 @@ class ProposalArgs(CanonicalStruct, frozen=True):
 
 class NoArgs(CanonicalStruct, frozen=True):
     """For queries without arguments."""
+
+
+class PartyArgs(CanonicalStruct, frozen=True):
+    """Names one party of the deny list (as ``DenyParty`` does)."""
+
+    kind: str
+    party: str
 
 
 class Proposal(CanonicalStruct, frozen=True):
@@ -302,6 +354,20 @@ class Governance(Contract):
         return ctx.parameters()
 
     @query(NoArgs)
+    def aml_parameters(self, ctx: Context, args: NoArgs) -> AmlParameters:
+        """The AML parameters in force (the defaults until governance changes one)."""
+        return load_aml_parameters(ctx)
+
+    @query(PartyArgs)
+    def denied_party(self, ctx: Context, args: PartyArgs) -> DeniedParty:
+        """The deny-list entry of a party, or the rejection ``not_denied``."""
+        self._check_party(ctx, args.kind, args.party)
+        entry = ctx.state.load(denied_key(args.kind, args.party), DeniedParty)
+        if entry is None:
+            ctx.reject("not_denied", f"{args.kind} {args.party} is not on the deny list")
+        return entry
+
+    @query(NoArgs)
     def validators(self, ctx: Context, args: NoArgs) -> ValidatorSet:
         """The validator set in force (a decided change shows in ``pending_validators``)."""
         validators = ctx.state.load(VALIDATORS_KEY, ValidatorSet)
@@ -388,6 +454,8 @@ class Governance(Contract):
         elif isinstance(action, CallContract):
             # The called method's own rules run only when the proposal executes.
             ctx.check_call(action.contract, action.method, action.args)
+        elif isinstance(action, SetAmlParameter | DenyParty | AllowParty):
+            self._check_aml_action(ctx, action)
         else:
             self._changed_validators(ctx, action)
 
@@ -403,6 +471,8 @@ class Governance(Contract):
         elif isinstance(action, CallContract):
             ctx.check_call(action.contract, action.method, action.args)
             ctx.call_encoded(action.contract, action.method, action.args)
+        elif isinstance(action, SetAmlParameter | DenyParty | AllowParty):
+            self._execute_aml_action(ctx, action)
         else:
             validators = self._changed_validators(ctx, action)
             if isinstance(action, AddValidator):
@@ -445,6 +515,62 @@ class Governance(Contract):
         except InvalidInput as error:
             ctx.reject("invalid_parameter", error.message, name=action.name, value=action.value)
         return changed
+
+    # -- anti-money-laundering parameters and the deny list -----------------------------------
+
+    def _check_party(self, ctx: Context, kind: str, party: str) -> None:
+        problem = party_problem(kind, party)
+        if problem is not None:
+            ctx.reject("invalid_party", problem, kind=kind[:MAX_NAME_LENGTH])
+
+    def _check_aml_action(self, ctx: Context, action: AmlAction) -> AmlParameters | None:
+        """Refuse an AML action that could not execute; the changed parameters for
+        ``set_aml_parameter``."""
+        if isinstance(action, SetAmlParameter):
+            if action.name not in AML_PARAMETER_NAMES:
+                ctx.reject(
+                    "unknown_aml_parameter",
+                    f"no AML parameter {action.name[:MAX_NAME_LENGTH]!r}",
+                    known=list(AML_PARAMETER_NAMES),
+                )
+            changed = msgspec.structs.replace(
+                load_aml_parameters(ctx), **{action.name: action.value}
+            )
+            try:
+                changed.check()
+            except InvalidInput as error:
+                ctx.reject(
+                    "invalid_aml_parameter", error.message, name=action.name, value=action.value
+                )
+            return changed
+        self._check_party(ctx, action.kind, action.party)
+        listed = ctx.state.load(denied_key(action.kind, action.party), DeniedParty) is not None
+        if isinstance(action, DenyParty):
+            if not 1 <= len(action.reason) <= MAX_REASON_LENGTH:
+                ctx.reject("invalid_reason", f"a reason is 1..{MAX_REASON_LENGTH} characters")
+            if listed:
+                ctx.reject("already_denied", f"{action.kind} {action.party} is already listed")
+        elif not listed:
+            ctx.reject("not_denied", f"{action.kind} {action.party} is not on the deny list")
+        return None
+
+    def _execute_aml_action(self, ctx: Context, action: AmlAction) -> None:
+        changed = self._check_aml_action(ctx, action)
+        if isinstance(action, SetAmlParameter):
+            ctx.state.save(AML_PARAMETERS_KEY, changed)
+            ctx.emit("AmlParameterChanged", parameter=action.name, value=action.value)
+            return
+        key = denied_key(action.kind, action.party)
+        count = ctx.state.load_int(DENIED_COUNT_KEY)
+        if isinstance(action, DenyParty):
+            entry = DeniedParty(action.kind, action.party, action.reason, ctx.height)
+            ctx.state.save(key, entry)
+            ctx.state.save_int(DENIED_COUNT_KEY, count + 1)
+            ctx.emit("PartyDenied", kind=action.kind, party=action.party, reason=action.reason)
+        else:
+            ctx.state.delete(key)
+            ctx.state.save_int(DENIED_COUNT_KEY, count - 1)
+            ctx.emit("PartyAllowed", kind=action.kind, party=action.party)
 
     def _validator_set(self, ctx: Context) -> ValidatorSet:
         """The newest decided set: the pending one if a change waits, else the one in force

@@ -23,7 +23,10 @@ registered accounts or contracts of the network (``ctx.is_contract``): a contrac
 may hold a balance (the payments contract's settlement escrow, say) and spend it with
 ``transfer``; it is not a wallet, so no tier limits apply to it, paying or receiving. A tier
 change that the current balance would break is refused, so ``balance <= tier
-max_balance_minor`` always holds for accounts.
+max_balance_minor`` always holds for accounts. A party on the consortium deny list (an account,
+or every account of an organization; ``jinqiao.apps.aml``, changed by governance) neither pays
+nor is paid, is not minted to, does not burn and does not spend an allowance
+(``party_denied``); the check reads one governance counter while the list is empty.
 
 Amounts are ``int`` in ``0..MAX_AMOUNT_MINOR``; every sum is checked against that bound
 (``amount_overflow``). ``supply/<asset>`` equals the sum of all balances of the asset at every
@@ -47,8 +50,9 @@ key                                     value
 ``balance_key``, ``supply_key``, ``allowance_key``, ``asset_key`` and ``tier_key`` build these
 keys (without the ``token/`` prefix), so the API can read a value and prove it against a header.
 
-Cost: a ``transfer`` makes 5 state reads (asset, payer holding, recipient account, recipient
-holding, payer tier — plus the recipient's tier when it differs), 2 writes and 1 event.
+Cost: a ``transfer`` makes 6 state reads (asset, payer holding, recipient account, recipient
+holding, the deny list's size, payer tier — plus the recipient's tier when it differs), 2 writes
+and 1 event.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from typing import Any
 
 import msgspec
 
+from jinqiao.apps.aml import check_not_denied
 from jinqiao.apps.registry import check_address
 from jinqiao.core.codec import CanonicalStruct
 from jinqiao.core.errors import InvalidInput, NodeFault, require
@@ -349,6 +354,7 @@ class Token(Contract):
             ctx.reject("unknown_recipient", "the recipient is not a registered account")
         holding = self._holding(ctx, asset, args.recipient)
         _check_not_frozen(ctx, holding, args.recipient)
+        check_not_denied(ctx, args.recipient)
         supply = ctx.state.load_int(supply_key(asset.symbol)) + args.amount_minor
         check_bound(ctx, supply, "supply")
         credited = self._credit(ctx, holding, args.amount_minor)
@@ -362,6 +368,7 @@ class Token(Contract):
         check_amount(ctx, args.amount_minor, allow_zero=True)
         holding = self._holding(ctx, asset, ctx.sender)
         _check_not_frozen(ctx, holding, ctx.sender)
+        check_not_denied(ctx, ctx.sender)
         _check_funds(ctx, holding, args.amount_minor)
         supply = ctx.state.load_int(supply_key(asset.symbol)) - args.amount_minor
         require(supply >= 0, "token supply below a balance", asset=asset.symbol)
@@ -399,6 +406,7 @@ class Token(Contract):
         check_address(ctx, args.owner, "owner")
         check_address(ctx, args.recipient, "recipient")
         _check_owner_active(ctx, args.owner)
+        check_not_denied(ctx, ctx.sender)
         key = allowance_key(asset.symbol, args.owner, ctx.sender)
         allowance = ctx.state.load_int(key)
         if args.amount_minor > allowance:
@@ -483,6 +491,7 @@ class Token(Contract):
         same = payer == payee
         payee_holding = payer_holding if same else self._holding(ctx, asset, payee)
         _check_not_frozen(ctx, payee_holding, payee)
+        check_not_denied(ctx, payer, payee)
         _check_funds(ctx, payer_holding, amount_minor)
         day = ctx.time_ms // DAY_MS
         spent = payer_holding.spent_minor if payer_holding.spent_day == day else 0

@@ -33,7 +33,7 @@ from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
 from jinqiao.core.types import SignedTransaction, TransactionBody
 from jinqiao.demo.run import running_node
 from jinqiao.fileio import PUBLIC_FILE_MODE, save_atomically
-from jinqiao.keys import load_key
+from jinqiao.keys import InsecurePlaintext, load_key
 from jinqiao.node.config import dump_config, load_config
 from jinqiao.provision.network import (
     AccountSpec,
@@ -118,8 +118,9 @@ def bench_network_spec(
 
 def init_quiet_network(directory: Path, spec: NetworkSpec) -> NetworkLayout:
     """``init_network`` into ``directory``, every node logging warnings only (a log line per
-    block would cost the nodes time the benchmark measures)."""
-    layout = init_network(directory, spec)
+    block would cost the nodes time the benchmark measures). A benchmark's network is thrown
+    away: its keys are plaintext, said so explicitly (docs/keys.md)."""
+    layout = init_network(directory, spec, protection=InsecurePlaintext())
     for node in layout.nodes:
         home = directory / node.home
         config = msgspec.structs.replace(load_config(home), log_level="WARNING")

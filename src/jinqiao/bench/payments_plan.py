@@ -6,33 +6,21 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from typing import Any
 
-from jinqiao.apps.payments.config import china_2016_config_rules
-from jinqiao.apps.payments.model import AuthorizeArgs
-
-CURRENCY = "CNY"
-CLEARING = "clearing"
-MCC = "5411"
-MERCHANT = "M1"
-INSTITUTION_ROLES = ("acquirer", "card_issuer")
-CLEARING_ROLES = ("clearing_house", "settlement_agent")
+from jinqiao.apps.payments.samples import (
+    CLEARING,
+    CLEARING_ROLES,
+    CURRENCY,
+    INSTITUTION_ROLES,
+    MCC,
+    MERCHANT,
+    authorization,
+    payments_contract_config,
+)
 
 
 def institution_ids(count: int) -> list[str]:
     return [f"inst-{number:02d}" for number in range(count)]
-
-
-def payments_contract_config(acquirers: list[str]) -> dict[str, Any]:
-    """The payments contract's genesis configuration without its institutions: one merchant per
-    acquirer and the fee schedule of ``CURRENCY``."""
-    return {
-        "merchants": [
-            {"acquirer": acquirer, "merchant_id": MERCHANT, "name": "Bench Shop", "mcc": MCC}
-            for acquirer in acquirers
-        ],
-        "fee_schedules": [{"currency": CURRENCY, "rules": china_2016_config_rules()}],
-    }
 
 
 def random_payments(
@@ -48,20 +36,15 @@ def random_payments(
         )
 
 
-def authorization(
-    payment_id: str, issuer: str, acquirer: str, amount_minor: int, card_type: str
-) -> AuthorizeArgs:
-    """The issuer's authorization of a point-of-sale payment at the acquirer's merchant."""
-    return AuthorizeArgs(
-        payment_id,
-        issuer,
-        acquirer,
-        MERCHANT,
-        bytes(32),
-        amount_minor,
-        CURRENCY,
-        "pos",
-        card_type,
-        "A1B2C3",
-        0,
-    )
+__all__ = [
+    "CLEARING",
+    "CLEARING_ROLES",
+    "CURRENCY",
+    "INSTITUTION_ROLES",
+    "MCC",
+    "MERCHANT",
+    "authorization",
+    "institution_ids",
+    "payments_contract_config",
+    "random_payments",
+]

@@ -9,6 +9,7 @@ import typer
 
 from jinqiao.cli.common import (
     JsonOption,
+    OutputOption,
     SuiteOption,
     fail,
     guarded,
@@ -27,7 +28,7 @@ def bench_execute(
     block_size: Annotated[int, typer.Option(min=1, max=5_000)] = 2_000,
     accounts: Annotated[int, typer.Option(min=2, max=100_000)] = 1_000,
     json_output: JsonOption = False,
-    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+    output: OutputOption = None,
 ) -> None:
     """How many token transfers per second one node applies (execution, roots, storage)."""
     from jinqiao.bench.execute import run_execute_bench
@@ -72,7 +73,7 @@ def bench_payments(
         int, typer.Option(min=1024, max=65000, help="First API port of the network phase.")
     ] = 9800,
     json_output: JsonOption = False,
-    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+    output: OutputOption = None,
 ) -> None:
     """Payments recorded per second by one node and by a validator network on this machine, and
     the time to close and net big cycles."""
@@ -108,7 +109,7 @@ def bench_network(
         typer.Option(min=1, max=100_000, help="Offered tx/s (default: as fast as accepted)."),
     ] = None,
     json_output: JsonOption = False,
-    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+    output: OutputOption = None,
     plot: Annotated[
         Path | None, typer.Option(help="Write a PNG of throughput and latency here.")
     ] = None,
@@ -146,7 +147,7 @@ def bench_exhaustion(
     ] = 50,
     phase: Annotated[float, typer.Option(min=5, max=600, help="Seconds of each phase.")] = 30,
     json_output: JsonOption = False,
-    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+    output: OutputOption = None,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG of the probes here.")] = None,
     base_port: Annotated[int, typer.Option(min=1024, max=65000)] = 9900,
 ) -> None:
@@ -164,3 +165,35 @@ def bench_exhaustion(
         plot=plot,
         base_port=base_port,
     )
+
+
+@bench_app.command("audit")
+@guarded
+def bench_audit(
+    records: Annotated[int, typer.Option(min=10, max=1_000_000, help="Records per run.")] = 5_000,
+    threads: Annotated[
+        str, typer.Option(help="Comma-separated thread counts, a run each.")
+    ] = "1,8",
+    directory: Annotated[
+        Path | None, typer.Option(help="Directory on the disk to measure (default: temp).")
+    ] = None,
+    json_output: JsonOption = False,
+    output: OutputOption = None,
+) -> None:
+    """Audit-trail records appended per second (each written and fsynced), the cost the API pays
+    per authenticated request (docs/audit.md)."""
+    import json
+
+    from jinqiao.bench.audit import run_audit_bench
+
+    try:
+        counts = tuple(int(count) for count in threads.split(",") if count.strip())
+    except ValueError:
+        fail("--threads is a comma-separated list of integers")
+    if not counts or any(not 1 <= count <= 64 for count in counts):
+        fail("each thread count is 1..64")
+    result = run_audit_bench(
+        records=records, threads=counts, directory=directory, json_output=json_output
+    )
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2) + "\n")

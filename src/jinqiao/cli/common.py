@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -89,45 +89,62 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable outpu
 SuiteOption = Annotated[
     str,
     typer.Option(
-        "--suite", help="Crypto suite of the network: ed25519-sha256 (default) or sm2-sm3."
+        "--suite",
+        help="Crypto suite: ed25519-sha256 (default) or sm2-sm3; a network's is in genesis.",
     ),
 ]
+OutputOption = Annotated[Path | None, typer.Option(help="Also write the JSON result here.")]
 
-_TARGET_OPTIONS = (("network", NetworkOption), ("url", UrlOption), ("genesis", GenesisOption))
+_TARGET_OPTIONS = (
+    ("network", NetworkOption, None),
+    ("url", UrlOption, None),
+    ("genesis", GenesisOption, None),
+)
+
+
+def with_options(
+    command: F,
+    parameter: str,
+    options: Sequence[tuple[str, Any, Any]],
+    build: Callable[[dict[str, Any]], Any],
+) -> F:
+    """Declare ``options`` (name, annotated type, default) once for many commands: the command
+    takes the parameter ``parameter`` instead, made by ``build`` from the options' values.
+
+    Typer reads a command's options from its signature, so the wrapper shows Typer the command's
+    own parameters without ``parameter``, plus the options (keyword-only, at the end)."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [value for name, value in signature.parameters.items() if name != parameter]
+    if len(own) == len(signature.parameters):
+        raise TypeError(f"{command.__name__} must take a parameter `{parameter}`")
+    shown_options = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        for name, kind, default in options
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name, default) for name, _, default in options}
+        return command(*args, **{parameter: build(values)}, **kwargs)
+
+    shown = signature.replace(parameters=[*own, *shown_options])
+    wrapper.__signature__ = shown  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {
+        **{value.name: value.annotation for value in shown.parameters.values()},
+        "return": signature.return_annotation,
+    }
+    return wrapper  # type: ignore[return-value]
 
 
 def with_target(command: F) -> F:
     """Declare ``--network``, ``--url`` and ``--genesis`` once for every command that talks to a
-    node: the command takes a first parameter ``target: Target`` instead, resolved from them.
-
-    Typer reads a command's options from its signature, so the wrapper shows Typer the command's
-    own parameters without ``target``, plus the three options (keyword-only, at the end)."""
-    signature = inspect.signature(command, eval_str=True)
-    own = [parameter for name, parameter in signature.parameters.items() if name != "target"]
-    if len(own) == len(signature.parameters):
-        raise TypeError(f"{command.__name__} must take a first parameter `target: Target`")
-    options = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
-        for name, kind in _TARGET_OPTIONS
-    ]
-
-    @functools.wraps(command)
-    def wrapper(
-        *args: Any,
-        network: Path | None = None,
-        url: str | None = None,
-        genesis: Path | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        return command(resolve_target(network, url, genesis), *args, **kwargs)
-
-    shown = signature.replace(parameters=[*own, *options])
-    wrapper.__signature__ = shown  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {
-        **{parameter.name: parameter.annotation for parameter in shown.parameters.values()},
-        "return": signature.return_annotation,
-    }
-    return wrapper  # type: ignore[return-value]
+    node: the command takes a parameter ``target: Target`` instead, resolved from them."""
+    return with_options(
+        command,
+        "target",
+        _TARGET_OPTIONS,
+        lambda values: resolve_target(values["network"], values["url"], values["genesis"]),
+    )
 
 
 def guarded(function: F) -> F:

@@ -11,6 +11,7 @@ import typer
 
 from jinqiao.cli.common import (
     JsonOption,
+    OutputOption,
     SuiteOption,
     fail,
     guarded,
@@ -66,12 +67,13 @@ def sim(
     ] = None,
     first_seed: Annotated[int, typer.Option(min=0, help="First seed of the range.")] = 0,
     json_output: JsonOption = False,
-    output: Annotated[Path | None, typer.Option(help="Also write the JSON summary here.")] = None,
+    output: OutputOption = None,
     suite: SuiteOption = DEFAULT_SUITE,
 ) -> None:
     """Deterministic simulation of a validator network running the node's own driver, chain,
     mempool and store: drops, delays, partitions, crashes between disk writes, Byzantine twins.
     One seed replays one run exactly; a failure prints its replay command."""
+    import dataclasses
     import random
 
     from jinqiao.core.crypto import get_suite
@@ -91,6 +93,7 @@ def sim(
     runs = [(scenario or scenario_for_seed(number), number) for number in seed_list]
     failures: list[dict[str, Any]] = []
     simulated_ms = 0
+    totals: dict[str, int] = {}
     per_scenario: dict[str, int] = {}
     started = time.monotonic()
     with progress_bar(disable=json_output) as progress:
@@ -98,9 +101,11 @@ def sim(
         for name, number in runs:
             per_scenario[name] = per_scenario.get(name, 0) + 1
             try:
-                simulated_ms += run_scenario(
-                    name, number, random.Random(number), suite=suite
-                ).simulated_ms
+                result = run_scenario(name, number, random.Random(number), suite=suite)
+                simulated_ms += result.simulated_ms
+                for counter, value in dataclasses.asdict(result.counters).items():
+                    if counter != "max_round":
+                        totals[counter] = totals.get(counter, 0) + value
             except SimulationFailure as broken:
                 failures.append(
                     {
@@ -117,6 +122,7 @@ def sim(
         "failed": len(failures),
         "failures": failures,
         "runs_per_scenario": per_scenario,
+        "totals": totals,
         "wall_seconds": round(wall_s, 1),
         "runs_per_second": round(len(runs) / wall_s, 2) if wall_s else None,
         "simulated_seconds": round(simulated_ms / 1000, 1),

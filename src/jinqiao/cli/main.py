@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from jinqiao.cli import account, bench, demo, governance, keys, node, payments, query, token
+from jinqiao.cli import (
+    account,
+    aml,
+    audit,
+    bench,
+    demo,
+    governance,
+    keys,
+    node,
+    payments,
+    query,
+    token,
+)
 
 app = typer.Typer(
     help="jinqiao: a permissioned blockchain for financial institutions.",
@@ -24,9 +36,11 @@ app.add_typer(tx_app, name="tx")
 app.add_typer(query.query_app, name="query")
 app.command("status")(query.status)
 app.add_typer(payments.payments_app, name="payments")
+app.add_typer(aml.aml_app, name="aml")
 app.command("demo")(demo.demo)
 app.command("sim")(demo.sim)
 app.add_typer(bench.bench_app, name="bench")
+app.add_typer(audit.audit_app, name="audit")
 
 
 def main() -> None:

@@ -14,15 +14,25 @@ from jinqiao.cli.common import (
     fail,
     guarded,
 )
-from jinqiao.core.crypto import DEFAULT_SUITE
+from jinqiao.cli.keys import (
+    NewKeyOptions,
+    PassphraseFdOption,
+    PassphraseFileOption,
+    with_new_key_options,
+)
+from jinqiao.core.crypto import DEFAULT_SUITE, get_suite
+from jinqiao.core.errors import InvalidInput
+from jinqiao.keys import PassphraseSource
 from jinqiao.terminal import console, emit_json
 
 node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
 
 
 @guarded
+@with_new_key_options
 def init(
     directory: Annotated[Path, typer.Argument(help="New directory for the network.")],
+    new_key: NewKeyOptions,
     spec: Annotated[Path | None, typer.Option(help="Network specification (JSON).")] = None,
     preset: Annotated[
         str, typer.Option(help="Built-in specification when --spec is not given.")
@@ -31,9 +41,17 @@ def init(
     chain_id: Annotated[str, typer.Option(help="Chain id (preset only).")] = "jinqiao-demo",
     base_port: Annotated[int, typer.Option(min=1024, max=65000, help="First API port.")] = 8600,
     suite: SuiteOption = DEFAULT_SUITE,
+    existing_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME=FILE",
+            help="Use this key file (e.g. an HSM key reference) for account or node NAME.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Write genesis, node homes, keys and TLS material for a new network."""
+    """Write genesis, node homes, keys and TLS material for a new network. Account and
+    validator keys are encrypted under one passphrase unless --insecure-plaintext is given."""
     from jinqiao.provision.network import init_network, load_spec
     from jinqiao.provision.presets import demo_spec
 
@@ -49,7 +67,12 @@ def init(
         )
     else:
         fail(f"unknown preset {preset!r}; known: demo")
-    layout = init_network(directory, network_spec)
+    get_suite(network_spec.crypto_suite)  # an unknown suite: one line, before any prompt
+    existing = _existing_keys(existing_key or [])
+    if directory.exists() and any(directory.iterdir()):
+        raise InvalidInput(f"{directory} is not empty; choose a new directory")
+    protection = new_key.protection(f"the keys of {directory}")
+    layout = init_network(directory, network_spec, protection=protection, existing_keys=existing)
     if json_output:
         import msgspec
 
@@ -66,27 +89,76 @@ def init(
     )
 
 
+def _existing_keys(pairs: list[str]) -> dict[str, Path]:
+    existing: dict[str, Path] = {}
+    for pair in pairs:
+        name, separator, file = pair.partition("=")
+        if not separator or not name or not file:
+            raise InvalidInput(f"--existing-key takes NAME=FILE, not {pair!r}")
+        existing[name] = Path(file)
+    return existing
+
+
 @node_app.command("add")
 @guarded
+@with_new_key_options
 def node_add(
     directory: Annotated[Path, typer.Argument(help="The network directory (from jinqiao init).")],
+    new_key: NewKeyOptions,
     name: Annotated[str, typer.Option(help="The new node's name (its TLS common name).")],
     organization: Annotated[str, typer.Option(help="The organization that runs it.")],
     api_port: Annotated[int, typer.Option(min=1, max=65535)],
     p2p_port: Annotated[int, typer.Option(min=1, max=65535)],
     host: Annotated[str, typer.Option(help="Address the node listens on.")] = "127.0.0.1",
+    observer: Annotated[
+        bool,
+        typer.Option(
+            "--observer",
+            help="An observer: follows and verifies every block, never votes (no key).",
+        ),
+    ] = False,
+    validator_key: Annotated[
+        Path | None,
+        typer.Option(help="Use this key file (e.g. an HSM key reference) as the validator key."),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Create the home of a node that joins the running network as a validator once governance
-    adds its key: start it, then propose `jinqiao tx governance add-validator`."""
+    adds its key: start it, then propose `jinqiao tx governance add-validator`. With
+    --observer, a node that only follows the chain (docs/guide.md "An observer node")."""
     import msgspec
 
+    from jinqiao.keys import InsecurePlaintext, KeyProtection, read_key_info
     from jinqiao.provision.network import add_node
 
-    entry = add_node(directory, name, organization, api_port=api_port, p2p_port=p2p_port, host=host)
-    from jinqiao.keys import load_key
-
-    public_key = load_key(directory / entry.home / "validator_key.json").public_key.hex()
+    protection: KeyProtection = InsecurePlaintext()
+    if validator_key is None and not observer:
+        protection = new_key.protection(f"the validator key of {name}")
+    entry = add_node(
+        directory,
+        name,
+        organization,
+        api_port=api_port,
+        p2p_port=p2p_port,
+        protection=protection,
+        existing_key=validator_key,
+        host=host,
+        observer=observer,
+    )
+    if observer:
+        if json_output:
+            emit_json(msgspec.to_builtins(entry))
+            return
+        console.print(
+            f"[green]created[/] observer node [bold]{entry.name}[/] of {organization} "
+            f"in {directory / entry.home} (no validator key: it never votes)"
+        )
+        console.print(
+            "1. restart the other nodes of this directory: their configurations now let it connect"
+        )
+        console.print(f"2. start it: [bold]jinqiao node start --home {directory / entry.home}[/]")
+        return
+    public_key = read_key_info(directory / entry.home / "validator_key.json").public_key
     if json_output:
         emit_json({**msgspec.to_builtins(entry), "public_key": public_key})
         return
@@ -129,8 +201,29 @@ def node_start(
     api_port: Annotated[
         int | None, typer.Option(min=0, max=65535, help="Override the API port.")
     ] = None,
+    passphrase_fd: PassphraseFdOption = None,
+    passphrase_file: PassphraseFileOption = None,
 ) -> None:
-    """Run a node until SIGTERM or Ctrl-C."""
-    from jinqiao.api.server import run
+    """Run a node until SIGTERM or Ctrl-C. An encrypted validator key is unlocked with the
+    passphrase from --passphrase-fd, --passphrase-file, JINQIAO_KEY_PASSPHRASE(_FD, _FILE) or a
+    prompt; an HSM key with its PIN file or a prompt (docs/keys.md)."""
+    import os
 
+    from jinqiao.api.server import configure_logging, run
+    from jinqiao.keys.passphrase import ENV_PASSPHRASE, ENV_PASSPHRASE_FD, ENV_PASSPHRASE_FILE
+    from jinqiao.node.config import load_config
+
+    # The node opens its key itself (jinqiao.keys.load_key, from the environment's sources):
+    # the options name where the passphrase is, never the passphrase, so they travel as such.
+    PassphraseSource(fd=passphrase_fd, file=passphrase_file)  # at most one of them
+    if passphrase_fd is not None or passphrase_file is not None:
+        for name in (ENV_PASSPHRASE, ENV_PASSPHRASE_FD, ENV_PASSPHRASE_FILE):
+            os.environ.pop(name, None)  # the option wins over the environment
+    if passphrase_fd is not None:
+        os.environ[ENV_PASSPHRASE_FD] = str(passphrase_fd)
+    if passphrase_file is not None:
+        os.environ[ENV_PASSPHRASE_FILE] = str(passphrase_file)
+    # Logging is set up before the node opens its key, so that what opening it logs (its
+    # public parts, at DEBUG) reaches the log like every later line.
+    configure_logging(load_config(home).log_level)
     run(home, api_port=api_port)

@@ -36,7 +36,7 @@ from jinqiao.core.crypto import DEFAULT_SUITE, Signer
 from jinqiao.core.types import SignedTransaction
 from jinqiao.demo import DemoFailed
 from jinqiao.demo.payments import run_payments_day
-from jinqiao.keys import generate_key, load_key
+from jinqiao.keys import InsecurePlaintext, generate_key, load_key
 from jinqiao.provision.network import NetworkLayout, init_network
 from jinqiao.provision.presets import CNY, demo_spec
 from jinqiao.terminal import console, format_minor, progress_bar
@@ -144,8 +144,13 @@ def run_demo(
             "[bold]jinqiao demo[/] — a consortium ledger for CNY payments", border_style="cyan"
         )
     )
-    spec = demo_spec(validators=validators, base_api_port=base_port, crypto_suite=crypto_suite)
-    layout = init_network(network_dir, spec)
+    # A throwaway network in a temporary directory: its keys are plaintext, said so explicitly
+    # (docs/keys.md "Throwaway networks"); a network of one's own is `jinqiao init`, encrypted.
+    layout = init_network(
+        network_dir,
+        demo_spec(validators=validators, base_api_port=base_port, crypto_suite=crypto_suite),
+        protection=InsecurePlaintext(),
+    )
     console.print(
         f"network [bold]{layout.chain_id}[/] in {network_dir}: {len(layout.nodes)} "
         f"validator{'s' if len(layout.nodes) > 1 else ''} "

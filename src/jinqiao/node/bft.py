@@ -102,7 +102,7 @@ class ConsensusDriver:
         self,
         node: NodeServices,
         p2p_factory: Callable[[MessageHandler], P2PNetwork],
-        safety: SafetyModule,
+        safety: SafetyModule | None,
         config: TendermintConfig,
         locked_block_path: Path,
         *,

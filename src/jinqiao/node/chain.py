@@ -77,6 +77,7 @@ class Chain:
         self.head = self._open()
 
     def _open(self) -> Head:
+        self.store.check_intact()
         if not self.store.is_initialized():
             self._write_genesis()
         with self.store.snapshot() as snapshot:

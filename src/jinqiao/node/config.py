@@ -2,7 +2,9 @@
 
 <home>/config.json        this file
 <home>/genesis.json       the network's genesis (identical on every node)
-<home>/validator_key.json the validator signing key (0600), if this node validates
+<home>/validator_key.json the validator signing key (0600), if this node validates (an observer
+                          has none, and refuses to start if the one there is a validator's)
+<home>/audit/             the audit trail (``node.audit``)
 <home>/tls/               node.crt, node.key (0600), and the consortium roots
 <home>/data/              the LMDB store
 """
@@ -28,6 +30,14 @@ class PeerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     host: str
     port: int
+
+
+class ObserverConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An observer node this node lets connect (and serves blocks to): its name (the common name
+    of its TLS certificate) and its organization (whose root must have issued it)."""
+
+    name: str
+    organization: str
 
 
 class ConsensusTimeouts(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -109,6 +119,13 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Host names the API answers to (the ``Host`` header, with or without the API port; the
     ``api_host`` is always one of them); any other gets 400 ``untrusted_host`` (DNS rebinding).
     ``"*"`` accepts every name."""
+    observer: bool = False
+    """This node is an observer: it follows the chain, fetching every block with its commit
+    certificate and checking both, and never proposes, votes or signs anything, whatever its key
+    (docs/guide.md "An observer node"). Checked at startup."""
+    observers: tuple[ObserverConfig, ...] = ()
+    """Observer nodes allowed to connect to this node to follow the chain (they are not
+    validators, so the chain does not name them)."""
     api_cors_origins: tuple[str, ...] = ()
     """Origins (``scheme://host[:port]``) of web pages that may call the API from a browser;
     any other cross-origin request gets 403 ``cross_origin_refused``."""
@@ -142,6 +159,16 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         for peer in self.peers:
             if not 1 <= peer.port <= 65535 or not peer.host or not peer.name:
                 raise InvalidInput(f"config: peer {peer.name!r} needs a name, a host and a port")
+        if len(self.observers) > 200:
+            raise InvalidInput("config: at most 200 observers")
+        if len({observer.name for observer in self.observers}) != len(self.observers):
+            raise InvalidInput("config: observers must have different names")
+        for observer in self.observers:
+            if not observer.name or not observer.organization or observer.name == self.name:
+                raise InvalidInput(
+                    f"config: observer {observer.name!r} needs a name (not this node's) and an "
+                    "organization"
+                )
         if len(self.revoked_certificates) > 10_000:
             raise InvalidInput("config: at most 10000 revoked_certificates")
         for fingerprint in self.revoked_certificates:

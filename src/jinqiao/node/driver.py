@@ -34,6 +34,11 @@ before the precommit that locks on the block, so a restarted validator still hol
 Catch-up: every node announces its height once a second; a node that sees a peer ahead asks it
 for the next committed block, checks the block's certificate against the validator set in force,
 has it re-executed, compares the header and commits it.
+
+An observer (a driver made without a safety module) follows the chain by catch-up alone: it
+never starts a height, so the machine never asks it to propose or vote; it ignores proposals,
+votes and gossiped transactions; it announces its height, serves blocks, and commits each block
+only once its certificate checks and it re-executes to the same header.
 """
 
 from __future__ import annotations
@@ -301,6 +306,8 @@ class DriverState:
     last_commit_ms: int = 0
     last_status_ms: int = -STATUS_INTERVAL_MS
     catch_up_asked: tuple[int, int] | None = None
+    catch_up_requests: int = 0
+    """Block requests sent so far: successive requests go to the ahead peers in turn."""
     waiting_to_start: bool = False
     mempool_transactions: int = 0
     committing: _Commit | None = None
@@ -316,14 +323,17 @@ class Driver:
     def __init__(
         self,
         suite: CryptoSuite,
-        safety: SafetyModule,
+        safety: SafetyModule | None,
         config: TendermintConfig,
         *,
         block_interval_ms: int,
         empty_block_interval_ms: int,
     ) -> None:
         self.suite = suite
-        self.safety = safety
+        self._safety = safety
+        self.observer = safety is None
+        """Follows by catch-up only; holds no key, so it cannot sign (see the module docstring)."""
+        self.address = b"" if safety is None else safety.address
         self.config = config
         self.machine = Tendermint(config)
         self.block_interval_ms = block_interval_ms
@@ -360,6 +370,13 @@ class Driver:
         return actions
 
     @property
+    def safety(self) -> SafetyModule:
+        """The safety module; an observer has none, and asking for it is a node fault."""
+        if self._safety is None:
+            raise NodeFault("an observer has no safety module: it never signs")
+        return self._safety
+
+    @property
     def head(self) -> Head:
         if self.state.head is None:
             raise NodeFault("the driver was not started")
@@ -383,7 +400,7 @@ class Driver:
 
     def _maybe_start_height(self, *, prompted: bool = False) -> None:
         state = self.state
-        if not state.waiting_to_start or state.committing is not None:
+        if self.observer or not state.waiting_to_start or state.committing is not None:
             return
         since_commit_ms = self._now_ms - state.last_commit_ms
         heartbeat_due = since_commit_ms >= self.empty_block_interval_ms
@@ -425,8 +442,11 @@ class Driver:
             self._emit(SetTimer(output.duration_ms, timeout))
         elif isinstance(output, RequestValue):
             self.state.building = (output.height, output.round)
-            self._emit(BuildBlock(output.height, output.round, self._now_ms, self.safety.address))
+            self._emit(BuildBlock(output.height, output.round, self._now_ms, self.address))
         elif isinstance(output, BroadcastProposal):
+            if self.observer:
+                self._note("warning", "an observer does not propose")
+                return
             try:
                 signed = self.safety.sign_proposal(output.proposal)
             except SafetyError as refusal:
@@ -463,6 +483,9 @@ class Driver:
 
     def _cast(self, output: CastVote) -> None:
         vote = output.vote
+        if self.observer:
+            self._note("warning", "an observer does not vote")
+            return
         if output.polka and vote.block_hash in self.state.blocks:
             self._emit(SaveLockedBlock(self.state.blocks[vote.block_hash]))
         try:
@@ -590,6 +613,10 @@ class Driver:
         head = self.head
         members = head.validators.by_address()
         next_height = head.height + 1
+        if self.observer and isinstance(
+            message, VoteMessage | ProposalMessage | TransactionsMessage
+        ):
+            return  # an observer takes part in no round and keeps no other node's transactions
         if isinstance(message, VoteMessage):
             if verify_signed_vote(self.suite, members, message.vote):
                 if message.vote.vote.height == next_height:
@@ -653,7 +680,11 @@ class Driver:
             asked_height, asked_at_ms = state.catch_up_asked
             if asked_height == head + 1 and self._now_ms - asked_at_ms < CATCH_UP_TIMEOUT_MS:
                 return
-        peer = max(ahead, key=lambda name: (state.peer_heights[name], name))
+        # In turn among every peer ahead, not always the one claiming the greatest height: a
+        # peer that claims a height it does not have (or never answers) only delays every
+        # len(ahead)-th request by a timeout instead of stalling the catch-up.
+        peer = sorted(ahead)[state.catch_up_requests % len(ahead)]
+        state.catch_up_requests += 1
         state.catch_up_asked = (head + 1, self._now_ms)
         self._emit(Send(encode_message(BlockRequest(head + 1)), peer))
 
@@ -662,6 +693,8 @@ class Driver:
         never see them. While a height is not decided, re-send this validator's latest signed
         proposal and votes of the height once a second (receivers ignore duplicates)."""
         state = self.state
+        if self.observer:
+            return
         if state.waiting_to_start or self._now_ms - state.last_commit_ms < STATUS_INTERVAL_MS:
             return
         height = self.head.height + 1
@@ -731,19 +764,22 @@ class Driver:
         validators = []
         for validator in head.validators.validators:
             peer = by_name.get(validator.name)
-            own = validator.address == self.safety.address
+            own = validator.address == self.address
+            connected = own or self.peer_connected(validator.name, now_ms)
             validators.append(
                 {
                     "name": validator.name,
                     "address": validator.address.hex(),
                     "power": validator.power,
                     "self": own,
-                    "connected": own or self.peer_connected(validator.name, now_ms),
+                    "connected": connected,
                     "prevote": None if idle else validator.address not in status.missing_prevotes,
                     "precommit": None
                     if idle
                     else validator.address not in status.missing_precommits,
-                    "last_error": "" if peer is None else peer["last_error"],
+                    # An error is news only while the peer is silent: one heard from since
+                    # has recovered, and its old error would mislead the operator.
+                    "last_error": "" if peer is None or connected else peer["last_error"],
                 }
             )
         if state.waiting_to_start:
@@ -774,14 +810,23 @@ class Driver:
                 )
                 + f"; last commit {since_commit_s} s ago"
             )
-        member = self.safety.address in names
-        if not member:
+        member = not self.observer and self.address in names
+        if self.observer:
+            ahead = max(state.peer_heights.values(), default=head.height)
+            summary = (
+                f"observer at height {head.height}: follows the chain by fetching each block with "
+                "its commit certificate and checking both; never proposes or votes"
+                + (f"; catching up to height {ahead}" if ahead > head.height else "")
+                + f"; last commit {since_commit_s} s ago"
+            )
+        elif not member:
             summary = (
                 f"this node is not a validator at height {head.height + 1} (its key is not in "
                 "the validator set): it follows the chain and does not vote; " + summary
             )
         return {
             "mode": "bft",
+            "role": "observer" if self.observer else "validator",
             "validator": member,
             "height": head.height,
             "consensus_height": status.height,

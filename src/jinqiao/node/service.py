@@ -17,16 +17,18 @@ import secrets
 import time
 import unicodedata
 import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from prometheus_client import CollectorRegistry
 
 from jinqiao.apps import default_contracts
 from jinqiao.consensus.safety import SafetyModule
 from jinqiao.consensus.tendermint import TendermintConfig
 from jinqiao.core.codec import CanonicalStruct, encode
 from jinqiao.core.crypto import Signer
-from jinqiao.core.errors import InvalidInput, NodeFault, Rejection
+from jinqiao.core.errors import InvalidInput, JinqiaoError, NodeFault, Rejection
 from jinqiao.core.genesis import ChainParameters, Genesis, genesis_hash, load_genesis
 from jinqiao.core.hashing import transaction_signing_bytes
 from jinqiao.core.types import (
@@ -35,19 +37,22 @@ from jinqiao.core.types import (
     SignedTransaction,
     TransactionBody,
 )
-from jinqiao.execution.contract import BlockContext
+from jinqiao.execution.contract import BlockContext, MethodSpec
 from jinqiao.execution.identity import read_pending_validators
 from jinqiao.execution.runtime import Runtime
 from jinqiao.execution.state import CachedReader
 from jinqiao.keys import load_key
 from jinqiao.node import admission, jobs
 from jinqiao.node.admission import Admission, AdmissionRefused
+from jinqiao.node.audit import AuditLog, AuditRecord, open_audit_log
 from jinqiao.node.bft import ConsensusDriver
 from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.config import NodeConfig, load_config
 from jinqiao.node.mempool import Mempool, MempoolFull, SenderQuotaExceeded
 from jinqiao.node.metrics import NodeMetrics
 from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress, organization_roots
+from jinqiao.node.port import HeadView
+from jinqiao.node.reads import Reader
 from jinqiao.node.safety_store import FileSafetyStorage
 from jinqiao.node.storage import Snapshot, Store
 
@@ -72,10 +77,14 @@ class Node:
         self.genesis: Genesis = load_genesis(genesis_bytes)
         self.genesis_bytes = genesis_bytes
         self.suite = self.genesis.suite
-        self.signer: Signer = load_key(home / self.config.validator_key_file)
+        key_file = home / self.config.validator_key_file
+        observer_key_file = key_file if self.config.observer and key_file.exists() else None
+        self.signer: Signer | None = None if self.config.observer else load_key(key_file)
         self.store = Store(home / self.config.data_dir)
         self.runtime = Runtime(self.suite, self.genesis.chain_id, default_contracts())
         self.chain = Chain(self.store, self.genesis, self.runtime)
+        if observer_key_file is not None:
+            self._refuse_a_validator_key(observer_key_file)
         self.mempool = Mempool(
             capacity=self.config.mempool_capacity,
             capacity_bytes=self.config.mempool_capacity_bytes,
@@ -91,7 +100,18 @@ class Node:
         self._stopping = False
         self.last_commit_time_ms = self.chain.head.time_ms
         self.driver = self._make_driver()
-        if self.signer.address not in self.chain.head.validators.by_address():
+        self.reader = Reader(self.store, self.suite)
+        try:
+            self.audit: AuditLog = open_audit_log(home)
+        except JinqiaoError:
+            self.store.close()
+            raise
+        if self.signer is None:
+            log.info(
+                "observer node: follows the chain, checks every block's commit certificate, "
+                "never proposes or votes"
+            )
+        elif self.signer.address not in self.chain.head.validators.by_address():
             log.warning(
                 "the key in %s is not a validator at height %d: this node follows the chain "
                 "and votes once governance adds it to the validator set",
@@ -106,17 +126,41 @@ class Node:
             unicodedata.unidata_version,
         )
 
+    def _refuse_a_validator_key(self, key_file: Path) -> None:
+        """An observer never signs. With a validator's key in its home it would be a validator
+        that never votes, counted in the quorum all the same, so it refuses to start; any other
+        key is left unused."""
+        address = load_key(key_file).address
+        names = {v.address: v.name for v in self.chain.head.validators.validators}
+        if address in names:
+            self.store.close()
+            raise InvalidInput(
+                f"config: this node is an observer, but {key_file} is the key of validator "
+                f"{names[address]!r} at height {self.chain.head.height}: an observer never signs, "
+                "so that validator would never vote. Remove the key from this home, or run the "
+                'validator without "observer": true',
+                code="observer_holds_validator_key",
+            )
+        log.warning("observer node: the key in %s is not used (an observer never signs)", key_file)
+
     def _make_driver(self) -> ConsensusDriver:
-        """The BFT driver: Tendermint with this node's safety module, over mutual TLS."""
+        """The BFT driver: Tendermint with this node's safety module, over mutual TLS. An
+        observer gets no safety module, so no code path can sign for it."""
         consensus_dir = self.home / "consensus"
         consensus_dir.mkdir(mode=0o700, exist_ok=True)
-        safety = SafetyModule(
-            self.signer, self.genesis.chain_id, FileSafetyStorage(consensus_dir / "safety.record")
+        safety = (
+            None
+            if self.signer is None
+            else SafetyModule(
+                self.signer,
+                self.genesis.chain_id,
+                FileSafetyStorage(consensus_dir / "safety.record"),
+            )
         )
         timeouts = self.config.consensus_timeouts
         tendermint = TendermintConfig(
             chain_id=self.genesis.chain_id,
-            address=self.signer.address,
+            address=self.validator_address,
             timeout_propose_ms=timeouts.propose_ms,
             timeout_propose_delta_ms=timeouts.propose_delta_ms,
             timeout_prevote_ms=timeouts.prevote_ms,
@@ -154,9 +198,11 @@ class Node:
 
     # -- services for the consensus driver -------------------------------------------------
     def network_nodes(self) -> dict[str, str]:
-        """The nodes allowed to connect (name → organization): the validators in force and
-        those a decided change adds at a later height (so they can catch up first)."""
-        nodes = {v.name: v.organization for v in self.chain.head.validators.validators}
+        """The nodes allowed to connect (name → organization): the configured observers, the
+        validators in force and those a decided change adds at a later height (so they can catch
+        up first). A validator's name wins over an observer's of the same name."""
+        nodes = {observer.name: observer.organization for observer in self.config.observers}
+        nodes.update({v.name: v.organization for v in self.chain.head.validators.validators})
         with self.store.snapshot() as snapshot:
             pending = read_pending_validators(snapshot)
         if pending is not None:
@@ -185,7 +231,13 @@ class Node:
 
     def submit_as_validator(self, contract: str, method: str, args: CanonicalStruct) -> None:
         """Send a transaction signed with this node's validator key (its genesis account, role
-        ``validator``) — used to put equivocation evidence on chain. Refusals are logged."""
+        ``validator``) — used to put equivocation evidence on chain. Refusals are logged; an
+        observer has no key and sends nothing."""
+        if self.signer is None:
+            log.warning(
+                "observer node: not submitting %s.%s (an observer never signs)", contract, method
+            )
+            return
         body = TransactionBody(
             chain_id=self.genesis.chain_id,
             sender=self.signer.address,
@@ -220,10 +272,62 @@ class Node:
     def run_query(self, contract: str, query_name: str, arguments: Any) -> tuple[int, Any]:
         """Run a read-only contract query on one snapshot; return the height it was read at
         with the result (synchronous; run it in a worker thread)."""
+        with self.reading() as reading:
+            return reading.height, reading.query(contract, query_name, arguments)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[SnapshotReading]:
+        """Reads from one snapshot, with that snapshot's own head height and time."""
         with self.store.snapshot() as snapshot:
-            context = self.query_context(snapshot)
-            result = self.runtime.run_query(snapshot, context, contract, query_name, arguments)
-        return context.height, result
+            yield SnapshotReading(self.runtime, snapshot, self.query_context(snapshot))
+
+    # -- what the API sees (node.port.NodePort) ---------------------------------------------
+    @property
+    def node_name(self) -> str:
+        return self.config.name
+
+    @property
+    def validator_address(self) -> bytes:
+        """This node's validator address; empty for an observer (it has none)."""
+        return b"" if self.signer is None else self.signer.address
+
+    @property
+    def role(self) -> str:
+        """``observer`` or ``validator`` (a node whose key is not, or not yet, in the validator
+        set is still a ``validator`` node: it votes once governance adds its key)."""
+        return "observer" if self.config.observer else "validator"
+
+    @property
+    def metrics_registry(self) -> CollectorRegistry:
+        return self.metrics.registry
+
+    def head(self) -> HeadView:
+        head = self.chain.head
+        return HeadView(
+            head.height, head.block_hash, head.state_root, head.time_ms, head.validators
+        )
+
+    def mempool_size(self) -> int:
+        return len(self.mempool)
+
+    def record_audit(
+        self, *, identity: str, organization: str, method: str, route: str, status: int
+    ) -> AuditRecord:
+        """Append one record to this node's audit trail, durably (``node.audit``; blocking:
+        call it from a worker thread)."""
+        return self.audit.record(
+            identity=identity, organization=organization, method=method, route=route, status=status
+        )
+
+    def is_pending(self, transaction_hash: bytes) -> bool:
+        return transaction_hash in self.mempool
+
+    def consensus_diagnosis(self) -> dict[str, Any]:
+        return self.driver.diagnosis()
+
+    def query_spec(self, contract: str, name: str) -> MethodSpec | None:
+        spec = self.runtime.method_spec(contract, name)
+        return spec if spec is not None and spec.read_only else None
 
     # -- admission -------------------------------------------------------------------------
     def admit(self, raw: bytes, *, gossip: bool = True) -> Admission:
@@ -378,7 +482,25 @@ class Node:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
         self.store.close()
+        self.audit.close()
         log.info("node %s closed at height %d", self.config.name, self.chain.head.height)
+
+
+class SnapshotReading:
+    """``node.port.Reading`` over one store snapshot."""
+
+    def __init__(self, runtime: Runtime, snapshot: Snapshot, context: BlockContext) -> None:
+        self._runtime = runtime
+        self._snapshot = snapshot
+        self._context = context
+        self.height = context.height
+        self.time_ms = context.time_ms
+
+    def get(self, full_key: bytes) -> bytes | None:
+        return self._snapshot.get(full_key)
+
+    def query(self, contract: str, name: str, arguments: Any) -> Any:
+        return self._runtime.run_query(self._snapshot, self._context, contract, name, arguments)
 
 
 class Subscription:

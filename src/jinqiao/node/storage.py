@@ -6,6 +6,7 @@ Tables (LMDB named databases):
 table           key                            value
 =============== ============================== =============================================
 meta            b"head"                        height (8-byte big-endian)
+                b"writing"                     height of the newest batch begun
                 b"genesis_hash"                32 bytes
                 b"genesis_state_root"          32 bytes
 blocks          height (8-byte big-endian)     canonical ``CommittedBlock``
@@ -22,6 +23,12 @@ Everything a block changes — the block, its certificate and receipts, the inde
 nodes and values, the latest values and the head pointer — is written in one LMDB write
 transaction with ``sync`` on, so a crash at any instant leaves the store at the previous block or
 at this one, never between (DESIGN.md §3 "Storage").
+
+Each batch also opens with a commit record: ``meta/writing`` is its first write and
+``meta/head`` its last, so a store whose batch reached the disk only in part (a torn write) has
+``writing != head``, and ``Store.check_intact`` refuses it on restart (ADR 0012). LMDB commits a
+transaction whole, so on a sound disk the check never fires; it catches a disk that broke its
+promise, and it is what the simulator's torn-write fault checks.
 
 The tables live behind a small key-value interface (``Tables``: read views, atomic write
 batches): ``LmdbTables`` on disk for nodes, ``MemoryTables`` for the deterministic simulator, which
@@ -177,6 +184,8 @@ class MemoryTables:
             name: {} for name in _TABLES
         }
         self.batches = 0
+        self.last_batch: list[tuple[bytes, bytes]] = []
+        """The (table, key) pairs the newest batch wrote, in the order it wrote them."""
 
     @contextmanager
     def read(self) -> Iterator[ReadView]:
@@ -187,7 +196,7 @@ class MemoryTables:
         batch = _MemoryView(self, self.batches, {})
         yield batch
         self.batches += 1
-        batch.apply(self.batches)
+        self.last_batch = batch.apply(self.batches)
 
     def close(self) -> None:
         pass
@@ -237,9 +246,15 @@ class _MemoryView:
             raise NodeFault("a write outside a write batch")
         return self._pending
 
-    def apply(self, version: int) -> None:
-        for (table, key), value in self._writable().items():
+    def apply(self, version: int) -> list[tuple[bytes, bytes]]:
+        pending = self._writable()
+        for (table, key), value in pending.items():
             self._tables.versions[table].setdefault(key, []).append((version, value))
+        return list(pending)
+
+
+class StoreTorn(NodeFault):
+    """The store's newest write batch reached the disk only in part."""
 
 
 class Snapshot:
@@ -324,6 +339,19 @@ class Store:
         with self.tables.read() as view:
             yield Snapshot(view)
 
+    def check_intact(self) -> None:
+        """Refuse a store whose newest write batch did not reach the disk whole."""
+        with self.snapshot() as snapshot:
+            writing = snapshot.meta(b"writing")
+            head = snapshot.meta(b"head")
+        if writing is not None and writing != head:
+            where = f" in {self.path}" if self.path is not None else ""
+            raise StoreTorn(
+                f"the store{where} is torn: block {_HEIGHT.unpack(writing)[0]} was being written "
+                "when the node stopped and only part of it reached the disk; move the store "
+                "aside and start the node again to fetch the chain from its peers"
+            )
+
     def is_initialized(self) -> bool:
         with self.snapshot() as snapshot:
             return snapshot.meta(b"genesis_hash") is not None
@@ -338,6 +366,7 @@ class Store:
     ) -> None:
         with self.tables.write() as batch:
             require(batch.get(b"meta", b"genesis_hash") is None, "store has genesis")
+            batch.put(b"meta", b"writing", encode_height(0))
             _write_state(batch, state_writes, new_nodes, new_values)
             batch.put(b"meta", b"genesis_hash", genesis_hash)
             batch.put(b"meta", b"genesis_state_root", state_root)
@@ -352,6 +381,7 @@ class Store:
             head = 0 if head_raw is None else _HEIGHT.unpack(head_raw)[0]
             require(height == head + 1, "blocks must be saved in order", height=height, head=head)
             key = encode_height(height)
+            batch.put(b"meta", b"writing", key)  # the commit record opens the batch ...
             batch.put(b"blocks", key, encode(write.committed))
             batch.put(b"block_hashes", write.block_hash, key)
             # A hash that appears again (a replay that a proposer included and the runtime
@@ -366,7 +396,7 @@ class Store:
             _write_state(batch, write.state_writes, write.new_nodes, write.new_values)
             if header.next_validators_hash != header.validators_hash:
                 batch.put(b"validator_changes", key, b"")
-            batch.put(b"meta", b"head", key)
+            batch.put(b"meta", b"head", key)  # ... and the head pointer closes it
 
     def disk_usage_bytes(self) -> int:
         return self.tables.size_bytes()

@@ -7,6 +7,10 @@
     <dir>/nodes/<node>/…            one home directory per validator (see ``node.config``)
 
 All keys are generated here with the operating system's randomness; nothing is downloaded.
+Account and validator keys are written as the caller says (``jinqiao.keys.KeyProtection``:
+encrypted under a passphrase, or plaintext only when asked for explicitly), or taken from an
+existing key file — an HSM key reference, say — named per account or node in ``existing_keys``;
+the TLS keys are plaintext PEM (0600).
 ``jinqiao node add`` (``add_node``) later adds the home of a node that joins the running network.
 """
 
@@ -16,6 +20,8 @@ import datetime
 import ipaddress
 import re
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +46,8 @@ from jinqiao.core.genesis import (
 )
 from jinqiao.execution.runtime import Runtime
 from jinqiao.fileio import PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, save_atomically, save_new
-from jinqiao.keys import generate_key, save_key
-from jinqiao.node.config import NodeConfig, PeerConfig, dump_config, load_config
+from jinqiao.keys import KeyInfo, KeyProtection, generate_key, read_key_info, save_key
+from jinqiao.node.config import NodeConfig, ObserverConfig, PeerConfig, dump_config, load_config
 
 TLS_VALIDITY_DAYS = 825
 _NODE_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
@@ -85,6 +91,9 @@ class NodeEntry(msgspec.Struct, frozen=True):
     home: str
     api_url: str
     address: str
+    """The validator address; empty for an observer."""
+    role: str = "validator"
+    """``validator`` or ``observer`` (``jinqiao node add --observer``)."""
 
 
 class AccountEntry(msgspec.Struct, frozen=True):
@@ -227,20 +236,84 @@ def make_node_certificate(
     return key, certificate
 
 
+@dataclass(frozen=True)
+class _PlannedKey:
+    """A key of the new network: its public parts now, its file written by ``save``."""
+
+    public_key: bytes
+    address: bytes
+    save: Callable[[Path], None]
+
+
+def _plan_key(protection: KeyProtection, existing: Path | None, suite_name: str) -> _PlannedKey:
+    if existing is None:
+        signer = generate_key(suite_name)
+        return _PlannedKey(
+            signer.public_key, signer.address, lambda path: save_key(path, signer, protection)
+        )
+    info = _existing_key_info(existing, suite_name)
+    data = existing.read_bytes()
+    return _PlannedKey(
+        bytes.fromhex(info.public_key),
+        bytes.fromhex(info.address),
+        lambda path: save_new(path, data),
+    )
+
+
+def _existing_key_info(path: Path, suite_name: str) -> KeyInfo:
+    """The public parts of an existing key file, refused unless made for ``suite_name``."""
+    info = read_key_info(path)
+    if info.suite != suite_name:
+        raise InvalidInput(f"{path} is a {info.suite} key; this network uses {suite_name}")
+    return info
+
+
+def _node_names(organization: OrganizationSpec) -> list[str]:
+    if organization.validators == 1:
+        return [organization.id]
+    return [f"{organization.id}-{index}" for index in range(organization.validators)]
+
+
+def _check_existing_keys(spec: NetworkSpec, existing_keys: Mapping[str, Path]) -> None:
+    """Refuse, before anything is written, a name that is no account or node of ``spec``, a file
+    that is no key file and a key of another suite than the network's."""
+    names: set[str] = set()
+    for organization in spec.organizations:
+        names.update(_node_names(organization))
+        names.update(account.name for account in _account_specs(organization))
+    for name, path in existing_keys.items():
+        if name not in names:
+            raise InvalidInput(f"no account or node named {name!r} in the network specification")
+        _existing_key_info(path, spec.crypto_suite)
+
+
+def _account_specs(organization: OrganizationSpec) -> tuple[AccountSpec, ...]:
+    return organization.accounts or (AccountSpec(f"{organization.id}-admin", ("admin",)),)
+
+
 def init_network(
-    directory: Path, spec: NetworkSpec, *, genesis_time_ms: int | None = None
+    directory: Path,
+    spec: NetworkSpec,
+    *,
+    protection: KeyProtection,
+    existing_keys: Mapping[str, Path] | None = None,
+    genesis_time_ms: int | None = None,
 ) -> NetworkLayout:
     """Create every key, certificate and file of a new network in ``directory`` (which must not
-    exist or be empty)."""
+    exist or be empty). New account and validator keys, made for the spec's crypto suite, are
+    saved under ``protection``; an account or node named in ``existing_keys`` gets a copy of that
+    key file instead (an HSM key reference, say: docs/keys.md), which must be of the same suite."""
     get_suite(spec.crypto_suite)  # an unknown suite is refused before anything is written
+    existing_keys = existing_keys or {}
     if directory.exists() and any(directory.iterdir()):
         raise InvalidInput(f"{directory} is not empty; choose a new directory")
+    _check_existing_keys(spec, existing_keys)
     directory.mkdir(parents=True, exist_ok=True)
     organizations: list[GenesisOrganization] = []
     accounts: list[GenesisAccount] = []
     validators: list[GenesisValidator] = []
     account_entries: list[AccountEntry] = []
-    node_plans: list[tuple[str, str, Any, Any, Any]] = []
+    node_plans: list[tuple[str, str, _PlannedKey, Any, Any]] = []
     holdings: list[dict[str, Any]] = []
     institutions: list[dict[str, Any]] = []
     for organization in spec.organizations:
@@ -254,13 +327,10 @@ def init_network(
                 organization.id, organization.name, organization.roles, ca_pem.decode()
             )
         )
-        account_specs = organization.accounts or (
-            AccountSpec(f"{organization.id}-admin", ("admin",)),
-        )
-        for account in account_specs:
-            signer = generate_key(spec.crypto_suite)
+        for account in _account_specs(organization):
+            signer = _plan_key(protection, existing_keys.get(account.name), spec.crypto_suite)
             key_path = directory / "accounts" / f"{account.name}.json"
-            save_key(key_path, signer)
+            signer.save(key_path)
             accounts.append(
                 GenesisAccount(
                     account.name, organization.id, signer.public_key.hex(), account.roles
@@ -286,11 +356,8 @@ def init_network(
                     str(key_path.relative_to(directory)),
                 )
             )
-        for index in range(organization.validators):
-            node_name = (
-                f"{organization.id}-{index}" if organization.validators > 1 else organization.id
-            )
-            signer = generate_key(spec.crypto_suite)
+        for node_name in _node_names(organization):
+            signer = _plan_key(protection, existing_keys.get(node_name), spec.crypto_suite)
             validators.append(
                 GenesisValidator(node_name, organization.id, signer.public_key.hex(), 1)
             )
@@ -338,7 +405,7 @@ def init_network(
         )
         _write_public(home / "config.json", dump_config(config))
         _write_public(home / "genesis.json", genesis_bytes)
-        save_key(home / config.validator_key_file, signer)
+        signer.save(home / config.validator_key_file)
         node_key, node_certificate = make_node_certificate(
             node_name, organization_id, ca_key, ca_certificate
         )
@@ -371,12 +438,19 @@ def add_node(
     *,
     api_port: int,
     p2p_port: int,
+    protection: KeyProtection,
+    existing_key: Path | None = None,
     host: str = "127.0.0.1",
+    observer: bool = False,
 ) -> NodeEntry:
     """Create the home of a new node for a network made by ``init_network``: a new validator
     key, a TLS certificate from the organization's root in ``<dir>/orgs/<org>/``, and a
     configuration that dials every existing node (they learn of it from the chain once governance
-    decides to add it; see ``docs/guide.md``). Adds the node to ``network.json``."""
+    decides to add it; see ``docs/guide.md``). Adds the node to ``network.json``.
+
+    An ``observer`` gets no key and ``"observer": true``; since the chain does not name it, it is
+    added to the ``observers`` of every other non-observer node's configuration here (each lets it
+    connect from its next start)."""
     layout = load_layout(directory)
     if not _NODE_NAME.fullmatch(name):
         raise InvalidInput(
@@ -397,14 +471,16 @@ def add_node(
         if not 1 <= port <= 65_535:
             raise InvalidInput(f"the {port_name} must be 1..65535")
     peers = []
+    configs: dict[str, NodeConfig] = {}
     for node in layout.nodes:
-        config = load_config(directory / node.home)
+        config = configs[node.home] = load_config(directory / node.home)
         if api_port in (config.api_port, config.p2p_port) or p2p_port in (
             config.api_port,
             config.p2p_port,
         ):
             raise InvalidInput(f"node {node.name} already uses port {api_port} or {p2p_port}")
-        peers.append(PeerConfig(node.name, config.p2p_host, config.p2p_port))
+        if not config.observer:
+            peers.append(PeerConfig(node.name, config.p2p_host, config.p2p_port))
     ca_dir = directory / "orgs" / organization
     try:
         ca_key = serialization.load_pem_private_key((ca_dir / "tls-ca.key").read_bytes(), None)
@@ -415,7 +491,7 @@ def add_node(
         ) from None
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise InvalidInput(f"{ca_dir / 'tls-ca.key'} is not an EC private key")
-    signer = generate_key(genesis.suite.name)
+    signer = None if observer else _plan_key(protection, existing_key, genesis.suite.name)
     config = NodeConfig(
         name=name,
         api_host=host,
@@ -424,6 +500,14 @@ def add_node(
         p2p_port=p2p_port,
         peers=tuple(peers),
         dial_all_peers=True,
+        observer=observer,
+        observers=()
+        if observer
+        else tuple(
+            ObserverConfig(node.name, node.organization)
+            for node in layout.nodes
+            if node.role == "observer"
+        ),
     )
     node_key, node_certificate = make_node_certificate(name, organization, ca_key, ca_certificate)
     first_home = directory / layout.nodes[0].home if layout.nodes else None
@@ -434,18 +518,28 @@ def add_node(
     )
     _write_public(home / "config.json", dump_config(config))
     _write_public(home / "genesis.json", genesis_bytes)
-    save_key(home / config.validator_key_file, signer)
+    if signer is not None:
+        signer.save(home / config.validator_key_file)
     _write_private(home / "tls" / "node.key", _pem_key(node_key))
     _write_public(
         home / "tls" / "node.crt", node_certificate.public_bytes(serialization.Encoding.PEM)
     )
     _write_public(home / "tls" / "roots.pem", roots)
+    if observer:
+        allowed = ObserverConfig(name, organization)
+        for node_home, other in configs.items():
+            if not other.observer:
+                updated_config = msgspec.structs.replace(
+                    other, observers=(*other.observers, allowed)
+                )
+                _write_public(directory / node_home / "config.json", dump_config(updated_config))
     entry = NodeEntry(
         name,
         organization,
         str(home.relative_to(directory)),
         f"http://{host}:{api_port}",
-        signer.address.hex(),
+        "" if signer is None else signer.address.hex(),
+        "observer" if observer else "validator",
     )
     updated = msgspec.structs.replace(layout, nodes=(*layout.nodes, entry))
     _write_public(

@@ -2,7 +2,8 @@
 camt.053), settlement instructions (ISO 20022 pacs.009 between institutions, pacs.008 from an
 acquirer to its merchants), reconciliation of an institution's own records against its
 statement, and a chart of a cycle's positions (its figures are
-``jinqiao.apps.payments.figures``).
+``jinqiao.apps.payments.figures``). Anti-money-laundering reports over committed blocks are
+``jinqiao.reports.aml`` and ``jinqiao.reports.aml_signed`` (docs/aml.md).
 
 Pure functions over the contract's query results: the API and CLI read the data (with proofs)
 and call these; nothing here talks to a node. ``docs/payments.md`` describes the formats.

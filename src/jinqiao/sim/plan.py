@@ -53,12 +53,14 @@ class WriteCrash:
     """``instance`` crashes right after its ``write``-th durable write (a safety record, the
     locked block or a store batch, counted from 1), before it does anything else, and restarts
     ``restart_after_ms`` later. With ``lose_last_batch`` the disk also loses the store's last
-    batch, as if it had acknowledged an fsync it did not do."""
+    batch, as if it had acknowledged an fsync it did not do; with ``torn`` (if that write was a
+    store batch) only part of the batch reaches the disk, and the node must notice on restart."""
 
     instance: str
     write: int
     restart_after_ms: int
     lose_last_batch: bool = False
+    torn: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class SimPlan:
     crashes: tuple[Crash, ...] = ()
     write_crashes: tuple[WriteCrash, ...] = ()
     transfers: int = 40
+    payments: int = 8
+    """Card payments: each authorized by its issuer, then captured by its acquirer."""
     load_until_ms: int = 3_000
     faults_until_ms: int = 0
     """Global stabilisation time: from here on, no drops, bounded delays, every crash healed."""
@@ -170,13 +174,14 @@ def _crash_restart(rng: RandomSource) -> SimPlan:
 def _disk_faults(rng: RandomSource) -> SimPlan:
     """Crashes between any two durable writes of a node (after its safety record, before the
     vote leaves; after the locked block, before the precommit; after a block is stored, before
-    the next height), some losing the store's last batch."""
+    the next height), some losing the store's last batch and some tearing it."""
     crashes = tuple(
         WriteCrash(
             f"v{rng.randint(0, 3)}",
             rng.randint(1, 60),
             rng.randint(50, 1_500),
             lose_last_batch=chance(rng, 400),
+            torn=chance(rng, 500),
         )
         for _ in range(rng.randint(1, 3))
     )

@@ -1,0 +1,168 @@
+"""State: raw state reads with proofs, accounts, the token, and read-only contract queries."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Path, Query, Request
+
+from jinqiao.api.openapi import LOOKUP, QUERY, error_responses
+from jinqiao.api.params import NAME, SYMBOL, Address, StateKey
+from jinqiao.api.render import to_json
+from jinqiao.apps.token import TOKEN, Asset, Holding, asset_key, balance_key, supply_key
+from jinqiao.core.codec import decode_stored, encode
+from jinqiao.core.errors import InvalidInput
+from jinqiao.core.limits import MAX_NAME_LENGTH
+from jinqiao.execution.identity import REGISTRY, Account, account_key
+from jinqiao.execution.state import full_key
+from jinqiao.node.port import NodePort
+from jinqiao.node.reads import NotFound
+
+MAX_QUERY_BODY_BYTES = 64 * 1024
+Height = Annotated[int | None, Query(ge=1, le=2**63)]
+Symbol = Annotated[str, Path(pattern=SYMBOL, max_length=12)]
+
+
+def router(node: NodePort) -> APIRouter:
+    routes = APIRouter()
+    reader = node.reader
+
+    def state_view(key: bytes, height: int | None) -> dict[str, Any]:
+        read = reader.state(key, height)
+        return {
+            "key": key.hex(),
+            "value": None if read.value is None else read.value.hex(),
+            "height": read.header.height,
+            "state_root": read.header.state_root.hex(),
+            "proof": encode(read).hex(),
+        }
+
+    @routes.get("/v1/state/{contract}/{key}", tags=["state"], responses=error_responses(LOOKUP))
+    def state(
+        contract: Annotated[str, Path(pattern=NAME)], key: StateKey, height: Height = None
+    ) -> dict[str, Any]:
+        """A state value and its proof (``proof`` is a canonical ``StateReadProof``)."""
+        return state_view(full_key(contract, bytes.fromhex(key)), height)
+
+    @routes.get("/v1/accounts/{address}", tags=["state"], responses=error_responses(LOOKUP))
+    def account(address: Address, height: Height = None) -> dict[str, Any]:
+        """An account record (organization, roles, status) with its proof."""
+        view = state_view(full_key(REGISTRY, account_key(bytes.fromhex(address))), height)
+        if view["value"] is None:
+            raise NotFound(f"no account {address}", address=address)
+        view["account"] = to_json(decode_stored(bytes.fromhex(view["value"]), Account))
+        return view
+
+    @routes.get(
+        "/v1/token/{asset}/balances/{address}", tags=["token"], responses=error_responses(LOOKUP)
+    )
+    def token_balance(asset: Symbol, address: Address, height: Height = None) -> dict[str, Any]:
+        """A holder's balance in minor units (0 when the holding is proven absent), its tier and
+        frozen flag, with the state proof."""
+        raw_address = bytes.fromhex(address)
+        view = state_view(full_key(TOKEN, balance_key(asset, raw_address)), height)
+        holding = (
+            None if view["value"] is None else decode_stored(bytes.fromhex(view["value"]), Holding)
+        )
+        view.update(
+            asset=asset,
+            address=address,
+            balance_minor=0 if holding is None else holding.balance_minor,
+            tier=None if holding is None else holding.tier,
+            frozen=False if holding is None else holding.frozen,
+        )
+        return view
+
+    @routes.get("/v1/token/{asset}", tags=["token"], responses=error_responses(LOOKUP))
+    def token_asset(asset: Symbol) -> dict[str, Any]:
+        """An asset's definition and total supply, each with its state proof."""
+        definition = state_view(full_key(TOKEN, asset_key(asset)), None)
+        if definition["value"] is None:
+            raise NotFound(f"no asset {asset}", asset=asset)
+        # The supply at the definition's height, so both proofs name one header.
+        supply = state_view(full_key(TOKEN, supply_key(asset)), definition["height"])
+        return {
+            "asset": to_json(decode_stored(bytes.fromhex(definition["value"]), Asset)),
+            "supply_minor": 0
+            if supply["value"] is None
+            else decode_stored(bytes.fromhex(supply["value"]), int),
+            "height": definition["height"],
+            "asset_proof": definition["proof"],
+            "supply_proof": supply["proof"],
+        }
+
+    @routes.post(
+        "/v1/query/{contract}/{query_name}",
+        tags=["state"],
+        responses=error_responses(QUERY),
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {"type": "object"},
+                        "description": "the query's argument struct by field name (bytes as hex)",
+                    }
+                },
+            }
+        },
+    )
+    async def run_query(
+        contract: Annotated[str, Path(pattern=NAME, max_length=MAX_NAME_LENGTH)],
+        query_name: Annotated[str, Path(pattern=NAME, max_length=MAX_NAME_LENGTH)],
+        request: Request,
+    ) -> dict[str, Any]:
+        """Run a read-only contract query against the head state. Arguments are the query's
+        argument struct as a JSON object (bytes as hex). Results are not proven; use
+        ``/v1/state`` for proven reads."""
+        spec = node.query_spec(contract, query_name)
+        if spec is None:
+            raise NotFound(f"no query {contract}.{query_name}", code="unknown_method")
+        body = await request.body()
+        if len(body) > MAX_QUERY_BODY_BYTES:
+            raise InvalidInput(
+                f"query arguments are over {MAX_QUERY_BODY_BYTES} bytes", code="request_too_large"
+            )
+        try:
+            arguments = struct_from_json(spec.args_type, msgspec.json.decode(body or b"{}"))
+        except (msgspec.DecodeError, RecursionError, ValueError) as exc:
+            raise InvalidInput(
+                f"arguments of {contract}.{query_name}: {exc}", code="invalid_arguments"
+            ) from None
+
+        def run() -> dict[str, Any]:
+            height, result = node.run_query(contract, query_name, arguments)
+            return {"height": height, "result": to_json(result)}
+
+        return await asyncio.to_thread(run)
+
+    return routes
+
+
+def struct_from_json(kind: type[Any], value: Any) -> Any:
+    """An argument struct from a JSON object keyed by field name; ``bytes`` fields are hex."""
+    if not isinstance(value, dict):
+        raise msgspec.ValidationError(
+            f"expected a JSON object with fields {list(kind.__struct_fields__)}"
+        )
+    fields = msgspec.structs.fields(kind)
+    names = [field.name for field in fields]
+    unknown = sorted(set(value) - set(names))
+    if unknown:
+        raise msgspec.ValidationError(f"unknown fields {unknown[:10]}")
+    missing = [name for name in names if name not in value]
+    if missing:
+        raise msgspec.ValidationError(f"missing fields {missing}")
+    items = [_from_hex(field.name, field.type, value[field.name]) for field in fields]
+    return msgspec.convert(items, kind, strict=True)
+
+
+def _from_hex(name: str, kind: Any, value: Any) -> Any:
+    if kind is bytes and isinstance(value, str):
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            raise msgspec.ValidationError(f"{name}: {value[:80]!r} is not hex") from None
+    return value

@@ -1,0 +1,183 @@
+"""A member's credit store: its behaviour records, encrypted under per-subject keys, in one
+SQLite database file; erasing a subject destroys its key and its records.
+
+Each subject gets a random 256-bit key the first time a record of it is stored. A record is kept
+as ``ChaCha20-Poly1305(key, nonce, salt || canonical body, associated data = commitment)``: the
+salt that opens the on-chain commitment is inside the ciphertext, so without the key neither the
+body nor the link to the commitment can be recovered. The category and period are kept in clear
+beside it (they are on chain anyway) so a disclosure can select by category.
+
+Erasure deletes the subject's key and records in one transaction with ``PRAGMA secure_delete``
+on, so SQLite overwrites the freed pages instead of leaving the bytes in the file, and remembers
+the subject hash as erased so nothing of it is stored again. Tables::
+
+    subject_keys(subject BLOB PRIMARY KEY, key BLOB)
+    records(commitment BLOB PRIMARY KEY, subject BLOB, category TEXT, period INTEGER,
+            nonce BLOB, sealed BLOB)
+    erased(subject BLOB PRIMARY KEY)
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from jinqiao.apps.credit.records import SALT_BYTES, Hash, RecordBody, commitment, record_problem
+from jinqiao.apps.credit.scoring import Disclosure
+from jinqiao.core.codec import decode, encode
+from jinqiao.core.errors import InvalidInput, NodeFault
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+MAX_RECORD_BYTES = 4096
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS subject_keys (subject BLOB PRIMARY KEY, key BLOB NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+    commitment BLOB PRIMARY KEY,
+    subject BLOB NOT NULL,
+    category TEXT NOT NULL,
+    period INTEGER NOT NULL,
+    nonce BLOB NOT NULL,
+    sealed BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_by_subject ON records (subject, period);
+CREATE TABLE IF NOT EXISTS erased (subject BLOB PRIMARY KEY) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """What the submitter puts on chain for a stored record (``submit_record``)."""
+
+    subject: bytes
+    category: str
+    period: int
+    commitment: bytes
+
+
+class CreditStore:
+    """One member's records in the SQLite file at ``path`` (created if absent)."""
+
+    def __init__(self, path: Path, hash_function: Hash) -> None:
+        self._hash = hash_function
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA secure_delete = ON")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> CreditStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing --------------------------------------------------------------------------
+
+    def add(self, body: RecordBody) -> StoredRecord:
+        """Store a record under its subject's key; what to commit on chain comes back."""
+        problem = record_problem(body)
+        if problem is not None:
+            raise InvalidInput(f"the record is malformed: {problem}", code="invalid_record")
+        salt = secrets.token_bytes(SALT_BYTES)
+        digest = commitment(self._hash, salt, body)
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        with self._transaction():
+            self._refuse_erased(body.subject)
+            key = self._key(body.subject, create=True)
+            sealed = ChaCha20Poly1305(key).encrypt(nonce, salt + encode(body), digest)
+            self._db.execute(
+                "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)",
+                (digest, body.subject, body.category, body.period, nonce, sealed),
+            )
+        return StoredRecord(body.subject, body.category, body.period, digest)
+
+    def erase(self, subject: bytes) -> int:
+        """Destroy the subject's key and records; the number of records destroyed. Erasing an
+        erased subject destroys nothing and returns 0."""
+        with self._transaction():
+            count = self._db.execute(
+                "SELECT count(*) FROM records WHERE subject = ?", (subject,)
+            ).fetchone()[0]
+            self._db.execute("DELETE FROM records WHERE subject = ?", (subject,))
+            self._db.execute("DELETE FROM subject_keys WHERE subject = ?", (subject,))
+            self._db.execute("INSERT OR IGNORE INTO erased VALUES (?)", (subject,))
+        return int(count)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def is_erased(self, subject: bytes) -> bool:
+        row = self._db.execute("SELECT 1 FROM erased WHERE subject = ?", (subject,)).fetchone()
+        return row is not None
+
+    def disclose(self, subject: bytes, categories: Iterable[str]) -> list[Disclosure]:
+        """The subject's records in ``categories``, decrypted, with the salts that open their
+        commitments (for a reader whose access entry on chain covers these categories)."""
+        self._refuse_erased(subject)
+        wanted = sorted(set(categories))
+        marks = ",".join("?" for _ in wanted)
+        rows = self._db.execute(
+            f"SELECT commitment, nonce, sealed FROM records WHERE subject = ? "  # noqa: S608
+            f"AND category IN ({marks}) ORDER BY period, commitment",
+            (subject, *wanted),
+        ).fetchall()
+        if not rows:
+            return []
+        key = self._key(subject, create=False)
+        return [self._open(key, bytes(d), bytes(n), bytes(s)) for d, n, s in rows]
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _open(self, key: bytes, digest: bytes, nonce: bytes, sealed: bytes) -> Disclosure:
+        try:
+            plain = ChaCha20Poly1305(key).decrypt(nonce, sealed, digest)
+        except InvalidTag:
+            raise NodeFault(
+                "a stored credit record does not decrypt", commitment=digest.hex()
+            ) from None
+        body = decode(plain[SALT_BYTES:], RecordBody, max_bytes=MAX_RECORD_BYTES)
+        salt = plain[:SALT_BYTES]
+        if commitment(self._hash, salt, body) != digest:
+            raise NodeFault("a stored credit record does not open its commitment")
+        return Disclosure(salt, body)
+
+    def _key(self, subject: bytes, *, create: bool) -> bytes:
+        row = self._db.execute(
+            "SELECT key FROM subject_keys WHERE subject = ?", (subject,)
+        ).fetchone()
+        if row is not None:
+            return bytes(row[0])
+        if not create:
+            raise NodeFault("records of a subject without a key")
+        key = ChaCha20Poly1305.generate_key()
+        self._db.execute("INSERT INTO subject_keys VALUES (?, ?)", (subject, key))
+        return key
+
+    def _refuse_erased(self, subject: bytes) -> None:
+        if self.is_erased(subject):
+            raise InvalidInput("the subject was erased", code="subject_erased")
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        self._db.execute("ROLLBACK" if kind is not None else "COMMIT")

@@ -1,0 +1,294 @@
+"""Provenance rules on the real runtime: each broken rule gives its own code and changes nothing
+(``Chain.rejected`` compares the whole state before and after)."""
+
+from __future__ import annotations
+
+import pytest
+
+from jinqiao.apps.supplychain.model import (
+    SUPPLYCHAIN,
+    AggregationArgs,
+    BizTransaction,
+    CommissionArgs,
+    CompanyPrefix,
+    EpcsArgs,
+    EventArgs,
+    EventFields,
+    History,
+    HistoryArgs,
+    ItemView,
+    KeyArgs,
+    PrefixArgs,
+    RecallArgs,
+    RegisterPrefixArgs,
+    ShipArgs,
+    TransactArgs,
+    TransformArgs,
+)
+from jinqiao.core.errors import Rejection
+from tests.helpers.chain import Chain
+from tests.helpers.supplychain import GTIN, OPS, Events, make_chain, sgtin, sscc
+
+SC = SUPPLYCHAIN
+
+
+@pytest.fixture
+def chain() -> Chain:
+    return make_chain()
+
+
+def view(chain: Chain, key: str) -> ItemView:
+    result: ItemView = chain.query(SC, "item", KeyArgs(key))
+    return result
+
+
+def commission(chain: Chain, events: Events, *keys: str, lot: str = "") -> None:
+    chain.ok("brand-ops", SC, "commission", CommissionArgs(events.next(), keys, lot))
+
+
+def test_journey_brand_to_retailer_through_a_pallet(chain: Chain) -> None:
+    events = Events(chain)
+    items = [sgtin(i) for i in range(3)]
+    pallet = sscc(1)
+    commission(chain, events, *items, pallet)
+    chain.ok("brand-ops", SC, "pack", AggregationArgs(events.next(), pallet, tuple(items)))
+    chain.ok("brand-ops", SC, "ship", ShipArgs(events.next(), (pallet,), "distributor"))
+    assert view(chain, items[0]).in_transit_to == "distributor"
+    chain.ok("distributor-ops", SC, "receive", EpcsArgs(events.next(), (pallet,)))
+    assert view(chain, items[1]).custodian == "distributor"
+    chain.ok("distributor-ops", SC, "ship", ShipArgs(events.next(), (pallet,), "retailer"))
+    chain.ok("retailer-ops", SC, "receive", EpcsArgs(events.next(), (pallet,)))
+    chain.ok("retailer-ops", SC, "unpack", AggregationArgs(events.next(), pallet, ()))
+    chain.ok("retailer-ops", SC, "sell", EpcsArgs(events.next(), (items[0],)))
+    sold = view(chain, items[0])
+    assert (sold.item.status, sold.custodian, sold.top) == ("sold", "retailer", sold.item.id)
+    history: History = chain.query(SC, "history", HistoryArgs(items[0], 0, 10))
+    assert [e.kind for e in history.events] == [
+        "commissioning",
+        "packing",
+        "unpacking",
+        "retail_selling",
+    ]
+    pallet_history: History = chain.query(SC, "history", HistoryArgs(pallet, 0, 2))
+    assert pallet_history.next_start == 2
+    # Any form of the key reads the same item.
+    assert view(chain, "https://id.gs1.org/01/06901234000016/21/0") == sold
+
+
+def test_company_prefixes(chain: Chain) -> None:
+    chain.ok("registrar", SC, "register_company_prefix", RegisterPrefixArgs("6909999", "tier1"))
+    record: CompanyPrefix = chain.query(SC, "company_prefix", PrefixArgs("6909999"))
+    assert record.organization == "tier1"
+    for prefix in ("6909999", "690999", "69099991", "6901"):  # same, or overlapping
+        chain.rejected(
+            "company_prefix_taken",
+            "registrar",
+            SC,
+            "register_company_prefix",
+            RegisterPrefixArgs(prefix, "tier2"),
+        )
+    chain.rejected(
+        "invalid_company_prefix",
+        "registrar",
+        SC,
+        "register_company_prefix",
+        RegisterPrefixArgs("69a", "tier2"),
+    )
+    chain.rejected(
+        "unknown_organization",
+        "registrar",
+        SC,
+        "register_company_prefix",
+        RegisterPrefixArgs("7000000", "nobody"),
+    )
+    chain.rejected(
+        "unauthorized",
+        "brand-ops",
+        SC,
+        "register_company_prefix",
+        RegisterPrefixArgs("7000000", "brand"),
+    )
+
+
+def test_commissioning_rules(chain: Chain) -> None:
+    events = Events(chain)
+    commission(chain, events, sgtin(1))
+
+    def rejected(code: str, sender: str, *keys: str, event: EventFields | None = None) -> None:
+        args = CommissionArgs(event or events.next(), keys)
+        chain.rejected(code, sender, SC, "commission", args)
+
+    rejected("already_commissioned", "brand-ops", sgtin(1))
+    rejected("not_brand_owner", "distributor-ops", sgtin(2))
+    rejected("unknown_company_prefix", "brand-ops", "urn:epc:id:sgtin:0614141.812345.1")
+    rejected("invalid_check_digit", "brand-ops", "https://id.gs1.org/01/06901234000017/21/1")
+    rejected("malformed_uri", "brand-ops", "https://id.gs1.org/01/06901234000016/21/1/17/1")
+    rejected("malformed_identifier", "brand-ops", "urn:epc:id:sgtin:6901234.00001.1")
+    rejected("not_serialized", "brand-ops", GTIN)
+    rejected("duplicate_epc", "brand-ops", sgtin(3), "01/06901234000016/21/3")
+    rejected("invalid_epc_count", "brand-ops")
+    rejected(
+        "event_in_future", "brand-ops", sgtin(4), event=events.next(time_ms=chain.time_ms + 10**7)
+    )
+    rejected("invalid_event_hash", "brand-ops", sgtin(4), event=EventFields(b"short", 0))
+    used = EventFields((1).to_bytes(32, "big"), chain.time_ms)
+    rejected("duplicate_event", "brand-ops", sgtin(4), event=used)
+    bad_read_point = EventFields(b"\x77" * 32, chain.time_ms, "0614141123453")
+    rejected("invalid_check_digit", "brand-ops", sgtin(4), event=bad_read_point)
+
+
+def test_custody_rules(chain: Chain) -> None:
+    events = Events(chain)
+    commission(chain, events, sgtin(1), sgtin(2), sscc(1))
+    chain.rejected(
+        "not_custodian",
+        "distributor-ops",
+        SC,
+        "ship",
+        ShipArgs(events.next(), (sgtin(1),), "retailer"),
+    )
+    chain.rejected(
+        "unknown_organization",
+        "brand-ops",
+        SC,
+        "ship",
+        ShipArgs(events.next(), (sgtin(1),), "nobody"),
+    )
+    chain.rejected(
+        "invalid_receiver", "brand-ops", SC, "ship", ShipArgs(events.next(), (sgtin(1),), "brand")
+    )
+    chain.rejected(
+        "no_open_shipment", "retailer-ops", SC, "receive", EpcsArgs(events.next(), (sgtin(1),))
+    )
+    chain.rejected(
+        "not_commissioned",
+        "brand-ops",
+        SC,
+        "ship",
+        ShipArgs(events.next(), (sgtin(9),), "retailer"),
+    )
+    chain.ok("brand-ops", SC, "ship", ShipArgs(events.next(), (sgtin(1),), "distributor"))
+    chain.rejected(
+        "in_transit", "brand-ops", SC, "ship", ShipArgs(events.next(), (sgtin(1),), "retailer")
+    )
+    chain.rejected(
+        "no_open_shipment", "retailer-ops", SC, "receive", EpcsArgs(events.next(), (sgtin(1),))
+    )
+    # Children move with their container, never on their own.
+    chain.ok("brand-ops", SC, "pack", AggregationArgs(events.next(), sscc(1), (sgtin(2),)))
+    chain.rejected(
+        "item_in_container",
+        "brand-ops",
+        SC,
+        "ship",
+        ShipArgs(events.next(), (sgtin(2),), "retailer"),
+    )
+    chain.rejected(
+        "invalid_aggregation",
+        "brand-ops",
+        SC,
+        "pack",
+        AggregationArgs(events.next(), sscc(1), (sscc(1),)),
+    )
+    chain.rejected(
+        "not_a_child",
+        "brand-ops",
+        SC,
+        "unpack",
+        AggregationArgs(events.next(), sscc(1), (sgtin(1),)),
+    )
+    chain.rejected(
+        "item_is_container", "brand-ops", SC, "sell", EpcsArgs(events.next(), (sscc(1),))
+    )
+    # Events of an item are in time order.
+    late = events.next(time_ms=chain.time_ms - 10_000)
+    chain.rejected("event_out_of_order", "brand-ops", SC, "observe", EpcsArgs(late, (sgtin(2),)))
+
+
+def test_sold_decommissioned_and_consumed_items_do_not_move(chain: Chain) -> None:
+    events = Events(chain)
+    commission(chain, events, sgtin(1), sgtin(2), sgtin(3))
+    chain.ok("brand-ops", SC, "sell", EpcsArgs(events.next(), (sgtin(1),)))
+    chain.ok("brand-ops", SC, "decommission", EpcsArgs(events.next(), (sgtin(2),)))
+    chain.ok(
+        "brand-ops", SC, "transform", TransformArgs(events.next(), (sgtin(3),), (sgtin(4),), "L2")
+    )
+    for key, code in (
+        (sgtin(1), "item_sold"),
+        (sgtin(2), "item_decommissioned"),
+        (sgtin(3), "item_consumed"),
+    ):
+        chain.rejected(code, "brand-ops", SC, "ship", ShipArgs(events.next(), (key,), "retailer"))
+    assert view(chain, sgtin(4)).item.lot == "L2"
+    chain.ok("brand-ops", SC, "ship", ShipArgs(events.next(), (sgtin(4),), "distributor"))
+    chain.ok("distributor-ops", SC, "receive", EpcsArgs(events.next(), (sgtin(4),)))
+    chain.rejected(
+        "not_brand_owner",
+        "distributor-ops",
+        SC,
+        "transform",
+        TransformArgs(events.next(), (sgtin(4),), (sgtin(5),)),
+    )
+    # A sighting is recorded for any item, by any member.
+    chain.ok("retailer-ops", SC, "observe", EpcsArgs(events.next(), (sgtin(1),)))
+
+
+def test_recall_stops_a_lot_and_the_pallet_carrying_it(chain: Chain) -> None:
+    events = Events(chain)
+    commission(chain, events, sgtin(1), lot="L1")
+    commission(chain, events, sscc(1))
+    chain.ok("brand-ops", SC, "pack", AggregationArgs(events.next(), sscc(1), (sgtin(1),)))
+    chain.rejected("not_brand_owner", "distributor-ops", SC, "recall", RecallArgs(GTIN, "L1"))
+    chain.rejected("malformed_identifier", "brand-ops", SC, "recall", RecallArgs(sgtin(1), "L1"))
+    chain.ok("inspector", SC, "recall", RecallArgs(GTIN, "L1"))
+    chain.rejected("already_recalled", "brand-ops", SC, "recall", RecallArgs(GTIN, "L1"))
+    assert view(chain, sgtin(1)).recalled
+    chain.rejected(
+        "item_recalled", "brand-ops", SC, "ship", ShipArgs(events.next(), (sscc(1),), "retailer")
+    )
+    chain.ok("brand-ops", SC, "unpack", AggregationArgs(events.next(), sscc(1), ()))
+    chain.ok("brand-ops", SC, "decommission", EpcsArgs(events.next(), (sgtin(1),)))
+    chain.ok("brand-ops", SC, "ship", ShipArgs(events.next(), (sscc(1),), "retailer"))
+
+
+def test_transaction_event_links_documents(chain: Chain) -> None:
+    events = Events(chain)
+    commission(chain, events, sgtin(1))
+    link = (BizTransaction("po", "urn:epcglobal:cbv:bt:6901234000004:PO-1"),)
+    chain.rejected(
+        "not_custodian",
+        "retailer-ops",
+        SC,
+        "transact",
+        TransactArgs(events.next(), (sgtin(1),), link),
+    )
+    chain.rejected(
+        "invalid_biz_transaction",
+        "brand-ops",
+        SC,
+        "transact",
+        TransactArgs(events.next(), (sgtin(1),), (BizTransaction("p o", "x"),)),
+    )
+    event = events.next()
+    chain.ok("brand-ops", SC, "transact", TransactArgs(event, (sgtin(1),), link))
+    recorded = chain.query(SC, "event", EventArgs(event.event_hash))
+    assert recorded.biz_transactions == link and recorded.epcs == ("01/06901234000016/21/1",)
+
+
+def test_queries_reject_unknown_things(chain: Chain) -> None:
+    for name, args, code in (
+        ("item", KeyArgs(sgtin(7)), "not_commissioned"),
+        ("item", KeyArgs("nonsense"), "malformed_identifier"),
+        ("company_prefix", PrefixArgs("1234"), "unknown_company_prefix"),
+        ("event", EventArgs(b"\x00" * 32), "unknown_event"),
+        ("recall_record", RecallArgs(GTIN, "L9"), "not_recalled"),
+        ("recall_record", RecallArgs(GTIN, "L" * 300), "not_recalled"),
+        ("history", HistoryArgs(sgtin(1), 0, 0), "invalid_page"),
+    ):
+        with pytest.raises(Rejection) as raised:
+            chain.query(SC, name, args)
+        assert raised.value.code == code, name
+
+
+def test_every_member_has_an_ops_account() -> None:
+    assert set(OPS) >= {"brand", "distributor", "retailer", "bank"}

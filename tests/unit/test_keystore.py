@@ -44,6 +44,8 @@ FAST = ScryptParameters(log2_n=14)
 def no_ambient_passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (ENV_PASSPHRASE, ENV_PASSPHRASE_FD, ENV_PASSPHRASE_FILE):
         monkeypatch.delenv(name, raising=False)
+    # A descriptor is read once per process; a test's pipe may reuse an earlier test's number.
+    monkeypatch.setattr("jinqiao.keys.passphrase._descriptor_values", {})
 
 
 def sealed_file(tmp_path: Path, kdf: ScryptParameters = FAST) -> Path:
@@ -317,3 +319,52 @@ def test_migrate_encrypts_a_plaintext_sm2_key(tmp_path: Path) -> None:
     assert (info.kind, info.suite) == ("encrypted", "sm2-sm3")
     assert SM2_SECRET.hex() not in path.read_text()
     assert load_key(path, PASSPHRASE).secret_key() == SM2_SECRET
+
+
+def test_an_empty_explicit_passphrase_is_refused_not_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An explicit source that yields nothing is a mistake to report, not a reason to take the
+    environment's passphrase (or a prompt's) instead."""
+    path = sealed_file(tmp_path)
+    monkeypatch.setenv(ENV_PASSPHRASE, PASSPHRASE.decode())  # would open the key
+    empty_file = tmp_path / "empty"
+    empty_file.write_bytes(b"\n")
+    monkeypatch.setenv("EMPTY_PASSPHRASE", "")
+    reading, writing = os.pipe()
+    os.write(writing, b"\n")
+    os.close(writing)
+    try:
+        for source, named in [
+            (PassphraseSource(file=empty_file), f"from {empty_file}"),
+            (PassphraseSource(env="EMPTY_PASSPHRASE"), "from $EMPTY_PASSPHRASE"),
+            (PassphraseSource(fd=reading), f"from file descriptor {reading}"),
+        ]:
+            with pytest.raises(InvalidInput) as info:
+                load_key(path, source)
+            assert info.value.message == f"the passphrase for key {path} {named} is empty"
+            with pytest.raises(InvalidInput, match="is empty"):
+                source.read("new key", new=True)
+    finally:
+        os.close(reading)
+
+
+@pytest.mark.parametrize("variable", [ENV_PASSPHRASE, ENV_PASSPHRASE_FILE, ENV_PASSPHRASE_FD])
+def test_an_empty_passphrase_from_the_environment_is_refused_not_prompted_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    path = sealed_file(tmp_path)
+    empty_file = tmp_path / "empty"
+    empty_file.write_bytes(b"")
+    reading, writing = os.pipe()
+    os.close(writing)
+    value = {ENV_PASSPHRASE: "", ENV_PASSPHRASE_FILE: str(empty_file)}.get(variable, str(reading))
+    monkeypatch.setenv(variable, value)
+    # On a terminal, a prompt would answer with the right passphrase: it must not be asked.
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", lambda prompt: PASSPHRASE.decode())
+    try:
+        with pytest.raises(InvalidInput, match=f"key {path} from .* is empty"):
+            load_key(path)
+    finally:
+        os.close(reading)

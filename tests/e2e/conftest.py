@@ -13,8 +13,13 @@ from tests.helpers.process import NodeProcess, make_network
 
 
 @pytest.fixture
-def network(tmp_path: Path) -> Iterator[tuple[Path, NetworkLayout, list[NodeProcess]]]:
-    layout = make_network(tmp_path, validators=4)
+def network(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Path, NetworkLayout, list[NodeProcess]]]:
+    """Four validators of the default suite, or of the suite a test names with
+    ``@pytest.mark.parametrize("network", ["sm2-sm3"], indirect=True)``."""
+    crypto_suite = getattr(request, "param", "ed25519-sha256")
+    layout = make_network(tmp_path, validators=4, crypto_suite=crypto_suite)
     nodes = [
         NodeProcess(tmp_path / node.home, port=int(node.api_url.rsplit(":", 1)[1]))
         for node in layout.nodes

@@ -1,7 +1,14 @@
 """Four validator processes on loopback — real TLS between them, real HTTP to them — under a
 steady load of signed transfers, through the faults a consortium meets: a validator killed and
 restarted, one paused and resumed, two of four stopped (the chain must halt without forking and
-resume when one returns), and all four restarted from disk."""
+resume when one returns), and all four restarted from disk — on each crypto suite.
+
+The load's progress is checked phase by phase (it confirms a new batch while one validator is down,
+paused, and after the halt), never as a count of batches: the phases last a number of heights, and
+how many batches fit in a height depends on the suite and the machine. On ``sm2-sm3`` a batch's
+admission (20 SM2 verifications, each about 15 times an Ed25519 one) often straddles the start of
+a height, so the batch spans two blocks; the old ``len(load.committed) > 10`` failed there on a
+busy machine (it counted 10) while nothing was wrong."""
 
 from __future__ import annotations
 
@@ -30,6 +37,14 @@ def restart(node: NodeProcess) -> None:
     node.process = replacement.process
 
 
+@pytest.mark.parametrize("network", ["ed25519-sha256", "sm2-sm3"], indirect=True)
+def load_moves(load: Load, what: str, timeout_s: float = 60) -> None:
+    """The load confirms a batch it had not confirmed before ``load_moves`` was called."""
+    before = len(load.committed)
+    wait_for(lambda: len(load.committed) > before, timeout_s, f"the load to commit {what}")
+
+
+@pytest.mark.parametrize("network", ["ed25519-sha256", "sm2-sm3"], indirect=True)
 def test_four_validators_survive_the_faults(
     network: tuple[Path, NetworkLayout, list[NodeProcess]],
 ) -> None:
@@ -46,11 +61,13 @@ def test_four_validators_survive_the_faults(
     with Load(first.url, genesis_file, payer_file, payee) as load:
         start = height(first)
         wait_for(lambda: height(first) >= start + 3, 30, "healthy commits")
+        load_moves(load, "on a healthy network")
 
         # One validator killed: the other three keep committing.
         fourth.kill()
         at_kill = height(first)
         wait_for(lambda: height(first) >= at_kill + 3, 30, "commits with one validator down")
+        load_moves(load, "with one validator down")
         # ...and after a restart it catches up to the same chain.
         restart(fourth)
         wait_for(
@@ -62,6 +79,7 @@ def test_four_validators_survive_the_faults(
         third.process.send_signal(signal.SIGSTOP)
         at_pause = height(first)
         wait_for(lambda: height(first) >= at_pause + 2, 30, "commits with one validator paused")
+        load_moves(load, "with one validator paused")
         third.process.send_signal(signal.SIGCONT)
         wait_for(lambda: height(third) >= height(first) - 1, 60, "catch-up after SIGCONT")
 
@@ -97,6 +115,7 @@ def test_four_validators_survive_the_faults(
         # One returns: three of four, the chain moves again.
         restart(third)
         wait_for(lambda: height(first) > halted, 60, "commits after one validator returned")
+        load_moves(load, "after the halt")
         restart(fourth)
         # The Prometheus metrics saw all of it: rounds per height, block execution time under
         # consensus, and the missing votes of the validators that were down.
@@ -106,9 +125,9 @@ def test_four_validators_survive_the_faults(
         assert metrics[f'jinqiao_consensus_missing_votes_total{{validator="{fourth_name}"}}'] > 0
 
     # All four restarted from disk: the chain continues at the next height.
+    before = max(height(node) for node in nodes)  # asked while they run (a stopped one is -1)
     for node in nodes:
         assert node.stop() == 0, node.log()
-    before = max(height(node) for node in nodes)
     for node in nodes:
         restart(node)
     with Client(first.url, genesis_file=genesis_file) as client:
@@ -124,4 +143,4 @@ def test_four_validators_survive_the_faults(
     for at in range(1, top + 1, max(1, top // 20)):
         hashes = {block_hash(node, at) for node in nodes}
         assert len(hashes) == 1, f"fork at height {at}: {hashes}"
-    assert len(load.committed) > 10
+    assert load.committed, "the load confirmed nothing"

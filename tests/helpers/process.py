@@ -58,12 +58,14 @@ def free_port() -> int:
     return free_port_base(1)
 
 
-def make_network(directory: Path, *, validators: int = 1) -> NetworkLayout:
+def make_network(
+    directory: Path, *, validators: int = 1, crypto_suite: str = "ed25519-sha256"
+) -> NetworkLayout:
     base = free_port_base(validators)
     # Test networks are thrown away: plaintext keys, asked for explicitly (docs/keys.md).
     return init_network(
         directory,
-        demo_spec(validators=validators, base_api_port=base),
+        demo_spec(validators=validators, base_api_port=base, crypto_suite=crypto_suite),
         protection=InsecurePlaintext(),
     )
 

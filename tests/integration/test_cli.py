@@ -125,6 +125,51 @@ def test_add_validator_needs_a_hex_key(network: tuple[Path, NodeProcess]) -> Non
     assert code == 1 and "hexadecimal" in err
 
 
+def test_init_keys_and_sim_take_the_suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SM2 keys are made for the suite and encrypted at rest like Ed25519 keys."""
+    monkeypatch.setenv("SM2_TEST_PASSPHRASE", "correct horse battery staple")
+    encrypted = ("--passphrase-env", "SM2_TEST_PASSPHRASE", "--scrypt-log2-n", "14")
+    directory = tmp_path / "sm2"
+    code, out, err = invoke("init", str(directory), "--suite", "sm2-sm3", *encrypted, "--json")
+    assert code == 0, err
+    genesis = json.loads((directory / "genesis.json").read_text())
+    assert genesis["crypto_suite"] == "sm2-sm3"
+    for account in json.loads(out)["accounts"]:
+        key_file = json.loads((directory / account["key_file"]).read_text())
+        assert key_file["format"] == "jinqiao-keystore-v1" and "secret_key" not in key_file
+        assert key_file["suite"] == "sm2-sm3" and len(key_file["public_key"]) == 130
+    assert all(len(v["public_key"]) == 130 for v in genesis["validators"])
+    key = tmp_path / "k.json"
+    code, out, _ = invoke("keys", "create", str(key), "--suite", "sm2-sm3", *encrypted, "--json")
+    created = json.loads(out)
+    assert code == 0 and created["kind"] == "encrypted" and created["suite"] == "sm2-sm3"
+    assert len(created["public_key"]) == 130
+    code, out, _ = invoke("sim", "--seed", "0", "--suite", "sm2-sm3", "--json")
+    assert code == 0 and json.loads(out)["suite"] == "sm2-sm3"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("init", "{dir}", "--suite", "sm9"),
+        ("init", "{dir}", "--suite", "sm9", "--insecure-plaintext"),
+        ("keys", "create", "{dir}/k.json", "--suite", "sm9"),
+        ("keys", "create", "{dir}/k.json", "--suite", "sm9", "--insecure-plaintext"),
+        ("keys", "import", "{dir}/k.json", "--suite", "sm9", "--insecure-plaintext"),
+        ("sim", "--seed", "0", "--suite", "sm9"),
+        ("bench", "network", "--suite", "sm9"),
+    ],
+)
+def test_an_unknown_suite_is_one_line_and_writes_nothing(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    target = tmp_path / "new"
+    code, _, err = invoke(*(part.format(dir=target) for part in command))
+    assert code == 1
+    assert err.strip() == ("error: unknown crypto suite 'sm9'; known: ed25519-sha256, sm2-sm3"), err
+    assert not target.exists()
+
+
 def test_init_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "x").write_text("taken")
     code, _, err = invoke("init", str(tmp_path))

@@ -233,3 +233,25 @@ def test_init_refuses_an_unknown_existing_key_name_and_writes_nothing(tmp_path: 
     result = jinqiao("init", str(directory))
     assert_one_line_error(result, "needs a passphrase")
     assert not directory.exists() or not any(directory.iterdir())
+
+
+def test_an_empty_passphrase_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    """An empty --passphrase-file is refused, though the environment holds a passphrase that
+    would do: the explicit source is what the operator meant."""
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    path = tmp_path / "k.json"
+    result = jinqiao(
+        "keys",
+        "create",
+        str(path),
+        *FAST,
+        "--passphrase-file",
+        str(empty),
+        environment={ENV_PASSPHRASE: PASSPHRASE},
+    )
+    assert_one_line_error(result, f"the passphrase for new key {path} from {empty} is empty")
+    assert not path.exists()
+    result = jinqiao("keys", "create", str(path), *FAST, environment={ENV_PASSPHRASE: ""})
+    assert_one_line_error(result, f"from ${ENV_PASSPHRASE} is empty")
+    assert not path.exists()

@@ -183,3 +183,14 @@ def test_opening_a_reference_refuses_every_mistake_clearly(
     ]
     for index, (change, message) in enumerate(cases):
         refused(edited(path, tmp_path / f"case-{index}.json", **change), message)
+
+
+def test_an_sm2_key_in_the_token_is_refused_by_name(tmp_path: Path, soft_token: SoftToken) -> None:
+    """SM2 has no PKCS#11 mechanism in SoftHSM2 or the standard: the suite is refused before the
+    token is touched, and nothing is written (docs/keys.md)."""
+    path = tmp_path / "sm2.json"
+    label = f"key-{uuid.uuid4().hex[:12]}"
+    result = runner.invoke(app, [*soft_token.create_arguments(path, label), "--suite", "sm2-sm3"])
+    assert result.exit_code == 1
+    assert "suite 'sm2-sm3' has no PKCS#11 mapping" in result.stderr, result.stderr
+    assert not path.exists()

@@ -4,6 +4,7 @@ fails with ``VerificationError``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,8 +25,17 @@ from jinqiao.ledger.smt import (
     value_hash,
 )
 from jinqiao.verify import VerificationError, verify_merkle_proof, verify_state_proof
+from tests.helpers.suites import SUITE_NAMES, use_suite
 
 SUITE = get_suite("ed25519-sha256")
+
+
+@pytest.fixture(autouse=True, scope="module", params=SUITE_NAMES)
+def each_suite(request: pytest.FixtureRequest) -> Iterator[CryptoSuite]:
+    """Every test of this module runs on each crypto suite."""
+    yield from use_suite(request, globals())
+
+
 PROPERTY_SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -38,10 +48,11 @@ batches = st.lists(changes, min_size=1, max_size=8)
 
 
 def apply_batches(
-    batch_list: list[dict[bytes, bytes | None]], suite: CryptoSuite = SUITE
+    batch_list: list[dict[bytes, bytes | None]], suite: CryptoSuite | None = None
 ) -> tuple[SparseMerkleTree, bytes, dict[bytes, bytes]]:
     """Apply the batches incrementally, checking each root against the reference; returns the
-    tree, its final root and the model (full key -> value)."""
+    tree, its final root and the model (full key -> value). ``suite``: this module's ``SUITE``."""
+    suite = suite or SUITE
     reader = MemoryNodeReader()
     tree = SparseMerkleTree(suite, reader)
     root = EMPTY_ROOT

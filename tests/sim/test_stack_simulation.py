@@ -42,12 +42,14 @@ SIM_SEEDS = 330
 BLOCKS = 10
 
 
-def run_seeds(seeds: range, scenario: str | None = None) -> list[str]:
+def run_seeds(
+    seeds: range, scenario: str | None = None, suite: str = "ed25519-sha256"
+) -> list[str]:
     failures = []
     for seed in seeds:
         name = scenario or scenario_for_seed(seed)
         try:
-            run_scenario(name, seed, random.Random(seed))
+            run_scenario(name, seed, random.Random(seed), suite=suite)
         except SimulationFailure as failure:
             failures.append(failure.message)
     return failures
@@ -88,6 +90,33 @@ def test_every_invariant_holds(block: int) -> None:
     size = SIM_SEEDS // BLOCKS
     failures = run_seeds(range(block * size, (block + 1) * size))
     assert not failures, "\n".join(failures[:5])
+
+
+SM2_SEEDS = len(scenario_names())
+"""One seed per scenario: SM2 costs ~10 times Ed25519 per verify, so the many seeds run on the
+default suite and these show the SM2 network through every kind of fault."""
+
+
+def test_every_invariant_holds_on_an_sm2_network() -> None:
+    assert run_seeds(range(SM2_SEEDS), suite="sm2-sm3") == []
+
+
+def test_an_sm2_run_replays_exactly_and_differs_from_the_ed25519_run() -> None:
+    sm2 = run_scenario("twin", 5, random.Random(5), suite="sm2-sm3")
+    assert sm2.digest == run_scenario("twin", 5, random.Random(5), suite="sm2-sm3").digest
+    assert sm2.digest != run_scenario("twin", 5, random.Random(5)).digest
+    assert sm2.height > 0
+
+
+def test_an_sm2_failure_replays_with_its_suite() -> None:
+    rng = random.Random(3)
+    plan = SimPlan(
+        partitions=(Partition(0, 60_000, SCENARIOS["split_brain"](rng).partitions[0].groups),),
+        liveness_bound_ms=1_000,
+    )
+    with pytest.raises(SimulationFailure) as failure:
+        Simulation("split_brain", 3, plan, rng, suite="sm2-sm3").run()
+    assert "--seed 3 --suite sm2-sm3" in failure.value.message
 
 
 def test_one_seed_replays_one_run_exactly() -> None:

@@ -148,7 +148,7 @@ def test_secret_of_wrong_length_is_invalid_input(length: int) -> None:
         SUITE.signer(bytes(length))
 
 
-@pytest.mark.parametrize("name", ["sm2-sm3", "", "ED25519-SHA256", "ed25519"])
+@pytest.mark.parametrize("name", ["sm2", "SM2-SM3", "", "ED25519-SHA256", "ed25519"])
 def test_unknown_suite_is_invalid_input(name: str) -> None:
     with pytest.raises(InvalidInput) as info:
         get_suite(name)

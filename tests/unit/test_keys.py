@@ -137,8 +137,11 @@ def test_wrong_type_is_refused(tmp_path: Path) -> None:
 
 
 def test_wrong_suite_is_refused(tmp_path: Path) -> None:
+    document = {**key_document(), "suite": "sm9-sm3"}
+    assert_refused(write(tmp_path / "node.json", document), "sm9-sm3")
+    # An Ed25519 key labelled SM2: the SM2 public key of that secret is another.
     document = {**key_document(), "suite": "sm2-sm3"}
-    assert_refused(write(tmp_path / "node.json", document), "sm2-sm3")
+    assert_refused(write(tmp_path / "sm2.json", document), "does not match the secret key")
 
 
 def test_secret_that_is_not_hex_is_refused(tmp_path: Path) -> None:

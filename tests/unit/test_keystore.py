@@ -44,6 +44,8 @@ FAST = ScryptParameters(log2_n=14)
 def no_ambient_passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (ENV_PASSPHRASE, ENV_PASSPHRASE_FD, ENV_PASSPHRASE_FILE):
         monkeypatch.delenv(name, raising=False)
+    # A descriptor is read once per process; a test's pipe may reuse an earlier test's number.
+    monkeypatch.setattr("jinqiao.keys.passphrase._descriptor_values", {})
 
 
 def sealed_file(tmp_path: Path, kdf: ScryptParameters = FAST) -> Path:
@@ -269,3 +271,100 @@ def test_migrate_encrypts_a_plaintext_file_in_place(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="already encrypted; nothing to migrate"):
         migrate_key(path, Encrypted(PASSPHRASE, FAST))
     assert path.read_bytes() == before
+
+
+SM2 = get_suite("sm2-sm3")
+SM2_SECRET = bytes.fromhex("3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8")
+"""The signer's secret of GM/T 0003.5's signature example: a valid SM2 secret key."""
+
+
+def test_an_sm2_key_is_sealed_in_the_same_keystore_format(tmp_path: Path) -> None:
+    path = tmp_path / "sm2.json"
+    signer = SM2.signer(SM2_SECRET)
+    save_key(path, signer, Encrypted(PASSPHRASE, FAST))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    assert SM2_SECRET.hex() not in text
+    document = json.loads(text)
+    assert document["format"] == "jinqiao-keystore-v1" and document["suite"] == "sm2-sm3"
+    assert document["public_key"] == signer.public_key.hex() and len(signer.public_key) == 65
+    assert document["cipher"]["name"] == "chacha20-poly1305" and document["kdf"]["name"] == "scrypt"
+    assert len(bytes.fromhex(document["ciphertext"])) == 32 + 16  # the secret and the AEAD tag
+    info = read_key_info(path)
+    assert (info.kind, info.suite, info.address) == ("encrypted", "sm2-sm3", signer.address.hex())
+    loaded = load_key(path, PASSPHRASE)
+    assert loaded.suite is SM2 and loaded.secret_key() == SM2_SECRET
+    assert SM2.verify(signer.public_key, b"m", loaded.sign(b"m"))
+    before = path.read_bytes()
+    with pytest.raises(InvalidInput, match="wrong passphrase"):
+        load_key(path, b"wrong passphrase!")
+    assert path.read_bytes() == before
+
+
+def test_an_sm2_keystore_relabelled_ed25519_is_refused(tmp_path: Path) -> None:
+    """The suite is a clear field bound to the ciphertext: relabelling is tampering."""
+    path = tmp_path / "sm2.json"
+    save_key(path, SM2.signer(SM2_SECRET), Encrypted(PASSPHRASE, FAST))
+    rewrite(path, {"suite": "ed25519-sha256"})
+    before = path.read_bytes()
+    with pytest.raises(InvalidInput, match="authentication failed"):
+        load_key(path, PASSPHRASE)
+    assert path.read_bytes() == before
+
+
+def test_migrate_encrypts_a_plaintext_sm2_key(tmp_path: Path) -> None:
+    path = tmp_path / "old-sm2.json"
+    save_key(path, SM2.signer(SM2_SECRET), InsecurePlaintext())
+    info = migrate_key(path, Encrypted(PASSPHRASE, FAST))
+    assert (info.kind, info.suite) == ("encrypted", "sm2-sm3")
+    assert SM2_SECRET.hex() not in path.read_text()
+    assert load_key(path, PASSPHRASE).secret_key() == SM2_SECRET
+
+
+def test_an_empty_explicit_passphrase_is_refused_not_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An explicit source that yields nothing is a mistake to report, not a reason to take the
+    environment's passphrase (or a prompt's) instead."""
+    path = sealed_file(tmp_path)
+    monkeypatch.setenv(ENV_PASSPHRASE, PASSPHRASE.decode())  # would open the key
+    empty_file = tmp_path / "empty"
+    empty_file.write_bytes(b"\n")
+    monkeypatch.setenv("EMPTY_PASSPHRASE", "")
+    reading, writing = os.pipe()
+    os.write(writing, b"\n")
+    os.close(writing)
+    try:
+        for source, named in [
+            (PassphraseSource(file=empty_file), f"from {empty_file}"),
+            (PassphraseSource(env="EMPTY_PASSPHRASE"), "from $EMPTY_PASSPHRASE"),
+            (PassphraseSource(fd=reading), f"from file descriptor {reading}"),
+        ]:
+            with pytest.raises(InvalidInput) as info:
+                load_key(path, source)
+            assert info.value.message == f"the passphrase for key {path} {named} is empty"
+            with pytest.raises(InvalidInput, match="is empty"):
+                source.read("new key", new=True)
+    finally:
+        os.close(reading)
+
+
+@pytest.mark.parametrize("variable", [ENV_PASSPHRASE, ENV_PASSPHRASE_FILE, ENV_PASSPHRASE_FD])
+def test_an_empty_passphrase_from_the_environment_is_refused_not_prompted_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    path = sealed_file(tmp_path)
+    empty_file = tmp_path / "empty"
+    empty_file.write_bytes(b"")
+    reading, writing = os.pipe()
+    os.close(writing)
+    value = {ENV_PASSPHRASE: "", ENV_PASSPHRASE_FILE: str(empty_file)}.get(variable, str(reading))
+    monkeypatch.setenv(variable, value)
+    # On a terminal, a prompt would answer with the right passphrase: it must not be asked.
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", lambda prompt: PASSPHRASE.decode())
+    try:
+        with pytest.raises(InvalidInput, match=f"key {path} from .* is empty"):
+            load_key(path)
+    finally:
+        os.close(reading)

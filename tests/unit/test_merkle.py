@@ -4,11 +4,12 @@ against the recursive definition, and proofs for every leaf."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 
 import pytest
 
 from jinqiao.core.codec import encode
-from jinqiao.core.crypto import get_suite
+from jinqiao.core.crypto import CryptoSuite, get_suite
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.proofs import MERKLE_EMPTY_ROOT, MerkleProof, merkle_path_directions
 from jinqiao.core.types import SignedTransaction, TransactionBody
@@ -19,8 +20,16 @@ from jinqiao.ledger.merkle import (
     reference_merkle_root,
 )
 from jinqiao.verify import VerificationError, verify_merkle_proof
+from tests.helpers.suites import SUITE_NAMES, sha256_known_answer, use_suite
 
 SUITE = get_suite("ed25519-sha256")
+
+
+@pytest.fixture(autouse=True, scope="module", params=SUITE_NAMES)
+def each_suite(request: pytest.FixtureRequest) -> Iterator[CryptoSuite]:
+    """Every test of this module runs on each crypto suite."""
+    yield from use_suite(request, globals())
+
 
 # The test inputs and roots published with Certificate Transparency's Merkle tree tests
 # (RFC 6962 hashing); our tree over n >= 1 leaves must give the same roots.
@@ -55,6 +64,7 @@ def leaves_of(count: int) -> list[bytes]:
 
 @pytest.mark.parametrize("count", range(1, 9))
 def test_roots_match_the_rfc6962_test_vectors(count: int) -> None:
+    sha256_known_answer(SUITE)
     assert merkle_root(SUITE, RFC6962_LEAVES[:count]).hex() == RFC6962_ROOTS[count - 1]
 
 
@@ -64,15 +74,15 @@ def test_empty_tree_root_is_32_zero_bytes() -> None:
 
 
 def test_one_leaf_root_is_its_leaf_hash() -> None:
-    assert merkle_root(SUITE, [b"abc"]) == hashlib.sha256(b"\x00abc").digest()
+    assert merkle_root(SUITE, [b"abc"]) == SUITE.hash(b"\x00abc")
 
 
 def test_three_leaves_split_two_and_one() -> None:
     def leaf(data: bytes) -> bytes:
-        return hashlib.sha256(b"\x00" + data).digest()
+        return SUITE.hash(b"\x00" + data)
 
     def inner(left: bytes, right: bytes) -> bytes:
-        return hashlib.sha256(b"\x01" + left + right).digest()
+        return SUITE.hash(b"\x01" + left + right)
 
     expected = inner(inner(leaf(b"a"), leaf(b"b")), leaf(b"c"))
     assert merkle_root(SUITE, [b"a", b"b", b"c"]) == expected

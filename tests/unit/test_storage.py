@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from jinqiao.core.codec import encode
-from jinqiao.core.crypto import get_suite
+from jinqiao.core.crypto import CryptoSuite, get_suite
 from jinqiao.core.errors import NodeFault
 from jinqiao.core.hashing import header_hash, transaction_hash
 from jinqiao.core.types import (
@@ -27,8 +27,17 @@ from jinqiao.core.types import (
     TransactionBody,
 )
 from jinqiao.node.storage import BlockWrite, MemoryTables, Store, StoreTorn, encode_height
+from tests.helpers.suites import SUITE_NAMES, use_suite
 
 SUITE = get_suite("ed25519-sha256")
+
+
+@pytest.fixture(autouse=True, scope="module", params=SUITE_NAMES)
+def each_suite(request: pytest.FixtureRequest) -> Iterator[CryptoSuite]:
+    """Every test of this module runs on each crypto suite."""
+    yield from use_suite(request, globals())
+
+
 MAP_SIZE_BYTES = 32 * 1024 * 1024
 GENESIS_HASH = b"\x9a" * 32
 GENESIS_ROOT = b"\x9b" * 32

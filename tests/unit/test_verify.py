@@ -3,11 +3,13 @@ be wrong) and whole reads — state, transactions, receipts — checked against 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import msgspec
 import pytest
 
 from jinqiao.core.codec import decode, encode
-from jinqiao.core.crypto import Signer, get_suite
+from jinqiao.core.crypto import CryptoSuite, Signer, get_suite
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import (
     Genesis,
@@ -39,8 +41,17 @@ from jinqiao.verify import (
     verify_state_read,
     verify_transaction_inclusion,
 )
+from tests.helpers.suites import SUITE_NAMES, use_suite
 
 SUITE = get_suite("ed25519-sha256")
+
+
+@pytest.fixture(autouse=True, scope="module", params=SUITE_NAMES)
+def each_suite(request: pytest.FixtureRequest) -> Iterator[CryptoSuite]:
+    """Every test of this module runs on each crypto suite."""
+    yield from use_suite(request, globals())
+
+
 CHAIN_ID = "jinqiao-test"
 HEIGHT = 7
 
@@ -54,6 +65,7 @@ def make_genesis(signers: list[Signer], powers: list[int] | None = None) -> Gene
     genesis = Genesis(
         chain_id=CHAIN_ID,
         genesis_time_ms=0,
+        crypto_suite=SUITE.name,
         organizations=(GenesisOrganization(id="bank", name="Bank"),),
         accounts=(
             GenesisAccount(

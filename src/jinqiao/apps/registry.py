@@ -142,14 +142,13 @@ def check_roles(ctx: Context, roles: tuple[str, ...]) -> None:
 
 
 def check_public_key(ctx: Context, public_key: bytes) -> bytes:
-    """Check a public key's length for the network's suite and return its address."""
+    """Check a public key for the network's suite (length, and for SM2 a point on the curve)
+    and return its address."""
     suite = ctx.suite
-    if len(public_key) != suite.public_key_bytes:
-        ctx.reject(
-            "invalid_public_key",
-            f"a {suite.name} public key is {suite.public_key_bytes} bytes",
-            length=len(public_key),
-        )
+    try:
+        suite.check_public_key(public_key)
+    except InvalidInput as exc:
+        ctx.reject("invalid_public_key", exc.message, length=len(public_key))
     return suite.address(public_key)
 
 

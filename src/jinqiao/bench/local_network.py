@@ -27,7 +27,7 @@ import msgspec
 from jinqiao.apps.token import TOKEN
 from jinqiao.bench.execute import bench_token_config
 from jinqiao.core.codec import CanonicalStruct, encode
-from jinqiao.core.crypto import DEFAULT_SUITE, Signer, get_suite
+from jinqiao.core.crypto import DEFAULT_SUITE, Signer
 from jinqiao.core.genesis import ChainParameters
 from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
 from jinqiao.core.types import SignedTransaction, TransactionBody
@@ -98,6 +98,7 @@ def bench_network_spec(
     contracts: dict[str, dict[str, Any]],
     *,
     currency: str = "CNY",
+    crypto_suite: str = DEFAULT_SUITE,
 ) -> NetworkSpec:
     """The validators' organizations, then ``organizations``; the token contract with
     ``currency`` (issued by the first validator's organization, one tier without limits that
@@ -111,6 +112,7 @@ def bench_network_spec(
         contracts={TOKEN: token, **contracts},
         base_api_port=base_port,
         base_p2p_port=base_port + 100,
+        crypto_suite=crypto_suite,
     )
 
 
@@ -189,7 +191,7 @@ def sign_transaction(
         encode(args),
     )
     signed = SignedTransaction(body, signer.sign(transaction_signing_bytes(body)))
-    return transaction_hash(get_suite(DEFAULT_SUITE), body), encode(signed)
+    return transaction_hash(signer.suite, body), encode(signed)
 
 
 def post_batch(

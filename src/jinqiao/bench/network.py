@@ -34,14 +34,14 @@ from jinqiao.bench.local_network import (
     running_network,
     sign_transaction,
 )
-from jinqiao.core.crypto import Signer
+from jinqiao.core.crypto import DEFAULT_SUITE, Signer, get_suite
 from jinqiao.provision.network import AccountSpec, NetworkSpec, OrganizationSpec
 from jinqiao.terminal import console, emit_json
 
 SENDERS = 200
 
 
-def _spec(validators: int, base_port: int) -> NetworkSpec:
+def _spec(validators: int, base_port: int, crypto_suite: str) -> NetworkSpec:
     holders = tuple(
         AccountSpec(f"sender-{i}", (), ({"asset": "CNY", "tier": "open", "balance_minor": 10**12},))
         for i in range(SENDERS)
@@ -49,7 +49,9 @@ def _spec(validators: int, base_port: int) -> NetworkSpec:
     bench = OrganizationSpec(
         "bench", "Benchmark Bank", (), 0, (AccountSpec("bench-admin", ("admin",)), *holders)
     )
-    return bench_network_spec("jinqiao-bench-network", validators, base_port, (bench,), {})
+    return bench_network_spec(
+        "jinqiao-bench-network", validators, base_port, (bench,), {}, crypto_suite=crypto_suite
+    )
 
 
 def _presign(signers: list[Signer], chain_id: str, count: int) -> list[tuple[bytes, bytes]]:
@@ -118,10 +120,12 @@ def run_network_bench(
     plot: Path | None,
     base_port: int,
     kill_one: bool = False,
+    crypto_suite: str = DEFAULT_SUITE,
 ) -> dict[str, Any]:
+    get_suite(crypto_suite)  # an unknown suite is refused before any work
     with tempfile.TemporaryDirectory(prefix="jinqiao-bench-net-") as directory:
         root = Path(directory)
-        layout = init_quiet_network(root / "net", _spec(validators, base_port))
+        layout = init_quiet_network(root / "net", _spec(validators, base_port, crypto_suite))
         senders = list(account_keys(root / "net", layout, "sender-").values())
         offered = rate if rate is not None else 6_000
         count = int(offered * duration_s * 1.1) + BATCH
@@ -189,6 +193,7 @@ def run_network_bench(
                 "path": "HTTP batch submit to the nodes in turn, gossip, Tendermint, "
                 "re-execution by every validator, LMDB commit on every node",
                 "validators": validators,
+                "crypto_suite": crypto_suite,
                 "processes": f"{validators} node processes on this machine, mutual TLS",
                 "offered": _offered(rate),
                 "duration_s": duration_s,
@@ -251,7 +256,8 @@ def _print(result: dict[str, Any]) -> None:
         f"{result['blocks_per_second']} blocks/s, {result['rounds_per_height']} rounds/height; "
         f"{result['cpu_ms_per_transaction']} ms CPU per transaction (all nodes)\n"
         f"signature bound {result['signature_bound_tx_per_second']:,} tx/s "
-        f"(cores / (validators x verify time)); "
+        f"(cores / (validators x {result['setup']['crypto_suite']} verify time: "
+        f"{result['signature_verifications_per_second_one_core']:,.0f} verifications/s); "
         f"reached {result['fraction_of_signature_bound']:.1%}; "
         f"refused {result['refused']}, not committed {result['not_committed']}"
     )

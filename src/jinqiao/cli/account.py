@@ -27,7 +27,9 @@ account_app = typer.Typer(
 def account_register(
     target: Target,
     name: Annotated[str, typer.Argument(help="The new account's name.")],
-    public_key: Annotated[str, typer.Argument(help="Its public key, hex (see `keys new`).")],
+    public_key: Annotated[
+        str, typer.Argument(help="Its public key, hex (see `keys export-public`).")
+    ],
     key: KeyOption,
     roles: Annotated[str, typer.Option(help="Comma-separated roles of your organization.")] = "",
     json_output: JsonOption = False,

@@ -10,9 +10,11 @@ import typer
 from jinqiao.cli.common import (
     JsonOption,
     OutputOption,
+    SuiteOption,
     fail,
     guarded,
 )
+from jinqiao.core.crypto import DEFAULT_SUITE
 
 bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
 
@@ -115,6 +117,7 @@ def bench_network(
     kill_one: Annotated[
         bool, typer.Option("--kill-one", help="SIGKILL one validator a third of the way in.")
     ] = False,
+    suite: SuiteOption = DEFAULT_SUITE,
 ) -> None:
     """Committed transfers/s and commit latency of a validator network on this machine."""
     from jinqiao.bench.network import run_network_bench
@@ -128,6 +131,7 @@ def bench_network(
         plot=plot,
         base_port=base_port,
         kill_one=kill_one,
+        crypto_suite=suite,
     )
 
 

@@ -86,6 +86,13 @@ GenesisOption = Annotated[
     Path | None, typer.Option("--genesis", help="Genesis file to verify proofs against.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+SuiteOption = Annotated[
+    str,
+    typer.Option(
+        "--suite",
+        help="Crypto suite: ed25519-sha256 (default) or sm2-sm3; a network's is in genesis.",
+    ),
+]
 OutputOption = Annotated[Path | None, typer.Option(help="Also write the JSON result here.")]
 
 _TARGET_OPTIONS = (

@@ -12,9 +12,11 @@ import typer
 from jinqiao.cli.common import (
     JsonOption,
     OutputOption,
+    SuiteOption,
     fail,
     guarded,
 )
+from jinqiao.core.crypto import DEFAULT_SUITE
 from jinqiao.terminal import console, emit_json, progress_bar
 
 
@@ -38,6 +40,7 @@ def demo(
         int,
         typer.Option(min=0, max=20_000, help="Card payments in the payments day (0: skip it)."),
     ] = 2_000,
+    suite: SuiteOption = DEFAULT_SUITE,
 ) -> None:
     """Start a local network, run a day of signed CNY transfers and a day of card payments
     cleared and settled between the institutions, and show what happened."""
@@ -51,6 +54,7 @@ def demo(
         seed=seed,
         validators=validators,
         payments=payments,
+        crypto_suite=suite,
     )
 
 
@@ -64,6 +68,7 @@ def sim(
     first_seed: Annotated[int, typer.Option(min=0, help="First seed of the range.")] = 0,
     json_output: JsonOption = False,
     output: OutputOption = None,
+    suite: SuiteOption = DEFAULT_SUITE,
 ) -> None:
     """Deterministic simulation of a validator network running the node's own driver, chain,
     mempool and store: drops, delays, partitions, crashes between disk writes, Byzantine twins.
@@ -71,6 +76,7 @@ def sim(
     import dataclasses
     import random
 
+    from jinqiao.core.crypto import get_suite
     from jinqiao.sim import (
         SimulationFailure,
         replay_command,
@@ -79,6 +85,7 @@ def sim(
         scenario_names,
     )
 
+    get_suite(suite)  # an unknown suite: one line, before any run
     names = scenario_names()
     if scenario is not None and scenario not in names:
         fail(f"unknown scenario {scenario!r}; known: {', '.join(names)}")
@@ -94,7 +101,7 @@ def sim(
         for name, number in runs:
             per_scenario[name] = per_scenario.get(name, 0) + 1
             try:
-                result = run_scenario(name, number, random.Random(number))
+                result = run_scenario(name, number, random.Random(number), suite=suite)
                 simulated_ms += result.simulated_ms
                 for counter, value in dataclasses.asdict(result.counters).items():
                     if counter != "max_round":
@@ -105,7 +112,7 @@ def sim(
                         "scenario": name,
                         "seed": number,
                         "error": broken.message,
-                        "replay": replay_command(name, number),
+                        "replay": replay_command(name, number, suite),
                     }
                 )
             progress.advance(task)
@@ -123,6 +130,7 @@ def sim(
         if wall_s
         else None,
         "first_seed": seed_list[0],
+        "suite": suite,
     }
     if output is not None:
         output.write_text(json.dumps(summary, indent=2) + "\n")

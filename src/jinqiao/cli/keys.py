@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from jinqiao.cli.common import JsonOption, guarded, with_options
+from jinqiao.cli.common import JsonOption, SuiteOption, guarded, with_options
 from jinqiao.core.crypto import DEFAULT_SUITE
 from jinqiao.core.errors import InvalidInput
 from jinqiao.keys import (
@@ -143,7 +143,7 @@ def _show(path: Path, info: KeyInfo, json_output: bool) -> None:
 def keys_create(
     path: Annotated[Path, typer.Argument(help="Where to write the key file (mode 0600).")],
     new_key: NewKeyOptions,
-    suite: Annotated[str, typer.Option(help="Crypto suite of the key.")] = DEFAULT_SUITE,
+    suite: SuiteOption = DEFAULT_SUITE,
     pkcs11_module: Annotated[
         str | None, typer.Option(help="Generate the key in an HSM: its PKCS#11 library path.")
     ] = None,
@@ -156,10 +156,12 @@ def keys_create(
 ) -> None:
     """Generate a key: an encrypted key file, or (with --pkcs11-*) a key inside an HSM and a
     reference file naming it."""
+    from jinqiao.core.crypto import get_suite
     from jinqiao.keys import generate_key, save_key
 
     if path.exists():
         raise InvalidInput(f"{path} exists; refusing to overwrite it")
+    get_suite(suite)  # an unknown suite: one line, before any prompt
     if pkcs11_module is not None or pkcs11_token is not None or pkcs11_label is not None:
         if new_key.insecure_plaintext or new_key.source != PassphraseSource():
             raise InvalidInput("an HSM key takes no passphrase and is never plaintext")
@@ -202,7 +204,7 @@ def keys_import(
     secret_fd: Annotated[
         int, typer.Option(min=0, help="File descriptor to read the secret key (hex) from.")
     ] = 0,
-    suite: Annotated[str, typer.Option(help="Crypto suite of the key.")] = DEFAULT_SUITE,
+    suite: SuiteOption = DEFAULT_SUITE,
     json_output: JsonOption = False,
 ) -> None:
     """Seal an existing secret key (hex, one line on standard input or --secret-fd) into a key

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from jinqiao.cli.common import (
     JsonOption,
+    SuiteOption,
     fail,
     guarded,
 )
@@ -19,6 +20,7 @@ from jinqiao.cli.keys import (
     PassphraseFileOption,
     with_new_key_options,
 )
+from jinqiao.core.crypto import DEFAULT_SUITE, get_suite
 from jinqiao.core.errors import InvalidInput
 from jinqiao.keys import PassphraseSource
 from jinqiao.terminal import console, emit_json
@@ -38,6 +40,7 @@ def init(
     validators: Annotated[int, typer.Option(min=1, max=100, help="Validators (preset only).")] = 1,
     chain_id: Annotated[str, typer.Option(help="Chain id (preset only).")] = "jinqiao-demo",
     base_port: Annotated[int, typer.Option(min=1024, max=65000, help="First API port.")] = 8600,
+    suite: SuiteOption = DEFAULT_SUITE,
     existing_key: Annotated[
         list[str] | None,
         typer.Option(
@@ -53,11 +56,18 @@ def init(
     from jinqiao.provision.presets import demo_spec
 
     if spec is not None:
+        import msgspec
+
         network_spec = load_spec(spec.read_bytes())
+        if suite != DEFAULT_SUITE:
+            network_spec = msgspec.structs.replace(network_spec, crypto_suite=suite)
     elif preset == "demo":
-        network_spec = demo_spec(chain_id=chain_id, validators=validators, base_api_port=base_port)
+        network_spec = demo_spec(
+            chain_id=chain_id, validators=validators, base_api_port=base_port, crypto_suite=suite
+        )
     else:
         fail(f"unknown preset {preset!r}; known: demo")
+    get_suite(network_spec.crypto_suite)  # an unknown suite: one line, before any prompt
     existing = _existing_keys(existing_key or [])
     if directory.exists() and any(directory.iterdir()):
         raise InvalidInput(f"{directory} is not empty; choose a new directory")

@@ -124,8 +124,10 @@ def _hex_key(value: str, where: str, suite: CryptoSuite) -> bytes:
         raw = bytes.fromhex(value)
     except ValueError:
         raise InvalidInput(f"{where}: public_key is not hex") from None
-    if len(raw) != suite.public_key_bytes:
-        raise InvalidInput(f"{where}: public_key must be {suite.public_key_bytes} bytes")
+    try:
+        suite.check_public_key(raw)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where}: {exc.message}") from None
     return raw
 
 

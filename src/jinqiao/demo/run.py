@@ -32,7 +32,7 @@ from jinqiao.apps.registry import RegisterAccountArgs
 from jinqiao.apps.token import TOKEN, Holding, HoldingArgs, MintArgs, TransferArgs, balance_key
 from jinqiao.client import Client, ClientError
 from jinqiao.core.codec import decode
-from jinqiao.core.crypto import Signer
+from jinqiao.core.crypto import DEFAULT_SUITE, Signer
 from jinqiao.core.types import SignedTransaction
 from jinqiao.demo import DemoFailed
 from jinqiao.demo.payments import run_payments_day
@@ -133,6 +133,7 @@ def run_demo(
     seed: int,
     validators: int = 4,
     payments: int = 2_000,
+    crypto_suite: str = DEFAULT_SUITE,
 ) -> None:
     for port in range(base_port, base_port + validators):
         _check_port_free(port)
@@ -147,7 +148,7 @@ def run_demo(
     # (docs/keys.md "Throwaway networks"); a network of one's own is `jinqiao init`, encrypted.
     layout = init_network(
         network_dir,
-        demo_spec(validators=validators, base_api_port=base_port),
+        demo_spec(validators=validators, base_api_port=base_port, crypto_suite=crypto_suite),
         protection=InsecurePlaintext(),
     )
     console.print(
@@ -262,7 +263,7 @@ def _run_day(
             ("ecfin-admin", MERCHANTS, merchants),
         ):
             for index in range(count):
-                signer = generate_key()
+                signer = generate_key(client.suite.name)
                 kind.append(signer)
                 role = "merchant" if kind is merchants else "customer"
                 name = f"{admin.removesuffix('-admin')}-{role}-{index}"

@@ -10,8 +10,10 @@ A passphrase is read from the first of:
    ``JINQIAO_KEY_PASSPHRASE_FD`` (a descriptor number) or ``JINQIAO_KEY_PASSPHRASE_FILE`` (a path);
 3. a prompt on the terminal, when standard input is one;
 
-otherwise it is a clear error. One trailing newline is removed. A descriptor is read once per
-process (its value is kept for the next key the same process unlocks).
+otherwise it is a clear error. The first source given is the only one read: if it yields an empty
+passphrase, that is an error naming the source (the next source is not tried). One trailing
+newline is removed. A descriptor is read once per process (its value is kept for the next key the
+same process unlocks).
 """
 
 from __future__ import annotations
@@ -61,41 +63,49 @@ class PassphraseSource:
 
     def read(self, what: str, *, new: bool = False) -> bytes:
         """The passphrase for ``what`` (e.g. ``key accounts/a.json``). With ``new``, a prompt asks
-        twice and any source must give at least ``MIN_NEW_PASSPHRASE_CHARACTERS`` characters."""
-        passphrase = self._explicit() or _from_environment() or _prompt(what, new=new)
+        twice and any source must give at least ``MIN_NEW_PASSPHRASE_CHARACTERS`` characters.
+
+        The first source that is *given* decides: one that yields an empty passphrase is an
+        error naming it, never a reason to try the next source (an operator who named a file
+        meant that file, not whatever the environment holds)."""
+        found = self._explicit() or _from_environment()
+        passphrase, source = found if found is not None else (_prompt(what, new=new), "the prompt")
         if not passphrase:
-            raise InvalidInput(f"the passphrase for {what} is empty")
+            raise InvalidInput(f"the passphrase for {what} from {source} is empty")
         if new and len(passphrase.decode("utf-8", "replace")) < MIN_NEW_PASSPHRASE_CHARACTERS:
             raise InvalidInput(
                 f"a new passphrase needs at least {MIN_NEW_PASSPHRASE_CHARACTERS} characters"
             )
         return passphrase
 
-    def _explicit(self) -> bytes | None:
+    def _explicit(self) -> tuple[bytes, str] | None:
+        """The passphrase of the explicit source and the source's name; None if none was given."""
         if self.env is not None:
             value = os.environ.get(self.env)
             if value is None:
                 raise InvalidInput(f"the environment variable {self.env} is not set")
-            return _limited(value.encode(), f"${self.env}")
+            return _limited(value.encode(), f"${self.env}"), f"${self.env}"
         if self.fd is not None:
-            return _read_descriptor(self.fd)
+            return _read_descriptor(self.fd), f"file descriptor {self.fd}"
         if self.file is not None:
-            return _read_file(self.file, "passphrase")
+            return _read_file(self.file, "passphrase"), str(self.file)
         return None
 
 
-def _from_environment() -> bytes | None:
+def _from_environment() -> tuple[bytes, str] | None:
+    """Like ``PassphraseSource._explicit``, for the first of the environment variables set."""
     value = os.environ.get(ENV_PASSPHRASE)
     if value is not None:
-        return _limited(value.encode(), f"${ENV_PASSPHRASE}")
+        return _limited(value.encode(), f"${ENV_PASSPHRASE}"), f"${ENV_PASSPHRASE}"
     descriptor = os.environ.get(ENV_PASSPHRASE_FD)
     if descriptor is not None:
         if not descriptor.isdigit():
             raise InvalidInput(f"{ENV_PASSPHRASE_FD} must be a file descriptor number")
-        return _read_descriptor(int(descriptor))
+        named = f"file descriptor {descriptor} (${ENV_PASSPHRASE_FD})"
+        return _read_descriptor(int(descriptor)), named
     path = os.environ.get(ENV_PASSPHRASE_FILE)
     if path is not None:
-        return _read_file(Path(path), "passphrase")
+        return _read_file(Path(path), "passphrase"), f"{path} (${ENV_PASSPHRASE_FILE})"
     return None
 
 

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from jinqiao.apps import default_contracts
-from jinqiao.core.crypto import DEFAULT_SUITE
+from jinqiao.core.crypto import DEFAULT_SUITE, get_suite
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import (
     ChainParameters,
@@ -46,7 +46,7 @@ from jinqiao.core.genesis import (
 )
 from jinqiao.execution.runtime import Runtime
 from jinqiao.fileio import PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, save_atomically, save_new
-from jinqiao.keys import KeyProtection, generate_key, read_key_info, save_key
+from jinqiao.keys import KeyInfo, KeyProtection, generate_key, read_key_info, save_key
 from jinqiao.node.config import NodeConfig, ObserverConfig, PeerConfig, dump_config, load_config
 
 TLS_VALIDITY_DAYS = 825
@@ -80,6 +80,9 @@ class NetworkSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     contracts: dict[str, dict[str, Any]] = {}
     base_api_port: int = 8600
     base_p2p_port: int = 26600
+    crypto_suite: str = DEFAULT_SUITE
+    """The network's crypto suite (``ed25519-sha256`` or ``sm2-sm3``): genesis names it and
+    every account and validator key is made for it."""
 
 
 class NodeEntry(msgspec.Struct, frozen=True):
@@ -248,15 +251,21 @@ def _plan_key(protection: KeyProtection, existing: Path | None, suite_name: str)
         return _PlannedKey(
             signer.public_key, signer.address, lambda path: save_key(path, signer, protection)
         )
-    info = read_key_info(existing)
-    if info.suite != suite_name:
-        raise InvalidInput(f"{existing} is a {info.suite} key; this network uses {suite_name}")
+    info = _existing_key_info(existing, suite_name)
     data = existing.read_bytes()
     return _PlannedKey(
         bytes.fromhex(info.public_key),
         bytes.fromhex(info.address),
         lambda path: save_new(path, data),
     )
+
+
+def _existing_key_info(path: Path, suite_name: str) -> KeyInfo:
+    """The public parts of an existing key file, refused unless made for ``suite_name``."""
+    info = read_key_info(path)
+    if info.suite != suite_name:
+        raise InvalidInput(f"{path} is a {info.suite} key; this network uses {suite_name}")
+    return info
 
 
 def _node_names(organization: OrganizationSpec) -> list[str]:
@@ -266,8 +275,8 @@ def _node_names(organization: OrganizationSpec) -> list[str]:
 
 
 def _check_existing_keys(spec: NetworkSpec, existing_keys: Mapping[str, Path]) -> None:
-    """Refuse, before anything is written, a name that is no account or node of ``spec`` and a
-    file that is no key file."""
+    """Refuse, before anything is written, a name that is no account or node of ``spec``, a file
+    that is no key file and a key of another suite than the network's."""
     names: set[str] = set()
     for organization in spec.organizations:
         names.update(_node_names(organization))
@@ -275,7 +284,7 @@ def _check_existing_keys(spec: NetworkSpec, existing_keys: Mapping[str, Path]) -
     for name, path in existing_keys.items():
         if name not in names:
             raise InvalidInput(f"no account or node named {name!r} in the network specification")
-        read_key_info(path)
+        _existing_key_info(path, spec.crypto_suite)
 
 
 def _account_specs(organization: OrganizationSpec) -> tuple[AccountSpec, ...]:
@@ -291,9 +300,10 @@ def init_network(
     genesis_time_ms: int | None = None,
 ) -> NetworkLayout:
     """Create every key, certificate and file of a new network in ``directory`` (which must not
-    exist or be empty). New account and validator keys are saved under ``protection``; an account
-    or node named in ``existing_keys`` gets a copy of that key file instead (an HSM key reference,
-    say: docs/keys.md)."""
+    exist or be empty). New account and validator keys, made for the spec's crypto suite, are
+    saved under ``protection``; an account or node named in ``existing_keys`` gets a copy of that
+    key file instead (an HSM key reference, say: docs/keys.md), which must be of the same suite."""
+    get_suite(spec.crypto_suite)  # an unknown suite is refused before anything is written
     existing_keys = existing_keys or {}
     if directory.exists() and any(directory.iterdir()):
         raise InvalidInput(f"{directory} is not empty; choose a new directory")
@@ -318,7 +328,7 @@ def init_network(
             )
         )
         for account in _account_specs(organization):
-            signer = _plan_key(protection, existing_keys.get(account.name), DEFAULT_SUITE)
+            signer = _plan_key(protection, existing_keys.get(account.name), spec.crypto_suite)
             key_path = directory / "accounts" / f"{account.name}.json"
             signer.save(key_path)
             accounts.append(
@@ -347,7 +357,7 @@ def init_network(
                 )
             )
         for node_name in _node_names(organization):
-            signer = _plan_key(protection, existing_keys.get(node_name), DEFAULT_SUITE)
+            signer = _plan_key(protection, existing_keys.get(node_name), spec.crypto_suite)
             validators.append(
                 GenesisValidator(node_name, organization.id, signer.public_key.hex(), 1)
             )
@@ -367,6 +377,7 @@ def init_network(
         organizations=tuple(organizations),
         accounts=tuple(accounts),
         validators=tuple(validators),
+        crypto_suite=spec.crypto_suite,
         parameters=spec.parameters,
         contracts=contracts,
     )

@@ -13,6 +13,7 @@ treasury or settlement account, once the clearing house registers them
 from __future__ import annotations
 
 from jinqiao.apps.payments.config import china_2016_config_rules
+from jinqiao.core.crypto import DEFAULT_SUITE
 from jinqiao.provision.network import AccountSpec, NetworkSpec, OrganizationSpec
 
 CNY = "CNY"
@@ -22,7 +23,11 @@ INSTITUTION = ({"asset": CNY, "tier": INSTITUTION_TIER},)
 
 
 def demo_spec(
-    *, chain_id: str = "jinqiao-demo", validators: int = 1, base_api_port: int = 8600
+    *,
+    chain_id: str = "jinqiao-demo",
+    validators: int = 1,
+    base_api_port: int = 8600,
+    crypto_suite: str = DEFAULT_SUITE,
 ) -> NetworkSpec:
     """The demo consortium. ``validators`` are spread over the founding organizations."""
     founders = ["clearing", "ecfin", "bank-a", "bank-b", "regulator"]
@@ -32,6 +37,7 @@ def demo_spec(
     return NetworkSpec(
         chain_id=chain_id,
         base_api_port=base_api_port,
+        crypto_suite=crypto_suite,
         base_p2p_port=base_api_port + 100
         if base_api_port + 100 + validators <= 65_535
         else base_api_port - 100 - validators,

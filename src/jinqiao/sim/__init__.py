@@ -20,17 +20,21 @@ and the command that replays it.
 
 from __future__ import annotations
 
+from jinqiao.core.crypto import DEFAULT_SUITE
 from jinqiao.core.errors import NodeFault
 from jinqiao.sim.plan import SCENARIOS, Behaviour, RandomSource, SimPlan, scenario_names
 from jinqiao.sim.world import SimResult, Simulation, SimulationFailure, replay_command
 
 
-def run_scenario(name: str, seed: int, rng: RandomSource) -> SimResult:
-    """Run scenario ``name`` with the plan drawn from ``rng`` (seeded with ``seed``)."""
+def run_scenario(
+    name: str, seed: int, rng: RandomSource, *, suite: str = DEFAULT_SUITE
+) -> SimResult:
+    """Run scenario ``name`` with the plan drawn from ``rng`` (seeded with ``seed``) on a network
+    of crypto suite ``suite``."""
     if name not in SCENARIOS:
         raise NodeFault(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
     plan = SCENARIOS[name](rng)
-    return Simulation(name, seed, plan, rng).run()
+    return Simulation(name, seed, plan, rng, suite=suite).run()
 
 
 def scenario_for_seed(seed: int) -> str:

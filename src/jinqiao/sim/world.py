@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import hashlib
 import heapq
+import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +49,14 @@ from jinqiao.apps.token import TOKEN, Holding, TransferArgs, balance_key, supply
 from jinqiao.consensus.safety import MemorySafetyStorage, SafetyModule
 from jinqiao.consensus.tendermint import TendermintConfig
 from jinqiao.core.codec import decode_stored, encode
-from jinqiao.core.crypto import Signer, get_suite
+from jinqiao.core.crypto import (
+    DEFAULT_SUITE,
+    CryptoSuite,
+    Signer,
+    Sm2Signer,
+    Sm2Sm3,
+    get_suite,
+)
 from jinqiao.core.errors import DecodeError, InvalidInput, NodeFault, Rejection
 from jinqiao.core.genesis import (
     ChainParameters,
@@ -105,7 +113,6 @@ from jinqiao.sim.plan import (
 )
 from jinqiao.verify import VerificationError, verify_certificate
 
-SUITE = get_suite("ed25519-sha256")
 CHAIN_ID = "jinqiao-sim"
 ASSET = "CNY"
 GENESIS_TIME_MS = 1_767_225_600_000  # 2026-01-01, the simulated clock's zero
@@ -274,12 +281,26 @@ class SimResult:
     """Hash of every correct node's committed block hashes: equal seeds give equal digests."""
 
 
-def replay_command(scenario: str, seed: int) -> str:
-    return f"jinqiao sim --scenario {scenario} --seed {seed}"
+def replay_command(scenario: str, seed: int, suite: str = DEFAULT_SUITE) -> str:
+    suite_option = "" if suite == DEFAULT_SUITE else f" --suite {suite}"
+    return f"jinqiao sim --scenario {scenario} --seed {seed}{suite_option}"
 
 
-def _secret(rng: RandomSource) -> bytes:
-    return bytes(rng.randint(0, 255) for _ in range(32))
+def _signer(suite: CryptoSuite, rng: RandomSource) -> Signer:
+    """A key drawn from the seeded generator. 32 random bytes are an Ed25519 secret; for SM2 they
+    miss the range [1, n-2] about once in 2**32 draws, and the next draw is taken. SM2 signs with
+    a random nonce: here the nonces come from a generator seeded from ``rng`` too, or the same
+    seed would sign (and so hash) its transactions differently on every run."""
+    for _attempt in range(8):
+        secret = bytes(rng.randint(0, 255) for _ in range(suite.secret_key_bytes))
+        try:
+            if isinstance(suite, Sm2Sm3):
+                nonces = random.Random(rng.randint(0, 2**63))
+                return Sm2Signer(suite, secret, nonce_source=nonces.randbytes)
+            return suite.signer(secret)
+        except InvalidInput:
+            continue
+    raise NodeFault(f"eight random draws were not {suite.name} secret keys")
 
 
 def _payment_roles(organization: int) -> tuple[str, ...]:
@@ -287,10 +308,15 @@ def _payment_roles(organization: int) -> tuple[str, ...]:
     return CLEARING_ROLES if organization == 0 else INSTITUTION_ROLES
 
 
-def sim_genesis(validators: list[Signer], payers: list[Signer], powers: list[int]) -> Genesis:
+def sim_genesis(
+    validators: list[Signer],
+    payers: list[Signer],
+    powers: list[int],
+    suite: CryptoSuite,
+) -> Genesis:
     """``validators`` organizations, each with one validator; payer accounts holding CNY, the
     first of ``org-0`` its clearing house, each first of another organization a card issuer and
-    acquirer (``apps.payments.samples``)."""
+    acquirer (``apps.payments.samples``); every key of ``suite``."""
     organizations = tuple(
         GenesisOrganization(
             f"org-{i}", f"Simulated Bank {i}", ("bank", "currency_issuer", *_payment_roles(i))
@@ -317,6 +343,7 @@ def sim_genesis(validators: list[Signer], payers: list[Signer], powers: list[int
     return Genesis(
         chain_id=CHAIN_ID,
         genesis_time_ms=GENESIS_TIME_MS,
+        crypto_suite=suite.name,
         organizations=organizations,
         accounts=accounts,
         validators=tuple(
@@ -360,8 +387,17 @@ def sim_genesis(validators: list[Signer], payers: list[Signer], powers: list[int
 
 
 class Simulation:
-    def __init__(self, scenario: str, seed: int, plan: SimPlan, rng: RandomSource) -> None:
+    def __init__(
+        self,
+        scenario: str,
+        seed: int,
+        plan: SimPlan,
+        rng: RandomSource,
+        *,
+        suite: str = DEFAULT_SUITE,
+    ) -> None:
         plan.check()
+        self.suite = get_suite(suite)
         self.scenario = scenario
         self.seed = seed
         self.plan = plan
@@ -370,10 +406,10 @@ class Simulation:
         self.queue: list[_Scheduled] = []
         self.sequence = 0
         self.counters = SimCounters()
-        validator_keys = [SUITE.signer(_secret(rng)) for _ in range(plan.validators)]
-        self.payers = [SUITE.signer(_secret(rng)) for _ in range(PAYERS)]
+        validator_keys = [_signer(self.suite, rng) for _ in range(plan.validators)]
+        self.payers = [_signer(self.suite, rng) for _ in range(PAYERS)]
         powers = [plan.power(i) for i in range(plan.validators)]
-        self.genesis = sim_genesis(validator_keys, self.payers, powers)
+        self.genesis = sim_genesis(validator_keys, self.payers, powers, self.suite)
         self.gst_ms = plan.gst_ms()
         self.nodes: dict[str, SimNode] = {}
         for instance, validator in instance_names(plan):
@@ -433,7 +469,7 @@ class Simulation:
     def fail(self, reason: str) -> SimulationFailure:
         return SimulationFailure(
             f"{self.scenario} seed {self.seed} at {self.now_ms} ms: {reason} "
-            f"(replay: {replay_command(self.scenario, self.seed)})"
+            f"(replay: {replay_command(self.scenario, self.seed, self.suite.name)})"
         )
 
     def _schedule(self, at_ms: int, kind: str, instance: str, payload: Any) -> None:
@@ -485,7 +521,7 @@ class Simulation:
     # -- a node's life ------------------------------------------------------------------------
     def _start(self, node: SimNode) -> None:
         node.incarnation += 1
-        runtime = Runtime(SUITE, CHAIN_ID, default_contracts())
+        runtime = Runtime(self.suite, CHAIN_ID, default_contracts())
         store = Store(tables=node.durable.tables)
         try:
             chain = Chain(store, self.genesis, runtime)
@@ -513,7 +549,9 @@ class Simulation:
             timeout_precommit_ms=200,
             timeout_precommit_delta_ms=100,
         )
-        driver = Driver(SUITE, safety, config, block_interval_ms=20, empty_block_interval_ms=2_000)
+        driver = Driver(
+            self.suite, safety, config, block_interval_ms=20, empty_block_interval_ms=2_000
+        )
         node.live = Volatile(store, chain, mempool, driver)
         self._feed(node, Started(chain.head, node.durable.locked_block))
         self._schedule(self.now_ms + self.rng.randint(1, TICK_MS), "tick", node.instance, None)
@@ -605,7 +643,7 @@ class Simulation:
         live = self._live(node)
         candidate = jobs.build_block(live.chain, live.mempool, action)
         if candidate is not None and node.behaviour is Behaviour.INVALID_PROPOSER:
-            candidate = _with_wrong_state_root(candidate)
+            candidate = _with_wrong_state_root(self.suite, candidate)
         return BlockBuilt(action.height, action.round, candidate)
 
     def _execute(self, node: SimNode, action: ExecuteBlock) -> DriverEvent:
@@ -732,7 +770,7 @@ class Simulation:
             args=encode(args),
         )
         signed = SignedTransaction(body, signer.sign(transaction_signing_bytes(body)))
-        self.sent[transaction_hash(SUITE, body)] = nonce
+        self.sent[transaction_hash(self.suite, body)] = nonce
         self._admit(node, encode(signed), gossip=True)
 
     def _admit(self, node: SimNode, raw: bytes, *, gossip: bool) -> None:
@@ -805,7 +843,7 @@ class Simulation:
                 f"correct node {first[0].hex()[:12]} (state root {first[1].hex()[:12]})"
             )
         try:
-            verify_certificate(SUITE, CHAIN_ID, in_force, header, committed.certificate)
+            verify_certificate(self.suite, CHAIN_ID, in_force, header, committed.certificate)
         except VerificationError as failure:
             raise self.fail(
                 f"certificate: block {header.height} committed by {node.instance}: {failure}"
@@ -865,7 +903,10 @@ class Simulation:
                 hashes = [self.committed[h][0] for h in range(1, height + 1)]
                 for h in range(1, height + 1):
                     block = snapshot.block(h)
-                    if block is None or header_hash(SUITE, block.block.header) != hashes[h - 1]:
+                    if (
+                        block is None
+                        or header_hash(self.suite, block.block.header) != hashes[h - 1]
+                    ):
                         raise self.fail(f"{node.instance}'s block {h} differs from the others'")
                 for identity, (at_height, index) in self.acknowledged.items():
                     if snapshot.transaction_location(identity) != (at_height, index):
@@ -922,10 +963,10 @@ class Simulation:
         )
 
 
-def _with_wrong_state_root(candidate: Candidate) -> Candidate:
+def _with_wrong_state_root(suite: CryptoSuite, candidate: Candidate) -> Candidate:
     header = candidate.block.header
     wrong = msgspec.structs.replace(
         header, state_root=hashlib.sha256(b"wrong" + header.state_root).digest()
     )
     block = Block(wrong, candidate.block.transactions)
-    return dataclasses.replace(candidate, block=block, block_hash=header_hash(SUITE, wrong))
+    return dataclasses.replace(candidate, block=block, block_hash=header_hash(suite, wrong))

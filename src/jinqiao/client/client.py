@@ -23,7 +23,7 @@ from jinqiao.core.hashing import (
     transaction_signing_bytes,
     validator_set_hash,
 )
-from jinqiao.core.limits import MAX_PROOF_BYTES, MAX_TRANSACTION_BYTES
+from jinqiao.core.limits import MAX_PROOF_BYTES, MAX_RECEIPT_BYTES, MAX_TRANSACTION_BYTES
 from jinqiao.core.proofs import ReceiptProof, StateReadProof, TransactionProof
 from jinqiao.core.types import (
     BlockHeader,
@@ -47,7 +47,6 @@ DEFAULT_VALID_FOR_BLOCKS = 100
 HEIGHT_HINT_MAX_AGE_S = 1.0
 MAX_VALIDATOR_CHANGE_PAGES = 100
 VALIDATORS_FULL_KEY = b"governance/validators"
-MAX_PROOF_RESPONSE_BYTES = 64 * MAX_PROOF_BYTES
 
 
 class ClientError(JinqiaoError):
@@ -251,7 +250,7 @@ class Client:
     def _transaction_result(self, identity: str, answer: dict[str, Any]) -> TransactionResult:
         transaction_proof = _decode_hex(answer["transaction_proof"], TransactionProof)
         receipt_proof = _decode_hex(answer["receipt_proof"], ReceiptProof)
-        receipt = decode(receipt_proof.receipt, Receipt, max_bytes=MAX_TRANSACTION_BYTES)
+        receipt = decode(receipt_proof.receipt, Receipt, max_bytes=MAX_RECEIPT_BYTES)
         if receipt.transaction_hash.hex() != identity:
             raise ClientError("bad_response", "the receipt is for another transaction")
         transaction = decode(
@@ -354,7 +353,7 @@ class Client:
                     proof.proof,
                     validators=self._validator_history[-1][1],
                 )
-                changed = decode(proof.value, ValidatorSet, max_bytes=MAX_PROOF_RESPONSE_BYTES)
+                changed = decode(proof.value, ValidatorSet, max_bytes=MAX_PROOF_BYTES)
                 if validator_set_hash(self.suite, changed) != proof.header.next_validators_hash:
                     raise VerificationError("a proven validator set is not the header's next set")
                 self._validator_history.append((proof.header.height + 1, changed))
@@ -452,10 +451,10 @@ class Client:
 
 
 def _decode_hex(value: str, kind: type[T]) -> T:
-    if len(value) > 2 * MAX_PROOF_RESPONSE_BYTES:
+    if len(value) > 2 * MAX_PROOF_BYTES:
         raise ClientError("bad_response", f"{kind.__name__} is too large")
     try:
-        return decode(bytes.fromhex(value), kind, max_bytes=MAX_PROOF_RESPONSE_BYTES)
+        return decode(bytes.fromhex(value), kind, max_bytes=MAX_PROOF_BYTES)
     except (ValueError, InvalidInput) as exc:
         raise ClientError(
             "bad_response", f"the node sent a malformed {kind.__name__}: {exc}"

@@ -20,6 +20,7 @@ from jinqiao.client.client import (
     BatchResult,
     Client,
     ClientError,
+    ProvenBlock,
     ProvenValue,
     TransactionResult,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "Client",
     "ClientError",
     "PaymentsClient",
+    "ProvenBlock",
     "ProvenValue",
     "TokenClient",
     "TransactionResult",

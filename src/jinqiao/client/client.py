@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,13 +28,17 @@ from jinqiao.core.proofs import ReceiptProof, StateReadProof, TransactionProof
 from jinqiao.core.types import (
     BlockHeader,
     CommitCertificate,
+    Event,
     Receipt,
     SignedTransaction,
     TransactionBody,
     ValidatorSet,
 )
+from jinqiao.execution.identity import REGISTRY, Account, account_key
+from jinqiao.execution.state import full_key
 from jinqiao.verify import (
     VerificationError,
+    verify_block_leaves,
     verify_header,
     verify_receipt_inclusion,
     verify_state_read,
@@ -86,12 +90,28 @@ class BatchResult:
 
 @dataclass(frozen=True)
 class ProvenValue:
-    """A state value (``None``: proven absent) after block ``height``."""
+    """A state value (``None``: proven absent) after block ``height``, whose block time
+    ``time_ms`` says how old the answer is."""
 
     key: bytes
     value: bytes | None
     height: int
     state_root: bytes
+    verified: bool
+    time_ms: int = 0
+
+
+@dataclass(frozen=True)
+class ProvenBlock:
+    """A committed block whose transactions and receipts were checked against its header's
+    roots (docs/proofs.md §9.3): ``transaction_hashes[i]`` is the identity of
+    ``transactions[i]`` and ``receipts[i]`` its outcome."""
+
+    header: BlockHeader
+    certificate: CommitCertificate
+    transactions: tuple[SignedTransaction, ...]
+    receipts: tuple[Receipt, ...]
+    transaction_hashes: tuple[bytes, ...]
     verified: bool
 
 
@@ -361,16 +381,41 @@ class Client:
                     return
 
     # -- reads -----------------------------------------------------------------------------
-    def read_state(self, contract: str, key: bytes, *, height: int | None = None) -> ProvenValue:
-        """A state value with its proof, verified against the genesis validators."""
-        params = {} if height is None else {"height": height}
+    def read_state(
+        self,
+        contract: str,
+        key: bytes,
+        *,
+        height: int | None = None,
+        min_height: int | None = None,
+    ) -> ProvenValue:
+        """A state value with its proof, verified against the genesis validators. With
+        ``min_height`` the answer must be read at that height or later (docs/proofs.md §9.1)."""
+        params = _height_params(height, min_height)
         answer = self._request("GET", f"/v1/state/{contract}/{key.hex()}", params=params)
         proof = _decode_hex(answer["proof"], StateReadProof)
-        expected_key = contract.encode() + b"/" + key
+        return self._proven_value(proof, contract.encode() + b"/" + key, height, min_height)
+
+    def _proven_value(
+        self,
+        proof: StateReadProof,
+        expected_key: bytes,
+        height: int | None,
+        min_height: int | None,
+    ) -> ProvenValue:
+        """Check a served ``StateReadProof``: the key asked about, the height asked for (or at
+        least ``min_height``), the certificate and the state proof."""
+        key = expected_key.split(b"/", 1)[1]
         if proof.key != expected_key:
             raise ClientError("bad_response", "the proof is for another key")
         if height is not None and proof.header.height != height:
             raise ClientError("bad_response", f"asked for height {height}, got a proof at another")
+        if min_height is not None and proof.header.height < min_height:
+            raise VerificationError(
+                f"asked for height {min_height} or later, the proof is at {proof.header.height}",
+                min_height=min_height,
+                height=proof.header.height,
+            )
         if self.verify:
             verify_state_read(
                 self.genesis,
@@ -383,16 +428,65 @@ class Client:
             )
         self._note_height(proof.header.height)
         return ProvenValue(
-            key, proof.value, proof.header.height, proof.header.state_root, self.verify
+            key,
+            proof.value,
+            proof.header.height,
+            proof.header.state_root,
+            self.verify,
+            proof.header.time_ms,
         )
 
     def read_struct(
-        self, contract: str, key: bytes, kind: type[T], *, height: int | None = None
+        self,
+        contract: str,
+        key: bytes,
+        kind: type[T],
+        *,
+        height: int | None = None,
+        min_height: int | None = None,
     ) -> T | None:
-        proven = self.read_state(contract, key, height=height)
+        proven = self.read_state(contract, key, height=height, min_height=min_height)
         if proven.value is None:
             return None
         return decode(proven.value, kind, max_bytes=MAX_PROOF_BYTES)
+
+    def read_record(
+        self,
+        path: str,
+        full_key: bytes,
+        *,
+        height: int | None = None,
+        min_height: int | None = None,
+    ) -> ProvenValue:
+        """A record route's answer (``GET /v1/accounts/…``, ``/v1/payments/…``) proven: its
+        ``proof`` when found, or, on ``404 not_found``, the absence proven in the error's
+        details (docs/proofs.md §9.2) — ``value`` is then ``None``. ``full_key`` is the state
+        key the route reads (docs/proofs.md §6); a 404 without a proof of it raises
+        ``ClientError``."""
+        params = _height_params(height, min_height)
+        try:
+            proof_hex = self._request("GET", path, params=params)["proof"]
+        except ClientError as error:
+            proof_hex = error.details.get("proof") if error.code == "not_found" else None
+            if not isinstance(proof_hex, str):
+                raise
+        proof = _decode_hex(proof_hex, StateReadProof)
+        return self._proven_value(proof, full_key, height, min_height)
+
+    def account(
+        self, address: bytes, *, height: int | None = None, min_height: int | None = None
+    ) -> Account | None:
+        """The registry's account record (``GET /v1/accounts/{address}``), or ``None`` when
+        the account is proven absent."""
+        proven = self.read_record(
+            f"/v1/accounts/{address.hex()}",
+            full_key(REGISTRY, account_key(address)),
+            height=height,
+            min_height=min_height,
+        )
+        if proven.value is None:
+            return None
+        return decode(proven.value, Account, max_bytes=MAX_PROOF_BYTES)
 
     def query(self, contract: str, name: str, **arguments: Any) -> Any:
         """An unproven read-only contract query against the head."""
@@ -416,6 +510,90 @@ class Client:
             verify_header(self.genesis, header, certificate, validators=self.validators_for(header))
         answer["verified"] = self.verify
         return answer
+
+    def proven_block(
+        self, height: int | None = None, *, min_height: int | None = None
+    ) -> ProvenBlock:
+        """A committed block with every transaction and receipt, checked against the header's
+        ``transactions_root`` and ``receipts_root`` and its certificate (``?leaves=true``,
+        docs/proofs.md §9.3). Without ``height``: the head, at least ``min_height``."""
+        path = "/v1/blocks/latest" if height is None else f"/v1/blocks/{height}"
+        params: dict[str, Any] = {"leaves": "true"}
+        if min_height is not None and height is None:
+            params["min_height"] = min_height
+        answer = self._request("GET", path, params=params)
+        header = _decode_hex(answer["header_bytes"], BlockHeader)
+        certificate = _decode_hex(answer["certificate_bytes"], CommitCertificate)
+        if height is not None and header.height != height:
+            raise ClientError("bad_response", f"asked for block {height}, got another")
+        if min_height is not None and header.height < min_height:
+            raise VerificationError(f"asked for height {min_height} or later, got {header.height}")
+        transaction_leaves = _hex_list(answer.get("transaction_leaves"), MAX_TRANSACTION_BYTES)
+        receipt_leaves = _hex_list(answer.get("receipt_leaves"), MAX_RECEIPT_BYTES)
+        if self.verify:
+            verify_block_leaves(
+                self.genesis,
+                header,
+                certificate,
+                transaction_leaves,
+                receipt_leaves,
+                validators=self.validators_for(header),
+            )
+        try:
+            transactions = tuple(
+                decode(leaf, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES)
+                for leaf in transaction_leaves
+            )
+            receipts = tuple(
+                decode(leaf, Receipt, max_bytes=MAX_RECEIPT_BYTES) for leaf in receipt_leaves
+            )
+        except InvalidInput as exc:
+            raise ClientError("bad_response", f"a block leaf does not decode: {exc}") from None
+        self._note_height(header.height)
+        return ProvenBlock(
+            header,
+            certificate,
+            transactions,
+            receipts,
+            tuple(transaction_hash(self.suite, tx.body) for tx in transactions),
+            self.verify,
+        )
+
+    def prove_event(self, event: Mapping[str, Any]) -> Event:
+        """Check an event as the event stream delivers it (``height``, ``transaction_hash``,
+        ``index``, ``event_index``, ``contract``, ``name``, ``attributes``) against the receipt
+        of its transaction, proven (docs/proofs.md §9.4): the transaction's proofs are fetched
+        and verified, and the receipt's event number ``event_index`` must be this event.
+        Returns that proven ``Event``; raises ``VerificationError`` when it differs."""
+        try:
+            identity = str(event["transaction_hash"])
+            height, index, event_index = (
+                int(event[name]) for name in ("height", "index", "event_index")
+            )
+        except (KeyError, TypeError, ValueError):
+            raise ClientError("bad_response", "the event lacks its transaction or index") from None
+        answer = self._request("GET", f"/v1/transactions/{identity}")
+        if answer.get("status") != "committed":
+            raise VerificationError(f"the event's transaction {identity} is not committed")
+        result = self._transaction_result(identity, answer)
+        if (result.height, result.index) != (height, index):
+            raise VerificationError(
+                f"the event says transaction {index} of block {height}; the proofs say "
+                f"{result.index} of {result.height}"
+            )
+        events = result.receipt.events
+        if not 0 <= event_index < len(events):
+            raise VerificationError(
+                f"the receipt has {len(events)} events; the event says it is number {event_index}"
+            )
+        proven = events[event_index]
+        claimed = (event.get("contract"), event.get("name"), event.get("attributes"))
+        if claimed != (proven.contract, proven.name, dict(proven.attributes)):
+            raise VerificationError(
+                f"event {event_index} of the receipt is {proven.contract}.{proven.name} with "
+                "other attributes than the event delivered"
+            )
+        return proven
 
     def header(self, height: int) -> BlockHeader:
         """The committed header at ``height``, checked against its commit certificate (as
@@ -448,6 +626,28 @@ class Client:
             for line in response.iter_lines():
                 if line.startswith("data: "):
                     yield json.loads(line[6:])
+
+
+def _height_params(height: int | None, min_height: int | None) -> dict[str, int]:
+    params = {} if height is None else {"height": height}
+    if min_height is not None:
+        params["min_height"] = min_height
+    return params
+
+
+def _hex_list(values: Any, max_bytes: int) -> list[bytes]:
+    """A list of hex byte strings from an answer, each at most ``max_bytes``."""
+    if not isinstance(values, list):
+        raise ClientError("bad_response", "the block answer has no leaves")
+    leaves = []
+    for value in values:
+        if not isinstance(value, str) or len(value) > 2 * max_bytes:
+            raise ClientError("bad_response", "a block leaf is not hex of a bounded size")
+        try:
+            leaves.append(bytes.fromhex(value))
+        except ValueError:
+            raise ClientError("bad_response", "a block leaf is not hex") from None
+    return leaves
 
 
 def _decode_hex(value: str, kind: type[T]) -> T:

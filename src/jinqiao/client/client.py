@@ -458,18 +458,21 @@ class Client:
         height: int | None = None,
         min_height: int | None = None,
     ) -> ProvenValue:
-        """A record route's answer (``GET /v1/accounts/…``, ``/v1/payments/…``) proven: its
-        ``proof`` when found, or, on ``404 not_found``, the absence proven in the error's
-        details (docs/proofs.md §9.2) — ``value`` is then ``None``. ``full_key`` is the state
+        """A record route's answer (``GET /v1/accounts/…``, ``/v1/payments/…``: a route that
+        answers one ``proof``) proven: its ``proof`` when found, or, on ``404 not_found``, the
+        absence proven in the error's details (docs/proofs.md §9.2) — ``value`` is then
+        ``None``. ``full_key`` is the state
         key the route reads (docs/proofs.md §6); a 404 without a proof of it raises
         ``ClientError``."""
         params = _height_params(height, min_height)
         try:
-            proof_hex = self._request("GET", path, params=params)["proof"]
+            proof_hex = self._request("GET", path, params=params).get("proof")
         except ClientError as error:
             proof_hex = error.details.get("proof") if error.code == "not_found" else None
             if not isinstance(proof_hex, str):
                 raise
+        if not isinstance(proof_hex, str):
+            raise ClientError("bad_response", f"{path} answered without a proof")
         proof = _decode_hex(proof_hex, StateReadProof)
         return self._proven_value(proof, full_key, height, min_height)
 

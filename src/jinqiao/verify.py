@@ -27,6 +27,7 @@ from jinqiao.core.hashing import (
 )
 from jinqiao.core.limits import (
     MAX_BLOCK_BYTES,
+    MAX_QUERY_READS,
     MAX_RECEIPT_BYTES,
     MAX_STATE_KEY_BYTES,
     MAX_STATE_VALUE_BYTES,
@@ -41,6 +42,7 @@ from jinqiao.core.proofs import (
     SMT_EMPTY_ROOT,
     MerkleProof,
     SparseMerkleProof,
+    StateRead,
     key_hash,
     merkle_inner_hash,
     merkle_leaf_hash,
@@ -74,6 +76,7 @@ __all__ = [
     "verify_receipt_inclusion",
     "verify_state_proof",
     "verify_state_read",
+    "verify_state_reads",
     "verify_transaction_inclusion",
 ]
 
@@ -424,6 +427,28 @@ def verify_state_read(
     holds nothing)."""
     verify_header(genesis, header, certificate, validators=validators)
     verify_state_proof(genesis.suite, header.state_root, full_key, value, proof)
+
+
+def verify_state_reads(
+    genesis: Genesis,
+    header: BlockHeader,
+    certificate: CommitCertificate,
+    reads: Sequence[StateRead],
+    *,
+    validators: ValidatorSet | None = None,
+) -> None:
+    """Check that after the committed block ``header`` each read's key holds its value
+    (``None``: nothing), each key listed once: the reads of a proven query (docs/proofs.md
+    §9.5)."""
+    verify_header(genesis, header, certificate, validators=validators)
+    if len(reads) > MAX_QUERY_READS:
+        raise VerificationError(f"over {MAX_QUERY_READS} reads")
+    keys: set[bytes] = set()
+    for read in reads:
+        if read.key in keys:
+            raise VerificationError("a key is read twice", key=_hex(read.key))
+        keys.add(read.key)
+        verify_state_proof(genesis.suite, header.state_root, read.key, read.value, read.proof)
 
 
 # ------------------------------------------------------------------------------------------------

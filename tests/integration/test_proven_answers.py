@@ -19,8 +19,8 @@ from jinqiao.apps.token import TOKEN, Holding, balance_key, supply_key
 from jinqiao.client import Client, ClientError, TransactionResult
 from jinqiao.core.codec import decode, encode
 from jinqiao.core.crypto import Signer
-from jinqiao.core.limits import MAX_PROOF_BYTES
-from jinqiao.core.proofs import StateReadProof
+from jinqiao.core.limits import MAX_PROOF_BYTES, MAX_STATE_READS_PROOF_BYTES
+from jinqiao.core.proofs import StateRead, StateReadProof, StateReadsProof
 from jinqiao.execution.identity import REGISTRY, account_key
 from jinqiao.execution.state import full_key
 from jinqiao.keys import load_key
@@ -359,3 +359,90 @@ def test_the_openapi_document_describes_freshness_absence_and_leaves(net: Net) -
     assert "ProvenAbsenceBody" in json.dumps(account["responses"]["404"])
     block = document["paths"]["/v1/blocks/{height}"]["get"]
     assert "leaves" in {parameter["name"] for parameter in block["parameters"]}
+
+
+# ------------------------------------------------------------------------------------------------
+# §9.5 a query derived from proven state
+
+
+def test_a_query_is_run_again_on_the_state_it_read(net: Net) -> None:
+    payee = net.key("bank-a-treasury").address
+    proven = net.client.proven_query(TOKEN, "balance", asset="CNY", address=payee)
+    assert proven.verified
+    assert proven.result.balance_minor == net.client.token.balance("CNY", payee)
+    assert proven.time_ms == net.client.header(proven.height).time_ms
+    answer = httpx.post(
+        f"{net.node.url}/v1/query/token/balance",
+        params={"proofs": "true"},
+        json={"asset": "CNY", "address": payee.hex()},
+        timeout=10,
+    ).json()
+    assert answer["result"]["balance_minor"] == proven.result.balance_minor
+    reads = decode(
+        bytes.fromhex(answer["reads_proof"]), StateReadsProof, max_bytes=MAX_STATE_READS_PROOF_BYTES
+    ).reads
+    assert full_key(TOKEN, balance_key("CNY", payee)) in {read.key for read in reads}
+
+
+def test_an_unproven_query_answer_is_as_before(net: Net) -> None:
+    payee = net.key("bank-a-treasury").address
+    answer = httpx.post(
+        f"{net.node.url}/v1/query/token/balance",
+        json={"asset": "CNY", "address": payee.hex()},
+        timeout=10,
+    ).json()
+    assert set(answer) == {"height", "result"}
+
+
+def _altered_reads(alter: Callable[[StateReadsProof], StateReadsProof]) -> Callable[..., Any]:
+    def rewrite(request: httpx.Request, answer: dict[str, Any]) -> Any:
+        if "reads_proof" in answer:
+            proof = decode(
+                bytes.fromhex(answer["reads_proof"]),
+                StateReadsProof,
+                max_bytes=MAX_STATE_READS_PROOF_BYTES,
+            )
+            answer["reads_proof"] = encode(alter(proof)).hex()
+        return answer
+
+    return rewrite
+
+
+def _with_reads(proof: StateReadsProof, reads: tuple[StateRead, ...]) -> StateReadsProof:
+    return StateReadsProof(proof.header, proof.certificate, reads)
+
+
+QUERY_ALTERATIONS: dict[str, Callable[[StateReadsProof], StateReadsProof]] = {
+    "read-dropped": lambda p: _with_reads(p, p.reads[1:]),
+    "value-changed": lambda p: _with_reads(
+        p,
+        tuple(
+            StateRead(r.key, encode(Holding(10**12, "retail", False, 0, 0)), r.proof)
+            if b"/balance/" in r.key
+            else r
+            for r in p.reads
+        ),
+    ),
+    "read-twice": lambda p: _with_reads(p, (*p.reads, p.reads[0])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(QUERY_ALTERATIONS))
+def test_an_altered_query_proof_is_caught(net: Net, name: str) -> None:
+    payee = net.key("bank-a-treasury").address
+    lying = net.lying_client(_altered_reads(QUERY_ALTERATIONS[name]))
+    with lying, pytest.raises(VerificationError):
+        lying.proven_query(TOKEN, "balance", asset="CNY", address=payee)
+
+
+def test_the_node_s_own_result_is_never_taken(net: Net) -> None:
+    payee = net.key("bank-a-treasury").address
+
+    def inflate(request: httpx.Request, answer: dict[str, Any]) -> Any:
+        if "reads_proof" in answer:
+            answer["result"]["balance_minor"] = 10**12
+        return answer
+
+    with net.lying_client(inflate) as lying:
+        proven = lying.proven_query(TOKEN, "balance", asset="CNY", address=payee)
+    assert proven.result.balance_minor == net.client.token.balance("CNY", payee)

@@ -26,6 +26,7 @@ EXPORTS = {
         "ClientError",
         "PaymentsClient",
         "ProvenBlock",
+        "ProvenQueryResult",
         "ProvenValue",
         "TokenClient",
         "TransactionResult",
@@ -40,6 +41,7 @@ EXPORTS = {
         "verify_receipt_inclusion",
         "verify_state_proof",
         "verify_state_read",
+        "verify_state_reads",
         "verify_transaction_inclusion",
     ],
     "jinqiao.keys": [
@@ -79,6 +81,9 @@ SIGNATURES = {
         "(header: BlockHeader, certificate: CommitCertificate, "
         "transactions: tuple[SignedTransaction, ...], receipts: tuple[Receipt, ...], "
         "transaction_hashes: tuple[bytes, ...], verified: bool) -> None"
+    ),
+    "jinqiao.client.ProvenQueryResult": (
+        "(result: Any, height: int, time_ms: int, verified: bool) -> None"
     ),
     "jinqiao.client.ProvenValue": (
         "(key: bytes, value: bytes | None, height: int, state_root: bytes, verified: bool, "
@@ -120,6 +125,10 @@ SIGNATURES = {
         "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, full_key: bytes, "
         "value: bytes | None, proof: SparseMerkleProof, *, "
         "validators: ValidatorSet | None = None) -> None"
+    ),
+    "jinqiao.verify.verify_state_reads": (
+        "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, "
+        "reads: Sequence[StateRead], *, validators: ValidatorSet | None = None) -> None"
     ),
     "jinqiao.verify.verify_transaction_inclusion": (
         "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, "
@@ -170,6 +179,7 @@ METHODS = {
         ),
         "hash_of": "(self, transaction: SignedTransaction) -> str",
         "prove_event": "(self, event: Mapping[str, Any]) -> Event",
+        "proven_query": ("(self, contract: str, name: str, **arguments: Any) -> ProvenQueryResult"),
         "proven_block": (
             "(self, height: int | None = None, *, min_height: int | None = None) -> ProvenBlock"
         ),

@@ -55,6 +55,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_acquirer_in_cycle": 404,
     "no_merchant_payouts": 409,
     "height_not_reached": 409,
+    "proof_too_large": 413,
 }
 DEFAULT_REJECTION_STATUS = 422
 RETRY_AFTER_SECONDS = "1"

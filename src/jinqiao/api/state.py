@@ -21,7 +21,7 @@ from jinqiao.api.render import to_json
 from jinqiao.apps.token import TOKEN, Asset, Holding, asset_key, balance_key, supply_key
 from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.errors import InvalidInput
-from jinqiao.core.limits import MAX_NAME_LENGTH
+from jinqiao.core.limits import MAX_NAME_LENGTH, MAX_STATE_READS_PROOF_BYTES
 from jinqiao.core.proofs import StateReadProof
 from jinqiao.execution.identity import REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
@@ -117,7 +117,7 @@ def router(node: NodePort) -> APIRouter:
     @routes.post(
         "/v1/query/{contract}/{query_name}",
         tags=["state"],
-        responses=error_responses(QUERY),
+        responses=error_responses(QUERY, {413: ("proof_too_large",)}),
         openapi_extra={
             "requestBody": {
                 "required": False,
@@ -134,10 +134,18 @@ def router(node: NodePort) -> APIRouter:
         contract: Annotated[str, Path(pattern=NAME, max_length=MAX_NAME_LENGTH)],
         query_name: Annotated[str, Path(pattern=NAME, max_length=MAX_NAME_LENGTH)],
         request: Request,
+        proofs: Annotated[
+            bool,
+            Query(
+                description="Also answer `reads_proof`: every state key the query read, proven "
+                "(a canonical StateReadsProof), to run the query again on proven state"
+            ),
+        ] = False,
     ) -> dict[str, Any]:
         """Run a read-only contract query against the head state. Arguments are the query's
-        argument struct as a JSON object (bytes as hex). Results are not proven; use
-        ``/v1/state`` for proven reads."""
+        argument struct as a JSON object (bytes as hex). ``height`` and ``time_ms`` name the
+        block whose state it read. The result is unproven unless ``proofs=true`` (docs/proofs.md
+        §9.5)."""
         spec = node.query_spec(contract, query_name)
         if spec is None:
             raise NotFound(f"no query {contract}.{query_name}", code="unknown_method")
@@ -154,6 +162,22 @@ def router(node: NodePort) -> APIRouter:
             ) from None
 
         def run() -> dict[str, Any]:
+            if proofs:
+                proven = node.prove_query(contract, query_name, arguments)
+                bundle = encode(proven.proof)
+                if len(bundle) > MAX_STATE_READS_PROOF_BYTES:
+                    raise InvalidInput(
+                        f"the proofs of the query's reads are over "
+                        f"{MAX_STATE_READS_PROOF_BYTES} bytes",
+                        code="proof_too_large",
+                        limit_bytes=MAX_STATE_READS_PROOF_BYTES,
+                    )
+                return {
+                    "height": proven.height,
+                    "time_ms": proven.time_ms,
+                    "result": to_json(proven.result),
+                    "reads_proof": bundle.hex(),
+                }
             height, result = node.run_query(contract, query_name, arguments)
             return {"height": height, "result": to_json(result)}
 

@@ -21,6 +21,7 @@ from jinqiao.client.client import (
     Client,
     ClientError,
     ProvenBlock,
+    ProvenQueryResult,
     ProvenValue,
     TransactionResult,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "ClientError",
     "PaymentsClient",
     "ProvenBlock",
+    "ProvenQueryResult",
     "ProvenValue",
     "TokenClient",
     "TransactionResult",

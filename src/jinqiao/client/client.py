@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from jinqiao.client.queries import QueryRunner
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput, JinqiaoError
@@ -23,8 +24,13 @@ from jinqiao.core.hashing import (
     transaction_signing_bytes,
     validator_set_hash,
 )
-from jinqiao.core.limits import MAX_PROOF_BYTES, MAX_RECEIPT_BYTES, MAX_TRANSACTION_BYTES
-from jinqiao.core.proofs import ReceiptProof, StateReadProof, TransactionProof
+from jinqiao.core.limits import (
+    MAX_PROOF_BYTES,
+    MAX_RECEIPT_BYTES,
+    MAX_STATE_READS_PROOF_BYTES,
+    MAX_TRANSACTION_BYTES,
+)
+from jinqiao.core.proofs import ReceiptProof, StateReadProof, StateReadsProof, TransactionProof
 from jinqiao.core.types import (
     BlockHeader,
     CommitCertificate,
@@ -42,6 +48,7 @@ from jinqiao.verify import (
     verify_header,
     verify_receipt_inclusion,
     verify_state_read,
+    verify_state_reads,
     verify_transaction_inclusion,
 )
 
@@ -102,6 +109,17 @@ class ProvenValue:
 
 
 @dataclass(frozen=True)
+class ProvenQueryResult:
+    """A query's ``result`` computed by the SDK from state proven at block ``height`` (time
+    ``time_ms``): the node's own result is not used (docs/proofs.md §9.5)."""
+
+    result: Any
+    height: int
+    time_ms: int
+    verified: bool
+
+
+@dataclass(frozen=True)
 class ProvenBlock:
     """A committed block whose transactions and receipts were checked against its header's
     roots (docs/proofs.md §9.3): ``transaction_hashes[i]`` is the identity of
@@ -140,6 +158,7 @@ class Client:
         self._height_hint_at = 0.0
         # (first height it certifies, validator set), oldest first; genesis's from height 1.
         self._validator_history: list[tuple[int, ValidatorSet]] = [(1, genesis.validator_set())]
+        self._queries: QueryRunner | None = None  # built on first use: it loads the contracts
         from jinqiao.client.payments import PaymentsClient
         from jinqiao.client.token import TokenClient
 
@@ -496,6 +515,33 @@ class Client:
         body = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in arguments.items()}
         return self._request("POST", f"/v1/query/{contract}/{name}", json=body)["result"]
 
+    def proven_query(self, contract: str, name: str, **arguments: Any) -> ProvenQueryResult:
+        """A read-only contract query whose result is derived from proven state: the node
+        answers with every key the query read, proven against one header (``?proofs=true``);
+        the SDK verifies them and runs the query itself on those values (docs/proofs.md
+        §9.5). ``arguments`` are the query's fields, bytes as bytes."""
+        if self._queries is None:
+            self._queries = QueryRunner(self.genesis)
+        struct = self._queries.arguments(contract, name, arguments)
+        body = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in arguments.items()}
+        answer = self._request(
+            "POST", f"/v1/query/{contract}/{name}", params={"proofs": "true"}, json=body
+        )
+        proof = _decode_hex(
+            str(answer.get("reads_proof", "")), StateReadsProof, MAX_STATE_READS_PROOF_BYTES
+        )
+        if self.verify:
+            verify_state_reads(
+                self.genesis,
+                proof.header,
+                proof.certificate,
+                proof.reads,
+                validators=self.validators_for(proof.header),
+            )
+        result = self._queries.run(proof, contract, name, struct)
+        self._note_height(proof.header.height)
+        return ProvenQueryResult(result, proof.header.height, proof.header.time_ms, self.verify)
+
     def block(self, height: int | None = None, *, transactions: bool = False) -> dict[str, Any]:
         """A block's JSON view; its header is checked against its commit certificate (the
         transaction list in the view is informational: prove a transaction with ``wait``)."""
@@ -653,11 +699,11 @@ def _hex_list(values: Any, max_bytes: int) -> list[bytes]:
     return leaves
 
 
-def _decode_hex(value: str, kind: type[T]) -> T:
-    if len(value) > 2 * MAX_PROOF_BYTES:
+def _decode_hex(value: str, kind: type[T], max_bytes: int = MAX_PROOF_BYTES) -> T:
+    if len(value) > 2 * max_bytes:
         raise ClientError("bad_response", f"{kind.__name__} is too large")
     try:
-        return decode(bytes.fromhex(value), kind, max_bytes=MAX_PROOF_BYTES)
+        return decode(bytes.fromhex(value), kind, max_bytes=max_bytes)
     except (ValueError, InvalidInput) as exc:
         raise ClientError(
             "bad_response", f"the node sent a malformed {kind.__name__}: {exc}"

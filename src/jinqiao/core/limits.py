@@ -26,6 +26,11 @@ MAX_VALID_UNTIL_WINDOW_BLOCKS = 10_000
 MAX_BLOCK_TRANSACTIONS = 5_000
 MAX_BATCH_TRANSACTIONS = 5_000
 MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
+MAX_QUERY_READS = 256
+"""State keys a proven query answer may prove (``StateReadsProof.reads``); a query that reads
+more is answered ``413 proof_too_large`` when proofs are asked for."""
+MAX_STATE_READS_PROOF_BYTES = 4 * 1024 * 1024
+"""One encoded ``StateReadsProof``: ``MAX_QUERY_READS`` reads of modest values."""
 MAX_PROOF_BYTES = 256 * 1024  # a proof of a maximal (64 KiB) value with its header and certificate
 MAX_VALIDATORS = 200
 MAX_VALIDATOR_POWER = 1_000_000

@@ -13,22 +13,41 @@ the header's ``state_root`` / ``transactions_root`` / ``receipts_root`` → the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from jinqiao.core.codec import decode
 from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import Genesis
-from jinqiao.core.hashing import header_hash, validator_set_hash, vote_signing_bytes
-from jinqiao.core.limits import MAX_STATE_KEY_BYTES, MAX_STATE_VALUE_BYTES, MAX_VALIDATORS
+from jinqiao.core.hashing import (
+    header_hash,
+    transaction_hash,
+    validator_set_hash,
+    vote_signing_bytes,
+)
+from jinqiao.core.limits import (
+    MAX_BLOCK_BYTES,
+    MAX_QUERY_READS,
+    MAX_RECEIPT_BYTES,
+    MAX_STATE_KEY_BYTES,
+    MAX_STATE_VALUE_BYTES,
+    MAX_TRANSACTION_BYTES,
+    MAX_VALIDATORS,
+)
 from jinqiao.core.proofs import (
     MAX_MERKLE_LEAVES,
     MAX_MERKLE_PROOF_SIBLINGS,
     MAX_SMT_PROOF_SIBLINGS,
+    MERKLE_EMPTY_ROOT,
     SMT_EMPTY_ROOT,
     MerkleProof,
     SparseMerkleProof,
+    StateRead,
     key_hash,
     merkle_inner_hash,
     merkle_leaf_hash,
     merkle_path_directions,
+    merkle_split,
     smt_inner_node,
     smt_key_bit,
     smt_leaf_node,
@@ -39,6 +58,8 @@ from jinqiao.core.types import (
     HASH_BYTES,
     BlockHeader,
     CommitCertificate,
+    Receipt,
+    SignedTransaction,
     Validator,
     ValidatorSet,
     Vote,
@@ -47,12 +68,15 @@ from jinqiao.core.types import (
 
 __all__ = [
     "VerificationError",
+    "merkle_tree_hash",
+    "verify_block_leaves",
     "verify_certificate",
     "verify_header",
     "verify_merkle_proof",
     "verify_receipt_inclusion",
     "verify_state_proof",
     "verify_state_read",
+    "verify_state_reads",
     "verify_transaction_inclusion",
 ]
 
@@ -248,6 +272,67 @@ def verify_receipt_inclusion(
     verify_merkle_proof(genesis.suite, header.receipts_root, receipt, proof)
 
 
+def merkle_tree_hash(suite: CryptoSuite, leaves: Sequence[bytes]) -> bytes:
+    """``MTH(leaves)`` of docs/proofs.md §4, written as the document defines it (recursively,
+    splitting at the largest power of two below the count), independently of the node's tree."""
+    if not leaves:
+        return MERKLE_EMPTY_ROOT
+    hashes = [merkle_leaf_hash(suite, leaf) for leaf in leaves]
+
+    def subtree(start: int, count: int) -> bytes:
+        if count == 1:
+            return hashes[start]
+        split = merkle_split(count)
+        return merkle_inner_hash(
+            suite, subtree(start, split), subtree(start + split, count - split)
+        )
+
+    return subtree(0, len(hashes))
+
+
+def verify_block_leaves(
+    genesis: Genesis,
+    header: BlockHeader,
+    certificate: CommitCertificate,
+    transactions: Sequence[bytes],
+    receipts: Sequence[bytes],
+    *,
+    validators: ValidatorSet | None = None,
+) -> None:
+    """Check that ``transactions`` (canonical ``SignedTransaction`` bytes) are exactly the
+    transactions of the committed block ``header``, in order, and ``receipts`` (canonical
+    ``Receipt`` bytes) their receipts: the header is certified, the counts are
+    ``header.transaction_count``, the two lists hash to ``transactions_root`` and
+    ``receipts_root``, and receipt ``i`` names the hash of transaction ``i``
+    (docs/proofs.md §9.3)."""
+    verify_header(genesis, header, certificate, validators=validators)
+    count = header.transaction_count
+    if len(transactions) != count or len(receipts) != count:
+        raise VerificationError(
+            f"the block has {count} transactions; the answer lists {len(transactions)} "
+            f"transactions and {len(receipts)} receipts"
+        )
+    if sum(len(leaf) for leaf in transactions) > MAX_BLOCK_BYTES:
+        raise VerificationError(f"the transactions are over {MAX_BLOCK_BYTES} bytes")
+    suite = genesis.suite
+    if merkle_tree_hash(suite, transactions) != header.transactions_root:
+        raise VerificationError("the transactions do not hash to the header's transactions_root")
+    if merkle_tree_hash(suite, receipts) != header.receipts_root:
+        raise VerificationError("the receipts do not hash to the header's receipts_root")
+    for index, (transaction_leaf, receipt_leaf) in enumerate(
+        zip(transactions, receipts, strict=True)
+    ):
+        try:
+            transaction = decode(
+                transaction_leaf, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES
+            )
+            receipt = decode(receipt_leaf, Receipt, max_bytes=MAX_RECEIPT_BYTES)
+        except InvalidInput as exc:
+            raise VerificationError(f"leaf {index} does not decode: {exc.message}") from None
+        if receipt.transaction_hash != transaction_hash(suite, transaction.body):
+            raise VerificationError(f"receipt {index} is not the receipt of transaction {index}")
+
+
 def _check_leaf_count(proof: MerkleProof, header: BlockHeader) -> None:
     if proof.leaf_count != header.transaction_count:
         raise VerificationError(
@@ -342,6 +427,28 @@ def verify_state_read(
     holds nothing)."""
     verify_header(genesis, header, certificate, validators=validators)
     verify_state_proof(genesis.suite, header.state_root, full_key, value, proof)
+
+
+def verify_state_reads(
+    genesis: Genesis,
+    header: BlockHeader,
+    certificate: CommitCertificate,
+    reads: Sequence[StateRead],
+    *,
+    validators: ValidatorSet | None = None,
+) -> None:
+    """Check that after the committed block ``header`` each read's key holds its value
+    (``None``: nothing), each key listed once: the reads of a proven query (docs/proofs.md
+    §9.5)."""
+    verify_header(genesis, header, certificate, validators=validators)
+    if len(reads) > MAX_QUERY_READS:
+        raise VerificationError(f"over {MAX_QUERY_READS} reads")
+    keys: set[bytes] = set()
+    for read in reads:
+        if read.key in keys:
+            raise VerificationError("a key is read twice", key=_hex(read.key))
+        keys.add(read.key)
+        verify_state_proof(genesis.suite, header.state_root, read.key, read.value, read.proof)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -20,7 +20,12 @@ from hypothesis import strategies as st
 
 from jinqiao.core.codec import decode, encode
 from jinqiao.core.errors import DecodeError
-from jinqiao.core.limits import MAX_BLOCK_TRANSACTIONS, MAX_CONSENSUS_ROUND, MAX_HEIGHT
+from jinqiao.core.limits import (
+    MAX_BLOCK_TRANSACTIONS,
+    MAX_CONSENSUS_ROUND,
+    MAX_HEIGHT,
+    MAX_VALIDATOR_POWER,
+)
 from jinqiao.core.types import (
     Block,
     BlockHeader,
@@ -117,8 +122,9 @@ commit_signatures = st.builds(CommitSignature, address, signature)
 commit_certificates = st.builds(
     CommitCertificate, height, round_number, digest, small_tuple(commit_signatures, max_size=4)
 )
-validators = st.builds(Validator, address, public_key, uint64, short_text, short_text)
-validator_sets = st.builds(ValidatorSet, small_tuple(validators, max_size=4))
+validator_power = st.integers(min_value=1, max_value=MAX_VALIDATOR_POWER)
+validators = st.builds(Validator, address, public_key, validator_power, short_text, short_text)
+validator_sets = st.builds(ValidatorSet, st.lists(validators, min_size=1, max_size=4).map(tuple))
 committed_blocks = st.builds(CommittedBlock, blocks, commit_certificates, small_tuple(receipts))
 
 STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {

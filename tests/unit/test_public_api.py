@@ -25,18 +25,23 @@ EXPORTS = {
         "Client",
         "ClientError",
         "PaymentsClient",
+        "ProvenBlock",
+        "ProvenQueryResult",
         "ProvenValue",
         "TokenClient",
         "TransactionResult",
     ],
     "jinqiao.verify": [
         "VerificationError",
+        "merkle_tree_hash",
+        "verify_block_leaves",
         "verify_certificate",
         "verify_header",
         "verify_merkle_proof",
         "verify_receipt_inclusion",
         "verify_state_proof",
         "verify_state_read",
+        "verify_state_reads",
         "verify_transaction_inclusion",
     ],
     "jinqiao.keys": [
@@ -72,8 +77,17 @@ SIGNATURES = {
         "(code: str, message: str, status: int = 0, **details: Any) -> None"
     ),
     "jinqiao.client.PaymentsClient": "(client: Client) -> None",
+    "jinqiao.client.ProvenBlock": (
+        "(header: BlockHeader, certificate: CommitCertificate, "
+        "transactions: tuple[SignedTransaction, ...], receipts: tuple[Receipt, ...], "
+        "transaction_hashes: tuple[bytes, ...], verified: bool) -> None"
+    ),
+    "jinqiao.client.ProvenQueryResult": (
+        "(result: Any, height: int, time_ms: int, verified: bool) -> None"
+    ),
     "jinqiao.client.ProvenValue": (
-        "(key: bytes, value: bytes | None, height: int, state_root: bytes, verified: bool) -> None"
+        "(key: bytes, value: bytes | None, height: int, state_root: bytes, verified: bool, "
+        "time_ms: int = 0) -> None"
     ),
     "jinqiao.client.TokenClient": "(client: Client) -> None",
     "jinqiao.client.TransactionResult": (
@@ -81,6 +95,12 @@ SIGNATURES = {
     ),
     "jinqiao.verify.VerificationError": (
         "(message: str, *, code: str | None = None, **details: Any) -> None"
+    ),
+    "jinqiao.verify.merkle_tree_hash": ("(suite: CryptoSuite, leaves: Sequence[bytes]) -> bytes"),
+    "jinqiao.verify.verify_block_leaves": (
+        "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, "
+        "transactions: Sequence[bytes], receipts: Sequence[bytes], *, "
+        "validators: ValidatorSet | None = None) -> None"
     ),
     "jinqiao.verify.verify_certificate": (
         "(suite: CryptoSuite, chain_id: str, validators: ValidatorSet, header: BlockHeader, "
@@ -105,6 +125,10 @@ SIGNATURES = {
         "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, full_key: bytes, "
         "value: bytes | None, proof: SparseMerkleProof, *, "
         "validators: ValidatorSet | None = None) -> None"
+    ),
+    "jinqiao.verify.verify_state_reads": (
+        "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, "
+        "reads: Sequence[StateRead], *, validators: ValidatorSet | None = None) -> None"
     ),
     "jinqiao.verify.verify_transaction_inclusion": (
         "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, "
@@ -134,6 +158,10 @@ SIGNATURES = {
 # ``client.payments``.
 METHODS = {
     "Client": {
+        "account": (
+            "(self, address: bytes, *, height: int | None = None, "
+            "min_height: int | None = None) -> Account | None"
+        ),
         "block": (
             "(self, height: int | None = None, *, transactions: bool = False) -> dict[str, Any]"
         ),
@@ -150,16 +178,26 @@ METHODS = {
             "Any]]"
         ),
         "hash_of": "(self, transaction: SignedTransaction) -> str",
+        "prove_event": "(self, event: Mapping[str, Any]) -> Event",
+        "proven_query": ("(self, contract: str, name: str, **arguments: Any) -> ProvenQueryResult"),
+        "proven_block": (
+            "(self, height: int | None = None, *, min_height: int | None = None) -> ProvenBlock"
+        ),
         "header": "(self, height: int) -> BlockHeader",
         "query": "(self, contract: str, name: str, **arguments: Any) -> Any",
         "raw_get": "(self, path: str, **kwargs: Any) -> bytes",
         "raw_post": "(self, path: str, **kwargs: Any) -> bytes",
+        "read_record": (
+            "(self, path: str, full_key: bytes, *, height: int | None = None, "
+            "min_height: int | None = None) -> ProvenValue"
+        ),
         "read_state": (
-            "(self, contract: str, key: bytes, *, height: int | None = None) -> ProvenValue"
+            "(self, contract: str, key: bytes, *, height: int | None = None, "
+            "min_height: int | None = None) -> ProvenValue"
         ),
         "read_struct": (
             "(self, contract: str, key: bytes, kind: type[T], *, "
-            "height: int | None = None) -> T | None"
+            "height: int | None = None, min_height: int | None = None) -> T | None"
         ),
         "send": (
             "(self, signer: Signer, contract: str, method: str, args: CanonicalStruct, *, "

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from jinqiao import __version__
 from jinqiao.api.longpoll import LongPolls
-from jinqiao.api.openapi import LOOKUP, PARAMETERS, error_responses, media_answer
+from jinqiao.api.openapi import FRESH, LOOKUP, PARAMETERS, error_responses, media_answer
 from jinqiao.api.params import MAX_WAIT_MS, Hash
+from jinqiao.api.proven import MinHeight, require_fresh
 from jinqiao.api.render import block_json
 from jinqiao.core.codec import encode
 from jinqiao.core.genesis import genesis_hash
@@ -18,6 +19,13 @@ from jinqiao.core.hashing import header_hash
 from jinqiao.core.types import CommittedBlock
 from jinqiao.node.port import NodePort
 
+Leaves = Annotated[
+    bool,
+    Query(
+        description="Include `transaction_leaves` and `receipt_leaves`: the canonical bytes (hex) "
+        "of every transaction and receipt, to check against the header's roots"
+    ),
+]
 MAX_WAIT_AHEAD_BLOCKS = 1
 """A block request may wait for the next block only, not for one far in the future."""
 
@@ -83,18 +91,23 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
         return Response(node.genesis_bytes, media_type="application/json")
 
     def block_view(
-        committed: CommittedBlock, include: bool, hashes: bool = False
+        committed: CommittedBlock, include: bool, hashes: bool = False, leaves: bool = False
     ) -> dict[str, Any]:
         return block_json(
             committed,
             header_hash(node.suite, committed.block.header),
             include_transactions=include,
             include_hashes=hashes,
+            include_leaves=leaves,
         )
 
-    @routes.get("/v1/blocks/latest", responses=error_responses(LOOKUP))
-    def latest_block(transactions: bool = False) -> dict[str, Any]:
-        return block_view(reader.block(), transactions)
+    @routes.get("/v1/blocks/latest", responses=error_responses(LOOKUP, FRESH))
+    def latest_block(
+        transactions: bool = False, leaves: Leaves = False, min_height: MinHeight = None
+    ) -> dict[str, Any]:
+        committed = reader.block()
+        require_fresh(committed.block.header.height, min_height)
+        return block_view(committed, transactions, leaves=leaves)
 
     @routes.get("/v1/blocks/{height}", responses=error_responses(LOOKUP))
     async def block_at(
@@ -102,6 +115,7 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
         request: Request,
         transactions: bool = False,
         hashes: Annotated[bool, Query(description="Include only the transaction hashes")] = False,
+        leaves: Leaves = False,
         wait_ms: Annotated[
             int, Query(ge=0, le=MAX_WAIT_MS, description="Long-poll until the block is committed")
         ] = 0,
@@ -109,14 +123,17 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
         if wait_ms and height <= node.head().height + MAX_WAIT_AHEAD_BLOCKS:
             await long_polls.wait(request, node.wait_for_height(height, wait_ms / 1000))
         return await asyncio.to_thread(
-            lambda: block_view(reader.block(height), transactions, hashes)
+            lambda: block_view(reader.block(height), transactions, hashes, leaves)
         )
 
     @routes.get("/v1/blocks/by-hash/{block_hash}", responses=error_responses(LOOKUP))
     def block_by_hash(
         block_hash: Hash,
         transactions: bool = False,
+        leaves: Leaves = False,
     ) -> dict[str, Any]:
-        return block_view(reader.block_by_hash(bytes.fromhex(block_hash)), transactions)
+        return block_view(
+            reader.block_by_hash(bytes.fromhex(block_hash)), transactions, leaves=leaves
+        )
 
     return routes

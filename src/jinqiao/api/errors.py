@@ -54,6 +54,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown_institution": 404,
     "not_acquirer_in_cycle": 404,
     "no_merchant_payouts": 409,
+    "height_not_reached": 409,
+    "proof_too_large": 413,
 }
 DEFAULT_REJECTION_STATUS = 422
 RETRY_AFTER_SECONDS = "1"

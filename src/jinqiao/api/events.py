@@ -92,7 +92,7 @@ class EventFilter:
         out = []
         header = committed.block.header
         for index, receipt in enumerate(committed.receipts):
-            for event in receipt.events:
+            for event_index, event in enumerate(receipt.events):
                 if self.contract is not None and event.contract != self.contract:
                     continue
                 if self.name is not None and event.name != self.name:
@@ -105,8 +105,10 @@ class EventFilter:
                     continue
                 payload = {
                     "height": header.height,
+                    "time_ms": header.time_ms,
                     "transaction_hash": receipt.transaction_hash.hex(),
                     "index": index,
+                    "event_index": event_index,
                     "contract": event.contract,
                     "name": event.name,
                     "attributes": dict(event.attributes),

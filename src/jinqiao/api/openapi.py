@@ -199,20 +199,65 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+FRESH: Codes = {409: ("height_not_reached",)}
+"""A proven read that takes ``min_height`` (docs/proofs.md §9.1)."""
+
+
+class ProvenAbsence(BaseModel):
+    """The ``details`` of a 404 from a proven read: the absence proven (docs/proofs.md §9.2)."""
+
+    model_config = {"extra": "allow"}
+
+    key: str = Field(description="The full state key read, hex")
+    value: None = Field(description="Always null: the key holds nothing")
+    height: int = Field(description="Height of the header the proof is against")
+    time_ms: int = Field(description="That block's time (ms since the epoch)")
+    state_root: str = Field(description="That header's state root, hex")
+    proof: str = Field(description="Canonical StateReadProof with value nil, hex")
+
+
+class ProvenAbsenceBody(BaseModel):
+    """A 404 ``not_found`` that proves the record absent."""
+
+    code: str = Field(description="`not_found`")
+    message: str = Field(description="What is not there, in words")
+    details: ProvenAbsence | dict[str, Any] = Field(
+        description="The absence proven or, when the height asked for is not committed, the "
+        "facts of that refusal (no proof)"
+    )
+
+
+def proven_read_responses(*families: Codes) -> dict[int | str, dict[str, Any]]:
+    """``error_responses`` of a proven read of one record: ``LOOKUP`` and ``FRESH``, with the
+    404 answer's body ``ProvenAbsenceBody`` (the absence proven)."""
+    responses = error_responses(LOOKUP, FRESH, *families)
+    responses[404] = {
+        **responses[404],
+        "model": ProvenAbsenceBody,
+        "description": "Not Found: `not_found`, the record proven absent (`details.proof`), "
+        "or no block at the height asked for (no proof)",
+    }
+    return responses
+
+
 __all__ = [
     "ADMISSION",
     "BATCH",
     "EVERY_ROUTE",
+    "FRESH",
     "LOOKUP",
     "MAX_BODY_BYTES_KEY",
     "PARAMETERS",
     "QUERY",
     "REPORT",
     "ErrorBody",
+    "ProvenAbsence",
+    "ProvenAbsenceBody",
     "error_responses",
     "hex_pattern",
     "hex_problem",
     "install_openapi",
     "json_or_msgpack_body",
     "media_answer",
+    "proven_read_responses",
 ]

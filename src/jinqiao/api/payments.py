@@ -1,8 +1,10 @@
 """Read endpoints of the payments contract (``docs/api.md``, "Payments").
 
 Each endpoint that returns one state value returns it with its ``StateReadProof`` (canonical,
-hex), exactly as ``GET /v1/state/payments/{key}`` would, plus the decoded record; an absent value
-is ``404 not_found``. ``/figures`` reads the cycle, its participants and every position at one
+hex), exactly as ``GET /v1/state/payments/{key}`` would, plus the decoded record and the age of
+the answer (``height``, ``time_ms``); an absent value is ``404 not_found`` with the absence proven
+in ``details`` (``api.proven``); ``min_height`` refuses an answer older than the client needs.
+``/figures`` reads the cycle, its participants and every position at one
 height and returns each proof next to the figures computed from them, with the cycle's timing
 (settlement time included) from the committed headers of the blocks that opened, closed and
 settled it, returned too. Writes go through ``POST /v1/transactions`` like every other contract
@@ -16,7 +18,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from jinqiao.api.openapi import LOOKUP, error_responses
+from jinqiao.api.openapi import proven_read_responses
+from jinqiao.api.proven import (
+    MinHeight,
+    check_min_height,
+    proven_absence,
+    proven_fields,
+    require_fresh,
+)
 from jinqiao.api.render import to_json
 from jinqiao.apps.payments.figures import (
     cycle_figures,
@@ -48,7 +57,7 @@ from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.proofs import StateReadProof
 from jinqiao.execution.state import full_key
 from jinqiao.node.port import NodePort
-from jinqiao.node.reads import NotFound, Reader
+from jinqiao.node.reads import Reader
 
 MAX_ID = 2**64 - 1
 MAX_SEQUENCE = 2**63 - 1
@@ -60,7 +69,7 @@ PAYMENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 CycleId = Annotated[int, Path(ge=1, le=MAX_ID, description="Cycle id")]
 InstitutionId = Annotated[str, Path(pattern=INSTITUTION_ID, max_length=64)]
 Height = Annotated[int | None, Query(ge=1, le=2**63, description="Default: the head")]
-READ = error_responses(LOOKUP)
+READ = proven_read_responses()
 
 
 def committed_headers(reader: Reader, heights: Iterable[int]) -> list[dict[str, Any]]:
@@ -89,25 +98,33 @@ def router(node: NodePort) -> APIRouter:
     routes = APIRouter()
     reader = node.reader
 
-    def read(key: bytes, height: int | None) -> StateReadProof:
-        return reader.state(full_key(PAYMENTS, key), height)
+    def read(key: bytes, height: int | None, min_height: int | None = None) -> StateReadProof:
+        check_min_height(height, min_height)
+        proof = reader.state(full_key(PAYMENTS, key), height)
+        require_fresh(proof.header.height, min_height)
+        return proof
 
     def view(
-        name: str, key: bytes, kind: type[Any], height: int | None, missing: str
+        name: str,
+        key: bytes,
+        kind: type[Any],
+        height: int | None,
+        missing: str,
+        min_height: int | None = None,
     ) -> dict[str, Any]:
-        proof = read(key, height)
+        proof = read(key, height, min_height)
         if proof.value is None:
-            raise NotFound(missing)
+            raise proven_absence(missing, proof)
         return {
             name: to_json(decode_stored(proof.value, kind)),
-            "key": key.hex(),
-            "height": proof.header.height,
-            "state_root": proof.header.state_root.hex(),
-            "proof": encode(proof).hex(),
+            **proven_fields(proof),
+            "key": key.hex(),  # the contract's key, as before; the proof names the full key
         }
 
     @routes.get("/v1/payments/institutions/{institution}", tags=["payments"], responses=READ)
-    def institution(institution: InstitutionId, height: Height = None) -> dict[str, Any]:
+    def institution(
+        institution: InstitutionId, height: Height = None, min_height: MinHeight = None
+    ) -> dict[str, Any]:
         """A registered institution (roles, settlement account, cap, active), proven."""
         return view(
             "institution",
@@ -115,24 +132,44 @@ def router(node: NodePort) -> APIRouter:
             Institution,
             height,
             f"{institution} is not registered for payments",
+            min_height=min_height,
         )
 
     @routes.get("/v1/payments/payments/{payment_id}", tags=["payments"], responses=READ)
     def payment(
         payment_id: Annotated[str, Path(pattern=PAYMENT_ID, max_length=64)],
         height: Height = None,
+        min_height: MinHeight = None,
     ) -> dict[str, Any]:
         """A payment as stored (authorization, status, capture with fees, refunds total,
         chargeback, representment), proven."""
-        return view("payment", payment_key(payment_id), Payment, height, f"no payment {payment_id}")
+        return view(
+            "payment",
+            payment_key(payment_id),
+            Payment,
+            height,
+            f"no payment {payment_id}",
+            min_height=min_height,
+        )
 
     @routes.get("/v1/payments/cycles/{cycle_id}", tags=["payments"], responses=READ)
-    def cycle(cycle_id: CycleId, height: Height = None) -> dict[str, Any]:
+    def cycle(
+        cycle_id: CycleId, height: Height = None, min_height: MinHeight = None
+    ) -> dict[str, Any]:
         """A clearing cycle (status, cut-offs, funding, report), proven."""
-        return view("cycle", cycle_key(cycle_id), Cycle, height, f"no cycle {cycle_id}")
+        return view(
+            "cycle",
+            cycle_key(cycle_id),
+            Cycle,
+            height,
+            f"no cycle {cycle_id}",
+            min_height=min_height,
+        )
 
     @routes.get("/v1/payments/cycles/{cycle_id}/totals", tags=["payments"], responses=READ)
-    def cycle_totals(cycle_id: CycleId, height: Height = None) -> dict[str, Any]:
+    def cycle_totals(
+        cycle_id: CycleId, height: Height = None, min_height: MinHeight = None
+    ) -> dict[str, Any]:
         """The cycle's running totals, proven (404 until its first clearing event)."""
         return view(
             "totals",
@@ -140,13 +177,17 @@ def router(node: NodePort) -> APIRouter:
             CycleTotals,
             height,
             f"no clearing events in cycle {cycle_id} (or no such cycle)",
+            min_height=min_height,
         )
 
     @routes.get(
         "/v1/payments/cycles/{cycle_id}/positions/{institution}", tags=["payments"], responses=READ
     )
     def position(
-        cycle_id: CycleId, institution: InstitutionId, height: Height = None
+        cycle_id: CycleId,
+        institution: InstitutionId,
+        height: Height = None,
+        min_height: MinHeight = None,
     ) -> dict[str, Any]:
         """An institution's net position and funding in a closed cycle, proven."""
         return view(
@@ -155,6 +196,7 @@ def router(node: NodePort) -> APIRouter:
             Position,
             height,
             f"{institution} has no position in cycle {cycle_id}",
+            min_height=min_height,
         )
 
     @routes.get(
@@ -163,7 +205,10 @@ def router(node: NodePort) -> APIRouter:
         responses=READ,
     )
     def institution_cycle(
-        cycle_id: CycleId, institution: InstitutionId, height: Height = None
+        cycle_id: CycleId,
+        institution: InstitutionId,
+        height: Height = None,
+        min_height: MinHeight = None,
     ) -> dict[str, Any]:
         """An institution's running totals and entry count in a cycle (its statement head)."""
         return view(
@@ -172,6 +217,7 @@ def router(node: NodePort) -> APIRouter:
             InstitutionCycle,
             height,
             f"{institution} has no entries in cycle {cycle_id}",
+            min_height=min_height,
         )
 
     @routes.get(
@@ -180,7 +226,11 @@ def router(node: NodePort) -> APIRouter:
         responses=READ,
     )
     def flow(
-        cycle_id: CycleId, issuer: InstitutionId, acquirer: InstitutionId, height: Height = None
+        cycle_id: CycleId,
+        issuer: InstitutionId,
+        acquirer: InstitutionId,
+        height: Height = None,
+        min_height: MinHeight = None,
     ) -> dict[str, Any]:
         """Everything cleared in the cycle from ``issuer`` to ``acquirer``, proven."""
         return view(
@@ -189,6 +239,7 @@ def router(node: NodePort) -> APIRouter:
             Flow,
             height,
             f"no flow from {issuer} to {acquirer} in cycle {cycle_id}",
+            min_height=min_height,
         )
 
     @routes.get(
@@ -201,6 +252,7 @@ def router(node: NodePort) -> APIRouter:
         institution: InstitutionId,
         sequence: Annotated[int, Path(ge=0, le=MAX_SEQUENCE)],
         height: Height = None,
+        min_height: MinHeight = None,
     ) -> dict[str, Any]:
         """The ``sequence``-th (from 0) statement entry of an institution in a cycle, proven.
         Pages of entries: ``POST /v1/query/payments/entries`` (unproven)."""
@@ -210,18 +262,21 @@ def router(node: NodePort) -> APIRouter:
             Entry,
             height,
             f"{institution} has no entry {sequence} in cycle {cycle_id}",
+            min_height=min_height,
         )
 
     @routes.get("/v1/payments/cycles/{cycle_id}/figures", tags=["payments"], responses=READ)
-    def figures(cycle_id: CycleId, height: Height = None) -> dict[str, Any]:
+    def figures(
+        cycle_id: CycleId, height: Height = None, min_height: MinHeight = None
+    ) -> dict[str, Any]:
         """Gross obligations, net debits, netting efficiency (integer ppm) and the largest net
         debit of a cycle, computed from its positions; every value read is proven at one height
         (the proofs are returned). While the cycle is open there are no positions: all zero.
         ``timing``: when it opened, closed and settled and its settlement time (closing block to
         settling block), from the committed headers returned in ``headers``."""
-        cycle_proof = read(cycle_key(cycle_id), height)
+        cycle_proof = read(cycle_key(cycle_id), height, min_height)
         if cycle_proof.value is None:
-            raise NotFound(f"no cycle {cycle_id}")
+            raise proven_absence(f"no cycle {cycle_id}", cycle_proof)
         at = cycle_proof.header.height
         cycle_record = decode_stored(cycle_proof.value, Cycle)
         participants_proof = read(participants_key(cycle_id), at)
@@ -247,6 +302,7 @@ def router(node: NodePort) -> APIRouter:
             "headers": headers,
             "positions": [to_json(position) for position in positions],
             "height": at,
+            "time_ms": cycle_proof.header.time_ms,
             "state_root": cycle_proof.header.state_root.hex(),
             "proofs": {
                 "cycle": encode(cycle_proof).hex(),

@@ -50,7 +50,11 @@ def block_json(
     *,
     include_transactions: bool,
     include_hashes: bool = False,
+    include_leaves: bool = False,
 ) -> dict[str, Any]:
+    """A block's JSON view. ``include_leaves`` adds the canonical bytes (hex) of every
+    transaction and receipt, in block order: the leaves of ``transactions_root`` and
+    ``receipts_root`` (docs/proofs.md §9.3)."""
     block: Block = committed.block
     certificate: CommitCertificate = committed.certificate
     view: dict[str, Any] = {
@@ -63,6 +67,9 @@ def block_json(
     }
     if include_hashes:
         view["transaction_hashes"] = [r.transaction_hash.hex() for r in committed.receipts]
+    if include_leaves:
+        view["transaction_leaves"] = [encode(tx).hex() for tx in block.transactions]
+        view["receipt_leaves"] = [encode(receipt).hex() for receipt in committed.receipts]
     if include_transactions:
         view["transactions"] = [
             {

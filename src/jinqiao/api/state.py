@@ -8,13 +8,21 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import APIRouter, Path, Query, Request
 
-from jinqiao.api.openapi import LOOKUP, QUERY, error_responses
+from jinqiao.api.openapi import FRESH, LOOKUP, QUERY, error_responses, proven_read_responses
 from jinqiao.api.params import NAME, SYMBOL, Address, StateKey
+from jinqiao.api.proven import (
+    MinHeight,
+    check_min_height,
+    proven_absence,
+    proven_fields,
+    require_fresh,
+)
 from jinqiao.api.render import to_json
 from jinqiao.apps.token import TOKEN, Asset, Holding, asset_key, balance_key, supply_key
 from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.errors import InvalidInput
-from jinqiao.core.limits import MAX_NAME_LENGTH
+from jinqiao.core.limits import MAX_NAME_LENGTH, MAX_STATE_READS_PROOF_BYTES
+from jinqiao.core.proofs import StateReadProof
 from jinqiao.execution.identity import REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
 from jinqiao.node.port import NodePort
@@ -29,40 +37,51 @@ def router(node: NodePort) -> APIRouter:
     routes = APIRouter()
     reader = node.reader
 
-    def state_view(key: bytes, height: int | None) -> dict[str, Any]:
-        read = reader.state(key, height)
-        return {
-            "key": key.hex(),
-            "value": None if read.value is None else read.value.hex(),
-            "height": read.header.height,
-            "state_root": read.header.state_root.hex(),
-            "proof": encode(read).hex(),
-        }
+    def read(key: bytes, height: int | None, min_height: int | None) -> StateReadProof:
+        check_min_height(height, min_height)
+        proof = reader.state(key, height)
+        require_fresh(proof.header.height, min_height)
+        return proof
 
-    @routes.get("/v1/state/{contract}/{key}", tags=["state"], responses=error_responses(LOOKUP))
-    def state(
-        contract: Annotated[str, Path(pattern=NAME)], key: StateKey, height: Height = None
-    ) -> dict[str, Any]:
-        """A state value and its proof (``proof`` is a canonical ``StateReadProof``)."""
-        return state_view(full_key(contract, bytes.fromhex(key)), height)
-
-    @routes.get("/v1/accounts/{address}", tags=["state"], responses=error_responses(LOOKUP))
-    def account(address: Address, height: Height = None) -> dict[str, Any]:
-        """An account record (organization, roles, status) with its proof."""
-        view = state_view(full_key(REGISTRY, account_key(bytes.fromhex(address))), height)
-        if view["value"] is None:
-            raise NotFound(f"no account {address}", address=address)
-        view["account"] = to_json(decode_stored(bytes.fromhex(view["value"]), Account))
-        return view
+    def state_view(key: bytes, height: int | None, min_height: int | None) -> dict[str, Any]:
+        return proven_fields(read(key, height, min_height))
 
     @routes.get(
-        "/v1/token/{asset}/balances/{address}", tags=["token"], responses=error_responses(LOOKUP)
+        "/v1/state/{contract}/{key}", tags=["state"], responses=error_responses(LOOKUP, FRESH)
     )
-    def token_balance(asset: Symbol, address: Address, height: Height = None) -> dict[str, Any]:
+    def state(
+        contract: Annotated[str, Path(pattern=NAME)],
+        key: StateKey,
+        height: Height = None,
+        min_height: MinHeight = None,
+    ) -> dict[str, Any]:
+        """A state value and its proof (``proof`` is a canonical ``StateReadProof``); ``value``
+        null is a proven absence. ``height`` and ``time_ms`` say how old the answer is."""
+        return state_view(full_key(contract, bytes.fromhex(key)), height, min_height)
+
+    @routes.get("/v1/accounts/{address}", tags=["state"], responses=proven_read_responses())
+    def account(
+        address: Address, height: Height = None, min_height: MinHeight = None
+    ) -> dict[str, Any]:
+        """An account record (organization, roles, status) with its proof; an unknown account
+        is 404 with its absence proven in ``details``."""
+        proof = read(full_key(REGISTRY, account_key(bytes.fromhex(address))), height, min_height)
+        if proof.value is None:
+            raise proven_absence(f"no account {address}", proof, address=address)
+        return {**proven_fields(proof), "account": to_json(decode_stored(proof.value, Account))}
+
+    @routes.get(
+        "/v1/token/{asset}/balances/{address}",
+        tags=["token"],
+        responses=error_responses(LOOKUP, FRESH),
+    )
+    def token_balance(
+        asset: Symbol, address: Address, height: Height = None, min_height: MinHeight = None
+    ) -> dict[str, Any]:
         """A holder's balance in minor units (0 when the holding is proven absent), its tier and
         frozen flag, with the state proof."""
         raw_address = bytes.fromhex(address)
-        view = state_view(full_key(TOKEN, balance_key(asset, raw_address)), height)
+        view = state_view(full_key(TOKEN, balance_key(asset, raw_address)), height, min_height)
         holding = (
             None if view["value"] is None else decode_stored(bytes.fromhex(view["value"]), Holding)
         )
@@ -75,28 +94,30 @@ def router(node: NodePort) -> APIRouter:
         )
         return view
 
-    @routes.get("/v1/token/{asset}", tags=["token"], responses=error_responses(LOOKUP))
-    def token_asset(asset: Symbol) -> dict[str, Any]:
-        """An asset's definition and total supply, each with its state proof."""
-        definition = state_view(full_key(TOKEN, asset_key(asset)), None)
-        if definition["value"] is None:
-            raise NotFound(f"no asset {asset}", asset=asset)
+    @routes.get("/v1/token/{asset}", tags=["token"], responses=proven_read_responses())
+    def token_asset(asset: Symbol, min_height: MinHeight = None) -> dict[str, Any]:
+        """An asset's definition and total supply, each with its state proof, at the head; an
+        unknown asset is 404 with its absence proven in ``details``."""
+        definition = read(full_key(TOKEN, asset_key(asset)), None, min_height)
+        if definition.value is None:
+            raise proven_absence(f"no asset {asset}", definition, asset=asset)
+        header = definition.header
         # The supply at the definition's height, so both proofs name one header.
-        supply = state_view(full_key(TOKEN, supply_key(asset)), definition["height"])
+        supply = reader.state(full_key(TOKEN, supply_key(asset)), header.height)
         return {
-            "asset": to_json(decode_stored(bytes.fromhex(definition["value"]), Asset)),
-            "supply_minor": 0
-            if supply["value"] is None
-            else decode_stored(bytes.fromhex(supply["value"]), int),
-            "height": definition["height"],
-            "asset_proof": definition["proof"],
-            "supply_proof": supply["proof"],
+            "asset": to_json(decode_stored(definition.value, Asset)),
+            "supply_minor": 0 if supply.value is None else decode_stored(supply.value, int),
+            "height": header.height,
+            "time_ms": header.time_ms,
+            "state_root": header.state_root.hex(),
+            "asset_proof": encode(definition).hex(),
+            "supply_proof": encode(supply).hex(),
         }
 
     @routes.post(
         "/v1/query/{contract}/{query_name}",
         tags=["state"],
-        responses=error_responses(QUERY),
+        responses=error_responses(QUERY, {413: ("proof_too_large",)}),
         openapi_extra={
             "requestBody": {
                 "required": False,
@@ -113,10 +134,18 @@ def router(node: NodePort) -> APIRouter:
         contract: Annotated[str, Path(pattern=NAME, max_length=MAX_NAME_LENGTH)],
         query_name: Annotated[str, Path(pattern=NAME, max_length=MAX_NAME_LENGTH)],
         request: Request,
+        proofs: Annotated[
+            bool,
+            Query(
+                description="Also answer `reads_proof`: every state key the query read, proven "
+                "(a canonical StateReadsProof), to run the query again on proven state"
+            ),
+        ] = False,
     ) -> dict[str, Any]:
         """Run a read-only contract query against the head state. Arguments are the query's
-        argument struct as a JSON object (bytes as hex). Results are not proven; use
-        ``/v1/state`` for proven reads."""
+        argument struct as a JSON object (bytes as hex). ``height`` and ``time_ms`` name the
+        block whose state it read. The result is unproven unless ``proofs=true`` (docs/proofs.md
+        §9.5)."""
         spec = node.query_spec(contract, query_name)
         if spec is None:
             raise NotFound(f"no query {contract}.{query_name}", code="unknown_method")
@@ -133,6 +162,22 @@ def router(node: NodePort) -> APIRouter:
             ) from None
 
         def run() -> dict[str, Any]:
+            if proofs:
+                proven = node.prove_query(contract, query_name, arguments)
+                bundle = encode(proven.proof)
+                if len(bundle) > MAX_STATE_READS_PROOF_BYTES:
+                    raise InvalidInput(
+                        f"the proofs of the query's reads are over "
+                        f"{MAX_STATE_READS_PROOF_BYTES} bytes",
+                        code="proof_too_large",
+                        limit_bytes=MAX_STATE_READS_PROOF_BYTES,
+                    )
+                return {
+                    "height": proven.height,
+                    "time_ms": proven.time_ms,
+                    "result": to_json(proven.result),
+                    "reads_proof": bundle.hex(),
+                }
             height, result = node.run_query(contract, query_name, arguments)
             return {"height": height, "result": to_json(result)}
 

@@ -81,7 +81,7 @@ from jinqiao.apps.registry import (
 from jinqiao.core.codec import CanonicalStruct
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import ADMIN_ROLE, ChainParameters
-from jinqiao.core.limits import MAX_NAME_LENGTH, MAX_VALIDATORS
+from jinqiao.core.limits import MAX_NAME_LENGTH, MAX_VALIDATOR_POWER, MAX_VALIDATORS
 from jinqiao.core.types import Validator, ValidatorSet
 from jinqiao.execution.api import (
     GOVERNANCE,
@@ -102,7 +102,6 @@ PROPOSAL_PREFIX = b"proposal/"
 NEXT_PROPOSAL_ID_KEY = b"next_proposal_id"
 MAX_PROPOSAL_ID = 2**64 - 1
 MIN_VALIDATOR_POWER = 1
-MAX_VALIDATOR_POWER = 1_000_000
 
 STATUS_OPEN = "open"
 STATUS_EXECUTED = "executed"

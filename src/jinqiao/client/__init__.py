@@ -20,6 +20,8 @@ from jinqiao.client.client import (
     BatchResult,
     Client,
     ClientError,
+    ProvenBlock,
+    ProvenQueryResult,
     ProvenValue,
     TransactionResult,
 )
@@ -31,6 +33,8 @@ __all__ = [
     "Client",
     "ClientError",
     "PaymentsClient",
+    "ProvenBlock",
+    "ProvenQueryResult",
     "ProvenValue",
     "TokenClient",
     "TransactionResult",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from jinqiao.client.queries import QueryRunner
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput, JinqiaoError
@@ -23,21 +24,31 @@ from jinqiao.core.hashing import (
     transaction_signing_bytes,
     validator_set_hash,
 )
-from jinqiao.core.limits import MAX_PROOF_BYTES, MAX_TRANSACTION_BYTES
-from jinqiao.core.proofs import ReceiptProof, StateReadProof, TransactionProof
+from jinqiao.core.limits import (
+    MAX_PROOF_BYTES,
+    MAX_RECEIPT_BYTES,
+    MAX_STATE_READS_PROOF_BYTES,
+    MAX_TRANSACTION_BYTES,
+)
+from jinqiao.core.proofs import ReceiptProof, StateReadProof, StateReadsProof, TransactionProof
 from jinqiao.core.types import (
     BlockHeader,
     CommitCertificate,
+    Event,
     Receipt,
     SignedTransaction,
     TransactionBody,
     ValidatorSet,
 )
+from jinqiao.execution.identity import REGISTRY, Account, account_key
+from jinqiao.execution.state import full_key
 from jinqiao.verify import (
     VerificationError,
+    verify_block_leaves,
     verify_header,
     verify_receipt_inclusion,
     verify_state_read,
+    verify_state_reads,
     verify_transaction_inclusion,
 )
 
@@ -47,7 +58,6 @@ DEFAULT_VALID_FOR_BLOCKS = 100
 HEIGHT_HINT_MAX_AGE_S = 1.0
 MAX_VALIDATOR_CHANGE_PAGES = 100
 VALIDATORS_FULL_KEY = b"governance/validators"
-MAX_PROOF_RESPONSE_BYTES = 64 * MAX_PROOF_BYTES
 
 
 class ClientError(JinqiaoError):
@@ -87,12 +97,39 @@ class BatchResult:
 
 @dataclass(frozen=True)
 class ProvenValue:
-    """A state value (``None``: proven absent) after block ``height``."""
+    """A state value (``None``: proven absent) after block ``height``, whose block time
+    ``time_ms`` says how old the answer is."""
 
     key: bytes
     value: bytes | None
     height: int
     state_root: bytes
+    verified: bool
+    time_ms: int = 0
+
+
+@dataclass(frozen=True)
+class ProvenQueryResult:
+    """A query's ``result`` computed by the SDK from state proven at block ``height`` (time
+    ``time_ms``): the node's own result is not used (docs/proofs.md §9.5)."""
+
+    result: Any
+    height: int
+    time_ms: int
+    verified: bool
+
+
+@dataclass(frozen=True)
+class ProvenBlock:
+    """A committed block whose transactions and receipts were checked against its header's
+    roots (docs/proofs.md §9.3): ``transaction_hashes[i]`` is the identity of
+    ``transactions[i]`` and ``receipts[i]`` its outcome."""
+
+    header: BlockHeader
+    certificate: CommitCertificate
+    transactions: tuple[SignedTransaction, ...]
+    receipts: tuple[Receipt, ...]
+    transaction_hashes: tuple[bytes, ...]
     verified: bool
 
 
@@ -121,6 +158,7 @@ class Client:
         self._height_hint_at = 0.0
         # (first height it certifies, validator set), oldest first; genesis's from height 1.
         self._validator_history: list[tuple[int, ValidatorSet]] = [(1, genesis.validator_set())]
+        self._queries: QueryRunner | None = None  # built on first use: it loads the contracts
         from jinqiao.client.payments import PaymentsClient
         from jinqiao.client.token import TokenClient
 
@@ -251,7 +289,7 @@ class Client:
     def _transaction_result(self, identity: str, answer: dict[str, Any]) -> TransactionResult:
         transaction_proof = _decode_hex(answer["transaction_proof"], TransactionProof)
         receipt_proof = _decode_hex(answer["receipt_proof"], ReceiptProof)
-        receipt = decode(receipt_proof.receipt, Receipt, max_bytes=MAX_TRANSACTION_BYTES)
+        receipt = decode(receipt_proof.receipt, Receipt, max_bytes=MAX_RECEIPT_BYTES)
         if receipt.transaction_hash.hex() != identity:
             raise ClientError("bad_response", "the receipt is for another transaction")
         transaction = decode(
@@ -354,7 +392,7 @@ class Client:
                     proof.proof,
                     validators=self._validator_history[-1][1],
                 )
-                changed = decode(proof.value, ValidatorSet, max_bytes=MAX_PROOF_RESPONSE_BYTES)
+                changed = decode(proof.value, ValidatorSet, max_bytes=MAX_PROOF_BYTES)
                 if validator_set_hash(self.suite, changed) != proof.header.next_validators_hash:
                     raise VerificationError("a proven validator set is not the header's next set")
                 self._validator_history.append((proof.header.height + 1, changed))
@@ -362,16 +400,41 @@ class Client:
                     return
 
     # -- reads -----------------------------------------------------------------------------
-    def read_state(self, contract: str, key: bytes, *, height: int | None = None) -> ProvenValue:
-        """A state value with its proof, verified against the genesis validators."""
-        params = {} if height is None else {"height": height}
+    def read_state(
+        self,
+        contract: str,
+        key: bytes,
+        *,
+        height: int | None = None,
+        min_height: int | None = None,
+    ) -> ProvenValue:
+        """A state value with its proof, verified against the genesis validators. With
+        ``min_height`` the answer must be read at that height or later (docs/proofs.md §9.1)."""
+        params = _height_params(height, min_height)
         answer = self._request("GET", f"/v1/state/{contract}/{key.hex()}", params=params)
         proof = _decode_hex(answer["proof"], StateReadProof)
-        expected_key = contract.encode() + b"/" + key
+        return self._proven_value(proof, contract.encode() + b"/" + key, height, min_height)
+
+    def _proven_value(
+        self,
+        proof: StateReadProof,
+        expected_key: bytes,
+        height: int | None,
+        min_height: int | None,
+    ) -> ProvenValue:
+        """Check a served ``StateReadProof``: the key asked about, the height asked for (or at
+        least ``min_height``), the certificate and the state proof."""
+        key = expected_key.split(b"/", 1)[1]
         if proof.key != expected_key:
             raise ClientError("bad_response", "the proof is for another key")
         if height is not None and proof.header.height != height:
             raise ClientError("bad_response", f"asked for height {height}, got a proof at another")
+        if min_height is not None and proof.header.height < min_height:
+            raise VerificationError(
+                f"asked for height {min_height} or later, the proof is at {proof.header.height}",
+                min_height=min_height,
+                height=proof.header.height,
+            )
         if self.verify:
             verify_state_read(
                 self.genesis,
@@ -384,21 +447,100 @@ class Client:
             )
         self._note_height(proof.header.height)
         return ProvenValue(
-            key, proof.value, proof.header.height, proof.header.state_root, self.verify
+            key,
+            proof.value,
+            proof.header.height,
+            proof.header.state_root,
+            self.verify,
+            proof.header.time_ms,
         )
 
     def read_struct(
-        self, contract: str, key: bytes, kind: type[T], *, height: int | None = None
+        self,
+        contract: str,
+        key: bytes,
+        kind: type[T],
+        *,
+        height: int | None = None,
+        min_height: int | None = None,
     ) -> T | None:
-        proven = self.read_state(contract, key, height=height)
+        proven = self.read_state(contract, key, height=height, min_height=min_height)
         if proven.value is None:
             return None
         return decode(proven.value, kind, max_bytes=MAX_PROOF_BYTES)
+
+    def read_record(
+        self,
+        path: str,
+        full_key: bytes,
+        *,
+        height: int | None = None,
+        min_height: int | None = None,
+    ) -> ProvenValue:
+        """A record route's answer (``GET /v1/accounts/…``, ``/v1/payments/…``: a route that
+        answers one ``proof``) proven: its ``proof`` when found, or, on ``404 not_found``, the
+        absence proven in the error's details (docs/proofs.md §9.2) — ``value`` is then
+        ``None``. ``full_key`` is the state
+        key the route reads (docs/proofs.md §6); a 404 without a proof of it raises
+        ``ClientError``."""
+        params = _height_params(height, min_height)
+        try:
+            proof_hex = self._request("GET", path, params=params).get("proof")
+        except ClientError as error:
+            proof_hex = error.details.get("proof") if error.code == "not_found" else None
+            if not isinstance(proof_hex, str):
+                raise
+        if not isinstance(proof_hex, str):
+            raise ClientError("bad_response", f"{path} answered without a proof")
+        proof = _decode_hex(proof_hex, StateReadProof)
+        return self._proven_value(proof, full_key, height, min_height)
+
+    def account(
+        self, address: bytes, *, height: int | None = None, min_height: int | None = None
+    ) -> Account | None:
+        """The registry's account record (``GET /v1/accounts/{address}``), or ``None`` when
+        the account is proven absent."""
+        proven = self.read_record(
+            f"/v1/accounts/{address.hex()}",
+            full_key(REGISTRY, account_key(address)),
+            height=height,
+            min_height=min_height,
+        )
+        if proven.value is None:
+            return None
+        return decode(proven.value, Account, max_bytes=MAX_PROOF_BYTES)
 
     def query(self, contract: str, name: str, **arguments: Any) -> Any:
         """An unproven read-only contract query against the head."""
         body = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in arguments.items()}
         return self._request("POST", f"/v1/query/{contract}/{name}", json=body)["result"]
+
+    def proven_query(self, contract: str, name: str, **arguments: Any) -> ProvenQueryResult:
+        """A read-only contract query whose result is derived from proven state: the node
+        answers with every key the query read, proven against one header (``?proofs=true``);
+        the SDK verifies them and runs the query itself on those values (docs/proofs.md
+        §9.5). ``arguments`` are the query's fields, bytes as bytes."""
+        if self._queries is None:
+            self._queries = QueryRunner(self.genesis)
+        struct = self._queries.arguments(contract, name, arguments)
+        body = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in arguments.items()}
+        answer = self._request(
+            "POST", f"/v1/query/{contract}/{name}", params={"proofs": "true"}, json=body
+        )
+        proof = _decode_hex(
+            str(answer.get("reads_proof", "")), StateReadsProof, MAX_STATE_READS_PROOF_BYTES
+        )
+        if self.verify:
+            verify_state_reads(
+                self.genesis,
+                proof.header,
+                proof.certificate,
+                proof.reads,
+                validators=self.validators_for(proof.header),
+            )
+        result = self._queries.run(proof, contract, name, struct)
+        self._note_height(proof.header.height)
+        return ProvenQueryResult(result, proof.header.height, proof.header.time_ms, self.verify)
 
     def block(self, height: int | None = None, *, transactions: bool = False) -> dict[str, Any]:
         """A block's JSON view; its header is checked against its commit certificate (the
@@ -417,6 +559,90 @@ class Client:
             verify_header(self.genesis, header, certificate, validators=self.validators_for(header))
         answer["verified"] = self.verify
         return answer
+
+    def proven_block(
+        self, height: int | None = None, *, min_height: int | None = None
+    ) -> ProvenBlock:
+        """A committed block with every transaction and receipt, checked against the header's
+        ``transactions_root`` and ``receipts_root`` and its certificate (``?leaves=true``,
+        docs/proofs.md §9.3). Without ``height``: the head, at least ``min_height``."""
+        path = "/v1/blocks/latest" if height is None else f"/v1/blocks/{height}"
+        params: dict[str, Any] = {"leaves": "true"}
+        if min_height is not None and height is None:
+            params["min_height"] = min_height
+        answer = self._request("GET", path, params=params)
+        header = _decode_hex(answer["header_bytes"], BlockHeader)
+        certificate = _decode_hex(answer["certificate_bytes"], CommitCertificate)
+        if height is not None and header.height != height:
+            raise ClientError("bad_response", f"asked for block {height}, got another")
+        if min_height is not None and header.height < min_height:
+            raise VerificationError(f"asked for height {min_height} or later, got {header.height}")
+        transaction_leaves = _hex_list(answer.get("transaction_leaves"), MAX_TRANSACTION_BYTES)
+        receipt_leaves = _hex_list(answer.get("receipt_leaves"), MAX_RECEIPT_BYTES)
+        if self.verify:
+            verify_block_leaves(
+                self.genesis,
+                header,
+                certificate,
+                transaction_leaves,
+                receipt_leaves,
+                validators=self.validators_for(header),
+            )
+        try:
+            transactions = tuple(
+                decode(leaf, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES)
+                for leaf in transaction_leaves
+            )
+            receipts = tuple(
+                decode(leaf, Receipt, max_bytes=MAX_RECEIPT_BYTES) for leaf in receipt_leaves
+            )
+        except InvalidInput as exc:
+            raise ClientError("bad_response", f"a block leaf does not decode: {exc}") from None
+        self._note_height(header.height)
+        return ProvenBlock(
+            header,
+            certificate,
+            transactions,
+            receipts,
+            tuple(transaction_hash(self.suite, tx.body) for tx in transactions),
+            self.verify,
+        )
+
+    def prove_event(self, event: Mapping[str, Any]) -> Event:
+        """Check an event as the event stream delivers it (``height``, ``transaction_hash``,
+        ``index``, ``event_index``, ``contract``, ``name``, ``attributes``) against the receipt
+        of its transaction, proven (docs/proofs.md §9.4): the transaction's proofs are fetched
+        and verified, and the receipt's event number ``event_index`` must be this event.
+        Returns that proven ``Event``; raises ``VerificationError`` when it differs."""
+        try:
+            identity = str(event["transaction_hash"])
+            height, index, event_index = (
+                int(event[name]) for name in ("height", "index", "event_index")
+            )
+        except (KeyError, TypeError, ValueError):
+            raise ClientError("bad_response", "the event lacks its transaction or index") from None
+        answer = self._request("GET", f"/v1/transactions/{identity}")
+        if answer.get("status") != "committed":
+            raise VerificationError(f"the event's transaction {identity} is not committed")
+        result = self._transaction_result(identity, answer)
+        if (result.height, result.index) != (height, index):
+            raise VerificationError(
+                f"the event says transaction {index} of block {height}; the proofs say "
+                f"{result.index} of {result.height}"
+            )
+        events = result.receipt.events
+        if not 0 <= event_index < len(events):
+            raise VerificationError(
+                f"the receipt has {len(events)} events; the event says it is number {event_index}"
+            )
+        proven = events[event_index]
+        claimed = (event.get("contract"), event.get("name"), event.get("attributes"))
+        if claimed != (proven.contract, proven.name, dict(proven.attributes)):
+            raise VerificationError(
+                f"event {event_index} of the receipt is {proven.contract}.{proven.name} with "
+                "other attributes than the event delivered"
+            )
+        return proven
 
     def header(self, height: int) -> BlockHeader:
         """The committed header at ``height``, checked against its commit certificate (as
@@ -451,11 +677,33 @@ class Client:
                     yield json.loads(line[6:])
 
 
-def _decode_hex(value: str, kind: type[T]) -> T:
-    if len(value) > 2 * MAX_PROOF_RESPONSE_BYTES:
+def _height_params(height: int | None, min_height: int | None) -> dict[str, int]:
+    params = {} if height is None else {"height": height}
+    if min_height is not None:
+        params["min_height"] = min_height
+    return params
+
+
+def _hex_list(values: Any, max_bytes: int) -> list[bytes]:
+    """A list of hex byte strings from an answer, each at most ``max_bytes``."""
+    if not isinstance(values, list):
+        raise ClientError("bad_response", "the block answer has no leaves")
+    leaves = []
+    for value in values:
+        if not isinstance(value, str) or len(value) > 2 * max_bytes:
+            raise ClientError("bad_response", "a block leaf is not hex of a bounded size")
+        try:
+            leaves.append(bytes.fromhex(value))
+        except ValueError:
+            raise ClientError("bad_response", "a block leaf is not hex") from None
+    return leaves
+
+
+def _decode_hex(value: str, kind: type[T], max_bytes: int = MAX_PROOF_BYTES) -> T:
+    if len(value) > 2 * max_bytes:
         raise ClientError("bad_response", f"{kind.__name__} is too large")
     try:
-        return decode(bytes.fromhex(value), kind, max_bytes=MAX_PROOF_RESPONSE_BYTES)
+        return decode(bytes.fromhex(value), kind, max_bytes=max_bytes)
     except (ValueError, InvalidInput) as exc:
         raise ClientError(
             "bad_response", f"the node sent a malformed {kind.__name__}: {exc}"

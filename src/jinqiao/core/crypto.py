@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Protocol
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 import nacl.utils
@@ -74,6 +75,22 @@ class Ed25519Signer:
 
     def __repr__(self) -> str:
         return f"Ed25519Signer(address={self.address.hex()})"
+
+
+def ed25519_public_key_problem(public_key: bytes) -> str | None:
+    """Why ``public_key`` cannot be a member's Ed25519 key, or ``None`` when it can: it must be
+    32 bytes encoding, canonically, a point of the prime-order subgroup (libsodium's
+    ``crypto_core_ed25519_is_valid_point``). A small-order key (docs/proofs.md §3.2) never
+    verifies a signature; a non-canonical or off-curve one never decodes; a mixed-order one is
+    never made by a key generator."""
+    if len(public_key) != Ed25519Sha256.public_key_bytes:
+        return f"an ed25519 public key is {Ed25519Sha256.public_key_bytes} bytes"
+    if not nacl.bindings.crypto_core_ed25519_is_valid_point(public_key):
+        return (
+            "not an ed25519 public key: it must be a canonical point of the prime-order "
+            "subgroup (not of small order, not off the curve)"
+        )
+    return None
 
 
 class Ed25519Sha256:

@@ -14,13 +14,14 @@ from typing import Any
 
 import msgspec
 
-from jinqiao.core.crypto import CryptoSuite, get_suite
+from jinqiao.core.crypto import CryptoSuite, Ed25519Sha256, ed25519_public_key_problem, get_suite
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.limits import (
     MAX_BLOCK_TRANSACTIONS,
     MAX_GENESIS_BYTES,
     MAX_NAME_LENGTH,
     MAX_VALID_UNTIL_WINDOW_BLOCKS,
+    MAX_VALIDATOR_POWER,
     MAX_VALIDATORS,
 )
 from jinqiao.core.names import check_name
@@ -131,6 +132,15 @@ def _hex_key(value: str, where: str, suite: CryptoSuite) -> bytes:
     return raw
 
 
+def _check_key_point(key: bytes, where: str, suite: CryptoSuite) -> None:
+    """Refuse a key no signature can verify under (docs/proofs.md §3.1): for Ed25519, a point
+    of small order, a non-canonical encoding or a point off the curve."""
+    if suite.name == Ed25519Sha256.name:
+        problem = ed25519_public_key_problem(key)
+        if problem is not None:
+            raise InvalidInput(f"{where}: {problem}")
+
+
 def _check_identifier(value: str, where: str) -> None:
     if not IDENTIFIER.fullmatch(value):
         raise InvalidInput(
@@ -170,6 +180,7 @@ def check_genesis(genesis: Genesis) -> None:
         if account.organization not in organizations:
             raise InvalidInput(f"{where}: unknown organization {account.organization!r}")
         key = _hex_key(account.public_key, where, suite)
+        _check_key_point(key, where, suite)
         if key in seen_keys:
             raise InvalidInput(f"{where}: public key used twice")
         seen_keys.add(key)
@@ -198,11 +209,12 @@ def check_genesis(genesis: Genesis) -> None:
         if validator.organization not in organizations:
             raise InvalidInput(f"{where}: unknown organization {validator.organization!r}")
         key = _hex_key(validator.public_key, where, suite)
+        _check_key_point(key, where, suite)
         if key in validator_keys:
             raise InvalidInput(f"{where}: public key used twice")
         validator_keys.add(key)
-        if not 1 <= validator.power <= 1_000_000:
-            raise InvalidInput(f"{where}: power must be 1..1000000")
+        if not 1 <= validator.power <= MAX_VALIDATOR_POWER:
+            raise InvalidInput(f"{where}: power must be 1..{MAX_VALIDATOR_POWER}")
 
 
 def load_genesis(data: bytes) -> Genesis:

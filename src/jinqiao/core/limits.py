@@ -12,6 +12,13 @@ MAX_NAME_LENGTH = 64
 MAX_BLOCK_BYTES = 8 * 1024 * 1024
 MAX_EVENTS_PER_TRANSACTION = 64
 MAX_EVENT_ATTRIBUTES = 32
+MAX_RECEIPT_BYTES = 128 * 1024
+"""One encoded receipt. A transaction whose receipt would be larger is rejected
+``receipt_too_large`` (its rejected receipt is small), so every honest ``ReceiptProof`` — this,
+plus a header, a certificate of ``MAX_VALIDATORS`` signatures and 32 Merkle siblings, about 20 KiB
+— stays under ``MAX_PROOF_BYTES``."""
+MAX_RECEIPT_MESSAGE_LENGTH = 512
+"""Characters of a rejected receipt's ``message``."""
 MAX_STATE_KEY_BYTES = 256
 MAX_STATE_VALUE_BYTES = 64 * 1024
 MAX_STATE_OPERATIONS_PER_TRANSACTION = 10_000
@@ -19,8 +26,14 @@ MAX_VALID_UNTIL_WINDOW_BLOCKS = 10_000
 MAX_BLOCK_TRANSACTIONS = 5_000
 MAX_BATCH_TRANSACTIONS = 5_000
 MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
+MAX_QUERY_READS = 256
+"""State keys a proven query answer may prove (``StateReadsProof.reads``); a query that reads
+more is answered ``413 proof_too_large`` when proofs are asked for."""
+MAX_STATE_READS_PROOF_BYTES = 4 * 1024 * 1024
+"""One encoded ``StateReadsProof``: ``MAX_QUERY_READS`` reads of modest values."""
 MAX_PROOF_BYTES = 256 * 1024  # a proof of a maximal (64 KiB) value with its header and certificate
 MAX_VALIDATORS = 200
+MAX_VALIDATOR_POWER = 1_000_000
 MAX_GENESIS_BYTES = 4 * 1024 * 1024
 MAX_AMOUNT_MINOR = 2**63 - 1
 MAX_NONCE = 2**64 - 1

@@ -10,14 +10,19 @@ Two authenticated structures, each with its own proof:
 
 The hash rules live here, in ``core``, because both the tree code (``jinqiao.ledger``) and the
 standalone verifier (``jinqiao.verify``, which may import only ``core``) need exactly the same
-bytes. The bundles at the end (``StateReadProof``, ``TransactionProof``, ``ReceiptProof``) carry
-everything a verifier needs besides the trusted validator set.
+bytes. The bundles at the end (``StateReadProof``, ``TransactionProof``, ``ReceiptProof``,
+``StateReadsProof``) carry everything a verifier needs besides the trusted validator set.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from msgspec import Meta
+
 from jinqiao.core.codec import CanonicalStruct
 from jinqiao.core.crypto import CryptoSuite
+from jinqiao.core.limits import MAX_QUERY_READS
 from jinqiao.core.types import BlockHeader, CommitCertificate
 
 # ------------------------------------------------------------------------------------------------
@@ -173,3 +178,20 @@ class ReceiptProof(CanonicalStruct, frozen=True):
     certificate: CommitCertificate
     receipt: bytes
     proof: MerkleProof
+
+
+class StateRead(CanonicalStruct, frozen=True):
+    """One key read at a header's state: ``value`` (``None``: nothing) and its proof."""
+
+    key: bytes
+    value: bytes | None
+    proof: SparseMerkleProof
+
+
+class StateReadsProof(CanonicalStruct, frozen=True):
+    """Every key a read-only query read, with its value and proof, all against one header:
+    enough to run the query again from proven state (docs/proofs.md §9.5)."""
+
+    header: BlockHeader
+    certificate: CommitCertificate
+    reads: Annotated[tuple[StateRead, ...], Meta(max_length=MAX_QUERY_READS)]

@@ -23,11 +23,15 @@ from jinqiao.core.limits import (
     MAX_ARGS_BYTES,
     MAX_BLOCK_TRANSACTIONS,
     MAX_CONSENSUS_ROUND,
+    MAX_EVENT_ATTRIBUTES,
     MAX_EVENTS_PER_TRANSACTION,
     MAX_HEIGHT,
     MAX_NAME_LENGTH,
     MAX_PUBLIC_KEY_BYTES,
+    MAX_RECEIPT_BYTES,
+    MAX_RECEIPT_MESSAGE_LENGTH,
     MAX_TIME_MS,
+    MAX_VALIDATOR_POWER,
     MAX_VALIDATORS,
 )
 
@@ -71,9 +75,9 @@ class SignedTransaction(CanonicalStruct, frozen=True):
 class Event(CanonicalStruct, frozen=True):
     """Something a contract announced. ``attributes`` are (key, value) pairs sorted by key."""
 
-    contract: str
-    name: str
-    attributes: tuple[tuple[str, EventValue], ...]
+    contract: Name
+    name: Name
+    attributes: Annotated[tuple[tuple[str, EventValue], ...], Meta(max_length=MAX_EVENT_ATTRIBUTES)]
 
     def attribute(self, key: str) -> EventValue | None:
         for name, value in self.attributes:
@@ -92,11 +96,12 @@ class Receipt(CanonicalStruct, frozen=True):
 
     transaction_hash: Hash
     status: Annotated[int, Meta(ge=int(ReceiptStatus.OK), le=int(ReceiptStatus.REJECTED))]
-    code: str
-    message: str
+    code: Name
+    message: Annotated[str, Meta(max_length=MAX_RECEIPT_MESSAGE_LENGTH)]
     events: Annotated[tuple[Event, ...], Meta(max_length=MAX_EVENTS_PER_TRANSACTION)]
     steps_used: Annotated[int, Meta(ge=0)]
-    result: bytes
+    result: Annotated[bytes, Meta(max_length=MAX_RECEIPT_BYTES)]
+    """The whole encoded receipt is at most ``MAX_RECEIPT_BYTES`` (decode with that limit)."""
 
 
 class BlockHeader(CanonicalStruct, frozen=True):
@@ -152,15 +157,19 @@ class CommitCertificate(CanonicalStruct, frozen=True):
 
 
 class Validator(CanonicalStruct, frozen=True):
-    address: bytes
-    public_key: bytes
-    power: int
-    organization: str
-    name: str
+    address: Address
+    public_key: PublicKey
+    """The suite's length (32 for Ed25519); decoding bounds it by ``MAX_PUBLIC_KEY_BYTES``."""
+    power: Annotated[int, Meta(ge=1, le=MAX_VALIDATOR_POWER)]
+    organization: Name
+    name: Name
 
 
 class ValidatorSet(CanonicalStruct, frozen=True):
-    validators: tuple[Validator, ...]
+    """Sorted by address; 1..``MAX_VALIDATORS`` members with distinct addresses (the verifier
+    checks distinctness; decoding checks the count and each member's bounds)."""
+
+    validators: Annotated[tuple[Validator, ...], Meta(min_length=1, max_length=MAX_VALIDATORS)]
 
     def total_power(self) -> int:
         return sum(validator.power for validator in self.validators)

@@ -17,7 +17,13 @@ from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import InvalidInput, JinqiaoError, NodeFault, Rejection
 from jinqiao.core.genesis import IDENTIFIER, ChainParameters, Genesis
 from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
-from jinqiao.core.limits import MAX_ARGS_BYTES, MAX_NAME_LENGTH, MAX_NONCE
+from jinqiao.core.limits import (
+    MAX_ARGS_BYTES,
+    MAX_NAME_LENGTH,
+    MAX_NONCE,
+    MAX_RECEIPT_BYTES,
+    MAX_RECEIPT_MESSAGE_LENGTH,
+)
 from jinqiao.core.types import Event, Receipt, ReceiptStatus, SignedTransaction
 from jinqiao.execution.contract import (
     CONTRACT_ROLE,
@@ -282,20 +288,34 @@ class Runtime:
                 events=events,
             )
             result = getattr(contract, spec.function_name)(context, arguments)
+            receipt = Receipt(
+                identity,
+                ReceiptStatus.OK,
+                "ok",
+                "",
+                tuple(events),
+                meter.used,
+                _encode_result(result),
+            )
+            size = len(encode(receipt))
+            if size > MAX_RECEIPT_BYTES:
+                # Every receipt must fit a ReceiptProof of at most MAX_PROOF_BYTES.
+                raise Rejection(
+                    "receipt_too_large",
+                    f"the receipt would be {size} bytes, over {MAX_RECEIPT_BYTES}",
+                )
         except Rejection as rejection:
             return Receipt(
                 identity,
                 ReceiptStatus.REJECTED,
                 rejection.code,
-                rejection.message[:512],
+                rejection.message[:MAX_RECEIPT_MESSAGE_LENGTH],
                 (),
                 meter.used,
                 b"",
             )
         overlay.merge_into(block_overlay)
-        return Receipt(
-            identity, ReceiptStatus.OK, "ok", "", tuple(events), meter.used, _encode_result(result)
-        )
+        return receipt
 
     def check_contract_call(self, contract_name: str, method_name: str, args: bytes) -> Any:
         """The checks of a call by a contract, as rejections: the contract and method exist (and

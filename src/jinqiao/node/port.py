@@ -23,6 +23,7 @@ from jinqiao.core.types import CommittedBlock, ValidatorSet
 from jinqiao.execution.contract import MethodSpec
 from jinqiao.node.admission import Admission, AdmissionRefused
 from jinqiao.node.audit import AuditRecord
+from jinqiao.node.query_proofs import ProvenQuery
 from jinqiao.node.reads import Reader
 
 
@@ -119,6 +120,11 @@ class NodePort(Protocol):
     def query_spec(self, contract: str, name: str) -> MethodSpec | None: ...
 
     def run_query(self, contract: str, query_name: str, arguments: Any) -> tuple[int, Any]: ...
+
+    def prove_query(self, contract: str, query_name: str, arguments: Any) -> ProvenQuery:
+        """``run_query`` with every state key it read proven at the height it read
+        (``node.query_proofs``; synchronous: run it in a worker thread)."""
+        ...
 
     def reading(self) -> AbstractContextManager[Reading]: ...
 

@@ -52,6 +52,7 @@ from jinqiao.node.mempool import Mempool, MempoolFull, SenderQuotaExceeded
 from jinqiao.node.metrics import NodeMetrics
 from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress, organization_roots
 from jinqiao.node.port import HeadView
+from jinqiao.node.query_proofs import ProvenQuery, prove_query
 from jinqiao.node.reads import Reader
 from jinqiao.node.safety_store import FileSafetyStorage
 from jinqiao.node.storage import Snapshot, Store
@@ -274,6 +275,16 @@ class Node:
         with the result (synchronous; run it in a worker thread)."""
         with self.reading() as reading:
             return reading.height, reading.query(contract, query_name, arguments)
+
+    def prove_query(self, contract: str, query_name: str, arguments: Any) -> ProvenQuery:
+        """``run_query`` with the proof of every key it read (``node.query_proofs``)."""
+        return prove_query(
+            self.runtime,
+            self.reader,
+            self.reading,
+            self.genesis.chain_id,
+            (contract, query_name, arguments),
+        )
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[SnapshotReading]:

@@ -1,0 +1,70 @@
+"""A query run again on proven state (docs/proofs.md §9.5): the node answers a query with every
+state key it read, proven against one header; the SDK runs the same query — the same contract
+code, the same pure function — over exactly those proven values and that header's height and
+time. The result it returns is the one it computed, never the node's. A query that reads a key
+the node did not prove fails verification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from jinqiao.apps import default_contracts
+from jinqiao.core.errors import InvalidInput
+from jinqiao.core.genesis import Genesis
+from jinqiao.core.proofs import StateReadsProof
+from jinqiao.execution.contract import BlockContext
+from jinqiao.execution.runtime import Runtime
+from jinqiao.verify import VerificationError
+
+
+class ProvenState:
+    """A ``StateReader`` holding only proven values: reading any other key is an error."""
+
+    def __init__(self, proof: StateReadsProof) -> None:
+        self.values = {read.key: read.value for read in proof.reads}
+
+    def get(self, key: bytes) -> bytes | None:
+        if key not in self.values:
+            raise VerificationError(
+                f"the query reads {key[:80]!r}, which the node's answer does not prove"
+            )
+        return self.values[key]
+
+
+class QueryRunner:
+    """The network's contracts in a runtime of the client's own, for queries only."""
+
+    def __init__(self, genesis: Genesis) -> None:
+        self.genesis = genesis
+        self.runtime = Runtime(genesis.suite, genesis.chain_id, default_contracts())
+
+    def arguments(self, contract: str, name: str, arguments: dict[str, Any]) -> Any:
+        """The query's argument struct from keyword arguments (bytes as bytes)."""
+        spec = self.runtime.method_spec(contract, name)
+        if spec is None or not spec.read_only:
+            raise InvalidInput(f"no query {contract}.{name}", code="unknown_method")
+        fields = msgspec.structs.fields(spec.args_type)
+        missing = [field.name for field in fields if field.name not in arguments]
+        unknown = sorted(set(arguments) - {field.name for field in fields})
+        if missing or unknown:
+            raise InvalidInput(
+                f"{contract}.{name} takes {[field.name for field in fields]}",
+                code="invalid_arguments",
+            )
+        try:
+            return msgspec.convert(
+                [arguments[field.name] for field in fields], spec.args_type, strict=True
+            )
+        except msgspec.ValidationError as exc:
+            raise InvalidInput(f"{contract}.{name}: {exc}", code="invalid_arguments") from None
+
+    def run(self, proof: StateReadsProof, contract: str, name: str, arguments: Any) -> Any:
+        """The query's result computed from ``proof``'s values at its header."""
+        header = proof.header
+        context = BlockContext(self.genesis.chain_id, header.height, header.time_ms, b"")
+        return self.runtime.run_query(ProvenState(proof), context, contract, name, arguments)
+
+
+__all__ = ["ProvenState", "QueryRunner"]

@@ -54,6 +54,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown_institution": 404,
     "not_acquirer_in_cycle": 404,
     "no_merchant_payouts": 409,
+    "malformed_identifier": 400,
+    "invalid_check_digit": 400,
+    "malformed_uri": 400,
+    "not_serialized": 400,
+    "malformed_scan": 400,
 }
 DEFAULT_REJECTION_STATUS = 422
 RETRY_AFTER_SECONDS = "1"

@@ -122,10 +122,12 @@ class Client:
         # (first height it certifies, validator set), oldest first; genesis's from height 1.
         self._validator_history: list[tuple[int, ValidatorSet]] = [(1, genesis.validator_set())]
         from jinqiao.client.payments import PaymentsClient
+        from jinqiao.client.supplychain import SupplyChainClient
         from jinqiao.client.token import TokenClient
 
         self.token = TokenClient(self)
         self.payments = PaymentsClient(self)
+        self.supplychain = SupplyChainClient(self)
 
     def close(self) -> None:
         self._http.close()

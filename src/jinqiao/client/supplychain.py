@@ -257,7 +257,7 @@ class SupplyChainClient:
 
     @staticmethod
     def split_parts(result: TransactionResult) -> tuple[int, ...]:
-        """The new part ids an accepted ``split`` created (the root's last live parts)."""
+        """The root's live parts after an accepted ``split`` (the new parts are the last ones)."""
         if not result.ok:
             raise ValueError(f"split was rejected: {result.code}")
         root = decode(result.receipt.result, Root, max_bytes=MAX_PROOF_BYTES)

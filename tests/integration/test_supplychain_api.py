@@ -27,7 +27,8 @@ from jinqiao.apps.supplychain.model import (
 )
 from jinqiao.client import Client, ClientError, TransactionResult
 from jinqiao.core.crypto import Signer
-from jinqiao.epcis import EpcisError, SchemaValidator
+from jinqiao.epcis import EpcisError, SchemaValidator, parse_document
+from jinqiao.epcis.build import ObjectEventSpec, xml_document
 from jinqiao.keys import InsecurePlaintext, load_key
 from jinqiao.provision.network import NetworkLayout, init_network
 from jinqiao.provision.presets import demo_spec
@@ -312,8 +313,32 @@ def test_epcis_documents_refused_before_anything_is_sent(net: Net) -> None:
     ]
     for data, code in cases:
         with pytest.raises(EpcisError) as raised:
-            sc.capture(brand, data, validator)
+            sc.capture(brand, data, validator=validator)
         assert raised.value.code == code
     status = net.client.status()
     if int(status["height"]) == height:
         assert status["state_root"] == root
+
+
+def test_an_epcis_document_is_captured_one_transaction_per_event(net: Net) -> None:
+    sc, brand = net.client.supplychain, net.key("brand-ops")
+    item, now = sgtin("XML1"), int(time.time() * 1000) - 1_000
+    retailer_party = "urn:epc:id:pgln:6901234.00009"
+    document = xml_document(
+        [
+            ObjectEventSpec("commissioning", [item], now, action="ADD", read_point=SHANGHAI),
+            ObjectEventSpec("shipping", [item], now + 1, destination=retailer_party),
+        ],
+        created_ms=now,
+    )
+    results = sc.capture(brand, document, receivers={retailer_party: "retailer"}, lot="LOT-X")
+    assert [result.ok for result in results] == [True, True]
+    events = sc.history(item)
+    assert [(e.kind, e.receiver) for e in events] == [
+        ("commissioning", ""),
+        ("shipping", "retailer"),
+    ]
+    parsed = parse_document(document, None)
+    assert [e.event_hash for e in events] == [event.hash_bytes for event in parsed.events]
+    answer = net.get(f"/v1/supplychain/events/{events[1].event_hash.hex()}").json()
+    assert answer["event"]["kind"] == "shipping" and answer["proof"]

@@ -302,9 +302,8 @@ METHODS = {
     "SupplyChainClient": {
         "accept_offer": "(self, funder: Signer, receivable_id: int) -> TransactionResult",
         "capture": (
-            "(self, signer: Signer, document: bytes, validator: SchemaValidator, *, "
-            "receivers: Mapping[str, str] | None = None, lot: str = ) -> "
-            "list[TransactionResult]"
+            "(self, signer: Signer, document: bytes, *, validator: SchemaValidator | None = None, "
+            "receivers: Mapping[str, str] | None = None, lot: str = ) -> list[TransactionResult]"
         ),
         "commission": (
             "(self, signer: Signer, event: EventFields, epcs: Sequence[str], lot: str = ) -> "

@@ -200,16 +200,17 @@ class SupplyChainClient:
         self,
         signer: Signer,
         document: bytes,
-        validator: SchemaValidator,
         *,
+        validator: SchemaValidator | None = None,
         receivers: Mapping[str, str] | None = None,
         lot: str = "",
     ) -> list[TransactionResult]:
         """Record every event of an EPCIS 2.0 document (JSON-LD or XML), one signed transaction
         each, in document order, stopping at the first rejected one (its result is the last).
         ``receivers`` maps a shipment's destination (e.g. an ``owning_party`` PGLN or GLN URN) to
-        the organization it names; ``lot`` is the lot of commissioned items. Refusals of the
-        document raise ``EpcisError`` before anything is sent."""
+        the organization it names; ``lot`` is the lot of commissioned items. ``validator`` (the
+        EPCIS 2.0 JSON Schema) is needed for JSON-LD, not for XML. Refusals of the document raise
+        ``EpcisError`` before anything is sent."""
         parsed = parse_document(document, validator)
         known = receivers or {}
         calls = []

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from jinqiao.apps.supplychain.identifiers import parse_key
 from jinqiao.apps.supplychain.model import (
@@ -25,6 +26,7 @@ from jinqiao.apps.supplychain.model import (
     Backing,
     EventFields,
 )
+from jinqiao.cli.main import app
 from jinqiao.client import Client, ClientError, TransactionResult
 from jinqiao.core.crypto import Signer
 from jinqiao.epcis import EpcisError, SchemaValidator, parse_document
@@ -342,3 +344,29 @@ def test_an_epcis_document_is_captured_one_transaction_per_event(net: Net) -> No
     assert [e.event_hash for e in events] == [event.hash_bytes for event in parsed.events]
     answer = net.get(f"/v1/supplychain/events/{events[1].event_hash.hex()}").json()
     assert answer["event"]["kind"] == "shipping" and answer["proof"]
+
+
+def _cli(net: Net, *args: str) -> tuple[int, str, str]:
+    target = ["--network", str(net.directory), "--url", net.node.url]
+    result = CliRunner().invoke(app, ["scf", *args, *target])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_scf_command_group(net: Net) -> None:
+    item = sgtin("CLI1")
+    code, out, err = _cli(net, "commission", item, "--key", "brand-ops", "--lot", "LOT-K")
+    assert code == 0, err
+    code, out, _ = _cli(net, "ship", item, "--to", "retailer", "--key", "brand-ops", "--json")
+    assert code == 0 and json.loads(out)["status"] == "ok"
+    code, out, _ = _cli(net, "item", item, "--json")
+    assert code == 0 and json.loads(out)["in_transit_to"] == "retailer"
+    code, out, _ = _cli(net, "verify", item, "--json")
+    assert code == 0 and json.loads(out)["verdict"] == "genuine"
+    code, out, _ = _cli(net, "verify", sgtin("NOPE"), "--json")
+    assert code == 4 and json.loads(out)["reasons"] == ["never_commissioned"]
+    code, out, _ = _cli(net, "receive", item, "--key", "distributor-ops")
+    assert code == 2 and "no_open_shipment" in out
+    code, out, err = _cli(net, "item", "urn:epc:id:sgtin:6901234.000001")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "malformed_identifier" in err
+    code, out, _ = _cli(net, "document", "ab" * 32, "--json")
+    assert code == 0 and json.loads(out)["root_id"] is None

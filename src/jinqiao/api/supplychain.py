@@ -47,7 +47,7 @@ from jinqiao.apps.supplychain.model import (
     root_key,
 )
 from jinqiao.core.codec import decode_stored, encode
-from jinqiao.core.errors import InvalidInput
+from jinqiao.core.errors import InvalidInput, NodeFault
 from jinqiao.core.proofs import StateReadProof
 from jinqiao.execution.identity import REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
@@ -168,29 +168,37 @@ def router(node: NodePort) -> APIRouter:
             raise NotFound(f"{key.canonical} was never commissioned", identifier=key.canonical)
         return {"id": key.canonical, **item_view(decode_stored(proof.value, Item), proof)}
 
+    def read_many(keys: list[bytes], height: int) -> list[StateReadProof]:
+        return reader.state_many([full_key(SUPPLYCHAIN, key) for key in keys], height)
+
     def history_page(
         item: Item, start: int, limit: int, height: int
     ) -> tuple[list[dict[str, Any]], list[EventRecord]]:
-        entries, records = [], []
-        for sequence in range(start, min(item.event_count, start + limit)):
-            pointer = read(history_key(item.id, sequence), height)
+        """Entries ``start``.. of the item's history, each pointer and event proven: two reads
+        of the store, one for the pointers and one for the events they name."""
+        sequences = range(start, min(item.event_count, start + limit))
+        pointers = read_many([history_key(item.id, sequence) for sequence in sequences], height)
+        hashes = []
+        for sequence, pointer in zip(sequences, pointers, strict=True):
             if pointer.value is None:
-                raise NotFound(f"history entry {sequence} of {item.id} is missing")
-            event_hash = decode_stored(pointer.value, bytes)
-            event_proof = read(event_key(event_hash), height)
-            if event_proof.value is None:
-                raise NotFound(f"event {event_hash.hex()} is missing")
-            event = decode_stored(event_proof.value, EventRecord)
-            records.append(event)
+                raise NodeFault(f"history entry {sequence} of {item.id} is missing")
+            hashes.append(decode_stored(pointer.value, bytes))
+        records = read_many([event_key(event_hash) for event_hash in hashes], height)
+        entries, events = [], []
+        for sequence, pointer, proof in zip(sequences, pointers, records, strict=True):
+            if proof.value is None:
+                raise NodeFault(f"event {sequence} of {item.id} is missing")
+            event = decode_stored(proof.value, EventRecord)
+            events.append(event)
             entries.append(
                 {
                     "sequence": sequence,
                     "event": to_json(event),
                     "pointer": envelope(pointer),
-                    "record": envelope(event_proof),
+                    "record": envelope(proof),
                 }
             )
-        return entries, records
+        return entries, events
 
     @routes.get("/v1/supplychain/history", responses=KEYED_READ)
     def history(

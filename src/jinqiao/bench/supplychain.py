@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 
 from jinqiao.apps.supplychain.authenticity import TRACE_EVENTS
 from jinqiao.apps.supplychain.model import SUPPLYCHAIN, CommissionArgs, EpcsArgs, EventFields
@@ -32,7 +33,6 @@ from jinqiao.bench.local_network import (
     BATCH,
     Tracker,
     account_keys,
-    bench_network_spec,
     init_quiet_network,
     latency_ms,
     percentile,
@@ -40,6 +40,7 @@ from jinqiao.bench.local_network import (
     sign_transaction,
 )
 from jinqiao.bench.network import SENDERS, _presign, _submit
+from jinqiao.bench.network import _spec as network_spec
 from jinqiao.client import Client
 from jinqiao.core.crypto import Signer
 from jinqiao.epcis import parse_document
@@ -55,13 +56,9 @@ VERIFY_TARGET_MS = 50.0
 
 
 def _spec(validators: int, base_port: int) -> NetworkSpec:
-    holders = tuple(
-        AccountSpec(f"sender-{i}", (), ({"asset": "CNY", "tier": "open", "balance_minor": 10**12},))
-        for i in range(SENDERS)
-    )
-    bench = OrganizationSpec(
-        "bench", "Benchmark Bank", (), 0, (AccountSpec("bench-admin", ("admin",)), *holders)
-    )
+    """``bench network``'s network (its senders hold CNY) plus a brand owner with
+    ``BRAND_ACCOUNTS`` accounts and its company prefix."""
+    transfers = network_spec(validators, base_port)
     brand = OrganizationSpec(
         "brand",
         "Benchmark Brand",
@@ -70,10 +67,14 @@ def _spec(validators: int, base_port: int) -> NetworkSpec:
         tuple(AccountSpec(f"brand-{i}", ("admin",)) for i in range(BRAND_ACCOUNTS)),
     )
     contracts = {
-        SUPPLYCHAIN: {"company_prefixes": [{"prefix": BRAND_PREFIX, "organization": "brand"}]}
+        **transfers.contracts,
+        SUPPLYCHAIN: {"company_prefixes": [{"prefix": BRAND_PREFIX, "organization": "brand"}]},
     }
-    return bench_network_spec(
-        "jinqiao-bench-supplychain", validators, base_port, (bench, brand), contracts
+    return msgspec.structs.replace(
+        transfers,
+        chain_id="jinqiao-bench-supplychain",
+        organizations=(*transfers.organizations, brand),
+        contracts=contracts,
     )
 
 

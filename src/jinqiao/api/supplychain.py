@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from jinqiao.api.openapi import LOOKUP, PARAMETERS, error_responses, hex_pattern
+from jinqiao.api.openapi import LOOKUP, error_responses, hex_pattern
 from jinqiao.api.render import to_json
 from jinqiao.apps.supplychain.authenticity import (
     TRACE_EVENTS,
@@ -79,7 +79,7 @@ IDENTIFIER_CODES = (
     "not_serialized",
 )
 KEYED_READ = error_responses(LOOKUP, {400: IDENTIFIER_CODES})
-VERIFY = error_responses(PARAMETERS, {400: (*IDENTIFIER_CODES, "malformed_scan")})
+VERIFY = error_responses(LOOKUP, {400: (*IDENTIFIER_CODES, "malformed_scan")})
 
 
 def checked_key(text: str, *, serialized: bool = True) -> Key:

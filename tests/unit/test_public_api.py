@@ -24,10 +24,13 @@ EXPORTS = {
         "BatchResult",
         "Client",
         "ClientError",
+        "ItemCustody",
+        "ItemVerification",
         "PaymentsClient",
         "ProvenBlock",
         "ProvenQueryResult",
         "ProvenValue",
+        "SupplyChainClient",
         "TokenClient",
         "TransactionResult",
     ],
@@ -90,6 +93,15 @@ SIGNATURES = {
         "time_ms: int = 0) -> None"
     ),
     "jinqiao.client.TokenClient": "(client: Client) -> None",
+    "jinqiao.client.SupplyChainClient": "(client: Client) -> None",
+    "jinqiao.client.ItemCustody": (
+        "(item: Item, top: str, custodian: str, in_transit_to: str, recalled: bool, "
+        "height: int) -> None"
+    ),
+    "jinqiao.client.ItemVerification": (
+        "(id: str, verification: Verification, custody: ItemCustody | None, event_count: int, "
+        "trace: tuple[EventRecord, ...], height: int, verified: bool) -> None"
+    ),
     "jinqiao.client.TransactionResult": (
         "(transaction_hash: str, height: int, index: int, receipt: Receipt, verified: bool) -> None"
     ),
@@ -324,6 +336,97 @@ METHODS = {
         "withdraw_collateral": (
             "(self, signer: Signer, currency: str, amount_minor: int) -> TransactionResult"
         ),
+    },
+    "SupplyChainClient": {
+        "accept_offer": "(self, funder: Signer, receivable_id: int) -> TransactionResult",
+        "capture": (
+            "(self, signer: Signer, document: bytes, *, validator: SchemaValidator | None = None, "
+            "receivers: Mapping[str, str] | None = None, lot: str = ) -> list[TransactionResult]"
+        ),
+        "commission": (
+            "(self, signer: Signer, event: EventFields, epcs: Sequence[str], lot: str = ) -> "
+            "TransactionResult"
+        ),
+        "company_prefix": (
+            "(self, prefix: str, *, height: int | None = None) -> CompanyPrefix | None"
+        ),
+        "confirm": (
+            "(self, obligor: Signer, asset: str, holder: str, holder_account: bytes, "
+            "face_value_minor: int, due_time_ms: int, backing: Sequence[Backing]) -> "
+            "TransactionResult"
+        ),
+        "decommission": (
+            "(self, signer: Signer, event: EventFields, epcs: Sequence[str]) -> TransactionResult"
+        ),
+        "document": (
+            "(self, document_hash: bytes, *, height: int | None = None) -> DocumentUse | None"
+        ),
+        "event": "(self, event_hash: bytes, *, height: int | None = None) -> EventRecord | None",
+        "history": (
+            "(self, key: str, *, start: int = 0, limit: int = 100, height: int | None = None) "
+            "-> list[EventRecord]"
+        ),
+        "item": "(self, key: str, *, height: int | None = None) -> ItemCustody | None",
+        "label": "(self, brand_owner: Signer, key: str, *, host: str = https://id.gs1.org) -> str",
+        "mark_past_due": "(self, signer: Signer, root_id: int) -> TransactionResult",
+        "observe": (
+            "(self, signer: Signer, event: EventFields, epcs: Sequence[str]) -> TransactionResult"
+        ),
+        "offer_finance": (
+            "(self, holder: Signer, receivable_id: int, kind: str, funder: str, rate_ppm: "
+            "int, payee: bytes, expires_height: int) -> TransactionResult"
+        ),
+        "pack": (
+            "(self, signer: Signer, event: EventFields, parent: str, children: Sequence[str]) "
+            "-> TransactionResult"
+        ),
+        "recall": "(self, signer: Signer, gtin: str, lot: str) -> TransactionResult",
+        "recall_record": (
+            "(self, gtin: str, lot: str, *, height: int | None = None) -> Recall | None"
+        ),
+        "receivable": (
+            "(self, receivable_id: int, *, height: int | None = None) -> Receivable | None"
+        ),
+        "receivable_id": "(result: TransactionResult) -> int",
+        "receive": (
+            "(self, signer: Signer, event: EventFields, epcs: Sequence[str]) -> TransactionResult"
+        ),
+        "register_company_prefix": (
+            "(self, registrar: Signer, prefix: str, organization: str) -> TransactionResult"
+        ),
+        "release_pledge": "(self, pledgee: Signer, receivable_id: int) -> TransactionResult",
+        "repay": "(self, obligor: Signer, root_id: int) -> TransactionResult",
+        "root": "(self, root_id: int, *, height: int | None = None) -> Root | None",
+        "sell": (
+            "(self, signer: Signer, event: EventFields, epcs: Sequence[str]) -> TransactionResult"
+        ),
+        "ship": (
+            "(self, signer: Signer, event: EventFields, epcs: Sequence[str], receiver: str) "
+            "-> TransactionResult"
+        ),
+        "split": (
+            "(self, holder: Signer, receivable_id: int, values_minor: Sequence[int]) -> "
+            "TransactionResult"
+        ),
+        "split_parts": "(result: TransactionResult) -> tuple[int, ...]",
+        "transact": (
+            "(self, signer: Signer, event: EventFields, epcs: Sequence[str], "
+            "biz_transactions: Sequence[BizTransaction]) -> TransactionResult"
+        ),
+        "transfer": (
+            "(self, holder: Signer, receivable_id: int, recipient: str, recipient_account: "
+            "bytes) -> TransactionResult"
+        ),
+        "transform": (
+            "(self, signer: Signer, event: EventFields, inputs: Sequence[str], outputs: "
+            "Sequence[str], lot: str = ) -> TransactionResult"
+        ),
+        "unpack": (
+            "(self, signer: Signer, event: EventFields, parent: str, children: Sequence[str] "
+            "= ()) -> TransactionResult"
+        ),
+        "verify": "(self, scan: str) -> ItemVerification",
+        "withdraw_offer": "(self, holder: Signer, receivable_id: int) -> TransactionResult",
     },
 }
 

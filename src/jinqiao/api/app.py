@@ -17,7 +17,16 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 
 from jinqiao import __version__
-from jinqiao.api import chain, events, operations, payments, reports, state, transactions
+from jinqiao.api import (
+    chain,
+    events,
+    operations,
+    payments,
+    reports,
+    state,
+    supplychain,
+    transactions,
+)
 from jinqiao.api.errors import install_error_handlers, send_error
 from jinqiao.api.longpoll import LongPolls
 from jinqiao.api.openapi import MAX_BODY_BYTES_KEY, install_openapi
@@ -93,6 +102,7 @@ def create_app(node: NodePort) -> FastAPI:
         payments.router(node),
         reports.router(node),
         events.router(node),
+        supplychain.router(node),
     ]
     for router in routers:
         app.include_router(router)

@@ -56,6 +56,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "no_merchant_payouts": 409,
     "height_not_reached": 409,
     "proof_too_large": 413,
+    "malformed_identifier": 400,
+    "invalid_check_digit": 400,
+    "malformed_uri": 400,
+    "not_serialized": 400,
+    "malformed_scan": 400,
 }
 DEFAULT_REJECTION_STATUS = 422
 RETRY_AFTER_SECONDS = "1"

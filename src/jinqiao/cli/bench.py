@@ -197,3 +197,42 @@ def bench_audit(
     )
     if output is not None:
         output.write_text(json.dumps(result, indent=2) + "\n")
+
+
+@bench_app.command("supplychain")
+@guarded
+def bench_supplychain(
+    validators: Annotated[int, typer.Option(min=1, max=7, help="Validator processes.")] = 4,
+    duration: Annotated[
+        float, typer.Option(min=5, max=3600, help="Seconds of load per phase.")
+    ] = 30,
+    transactions: Annotated[
+        int,
+        typer.Option(min=100, max=200_000, help="Transfers and events signed for each phase."),
+    ] = 90_000,
+    history_events: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Events of the item that is verified.")
+    ] = 1_000,
+    verify_samples: Annotated[
+        int, typer.Option(min=5, max=10_000, help="GET /v1/verify requests timed.")
+    ] = 200,
+    json_output: JsonOption = False,
+    output: OutputOption = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG of the figures here.")] = None,
+    base_port: Annotated[int, typer.Option(min=1024, max=65000)] = 9600,
+) -> None:
+    """EPCIS events committed/s next to token transfers/s on one validator network, and the
+    time to verify an item with a long history at the API (docs/performance.md)."""
+    from jinqiao.bench.supplychain import run_supplychain_bench
+
+    run_supplychain_bench(
+        validators=validators,
+        duration_s=duration,
+        transactions=transactions,
+        history_events=history_events,
+        verify_samples=verify_samples,
+        json_output=json_output,
+        output=output,
+        plot=plot,
+        base_port=base_port,
+    )

@@ -41,9 +41,16 @@ def demo(
         typer.Option(min=0, max=20_000, help="Card payments in the payments day (0: skip it)."),
     ] = 2_000,
     suite: SuiteOption = DEFAULT_SUITE,
+    supply_chain: Annotated[
+        bool,
+        typer.Option(
+            "--supply-chain/--no-supply-chain",
+            help="Run the supply chain stories (goods, a clone caught, receivables finance).",
+        ),
+    ] = True,
 ) -> None:
-    """Start a local network, run a day of signed CNY transfers and a day of card payments
-    cleared and settled between the institutions, and show what happened."""
+    """Start a local network, run a day of signed CNY transfers, a day of card payments
+    cleared and settled between the institutions, and a supply chain, and show what happened."""
     from jinqiao.demo.run import run_demo
 
     run_demo(
@@ -55,6 +62,7 @@ def demo(
         validators=validators,
         payments=payments,
         crypto_suite=suite,
+        supply_chain=supply_chain,
     )
 
 

@@ -15,6 +15,7 @@ from jinqiao.cli import (
     node,
     payments,
     query,
+    scf,
     token,
 )
 
@@ -41,6 +42,7 @@ app.command("demo")(demo.demo)
 app.command("sim")(demo.sim)
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(scf.scf_app, name="scf")
 
 
 def main() -> None:

@@ -11,8 +11,9 @@ with proofs that are verified locally against the genesis file (on by default).
     assert result.ok
     balance = client.token.balance("CNY", recipient)                   # proven read
 
-``client.token`` (a ``TokenClient``) and ``client.payments`` (a ``PaymentsClient``) are the typed
-calls of those contracts. The names in ``__all__`` and their signatures are the public API, pinned
+``client.token`` (a ``TokenClient``), ``client.payments`` (a ``PaymentsClient``) and
+``client.supplychain`` (a ``SupplyChainClient``) are the typed calls of those contracts. The
+names in ``__all__`` and their signatures are the public API, pinned
 by ``tests/unit/test_public_api.py``; ``jinqiao.client.client`` and the other submodules are not.
 """
 
@@ -26,16 +27,20 @@ from jinqiao.client.client import (
     TransactionResult,
 )
 from jinqiao.client.payments import PaymentsClient
+from jinqiao.client.supplychain import ItemCustody, ItemVerification, SupplyChainClient
 from jinqiao.client.token import TokenClient
 
 __all__ = [
     "BatchResult",
     "Client",
     "ClientError",
+    "ItemCustody",
+    "ItemVerification",
     "PaymentsClient",
     "ProvenBlock",
     "ProvenQueryResult",
     "ProvenValue",
+    "SupplyChainClient",
     "TokenClient",
     "TransactionResult",
 ]

@@ -160,10 +160,12 @@ class Client:
         self._validator_history: list[tuple[int, ValidatorSet]] = [(1, genesis.validator_set())]
         self._queries: QueryRunner | None = None  # built on first use: it loads the contracts
         from jinqiao.client.payments import PaymentsClient
+        from jinqiao.client.supplychain import SupplyChainClient
         from jinqiao.client.token import TokenClient
 
         self.token = TokenClient(self)
         self.payments = PaymentsClient(self)
+        self.supplychain = SupplyChainClient(self)
 
     def close(self) -> None:
         self._http.close()

@@ -4,7 +4,8 @@ It starts real node processes on loopback, registers customers through their ban
 runs signed transfers through the SDK — including ones that must be refused — and prints what the
 ledger says, every figure read back with proofs verified against the genesis file. Then a day of
 card payments is recorded, cleared, netted and settled between the institutions
-(``demo_payments``).
+(``demo_payments``), and a supply chain: goods traced and verified, a clone caught, a receivable
+financed down the chain and repaid (``demo.supplychain``).
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ from jinqiao.core.crypto import DEFAULT_SUITE, Signer
 from jinqiao.core.types import SignedTransaction
 from jinqiao.demo import DemoFailed
 from jinqiao.demo.payments import run_payments_day
+from jinqiao.demo.supplychain import run_supply_chain
 from jinqiao.keys import InsecurePlaintext, generate_key, load_key
 from jinqiao.provision.network import NetworkLayout, init_network
 from jinqiao.provision.presets import CNY, demo_spec
+from jinqiao.provision.supplychain import with_supply_chain
 from jinqiao.terminal import console, format_minor, progress_bar
 
 NODE_START_TIMEOUT_S = 60.0
@@ -134,6 +137,7 @@ def run_demo(
     validators: int = 4,
     payments: int = 2_000,
     crypto_suite: str = DEFAULT_SUITE,
+    supply_chain: bool = True,
 ) -> None:
     for port in range(base_port, base_port + validators):
         _check_port_free(port)
@@ -146,9 +150,10 @@ def run_demo(
     )
     # A throwaway network in a temporary directory: its keys are plaintext, said so explicitly
     # (docs/keys.md "Throwaway networks"); a network of one's own is `jinqiao init`, encrypted.
+    spec = demo_spec(validators=validators, base_api_port=base_port, crypto_suite=crypto_suite)
     layout = init_network(
         network_dir,
-        demo_spec(validators=validators, base_api_port=base_port, crypto_suite=crypto_suite),
+        with_supply_chain(spec) if supply_chain else spec,
         protection=InsecurePlaintext(),
     )
     console.print(
@@ -184,6 +189,8 @@ def run_demo(
             run_payments_day(
                 client, keys, payments, random.Random(seed), progress_bar, statements_dir=root
             )
+        if supply_chain:
+            run_supply_chain(client, lambda name: _key(layout, network_dir, name))
         _show_agreement(layout)
         if exit_after:
             return

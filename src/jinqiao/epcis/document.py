@@ -119,11 +119,18 @@ def event_hash_bytes(event_hash: str) -> bytes:
     return bytes.fromhex(match.group(1))
 
 
-def parse_document(data: bytes, validator: SchemaValidator) -> Document:
-    """The events of an EPCIS 2.0 document (JSON-LD if it starts with ``{``, else XML)."""
+def parse_document(data: bytes, validator: SchemaValidator | None) -> Document:
+    """The events of an EPCIS 2.0 document (JSON-LD if it starts with ``{``, else XML). XML needs
+    no ``validator``; JSON-LD without one is refused (``epcis_schema_invalid``)."""
     if len(data) > MAX_DOCUMENT_BYTES:
         raise EpcisError("epcis_too_large", f"a document is at most {MAX_DOCUMENT_BYTES} bytes")
     if data.lstrip()[:1] == b"{":
+        if validator is None:
+            raise EpcisError(
+                "epcis_schema_invalid",
+                "a JSON-LD document is validated against the EPCIS 2.0 JSON Schema; none is "
+                "available here (tools/fetch_epcis_schemas.py)",
+            )
         return _parse_json(data, validator)
     return _parse_xml(data)
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from jinqiao.core.codec import encode
 from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import InvalidInput, NodeFault
 from jinqiao.core.proofs import ReceiptProof, StateReadProof, TransactionProof
-from jinqiao.core.types import CommittedBlock, Receipt
+from jinqiao.core.types import BlockHeader, CommitCertificate, CommittedBlock, Receipt
 from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
 from jinqiao.execution.state import full_key
 from jinqiao.ledger.merkle import MerkleTree
@@ -21,6 +22,10 @@ from jinqiao.node.storage import Snapshot, Store
 
 PROVEN_BLOCKS_KEPT = 4
 """Committed blocks whose Merkle trees the reader keeps for transaction proofs."""
+HEADERS_KEPT = 64
+"""Committed headers (with their certificates) ``state_many`` keeps, by height."""
+MAX_KEYS_PER_READ = 256
+"""Keys proven by one ``state_many``."""
 
 
 class NotFound(InvalidInput):
@@ -41,6 +46,7 @@ class Reader:
         self.store = store
         self.suite = suite
         self._proven: OrderedDict[int, _ProvenBlock] = OrderedDict()
+        self._headers: OrderedDict[int, tuple[BlockHeader, CommitCertificate]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _block(self, snapshot: Snapshot, height: int) -> CommittedBlock:
@@ -69,6 +75,18 @@ class Reader:
     def state(self, full_key: bytes, height: int | None = None) -> StateReadProof:
         """The value at ``full_key`` (or its absence) after block ``height`` (default: the head),
         with the proof against that block's header."""
+        return self.state_many([full_key], height)[0]
+
+    def state_many(
+        self, full_keys: Sequence[bytes], height: int | None = None
+    ) -> list[StateReadProof]:
+        """``state`` for each of ``full_keys`` at one height (default: the head), from one
+        snapshot. The block's header and certificate are decoded once per height and kept for
+        the most recent heights asked about (a committed header never changes), so an answer
+        made of many values — an item's trace — costs one tree walk per key, not a block
+        decode per key."""
+        if len(full_keys) > MAX_KEYS_PER_READ:
+            raise InvalidInput(f"at most {MAX_KEYS_PER_READ} keys are proven in one read")
         with self.store.snapshot() as snapshot:
             head = snapshot.head_height()
             if head == 0:
@@ -76,17 +94,33 @@ class Reader:
             wanted = head if height is None else height
             if not 1 <= wanted <= head:
                 raise NotFound(f"no block at height {wanted}; the head is {head}", height=wanted)
-            committed = self._block(snapshot, wanted)
-            header = committed.block.header
+            header, certificate = self._header(snapshot, wanted)
             tree = SparseMerkleTree(self.suite, snapshot)
-            value_hash_ = tree.get(header.state_root, full_key)
-            value = None
-            if value_hash_ is not None:
-                value = snapshot.get_value(value_hash_)
-                if value is None:
-                    raise NodeFault("state value missing for a stored leaf", key=full_key.hex())
-            proof = tree.prove(header.state_root, full_key)
-            return StateReadProof(header, committed.certificate, full_key, value, proof)
+            proofs = []
+            for full_key in full_keys:
+                value_hash_ = tree.get(header.state_root, full_key)
+                value = None
+                if value_hash_ is not None:
+                    value = snapshot.get_value(value_hash_)
+                    if value is None:
+                        raise NodeFault("state value missing for a stored leaf", key=full_key.hex())
+                proof = tree.prove(header.state_root, full_key)
+                proofs.append(StateReadProof(header, certificate, full_key, value, proof))
+            return proofs
+
+    def _header(self, snapshot: Snapshot, height: int) -> tuple[BlockHeader, CommitCertificate]:
+        with self._lock:
+            cached = self._headers.get(height)
+            if cached is not None:
+                self._headers.move_to_end(height)
+                return cached
+        committed = self._block(snapshot, height)
+        found = (committed.block.header, committed.certificate)
+        with self._lock:
+            self._headers[height] = found
+            while len(self._headers) > HEADERS_KEPT:
+                self._headers.popitem(last=False)
+        return found
 
     def validator_changes(self, from_height: int, limit: int) -> list[StateReadProof]:
         """For each block from ``from_height`` on that changed the validator set: the new set

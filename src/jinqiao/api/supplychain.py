@@ -1,0 +1,370 @@
+"""Read endpoints of the supply chain contract (docs/supplychain.md, "API"): items with their
+custody, histories, events, recalls, company prefixes, receivables, roots and trade documents,
+and the verification of a scanned item (``GET /v1/verify``).
+
+Every state value comes with its ``StateReadProof`` (canonical, hex) in the envelope of
+``GET /v1/state/{contract}/{key}`` — ``key``, ``value``, ``height``, ``state_root``, ``proof`` —
+plus the decoded record. An answer made of several values reads them all at one height. An
+absent item, event, receivable or root is ``404 not_found``; a trade document, a recall and a
+verified item answer their absence with its proof (a funder checks that an invoice backs nothing
+yet; a scan of an unknown serial is proven ``unknown``). Writes go through
+``POST /v1/transactions`` like every other contract call.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from jinqiao.api.openapi import LOOKUP, error_responses, hex_pattern
+from jinqiao.api.render import to_json
+from jinqiao.apps.supplychain.authenticity import (
+    TRACE_EVENTS,
+    ScanError,
+    label_message,
+    parse_scan,
+    verify_item,
+)
+from jinqiao.apps.supplychain.identifiers import GTIN, IdentifierError, Key, parse_key
+from jinqiao.apps.supplychain.model import (
+    MAX_NESTING,
+    SUPPLYCHAIN,
+    CompanyPrefix,
+    DocumentUse,
+    EventRecord,
+    Item,
+    Recall,
+    Receivable,
+    Root,
+    company_prefix_key,
+    document_key,
+    event_key,
+    history_key,
+    item_key,
+    recall_key,
+    receivable_key,
+    root_key,
+)
+from jinqiao.core.codec import decode_stored, encode
+from jinqiao.core.errors import InvalidInput, NodeFault
+from jinqiao.core.proofs import StateReadProof
+from jinqiao.execution.identity import REGISTRY, Account, account_key
+from jinqiao.execution.state import full_key
+from jinqiao.node.port import NodePort
+from jinqiao.node.reads import NotFound
+
+MAX_ID = 2**63 - 1
+MAX_KEY_TEXT = 2048
+HISTORY_PAGE_DEFAULT = 100
+MAX_API_HISTORY_PAGE = 100
+"""A proven history page reads two values per event; 100 keeps one answer under ~1 MB."""
+
+Height = Annotated[int | None, Query(ge=1, le=2**63, description="Default: the head")]
+KeyText = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=MAX_KEY_TEXT,
+        description="A GS1 key in any accepted form: EPC URN, Digital Link URI, canonical path",
+    ),
+]
+HashPath = Annotated[str, Path(pattern=hex_pattern(32), description="32 bytes as 64 hex digits")]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+READ = error_responses(LOOKUP)
+IDENTIFIER_CODES = (
+    "malformed_identifier",
+    "invalid_check_digit",
+    "malformed_uri",
+    "not_serialized",
+)
+KEYED_READ = error_responses(LOOKUP, {400: IDENTIFIER_CODES})
+VERIFY = error_responses(LOOKUP, {400: (*IDENTIFIER_CODES, "malformed_scan")})
+
+
+def checked_key(text: str, *, serialized: bool = True) -> Key:
+    """A GS1 key from a request, or ``400`` with the identifier's rejection code."""
+    try:
+        key = parse_key(text)
+    except IdentifierError as error:
+        raise InvalidInput(error.message, code=error.code, identifier=text[:64]) from None
+    if serialized and not key.serialized:
+        raise InvalidInput(
+            f"{key.canonical} names a class, not one item (an SGTIN, SSCC or GRAI is needed)",
+            code="not_serialized",
+        )
+    return key
+
+
+def envelope(proof: StateReadProof) -> dict[str, Any]:
+    """One proven value as ``GET /v1/state`` answers it (the full key, hex)."""
+    return {
+        "key": proof.key.hex(),
+        "value": None if proof.value is None else proof.value.hex(),
+        "height": proof.header.height,
+        "state_root": proof.header.state_root.hex(),
+        "proof": encode(proof).hex(),
+    }
+
+
+def router(node: NodePort) -> APIRouter:
+    routes = APIRouter(tags=["supplychain"])
+    reader = node.reader
+
+    def read(key: bytes, height: int | None) -> StateReadProof:
+        return reader.state(full_key(SUPPLYCHAIN, key), height)
+
+    def record(
+        name: str, key: bytes, kind: type[Any], height: int | None, missing: str
+    ) -> dict[str, Any]:
+        proof = read(key, height)
+        if proof.value is None:
+            raise NotFound(missing)
+        return {name: to_json(decode_stored(proof.value, kind)), **envelope(proof)}
+
+    def custody(item: Item, height: int) -> tuple[list[StateReadProof], Item]:
+        """The proofs of the containers above ``item`` at ``height``, and the top one."""
+        chain = [item]
+        proofs = []
+        for _ in range(MAX_NESTING):
+            if not chain[-1].parent:
+                break
+            proof = read(item_key(chain[-1].parent), height)
+            if proof.value is None:
+                raise NotFound(f"container {chain[-1].parent} of {item.id} is missing")
+            proofs.append(proof)
+            chain.append(decode_stored(proof.value, Item))
+        return proofs, chain[-1]
+
+    def recall_of(item: Item, height: int) -> StateReadProof | None:
+        if not item.lot or not item.id.startswith("01/"):
+            return None
+        return read(recall_key(item.id.split("/")[1], item.lot), height)
+
+    def item_view(item: Item, item_proof: StateReadProof) -> dict[str, Any]:
+        height = item_proof.header.height
+        container_proofs, top = custody(item, height)
+        recall = recall_of(item, height)
+        return {
+            "item": to_json(item),
+            "custody": {
+                "top": top.id,
+                "custodian": top.custodian,
+                "in_transit_to": "" if top.shipment is None else top.shipment.receiver,
+                "recalled": recall is not None and recall.value is not None,
+            },
+            **envelope(item_proof),
+            "containers": [envelope(proof) for proof in container_proofs],
+            "recall": None if recall is None else envelope(recall),
+        }
+
+    @routes.get("/v1/supplychain/items", responses=KEYED_READ)
+    def item(id: KeyText, height: Height = None) -> dict[str, Any]:
+        """An item (SGTIN, SSCC or GRAI in any form) with its effective custody — its top
+        container, custodian, open shipment, recall — every value proven at one height."""
+        key = checked_key(id)
+        proof = read(item_key(key.canonical), height)
+        if proof.value is None:
+            raise NotFound(f"{key.canonical} was never commissioned", identifier=key.canonical)
+        return {"id": key.canonical, **item_view(decode_stored(proof.value, Item), proof)}
+
+    def read_many(keys: list[bytes], height: int) -> list[StateReadProof]:
+        return reader.state_many([full_key(SUPPLYCHAIN, key) for key in keys], height)
+
+    def history_page(
+        item: Item, start: int, limit: int, height: int
+    ) -> tuple[list[dict[str, Any]], list[EventRecord]]:
+        """Entries ``start``.. of the item's history, each pointer and event proven: two reads
+        of the store, one for the pointers and one for the events they name."""
+        sequences = range(start, min(item.event_count, start + limit))
+        pointers = read_many([history_key(item.id, sequence) for sequence in sequences], height)
+        hashes = []
+        for sequence, pointer in zip(sequences, pointers, strict=True):
+            if pointer.value is None:
+                raise NodeFault(f"history entry {sequence} of {item.id} is missing")
+            hashes.append(decode_stored(pointer.value, bytes))
+        records = read_many([event_key(event_hash) for event_hash in hashes], height)
+        entries, events = [], []
+        for sequence, pointer, proof in zip(sequences, pointers, records, strict=True):
+            if proof.value is None:
+                raise NodeFault(f"event {sequence} of {item.id} is missing")
+            event = decode_stored(proof.value, EventRecord)
+            events.append(event)
+            entries.append(
+                {
+                    "sequence": sequence,
+                    "event": to_json(event),
+                    "pointer": envelope(pointer),
+                    "record": envelope(proof),
+                }
+            )
+        return entries, events
+
+    @routes.get("/v1/supplychain/history", responses=KEYED_READ)
+    def history(
+        id: KeyText,
+        start: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_API_HISTORY_PAGE)] = HISTORY_PAGE_DEFAULT,
+        height: Height = None,
+    ) -> dict[str, Any]:
+        """A page of the item's events, oldest first: each history entry (``history/<key>/<seq>``:
+        the event's hash) and the event record, both proven, at the item's height."""
+        key = checked_key(id)
+        item_proof = read(item_key(key.canonical), height)
+        if item_proof.value is None:
+            raise NotFound(f"{key.canonical} was never commissioned", identifier=key.canonical)
+        item_record = decode_stored(item_proof.value, Item)
+        entries, _ = history_page(item_record, start, limit, item_proof.header.height)
+        end = start + len(entries)
+        return {
+            "id": key.canonical,
+            "event_count": item_record.event_count,
+            "events": entries,
+            "next_start": end if end < item_record.event_count else None,
+            **envelope(item_proof),
+        }
+
+    @routes.get("/v1/supplychain/events/{event_hash}", responses=READ)
+    def event(event_hash: HashPath, height: Height = None) -> dict[str, Any]:
+        """A recorded EPCIS event by its CBV 2.0 event hash (the 32 bytes of ``ni:///sha-256;…``)."""
+        return record(
+            "event",
+            event_key(bytes.fromhex(event_hash)),
+            EventRecord,
+            height,
+            f"no event {event_hash} is recorded",
+        )
+
+    @routes.get("/v1/supplychain/recalls", responses=KEYED_READ)
+    def recall(
+        gtin: KeyText,
+        lot: Annotated[str, Query(min_length=1, max_length=20)],
+        height: Height = None,
+    ) -> dict[str, Any]:
+        """Whether a lot is recalled: the ``Recall`` record, or its proven absence
+        (``recalled: false``)."""
+        key = checked_key(gtin, serialized=False)
+        if key.kind != GTIN:
+            raise InvalidInput(f"{key.canonical} is not a GTIN", code="malformed_identifier")
+        proof = read(recall_key(key.number, lot), height)
+        value = None if proof.value is None else to_json(decode_stored(proof.value, Recall))
+        return {"recalled": value is not None, "recall": value, **envelope(proof)}
+
+    @routes.get("/v1/supplychain/company-prefixes/{prefix}", responses=READ)
+    def company_prefix(
+        prefix: Annotated[str, Path(pattern=r"^[0-9]{4,12}$")], height: Height = None
+    ) -> dict[str, Any]:
+        """A registered GS1 company prefix and the organization it belongs to."""
+        return record(
+            "company_prefix",
+            company_prefix_key(prefix),
+            CompanyPrefix,
+            height,
+            f"company prefix {prefix} is not registered",
+        )
+
+    @routes.get("/v1/supplychain/receivables/{receivable_id}", responses=READ)
+    def receivable(receivable_id: IdPath, height: Height = None) -> dict[str, Any]:
+        """A receivable part: holder, face value, status, pledge, open offer."""
+        return record(
+            "receivable",
+            receivable_key(receivable_id),
+            Receivable,
+            height,
+            f"no receivable {receivable_id}",
+        )
+
+    @routes.get("/v1/supplychain/roots/{root_id}", responses=READ)
+    def root(root_id: IdPath, height: Height = None) -> dict[str, Any]:
+        """A root receivable: obligor, face value, due time, backing, live parts, repaid, past
+        due."""
+        return record("root", root_key(root_id), Root, height, f"no root receivable {root_id}")
+
+    @routes.get("/v1/supplychain/documents/{document_hash}", responses=READ)
+    def document(document_hash: HashPath, height: Height = None) -> dict[str, Any]:
+        """Which root receivable a trade document backs, or its proven absence (``root_id:
+        null``): a funder's check that an invoice is not financed yet."""
+        proof = read(document_key(bytes.fromhex(document_hash)), height)
+        use = None if proof.value is None else decode_stored(proof.value, DocumentUse)
+        return {
+            "document_hash": document_hash,
+            "root_id": None if use is None else use.root_id,
+            **envelope(proof),
+        }
+
+    @routes.get("/v1/verify", responses=VERIFY)
+    def verify(
+        scan: Annotated[
+            str,
+            Query(
+                min_length=1,
+                max_length=MAX_KEY_TEXT,
+                description="The label's text (Digital Link with sig and signer) or a bare key",
+            ),
+        ],
+        height: Height = None,
+    ) -> dict[str, Any]:
+        """Is this item genuine, where has it been, who holds it, is it recalled: a verdict
+        (``genuine``, ``unknown``, ``suspicious``) with every reason that applies, from the
+        item, its containers, its recall, its latest events and the label's signer, every value
+        proven at one height."""
+        try:
+            scanned = parse_scan(scan)
+        except ScanError as error:
+            raise InvalidInput(str(error), code=error.code) from None
+        key = checked_key(scanned.key_text)
+        item_proof = read(item_key(key.canonical), height)
+        at = item_proof.header.height
+        answer: dict[str, Any] = {"id": key.canonical, "item_proof": envelope(item_proof)}
+        if item_proof.value is None:
+            verdict = verify_item(None, False, (), "absent")
+            return {**answer, **_verdict_json(verdict), "height": at}
+        item_record = decode_stored(item_proof.value, Item)
+        view = item_view(item_record, item_proof)
+        first = max(0, item_record.event_count - TRACE_EVENTS)
+        entries, records = history_page(item_record, first, TRACE_EVENTS, at)
+        signature, signer_view = "absent", None
+        if scanned.signer:
+            account_proof = reader.state(full_key(REGISTRY, account_key(scanned.signer)), at)
+            signer_view = envelope(account_proof)
+            account = (
+                None if account_proof.value is None else decode_stored(account_proof.value, Account)
+            )
+            signature = (
+                "valid"
+                if account is not None
+                and account.active
+                and account.organization == item_record.brand_owner
+                and node.suite.verify(
+                    account.public_key, label_message(key.canonical), scanned.signature
+                )
+                else "invalid"
+            )
+        verdict = verify_item(item_record, view["custody"]["recalled"], records, signature)
+        return {
+            **answer,
+            **_verdict_json(verdict),
+            "height": at,
+            "state_root": item_proof.header.state_root.hex(),
+            "item": view["item"],
+            "custody": view["custody"],
+            "containers": view["containers"],
+            "recall": view["recall"],
+            "event_count": item_record.event_count,
+            "trace": entries,
+            "signer": signer_view,
+        }
+
+    return routes
+
+
+def _verdict_json(verdict: Any) -> dict[str, Any]:
+    return {
+        "verdict": verdict.verdict,
+        "reasons": list(verdict.reasons),
+        "signature": verdict.signature,
+        "clone_sightings": [list(pair) for pair in verdict.clone_sightings],
+    }
+
+
+__all__ = ["checked_key", "envelope", "router"]

@@ -1,0 +1,529 @@
+"""SDK helpers for the supply chain contract (``docs/supplychain.md``): one helper per method,
+EPCIS capture, labels, proven reads and the verification of a scanned item.
+
+Writes return the ``TransactionResult`` (its inclusion and receipt proofs verified); a rejected
+call is a committed receipt with its code (``result.code``), not an exception. ``capture`` parses
+an EPCIS 2.0 document here, in the client, and sends one signed transaction per event.
+
+Reads are **proven** (each value checked against a block header signed by the validators; off
+with ``Client(verify=False)``): ``None`` is a proven absence. ``verify`` asks the node's
+``GET /v1/verify``, checks every proof in the answer, and recomputes the verdict from the proven
+values: a node cannot call a clone genuine.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jinqiao.apps.supplychain.authenticity import (
+    TRACE_EVENTS,
+    Verification,
+    label_message,
+    label_uri,
+    parse_scan,
+    verify_item,
+)
+from jinqiao.apps.supplychain.identifiers import parse_key
+from jinqiao.apps.supplychain.model import (
+    MAX_NESTING,
+    SUPPLYCHAIN,
+    AggregationArgs,
+    Backing,
+    BizTransaction,
+    CommissionArgs,
+    CompanyPrefix,
+    ConfirmArgs,
+    DocumentUse,
+    EpcsArgs,
+    EventFields,
+    EventRecord,
+    Item,
+    OfferArgs,
+    Recall,
+    RecallArgs,
+    Receivable,
+    ReceivableArgs,
+    RegisterPrefixArgs,
+    Root,
+    RootArgs,
+    ShipArgs,
+    SplitArgs,
+    TransactArgs,
+    TransferReceivableArgs,
+    TransformArgs,
+    company_prefix_key,
+    document_key,
+    event_key,
+    history_key,
+    item_key,
+    recall_key,
+    receivable_key,
+    root_key,
+)
+from jinqiao.core.codec import CanonicalStruct, decode
+from jinqiao.core.crypto import Signer
+from jinqiao.core.limits import MAX_PROOF_BYTES
+from jinqiao.core.proofs import StateReadProof
+from jinqiao.epcis import SchemaValidator, contract_call, parse_document
+from jinqiao.execution.contract import contract_address
+from jinqiao.execution.identity import REGISTRY, Account, account_key
+from jinqiao.verify import VerificationError, verify_state_read
+
+if TYPE_CHECKING:
+    from jinqiao.client.client import Client, TransactionResult
+
+T = TypeVar("T")
+MAX_ANSWER_PROOF_HEX = 2 * 64 * MAX_PROOF_BYTES
+
+
+@dataclass(frozen=True)
+class ItemCustody:
+    """An item and who holds it, proven at ``height``: its top container (itself if none), the
+    effective custodian, the receiver of an open shipment (``""``), whether its lot is
+    recalled."""
+
+    item: Item
+    top: str
+    custodian: str
+    in_transit_to: str
+    recalled: bool
+    height: int
+
+
+@dataclass(frozen=True)
+class ItemVerification:
+    """What ``verify`` found, every value proven at ``height``: the verdict and its reasons
+    (``apps.supplychain.authenticity``), the custody (``None`` for an unknown item), the item's
+    event count and its latest events (oldest first)."""
+
+    id: str
+    verification: Verification
+    custody: ItemCustody | None
+    event_count: int
+    trace: tuple[EventRecord, ...]
+    height: int
+    verified: bool
+
+    @property
+    def verdict(self) -> str:
+        return self.verification.verdict
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.verification.reasons
+
+
+class SupplyChainClient:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @property
+    def contract_address(self) -> bytes:
+        """The contract's token address: funders and obligors ``approve`` it (delivery versus
+        payment pulls the payment in the same transaction)."""
+        return contract_address(self._client.suite.hash, SUPPLYCHAIN)
+
+    def _send(self, signer: Signer, method: str, args: CanonicalStruct) -> TransactionResult:
+        return self._client.send(signer, SUPPLYCHAIN, method, args)
+
+    # -- provenance ------------------------------------------------------------------------
+    def register_company_prefix(
+        self, registrar: Signer, prefix: str, organization: str
+    ) -> TransactionResult:
+        return self._send(
+            registrar, "register_company_prefix", RegisterPrefixArgs(prefix, organization)
+        )
+
+    def commission(
+        self, signer: Signer, event: EventFields, epcs: Sequence[str], lot: str = ""
+    ) -> TransactionResult:
+        return self._send(signer, "commission", CommissionArgs(event, tuple(epcs), lot))
+
+    def observe(self, signer: Signer, event: EventFields, epcs: Sequence[str]) -> TransactionResult:
+        return self._send(signer, "observe", EpcsArgs(event, tuple(epcs)))
+
+    def ship(
+        self, signer: Signer, event: EventFields, epcs: Sequence[str], receiver: str
+    ) -> TransactionResult:
+        return self._send(signer, "ship", ShipArgs(event, tuple(epcs), receiver))
+
+    def receive(self, signer: Signer, event: EventFields, epcs: Sequence[str]) -> TransactionResult:
+        return self._send(signer, "receive", EpcsArgs(event, tuple(epcs)))
+
+    def sell(self, signer: Signer, event: EventFields, epcs: Sequence[str]) -> TransactionResult:
+        return self._send(signer, "sell", EpcsArgs(event, tuple(epcs)))
+
+    def decommission(
+        self, signer: Signer, event: EventFields, epcs: Sequence[str]
+    ) -> TransactionResult:
+        return self._send(signer, "decommission", EpcsArgs(event, tuple(epcs)))
+
+    def pack(
+        self, signer: Signer, event: EventFields, parent: str, children: Sequence[str]
+    ) -> TransactionResult:
+        return self._send(signer, "pack", AggregationArgs(event, parent, tuple(children)))
+
+    def unpack(
+        self, signer: Signer, event: EventFields, parent: str, children: Sequence[str] = ()
+    ) -> TransactionResult:
+        return self._send(signer, "unpack", AggregationArgs(event, parent, tuple(children)))
+
+    def transform(
+        self,
+        signer: Signer,
+        event: EventFields,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+        lot: str = "",
+    ) -> TransactionResult:
+        args = TransformArgs(event, tuple(inputs), tuple(outputs), lot)
+        return self._send(signer, "transform", args)
+
+    def transact(
+        self,
+        signer: Signer,
+        event: EventFields,
+        epcs: Sequence[str],
+        biz_transactions: Sequence[BizTransaction],
+    ) -> TransactionResult:
+        args = TransactArgs(event, tuple(epcs), tuple(biz_transactions))
+        return self._send(signer, "transact", args)
+
+    def recall(self, signer: Signer, gtin: str, lot: str) -> TransactionResult:
+        return self._send(signer, "recall", RecallArgs(gtin, lot))
+
+    def capture(
+        self,
+        signer: Signer,
+        document: bytes,
+        *,
+        validator: SchemaValidator | None = None,
+        receivers: Mapping[str, str] | None = None,
+        lot: str = "",
+    ) -> list[TransactionResult]:
+        """Record every event of an EPCIS 2.0 document (JSON-LD or XML), one signed transaction
+        each, in document order, stopping at the first rejected one (its result is the last).
+        ``receivers`` maps a shipment's destination (e.g. an ``owning_party`` PGLN or GLN URN) to
+        the organization it names; ``lot`` is the lot of commissioned items. ``validator`` (the
+        EPCIS 2.0 JSON Schema) is needed for JSON-LD, not for XML. Refusals of the document raise
+        ``EpcisError`` before anything is sent."""
+        parsed = parse_document(document, validator)
+        known = receivers or {}
+        calls = []
+        for event in parsed.events:
+            receiver = next((known[value] for _, value in event.destinations if value in known), "")
+            calls.append(contract_call(event, receiver=receiver, lot=lot))
+        results = []
+        for method, args in calls:
+            result = self._send(signer, method, args)
+            results.append(result)
+            if not result.ok:
+                break
+        return results
+
+    def label(self, brand_owner: Signer, key: str, *, host: str = "https://id.gs1.org") -> str:
+        """The text of an item's label (its QR code): the Digital Link URI with the brand
+        owner's signature over its canonical key and the signing account's address."""
+        canonical = parse_key(key).canonical
+        signature = brand_owner.sign(label_message(canonical))
+        return label_uri(f"{host.rstrip('/')}/{canonical}", signature, brand_owner.address)
+
+    # -- receivables -----------------------------------------------------------------------
+    def confirm(
+        self,
+        obligor: Signer,
+        asset: str,
+        holder: str,
+        holder_account: bytes,
+        face_value_minor: int,
+        due_time_ms: int,
+        backing: Sequence[Backing],
+    ) -> TransactionResult:
+        """Confirm a payable as a root receivable; ``receivable_id(result)`` is its id."""
+        args = ConfirmArgs(
+            asset, holder, holder_account, face_value_minor, due_time_ms, tuple(backing)
+        )
+        return self._send(obligor, "confirm", args)
+
+    @staticmethod
+    def receivable_id(result: TransactionResult) -> int:
+        """The id of the receivable an accepted ``confirm`` (or ``transfer``) returned."""
+        if not result.ok:
+            raise ValueError(f"the call was rejected: {result.code}")
+        return decode(result.receipt.result, Receivable, max_bytes=MAX_PROOF_BYTES).id
+
+    @staticmethod
+    def split_parts(result: TransactionResult) -> tuple[int, ...]:
+        """The root's live parts after an accepted ``split`` (the new parts are the last ones)."""
+        if not result.ok:
+            raise ValueError(f"split was rejected: {result.code}")
+        root = decode(result.receipt.result, Root, max_bytes=MAX_PROOF_BYTES)
+        return root.live_parts
+
+    def split(
+        self, holder: Signer, receivable_id: int, values_minor: Sequence[int]
+    ) -> TransactionResult:
+        return self._send(holder, "split", SplitArgs(receivable_id, tuple(values_minor)))
+
+    def transfer(
+        self, holder: Signer, receivable_id: int, recipient: str, recipient_account: bytes
+    ) -> TransactionResult:
+        args = TransferReceivableArgs(receivable_id, recipient, recipient_account)
+        return self._send(holder, "transfer", args)
+
+    def offer_finance(
+        self,
+        holder: Signer,
+        receivable_id: int,
+        kind: str,
+        funder: str,
+        rate_ppm: int,
+        payee: bytes,
+        expires_height: int,
+    ) -> TransactionResult:
+        args = OfferArgs(receivable_id, kind, funder, rate_ppm, payee, expires_height)
+        return self._send(holder, "offer_finance", args)
+
+    def withdraw_offer(self, holder: Signer, receivable_id: int) -> TransactionResult:
+        return self._send(holder, "withdraw_offer", ReceivableArgs(receivable_id))
+
+    def accept_offer(self, funder: Signer, receivable_id: int) -> TransactionResult:
+        return self._send(funder, "accept_offer", ReceivableArgs(receivable_id))
+
+    def release_pledge(self, pledgee: Signer, receivable_id: int) -> TransactionResult:
+        return self._send(pledgee, "release_pledge", ReceivableArgs(receivable_id))
+
+    def repay(self, obligor: Signer, root_id: int) -> TransactionResult:
+        return self._send(obligor, "repay", RootArgs(root_id))
+
+    def mark_past_due(self, signer: Signer, root_id: int) -> TransactionResult:
+        return self._send(signer, "mark_past_due", RootArgs(root_id))
+
+    # -- proven reads (None: proven absent) ------------------------------------------------
+    def _read(self, key: bytes, kind: type[T], height: int | None) -> T | None:
+        return self._client.read_struct(SUPPLYCHAIN, key, kind, height=height)
+
+    def item(self, key: str, *, height: int | None = None) -> ItemCustody | None:
+        """An item in any key form with its custody, every value proven at one height."""
+        canonical = parse_key(key).canonical
+        proven = self._client.read_state(SUPPLYCHAIN, item_key(canonical), height=height)
+        if proven.value is None:
+            return None
+        item = decode(proven.value, Item, max_bytes=MAX_PROOF_BYTES)
+        top = item
+        for _ in range(MAX_NESTING):
+            if not top.parent:
+                break
+            parent = self._read(item_key(top.parent), Item, proven.height)
+            if parent is None:
+                raise VerificationError(f"the container {top.parent} is proven absent")
+            top = parent
+        recalled = False
+        if item.lot and item.id.startswith("01/"):
+            recall = self.recall_record(item.id.split("/")[1], item.lot, height=proven.height)
+            recalled = recall is not None
+        receiver = "" if top.shipment is None else top.shipment.receiver
+        return ItemCustody(item, top.id, top.custodian, receiver, recalled, proven.height)
+
+    def history(
+        self, key: str, *, start: int = 0, limit: int = 100, height: int | None = None
+    ) -> list[EventRecord]:
+        """The item's events from ``start`` (oldest first), at most ``limit``, each history
+        entry and event proven at one height (two reads per event)."""
+        custody = self.item(key, height=height)
+        if custody is None:
+            return []
+        at, item = custody.height, custody.item
+        events = []
+        for sequence in range(start, min(item.event_count, start + limit)):
+            proven = self._client.read_state(SUPPLYCHAIN, history_key(item.id, sequence), height=at)
+            if proven.value is None:
+                raise VerificationError(f"history entry {sequence} is proven absent")
+            event_hash = decode(proven.value, bytes, max_bytes=64)
+            event = self.event(event_hash, height=at)
+            if event is None:
+                raise VerificationError(f"event {event_hash.hex()} is proven absent")
+            events.append(event)
+        return events
+
+    def event(self, event_hash: bytes, *, height: int | None = None) -> EventRecord | None:
+        return self._read(event_key(event_hash), EventRecord, height)
+
+    def recall_record(self, gtin: str, lot: str, *, height: int | None = None) -> Recall | None:
+        number = parse_key(gtin).number
+        return self._read(recall_key(number, lot), Recall, height)
+
+    def company_prefix(self, prefix: str, *, height: int | None = None) -> CompanyPrefix | None:
+        return self._read(company_prefix_key(prefix), CompanyPrefix, height)
+
+    def receivable(self, receivable_id: int, *, height: int | None = None) -> Receivable | None:
+        return self._read(receivable_key(receivable_id), Receivable, height)
+
+    def root(self, root_id: int, *, height: int | None = None) -> Root | None:
+        return self._read(root_key(root_id), Root, height)
+
+    def document(self, document_hash: bytes, *, height: int | None = None) -> DocumentUse | None:
+        """Which root a trade document backs; ``None`` is the proven fact that it backs none."""
+        return self._read(document_key(document_hash), DocumentUse, height)
+
+    # -- verification ----------------------------------------------------------------------
+    def verify(self, scan: str) -> ItemVerification:
+        """Verify a scanned label (or a bare key) through ``GET /v1/verify``: every proof in the
+        answer is checked (unless the client was made with ``verify=False``) and the verdict is
+        recomputed here from the proven values; a disagreement raises ``VerificationError``."""
+        answer: dict[str, Any] = json.loads(
+            self._client.raw_get("/v1/verify", params={"scan": scan})
+        )
+        scanned = parse_scan(scan)
+        canonical = parse_key(scanned.key_text).canonical
+        if answer.get("id") != canonical:
+            raise VerificationError("the node verified another item")
+        checker = _ProofChecker(self._client)
+        item_proof = checker.proof(answer["item_proof"], SUPPLYCHAIN, item_key(canonical))
+        height = item_proof.header.height
+        if item_proof.value is None:
+            verification = verify_item(None, False, (), "absent")
+            _same_verdict(verification, answer)
+            return ItemVerification(canonical, verification, None, 0, (), height, checker.verified)
+        item = decode(item_proof.value, Item, max_bytes=MAX_PROOF_BYTES)
+        top = item
+        for view in answer["containers"][:MAX_NESTING]:
+            proven = checker.proof(view, SUPPLYCHAIN, item_key(top.parent), height)
+            if proven.value is None:
+                raise VerificationError("a container is proven absent")
+            top = decode(proven.value, Item, max_bytes=MAX_PROOF_BYTES)
+        if top.parent:
+            raise VerificationError("the answer stops below the top container")
+        recalled = self._recalled(checker, item, answer.get("recall"), height)
+        trace = self._trace(checker, item, answer["trace"], height)
+        signature = self._signature(checker, scanned, canonical, item, answer.get("signer"), height)
+        verification = verify_item(item, recalled, trace, signature)
+        _same_verdict(verification, answer)
+        receiver = "" if top.shipment is None else top.shipment.receiver
+        custody = ItemCustody(item, top.id, top.custodian, receiver, recalled, height)
+        return ItemVerification(
+            canonical,
+            verification,
+            custody,
+            item.event_count,
+            tuple(trace),
+            height,
+            checker.verified,
+        )
+
+    @staticmethod
+    def _recalled(
+        checker: _ProofChecker, item: Item, view: dict[str, Any] | None, height: int
+    ) -> bool:
+        if not item.lot or not item.id.startswith("01/"):
+            return False
+        if view is None:
+            raise VerificationError("the answer has no recall proof for a lot")
+        key = recall_key(item.id.split("/")[1], item.lot)
+        return checker.proof(view, SUPPLYCHAIN, key, height).value is not None
+
+    @staticmethod
+    def _trace(
+        checker: _ProofChecker, item: Item, entries: list[dict[str, Any]], height: int
+    ) -> list[EventRecord]:
+        first = max(0, item.event_count - TRACE_EVENTS)
+        if len(entries) != item.event_count - first:
+            raise VerificationError("the trace is not the item's latest events")
+        trace = []
+        for sequence, entry in enumerate(entries, start=first):
+            pointer = checker.proof(
+                entry["pointer"], SUPPLYCHAIN, history_key(item.id, sequence), height
+            )
+            if pointer.value is None:
+                raise VerificationError(f"history entry {sequence} is proven absent")
+            event_hash = decode(pointer.value, bytes, max_bytes=64)
+            record = checker.proof(entry["record"], SUPPLYCHAIN, event_key(event_hash), height)
+            if record.value is None:
+                raise VerificationError(f"event {event_hash.hex()} is proven absent")
+            trace.append(decode(record.value, EventRecord, max_bytes=MAX_PROOF_BYTES))
+        return trace
+
+    def _signature(
+        self,
+        checker: _ProofChecker,
+        scanned: Any,
+        canonical: str,
+        item: Item,
+        view: dict[str, Any] | None,
+        height: int,
+    ) -> str:
+        if not scanned.signer:
+            return "absent"
+        if view is None:
+            raise VerificationError("the answer has no proof of the label's signer")
+        proven = checker.proof(view, REGISTRY, account_key(scanned.signer), height)
+        account = (
+            None
+            if proven.value is None
+            else decode(proven.value, Account, max_bytes=MAX_PROOF_BYTES)
+        )
+        valid = (
+            account is not None
+            and account.active
+            and account.organization == item.brand_owner
+            and self._client.suite.verify(
+                account.public_key, label_message(canonical), scanned.signature
+            )
+        )
+        return "valid" if valid else "invalid"
+
+
+class _ProofChecker:
+    """Checks the proof envelopes of one answer: each is for the expected key, at the expected
+    height, and (with verification on) verifies against the client's validator set."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self.verified = client.verify
+
+    def proof(
+        self, view: dict[str, Any], contract: str, key: bytes, height: int | None = None
+    ) -> StateReadProof:
+        text = view.get("proof", "")
+        if (
+            not isinstance(text, str)
+            or len(text) > MAX_ANSWER_PROOF_HEX
+            or not _HEX.fullmatch(text)
+        ):
+            raise VerificationError("a proof in the answer is not hex")
+        proof = decode(bytes.fromhex(text), StateReadProof, max_bytes=MAX_ANSWER_PROOF_HEX // 2)
+        if proof.key != contract.encode() + b"/" + key:
+            raise VerificationError("a proof in the answer is for another key")
+        if height is not None and proof.header.height != height:
+            raise VerificationError("the answer's proofs are not at one height")
+        if self.verified:
+            verify_state_read(
+                self._client.genesis,
+                proof.header,
+                proof.certificate,
+                proof.key,
+                proof.value,
+                proof.proof,
+                validators=self._client.validators_for(proof.header),
+            )
+        return proof
+
+
+_HEX = re.compile(r"(?:[0-9a-f]{2})*")
+
+
+def _same_verdict(verification: Verification, answer: dict[str, Any]) -> None:
+    if answer.get("verdict") != verification.verdict or list(verification.reasons) != answer.get(
+        "reasons"
+    ):
+        raise VerificationError(
+            f"the node says {answer.get('verdict')} {answer.get('reasons')}, the proven values "
+            f"say {verification.verdict} {list(verification.reasons)}"
+        )
+
+
+__all__ = ["ItemCustody", "ItemVerification", "SupplyChainClient"]

@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 
 from jinqiao import __version__
-from jinqiao.api import chain, events, operations, payments, reports, state, transactions
+from jinqiao.api import chain, credit, events, operations, payments, reports, state, transactions
 from jinqiao.api.errors import install_error_handlers, send_error
 from jinqiao.api.longpoll import LongPolls
 from jinqiao.api.openapi import MAX_BODY_BYTES_KEY, install_openapi
@@ -93,6 +93,7 @@ def create_app(node: NodePort) -> FastAPI:
         payments.router(node),
         reports.router(node),
         events.router(node),
+        credit.router(node),
     ]
     for router in routers:
         app.include_router(router)

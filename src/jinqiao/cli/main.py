@@ -9,6 +9,7 @@ from jinqiao.cli import (
     aml,
     audit,
     bench,
+    credit,
     demo,
     governance,
     keys,
@@ -41,6 +42,7 @@ app.command("demo")(demo.demo)
 app.command("sim")(demo.sim)
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(credit.credit_app, name="credit")
 
 
 def main() -> None:

@@ -121,11 +121,13 @@ class Client:
         self._height_hint_at = 0.0
         # (first height it certifies, validator set), oldest first; genesis's from height 1.
         self._validator_history: list[tuple[int, ValidatorSet]] = [(1, genesis.validator_set())]
+        from jinqiao.client.credit import CreditClient
         from jinqiao.client.payments import PaymentsClient
         from jinqiao.client.token import TokenClient
 
         self.token = TokenClient(self)
         self.payments = PaymentsClient(self)
+        self.credit = CreditClient(self)
 
     def close(self) -> None:
         self._http.close()

@@ -228,6 +228,7 @@ def _write_outputs(report: TrainingReport, out: Path) -> None:
     import msgspec
 
     from jinqiao.credit.figures import model_figures_png
+    from jinqiao.credit.training import ModelArtifact
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(training_json(report), indent=2) + "\n")
@@ -243,7 +244,7 @@ def _write_outputs(report: TrainingReport, out: Path) -> None:
         )
     )
     if report.model is not None and report.metrics is not None:
-        artifact = {"model": report.model, "metrics": report.metrics}
+        artifact = ModelArtifact(report.model, report.metrics)
         (out / "model.json").write_bytes(msgspec.json.format(msgspec.json.encode(artifact)) + b"\n")
 
 
@@ -299,14 +300,10 @@ def _print_training(report: TrainingReport) -> None:
 def load_model_file(path: Path) -> tuple[Any, Any]:
     import msgspec
 
-    from jinqiao.apps.credit.model import ModelMetrics, ScorecardModel
-
-    class Artifact(msgspec.Struct, forbid_unknown_fields=True):
-        model: ScorecardModel
-        metrics: ModelMetrics
+    from jinqiao.credit.training import ModelArtifact
 
     try:
-        artifact = msgspec.json.decode(path.read_bytes(), type=Artifact)
+        artifact = msgspec.json.decode(path.read_bytes(), type=ModelArtifact)
     except msgspec.DecodeError as error:
         raise InvalidInput(f"{path} is not a model file: {error}", code="invalid_model") from None
     return artifact.model, artifact.metrics

@@ -33,6 +33,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from jinqiao.apps.credit.features import FEATURES
 from jinqiao.apps.credit.model import (
     PPM,
@@ -68,6 +70,14 @@ REASONS = {
     "inquiries_6m": ("R04", "Many recent inquiries"),
 }
 """The reason code and text of each chain feature in an exported model."""
+
+
+class ModelArtifact(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The file ``jinqiao credit model train --out DIR`` writes as ``model.json`` and
+    ``jinqiao credit model register`` reads: the model version and its metrics, as JSON."""
+
+    model: ScorecardModel
+    metrics: ModelMetrics
 
 
 @dataclass(frozen=True)
@@ -430,4 +440,4 @@ def _integer_bins(splits: list[float], points: list[float]) -> tuple[Bin, ...]:
     return tuple(bins)
 
 
-__all__ = ["TrainingOptions", "TrainingReport", "export", "train"]
+__all__ = ["ModelArtifact", "TrainingOptions", "TrainingReport", "export", "train"]

@@ -38,6 +38,9 @@ def demo(
         int,
         typer.Option(min=0, max=20_000, help="Card payments in the payments day (0: skip it)."),
     ] = 2_000,
+    credit: Annotated[
+        bool, typer.Option("--credit/--no-credit", help="Run the credit story after payments.")
+    ] = True,
 ) -> None:
     """Start a local network, run a day of signed CNY transfers and a day of card payments
     cleared and settled between the institutions, and show what happened."""
@@ -51,6 +54,7 @@ def demo(
         seed=seed,
         validators=validators,
         payments=payments,
+        credit=credit,
     )
 
 

@@ -277,6 +277,11 @@ class CreditClient:
         return decision, self._send(lender, "record_decision", args)
 
     @staticmethod
+    def consent_id_of(result: TransactionResult) -> int:
+        """The ``consent_id`` a committed ``grant_consent`` gave."""
+        return decode(result.receipt.result, Consent, max_bytes=MAX_PROOF_BYTES).consent_id
+
+    @staticmethod
     def categories_of(model: ScorecardModel) -> tuple[str, ...]:
         """The categories a score under ``model`` needs consent (and a read) for."""
         return model_categories(model)

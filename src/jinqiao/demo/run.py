@@ -4,7 +4,7 @@ It starts real node processes on loopback, registers customers through their ban
 runs signed transfers through the SDK — including ones that must be refused — and prints what the
 ledger says, every figure read back with proofs verified against the genesis file. Then a day of
 card payments is recorded, cleared, netted and settled between the institutions
-(``demo_payments``).
+(``demo_payments``), and the credit story runs (``demo.credit_story``).
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ def run_demo(
     seed: int,
     validators: int = 4,
     payments: int = 2_000,
+    credit: bool = True,
 ) -> None:
     for port in range(base_port, base_port + validators):
         _check_port_free(port)
@@ -182,6 +183,13 @@ def run_demo(
             }
             run_payments_day(
                 client, keys, payments, random.Random(seed), progress_bar, statements_dir=root
+            )
+        if credit:
+            from jinqiao.demo.credit_story import ADMINS, run_credit_story
+
+            names = ("bank-a-credit", "bank-b-credit", "ecfin-credit", *ADMINS)
+            run_credit_story(
+                client, {name: _key(layout, network_dir, name) for name in names}, seed, root
             )
         _show_agreement(layout)
         if exit_after:

@@ -81,7 +81,7 @@ def credit_consent_grant(
     names = tuple(sorted(name for name in categories.split(",") if name))
 
     def grant(t: Target, c: Any) -> Any:
-        expires = c.header(int(c.status()["height"])).time_ms + days * DAY_MS
+        expires = c.credit.head_time_ms() + days * DAY_MS
         return c.credit.grant_consent(t.key(key), raw, grantee, purpose, names, expires)
 
     send(target, json_output, grant)

@@ -219,6 +219,14 @@ class CreditClient:
             raise InvalidInput(f"the chain lacks {key!r} below the subject's count")
         return value
 
+    def head_time_ms(self) -> int:
+        """The block time of the head (checked against its commit certificate), or genesis time
+        before the first block: what consent expiries and scores are measured against."""
+        height = int(self._client.status()["height"])
+        if height == 0:
+            return self._client.genesis.genesis_time_ms
+        return self._client.header(height).time_ms
+
     # -- scores and decisions --------------------------------------------------------------
     def compute_score(
         self, model: ScorecardModel, subject: bytes, disclosures: list[Disclosure]

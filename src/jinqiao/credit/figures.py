@@ -101,7 +101,9 @@ def score_report_png(
     points_axes.set(title=f"Score {result.score}, band {result.band}", xlabel="points")
     for row, feature in enumerate(result.features):
         value = "none" if feature.value is None else str(feature.value)
-        points_axes.annotate(f" {value}", (0, row), va="center", fontsize=8)
+        points_axes.annotate(
+            f" value {value}: {feature.points}", (feature.points, row), va="center", fontsize=8
+        )
     lines = [f"model {result.model_id} v{result.model_version}"]
     if decision:
         lines.append(f"decision: {decision}")

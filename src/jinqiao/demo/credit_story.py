@@ -69,8 +69,7 @@ def run_credit_story(
     console.print(Panel.fit("[bold]credit[/] — consented data, explainable scores, erasure"))
     directory = output_dir or Path(tempfile.mkdtemp(prefix="jinqiao-credit-"))
     directory.mkdir(parents=True, exist_ok=True)
-    head = client.header(int(client.status()["height"]))
-    report = train_demo_model(directory, seed, head.time_ms)
+    report = train_demo_model(directory, seed, client.credit.head_time_ms())
     model = report.model
     assert model is not None  # train_demo_model refuses a model that is not exportable
     _show_training(report, directory)
@@ -126,7 +125,7 @@ def _story(
         f" {approved_height}"
     )
     subject = subject_hash(demo_consortium_key(), "person", DEMO_RESIDENT_ID)
-    head = client.header(int(client.status()["height"]))
+    now_ms = client.credit.head_time_ms()
     categories = (*client.credit.categories_of(model), "inquiries")
     granted = ok(
         client.credit.grant_consent(
@@ -135,7 +134,7 @@ def _story(
             desk.lender_organization,
             "loan_approval",
             tuple(sorted(set(categories))),
-            head.time_ms + 30 * DAY_MS,
+            now_ms + 30 * DAY_MS,
         ),
         "grant_consent",
     )
@@ -143,7 +142,7 @@ def _story(
         f"consent: bank-a records that subject {subject.hex()[:16]}… lets ecfin read"
         f" {', '.join(sorted(set(categories)))} for loan_approval, 30 days (block {granted.height})"
     )
-    period = period_of_time(head.time_ms)
+    period = period_of_time(now_ms)
     payments = card_payments_of_one_payer(client, "bank-a")
     _, bank_a = desk.stores["bank-a"]
     signer_b, bank_b = desk.stores["bank-b"]
@@ -200,7 +199,7 @@ def _story(
     try:
         score_with_disclosures(desk, subject, 0, model)
     except (ClientError, InvalidInput, DemoFailed) as refused:
-        console.print(f"a new score is refused: {getattr(refused, 'code', '')} {refused}")
+        console.print(f"a new score is refused: {refused.message}")
     console.print(
         f"pictures: {directory / 'credit-model.png'}, {directory / 'credit-score-report.png'}"
     )

@@ -19,6 +19,7 @@ from starlette.routing import Match
 from jinqiao import __version__
 from jinqiao.api import (
     chain,
+    credit,
     events,
     operations,
     payments,
@@ -103,6 +104,7 @@ def create_app(node: NodePort) -> FastAPI:
         reports.router(node),
         events.router(node),
         supplychain.router(node),
+        credit.router(node),
     ]
     for router in routers:
         app.include_router(router)

@@ -235,4 +235,56 @@ def bench_supplychain(
         output=output,
         plot=plot,
         base_port=base_port,
+@bench_app.command("credit")
+@guarded
+def bench_credit(
+    validators: Annotated[int, typer.Option(min=1, max=7, help="Validator processes.")] = 4,
+    subjects: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Subjects the lender scores.")
+    ] = 1_000,
+    records_per_subject: Annotated[
+        int, typer.Option(min=1, max=100, help="Record commitments per subject.")
+    ] = 5,
+    json_output: JsonOption = False,
+    output: OutputOption = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a PNG of scores committed over time here.")
+    ] = None,
+    base_port: Annotated[int, typer.Option(min=1024, max=65000)] = 9600,
+) -> None:
+    """Scores per second for a lender on a validator network (proven reads, features, score,
+    result hash committed) and the time to train a model (docs/performance.md "Credit")."""
+    import json
+
+    from jinqiao.bench.credit import run_credit_bench
+    from jinqiao.terminal import console, emit_json, progress_bar
+
+    with progress_bar(disable=json_output) as progress:
+        result = run_credit_bench(
+            validators=validators,
+            subjects=subjects,
+            records_per_subject=records_per_subject,
+            base_port=base_port,
+            progress=progress,
+            json_output=json_output,
+            plot=plot,
+        )
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2) + "\n")
+    if json_output:
+        emit_json(result)
+        return
+    training = result["training"]
+    console.print(
+        f"{result['scores_per_second']} scores/s ({subjects} subjects, {records_per_subject}"
+        f" records each, {validators} validators): reads logged in"
+        f" {result['read_records_seconds']} s, proven reads and scoring"
+        f" {result['proven_reads_and_scoring_per_second']}/s, scores committed in"
+        f" {result['record_score_seconds']} s; node CPU {result['node_cpu_ms_per_score']} ms"
+        f" per score"
+    )
+    console.print(
+        f"training: German Credit ({training['german_credit_rows']} rows, {training['folds']}"
+        f"-fold CV + holdout) {training['german_credit_seconds']} s; synthetic history"
+        f" ({training['synthetic_history_rows']} rows) {training['synthetic_history_seconds']} s"
     )

@@ -47,6 +47,8 @@ def demo(
             "--supply-chain/--no-supply-chain",
             help="Run the supply chain stories (goods, a clone caught, receivables finance).",
         ),
+    credit: Annotated[
+        bool, typer.Option("--credit/--no-credit", help="Run the credit story after payments.")
     ] = True,
 ) -> None:
     """Start a local network, run a day of signed CNY transfers, a day of card payments
@@ -63,6 +65,7 @@ def demo(
         payments=payments,
         crypto_suite=suite,
         supply_chain=supply_chain,
+        credit=credit,
     )
 
 

@@ -9,6 +9,7 @@ from jinqiao.cli import (
     aml,
     audit,
     bench,
+    credit,
     demo,
     governance,
     keys,
@@ -43,6 +44,7 @@ app.command("sim")(demo.sim)
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(scf.scf_app, name="scf")
+app.add_typer(credit.credit_app, name="credit")
 
 
 def main() -> None:

@@ -159,6 +159,7 @@ class Client:
         # (first height it certifies, validator set), oldest first; genesis's from height 1.
         self._validator_history: list[tuple[int, ValidatorSet]] = [(1, genesis.validator_set())]
         self._queries: QueryRunner | None = None  # built on first use: it loads the contracts
+        from jinqiao.client.credit import CreditClient
         from jinqiao.client.payments import PaymentsClient
         from jinqiao.client.supplychain import SupplyChainClient
         from jinqiao.client.token import TokenClient
@@ -166,6 +167,7 @@ class Client:
         self.token = TokenClient(self)
         self.payments = PaymentsClient(self)
         self.supplychain = SupplyChainClient(self)
+        self.credit = CreditClient(self)
 
     def close(self) -> None:
         self._http.close()

@@ -5,7 +5,8 @@ runs signed transfers through the SDK â€” including ones that must be refused â€
 ledger says, every figure read back with proofs verified against the genesis file. Then a day of
 card payments is recorded, cleared, netted and settled between the institutions
 (``demo_payments``), and a supply chain: goods traced and verified, a clone caught, a receivable
-financed down the chain and repaid (``demo.supplychain``).
+financed down the chain and repaid (``demo.supplychain``), and the credit story runs
+(``demo.credit_story``).
 """
 
 from __future__ import annotations
@@ -138,6 +139,7 @@ def run_demo(
     payments: int = 2_000,
     crypto_suite: str = DEFAULT_SUITE,
     supply_chain: bool = True,
+    credit: bool = True,
 ) -> None:
     for port in range(base_port, base_port + validators):
         _check_port_free(port)
@@ -191,6 +193,13 @@ def run_demo(
             )
         if supply_chain:
             run_supply_chain(client, lambda name: _key(layout, network_dir, name))
+        if credit:
+            from jinqiao.demo.credit_story import ADMINS, run_credit_story
+
+            names = ("bank-a-credit", "bank-b-credit", "ecfin-credit", *ADMINS)
+            run_credit_story(
+                client, {name: _key(layout, network_dir, name) for name in names}, seed, root
+            )
         _show_agreement(layout)
         if exit_after:
             return

@@ -7,7 +7,9 @@ registered at genesis as clearing house and settlement agent (its treasury is it
 account) with the published Chinese bank-card fee schedule for CNY. The banks and the e-commerce
 finance company (a wallet provider too) may each act as card issuer and acquirer, through their
 treasury or settlement account, once the clearing house registers them
-(``jinqiao payments register-institution``).
+(``jinqiao payments register-institution``). For credit (docs/credit.md) the banks and the
+e-commerce finance company each have a ``credit_member`` account (``bank-a-credit``,
+``bank-b-credit``, ``ecfin-credit``).
 """
 
 from __future__ import annotations
@@ -60,35 +62,38 @@ def demo_spec(
             OrganizationSpec(
                 id="ecfin",
                 name="E-Commerce Finance Co.",
-                roles=("acquirer", "card_issuer", "payment_company"),
+                roles=("acquirer", "card_issuer", "credit_member", "payment_company"),
                 validators=per_org["ecfin"],
                 accounts=(
                     AccountSpec("ecfin-admin", ("admin",)),
                     AccountSpec("ecfin-settlement", ("acquirer", "card_issuer"), INSTITUTION),
+                    AccountSpec("ecfin-credit", ("credit_member",)),
                 ),
             ),
             OrganizationSpec(
                 id="bank-a",
                 name="Bank A",
-                roles=("acquirer", "bank", "card_issuer"),
+                roles=("acquirer", "bank", "card_issuer", "credit_member"),
                 validators=per_org["bank-a"],
                 accounts=(
                     AccountSpec("bank-a-admin", ("admin",)),
                     AccountSpec(
                         "bank-a-treasury", ("acquirer", "bank", "card_issuer"), INSTITUTION
                     ),
+                    AccountSpec("bank-a-credit", ("credit_member",)),
                 ),
             ),
             OrganizationSpec(
                 id="bank-b",
                 name="Bank B",
-                roles=("acquirer", "bank", "card_issuer"),
+                roles=("acquirer", "bank", "card_issuer", "credit_member"),
                 validators=per_org["bank-b"],
                 accounts=(
                     AccountSpec("bank-b-admin", ("admin",)),
                     AccountSpec(
                         "bank-b-treasury", ("acquirer", "bank", "card_issuer"), INSTITUTION
                     ),
+                    AccountSpec("bank-b-credit", ("credit_member",)),
                 ),
             ),
             OrganizationSpec(

@@ -1,0 +1,295 @@
+"""SDK of the credit contract (``docs/credit.md``): consent, record commitments, reads, scores,
+decisions, models, policies and erasure.
+
+Writes return the ``TransactionResult`` (inclusion and receipt proofs verified); a rejection is a
+committed receipt with its code (``result.code``), not an exception. Every read is **proven**
+against a header the validators signed (``Client.read_struct``); ``None`` is a proven absence.
+The lists of a subject (record commitments, access log) are read key by key at one height, each
+proven, so a lender scores from exactly what the chain holds.
+
+Scoring runs here, at the edge: ``score`` reads the model, the subject's commitments and access
+log with proofs, opens the disclosed records against their commitments
+(``apps.credit.scoring.score_subject``), applies the integer scorecard and records the result's
+hash. The disclosures come from the submitters' stores (``jinqiao.credit.CreditStore``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from jinqiao.apps.credit.model import (
+    CREDIT,
+    Access,
+    Consent,
+    ConsentArgs,
+    DecisionPolicy,
+    GrantConsentArgs,
+    ModelMetrics,
+    ModelRecord,
+    PolicyRecord,
+    ReadRecordsArgs,
+    RecordCommitment,
+    RecordDecisionArgs,
+    RecordScoreArgs,
+    RegisterModelArgs,
+    ScorecardModel,
+    ScoreRecord,
+    SetPolicyArgs,
+    Subject,
+    SubjectArgs,
+    SubmitRecordArgs,
+    access_key,
+    consent_key,
+    model_key,
+    policy_key,
+    record_key,
+    score_key,
+    subject_key,
+)
+from jinqiao.apps.credit.scorecard import (
+    Decision,
+    ScoreResult,
+    decide,
+    decision_hash,
+    model_categories,
+    result_hash,
+)
+from jinqiao.apps.credit.scoring import Disclosure, score_subject
+from jinqiao.core.codec import decode
+from jinqiao.core.crypto import Signer
+from jinqiao.core.errors import InvalidInput
+from jinqiao.core.limits import MAX_PROOF_BYTES
+
+if TYPE_CHECKING:
+    from jinqiao.client.client import Client, TransactionResult
+
+
+@dataclass(frozen=True)
+class SubjectFile:
+    """A subject's file with all its record commitments and access entries, each proven at
+    ``height`` (whose block time is ``time_ms``)."""
+
+    subject: Subject | None
+    records: list[RecordCommitment]
+    accesses: list[Access]
+    height: int
+    time_ms: int
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A recorded score: what the lender computed, and the ``record_score`` transaction."""
+
+    result: ScoreResult
+    transaction: TransactionResult
+
+    @property
+    def sequence(self) -> int:
+        """The score's number in the subject's scores (for ``record_decision``)."""
+        return decode(
+            self.transaction.receipt.result, ScoreRecord, max_bytes=MAX_PROOF_BYTES
+        ).sequence
+
+
+class CreditClient:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def _send(self, signer: Signer, method: str, args: Any) -> TransactionResult:
+        return self._client.send(signer, CREDIT, method, args)
+
+    def _hash(self, data: bytes) -> bytes:
+        return self._client.suite.hash(data)
+
+    # -- consent and records ---------------------------------------------------------------
+    def grant_consent(
+        self,
+        custodian: Signer,
+        subject: bytes,
+        grantee: str,
+        purpose: str,
+        categories: tuple[str, ...],
+        expires_time_ms: int,
+    ) -> TransactionResult:
+        args = GrantConsentArgs(
+            subject, grantee, purpose, tuple(sorted(categories)), expires_time_ms
+        )
+        return self._send(custodian, "grant_consent", args)
+
+    def revoke_consent(
+        self, custodian: Signer, subject: bytes, consent_id: int
+    ) -> TransactionResult:
+        return self._send(custodian, "revoke_consent", ConsentArgs(subject, consent_id))
+
+    def submit_record(
+        self, submitter: Signer, subject: bytes, category: str, period: int, commitment: bytes
+    ) -> TransactionResult:
+        args = SubmitRecordArgs(subject, category, period, commitment)
+        return self._send(submitter, "submit_record", args)
+
+    def read_records(
+        self,
+        reader: Signer,
+        subject: bytes,
+        consent_id: int,
+        purpose: str,
+        categories: tuple[str, ...],
+    ) -> TransactionResult:
+        """Log a read of ``categories`` (the submitters disclose only to a logged reader)."""
+        args = ReadRecordsArgs(subject, consent_id, purpose, tuple(sorted(categories)))
+        return self._send(reader, "read_records", args)
+
+    def erase(self, signer: Signer, subject: bytes) -> TransactionResult:
+        return self._send(signer, "erase_subject", SubjectArgs(subject))
+
+    # -- models and policies ---------------------------------------------------------------
+    def register_model(
+        self, signer: Signer, model: ScorecardModel, metrics: ModelMetrics
+    ) -> TransactionResult:
+        return self._send(signer, "register_model", RegisterModelArgs(model, metrics))
+
+    def set_policy(
+        self, lender: Signer, policy_id: str, policy: DecisionPolicy
+    ) -> TransactionResult:
+        return self._send(lender, "set_policy", SetPolicyArgs(policy_id, policy))
+
+    # -- proven reads ----------------------------------------------------------------------
+    def _read(self, key: bytes, kind: type[Any], height: int | None) -> Any:
+        return self._client.read_struct(CREDIT, key, kind, height=height)
+
+    def subject(self, subject: bytes, *, height: int | None = None) -> Subject | None:
+        return self._read(subject_key(subject), Subject, height)  # type: ignore[no-any-return]
+
+    def consent(
+        self, subject: bytes, consent_id: int, *, height: int | None = None
+    ) -> Consent | None:
+        return self._read(consent_key(subject, consent_id), Consent, height)  # type: ignore[no-any-return]
+
+    def record(
+        self, subject: bytes, sequence: int, *, height: int | None = None
+    ) -> RecordCommitment | None:
+        return self._read(record_key(subject, sequence), RecordCommitment, height)  # type: ignore[no-any-return]
+
+    def access(self, subject: bytes, sequence: int, *, height: int | None = None) -> Access | None:
+        return self._read(access_key(subject, sequence), Access, height)  # type: ignore[no-any-return]
+
+    def score_record(
+        self, subject: bytes, sequence: int, *, height: int | None = None
+    ) -> ScoreRecord | None:
+        return self._read(score_key(subject, sequence), ScoreRecord, height)  # type: ignore[no-any-return]
+
+    def model(
+        self, model_id: str, version: int, *, height: int | None = None
+    ) -> ModelRecord | None:
+        return self._read(model_key(model_id, version), ModelRecord, height)  # type: ignore[no-any-return]
+
+    def policy(
+        self, organization: str, policy_id: str, *, height: int | None = None
+    ) -> PolicyRecord | None:
+        return self._read(policy_key(organization, policy_id), PolicyRecord, height)  # type: ignore[no-any-return]
+
+    def subject_file(self, subject: bytes) -> SubjectFile:
+        """The subject's file, every record commitment and every access entry, proven at one
+        height (the head when called)."""
+        proven = self._client.read_state(CREDIT, subject_key(subject))
+        height = proven.height
+        time_ms = self._client.header(height).time_ms
+        if proven.value is None:
+            return SubjectFile(None, [], [], height, time_ms)
+        found = decode(proven.value, Subject, max_bytes=MAX_PROOF_BYTES)
+        records = (
+            [
+                self._required(record_key(subject, n), RecordCommitment, height)
+                for n in range(found.records)
+            ]
+            if found.erasure is None
+            else []
+        )
+        accesses = (
+            [self._required(access_key(subject, n), Access, height) for n in range(found.accesses)]
+            if found.erasure is None
+            else []
+        )
+        return SubjectFile(found, records, accesses, height, time_ms)
+
+    def _required(self, key: bytes, kind: type[Any], height: int) -> Any:
+        value = self._read(key, kind, height)
+        if value is None:
+            raise InvalidInput(f"the chain lacks {key!r} below the subject's count")
+        return value
+
+    def head_time_ms(self) -> int:
+        """The block time of the head (checked against its commit certificate), or genesis time
+        before the first block: what consent expiries and scores are measured against."""
+        height = int(self._client.status()["height"])
+        if height == 0:
+            return self._client.genesis.genesis_time_ms
+        return self._client.header(height).time_ms
+
+    # -- scores and decisions --------------------------------------------------------------
+    def compute_score(
+        self, model: ScorecardModel, subject: bytes, disclosures: list[Disclosure]
+    ) -> tuple[ScoreResult, SubjectFile]:
+        """The score of ``subject`` from its proven file and the disclosed records, as of the
+        block time of the height read (no transaction)."""
+        file = self.subject_file(subject)
+        result = score_subject(
+            self._hash, model, subject, file.records, disclosures, file.accesses, file.time_ms
+        )
+        return result, file
+
+    def score(
+        self,
+        lender: Signer,
+        subject: bytes,
+        consent_id: int,
+        purpose: str,
+        model_id: str,
+        model_version: int,
+        disclosures: list[Disclosure],
+    ) -> Scored:
+        """Score ``subject`` under the approved model version and record the result's hash
+        (``record_score``; refused without a live consent, for an unapproved model, an erased
+        subject, or when a record or access arrived since the read: ``stale_*``)."""
+        record = self.model(model_id, model_version)
+        if record is None:
+            raise InvalidInput(f"no model {model_id} version {model_version}", code="unknown_model")
+        result, file = self.compute_score(record.model, subject, disclosures)
+        args = RecordScoreArgs(
+            subject,
+            consent_id,
+            purpose,
+            model_id,
+            model_version,
+            file.time_ms,
+            result.record_count,
+            result.access_sequence,
+            result_hash(self._hash, result),
+        )
+        return Scored(result, self._send(lender, "record_score", args))
+
+    def decide(
+        self,
+        lender: Signer,
+        result: ScoreResult,
+        score_sequence: int,
+        policy_id: str,
+        policy: DecisionPolicy,
+    ) -> tuple[Decision, TransactionResult]:
+        """Apply the lender's policy to its score and record the decision's hash."""
+        decision = decide(self._hash, policy, result)
+        args = RecordDecisionArgs(
+            result.subject, score_sequence, policy_id, decision_hash(self._hash, decision)
+        )
+        return decision, self._send(lender, "record_decision", args)
+
+    @staticmethod
+    def consent_id_of(result: TransactionResult) -> int:
+        """The ``consent_id`` a committed ``grant_consent`` gave."""
+        return decode(result.receipt.result, Consent, max_bytes=MAX_PROOF_BYTES).consent_id
+
+    @staticmethod
+    def categories_of(model: ScorecardModel) -> tuple[str, ...]:
+        """The categories a score under ``model`` needs consent (and a read) for."""
+        return model_categories(model)

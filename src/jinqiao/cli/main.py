@@ -45,3 +45,9 @@ app.add_typer(audit.audit_app, name="audit")
 
 def main() -> None:
     app()
+
+
+# Appended (other command groups add theirs above): completing a transaction of unknown outcome.
+from jinqiao.cli import transactions  # noqa: E402
+
+tx_app.command("resend")(transactions.resend)

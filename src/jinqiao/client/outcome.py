@@ -131,7 +131,7 @@ def _wait(state: tenacity.RetryCallState) -> float:
 def retrying(
     attempt: Callable[[], httpx.Response],
     *,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> httpx.Response:
     """``attempt()`` until it gives an answer that is not 429/503, at most
     ``MAX_REQUEST_ATTEMPTS`` times; the last 429/503 answer is returned as it is, and
@@ -148,7 +148,7 @@ def retrying(
         wait=_wait,
         retry=tenacity.retry_if_exception_type((_Saturated, NodesUnreachable)),
         reraise=True,
-        sleep=sleep,
+        sleep=time.sleep if sleep is None else sleep,
     )
     try:
         return retryer(once)

@@ -176,3 +176,28 @@ def test_retry_after_is_bounded_and_defaults_when_malformed() -> None:
     assert after("86400") == outcome.MAX_RETRY_AFTER_S
     assert after("soon") == 1.0
     assert after("0") == 0.0
+
+
+def test_resend_of_a_transaction_committed_elsewhere_waits_for_its_result(
+    waits: list[float],
+) -> None:
+    """The node asked first does not know it, a node that did commit it refuses the copy as a
+    duplicate: ``resend`` does not report that as a refusal but goes on to its result."""
+    asked: list[str] = []
+
+    def forgetful(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.method} {request.url.path}")
+        if request.method == "POST":
+            return httpx.Response(409, json={"code": "duplicate_transaction", "message": "done"})
+        return httpx.Response(404, json={"code": "not_found", "message": "no such transaction"})
+
+    client = _client({"node-a": forgetful, "node-b": _down})
+    transaction = _transaction(client)
+    with pytest.raises(TransactionPending):  # the mock never shows the commit: still pending
+        client.resend(transaction, timeout_s=1)
+    identity = client.hash_of(transaction)
+    assert asked[:3] == [
+        f"GET /v1/transactions/{identity}",
+        "POST /v1/transactions",
+        f"GET /v1/transactions/{identity}",
+    ]

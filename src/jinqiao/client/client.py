@@ -279,7 +279,12 @@ class Client:
         if isinstance(found, TransactionResult):
             return found
         if found is None:
-            self._submit_bytes(identity, encode(transaction))
+            try:
+                self._submit_bytes(identity, encode(transaction))
+            except TransactionRefused as refused:
+                # Committed meanwhile, or on a node ahead of the one asked: fetch its result.
+                if refused.code != "duplicate_transaction":
+                    raise
         return self.wait(identity, timeout_s=self._commit_timeout(timeout_s))
 
     def lookup(self, transaction_hash_: str) -> TransactionResult | PendingTransaction | None:

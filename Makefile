@@ -1,5 +1,5 @@
 # The two set-up commands of the README, and their helpers.
-#   make demo  — install into .venv and run the demo network
+#   make demo  — install into .venv and run the demo network (make demo PORT=9600: other ports)
 #   make test  — install into .venv and run every quality gate and test
 #   make fuzz  — the long schemathesis run over a node's API (every check, stateful)
 PYTHON ?= python3
@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml requirements.lock
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+PORT ?= 8600
+
 demo: $(STAMP)
-	$(BIN)/jinqiao demo
+	$(BIN)/jinqiao demo --base-port $(PORT)
 
 test: softhsm lint typecheck layers pytest
 

@@ -464,3 +464,39 @@ def test_a_frame_the_handler_fails_on_drops_only_that_connection(
     run(scenario())
     failures = [r for r in caplog.records if "could not be handled" in r.getMessage()]
     assert len(failures) == 1 and pair[sender].node in failures[0].getMessage()
+
+
+def test_a_node_waiting_to_join_is_redialled_with_a_growing_backoff(
+    three: list[P2PConfig], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15, item 8: a node that is not (yet) in the others' validator set keeps dialling
+    them; each attempt is refused and logged, so the dialler must back off ever longer rather
+    than make its peers log a refusal ten times a second."""
+    joining, member = three[0], three[1]
+    # The joining node knows the member; the member does not know the joining node yet.
+    waiting = dataclasses.replace(joining, peers=(_peer(member),))
+    member_alone = dataclasses.replace(
+        member, nodes={k: v for k, v in member.nodes.items() if k != joining.node}, peers=()
+    )
+    window_s = 4.0
+
+    async def scenario() -> None:
+        networks = [P2PNetwork(waiting, Inbox()), P2PNetwork(member_alone, Inbox())]
+        for network in networks:
+            await network.start()
+        try:
+            await asyncio.sleep(window_s)
+        finally:
+            for network in networks:
+                await network.stop()
+
+    with caplog.at_level("WARNING", logger="jinqiao.node.p2p"):
+        run(scenario())
+    refusals = [r for r in caplog.records if "refused a peer connection" in r.getMessage()]
+    # Backoff 0.1, 0.2, 0.4, 0.8, 1.6 s …: five or six attempts in four seconds, each logged by
+    # both ends — not the forty a second a fixed 0.1 s retry would log.
+    assert 2 <= len(refusals) <= 2 * 6, len(refusals)
+
+
+def _peer(config: P2PConfig) -> PeerAddress:
+    return PeerAddress(config.node, config.host, config.port)

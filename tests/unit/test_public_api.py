@@ -26,12 +26,16 @@ EXPORTS = {
         "ClientError",
         "ItemCustody",
         "ItemVerification",
+        "NodesUnreachable",
         "PaymentsClient",
+        "PendingTransaction",
         "ProvenBlock",
         "ProvenQueryResult",
         "ProvenValue",
         "SupplyChainClient",
         "TokenClient",
+        "TransactionPending",
+        "TransactionRefused",
         "TransactionResult",
     ],
     "jinqiao.verify": [
@@ -74,7 +78,7 @@ SIGNATURES = {
     "jinqiao.client.Client": (
         "(url: str, *, genesis_file: Path | None = None, genesis: Genesis | None = None, "
         "verify: bool = True, timeout_s: float = 10.0, "
-        "transport: httpx.BaseTransport | None = None) -> None"
+        "transport: httpx.BaseTransport | None = None, other_urls: Sequence[str] = ()) -> None"
     ),
     "jinqiao.client.ClientError": (
         "(code: str, message: str, status: int = 0, **details: Any) -> None"
@@ -196,6 +200,9 @@ METHODS = {
             "(self, height: int | None = None, *, min_height: int | None = None) -> ProvenBlock"
         ),
         "header": "(self, height: int) -> BlockHeader",
+        "lookup": (
+            "(self, transaction_hash_: str) -> TransactionResult | PendingTransaction | None"
+        ),
         "query": "(self, contract: str, name: str, **arguments: Any) -> Any",
         "raw_get": "(self, path: str, **kwargs: Any) -> bytes",
         "raw_post": "(self, path: str, **kwargs: Any) -> bytes",
@@ -213,7 +220,11 @@ METHODS = {
         ),
         "send": (
             "(self, signer: Signer, contract: str, method: str, args: CanonicalStruct, *, "
-            "timeout_s: float = 30.0) -> TransactionResult"
+            "timeout_s: float | None = None) -> TransactionResult"
+        ),
+        "resend": (
+            "(self, transaction: SignedTransaction, *, timeout_s: float | None = None) -> "
+            "TransactionResult"
         ),
         "status": "(self) -> dict[str, Any]",
         "submit": "(self, transaction: SignedTransaction) -> str",

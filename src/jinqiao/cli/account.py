@@ -13,7 +13,7 @@ from jinqiao.cli.common import (
     fail,
     guarded,
     send,
-    with_target,
+    with_submit_target,
 )
 
 account_app = typer.Typer(
@@ -23,7 +23,7 @@ account_app = typer.Typer(
 
 @account_app.command("register")
 @guarded
-@with_target
+@with_submit_target
 def account_register(
     target: Target,
     name: Annotated[str, typer.Argument(help="The new account's name.")],
@@ -69,7 +69,7 @@ def _account_action(
 
 @account_app.command("suspend")
 @guarded
-@with_target
+@with_submit_target
 def account_suspend(
     target: Target,
     account: Annotated[str, typer.Argument(help="Account name or address.")],
@@ -82,7 +82,7 @@ def account_suspend(
 
 @account_app.command("reactivate")
 @guarded
-@with_target
+@with_submit_target
 def account_reactivate(
     target: Target,
     account: Annotated[str, typer.Argument(help="Account name or address.")],
@@ -95,7 +95,7 @@ def account_reactivate(
 
 @account_app.command("set-roles")
 @guarded
-@with_target
+@with_submit_target
 def account_set_roles(
     target: Target,
     account: Annotated[str, typer.Argument(help="Account name or address.")],

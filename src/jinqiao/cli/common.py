@@ -11,12 +11,27 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from jinqiao.client import Client, ClientError, TransactionResult
+from jinqiao.cli.journal import TransactionJournal, journal_directory
+from jinqiao.client import (
+    Client,
+    ClientError,
+    TransactionPending,
+    TransactionRefused,
+    TransactionResult,
+)
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput, JinqiaoError
 from jinqiao.keys import load_key
 from jinqiao.provision.network import NetworkLayout, load_layout
 from jinqiao.terminal import console, emit_json, errors
+
+EXIT_REJECTED = 2
+"""Exit code: committed, and the contract rejected it (its code in the receipt)."""
+EXIT_REFUSED = 3
+"""Exit code: refused at admission; nothing changed."""
+EXIT_PENDING = 4
+"""Exit code: pending, outcome unknown; ``jinqiao tx resend HASH`` completes it at most once."""
+DEFAULT_COMMIT_TIMEOUT_S = 30.0
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -32,9 +47,18 @@ class Target:
     genesis_file: Path | None
     layout: NetworkLayout | None
     network_dir: Path | None
+    wait: bool = True
+    timeout_s: float = DEFAULT_COMMIT_TIMEOUT_S
 
     def client(self) -> Client:
-        return Client(self.url, genesis_file=self.genesis_file)
+        others = [node.api_url for node in self.layout.nodes] if self.layout else []
+        client = Client(self.url, genesis_file=self.genesis_file, other_urls=others)
+        client.journal = self.journal().save
+        client.commit_timeout_s = self.timeout_s if self.wait else 0.0
+        return client
+
+    def journal(self) -> TransactionJournal:
+        return TransactionJournal(journal_directory(self.network_dir))
 
     def key(self, name_or_path: str) -> Signer:
         """An account key by its name in the network directory, or a key file path."""
@@ -136,6 +160,41 @@ def with_options(
     return wrapper  # type: ignore[return-value]
 
 
+WaitOption = Annotated[
+    bool,
+    typer.Option(
+        "--wait/--no-wait",
+        help="Wait for the commit (default), or return once a node admitted the transaction.",
+    ),
+]
+TimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        min=0.1,
+        help="Seconds to wait for the commit before reporting pending (exit 4).",
+    ),
+]
+_SUBMIT_OPTIONS = (
+    *_TARGET_OPTIONS,
+    ("wait", WaitOption, True),
+    ("timeout", TimeoutOption, DEFAULT_COMMIT_TIMEOUT_S),
+)
+
+
+def with_submit_target(command: F) -> F:
+    """``with_target`` plus ``--wait/--no-wait`` and ``--timeout``, for commands that send a
+    transaction (their ``Target`` carries the choice to its client)."""
+
+    def build(values: dict[str, Any]) -> Target:
+        target = resolve_target(values["network"], values["url"], values["genesis"])
+        target.wait = values["wait"]
+        target.timeout_s = values["timeout"]
+        return target
+
+    return with_options(command, "target", _SUBMIT_OPTIONS, build)
+
+
 def with_target(command: F) -> F:
     """Declare ``--network``, ``--url`` and ``--genesis`` once for every command that talks to a
     node: the command takes a parameter ``target: Target`` instead, resolved from them."""
@@ -148,12 +207,21 @@ def with_target(command: F) -> F:
 
 
 def guarded(function: F) -> F:
-    """Turn every expected failure into one line on stderr and exit code 1."""
+    """Turn every expected failure into one line on stderr and exit code 1 (3 for a transaction
+    refused at admission, 4 for one whose outcome is unknown)."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
+        except TransactionRefused as refused:
+            fail(f"refused {refused.code}: {refused.message} (nothing changed)", EXIT_REFUSED)
+        except TransactionPending as pending:
+            fail(
+                f"pending — outcome unknown: {pending.message}; complete it with "
+                f"`jinqiao tx resend {pending.transaction_hash}`",
+                EXIT_PENDING,
+            )
         except ClientError as error:
             fail(f"{error.code}: {error.message}")
         except JinqiaoError as error:
@@ -194,7 +262,7 @@ def report(result: TransactionResult, json_output: bool, **extra: Any) -> None:
             f"{' (proof verified)' if result.verified else ''}"
         )
     if not result.ok:
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_REJECTED)
 
 
 KeyOption = Annotated[
@@ -205,9 +273,53 @@ KeyOption = Annotated[
 def send(
     target: Target, json_output: bool, action: Callable[[Target, Any], TransactionResult]
 ) -> None:
-    """Send one transaction with the target's client and report its receipt."""
+    """Send one transaction with the target's client and report its outcome."""
     with target.client() as client:
-        report(action(target, client), json_output)
+        report_outcome(lambda: action(target, client), json_output, waited=target.wait)
+
+
+def report_outcome(
+    attempt: Callable[[], TransactionResult], json_output: bool, *, waited: bool = True
+) -> None:
+    """Run ``attempt`` and report which of the four outcomes it had, with its exit code: 0 ok,
+    ``EXIT_REJECTED``, ``EXIT_REFUSED``, ``EXIT_PENDING`` (0 for an admitted ``--no-wait``)."""
+    try:
+        result = attempt()
+    except TransactionRefused as refused:
+        _emit_status(
+            json_output,
+            {"hash": refused.transaction_hash, "status": "refused", "code": refused.code},
+            f"[red]refused[/] {refused.code}: {refused.message} (nothing changed)",
+            EXIT_REFUSED,
+            message=refused.message,
+        )
+    except TransactionPending as pending:
+        admitted_only = pending.admitted and not waited
+        identity = pending.transaction_hash
+        _emit_status(
+            json_output,
+            {"hash": identity, "status": "admitted" if admitted_only else "pending"},
+            f"admitted  tx {identity} (not waited for; `jinqiao query tx {identity}`)"
+            if admitted_only
+            else f"[yellow]pending — outcome unknown[/]  tx {identity}: {pending.reason}\n"
+            f"check with `jinqiao query tx {identity}`; complete it with "
+            f"`jinqiao tx resend {identity}` (the same bytes: it cannot commit twice)",
+            0 if admitted_only else EXIT_PENDING,
+            message=pending.reason,
+        )
+    report(result, json_output)
+
+
+def _emit_status(
+    json_output: bool, view: dict[str, Any], line: str, exit_code: int, *, message: str
+) -> NoReturn:
+    if json_output:
+        emit_json({**view, "message": message})
+    elif exit_code == 0:
+        console.print(line, highlight=False)
+    else:
+        errors.print(line, highlight=False)
+    raise typer.Exit(exit_code)
 
 
 CycleArgument = Annotated[int, typer.Argument(min=1, help="Cycle id.")]

@@ -15,7 +15,7 @@ from jinqiao.cli.common import (
     guarded,
     report,
     send,
-    with_target,
+    with_submit_target,
 )
 from jinqiao.core.codec import decode
 from jinqiao.terminal import console
@@ -50,7 +50,7 @@ def _propose(
 
 @governance_app.command("set-parameter")
 @guarded
-@with_target
+@with_submit_target
 def governance_set_parameter(
     target: Target,
     name: Annotated[str, typer.Argument(help="A chain parameter, e.g. valid_until_window_blocks.")],
@@ -67,7 +67,7 @@ def governance_set_parameter(
 
 @governance_app.command("add-validator")
 @guarded
-@with_target
+@with_submit_target
 def governance_add_validator(
     target: Target,
     public_key: Annotated[str, typer.Option(help="The new validator's public key (hex).")],
@@ -91,7 +91,7 @@ def governance_add_validator(
 
 @governance_app.command("remove-validator")
 @guarded
-@with_target
+@with_submit_target
 def governance_remove_validator(
     target: Target,
     validator: Annotated[str, typer.Argument(help="Validator address (hex).")],
@@ -111,7 +111,7 @@ def governance_remove_validator(
 
 @governance_app.command("set-validator-power")
 @guarded
-@with_target
+@with_submit_target
 def governance_set_validator_power(
     target: Target,
     validator: Annotated[str, typer.Argument(help="Validator address (hex).")],
@@ -132,7 +132,7 @@ def governance_set_validator_power(
 
 @governance_app.command("approve")
 @guarded
-@with_target
+@with_submit_target
 def governance_approve(
     target: Target,
     proposal_id: Annotated[int, typer.Argument(min=0)],
@@ -152,7 +152,7 @@ def governance_approve(
 
 @governance_app.command("withdraw")
 @guarded
-@with_target
+@with_submit_target
 def governance_withdraw(
     target: Target,
     proposal_id: Annotated[int, typer.Argument(min=0)],

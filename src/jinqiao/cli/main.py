@@ -49,3 +49,9 @@ app.add_typer(credit.credit_app, name="credit")
 
 def main() -> None:
     app()
+
+
+# Appended (other command groups add theirs above): completing a transaction of unknown outcome.
+from jinqiao.cli import transactions  # noqa: E402
+
+tx_app.command("resend")(transactions.resend)

@@ -23,6 +23,7 @@ from jinqiao.cli.keys import (
 from jinqiao.core.crypto import DEFAULT_SUITE, get_suite
 from jinqiao.core.errors import InvalidInput
 from jinqiao.keys import PassphraseSource
+from jinqiao.provision.presets import P2P_PORT_OFFSET
 from jinqiao.terminal import console, emit_json
 
 node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
@@ -108,8 +109,13 @@ def node_add(
     name: Annotated[str, typer.Option(help="The new node's name (its TLS common name).")],
     organization: Annotated[str, typer.Option(help="The organization that runs it.")],
     api_port: Annotated[int, typer.Option(min=1, max=65535)],
-    p2p_port: Annotated[int, typer.Option(min=1, max=65535)],
     host: Annotated[str, typer.Option(help="Address the node listens on.")] = "127.0.0.1",
+    p2p_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Its P2P port (default: the API port + 100, as init does)."
+        ),
+    ] = None,
     observer: Annotated[
         bool,
         typer.Option(
@@ -139,7 +145,7 @@ def node_add(
         name,
         organization,
         api_port=api_port,
-        p2p_port=p2p_port,
+        p2p_port=api_port + P2P_PORT_OFFSET if p2p_port is None else p2p_port,
         protection=protection,
         existing_key=validator_key,
         host=host,

@@ -22,6 +22,7 @@ from jinqiao.cli.common import (
     guarded,
     report,
     send,
+    with_submit_target,
     with_target,
 )
 from jinqiao.terminal import console, emit_json
@@ -35,7 +36,7 @@ payments_app = typer.Typer(
 
 @payments_app.command("register-institution")
 @guarded
-@with_target
+@with_submit_target
 def payments_register_institution(
     target: Target,
     institution: Annotated[str, typer.Argument(help="Organization id.")],
@@ -64,7 +65,7 @@ def payments_register_institution(
 
 @payments_app.command("register-merchant")
 @guarded
-@with_target
+@with_submit_target
 def payments_register_merchant(
     target: Target,
     merchant_id: Annotated[str, typer.Argument()],
@@ -83,7 +84,7 @@ def payments_register_merchant(
 
 @payments_app.command("authorize")
 @guarded
-@with_target
+@with_submit_target
 def payments_authorize(
     target: Target,
     payment_id: PaymentIdArgument,
@@ -126,7 +127,7 @@ def payments_authorize(
 
 @payments_app.command("capture")
 @guarded
-@with_target
+@with_submit_target
 def payments_capture(
     target: Target,
     payment_id: PaymentIdArgument,
@@ -145,7 +146,7 @@ def payments_capture(
 
 @payments_app.command("refund")
 @guarded
-@with_target
+@with_submit_target
 def payments_refund(
     target: Target,
     payment_id: PaymentIdArgument,
@@ -165,7 +166,7 @@ def payments_refund(
 
 @payments_app.command("chargeback")
 @guarded
-@with_target
+@with_submit_target
 def payments_chargeback(
     target: Target,
     payment_id: PaymentIdArgument,
@@ -187,7 +188,7 @@ def payments_chargeback(
 
 @payments_app.command("represent")
 @guarded
-@with_target
+@with_submit_target
 def payments_represent(
     target: Target,
     payment_id: PaymentIdArgument,
@@ -206,7 +207,7 @@ def payments_represent(
 
 @payments_app.command("reverse")
 @guarded
-@with_target
+@with_submit_target
 def payments_reverse(
     target: Target,
     payment_id: PaymentIdArgument,
@@ -223,7 +224,7 @@ def payments_reverse(
 
 @payments_app.command("open-cycle")
 @guarded
-@with_target
+@with_submit_target
 def payments_open_cycle(
     target: Target,
     key: KeyOption,
@@ -273,7 +274,7 @@ def _cycle_action(
 
 @payments_app.command("close-cycle")
 @guarded
-@with_target
+@with_submit_target
 def payments_close_cycle(
     target: Target,
     cycle_id: CycleArgument,
@@ -286,7 +287,7 @@ def payments_close_cycle(
 
 @payments_app.command("fund")
 @guarded
-@with_target
+@with_submit_target
 def payments_fund(
     target: Target,
     cycle_id: CycleArgument,
@@ -300,7 +301,7 @@ def payments_fund(
 
 @payments_app.command("settle")
 @guarded
-@with_target
+@with_submit_target
 def payments_settle(
     target: Target,
     cycle_id: CycleArgument,
@@ -313,7 +314,7 @@ def payments_settle(
 
 @payments_app.command("declare-default")
 @guarded
-@with_target
+@with_submit_target
 def payments_declare_default(
     target: Target,
     cycle_id: CycleArgument,
@@ -327,7 +328,7 @@ def payments_declare_default(
 
 @payments_app.command("post-collateral")
 @guarded
-@with_target
+@with_submit_target
 def payments_post_collateral(
     target: Target,
     amount_minor: AmountArgument,
@@ -346,7 +347,7 @@ def payments_post_collateral(
 
 @payments_app.command("withdraw-collateral")
 @guarded
-@with_target
+@with_submit_target
 def payments_withdraw_collateral(
     target: Target,
     amount_minor: AmountArgument,

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from jinqiao.cli.common import (
+    EXIT_PENDING,
     JsonOption,
     Target,
     fail,
@@ -16,6 +17,7 @@ from jinqiao.cli.common import (
     report,
     with_target,
 )
+from jinqiao.client import PendingTransaction
 from jinqiao.terminal import console, emit_json, format_minor
 
 query_app = typer.Typer(
@@ -81,10 +83,22 @@ def query_tx(
     transaction_hash: Annotated[str, typer.Argument(help="Transaction hash (hex).")],
     json_output: JsonOption = False,
 ) -> None:
-    """A transaction's receipt, with its inclusion proofs verified."""
+    """A transaction's receipt, with its inclusion proofs verified; "pending" (exit 4) while a
+    node holds it in its mempool."""
     with target.client() as client:
-        result = client.wait(transaction_hash, timeout_s=0.5)
-    report(result, json_output)
+        found = client.lookup(transaction_hash.lower())
+    if found is None:
+        fail(
+            f"not_found: no node knows transaction {transaction_hash} (neither pending nor "
+            "committed)"
+        )
+    if isinstance(found, PendingTransaction):
+        if json_output:
+            emit_json({"hash": found.transaction_hash, "status": "pending"})
+        else:
+            console.print(f"pending  tx {found.transaction_hash} (in a mempool, not committed yet)")
+        raise typer.Exit(EXIT_PENDING)
+    report(found, json_output)
 
 
 @query_app.command("balance")

@@ -12,7 +12,7 @@ from jinqiao.cli.common import (
     Target,
     guarded,
     send,
-    with_target,
+    with_submit_target,
 )
 
 token_app = typer.Typer(
@@ -22,7 +22,7 @@ token_app = typer.Typer(
 
 @token_app.command("mint")
 @guarded
-@with_target
+@with_submit_target
 def token_mint(
     target: Target,
     recipient: Annotated[str, typer.Argument(help="Account name or address.")],
@@ -41,7 +41,7 @@ def token_mint(
 
 @token_app.command("burn")
 @guarded
-@with_target
+@with_submit_target
 def token_burn(
     target: Target,
     amount_minor: Annotated[int, typer.Argument(min=0)],
@@ -59,7 +59,7 @@ def token_burn(
 
 @token_app.command("transfer")
 @guarded
-@with_target
+@with_submit_target
 def token_transfer(
     target: Target,
     recipient: Annotated[str, typer.Argument(help="Account name or address.")],
@@ -78,7 +78,7 @@ def token_transfer(
 
 @token_app.command("freeze")
 @guarded
-@with_target
+@with_submit_target
 def token_freeze(
     target: Target,
     account: Annotated[str, typer.Argument(help="Account name or address.")],
@@ -96,7 +96,7 @@ def token_freeze(
 
 @token_app.command("unfreeze")
 @guarded
-@with_target
+@with_submit_target
 def token_unfreeze(
     target: Target,
     account: Annotated[str, typer.Argument(help="Account name or address.")],
@@ -114,7 +114,7 @@ def token_unfreeze(
 
 @token_app.command("set-tier")
 @guarded
-@with_target
+@with_submit_target
 def token_set_tier(
     target: Target,
     account: Annotated[str, typer.Argument(help="Account name or address.")],

@@ -11,6 +11,11 @@ with proofs that are verified locally against the genesis file (on by default).
     assert result.ok
     balance = client.token.balance("CNY", recipient)                   # proven read
 
+A submission ends committed ok, committed rejected (``TransactionResult``), refused at admission
+(``TransactionRefused``) or pending with its outcome unknown (``TransactionPending``: re-send the
+same bytes with ``client.resend``, never a new transaction); ``jinqiao.client.outcome`` says more.
+``Client(url, other_urls=[...])`` fails over to the other nodes of the network.
+
 ``client.token`` (a ``TokenClient``), ``client.payments`` (a ``PaymentsClient``) and
 ``client.supplychain`` (a ``SupplyChainClient``) are the typed calls of those contracts. The
 names in ``__all__`` and their signatures are the public API, pinned
@@ -20,11 +25,17 @@ by ``tests/unit/test_public_api.py``; ``jinqiao.client.client`` and the other su
 from jinqiao.client.client import (
     BatchResult,
     Client,
-    ClientError,
     ProvenBlock,
     ProvenQueryResult,
     ProvenValue,
     TransactionResult,
+)
+from jinqiao.client.outcome import (
+    ClientError,
+    NodesUnreachable,
+    PendingTransaction,
+    TransactionPending,
+    TransactionRefused,
 )
 from jinqiao.client.payments import PaymentsClient
 from jinqiao.client.supplychain import ItemCustody, ItemVerification, SupplyChainClient
@@ -36,11 +47,15 @@ __all__ = [
     "ClientError",
     "ItemCustody",
     "ItemVerification",
+    "NodesUnreachable",
     "PaymentsClient",
+    "PendingTransaction",
     "ProvenBlock",
     "ProvenQueryResult",
     "ProvenValue",
     "SupplyChainClient",
     "TokenClient",
+    "TransactionPending",
+    "TransactionRefused",
     "TransactionResult",
 ]

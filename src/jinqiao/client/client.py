@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,9 +14,17 @@ import httpx
 import msgspec
 
 from jinqiao.client.queries import QueryRunner
+from jinqiao.client.outcome import (
+    ClientError,
+    NodesUnreachable,
+    PendingTransaction,
+    TransactionPending,
+    TransactionRefused,
+    retrying,
+)
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
-from jinqiao.core.errors import InvalidInput, JinqiaoError
+from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import Genesis, genesis_hash, load_genesis
 from jinqiao.core.hashing import (
     header_hash,
@@ -58,15 +66,6 @@ DEFAULT_VALID_FOR_BLOCKS = 100
 HEIGHT_HINT_MAX_AGE_S = 1.0
 MAX_VALIDATOR_CHANGE_PAGES = 100
 VALIDATORS_FULL_KEY = b"governance/validators"
-
-
-class ClientError(JinqiaoError):
-    """The node refused a request, or could not be reached. ``code`` is the node's stable code
-    (docs/errors.md) or ``unreachable`` / ``bad_response``; ``status`` the HTTP status."""
-
-    def __init__(self, code: str, message: str, status: int = 0, **details: Any) -> None:
-        super().__init__(message, code=code, **details)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -134,6 +133,13 @@ class ProvenBlock:
 
 
 class Client:
+    journal: Callable[[str, bytes], None] | None = None
+    """Called with a transaction's hash and canonical bytes before ``submit`` sends it, so that
+    the caller can keep them and re-send the same bytes later (the CLI's journal)."""
+    commit_timeout_s: float = 30.0
+    """How long ``send`` waits for the commit; 0 returns at admission (``TransactionPending``
+    with ``admitted`` true)."""
+
     def __init__(
         self,
         url: str,
@@ -143,9 +149,16 @@ class Client:
         verify: bool = True,
         timeout_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        other_urls: Sequence[str] = (),
     ) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
+        # Failover: the other nodes of the network, tried in order when a node does not answer.
+        self._nodes = [self._http] + [
+            httpx.Client(base_url=other.rstrip("/"), timeout=timeout_s, transport=transport)
+            for other in other_urls
+            if other.rstrip("/") != self.url
+        ]
         if genesis is None and genesis_file is not None:
             genesis = load_genesis(genesis_file.read_bytes())
         if genesis is None:
@@ -170,7 +183,8 @@ class Client:
         self.credit = CreditClient(self)
 
     def close(self) -> None:
-        self._http.close()
+        for node in self._nodes:
+            node.close()
 
     def __enter__(self) -> Client:
         return self
@@ -180,10 +194,7 @@ class Client:
 
     # -- plumbing --------------------------------------------------------------------------
     def _request(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ClientError("unreachable", f"{method} {self.url}{path}: {exc}") from None
+        response = retrying(lambda: self._send_to_any_node(method, path, **kwargs))
         if response.status_code >= 400:
             try:
                 body = response.json()
@@ -201,6 +212,25 @@ class Client:
             return response.json()
         except json.JSONDecodeError:
             raise ClientError("bad_response", f"{path} did not answer JSON") from None
+
+    def _send_to_any_node(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The first answer of the nodes, tried in order from the last one that answered (which
+        moves to the front); ``NodesUnreachable`` naming each when none answers."""
+        failures: list[tuple[str, str]] = []
+        maybe_sent = False
+        for node in list(self._nodes):
+            try:
+                response = node.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                failures.append((str(node.base_url).rstrip("/"), str(exc) or type(exc).__name__))
+                # A refused or timed-out connection never carried the request; anything later may.
+                maybe_sent |= not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                continue
+            if node is not self._nodes[0]:
+                self._nodes.remove(node)
+                self._nodes.insert(0, node)
+            return response
+        raise NodesUnreachable(failures, maybe_sent=maybe_sent)
 
     def status(self) -> dict[str, Any]:
         status: dict[str, Any] = self._request("GET", "/v1/status")
@@ -256,12 +286,64 @@ class Client:
         return transaction_hash(self.suite, transaction.body).hex()
 
     def submit(self, transaction: SignedTransaction) -> str:
-        """Send one transaction; returns its hash (hex) once the node admitted it."""
+        """Send one transaction; returns its hash (hex) once a node admitted it. Raises
+        ``TransactionRefused`` when the node refuses it, ``TransactionPending`` when the request
+        left but no answer came back, ``NodesUnreachable`` when no node took the request."""
         raw = encode(transaction)
         if len(raw) > MAX_TRANSACTION_BYTES:
             raise InvalidInput(f"transaction is {len(raw)} bytes, over {MAX_TRANSACTION_BYTES}")
-        answer = self._request("POST", "/v1/transactions", json={"transaction": raw.hex()})
-        return str(answer["hash"])
+        identity = self.hash_of(transaction)
+        if self.journal is not None:
+            self.journal(identity, raw)
+        return self._submit_bytes(identity, raw)
+
+    def _submit_bytes(self, identity: str, raw: bytes) -> str:
+        try:
+            answer = self._request("POST", "/v1/transactions", json={"transaction": raw.hex()})
+        except NodesUnreachable as error:
+            if error.maybe_sent:
+                raise TransactionPending(identity, error.message, admitted=False) from None
+            raise
+        except ClientError as error:
+            raise TransactionRefused(identity, error) from None
+        if str(answer.get("hash")) != identity:
+            raise ClientError("bad_response", "the node admitted another transaction hash")
+        return identity
+
+    def resend(
+        self, transaction: SignedTransaction, *, timeout_s: float | None = None
+    ) -> TransactionResult:
+        """Complete a transaction whose outcome is unknown by sending **the same bytes** again:
+        if a node already committed it, its result; if one holds it, wait; otherwise submit and
+        wait. Replay protection makes it commit at most once."""
+        identity = self.hash_of(transaction)
+        found = self.lookup(identity)
+        if isinstance(found, TransactionResult):
+            return found
+        if found is None:
+            try:
+                self._submit_bytes(identity, encode(transaction))
+            except TransactionRefused as refused:
+                # Committed meanwhile, or on a node ahead of the one asked: fetch its result.
+                if refused.code != "duplicate_transaction":
+                    raise
+        return self.wait(identity, timeout_s=self._commit_timeout(timeout_s))
+
+    def lookup(self, transaction_hash_: str) -> TransactionResult | PendingTransaction | None:
+        """Where a transaction is now: committed (proofs verified), pending in a node's mempool,
+        or ``None`` when the node knows nothing of it."""
+        try:
+            answer = self._request("GET", f"/v1/transactions/{transaction_hash_}")
+        except ClientError as error:
+            if error.code == "not_found":
+                return None
+            raise
+        if answer["status"] == "committed":
+            return self._transaction_result(transaction_hash_, answer)
+        return PendingTransaction(transaction_hash_)
+
+    def _commit_timeout(self, timeout_s: float | None) -> float:
+        return self.commit_timeout_s if timeout_s is None else timeout_s
 
     def submit_batch(self, transactions: Sequence[SignedTransaction]) -> BatchResult:
         """Send many transactions in one msgpack request."""
@@ -275,18 +357,34 @@ class Client:
         return BatchResult(int(answer["accepted"]), int(answer["refused"]), answer["results"])
 
     def wait(self, transaction_hash_: str, *, timeout_s: float = 30.0) -> TransactionResult:
-        """Wait until the transaction is committed; verify its inclusion and receipt proofs."""
+        """Wait until the transaction is committed; verify its inclusion and receipt proofs.
+        Raises ``TransactionPending`` when it is not committed within ``timeout_s``, or when the
+        nodes stop answering or no longer know it (it may still commit)."""
         deadline = time.monotonic() + timeout_s
         while True:
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0:
-                raise ClientError("timeout", f"{transaction_hash_} not committed in {timeout_s} s")
-            answer = self._request(
-                "GET",
-                f"/v1/transactions/{transaction_hash_}",
-                params={"wait_ms": min(remaining_ms, 10_000)},
-                timeout=min(remaining_ms, 10_000) / 1000 + 10,
-            )
+                raise TransactionPending(
+                    transaction_hash_, f"not committed in {timeout_s:g} s", admitted=True
+                )
+            try:
+                answer = self._request(
+                    "GET",
+                    f"/v1/transactions/{transaction_hash_}",
+                    params={"wait_ms": min(remaining_ms, 10_000)},
+                    timeout=min(remaining_ms, 10_000) / 1000 + 10,
+                )
+            except NodesUnreachable as error:
+                raise TransactionPending(transaction_hash_, error.message, admitted=False) from None
+            except ClientError as error:
+                if error.code != "not_found":
+                    raise
+                raise TransactionPending(
+                    transaction_hash_,
+                    "the node neither holds nor committed it (a restarted node forgets its "
+                    "mempool): re-send the same bytes",
+                    admitted=False,
+                ) from None
             if answer["status"] == "committed":
                 return self._transaction_result(transaction_hash_, answer)
 
@@ -340,12 +438,12 @@ class Client:
         method: str,
         args: CanonicalStruct,
         *,
-        timeout_s: float = 30.0,
+        timeout_s: float | None = None,
     ) -> TransactionResult:
-        """Build, sign, submit and wait: the one call most code needs."""
-        return self.wait(
-            self.submit(self.build(signer, contract, method, args)), timeout_s=timeout_s
-        )
+        """Build, sign, submit and wait (``timeout_s``, default ``commit_timeout_s``): the one
+        call most code needs. See ``jinqiao.client.outcome`` for the four outcomes."""
+        identity = self.submit(self.build(signer, contract, method, args))
+        return self.wait(identity, timeout_s=self._commit_timeout(timeout_s))
 
     # -- following the validator set -------------------------------------------------------
     def validators_for(self, header: BlockHeader) -> ValidatorSet:

@@ -141,8 +141,10 @@ def run_demo(
     supply_chain: bool = True,
     credit: bool = True,
 ) -> None:
-    for port in range(base_port, base_port + validators):
-        _check_port_free(port)
+    spec = demo_spec(validators=validators, base_api_port=base_port, crypto_suite=crypto_suite)
+    for start in (spec.base_api_port, spec.base_p2p_port):
+        for port in range(start, start + validators):
+            _check_port_free(port)
     root = directory or Path(tempfile.mkdtemp(prefix="jinqiao-demo-"))
     network_dir = root / "network"
     console.print(
@@ -152,7 +154,6 @@ def run_demo(
     )
     # A throwaway network in a temporary directory: its keys are plaintext, said so explicitly
     # (docs/keys.md "Throwaway networks"); a network of one's own is `jinqiao init`, encrypted.
-    spec = demo_spec(validators=validators, base_api_port=base_port, crypto_suite=crypto_suite)
     layout = init_network(
         network_dir,
         with_supply_chain(spec) if supply_chain else spec,
@@ -238,7 +239,11 @@ def _show_agreement(layout: NetworkLayout) -> None:
 
 
 def _check_port_free(port: int) -> None:
+    """Refuse a port something listens on. The probe binds as the node's servers do (asyncio
+    and uvicorn set ``SO_REUSEADDR``), so connections of an earlier run still in TIME_WAIT, which
+    would not stop the node, do not stop the demo either."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -24,6 +24,10 @@ RETAIL_TIER = "retail"
 INSTITUTION = ({"asset": CNY, "tier": INSTITUTION_TIER},)
 
 
+P2P_PORT_OFFSET = 100
+"""A demo or ``jinqiao init`` network's node listens for peers this far above its API port."""
+
+
 def demo_spec(
     *,
     chain_id: str = "jinqiao-demo",
@@ -40,9 +44,9 @@ def demo_spec(
         chain_id=chain_id,
         base_api_port=base_api_port,
         crypto_suite=crypto_suite,
-        base_p2p_port=base_api_port + 100
-        if base_api_port + 100 + validators <= 65_535
-        else base_api_port - 100 - validators,
+        base_p2p_port=base_api_port + P2P_PORT_OFFSET
+        if base_api_port + P2P_PORT_OFFSET + validators <= 65_535
+        else base_api_port - P2P_PORT_OFFSET - validators,
         organizations=(
             OrganizationSpec(
                 id="clearing",

@@ -42,7 +42,7 @@ from jinqiao.bench.local_network import (
 from jinqiao.bench.network import SENDERS, _presign, _submit
 from jinqiao.bench.network import _spec as network_spec
 from jinqiao.client import Client
-from jinqiao.core.crypto import Signer
+from jinqiao.core.crypto import DEFAULT_SUITE, Signer
 from jinqiao.demo import DemoFailed
 from jinqiao.epcis import parse_document
 from jinqiao.epcis.build import ObjectEventSpec, xml_document
@@ -62,7 +62,7 @@ VERIFY_TARGET_MS = 50.0
 def _spec(validators: int, base_port: int) -> NetworkSpec:
     """``bench network``'s network (its senders hold CNY) plus a brand owner with
     ``BRAND_ACCOUNTS`` accounts and its company prefix."""
-    transfers = network_spec(validators, base_port)
+    transfers = network_spec(validators, base_port, DEFAULT_SUITE)
     brand = OrganizationSpec(
         "brand",
         "Benchmark Brand",

@@ -235,6 +235,9 @@ def bench_supplychain(
         output=output,
         plot=plot,
         base_port=base_port,
+    )
+
+
 @bench_app.command("credit")
 @guarded
 def bench_credit(

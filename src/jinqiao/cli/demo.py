@@ -47,6 +47,7 @@ def demo(
             "--supply-chain/--no-supply-chain",
             help="Run the supply chain stories (goods, a clone caught, receivables finance).",
         ),
+    ] = True,
     credit: Annotated[
         bool, typer.Option("--credit/--no-credit", help="Run the credit story after payments.")
     ] = True,

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from jinqiao.client.queries import QueryRunner
 from jinqiao.client.outcome import (
     ClientError,
     NodesUnreachable,
@@ -22,6 +21,7 @@ from jinqiao.client.outcome import (
     TransactionRefused,
     retrying,
 )
+from jinqiao.client.queries import QueryRunner
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput

@@ -9,14 +9,17 @@ would be shared by all the examples of one test)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any, ParamSpec
 
 import pytest
 
 from jinqiao.core.crypto import SUITE_NAMES, CryptoSuite, get_suite
 
 __all__ = ["SUITE_NAMES", "sha256_known_answer", "use_suite"]
+
+P = ParamSpec("P")
 
 
 def use_suite(request: pytest.FixtureRequest, namespace: dict[str, Any]) -> Iterator[CryptoSuite]:
@@ -29,8 +32,19 @@ def use_suite(request: pytest.FixtureRequest, namespace: dict[str, Any]) -> Iter
         namespace["SUITE"] = before
 
 
-def sha256_known_answer(suite: CryptoSuite) -> None:
-    """Skip a known-answer test whose expected bytes (or chosen key-hash bits) are SHA-256's when
-    it runs on another suite; the suite-generic tests of the module cover that suite."""
-    if suite.name != "ed25519-sha256":
-        pytest.skip("a SHA-256 known answer")
+def sha256_known_answer(test: Callable[P, None]) -> Callable[P, None]:
+    """Run a known-answer test whose expected bytes (or chosen key-hash bits) are SHA-256's on
+    the SHA-256 suite, whichever suite its module is parametrized with: it runs (not skips) under
+    every parametrization, and the suite-generic tests of the module cover the other suites."""
+    namespace = test.__globals__
+
+    @functools.wraps(test)
+    def on_sha256(*args: P.args, **kwargs: P.kwargs) -> None:
+        before = namespace["SUITE"]
+        namespace["SUITE"] = get_suite("ed25519-sha256")
+        try:
+            test(*args, **kwargs)
+        finally:
+            namespace["SUITE"] = before
+
+    return on_sha256

@@ -63,8 +63,8 @@ def leaves_of(count: int) -> list[bytes]:
 
 
 @pytest.mark.parametrize("count", range(1, 9))
+@sha256_known_answer
 def test_roots_match_the_rfc6962_test_vectors(count: int) -> None:
-    sha256_known_answer(SUITE)
     assert merkle_root(SUITE, RFC6962_LEAVES[:count]).hex() == RFC6962_ROOTS[count - 1]
 
 

@@ -38,7 +38,7 @@ from jinqiao.demo import DemoFailed
 from jinqiao.execution.identity import GOVERNANCE
 
 DAY_MS = 86_400_000
-MAX_APPROVAL_ROUNDS = 10
+MAX_APPROVAL_ROUNDS = 64
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.panel import Panel
@@ -62,10 +63,18 @@ def card_payments_of_one_payer(client: Client, issuer: str) -> list[Payment]:
     return []
 
 
+ADMINS = ("clearing-admin", "ecfin-admin", "bank-a-admin", "bank-b-admin", "regulator-admin")
+
+
 def run_credit_story(
-    client: Client, keys: dict[str, Signer], seed: int, output_dir: Path | None = None
+    client: Client,
+    keys: dict[str, Signer],
+    seed: int,
+    output_dir: Path | None = None,
+    admins: Sequence[str] = ADMINS,
 ) -> None:
-    """The story, on the demo network (keys of the ``*-credit`` and ``*-admin`` accounts)."""
+    """The story, on the demo network (keys of the ``*-credit`` accounts and of ``admins``, one
+    admin per organization, enough for governance's quorum)."""
     console.print(Panel.fit("[bold]credit[/] — consented data, explainable scores, erasure"))
     directory = output_dir or Path(tempfile.mkdtemp(prefix="jinqiao-credit-"))
     directory.mkdir(parents=True, exist_ok=True)
@@ -82,16 +91,13 @@ def run_credit_story(
             custodian=keys["bank-a-credit"],
             lender=keys["ecfin-credit"],
             lender_organization="ecfin",
-            admins=[keys[name] for name in ADMINS],
+            admins=[keys[name] for name in admins],
             stores={
                 "bank-a": (keys["bank-a-credit"], bank_a),
                 "bank-b": (keys["bank-b-credit"], bank_b),
             },
         )
         _story(desk, model, report, directory, seed)
-
-
-ADMINS = ("clearing-admin", "ecfin-admin", "bank-a-admin", "bank-b-admin", "regulator-admin")
 
 
 def _show_training(report: TrainingReport, directory: Path) -> None:

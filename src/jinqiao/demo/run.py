@@ -195,11 +195,18 @@ def run_demo(
         if supply_chain:
             run_supply_chain(client, lambda name: _key(layout, network_dir, name))
         if credit:
-            from jinqiao.demo.credit_story import ADMINS, run_credit_story
+            from jinqiao.demo.credit_story import run_credit_story
 
-            names = ("bank-a-credit", "bank-b-credit", "ecfin-credit", *ADMINS)
+            # Governance approves the model: one admin of every organization votes, since the
+            # supply chain's organizations count towards the quorum too.
+            admins = organization_admins(layout)
+            names = ("bank-a-credit", "bank-b-credit", "ecfin-credit", *admins)
             run_credit_story(
-                client, {name: _key(layout, network_dir, name) for name in names}, seed, root
+                client,
+                {name: _key(layout, network_dir, name) for name in names},
+                seed,
+                root,
+                admins=admins,
             )
         _show_agreement(layout)
         if exit_after:
@@ -250,6 +257,15 @@ def _check_port_free(port: int) -> None:
             raise DemoFailed(
                 f"port {port} on 127.0.0.1 is in use (another demo?); choose --base-port"
             ) from None
+
+
+def organization_admins(layout: NetworkLayout) -> tuple[str, ...]:
+    """The first ``admin`` account of every organization, in the layout's order."""
+    admins: dict[str, str] = {}
+    for account in layout.accounts:
+        if "admin" in account.roles:
+            admins.setdefault(account.organization, account.name)
+    return tuple(admins.values())
 
 
 def _key(layout: NetworkLayout, network_dir: Path, name: str) -> Signer:

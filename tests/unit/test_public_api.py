@@ -206,6 +206,21 @@ METHODS = {
         "query": "(self, contract: str, name: str, **arguments: Any) -> Any",
         "raw_get": "(self, path: str, **kwargs: Any) -> bytes",
         "raw_post": "(self, path: str, **kwargs: Any) -> bytes",
+        "send_raw": (
+            "(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, "
+            "body: Mapping[str, Any] | None = None) -> httpx.Response"
+        ),
+        "save": (
+            "(self, file: Path, path: str, *, params: Mapping[str, Any] | None = None, "
+            "body: Mapping[str, Any] | None = None) -> Verified"
+        ),
+        "proven_state_answer": (
+            "(self, proof_hex: Any, expected_key: bytes, height: int | None, "
+            "min_height: int | None) -> ProvenValue"
+        ),
+        "query_arguments_from_json": (
+            "(self, contract: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]"
+        ),
         "read_record": (
             "(self, path: str, full_key: bytes, *, height: int | None = None, "
             "min_height: int | None = None) -> ProvenValue"

@@ -144,7 +144,8 @@ SIGNATURES = {
     ),
     "jinqiao.verify.verify_state_reads": (
         "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, "
-        "reads: Sequence[StateRead], *, validators: ValidatorSet | None = None) -> None"
+        "reads: Sequence[StateRead], *, validators: ValidatorSet | None = None, "
+        "max_reads: int = 256) -> None"
     ),
     "jinqiao.verify.verify_transaction_inclusion": (
         "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, "
@@ -279,6 +280,10 @@ METHODS = {
     },
     "PaymentsClient": {
         "authorize": "(self, issuer: Signer, authorization: AuthorizeArgs) -> TransactionResult",
+        "save_report": (
+            "(self, file: Path, cycle_id: int, *, report: str = statement, "
+            "institution: str | None = None, file_format: str = csv) -> Verified"
+        ),
         "capture": (
             "(self, acquirer: Signer, payment_id: str, amount_minor: int, "
             "cycle_id: int) -> TransactionResult"

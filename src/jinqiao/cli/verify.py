@@ -1,5 +1,5 @@
-"""``jinqiao verify FILE --genesis GENESIS``: check a saved API answer offline, with nothing but
-the genesis file (docs/proofs.md §11)."""
+"""``jinqiao verify FILE --genesis GENESIS``: check a saved API answer (docs/proofs.md §11), or a
+report file with its proof bundle (§12), offline, with nothing but the genesis file."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import typer
 
 from jinqiao.cli.common import JsonOption, guarded
+from jinqiao.client.reports import sidecar_of, verify_report_file
 from jinqiao.client.saved import (
     MAX_SAVED_ANSWER_BYTES,
     SavedAnswer,
@@ -28,6 +29,14 @@ def verify(
     genesis: Annotated[
         Path, typer.Option("--genesis", help="The network's genesis file: the only trust.")
     ],
+    proofs: Annotated[
+        Path | None,
+        typer.Option(
+            "--proofs",
+            help="FILE is a report (statement, pacs.009, pacs.008) and this its proof bundle "
+            "(default: FILE.proofs.json when it exists).",
+        ),
+    ] = None,
     path: Annotated[
         str | None,
         typer.Option(
@@ -38,12 +47,16 @@ def verify(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Check a saved answer against a genesis file, offline: exit 0 and one line saying what it
-    proves, or exit 1 with the reason it does not check."""
+    """Check a saved answer, or a report file with its proof bundle, against a genesis file,
+    offline: exit 0 and one line saying what it proves, or exit 1 with the reason it does not
+    check."""
     trusted = load_genesis(genesis.read_bytes())
-    data = file.read_bytes()
-    saved = load_saved(data) if path is None else bare_answer(data, path)
-    verified = verify_saved(trusted, saved)
+    if proofs is not None or (path is None and sidecar_of(file).exists()):
+        verified = verify_report_file(trusted, file, proofs)
+    else:
+        data = file.read_bytes()
+        saved = load_saved(data) if path is None else bare_answer(data, path)
+        verified = verify_saved(trusted, saved)
     if json_output:
         emit_json({"verified": True, "summary": verified.summary, "height": verified.height})
     else:

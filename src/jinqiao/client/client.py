@@ -197,16 +197,7 @@ class Client:
     def _request(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:
         response = retrying(lambda: self._send_to_any_node(method, path, **kwargs))
         if response.status_code >= 400:
-            try:
-                body = response.json()
-                raise ClientError(
-                    body.get("code", "http_error"),
-                    body.get("message", response.text[:300]),
-                    response.status_code,
-                    **(body.get("details") or {}),
-                )
-            except (json.JSONDecodeError, AttributeError):
-                raise ClientError("http_error", response.text[:300], response.status_code) from None
+            raise error_of(response)
         if raw:
             return response.content
         try:
@@ -838,6 +829,21 @@ class Client:
             for line in response.iter_lines():
                 if line.startswith("data: "):
                     yield json.loads(line[6:])
+
+
+def error_of(response: httpx.Response) -> ClientError:
+    """The ``ClientError`` an error answer (status 400 or more) stands for: the node's code,
+    message and details, or ``http_error`` for a body that is not the API's error JSON."""
+    try:
+        body = response.json()
+        return ClientError(
+            body.get("code", "http_error"),
+            body.get("message", response.text[:300]),
+            response.status_code,
+            **(body.get("details") or {}),
+        )
+    except (json.JSONDecodeError, AttributeError, TypeError):
+        return ClientError("http_error", response.text[:300], response.status_code)
 
 
 def _height_params(height: int | None, min_height: int | None) -> dict[str, int]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import httpx
+import msgspec
 import pytest
 import xmlschema
 from pyiso20022.pacs.pacs_008_001_13 import pacs_008_001_13 as pacs008
@@ -34,8 +35,10 @@ from jinqiao.apps.payments.model import (
 )
 from jinqiao.cli.main import app
 from jinqiao.client import Client, ClientError, TransactionResult
+from jinqiao.client.reports import ReportProofs, verify_report
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
+from jinqiao.core.errors import JinqiaoError
 from jinqiao.core.genesis import load_genesis
 from jinqiao.core.limits import MAX_PROOF_BYTES
 from jinqiao.core.proofs import StateReadProof
@@ -44,6 +47,7 @@ from jinqiao.provision.network import NetworkLayout
 from jinqiao.reports.iso20022 import PACS_008_NAMESPACE, PACS_009_NAMESPACE
 from jinqiao.verify import verify_state_read
 from tests.helpers import doc_examples
+from tests.helpers.lies import alterations
 from tests.helpers.process import NodeProcess, make_network
 from tests.helpers.reports import XSD_DIRECTORY
 
@@ -460,3 +464,29 @@ def test_the_documented_verify_line_is_what_verify_prints(day: Day, tmp_path: Pa
     documented = doc_examples.block("report-verified").strip()
     shape = re.compile(r"\d+")
     assert shape.sub("N", printed.strip()) == shape.sub("N", documented)
+
+
+def test_every_alteration_of_a_report_bundle_is_refused(day: Day, tmp_path: Path) -> None:
+    """The lying-node suite's walk (tests/helpers/lies.py) over a settlement's bundle: every
+    one-field change — into the proofs' siblings, the header, the certificate, each proven
+    value — and every change of the file, is refused offline."""
+    file = tmp_path / "settlement.pacs009.xml"
+    day.client.payments.save_report(file, day.cycle_id, report="settlement", file_format="pacs009")
+    data = file.read_bytes()
+    honest = json.loads((tmp_path / "settlement.pacs009.xml.proofs.json").read_text())
+    genesis = day.client.genesis
+    tried, accepted = 0, []
+    for where, altered in alterations(honest):
+        tried += 1
+        try:
+            verify_report(genesis, data, msgspec.convert(altered, ReportProofs))
+        except (JinqiaoError, msgspec.ValidationError):
+            continue
+        if not where.startswith(".validator_changes"):
+            accepted.append(where)
+    assert not accepted, accepted[:10]
+    assert tried > 100
+    for altered_file in (data.replace(b"<", b" <", 1), data[:-1], data + b" "):
+        with pytest.raises(JinqiaoError):
+            verify_report(genesis, altered_file, msgspec.convert(honest, ReportProofs))
+    print(f"report bundle: {tried} alterations, all refused")

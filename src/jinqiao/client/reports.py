@@ -88,14 +88,22 @@ def load_report_proofs(data: bytes) -> ReportProofs:
         proofs = msgspec.json.decode(data, type=ReportProofs)
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise ReportProofsInvalid(f"not a report proof bundle: {exc}") from None
+    check_report_proofs(proofs)
+    return proofs
+
+
+def check_report_proofs(proofs: ReportProofs) -> None:
+    """The bundle's own shape: its format, a known report in one of its formats, its limits,
+    each header listed once."""
     if proofs.format != REPORT_PROOFS_FORMAT:
         raise ReportProofsInvalid(f"format {proofs.format!r} is not {REPORT_PROOFS_FORMAT!r}")
     if len(proofs.headers) > MAX_BUNDLE_HEADERS:
         raise ReportProofsInvalid(f"over {MAX_BUNDLE_HEADERS} headers")
+    if len({entry.height for entry in proofs.headers}) != len(proofs.headers):
+        raise ReportProofsInvalid("a header is listed twice")
     if len(proofs.validator_changes) > MAX_BUNDLE_VALIDATOR_PAGES:
         raise ReportProofsInvalid(f"over {MAX_BUNDLE_VALIDATOR_PAGES} validator-change pages")
     proofs.request()  # a known report in one of its formats, else InvalidInput
-    return proofs
 
 
 def dump_report_proofs(proofs: ReportProofs) -> bytes:
@@ -130,6 +138,7 @@ def verify_report(
 ) -> tuple[Verified, list[Any]]:
     """Check ``file`` against its bundle offline (module docstring). Returns what it proves and
     the validator-change pages the check used (``live`` fetches those the bundle lacks)."""
+    check_report_proofs(proofs)
     if len(file) > MAX_REPORT_FILE_BYTES:
         raise VerificationError(f"a report file is at most {MAX_REPORT_FILE_BYTES} bytes")
     if hashlib.sha256(file).hexdigest() != proofs.file_sha256:

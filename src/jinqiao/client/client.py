@@ -528,6 +528,8 @@ class Client:
                 return
             for change in changes:
                 proof = _decode_hex(change.get("proof"), StateReadProof)
+                if change.get("height", proof.header.height) != proof.header.height:
+                    raise ClientError("bad_response", "a validator change names another height")
                 if proof.header.height + 1 <= self._validator_history[-1][0]:
                     continue  # already followed
                 if proof.key != VALIDATORS_FULL_KEY or proof.value is None:

@@ -436,13 +436,14 @@ def verify_state_reads(
     reads: Sequence[StateRead],
     *,
     validators: ValidatorSet | None = None,
+    max_reads: int = MAX_QUERY_READS,
 ) -> None:
     """Check that after the committed block ``header`` each read's key holds its value
     (``None``: nothing), each key listed once: the reads of a proven query (docs/proofs.md
-    §9.5)."""
+    §9.5), at most ``max_reads`` (``MAX_REPORT_READS`` for a report's bundle, §12)."""
     verify_header(genesis, header, certificate, validators=validators)
-    if len(reads) > MAX_QUERY_READS:
-        raise VerificationError(f"over {MAX_QUERY_READS} reads")
+    if len(reads) > max_reads:
+        raise VerificationError(f"over {max_reads} reads")
     keys: set[bytes] = set()
     for read in reads:
         if read.key in keys:

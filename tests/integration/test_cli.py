@@ -311,6 +311,15 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
     settlement = next(line for line in result.stdout.splitlines() if "settlement check" in line)
     assert "holds" in settlement
     assert "settled" in result.stdout
+    # Its report files come with their proof bundles, and each pair checks offline.
+    bundles = sorted((tmp_path / "demo").rglob("*.proofs.json"))
+    assert len(bundles) == 3, bundles
+    genesis = next((tmp_path / "demo").rglob("genesis.json"))
+    for bundle in bundles:
+        report = bundle.with_name(bundle.name.removesuffix(".proofs.json"))
+        code, out, err = invoke("verify", str(report), "--genesis", str(genesis))
+        assert code == 0, err
+        assert out.startswith("verified: ")
 
 
 def test_registry_commands(network: tuple[Path, NodeProcess], tmp_path: Path) -> None:

@@ -6,6 +6,9 @@ committed receipts with their codes."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,9 +17,11 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import httpx
+import msgspec
 import pytest
 import xmlschema
 from pyiso20022.pacs.pacs_008_001_13 import pacs_008_001_13 as pacs008
+from typer.testing import CliRunner
 from xsdata.formats.dataclass.parsers import XmlParser
 from xsdata.formats.dataclass.parsers.config import ParserConfig
 
@@ -28,9 +33,12 @@ from jinqiao.apps.payments.model import (
     Position,
     position_key,
 )
+from jinqiao.cli.main import app
 from jinqiao.client import Client, ClientError, TransactionResult
+from jinqiao.client.reports import ReportProofs, verify_report
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
+from jinqiao.core.errors import JinqiaoError
 from jinqiao.core.genesis import load_genesis
 from jinqiao.core.limits import MAX_PROOF_BYTES
 from jinqiao.core.proofs import StateReadProof
@@ -38,6 +46,8 @@ from jinqiao.keys import load_key
 from jinqiao.provision.network import NetworkLayout
 from jinqiao.reports.iso20022 import PACS_008_NAMESPACE, PACS_009_NAMESPACE
 from jinqiao.verify import verify_state_read
+from tests.helpers import doc_examples
+from tests.helpers.lies import alterations
 from tests.helpers.process import NodeProcess, make_network
 from tests.helpers.reports import XSD_DIRECTORY
 
@@ -377,3 +387,106 @@ def test_merchant_payouts_refusals(day: Day) -> None:
     with pytest.raises(ClientError) as refused:
         day.client.payments.merchant_payouts_pacs008(cycle_id, "ecfin")
     assert (refused.value.code, refused.value.status) == ("cycle_not_settled", 409)
+
+
+# -- reports with their proof bundles (docs/proofs.md §12) ----------------------------------
+
+REPORTS = [
+    ("statement", "bank-a", "csv", "statement.csv"),
+    ("statement", "bank-a", "json", "statement.json"),
+    ("statement", "ecfin", "camt053", "statement.camt053.xml"),
+    ("settlement", None, "pacs009", "settlement.pacs009.xml"),
+    ("merchant-payouts", "ecfin", "pacs008", "payouts.pacs008.xml"),
+]
+
+
+@pytest.mark.parametrize(("report", "institution", "file_format", "name"), REPORTS)
+def test_a_report_and_its_bundle_verify_offline(
+    day: Day, tmp_path: Path, report: str, institution: str | None, file_format: str, name: str
+) -> None:
+    file = tmp_path / name
+    verified = day.client.payments.save_report(
+        file, day.cycle_id, report=report, institution=institution, file_format=file_format
+    )
+    served = {
+        "statement": f"statements/{institution}?format={file_format}",
+        "settlement": "settlement",
+        "merchant-payouts": f"merchant-payouts/{institution}",
+    }[report]
+    # The file is the report the plain route serves (same head: nothing committed meanwhile
+    # changes a settled cycle's report but the reading block's time of a camt.053).
+    if file_format != "camt053":
+        assert file.read_bytes() == day.get(f"/v1/payments/cycles/{day.cycle_id}/{served}").content
+    assert verified.summary.startswith(f"{report} of cycle {day.cycle_id}")
+    genesis = str(day.directory / "genesis.json")
+    result = CliRunner().invoke(app, ["verify", str(file), "--genesis", genesis])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"verified: {report} of cycle {day.cycle_id}")
+
+
+def test_an_altered_figure_in_a_report_is_caught_at_its_line(day: Day, tmp_path: Path) -> None:
+    file = tmp_path / "statement.csv"
+    day.client.payments.save_report(file, day.cycle_id, institution="bank-a", file_format="csv")
+    genesis = str(day.directory / "genesis.json")
+    lines = file.read_bytes().split(b"\r\n")
+    lines[1] = lines[1].replace(b"100000", b"100001", 1)
+    file.write_bytes(b"\r\n".join(lines))
+    sidecar = tmp_path / "statement.csv.proofs.json"
+    bundle = json.loads(sidecar.read_text())
+    # The file's hash is in the bundle: alter it too, as a forger would.
+    bundle["file_sha256"] = hashlib.sha256(file.read_bytes()).hexdigest()
+    sidecar.write_text(json.dumps(bundle))
+    result = CliRunner().invoke(app, ["verify", str(file), "--genesis", genesis])
+    assert result.exit_code == 1
+    assert "line 2 of the file says" in result.stderr and "100001" in result.stderr
+    # A bundle whose proofs were altered is refused before anything is rebuilt.
+    bundle["reads_proof"] = bundle["reads_proof"][:-2] + "00"
+    sidecar.write_text(json.dumps(bundle))
+    result = CliRunner().invoke(app, ["verify", str(file), "--genesis", genesis])
+    assert result.exit_code == 1 and "verification_failed" in result.stderr
+
+
+def test_the_documented_bundle_is_what_the_node_answers(day: Day) -> None:
+    example = json.loads(doc_examples.block("report-proofs"))
+    answer = day.get(f"/v1/payments/cycles/{day.cycle_id}/settlement/proven").json()
+    # The node answers the file with the bundle; the saved sidecar adds the validator changes.
+    assert set(answer) | {"validator_changes"} == set(example) | {"file"}
+    assert set(answer["headers"][0]) == set(example["headers"][0])
+    assert answer["format"] == example["format"] == "jinqiao-report-proofs/1"
+    assert answer["headers"][0]["height"] == day.client.payments.cycle(day.cycle_id).settled_height
+
+
+def test_the_documented_verify_line_is_what_verify_prints(day: Day, tmp_path: Path) -> None:
+    file = tmp_path / "settlement.pacs009.xml"
+    day.client.payments.save_report(file, day.cycle_id, report="settlement", file_format="pacs009")
+    genesis = str(day.directory / "genesis.json")
+    printed = CliRunner().invoke(app, ["verify", str(file), "--genesis", genesis]).stdout
+    documented = doc_examples.block("report-verified").strip()
+    shape = re.compile(r"\d+")
+    assert shape.sub("N", printed.strip()) == shape.sub("N", documented)
+
+
+def test_every_alteration_of_a_report_bundle_is_refused(day: Day, tmp_path: Path) -> None:
+    """The lying-node suite's walk (tests/helpers/lies.py) over a settlement's bundle: every
+    one-field change — into the proofs' siblings, the header, the certificate, each proven
+    value — and every change of the file, is refused offline."""
+    file = tmp_path / "settlement.pacs009.xml"
+    day.client.payments.save_report(file, day.cycle_id, report="settlement", file_format="pacs009")
+    data = file.read_bytes()
+    honest = json.loads((tmp_path / "settlement.pacs009.xml.proofs.json").read_text())
+    genesis = day.client.genesis
+    tried, accepted = 0, []
+    for where, altered in alterations(honest):
+        tried += 1
+        try:
+            verify_report(genesis, data, msgspec.convert(altered, ReportProofs))
+        except (JinqiaoError, msgspec.ValidationError):
+            continue
+        if not where.startswith(".validator_changes"):
+            accepted.append(where)
+    assert not accepted, accepted[:10]
+    assert tried > 100
+    for altered_file in (data.replace(b"<", b" <", 1), data[:-1], data + b" "):
+        with pytest.raises(JinqiaoError):
+            verify_report(genesis, altered_file, msgspec.convert(honest, ReportProofs))
+    print(f"report bundle: {tried} alterations, all refused")

@@ -144,7 +144,8 @@ SIGNATURES = {
     ),
     "jinqiao.verify.verify_state_reads": (
         "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, "
-        "reads: Sequence[StateRead], *, validators: ValidatorSet | None = None) -> None"
+        "reads: Sequence[StateRead], *, validators: ValidatorSet | None = None, "
+        "max_reads: int = 256) -> None"
     ),
     "jinqiao.verify.verify_transaction_inclusion": (
         "(genesis: Genesis, header: BlockHeader, certificate: CommitCertificate, "
@@ -206,6 +207,21 @@ METHODS = {
         "query": "(self, contract: str, name: str, **arguments: Any) -> Any",
         "raw_get": "(self, path: str, **kwargs: Any) -> bytes",
         "raw_post": "(self, path: str, **kwargs: Any) -> bytes",
+        "send_raw": (
+            "(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, "
+            "body: Mapping[str, Any] | None = None) -> httpx.Response"
+        ),
+        "save": (
+            "(self, file: Path, path: str, *, params: Mapping[str, Any] | None = None, "
+            "body: Mapping[str, Any] | None = None) -> Verified"
+        ),
+        "proven_state_answer": (
+            "(self, proof_hex: Any, expected_key: bytes, height: int | None, "
+            "min_height: int | None) -> ProvenValue"
+        ),
+        "query_arguments_from_json": (
+            "(self, contract: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]"
+        ),
         "read_record": (
             "(self, path: str, full_key: bytes, *, height: int | None = None, "
             "min_height: int | None = None) -> ProvenValue"
@@ -264,6 +280,10 @@ METHODS = {
     },
     "PaymentsClient": {
         "authorize": "(self, issuer: Signer, authorization: AuthorizeArgs) -> TransactionResult",
+        "save_report": (
+            "(self, file: Path, cycle_id: int, *, report: str = statement, "
+            "institution: str | None = None, file_format: str = csv) -> Verified"
+        ),
         "capture": (
             "(self, acquirer: Signer, payment_id: str, amount_minor: int, "
             "cycle_id: int) -> TransactionResult"

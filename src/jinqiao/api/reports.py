@@ -1,15 +1,17 @@
 """Statements, settlement instructions (pacs.009 between institutions, pacs.008 from an acquirer
 to its merchants), reconciliation and charts for the payments contract (``docs/api.md``,
-"Payments"). The data are read from one snapshot at the head; the statement carries the proofs of
-its summary records (cycle, the institution's totals, its position) so a reader can check them
-with ``jinqiao.verify`` — each entry can be proven on its own with
-``GET /v1/payments/cycles/{c}/entries/{i}/{sequence}``. Settlement dates and the chart's timing
-come from the committed headers of the blocks that closed and settled the cycle.
+"Payments"). The data are read from one snapshot at the head by ``jinqiao.reports.reading``; the
+JSON statement carries the proofs of its summary records (cycle, the institution's totals, its
+position), and each report's ``…/proven`` route answers the file with its proof bundle — every
+state key it was built from, proven — that ``jinqiao verify`` rebuilds it from offline
+(docs/proofs.md §12). Settlement dates and the chart's timing come from the committed headers
+of the blocks that closed and settled the cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -23,173 +25,112 @@ from jinqiao.api.openapi import (
 )
 from jinqiao.api.payments import block_times_ms
 from jinqiao.apps.payments.figures import cycle_timing, describe_timing, timing_heights
-from jinqiao.apps.payments.model import (
-    ACQUIRER_SIDE,
-    PAYMENTS,
-    Cycle,
-    CycleArgs,
-    CycleInstitutionArgs,
-    Entries,
-    EntriesArgs,
-    Flow,
-    FlowArgs,
-    InstitutionArgs,
-    InstitutionCycle,
-    Merchant,
-    MerchantArgs,
-    Participants,
-    PaymentArgs,
-    PaymentView,
-    Position,
-    Positions,
-    cycle_key,
-    institution_cycle_key,
-    position_key,
-)
-from jinqiao.apps.token import TOKEN, Asset, asset_key
-from jinqiao.core.codec import decode_stored, encode
-from jinqiao.core.errors import Rejection
-from jinqiao.execution.state import full_key
+from jinqiao.apps.payments.model import PAYMENTS, CycleArgs, Flow, FlowArgs, Positions
+from jinqiao.core.codec import encode
+from jinqiao.core.errors import InvalidInput, Rejection
+from jinqiao.core.limits import MAX_REPORT_PROOF_BYTES
 from jinqiao.node.port import NodePort, Reading
-from jinqiao.node.reads import NotFound, Reader
 from jinqiao.reports import (
-    MerchantPayout,
     Statement,
-    StatementProof,
     break_report_to_csv,
     break_report_to_json,
-    build_statement,
-    merchant_payouts,
-    merchant_payouts_to_pacs008,
     positions_chart_png_bytes,
     reconcile_csv,
-    require_participant,
-    require_settled,
-    settlement_to_pacs009,
-    statement_to_camt053,
-    statement_to_csv,
-    statement_to_json,
 )
-from jinqiao.reports.payouts import not_acquirer
+from jinqiao.reports.reading import (
+    REPORT_PROOFS_FORMAT,
+    ReportRequest,
+    participant_statement,
+    read_cycle,
+    read_participants,
+    read_scale,
+    render_report,
+    report_heights,
+)
 from jinqiao.reports.reconcile import MAX_RECONCILIATION_FILE_BYTES
 
-ENTRIES_PAGE = 500
 MAX_RECONCILIATION_BYTES = MAX_RECONCILIATION_FILE_BYTES
-MAX_ENTRY_PAGES = 2_000
+PAYOUT_ERRORS: dict[int, tuple[str, ...]] = {
+    404: ("unknown_institution", "not_acquirer_in_cycle"),
+    409: ("cycle_not_settled", "no_merchant_payouts"),
+}
+MEDIA = {"json": "application/json", "csv": "text/csv", "camt053": "application/xml"}
 
 CycleId = Annotated[int, Path(ge=1, le=2**64 - 1, description="Cycle id")]
 InstitutionId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", max_length=64)]
 
 
 class CycleReading:
-    """Payments queries of one cycle, all from one snapshot (``node.port.Reading``): its height
-    and block time are that snapshot's head, never a head a commit moved meanwhile."""
+    """A node snapshot (``node.port.Reading``) as the report readers take it
+    (``jinqiao.reports.reading.Reads``): its height and block time are that snapshot's head."""
 
     def __init__(self, reading: Reading) -> None:
         self.reading = reading
         self.height = reading.height
         self.time_ms = reading.time_ms
 
-    def query(self, name: str, args: Any) -> Any:
-        return self.reading.query(PAYMENTS, name, args)
+    def get(self, key: bytes) -> bytes | None:
+        return self.reading.get(key)
 
-    def scale(self, currency: str) -> int:
-        raw = self.reading.get(full_key(TOKEN, asset_key(currency)))
-        if raw is None:
-            raise NotFound(f"no token asset {currency}")
-        asset: Asset = decode_stored(raw, Asset)
-        return asset.scale
-
-
-def _cycle(reading: CycleReading, cycle_id: int) -> Cycle:
-    try:
-        cycle: Cycle = reading.query("cycle", CycleArgs(cycle_id))
-    except Rejection as refusal:
-        raise NotFound(f"no cycle {cycle_id}", cycle=cycle_id) from refusal
-    return cycle
-
-
-def _participants(reading: CycleReading, cycle_id: int) -> tuple[str, ...]:
-    participants: Participants = reading.query("participants", CycleArgs(cycle_id))
-    return participants.institutions
-
-
-def _read_statement(
-    reading: CycleReading, reader: Reader, cycle: Cycle, institution: str
-) -> Statement:
-    """The statement of a participant of ``cycle``, read from ``snapshot`` (proofs at the same
-    height)."""
-    cycle_id = cycle.cycle_id
-    head: InstitutionCycle = reading.query(
-        "institution_cycle", CycleInstitutionArgs(cycle_id, institution)
-    )
-    try:
-        position: Position | None = reading.query(
-            "position", CycleInstitutionArgs(cycle_id, institution)
-        )
-    except Rejection:
-        position = None
-    pages: list[Entries] = []
-    start: int | None = 0
-    while start is not None and len(pages) < MAX_ENTRY_PAGES:
-        page: Entries = reading.query(
-            "entries", EntriesArgs(cycle_id, institution, start, ENTRIES_PAGE)
-        )
-        pages.append(page)
-        start = page.next_start
-    scale = reading.scale(cycle.currency)
-    proofs = (
-        [
-            StatementProof(
-                name=name,
-                key=key,
-                proof=encode(reader.state(full_key(PAYMENTS, key), reading.height)),
-            )
-            for name, key in (
-                ("cycle", cycle_key(cycle_id)),
-                ("institution_cycle", institution_cycle_key(cycle_id, institution)),
-                ("position", position_key(cycle_id, institution)),
-            )
-        ]
-        if reading.height > 0
-        else []
-    )
-    return build_statement(
-        cycle, head, pages, position, scale=scale, height=reading.height, proofs=proofs
-    )
-
-
-def _merchants(
-    reading: CycleReading, statement: Statement
-) -> tuple[dict[str, str], dict[str, str]]:
-    """The merchant id of each payment the statement's institution acquired, and each of those
-    merchants' registered names."""
-    merchant_of: dict[str, str] = {}
-    for line in statement.lines:
-        if line.side == ACQUIRER_SIDE and line.payment_id not in merchant_of:
-            view: PaymentView = reading.query("payment", PaymentArgs(line.payment_id))
-            merchant_of[line.payment_id] = view.payment.authorization.merchant_id
-    names: dict[str, str] = {}
-    for merchant_id in sorted(set(merchant_of.values())):
-        merchant: Merchant = reading.query(
-            "merchant", MerchantArgs(statement.institution, merchant_id)
-        )
-        names[merchant_id] = merchant.name
-    return merchant_of, names
+    def query(self, contract: str, name: str, args: Any) -> Any:
+        return self.reading.query(contract, name, args)
 
 
 def router(node: NodePort) -> APIRouter:
     routes = APIRouter(tags=["payments"])
     reader = node.reader
 
-    def statement(cycle_id: int, institution: str) -> tuple[Statement, int]:
-        """The statement, with the time of the block it was read at."""
+    def prove(key: bytes, height: int) -> bytes:
+        return encode(reader.state(key, height))
+
+    def block_time_ms(height: int) -> int:
+        return block_times_ms(reader, (height,))[height]
+
+    def report_file(request: ReportRequest) -> bytes:
+        """The report read from one snapshot at the head."""
         with node.reading() as one_snapshot:
-            reading = CycleReading(one_snapshot)
-            cycle = _cycle(reading, cycle_id)
-            participants = _participants(reading, cycle_id)
-            require_participant(participants, institution, cycle_id)
-            return _read_statement(reading, reader, cycle, institution), reading.time_ms
+            return render_report(CycleReading(one_snapshot), request, prove, block_time_ms)
+
+    def proven_report(request: ReportRequest) -> dict[str, Any]:
+        """The report and its bundle: every state key it read, proven at the height it was
+        read, and the headers of the other blocks whose time it states (docs/proofs.md §12)."""
+        with node.recorded_reading() as recorded:
+            file = render_report(recorded, request, prove, block_time_ms)
+            heights = report_heights(recorded, request)
+        bundle = encode(recorded.proof(reader))
+        if len(bundle) > MAX_REPORT_PROOF_BYTES:
+            raise InvalidInput(
+                f"the proofs of the report's reads are over {MAX_REPORT_PROOF_BYTES} bytes",
+                code="proof_too_large",
+                limit_bytes=MAX_REPORT_PROOF_BYTES,
+            )
+        headers = []
+        for height in heights:
+            committed = reader.block(height)
+            headers.append(
+                {
+                    "height": height,
+                    "header_bytes": encode(committed.block.header).hex(),
+                    "certificate_bytes": encode(committed.certificate).hex(),
+                }
+            )
+        return {
+            "format": REPORT_PROOFS_FORMAT,
+            "report": request.report,
+            "cycle_id": request.cycle_id,
+            "institution": request.institution,
+            "file_format": request.file_format,
+            "file_sha256": hashlib.sha256(file).hexdigest(),
+            "height": recorded.height,
+            "time_ms": recorded.time_ms,
+            "reads_proof": bundle.hex(),
+            "headers": headers,
+            "file": file.decode(),
+        }
+
+    def statement(cycle_id: int, institution: str) -> Statement:
+        with node.reading() as one_snapshot:
+            return participant_statement(CycleReading(one_snapshot), cycle_id, institution, prove)
 
     @routes.get(
         "/v1/payments/cycles/{cycle_id}/statements/{institution}",
@@ -206,14 +147,26 @@ def router(node: NodePort) -> APIRouter:
         format: Annotated[str, Query(pattern="^(json|csv|camt053)$")] = "json",
     ) -> Response:
         """An institution's statement for a cycle: every payment, fee and its position, as
-        JSON (with proofs of the summary records), CSV, or ISO 20022 camt.053 XML."""
-        built, read_time_ms = await asyncio.to_thread(statement, cycle_id, institution)
-        if format == "csv":
-            return Response(statement_to_csv(built), media_type="text/csv")
-        if format == "camt053":
-            xml = statement_to_camt053(built, created_time_ms=read_time_ms)
-            return Response(xml, media_type="application/xml")
-        return Response(statement_to_json(built), media_type="application/json")
+        JSON (with proofs of the summary records), CSV, or ISO 20022 camt.053 XML. Its proofs:
+        ``…/statements/{institution}/proven``."""
+        request = ReportRequest("statement", cycle_id, institution, format)
+        return Response(await asyncio.to_thread(report_file, request), media_type=MEDIA[format])
+
+    @routes.get(
+        "/v1/payments/cycles/{cycle_id}/statements/{institution}/proven",
+        tags=["payments"],
+        responses=error_responses(REPORT, {413: ("proof_too_large",)}),
+    )
+    async def get_proven_statement(
+        cycle_id: CycleId,
+        institution: InstitutionId,
+        format: Annotated[str, Query(pattern="^(json|csv|camt053)$")] = "json",
+    ) -> dict[str, Any]:
+        """The statement file (``file``) with its proof bundle: every state key it was built
+        from, proven against one certified header (docs/proofs.md §12); ``jinqiao verify``
+        rebuilds the file from them offline."""
+        request = ReportRequest("statement", cycle_id, institution, format)
+        return await asyncio.to_thread(proven_report, request)
 
     @routes.post(
         "/v1/payments/cycles/{cycle_id}/reconciliation/{institution}",
@@ -243,28 +196,11 @@ def router(node: NodePort) -> APIRouter:
         "Reconciliation") and get the break report: missing on either side, amount, fee,
         status or currency mismatches."""
         body = await request.body()  # at most MAX_RECONCILIATION_BYTES (BodyLimit)
-        built, _ = await asyncio.to_thread(statement, cycle_id, institution)
+        built = await asyncio.to_thread(statement, cycle_id, institution)
         report = await asyncio.to_thread(reconcile_csv, built, body)
         if format == "csv":
             return Response(break_report_to_csv(report), media_type="text/csv")
         return Response(break_report_to_json(report), media_type="application/json")
-
-    def settled_time_ms(cycle: Cycle, read_time_ms: int) -> int:
-        """The settling block's time (the read's while the cycle has not settled: the documents
-        refuse such a cycle anyway)."""
-        if cycle.settled_height == 0:
-            return read_time_ms
-        return block_times_ms(reader, (cycle.settled_height,))[cycle.settled_height]
-
-    def settled(cycle_id: int) -> tuple[Cycle, tuple[Position, ...], int, int]:
-        """The cycle, its positions and its currency's scale, with the time of the block they
-        were read at."""
-        with node.reading() as one_snapshot:
-            reading = CycleReading(one_snapshot)
-            cycle = _cycle(reading, cycle_id)
-            positions: Positions = reading.query("positions", CycleArgs(cycle_id))
-            scale = reading.scale(cycle.currency)
-            return cycle, positions.positions, scale, reading.time_ms
 
     @routes.get(
         "/v1/payments/cycles/{cycle_id}/settlement",
@@ -277,76 +213,62 @@ def router(node: NodePort) -> APIRouter:
     )
     async def settlement(cycle_id: CycleId) -> Response:
         """The settled cycle's movements as ISO 20022 pacs.009 (409 ``cycle_not_settled``
-        before settlement), dated with the settling block's time."""
-        cycle, positions, scale, read_time_ms = await asyncio.to_thread(settled, cycle_id)
-        settled_ms = await asyncio.to_thread(settled_time_ms, cycle, read_time_ms)
-        xml = settlement_to_pacs009(
-            cycle,
-            positions,
-            scale=scale,
-            created_time_ms=read_time_ms,
-            settled_time_ms=settled_ms,
-        )
+        before settlement), dated with the settling block's time. Its proofs:
+        ``…/settlement/proven``."""
+        request = ReportRequest("settlement", cycle_id, None, "pacs009")
+        xml = await asyncio.to_thread(report_file, request)
         return Response(xml, media_type="application/xml")
 
-    def payouts(
-        cycle_id: int, institution: str
-    ) -> tuple[Statement, tuple[MerchantPayout, ...], int]:
-        with node.reading() as one_snapshot:
-            reading = CycleReading(one_snapshot)
-            cycle = _cycle(reading, cycle_id)
-            reading.query("institution", InstitutionArgs(institution))
-            require_settled(cycle_id, cycle.status)
-            if institution not in _participants(reading, cycle_id):
-                raise not_acquirer(institution, cycle_id)
-            built = _read_statement(reading, reader, cycle, institution)
-            merchant_of, names = _merchants(reading, built)
-            read_time_ms = reading.time_ms
-        return built, merchant_payouts(built, merchant_of, names), read_time_ms
+    @routes.get(
+        "/v1/payments/cycles/{cycle_id}/settlement/proven",
+        tags=["payments"],
+        responses=error_responses(LOOKUP, {409: ("cycle_not_settled",), 413: ("proof_too_large",)}),
+    )
+    async def proven_settlement(cycle_id: CycleId) -> dict[str, Any]:
+        """The pacs.009 (``file``) with its proof bundle (docs/proofs.md §12)."""
+        request = ReportRequest("settlement", cycle_id, None, "pacs009")
+        return await asyncio.to_thread(proven_report, request)
 
     @routes.get(
         "/v1/payments/cycles/{cycle_id}/merchant-payouts/{institution}",
         tags=["payments"],
         response_class=Response,
-        responses={
-            **media_answer("application/xml"),
-            **error_responses(
-                LOOKUP,
-                {
-                    404: ("unknown_institution", "not_acquirer_in_cycle"),
-                    409: ("cycle_not_settled", "no_merchant_payouts"),
-                },
-            ),
-        },
+        responses={**media_answer("application/xml"), **error_responses(LOOKUP, PAYOUT_ERRORS)},
     )
     async def merchant_payouts_pacs008(cycle_id: CycleId, institution: InstitutionId) -> Response:
         """An acquirer's payouts to its merchants for a settled cycle as ISO 20022 pacs.008: one
         credit transfer per merchant owed money (captured + represented - refunded - charged
         back; nothing deducted), dated with the settling block's time. 404
         ``unknown_institution``, 409 ``cycle_not_settled``, 404 ``not_acquirer_in_cycle``, 409
-        ``no_merchant_payouts``."""
-        built, owed, read_time_ms = await asyncio.to_thread(payouts, cycle_id, institution)
-        settled_ms = await asyncio.to_thread(block_times_ms, reader, (built.settled_height,))
-        xml = merchant_payouts_to_pacs008(
-            built,
-            owed,
-            created_time_ms=read_time_ms,
-            settled_time_ms=settled_ms[built.settled_height],
-        )
+        ``no_merchant_payouts``. Its proofs: ``…/merchant-payouts/{institution}/proven``."""
+        request = ReportRequest("merchant-payouts", cycle_id, institution, "pacs008")
+        xml = await asyncio.to_thread(report_file, request)
         return Response(xml, media_type="application/xml")
+
+    @routes.get(
+        "/v1/payments/cycles/{cycle_id}/merchant-payouts/{institution}/proven",
+        tags=["payments"],
+        responses=error_responses(LOOKUP, {**PAYOUT_ERRORS, 413: ("proof_too_large",)}),
+    )
+    async def proven_merchant_payouts(
+        cycle_id: CycleId, institution: InstitutionId
+    ) -> dict[str, Any]:
+        """The pacs.008 (``file``) with its proof bundle (docs/proofs.md §12)."""
+        request = ReportRequest("merchant-payouts", cycle_id, institution, "pacs008")
+        return await asyncio.to_thread(proven_report, request)
 
     def chart(cycle_id: int) -> bytes:
         """The chart, its note the cycle's timing from the committed headers."""
         with node.reading() as one_snapshot:
             reading = CycleReading(one_snapshot)
-            cycle = _cycle(reading, cycle_id)
-            positions: Positions = reading.query("positions", CycleArgs(cycle_id))
-            participants = _participants(reading, cycle_id)
+            cycle = read_cycle(reading, cycle_id)
+            positions: Positions = reading.query(PAYMENTS, "positions", CycleArgs(cycle_id))
+            participants = read_participants(reading, cycle_id)
             flows: list[Flow] = []
             for issuer in participants:
                 for acquirer in participants:
                     try:
-                        flow = reading.query("flow", FlowArgs(cycle_id, issuer, acquirer))
+                        flow = reading.query(PAYMENTS, "flow", FlowArgs(cycle_id, issuer, acquirer))
                     except Rejection:
                         continue
                     if any(
@@ -355,7 +277,7 @@ def router(node: NodePort) -> APIRouter:
                         if name.endswith("_minor")
                     ):
                         flows.append(flow)
-            scale = reading.scale(cycle.currency)
+            scale = read_scale(reading, cycle.currency)
         timing = cycle_timing(cycle, block_times_ms(reader, timing_heights(cycle)))
         return positions_chart_png_bytes(
             positions.positions,

@@ -55,3 +55,8 @@ def main() -> None:
 from jinqiao.cli import transactions  # noqa: E402
 
 tx_app.command("resend")(transactions.resend)
+
+# Appended: checking a saved answer offline (docs/proofs.md §11).
+from jinqiao.cli import verify  # noqa: E402
+
+app.command("verify")(verify.verify)

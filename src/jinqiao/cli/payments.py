@@ -364,6 +364,16 @@ def payments_withdraw_collateral(
     )
 
 
+ProofsOption = Annotated[
+    bool,
+    typer.Option(
+        "--proofs",
+        help="Also write the proof bundle next to the file (FILE.proofs.json), checked first; "
+        "`jinqiao verify FILE --genesis GENESIS` checks the pair offline.",
+    ),
+]
+
+
 @payments_app.command("statement")
 @guarded
 @with_target
@@ -375,10 +385,16 @@ def payments_statement(
         str, typer.Option("--format", help="json, csv or camt053 (ISO 20022 XML).")
     ] = "json",
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+    proofs: ProofsOption = False,
 ) -> None:
     """An institution's statement for a cycle: every payment, fee and its net position."""
     if file_format not in ("json", "csv", "camt053"):
         fail("--format must be json, csv or camt053")
+    if proofs:
+        extension = {"json": "json", "csv": "csv", "camt053": "camt053.xml"}[file_format]
+        path = output or Path(f"statement-{institution}-cycle-{cycle_id}.{extension}")
+        _save_report(target, path, cycle_id, "statement", institution, file_format)
+        return
     with target.client() as client:
         data = client.raw_get(
             f"/v1/payments/cycles/{cycle_id}/statements/{institution}",
@@ -439,10 +455,15 @@ def payments_merchant_payouts(
         Path | None,
         typer.Option(help="XML file to write (default: merchant-payouts-<cycle>-<acquirer>.xml)."),
     ] = None,
+    proofs: ProofsOption = False,
 ) -> None:
     """Write an acquirer's payouts to its merchants for a settled cycle as ISO 20022 pacs.008:
     one credit transfer per merchant owed money (captured + represented - refunded - charged
     back, nothing deducted)."""
+    if proofs:
+        path = output or Path(f"merchant-payouts-{cycle_id}-{institution}.xml")
+        _save_report(target, path, cycle_id, "merchant-payouts", institution, "pacs008")
+        return
     with target.client() as client:
         data = client.payments.merchant_payouts_pacs008(cycle_id, institution)
     path = output or Path(f"merchant-payouts-{cycle_id}-{institution}.xml")
@@ -459,12 +480,32 @@ def payments_settlement(
         Path | None,
         typer.Option(help="XML file to write (default: settlement-cycle-<cycle>.pacs009.xml)."),
     ] = None,
+    proofs: ProofsOption = False,
 ) -> None:
     """Write a settled cycle's net settlement as ISO 20022 pacs.009 (FI-to-FI credit
     transfers from the settlement escrow to each net creditor)."""
+    if proofs:
+        path = output or Path(f"settlement-cycle-{cycle_id}.pacs009.xml")
+        _save_report(target, path, cycle_id, "settlement", None, "pacs009")
+        return
     with target.client() as client:
         data = client.payments.settlement_pacs009(cycle_id)
     _write_or_print(data, output or Path(f"settlement-cycle-{cycle_id}.pacs009.xml"))
+
+
+def _save_report(
+    target: Target,
+    path: Path,
+    cycle_id: int,
+    report: str,
+    institution: str | None,
+    file_format: str,
+) -> None:
+    with target.client() as client:
+        verified = client.payments.save_report(
+            path, cycle_id, report=report, institution=institution, file_format=file_format
+        )
+    console.print(f"wrote {path} and {path.name}.proofs.json: {verified.summary}", highlight=False)
 
 
 def _write_or_print(data: bytes, output: Path | None) -> None:

@@ -3,7 +3,10 @@ what consensus waits for."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlsplit
 
 import typer
 from rich.table import Table
@@ -17,8 +20,17 @@ from jinqiao.cli.common import (
     report,
     with_target,
 )
-from jinqiao.client import PendingTransaction
+from jinqiao.client import PendingTransaction, TransactionResult
 from jinqiao.terminal import console, emit_json, format_minor
+
+SaveOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--save",
+        help="Also write the node's answer to this file as a saved answer "
+        "(`jinqiao verify FILE --genesis GENESIS` checks it offline).",
+    ),
+]
 
 query_app = typer.Typer(
     help="Read the ledger (proofs verified against genesis).", no_args_is_help=True
@@ -81,12 +93,15 @@ def query_block(
 def query_tx(
     target: Target,
     transaction_hash: Annotated[str, typer.Argument(help="Transaction hash (hex).")],
+    save: SaveOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """A transaction's receipt, with its inclusion proofs verified; "pending" (exit 4) while a
     node holds it in its mempool."""
     with target.client() as client:
         found = client.lookup(transaction_hash.lower())
+        if save is not None and isinstance(found, TransactionResult):
+            client.save(save, f"/v1/transactions/{found.transaction_hash}")
     if found is None:
         fail(
             f"not_found: no node knows transaction {transaction_hash} (neither pending nor "
@@ -142,6 +157,7 @@ def query_state(
     contract: Annotated[str, typer.Argument()],
     key_hex: Annotated[str, typer.Argument(help="Key inside the contract's namespace, hex.")],
     height: Annotated[int | None, typer.Option(min=1)] = None,
+    save: SaveOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """A raw state value with its proof verified."""
@@ -151,6 +167,9 @@ def query_state(
         fail("the key must be hex")
     with target.client() as client:
         proven = client.read_state(contract, key, height=height)
+        if save is not None:
+            params = {} if height is None else {"height": proven.height}
+            client.save(save, f"/v1/state/{contract}/{key.hex()}", params=params)
     view = {
         "contract": contract,
         "key": key_hex,
@@ -167,6 +186,42 @@ def query_state(
             f"{contract}/{key_hex} at height {proven.height}: {shown}\n"
             f"state root {view['state_root']} verified"
         )
+
+
+@query_app.command("save")
+@guarded
+@with_target
+def query_save(
+    target: Target,
+    path: Annotated[
+        str,
+        typer.Argument(help="An API path with its query string, e.g. /v1/accounts/<hex>."),
+    ],
+    file: Annotated[Path, typer.Argument(help="Where to write the saved answer.")],
+    body: Annotated[
+        str | None, typer.Option(help="A query's arguments, a JSON object (bytes as hex).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Save any proven answer to FILE and check it as `jinqiao verify` will (a query is saved
+    with proofs=true). An answer that does not check is saved all the same, and reported."""
+    parts = urlsplit(path)
+    params: dict[str, Any] = dict(parse_qsl(parts.query))
+    arguments = None
+    if parts.path.startswith("/v1/query/"):
+        params["proofs"] = "true"
+        try:
+            arguments = json.loads(body or "{}")
+        except json.JSONDecodeError as exc:
+            fail(f"--body is not JSON: {exc}")
+        if not isinstance(arguments, dict):
+            fail("--body must be a JSON object")
+    with target.client() as client:
+        verified = client.save(file, parts.path, params=params, body=arguments)
+    if json_output:
+        emit_json({"file": str(file), "summary": verified.summary, "height": verified.height})
+    else:
+        console.print(f"saved {file}: {verified.summary}", highlight=False)
 
 
 @guarded

@@ -22,6 +22,7 @@ from jinqiao.client.outcome import (
     retrying,
 )
 from jinqiao.client.queries import QueryRunner
+from jinqiao.client.verified import Verified
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput
@@ -196,16 +197,7 @@ class Client:
     def _request(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:
         response = retrying(lambda: self._send_to_any_node(method, path, **kwargs))
         if response.status_code >= 400:
-            try:
-                body = response.json()
-                raise ClientError(
-                    body.get("code", "http_error"),
-                    body.get("message", response.text[:300]),
-                    response.status_code,
-                    **(body.get("details") or {}),
-                )
-            except (json.JSONDecodeError, AttributeError):
-                raise ClientError("http_error", response.text[:300], response.status_code) from None
+            raise error_of(response)
         if raw:
             return response.content
         try:
@@ -239,6 +231,61 @@ class Client:
         self._height_hint = int(status["height"])
         self._height_hint_at = time.monotonic()
         return status
+
+    def send_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
+        """The node's response as it came, whatever its status (``save`` keeps 404s: their
+        details prove absences)."""
+        kwargs: dict[str, Any] = {"params": dict(params or {})}
+        if body is not None:
+            kwargs["json"] = dict(body)
+        return retrying(lambda: self._send_to_any_node(method, path, **kwargs))
+
+    def save(
+        self,
+        file: Path,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Verified:
+        """Ask ``path`` (``POST`` with ``body`` for a query, else ``GET``) and write the answer
+        to ``file`` as a saved answer that ``jinqiao verify FILE --genesis`` checks offline
+        (``jinqiao.client.saved``, docs/proofs.md §11). Returns what it proves; an answer that
+        does not check is written all the same (it is the evidence) and its error raised."""
+        from jinqiao.client.saved import dump_saved, save_answer
+
+        method = "POST" if path.startswith("/v1/query/") else "GET"
+        saved, outcome = save_answer(self, method, path, params or {}, body)
+        file.write_bytes(dump_saved(saved))
+        if not isinstance(outcome, Verified):
+            raise outcome
+        return outcome
+
+    def proven_state_answer(
+        self, proof_hex: Any, expected_key: bytes, height: int | None, min_height: int | None
+    ) -> ProvenValue:
+        """A ``StateReadProof`` (hex) taken from an answer with several, checked as
+        ``read_state`` checks its one."""
+        if not isinstance(proof_hex, str):
+            raise ClientError("bad_response", "the answer lacks a proof")
+        proof = _decode_hex(proof_hex, StateReadProof)
+        return self._proven_value(proof, expected_key, height, min_height)
+
+    def query_arguments_from_json(
+        self, contract: str, name: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A query's keyword arguments from its JSON body (bytes as hex), as ``proven_query``
+        takes them."""
+        if self._queries is None:
+            self._queries = QueryRunner(self.genesis)
+        return self._queries.arguments_from_json(contract, name, body)
 
     def raw_get(self, path: str, **kwargs: Any) -> bytes:
         """The body of a GET (reports, XML, PNG); errors raise ``ClientError`` as usual."""
@@ -338,7 +385,7 @@ class Client:
             if error.code == "not_found":
                 return None
             raise
-        if answer["status"] == "committed":
+        if answer.get("status") == "committed":
             return self._transaction_result(transaction_hash_, answer)
         return PendingTransaction(transaction_hash_)
 
@@ -385,12 +432,12 @@ class Client:
                     "mempool): re-send the same bytes",
                     admitted=False,
                 ) from None
-            if answer["status"] == "committed":
+            if answer.get("status") == "committed":
                 return self._transaction_result(transaction_hash_, answer)
 
     def _transaction_result(self, identity: str, answer: dict[str, Any]) -> TransactionResult:
-        transaction_proof = _decode_hex(answer["transaction_proof"], TransactionProof)
-        receipt_proof = _decode_hex(answer["receipt_proof"], ReceiptProof)
+        transaction_proof = _decode_hex(answer.get("transaction_proof"), TransactionProof)
+        receipt_proof = _decode_hex(answer.get("receipt_proof"), ReceiptProof)
         receipt = decode(receipt_proof.receipt, Receipt, max_bytes=MAX_RECEIPT_BYTES)
         if receipt.transaction_hash.hex() != identity:
             raise ClientError("bad_response", "the receipt is for another transaction")
@@ -480,7 +527,9 @@ class Client:
             if not changes:
                 return
             for change in changes:
-                proof = _decode_hex(change["proof"], StateReadProof)
+                proof = _decode_hex(change.get("proof"), StateReadProof)
+                if change.get("height", proof.header.height) != proof.header.height:
+                    raise ClientError("bad_response", "a validator change names another height")
                 if proof.header.height + 1 <= self._validator_history[-1][0]:
                     continue  # already followed
                 if proof.key != VALIDATORS_FULL_KEY or proof.value is None:
@@ -514,7 +563,7 @@ class Client:
         ``min_height`` the answer must be read at that height or later (docs/proofs.md §9.1)."""
         params = _height_params(height, min_height)
         answer = self._request("GET", f"/v1/state/{contract}/{key.hex()}", params=params)
-        proof = _decode_hex(answer["proof"], StateReadProof)
+        proof = _decode_hex(answer.get("proof"), StateReadProof)
         return self._proven_value(proof, contract.encode() + b"/" + key, height, min_height)
 
     def _proven_value(
@@ -629,9 +678,7 @@ class Client:
         answer = self._request(
             "POST", f"/v1/query/{contract}/{name}", params={"proofs": "true"}, json=body
         )
-        proof = _decode_hex(
-            str(answer.get("reads_proof", "")), StateReadsProof, MAX_STATE_READS_PROOF_BYTES
-        )
+        proof = _decode_hex(answer.get("reads_proof"), StateReadsProof, MAX_STATE_READS_PROOF_BYTES)
         if self.verify:
             verify_state_reads(
                 self.genesis,
@@ -651,9 +698,9 @@ class Client:
         answer: dict[str, Any] = self._request(
             "GET", path, params={"transactions": str(transactions).lower()}
         )
-        header = _decode_hex(answer["header_bytes"], BlockHeader)
-        certificate = _decode_hex(answer["certificate_bytes"], CommitCertificate)
-        if header_hash(self.suite, header).hex() != answer["header"]["hash"] or (
+        header = _decode_hex(answer.get("header_bytes"), BlockHeader)
+        certificate = _decode_hex(answer.get("certificate_bytes"), CommitCertificate)
+        if header_hash(self.suite, header).hex() != _block_hash_shown(answer) or (
             height is not None and header.height != height
         ):
             raise ClientError("bad_response", "the block's header bytes do not match its view")
@@ -673,8 +720,8 @@ class Client:
         if min_height is not None and height is None:
             params["min_height"] = min_height
         answer = self._request("GET", path, params=params)
-        header = _decode_hex(answer["header_bytes"], BlockHeader)
-        certificate = _decode_hex(answer["certificate_bytes"], CommitCertificate)
+        header = _decode_hex(answer.get("header_bytes"), BlockHeader)
+        certificate = _decode_hex(answer.get("certificate_bytes"), CommitCertificate)
         if height is not None and header.height != height:
             raise ClientError("bad_response", f"asked for block {height}, got another")
         if min_height is not None and header.height < min_height:
@@ -712,9 +759,10 @@ class Client:
 
     def prove_event(self, event: Mapping[str, Any]) -> Event:
         """Check an event as the event stream delivers it (``height``, ``transaction_hash``,
-        ``index``, ``event_index``, ``contract``, ``name``, ``attributes``) against the receipt
-        of its transaction, proven (docs/proofs.md §9.4): the transaction's proofs are fetched
-        and verified, and the receipt's event number ``event_index`` must be this event.
+        ``index``, ``event_index``, ``contract``, ``name``, ``attributes``, ``time_ms``) against
+        the receipt of its transaction, proven (docs/proofs.md §9.4): the transaction's proofs
+        are fetched and verified, the receipt's event number ``event_index`` must be this event
+        and ``time_ms`` the proven block's time.
         Returns that proven ``Event``; raises ``VerificationError`` when it differs."""
         try:
             identity = str(event["transaction_hash"])
@@ -727,6 +775,12 @@ class Client:
         if answer.get("status") != "committed":
             raise VerificationError(f"the event's transaction {identity} is not committed")
         result = self._transaction_result(identity, answer)
+        header = _decode_hex(answer.get("transaction_proof"), TransactionProof).header
+        if "time_ms" in event and event["time_ms"] != header.time_ms:
+            raise VerificationError(
+                f"the event says block time {event['time_ms']}; the proven header says "
+                f"{header.time_ms}"
+            )
         if (result.height, result.index) != (height, index):
             raise VerificationError(
                 f"the event says transaction {index} of block {height}; the proofs say "
@@ -779,6 +833,21 @@ class Client:
                     yield json.loads(line[6:])
 
 
+def error_of(response: httpx.Response) -> ClientError:
+    """The ``ClientError`` an error answer (status 400 or more) stands for: the node's code,
+    message and details, or ``http_error`` for a body that is not the API's error JSON."""
+    try:
+        body = response.json()
+        return ClientError(
+            body.get("code", "http_error"),
+            body.get("message", response.text[:300]),
+            response.status_code,
+            **(body.get("details") or {}),
+        )
+    except (json.JSONDecodeError, AttributeError, TypeError):
+        return ClientError("http_error", response.text[:300], response.status_code)
+
+
 def _height_params(height: int | None, min_height: int | None) -> dict[str, int]:
     params = {} if height is None else {"height": height}
     if min_height is not None:
@@ -801,7 +870,14 @@ def _hex_list(values: Any, max_bytes: int) -> list[bytes]:
     return leaves
 
 
-def _decode_hex(value: str, kind: type[T], max_bytes: int = MAX_PROOF_BYTES) -> T:
+def _block_hash_shown(answer: Mapping[str, Any]) -> Any:
+    header = answer.get("header")
+    return header.get("hash") if isinstance(header, dict) else None
+
+
+def _decode_hex(value: Any, kind: type[T], max_bytes: int = MAX_PROOF_BYTES) -> T:
+    if not isinstance(value, str):
+        raise ClientError("bad_response", f"the answer lacks its {kind.__name__}")
     if len(value) > 2 * max_bytes:
         raise ClientError("bad_response", f"{kind.__name__} is too large")
     try:

@@ -12,6 +12,7 @@ what to read, and prove a value with the single-key reads when it matters.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinqiao.apps.payments.figures import (
@@ -55,9 +56,11 @@ from jinqiao.apps.payments.model import (
     refund_key,
 )
 from jinqiao.apps.token import TOKEN, ApproveArgs
+from jinqiao.client.verified import Verified
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
 from jinqiao.execution.contract import contract_address
+from jinqiao.reports.reading import ReportRequest
 
 if TYPE_CHECKING:
     from jinqiao.client.client import Client, TransactionResult
@@ -305,7 +308,7 @@ class PaymentsClient:
         times = {height: self._client.header(height).time_ms for height in timing_heights(record)}
         return cycle_timing(record, times)
 
-    # -- reports (documents the node builds from one reading; not proven) ------------------
+    # -- reports (documents the node builds from one reading; proven with ``save_report``) ----
     def settlement_pacs009(self, cycle_id: int) -> bytes:
         """The settled cycle's net positions as ISO 20022 ``pacs.009.001.12`` XML, one
         financial-institution credit transfer per net creditor (``docs/payments.md``).
@@ -320,6 +323,25 @@ class PaymentsClient:
         return self._client.raw_get(
             f"/v1/payments/cycles/{cycle_id}/merchant-payouts/{institution}"
         )
+
+    def save_report(
+        self,
+        file: Path,
+        cycle_id: int,
+        *,
+        report: str = "statement",
+        institution: str | None = None,
+        file_format: str = "csv",
+    ) -> Verified:
+        """Write a report — ``statement`` (``file_format`` json, csv or camt053),
+        ``settlement`` (pacs009) or ``merchant-payouts`` (pacs008) — to ``file`` with its proof
+        bundle next to it (``<file>.proofs.json``), after checking that the file is rebuilt
+        from the proven state the bundle holds (``jinqiao.client.reports``, docs/proofs.md
+        §12). ``jinqiao verify FILE --genesis`` checks the pair offline."""
+        from jinqiao.client.reports import save_report
+
+        request = ReportRequest(report, cycle_id, institution, file_format)
+        return save_report(self._client, request, file)
 
     # -- unproven listings (contract queries against the head) -----------------------------
     def positions(self, cycle_id: int) -> list[dict[str, Any]]:

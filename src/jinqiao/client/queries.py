@@ -6,6 +6,7 @@ the node did not prove fails verification."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -59,6 +60,26 @@ class QueryRunner:
             )
         except msgspec.ValidationError as exc:
             raise InvalidInput(f"{contract}.{name}: {exc}", code="invalid_arguments") from None
+
+    def arguments_from_json(
+        self, contract: str, name: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Keyword arguments for ``arguments`` from a query's JSON body, where bytes are hex
+        (as the API takes them)."""
+        spec = self.runtime.method_spec(contract, name)
+        if spec is None or not spec.read_only:
+            raise InvalidInput(f"no query {contract}.{name}", code="unknown_method")
+        arguments = dict(body)
+        for field in msgspec.structs.fields(spec.args_type):
+            value = arguments.get(field.name)
+            if field.type is bytes and isinstance(value, str):
+                try:
+                    arguments[field.name] = bytes.fromhex(value)
+                except ValueError:
+                    raise InvalidInput(
+                        f"{contract}.{name}: {field.name} is not hex", code="invalid_arguments"
+                    ) from None
+        return arguments
 
     def run(self, proof: StateReadsProof, contract: str, name: str, arguments: Any) -> Any:
         """The query's result computed from ``proof``'s values at its header."""

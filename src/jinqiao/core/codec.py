@@ -77,3 +77,18 @@ def decode_stored(data: bytes, kind: type[T]) -> T:
         return _decoder_for(kind).decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise DecodeError(f"stored {kind.__name__} does not decode: {exc}") from None
+
+
+def json_view(value: Any) -> Any:
+    """A JSON-ready view of ``value`` (structs by field name, tuples as lists, bytes as lowercase
+    hex): how the API shows decoded records, and how an offline check of a saved answer renders
+    the proven value to compare it with the view the node gave (``jinqiao.client.saved``)."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, msgspec.Struct):
+        return {field: json_view(getattr(value, field)) for field in value.__struct_fields__}
+    if isinstance(value, tuple | list):
+        return [json_view(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): json_view(item) for key, item in value.items()}
+    return value

@@ -44,3 +44,10 @@ MAX_CONSENSUS_ROUND = 1_000_000
 """Far beyond any real round: timeouts grow with the round, so reaching it takes years."""
 MAX_PUBLIC_KEY_BYTES = 65
 """The longest public key of a suite (an uncompressed SM2 point); Ed25519's is 32."""
+
+
+MAX_REPORT_READS = 65_536
+"""The state keys one proven report may read (a statement reads one per entry, docs/proofs.md
+§12): a report that reads more is refused ``proof_too_large``."""
+MAX_REPORT_PROOF_BYTES = 64 * 1024 * 1024
+"""One encoded ``StateReadsProof`` of a report's reads."""

@@ -175,8 +175,8 @@ def run_payments_day(
     statements_dir: Path | None = None,
 ) -> int:
     """Register, record, clear, fund and settle a day of ``payments`` card payments; write
-    bank-a's statement (CSV and ISO 20022 camt.053) and the cycle's chart into
-    ``statements_dir``. Returns the cycle id."""
+    bank-a's statement (CSV and ISO 20022 camt.053) and the settlement (pacs.009), each with its
+    proof bundle, and the cycle's chart into ``statements_dir``. Returns the cycle id."""
     tally = PaymentsTally()
     clearing = keys[CLEARING_ACCOUNT]
     signer = {institution: keys[account] for institution, account in INSTITUTIONS.items()}
@@ -232,23 +232,25 @@ def run_payments_day(
 
 
 def _write_statements(client: Client, cycle_id: int, directory: Path) -> None:
+    """bank-a's statement (CSV, camt.053) and the settlement (pacs.009), each with its proof
+    bundle next to it (``<file>.proofs.json``, docs/proofs.md §12: checked before it is written;
+    ``jinqiao verify FILE --genesis`` checks it again offline), and the cycle's chart."""
     directory.mkdir(parents=True, exist_ok=True)
-    base = f"/v1/payments/cycles/{cycle_id}"
     written = []
-    for name, path, params in (
-        (f"statement-bank-a-cycle-{cycle_id}.csv", f"{base}/statements/bank-a", {"format": "csv"}),
-        (
-            f"statement-bank-a-cycle-{cycle_id}.camt053.xml",
-            f"{base}/statements/bank-a",
-            {"format": "camt053"},
-        ),
-        (f"settlement-cycle-{cycle_id}.pacs009.xml", f"{base}/settlement", {}),
-        (f"cycle-{cycle_id}.png", f"{base}/chart.png", {}),
+    for name, report, institution, file_format in (
+        (f"statement-bank-a-cycle-{cycle_id}.csv", "statement", "bank-a", "csv"),
+        (f"statement-bank-a-cycle-{cycle_id}.camt053.xml", "statement", "bank-a", "camt053"),
+        (f"settlement-cycle-{cycle_id}.pacs009.xml", "settlement", None, "pacs009"),
     ):
         target = directory / name
-        target.write_bytes(client.raw_get(path, params=params))
-        written.append(target)
-    console.print("wrote " + ", ".join(str(path) for path in written))
+        client.payments.save_report(
+            target, cycle_id, report=report, institution=institution, file_format=file_format
+        )
+        written.append(f"{target} (+ .proofs.json)")
+    chart = directory / f"cycle-{cycle_id}.png"
+    chart.write_bytes(client.raw_get(f"/v1/payments/cycles/{cycle_id}/chart.png"))
+    written.append(str(chart))
+    console.print("wrote " + ", ".join(written))
 
 
 def _open_cycle(

@@ -23,7 +23,7 @@ from jinqiao.core.types import CommittedBlock, ValidatorSet
 from jinqiao.execution.contract import MethodSpec
 from jinqiao.node.admission import Admission, AdmissionRefused
 from jinqiao.node.audit import AuditRecord
-from jinqiao.node.query_proofs import ProvenQuery
+from jinqiao.node.query_proofs import ProvenQuery, RecordedReading
 from jinqiao.node.reads import Reader
 
 
@@ -127,5 +127,10 @@ class NodePort(Protocol):
         ...
 
     def reading(self) -> AbstractContextManager[Reading]: ...
+
+    def recorded_reading(self) -> AbstractContextManager[RecordedReading]:
+        """A ``Reading`` that records every key it reads; ``RecordedReading.proof`` proves them
+        once it is closed (a report's bundle, docs/proofs.md §12)."""
+        ...
 
     def subscribe(self) -> Stream: ...

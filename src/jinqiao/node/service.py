@@ -52,7 +52,7 @@ from jinqiao.node.mempool import Mempool, MempoolFull, SenderQuotaExceeded
 from jinqiao.node.metrics import NodeMetrics
 from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress, organization_roots
 from jinqiao.node.port import HeadView
-from jinqiao.node.query_proofs import ProvenQuery, prove_query
+from jinqiao.node.query_proofs import ProvenQuery, RecordedReading, prove_query
 from jinqiao.node.reads import Reader
 from jinqiao.node.safety_store import FileSafetyStorage
 from jinqiao.node.storage import Snapshot, Store
@@ -285,6 +285,13 @@ class Node:
             self.genesis.chain_id,
             (contract, query_name, arguments),
         )
+
+    @contextlib.contextmanager
+    def recorded_reading(self) -> Iterator[RecordedReading]:
+        """``reading`` that records every key it reads, to prove them afterwards
+        (``RecordedReading.proof``)."""
+        with self.store.snapshot() as snapshot:
+            yield RecordedReading(self.runtime, snapshot, self.query_context(snapshot))
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[SnapshotReading]:

@@ -1,0 +1,187 @@
+"""Saved answers checked offline (docs/proofs.md §11): ``jinqiao query save`` / ``--save`` /
+``Client.save`` write what a real node answered, and ``jinqiao verify FILE --genesis`` checks it
+with nothing but the genesis file — exit 0 and one line, or exit 1 and the reason."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from jinqiao.apps.token import supply_key
+from jinqiao.cli.main import app
+from jinqiao.client import Client, TransactionResult
+from jinqiao.client.saved import SAVED_ANSWER_FORMAT, load_saved
+from jinqiao.keys import load_key
+from tests.helpers import doc_examples
+from tests.helpers.process import NodeProcess, make_network
+
+pytestmark = pytest.mark.e2e
+runner = CliRunner()
+UNKNOWN = "11" * 20
+
+
+@dataclass
+class Net:
+    directory: Path
+    node: NodeProcess
+    transfer: TransactionResult
+    payee: bytes
+
+    @property
+    def genesis(self) -> str:
+        return str(self.directory / "genesis.json")
+
+    def target(self) -> list[str]:
+        return ["--url", self.node.url, "--genesis", self.genesis]
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    directory = tmp_path_factory.mktemp("saved")
+    layout = make_network(directory)
+    node = NodeProcess(directory / layout.nodes[0].home).start()
+    try:
+        with Client(node.url, genesis_file=directory / "genesis.json") as client:
+            payer = load_key(directory / layout.account("clearing-treasury").key_file)
+            payee = load_key(directory / layout.account("bank-a-treasury").key_file).address
+            client.token.mint(payer, "CNY", payer.address, 10**6)
+            transfer = client.token.transfer(payer, "CNY", payee, 250)
+            assert transfer.ok, transfer.code
+        yield Net(directory, node, transfer, payee)
+    finally:
+        assert node.stop() == 0, node.log()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "summary"),
+    [
+        (f"/v1/accounts/{UNKNOWN}", None, f"account {UNKNOWN}: absent (proven) at height"),
+        ("/v1/token/CNY", None, "asset CNY: supply 1000000 minor units at height"),
+        (f"/v1/state/token/{supply_key('CNY').hex()}", None, "state token/"),
+        ("/v1/blocks/1?leaves=true", None, "block 1: 1 transactions and receipts"),
+        (
+            "/v1/query/token/balance",
+            {"asset": "CNY", "address": "PAYEE"},
+            "query token.balance: result recomputed from proven state at height",
+        ),
+    ],
+)
+def test_query_save_then_verify_offline(
+    net: Net, tmp_path: Path, path: str, body: dict[str, Any] | None, summary: str
+) -> None:
+    file = tmp_path / "answer.json"
+    extra = [] if body is None else ["--body", json.dumps(body).replace("PAYEE", net.payee.hex())]
+    code, out, err = invoke("query", "save", path, str(file), *extra, *net.target())
+    assert code == 0, err
+    assert out.startswith(f"saved {file}: ")
+    saved = load_saved(file.read_bytes())
+    assert saved.format == SAVED_ANSWER_FORMAT
+    code, out, err = invoke("verify", str(file), "--genesis", net.genesis)
+    assert code == 0, err
+    assert out.startswith(f"verified: {summary}"), out
+    assert len(out.strip().splitlines()) == 1
+
+
+def test_save_options_of_query_commands(net: Net, tmp_path: Path) -> None:
+    state_file, tx_file = tmp_path / "state.json", tmp_path / "tx.json"
+    key = supply_key("CNY").hex()
+    code, _, err = invoke("query", "state", "token", key, "--save", str(state_file), *net.target())
+    assert code == 0, err
+    tx = net.transfer.transaction_hash
+    code, _, err = invoke("query", "tx", tx, "--save", str(tx_file), *net.target())
+    assert code == 0, err
+    code, out, err = invoke("verify", str(tx_file), "--genesis", net.genesis)
+    assert code == 0, err
+    assert out.startswith(f"verified: transaction {tx}: committed at height {net.transfer.height}")
+    code, out, _ = invoke("verify", str(state_file), "--genesis", net.genesis, "--json")
+    assert code == 0
+    assert json.loads(out)["verified"] is True
+
+
+def test_a_tampered_file_fails_with_its_reason(net: Net, tmp_path: Path) -> None:
+    file = tmp_path / "tx.json"
+    with Client(net.node.url, genesis_file=Path(net.genesis)) as client:
+        client.save(file, f"/v1/transactions/{net.transfer.transaction_hash}")
+    document = json.loads(file.read_text())
+    document["answer"]["receipt"]["code"] = "ok-but-not"
+    file.write_text(json.dumps(document))
+    code, out, err = invoke("verify", str(file), "--genesis", net.genesis)
+    assert code == 1
+    assert out == ""
+    assert "verification_failed" in err and "receipt" in err
+
+
+def test_another_networks_genesis_refuses_the_answer(net: Net, tmp_path: Path) -> None:
+    file = tmp_path / "account.json"
+    with Client(net.node.url, genesis_file=Path(net.genesis)) as client:
+        client.save(file, f"/v1/accounts/{UNKNOWN}")
+    other = tmp_path / "other"
+    make_network(other)
+    code, _, err = invoke("verify", str(file), "--genesis", str(other / "genesis.json"))
+    assert code == 1
+    assert "verification_failed" in err
+
+
+def test_a_bare_answer_body_verifies_with_its_path(net: Net, tmp_path: Path) -> None:
+    path = f"/v1/token/CNY/balances/{net.payee.hex()}"
+    file = tmp_path / "body.json"
+    file.write_bytes(httpx.get(net.node.url + path, timeout=10).content)
+    code, out, err = invoke("verify", str(file), "--genesis", net.genesis, "--path", path)
+    assert code == 0, err
+    assert out.startswith(f"verified: CNY balance of {net.payee.hex()}: 250 minor units")
+
+
+@pytest.mark.parametrize(
+    ("content", "code_name"),
+    [
+        (b"not json", "saved_answer_invalid"),
+        (
+            b'{"format": "jinqiao-saved-answer/9", "method": "GET", "path": "/v1/status", '
+            b'"status": 200, "answer": {}}',
+            "saved_answer_invalid",
+        ),
+        (
+            b'{"method": "GET", "path": "/v1/status", "status": 200, "answer": {}}',
+            "route_not_verifiable",
+        ),
+    ],
+)
+def test_what_is_not_a_verifiable_saved_answer_is_named(
+    net: Net, tmp_path: Path, content: bytes, code_name: str
+) -> None:
+    file = tmp_path / "bad.json"
+    file.write_bytes(content)
+    code, _, err = invoke("verify", str(file), "--genesis", net.genesis)
+    assert code == 1
+    assert code_name in err
+
+
+def test_the_documented_saved_answer_is_what_save_writes(net: Net, tmp_path: Path) -> None:
+    example = json.loads(doc_examples.block("saved-answer"))
+    load_saved(json.dumps(example).encode())  # the document's example is a valid saved answer
+    file = tmp_path / "account.json"
+    with Client(net.node.url, genesis_file=Path(net.genesis)) as client:
+        verified = client.save(file, f"/v1/accounts/{UNKNOWN}")
+    written = json.loads(file.read_text())
+    assert set(written) == set(example)
+    assert set(written["answer"]) == set(example["answer"])
+    assert set(written["answer"]["details"]) == set(example["answer"]["details"])
+    assert (written["method"], written["path"], written["status"]) == (
+        example["method"],
+        example["path"],
+        example["status"],
+    )
+    line = doc_examples.block("saved-answer-verified").strip()
+    assert line.split(" at height ")[0] == f"verified: {verified.summary}".split(" at height ")[0]

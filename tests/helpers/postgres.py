@@ -46,20 +46,21 @@ def _as_server_user(command: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
+def postgres_server(*, fsync: bool = False) -> Iterator[str]:
     """A running server whose database ``jinqiao`` is empty; yields its URL. Its directory is
     a fresh one under the system's temporary directory (pytest's are private to root, and the
-    server's user must reach its own)."""
+    server's user must reach its own). Tests run it without ``fsync`` (a throwaway cluster);
+    the benchmark with it, as production would."""
     with tempfile.TemporaryDirectory(prefix="jinqiao-postgres-") as name:
         directory = Path(name)
         if os.geteuid() == 0:
             shutil.chown(directory, SERVER_USER)
-        with _running(server_bin(), directory) as url:
+        with _running(server_bin(), directory, fsync) as url:
             yield url
 
 
 @contextmanager
-def _running(binaries: Path, directory: Path) -> Iterator[str]:
+def _running(binaries: Path, directory: Path, fsync: bool) -> Iterator[str]:
     data = directory / "data"
     port = free_port()
     subprocess.run(
@@ -79,7 +80,9 @@ def _running(binaries: Path, directory: Path) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1"
+    if not fsync:
+        options += " -c fsync=off"
     log = directory / "server.log"
     subprocess.run(
         _as_server_user(

@@ -9,11 +9,12 @@ Two parts, each stated in the result's ``setup``:
    SQLite and, given ``--postgres URL``, into PostgreSQL. The clock runs over the indexing only.
 2. **Query latency over a large index** — rows **generated directly into the index** (not
    indexed from a chain: committing a million transactions on a node first would take this
-   machine far longer than the queries), in the index's own schema and with the shapes the indexer writes: ``transactions``
-   transfers between ``accounts`` accounts, one ``Transfer`` event each (four attributes), a
-   payment for every fifth transaction across 2,000 merchants, a clearing cycle a day. Then each
-   of the main queries (``jinqiao.index.queries``) runs ``samples`` times with random arguments
-   of rows that exist; p50, p95 and max in milliseconds.
+   machine far longer than the queries), in the index's own schema and with the shapes the
+   indexer writes: ``transactions`` transfers between ``accounts`` accounts, one ``Transfer``
+   event each (four attributes), a payment for every fifth transaction across 2,000 merchants,
+   a clearing cycle a day. Then each of the main queries (``jinqiao.index.queries``) runs
+   ``samples`` times with random arguments of rows that exist; p50, p95 and max in
+   milliseconds.
 """
 
 from __future__ import annotations

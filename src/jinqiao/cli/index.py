@@ -16,7 +16,7 @@ from jinqiao.cli.common import JsonOption, Target, fail, guarded, with_target
 from jinqiao.core.errors import InvalidInput
 from jinqiao.index import ChainIndex, queries
 from jinqiao.index.export import export_parquet
-from jinqiao.terminal import console, emit_json
+from jinqiao.terminal import console, emit_json, errors
 
 index_app = typer.Typer(
     help="The chain index: verified blocks in SQLite or PostgreSQL, for searches and analytics.",
@@ -79,6 +79,9 @@ def run(
                 poll_interval_s=poll_interval,
                 max_blocks_per_second=max_blocks_per_second,
                 stop=lambda: bool(stopping),
+                on_unreachable=lambda error: errors.print(
+                    f"warning: {error.message}; trying again", highlight=False
+                ),
             )
         else:
             height = index.catch_up(

@@ -48,6 +48,11 @@ class Database(Protocol):
         """A context manager: everything inside commits together, or nothing does."""
         ...
 
+    def snapshot(self) -> Any:
+        """A context manager: every read inside sees the same committed state, without taking
+        the write lock (the export's several files agree on one height)."""
+        ...
+
     def lock_writer(self) -> None:
         """Become the one writer, or raise ``IndexLocked``."""
         ...
@@ -108,6 +113,15 @@ class SqliteDatabase:
             self._connection.rollback()
             raise
         self.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        # A deferred transaction whose first read pins a WAL snapshot; the writer goes on.
+        self.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            self._connection.rollback()
 
     def lock_writer(self) -> None:
         lock_path = Path(f"{self.path}.lock")
@@ -183,6 +197,12 @@ class PostgresDatabase:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._connection.transaction():
+            yield
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        with self._connection.transaction():
+            self.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield
 
     def lock_writer(self) -> None:

@@ -139,7 +139,7 @@ def export_parquet(index: ChainIndex, directory: Path) -> dict[str, int]:
     """Write every table to ``directory``; returns the rows written per file name."""
     directory.mkdir(parents=True, exist_ok=True)
     written: dict[str, int] = {}
-    with index.database.transaction():  # one snapshot for every file
+    with index.database.snapshot():  # one height for every file
         height = index.height()
         for table in TABLES:
             written[f"{table.name}.parquet"] = _export_table(index, table, directory, height)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from jinqiao.client import Client
+from jinqiao.client import Client, NodesUnreachable
 from jinqiao.core.genesis import Genesis, genesis_hash
 from jinqiao.index.database import Database, open_database
 from jinqiao.index.errors import IndexBehind, IndexMismatch, IndexMissing
@@ -18,6 +18,9 @@ from jinqiao.index.schema import DATA_TABLES, SCHEMA_VERSION, create_schema
 from jinqiao.index.store import indexed_height, save_block
 
 MAX_POLL_INTERVAL_S = 60.0
+MAX_UNREACHABLE_POLLS = 300
+"""``follow`` rides out a node restart: it stops after this many polls in a row that reached
+no node (five minutes at the default interval)."""
 
 
 class ChainIndex:
@@ -31,7 +34,7 @@ class ChainIndex:
             if writer:
                 self.database.lock_writer()
                 create_schema(self.database)
-            self._check_schema()
+            self._check_schema(writer)
         except BaseException:
             self.database.close()
             raise
@@ -53,15 +56,15 @@ class ChainIndex:
         rows = self.database.execute("SELECT value FROM index_meta WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
 
-    def _check_schema(self) -> None:
+    def _check_schema(self, writer: bool) -> None:
         version = self.meta("schema_version")
-        if version is None:
+        if version is None and writer:
             with self.database.transaction():
                 self.database.execute(
                     "INSERT INTO index_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
                     (SCHEMA_VERSION,),
                 )
-        elif version != SCHEMA_VERSION:
+        elif version is not None and version != SCHEMA_VERSION:
             raise IndexMismatch(
                 f"the index {self.location} has schema {version}, this jinqiao writes "
                 f"{SCHEMA_VERSION}: rebuild it (`jinqiao index run --rebuild`)"
@@ -135,15 +138,27 @@ class ChainIndex:
         max_blocks_per_second: float | None = None,
         stop: Callable[[], bool] = lambda: False,
         on_block: Callable[[int], None] | None = None,
+        on_unreachable: Callable[[NodesUnreachable], None] | None = None,
     ) -> int:
-        """``catch_up`` again and again, ``poll_interval_s`` apart, until ``stop()`` is true."""
+        """``catch_up`` again and again, ``poll_interval_s`` apart, until ``stop()`` is true.
+        Polls that reach no node are reported to ``on_unreachable`` and tried again, up to
+        ``MAX_UNREACHABLE_POLLS`` in a row; every other error ends the run."""
         if not 0 < poll_interval_s <= MAX_POLL_INTERVAL_S:
             raise ValueError(f"poll_interval_s must be in (0, {MAX_POLL_INTERVAL_S:g}]")
         height = self.height()
+        unreachable = 0
         while not stop():
-            height = self.catch_up(
-                client, max_blocks_per_second=max_blocks_per_second, on_block=on_block
-            )
+            try:
+                height = self.catch_up(
+                    client, max_blocks_per_second=max_blocks_per_second, on_block=on_block
+                )
+                unreachable = 0
+            except NodesUnreachable as error:
+                unreachable += 1
+                if unreachable >= MAX_UNREACHABLE_POLLS:
+                    raise
+                if on_unreachable is not None:
+                    on_unreachable(error)
             time.sleep(poll_interval_s)
         return height
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 from rich.table import Table
 
 from jinqiao.bench.execute import setup_description
@@ -54,6 +55,9 @@ BLOCK_INTERVAL_MS = 1_000
 START_TIME_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DAY_MS = 86_400_000
 PAYMENT_EVERY = 5
+CYCLES = 1_000
+"""Clearing cycles of the large index, one a day from ``START_TIME_MS`` (blocks do not span
+that long; the cycles table is sized as a few years of daily clearing would make it)."""
 POST_ATTEMPTS = 100
 
 Row = tuple[Any, ...]
@@ -85,11 +89,18 @@ def _indexing_rate(location: str, url: str, genesis_file: Path) -> dict[str, Any
 
 
 def _index_chain(
-    transfers: int, base_port: int, postgres: str | None, say: Callable[[str], None]
+    transfers: int,
+    block_size: int,
+    base_port: int,
+    postgres: str | None,
+    say: Callable[[str], None],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    spec = _spec(1, base_port, "ed25519-sha256")
+    parameters = msgspec.structs.replace(spec.parameters, block_max_transactions=block_size)
+    spec = msgspec.structs.replace(spec, parameters=parameters)
     with tempfile.TemporaryDirectory(prefix="jinqiao-bench-index-") as directory:
         root = Path(directory)
-        layout = init_quiet_network(root / "net", _spec(1, base_port, "ed25519-sha256"))
+        layout = init_quiet_network(root / "net", spec)
         senders = list(account_keys(root / "net", layout, "sender-").values())
         transactions = _presign(senders, layout.chain_id, transfers)
         with running_network(root / "net", layout, root) as network:
@@ -111,6 +122,7 @@ def _index_chain(
     setup = {
         "network": "one validator node process on this machine, HTTP on loopback",
         "load": f"{len(transactions)} token transfers posted in batches of {BATCH}",
+        "block_max_transactions": block_size,
         "path": "Client.proven_block per height (certificate, transaction and receipt roots "
         "verified), one database transaction per block; SQLite WAL synchronous=NORMAL in a "
         "temporary directory",
@@ -232,7 +244,6 @@ def _fill_synthetic(index: ChainIndex, count: int, accounts: int, seed: int) -> 
         if table == "blocks":
             last_height = rows[-1][0]
     with database.transaction():
-        days = 1 + (last_height * BLOCK_INTERVAL_MS) // DAY_MS
         database.execute_many(
             "INSERT INTO cycles VALUES (?, 'CNY', 'clearing', 'settled', ?, ?, ?, ?, ?, 12, ?, ?)",
             [
@@ -246,7 +257,7 @@ def _fill_synthetic(index: ChainIndex, count: int, accounts: int, seed: int) -> 
                     10**9,
                     3,
                 )
-                for day in range(days)
+                for day in range(CYCLES)
             ],
         )
         database.execute(
@@ -332,6 +343,7 @@ def _large_index(
 def run_index_bench(
     *,
     transfers: int,
+    block_size: int,
     transactions: int,
     accounts: int,
     samples: int,
@@ -347,7 +359,7 @@ def run_index_bench(
     machine = setup_description(0, 0, 0)
     for unused in ("transfers", "block_size", "accounts", "storage", "path"):
         machine.pop(unused)
-    indexing_setup, indexing = _index_chain(transfers, base_port, postgres, say)
+    indexing_setup, indexing = _index_chain(transfers, block_size, base_port, postgres, say)
     large = []
     with tempfile.TemporaryDirectory(prefix="jinqiao-bench-index-large-") as directory:
         for location in (str(Path(directory) / "large.sqlite"), postgres):
@@ -364,11 +376,11 @@ def run_index_bench(
                 "accounts": accounts,
                 "transactions_per_block": TRANSACTIONS_PER_BLOCK,
                 "payments": f"one per {PAYMENT_EVERY} transactions, {MERCHANTS} merchants",
-                "cycles": "one a day",
+                "cycles": f"{CYCLES}, one a day",
                 "samples_per_query": samples,
                 "path": "jinqiao.index.queries in this process, random existing arguments",
             },
-            "postgresql": postgres.split("@")[-1] if postgres else "not measured (no --postgres)",
+            "postgresql": _postgres_setup(postgres) if postgres else "not measured (no --postgres)",
         },
         "indexing": indexing,
         "queries": large,
@@ -380,6 +392,20 @@ def run_index_bench(
     else:
         _print(result)
     return result
+
+
+def _postgres_setup(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        version = connection.execute("SHOW server_version").fetchone()
+        fsync = connection.execute("SHOW fsync").fetchone()
+        commit = connection.execute("SHOW synchronous_commit").fetchone()
+    return (
+        f"PostgreSQL {version[0] if version else '?'} at {url.split('@')[-1]}, fsync "
+        f"{fsync[0] if fsync else '?'}, synchronous_commit {commit[0] if commit else '?'}, "
+        "psycopg 3 over TCP"
+    )
 
 
 def _print(result: dict[str, Any]) -> None:

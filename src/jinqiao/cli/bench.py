@@ -299,6 +299,9 @@ def bench_index(
     transfers: Annotated[
         int, typer.Option(min=100, max=1_000_000, help="Transfers committed, then indexed.")
     ] = 20_000,
+    block_size: Annotated[
+        int, typer.Option(min=1, max=5_000, help="At most this many transactions a block.")
+    ] = 100,
     transactions: Annotated[
         int,
         typer.Option(
@@ -327,6 +330,7 @@ def bench_index(
 
     run_index_bench(
         transfers=transfers,
+        block_size=block_size,
         transactions=transactions,
         accounts=accounts,
         samples=samples,

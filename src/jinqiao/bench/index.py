@@ -59,6 +59,7 @@ CYCLES = 1_000
 """Clearing cycles of the large index, one a day from ``START_TIME_MS`` (blocks do not span
 that long; the cycles table is sized as a few years of daily clearing would make it)."""
 POST_ATTEMPTS = 100
+QUERY_TARGET_MS = 100.0
 
 Row = tuple[Any, ...]
 
@@ -351,6 +352,7 @@ def run_index_bench(
     base_port: int,
     json_output: bool,
     output: Path | None,
+    plot: Path | None = None,
 ) -> dict[str, Any]:
     def say(message: str) -> None:
         if not json_output:
@@ -385,6 +387,9 @@ def run_index_bench(
         "indexing": indexing,
         "queries": large,
     }
+    if plot is not None:
+        plot_index_bench(result, plot)
+        result["plot"] = str(plot)
     if output is not None:
         output.write_text(json.dumps(result, indent=2) + "\n")
     if json_output:
@@ -392,6 +397,46 @@ def run_index_bench(
     else:
         _print(result)
     return result
+
+
+def plot_index_bench(result: dict[str, Any], path: Path) -> None:
+    """Blocks indexed per second by database, and each query's p95 against the 100 ms target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(
+        1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [1, 3]}
+    )
+    runs = result["indexing"]
+    left.bar([run["database"] for run in runs], [run["blocks_per_second"] for run in runs])
+    for position, run in enumerate(runs):
+        left.annotate(
+            f"{run['blocks_per_second']} blocks/s\n{run['transactions_per_second']:,} tx/s",
+            (position, run["blocks_per_second"]),
+            ha="center",
+            va="bottom",
+        )
+    left.set_ylabel("blocks indexed per second (verified, via HTTP)")
+    left.set_title(f"{result['setup']['indexing']['block_max_transactions']} transactions a block")
+    names = list(result["queries"][0]["queries"]) if result["queries"] else []
+    width = 0.8 / max(1, len(result["queries"]))
+    for offset, run in enumerate(result["queries"]):
+        right.barh(
+            [position + offset * width for position in range(len(names))],
+            [run["queries"][name]["p95_ms"] for name in names],
+            height=width,
+            label=f"{run['database']}, {run['rows']['transactions']:,} transactions",
+        )
+    right.set_yticks([position + width / 2 for position in range(len(names))], names)
+    right.set_xscale("log")
+    right.axvline(QUERY_TARGET_MS, color="#e53e3e", linestyle="--", label="100 ms target")
+    right.set_xlabel("p95 (ms, log scale)")
+    right.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
 
 
 def _postgres_setup(url: str) -> str:

@@ -323,6 +323,7 @@ def bench_index(
     ] = 9400,
     json_output: JsonOption = False,
     output: OutputOption = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG of the figures here.")] = None,
 ) -> None:
     """Blocks indexed per second (SQLite, and PostgreSQL with --postgres) and the p95 of the
     index's main queries over a large generated index."""
@@ -338,4 +339,5 @@ def bench_index(
         base_port=base_port,
         json_output=json_output,
         output=output,
+        plot=plot,
     )

@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck layers pytest install clean bench fuzz softhsm
+.PHONY: demo test lint typecheck layers pytest install clean bench fuzz softhsm postgresql
 
 install: $(STAMP)
 
@@ -24,7 +24,7 @@ PORT ?= 8600
 demo: $(STAMP)
 	$(BIN)/jinqiao demo --base-port $(PORT)
 
-test: softhsm lint typecheck layers pytest
+test: softhsm postgresql lint typecheck layers pytest
 
 # The HSM tests (tests/*/test_hsm*.py) run against a real SoftHSM2 token: install Debian's package
 # when it is missing and we are root (CI), otherwise stop and say what to install.
@@ -38,6 +38,21 @@ softhsm:
 	else \
 		echo "make test needs SoftHSM2 ($(SOFTHSM_MODULE) and softhsm2-util):" \
 			"install the Debian/Ubuntu package softhsm2 (sudo apt-get install softhsm2)," \
+			"or run make test as root to have it installed" >&2; \
+		exit 1; \
+	fi
+
+# The index tests (tests/integration/test_index.py) start a throwaway PostgreSQL server of their
+# own (tests/helpers/postgres.py): install Debian's server when it is missing and we are root (CI),
+# otherwise stop and say what to install.
+postgresql:
+	@if [ -x "$$(ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | tail -n 1)" ] || command -v pg_ctl >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing PostgreSQL (Debian package postgresql) for the index tests"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; \
+	else \
+		echo "make test needs a PostgreSQL server (initdb, pg_ctl) for the index tests:" \
+			"install the Debian/Ubuntu package postgresql (sudo apt-get install postgresql)," \
 			"or run make test as root to have it installed" >&2; \
 		exit 1; \
 	fi

@@ -38,6 +38,9 @@ PROBES = {
     "Layers follow DESIGN.md": Probe("core/types.py", "import jinqiao.ledger.smt"),
     "The SDK does not import the node": Probe("client/token.py", "import jinqiao.node.config"),
     "The verifier depends only on core": Probe("verify.py", "import jinqiao.ledger.merkle"),
+    "The index reads the chain only through the SDK": Probe(
+        "index/queries.py", "import jinqiao.node.storage"
+    ),
     "Keys and the file writer depend only on core": Probe(
         "keys/__init__.py", "import jinqiao.apps.token"
     ),

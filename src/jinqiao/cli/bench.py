@@ -291,3 +291,53 @@ def bench_credit(
         f"-fold CV + holdout) {training['german_credit_seconds']} s; synthetic history"
         f" ({training['synthetic_history_rows']} rows) {training['synthetic_history_seconds']} s"
     )
+
+
+@bench_app.command("index")
+@guarded
+def bench_index(
+    transfers: Annotated[
+        int, typer.Option(min=100, max=1_000_000, help="Transfers committed, then indexed.")
+    ] = 20_000,
+    block_size: Annotated[
+        int, typer.Option(min=1, max=5_000, help="At most this many transactions a block.")
+    ] = 100,
+    transactions: Annotated[
+        int,
+        typer.Option(
+            min=1_000,
+            max=20_000_000,
+            help="Transactions generated into the large index the queries run over.",
+        ),
+    ] = 1_000_000,
+    accounts: Annotated[
+        int, typer.Option(min=2, max=1_000_000, help="Accounts of the large index.")
+    ] = 50_000,
+    samples: Annotated[int, typer.Option(min=10, max=10_000, help="Runs of each query.")] = 200,
+    postgres: Annotated[
+        str | None,
+        typer.Option(help="Also measure PostgreSQL: postgresql://user@host:port/dbname (emptied)."),
+    ] = None,
+    base_port: Annotated[
+        int, typer.Option(min=1024, max=65000, help="API port of the benchmark's node.")
+    ] = 9400,
+    json_output: JsonOption = False,
+    output: OutputOption = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG of the figures here.")] = None,
+) -> None:
+    """Blocks indexed per second (SQLite, and PostgreSQL with --postgres) and the p95 of the
+    index's main queries over a large generated index."""
+    from jinqiao.bench.index import run_index_bench
+
+    run_index_bench(
+        transfers=transfers,
+        block_size=block_size,
+        transactions=transactions,
+        accounts=accounts,
+        samples=samples,
+        postgres=postgres,
+        base_port=base_port,
+        json_output=json_output,
+        output=output,
+        plot=plot,
+    )

@@ -12,6 +12,7 @@ from jinqiao.cli import (
     credit,
     demo,
     governance,
+    index,
     keys,
     node,
     payments,
@@ -45,6 +46,8 @@ app.add_typer(bench.bench_app, name="bench")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(scf.scf_app, name="scf")
 app.add_typer(credit.credit_app, name="credit")
+app.add_typer(index.index_app, name="index")
+app.command("export")(index.export)
 
 
 def main() -> None:

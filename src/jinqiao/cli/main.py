@@ -9,6 +9,7 @@ from jinqiao.cli import (
     aml,
     audit,
     bench,
+    contract,
     credit,
     demo,
     governance,
@@ -45,6 +46,7 @@ app.add_typer(bench.bench_app, name="bench")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(scf.scf_app, name="scf")
 app.add_typer(credit.credit_app, name="credit")
+app.add_typer(contract.contract_app, name="contract")
 
 
 def main() -> None:

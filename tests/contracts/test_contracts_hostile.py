@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from jinqiao.apps import default_contracts
-from jinqiao.contracts import member_contract, review_source
+from jinqiao.contracts import RULES, member_contract, review_source
 from jinqiao.core.types import ReceiptStatus
 from jinqiao.execution.api import Contract
 from tests.contracts.hostile import ESCAPE_NAMESPACE, HOSTILE, MANIFEST, Hostile
@@ -67,3 +67,9 @@ def test_the_documented_suite_is_the_suite() -> None:
     rows = dict(re.findall(r"^\| `([a-z_]+)` \| `([A-Za-z0-9_]+)` \|", section, re.MULTILINE))
     expected = {case.id: case.expected for case in [*HOSTILE, ESCAPE_NAMESPACE]}
     assert rows == expected
+
+
+def test_every_rule_is_documented() -> None:
+    text = (ROOT / "docs" / "contracts.md").read_text()
+    documented = re.findall(r"^\| `(JQ\d+)` \|", text, re.MULTILINE)
+    assert documented == list(RULES)

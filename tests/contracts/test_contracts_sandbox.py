@@ -201,3 +201,83 @@ def test_the_check_command(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "no such file" in result.output
     assert "Traceback" not in result.output
+
+
+EVERYDAY = """from jinqiao.contracts.api import Contract, method
+from hashlib import sha256
+
+LIMITS = (3, 9)
+
+
+def clamp(value, low, high):
+    return max(low, min(value, high))
+
+
+class Everyday(Contract):
+    @method
+    def run(self, ctx, args):
+        parts = [p.strip() for p in " a, b ,c ".split(",")]
+        low, high = LIMITS
+        table = {name: index for index, name in enumerate(parts)}
+        table.update({"d": 3})
+        ordered = sorted(table.items(), key=self.second, reverse=True)
+        first, *rest = [1, 2, 3]
+        try:
+            int("x")
+        except ValueError:
+            parsed = int("42")
+        digest = sha256(b"abc").hexdigest()[:8]
+        number = int.from_bytes(bytes.fromhex("0102"), "big")
+        total = 0
+        while total < 5:
+            total += 2
+        checks = (
+            isinstance(parsed, int),
+            isinstance("x", (bytes, str)),
+            isinstance(parsed, str),
+            "b" in table,
+        )
+        label = f"{parts[0]}-{clamp(12, low, high)}"
+        return (
+            ",".join(parts),
+            label,
+            ordered[0][0],
+            first + sum(rest),
+            parsed,
+            digest,
+            number,
+            total,
+            checks,
+            list(reversed(parts))[0],
+            parts[1:][0],
+            divmod(17, 5),
+            b"-".join([b"x", b"y"]).hex(),
+        )
+
+    def second(self, pair):
+        return pair[1]
+"""
+
+
+def test_everyday_python_works_in_the_sandbox() -> None:
+    """The guards must not break ordinary code: builtins, methods, unpacking, f-strings,
+    comprehensions, exceptions, ``isinstance`` with the wrapped types, ``int.from_bytes``."""
+    assert review_source(EVERYDAY) == []
+    contract = member_contract('name = "everyday"\nversion = "1"\n[methods.run]\n', EVERYDAY)
+    chain = Chain(contracts=[*default_contracts(), contract])
+    receipt = chain.ok("alice", "everyday", "run", args(contract, "run"))
+    assert decode(receipt.result, tuple, max_bytes=1024) == (
+        "a,b,c",
+        "a-9",
+        "d",
+        6,
+        42,
+        "ba7816bf",
+        258,
+        6,
+        [True, True, False, True],
+        "c",
+        "b",
+        [3, 2],
+        "782d79",
+    )

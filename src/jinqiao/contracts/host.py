@@ -21,7 +21,7 @@ import msgspec
 
 from jinqiao.contracts import api
 from jinqiao.contracts.limits import MAX_ARGUMENTS, MAX_MANIFEST_BYTES, MAX_METHODS
-from jinqiao.contracts.meter import BudgetExhausted, Meter, size_of
+from jinqiao.contracts.meter import POINTER_BYTES, Halt, Meter, Rejected
 from jinqiao.contracts.rules import Finding
 from jinqiao.contracts.sandbox import ContractRefused, LoadedContract, compile_contract
 from jinqiao.core.codec import CanonicalStruct
@@ -46,6 +46,11 @@ ARGUMENT_TYPES: dict[str, Any] = {
 """What a manifest may declare as an argument's type (lists arrive as tuples)."""
 
 MAX_STORED_DEPTH = 8
+MIN_ENCODED_INT = -(2**63)
+MAX_ENCODED_INT = 2**64 - 1
+"""msgpack's integers: a value outside cannot be encoded into state, an event or a receipt."""
+MAX_EVENT_VALUE_BYTES = 1024
+MAX_REJECTION_MESSAGE_LENGTH = 256
 
 
 # -- the manifest ----------------------------------------------------------------------------
@@ -159,7 +164,8 @@ def public_attributes(target: object) -> frozenset[str] | None:
 class MemberState:
     """The contract's own namespace. Keys are bytes of at most ``MAX_STATE_KEY_BYTES``; values
     are bytes (``get``/``set``) or canonical values — integers, strings, bytes, booleans and
-    lists and string-keyed dicts of them (``load``/``save``)."""
+    lists and string-keyed dicts of them (``load``/``save``). A refusal here (a bad key, the
+    runtime's limits) halts the call: the contract cannot catch it and carry on."""
 
     public = frozenset({"get", "set", "delete", "load", "save"})
 
@@ -168,17 +174,23 @@ class MemberState:
         self._meter = meter
         self._writable = writable
 
+    def _halt(self, code: str, message: str) -> Halt:
+        return self._meter.fail(Rejected(code, message))
+
     def _key(self, key: object) -> bytes:
         if type(key) is not bytes or not 0 < len(key) <= MAX_STATE_KEY_BYTES:
-            raise Rejection("invalid_state_key", f"state keys are 1..{MAX_STATE_KEY_BYTES} bytes")
+            raise self._halt("invalid_state_key", f"state keys are 1..{MAX_STATE_KEY_BYTES} bytes")
         return key
 
     def _check_writable(self) -> None:
         if not self._writable:
-            raise Rejection("read_only", "a query cannot change state")
+            raise self._halt("read_only", "a query cannot change state")
 
     def get(self, key: bytes) -> bytes | None:
-        value = self._state.get(self._key(key))
+        try:
+            value = self._state.get(self._key(key))
+        except Rejection as rejection:
+            raise self._halt(rejection.code, rejection.message) from None
         if value is not None:
             self._meter.allocate(len(value))
         return value
@@ -186,42 +198,58 @@ class MemberState:
     def set(self, key: bytes, value: bytes) -> None:
         self._check_writable()
         if type(value) is not bytes:
-            raise Rejection("invalid_state_value", "set() stores bytes; use save() for values")
-        self._state.set(self._key(key), value)
+            raise self._halt("invalid_state_value", "set() stores bytes; use save() for values")
+        try:
+            self._state.set(self._key(key), value)
+        except Rejection as rejection:
+            raise self._halt(rejection.code, rejection.message) from None
 
     def delete(self, key: bytes) -> None:
         self._check_writable()
-        self._state.delete(self._key(key))
+        try:
+            self._state.delete(self._key(key))
+        except Rejection as rejection:
+            raise self._halt(rejection.code, rejection.message) from None
 
     def load(self, key: bytes) -> Any:
         raw = self.get(key)
         if raw is None:
             return None
-        self._meter.allocate(8 * len(raw))
+        self._meter.allocate(POINTER_BYTES * len(raw))
         return msgspec.msgpack.decode(raw)
 
     def save(self, key: bytes, value: Any) -> None:
-        check_storable(value, 0)
+        self._meter.scan(value)
+        problem = canonical_problem(value, 0)
+        if problem is not None:
+            raise self._halt("invalid_state_value", problem)
         self.set(key, msgspec.msgpack.encode(value))
 
 
-def check_storable(value: Any, depth: int) -> None:
+def canonical_problem(value: Any, depth: int) -> str | None:
+    """Why ``value`` cannot be stored or returned, or ``None``: integers within msgpack's range,
+    strings, bytes, booleans, ``None``, and lists, tuples and string-keyed dicts of them."""
     kind = type(value)
     if depth > MAX_STORED_DEPTH:
-        raise Rejection("invalid_state_value", f"values nest at most {MAX_STORED_DEPTH} deep")
-    if kind in (int, str, bytes, bool) or value is None:
-        return
+        return f"values nest at most {MAX_STORED_DEPTH} deep"
+    if kind is int:
+        return None if MIN_ENCODED_INT <= value <= MAX_ENCODED_INT else "an integer over 64 bits"
+    if kind in (str, bytes, bool) or value is None:
+        return None
     if kind in (list, tuple):
         for item in value:
-            check_storable(item, depth + 1)
-        return
+            problem = canonical_problem(item, depth + 1)
+            if problem is not None:
+                return problem
+        return None
     if kind is dict:
         for dict_key, item in value.items():
-            if type(dict_key) is not str:
-                raise Rejection("invalid_state_value", "stored dicts have string keys")
-            check_storable(item, depth + 1)
-        return
-    raise Rejection("invalid_state_value", f"a {kind.__name__} cannot be stored")
+            problem = "dicts have string keys" if type(dict_key) is not str else None
+            problem = problem or canonical_problem(item, depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    return f"a {kind.__name__} is not a canonical value"
 
 
 class MemberContext:
@@ -236,6 +264,7 @@ class MemberContext:
 
     def __init__(self, context: Context, meter: Meter, writable: bool) -> None:
         self._context = context
+        self._meter = meter
         self.contract = context.contract
         self.sender = context.sender
         self.organization = context.organization
@@ -247,24 +276,37 @@ class MemberContext:
         self.state = MemberState(context, meter, writable)
         self._writable = writable
 
+    def _halt(self, code: str, message: str) -> Halt:
+        return self._meter.fail(Rejected(code, message))
+
     def emit(self, name: str, /, **attributes: Any) -> None:
         if not self._writable:
-            raise Rejection("read_only", "a query cannot emit events")
+            raise self._halt("read_only", "a query cannot emit events")
         if type(name) is not str or not IDENTIFIER.fullmatch(name.lower()):
-            raise Rejection("invalid_event", "an event name is an identifier")
+            raise self._halt("invalid_event", "an event name is an identifier")
         if len(attributes) > MAX_EVENT_ATTRIBUTES:
-            raise Rejection("invalid_event", f"at most {MAX_EVENT_ATTRIBUTES} attributes")
+            raise self._halt("invalid_event", f"at most {MAX_EVENT_ATTRIBUTES} attributes")
         for value in attributes.values():
-            if type(value) not in (int, str, bool, bytes) or size_of(value) > 4 * 1024:
-                raise Rejection(
-                    "invalid_event", "event values are int, str, bool or bytes, at most 1 KiB"
+            kind = type(value)
+            if (
+                kind not in (int, str, bool, bytes)
+                or (kind is int and not MIN_ENCODED_INT <= value <= MAX_ENCODED_INT)
+                or (kind is not int and len(value) > MAX_EVENT_VALUE_BYTES)
+            ):
+                raise self._halt(
+                    "invalid_event",
+                    f"event values are int (64 bits), str, bool or bytes of at most "
+                    f"{MAX_EVENT_VALUE_BYTES}",
                 )
-        self._context.emit(name, **attributes)
+        try:
+            self._context.emit(name, **attributes)
+        except Rejection as rejection:
+            raise self._halt(rejection.code, rejection.message) from None
 
     def reject(self, code: str, message: str = "") -> NoReturn:
         if type(code) is not str or not IDENTIFIER.fullmatch(code) or type(message) is not str:
-            raise Rejection("invalid_rejection", "a rejection code is an identifier")
-        raise Rejection(code, message[:256])
+            raise self._halt("invalid_rejection", "a rejection code is an identifier")
+        raise self._halt(code, message[:MAX_REJECTION_MESSAGE_LENGTH])
 
 
 # -- the runtime's view ----------------------------------------------------------------------
@@ -283,27 +325,21 @@ def argument_type(contract: str, entry: MethodEntry) -> type[CanonicalStruct]:
     return cast(type[CanonicalStruct], created)
 
 
-RESULT_TYPES = (int, str, bytes, bool, tuple)
-
-
 def run_member_method(
     loaded: LoadedContract, name: str, context: Context, arguments: object, writable: bool
 ) -> tuple[Any, Meter]:
-    """Call ``name`` in the sandbox; a budget running out or an exception of the contract's
-    code becomes a rejection (``out_of_steps``, ``out_of_memory``, ``recursion_too_deep``,
-    ``contract_error``), so the runtime drops the transaction's writes."""
+    """Call ``name`` in the sandbox; a budget running out, a rejection or an exception of the
+    contract's code becomes a ``Rejection`` (``out_of_steps``, ``out_of_memory``,
+    ``recursion_too_deep``, the contract's own code, ``contract_error``), so the runtime drops
+    the transaction's writes. The sandbox's steps are added to the receipt's ``steps_used``."""
     meter = Meter()
     member = MemberContext(context, meter, writable)
     try:
         result = loaded.call(name, member, arguments, meter)
-    except BudgetExhausted as exhausted:
+    except Halt as halt:
         raise Rejection(
-            exhausted.code, exhausted.message, steps=meter.steps, memory_bytes=meter.memory_bytes
+            halt.code, halt.message, steps=meter.steps, memory_bytes=meter.memory_bytes
         ) from None
-    except Rejection:
-        if meter.exhausted is not None:
-            raise Rejection(meter.exhausted.code, meter.exhausted.message) from None
-        raise
     except Exception as exc:
         raise Rejection(
             "contract_error", f"{context.contract}.{name} raised {type(exc).__name__}"
@@ -312,9 +348,12 @@ def run_member_method(
         context.record_steps(min(meter.steps, meter.step_limit + 1))
     if type(result) is list:
         result = tuple(result)
-    if result is not None and type(result) not in RESULT_TYPES:
+    problem = canonical_problem(result, 0)
+    if problem is not None or type(result) is dict:
         raise Rejection(
-            "contract_error", f"{context.contract}.{name} returned a {type(result).__name__}"
+            "contract_error",
+            f"{context.contract}.{name} returned {problem or 'a dict'}; a result is an integer, "
+            "string, bytes, boolean or list",
         )
     return result, meter
 

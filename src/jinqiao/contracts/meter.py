@@ -31,16 +31,31 @@ from jinqiao.contracts.limits import (
 
 POINTER_BYTES = 8
 STR_CHARACTER_BYTES = 4
+SCAN_BYTES_PER_STEP = 1024
 
 
-class BudgetExhausted(BaseException):
-    """A call ran out of its budget. ``code`` (set by each subclass) is the rejection code."""
+class Halt(BaseException):
+    """The call ends here, whatever handlers the contract wrote. ``code`` is the rejection."""
 
     code: str
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class Rejected(Halt):
+    """The contract rejected (``ctx.reject``), or its context refused something (a bad key, a
+    state operation over the runtime's limit): a rejection the contract cannot catch and go on
+    as if nothing happened."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class BudgetExhausted(Halt):
+    """A call ran out of its budget. ``code`` (set by each subclass) is the rejection code."""
 
 
 class OutOfSteps(BudgetExhausted):
@@ -56,12 +71,13 @@ class TooDeep(BudgetExhausted):
 
 
 class Meter:
-    """Steps, memory and depth of one call. ``exhausted`` is the first budget exceeded."""
+    """Steps, memory and depth of one call. ``halted`` is the first way the call ended early
+    (a budget exceeded, a rejection), kept so that no handler can undo it."""
 
     __slots__ = (
         "depth",
         "depth_limit",
-        "exhausted",
+        "halted",
         "memory_bytes",
         "memory_limit_bytes",
         "step_limit",
@@ -80,12 +96,12 @@ class Meter:
         self.steps = 0
         self.memory_bytes = 0
         self.depth = 0
-        self.exhausted: BudgetExhausted | None = None
+        self.halted: Halt | None = None
 
-    def fail(self, exhausted: BudgetExhausted) -> BudgetExhausted:
-        if self.exhausted is None:
-            self.exhausted = exhausted
-        return self.exhausted
+    def fail(self, halt: Halt) -> Halt:
+        if self.halted is None:
+            self.halted = halt
+        return self.halted
 
     def step(self) -> None:
         self.steps += 1
@@ -97,6 +113,14 @@ class Meter:
         self.steps += count
         if self.steps > self.step_limit:
             raise self.fail(OutOfSteps(f"the call used more than {self.step_limit} steps"))
+
+    def scan(self, value: object) -> object:
+        """A step per KiB of ``value``: charged where an operation reads a value whole in C (a
+        comparison, a string method, a hash), so that repeating it on a big value costs steps."""
+        size = size_of(value)
+        if size >= SCAN_BYTES_PER_STEP:
+            self.steps_for(size // SCAN_BYTES_PER_STEP)
+        return value
 
     def enter(self) -> None:
         self.step()
@@ -188,6 +212,11 @@ class Operations:
         if is_integer(value) and is_integer(shift) and value != 0 and shift > 0:
             self.meter.allocate_int(value.bit_length() + shift)
         return value << shift
+
+    def sized(self, value: Any) -> Any:
+        """An operand of a comparison (``==``, ``<``, ``in`` ...), charged by its size."""
+        self.meter.scan(value)
+        return value
 
     def in_place(self, operator_text: str, left: Any, right: Any) -> Any:
         """``left op= right`` on a name (RestrictedPython's ``_inplacevar_``)."""

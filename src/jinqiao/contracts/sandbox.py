@@ -20,7 +20,7 @@ import ast
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from types import CodeType, SimpleNamespace
+from types import CodeType, FunctionType, MethodType, SimpleNamespace
 from typing import Any
 
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
@@ -30,7 +30,7 @@ from jinqiao.contracts import api
 from jinqiao.contracts.meter import (
     POINTER_BYTES,
     STR_CHARACTER_BYTES,
-    BudgetExhausted,
+    Halt,
     Meter,
     Operations,
     OutOfMemory,
@@ -121,6 +121,14 @@ class Instrumenter(ast.NodeTransformer):
                 parts.append(part)
         return ast.copy_location(call("_jq_concatenate", ast.Tuple(parts, ast.Load())), node)
 
+    def visit_Compare(self, node: ast.Compare) -> ast.Compare:
+        """Each operand through ``_jq_sized``: comparing or searching a big value is charged
+        by its size. Evaluation order and chaining are unchanged."""
+        self.generic_visit(node)
+        node.left = call("_jq_sized", node.left)
+        node.comparators = [call("_jq_sized", operand) for operand in node.comparators]
+        return node
+
     def visit_Starred(self, node: ast.Starred) -> ast.Starred:
         self.generic_visit(node)
         if isinstance(node.ctx, ast.Load):
@@ -133,10 +141,12 @@ class Instrumenter(ast.NodeTransformer):
 
 @dataclass(frozen=True)
 class Allowed:
-    """Attributes allowed on one type; those in ``wrapped`` are replaced by a guarded version."""
+    """Attributes allowed on one type; those in ``wrapped`` are replaced by a guarded version,
+    those in ``scanning`` charge a step per KiB of the object when called."""
 
     names: frozenset[str]
     wrapped: frozenset[str] = frozenset()
+    scanning: frozenset[str] = frozenset()
 
 
 STR_METHODS = frozenset(
@@ -154,8 +164,8 @@ BYTES_METHODS = frozenset(
     }
 )  # fmt: skip
 ALLOWED_ATTRIBUTES: dict[type, Allowed] = {
-    str: Allowed(STR_METHODS, frozenset({"join", "replace"})),
-    bytes: Allowed(BYTES_METHODS, frozenset({"join", "replace", "hex"})),
+    str: Allowed(STR_METHODS, frozenset({"join", "replace"}), STR_METHODS),
+    bytes: Allowed(BYTES_METHODS, frozenset({"join", "replace", "hex"}), BYTES_METHODS),
     int: Allowed(frozenset({"bit_length", "to_bytes"}), frozenset({"to_bytes"})),
     bool: Allowed(frozenset({"bit_length"})),
     list: Allowed(
@@ -164,8 +174,9 @@ ALLOWED_ATTRIBUTES: dict[type, Allowed] = {
             | {"reverse", "copy", "clear"}
         ),
         frozenset({"extend", "copy", "sort"}),
+        frozenset({"insert", "pop", "remove", "index", "count", "reverse"}),
     ),
-    tuple: Allowed(frozenset({"index", "count"})),
+    tuple: Allowed(frozenset({"index", "count"}), scanning=frozenset({"index", "count"})),
     dict: Allowed(
         frozenset({"get", "keys", "values", "items", "pop", "setdefault", "update", "copy"})
         | {"clear"},
@@ -177,7 +188,7 @@ TYPE_ATTRIBUTES: dict[type, frozenset[str]] = {
     bytes: frozenset({"fromhex"}),
 }
 HASH_METHODS = frozenset({"digest", "hexdigest", "update"})
-HASH_TYPE = type(hashlib.sha256())
+HASH_TYPES = (type(hashlib.sha256()), type(hashlib.sha3_256()))
 EXCEPTION_ATTRIBUTES = frozenset({"args"})
 
 
@@ -188,9 +199,22 @@ class Guards(Operations):
         super().__init__()
         self.public = public
         self.builtins = self.make_builtins()
+        self.builtin_types: dict[Any, type] = {
+            self.builtins[kind.__name__]: kind for kind in (int, str, bytes, list, tuple, dict)
+        }
+        self.modules = {
+            API_MODULE: SimpleNamespace(Contract=api.Contract, method=api.method, query=api.query),
+            "__future__": SimpleNamespace(annotations=None),
+            "hashlib": SimpleNamespace(
+                sha256=self.hashing(hashlib.sha256), sha3_256=self.hashing(hashlib.sha3_256)
+            ),
+        }
 
     # -- attribute, item and write guards --------------------------------------------------
     def getattr(self, target: Any, name: str, *default: Any) -> Any:
+        if isinstance(target, MethodType | FunctionType):
+            # ``int.from_bytes``: the builtin ``int`` is a wrapper; its attributes are the type's.
+            target = self.builtin_types.get(target, target)
         if type(name) is not str or name.startswith("_") or name in INTROSPECTION_ATTRIBUTES:
             raise AccessRefused(f"attribute {name!r} is not available to contracts")
         allowed = self.allowed_names(target)
@@ -200,7 +224,21 @@ class Guards(Operations):
             raise AccessRefused(f"{type(target).__name__}.{name} is not available to contracts")
         if name in allowed.wrapped:
             return getattr(self, f"wrapped_{type(target).__name__}_{name}")(target)
+        if name in allowed.scanning:
+            return self.scanning(target, getattr(target, name))
         return getattr(target, name)
+
+    def scanning(self, target: Any, bound: Callable[..., Any]) -> Callable[..., Any]:
+        """A method that reads its object whole (``str.find``, ``list.index`` ...): a step per
+        KiB of the object, and of each argument, when called."""
+
+        def scanned(*arguments: Any) -> Any:
+            self.meter.scan(target)
+            for argument in arguments:
+                self.meter.scan(argument)
+            return bound(*arguments)
+
+        return scanned
 
     def allowed_names(self, target: Any) -> Allowed | None:
         kind = type(target)
@@ -209,11 +247,11 @@ class Guards(Operations):
             return allowed
         if kind is type:
             names = TYPE_ATTRIBUTES.get(target)
-            return None if names is None else Allowed(names)
+            return None if names is None else Allowed(names, names)
         if isinstance(target, CanonicalStruct):
             return Allowed(frozenset(kind.__struct_fields__))
-        if kind is HASH_TYPE:
-            return Allowed(HASH_METHODS)
+        if kind in HASH_TYPES:
+            return Allowed(HASH_METHODS, scanning=frozenset({"update"}))
         if isinstance(target, Exception):
             return Allowed(EXCEPTION_ATTRIBUTES)
         if isinstance(target, SimpleNamespace):  # an allowed module
@@ -285,6 +323,20 @@ class Guards(Operations):
 
         return sized_hex
 
+    def wrapped_type_from_bytes(self, target: type) -> Callable[..., int]:
+        def sized_from_bytes(data: bytes, byteorder: str = "big", *, signed: bool = False) -> Any:
+            self.meter.allocate_int(8 * len(data))
+            return int.from_bytes(data, byteorder, signed=signed)  # type: ignore[arg-type]
+
+        return sized_from_bytes
+
+    def wrapped_type_fromhex(self, target: type) -> Callable[[str], bytes]:
+        def sized_fromhex(text: str) -> bytes:
+            self.meter.allocate(len(text) // 2)
+            return bytes.fromhex(text)
+
+        return sized_fromhex
+
     def wrapped_int_to_bytes(self, target: int) -> Callable[..., bytes]:
         def sized_to_bytes(length: int = 1, byteorder: str = "big", *, signed: bool = False) -> Any:
             if not is_integer(length):
@@ -348,6 +400,29 @@ class Guards(Operations):
 
         return metered
 
+    def consume_or_compare(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        """``min``/``max``: of one iterable (metered), or of several arguments (a few values,
+        compared by size)."""
+
+        def metered(*arguments: Any, **keywords: Any) -> Any:
+            if len(arguments) == 1:
+                return function(self.meter.iterate(arguments[0]), **keywords)
+            for argument in arguments:
+                self.meter.scan(argument)
+            return function(*arguments, **keywords)
+
+        return metered
+
+    def hashing(self, constructor: Callable[..., Any]) -> Callable[..., Any]:
+        """``sha256(data)``: a step per KiB hashed; ``update`` is charged the same way through
+        the attribute allow-list."""
+
+        def hashed(data: bytes = b"") -> Any:
+            self.meter.scan(data)
+            return constructor(data)
+
+        return hashed
+
     def make_str(self, value: Any = "") -> str:
         if type(value) is str or is_integer(value) or value is None:
             return str(value)
@@ -386,6 +461,15 @@ class Guards(Operations):
         items.sort(key=key, reverse=reverse)
         return items
 
+    def is_instance(self, value: Any, kinds: Any) -> bool:
+        """``isinstance``, where the builtins ``int``, ``str``, ... (wrappers here) stand for
+        their types."""
+        if type(kinds) is tuple:
+            return any(self.is_instance(value, kind) for kind in kinds)
+        if isinstance(kinds, MethodType | FunctionType):
+            kinds = self.builtin_types.get(kinds, kinds)
+        return isinstance(value, kinds)
+
     def import_module(
         self,
         name: str,
@@ -396,7 +480,7 @@ class Guards(Operations):
     ) -> SimpleNamespace:
         """``__import__`` for ``from MODULE import NAME``: a namespace holding only the allowed
         names, never the module itself (whose other attributes would lead anywhere)."""
-        module = ALLOWED_MODULES.get(name)
+        module = self.modules.get(name)
         if module is None or level != 0:
             raise ImportError(f"module {name!r} is not available to contracts")
         return module
@@ -422,11 +506,11 @@ class Guards(Operations):
             "hasattr": self.hasattr,
             "hex": hex,
             "int": self.make_int,
-            "isinstance": isinstance,
+            "isinstance": self.is_instance,
             "len": len,
             "list": lambda iterable=(): self.collect(list, iterable),
-            "max": self.consume(max),
-            "min": self.consume(min),
+            "max": self.consume_or_compare(max),
+            "min": self.consume_or_compare(min),
             "ord": ord,
             "range": range,
             "reversed": lambda sequence: self.getiter(reversed(sequence)),
@@ -472,6 +556,7 @@ class Guards(Operations):
             "_jq_format": self.format_value,
             "_jq_concatenate": self.concatenate,
             "_jq_unpack": self.unpack,
+            "_jq_sized": self.sized,
         }
 
     # The meter changes per call; these read it each time.
@@ -483,13 +568,6 @@ class Guards(Operations):
 
     def leave(self) -> None:
         self.meter.leave()
-
-
-ALLOWED_MODULES = {
-    API_MODULE: SimpleNamespace(Contract=api.Contract, method=api.method, query=api.query),
-    "__future__": SimpleNamespace(annotations=None),
-    "hashlib": SimpleNamespace(sha256=hashlib.sha256, sha3_256=hashlib.sha3_256),
-}
 
 
 # -- compiling and loading -------------------------------------------------------------------
@@ -535,8 +613,8 @@ class LoadedContract:
         self.guards.meter = meter
         try:
             exec(code, namespace)  # noqa: S102 (reviewed, instrumented, restricted: the sandbox)
-        except BudgetExhausted as exhausted:
-            raise InvalidInput(f"loading the contract: {exhausted.message}") from None
+        except Halt as halt:
+            raise InvalidInput(f"loading the contract: {halt.message}") from None
         except Exception as exc:
             raise InvalidInput(f"loading the contract raised {type(exc).__name__}") from None
         classes = [
@@ -558,8 +636,8 @@ class LoadedContract:
                 self.declared[name] = Declared(name, kind, roles, value)
 
     def call(self, name: str, context: object, arguments: object, meter: Meter) -> Any:
-        """Run ``name`` under ``meter``. Raises the meter's ``BudgetExhausted`` when the call
-        ran out, even if the contract swallowed it (``finally: return``)."""
+        """Run ``name`` under ``meter``. Raises the meter's ``Halt`` when the call ran out or
+        rejected, even if the contract swallowed it (``finally: return``)."""
         declared = self.declared[name]
         self.guards.meter = meter
         try:
@@ -571,6 +649,6 @@ class LoadedContract:
             raise meter.fail(OutOfMemory("the interpreter ran out of memory")) from None
         finally:
             self.guards.meter = Meter()
-        if meter.exhausted is not None:
-            raise meter.exhausted
+        if meter.halted is not None:
+            raise meter.halted
         return result

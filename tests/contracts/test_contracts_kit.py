@@ -101,3 +101,19 @@ def test_the_kit_signs_executes_and_decodes() -> None:
     assert kit.call("carol", "pledge", amount_minor=7).code == "unauthorized"
     with pytest.raises(KeyError):
         kit.call("bob", "nothing")
+
+
+def test_the_bench_runs_every_variant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not a timing test: the bench runs, every variant completes every call, and the steps
+    say which variant was metered."""
+    from jinqiao.bench.contracts import run_contracts_bench
+
+    output = tmp_path / "contracts.json"
+    result = run_contracts_bench(
+        calls=100, block_size=50, rounds=1, json_output=True, output=output
+    )
+    capsys.readouterr()
+    assert output.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
+    loop = result["results"]["loop"]
+    assert loop["steps_used"] == {"builtin": 3, "member": 104, "member-unmetered": 3}
+    assert set(loop["calls_per_second"]) == {"builtin", "member", "member-unmetered"}

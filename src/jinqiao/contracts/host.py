@@ -358,11 +358,19 @@ def run_member_method(
     return result, meter
 
 
-def member_contract(manifest_text: str, source: str, filename: str = "contract.py") -> Contract:
+def member_contract(
+    manifest_text: str, source: str, filename: str = "contract.py", *, metered: bool = True
+) -> Contract:
     """The runtime contract for a package. ``InvalidInput`` if the manifest is malformed,
-    ``ContractRefused`` if the source or the manifest's match with it has findings."""
+    ``ContractRefused`` if the source or the manifest's match with it has findings.
+    (``metered=False``: for measuring the metering's cost only, see ``compile_contract``.)"""
     manifest = parse_manifest(manifest_text)
-    loaded = LoadedContract(compile_contract(source, filename), public_attributes, manifest.name)
+    loaded = LoadedContract(
+        compile_contract(source, filename, metered=metered),
+        public_attributes,
+        manifest.name,
+        metered=metered,
+    )
     findings = manifest_findings(manifest, loaded)
     if findings:
         raise ContractRefused(findings, filename)

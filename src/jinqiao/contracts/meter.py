@@ -32,6 +32,9 @@ from jinqiao.contracts.limits import (
 POINTER_BYTES = 8
 STR_CHARACTER_BYTES = 4
 SCAN_BYTES_PER_STEP = 1024
+SMALL_INT = 1 << 62
+"""Sums of integers below this are not charged: each fits a machine word, and one is made per
+step at most."""
 
 
 class Halt(BaseException):
@@ -185,6 +188,12 @@ class Operations:
         self.meter = Meter()
 
     def add(self, left: Any, right: Any) -> Any:
+        if (
+            type(left) is int
+            and type(right) is int
+            and -SMALL_INT < left < SMALL_INT > right > -SMALL_INT
+        ):
+            return left + right  # a machine-word sum: no bigger than the step that made it
         if is_integer(left) and is_integer(right):
             self.meter.allocate_int(max(left.bit_length(), right.bit_length()) + 1)
         elif type(left) is type(right) and isinstance(left, SEQUENCES):
@@ -220,6 +229,8 @@ class Operations:
 
     def in_place(self, operator_text: str, left: Any, right: Any) -> Any:
         """``left op= right`` on a name (RestrictedPython's ``_inplacevar_``)."""
+        if operator_text == "+=":
+            return self.add(left, right)
         function = self.in_place_operators.get(operator_text)
         if function is None:
             raise TypeError(f"operator {operator_text} is not available to contracts")

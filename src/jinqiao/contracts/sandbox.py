@@ -104,6 +104,21 @@ class Instrumenter(ast.NodeTransformer):
         node.body.insert(0, ast.Expr(call("_jq_step")))
         return node
 
+    def visit_For(self, node: ast.For) -> ast.For:
+        """A step at the top of the body instead of the metered ``_getiter_`` that
+        RestrictedPython put around the iterable: the same count, one call an iteration less.
+        (Tuple targets keep RestrictedPython's guarded unpacking, which steps itself.)"""
+        self.generic_visit(node)
+        iterable = node.iter
+        if (
+            isinstance(iterable, ast.Call)
+            and isinstance(iterable.func, ast.Name)
+            and iterable.func.id == "_getiter_"
+        ):
+            node.iter = iterable.args[0]
+            node.body.insert(0, ast.Expr(call("_jq_step")))
+        return node
+
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
         self.generic_visit(node)
         guard = OPERATORS.get(type(node.op))
@@ -190,14 +205,22 @@ TYPE_ATTRIBUTES: dict[type, frozenset[str]] = {
 HASH_METHODS = frozenset({"digest", "hexdigest", "update"})
 HASH_TYPES = (type(hashlib.sha256()), type(hashlib.sha3_256()))
 EXCEPTION_ATTRIBUTES = frozenset({"args"})
+PER_OBJECT = (type, SimpleNamespace, FunctionType, MethodType)
+"""Types whose allowed attributes depend on the object (which type, module or builtin)."""
+UNCACHED = Allowed(frozenset())
 
 
 class Guards(Operations):
     """The functions a compiled contract's globals hold. See the module docstring."""
 
-    def __init__(self, public: Callable[[object], frozenset[str] | None]) -> None:
+    def __init__(
+        self, public: Callable[[object], frozenset[str] | None], *, metered: bool = True
+    ) -> None:
         super().__init__()
         self.public = public
+        self.metered = metered
+        self.allowed_by_type: dict[type, Allowed | None] = {}
+        """What ``allowed_names`` said for each type whose answer depends on the type alone."""
         self.builtins = self.make_builtins()
         self.builtin_types: dict[Any, type] = {
             self.builtins[kind.__name__]: kind for kind in (int, str, bytes, list, tuple, dict)
@@ -212,12 +235,17 @@ class Guards(Operations):
 
     # -- attribute, item and write guards --------------------------------------------------
     def getattr(self, target: Any, name: str, *default: Any) -> Any:
-        if isinstance(target, MethodType | FunctionType):
-            # ``int.from_bytes``: the builtin ``int`` is a wrapper; its attributes are the type's.
-            target = self.builtin_types.get(target, target)
         if type(name) is not str or name.startswith("_") or name in INTROSPECTION_ATTRIBUTES:
             raise AccessRefused(f"attribute {name!r} is not available to contracts")
-        allowed = self.allowed_names(target)
+        kind = type(target)
+        allowed = self.allowed_by_type.get(kind, UNCACHED)
+        if allowed is UNCACHED:
+            if isinstance(target, MethodType | FunctionType):
+                # ``int.from_bytes``: the builtin ``int`` is a wrapper standing for the type.
+                target = self.builtin_types.get(target, target)
+            allowed = self.allowed_names(target)
+            if kind not in PER_OBJECT:
+                self.allowed_by_type[kind] = allowed
         if allowed is None or name not in allowed.names:
             if default:
                 return default[0]
@@ -278,7 +306,7 @@ class Guards(Operations):
         raise AccessRefused(f"a contract cannot change a {type(target).__name__}")
 
     def getiter(self, iterable: Any) -> Any:
-        return self.meter.iterate(iterable)
+        return self.meter.iterate(iterable) if self.metered else iter(iterable)
 
     def iter_unpack_sequence(self, iterable: Any, spec: Any, getiter: Any) -> Any:
         return guarded_iter_unpack_sequence(iterable, spec, getiter)  # type: ignore[no-untyped-call]
@@ -561,7 +589,10 @@ class Guards(Operations):
 
     # The meter changes per call; these read it each time.
     def step(self) -> None:
-        self.meter.step()
+        meter = self.meter  # Meter.step inlined: this runs at every loop iteration
+        meter.steps += 1
+        if meter.steps > meter.step_limit:
+            meter.step()
 
     def enter(self) -> None:
         self.meter.enter()
@@ -573,8 +604,12 @@ class Guards(Operations):
 # -- compiling and loading -------------------------------------------------------------------
 
 
-def compile_contract(source: str, filename: str = "contract.py") -> CodeType:
-    """The instrumented code of a contract, or ``ContractRefused`` with every finding."""
+def compile_contract(
+    source: str, filename: str = "contract.py", *, metered: bool = True
+) -> CodeType:
+    """The instrumented code of a contract, or ``ContractRefused`` with every finding.
+    ``metered=False`` leaves out the instrumentation (steps, depth, sized operators): it exists
+    only to measure what metering costs (``jinqiao bench contracts``); no node uses it."""
     findings = review_source(source, filename)
     if findings:
         raise ContractRefused(findings, filename)
@@ -583,7 +618,8 @@ def compile_contract(source: str, filename: str = "contract.py") -> CodeType:
     tree = RestrictingNodeTransformer(errors, [], {}).visit(tree)
     if errors:  # review_source ran the same transformer: a difference is a bug here
         raise ContractRefused([Finding(0, "JQ101", error) for error in errors], filename)
-    tree = Instrumenter().visit(tree)
+    if metered:
+        tree = Instrumenter().visit(tree)
     ast.fix_missing_locations(tree)
     return compile(tree, filename, "exec", dont_inherit=True)
 
@@ -606,8 +642,10 @@ class LoadedContract:
         code: CodeType,
         public: Callable[[object], frozenset[str] | None],
         module_name: str = "contract",
+        *,
+        metered: bool = True,
     ) -> None:
-        self.guards = Guards(public)
+        self.guards = Guards(public, metered=metered)
         namespace = self.guards.module_globals(module_name)
         meter = Meter()
         self.guards.meter = meter

@@ -341,3 +341,23 @@ def bench_index(
         output=output,
         plot=plot,
     )
+
+
+@bench_app.command("contracts")
+@guarded
+def bench_contracts(
+    calls: Annotated[
+        int, typer.Option(min=100, max=1_000_000, help="Calls per variant and method.")
+    ] = 20_000,
+    block_size: Annotated[int, typer.Option(min=1, max=5_000)] = 2_000,
+    rounds: Annotated[int, typer.Option(min=1, max=20, help="Runs; the best is kept.")] = 3,
+    json_output: JsonOption = False,
+    output: OutputOption = None,
+) -> None:
+    """A member contract's calls per second against the same logic built in, and the
+    metering's cost (docs/contracts.md "Performance")."""
+    from jinqiao.bench.contracts import run_contracts_bench
+
+    run_contracts_bench(
+        calls=calls, block_size=block_size, rounds=rounds, json_output=json_output, output=output
+    )

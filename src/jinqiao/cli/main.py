@@ -9,6 +9,7 @@ from jinqiao.cli import (
     aml,
     audit,
     bench,
+    contract,
     credit,
     demo,
     governance,
@@ -48,6 +49,7 @@ app.add_typer(scf.scf_app, name="scf")
 app.add_typer(credit.credit_app, name="credit")
 app.add_typer(index.index_app, name="index")
 app.command("export")(index.export)
+app.add_typer(contract.contract_app, name="contract")
 
 
 def main() -> None:

@@ -206,6 +206,15 @@ class Context:
         them as bytes)."""
         return self._runtime.call_from_contract(self, contract, method_name, args)
 
+    def record_steps(self, steps: int) -> None:
+        """Add the steps a member contract's sandbox counted (``jinqiao.contracts``) to the
+        transaction's ``steps_used``. The sandbox enforces its own budget (``out_of_steps``), so
+        this records without a limit check; the state-operation limit still applies to every
+        state operation made after it."""
+        if steps < 0:
+            raise NodeFault("negative steps")
+        self._meter.used += steps
+
     # -- the network's contracts and crypto, read only ---------------------------------------
     @property
     def suite(self) -> CryptoSuite:

@@ -1,0 +1,111 @@
+"""``jinqiao contract``: member contracts (docs/contracts.md), on this machine.
+
+``new NAME`` writes a working package to start from; ``check DIR`` reads ``DIR/contract.py`` and
+``DIR/contract.toml`` and prints one line per finding, ``FILE:LINE: CODE message``, exiting 1
+when there is any (0 and "ok" when none), so a reviewer's script or CI can gate on it; ``test
+DIR`` runs the package's tests against an in-process chain and reports coverage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jinqiao.cli.common import fail, guarded
+from jinqiao.contractkit.runner import TestReport, read_package_file, run_package_tests
+from jinqiao.contractkit.scaffold import scaffold
+from jinqiao.contracts.limits import MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES
+from jinqiao.contracts.package import MANIFEST_FILE, SOURCE_FILE, review_package
+from jinqiao.contracts.rules import RULES
+
+contract_app = typer.Typer(
+    help="Member contracts: scaffold, check and test a package (docs/contracts.md).",
+    no_args_is_help=True,
+)
+
+
+@contract_app.command("check")
+@guarded
+def check(
+    directory: Annotated[Path, typer.Argument(help="The package directory.")],
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Follow each finding with its rule's reason.")
+    ] = False,
+) -> None:
+    """Review a package: the deterministic subset's rules, and the manifest against the code."""
+    source = read_package_file(directory / SOURCE_FILE, MAX_SOURCE_BYTES)
+    manifest = read_package_file(directory / MANIFEST_FILE, MAX_MANIFEST_BYTES)
+    findings = review_package(manifest, source)
+    for finding in findings:
+        typer.echo(finding.describe(str(directory / SOURCE_FILE)))
+        if explain:
+            rule = RULES[finding.code]
+            typer.echo(f"    {rule.title}: {rule.reason}")
+    if findings:
+        raise typer.Exit(1)
+    typer.echo(f"ok: {directory} is in the deterministic subset and matches its manifest")
+
+
+@contract_app.command("new")
+@guarded
+def new(
+    name: Annotated[str, typer.Argument(help="The contract's name (a-z, 0-9, _).")],
+    parent: Annotated[
+        Path, typer.Option("--dir", help="Where to create the package directory NAME.")
+    ] = Path("."),
+) -> None:
+    """Write a new package NAME/: contract.py, contract.toml and tests/test_contract.py."""
+    files = scaffold(name)
+    directory = parent / name
+    if directory.exists():
+        fail(f"{directory} exists; nothing was written")
+    for relative, text in files.items():
+        path = directory / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    typer.echo(f"created {directory}: edit {SOURCE_FILE} and {MANIFEST_FILE}, then")
+    typer.echo(f"  jinqiao contract check {directory}")
+    typer.echo(f"  jinqiao contract test {directory}")
+
+
+@contract_app.command("test")
+@guarded
+def test(
+    directory: Annotated[Path, typer.Argument(help="The package directory.")],
+) -> None:
+    """Run DIR/tests/test_*.py against an in-process chain; report line and branch coverage
+    of contract.py. Exits 1 if a test fails or the package is refused."""
+    findings = review_package(
+        read_package_file(directory / MANIFEST_FILE, MAX_MANIFEST_BYTES),
+        read_package_file(directory / SOURCE_FILE, MAX_SOURCE_BYTES),
+    )
+    if findings:
+        for finding in findings:
+            typer.echo(finding.describe(str(directory / SOURCE_FILE)))
+        fail(f"{directory} does not pass the check; the tests were not run")
+    report = run_package_tests(directory)
+    print_report(report)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def print_report(report: TestReport) -> None:
+    for outcome in report.outcomes:
+        mark = "ok  " if outcome.passed else "FAIL"
+        typer.echo(f"{mark} {outcome.name}{'  ' + outcome.message if outcome.message else ''}")
+    failed = sum(not outcome.passed for outcome in report.outcomes)
+    typer.echo(f"{len(report.outcomes) - failed} passed, {failed} failed")
+    figures = report.coverage
+    if figures is not None:
+        typer.echo(
+            f"coverage of {SOURCE_FILE}: lines {figures.covered_lines}/{figures.statements} "
+            f"({figures.line_percent:.1f}%), branches {figures.covered_branches}/"
+            f"{figures.branches} ({figures.branch_percent:.1f}%)"
+        )
+        if figures.missing_lines:
+            typer.echo(f"  lines not run: {', '.join(map(str, figures.missing_lines))}")
+        if figures.missing_branches:
+            arcs = ", ".join(f"{start}->{end}" for start, end in figures.missing_branches)
+            typer.echo(f"  branches not taken: {arcs}")

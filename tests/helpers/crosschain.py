@@ -29,7 +29,7 @@ from jinqiao.apps.crosschain.model import (
     receipt_key,
 )
 from jinqiao.apps.governance import CallContract, ProposalArgs, ProposeArgs
-from jinqiao.core.codec import decode, encode
+from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.genesis import Genesis, genesis_hash
 from jinqiao.core.hashing import header_hash, validator_set_hash, vote_signing_bytes
@@ -50,7 +50,7 @@ from jinqiao.execution.contract import contract_address
 from jinqiao.execution.runtime import BlockResult
 from jinqiao.execution.state import full_key
 from jinqiao.ledger.merkle import merkle_root
-from jinqiao.ledger.smt import EMPTY_ROOT, MemoryNodeReader, SparseMerkleTree
+from jinqiao.ledger.smt import EMPTY_ROOT, MemoryNodeReader, SparseMerkleTree, value_hash
 from tests.helpers.chain import DEFAULT_ORGANIZATIONS, Chain, make_genesis, result_of, signer_for
 
 ADMINS = ("central-bank-admin", "bank-a-admin", "bank-b-admin")
@@ -69,6 +69,8 @@ class CertifiedChain(Chain):
 
     def __init__(self, genesis: Genesis) -> None:
         super().__init__(genesis)
+        self.values: dict[bytes, bytes] = {}
+        """Every value ever written, by its value hash: the state at any height."""
         self.tree = SparseMerkleTree(self.suite, MemoryNodeReader())
         self.root, _ = self._update_tree(EMPTY_ROOT, dict(self.state))
         self.signers: dict[bytes, Signer] = {}
@@ -94,6 +96,9 @@ class CertifiedChain(Chain):
         reader = self.tree.reader
         assert isinstance(reader, MemoryNodeReader)
         reader.nodes.update(nodes)
+        for value in changes.values():
+            if value is not None:
+                self.values[value_hash(self.suite, value)] = value
         return new_root, None
 
     def execute(
@@ -152,6 +157,11 @@ class CertifiedChain(Chain):
     def prove(self, key: bytes, height: int) -> SparseMerkleProof:
         """The state proof of the full ``key`` after block ``height``."""
         return self.tree.prove(self.roots[height], key)
+
+    def value_at(self, key: bytes, height: int) -> bytes | None:
+        """The value of the full ``key`` after block ``height``."""
+        stored = self.tree.get(self.roots[height], key)
+        return None if stored is None else self.values[stored]
 
     def update_args(self, client_id: str, height: int | None = None) -> UpdateClientArgs:
         """The ``update_client`` arguments for this chain's header at ``height`` (the latest)."""
@@ -249,3 +259,39 @@ def deliver(source: CertifiedChain, destination: CertifiedChain, packet: Packet)
     update(source, destination)
     source.ok(RELAYER, CROSSCHAIN, "acknowledge_packet", ack_args(destination, packet))
     return received
+
+
+class ChainEndpoint:
+    """A ``CertifiedChain`` as the relayer (``jinqiao.client.relay.Endpoint``) sees a network:
+    what the SDK would fetch over HTTP, read from the in-process chain; transactions sent as
+    ``RELAYER``."""
+
+    def __init__(self, chain: CertifiedChain) -> None:
+        self.chain = chain
+        self.chain_id = chain.chain_id
+
+    def head(self) -> int:
+        return self.chain.height
+
+    def certified_header(self, height: int) -> tuple[BlockHeader, CommitCertificate]:
+        return self.chain.headers[height]
+
+    def next_validators(self, height: int) -> ValidatorSet:
+        return self.chain.validator_sets[self.chain.headers[height][0].next_validators_hash]
+
+    def validator_changes(self, after_height: int) -> list[int]:
+        return [
+            height
+            for height, (header, _) in sorted(self.chain.headers.items())
+            if height > after_height and header.next_validators_hash != header.validators_hash
+        ]
+
+    def read(self, key: bytes) -> bytes | None:
+        return self.chain.state.get(full_crosschain_key(key))
+
+    def prove(self, key: bytes, height: int) -> tuple[bytes | None, SparseMerkleProof]:
+        full = full_crosschain_key(key)
+        return self.chain.value_at(full, height), self.chain.prove(full, height)
+
+    def submit(self, method: str, args: CanonicalStruct) -> str:
+        return self.chain.submit(RELAYER, CROSSCHAIN, method, args).code

@@ -16,6 +16,7 @@ from jinqiao.cli import (
     node,
     payments,
     query,
+    relay,
     scf,
     token,
 )
@@ -45,6 +46,7 @@ app.add_typer(bench.bench_app, name="bench")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(scf.scf_app, name="scf")
 app.add_typer(credit.credit_app, name="credit")
+app.command("relay")(relay.relay)
 
 
 def main() -> None:

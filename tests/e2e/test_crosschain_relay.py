@@ -1,5 +1,5 @@
 """Two real networks (ed25519-sha256 and sm2-sm3, separate node processes, TLS, HTTP) and
-``jinqiao relay`` between them (docs/crosschain.md §8): CNY goes across and back with every
+``jinqiao relay`` between them (docs/crosschain.md §6): CNY goes across and back with every
 step proven on chain, and a transfer nobody relays in time is refunded on its timeout."""
 
 from __future__ import annotations

@@ -295,3 +295,12 @@ class ChainEndpoint:
 
     def submit(self, method: str, args: CanonicalStruct) -> str:
         return self.chain.submit(RELAYER, CROSSCHAIN, method, args).code
+
+    def submit_many(self, method: str, arguments: list[CanonicalStruct]) -> list[str]:
+        """All in one block, in this order."""
+        if not arguments:
+            return []
+        transactions = [
+            self.chain.transaction(RELAYER, CROSSCHAIN, method, args) for args in arguments
+        ]
+        return [receipt.code for receipt in self.chain.execute(transactions).receipts]

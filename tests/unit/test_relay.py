@@ -1,4 +1,4 @@
-"""The relayer (docs/crosschain.md §8) between two certified in-process chains, honest and
+"""The relayer (docs/crosschain.md §6) between two certified in-process chains, honest and
 malicious. A malicious relayer that drops, reorders, replays or forges what it carries gets
 refusals with stable codes and moves no value wrongly; an honest relayer after it completes
 every transfer: only delay."""
@@ -140,9 +140,14 @@ class Malicious:
         return getattr(self.inner, name)
 
     def submit(self, method: str, args: CanonicalStruct) -> str:
-        for real_method, real_args in self.tamper(method, args):
-            self.codes.append(self.inner.submit(real_method, real_args))
+        self.submit_many(method, [args])
         return "ok"  # the relayer believes it worked
+
+    def submit_many(self, method: str, arguments: list[CanonicalStruct]) -> list[str]:
+        for args in arguments:
+            for real_method, real_args in self.tamper(method, args):
+                self.codes.append(self.inner.submit(real_method, real_args))
+        return ["ok"] * len(arguments)
 
 
 def malicious_round(

@@ -1,5 +1,5 @@
 """``jinqiao relay``: carry headers, packets, acknowledgements and timeouts between two networks
-(docs/crosschain.md §8). The relayer is not trusted: the chains check everything it brings."""
+(docs/crosschain.md §6). The relayer is not trusted: the chains check everything it brings."""
 
 from __future__ import annotations
 

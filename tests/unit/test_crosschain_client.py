@@ -31,14 +31,17 @@ from tests.helpers.crosschain import (
     enact,
     update,
 )
+from tests.helpers.suites import SUITE_NAMES
 
 CLIENT = "chain-b"
 
 
-@pytest.fixture
-def chains() -> tuple[CertifiedChain, CertifiedChain]:
+@pytest.fixture(params=SUITE_NAMES)
+def chains(request: pytest.FixtureRequest) -> tuple[CertifiedChain, CertifiedChain]:
+    """A on the default suite; B, the chain A's client follows, on each suite in turn: the
+    client checks B's headers and proofs in B's suite."""
     a = CertifiedChain(chain_genesis("chain-a", "a-validator"))
-    b = CertifiedChain(chain_genesis(CLIENT, "b-validator"))
+    b = CertifiedChain(chain_genesis(CLIENT, "b-validator", suite_name=request.param))
     create = CreateClientArgs(CLIENT, CLIENT, b.suite.name, b.genesis.validator_set())
     enact(a, CROSSCHAIN, "create_client", create)
     return a, b

@@ -45,15 +45,17 @@ from tests.helpers.crosschain import (
     timeout_args,
     update,
 )
+from tests.helpers.suites import SUITE_NAMES
 
 VOUCHER = "xtransfer/to-a/CNY"
 
 
-@pytest.fixture
-def chains() -> tuple[CertifiedChain, CertifiedChain]:
+@pytest.fixture(params=SUITE_NAMES)
+def chains(request: pytest.FixtureRequest) -> tuple[CertifiedChain, CertifiedChain]:
+    """A (with alice's CNY) on the default suite, B on each suite in turn."""
     tokens = {"token": token_config({"alice": 100_000})}
     a = CertifiedChain(chain_genesis("chain-a", "a-validator", contracts=tokens))
-    b = CertifiedChain(chain_genesis("chain-b", "b-validator"))
+    b = CertifiedChain(chain_genesis("chain-b", "b-validator", suite_name=request.param))
     connect(a, b)
     return a, b
 

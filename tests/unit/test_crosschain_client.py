@@ -16,6 +16,7 @@ from jinqiao.apps.crosschain.model import (
     ConsensusStateArgs,
     CreateClientArgs,
     MisbehaviourArgs,
+    SubstituteClientArgs,
     UpdateClientArgs,
 )
 from jinqiao.apps.governance import AddValidator, ProposalArgs, ProposeArgs
@@ -56,7 +57,7 @@ def test_governance_creates_the_client_from_the_counterparty_genesis(
     chains: tuple[CertifiedChain, CertifiedChain],
 ) -> None:
     a, b = chains
-    assert client_of(a) == ClientState(CLIENT, CLIENT, b.suite.name, 0, 0, "")
+    assert client_of(a) == ClientState(CLIENT, CLIENT, b.suite.name, 0, 0, "", 0)
 
 
 def test_an_account_cannot_create_or_hijack_a_client(
@@ -249,3 +250,37 @@ def test_misbehaviour_at_a_height_the_client_never_saw_freezes_it(
     evidence = MisbehaviourArgs(CLIENT, header, certificate, fork, fork_certificate)
     a.ok(RELAYER, CROSSCHAIN, "submit_misbehaviour", evidence)
     assert client_of(a).frozen_height == 2
+
+
+def test_governance_restarts_a_frozen_client_from_a_substitute(
+    chains: tuple[CertifiedChain, CertifiedChain],
+) -> None:
+    a, b = chains
+    b.advance(2)
+    update(a, b)
+    header, _ = b.headers[2]
+    fork = msgspec.structs.replace(header, state_root=b"\x07" * 32)
+    fork_certificate = b.certify(fork, b.genesis.validator_set())
+    restart = SubstituteClientArgs(CLIENT, "chain-b-2")
+    with pytest.raises(AssertionError, match="client_not_frozen"):
+        enact(a, CROSSCHAIN, "substitute_client", restart)
+    frozen = UpdateClientArgs(CLIENT, fork, fork_certificate, None)
+    a.ok(RELAYER, CROSSCHAIN, "update_client", frozen)
+    with pytest.raises(AssertionError, match="unknown_client"):
+        enact(a, CROSSCHAIN, "substitute_client", restart)
+    create = CreateClientArgs("chain-b-2", CLIENT, b.suite.name, b.genesis.validator_set())
+    enact(a, CROSSCHAIN, "create_client", create)
+    b.advance(2)
+    a.ok(RELAYER, CROSSCHAIN, "update_client", b.update_args("chain-b-2"))
+    a.rejected("unauthorized", ADMINS[0], CROSSCHAIN, "substitute_client", restart)
+    receipt = enact(a, CROSSCHAIN, "substitute_client", restart)
+    assert "ClientRecovered" in [event.name for event in events(receipt)]
+    assert client_of(a) == ClientState(CLIENT, CLIENT, b.suite.name, 4, 0, "", 4)
+    # What the frozen client held before is no longer trusted; it follows B again from 4.
+    with pytest.raises(Rejection) as refused:
+        a.query(CROSSCHAIN, "consensus_state", ConsensusStateArgs(CLIENT, 2))
+    assert refused.value.code == "unknown_consensus_state"
+    a.rejected("header_too_old", RELAYER, CROSSCHAIN, "update_client", b.update_args(CLIENT, 2))
+    b.advance()
+    update(a, b)
+    assert client_of(a).latest_height == 5

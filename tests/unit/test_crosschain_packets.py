@@ -12,10 +12,13 @@ from jinqiao.apps.crosschain.model import (
     CROSSCHAIN,
     Acknowledgement,
     ChannelArgs,
+    CreateClientArgs,
     OpenChannelArgs,
     SendPacketArgs,
     SequencePair,
+    SubstituteClientArgs,
     TimeoutPacketArgs,
+    UpdateClientArgs,
 )
 from jinqiao.apps.crosschain.transfer import (
     XTRANSFER,
@@ -243,3 +246,28 @@ def test_a_refund_for_a_delivered_packet_is_refused(
     a.rejected("timeout_not_reached", RELAYER, CROSSCHAIN, "timeout_packet", stale)
     a.ok(RELAYER, CROSSCHAIN, "acknowledge_packet", ack_args(b, packet))
     assert escrow(a) == 1_000
+
+
+def test_a_transfer_in_flight_completes_after_the_client_is_recovered(
+    chains: tuple[CertifiedChain, CertifiedChain],
+) -> None:
+    a, b = chains
+    packet = outbox_packet(a, "to-b", send_cny(a, b, 1_500))
+    update(b, a)
+    header, _ = a.headers[a.height]
+    fork = msgspec.structs.replace(header, state_root=b"\x07" * 32)
+    frozen = UpdateClientArgs("chain-a", fork, a.certify(fork, a.genesis.validator_set()), None)
+    b.ok(RELAYER, CROSSCHAIN, "update_client", frozen)
+    b.rejected("client_frozen", RELAYER, CROSSCHAIN, "recv_packet", recv_args(a, packet))
+    fresh = CreateClientArgs("chain-a-2", "chain-a", a.suite.name, a.genesis.validator_set())
+    enact(b, CROSSCHAIN, "create_client", fresh)
+    a.advance()
+    b.ok(RELAYER, CROSSCHAIN, "update_client", a.update_args("chain-a-2"))
+    enact(b, CROSSCHAIN, "substitute_client", SubstituteClientArgs("chain-a", "chain-a-2"))
+    # The proof at the header the frozen client held is no longer accepted; at the new one it is.
+    stale = recv_args(a, packet, a.height - 1)
+    b.rejected("unknown_consensus_state", RELAYER, CROSSCHAIN, "recv_packet", stale)
+    b.ok(RELAYER, CROSSCHAIN, "recv_packet", recv_args(a, packet))
+    update(a, b)
+    a.ok(RELAYER, CROSSCHAIN, "acknowledge_packet", ack_args(b, packet))
+    assert vouchers(b, "bob") == escrow(a) == 1_500

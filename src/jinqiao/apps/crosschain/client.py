@@ -29,7 +29,7 @@ from jinqiao.apps.crosschain.model import (
     validator_set_key,
 )
 from jinqiao.core.crypto import CryptoSuite, get_suite
-from jinqiao.core.errors import InvalidInput
+from jinqiao.core.errors import InvalidInput, NodeFault
 from jinqiao.core.hashing import header_hash, validator_set_hash
 from jinqiao.core.proofs import SMT_EMPTY_ROOT
 from jinqiao.core.types import BlockHeader, CommitCertificate, ValidatorSet
@@ -67,7 +67,7 @@ def create_client(
     _check_validator_set(ctx, suite, validators)
     set_hash = validator_set_hash(suite, validators)
     genesis_state = ConsensusState(0, b"", SMT_EMPTY_ROOT, 0, set_hash, set_hash)
-    client = ClientState(client_id, chain_id, suite.name, 0, 0, "")
+    client = ClientState(client_id, chain_id, suite.name, 0, 0, "", 0)
     ctx.state.save(client_key(client_id), client)
     ctx.state.save(consensus_key(client_id, 0), genesis_state)
     ctx.state.save(validator_set_key(client_id, set_hash), validators)
@@ -100,9 +100,10 @@ def active_client(ctx: Context, client_id: str) -> ClientState:
 
 def consensus_state(ctx: Context, client: ClientState, height: int) -> ConsensusState:
     """The accepted header at ``height``, or the rejection ``unknown_consensus_state``."""
+    lowest = max(1, client.trusted_from_height)
     state = (
         ctx.state.load(consensus_key(client.client_id, height), ConsensusState)
-        if 1 <= height <= client.latest_height
+        if lowest <= height <= client.latest_height
         else None
     )
     if state is None:
@@ -128,7 +129,11 @@ def update_client(
     if header.height < 1:
         ctx.reject("invalid_header", "heights start at 1")
     if header.height <= client.latest_height:
-        stored = ctx.state.load(consensus_key(client_id, header.height), ConsensusState)
+        stored = (
+            ctx.state.load(consensus_key(client_id, header.height), ConsensusState)
+            if header.height >= client.trusted_from_height
+            else None
+        )
         if stored is None:
             ctx.reject(
                 "header_too_old",
@@ -184,6 +189,37 @@ def submit_misbehaviour(
     for header, certificate in (first, second):
         _verify(ctx, client, suite, header, certificate, header.validators_hash)
     return freeze(ctx, client, first[0].height, "two certified headers at one height")
+
+
+def substitute_client(ctx: Context, subject_id: str, substitute_id: str) -> ClientState:
+    """Restart the frozen client ``subject_id`` from the latest header of the active client
+    ``substitute_id`` (IBC's client recovery): its channels carry on, trusting only what the
+    substitute verified; proofs below that height are refused from now on."""
+    subject = load_client(ctx, subject_id)
+    if not subject.frozen_height:
+        ctx.reject("client_not_frozen", f"client {subject_id} is active; only a frozen one")
+    substitute = active_client(ctx, substitute_id)
+    if (substitute.chain_id, substitute.suite) != (subject.chain_id, subject.suite):
+        ctx.reject("client_mismatch", "the substitute follows another chain or suite")
+    latest = consensus_state(ctx, substitute, substitute.latest_height)
+    for set_hash in (latest.validators_hash, latest.next_validators_hash):
+        validators = ctx.state.load(validator_set_key(substitute_id, set_hash), ValidatorSet)
+        if validators is None:
+            raise NodeFault("a client's accepted header names a validator set it does not hold")
+        ctx.state.save(validator_set_key(subject_id, set_hash), validators)
+    ctx.state.save(consensus_key(subject_id, latest.height), latest)
+    recovered = msgspec.structs.replace(
+        subject,
+        latest_height=latest.height,
+        frozen_height=0,
+        frozen_reason="",
+        trusted_from_height=latest.height,
+    )
+    ctx.state.save(client_key(subject_id), recovered)
+    ctx.emit(
+        "ClientRecovered", client_id=subject_id, substitute=substitute_id, height=latest.height
+    )
+    return recovered
 
 
 def freeze(ctx: Context, client: ClientState, height: int, reason: str) -> ClientState:

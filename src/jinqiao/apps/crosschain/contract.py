@@ -33,6 +33,7 @@ from jinqiao.apps.crosschain.client import (
     create_client,
     load_client,
     submit_misbehaviour,
+    substitute_client,
     update_client,
 )
 from jinqiao.apps.crosschain.model import (
@@ -63,6 +64,7 @@ from jinqiao.apps.crosschain.model import (
     SendPacketArgs,
     SequencePair,
     SequenceResult,
+    SubstituteClientArgs,
     TimeoutPacketArgs,
     UpdateClientArgs,
     channel_key,
@@ -103,6 +105,11 @@ class CrossChain(Contract):
     def create_client(self, ctx: Context, args: CreateClientArgs) -> ClientState:
         _require_governance(ctx, "clients are created")
         return create_client(ctx, args.client_id, args.chain_id, args.suite, args.validators)
+
+    @method(SubstituteClientArgs, roles=(CONTRACT_ROLE,))
+    def substitute_client(self, ctx: Context, args: SubstituteClientArgs) -> ClientState:
+        _require_governance(ctx, "frozen clients are recovered")
+        return substitute_client(ctx, args.subject, args.substitute)
 
     @method(OpenChannelArgs, roles=(CONTRACT_ROLE,))
     def open_channel(self, ctx: Context, args: OpenChannelArgs) -> Channel:

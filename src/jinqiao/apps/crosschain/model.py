@@ -105,7 +105,9 @@ def full_crosschain_key(key: bytes) -> bytes:
 
 class ClientState(CanonicalStruct, frozen=True):
     """A light client of another chain. ``frozen_height`` 0: active; otherwise the height at
-    which two conflicting certified headers were shown, and ``frozen_reason`` says what."""
+    which two conflicting certified headers were shown, and ``frozen_reason`` says what.
+    ``trusted_from_height``: proofs and headers below it are refused (0 for a client never
+    frozen; the height governance restarted it from after a freeze)."""
 
     client_id: str
     chain_id: str
@@ -113,6 +115,7 @@ class ClientState(CanonicalStruct, frozen=True):
     latest_height: int
     frozen_height: int
     frozen_reason: str
+    trusted_from_height: int
 
 
 class ConsensusState(CanonicalStruct, frozen=True):
@@ -193,6 +196,14 @@ class MisbehaviourArgs(CanonicalStruct, frozen=True):
     first_certificate: CommitCertificate
     second: BlockHeader
     second_certificate: CommitCertificate
+
+
+class SubstituteClientArgs(CanonicalStruct, frozen=True):
+    """Governance only: restart the frozen client ``subject`` from the latest header the active
+    client ``substitute`` (of the same chain and suite) holds."""
+
+    subject: str
+    substitute: str
 
 
 class OpenChannelArgs(CanonicalStruct, frozen=True):
@@ -316,6 +327,7 @@ __all__ = [
     "SendPacketArgs",
     "SequencePair",
     "SequenceResult",
+    "SubstituteClientArgs",
     "TimeoutPacketArgs",
     "UpdateClientArgs",
     "channel_key",

@@ -107,10 +107,11 @@ def make_genesis(
     parameters: ChainParameters | None = None,
     contracts: Mapping[str, dict[str, Any]] | None = None,
     chain_id: str = CHAIN_ID,
+    suite_name: str = SUITE_NAME,
 ) -> Genesis:
     """A checked genesis. ``validators`` are (name, organization) pairs, power 1; by default one
-    ``validator-<organization>`` per organization."""
-    suite = get_suite(SUITE_NAME)
+    ``validator-<organization>`` per organization. Keys are made for ``suite_name``."""
+    suite = get_suite(suite_name)
     if validators is None:
         validators = [(f"validator-{org.id}", org.id) for org in organizations]
     genesis = Genesis(
@@ -119,12 +120,15 @@ def make_genesis(
         organizations=tuple(organizations),
         accounts=tuple(
             GenesisAccount(
-                spec.name, spec.organization, signer_for(spec.name).public_key.hex(), spec.roles
+                spec.name,
+                spec.organization,
+                signer_for(spec.name, suite_name).public_key.hex(),
+                spec.roles,
             )
             for spec in accounts
         ),
         validators=tuple(
-            GenesisValidator(name, organization, signer_for(name).public_key.hex())
+            GenesisValidator(name, organization, signer_for(name, suite_name).public_key.hex())
             for name, organization in validators
         ),
         crypto_suite=suite.name,

@@ -200,6 +200,9 @@ METHODS = {
         "proven_block": (
             "(self, height: int | None = None, *, min_height: int | None = None) -> ProvenBlock"
         ),
+        "certified_header": (
+            "(self, height: int | None = None) -> tuple[BlockHeader, CommitCertificate]"
+        ),
         "header": "(self, height: int) -> BlockHeader",
         "lookup": (
             "(self, transaction_hash_: str) -> TransactionResult | PendingTransaction | None"
@@ -242,9 +245,14 @@ METHODS = {
             "(self, transaction: SignedTransaction, *, timeout_s: float | None = None) -> "
             "TransactionResult"
         ),
+        "state_read_proof": (
+            "(self, contract: str, key: bytes, *, height: int | None = None, "
+            "min_height: int | None = None) -> StateReadProof"
+        ),
         "status": "(self) -> dict[str, Any]",
         "submit": "(self, transaction: SignedTransaction) -> str",
         "submit_batch": "(self, transactions: Sequence[SignedTransaction]) -> BatchResult",
+        "validator_change_proofs": "(self, from_height: int) -> list[StateReadProof]",
         "validators_for": "(self, header: BlockHeader) -> ValidatorSet",
         "wait": "(self, transaction_hash_: str, *, timeout_s: float = 30.0) -> TransactionResult",
     },

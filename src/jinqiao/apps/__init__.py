@@ -16,16 +16,21 @@ The foundation's system and money contracts:
   (``jinqiao.apps.credit``);
 * ``supplychain`` (``SupplyChain``) — provenance of goods (GS1 keys, EPCIS events, custody) and
   receivables confirmed, split, financed and repaid in the token (``jinqiao.apps.supplychain``);
-* ``evidence`` (``Evidence``) — validators' equivocation put on chain.
+* ``evidence`` (``Evidence``) — validators' equivocation put on chain;
+* ``crosschain``, ``xtransfer``, ``htlc`` — light clients of other jinqiao networks, packets
+  proven against their headers, token transfer across chains and hash time locks
+  (``jinqiao.apps.crosschain``).
 
 ``default_contracts`` lists them in genesis order: the registry first, so that governance and the
 token can rely on organizations and accounts being in place; payments and supplychain after the
-token whose assets they move; credit and evidence keep no genesis state.
+token whose assets they move; credit, evidence and the cross-chain contracts keep no genesis
+state.
 """
 
 from __future__ import annotations
 
 from jinqiao.apps.credit import Credit
+from jinqiao.apps.crosschain import CrossChain, CrossTransfer, Htlc
 from jinqiao.apps.evidence import Evidence
 from jinqiao.apps.governance import Governance
 from jinqiao.apps.payments import Payments
@@ -37,13 +42,27 @@ from jinqiao.execution.api import Contract
 
 def default_contracts() -> list[Contract]:
     """A fresh instance of each foundation contract, in genesis order."""
-    return [Registry(), Governance(), Token(), Payments(), Credit(), Evidence(), SupplyChain()]
+    return [
+        Registry(),
+        Governance(),
+        Token(),
+        Payments(),
+        Credit(),
+        Evidence(),
+        SupplyChain(),
+        CrossChain(),
+        CrossTransfer(),
+        Htlc(),
+    ]
 
 
 __all__ = [
     "Credit",
+    "CrossChain",
+    "CrossTransfer",
     "Evidence",
     "Governance",
+    "Htlc",
     "Payments",
     "Registry",
     "SupplyChain",

@@ -361,3 +361,39 @@ def bench_contracts(
     run_contracts_bench(
         calls=calls, block_size=block_size, rounds=rounds, json_output=json_output, output=output
     )
+
+
+@bench_app.command("crosschain")
+@guarded
+def bench_crosschain(
+    messages: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Transfers A → B to relay.")
+    ] = 200,
+    validators_a: Annotated[int, typer.Option(min=1, max=4, help="Validators of A.")] = 1,
+    validators_b: Annotated[int, typer.Option(min=1, max=4, help="Validators of B.")] = 1,
+    suite_a: Annotated[str, typer.Option(help="Crypto suite of A.")] = "ed25519-sha256",
+    suite_b: Annotated[str, typer.Option(help="Crypto suite of B.")] = "sm2-sm3",
+    repeats: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Timed runs of each verification.")
+    ] = 200,
+    json_output: JsonOption = False,
+    output: OutputOption = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a PNG of packets delivered over time here.")
+    ] = None,
+    base_port: Annotated[int, typer.Option(min=1024, max=65000)] = 9800,
+) -> None:
+    """Packets per second delivered with proofs between two local networks by the relayer, and
+    the cost of one header and one message verification on chain (docs/performance.md)."""
+    from jinqiao.bench.crosschain import run_crosschain_bench
+
+    run_crosschain_bench(
+        messages=messages,
+        validators=(validators_a, validators_b),
+        suites=(suite_a, suite_b),
+        repeats=repeats,
+        base_port=base_port,
+        json_output=json_output,
+        output=output,
+        plot=plot,
+    )

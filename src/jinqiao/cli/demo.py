@@ -51,9 +51,27 @@ def demo(
     credit: Annotated[
         bool, typer.Option("--credit/--no-credit", help="Run the credit story after payments.")
     ] = True,
+    cross_chain: Annotated[
+        bool,
+        typer.Option(
+            "--cross-chain",
+            help="Instead: two networks (the second with one sm2-sm3 validator) moving CNY "
+            "across and back, one swap completed and one refunded (docs/crosschain.md).",
+        ),
+    ] = False,
 ) -> None:
     """Start a local network, run a day of signed CNY transfers, a day of card payments
     cleared and settled between the institutions, and a supply chain, and show what happened."""
+    if cross_chain:
+        from jinqiao.demo.crosschain import run_cross_chain_demo
+
+        run_cross_chain_demo(
+            base_port=base_port,
+            directory=directory,
+            validators=(validators, 1),
+            suites=(suite, "sm2-sm3"),
+        )
+        return
     from jinqiao.demo.run import run_demo
 
     run_demo(

@@ -18,6 +18,7 @@ from jinqiao.cli import (
     node,
     payments,
     query,
+    relay,
     scf,
     token,
 )
@@ -50,6 +51,7 @@ app.add_typer(credit.credit_app, name="credit")
 app.add_typer(index.index_app, name="index")
 app.command("export")(index.export)
 app.add_typer(contract.contract_app, name="contract")
+app.command("relay")(relay.relay)
 
 
 def main() -> None:

@@ -561,10 +561,23 @@ class Client:
     ) -> ProvenValue:
         """A state value with its proof, verified against the genesis validators. With
         ``min_height`` the answer must be read at that height or later (docs/proofs.md §9.1)."""
+        proof = self.state_read_proof(contract, key, height=height, min_height=min_height)
+        return self._proven_value(proof, contract.encode() + b"/" + key, height, min_height)
+
+    def state_read_proof(
+        self,
+        contract: str,
+        key: bytes,
+        *,
+        height: int | None = None,
+        min_height: int | None = None,
+    ) -> StateReadProof:
+        """The node's ``StateReadProof`` of a state key as served, unchecked: for a caller that
+        hands the proof on (a relayer, to another chain's client, which checks it); use
+        ``read_state`` to check it here."""
         params = _height_params(height, min_height)
         answer = self._request("GET", f"/v1/state/{contract}/{key.hex()}", params=params)
-        proof = _decode_hex(answer.get("proof"), StateReadProof)
-        return self._proven_value(proof, contract.encode() + b"/" + key, height, min_height)
+        return _decode_hex(answer.get("proof"), StateReadProof)
 
     def _proven_value(
         self,
@@ -799,6 +812,22 @@ class Client:
                 "other attributes than the event delivered"
             )
         return proven
+
+    def certified_header(self, height: int | None = None) -> tuple[BlockHeader, CommitCertificate]:
+        """The committed header at ``height`` (default: the head) and its commit certificate,
+        checked against each other as ``block`` does."""
+        answer = self.block(height)
+        header = _decode_hex(answer["header_bytes"], BlockHeader)
+        return header, _decode_hex(answer["certificate_bytes"], CommitCertificate)
+
+    def validator_change_proofs(self, from_height: int) -> list[StateReadProof]:
+        """The node's proofs of validator-set changes from ``from_height`` on (``GET
+        /v1/validators/changes``), unchecked: each is the new set proven against the header
+        that announces it (docs/proofs.md §3.3). At most 100."""
+        answer = self._request(
+            "GET", "/v1/validators/changes", params={"from_height": max(1, from_height)}
+        )
+        return [_decode_hex(change["proof"], StateReadProof) for change in answer["changes"]]
 
     def header(self, height: int) -> BlockHeader:
         """The committed header at ``height``, checked against its commit certificate (as

@@ -14,6 +14,12 @@ The runtime (``jinqiao.execution.runtime``), the overlay and step meter
 (``jinqiao.execution.state``) and the modules behind this one are not for contracts: the
 import-linter contract "Apps see only the contract API" in ``pyproject.toml`` fails the build if
 an app imports them directly.
+
+The header and proof checks of the standalone verifier (``verify_certificate``,
+``verify_state_proof``, ``VerificationError``) are re-exported here for contracts that check
+another chain's headers and state on chain (the cross-chain light client,
+``jinqiao.apps.crosschain``): one implementation of the rules of docs/proofs.md serves the
+off-chain verifier and the on-chain client (docs/adr/0028-cross-chain.md).
 """
 
 from jinqiao.execution.contract import (
@@ -40,6 +46,7 @@ from jinqiao.execution.identity import (
     account_key,
     organization_key,
 )
+from jinqiao.verify import VerificationError, verify_certificate, verify_state_proof
 
 __all__ = [
     "CONTRACT_ROLE",
@@ -55,6 +62,7 @@ __all__ = [
     "GenesisContext",
     "Organization",
     "PendingValidators",
+    "VerificationError",
     "account_key",
     "check_amount",
     "check_bound",
@@ -62,4 +70,6 @@ __all__ = [
     "method",
     "organization_key",
     "query",
+    "verify_certificate",
+    "verify_state_proof",
 ]

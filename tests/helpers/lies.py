@@ -22,6 +22,11 @@ from typing import Any
 import httpx
 import msgspec
 
+from jinqiao.client.saved import SavedAnswer, verify_saved
+from jinqiao.client.verified import Verified
+from jinqiao.core.errors import JinqiaoError
+from jinqiao.core.genesis import Genesis
+
 MAX_NESTED_BYTES = 1 << 22
 
 
@@ -118,6 +123,42 @@ def alterations(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         yield path, "00"
 
 
+# The one field of an answer no proof covers and that says nothing about the ledger: a 404's
+# message (its details are checked).
+UNPROVEN_ECHOES = (".message",)
+
+
+def lie_in_saved_answer(
+    genesis: Genesis, saved: SavedAnswer, honest: Verified
+) -> tuple[int, int, int, list[str]]:
+    """Every alteration of a saved answer — its answer and its validator-change pages — checked
+    by ``verify_saved``: ``(tried, refused, proving the same, accepted lies)``.
+
+    An alteration that still checks is harmless only when it proves exactly what the honest
+    file proves: a field left out shows nothing false; a validator change given twice is
+    skipped once followed; a proof changed inside (``<>``) that still checks still proves it —
+    e.g. a certificate without one precommit whose signers still hold over two thirds of the
+    power. A shown field changed outside a proof is always a lie, except ``UNPROVEN_ECHOES``."""
+    tried = refused = same = 0
+    accepted: list[str] = []
+    for where, altered in alterations(msgspec.to_builtins(saved)):
+        if not where.startswith((".answer", ".validator_changes")):
+            continue  # the request: another request's answer, not a lie in this one
+        tried += 1
+        try:
+            verified = verify_saved(genesis, msgspec.convert(altered, SavedAnswer))
+        except (JinqiaoError, msgspec.ValidationError):
+            refused += 1
+            continue
+        repeated_change = where.startswith(".validator_changes") and where.endswith("repeated)")
+        harmless = where.endswith("(dropped)") or repeated_change or "<>" in where
+        if harmless and verified == honest:
+            same += 1
+        elif not where.endswith(UNPROVEN_ECHOES):
+            accepted.append(where)
+    return tried, refused, same, accepted
+
+
 class Lying(httpx.BaseTransport):
     """Forwards to ``inner`` (the real transport); answers the requests ``targets`` picks with
     ``lie`` instead (status and JSON body), when it is set."""
@@ -150,4 +191,4 @@ class Lying(httpx.BaseTransport):
         self.inner.close()
 
 
-__all__ = ["Lying", "alterations"]
+__all__ = ["UNPROVEN_ECHOES", "Lying", "alterations", "lie_in_saved_answer"]

@@ -36,6 +36,7 @@ from jinqiao.apps.payments.model import (
 from jinqiao.cli.main import app
 from jinqiao.client import Client, ClientError, TransactionResult
 from jinqiao.client.reports import ReportProofs, verify_report
+from jinqiao.client.saved import load_saved
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import JinqiaoError
@@ -47,7 +48,7 @@ from jinqiao.provision.network import NetworkLayout
 from jinqiao.reports.iso20022 import PACS_008_NAMESPACE, PACS_009_NAMESPACE
 from jinqiao.verify import verify_state_read
 from tests.helpers import doc_examples
-from tests.helpers.lies import alterations
+from tests.helpers.lies import alterations, lie_in_saved_answer
 from tests.helpers.process import NodeProcess, make_network
 from tests.helpers.reports import XSD_DIRECTORY
 
@@ -490,3 +491,44 @@ def test_every_alteration_of_a_report_bundle_is_refused(day: Day, tmp_path: Path
         with pytest.raises(JinqiaoError):
             verify_report(genesis, altered_file, msgspec.convert(honest, ReportProofs))
     print(f"report bundle: {tried} alterations, all refused")
+
+
+def _record_paths(day: Day) -> list[str]:
+    cycle = f"/v1/payments/cycles/{day.cycle_id}"
+    return [
+        "/v1/payments/institutions/bank-a",
+        "/v1/payments/institutions/nobody",  # absent: a 404 proving it
+        "/v1/payments/payments/P1",
+        f"{cycle}",
+        f"{cycle}/totals",
+        f"{cycle}/positions/bank-a",
+        f"{cycle}/institutions/bank-a",
+        f"{cycle}/flows/bank-a/ecfin",
+        f"{cycle}/entries/bank-a/0",
+    ]
+
+
+def test_saved_payments_records_verify_offline_and_every_alteration_is_refused(
+    day: Day, tmp_path: Path
+) -> None:
+    """Each payments record route (docs/proofs.md §11), saved from the node: ``jinqiao
+    verify`` accepts it, and refuses every one-field alteration of it (tests/helpers/lies.py)."""
+    genesis = str(day.directory / "genesis.json")
+    totals = [0, 0]
+    for path in _record_paths(day):
+        file = tmp_path / "record.json"
+        verified = day.client.save(file, path)
+        result = CliRunner().invoke(app, ["verify", str(file), "--genesis", genesis])
+        assert result.exit_code == 0, (path, result.stderr)
+        assert result.stdout == f"verified: {verified.summary}\n"
+        saved = load_saved(file.read_bytes())
+        tried, refused, same, accepted = lie_in_saved_answer(day.client.genesis, saved, verified)
+        assert not accepted, (path, accepted[:10])
+        assert tried > 30
+        assert tried - refused - same <= 1, path  # a 404's free-text message
+        totals[0] += tried
+        totals[1] += refused
+    print(
+        f"payments records: {totals[0]} alterations, {totals[1]} refused, the rest proving "
+        "the same (or a 404's message)"
+    )

@@ -1,7 +1,8 @@
 """The chain index against a real node process: a small payments day indexed through the SDK
 (every block verified), the rows checked against the node; an indexer killed with SIGKILL
 mid-way resumes with no gap and no duplicate and ends equal to a rebuild; the same code path into
-a real PostgreSQL server; the Parquet export read by DuckDB with docs/index.md's example; and
+a real PostgreSQL server; a node that lies about one block stops the run before that block;
+the Parquet export read by DuckDB with docs/index.md's examples; and
 every bad situation (missing, locked, behind, another chain, bad arguments) a clear message."""
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ from jinqiao.bench.network import _presign, _spec
 from jinqiao.client import Client
 from jinqiao.index import ChainIndex, queries
 from jinqiao.index.store import utc_date
-from jinqiao.terminal import console, emit_json
+from jinqiao.terminal import console, save_result
 
 INSERT_BATCH_ROWS = 20_000
 MERCHANTS = 2_000
@@ -390,11 +390,7 @@ def run_index_bench(
     if plot is not None:
         plot_index_bench(result, plot)
         result["plot"] = str(plot)
-    if output is not None:
-        output.write_text(json.dumps(result, indent=2) + "\n")
-    if json_output:
-        emit_json(result)
-    else:
+    if save_result(result, output=output, json_output=json_output):
         _print(result)
     return result
 

@@ -1,7 +1,8 @@
 """The chain index against a real node process: a small payments day indexed through the SDK
 (every block verified), the rows checked against the node; an indexer killed with SIGKILL
 mid-way resumes with no gap and no duplicate and ends equal to a rebuild; the same code path into
-a real PostgreSQL server; the Parquet export read by DuckDB with docs/index.md's example; and
+a real PostgreSQL server; a node that lies about one block stops the run before that block;
+the Parquet export read by DuckDB with docs/index.md's examples; and
 every bad situation (missing, locked, behind, another chain, bad arguments) a clear message."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import httpx
 import pytest
 
 from jinqiao.apps.payments.model import AuthorizeArgs
@@ -27,6 +29,7 @@ from jinqiao.core.genesis import load_genesis
 from jinqiao.index import ChainIndex, IndexBehind, IndexLocked, IndexMismatch, IndexMissing, queries
 from jinqiao.keys import load_key
 from jinqiao.provision.network import NetworkLayout
+from jinqiao.verify import VerificationError
 from tests.helpers.cluster import block_hash, wait_for
 from tests.helpers.doc_examples import ROOT, block
 from tests.helpers.postgres import postgres_server
@@ -405,3 +408,43 @@ def test_bad_situations_are_clear_messages(network: Network, tmp_path: Path) -> 
         "index", "query", "block", "1", "--database", str(tmp_path / "garbage.sqlite")
     )
     assert garbage.returncode == 1 and "Traceback" not in garbage.stderr, garbage.stderr
+
+
+class _Tampering(httpx.BaseTransport):
+    """Forwards to the real node, and changes one receipt of block ``height``'s leaves: a node
+    that lies about one block."""
+
+    def __init__(self, height: int) -> None:
+        self.height = height
+        self.inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.url.path != f"/v1/blocks/{self.height}":
+            return response
+        body = json.loads(response.read())
+        leaf = body["receipt_leaves"][0]
+        body["receipt_leaves"][0] = leaf[:-2] + ("00" if leaf[-2:] != "00" else "01")
+        return httpx.Response(response.status_code, json=body)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_lying_node_is_not_indexed(network: Network, tmp_path: Path) -> None:
+    """Blocks are indexed only as the SDK verified them: a block whose receipt differs from the
+    header's receipts root stops the run, and the index keeps everything before it, nothing of
+    it."""
+    lying_height = 4
+    client = Client(
+        network.node.url,
+        genesis_file=network.directory / "genesis.json",
+        transport=_Tampering(lying_height),
+    )
+    database = str(tmp_path / "lied.sqlite")
+    with client, ChainIndex(database, writer=True) as index:
+        with pytest.raises(VerificationError):
+            index.catch_up(client)
+        assert _check_contiguous(index) == lying_height - 1
+    resumed = _index_run(network, database, "--until", str(lying_height + 2))
+    assert (resumed["from_height"], resumed["height"]) == (lying_height - 1, lying_height + 2)

@@ -45,7 +45,7 @@ from jinqiao.bench.network import _presign, _spec
 from jinqiao.client import Client
 from jinqiao.index import ChainIndex, queries
 from jinqiao.index.store import utc_date
-from jinqiao.terminal import console, emit_json
+from jinqiao.terminal import console, save_result
 
 INSERT_BATCH_ROWS = 20_000
 MERCHANTS = 2_000
@@ -390,11 +390,7 @@ def run_index_bench(
     if plot is not None:
         plot_index_bench(result, plot)
         result["plot"] = str(plot)
-    if output is not None:
-        output.write_text(json.dumps(result, indent=2) + "\n")
-    if json_output:
-        emit_json(result)
-    else:
+    if save_result(result, output=output, json_output=json_output):
         _print(result)
     return result
 
@@ -418,6 +414,7 @@ def plot_index_bench(result: dict[str, Any], path: Path) -> None:
             ha="center",
             va="bottom",
         )
+    left.set_ylim(0, 1.3 * max([run["blocks_per_second"] for run in runs] or [1]))
     left.set_ylabel("blocks indexed per second (verified, via HTTP)")
     left.set_title(f"{result['setup']['indexing']['block_max_transactions']} transactions a block")
     names = list(result["queries"][0]["queries"]) if result["queries"] else []
@@ -433,7 +430,7 @@ def plot_index_bench(result: dict[str, Any], path: Path) -> None:
     right.set_xscale("log")
     right.axvline(QUERY_TARGET_MS, color="#e53e3e", linestyle="--", label="100 ms target")
     right.set_xlabel("p95 (ms, log scale)")
-    right.legend(loc="lower right")
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -124,14 +124,16 @@ class Kit:
         return result.receipts
 
     def query(self, name: str, **arguments: Any) -> Any:
-        """A query's result against committed state; a refusal raises ``Rejection``."""
+        """A query's result against committed state, as a client decodes it (lists, not
+        tuples); a refusal raises ``Rejection``."""
         spec = self.contract.methods.get(name)
         if spec is None:
             raise KeyError(f"{self.name} has no query {name!r}")
         block = BlockContext(CHAIN_ID, self.height, self.time_ms, b"")
-        return self.runtime.run_query(
+        result = self.runtime.run_query(
             MappingState(self.state), block, self.name, name, spec.args_type(**arguments)
         )
+        return None if result is None else msgspec.msgpack.decode(encode(result))
 
     def load(self, key: bytes) -> Any:
         """What the contract saved under ``key`` (``ctx.state.save``), or ``None``."""

@@ -120,8 +120,8 @@ RULES: dict[str, Rule] = {
             "JQ170",
             "module-level statement",
             "the module holds only imports, constants (numbers, strings, bytes, booleans, "
-            "`None` and tuples of them), functions and the contract class: anything else runs "
-            "once per node and could keep state between calls",
+            "`None`, arithmetic on literals and tuples of them), functions and the contract "
+            "class: anything else runs once per node and could keep state between calls",
         ),
         Rule(
             "JQ171",
@@ -241,11 +241,14 @@ class Finding:
 
 def is_constant(node: ast.expr) -> bool:
     """An immutable literal: a number (not a float), string, bytes, boolean, ``None``, a
-    negated number, or a tuple of these."""
+    negated number, arithmetic on these (``90 * DAY_MS`` is not, ``10**15`` is: names are not
+    followed), or a tuple of these. Arithmetic runs metered when the module loads."""
     if isinstance(node, ast.Constant):
         return not isinstance(node.value, float | complex)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return is_constant(node.operand)
+    if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Div):
+        return is_constant(node.left) and is_constant(node.right)
     if isinstance(node, ast.Tuple):
         return all(is_constant(element) for element in node.elts)
     return False

@@ -3,9 +3,10 @@
 ``compile_contract`` refuses any source with a review finding (``jinqiao.contracts.rules``), then
 transforms it twice: RestrictedPython's transformer routes attribute and item access, iteration,
 unpacking and augmented assignment through guard functions; ``Instrumenter`` adds a step at
-every function entry and ``while`` iteration (``for`` and comprehensions step through the
-metered ``_getiter_``), keeps a depth count, and routes ``+``, ``*``, ``**``, ``<<``, f-strings
-and ``*unpacking`` through ``jinqiao.contracts.meter.Operations``, which size the result first.
+every function entry and at the top of every ``for`` and ``while`` body (comprehensions and
+unpacking step through the metered ``_getiter_``), sizes comparison operands, keeps a depth
+count, and routes ``+``, ``*``, ``**``, ``<<``, f-strings and ``*unpacking`` through
+``jinqiao.contracts.meter.Operations``, which size the result first.
 
 At run time the contract sees only: the builtins in ``Guards.builtins`` (several wrapped so that
 they iterate through the meter and size what they build), attribute access through an allow-list

@@ -166,6 +166,7 @@ def test_the_manifest_must_match_the_code() -> None:
         'name = "x"\nversion = "1"\n[methods.add]\nargs = { a = "float" }\n',
         'name = "x"\nversion = "1"\n[methods.add]\nkind = "query"\nroles = ["a"]\n',
         'name = "x"\nversion = "1"\nowner = "me"\n[methods.add]\n',
+        'name = "x"\nversion = "1"\n[methods.genesis]\n',
     ],
 )
 def test_bad_manifests_are_refused(manifest: str) -> None:

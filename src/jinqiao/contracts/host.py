@@ -46,6 +46,8 @@ ARGUMENT_TYPES: dict[str, Any] = {
 """What a manifest may declare as an argument's type (lists arrive as tuples)."""
 
 MAX_STORED_DEPTH = 8
+RESERVED_METHOD_NAMES = frozenset({"genesis", "name", "methods"})
+"""Attributes every runtime contract has: a method so named would replace them."""
 MIN_ENCODED_INT = -(2**63)
 MAX_ENCODED_INT = 2**64 - 1
 """msgpack's integers: a value outside cannot be encoded into state, an event or a receipt."""
@@ -96,6 +98,8 @@ def parse_manifest(text: str) -> Manifest:
     for method_name, entry in methods.items():
         if not IDENTIFIER.fullmatch(method_name) or not isinstance(entry, dict):
             refuse(f"method {method_name!r}: not an identifier or not a table")
+        if method_name in RESERVED_METHOD_NAMES:
+            refuse(f"method {method_name!r}: the name is the runtime's (genesis, name, methods)")
         if set(entry) - {"kind", "roles", "args"}:
             refuse(f"method {method_name}: unknown keys")
         kind = entry.get("kind", api.METHOD)

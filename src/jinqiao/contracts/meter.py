@@ -209,6 +209,13 @@ class Operations:
             self.meter.allocate(size_of(right) * max(left, 0))
         return left * right
 
+    def modulo(self, left: Any, right: Any) -> Any:
+        """``%``: of numbers only. ``"%s" % x`` would format any object (its repr holds an
+        address) and ``"%999999999d"`` builds a string of any size."""
+        if isinstance(left, str | bytes):
+            raise TypeError("%-formatting is not available to contracts; use an f-string")
+        return left % right
+
     def power(self, base: Any, exponent: Any) -> Any:
         if is_integer(base) and is_integer(exponent):
             if exponent < 0:
@@ -241,9 +248,9 @@ class Operations:
         "*=": multiply,
         "**=": power,
         "<<=": left_shift,
+        "%=": modulo,
         "-=": lambda self, left, right: left - right,
         "//=": lambda self, left, right: left // right,
-        "%=": lambda self, left, right: left % right,
         ">>=": lambda self, left, right: left >> right,
         "&=": lambda self, left, right: left & right,
         "|=": lambda self, left, right: left | right,

@@ -176,6 +176,12 @@ RULES: dict[str, Rule] = {
             "`match` calls hidden methods (`__match_args__`, `__eq__`) the review cannot see",
         ),
         Rule(
+            "JQ185",
+            "assert",
+            "`python -O` removes asserts, so nodes started differently would disagree; use "
+            "`ctx.reject`",
+        ),
+        Rule(
             "JQ190",
             "the module does not load",
             "running the module's top level (its constants and definitions) raised or ran out "
@@ -380,6 +386,10 @@ class Reviewer(ast.NodeVisitor):
 
     def visit_With(self, node: ast.With) -> None:
         self.add(node, "JQ182", "with")
+        self.generic_visit(node)
+
+    def visit_Assert(self, node: ast.Assert) -> None:
+        self.add(node, "JQ185", "assert; use ctx.reject")
         self.generic_visit(node)
 
     def visit_Match(self, node: ast.Match) -> None:

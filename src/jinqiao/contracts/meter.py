@@ -19,6 +19,8 @@ per item (the items exist already), an ``int`` its bits over eight.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from jinqiao.contracts.limits import (
@@ -180,12 +182,32 @@ def is_integer(value: object) -> bool:
 SEQUENCES = (str, bytes, list, tuple)
 
 
+CURRENT_METER: ContextVar[Meter] = ContextVar("jinqiao_contract_meter")
+"""The meter of the call running in this thread (or task). A context variable, not an attribute
+of the compiled contract: the node runs queries on API threads while a block executes, and each
+call must charge its own meter."""
+
+
+@contextmanager
+def metering(meter: Meter) -> Iterator[Meter]:
+    """Charge everything the sandbox does in this context to ``meter``."""
+    token = CURRENT_METER.set(meter)
+    try:
+        yield meter
+    finally:
+        CURRENT_METER.reset(token)
+
+
 class Operations:
-    """The guarded operators, each charging ``meter`` before computing. The sandbox binds one
-    instance into a contract's globals and points ``meter`` at each call's own meter."""
+    """The guarded operators, each charging the current call's meter (``CURRENT_METER``) before
+    computing. Outside any call they charge a meter of their own, which nothing reads."""
 
     def __init__(self) -> None:
-        self.meter = Meter()
+        self.idle_meter = Meter()
+
+    @property
+    def meter(self) -> Meter:
+        return CURRENT_METER.get(self.idle_meter)
 
     def add(self, left: Any, right: Any) -> Any:
         if (

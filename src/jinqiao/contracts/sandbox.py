@@ -12,7 +12,8 @@ At run time the contract sees only: the builtins in ``Guards.builtins`` (several
 they iterate through the meter and size what they build), attribute access through an allow-list
 per type (``Guards.getattr``), the three names of ``jinqiao.contracts.api``, two hash functions,
 and the context it is called with (``jinqiao.contracts.host``). One ``Guards`` serves one
-compiled contract and is pointed at a fresh ``Meter`` for each call; calls do not overlap.
+compiled contract; each call charges its own ``Meter`` (``meter.CURRENT_METER``), so calls on
+different threads — a query on an API thread while a block executes — do not mix their counts.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from jinqiao.contracts.meter import (
     OutOfMemory,
     TooDeep,
     is_integer,
+    metering,
     size_of,
 )
 from jinqiao.contracts.rules import (
@@ -691,10 +693,9 @@ class LoadedContract:
     ) -> None:
         self.guards = Guards(public, metered=metered)
         namespace = self.guards.module_globals(module_name)
-        meter = Meter()
-        self.guards.meter = meter
         try:
-            exec(code, namespace)  # noqa: S102 (reviewed, instrumented, restricted: the sandbox)
+            with metering(Meter()):
+                exec(code, namespace)  # noqa: S102 (reviewed, instrumented, restricted)
         except Halt as halt:
             raise InvalidInput(f"loading the contract: {halt.message}") from None
         except Exception as exc:
@@ -721,16 +722,14 @@ class LoadedContract:
         """Run ``name`` under ``meter``. Raises the meter's ``Halt`` when the call ran out or
         rejected, even if the contract swallowed it (``finally: return``)."""
         declared = self.declared[name]
-        self.guards.meter = meter
         try:
-            result = declared.function(self.instance, context, arguments)
+            with metering(meter):
+                result = declared.function(self.instance, context, arguments)
         except RecursionError:
             # The interpreter's own limit (a deeply nested value compared or copied in C).
             raise meter.fail(TooDeep("the interpreter's recursion limit")) from None
         except MemoryError:
             raise meter.fail(OutOfMemory("the interpreter ran out of memory")) from None
-        finally:
-            self.guards.meter = Meter()
         if meter.halted is not None:
             raise meter.halted
         return result

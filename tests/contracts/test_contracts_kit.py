@@ -117,3 +117,10 @@ def test_the_bench_runs_every_variant(tmp_path: Path, capsys: pytest.CaptureFixt
     loop = result["results"]["loop"]
     assert loop["steps_used"] == {"builtin": 3, "member": 104, "member-unmetered": 3}
     assert set(loop["calls_per_second"]) == {"builtin", "member", "member-unmetered"}
+
+
+def test_the_cli_names_the_package_files_as_the_package_module_does() -> None:
+    import jinqiao.cli.contract as cli
+    from jinqiao.contracts import package
+
+    assert (cli.SOURCE_FILE, cli.MANIFEST_FILE) == (package.SOURCE_FILE, package.MANIFEST_FILE)

@@ -9,16 +9,19 @@ DIR`` runs the package's tests against an in-process chain and reports coverage.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from jinqiao.cli.common import fail, guarded
-from jinqiao.contractkit.runner import TestReport, read_package_file, run_package_tests
-from jinqiao.contractkit.scaffold import scaffold
-from jinqiao.contracts.limits import MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES
-from jinqiao.contracts.package import MANIFEST_FILE, SOURCE_FILE, review_package
-from jinqiao.contracts.rules import RULES
+
+if TYPE_CHECKING:
+    from jinqiao.contractkit.runner import TestReport
+
+# The review, the sandbox and coverage.py load only when a contract command runs (every other
+# ``jinqiao`` command would pay for them at start).
+SOURCE_FILE = "contract.py"
+MANIFEST_FILE = "contract.toml"
 
 contract_app = typer.Typer(
     help="Member contracts: scaffold, check and test a package (docs/contracts.md).",
@@ -35,6 +38,11 @@ def check(
     ] = False,
 ) -> None:
     """Review a package: the deterministic subset's rules, and the manifest against the code."""
+    from jinqiao.contractkit.runner import read_package_file
+    from jinqiao.contracts.limits import MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES
+    from jinqiao.contracts.package import review_package
+    from jinqiao.contracts.rules import RULES
+
     source = read_package_file(directory / SOURCE_FILE, MAX_SOURCE_BYTES)
     manifest = read_package_file(directory / MANIFEST_FILE, MAX_MANIFEST_BYTES)
     findings = review_package(manifest, source)
@@ -57,6 +65,8 @@ def new(
     ] = Path("."),
 ) -> None:
     """Write a new package NAME/: contract.py, contract.toml and tests/test_contract.py."""
+    from jinqiao.contractkit.scaffold import scaffold
+
     files = scaffold(name)
     directory = parent / name
     if directory.exists():
@@ -77,6 +87,10 @@ def test(
 ) -> None:
     """Run DIR/tests/test_*.py against an in-process chain; report line and branch coverage
     of contract.py. Exits 1 if a test fails or the package is refused."""
+    from jinqiao.contractkit.runner import read_package_file, run_package_tests
+    from jinqiao.contracts.limits import MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES
+    from jinqiao.contracts.package import review_package
+
     findings = review_package(
         read_package_file(directory / MANIFEST_FILE, MAX_MANIFEST_BYTES),
         read_package_file(directory / SOURCE_FILE, MAX_SOURCE_BYTES),

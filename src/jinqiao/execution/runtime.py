@@ -82,8 +82,17 @@ class Caller:
 class Runtime:
     """Holds the contracts of a network and applies transactions to state."""
 
-    def __init__(self, suite: CryptoSuite, chain_id: str, contracts: Sequence[Contract]) -> None:
+    def __init__(
+        self,
+        suite: CryptoSuite,
+        chain_id: str,
+        contracts: Sequence[Contract],
+        resolver: Callable[[Callable[[bytes], bytes | None], str], Contract | None] | None = None,
+    ) -> None:
         self.suite = suite
+        self.resolver = resolver
+        """Finds a contract that is not built in — a member's, committed on chain — by name in
+        the state being executed (``jinqiao.contracts.lifecycle.MemberContracts.resolve``)."""
         self.chain_id = chain_id
         self.contracts: dict[str, Contract] = {}
         for contract in contracts:
@@ -156,7 +165,9 @@ class Runtime:
             )
         caller = self._caller(state, body.sender, body.public_key)
         contract = (
-            self.contracts.get(body.contract) if len(body.contract) <= MAX_NAME_LENGTH else None
+            self.find_contract(state, body.contract)
+            if len(body.contract) <= MAX_NAME_LENGTH
+            else None
         )
         if contract is None:
             raise Rejection("unknown_contract", f"no contract named {body.contract[:64]!r}")
@@ -173,6 +184,13 @@ class Runtime:
                 required=sorted(spec.roles),
             )
         return caller, contract, spec, arguments
+
+    def find_contract(self, state: StateReader, name: str) -> Contract | None:
+        """A built-in contract, else (with a resolver) a member's committed in ``state``."""
+        contract = self.contracts.get(name)
+        if contract is None and self.resolver is not None:
+            contract = self.resolver(state.get, name)
+        return contract
 
     def _caller(self, state: StateReader, sender: bytes, public_key: bytes) -> Caller:
         registry = ContractState(REGISTRY, Overlay(state), StepMeter())
@@ -380,7 +398,7 @@ class Runtime:
     ) -> Any:
         """Run a read-only query against ``state``. ``arguments`` is already of the query's
         argument type. Raises ``Rejection`` for unknown names or a refusal."""
-        contract = self.contracts.get(contract_name)
+        contract = self.find_contract(state, contract_name)
         if contract is None:
             raise Rejection("unknown_contract", f"no contract named {contract_name[:64]!r}")
         spec = contract.methods.get(query_name)

@@ -1,0 +1,130 @@
+"""The lifecycle on chain: a package is proposed, each organization's admin approves its exact
+hash, at the quorum it is committed and callable by its name; an upgrade goes the same way."""
+
+from __future__ import annotations
+
+import pytest
+
+from jinqiao.apps import default_contracts
+from jinqiao.contracts.lifecycle import (
+    Lifecycle,
+    MemberContracts,
+    PackageArgs,
+    PackageView,
+    ProposeArgs,
+    package_hash,
+)
+from jinqiao.core.codec import CanonicalStruct, decode
+from jinqiao.core.errors import Rejection
+from tests.helpers.chain import Chain
+
+SOURCE = """from jinqiao.contracts.api import Contract, method, query
+
+
+class Tally(Contract):
+    @method
+    def add(self, ctx, args):
+        total = (ctx.state.load(b"total") or 0) + args.amount_minor
+        ctx.state.save(b"total", total)
+        return total
+
+    @query
+    def total(self, ctx, args):
+        return ctx.state.load(b"total") or 0
+"""
+MANIFEST = """name = "tally"
+version = "{version}"
+[methods.add]
+args = {{ amount_minor = "int" }}
+[methods.total]
+kind = "query"
+"""
+ADMINS = ("central-bank-admin", "bank-a-admin", "bank-b-admin", "regulator-admin")
+
+
+class AddArgs(CanonicalStruct, frozen=True):
+    amount_minor: int
+
+
+class NoArgs(CanonicalStruct, frozen=True):
+    pass
+
+
+def lifecycle_chain() -> Chain:
+    chain = Chain(contracts=[*default_contracts(), Lifecycle()])
+    chain.runtime.resolver = MemberContracts().resolve
+    return chain
+
+
+def propose(chain: Chain, manifest: str, source: str = SOURCE) -> bytes:
+    receipt = chain.ok("bank-a-admin", "contracts", "propose", ProposeArgs(manifest, source))
+    hash_bytes = decode(receipt.result, bytes, max_bytes=64)
+    assert hash_bytes == package_hash(manifest, source)
+    return hash_bytes
+
+
+def test_a_package_is_callable_once_the_quorum_approves() -> None:
+    chain = lifecycle_chain()
+    hash_bytes = propose(chain, MANIFEST.format(version="1"))
+    chain.rejected("unknown_contract", "alice", "tally", "add", AddArgs(5))
+    chain.ok("central-bank-admin", "contracts", "approve", PackageArgs(hash_bytes))
+    chain.ok("bank-a-admin", "contracts", "approve", PackageArgs(hash_bytes))
+    chain.rejected(
+        "already_approved", "bank-a-admin", "contracts", "approve", PackageArgs(hash_bytes)
+    )
+    view = chain.query("contracts", "package", PackageArgs(hash_bytes))
+    assert view == PackageView("tally", "1", "proposed", ("bank-a", "central-bank"))
+    chain.rejected("unknown_contract", "alice", "tally", "add", AddArgs(5))
+    # 3 of 4 organizations meet the default quorum of 2/3
+    receipt = chain.ok("bank-b-admin", "contracts", "approve", PackageArgs(hash_bytes))
+    assert [event.name for event in receipt.events] == ["PackageApproved", "PackageCommitted"]
+    receipt = chain.ok("alice", "tally", "add", AddArgs(5))
+    assert decode(receipt.result, int, max_bytes=16) == 5
+    assert chain.query("tally", "total", NoArgs()) == 5
+    chain.rejected(
+        "package_committed", "regulator-admin", "contracts", "approve", PackageArgs(hash_bytes)
+    )
+
+
+def test_an_upgrade_keeps_the_state_and_runs_the_new_code() -> None:
+    chain = lifecycle_chain()
+    first = propose(chain, MANIFEST.format(version="1"))
+    for admin in ADMINS[:3]:
+        chain.ok(admin, "contracts", "approve", PackageArgs(first))
+    chain.ok("alice", "tally", "add", AddArgs(5))
+    doubled = SOURCE.replace("+ args.amount_minor", "+ 2 * args.amount_minor")
+    second = propose(chain, MANIFEST.format(version="2"), doubled)
+    chain.ok("alice", "tally", "add", AddArgs(5))  # still version 1 until the quorum
+    assert chain.query("tally", "total", NoArgs()) == 10
+    for admin in ADMINS[1:]:
+        chain.ok(admin, "contracts", "approve", PackageArgs(second))
+    chain.ok("alice", "tally", "add", AddArgs(5))
+    assert chain.query("tally", "total", NoArgs()) == 20
+
+
+def test_bad_proposals_are_rejected() -> None:
+    chain = lifecycle_chain()
+    receipt = chain.rejected(
+        "package_refused",
+        "bank-a-admin",
+        "contracts",
+        "propose",
+        ProposeArgs(MANIFEST.format(version="1"), SOURCE.replace("or 0", "or 0.5")),
+    )
+    assert "JQ130" in receipt.message
+    taken = MANIFEST.format(version="1").replace('"tally"', '"token"')
+    chain.rejected("name_taken", "bank-a-admin", "contracts", "propose", ProposeArgs(taken, SOURCE))
+    propose(chain, MANIFEST.format(version="1"))
+    chain.rejected(
+        "version_exists",
+        "bank-b-admin",
+        "contracts",
+        "propose",
+        ProposeArgs(MANIFEST.format(version="1"), SOURCE + "\n"),
+    )
+    chain.rejected("unauthorized", "alice", "contracts", "propose", ProposeArgs(MANIFEST, SOURCE))
+    chain.rejected(
+        "unknown_package", "bank-a-admin", "contracts", "approve", PackageArgs(b"x" * 32)
+    )
+    with pytest.raises(Rejection):
+        chain.query("contracts", "package", PackageArgs(b"x" * 32))

@@ -16,29 +16,9 @@ from jinqiao.contracts.lifecycle import (
 )
 from jinqiao.core.codec import CanonicalStruct, decode
 from jinqiao.core.errors import Rejection
+from tests.contracts.tally import MANIFEST, SOURCE
 from tests.helpers.chain import Chain
 
-SOURCE = """from jinqiao.contracts.api import Contract, method, query
-
-
-class Tally(Contract):
-    @method
-    def add(self, ctx, args):
-        total = (ctx.state.load(b"total") or 0) + args.amount_minor
-        ctx.state.save(b"total", total)
-        return total
-
-    @query
-    def total(self, ctx, args):
-        return ctx.state.load(b"total") or 0
-"""
-MANIFEST = """name = "tally"
-version = "{version}"
-[methods.add]
-args = {{ amount_minor = "int" }}
-[methods.total]
-kind = "query"
-"""
 ADMINS = ("central-bank-admin", "bank-a-admin", "bank-b-admin", "regulator-admin")
 
 

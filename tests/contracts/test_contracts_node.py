@@ -13,32 +13,14 @@ from typer.testing import CliRunner
 from jinqiao.cli.common import resolve_target
 from jinqiao.cli.main import app
 from jinqiao.contracts import member_contract
+from tests.contracts.tally import MANIFEST as MANIFEST_TEMPLATE
+from tests.contracts.tally import SOURCE
 from tests.helpers.process import NodeProcess, free_port
+
+MANIFEST = MANIFEST_TEMPLATE.format(version="1")
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
-
-SOURCE = """from jinqiao.contracts.api import Contract, method, query
-
-
-class Tally(Contract):
-    @method
-    def add(self, ctx, args):
-        total = (ctx.state.load(b"total") or 0) + args.amount_minor
-        ctx.state.save(b"total", total)
-        return total
-
-    @query
-    def total(self, ctx, args):
-        return ctx.state.load(b"total") or 0
-"""
-MANIFEST = """name = "tally"
-version = "1"
-[methods.add]
-args = { amount_minor = "int" }
-[methods.total]
-kind = "query"
-"""
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

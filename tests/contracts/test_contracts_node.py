@@ -1,5 +1,6 @@
 """The lifecycle against a real node process: `jinqiao contract propose`, `approve` by each
-organization's admin, `show`, then a transaction to the committed contract and its query."""
+organization's admin, `show`, then a transaction to the committed contract and its query; then
+`jinqiao contract pause` through governance."""
 
 from __future__ import annotations
 
@@ -76,6 +77,18 @@ def test_propose_approve_commit_and_call(network: Path, tmp_path: Path) -> None:
             target.key("bank-a-admin"), "tally", "add", contract.methods["add"].args_type(7)
         )
         assert result.ok, result.receipt.message
+        assert client.query("tally", "total") == 7
+    code, out, err = invoke("contract", "pause", "tally", "--key", "clearing-admin", *net, "--json")
+    assert code == 0, err
+    proposal_id = str(json.loads(out)["proposal_id"])
+    for admin in ("bank-a-admin", "bank-b-admin", "ecfin-admin"):
+        code, _, err = invoke("tx", "governance", "approve", proposal_id, "--key", admin, *net)
+        assert code == 0, err
+    with target.client() as client:
+        result = client.send(
+            target.key("bank-a-admin"), "tally", "add", contract.methods["add"].args_type(7)
+        )
+        assert (result.ok, result.receipt.code) == (False, "contract_paused")
         assert client.query("tally", "total") == 7
     code, _, err = invoke("contract", "approve", "zz", "--key", "bank-a-admin", *net)
     assert code == 1

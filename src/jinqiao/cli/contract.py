@@ -24,7 +24,7 @@ from jinqiao.cli.common import (
     with_submit_target,
     with_target,
 )
-from jinqiao.core.codec import decode
+from jinqiao.core.codec import decode, encode
 from jinqiao.terminal import console, emit_json
 
 if TYPE_CHECKING:
@@ -212,3 +212,24 @@ def parse_hash(text: str) -> bytes:
     if len(value) != 32:
         fail("a package hash is 64 hexadecimal digits")
     return value
+
+
+@contract_app.command("pause")
+@guarded
+@with_submit_target
+def pause(
+    target: Target,
+    name: Annotated[str, typer.Argument(help="The member contract's name.")],
+    key: KeyOption,
+    resume: Annotated[bool, typer.Option("--resume", help="Propose to resume it instead.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose (to governance) pausing a member contract: once the quorum approves
+    (`jinqiao tx governance approve ID`) its methods are rejected `contract_paused`."""
+    from jinqiao.apps.governance import CallContract
+    from jinqiao.cli.governance import _propose
+    from jinqiao.contracts.lifecycle import LIFECYCLE, SetPausedArgs
+
+    action = CallContract(LIFECYCLE, "set_paused", encode(SetPausedArgs(name, not resume)))
+    what = f"{'resume' if resume else 'pause'} contract {name}"
+    _propose(target, lambda _: action, what, key, json_output)

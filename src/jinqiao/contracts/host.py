@@ -46,6 +46,9 @@ ARGUMENT_TYPES: dict[str, Any] = {
 """What a manifest may declare as an argument's type (lists arrive as tuples)."""
 
 MAX_STORED_DEPTH = 8
+LIFECYCLE_NAMESPACE = "contracts"
+PAUSED_PREFIX = b"paused/"
+"""Where ``jinqiao.contracts.lifecycle`` marks a member contract paused by governance."""
 RESERVED_METHOD_NAMES = frozenset({"genesis", "name", "methods"})
 """Attributes every runtime contract has: a method so named would replace them."""
 MIN_ENCODED_INT = -(2**63)
@@ -390,6 +393,9 @@ def host_function(loaded: LoadedContract, contract: str, entry: MethodEntry) -> 
     writable = entry.kind == api.METHOD
 
     def run(self: Contract, context: Context, arguments: object) -> Any:
+        paused_key = PAUSED_PREFIX + contract.encode()
+        if writable and context.read(LIFECYCLE_NAMESPACE, paused_key, bool):
+            raise Rejection("contract_paused", f"governance has paused {contract}")
         return run_member_method(loaded, entry.name, context, arguments, writable)[0]
 
     run.__name__ = entry.name

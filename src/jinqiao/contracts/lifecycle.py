@@ -18,7 +18,8 @@ its exact hash, and at the governance quorum it is committed and callable by its
 package hash), so a transaction to ``<name>`` runs the committed version.
 
 State layout (namespace ``contracts``): ``package/<hash>`` → ``PackageRecord``;
-``deployed/<name>`` → the committed package's hash (32 bytes);
+``deployed/<name>`` → the committed package's hash (32 bytes); ``paused/<name>`` → present
+while governance has the contract paused (``set_paused``, through a ``CallContract`` proposal);
 ``version/<name>/<version>`` → the hash proposed with that version.
 """
 
@@ -28,14 +29,27 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
 
-from jinqiao.contracts.host import member_contract, parse_manifest
+from jinqiao.contracts.host import (
+    LIFECYCLE_NAMESPACE,
+    PAUSED_PREFIX,
+    member_contract,
+    parse_manifest,
+)
 from jinqiao.contracts.package import review_package
 from jinqiao.core.codec import CanonicalStruct, decode_stored, encode
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import ADMIN_ROLE
-from jinqiao.execution.api import REGISTRY, Context, Contract, method, query
+from jinqiao.execution.api import (
+    CONTRACT_ROLE,
+    GOVERNANCE,
+    REGISTRY,
+    Context,
+    Contract,
+    method,
+    query,
+)
 
-LIFECYCLE = "contracts"
+LIFECYCLE = LIFECYCLE_NAMESPACE
 PROPOSED = "proposed"
 COMMITTED = "committed"
 ACTIVE_ORGANIZATIONS_KEY = b"active_organizations"
@@ -66,6 +80,13 @@ class PackageArgs(CanonicalStruct, frozen=True):
     package_hash: bytes
 
 
+class SetPausedArgs(CanonicalStruct, frozen=True):
+    """Pause (``paused``) or resume a member contract by name: governance only."""
+
+    contract_name: str
+    paused: bool
+
+
 class PackageView(CanonicalStruct, frozen=True):
     name: str
     version: str
@@ -84,6 +105,10 @@ def package_key(hash_bytes: bytes) -> bytes:
 
 def deployed_key(name: str) -> bytes:
     return b"deployed/" + name.encode()
+
+
+def paused_key(name: str) -> bytes:
+    return PAUSED_PREFIX + name.encode()
 
 
 def version_key(name: str, version: str) -> bytes:
@@ -166,6 +191,23 @@ class Lifecycle(Contract):
                 contract_name=record.name,
                 version=record.version,
             )
+
+    @method(SetPausedArgs, roles=(CONTRACT_ROLE,))
+    def set_paused(self, ctx: Context, args: SetPausedArgs) -> None:
+        """Through a governance proposal (``CallContract``): a paused contract's methods are
+        rejected ``contract_paused``; its queries still answer."""
+        if ctx.sender != ctx.contract_address(GOVERNANCE):
+            ctx.reject("unauthorized", "only governance pauses or resumes a contract")
+        if ctx.state.get(deployed_key(args.contract_name)) is None:
+            ctx.reject("unknown_contract", f"no member contract {args.contract_name[:64]!r}")
+        if args.paused:
+            ctx.state.save(paused_key(args.contract_name), True)
+        else:
+            ctx.state.delete(paused_key(args.contract_name))
+        ctx.emit(
+            "ContractPaused" if args.paused else "ContractResumed",
+            contract_name=args.contract_name,
+        )
 
     @query(PackageArgs)
     def package(self, ctx: Context, args: PackageArgs) -> PackageView:

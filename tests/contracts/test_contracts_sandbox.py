@@ -118,8 +118,8 @@ def test_steps_are_the_same_on_every_run() -> None:
         chain, contract = counter_chain()
         receipts.append(chain.ok("bank-a-admin", "counter", "add", args(contract, "add", 2, 50)))
     assert receipts[0] == receipts[1]
-    # 50 loop iterations + 1 method entry + 2 state operations + 1 event
-    assert receipts[0].steps_used == 50 + 1 + 2 + 1
+    # 50 loop iterations + 1 method entry + the pause check and 2 state operations + 1 event
+    assert receipts[0].steps_used == 50 + 1 + 3 + 1
 
 
 def test_running_out_changes_nothing() -> None:

@@ -141,3 +141,61 @@ def test_governance_pauses_and_resumes_a_member_contract() -> None:
     chain.rejected(
         "unauthorized", "bank-a-admin", "contracts", "set_paused", SetPausedArgs("tally", True)
     )
+
+
+MIGRATING = SOURCE.replace(
+    "    @query",
+    """    @method(roles=("contract",))
+    def migrate(self, ctx, args):
+        total = ctx.state.load(b"total") or 0
+        if total > 1000:
+            ctx.reject("too_much", "cannot migrate this total")
+        ctx.state.save(b"total", total * 100)
+
+    @query""",
+)
+MIGRATING_MANIFEST = (
+    MANIFEST.replace('version = "{version}"', 'version = "{version}"\nmigration = "migrate"')
+    + '[methods.migrate]\nroles = ["contract"]\n'
+)
+
+
+def commit(chain: Chain, manifest: str, source: str) -> Receipt:
+    hash_bytes = propose(chain, manifest, source)
+    for admin in ADMINS[:2]:
+        chain.ok(admin, "contracts", "approve", PackageArgs(hash_bytes))
+    return chain.submit(ADMINS[2], "contracts", "approve", PackageArgs(hash_bytes))
+
+
+def test_an_upgrade_runs_its_migration_once() -> None:
+    chain = lifecycle_chain()
+    assert commit(chain, MANIFEST.format(version="1"), SOURCE).code == "ok"
+    chain.ok("alice", "tally", "add", AddArgs(5))
+    receipt = commit(chain, MIGRATING_MANIFEST.format(version="2"), MIGRATING)
+    assert receipt.code == "ok", receipt.message
+    assert chain.query("tally", "total", NoArgs()) == 500
+    # nobody else runs it again
+    chain.rejected("unauthorized", "bank-a-admin", "tally", "migrate", NoArgs())
+
+
+def test_a_failing_migration_leaves_the_old_version() -> None:
+    chain = lifecycle_chain()
+    commit(chain, MANIFEST.format(version="1"), SOURCE)
+    chain.ok("alice", "tally", "add", AddArgs(5_000))
+    hash_bytes = propose(chain, MIGRATING_MANIFEST.format(version="2"), MIGRATING)
+    for admin in ADMINS[:2]:
+        chain.ok(admin, "contracts", "approve", PackageArgs(hash_bytes))
+    chain.rejected("too_much", ADMINS[2], "contracts", "approve", PackageArgs(hash_bytes))
+    view = chain.query("contracts", "package", PackageArgs(hash_bytes))
+    assert view.status == "proposed"
+    chain.ok("alice", "tally", "add", AddArgs(1))  # version 1 still runs
+    assert chain.query("tally", "total", NoArgs()) == 5_001
+
+
+def test_a_migration_must_be_declared_as_one() -> None:
+    from jinqiao.contracts import parse_manifest
+    from jinqiao.core.errors import InvalidInput
+
+    bad = MANIFEST.format(version="2").replace('version = "2"', 'version = "2"\nmigration = "add"')
+    with pytest.raises(InvalidInput, match="migration 'add' must be a method without arguments"):
+        parse_manifest(bad)

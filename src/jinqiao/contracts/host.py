@@ -32,7 +32,7 @@ from jinqiao.core.limits import (
     MAX_NAME_LENGTH,
     MAX_STATE_KEY_BYTES,
 )
-from jinqiao.execution.api import Context, Contract, method, query
+from jinqiao.execution.api import CONTRACT_ROLE, Context, Contract, method, query
 
 ARGUMENT_TYPES: dict[str, Any] = {
     "int": int,
@@ -74,6 +74,8 @@ class Manifest:
     name: str
     version: str
     methods: tuple[MethodEntry, ...]
+    migration: str = ""
+    """A method run once, by the lifecycle, when this version replaces a committed one."""
 
 
 def parse_manifest(text: str) -> Manifest:
@@ -89,8 +91,9 @@ def parse_manifest(text: str) -> Manifest:
     except tomllib.TOMLDecodeError as exc:
         refuse(str(exc))
     name, version, methods = document.get("name"), document.get("version"), document.get("methods")
-    if set(document) - {"name", "version", "methods"}:
-        refuse(f"unknown keys {sorted(set(document) - {'name', 'version', 'methods'})}")
+    known = {"name", "version", "methods", "migration"}
+    if set(document) - known:
+        refuse(f"unknown keys {sorted(set(document) - known)}")
     if not isinstance(name, str) or not IDENTIFIER.fullmatch(name) or "." in name:
         refuse("name must be an identifier (a-z, 0-9, _ and -)")
     if not isinstance(version, str) or not 0 < len(version) <= MAX_NAME_LENGTH:
@@ -128,7 +131,20 @@ def parse_manifest(text: str) -> Manifest:
         entries.append(
             MethodEntry(method_name, kind, tuple(sorted(roles)), tuple(arguments.items()))
         )
-    return Manifest(name, version, tuple(entries))
+    migration = document.get("migration", "")
+    if migration:
+        entry = next((entry for entry in entries if entry.name == migration), None)
+        if (
+            entry is None
+            or entry.kind != api.METHOD
+            or entry.arguments
+            or entry.roles != (CONTRACT_ROLE,)
+        ):
+            refuse(
+                f"migration {migration!r} must be a method without arguments whose roles are "
+                f'exactly ["{CONTRACT_ROLE}"] (the lifecycle calls it)'
+            )
+    return Manifest(name, version, tuple(entries), migration)
 
 
 def manifest_findings(manifest: Manifest, loaded: LoadedContract) -> list[Finding]:
@@ -383,16 +399,22 @@ def member_contract(
         raise ContractRefused(findings, filename)
     namespace: dict[str, Any] = {"name": manifest.name}
     for entry in manifest.methods:
-        namespace[entry.name] = host_function(loaded, manifest.name, entry)
+        namespace[entry.name] = host_function(
+            loaded, manifest.name, entry, entry.name == manifest.migration
+        )
     created = type(f"Member_{manifest.name}", (Contract,), namespace)
     instance: Contract = created()
     return instance
 
 
-def host_function(loaded: LoadedContract, contract: str, entry: MethodEntry) -> Callable[..., Any]:
+def host_function(
+    loaded: LoadedContract, contract: str, entry: MethodEntry, migration: bool
+) -> Callable[..., Any]:
     writable = entry.kind == api.METHOD
 
     def run(self: Contract, context: Context, arguments: object) -> Any:
+        if migration and context.sender != context.contract_address(LIFECYCLE_NAMESPACE):
+            raise Rejection("unauthorized", f"{contract}.{entry.name} is run by the lifecycle only")
         paused_key = PAUSED_PREFIX + contract.encode()
         if writable and context.read(LIFECYCLE_NAMESPACE, paused_key, bool):
             raise Rejection("contract_paused", f"governance has paused {contract}")

@@ -184,7 +184,13 @@ class Lifecycle(Contract):
         ctx.state.save(package_key(args.package_hash), record)
         ctx.emit("PackageApproved", package_hash=args.package_hash, organization=ctx.organization)
         if committed:
+            upgrade = ctx.state.get(deployed_key(record.name)) is not None
             ctx.state.set(deployed_key(record.name), args.package_hash)
+            migration = parse_manifest(record.manifest).migration
+            if upgrade and migration:
+                # Run once, as this transaction: a rejection rejects the approval, and the
+                # version in force stays the old one.
+                ctx.call_encoded(record.name, migration, encode(()))
             ctx.emit(
                 "PackageCommitted",
                 package_hash=args.package_hash,

@@ -335,11 +335,22 @@ class Runtime:
         overlay.merge_into(block_overlay)
         return receipt
 
-    def check_contract_call(self, contract_name: str, method_name: str, args: bytes) -> Any:
+    def check_contract_call(
+        self,
+        contract_name: str,
+        method_name: str,
+        args: bytes,
+        state: StateReader | None = None,
+    ) -> Any:
         """The checks of a call by a contract, as rejections: the contract and method exist (and
         the method is not a query), the method accepts the ``contract`` role, the arguments
-        decode. Returns the decoded arguments. ``Context.check_call`` exposes it to contracts."""
-        contract = self.contracts.get(contract_name)
+        decode. Returns the decoded arguments. ``Context.check_call`` exposes it to contracts.
+        With ``state``, a member's committed contract counts too (``find_contract``)."""
+        contract = (
+            self.contracts.get(contract_name)
+            if state is None
+            else self.find_contract(state, contract_name)
+        )
         if contract is None:
             raise Rejection("unknown_contract", f"no contract named {contract_name[:64]!r}")
         spec = contract.methods.get(method_name)
@@ -357,7 +368,7 @@ class Runtime:
         self, caller: Context, contract_name: str, method_name: str, args: bytes
     ) -> bytes:
         """A contract calling another within the same transaction (see ``Context.call``)."""
-        contract = self.contracts.get(contract_name)
+        contract = self.find_contract(caller._overlay, contract_name)
         if contract is None:
             raise NodeFault(f"{caller.contract} called unknown contract {contract_name!r}")
         spec = contract.methods.get(method_name)
@@ -367,7 +378,7 @@ class Runtime:
             )
         if self._call_depth >= MAX_CALL_DEPTH:
             raise Rejection("call_depth_exceeded", f"more than {MAX_CALL_DEPTH} nested calls")
-        arguments = self.check_contract_call(contract_name, method_name, args)
+        arguments = self.check_contract_call(contract_name, method_name, args, caller._overlay)
         context = Context(
             runtime=self,
             contract=contract.name,

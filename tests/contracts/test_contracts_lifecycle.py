@@ -19,10 +19,11 @@ from jinqiao.contracts.lifecycle import (
 )
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.errors import Rejection
+from jinqiao.core.genesis import Genesis
 from jinqiao.core.types import Receipt
 from jinqiao.execution.api import GOVERNANCE
 from tests.contracts.tally import MANIFEST, SOURCE
-from tests.helpers.chain import Chain
+from tests.helpers.chain import Chain, make_genesis, token_config
 
 ADMINS = ("central-bank-admin", "bank-a-admin", "bank-b-admin", "regulator-admin")
 
@@ -35,8 +36,8 @@ class NoArgs(CanonicalStruct, frozen=True):
     pass
 
 
-def lifecycle_chain() -> Chain:
-    chain = Chain(contracts=[*default_contracts(), Lifecycle()])
+def lifecycle_chain(genesis: Genesis | None = None) -> Chain:
+    chain = Chain(genesis, contracts=[*default_contracts(), Lifecycle()])
     chain.runtime.resolver = MemberContracts().resolve
     return chain
 
@@ -199,3 +200,61 @@ def test_a_migration_must_be_declared_as_one() -> None:
     bad = MANIFEST.format(version="2").replace('version = "2"', 'version = "2"\nmigration = "add"')
     with pytest.raises(InvalidInput, match="migration 'add' must be a method without arguments"):
         parse_manifest(bad)
+
+
+VAULT = """from jinqiao.contracts.api import Contract, method
+
+
+class Vault(Contract):
+    @method
+    def pay(self, ctx, args):
+        ctx.call("token", "transfer", asset="CNY", recipient=args.recipient,
+                 amount_minor=args.amount_minor)
+        return ctx.call("tally", "add", amount_minor=args.amount_minor)
+
+    @method
+    def mint(self, ctx, args):
+        ctx.call("token", "mint", asset="CNY", recipient=args.recipient, amount_minor=1)
+
+    @method
+    def wrong_types(self, ctx, args):
+        ctx.call("token", "transfer", asset=1, recipient=b"", amount_minor="x")
+
+    @method
+    def unknown(self, ctx, args):
+        ctx.call("token", "steal")
+"""
+VAULT_MANIFEST = """name = "vault"
+version = "1"
+[methods.pay]
+args = { recipient = "bytes", amount_minor = "int" }
+[methods.mint]
+args = { recipient = "bytes" }
+[methods.wrong_types]
+[methods.unknown]
+"""
+
+
+class PayArgs(CanonicalStruct, frozen=True):
+    recipient: bytes
+    amount_minor: int
+
+
+class RecipientArgs(CanonicalStruct, frozen=True):
+    recipient: bytes
+
+
+def test_a_member_contract_calls_declared_methods_under_their_rules() -> None:
+    """Through ``ctx.call``: another member contract's method, and the token's methods, each
+    deciding by its own rules — the vault holds no token, so its transfer is refused; it is no
+    currency issuer, so it cannot mint; wrong argument types and unknown methods are refused."""
+    chain = lifecycle_chain(make_genesis(contracts={"token": token_config({"alice": 100_000})}))
+    commit(chain, MANIFEST.format(version="1"), SOURCE)
+    commit(chain, VAULT_MANIFEST, VAULT)
+    bob = chain.address("bob")
+    receipt = chain.ok("alice", "vault", "pay", PayArgs(bob, 0))
+    assert decode(receipt.result, int, max_bytes=16) == 0  # tally's result, through the vault
+    chain.rejected("insufficient_funds", "alice", "vault", "pay", PayArgs(bob, 300))
+    chain.rejected("unauthorized", "alice", "vault", "mint", RecipientArgs(bob))
+    chain.rejected("invalid_arguments", "alice", "vault", "wrong_types", NoArgs())
+    chain.rejected("unknown_method", "alice", "vault", "unknown", NoArgs())

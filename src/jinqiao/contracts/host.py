@@ -5,9 +5,10 @@
 roles and arguments and keeps each transaction all-or-nothing exactly as for a built-in contract.
 
 The contract sees a ``MemberContext``, not the runtime's ``Context``: the caller, the block, an
-event emitter, ``reject``, and ``state`` — a ``MemberState`` over the contract's own namespace
-(``<name>/``) and nothing else. It has no way to name another contract's state: there is no
-``read``, no ``call`` and no namespace argument, and every key is appended to its own prefix.
+event emitter, ``reject``, ``call`` (another contract's declared method, under that contract's
+rules) and ``state`` — a ``MemberState`` over the contract's own namespace (``<name>/``) and
+nothing else. It has no way to name another contract's state: there is no ``read`` and no
+namespace argument, and every key is appended to its own prefix.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from jinqiao.contracts.limits import MAX_ARGUMENTS, MAX_MANIFEST_BYTES, MAX_METH
 from jinqiao.contracts.meter import POINTER_BYTES, Halt, Meter, Rejected
 from jinqiao.contracts.rules import Finding
 from jinqiao.contracts.sandbox import ContractRefused, LoadedContract, compile_contract
-from jinqiao.core.codec import CanonicalStruct
+from jinqiao.core.codec import CanonicalStruct, encode
 from jinqiao.core.errors import InvalidInput, Rejection
 from jinqiao.core.genesis import IDENTIFIER
 from jinqiao.core.limits import (
@@ -281,7 +282,7 @@ class MemberContext:
     public = frozenset(
         {
             "sender", "organization", "roles", "height", "time_ms", "chain_id",
-            "transaction_hash", "contract", "state", "emit", "reject",
+            "transaction_hash", "contract", "state", "emit", "reject", "call",
         }
     )  # fmt: skip
 
@@ -325,6 +326,35 @@ class MemberContext:
             self._context.emit(name, **attributes)
         except Rejection as rejection:
             raise self._halt(rejection.code, rejection.message) from None
+
+    def call(self, contract: str, method_name: str, /, **arguments: Any) -> Any:
+        """Call another contract's declared method as this contract (sender: this contract's
+        address, role ``contract``), arguments by name. The callee's own rules decide: an
+        unknown method, a method that does not accept contracts, or arguments of the wrong type
+        halt this call with the callee's rejection (``unknown_method``, ``unauthorized``,
+        ``invalid_arguments``); its result comes back decoded."""
+        if not self._writable:
+            raise self._halt("read_only", "a query cannot call a method")
+        if type(contract) is not str or type(method_name) is not str:
+            raise self._halt("unknown_contract", "contract and method are names")
+        kind = self._context.argument_type(contract, method_name)
+        if kind is None:
+            raise self._halt("unknown_method", f"{contract[:64]} has no method {method_name[:64]}")
+        try:
+            arguments_bytes = encode(kind(**arguments))
+        except TypeError:
+            raise self._halt("invalid_arguments", f"the arguments of {method_name}") from None
+        except (msgspec.EncodeError, OverflowError):
+            raise self._halt("invalid_arguments", f"the arguments of {method_name}") from None
+        try:
+            self._context.check_call(contract, method_name, arguments_bytes)
+            result = self._context.call_encoded(contract, method_name, arguments_bytes)
+        except Rejection as rejection:
+            raise self._halt(rejection.code, rejection.message) from None
+        if not result:
+            return None
+        self._meter.allocate(POINTER_BYTES * len(result))
+        return msgspec.msgpack.decode(result)
 
     def reject(self, code: str, message: str = "") -> NoReturn:
         if type(code) is not str or not IDENTIFIER.fullmatch(code) or type(message) is not str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from textwrap import dedent
 
 import pytest
 
@@ -47,7 +48,8 @@ def test_stopping_is_quick() -> None:
     contract = member_contract(MANIFEST, Hostile("x", "return 'a' * 10**10", "").source())
     chain = chain_with(contract)
     receipt = chain.submit("alice", "hostile", "attack", contract.methods["attack"].args_type())
-    assert (receipt.code, receipt.steps_used) == ("out_of_memory", 1)
+    # one state read (is the contract paused?) and one step (the method's entry)
+    assert (receipt.code, receipt.steps_used) == ("out_of_memory", 2)
 
 
 def test_keys_stay_in_the_contracts_own_namespace() -> None:
@@ -73,3 +75,14 @@ def test_every_rule_is_documented() -> None:
     text = (ROOT / "docs" / "contracts.md").read_text()
     documented = re.findall(r"^\| `(JQ\d+)` \|", text, re.MULTILINE)
     assert documented == list(RULES)
+
+
+def test_the_documented_package_passes_the_check() -> None:
+    """docs/contracts.md "A package": its contract.py and contract.toml are a valid package."""
+    from jinqiao.contracts.package import review_package
+
+    text = (ROOT / "docs" / "contracts.md").read_text()
+    source = re.search(r"```python\n(.*?)```", text, re.DOTALL)
+    manifest = re.search(r"```toml\n(.*?)```", text, re.DOTALL)
+    assert source is not None and manifest is not None
+    assert review_package(dedent(manifest.group(1)), dedent(source.group(1))) == []

@@ -95,8 +95,9 @@ def test_the_kit_signs_executes_and_decodes() -> None:
     files = scaffold("pledges")
     kit = Kit(files["contract.toml"], files["contract.py"])
     receipt = kit.call("bob", "pledge", amount_minor=7)
-    # steps: pledge and pledge_key twice (3 entries), a load and a save (2), the event (1)
-    assert (receipt.ok, receipt.result, receipt.steps_used) == (True, 7, 6)
+    # steps: the pause check (1), pledge and pledge_key twice (3 entries), a load and a save
+    # (2), the event (1)
+    assert (receipt.ok, receipt.result, receipt.steps_used) == (True, 7, 7)
     assert kit.load(b"pledge/" + kit.address("bob")) == 7
     assert kit.call("carol", "pledge", amount_minor=7).code == "unauthorized"
     with pytest.raises(KeyError):
@@ -115,5 +116,13 @@ def test_the_bench_runs_every_variant(tmp_path: Path, capsys: pytest.CaptureFixt
     capsys.readouterr()
     assert output.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
     loop = result["results"]["loop"]
-    assert loop["steps_used"] == {"builtin": 3, "member": 104, "member-unmetered": 3}
+    # a member's call also reads whether it is paused (one state operation)
+    assert loop["steps_used"] == {"builtin": 3, "member": 105, "member-unmetered": 4}
     assert set(loop["calls_per_second"]) == {"builtin", "member", "member-unmetered"}
+
+
+def test_the_cli_names_the_package_files_as_the_package_module_does() -> None:
+    import jinqiao.cli.contract as cli
+    from jinqiao.contracts import package
+
+    assert (cli.SOURCE_FILE, cli.MANIFEST_FILE) == (package.SOURCE_FILE, package.MANIFEST_FILE)

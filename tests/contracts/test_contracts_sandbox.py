@@ -3,6 +3,7 @@ same on every run, running out changes nothing, and the manifest must match the 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,16 @@ from typer.testing import CliRunner
 
 from jinqiao.apps import default_contracts
 from jinqiao.cli.main import app
-from jinqiao.contracts import ContractRefused, member_contract, review_source
+from jinqiao.contracts import (
+    ContractRefused,
+    Meter,
+    compile_contract,
+    member_contract,
+    review_source,
+)
+from jinqiao.contracts.host import public_attributes
 from jinqiao.contracts.package import review_package
+from jinqiao.contracts.sandbox import LoadedContract
 from jinqiao.core.codec import CanonicalStruct, decode
 from jinqiao.core.errors import InvalidInput
 from jinqiao.execution.api import Contract
@@ -109,8 +118,8 @@ def test_steps_are_the_same_on_every_run() -> None:
         chain, contract = counter_chain()
         receipts.append(chain.ok("bank-a-admin", "counter", "add", args(contract, "add", 2, 50)))
     assert receipts[0] == receipts[1]
-    # 50 loop iterations + 1 method entry + 2 state operations + 1 event
-    assert receipts[0].steps_used == 50 + 1 + 2 + 1
+    # 50 loop iterations + 1 method entry + the pause check and 2 state operations + 1 event
+    assert receipts[0].steps_used == 50 + 1 + 3 + 1
 
 
 def test_running_out_changes_nothing() -> None:
@@ -166,6 +175,7 @@ def test_the_manifest_must_match_the_code() -> None:
         'name = "x"\nversion = "1"\n[methods.add]\nargs = { a = "float" }\n',
         'name = "x"\nversion = "1"\n[methods.add]\nkind = "query"\nroles = ["a"]\n',
         'name = "x"\nversion = "1"\nowner = "me"\n[methods.add]\n',
+        'name = "x"\nversion = "1"\n[methods.genesis]\n',
     ],
 )
 def test_bad_manifests_are_refused(manifest: str) -> None:
@@ -281,3 +291,35 @@ def test_everyday_python_works_in_the_sandbox() -> None:
         [3, 2],
         "782d79",
     )
+
+
+LOOPER = """from jinqiao.contracts.api import Contract, method
+
+
+class Looper(Contract):
+    @method
+    def spin(self, ctx, args):
+        total = 0
+        for i in range(args):
+            total = total + i
+        return total
+"""
+
+
+def test_calls_on_threads_count_their_own_steps() -> None:
+    """A query on an API thread while a block executes: each call charges its own meter."""
+    loaded = LoadedContract(compile_contract(LOOPER), public_attributes)
+    steps: dict[int, list[int]] = {20_000: [], 30_000: []}
+
+    def spin(count: int) -> None:
+        for _ in range(5):
+            meter = Meter()
+            loaded.call("spin", None, count, meter)
+            steps[count].append(meter.steps)
+
+    threads = [threading.Thread(target=spin, args=(count,)) for count in steps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert steps == {20_000: [20_001] * 5, 30_000: [30_001] * 5}

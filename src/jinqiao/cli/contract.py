@@ -9,16 +9,31 @@ DIR`` runs the package's tests against an in-process chain and reports coverage.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from jinqiao.cli.common import fail, guarded
-from jinqiao.contractkit.runner import TestReport, read_package_file, run_package_tests
-from jinqiao.contractkit.scaffold import scaffold
-from jinqiao.contracts.limits import MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES
-from jinqiao.contracts.package import MANIFEST_FILE, SOURCE_FILE, review_package
-from jinqiao.contracts.rules import RULES
+from jinqiao.cli.common import (
+    JsonOption,
+    KeyOption,
+    Target,
+    fail,
+    guarded,
+    report,
+    send,
+    with_submit_target,
+    with_target,
+)
+from jinqiao.core.codec import decode, encode
+from jinqiao.terminal import console, emit_json
+
+if TYPE_CHECKING:
+    from jinqiao.contractkit.runner import TestReport
+
+# The review, the sandbox and coverage.py load only when a contract command runs (every other
+# ``jinqiao`` command would pay for them at start).
+SOURCE_FILE = "contract.py"
+MANIFEST_FILE = "contract.toml"
 
 contract_app = typer.Typer(
     help="Member contracts: scaffold, check and test a package (docs/contracts.md).",
@@ -35,6 +50,11 @@ def check(
     ] = False,
 ) -> None:
     """Review a package: the deterministic subset's rules, and the manifest against the code."""
+    from jinqiao.contractkit.runner import read_package_file
+    from jinqiao.contracts.limits import MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES
+    from jinqiao.contracts.package import review_package
+    from jinqiao.contracts.rules import RULES
+
     source = read_package_file(directory / SOURCE_FILE, MAX_SOURCE_BYTES)
     manifest = read_package_file(directory / MANIFEST_FILE, MAX_MANIFEST_BYTES)
     findings = review_package(manifest, source)
@@ -57,6 +77,8 @@ def new(
     ] = Path("."),
 ) -> None:
     """Write a new package NAME/: contract.py, contract.toml and tests/test_contract.py."""
+    from jinqiao.contractkit.scaffold import scaffold
+
     files = scaffold(name)
     directory = parent / name
     if directory.exists():
@@ -77,6 +99,10 @@ def test(
 ) -> None:
     """Run DIR/tests/test_*.py against an in-process chain; report line and branch coverage
     of contract.py. Exits 1 if a test fails or the package is refused."""
+    from jinqiao.contractkit.runner import read_package_file, run_package_tests
+    from jinqiao.contracts.limits import MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES
+    from jinqiao.contracts.package import review_package
+
     findings = review_package(
         read_package_file(directory / MANIFEST_FILE, MAX_MANIFEST_BYTES),
         read_package_file(directory / SOURCE_FILE, MAX_SOURCE_BYTES),
@@ -109,3 +135,101 @@ def print_report(report: TestReport) -> None:
         if figures.missing_branches:
             arcs = ", ".join(f"{start}->{end}" for start, end in figures.missing_branches)
             typer.echo(f"  branches not taken: {arcs}")
+
+
+# -- on chain (jinqiao.contracts.lifecycle) ---------------------------------------------------
+
+
+@contract_app.command("propose")
+@guarded
+@with_submit_target
+def propose(
+    target: Target,
+    directory: Annotated[Path, typer.Argument(help="The package directory.")],
+    key: KeyOption,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose a package on chain (an organization admin); prints its hash for approvals."""
+    from jinqiao.contractkit.runner import read_package_file
+    from jinqiao.contracts.lifecycle import LIFECYCLE, ProposeArgs
+    from jinqiao.contracts.limits import MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES
+
+    args = ProposeArgs(
+        read_package_file(directory / MANIFEST_FILE, MAX_MANIFEST_BYTES),
+        read_package_file(directory / SOURCE_FILE, MAX_SOURCE_BYTES),
+    )
+    with target.client() as client:
+        result = client.send(target.key(key), LIFECYCLE, "propose", args)
+    package_hash = decode(result.receipt.result, bytes, max_bytes=64).hex() if result.ok else None
+    if not json_output and package_hash is not None:
+        console.print(f"package [bold]{package_hash}[/] proposed")
+    report(result, json_output, package_hash=package_hash)
+
+
+@contract_app.command("approve")
+@guarded
+@with_submit_target
+def approve(
+    target: Target,
+    package_hash: Annotated[str, typer.Argument(help="The package's hash (hex).")],
+    key: KeyOption,
+    json_output: JsonOption = False,
+) -> None:
+    """Approve that exact package for the admin's organization (after checking and testing it:
+    `jinqiao contract check` and `test` on the same files)."""
+    from jinqiao.contracts.lifecycle import LIFECYCLE, PackageArgs
+
+    args = PackageArgs(parse_hash(package_hash))
+    send(target, json_output, lambda t, c: c.send(t.key(key), LIFECYCLE, "approve", args))
+
+
+@contract_app.command("show")
+@guarded
+@with_target
+def show(
+    target: Target,
+    package_hash: Annotated[str, typer.Argument(help="The package's hash (hex).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Where a package stands: proposed or committed, and which organizations approved."""
+    from jinqiao.contracts.lifecycle import LIFECYCLE
+
+    parse_hash(package_hash)
+    with target.client() as client:
+        view = client.query(LIFECYCLE, "package", package_hash=bytes.fromhex(package_hash))
+    if json_output:
+        emit_json(view)
+        return
+    approvals = ", ".join(view["approvals"]) or "none yet"
+    console.print(f"{view['name']} {view['version']}: {view['status']}; approved by {approvals}")
+
+
+def parse_hash(text: str) -> bytes:
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        fail("a package hash is 64 hexadecimal digits")
+    if len(value) != 32:
+        fail("a package hash is 64 hexadecimal digits")
+    return value
+
+
+@contract_app.command("pause")
+@guarded
+@with_submit_target
+def pause(
+    target: Target,
+    name: Annotated[str, typer.Argument(help="The member contract's name.")],
+    key: KeyOption,
+    resume: Annotated[bool, typer.Option("--resume", help="Propose to resume it instead.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose (to governance) pausing a member contract: once the quorum approves
+    (`jinqiao tx governance approve ID`) its methods are rejected `contract_paused`."""
+    from jinqiao.apps.governance import CallContract
+    from jinqiao.cli.governance import _propose
+    from jinqiao.contracts.lifecycle import LIFECYCLE, SetPausedArgs
+
+    action = CallContract(LIFECYCLE, "set_paused", encode(SetPausedArgs(name, not resume)))
+    what = f"{'resume' if resume else 'pause'} contract {name}"
+    _propose(target, lambda _: action, what, key, json_output)

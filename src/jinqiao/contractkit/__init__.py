@@ -41,6 +41,7 @@ from jinqiao.core.genesis import (
 )
 from jinqiao.core.hashing import transaction_signing_bytes
 from jinqiao.core.types import Receipt, ReceiptStatus, SignedTransaction, TransactionBody
+from jinqiao.execution.api import CONTRACT_ROLE
 from jinqiao.execution.contract import BlockContext
 from jinqiao.execution.runtime import Runtime
 from jinqiao.execution.state import MappingState, full_key
@@ -124,14 +125,16 @@ class Kit:
         return result.receipts
 
     def query(self, name: str, **arguments: Any) -> Any:
-        """A query's result against committed state; a refusal raises ``Rejection``."""
+        """A query's result against committed state, as a client decodes it (lists, not
+        tuples); a refusal raises ``Rejection``."""
         spec = self.contract.methods.get(name)
         if spec is None:
             raise KeyError(f"{self.name} has no query {name!r}")
         block = BlockContext(CHAIN_ID, self.height, self.time_ms, b"")
-        return self.runtime.run_query(
+        result = self.runtime.run_query(
             MappingState(self.state), block, self.name, name, spec.args_type(**arguments)
         )
+        return None if result is None else msgspec.msgpack.decode(encode(result))
 
     def load(self, key: bytes) -> Any:
         """What the contract saved under ``key`` (``ctx.state.save``), or ``None``."""
@@ -169,6 +172,8 @@ def decode_receipt(receipt: Receipt) -> KitReceipt:
 
 def kit_genesis(roles: tuple[str, ...]) -> Genesis:
     suite = get_suite(SUITE)
+    # "contract" is the role of a contract calling another (a migration): no account holds it.
+    roles = tuple(role for role in roles if role != CONTRACT_ROLE)
     member_roles = tuple(role for role in roles if role != ADMIN_ROLE)
     accounts = [
         GenesisAccount(name, ORGANIZATION, signer_for(name).public_key.hex(), roles)

@@ -104,6 +104,7 @@ def run_package_tests(directory: Path) -> TestReport:
 
 
 def run_test_file(path: Path, manifest: str, source: str, filename: str) -> list[TestOutcome]:
+    path = path.resolve()  # tracebacks name the file as it was loaded
     spec = importlib.util.spec_from_file_location(f"jinqiao_contract_tests.{path.stem}", path)
     if spec is None or spec.loader is None:
         raise InvalidInput(f"{path}: not a Python file", code="invalid_package")

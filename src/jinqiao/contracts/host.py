@@ -5,9 +5,10 @@
 roles and arguments and keeps each transaction all-or-nothing exactly as for a built-in contract.
 
 The contract sees a ``MemberContext``, not the runtime's ``Context``: the caller, the block, an
-event emitter, ``reject``, and ``state`` — a ``MemberState`` over the contract's own namespace
-(``<name>/``) and nothing else. It has no way to name another contract's state: there is no
-``read``, no ``call`` and no namespace argument, and every key is appended to its own prefix.
+event emitter, ``reject``, ``call`` (another contract's declared method, under that contract's
+rules) and ``state`` — a ``MemberState`` over the contract's own namespace (``<name>/``) and
+nothing else. It has no way to name another contract's state: there is no ``read`` and no
+namespace argument, and every key is appended to its own prefix.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from jinqiao.contracts.limits import MAX_ARGUMENTS, MAX_MANIFEST_BYTES, MAX_METH
 from jinqiao.contracts.meter import POINTER_BYTES, Halt, Meter, Rejected
 from jinqiao.contracts.rules import Finding
 from jinqiao.contracts.sandbox import ContractRefused, LoadedContract, compile_contract
-from jinqiao.core.codec import CanonicalStruct
+from jinqiao.core.codec import CanonicalStruct, encode
 from jinqiao.core.errors import InvalidInput, Rejection
 from jinqiao.core.genesis import IDENTIFIER
 from jinqiao.core.limits import (
@@ -32,7 +33,7 @@ from jinqiao.core.limits import (
     MAX_NAME_LENGTH,
     MAX_STATE_KEY_BYTES,
 )
-from jinqiao.execution.api import Context, Contract, method, query
+from jinqiao.execution.api import CONTRACT_ROLE, Context, Contract, method, query
 
 ARGUMENT_TYPES: dict[str, Any] = {
     "int": int,
@@ -46,6 +47,11 @@ ARGUMENT_TYPES: dict[str, Any] = {
 """What a manifest may declare as an argument's type (lists arrive as tuples)."""
 
 MAX_STORED_DEPTH = 8
+LIFECYCLE_NAMESPACE = "contracts"
+PAUSED_PREFIX = b"paused/"
+"""Where ``jinqiao.contracts.lifecycle`` marks a member contract paused by governance."""
+RESERVED_METHOD_NAMES = frozenset({"genesis", "name", "methods"})
+"""Attributes every runtime contract has: a method so named would replace them."""
 MIN_ENCODED_INT = -(2**63)
 MAX_ENCODED_INT = 2**64 - 1
 """msgpack's integers: a value outside cannot be encoded into state, an event or a receipt."""
@@ -69,6 +75,8 @@ class Manifest:
     name: str
     version: str
     methods: tuple[MethodEntry, ...]
+    migration: str = ""
+    """A method run once, by the lifecycle, when this version replaces a committed one."""
 
 
 def parse_manifest(text: str) -> Manifest:
@@ -84,8 +92,9 @@ def parse_manifest(text: str) -> Manifest:
     except tomllib.TOMLDecodeError as exc:
         refuse(str(exc))
     name, version, methods = document.get("name"), document.get("version"), document.get("methods")
-    if set(document) - {"name", "version", "methods"}:
-        refuse(f"unknown keys {sorted(set(document) - {'name', 'version', 'methods'})}")
+    known = {"name", "version", "methods", "migration"}
+    if set(document) - known:
+        refuse(f"unknown keys {sorted(set(document) - known)}")
     if not isinstance(name, str) or not IDENTIFIER.fullmatch(name) or "." in name:
         refuse("name must be an identifier (a-z, 0-9, _ and -)")
     if not isinstance(version, str) or not 0 < len(version) <= MAX_NAME_LENGTH:
@@ -96,6 +105,8 @@ def parse_manifest(text: str) -> Manifest:
     for method_name, entry in methods.items():
         if not IDENTIFIER.fullmatch(method_name) or not isinstance(entry, dict):
             refuse(f"method {method_name!r}: not an identifier or not a table")
+        if method_name in RESERVED_METHOD_NAMES:
+            refuse(f"method {method_name!r}: the name is the runtime's (genesis, name, methods)")
         if set(entry) - {"kind", "roles", "args"}:
             refuse(f"method {method_name}: unknown keys")
         kind = entry.get("kind", api.METHOD)
@@ -121,7 +132,20 @@ def parse_manifest(text: str) -> Manifest:
         entries.append(
             MethodEntry(method_name, kind, tuple(sorted(roles)), tuple(arguments.items()))
         )
-    return Manifest(name, version, tuple(entries))
+    migration = document.get("migration", "")
+    if migration:
+        entry = next((entry for entry in entries if entry.name == migration), None)
+        if (
+            entry is None
+            or entry.kind != api.METHOD
+            or entry.arguments
+            or entry.roles != (CONTRACT_ROLE,)
+        ):
+            refuse(
+                f"migration {migration!r} must be a method without arguments whose roles are "
+                f'exactly ["{CONTRACT_ROLE}"] (the lifecycle calls it)'
+            )
+    return Manifest(name, version, tuple(entries), migration)
 
 
 def manifest_findings(manifest: Manifest, loaded: LoadedContract) -> list[Finding]:
@@ -258,7 +282,7 @@ class MemberContext:
     public = frozenset(
         {
             "sender", "organization", "roles", "height", "time_ms", "chain_id",
-            "transaction_hash", "contract", "state", "emit", "reject",
+            "transaction_hash", "contract", "state", "emit", "reject", "call",
         }
     )  # fmt: skip
 
@@ -302,6 +326,35 @@ class MemberContext:
             self._context.emit(name, **attributes)
         except Rejection as rejection:
             raise self._halt(rejection.code, rejection.message) from None
+
+    def call(self, contract: str, method_name: str, /, **arguments: Any) -> Any:
+        """Call another contract's declared method as this contract (sender: this contract's
+        address, role ``contract``), arguments by name. The callee's own rules decide: an
+        unknown method, a method that does not accept contracts, or arguments of the wrong type
+        halt this call with the callee's rejection (``unknown_method``, ``unauthorized``,
+        ``invalid_arguments``); its result comes back decoded."""
+        if not self._writable:
+            raise self._halt("read_only", "a query cannot call a method")
+        if type(contract) is not str or type(method_name) is not str:
+            raise self._halt("unknown_contract", "contract and method are names")
+        kind = self._context.argument_type(contract, method_name)
+        if kind is None:
+            raise self._halt("unknown_method", f"{contract[:64]} has no method {method_name[:64]}")
+        try:
+            arguments_bytes = encode(kind(**arguments))
+        except TypeError:
+            raise self._halt("invalid_arguments", f"the arguments of {method_name}") from None
+        except (msgspec.EncodeError, OverflowError):
+            raise self._halt("invalid_arguments", f"the arguments of {method_name}") from None
+        try:
+            self._context.check_call(contract, method_name, arguments_bytes)
+            result = self._context.call_encoded(contract, method_name, arguments_bytes)
+        except Rejection as rejection:
+            raise self._halt(rejection.code, rejection.message) from None
+        if not result:
+            return None
+        self._meter.allocate(POINTER_BYTES * len(result))
+        return msgspec.msgpack.decode(result)
 
     def reject(self, code: str, message: str = "") -> NoReturn:
         if type(code) is not str or not IDENTIFIER.fullmatch(code) or type(message) is not str:
@@ -376,16 +429,25 @@ def member_contract(
         raise ContractRefused(findings, filename)
     namespace: dict[str, Any] = {"name": manifest.name}
     for entry in manifest.methods:
-        namespace[entry.name] = host_function(loaded, manifest.name, entry)
+        namespace[entry.name] = host_function(
+            loaded, manifest.name, entry, entry.name == manifest.migration
+        )
     created = type(f"Member_{manifest.name}", (Contract,), namespace)
     instance: Contract = created()
     return instance
 
 
-def host_function(loaded: LoadedContract, contract: str, entry: MethodEntry) -> Callable[..., Any]:
+def host_function(
+    loaded: LoadedContract, contract: str, entry: MethodEntry, migration: bool
+) -> Callable[..., Any]:
     writable = entry.kind == api.METHOD
 
     def run(self: Contract, context: Context, arguments: object) -> Any:
+        if migration and context.sender != context.contract_address(LIFECYCLE_NAMESPACE):
+            raise Rejection("unauthorized", f"{contract}.{entry.name} is run by the lifecycle only")
+        paused_key = PAUSED_PREFIX + contract.encode()
+        if writable and context.read(LIFECYCLE_NAMESPACE, paused_key, bool):
+            raise Rejection("contract_paused", f"governance has paused {contract}")
         return run_member_method(loaded, entry.name, context, arguments, writable)[0]
 
     run.__name__ = entry.name

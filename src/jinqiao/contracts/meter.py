@@ -19,6 +19,8 @@ per item (the items exist already), an ``int`` its bits over eight.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from jinqiao.contracts.limits import (
@@ -180,12 +182,32 @@ def is_integer(value: object) -> bool:
 SEQUENCES = (str, bytes, list, tuple)
 
 
+CURRENT_METER: ContextVar[Meter] = ContextVar("jinqiao_contract_meter")
+"""The meter of the call running in this thread (or task). A context variable, not an attribute
+of the compiled contract: the node runs queries on API threads while a block executes, and each
+call must charge its own meter."""
+
+
+@contextmanager
+def metering(meter: Meter) -> Iterator[Meter]:
+    """Charge everything the sandbox does in this context to ``meter``."""
+    token = CURRENT_METER.set(meter)
+    try:
+        yield meter
+    finally:
+        CURRENT_METER.reset(token)
+
+
 class Operations:
-    """The guarded operators, each charging ``meter`` before computing. The sandbox binds one
-    instance into a contract's globals and points ``meter`` at each call's own meter."""
+    """The guarded operators, each charging the current call's meter (``CURRENT_METER``) before
+    computing. Outside any call they charge a meter of their own, which nothing reads."""
 
     def __init__(self) -> None:
-        self.meter = Meter()
+        self.idle_meter = Meter()
+
+    @property
+    def meter(self) -> Meter:
+        return CURRENT_METER.get(self.idle_meter)
 
     def add(self, left: Any, right: Any) -> Any:
         if (
@@ -208,6 +230,13 @@ class Operations:
         elif is_integer(left) and isinstance(right, SEQUENCES):
             self.meter.allocate(size_of(right) * max(left, 0))
         return left * right
+
+    def modulo(self, left: Any, right: Any) -> Any:
+        """``%``: of numbers only. ``"%s" % x`` would format any object (its repr holds an
+        address) and ``"%999999999d"`` builds a string of any size."""
+        if isinstance(left, str | bytes):
+            raise TypeError("%-formatting is not available to contracts; use an f-string")
+        return left % right
 
     def power(self, base: Any, exponent: Any) -> Any:
         if is_integer(base) and is_integer(exponent):
@@ -241,9 +270,9 @@ class Operations:
         "*=": multiply,
         "**=": power,
         "<<=": left_shift,
+        "%=": modulo,
         "-=": lambda self, left, right: left - right,
         "//=": lambda self, left, right: left // right,
-        "%=": lambda self, left, right: left % right,
         ">>=": lambda self, left, right: left >> right,
         "&=": lambda self, left, right: left & right,
         "|=": lambda self, left, right: left | right,

@@ -120,8 +120,8 @@ RULES: dict[str, Rule] = {
             "JQ170",
             "module-level statement",
             "the module holds only imports, constants (numbers, strings, bytes, booleans, "
-            "`None` and tuples of them), functions and the contract class: anything else runs "
-            "once per node and could keep state between calls",
+            "`None`, arithmetic on literals and tuples of them), functions and the contract "
+            "class: anything else runs once per node and could keep state between calls",
         ),
         Rule(
             "JQ171",
@@ -174,6 +174,12 @@ RULES: dict[str, Rule] = {
             "JQ184",
             "match statement",
             "`match` calls hidden methods (`__match_args__`, `__eq__`) the review cannot see",
+        ),
+        Rule(
+            "JQ185",
+            "assert",
+            "`python -O` removes asserts, so nodes started differently would disagree; use "
+            "`ctx.reject`",
         ),
         Rule(
             "JQ190",
@@ -241,11 +247,14 @@ class Finding:
 
 def is_constant(node: ast.expr) -> bool:
     """An immutable literal: a number (not a float), string, bytes, boolean, ``None``, a
-    negated number, or a tuple of these."""
+    negated number, arithmetic on these (``90 * DAY_MS`` is not, ``10**15`` is: names are not
+    followed), or a tuple of these. Arithmetic runs metered when the module loads."""
     if isinstance(node, ast.Constant):
         return not isinstance(node.value, float | complex)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return is_constant(node.operand)
+    if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Div):
+        return is_constant(node.left) and is_constant(node.right)
     if isinstance(node, ast.Tuple):
         return all(is_constant(element) for element in node.elts)
     return False
@@ -377,6 +386,10 @@ class Reviewer(ast.NodeVisitor):
 
     def visit_With(self, node: ast.With) -> None:
         self.add(node, "JQ182", "with")
+        self.generic_visit(node)
+
+    def visit_Assert(self, node: ast.Assert) -> None:
+        self.add(node, "JQ185", "assert; use ctx.reject")
         self.generic_visit(node)
 
     def visit_Match(self, node: ast.Match) -> None:

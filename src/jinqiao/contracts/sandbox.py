@@ -3,15 +3,17 @@
 ``compile_contract`` refuses any source with a review finding (``jinqiao.contracts.rules``), then
 transforms it twice: RestrictedPython's transformer routes attribute and item access, iteration,
 unpacking and augmented assignment through guard functions; ``Instrumenter`` adds a step at
-every function entry and ``while`` iteration (``for`` and comprehensions step through the
-metered ``_getiter_``), keeps a depth count, and routes ``+``, ``*``, ``**``, ``<<``, f-strings
-and ``*unpacking`` through ``jinqiao.contracts.meter.Operations``, which size the result first.
+every function entry and at the top of every ``for`` and ``while`` body (comprehensions and
+unpacking step through the metered ``_getiter_``), sizes comparison operands, keeps a depth
+count, and routes ``+``, ``*``, ``**``, ``<<``, f-strings and ``*unpacking`` through
+``jinqiao.contracts.meter.Operations``, which size the result first.
 
 At run time the contract sees only: the builtins in ``Guards.builtins`` (several wrapped so that
 they iterate through the meter and size what they build), attribute access through an allow-list
 per type (``Guards.getattr``), the three names of ``jinqiao.contracts.api``, two hash functions,
 and the context it is called with (``jinqiao.contracts.host``). One ``Guards`` serves one
-compiled contract and is pointed at a fresh ``Meter`` for each call; calls do not overlap.
+compiled contract; each call charges its own ``Meter`` (``meter.CURRENT_METER``), so calls on
+different threads — a query on an API thread while a block executes — do not mix their counts.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from jinqiao.contracts.meter import (
     OutOfMemory,
     TooDeep,
     is_integer,
+    metering,
     size_of,
 )
 from jinqiao.contracts.rules import (
@@ -76,6 +79,7 @@ OPERATORS: dict[type[ast.operator], str] = {
     ast.Mult: "_jq_multiply",
     ast.Pow: "_jq_power",
     ast.LShift: "_jq_left_shift",
+    ast.Mod: "_jq_modulo",
 }
 
 
@@ -195,13 +199,21 @@ ALLOWED_ATTRIBUTES: dict[type, Allowed] = {
     dict: Allowed(
         frozenset({"get", "keys", "values", "items", "pop", "setdefault", "update", "copy"})
         | {"clear"},
-        frozenset({"update", "copy"}),
+        frozenset({"update", "copy", "keys", "values", "items"}),
     ),
 }
 TYPE_ATTRIBUTES: dict[type, frozenset[str]] = {
     int: frozenset({"from_bytes"}),
     bytes: frozenset({"fromhex"}),
 }
+CODECS = frozenset({"utf-8", "utf8", "ascii"})
+PRODUCING = frozenset(
+    {
+        "lower", "upper", "strip", "lstrip", "rstrip", "split", "rsplit", "encode", "decode",
+        "partition", "rpartition", "removeprefix", "removesuffix",
+    }
+)  # fmt: skip
+"""String and bytes methods that build a value the size of their object (``scanning``)."""
 HASH_METHODS = frozenset({"digest", "hexdigest", "update"})
 HASH_TYPES = (type(hashlib.sha256()), type(hashlib.sha3_256()))
 EXCEPTION_ATTRIBUTES = frozenset({"args"})
@@ -253,18 +265,35 @@ class Guards(Operations):
         if name in allowed.wrapped:
             return getattr(self, f"wrapped_{type(target).__name__}_{name}")(target)
         if name in allowed.scanning:
-            return self.scanning(target, getattr(target, name))
+            return self.scanning(target, name)
         return getattr(target, name)
 
-    def scanning(self, target: Any, bound: Callable[..., Any]) -> Callable[..., Any]:
+    def scanning(self, target: Any, name: str) -> Callable[..., Any]:
         """A method that reads its object whole (``str.find``, ``list.index`` ...): a step per
-        KiB of the object, and of each argument, when called."""
+        KiB of the object and of each argument when called. A string or bytes method that builds
+        a value is also charged a copy of its object (``upper``, ``strip`` ...), ``split`` a
+        list of as many parts as it has characters, ``encode``/``decode`` twice; only UTF-8 and
+        ASCII are known (a codec name could load any codec module). Searching (``find``,
+        ``count``) is charged steps only."""
+        bound = getattr(target, name)
+        text = type(target) is str or type(target) is bytes
+        size = size_of(target) if text and name in PRODUCING else 0
+        if name in ("split", "rsplit"):
+            size += POINTER_BYTES * (len(target) + 1)
+        elif name in ("encode", "decode"):
+            size *= 2
 
-        def scanned(*arguments: Any) -> Any:
+        def scanned(*arguments: Any, **keywords: Any) -> Any:
+            if name in ("encode", "decode"):
+                codec = arguments[0] if arguments else keywords.get("encoding", "utf-8")
+                if codec not in CODECS:
+                    raise AccessRefused(f"{name} knows only {sorted(CODECS)}")
             self.meter.scan(target)
             for argument in arguments:
                 self.meter.scan(argument)
-            return bound(*arguments)
+            if size:
+                self.meter.allocate(size)
+            return bound(*arguments, **keywords)
 
         return scanned
 
@@ -403,6 +432,22 @@ class Guards(Operations):
             target.update(pairs)
 
         return sized_update
+
+    def wrapped_dict_keys(self, target: dict[Any, Any]) -> Callable[[], list[Any]]:
+        """``keys``, ``values``, ``items`` give lists: a view's ``&``, ``|``, ``^`` and ``-``
+        make sets, whose order depends on hashing."""
+        return lambda: self.sized_copy(target.keys())
+
+    def wrapped_dict_values(self, target: dict[Any, Any]) -> Callable[[], list[Any]]:
+        return lambda: self.sized_copy(target.values())
+
+    def wrapped_dict_items(self, target: dict[Any, Any]) -> Callable[[], list[Any]]:
+        return lambda: self.sized_copy(target.items())
+
+    def sized_copy(self, view: Any) -> list[Any]:
+        self.meter.allocate(POINTER_BYTES * len(view))
+        self.meter.steps_for(len(view) // 128)
+        return list(view)
 
     def wrapped_dict_copy(self, target: dict[Any, Any]) -> Callable[[], dict[Any, Any]]:
         def sized_copy() -> dict[Any, Any]:
@@ -581,6 +626,7 @@ class Guards(Operations):
             "_jq_multiply": self.multiply,
             "_jq_power": self.power,
             "_jq_left_shift": self.left_shift,
+            "_jq_modulo": self.modulo,
             "_jq_format": self.format_value,
             "_jq_concatenate": self.concatenate,
             "_jq_unpack": self.unpack,
@@ -647,10 +693,9 @@ class LoadedContract:
     ) -> None:
         self.guards = Guards(public, metered=metered)
         namespace = self.guards.module_globals(module_name)
-        meter = Meter()
-        self.guards.meter = meter
         try:
-            exec(code, namespace)  # noqa: S102 (reviewed, instrumented, restricted: the sandbox)
+            with metering(Meter()):
+                exec(code, namespace)  # noqa: S102 (reviewed, instrumented, restricted)
         except Halt as halt:
             raise InvalidInput(f"loading the contract: {halt.message}") from None
         except Exception as exc:
@@ -677,16 +722,14 @@ class LoadedContract:
         """Run ``name`` under ``meter``. Raises the meter's ``Halt`` when the call ran out or
         rejected, even if the contract swallowed it (``finally: return``)."""
         declared = self.declared[name]
-        self.guards.meter = meter
         try:
-            result = declared.function(self.instance, context, arguments)
+            with metering(meter):
+                result = declared.function(self.instance, context, arguments)
         except RecursionError:
             # The interpreter's own limit (a deeply nested value compared or copied in C).
             raise meter.fail(TooDeep("the interpreter's recursion limit")) from None
         except MemoryError:
             raise meter.fail(OutOfMemory("the interpreter ran out of memory")) from None
-        finally:
-            self.guards.meter = Meter()
         if meter.halted is not None:
             raise meter.halted
         return result

@@ -229,12 +229,20 @@ class Context:
         """Whether ``address`` is the address of one of the network's contracts."""
         return address in self._runtime.contract_addresses
 
+    def argument_type(self, contract: str, method_name: str) -> type[Any] | None:
+        """The argument struct of the method ``contract.method_name`` (built in, or a member's
+        committed contract), or ``None`` if there is no such method (a query is not one): for a
+        caller that has the arguments by name (a member contract's ``ctx.call``)."""
+        found = self._runtime.find_contract(self._overlay, contract)
+        spec = None if found is None else found.methods.get(method_name)
+        return None if spec is None or spec.read_only else spec.args_type
+
     def check_call(self, contract: str, method_name: str, args: bytes) -> None:
         """Reject, as ``call_encoded`` would, unless a contract may call ``contract.method_name``
         with ``args``: ``unknown_contract``, ``unknown_method`` (or a query), ``unauthorized``
         (the method does not accept the ``contract`` role), ``invalid_arguments``. For checking
         a call that will be made later (a governance proposal) when it is submitted."""
-        self._runtime.check_contract_call(contract, method_name, args)
+        self._runtime.check_contract_call(contract, method_name, args, self._overlay)
 
 
 def check_amount(ctx: Context, amount_minor: int, *, allow_zero: bool) -> None:

@@ -82,8 +82,17 @@ class Caller:
 class Runtime:
     """Holds the contracts of a network and applies transactions to state."""
 
-    def __init__(self, suite: CryptoSuite, chain_id: str, contracts: Sequence[Contract]) -> None:
+    def __init__(
+        self,
+        suite: CryptoSuite,
+        chain_id: str,
+        contracts: Sequence[Contract],
+        resolver: Callable[[Callable[[bytes], bytes | None], str], Contract | None] | None = None,
+    ) -> None:
         self.suite = suite
+        self.resolver = resolver
+        """Finds a contract that is not built in — a member's, committed on chain — by name in
+        the state being executed (``jinqiao.contracts.lifecycle.MemberContracts.resolve``)."""
         self.chain_id = chain_id
         self.contracts: dict[str, Contract] = {}
         for contract in contracts:
@@ -156,7 +165,9 @@ class Runtime:
             )
         caller = self._caller(state, body.sender, body.public_key)
         contract = (
-            self.contracts.get(body.contract) if len(body.contract) <= MAX_NAME_LENGTH else None
+            self.find_contract(state, body.contract)
+            if len(body.contract) <= MAX_NAME_LENGTH
+            else None
         )
         if contract is None:
             raise Rejection("unknown_contract", f"no contract named {body.contract[:64]!r}")
@@ -173,6 +184,13 @@ class Runtime:
                 required=sorted(spec.roles),
             )
         return caller, contract, spec, arguments
+
+    def find_contract(self, state: StateReader, name: str) -> Contract | None:
+        """A built-in contract, else (with a resolver) a member's committed in ``state``."""
+        contract = self.contracts.get(name)
+        if contract is None and self.resolver is not None:
+            contract = self.resolver(state.get, name)
+        return contract
 
     def _caller(self, state: StateReader, sender: bytes, public_key: bytes) -> Caller:
         registry = ContractState(REGISTRY, Overlay(state), StepMeter())
@@ -317,11 +335,22 @@ class Runtime:
         overlay.merge_into(block_overlay)
         return receipt
 
-    def check_contract_call(self, contract_name: str, method_name: str, args: bytes) -> Any:
+    def check_contract_call(
+        self,
+        contract_name: str,
+        method_name: str,
+        args: bytes,
+        state: StateReader | None = None,
+    ) -> Any:
         """The checks of a call by a contract, as rejections: the contract and method exist (and
         the method is not a query), the method accepts the ``contract`` role, the arguments
-        decode. Returns the decoded arguments. ``Context.check_call`` exposes it to contracts."""
-        contract = self.contracts.get(contract_name)
+        decode. Returns the decoded arguments. ``Context.check_call`` exposes it to contracts.
+        With ``state``, a member's committed contract counts too (``find_contract``)."""
+        contract = (
+            self.contracts.get(contract_name)
+            if state is None
+            else self.find_contract(state, contract_name)
+        )
         if contract is None:
             raise Rejection("unknown_contract", f"no contract named {contract_name[:64]!r}")
         spec = contract.methods.get(method_name)
@@ -339,7 +368,7 @@ class Runtime:
         self, caller: Context, contract_name: str, method_name: str, args: bytes
     ) -> bytes:
         """A contract calling another within the same transaction (see ``Context.call``)."""
-        contract = self.contracts.get(contract_name)
+        contract = self.find_contract(caller._overlay, contract_name)
         if contract is None:
             raise NodeFault(f"{caller.contract} called unknown contract {contract_name!r}")
         spec = contract.methods.get(method_name)
@@ -349,7 +378,7 @@ class Runtime:
             )
         if self._call_depth >= MAX_CALL_DEPTH:
             raise Rejection("call_depth_exceeded", f"more than {MAX_CALL_DEPTH} nested calls")
-        arguments = self.check_contract_call(contract_name, method_name, args)
+        arguments = self.check_contract_call(contract_name, method_name, args, caller._overlay)
         context = Context(
             runtime=self,
             contract=contract.name,
@@ -380,7 +409,7 @@ class Runtime:
     ) -> Any:
         """Run a read-only query against ``state``. ``arguments`` is already of the query's
         argument type. Raises ``Rejection`` for unknown names or a refusal."""
-        contract = self.contracts.get(contract_name)
+        contract = self.find_contract(state, contract_name)
         if contract is None:
             raise Rejection("unknown_contract", f"no contract named {contract_name[:64]!r}")
         spec = contract.methods.get(query_name)

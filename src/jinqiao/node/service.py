@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry
 from jinqiao.apps import default_contracts
 from jinqiao.consensus.safety import SafetyModule
 from jinqiao.consensus.tendermint import TendermintConfig
+from jinqiao.contracts.lifecycle import Lifecycle, MemberContracts
 from jinqiao.core.codec import CanonicalStruct, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput, JinqiaoError, NodeFault, Rejection
@@ -82,7 +83,14 @@ class Node:
         observer_key_file = key_file if self.config.observer and key_file.exists() else None
         self.signer: Signer | None = None if self.config.observer else load_key(key_file)
         self.store = Store(home / self.config.data_dir)
-        self.runtime = Runtime(self.suite, self.genesis.chain_id, default_contracts())
+        # Members' contracts: proposed, approved and committed through ``contracts``
+        # (jinqiao.contracts.lifecycle), then found by name in the state being executed.
+        self.runtime = Runtime(
+            self.suite,
+            self.genesis.chain_id,
+            [*default_contracts(), Lifecycle()],
+            resolver=MemberContracts().resolve,
+        )
         self.chain = Chain(self.store, self.genesis, self.runtime)
         if observer_key_file is not None:
             self._refuse_a_validator_key(observer_key_file)
@@ -345,6 +353,11 @@ class Node:
 
     def query_spec(self, contract: str, name: str) -> MethodSpec | None:
         spec = self.runtime.method_spec(contract, name)
+        if spec is None and self.runtime.contracts.get(contract) is None:
+            # A member's contract, committed on chain: its queries as of the head.
+            with self.reading() as reading:
+                member = self.runtime.find_contract(reading, contract)
+            spec = None if member is None else member.methods.get(name)
         return spec if spec is not None and spec.read_only else None
 
     # -- admission -------------------------------------------------------------------------

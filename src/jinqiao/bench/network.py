@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from jinqiao.apps.token import TOKEN, TransferArgs
 from jinqiao.bench.execute import setup_description, verify_rate
 from jinqiao.bench.local_network import (
     BATCH,
+    RunningNetwork,
     Tracker,
     account_keys,
     bench_network_spec,
@@ -65,6 +64,7 @@ def _presign(signers: list[Signer], chain_id: str, count: int) -> list[tuple[byt
 
 
 def _submit(
+    network: RunningNetwork,
     urls: list[str],
     transactions: list[tuple[bytes, bytes]],
     rate: int | None,
@@ -72,7 +72,7 @@ def _submit(
     tracker: Tracker,
     stop: threading.Event,
 ) -> None:
-    clients = [httpx.Client(base_url=url, timeout=30) for url in urls]
+    clients = [network.http(url) for url in urls]
     started = time.monotonic()
     position = 0
     batch_number = 0
@@ -121,11 +121,20 @@ def run_network_bench(
     base_port: int,
     kill_one: bool = False,
     crypto_suite: str = DEFAULT_SUITE,
+    authentication: bool = True,
+    quiet: bool = False,
 ) -> dict[str, Any]:
+    """One run; ``authentication`` off serves the API over plain HTTP without access rules or
+    audit (to measure their cost); ``quiet`` prints and writes nothing (the caller reports)."""
     get_suite(crypto_suite)  # an unknown suite is refused before any work
+    json_output = json_output or quiet
     with tempfile.TemporaryDirectory(prefix="jinqiao-bench-net-") as directory:
         root = Path(directory)
-        layout = init_quiet_network(root / "net", _spec(validators, base_port, crypto_suite))
+        layout = init_quiet_network(
+            root / "net",
+            _spec(validators, base_port, crypto_suite),
+            authentication=authentication,
+        )
         senders = list(account_keys(root / "net", layout, "sender-").values())
         offered = rate if rate is not None else 6_000
         count = int(offered * duration_s * 1.1) + BATCH
@@ -152,7 +161,7 @@ def run_network_bench(
 
                 threading.Timer(duration_s / 3, kill).start()
                 urls = urls[:-1]
-            _submit(urls, transactions, rate, duration_s, tracker, stop)
+            _submit(network, urls, transactions, rate, duration_s, tracker, stop)
             end_submit = time.monotonic()
             deadline = end_submit + 30
             while time.monotonic() < deadline:
@@ -195,6 +204,10 @@ def run_network_bench(
                 "validators": validators,
                 "crypto_suite": crypto_suite,
                 "processes": f"{validators} node processes on this machine, mutual TLS",
+                "api_authentication": "HTTPS with a client certificate, access rules, every "
+                "request audited (fsync)"
+                if authentication
+                else "off: plain HTTP, no access rules, no audit",
                 "offered": _offered(rate),
                 "duration_s": duration_s,
                 "batch": BATCH,
@@ -233,6 +246,8 @@ def run_network_bench(
         if plot is not None:
             _plot(blocks, started, latencies, result, plot)
             result["plot"] = str(plot)
+    if quiet:
+        return result
     if output is not None:
         output.write_text(json.dumps(result, indent=2) + "\n")
     if json_output:
@@ -240,6 +255,60 @@ def run_network_bench(
     else:
         _print(result)
         _print_kill(result)
+    return result
+
+
+def run_authentication_comparison(
+    *,
+    validators: int,
+    duration_s: float,
+    rate: int | None,
+    json_output: bool,
+    output: Path | None,
+    base_port: int,
+    crypto_suite: str = DEFAULT_SUITE,
+) -> dict[str, Any]:
+    """``run_network_bench`` with authentication off, then on, on the same setup; both results
+    side by side and the throughput of "on" as a fraction of "off" (issue 9: at least 0.9)."""
+    runs: dict[str, dict[str, Any]] = {}
+    for label, authentication in (("off", False), ("on", True)):
+        if not json_output:
+            console.print(f"authentication {label}:")
+        runs[label] = run_network_bench(
+            validators=validators,
+            duration_s=duration_s,
+            rate=rate,
+            json_output=json_output,
+            output=None,
+            plot=None,
+            base_port=base_port,
+            crypto_suite=crypto_suite,
+            authentication=authentication,
+            quiet=True,
+        )
+        if not json_output:
+            _print(runs[label])
+    off, on = runs["off"]["committed_per_second"], runs["on"]["committed_per_second"]
+    result = {
+        "benchmark": "network-authentication",
+        "authentication_off": runs["off"],
+        "authentication_on": runs["on"],
+        "committed_per_second": {"off": off, "on": on},
+        "p99_latency_ms": {
+            "off": runs["off"]["latency_ms"]["p99"],
+            "on": runs["on"]["latency_ms"]["p99"],
+        },
+        "on_over_off": round(on / off, 3) if off else 0,
+    }
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2) + "\n")
+    if json_output:
+        emit_json(result)
+    else:
+        console.print(
+            f"[bold]authentication on: {on:,} committed/s, off: {off:,} committed/s "
+            f"(on/off {result['on_over_off']:.1%})[/]"
+        )
     return result
 
 

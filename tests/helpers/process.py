@@ -117,17 +117,19 @@ class NodeProcess:
                 env=environment,
             )
         deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"node exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if self.http.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"node did not start in {START_TIMEOUT_S} s:\n{self.log()}")
-            time.sleep(0.1)
+        # A probe of its own: a replacement process started for a restart leaves nothing open.
+        with self.credentials.http_client(timeout=1.0) as probe:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"node exited with {self.process.returncode}:\n{self.log()}")
+                try:
+                    if probe.get(f"{self.url}/healthz").status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"node did not start in {START_TIMEOUT_S} s:\n{self.log()}")
+                time.sleep(0.1)
 
     @property
     def http(self) -> httpx.Client:

@@ -265,18 +265,20 @@ class AccessControl:
         method = str(scope["method"])
         der = scope.get(CLIENT_CERTIFICATE_KEY)
         if der is None:
-            await self.refuse(send, "unauthenticated", "this route needs a client certificate")
-            await self.record(None, method, route, 401)
+            await self.record("", "", method, route, 401)
+            await send_error(send, "unauthenticated", "this route needs a client certificate")
             return
         try:
             identity = self.identify(der)
         except CertificateRefused as refused:
-            await self.record(None, method, route, 401)
-            await self.refuse(send, refused.code, refused.message)
+            claimed = refused.details
+            name, organization = claimed.get("identity", ""), claimed.get("organization", "")
+            await self.record(name, organization, method, route, 401)
+            await send_error(send, refused.code, refused.message)
             return
         if not self.policy.allows(rule, identity, parameters):
-            await self.record(identity, method, route, 403)
-            await self.refuse(
+            await self.record(identity.name, identity.organization, method, route, 403)
+            await send_error(
                 send,
                 "forbidden",
                 f"{identity.name} of {identity.organization} may not call {method} {route} "
@@ -286,21 +288,21 @@ class AccessControl:
 
         async def recorded_send(message: Any) -> None:
             if message["type"] == "http.response.start":
-                await self.record(identity, method, route, int(message["status"]))
+                status = int(message["status"])
+                await self.record(identity.name, identity.organization, method, route, status)
             await send(message)
 
         await self.app(scope, receive, recorded_send)
 
-    async def refuse(self, send: Any, code: str, message: str) -> None:
-        await send_error(send, code, message)
-
-    async def record(self, identity: Identity | None, method: str, route: str, status: int) -> None:
+    async def record(
+        self, name: str, organization: str, method: str, route: str, status: int
+    ) -> None:
         """One audit record, durable before the answer leaves (docs/audit.md)."""
         await run_in_threadpool(
             partial(
                 self.policy.node.record_audit,
-                identity="" if identity is None else identity.name,
-                organization="" if identity is None else identity.organization,
+                identity=name,
+                organization=organization,
                 method=method,
                 route=route,
                 status=status,

@@ -64,9 +64,9 @@ class Authenticator:
         self.revoked_fingerprints = revoked_fingerprints
 
     def identify(self, der: bytes) -> Identity:
-        fingerprint = hashlib.sha256(der).digest()
-        if fingerprint in self.revoked_fingerprints:
-            raise CertificateRefused(f"client certificate {fingerprint.hex()} is revoked")
+        """The identity of a chain-verified certificate, or ``CertificateRefused`` whose details
+        name the ``identity`` and ``organization`` it claims when they could be read (for the
+        audit trail: a refused claim is still worth recording)."""
         try:
             # cryptography parses lazily and more strictly than OpenSSL: read what is used here.
             certificate = x509.load_der_x509_certificate(der)
@@ -83,12 +83,19 @@ class Authenticator:
                 f"{MAX_ROLES} roles"
             )
         name, organization = str(names[0].value), str(organizations[0].value)
+        claimed = {"identity": name, "organization": organization}
+        fingerprint = hashlib.sha256(der).digest()
+        if fingerprint in self.revoked_fingerprints:
+            raise CertificateRefused(
+                f"client certificate {fingerprint.hex()} is revoked", **claimed
+            )
         root = self.roots.get(organization)
         if root is None or not _issued_by(certificate, root):
             raise CertificateRefused(
-                f"the certificate of {name!r} is not issued by the root of {organization!r}"
+                f"the certificate of {name!r} is not issued by the root of {organization!r}",
+                **claimed,
             )
-        _check_client_usage(extensions, name)
+        _check_client_usage(extensions, name, claimed)
         return Identity(name, organization, frozenset(str(unit.value) for unit in units))
 
 
@@ -112,13 +119,17 @@ def _issued_by(certificate: x509.Certificate, root: x509.Certificate) -> bool:
     return True
 
 
-def _check_client_usage(extensions: x509.Extensions, name: str) -> None:
+def _check_client_usage(extensions: x509.Extensions, name: str, claimed: dict[str, str]) -> None:
     with contextlib.suppress(x509.ExtensionNotFound):
         if extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
-            raise CertificateRefused(f"the certificate of {name!r} is a CA certificate")
+            raise CertificateRefused(f"the certificate of {name!r} is a CA certificate", **claimed)
     try:
         usages = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
-        raise CertificateRefused(f"the certificate of {name!r} states no key usage") from None
+        raise CertificateRefused(
+            f"the certificate of {name!r} states no key usage", **claimed
+        ) from None
     if ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
-        raise CertificateRefused(f"the certificate of {name!r} is not for client authentication")
+        raise CertificateRefused(
+            f"the certificate of {name!r} is not for client authentication", **claimed
+        )

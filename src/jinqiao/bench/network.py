@@ -171,6 +171,7 @@ def run_network_bench(
                 time.sleep(0.1)
             stop.set()
             cpu_after = nodes_cpu_seconds(processes)
+            status_reads = _status_reads(network, urls[0])
         with tracker.lock:
             window_end = started + duration_s
             in_window = [
@@ -228,6 +229,7 @@ def run_network_bench(
             "signature_verifications_per_second_one_core": round(verify_per_second, 1),
             "signature_bound_tx_per_second": round(bound, 1),
             "fraction_of_signature_bound": round(throughput / bound, 3) if bound else 0,
+            "status_reads": status_reads,
         }
         if killed_at:
             with tracker.lock:
@@ -289,7 +291,7 @@ def run_authentication_comparison(
         if not json_output:
             _print(runs[label])
     off, on = runs["off"]["committed_per_second"], runs["on"]["committed_per_second"]
-    result = {
+    result: dict[str, Any] = {
         "benchmark": "network-authentication",
         "authentication_off": runs["off"],
         "authentication_on": runs["on"],
@@ -298,6 +300,10 @@ def run_authentication_comparison(
             "off": runs["off"]["latency_ms"]["p99"],
             "on": runs["on"]["latency_ms"]["p99"],
         },
+        "status_reads_per_second": {
+            "off": runs["off"]["status_reads"]["per_second"],
+            "on": runs["on"]["status_reads"]["per_second"],
+        },
         "on_over_off": round(on / off, 3) if off else 0,
     }
     if output is not None:
@@ -305,11 +311,34 @@ def run_authentication_comparison(
     if json_output:
         emit_json(result)
     else:
+        reads = result["status_reads_per_second"]
         console.print(
             f"[bold]authentication on: {on:,} committed/s, off: {off:,} committed/s "
-            f"(on/off {result['on_over_off']:.1%})[/]"
+            f"(on/off {result['on_over_off']:.1%}); one client's sequential GET /v1/status: "
+            f"{reads['on']:,}/s on, {reads['off']:,}/s off[/]"
         )
     return result
+
+
+STATUS_READS = 300
+
+
+def _status_reads(network: RunningNetwork, url: str) -> dict[str, Any]:
+    """``STATUS_READS`` sequential ``GET /v1/status`` on one kept-alive connection once the load
+    is over: what one request costs, where the load above pays authentication once per batch of
+    ``BATCH`` transfers (with authentication, each read is also an fsynced audit record)."""
+    latencies: list[float] = []
+    with network.http(url) as client:
+        client.get("/v1/status").raise_for_status()  # the connection (and handshake) first
+        for _ in range(STATUS_READS):
+            started = time.perf_counter()
+            client.get("/v1/status").raise_for_status()
+            latencies.append(time.perf_counter() - started)
+    return {
+        "requests": STATUS_READS,
+        "per_second": round(len(latencies) / sum(latencies), 1),
+        "latency_ms": latency_ms(latencies),
+    }
 
 
 def _offered(rate: int | None) -> str:

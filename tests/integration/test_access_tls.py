@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import ssl
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,3 +174,24 @@ def test_the_attempts_are_in_the_audit_trail(network: tuple[Path, NodeProcess]) 
     statement = "/v1/payments/cycles/{cycle_id}/statements/{institution}"
     assert ("bank-a-treasury", "bank-a", statement, 403) in seen
     assert ("bank-b-credit", "bank-b", "/v1/status", 401) in seen
+
+
+def test_the_cli_authenticates_as_the_account_named(network: tuple[Path, NodeProcess]) -> None:
+    directory, node = network
+    base = ["--network", str(directory), "--url", node.url]
+
+    def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "jinqiao", *arguments, *base],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    other = run("payments", "statement", "7", "bank-b", "--as", "bank-a-treasury")
+    assert other.returncode == 1 and "forbidden" in other.stderr, other.stderr
+    own = run("payments", "statement", "7", "bank-b", "--as", "bank-b-treasury")
+    assert own.returncode == 1 and "forbidden" not in own.stderr, own.stderr  # no cycle 7
+    unknown = run("query", "status", "--as", "nobody")
+    assert unknown.returncode == 1 and "no account named 'nobody'" in unknown.stderr

@@ -26,6 +26,7 @@ from jinqiao.api.access import (
     PUBLIC,
     ROLE,
     RULES,
+    STATE,
     AccessControl,
     Policy,
     Rule,
@@ -33,6 +34,8 @@ from jinqiao.api.access import (
 )
 from jinqiao.api.app import create_app
 from jinqiao.api.authentication import CLIENT_CERTIFICATE_KEY, Authenticator, roots_from_genesis
+from jinqiao.apps.token import balance_key, supply_key
+from jinqiao.execution.identity import account_key
 from jinqiao.node.audit import AuditRecord, check_chain, parse_line, read_lines, segment_paths
 from jinqiao.node.service import Node
 from jinqiao.provision.network import (
@@ -149,6 +152,8 @@ def _expected(network: Network, rule: Rule, account: str) -> bool:
         return organization in {SAMPLE_PARAMETERS[name] for name in rule.parameters}
     if rule.kind == ACCOUNT:
         return organization == "bank-b"  # the address asked for is bank-b-treasury's
+    if rule.kind == STATE:
+        return True  # the sample key ("00") names no account
     assert rule.kind == ROLE, rule
     return False
 
@@ -206,6 +211,22 @@ def test_bank_a_cannot_read_bank_b_statement_or_balance_and_the_regulator_can(
         assert answer.status_code == (REACHED if allowed else 403), path
         regulator = network.request("GET", path, network.certificate("regulator-admin"))
         assert regulator.status_code == REACHED, path
+
+
+def test_raw_state_keys_of_an_account_follow_the_account_rule(network: Network) -> None:
+    bank_b = bytes.fromhex(network.layout.account("bank-b-treasury").address)
+    holding = "/v1/state/token/" + balance_key("CNY", bank_b).hex()
+    record = "/v1/state/registry/" + account_key(bank_b).hex()
+    supply = "/v1/state/token/" + supply_key("CNY").hex()
+    for path, readers in (
+        # the currency issuer (clearing) sees every holding of its currency
+        (holding, {"bank-b-treasury", "regulator-admin", "clearing-treasury"}),
+        (record, {"bank-b-treasury", "regulator-admin", "clearing-treasury"}),
+        (supply, set(IDENTITIES)),
+    ):
+        for account in IDENTITIES:
+            answer = network.request("GET", path, network.certificate(account))
+            assert answer.status_code == (REACHED if account in readers else 403), (path, account)
 
 
 def test_an_address_that_is_no_account_is_for_the_regulator_only(network: Network) -> None:

@@ -36,9 +36,10 @@ from jinqiao.api.authentication import (
     roots_from_genesis,
 )
 from jinqiao.api.errors import send_error
+from jinqiao.apps.token import BALANCE_PREFIX, TOKEN
 from jinqiao.core.codec import decode_stored
 from jinqiao.core.errors import NodeFault
-from jinqiao.execution.identity import REGISTRY, Account, account_key
+from jinqiao.execution.identity import ACCOUNT_PREFIX, REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
 from jinqiao.node.port import NodePort
 
@@ -56,6 +57,9 @@ genesis roles include one of ``roles``, and the regulator."""
 ACCOUNT = "account"
 """The organization the account at the ``address`` parameter belongs to, and the regulator; an
 address that is no account: the regulator only."""
+STATE = "state"
+"""A raw state read: a key that names an account (a token holding, a registry account record)
+follows ``account`` for that address; any other key ``member``."""
 ROLE = "role"
 """Organizations whose genesis roles include one of ``roles``, and the regulator."""
 REGULATOR_ROLE = "regulator"
@@ -77,8 +81,14 @@ class Rule:
             return f"party: the organization {named}{extra}, regulator"
         if self.kind == ROLE:
             return "role: " + ", ".join(self.roles) + ", regulator"
+        extra = "".join(f", {role}" for role in self.roles)
         if self.kind == ACCOUNT:
-            return "account: the organization of `{address}`, regulator"
+            return f"account: the organization of `{{address}}`{extra}, regulator"
+        if self.kind == STATE:
+            return (
+                f"state: a key naming an account (token holding, registry account) as "
+                f"account{extra}, regulator; any other key member"
+            )
         return {
             PUBLIC: "public",
             OPERATOR: "operator: this node's organization, regulator",
@@ -90,6 +100,8 @@ _PUBLIC = Rule(PUBLIC)
 _OPERATOR = Rule(OPERATOR)
 _MEMBER = Rule(MEMBER)
 _ACCOUNT = Rule(ACCOUNT)
+_ISSUER = ("currency_issuer",)
+"""The digital-currency operator sees every holding of the currency it issues."""
 _CLEARING = ("clearing_house", "settlement_agent")
 _INSTITUTION = Rule(PARTY, ("institution",), _CLEARING)
 _CLEARING_ONLY = Rule(ROLE, roles=_CLEARING)
@@ -112,9 +124,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/transactions"): _MEMBER,
     ("POST", "/v1/transactions/batch"): _MEMBER,
     ("GET", "/v1/transactions/{transaction_hash}"): _MEMBER,
-    ("GET", "/v1/state/{contract}/{key}"): _MEMBER,
+    ("GET", "/v1/state/{contract}/{key}"): Rule(STATE, roles=_ISSUER),
     ("GET", "/v1/accounts/{address}"): _ACCOUNT,
-    ("GET", "/v1/token/{asset}/balances/{address}"): _ACCOUNT,
+    ("GET", "/v1/token/{asset}/balances/{address}"): Rule(ACCOUNT, roles=_ISSUER),
     ("GET", "/v1/token/{asset}"): _MEMBER,
     ("POST", "/v1/query/{contract}/{query_name}"): _MEMBER,
     ("GET", "/v1/payments/institutions/{institution}"): _MEMBER,
@@ -182,6 +194,11 @@ class Policy:
             return any(parameters.get(name) == organization for name in rule.parameters)
         if rule.kind == ACCOUNT:
             return self.account_organization(str(parameters.get("address", ""))) == organization
+        if rule.kind == STATE:
+            address = account_in_state_key(
+                str(parameters.get("contract", "")), str(parameters.get("key", ""))
+            )
+            return address is None or self.account_organization(address) == organization
         return False
 
     def account_organization(self, address_hex: str) -> str | None:
@@ -194,6 +211,30 @@ class Policy:
         with self.node.reading() as reading:
             stored = reading.get(full_key(REGISTRY, account_key(address)))
         return None if stored is None else decode_stored(stored, Account).organization
+
+
+ADDRESS_BYTES = 20
+
+
+def account_in_state_key(contract: str, key_hex: str) -> str | None:
+    """The address (hex) a raw state key names, for the keys that belong to one account: a
+    token holding (``balance/<asset>/<address>``) and a registry account record
+    (``account/<address>``); None for any other key (or one that is not hex: the route refuses
+    it)."""
+    try:
+        key = bytes.fromhex(key_hex)
+    except ValueError:
+        return None
+    if contract == TOKEN and key.startswith(BALANCE_PREFIX):
+        # <asset>/<20 address bytes>: the address itself may hold a "/" byte, so from the end.
+        rest = key[len(BALANCE_PREFIX) :]
+        separated = len(rest) > ADDRESS_BYTES + 1 and rest[-ADDRESS_BYTES - 1] == ord("/")
+        holder = rest[-ADDRESS_BYTES:] if separated else b""
+    elif contract == REGISTRY and key.startswith(ACCOUNT_PREFIX):
+        holder = key[len(ACCOUNT_PREFIX) :]
+    else:
+        return None
+    return holder.hex() if len(holder) == ADDRESS_BYTES else None
 
 
 def missing_rules(routes: Iterable[BaseRoute]) -> list[tuple[str, str]]:

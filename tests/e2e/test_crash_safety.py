@@ -78,7 +78,12 @@ def test_sigkill_under_load_repeatedly(tmp_path: Path) -> None:
             wait_timeout_s=5,
             retry_pause_s=0.05,
         ) as load:
-            time.sleep(rng.uniform(0.8, 2.0))
+            # Kill at a random moment after the load has seen its first commit: a fixed sleep
+            # alone left nothing committed when the machine was busy.
+            deadline = time.monotonic() + 60
+            while not load.committed and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.2, 1.2))
             node.kill()
         seen.update(load.committed)
         assert load.committed, f"round {round_number}: nothing committed before the kill"

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from jinqiao.api.access import (
     ACCOUNT,
@@ -33,8 +34,14 @@ from jinqiao.api.access import (
     leaf_routes,
 )
 from jinqiao.api.app import create_app
-from jinqiao.api.authentication import CLIENT_CERTIFICATE_KEY, Authenticator, roots_from_genesis
+from jinqiao.api.authentication import (
+    CLIENT_CERTIFICATE_KEY,
+    Authenticator,
+    Identity,
+    roots_from_genesis,
+)
 from jinqiao.apps.token import balance_key, supply_key
+from jinqiao.client import Credentials
 from jinqiao.execution.identity import account_key
 from jinqiao.node.audit import AuditRecord, check_chain, parse_line, read_lines, segment_paths
 from jinqiao.node.service import Node
@@ -262,7 +269,7 @@ def test_a_revoked_certificate_is_refused(network: Network) -> None:
 
 
 def _audit_records(node: Node) -> list[AuditRecord]:
-    lines = []
+    lines: list[bytes] = []
     for path in segment_paths(node.home / "audit"):
         with path.open("rb") as file:
             lines.extend(read_lines(file))
@@ -297,3 +304,19 @@ def test_docs_show_the_table(network: Network) -> None:
     text = DOCS.read_text()
     for (method, path), rule in RULES.items():
         assert f"| `{method}` | `{path}` | {rule.describe()} |" in text, (method, path)
+
+
+def test_init_writes_each_account_its_client_credentials(network: Network) -> None:
+    roots = roots_from_genesis(network.node.genesis)
+    for entry in network.layout.accounts:
+        home = network.directory / "clients" / entry.name
+        assert (home / "client.key").stat().st_mode & 0o777 == 0o600
+        credentials = Credentials.for_account(network.directory, entry.name)
+        assert (credentials.account, credentials.organization) == (entry.name, entry.organization)
+        identity = network.authenticator.identify(network.certificate(entry.name))
+        assert identity == Identity(entry.name, entry.organization, frozenset(entry.roles))
+        certificate = x509.load_der_x509_certificate(network.certificate(entry.name))
+        assert certificate.issuer == roots[entry.organization].subject
+        usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        assert list(usages) == [ExtendedKeyUsageOID.CLIENT_AUTH]  # not a server, not a node
+    assert all(node.api_url.startswith("https://") for node in network.layout.nodes)

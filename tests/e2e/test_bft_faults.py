@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from jinqiao.client import Client
@@ -53,7 +52,9 @@ def test_four_validators_survive_the_faults(
     treasury = load_key(directory / layout.account("clearing-treasury").key_file)
     payer_file = directory / layout.account("bank-a-treasury").key_file
     payee = bytes.fromhex(layout.account("bank-b-treasury").address)
-    with Client(nodes[0].url, genesis_file=genesis_file) as client:
+    with Client(
+        nodes[0].url, credentials=nodes[0].credentials, genesis_file=genesis_file
+    ) as client:
         assert client.token.mint(treasury, "CNY", load_key(payer_file).address, 10**9).ok
     first, _, third, fourth = nodes
     fourth_name = layout.nodes[3].name
@@ -90,7 +91,7 @@ def test_four_validators_survive_the_faults(
         halted = height(first)
         time.sleep(4)
         assert height(first) == halted, "committed without a two-thirds quorum"
-        diagnosis = httpx.get(f"{first.url}/v1/consensus", timeout=5).json()
+        diagnosis = first.http.get(f"{first.url}/v1/consensus", timeout=5).json()
         missing = {v["name"] for v in diagnosis["validators"] if not v["connected"]}
         assert missing == {layout.nodes[2].name, layout.nodes[3].name}, diagnosis["summary"]
         assert "missing" in diagnosis["summary"] and diagnosis["step"] in (
@@ -100,6 +101,7 @@ def test_four_validators_survive_the_faults(
         )
         # The operator's command says the same in words: who is missing, at which step.
         command = ["status", "--url", first.url, "--genesis", str(genesis_file)]
+        command += ["--as", str(first.credentials.certificate_file.parent)]
         shown = subprocess.run(
             [sys.executable, "-m", "jinqiao", *command],
             capture_output=True,
@@ -130,7 +132,7 @@ def test_four_validators_survive_the_faults(
         assert node.stop() == 0, node.log()
     for node in nodes:
         restart(node)
-    with Client(first.url, genesis_file=genesis_file) as client:
+    with Client(first.url, credentials=first.credentials, genesis_file=genesis_file) as client:
         result = client.token.transfer(load_key(payer_file), "CNY", payee, 1)
         assert result.ok and result.height > 0
         # Nothing acknowledged was lost, on any node.

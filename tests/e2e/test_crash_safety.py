@@ -62,7 +62,7 @@ def test_sigkill_under_load_repeatedly(tmp_path: Path) -> None:
     treasury = load_key(tmp_path / layout.account("clearing-treasury").key_file)
     payer_file = tmp_path / layout.account("bank-a-treasury").key_file
     payee = bytes.fromhex(layout.account("bank-b-treasury").address)
-    with Client(node.url, genesis_file=genesis_file) as client:
+    with Client(node.url, credentials=node.credentials, genesis_file=genesis_file) as client:
         assert client.token.mint(treasury, "CNY", load_key(payer_file).address, 10**9).ok
     rng = random.Random(2024)
     seen: dict[str, tuple[int, int]] = {}
@@ -88,7 +88,7 @@ def test_sigkill_under_load_repeatedly(tmp_path: Path) -> None:
         seen.update(load.committed)
         assert load.committed, f"round {round_number}: nothing committed before the kill"
         node = NodeProcess(home, port=node.port).start()
-        with Client(node.url, genesis_file=genesis_file) as client:
+        with Client(node.url, credentials=node.credentials, genesis_file=genesis_file) as client:
             status = client.status()
             assert status["height"] >= max(h for h, _ in seen.values()) >= last_height
             last_height = status["height"]

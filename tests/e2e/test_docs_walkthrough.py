@@ -27,7 +27,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.helpers.process import NodeProcess, free_port_base
@@ -133,7 +132,7 @@ class Walkthrough:
             node.start()
 
     def height(self) -> int:
-        answer = httpx.get(f"{self.nodes[0].url}/v1/status", timeout=5).json()
+        answer = self.nodes[0].http.get(f"{self.nodes[0].url}/v1/status", timeout=5).json()
         return int(answer["height"])
 
     def wait_for_cutoff(self) -> None:

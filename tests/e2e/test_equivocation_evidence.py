@@ -7,7 +7,6 @@ import asyncio
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from jinqiao.client import Client
@@ -40,7 +39,9 @@ def test_equivocation_is_put_on_chain(tmp_path: Path) -> None:
     for node in honest:
         node.start()
     try:
-        with Client(honest[0].url, genesis_file=tmp_path / "genesis.json") as client:
+        with Client(
+            honest[0].url, credentials=honest[0].credentials, genesis_file=tmp_path / "genesis.json"
+        ) as client:
             treasury = load_key(tmp_path / layout.account("clearing-treasury").key_file)
             payee = bytes.fromhex(layout.account("bank-a-treasury").address)
             assert client.token.mint(treasury, "CNY", payee, 1).ok  # 3 of 4 commit
@@ -69,10 +70,14 @@ def test_equivocation_is_put_on_chain(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         offences = 0
         while time.monotonic() < deadline and offences == 0:
-            answer = httpx.post(
-                f"{honest[0].url}/v1/query/evidence/offences",
-                json={"validator": key.address.hex()},
-            ).json()
+            answer = (
+                honest[0]
+                .http.post(
+                    f"{honest[0].url}/v1/query/evidence/offences",
+                    json={"validator": key.address.hex()},
+                )
+                .json()
+            )
             offences = answer["result"]["equivocations"]
             time.sleep(0.3)
         assert offences == 1

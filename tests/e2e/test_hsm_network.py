@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -69,7 +68,9 @@ def test_a_validator_votes_and_an_account_signs_from_the_token(
     for node in nodes:
         node.start()
     try:
-        with Client(nodes[1].url, genesis_file=directory / "genesis.json") as client:
+        with Client(
+            nodes[1].url, credentials=nodes[1].credentials, genesis_file=directory / "genesis.json"
+        ) as client:
             treasury = load_key(directory / "accounts" / "clearing-treasury.json")
             account = load_key(directory / "accounts" / "bank-a-treasury.json")
             assert isinstance(account, HsmSigner)
@@ -82,7 +83,7 @@ def test_a_validator_votes_and_an_account_signs_from_the_token(
             assert client.token.balance("CNY", payee) >= 2_500
             account.close()
         block = nodes[0].url + f"/v1/blocks/{result.height}"
-        signatures = httpx.get(block, timeout=5).json()["certificate"]["signatures"]
+        signatures = nodes[0].http.get(block, timeout=5).json()["certificate"]["signatures"]
         assert validator_address in {signature["validator"] for signature in signatures}
     finally:
         for node in nodes:

@@ -11,7 +11,6 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from jinqiao.apps.token import TOKEN, TransferArgs
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 
 def status(node: NodeProcess) -> dict[str, object]:
-    answer: dict[str, object] = httpx.get(f"{node.url}/v1/status", timeout=5).json()
+    answer: dict[str, object] = node.http.get(f"{node.url}/v1/status", timeout=5).json()
     return answer
 
 
@@ -34,7 +33,7 @@ def head_of(node: NodeProcess) -> tuple[object, object, object]:
 
 
 def certificate_signers(node: NodeProcess, at: int) -> set[str]:
-    block = httpx.get(f"{node.url}/v1/blocks/{at}", timeout=5).json()
+    block = node.http.get(f"{node.url}/v1/blocks/{at}", timeout=5).json()
     return {signature["validator"] for signature in block["certificate"]["signatures"]}
 
 
@@ -87,11 +86,13 @@ def test_an_observer_follows_verifies_and_never_votes(
         str(v["address"])
         for v in status(validators[0])["validators"]  # type: ignore[union-attr]
     }
-    with Client(validators[0].url, genesis_file=genesis_file) as client:
+    with Client(
+        validators[0].url, credentials=validators[0].credentials, genesis_file=genesis_file
+    ) as client:
         treasury = load_key(directory / "accounts" / "clearing-treasury.json")
         assert client.token.mint(treasury, "CNY", load_key(payer_file).address, 10**9).ok
 
-    consensus = httpx.get(f"{observer.url}/v1/consensus", timeout=5).json()
+    consensus = observer.http.get(f"{observer.url}/v1/consensus", timeout=5).json()
     assert (consensus["role"], consensus["validator"]) == ("observer", False)
     assert "never proposes or votes" in consensus["summary"]
     assert status(observer)["validator"] == ""
@@ -100,7 +101,9 @@ def test_an_observer_follows_verifies_and_never_votes(
         wait_for(lambda: len(load.committed) >= 20, 120, "transfers committed under load")
         # A transfer sent to the observer is forwarded to the validators and committed; the
         # observer sees it once it has fetched the block.
-        with Client(observer.url, genesis_file=genesis_file) as through_observer:
+        with Client(
+            observer.url, credentials=observer.credentials, genesis_file=genesis_file
+        ) as through_observer:
             sent = through_observer.send(
                 load_key(payer_file), TOKEN, "transfer", TransferArgs("CNY", payee, 7)
             )

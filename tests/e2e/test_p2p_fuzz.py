@@ -13,7 +13,6 @@ import random
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from jinqiao.client import Client
@@ -47,7 +46,7 @@ def hostile_frames(chain_id: str, height: int) -> list[bytes]:
 def connected_peers(node: NodeProcess) -> set[str]:
     """The peers ``node`` holds a connection to (the transport's view: a peer that only sent
     hostile frames is still connected, though consensus has not heard a status from it)."""
-    answer = httpx.get(f"{node.url}/v1/consensus", timeout=5).json()
+    answer = node.http.get(f"{node.url}/v1/consensus", timeout=5).json()
     return {str(p["peer"]) for p in answer["peers"] if p["connected"]}
 
 
@@ -64,7 +63,11 @@ def test_hostile_frames_from_a_legitimate_peer_cut_no_validator_off(tmp_path: Pa
         node.start()
     config = p2p_config_of(tmp_path, IMPOSTOR)
     try:
-        with Client(nodes["clearing"].url, genesis_file=tmp_path / "genesis.json") as client:
+        with Client(
+            nodes["clearing"].url,
+            credentials=nodes["clearing"].credentials,
+            genesis_file=tmp_path / "genesis.json",
+        ) as client:
             treasury = load_key(tmp_path / layout.account("clearing-treasury").key_file)
             payee = bytes.fromhex(layout.account("bank-a-treasury").address)
 

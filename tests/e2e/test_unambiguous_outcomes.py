@@ -38,7 +38,7 @@ def _jinqiao(
 
 def _mempool_size(node: NodeProcess) -> int:
     try:
-        return int(httpx.get(f"{node.url}/v1/status", timeout=2).json()["mempool_transactions"])
+        return int(node.http.get(f"{node.url}/v1/status", timeout=2).json()["mempool_transactions"])
     except (httpx.HTTPError, ValueError, KeyError):
         return -1
 

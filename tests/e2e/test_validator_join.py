@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 from jinqiao.apps.governance import ProposalArgs
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 
 def certificate_signers(node: NodeProcess, at: int) -> set[str]:
-    block = httpx.get(f"{node.url}/v1/blocks/{at}", timeout=5).json()
+    block = node.http.get(f"{node.url}/v1/blocks/{at}", timeout=5).json()
     return {signature["validator"] for signature in block["certificate"]["signatures"]}
 
 
@@ -50,13 +49,15 @@ def test_a_validator_added_by_governance_joins_and_carries_the_quorum(
     try:
         payer_file = directory / "accounts" / "bank-a-treasury.json"
         payee = load_key(directory / "accounts" / "bank-b-treasury.json").address
-        with Client(nodes[0].url, genesis_file=genesis_file) as client:
+        with Client(
+            nodes[0].url, credentials=nodes[0].credentials, genesis_file=genesis_file
+        ) as client:
             treasury = load_key(directory / "accounts" / "clearing-treasury.json")
             assert client.token.mint(treasury, "CNY", load_key(payer_file).address, 10**9).ok
         # Not yet a node of the network: the others refuse its connections, so it stays at genesis,
         # and it says why it does not vote.
         assert height(joiner) == 0
-        consensus = httpx.get(f"{joiner.url}/v1/consensus", timeout=5).json()
+        consensus = joiner.http.get(f"{joiner.url}/v1/consensus", timeout=5).json()
         assert consensus["validator"] is False
         assert "not a validator" in consensus["summary"]
         with Load(nodes[0].url, genesis_file, payer_file, payee):
@@ -76,7 +77,9 @@ def test_a_validator_added_by_governance_joins_and_carries_the_quorum(
                 str(directory),
             )
             proposal_id = int(str(proposed["proposal_id"]))
-            with Client(nodes[0].url, genesis_file=genesis_file) as client:
+            with Client(
+                nodes[0].url, credentials=nodes[0].credentials, genesis_file=genesis_file
+            ) as client:
                 for admin in ("clearing-admin", "ecfin-admin", "bank-a-admin"):
                     key = load_key(directory / "accounts" / f"{admin}.json")
                     approved = client.send(key, GOVERNANCE, "approve", ProposalArgs(proposal_id))
@@ -100,8 +103,8 @@ def test_a_validator_added_by_governance_joins_and_carries_the_quorum(
             wait_for(lambda: height(nodes[0]) >= at_stop + 3, 60, "commits without node 4")
             latest = height(nodes[0])
             assert address in certificate_signers(nodes[0], latest)
-        status = httpx.get(f"{joiner.url}/v1/status", timeout=5).json()
+        status = joiner.http.get(f"{joiner.url}/v1/status", timeout=5).json()
         assert status["height"] >= latest - 1
-        assert httpx.get(f"{joiner.url}/v1/consensus", timeout=5).json()["validator"] is True
+        assert joiner.http.get(f"{joiner.url}/v1/consensus", timeout=5).json()["validator"] is True
     finally:
         assert joiner.stop() == 0, joiner.log()

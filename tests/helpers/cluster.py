@@ -19,7 +19,7 @@ from jinqiao.core.genesis import genesis_hash, load_genesis
 from jinqiao.keys import load_key
 from jinqiao.node.config import load_config
 from jinqiao.node.p2p import P2PConfig, PeerAddress, organization_roots
-from tests.helpers.process import NodeProcess
+from tests.helpers.process import NodeProcess, test_credentials
 
 
 def jinqiao(*args: str) -> dict[str, object]:
@@ -38,7 +38,7 @@ def jinqiao(*args: str) -> dict[str, object]:
 
 def height(node: NodeProcess) -> int:
     try:
-        return int(httpx.get(f"{node.url}/v1/status", timeout=2).json()["height"])
+        return int(node.http.get(f"{node.url}/v1/status", timeout=2).json()["height"])
     except (httpx.HTTPError, ValueError, KeyError):
         return -1
 
@@ -53,13 +53,13 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None
 
 def metric_values(node: NodeProcess) -> dict[str, float]:
     """The node's Prometheus samples, by name with labels, e.g. ``name{label="v"}``."""
-    text = httpx.get(f"{node.url}/metrics", timeout=5).text
+    text = node.http.get(f"{node.url}/metrics", timeout=5).text
     samples = (line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
     return {name: float(value) for name, value in samples}
 
 
 def block_hash(node: NodeProcess, at: int) -> str:
-    return str(httpx.get(f"{node.url}/v1/blocks/{at}", timeout=5).json()["header"]["hash"])
+    return str(node.http.get(f"{node.url}/v1/blocks/{at}", timeout=5).json()["header"]["hash"])
 
 
 class Load:
@@ -79,7 +79,12 @@ class Load:
         wait_timeout_s: float = 20,
         retry_pause_s: float = 0.2,
     ) -> None:
-        self.client = Client(url, genesis_file=genesis_file, timeout_s=5)
+        self.client = Client(
+            url,
+            genesis_file=genesis_file,
+            timeout_s=5,
+            credentials=test_credentials(genesis_file.parent),
+        )
         self.payer = load_key(payer_file)
         self.payee = payee
         self.batch_size = batch_size

@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -19,11 +20,15 @@ from pathlib import Path
 
 import httpx
 
+from jinqiao.client import Credentials
 from jinqiao.keys import InsecurePlaintext
 from jinqiao.provision.network import NetworkLayout, init_network
 from jinqiao.provision.presets import demo_spec
 
 START_TIMEOUT_S = 60.0
+TEST_IDENTITY = "regulator-admin"
+"""Whom the tests' requests authenticate as (docs/access.md): the regulator reads everything, so
+tests of other features are not tests of the access rules (``test_access_rules`` is)."""
 
 
 # Ports are taken from below the kernel's ephemeral range (32768-60999 on Linux): a port the
@@ -85,7 +90,9 @@ class NodeProcess:
         self.arguments = arguments
         """Options added to ``jinqiao node start`` (``--passphrase-file F``, say)."""
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.credentials = test_credentials(home.parent.parent)
+        self._http: httpx.Client | None = None
         self.log_path = home / "node.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -110,17 +117,40 @@ class NodeProcess:
                 env=environment,
             )
         deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"node exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"node did not start in {START_TIMEOUT_S} s:\n{self.log()}")
-            time.sleep(0.1)
+        # A probe of its own: a replacement process started for a restart leaves nothing open.
+        with self.credentials.http_client(timeout=1.0) as probe:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"node exited with {self.process.returncode}:\n{self.log()}")
+                try:
+                    if probe.get(f"{self.url}/healthz").status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"node did not start in {START_TIMEOUT_S} s:\n{self.log()}")
+                time.sleep(0.1)
+
+    @property
+    def http(self) -> httpx.Client:
+        """Requests to this node (absolute URLs), authenticated as ``TEST_IDENTITY``; closed
+        when the node stops."""
+        if self._http is None:
+            self._http = self.credentials.http_client(timeout=10.0)
+        return self._http
+
+    def connect(self, source: str = "127.0.0.1") -> ssl.SSLSocket:
+        """A TLS connection to the API from ``source`` (a loopback address), authenticated as
+        ``TEST_IDENTITY``, for tests that write HTTP bytes themselves."""
+        connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        connection.bind((source, 0))
+        connection.connect(("127.0.0.1", self.port))
+        return self.credentials.ssl_context().wrap_socket(connection, server_hostname="127.0.0.1")
+
+    def close_http(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def log(self) -> str:
         try:
@@ -130,12 +160,14 @@ class NodeProcess:
 
     def kill(self) -> None:
         """SIGKILL: the crash a power cut would be."""
+        self.close_http()
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=30)
 
     def stop(self, stop_signal: signal.Signals = signal.SIGTERM) -> int:
         """SIGTERM (or ``stop_signal``) and wait for a graceful exit; returns the exit code."""
+        self.close_http()
         if self.process is None:
             return 0
         if self.process.poll() is None:
@@ -147,6 +179,11 @@ class NodeProcess:
                 self.process.wait()
                 raise RuntimeError(f"node ignored {stop_signal.name}:\n{self.log()}") from None
         return int(self.process.returncode)
+
+
+def test_credentials(network: Path, account: str = TEST_IDENTITY) -> Credentials:
+    """The client credentials ``jinqiao init`` wrote for ``account`` in ``network``."""
+    return Credentials.for_account(network, account)
 
 
 def configured_node(directory: Path, **config_fields: object) -> NodeProcess:

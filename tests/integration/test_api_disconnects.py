@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.helpers.process import NodeProcess, configured_node
@@ -38,7 +36,7 @@ def errors_in(log: str) -> list[str]:
 
 
 def metric(node: NodeProcess, name: str) -> float | None:
-    text = httpx.get(f"{node.url}/metrics", timeout=5).text
+    text = node.http.get(f"{node.url}/metrics", timeout=5).text
     found = re.search(rf"^{name} ([0-9.e+]+)$", text, re.MULTILINE)
     return None if found is None else float(found.group(1))
 
@@ -56,7 +54,7 @@ def long_poll_request(node: NodeProcess, kind: str) -> bytes:
     if kind == "transaction":
         path = f"/v1/transactions/{os.urandom(32).hex()}"
     else:
-        path = f"/v1/blocks/{httpx.get(f'{node.url}/healthz').json()['height'] + 1}"
+        path = f"/v1/blocks/{node.http.get(f'{node.url}/healthz').json()['height'] + 1}"
     return (
         f"GET {path}?wait_ms={LONG_POLL_MS} HTTP/1.1\r\nHost: 127.0.0.1:{node.port}\r\n\r\n"
     ).encode()
@@ -70,18 +68,16 @@ def test_mid_body_disconnects_log_no_error(node: NodeProcess) -> None:
     for _ in range(DISCONNECTS):
         # From an address of its own: until the node has seen them close, these connections
         # count against their address's cap, and the health probe below must not wait for that.
-        with socket.create_connection(
-            ("127.0.0.1", node.port), source_address=("127.0.0.3", 0)
-        ) as connection:
+        with node.connect("127.0.0.3") as connection:
             connection.sendall(head + b'{"transaction": "' + b"00" * 500)
-    assert httpx.get(f"{node.url}/healthz", timeout=5).status_code == 200
+    assert node.http.get(f"{node.url}/healthz", timeout=5).status_code == 200
     time.sleep(0.5)  # let the node finish with the last disconnects before reading its log
     assert errors_in(node.log_path.read_text()) == []
 
 
 @pytest.mark.parametrize("kind", ["transaction", "block"])
 def test_a_long_poll_ends_when_its_client_goes(node: NodeProcess, kind: str) -> None:
-    with socket.create_connection(("127.0.0.1", node.port)) as connection:
+    with node.connect() as connection:
         connection.sendall(long_poll_request(node, kind))
         assert wait_for_metric(node, "jinqiao_api_long_polls_waiting", 1.0, within_s=5)
     # Far sooner than the 30 s the client asked to wait.
@@ -95,7 +91,9 @@ def test_stopping_with_pending_long_polls_logs_no_error(node: NodeProcess) -> No
     def long_poll() -> None:
         unknown = os.urandom(32).hex()
         url = f"{node.url}/v1/transactions/{unknown}?wait_ms={LONG_POLL_MS}"
-        answers.append(httpx.get(url, timeout=LONG_POLL_MS / 1000 + 10).status_code)
+        # A client of its own: stopping the node closes ``node.http``.
+        with node.credentials.http_client(timeout=LONG_POLL_MS / 1000 + 10) as http:
+            answers.append(http.get(url).status_code)
 
     pollers = [threading.Thread(target=long_poll) for _ in range(3)]
     for poller in pollers:

@@ -43,21 +43,21 @@ def refused(answer: httpx.Response, status: int, code: str) -> bool:
 
 @pytest.mark.parametrize("host", ["rebound.example", "rebound.example:{port}", "127.0.0.1:1"])
 def test_an_untrusted_host_is_refused(node: NodeProcess, host: str) -> None:
-    answer = httpx.get(f"{node.url}/v1/status", headers={"Host": host.format(port=node.port)})
+    answer = node.http.get(f"{node.url}/v1/status", headers={"Host": host.format(port=node.port)})
     assert refused(answer, 400, "untrusted_host"), answer.text
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost:{port}", "[::1]:{port}"])
 def test_the_configured_hosts_are_served(node: NodeProcess, host: str) -> None:
-    answer = httpx.get(f"{node.url}/healthz", headers={"Host": host.format(port=node.port)})
+    answer = node.http.get(f"{node.url}/healthz", headers={"Host": host.format(port=node.port)})
     assert answer.status_code == 200, answer.text
 
 
 def test_a_foreign_origin_is_refused(node: NodeProcess) -> None:
-    answer = httpx.get(f"{node.url}/v1/status", headers={"Origin": "https://attacker.example"})
+    answer = node.http.get(f"{node.url}/v1/status", headers={"Origin": "https://attacker.example"})
     assert refused(answer, 403, "cross_origin_refused"), answer.text
     assert "access-control-allow-origin" not in answer.headers
-    preflight = httpx.options(
+    preflight = node.http.options(
         f"{node.url}/v1/transactions",
         headers={"Origin": "null", "Access-Control-Request-Method": "POST"},
     )
@@ -65,12 +65,12 @@ def test_a_foreign_origin_is_refused(node: NodeProcess) -> None:
 
 
 def test_same_origin_and_configured_origins_are_served(node: NodeProcess) -> None:
-    same = httpx.get(f"{node.url}/healthz", headers={"Origin": node.url})
+    same = node.http.get(f"{node.url}/healthz", headers={"Origin": node.url})
     assert same.status_code == 200, same.text
-    explorer = httpx.get(f"{node.url}/healthz", headers={"Origin": EXPLORER})
+    explorer = node.http.get(f"{node.url}/healthz", headers={"Origin": EXPLORER})
     assert explorer.status_code == 200
     assert explorer.headers["access-control-allow-origin"] == EXPLORER
-    preflight = httpx.options(
+    preflight = node.http.options(
         f"{node.url}/v1/transactions",
         headers={
             "Origin": EXPLORER,
@@ -96,17 +96,17 @@ def test_a_body_of_another_content_type_is_refused(
     node: NodeProcess, path: str, content_type: str | None
 ) -> None:
     headers = {} if content_type is None else {"Content-Type": content_type}
-    answer = httpx.post(f"{node.url}{path}", content=b'{"asset": "CNY"}', headers=headers)
+    answer = node.http.post(f"{node.url}{path}", content=b'{"asset": "CNY"}', headers=headers)
     assert refused(answer, 415, "unsupported_media_type"), answer.text
 
 
 def test_json_and_msgpack_bodies_are_parsed(node: NodeProcess) -> None:
-    query = httpx.post(
+    query = node.http.post(
         f"{node.url}/v1/query/token/balance",
         json={"asset": "CNY", "address": "00" * 20},
     )
     assert query.status_code == 200, query.text
-    batch = httpx.post(
+    batch = node.http.post(
         f"{node.url}/v1/transactions/batch",
         content=b"\x91\xc4\x01\x00",  # a msgpack array of one (undecodable) transaction
         headers={"Content-Type": "application/msgpack"},

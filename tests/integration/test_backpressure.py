@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import msgspec
 import pytest
 
@@ -32,7 +31,9 @@ def test_full_mempool_answers_503_with_retry_after(tmp_path: Path) -> None:
     (home / "config.json").write_text(json.dumps(config))
     node = NodeProcess(home).start()
     try:
-        client = Client(node.url, genesis_file=tmp_path / "genesis.json")
+        client = Client(
+            node.url, credentials=node.credentials, genesis_file=tmp_path / "genesis.json"
+        )
         payer = load_key(tmp_path / layout.account("bank-a-treasury").key_file)
         payee = bytes.fromhex(layout.account("bank-b-treasury").address)
         transactions = [
@@ -41,7 +42,7 @@ def test_full_mempool_answers_503_with_retry_after(tmp_path: Path) -> None:
         ]
         for transaction in transactions[:CAPACITY]:
             client.submit(transaction)
-        refused = httpx.post(
+        refused = node.http.post(
             f"{node.url}/v1/transactions", json={"transaction": encode(transactions[-1]).hex()}
         )
         assert refused.status_code == 503
@@ -49,14 +50,14 @@ def test_full_mempool_answers_503_with_retry_after(tmp_path: Path) -> None:
         assert refused.json()["code"] == "mempool_full"
         assert client.status()["mempool_transactions"] == CAPACITY
         # Resubmitting a transaction that is already waiting is not an error.
-        again = httpx.post(
+        again = node.http.post(
             f"{node.url}/v1/transactions", json={"transaction": encode(transactions[0]).hex()}
         )
         assert again.status_code == 202 and again.json()["status"] == "already_pending"
         # A forged copy (same body, another signature) of a waiting transaction is not answered
         # as if it were the waiting one: its signature is checked first.
         forged = msgspec.structs.replace(transactions[0], signature=bytes(64 - 1) + b"\x01")
-        refused_forgery = httpx.post(
+        refused_forgery = node.http.post(
             f"{node.url}/v1/transactions", json={"transaction": encode(forged).hex()}
         )
         assert refused_forgery.status_code == 401, refused_forgery.text

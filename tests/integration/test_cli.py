@@ -10,7 +10,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -377,12 +376,12 @@ def test_governance_commands_change_a_parameter(network: tuple[Path, NodeProcess
     )
     assert code == 0, err
     proposal_id = json.loads(out)["proposal_id"]
-    before = httpx.post(f"{node.url}/v1/query/governance/parameters", json={}).json()
+    before = node.http.post(f"{node.url}/v1/query/governance/parameters", json={}).json()
     assert before["result"]["valid_until_window_blocks"] == 1000  # not yet: 4 of 5 must approve
     for admin in ("bank-a-admin", "bank-b-admin", "ecfin-admin"):
         code, _, err = invoke("tx", "governance", "approve", str(proposal_id), "--key", admin, *net)
         assert code == 0, err
-    parameters = httpx.post(f"{node.url}/v1/query/governance/parameters", json={}).json()
+    parameters = node.http.post(f"{node.url}/v1/query/governance/parameters", json={}).json()
     assert parameters["result"]["valid_until_window_blocks"] == 500
 
 
@@ -543,7 +542,7 @@ def test_payments_reverse_collateral_default_and_merchant_payouts(
     timing = shown["timing"]
 
     def block_time(height: int) -> int:
-        header = httpx.get(f"{node.url}/v1/blocks/{height}", timeout=10).json()["header"]
+        header = node.http.get(f"{node.url}/v1/blocks/{height}", timeout=10).json()["header"]
         return int(header["time_ms"])
 
     assert timing["settlement_blocks"] == timing["settled_height"] - timing["closed_height"] > 0

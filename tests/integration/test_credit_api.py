@@ -75,7 +75,7 @@ class World:
         return load_key(self.directory / self.layout.account(name).key_file)
 
     def get(self, path: str) -> httpx.Response:
-        return httpx.get(f"{self.node.url}{path}", timeout=10)
+        return self.node.http.get(f"{self.node.url}{path}", timeout=10)
 
     def now_ms(self) -> int:
         return self.client.credit.head_time_ms()
@@ -128,7 +128,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     directory = tmp_path_factory.mktemp("credit")
     layout = make_network(directory)
     node = NodeProcess(directory / layout.nodes[0].home).start()
-    client = Client(node.url, genesis_file=directory / "genesis.json")
+    client = Client(node.url, credentials=node.credentials, genesis_file=directory / "genesis.json")
     store = CreditStore(directory / "bank-b.sqlite", client.suite.hash)
     try:
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from jinqiao.apps.governance import ProposalArgs, ProposeArgs, SetValidatorPower
@@ -51,7 +50,7 @@ class Run:
         return load_key(self.directory / self.layout.account(name).key_file)
 
     def get(self, path: str, **params: Any) -> Any:
-        answer = httpx.get(f"{self.node.url}{path}", params=params, timeout=10)
+        answer = self.node.http.get(f"{self.node.url}{path}", params=params, timeout=10)
         assert answer.status_code == 200, answer.text
         return answer.json()
 
@@ -66,9 +65,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     directory = tmp_path_factory.mktemp("stranger")
     layout = make_network(directory)
     node = NodeProcess(directory / layout.nodes[0].home).start()
-    client = Client(node.url, genesis_file=directory / "genesis.json")
+    client = Client(node.url, credentials=node.credentials, genesis_file=directory / "genesis.json")
     try:
-        genesis_json = httpx.get(f"{node.url}/v1/genesis", timeout=10).content
+        genesis_json = node.http.get(f"{node.url}/v1/genesis", timeout=10).content
         trust = doc.Trust.from_genesis(genesis_json)
         yield _drive(directory, layout, node, client, trust)
     finally:
@@ -130,7 +129,9 @@ def _drive(
 
 
 def _genesis_trust(run: Run) -> doc.Trust:
-    return doc.Trust.from_genesis(httpx.get(f"{run.node.url}/v1/genesis", timeout=10).content)
+    return doc.Trust.from_genesis(
+        run.node.http.get(f"{run.node.url}/v1/genesis", timeout=10).content
+    )
 
 
 def _json_of(value: Any) -> Any:

@@ -51,7 +51,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     directory = tmp_path_factory.mktemp("network")
     layout = make_network(directory)
     node = NodeProcess(directory / layout.nodes[0].home).start()
-    client = Client(node.url, genesis_file=directory / "genesis.json")
+    client = Client(node.url, credentials=node.credentials, genesis_file=directory / "genesis.json")
     network = Net(directory, layout, node, client)
     treasury = network.key("clearing-treasury")
     result = client.token.mint(treasury, "CNY", network.key("bank-a-treasury").address, 10**9)
@@ -69,7 +69,7 @@ def _fingerprint(net: Net) -> tuple[str, int]:
 
 
 def _post_raw(net: Net, raw: bytes) -> httpx.Response:
-    return httpx.post(
+    return net.node.http.post(
         f"{net.node.url}/v1/transactions", json={"transaction": raw.hex()}, timeout=10
     )
 
@@ -128,7 +128,9 @@ def test_a_block_request_long_polls_for_the_next_block(net: Net) -> None:
     head = net.client.status()["height"]
     # Beyond the next height: answered at once, not held.
     started = time.monotonic()
-    far = httpx.get(f"{net.node.url}/v1/blocks/{head + 5}", params={"wait_ms": 5_000}, timeout=10)
+    far = net.node.http.get(
+        f"{net.node.url}/v1/blocks/{head + 5}", params={"wait_ms": 5_000}, timeout=10
+    )
     assert far.status_code == 404 and far.json()["code"] == "not_found"
     assert time.monotonic() - started < 2
     # The next height: held until a transaction makes a block.
@@ -143,7 +145,7 @@ def test_a_block_request_long_polls_for_the_next_block(net: Net) -> None:
     submitter = threading.Thread(target=submit_later)
     submitter.start()
     try:
-        answer = httpx.get(
+        answer = net.node.http.get(
             f"{net.node.url}/v1/blocks/{head + 1}",
             params={"wait_ms": 10_000, "hashes": "true"},
             timeout=20,
@@ -158,7 +160,9 @@ def test_state_read_verifies_with_only_the_verifier_and_genesis(net: Net) -> Non
     """Done-when item: a value read over HTTP, checked with jinqiao.verify and genesis.json."""
     genesis = load_genesis((net.directory / "genesis.json").read_bytes())
     address = net.key("bank-a-treasury").address
-    answer = httpx.get(f"{net.node.url}/v1/state/token/{balance_key('CNY', address).hex()}").json()
+    answer = net.node.http.get(
+        f"{net.node.url}/v1/state/token/{balance_key('CNY', address).hex()}"
+    ).json()
     read = decode(bytes.fromhex(answer["proof"]), StateReadProof, max_bytes=1 << 20)
     verify_state_read(genesis, read.header, read.certificate, read.key, read.value, read.proof)
     assert read.value is not None and answer["value"] == read.value.hex()
@@ -168,7 +172,7 @@ def test_state_read_verifies_with_only_the_verifier_and_genesis(net: Net) -> Non
             genesis, read.header, read.certificate, read.key, read.value + b"\x00", read.proof
         )
     # So is one that proves an absent key present.
-    absent = httpx.get(f"{net.node.url}/v1/state/token/{b'nothing-here'.hex()}").json()
+    absent = net.node.http.get(f"{net.node.url}/v1/state/token/{b'nothing-here'.hex()}").json()
     absent_read = decode(bytes.fromhex(absent["proof"]), StateReadProof, max_bytes=1 << 20)
     assert absent_read.value is None
     verify_state_read(
@@ -197,7 +201,7 @@ def test_registry_admin_registers_an_account_that_can_then_transact(net: Net) ->
         admin, "registry", "register_account", RegisterAccountArgs(customer.public_key, "alice", ())
     )
     assert registered.ok, registered.receipt.message
-    account = httpx.get(f"{net.node.url}/v1/accounts/{customer.address.hex()}").json()
+    account = net.node.http.get(f"{net.node.url}/v1/accounts/{customer.address.hex()}").json()
     assert account["account"]["organization"] == "bank-a"
     net.client.token.transfer(net.key("bank-a-treasury"), "CNY", customer.address, 500)
     paid = net.client.token.transfer(customer, "CNY", net.key("bank-a-treasury").address, 100)
@@ -219,14 +223,16 @@ def test_events_stream_delivers_the_transfer(net: Net) -> None:
 
 
 def test_operations_endpoints(net: Net) -> None:
-    assert httpx.get(f"{net.node.url}/healthz").json()["status"] == "ok"
-    metrics = httpx.get(f"{net.node.url}/metrics").text
+    assert net.node.http.get(f"{net.node.url}/healthz").json()["status"] == "ok"
+    metrics = net.node.http.get(f"{net.node.url}/metrics").text
     assert "jinqiao_height" in metrics and "jinqiao_transactions_committed_total" in metrics
-    spec = httpx.get(f"{net.node.url}/openapi.json").json()
+    spec = net.node.http.get(f"{net.node.url}/openapi.json").json()
     assert "/v1/transactions" in spec["paths"]
     latest = net.client.block()
     assert latest["header"]["height"] >= 1
-    by_hash = httpx.get(f"{net.node.url}/v1/blocks/by-hash/{latest['header']['hash']}").json()
+    by_hash = net.node.http.get(
+        f"{net.node.url}/v1/blocks/by-hash/{latest['header']['hash']}"
+    ).json()
     assert by_hash["header"] == latest["header"]
 
 
@@ -251,7 +257,7 @@ def test_malformed_bytes(net: Net) -> None:
 def test_not_hex(net: Net) -> None:
     _expect(
         net,
-        lambda: httpx.post(f"{net.node.url}/v1/transactions", json={"transaction": "zz"}),
+        lambda: net.node.http.post(f"{net.node.url}/v1/transactions", json={"transaction": "zz"}),
         400,
         "invalid_request",
     )
@@ -260,7 +266,7 @@ def test_not_hex(net: Net) -> None:
 def test_not_json(net: Net) -> None:
     _expect(
         net,
-        lambda: httpx.post(
+        lambda: net.node.http.post(
             f"{net.node.url}/v1/transactions",
             content=b"{nope",
             headers={"content-type": "application/json"},
@@ -330,7 +336,7 @@ def test_duplicate_of_committed(net: Net) -> None:
 def test_oversize_body(net: Net) -> None:
     _expect(
         net,
-        lambda: httpx.post(
+        lambda: net.node.http.post(
             f"{net.node.url}/v1/transactions/batch",
             content=b"x" * (17 * 1024 * 1024),
             headers={"content-type": "application/msgpack"},
@@ -346,7 +352,7 @@ def test_oversize_transaction(net: Net) -> None:
     _expect(net, lambda: _post_raw(net, raw), 413, "transaction_too_large")
     _expect(
         net,
-        lambda: httpx.post(
+        lambda: net.node.http.post(
             f"{net.node.url}/v1/transactions",
             content=raw,
             headers={"content-type": "application/msgpack"},
@@ -390,15 +396,29 @@ def test_unknown_sender(net: Net) -> None:
 
 
 def test_bad_paths_and_queries(net: Net) -> None:
-    _expect(net, lambda: httpx.get(f"{net.node.url}/v1/blocks/999999999"), 404, "not_found")
-    _expect(net, lambda: httpx.get(f"{net.node.url}/v1/blocks/0"), 400, "invalid_request")
-    _expect(net, lambda: httpx.get(f"{net.node.url}/v1/transactions/{'ab' * 32}"), 404, "not_found")
-    _expect(net, lambda: httpx.get(f"{net.node.url}/v1/transactions/xyz"), 400, "invalid_request")
-    _expect(net, lambda: httpx.get(f"{net.node.url}/v1/state/token/zz"), 400, "invalid_request")
-    _expect(net, lambda: httpx.get(f"{net.node.url}/v1/accounts/{'00' * 20}"), 404, "not_found")
+    _expect(net, lambda: net.node.http.get(f"{net.node.url}/v1/blocks/999999999"), 404, "not_found")
+    _expect(net, lambda: net.node.http.get(f"{net.node.url}/v1/blocks/0"), 400, "invalid_request")
     _expect(
         net,
-        lambda: httpx.post(
+        lambda: net.node.http.get(f"{net.node.url}/v1/transactions/{'ab' * 32}"),
+        404,
+        "not_found",
+    )
+    _expect(
+        net,
+        lambda: net.node.http.get(f"{net.node.url}/v1/transactions/xyz"),
+        400,
+        "invalid_request",
+    )
+    _expect(
+        net, lambda: net.node.http.get(f"{net.node.url}/v1/state/token/zz"), 400, "invalid_request"
+    )
+    _expect(
+        net, lambda: net.node.http.get(f"{net.node.url}/v1/accounts/{'00' * 20}"), 404, "not_found"
+    )
+    _expect(
+        net,
+        lambda: net.node.http.post(
             f"{net.node.url}/v1/query/token/balance",
             content=b"[1]",
             headers={"content-type": "application/json"},
@@ -408,13 +428,15 @@ def test_bad_paths_and_queries(net: Net) -> None:
     )
     _expect(
         net,
-        lambda: httpx.post(f"{net.node.url}/v1/query/token/nosuch", json={}),
+        lambda: net.node.http.post(f"{net.node.url}/v1/query/token/nosuch", json={}),
         404,
         "unknown_method",
     )
     _expect(
         net,
-        lambda: httpx.post(f"{net.node.url}/v1/transactions/batch", json={"transactions": []}),
+        lambda: net.node.http.post(
+            f"{net.node.url}/v1/transactions/batch", json={"transactions": []}
+        ),
         400,
         "invalid_request",
     )
@@ -446,13 +468,13 @@ def test_sdk_raises_client_error_with_code(net: Net) -> None:
 
 def test_query_endpoint(net: Net) -> None:
     address = net.key("bank-a-treasury").address.hex()
-    answer = httpx.post(
+    answer = net.node.http.post(
         f"{net.node.url}/v1/query/token/balance", json={"asset": "CNY", "address": address}
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["result"]["balance_minor"] > 0
     assert (
-        json.loads(httpx.get(f"{net.node.url}/v1/genesis").content)["chain_id"]
+        json.loads(net.node.http.get(f"{net.node.url}/v1/genesis").content)["chain_id"]
         == net.layout.chain_id
     )
 
@@ -460,17 +482,17 @@ def test_query_endpoint(net: Net) -> None:
 def test_token_endpoints_prove_balance_and_supply(net: Net) -> None:
     genesis = load_genesis((net.directory / "genesis.json").read_bytes())
     address = net.key("bank-a-treasury").address.hex()
-    answer = httpx.get(f"{net.node.url}/v1/token/CNY/balances/{address}").json()
+    answer = net.node.http.get(f"{net.node.url}/v1/token/CNY/balances/{address}").json()
     read = decode(bytes.fromhex(answer["proof"]), StateReadProof, max_bytes=1 << 20)
     verify_state_read(genesis, read.header, read.certificate, read.key, read.value, read.proof)
     assert answer["balance_minor"] == net.client.token.balance("CNY", bytes.fromhex(address)) > 0
     assert answer["tier"] == "institution" and answer["frozen"] is False
-    nobody = httpx.get(f"{net.node.url}/v1/token/CNY/balances/{'00' * 20}").json()
+    nobody = net.node.http.get(f"{net.node.url}/v1/token/CNY/balances/{'00' * 20}").json()
     assert nobody["balance_minor"] == 0 and nobody["value"] is None
-    asset = httpx.get(f"{net.node.url}/v1/token/CNY").json()
+    asset = net.node.http.get(f"{net.node.url}/v1/token/CNY").json()
     assert asset["asset"]["scale"] == 2 and asset["supply_minor"] == net.client.token.supply("CNY")
-    _expect(net, lambda: httpx.get(f"{net.node.url}/v1/token/XYZ"), 404, "not_found")
-    _expect(net, lambda: httpx.get(f"{net.node.url}/v1/token/cny"), 400, "invalid_request")
+    _expect(net, lambda: net.node.http.get(f"{net.node.url}/v1/token/XYZ"), 404, "not_found")
+    _expect(net, lambda: net.node.http.get(f"{net.node.url}/v1/token/cny"), 400, "invalid_request")
 
 
 def test_events_filtered_by_attribute(net: Net) -> None:
@@ -482,7 +504,7 @@ def test_events_filtered_by_attribute(net: Net) -> None:
     wanted = net.client.token.transfer(payer, "CNY", one, 12)
     url = f"{net.node.url}/v1/events"
     params = {"contract": "token", "attribute": f"recipient={one.hex()}", "from_height": start}
-    with httpx.stream("GET", url, params=params, timeout=httpx.Timeout(10.0)) as response:
+    with net.node.http.stream("GET", url, params=params, timeout=httpx.Timeout(10.0)) as response:
         for line in response.iter_lines():
             if line.startswith("data: "):
                 event = json.loads(line[6:])

@@ -72,7 +72,7 @@ class Day:
         return load_key(self.directory / self.layout.account(name).key_file)
 
     def get(self, path: str) -> httpx.Response:
-        return httpx.get(f"{self.node.url}{path}", timeout=10)
+        return self.node.http.get(f"{self.node.url}{path}", timeout=10)
 
 
 def _ok(result: TransactionResult) -> TransactionResult:
@@ -101,7 +101,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day]:
     directory = tmp_path_factory.mktemp("payments")
     layout = make_network(directory)
     node = NodeProcess(directory / layout.nodes[0].home).start()
-    client = Client(node.url, genesis_file=directory / "genesis.json")
+    client = Client(node.url, credentials=node.credentials, genesis_file=directory / "genesis.json")
     try:
         yield _run_day(Day(directory, layout, node, client, 0))
     finally:
@@ -274,16 +274,16 @@ def test_reconciliation_agrees_with_the_ledger_and_reports_breaks(day: Day) -> N
     url = f"{day.node.url}/v1/payments/cycles/{day.cycle_id}/reconciliation/bank-a"
     own = day.get(f"/v1/payments/cycles/{day.cycle_id}/statements/bank-a?format=csv").content
     csv = {"Content-Type": "text/csv"}
-    clean = httpx.post(url, content=own, headers=csv, timeout=10)
+    clean = day.node.http.post(url, content=own, headers=csv, timeout=10)
     assert clean.status_code == 200, clean.text
     assert clean.json()["breaks"] == []
     lines = own.decode().splitlines()
     tampered = "\r\n".join([lines[0], *lines[2:]]).encode()  # one record missing on our side
-    report = httpx.post(url, content=tampered, headers=csv, timeout=10).json()
+    report = day.node.http.post(url, content=tampered, headers=csv, timeout=10).json()
     assert [b["kind"] for b in report["breaks"]] == ["missing_at_institution"]
-    bad = httpx.post(url, content=b"no,columns\r\n1,2\r\n", headers=csv, timeout=10)
+    bad = day.node.http.post(url, content=b"no,columns\r\n1,2\r\n", headers=csv, timeout=10)
     assert (bad.status_code, bad.json()["code"]) == (400, "reconciliation_file_invalid")
-    stranger = httpx.post(
+    stranger = day.node.http.post(
         f"{day.node.url}/v1/payments/cycles/{day.cycle_id}/reconciliation/bank-b",
         content=own,
         headers=csv,

@@ -7,6 +7,7 @@ alters the answers — is caught by the SDK in every case."""
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,23 +48,25 @@ class Net:
         return load_key(self.directory / self.layout.account(name).key_file)
 
     def get(self, path: str, **params: Any) -> httpx.Response:
-        return httpx.get(f"{self.node.url}{path}", params=params, timeout=10)
+        return self.node.http.get(f"{self.node.url}{path}", params=params, timeout=10)
 
     def lying_client(self, alter: Callable[[httpx.Request, dict[str, Any]], Any]) -> Client:
         """A client whose node answers through ``alter`` (request, parsed JSON) -> new JSON."""
         return Client(
             self.node.url,
             genesis_file=self.directory / "genesis.json",
-            transport=Lying(alter),
+            transport=Lying(alter, self.node.credentials.ssl_context()),
         )
 
 
 class Lying(httpx.BaseTransport):
     """Forwards to the real node, then rewrites the JSON answer."""
 
-    def __init__(self, alter: Callable[[httpx.Request, dict[str, Any]], Any]) -> None:
+    def __init__(
+        self, alter: Callable[[httpx.Request, dict[str, Any]], Any], tls: ssl.SSLContext
+    ) -> None:
         self.alter = alter
-        self.inner = httpx.HTTPTransport()
+        self.inner = httpx.HTTPTransport(verify=tls)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
@@ -89,7 +92,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     directory = tmp_path_factory.mktemp("network")
     layout = make_network(directory)
     node = NodeProcess(directory / layout.nodes[0].home).start()
-    client = Client(node.url, genesis_file=directory / "genesis.json")
+    client = Client(node.url, credentials=node.credentials, genesis_file=directory / "genesis.json")
     try:
         payer = load_key(directory / layout.account("clearing-treasury").key_file)
         payee = load_key(directory / layout.account("bank-a-treasury").key_file).address
@@ -163,7 +166,9 @@ def test_a_height_below_min_height_is_an_invalid_request(net: Net) -> None:
 def test_a_node_that_ignores_min_height_is_caught(net: Net) -> None:
     def serve_height_one(request: httpx.Request, answer: dict[str, Any]) -> Any:
         if "min_height" in request.url.params and request.url.path.startswith("/v1/state/"):
-            old = httpx.get(str(request.url.copy_remove_param("min_height")), params={"height": 1})
+            old = net.node.http.get(
+                str(request.url.copy_remove_param("min_height")), params={"height": 1}
+            )
             return 200, old.json()
         return answer
 
@@ -371,7 +376,7 @@ def test_a_query_is_run_again_on_the_state_it_read(net: Net) -> None:
     assert proven.verified
     assert proven.result.balance_minor == net.client.token.balance("CNY", payee)
     assert proven.time_ms == net.client.header(proven.height).time_ms
-    answer = httpx.post(
+    answer = net.node.http.post(
         f"{net.node.url}/v1/query/token/balance",
         params={"proofs": "true"},
         json={"asset": "CNY", "address": payee.hex()},
@@ -386,7 +391,7 @@ def test_a_query_is_run_again_on_the_state_it_read(net: Net) -> None:
 
 def test_an_unproven_query_answer_is_as_before(net: Net) -> None:
     payee = net.key("bank-a-treasury").address
-    answer = httpx.post(
+    answer = net.node.http.post(
         f"{net.node.url}/v1/query/token/balance",
         json={"asset": "CNY", "address": payee.hex()},
         timeout=10,

@@ -71,7 +71,7 @@ class Net:
         return EventFields(event_hash, int(time.time() * 1000) + ahead_ms, read_point)
 
     def get(self, path: str, **params: Any) -> httpx.Response:
-        return httpx.get(f"{self.node.url}{path}", params=params, timeout=10)
+        return self.node.http.get(f"{self.node.url}{path}", params=params, timeout=10)
 
 
 def _ok(result: TransactionResult) -> TransactionResult:
@@ -105,7 +105,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     spec = with_supply_chain(demo_spec(validators=1, base_api_port=free_port_base(1)))
     layout = init_network(directory, spec, protection=InsecurePlaintext())
     node = NodeProcess(directory / layout.nodes[0].home).start()
-    client = Client(node.url, genesis_file=directory / "genesis.json")
+    client = Client(node.url, credentials=node.credentials, genesis_file=directory / "genesis.json")
     network = Net(directory, layout, node, client, count())
     issuer = network.key("clearing-treasury")
     spender = client.supplychain.contract_address

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 from jinqiao.apps.governance import ProposalArgs, ProposeArgs, SetValidatorPower
@@ -26,7 +25,7 @@ def test_power_change_takes_effect_and_clients_follow_it(tmp_path: Path) -> None
     genesis_file = tmp_path / "genesis.json"
     try:
         validator = load_genesis(genesis_file.read_bytes()).validator_set().validators[0]
-        with Client(node.url, genesis_file=genesis_file) as client:
+        with Client(node.url, credentials=node.credentials, genesis_file=genesis_file) as client:
             admins = [
                 load_key(tmp_path / layout.account(f"{org}-admin").key_file)
                 for org in ("clearing", "ecfin", "bank-a", "bank-b")
@@ -48,13 +47,13 @@ def test_power_change_takes_effect_and_clients_follow_it(tmp_path: Path) -> None
             assert all(result.ok and result.verified for result in minted)
             assert minted[-1].height >= decided_at + 2
         # A fresh client that trusts only genesis follows the change with proofs.
-        with Client(node.url, genesis_file=genesis_file) as fresh:
+        with Client(node.url, credentials=node.credentials, genesis_file=genesis_file) as fresh:
             assert fresh.token.balance("CNY", payee) == 3
             latest = fresh.block()
             header = decode(bytes.fromhex(latest["header_bytes"]), BlockHeader, max_bytes=4096)
             assert header.height >= decided_at + 2
             assert fresh.validators_for(header).validators[0].power == 5
-        changes = httpx.get(f"{node.url}/v1/validators/changes").json()["changes"]
+        changes = node.http.get(f"{node.url}/v1/validators/changes").json()["changes"]
         assert [change["height"] for change in changes] == [decided_at + 1]
     finally:
         assert node.stop() == 0, node.log()

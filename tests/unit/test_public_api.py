@@ -24,6 +24,7 @@ EXPORTS = {
         "BatchResult",
         "Client",
         "ClientError",
+        "Credentials",
         "ItemCustody",
         "ItemVerification",
         "NodesUnreachable",
@@ -78,7 +79,12 @@ SIGNATURES = {
     "jinqiao.client.Client": (
         "(url: str, *, genesis_file: Path | None = None, genesis: Genesis | None = None, "
         "verify: bool = True, timeout_s: float = 10.0, "
-        "transport: httpx.BaseTransport | None = None, other_urls: Sequence[str] = ()) -> None"
+        "transport: httpx.BaseTransport | None = None, other_urls: Sequence[str] = (), "
+        "credentials: Credentials | None = None) -> None"
+    ),
+    "jinqiao.client.Credentials": (
+        "(certificate_file: Path, key_file: Path, roots_file: Path, account: str = , "
+        "organization: str = ) -> None"
     ),
     "jinqiao.client.ClientError": (
         "(code: str, message: str, status: int = 0, **details: Any) -> None"

@@ -19,6 +19,7 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from jinqiao.api.authentication import CLIENT_CERTIFICATE_KEY
 from jinqiao.api.errors import RETRY_AFTER_SECONDS, error_body
 from jinqiao.node.config import ApiLimits
 
@@ -91,7 +92,23 @@ class GuardedH11Protocol(H11Protocol):
             return
         self._counted = True
         super().connection_made(transport)  # type: ignore[arg-type]
+        self._pass_client_certificate(transport)
         self._watch(h11.IDLE)
+
+    def _pass_client_certificate(self, transport: asyncio.BaseTransport) -> None:
+        """Put the client certificate the TLS handshake verified (DER) into the scope of every
+        request on this connection, for ``api.access`` (uvicorn's scope does not carry it)."""
+        tls = transport.get_extra_info("ssl_object")
+        der = tls.getpeercert(binary_form=True) if tls is not None else None
+        if not der:
+            return
+        inner = self.app
+
+        async def with_certificate(scope: Any, receive: Any, send: Any) -> None:
+            scope[CLIENT_CERTIFICATE_KEY] = der
+            await inner(scope, receive, send)
+
+        self.app = with_certificate
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._counted:

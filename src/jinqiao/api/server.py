@@ -11,14 +11,20 @@ import contextlib
 import logging
 import resource
 import signal
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
+from jinqiao.api.access import with_access_control
 from jinqiao.api.app import create_app, with_body_limit
 from jinqiao.api.connections import guarded_protocol
 from jinqiao.api.exposure import with_request_guard
+from jinqiao.core.errors import InvalidInput
 from jinqiao.node.service import Node
 
 log = logging.getLogger(__name__)
@@ -62,7 +68,22 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
             limits.max_connections,
         )
     port = node.config.api_port if api_port is None else api_port
-    app = with_request_guard(with_body_limit(create_app(node)), node.config, port)
+    api = create_app(node)
+    app: Any = with_body_limit(api)
+    tls: dict[str, Any] = {}
+    if node.config.api_authentication:
+        certificate_file = home / "tls" / "node.crt"
+        app = with_access_control(
+            app, api, node, _organization_of(certificate_file), node.config.revoked_certificates
+        )
+        tls = {
+            "ssl_certfile": str(certificate_file),
+            "ssl_keyfile": str(home / "tls" / "node.key"),
+            "ssl_ca_certs": str(home / "tls" / "roots.pem"),
+            # The public routes are served without a certificate; api.access refuses the rest.
+            "ssl_cert_reqs": ssl.CERT_OPTIONAL,
+        }
+    app = with_request_guard(app, node.config, port)
     config = uvicorn.Config(
         app,
         host=node.config.api_host,
@@ -72,6 +93,7 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
         access_log=False,
         timeout_graceful_shutdown=5,
         backlog=2_048,
+        **tls,
     )
     server = NodeServer(config)
     stop = asyncio.Event()
@@ -93,8 +115,9 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
 
     producer.add_done_callback(producer_ended)
     log.info(
-        "node %s serving http://%s:%d (chain %s)",
+        "node %s serving %s://%s:%d (chain %s)",
         node.config.name,
+        "https" if tls else "http",
         node.config.api_host,
         config.port,
         node.genesis.chain_id,
@@ -109,6 +132,19 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
             raise SystemExit(f"node stopped after a fault: {exc}") from exc
         finally:
             node.close()
+
+
+def _organization_of(certificate_file: Path) -> str:
+    """The organization (``O``) of the node's own TLS certificate: the one ``operator`` routes
+    serve (``api.access``)."""
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_file.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read the node certificate {certificate_file}: {exc}") from None
+    names = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    if len(names) != 1:
+        raise InvalidInput(f"{certificate_file} must name exactly one organization")
+    return str(names[0].value)
 
 
 def run(home: Path, *, api_port: int | None = None) -> None:

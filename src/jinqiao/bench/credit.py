@@ -130,11 +130,13 @@ def run_credit_bench(
             contextlib.ExitStack() as stack,
             CreditStore(root / "bank.sqlite", _suite_hash()) as store,
         ):
-            clients = [
-                stack.enter_context(httpx.Client(base_url=url, timeout=30)) for url in network.urls
-            ]
+            clients = [stack.enter_context(network.http(url)) for url in network.urls]
             client = stack.enter_context(
-                Client(network.urls[0], genesis_file=root / "net" / layout.genesis_file)
+                Client(
+                    network.urls[0],
+                    genesis_file=root / "net" / layout.genesis_file,
+                    credentials=network.credentials,
+                )
             )
             desk = CreditDesk(
                 client, keys[f"{BANK}-credit"], keys[f"{LENDER}-credit"], LENDER, admins

@@ -26,6 +26,7 @@ import msgspec
 
 from jinqiao.apps.token import TOKEN
 from jinqiao.bench.execute import bench_token_config
+from jinqiao.client import Credentials
 from jinqiao.core.codec import CanonicalStruct, encode
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer
 from jinqiao.core.genesis import ChainParameters
@@ -116,14 +117,19 @@ def bench_network_spec(
     )
 
 
-def init_quiet_network(directory: Path, spec: NetworkSpec) -> NetworkLayout:
+def init_quiet_network(
+    directory: Path, spec: NetworkSpec, *, authentication: bool = True
+) -> NetworkLayout:
     """``init_network`` into ``directory``, every node logging warnings only (a log line per
     block would cost the nodes time the benchmark measures). A benchmark's network is thrown
-    away: its keys are plaintext, said so explicitly (docs/keys.md)."""
+    away: its keys are plaintext, said so explicitly (docs/keys.md). Without ``authentication``
+    the nodes serve plain HTTP to anybody (``api_authentication``: to measure what it costs)."""
     layout = init_network(directory, spec, protection=InsecurePlaintext())
     for node in layout.nodes:
         home = directory / node.home
-        config = msgspec.structs.replace(load_config(home), log_level="WARNING")
+        config = msgspec.structs.replace(
+            load_config(home), log_level="WARNING", api_authentication=authentication
+        )
         save_atomically(home / "config.json", dump_config(config), mode=PUBLIC_FILE_MODE)
     return layout
 
@@ -145,6 +151,28 @@ class RunningNetwork:
     tracker: Tracker
     stop: threading.Event
     """Set to stop the watcher (and any submitter that shares it)."""
+    credentials: Credentials | None = None
+    """The benchmark's client certificate (None: the nodes serve plain HTTP)."""
+
+    def http(self, url: str) -> httpx.Client:
+        """A client of the node at ``url``, authenticated as the benchmark."""
+        return http_client(url, self.credentials)
+
+
+def http_client(url: str, credentials: Credentials | None) -> httpx.Client:
+    if credentials is None:
+        return httpx.Client(base_url=url, timeout=30)
+    return credentials.http_client(base_url=url, timeout=30)
+
+
+def network_access(directory: Path, layout: NetworkLayout) -> tuple[list[str], Credentials | None]:
+    """The nodes' API URLs and the credentials to call them with: the first account's client
+    certificate when the nodes authenticate (``init_quiet_network``), else plain HTTP."""
+    authentication = load_config(directory / layout.nodes[0].home).api_authentication
+    urls = [node.api_url for node in layout.nodes]
+    if not authentication:
+        return [url.replace("https://", "http://", 1) for url in urls], None
+    return urls, Credentials.for_account(directory, layout.accounts[0].name)
 
 
 @contextmanager
@@ -153,19 +181,19 @@ def running_network(
 ) -> Iterator[RunningNetwork]:
     """Every node of ``layout`` running (logs in ``logs``) and the watcher following the first
     from ``from_height`` (default: its next block); on exit the watcher stops, then the nodes."""
+    urls, credentials = network_access(directory, layout)
     with ExitStack() as stack:
+        probe = stack.enter_context(http_client(urls[0], credentials))
         processes = [
             stack.enter_context(
-                running_node(directory / node.home, logs / f"{node.name}.log", node.api_url)
+                running_node(directory / node.home, logs / f"{node.name}.log", url, probe)
             )
-            for node in layout.nodes
+            for node, url in zip(layout.nodes, urls, strict=True)
         ]
-        network = RunningNetwork(
-            processes, [node.api_url for node in layout.nodes], Tracker(), threading.Event()
-        )
+        network = RunningNetwork(processes, urls, Tracker(), threading.Event(), credentials)
         watcher = threading.Thread(
             target=watch,
-            args=(network.urls[0], network.tracker, network.stop, from_height),
+            args=(network.http(network.urls[0]), network.tracker, network.stop, from_height),
             daemon=True,
         )
         watcher.start()
@@ -213,11 +241,10 @@ def post_batch(
 
 
 def watch(
-    url: str, tracker: Tracker, stop: threading.Event, from_height: int | None = None
+    client: httpx.Client, tracker: Tracker, stop: threading.Event, from_height: int | None = None
 ) -> None:
-    """Follow the chain on the node at ``url`` from ``from_height`` (default: its next block)
-    until ``stop`` is set."""
-    client = httpx.Client(base_url=url, timeout=30)
+    """Follow the chain on the node ``client`` calls from ``from_height`` (default: its next
+    block) until ``stop`` is set; closes ``client``."""
     try:
         next_height = from_height or int(client.get("/v1/status").json()["height"]) + 1
         while not stop.is_set():

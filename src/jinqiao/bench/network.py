@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from jinqiao.apps.token import TOKEN, TransferArgs
 from jinqiao.bench.execute import setup_description, verify_rate
 from jinqiao.bench.local_network import (
     BATCH,
+    RunningNetwork,
     Tracker,
     account_keys,
     bench_network_spec,
@@ -65,6 +64,7 @@ def _presign(signers: list[Signer], chain_id: str, count: int) -> list[tuple[byt
 
 
 def _submit(
+    network: RunningNetwork,
     urls: list[str],
     transactions: list[tuple[bytes, bytes]],
     rate: int | None,
@@ -72,7 +72,7 @@ def _submit(
     tracker: Tracker,
     stop: threading.Event,
 ) -> None:
-    clients = [httpx.Client(base_url=url, timeout=30) for url in urls]
+    clients = [network.http(url) for url in urls]
     started = time.monotonic()
     position = 0
     batch_number = 0
@@ -121,11 +121,20 @@ def run_network_bench(
     base_port: int,
     kill_one: bool = False,
     crypto_suite: str = DEFAULT_SUITE,
+    authentication: bool = True,
+    quiet: bool = False,
 ) -> dict[str, Any]:
+    """One run; ``authentication`` off serves the API over plain HTTP without access rules or
+    audit (to measure their cost); ``quiet`` prints and writes nothing (the caller reports)."""
     get_suite(crypto_suite)  # an unknown suite is refused before any work
+    json_output = json_output or quiet
     with tempfile.TemporaryDirectory(prefix="jinqiao-bench-net-") as directory:
         root = Path(directory)
-        layout = init_quiet_network(root / "net", _spec(validators, base_port, crypto_suite))
+        layout = init_quiet_network(
+            root / "net",
+            _spec(validators, base_port, crypto_suite),
+            authentication=authentication,
+        )
         senders = list(account_keys(root / "net", layout, "sender-").values())
         offered = rate if rate is not None else 6_000
         count = int(offered * duration_s * 1.1) + BATCH
@@ -152,7 +161,7 @@ def run_network_bench(
 
                 threading.Timer(duration_s / 3, kill).start()
                 urls = urls[:-1]
-            _submit(urls, transactions, rate, duration_s, tracker, stop)
+            _submit(network, urls, transactions, rate, duration_s, tracker, stop)
             end_submit = time.monotonic()
             deadline = end_submit + 30
             while time.monotonic() < deadline:
@@ -162,6 +171,7 @@ def run_network_bench(
                 time.sleep(0.1)
             stop.set()
             cpu_after = nodes_cpu_seconds(processes)
+            status_reads = _status_reads(network, urls[0])
         with tracker.lock:
             window_end = started + duration_s
             in_window = [
@@ -195,6 +205,10 @@ def run_network_bench(
                 "validators": validators,
                 "crypto_suite": crypto_suite,
                 "processes": f"{validators} node processes on this machine, mutual TLS",
+                "api_authentication": "HTTPS with a client certificate, access rules, every "
+                "request audited (fsync)"
+                if authentication
+                else "off: plain HTTP, no access rules, no audit",
                 "offered": _offered(rate),
                 "duration_s": duration_s,
                 "batch": BATCH,
@@ -215,6 +229,7 @@ def run_network_bench(
             "signature_verifications_per_second_one_core": round(verify_per_second, 1),
             "signature_bound_tx_per_second": round(bound, 1),
             "fraction_of_signature_bound": round(throughput / bound, 3) if bound else 0,
+            "status_reads": status_reads,
         }
         if killed_at:
             with tracker.lock:
@@ -233,6 +248,8 @@ def run_network_bench(
         if plot is not None:
             _plot(blocks, started, latencies, result, plot)
             result["plot"] = str(plot)
+    if quiet:
+        return result
     if output is not None:
         output.write_text(json.dumps(result, indent=2) + "\n")
     if json_output:
@@ -241,6 +258,106 @@ def run_network_bench(
         _print(result)
         _print_kill(result)
     return result
+
+
+COMPARISON_ORDER = (False, True, True, False)
+"""Off, on, on, off (ABBA): a machine whose speed drifts during the runs favours neither mode."""
+
+
+def run_authentication_comparison(
+    *,
+    validators: int,
+    duration_s: float,
+    rate: int | None,
+    json_output: bool,
+    output: Path | None,
+    base_port: int,
+    crypto_suite: str = DEFAULT_SUITE,
+) -> dict[str, Any]:
+    """``run_network_bench`` with authentication off and on in the order ``COMPARISON_ORDER`` on
+    the same setup; every run, each mode's mean side by side, and the throughput of "on" as a
+    fraction of "off" (issue 9: at least 0.9)."""
+    runs: list[dict[str, Any]] = []
+    for authentication in COMPARISON_ORDER:
+        label = "on" if authentication else "off"
+        if not json_output:
+            console.print(f"authentication {label}:")
+        run = run_network_bench(
+            validators=validators,
+            duration_s=duration_s,
+            rate=rate,
+            json_output=json_output,
+            output=None,
+            plot=None,
+            base_port=base_port,
+            crypto_suite=crypto_suite,
+            authentication=authentication,
+            quiet=True,
+        )
+        runs.append({"authentication": label, **run})
+        if not json_output:
+            _print(run)
+
+    def mean(label: str, *path: str) -> float:
+        values = []
+        for run in runs:
+            if run["authentication"] == label:
+                value: Any = run
+                for name in path:
+                    value = value[name]
+                values.append(float(value))
+        return round(statistics.mean(values), 1)
+
+    figures = {
+        name: {label: mean(label, *path) for label in ("off", "on")}
+        for name, path in (
+            ("committed_per_second", ("committed_per_second",)),
+            ("p99_latency_ms", ("latency_ms", "p99")),
+            ("status_reads_per_second", ("status_reads", "per_second")),
+            ("verifications_per_second_one_core", ("signature_verifications_per_second_one_core",)),
+        )
+    }
+    off, on = figures["committed_per_second"]["off"], figures["committed_per_second"]["on"]
+    result: dict[str, Any] = {
+        "benchmark": "network-authentication",
+        "order": [run["authentication"] for run in runs],
+        "runs": runs,
+        **figures,
+        "on_over_off": round(on / off, 3) if off else 0,
+    }
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2) + "\n")
+    if json_output:
+        emit_json(result)
+    else:
+        reads = result["status_reads_per_second"]
+        console.print(
+            f"[bold]means of {len(runs) // 2} runs each: authentication on: {on:,} committed/s, "
+            f"off: {off:,} committed/s (on/off {result['on_over_off']:.1%}); one client's "
+            f"sequential GET /v1/status: {reads['on']:,}/s on, {reads['off']:,}/s off[/]"
+        )
+    return result
+
+
+STATUS_READS = 300
+
+
+def _status_reads(network: RunningNetwork, url: str) -> dict[str, Any]:
+    """``STATUS_READS`` sequential ``GET /v1/status`` on one kept-alive connection once the load
+    is over: what one request costs, where the load above pays authentication once per batch of
+    ``BATCH`` transfers (with authentication, each read is also an fsynced audit record)."""
+    latencies: list[float] = []
+    with network.http(url) as client:
+        client.get("/v1/status").raise_for_status()  # the connection (and handshake) first
+        for _ in range(STATUS_READS):
+            started = time.perf_counter()
+            client.get("/v1/status").raise_for_status()
+            latencies.append(time.perf_counter() - started)
+    return {
+        "requests": STATUS_READS,
+        "per_second": round(len(latencies) / sum(latencies), 1),
+        "latency_ms": latency_ms(latencies),
+    }
 
 
 def _offered(rate: int | None) -> str:

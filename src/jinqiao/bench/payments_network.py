@@ -331,9 +331,7 @@ def run_network_phase(
             local_network.running_network(root / "net", layout, root, from_height=1) as network,
             contextlib.ExitStack() as stack,
         ):
-            clients = [
-                stack.enter_context(httpx.Client(base_url=url, timeout=30)) for url in network.urls
-            ]
+            clients = [stack.enter_context(network.http(url)) for url in network.urls]
             figures, cutoff_time_ms = _record(
                 clients, network, keys[HOUSE], authorizations, captures, progress
             )

@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import msgspec
 
 from jinqiao.apps.supplychain.authenticity import TRACE_EVENTS
@@ -31,6 +30,7 @@ from jinqiao.apps.supplychain.model import SUPPLYCHAIN, CommissionArgs, EpcsArgs
 from jinqiao.bench.execute import setup_description
 from jinqiao.bench.local_network import (
     BATCH,
+    RunningNetwork,
     Tracker,
     account_keys,
     init_quiet_network,
@@ -143,6 +143,7 @@ def _history_events(
 
 
 def _phase(
+    network: RunningNetwork,
     urls: list[str],
     transactions: list[tuple[bytes, bytes]],
     duration_s: float,
@@ -153,7 +154,7 @@ def _phase(
     count those committed inside the window and accepted by the contract."""
     identities = {identity for identity, _ in transactions}
     started = time.monotonic()
-    _submit(urls, transactions, None, duration_s, tracker, stop)
+    _submit(network, urls, transactions, None, duration_s, tracker, stop)
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
     while time.monotonic() < deadline:
         with tracker.lock:
@@ -181,7 +182,9 @@ def _phase(
     }
 
 
-def _submit_all(url: str, transactions: list[tuple[bytes, bytes]], tracker: Tracker) -> None:
+def _submit_all(
+    network: RunningNetwork, url: str, transactions: list[tuple[bytes, bytes]], tracker: Tracker
+) -> None:
     """Post every transaction (retrying what a saturated node refuses) and wait for all."""
     stop = threading.Event()
     remaining = list(transactions)
@@ -189,7 +192,7 @@ def _submit_all(url: str, transactions: list[tuple[bytes, bytes]], tracker: Trac
         if not remaining:
             break
         before = len(tracker.submitted_at)
-        _submit([url], remaining, None, 600, tracker, stop)
+        _submit(network, [url], remaining, None, 600, tracker, stop)
         with tracker.lock:
             remaining = [t for t in remaining if t[0] not in tracker.submitted_at]
         if len(tracker.submitted_at) == before:
@@ -204,12 +207,12 @@ def _submit_all(url: str, transactions: list[tuple[bytes, bytes]], tracker: Trac
 
 
 def _verify_timing(
-    url: str, client: Client, item: str, samples: int
+    network: RunningNetwork, url: str, client: Client, item: str, samples: int
 ) -> tuple[dict[str, Any], list[float]]:
     """``GET /v1/verify`` of the item ``samples`` times (the answer's time at the client), and
     the SDK's verify (the same request plus every proof checked and the verdict recomputed)."""
     api_ms: list[float] = []
-    with httpx.Client(base_url=url, timeout=30) as http:
+    with network.http(url) as http:
         answer = http.get("/v1/verify", params={"scan": item}).json()  # warm the reader
         for _ in range(samples):
             started = time.perf_counter()
@@ -278,14 +281,20 @@ def run_supplychain_bench(
         with running_network(root / "net", layout, root) as network:
             urls, tracker, stop = network.urls, network.tracker, network.stop
             say(f"{validators} validators up; transfers for {duration_s:.0f} s")
-            transfer_phase = _phase(urls, transfers, duration_s, tracker, stop)
+            transfer_phase = _phase(network, urls, transfers, duration_s, tracker, stop)
             say(f"EPCIS events for {duration_s:.0f} s")
-            event_phase = _phase(urls, events, duration_s, tracker, stop)
+            event_phase = _phase(network, urls, events, duration_s, tracker, stop)
             say(f"an item with {history_events} events")
-            _submit_all(urls[0], commission, tracker)
-            _submit_all(urls[0], sightings, tracker)
-            with Client(urls[0], genesis_file=root / "net" / layout.genesis_file) as client:
-                verification, api_ms = _verify_timing(urls[0], client, item, verify_samples)
+            _submit_all(network, urls[0], commission, tracker)
+            _submit_all(network, urls[0], sightings, tracker)
+            with Client(
+                urls[0],
+                genesis_file=root / "net" / layout.genesis_file,
+                credentials=network.credentials,
+            ) as client:
+                verification, api_ms = _verify_timing(
+                    network, urls[0], client, item, verify_samples
+                )
         ratio = (
             event_phase["committed_per_second"] / transfer_phase["committed_per_second"]
             if transfer_phase["committed_per_second"]

@@ -118,10 +118,32 @@ def bench_network(
         bool, typer.Option("--kill-one", help="SIGKILL one validator a third of the way in.")
     ] = False,
     suite: SuiteOption = DEFAULT_SUITE,
+    auth: Annotated[
+        str,
+        typer.Option(
+            help="API authentication: on (HTTPS, client certificates, access rules, audit), "
+            "off (plain HTTP, to measure the cost) or compare (off, then on; both figures).",
+        ),
+    ] = "on",
 ) -> None:
     """Committed transfers/s and commit latency of a validator network on this machine."""
-    from jinqiao.bench.network import run_network_bench
+    from jinqiao.bench.network import run_authentication_comparison, run_network_bench
 
+    if auth not in ("on", "off", "compare"):
+        fail("--auth is on, off or compare")
+    if auth == "compare":
+        if kill_one or plot is not None:
+            fail("--auth compare takes neither --kill-one nor --plot")
+        run_authentication_comparison(
+            validators=validators,
+            duration_s=duration,
+            rate=rate,
+            json_output=json_output,
+            output=output,
+            base_port=base_port,
+            crypto_suite=suite,
+        )
+        return
     run_network_bench(
         validators=validators,
         duration_s=duration,
@@ -132,6 +154,7 @@ def bench_network(
         base_port=base_port,
         kill_one=kill_one,
         crypto_suite=suite,
+        authentication=auth == "on",
     )
 
 

@@ -15,6 +15,7 @@ from jinqiao.cli.journal import TransactionJournal, journal_directory
 from jinqiao.client import (
     Client,
     ClientError,
+    Credentials,
     TransactionPending,
     TransactionRefused,
     TransactionResult,
@@ -49,10 +50,17 @@ class Target:
     network_dir: Path | None
     wait: bool = True
     timeout_s: float = DEFAULT_COMMIT_TIMEOUT_S
+    credentials: Credentials | None = None
+    """The client certificate the requests authenticate with (``--as``; docs/access.md)."""
 
     def client(self) -> Client:
         others = [node.api_url for node in self.layout.nodes] if self.layout else []
-        client = Client(self.url, genesis_file=self.genesis_file, other_urls=others)
+        client = Client(
+            self.url,
+            genesis_file=self.genesis_file,
+            other_urls=others,
+            credentials=self.credentials,
+        )
         client.journal = self.journal().save
         client.commit_timeout_s = self.timeout_s if self.wait else 0.0
         return client
@@ -79,7 +87,29 @@ class Target:
         raise InvalidInput(f"{name_or_hex!r} is neither an address (40 hex) nor an account name")
 
 
-def resolve_target(network: Path | None, url: str | None, genesis: Path | None) -> Target:
+def resolve_credentials(
+    network: Path | None, layout: NetworkLayout | None, identity: str | None
+) -> Credentials | None:
+    """``--as``: a directory holding a ``client.json``, or an account of the network (default:
+    the network's first account); None without either (a plain-HTTP node)."""
+    if identity is not None and (Path(identity) / "client.json").is_file():
+        return Credentials.load(Path(identity))
+    if network is None or layout is None:
+        if identity is not None:
+            raise InvalidInput(
+                f"--as {identity}: no client.json there; name an account with --network"
+            )
+        return None
+    if identity is None:
+        if not layout.accounts:
+            return None
+        identity = layout.accounts[0].name
+    return Credentials.for_account(network, layout.account(identity).name)
+
+
+def resolve_target(
+    network: Path | None, url: str | None, genesis: Path | None, identity: str | None = None
+) -> Target:
     layout = None
     if network is not None:
         layout = load_layout(network)
@@ -95,7 +125,9 @@ def resolve_target(network: Path | None, url: str | None, genesis: Path | None) 
         raise InvalidInput(
             "with --url, give --genesis FILE too: proofs are verified against the genesis you trust"
         )
-    return Target(url, genesis, layout, network)
+    return Target(
+        url, genesis, layout, network, credentials=resolve_credentials(network, layout, identity)
+    )
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -108,6 +140,16 @@ UrlOption = Annotated[
 ]
 GenesisOption = Annotated[
     Path | None, typer.Option("--genesis", help="Genesis file to verify proofs against.")
+]
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        envvar="JINQIAO_AS",
+        help="Who the requests authenticate as: an account of the network (its client "
+        "certificate from `jinqiao init`) or a directory with a client.json. Default: the "
+        "network's first account.",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 SuiteOption = Annotated[
@@ -123,6 +165,7 @@ _TARGET_OPTIONS = (
     ("network", NetworkOption, None),
     ("url", UrlOption, None),
     ("genesis", GenesisOption, None),
+    ("identity", AsOption, None),
 )
 
 
@@ -187,7 +230,9 @@ def with_submit_target(command: F) -> F:
     transaction (their ``Target`` carries the choice to its client)."""
 
     def build(values: dict[str, Any]) -> Target:
-        target = resolve_target(values["network"], values["url"], values["genesis"])
+        target = resolve_target(
+            values["network"], values["url"], values["genesis"], values["identity"]
+        )
         target.wait = values["wait"]
         target.timeout_s = values["timeout"]
         return target
@@ -202,7 +247,9 @@ def with_target(command: F) -> F:
         command,
         "target",
         _TARGET_OPTIONS,
-        lambda values: resolve_target(values["network"], values["url"], values["genesis"]),
+        lambda values: resolve_target(
+            values["network"], values["url"], values["genesis"], values["identity"]
+        ),
     )
 
 

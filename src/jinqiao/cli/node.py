@@ -184,16 +184,28 @@ def node_add(
 @node_app.command("fingerprint")
 @guarded
 def node_fingerprint(
-    home: Annotated[Path, typer.Option("--home", help="The node's home directory.")],
+    home: Annotated[Path | None, typer.Option("--home", help="The node's home directory.")] = None,
+    certificate: Annotated[
+        Path | None,
+        typer.Option(
+            "--certificate", help="A PEM certificate instead, e.g. an API client's client.crt."
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """The SHA-256 fingerprint of the node's TLS certificate: what other nodes list in their
-    `revoked_certificates` to refuse it."""
+    """The SHA-256 fingerprint of the node's TLS certificate (or of ``--certificate``): what
+    nodes list in their `revoked_certificates` to refuse it (a peer at the handshake, an API
+    client with 401 certificate_refused)."""
     from jinqiao.node.config import load_config
     from jinqiao.node.p2p import certificate_fingerprint
 
-    name = load_config(home).name
-    fingerprint = certificate_fingerprint(home / "tls" / "node.crt")
+    if certificate is not None and home is None:
+        name, fingerprint = str(certificate), certificate_fingerprint(certificate)
+    elif home is not None and certificate is None:
+        name = load_config(home).name
+        fingerprint = certificate_fingerprint(home / "tls" / "node.crt")
+    else:
+        fail("give --home of a node or --certificate FILE")
     if json_output:
         emit_json({"node": name, "fingerprint": fingerprint})
         return

@@ -2,10 +2,14 @@
 with proofs that are verified locally against the genesis file (on by default).
 
     from pathlib import Path
-    from jinqiao.client import Client
+    from jinqiao.client import Client, Credentials
     from jinqiao.keys import load_key
 
-    client = Client("http://127.0.0.1:8600", genesis_file=Path("net/genesis.json"))
+    client = Client(
+        "https://127.0.0.1:8600",
+        genesis_file=Path("net/genesis.json"),
+        credentials=Credentials.for_account(Path("net"), "bank-a-treasury"),  # docs/access.md
+    )
     alice = load_key(Path("net/accounts/bank-a-treasury.json"))
     result = client.token.transfer(alice, "CNY", recipient, 12_345)   # fen
     assert result.ok
@@ -30,6 +34,7 @@ from jinqiao.client.client import (
     ProvenValue,
     TransactionResult,
 )
+from jinqiao.client.credentials import Credentials
 from jinqiao.client.outcome import (
     ClientError,
     NodesUnreachable,
@@ -45,6 +50,7 @@ __all__ = [
     "BatchResult",
     "Client",
     "ClientError",
+    "Credentials",
     "ItemCustody",
     "ItemVerification",
     "NodesUnreachable",

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from jinqiao.client.credentials import Credentials
 from jinqiao.client.outcome import (
     ClientError,
     NodesUnreachable,
@@ -151,12 +152,20 @@ class Client:
         timeout_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         other_urls: Sequence[str] = (),
+        credentials: Credentials | None = None,
     ) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
+        # One TLS context for every node: the client certificate is loaded once.
+        tls: Any = True if credentials is None else credentials.ssl_context()
+        self.credentials = credentials
+        self._http = httpx.Client(
+            base_url=self.url, timeout=timeout_s, transport=transport, verify=tls
+        )
         # Failover: the other nodes of the network, tried in order when a node does not answer.
         self._nodes = [self._http] + [
-            httpx.Client(base_url=other.rstrip("/"), timeout=timeout_s, transport=transport)
+            httpx.Client(
+                base_url=other.rstrip("/"), timeout=timeout_s, transport=transport, verify=tls
+            )
             for other in other_urls
             if other.rstrip("/") != self.url
         ]

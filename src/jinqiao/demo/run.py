@@ -16,6 +16,7 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,7 @@ from rich.table import Table
 
 from jinqiao.apps.registry import RegisterAccountArgs
 from jinqiao.apps.token import TOKEN, Holding, HoldingArgs, MintArgs, TransferArgs, balance_key
-from jinqiao.client import Client, ClientError
+from jinqiao.client import Client, ClientError, Credentials
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer
 from jinqiao.core.types import SignedTransaction
@@ -46,6 +47,8 @@ from jinqiao.provision.supplychain import with_supply_chain
 from jinqiao.terminal import console, format_minor, progress_bar
 
 NODE_START_TIMEOUT_S = 60.0
+DEMO_IDENTITY = "regulator-admin"
+"""Whom the demo's own reads authenticate as: the regulator reads everything (docs/access.md)."""
 CUSTOMERS_PER_BANK = 8
 MERCHANTS = 4
 FEN = 100
@@ -60,8 +63,11 @@ class Tally:
 
 
 @contextlib.contextmanager
-def running_node(home: Path, log_path: Path, url: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A real node process; stopped with SIGTERM (then SIGKILL after 10 s) on exit."""
+def running_node(
+    home: Path, log_path: Path, url: str, http: httpx.Client
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real node process; stopped with SIGTERM (then SIGKILL after 10 s) on exit. ``http``
+    checks its certificate (``/healthz`` needs none of the client's)."""
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "jinqiao", "node", "start", "--home", str(home)],
@@ -74,7 +80,7 @@ def running_node(home: Path, log_path: Path, url: str) -> Iterator[subprocess.Po
             if process.poll() is not None:
                 raise DemoFailed(f"the node exited with code {process.returncode}; see {log_path}")
             try:
-                if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                if http.get(f"{url}/healthz", timeout=1.0).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -164,17 +170,25 @@ def run_demo(
         f"validator{'s' if len(layout.nodes) > 1 else ''} "
         f"({', '.join(n.name for n in layout.nodes)}), {len(layout.accounts)} institution accounts"
     )
+    # The demo reads as the regulator, who may read everything (docs/access.md); the rules
+    # themselves are shown by ``_show_access`` with the banks' own certificates.
+    credentials = Credentials.for_account(network_dir, DEMO_IDENTITY)
     with contextlib.ExitStack() as stack:
+        http = stack.enter_context(credentials.http_client(timeout=5))
         processes = [
             stack.enter_context(
-                running_node(network_dir / node.home, root / f"{node.name}.log", node.api_url)
+                running_node(network_dir / node.home, root / f"{node.name}.log", node.api_url, http)
             )
             for node in layout.nodes
         ]
         for node, process in zip(layout.nodes, processes, strict=True):
             console.print(f"node [bold]{node.name}[/] (pid {process.pid}) serving {node.api_url}")
         node = layout.nodes[0]
-        client = Client(node.api_url, genesis_file=network_dir / layout.genesis_file)
+        client = Client(
+            node.api_url,
+            genesis_file=network_dir / layout.genesis_file,
+            credentials=credentials,
+        )
         started = time.monotonic()
         tally = _run_day(client, layout, network_dir, transfers, random.Random(seed))
         elapsed = time.monotonic() - started
@@ -208,15 +222,16 @@ def run_demo(
                 root,
                 admins=admins,
             )
-        _show_agreement(layout)
+        _show_access(layout, network_dir)
+        _show_agreement(layout, http)
         if exit_after:
             return
         command = Path(sys.executable).parent / "jinqiao"
         console.print(
             f"\nThe network keeps running: API {node.api_url}/docs, "
             f"network directory {network_dir}.\nTry: [bold]{command} query balance "
-            f"bank-a-treasury --network {network_dir}[/] or [bold]{command} status "
-            f"--network {network_dir}[/]\nPress Ctrl-C to stop."
+            f"bank-a-treasury --network {network_dir} --as bank-a-treasury[/] or "
+            f"[bold]{command} status --network {network_dir}[/]\nPress Ctrl-C to stop."
         )
         with contextlib.suppress(KeyboardInterrupt):
             while all(process.poll() is None for process in processes):
@@ -226,11 +241,41 @@ def run_demo(
         console.print(f"stopped; removed {root}")
 
 
-def _show_agreement(layout: NetworkLayout) -> None:
+def _show_access(layout: NetworkLayout, network_dir: Path) -> None:
+    """Who may see what (docs/access.md): each bank reads its own balance and not the other's,
+    the regulator reads both, and nobody without a certificate reads anything."""
+    url = layout.nodes[0].api_url
+    table = Table(title="Who may see what (HTTPS, client certificates)")
+    table.add_column("who")
+    table.add_column("asks for")
+    table.add_column("answer")
+    askers = [
+        (name, Credentials.for_account(network_dir, name).http_client(timeout=5))
+        for name in ("bank-a-treasury", "regulator-admin")
+    ]
+    # Checks the node's certificate against the consortium roots, and presents none.
+    roots = Credentials.for_account(network_dir, DEMO_IDENTITY).roots_file
+    no_certificate = ssl.create_default_context(cafile=str(roots))
+    askers.append(("(no certificate)", httpx.Client(verify=no_certificate, timeout=5)))
+    for who, http in askers:
+        with http:
+            for owner in ("bank-a-treasury", "bank-b-treasury"):
+                address = layout.account(owner).address
+                answer = http.get(f"{url}/v1/token/CNY/balances/{address}")
+                verdict = (
+                    f"{answer.status_code} {answer.json()['balance_minor'] / 100:,.2f} CNY"
+                    if answer.status_code == 200
+                    else f"{answer.status_code} {answer.json()['code']}"
+                )
+                table.add_row(who, f"balance of {owner}", verdict)
+    console.print(table)
+
+
+def _show_agreement(layout: NetworkLayout, http: httpx.Client) -> None:
     """Every validator's view of the same height: one block hash, one state root."""
     heights = []
     for node in layout.nodes:
-        heights.append(int(httpx.get(f"{node.api_url}/v1/status", timeout=5).json()["height"]))
+        heights.append(int(http.get(f"{node.api_url}/v1/status").json()["height"]))
     common = min(heights)
     table = Table(title=f"The validators agree (block {common})")
     table.add_column("validator")
@@ -238,7 +283,7 @@ def _show_agreement(layout: NetworkLayout) -> None:
     table.add_column("block hash")
     table.add_column("state root")
     for node, head in zip(layout.nodes, heights, strict=True):
-        header = httpx.get(f"{node.api_url}/v1/blocks/{common}", timeout=5).json()["header"]
+        header = http.get(f"{node.api_url}/v1/blocks/{common}").json()["header"]
         table.add_row(
             node.name, str(head), header["hash"][:16] + "…", header["state_root"][:16] + "…"
         )

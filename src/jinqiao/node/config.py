@@ -126,6 +126,12 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     observers: tuple[ObserverConfig, ...] = ()
     """Observer nodes allowed to connect to this node to follow the chain (they are not
     validators, so the chain does not name them)."""
+    api_authentication: bool = True
+    """The API speaks HTTPS with this node's TLS certificate and asks every client for a
+    certificate from one of the consortium's organization roots; ``api.access`` decides what each
+    identity may call and every authenticated request is audited (docs/access.md). ``false``
+    serves plain HTTP to anybody, without rules or audit: for a measurement of what
+    authentication costs (``jinqiao bench network --auth off``), never for a network in use."""
     api_cors_origins: tuple[str, ...] = ()
     """Origins (``scheme://host[:port]``) of web pages that may call the API from a browser;
     any other cross-origin request gets 403 ``cross_origin_refused``."""

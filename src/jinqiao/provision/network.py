@@ -4,6 +4,8 @@
     <dir>/genesis.json              the genesis every node runs
     <dir>/orgs/<org>/tls-ca.{crt,key}  each organization's TLS root (key 0600)
     <dir>/accounts/<account>.json   account keys (0600)
+    <dir>/clients/<account>/…       the account's API client certificate, key (0600), the
+                                    consortium roots and client.json (docs/access.md)
     <dir>/nodes/<node>/…            one home directory per validator (see ``node.config``)
 
 All keys are generated here with the operating system's randomness; nothing is downloaded.
@@ -144,10 +146,11 @@ def _write_public(path: Path, data: bytes) -> None:
     save_atomically(path, data, mode=PUBLIC_FILE_MODE)
 
 
-def _name(common_name: str, organization: str) -> x509.Name:
+def _name(common_name: str, organization: str, roles: tuple[str, ...] = ()) -> x509.Name:
     return x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            *(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role) for role in roles),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
@@ -205,15 +208,18 @@ def make_node_certificate(
     *,
     valid_days: int = TLS_VALIDITY_DAYS,
     extended_key_usages: tuple[x509.ObjectIdentifier, ...] = NODE_EXTENDED_KEY_USAGES,
+    roles: tuple[str, ...] = (),
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     """A node's TLS certificate, issued directly by its organization's root (``p2p`` checks
-    exactly that). A negative ``valid_days`` makes an expired one (for tests)."""
+    exactly that), or, with ``roles`` (as ``OU`` values) and ``clientAuth`` alone, an API client
+    certificate (``make_client_certificate``). A negative ``valid_days`` makes an expired one
+    (for tests)."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
     not_after = now + datetime.timedelta(days=valid_days)
     certificate = (
         x509.CertificateBuilder()
-        .subject_name(_name(node, organization))
+        .subject_name(_name(node, organization, roles))
         .issuer_name(ca_certificate.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -234,6 +240,59 @@ def make_node_certificate(
         .sign(ca_key, hashes.SHA256())
     )
     return key, certificate
+
+
+CLIENT_CONFIG_FILE = "client.json"
+"""In ``<dir>/clients/<account>/``: what the SDK and the CLI read (``client.Credentials``)."""
+
+
+def make_client_certificate(
+    account: str,
+    organization: str,
+    roles: tuple[str, ...],
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_certificate: x509.Certificate,
+    *,
+    valid_days: int = TLS_VALIDITY_DAYS,
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """The API client certificate of an account: ``CN`` the account, ``O`` its organization,
+    one ``OU`` per role; issued by the organization's root (docs/access.md)."""
+    return make_node_certificate(
+        account,
+        organization,
+        ca_key,
+        ca_certificate,
+        valid_days=valid_days,
+        extended_key_usages=(ExtendedKeyUsageOID.CLIENT_AUTH,),
+        roles=roles,
+    )
+
+
+def write_client_credentials(
+    directory: Path,
+    account: str,
+    organization: str,
+    roles: tuple[str, ...],
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_certificate: x509.Certificate,
+    roots: bytes,
+) -> Path:
+    """``<directory>/clients/<account>/``: the account's client certificate and key (0600), the
+    consortium's roots (to check the node's certificate) and ``client.json`` naming them."""
+    home = directory / "clients" / account
+    key, certificate = make_client_certificate(account, organization, roles, ca_key, ca_certificate)
+    _write_private(home / "client.key", _pem_key(key))
+    _write_public(home / "client.crt", certificate.public_bytes(serialization.Encoding.PEM))
+    _write_public(home / "roots.pem", roots)
+    config = {
+        "account": account,
+        "organization": organization,
+        "certificate_file": "client.crt",
+        "key_file": "client.key",
+        "roots_file": "roots.pem",
+    }
+    _write_public(home / CLIENT_CONFIG_FILE, msgspec.json.format(msgspec.json.encode(config)))
+    return home
 
 
 @dataclass(frozen=True)
@@ -314,6 +373,7 @@ def init_network(
     validators: list[GenesisValidator] = []
     account_entries: list[AccountEntry] = []
     node_plans: list[tuple[str, str, _PlannedKey, Any, Any]] = []
+    client_plans: list[tuple[str, str, tuple[str, ...], Any, Any]] = []
     holdings: list[dict[str, Any]] = []
     institutions: list[dict[str, Any]] = []
     for organization in spec.organizations:
@@ -329,6 +389,9 @@ def init_network(
         )
         for account in _account_specs(organization):
             signer = _plan_key(protection, existing_keys.get(account.name), spec.crypto_suite)
+            client_plans.append(
+                (account.name, organization.id, account.roles, ca_key, ca_certificate)
+            )
             key_path = directory / "accounts" / f"{account.name}.json"
             signer.save(key_path)
             accounts.append(
@@ -388,6 +451,10 @@ def init_network(
     genesis_bytes = dump_genesis(genesis)
     _write_public(directory / "genesis.json", genesis_bytes)
     roots = b"".join(organization.tls_ca_certificate.encode() for organization in organizations)
+    for account_name, organization_id, roles, ca_key, ca_certificate in client_plans:
+        write_client_credentials(
+            directory, account_name, organization_id, roles, ca_key, ca_certificate, roots
+        )
     nodes: list[NodeEntry] = []
     for index, (node_name, organization_id, signer, ca_key, ca_certificate) in enumerate(
         node_plans
@@ -419,7 +486,7 @@ def init_network(
                 node_name,
                 organization_id,
                 str(home.relative_to(directory)),
-                f"http://{config.api_host}:{config.api_port}",
+                f"https://{config.api_host}:{config.api_port}",
                 signer.address.hex(),
             )
         )
@@ -537,7 +604,7 @@ def add_node(
         name,
         organization,
         str(home.relative_to(directory)),
-        f"http://{host}:{api_port}",
+        f"https://{host}:{api_port}",
         "" if signer is None else signer.address.hex(),
         "observer" if observer else "validator",
     )

@@ -1,0 +1,376 @@
+"""Who may call what: the one place the API decides (docs/access.md shows ``RULES`` as a table).
+
+``RULES`` maps every route of the app (method, path template) to a ``Rule``; ``AccessControl``,
+an ASGI middleware around the whole app, evaluates it for every request before any route runs:
+
+1. a ``public`` route (``/healthz``, ``/v1/genesis``) is served to anybody;
+2. otherwise the caller must be authenticated (``api.authentication``): no client certificate is
+   401 ``unauthenticated``, a refused one 401 ``certificate_refused``;
+3. the rule decides: 403 ``forbidden`` when it says no;
+4. every authenticated request and every refusal is recorded in the node's audit trail
+   (docs/audit.md) with the identity, before the answer leaves.
+
+A route without a rule is a fault of the program: ``AccessControl`` refuses to start with one
+(``missing_rules``), and a test walks the OpenAPI document with every role. A path that matches no
+route is treated as ``member`` (the caller must be authenticated to learn that it is a 404).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import BaseRoute, Match, Route
+
+from jinqiao.api.authentication import (
+    CLIENT_CERTIFICATE_KEY,
+    Authenticator,
+    CertificateRefused,
+    Identity,
+    roots_from_genesis,
+)
+from jinqiao.api.errors import send_error
+from jinqiao.apps.token import BALANCE_PREFIX, TOKEN
+from jinqiao.core.codec import decode_stored
+from jinqiao.core.errors import NodeFault
+from jinqiao.execution.identity import ACCOUNT_PREFIX, REGISTRY, Account, account_key
+from jinqiao.execution.state import full_key
+from jinqiao.node.port import NodePort
+
+log = logging.getLogger(__name__)
+
+PUBLIC = "public"
+"""Anybody, without a certificate."""
+OPERATOR = "operator"
+"""The organization that runs this node (any identity it issued), and the regulator."""
+MEMBER = "member"
+"""Any authenticated identity of a member organization."""
+PARTY = "party"
+"""The organizations named by the route's ``parameters`` (each an organization id), those whose
+genesis roles include one of ``roles``, and the regulator."""
+ACCOUNT = "account"
+"""The organization the account at the ``address`` parameter belongs to, and the regulator; an
+address that is no account: the regulator only."""
+STATE = "state"
+"""A raw state read: a key that names an account (a token holding, a registry account record)
+follows ``account`` for that address; any other key ``member``."""
+ROLE = "role"
+"""Organizations whose genesis roles include one of ``roles``, and the regulator."""
+REGULATOR_ROLE = "regulator"
+"""The genesis role of the regulator's organization (``provision.presets``): it reads everything."""
+MAX_CACHED_IDENTITIES = 1_024
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    parameters: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """The rule in words, as docs/access.md shows it."""
+        if self.kind == PARTY:
+            named = " or ".join(f"`{{{parameter}}}`" for parameter in self.parameters)
+            extra = "".join(f", {role}" for role in self.roles)
+            return f"party: the organization {named}{extra}, regulator"
+        if self.kind == ROLE:
+            return "role: " + ", ".join(self.roles) + ", regulator"
+        extra = "".join(f", {role}" for role in self.roles)
+        if self.kind == ACCOUNT:
+            return f"account: the organization of `{{address}}`{extra}, regulator"
+        if self.kind == STATE:
+            return (
+                f"state: a key naming an account (token holding, registry account) as "
+                f"account{extra}, regulator; any other key member"
+            )
+        return {
+            PUBLIC: "public",
+            OPERATOR: "operator: this node's organization, regulator",
+            MEMBER: "member: any authenticated member",
+        }[self.kind]
+
+
+_PUBLIC = Rule(PUBLIC)
+_OPERATOR = Rule(OPERATOR)
+_MEMBER = Rule(MEMBER)
+_ACCOUNT = Rule(ACCOUNT)
+_ISSUER = ("currency_issuer",)
+"""The digital-currency operator sees every holding of the currency it issues."""
+_CLEARING = ("clearing_house", "settlement_agent")
+_INSTITUTION = Rule(PARTY, ("institution",), _CLEARING)
+_CLEARING_ONLY = Rule(ROLE, roles=_CLEARING)
+_CREDIT = Rule(ROLE, roles=("credit_member",))
+
+RULES: dict[tuple[str, str], Rule] = {
+    ("GET", "/healthz"): _PUBLIC,
+    ("GET", "/v1/genesis"): _PUBLIC,
+    ("GET", "/metrics"): _OPERATOR,
+    ("GET", "/openapi.json"): _MEMBER,
+    ("GET", "/docs"): _MEMBER,
+    ("GET", "/docs/oauth2-redirect"): _MEMBER,
+    ("GET", "/redoc"): _MEMBER,
+    ("GET", "/v1/status"): _MEMBER,
+    ("GET", "/v1/validators/changes"): _MEMBER,
+    ("GET", "/v1/consensus"): _MEMBER,
+    ("GET", "/v1/blocks/latest"): _MEMBER,
+    ("GET", "/v1/blocks/{height}"): _MEMBER,
+    ("GET", "/v1/blocks/by-hash/{block_hash}"): _MEMBER,
+    ("POST", "/v1/transactions"): _MEMBER,
+    ("POST", "/v1/transactions/batch"): _MEMBER,
+    ("GET", "/v1/transactions/{transaction_hash}"): _MEMBER,
+    ("GET", "/v1/state/{contract}/{key}"): Rule(STATE, roles=_ISSUER),
+    ("GET", "/v1/accounts/{address}"): _ACCOUNT,
+    ("GET", "/v1/token/{asset}/balances/{address}"): Rule(ACCOUNT, roles=_ISSUER),
+    ("GET", "/v1/token/{asset}"): _MEMBER,
+    ("POST", "/v1/query/{contract}/{query_name}"): _MEMBER,
+    ("GET", "/v1/payments/institutions/{institution}"): _MEMBER,
+    ("GET", "/v1/payments/payments/{payment_id}"): _MEMBER,
+    ("GET", "/v1/payments/cycles/{cycle_id}"): _MEMBER,
+    ("GET", "/v1/payments/cycles/{cycle_id}/totals"): _MEMBER,
+    ("GET", "/v1/payments/cycles/{cycle_id}/positions/{institution}"): _INSTITUTION,
+    ("GET", "/v1/payments/cycles/{cycle_id}/institutions/{institution}"): _INSTITUTION,
+    ("GET", "/v1/payments/cycles/{cycle_id}/flows/{issuer}/{acquirer}"): Rule(
+        PARTY, ("issuer", "acquirer"), _CLEARING
+    ),
+    ("GET", "/v1/payments/cycles/{cycle_id}/entries/{institution}/{sequence}"): _INSTITUTION,
+    ("GET", "/v1/payments/cycles/{cycle_id}/figures"): _CLEARING_ONLY,
+    ("GET", "/v1/payments/cycles/{cycle_id}/statements/{institution}"): _INSTITUTION,
+    ("POST", "/v1/payments/cycles/{cycle_id}/reconciliation/{institution}"): _INSTITUTION,
+    ("GET", "/v1/payments/cycles/{cycle_id}/settlement"): _CLEARING_ONLY,
+    ("GET", "/v1/payments/cycles/{cycle_id}/merchant-payouts/{institution}"): _INSTITUTION,
+    ("GET", "/v1/payments/cycles/{cycle_id}/chart.png"): _CLEARING_ONLY,
+    ("GET", "/v1/events"): _MEMBER,
+    ("GET", "/v1/supplychain/items"): _MEMBER,
+    ("GET", "/v1/supplychain/history"): _MEMBER,
+    ("GET", "/v1/supplychain/events/{event_hash}"): _MEMBER,
+    ("GET", "/v1/supplychain/recalls"): _MEMBER,
+    ("GET", "/v1/supplychain/company-prefixes/{prefix}"): _MEMBER,
+    ("GET", "/v1/supplychain/receivables/{receivable_id}"): _MEMBER,
+    ("GET", "/v1/supplychain/roots/{root_id}"): _MEMBER,
+    ("GET", "/v1/supplychain/documents/{document_hash}"): _MEMBER,
+    ("GET", "/v1/verify"): _MEMBER,
+    ("GET", "/v1/credit/subjects/{subject}"): _CREDIT,
+    ("GET", "/v1/credit/subjects/{subject}/consents/{consent_id}"): _CREDIT,
+    ("GET", "/v1/credit/subjects/{subject}/records"): _CREDIT,
+    ("GET", "/v1/credit/subjects/{subject}/records/{sequence}"): _CREDIT,
+    ("GET", "/v1/credit/subjects/{subject}/access-log"): _CREDIT,
+    ("GET", "/v1/credit/subjects/{subject}/scores/{sequence}"): _CREDIT,
+    ("GET", "/v1/credit/models/{model_id}/{version}"): _MEMBER,
+    ("GET", "/v1/credit/policies/{organization}/{policy_id}"): Rule(PARTY, ("organization",)),
+}
+
+
+class Policy:
+    """``RULES`` over one network: the organizations' genesis roles, this node's organization,
+    and account lookups in the node's committed state."""
+
+    def __init__(self, node: NodePort, node_organization: str) -> None:
+        self.node = node
+        self.node_organization = node_organization
+        self.roles_by_organization: dict[str, frozenset[str]] = {
+            organization.id: frozenset(organization.roles)
+            for organization in node.genesis.organizations
+        }
+
+    def is_regulator(self, identity: Identity) -> bool:
+        return REGULATOR_ROLE in self.roles_by_organization.get(identity.organization, ())
+
+    def allows(self, rule: Rule, identity: Identity, parameters: Mapping[str, Any]) -> bool:
+        if rule.kind in (PUBLIC, MEMBER) or self.is_regulator(identity):
+            return True
+        organization = identity.organization
+        roles = self.roles_by_organization.get(organization, frozenset())
+        if rule.kind == OPERATOR:
+            return organization == self.node_organization
+        if rule.roles and not roles.isdisjoint(rule.roles):
+            return True
+        if rule.kind == PARTY:
+            return any(parameters.get(name) == organization for name in rule.parameters)
+        if rule.kind == ACCOUNT:
+            return self.account_organization(str(parameters.get("address", ""))) == organization
+        if rule.kind == STATE:
+            address = account_in_state_key(
+                str(parameters.get("contract", "")), str(parameters.get("key", ""))
+            )
+            return address is None or self.account_organization(address) == organization
+        return False
+
+    def account_organization(self, address_hex: str) -> str | None:
+        """The organization of the account at ``address_hex`` in the committed state, or None
+        (not an account, or not an address: the route itself refuses a malformed one)."""
+        try:
+            address = bytes.fromhex(address_hex)
+        except ValueError:
+            return None
+        with self.node.reading() as reading:
+            stored = reading.get(full_key(REGISTRY, account_key(address)))
+        return None if stored is None else decode_stored(stored, Account).organization
+
+
+ADDRESS_BYTES = 20
+
+
+def account_in_state_key(contract: str, key_hex: str) -> str | None:
+    """The address (hex) a raw state key names, for the keys that belong to one account: a
+    token holding (``balance/<asset>/<address>``) and a registry account record
+    (``account/<address>``); None for any other key (or one that is not hex: the route refuses
+    it)."""
+    try:
+        key = bytes.fromhex(key_hex)
+    except ValueError:
+        return None
+    if contract == TOKEN and key.startswith(BALANCE_PREFIX):
+        # <asset>/<20 address bytes>: the address itself may hold a "/" byte, so from the end.
+        rest = key[len(BALANCE_PREFIX) :]
+        separated = len(rest) > ADDRESS_BYTES + 1 and rest[-ADDRESS_BYTES - 1] == ord("/")
+        holder = rest[-ADDRESS_BYTES:] if separated else b""
+    elif contract == REGISTRY and key.startswith(ACCOUNT_PREFIX):
+        holder = key[len(ACCOUNT_PREFIX) :]
+    else:
+        return None
+    return holder.hex() if len(holder) == ADDRESS_BYTES else None
+
+
+def missing_rules(routes: Iterable[BaseRoute]) -> list[tuple[str, str]]:
+    """The (method, path) of each route of the app that has no rule."""
+    missing = []
+    for route in routes:
+        if isinstance(route, Route):
+            for method in sorted((route.methods or set()) - {"HEAD"}):
+                if (method, route.path_format) not in RULES:
+                    missing.append((method, route.path_format))
+    return missing
+
+
+class AccessControl:
+    """The ASGI middleware that applies ``RULES`` to every request (see the module docstring)."""
+
+    def __init__(
+        self, app: Any, routes: Sequence[BaseRoute], policy: Policy, authenticator: Authenticator
+    ) -> None:
+        missing = missing_rules(routes)
+        if missing:
+            raise NodeFault(f"routes without an access rule: {missing}")
+        self.app = app
+        self.routes = routes
+        self.policy = policy
+        self.authenticator = authenticator
+        self.identities: OrderedDict[bytes, Identity | CertificateRefused] = OrderedDict()
+
+    def match(self, scope: Any) -> tuple[str, Rule, dict[str, Any]]:
+        """The route template, its rule and the path parameters of a request."""
+        partial_match: BaseRoute | None = None
+        for route in self.routes:
+            found, child = route.matches(scope)
+            if found is Match.FULL and isinstance(route, Route):
+                rule = RULES[
+                    (scope["method"] if scope["method"] != "HEAD" else "GET", route.path_format)
+                ]
+                return route.path_format, rule, child.get("path_params", {})
+            if found is Match.PARTIAL and partial_match is None:
+                partial_match = route
+        if isinstance(partial_match, Route):
+            return partial_match.path_format, _MEMBER, {}  # the app answers 405
+        return str(scope.get("path", "")), _MEMBER, {}  # the app answers 404
+
+    def identify(self, der: bytes) -> Identity:
+        """The identity of a certificate, remembered for the next requests on any connection
+        (parsing and checking it costs more than a request's routing)."""
+        known = self.identities.get(der)
+        if known is None:
+            try:
+                known = self.authenticator.identify(der)
+            except CertificateRefused as refused:
+                known = refused
+            self.identities[der] = known
+            if len(self.identities) > MAX_CACHED_IDENTITIES:
+                self.identities.popitem(last=False)
+        if isinstance(known, CertificateRefused):
+            raise known
+        return known
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route, rule, parameters = self.match(scope)
+        if rule.kind == PUBLIC:
+            await self.app(scope, receive, send)
+            return
+        method = str(scope["method"])
+        der = scope.get(CLIENT_CERTIFICATE_KEY)
+        if der is None:
+            await self.record("", "", method, route, 401)
+            await send_error(send, "unauthenticated", "this route needs a client certificate")
+            return
+        try:
+            identity = self.identify(der)
+        except CertificateRefused as refused:
+            claimed = refused.details
+            name, organization = claimed.get("identity", ""), claimed.get("organization", "")
+            await self.record(name, organization, method, route, 401)
+            await send_error(send, refused.code, refused.message)
+            return
+        if not self.policy.allows(rule, identity, parameters):
+            await self.record(identity.name, identity.organization, method, route, 403)
+            await send_error(
+                send,
+                "forbidden",
+                f"{identity.name} of {identity.organization} may not call {method} {route} "
+                f"({rule.describe()})",
+            )
+            return
+
+        async def recorded_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                await self.record(identity.name, identity.organization, method, route, status)
+            await send(message)
+
+        await self.app(scope, receive, recorded_send)
+
+    async def record(
+        self, name: str, organization: str, method: str, route: str, status: int
+    ) -> None:
+        """One audit record, durable before the answer leaves (docs/audit.md)."""
+        await run_in_threadpool(
+            partial(
+                self.policy.node.record_audit,
+                identity=name,
+                organization=organization,
+                method=method,
+                route=route,
+                status=status,
+            )
+        )
+
+
+def with_access_control(
+    app: Any,
+    api: FastAPI,
+    node: NodePort,
+    node_organization: str,
+    revoked_certificates: Iterable[str],
+) -> AccessControl:
+    """``app`` (the ASGI stack around ``api``, whose routes the rules name) behind ``RULES``, for
+    a node whose organization is ``node_organization``; ``revoked_certificates`` are the SHA-256
+    fingerprints (hex) of the node's configuration."""
+    authenticator = Authenticator(
+        roots_from_genesis(node.genesis),
+        frozenset(bytes.fromhex(fingerprint) for fingerprint in revoked_certificates),
+    )
+    return AccessControl(app, leaf_routes(api), Policy(node, node_organization), authenticator)
+
+
+def leaf_routes(api: FastAPI) -> list[BaseRoute]:
+    """The app's own routes (OpenAPI document, docs pages) and those of its routers (FastAPI
+    wraps an included router in one route that matches all of its paths)."""
+    routers: list[APIRouter] = getattr(api.state, "routers", [])
+    own = [route for route in api.routes if isinstance(route, Route)]
+    return own + [route for router in routers for route in router.routes]

@@ -1,0 +1,322 @@
+"""The access rules (``api.access.RULES``, docs/access.md) over every route of the OpenAPI
+document, with every role: walked in process through the real ``AccessControl`` on a real
+``Node`` (its genesis, its committed state for account lookups, its audit trail), with the
+client certificates ``jinqiao init`` wrote. Behind the access layer stands a stub that answers 204,
+so that a route's own answer (a stream, a 404) does not hide whether the layer let it through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from jinqiao.api.access import (
+    ACCOUNT,
+    MEMBER,
+    OPERATOR,
+    PARTY,
+    PUBLIC,
+    ROLE,
+    RULES,
+    STATE,
+    AccessControl,
+    Policy,
+    Rule,
+    leaf_routes,
+)
+from jinqiao.api.app import create_app
+from jinqiao.api.authentication import (
+    CLIENT_CERTIFICATE_KEY,
+    Authenticator,
+    Identity,
+    roots_from_genesis,
+)
+from jinqiao.apps.token import balance_key, supply_key
+from jinqiao.client import Credentials
+from jinqiao.execution.identity import account_key
+from jinqiao.node.audit import AuditRecord, check_chain, parse_line, read_lines, segment_paths
+from jinqiao.node.service import Node
+from jinqiao.provision.network import (
+    load_layout,
+    make_client_certificate,
+    make_organization_ca,
+)
+from tests.helpers.process import make_network
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "access.md"
+REACHED = 204
+STATEMENT_ROUTE = "/v1/payments/cycles/{cycle_id}/statements/{institution}"
+NODE_ORGANIZATION = "clearing"  # make_network's one validator
+IDENTITIES = (
+    "bank-a-treasury",
+    "bank-b-treasury",
+    "clearing-treasury",
+    "ecfin-credit",
+    "regulator-admin",
+)
+SAMPLE_PARAMETERS = {
+    "height": "1",
+    "block_hash": "ab" * 32,
+    "transaction_hash": "ab" * 32,
+    "contract": "token",
+    "key": "00",
+    "asset": "CNY",
+    "query_name": "balance",
+    "payment_id": "1",
+    "cycle_id": "1",
+    "sequence": "1",
+    "institution": "bank-b",
+    "issuer": "bank-b",
+    "acquirer": "ecfin",
+    "organization": "bank-b",
+    "event_hash": "ab" * 32,
+    "prefix": "0614141",
+    "receivable_id": "1",
+    "root_id": "1",
+    "document_hash": "ab" * 32,
+    "subject": "ab" * 32,
+    "consent_id": "1",
+    "model_id": "scorecard",
+    "version": "1",
+    "policy_id": "retail",
+}
+
+
+class Network:
+    def __init__(self, directory: Path, node: Node) -> None:
+        self.directory = directory
+        self.node = node
+        self.layout = load_layout(directory)
+        api = create_app(node)
+        self.document: dict[str, Any] = api.openapi()
+        self.authenticator = Authenticator(roots_from_genesis(node.genesis), frozenset())
+        self.policy = Policy(node, NODE_ORGANIZATION)
+        self.access = AccessControl(_reached, leaf_routes(api), self.policy, self.authenticator)
+
+    def certificate(self, account: str) -> bytes:
+        pem = (self.directory / "clients" / account / "client.crt").read_bytes()
+        return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+
+    def request(self, method: str, path: str, certificate: bytes | None) -> httpx.Response:
+        async def with_certificate(scope: Any, receive: Any, send: Any) -> None:
+            if certificate is not None:
+                scope[CLIENT_CERTIFICATE_KEY] = certificate
+            await self.access(scope, receive, send)
+
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=with_certificate)
+            async with httpx.AsyncClient(transport=transport, base_url="https://node") as client:
+                return await client.request(method, path, json={} if method == "POST" else None)
+
+        return asyncio.run(send())
+
+
+async def _reached(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": REACHED, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
+    directory = tmp_path_factory.mktemp("network")
+    layout = make_network(directory)
+    node = Node(directory / layout.nodes[0].home)
+    try:
+        yield Network(directory, node)
+    finally:
+        node.close()
+
+
+def _routes(document: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+    ]
+
+
+def _expected(network: Network, rule: Rule, account: str) -> bool:
+    """What docs/access.md says, in the test's own words: may ``account`` call a route?"""
+    entry = network.layout.account(account)
+    organization = entry.organization
+    genesis_roles = {o.id: set(o.roles) for o in network.node.genesis.organizations}
+    if rule.kind in (PUBLIC, MEMBER) or "regulator" in genesis_roles[organization]:
+        return True
+    if rule.kind == OPERATOR:
+        return organization == NODE_ORGANIZATION
+    if genesis_roles[organization] & set(rule.roles):
+        return True
+    if rule.kind == PARTY:
+        return organization in {SAMPLE_PARAMETERS[name] for name in rule.parameters}
+    if rule.kind == ACCOUNT:
+        return organization == "bank-b"  # the address asked for is bank-b-treasury's
+    if rule.kind == STATE:
+        return True  # the sample key ("00") names no account
+    assert rule.kind == ROLE, rule
+    return False
+
+
+def _path(network: Network, template: str) -> str:
+    values = dict(SAMPLE_PARAMETERS, address=network.layout.account("bank-b-treasury").address)
+    return template.format(**values)
+
+
+def test_every_route_of_the_document_has_a_rule(network: Network) -> None:
+    routes = _routes(network.document)
+    assert len(routes) >= 40
+    assert [route for route in routes if route not in RULES] == []
+
+
+def test_every_route_with_every_role(network: Network) -> None:
+    refused_before = 0
+    for method, template in _routes(network.document):
+        rule = RULES[(method, template)]
+        path = _path(network, template)
+        anonymous = network.request(method, path, None)
+        if rule.kind == PUBLIC:
+            assert anonymous.status_code == REACHED, (method, template)
+        else:
+            assert anonymous.status_code == 401, (method, template)
+            assert anonymous.json()["code"] == "unauthenticated"
+            refused_before += 1
+        for account in IDENTITIES:
+            answer = network.request(method, path, network.certificate(account))
+            if _expected(network, rule, account):
+                assert answer.status_code == REACHED, (method, template, account, answer.text)
+            else:
+                assert answer.status_code == 403, (method, template, account, answer.text)
+                assert answer.json()["code"] == "forbidden"
+                assert account in answer.json()["message"]
+                refused_before += 1
+    assert refused_before > 40
+
+
+def test_bank_a_cannot_read_bank_b_statement_or_balance_and_the_regulator_can(
+    network: Network,
+) -> None:
+    bank_b = network.layout.account("bank-b-treasury").address
+    bank_a = network.layout.account("bank-a-treasury").address
+    statement = "/v1/payments/cycles/1/statements/{}"
+    balance = "/v1/token/CNY/balances/{}"
+    for path, allowed in (
+        (statement.format("bank-b"), False),
+        (balance.format(bank_b), False),
+        (f"/v1/accounts/{bank_b}", False),
+        (statement.format("bank-a"), True),
+        (balance.format(bank_a), True),
+    ):
+        answer = network.request("GET", path, network.certificate("bank-a-treasury"))
+        assert answer.status_code == (REACHED if allowed else 403), path
+        regulator = network.request("GET", path, network.certificate("regulator-admin"))
+        assert regulator.status_code == REACHED, path
+
+
+def test_raw_state_keys_of_an_account_follow_the_account_rule(network: Network) -> None:
+    bank_b = bytes.fromhex(network.layout.account("bank-b-treasury").address)
+    holding = "/v1/state/token/" + balance_key("CNY", bank_b).hex()
+    record = "/v1/state/registry/" + account_key(bank_b).hex()
+    supply = "/v1/state/token/" + supply_key("CNY").hex()
+    for path, readers in (
+        # the currency issuer (clearing) sees every holding of its currency
+        (holding, {"bank-b-treasury", "regulator-admin", "clearing-treasury"}),
+        (record, {"bank-b-treasury", "regulator-admin", "clearing-treasury"}),
+        (supply, set(IDENTITIES)),
+    ):
+        for account in IDENTITIES:
+            answer = network.request("GET", path, network.certificate(account))
+            assert answer.status_code == (REACHED if account in readers else 403), (path, account)
+
+
+def test_an_address_that_is_no_account_is_for_the_regulator_only(network: Network) -> None:
+    path = f"/v1/token/CNY/balances/{'00' * 20}"
+    assert network.request("GET", path, network.certificate("bank-a-treasury")).status_code == 403
+    assert network.request("GET", path, network.certificate("regulator-admin")).status_code == 204
+
+
+def test_a_certificate_from_a_foreign_root_naming_a_member_is_refused(network: Network) -> None:
+    # OpenSSL refuses it at the handshake (it chains to no consortium root); a root with the
+    # member's very name but another key is refused here too.
+    ca_key, ca_certificate = make_organization_ca("bank-a")
+    _, forged = make_client_certificate("bank-a-treasury", "bank-a", (), ca_key, ca_certificate)
+    answer = network.request("GET", "/v1/status", forged.public_bytes(serialization.Encoding.DER))
+    assert (answer.status_code, answer.json()["code"]) == (401, "certificate_refused")
+
+
+def test_a_revoked_certificate_is_refused(network: Network) -> None:
+    certificate = network.certificate("bank-a-treasury")
+    revoked = Authenticator(
+        roots_from_genesis(network.node.genesis), frozenset({hashlib.sha256(certificate).digest()})
+    )
+    access = network.access
+    network.access = AccessControl(_reached, access.routes, network.policy, revoked)
+    try:
+        answer = network.request("GET", "/v1/status", certificate)
+        assert (answer.status_code, answer.json()["code"]) == (401, "certificate_refused")
+        assert "revoked" in answer.json()["message"]
+        other = network.request("GET", "/v1/status", network.certificate("bank-b-treasury"))
+        assert other.status_code == REACHED
+    finally:
+        network.access = access
+
+
+def _audit_records(node: Node) -> list[AuditRecord]:
+    lines: list[bytes] = []
+    for path in segment_paths(node.home / "audit"):
+        with path.open("rb") as file:
+            lines.extend(read_lines(file))
+    check_chain(lines)
+    return [parse_line(line.rstrip(b"\n")) for line in lines]
+
+
+def test_each_request_and_each_refusal_is_in_the_audit_trail(network: Network) -> None:
+    before = len(_audit_records(network.node))
+    network.request("GET", "/healthz", None)  # public: not recorded
+    network.request("GET", "/v1/status", None)
+    network.request(
+        "GET", "/v1/payments/cycles/1/statements/bank-b", network.certificate("bank-a-treasury")
+    )
+    network.request("GET", "/v1/status", network.certificate("bank-b-treasury"))
+    records = _audit_records(network.node)
+    assert len(records) - before == 3
+    last = [(r.identity, r.organization, r.route, r.status) for r in records[-3:]]
+    assert last == [
+        ("", "", "/v1/status", 401),
+        (
+            "bank-a-treasury",
+            "bank-a",
+            "/v1/payments/cycles/{cycle_id}/statements/{institution}",
+            403,
+        ),
+        ("bank-b-treasury", "bank-b", "/v1/status", 204),
+    ]
+
+
+def test_docs_show_the_table(network: Network) -> None:
+    text = DOCS.read_text()
+    for (method, path), rule in RULES.items():
+        assert f"| `{method}` | `{path}` | {rule.describe()} |" in text, (method, path)
+
+
+def test_init_writes_each_account_its_client_credentials(network: Network) -> None:
+    roots = roots_from_genesis(network.node.genesis)
+    for entry in network.layout.accounts:
+        home = network.directory / "clients" / entry.name
+        assert (home / "client.key").stat().st_mode & 0o777 == 0o600
+        credentials = Credentials.for_account(network.directory, entry.name)
+        assert (credentials.account, credentials.organization) == (entry.name, entry.organization)
+        identity = network.authenticator.identify(network.certificate(entry.name))
+        assert identity == Identity(entry.name, entry.organization, frozenset(entry.roles))
+        certificate = x509.load_der_x509_certificate(network.certificate(entry.name))
+        assert certificate.issuer == roots[entry.organization].subject
+        usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        assert list(usages) == [ExtendedKeyUsageOID.CLIENT_AUTH]  # not a server, not a node
+    assert all(node.api_url.startswith("https://") for node in network.layout.nodes)

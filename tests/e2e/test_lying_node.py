@@ -88,7 +88,9 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     ]
     for node in nodes:
         node.start()
-    client = Client(nodes[0].url, genesis_file=directory / "genesis.json")
+    client = Client(
+        nodes[0].url, genesis_file=directory / "genesis.json", credentials=nodes[0].credentials
+    )
     try:
         payer = load_key(directory / layout.account("clearing-treasury").key_file)
         payee = load_key(directory / layout.account("bank-a-treasury").key_file).address
@@ -210,7 +212,10 @@ def _recertified(result: Any, honest: Any) -> bool:
 
 def _sdk_tally(net: Net, case: Case, status: int, answer: Any) -> Tally:
     assert case.call is not None
-    lying = Lying(httpx.HTTPTransport(), lambda request: request.url.path == case.path)
+    lying = Lying(
+        httpx.HTTPTransport(verify=net.nodes[0].credentials.ssl_context()),
+        lambda request: request.url.path == case.path,
+    )
     tally = Tally()
 
     def new_client() -> Client:
@@ -346,7 +351,10 @@ def test_a_stale_answer_is_refused_under_min_height(net: Net, name: str) -> None
         "account": lambda c: c.account(net.payer, min_height=required),
         "block": lambda c: c.proven_block(min_height=required),
     }
-    lying = Lying(httpx.HTTPTransport(), lambda request: request.url.path == path)
+    lying = Lying(
+        httpx.HTTPTransport(verify=net.nodes[0].credentials.ssl_context()),
+        lambda request: request.url.path == path,
+    )
     lying.lie = (200, stale)
     with (
         Client(net.nodes[0].url, genesis_file=net.genesis_file, transport=lying) as client,

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -20,7 +19,7 @@ from jinqiao.client import Client, TransactionResult
 from jinqiao.client.saved import SAVED_ANSWER_FORMAT, load_saved
 from jinqiao.keys import load_key
 from tests.helpers import doc_examples
-from tests.helpers.process import NodeProcess, make_network
+from tests.helpers.process import TEST_IDENTITY, NodeProcess, make_network
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -39,7 +38,8 @@ class Net:
         return str(self.directory / "genesis.json")
 
     def target(self) -> list[str]:
-        return ["--url", self.node.url, "--genesis", self.genesis]
+        credentials = str(self.directory / "clients" / TEST_IDENTITY)
+        return ["--url", self.node.url, "--genesis", self.genesis, "--as", credentials]
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -53,7 +53,9 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     layout = make_network(directory)
     node = NodeProcess(directory / layout.nodes[0].home).start()
     try:
-        with Client(node.url, genesis_file=directory / "genesis.json") as client:
+        with Client(
+            node.url, genesis_file=directory / "genesis.json", credentials=node.credentials
+        ) as client:
             payer = load_key(directory / layout.account("clearing-treasury").key_file)
             payee = load_key(directory / layout.account("bank-a-treasury").key_file).address
             client.token.mint(payer, "CNY", payer.address, 10**6)
@@ -112,7 +114,9 @@ def test_save_options_of_query_commands(net: Net, tmp_path: Path) -> None:
 
 def test_a_tampered_file_fails_with_its_reason(net: Net, tmp_path: Path) -> None:
     file = tmp_path / "tx.json"
-    with Client(net.node.url, genesis_file=Path(net.genesis)) as client:
+    with Client(
+        net.node.url, genesis_file=Path(net.genesis), credentials=net.node.credentials
+    ) as client:
         client.save(file, f"/v1/transactions/{net.transfer.transaction_hash}")
     document = json.loads(file.read_text())
     document["answer"]["receipt"]["code"] = "ok-but-not"
@@ -125,7 +129,9 @@ def test_a_tampered_file_fails_with_its_reason(net: Net, tmp_path: Path) -> None
 
 def test_another_networks_genesis_refuses_the_answer(net: Net, tmp_path: Path) -> None:
     file = tmp_path / "account.json"
-    with Client(net.node.url, genesis_file=Path(net.genesis)) as client:
+    with Client(
+        net.node.url, genesis_file=Path(net.genesis), credentials=net.node.credentials
+    ) as client:
         client.save(file, f"/v1/accounts/{UNKNOWN}")
     other = tmp_path / "other"
     make_network(other)
@@ -137,7 +143,7 @@ def test_another_networks_genesis_refuses_the_answer(net: Net, tmp_path: Path) -
 def test_a_bare_answer_body_verifies_with_its_path(net: Net, tmp_path: Path) -> None:
     path = f"/v1/token/CNY/balances/{net.payee.hex()}"
     file = tmp_path / "body.json"
-    file.write_bytes(httpx.get(net.node.url + path, timeout=10).content)
+    file.write_bytes(net.node.http.get(net.node.url + path).content)
     code, out, err = invoke("verify", str(file), "--genesis", net.genesis, "--path", path)
     assert code == 0, err
     assert out.startswith(f"verified: CNY balance of {net.payee.hex()}: 250 minor units")
@@ -172,7 +178,9 @@ def test_the_documented_saved_answer_is_what_save_writes(net: Net, tmp_path: Pat
     example = json.loads(doc_examples.block("saved-answer"))
     load_saved(json.dumps(example).encode())  # the document's example is a valid saved answer
     file = tmp_path / "account.json"
-    with Client(net.node.url, genesis_file=Path(net.genesis)) as client:
+    with Client(
+        net.node.url, genesis_file=Path(net.genesis), credentials=net.node.credentials
+    ) as client:
         verified = client.save(file, f"/v1/accounts/{UNKNOWN}")
     written = json.loads(file.read_text())
     assert set(written) == set(example)

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from jinqiao.apps.payments.model import AuthorizeArgs
-from jinqiao.client import Client, TransactionResult
+from jinqiao.client import Client, Credentials, TransactionResult
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import load_genesis
@@ -66,7 +66,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     config["empty_block_interval_ms"] = 200  # enough blocks for the crash test to land mid-way
     (home / "config.json").write_text(json.dumps(config))
     node = NodeProcess(home, port=int(layout.nodes[0].api_url.rsplit(":", 1)[1])).start()
-    client = Client(node.url, genesis_file=directory / "genesis.json")
+    client = Client(node.url, genesis_file=directory / "genesis.json", credentials=node.credentials)
     try:
         yield _payments_day(Network(directory, layout, node, client, 0, []))
     finally:
@@ -414,9 +414,9 @@ class _Tampering(httpx.BaseTransport):
     """Forwards to the real node, and changes one receipt of block ``height``'s leaves: a node
     that lies about one block."""
 
-    def __init__(self, height: int) -> None:
+    def __init__(self, height: int, credentials: Credentials) -> None:
         self.height = height
-        self.inner = httpx.HTTPTransport()
+        self.inner = httpx.HTTPTransport(verify=credentials.ssl_context())
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
@@ -439,7 +439,7 @@ def test_a_lying_node_is_not_indexed(network: Network, tmp_path: Path) -> None:
     client = Client(
         network.node.url,
         genesis_file=network.directory / "genesis.json",
-        transport=_Tampering(lying_height),
+        transport=_Tampering(lying_height, network.node.credentials),
     )
     database = str(tmp_path / "lied.sqlite")
     with client, ChainIndex(database, writer=True) as index:

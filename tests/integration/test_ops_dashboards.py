@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import promql_parser
 import pytest
 import yaml
@@ -37,7 +36,7 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
     family its declared name (a labelled counter that never counted has no sample yet)."""
     node: NodeProcess = configured_node(tmp_path_factory.mktemp("metrics")).start()
     try:
-        text = httpx.get(f"{node.url}/metrics", timeout=10).text
+        text = node.http.get(f"{node.url}/metrics").text
     finally:
         assert node.stop() == 0, node.log()
     names: set[str] = set()

@@ -28,13 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import msgspec
 from rich.table import Table
 
 from jinqiao.bench.execute import setup_description
 from jinqiao.bench.local_network import (
     BATCH,
+    RunningNetwork,
     account_keys,
     init_quiet_network,
     percentile,
@@ -42,7 +42,7 @@ from jinqiao.bench.local_network import (
     running_network,
 )
 from jinqiao.bench.network import _presign, _spec
-from jinqiao.client import Client
+from jinqiao.client import Client, Credentials
 from jinqiao.index import ChainIndex, queries
 from jinqiao.index.store import utc_date
 from jinqiao.terminal import console, save_result
@@ -68,10 +68,12 @@ def _hex(generator: random.Random, length_bytes: int) -> str:
     return generator.randbytes(length_bytes).hex()
 
 
-def _indexing_rate(location: str, url: str, genesis_file: Path) -> dict[str, Any]:
+def _indexing_rate(
+    location: str, url: str, genesis_file: Path, credentials: Credentials | None
+) -> dict[str, Any]:
     with (
         ChainIndex(location, writer=True) as index,
-        Client(url, genesis_file=genesis_file) as client,
+        Client(url, genesis_file=genesis_file, credentials=credentials) as client,
     ):
         index.rebuild()
         started = time.perf_counter()
@@ -106,7 +108,7 @@ def _index_chain(
         transactions = _presign(senders, layout.chain_id, transfers)
         with running_network(root / "net", layout, root) as network:
             say(f"posting {len(transactions)} transfers to one validator…")
-            taken = _post_all(network.urls[0], transactions)
+            taken = _post_all(network, transactions)
             tracker = network.tracker
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
@@ -119,9 +121,12 @@ def _index_chain(
             for location in (str(root / "index.sqlite"), postgres):
                 if location is not None:
                     say(f"indexing into {location.split('@')[-1]}…")
-                    results.append(_indexing_rate(location, network.urls[0], genesis_file))
+                    results.append(
+                        _indexing_rate(location, network.urls[0], genesis_file, network.credentials)
+                    )
     setup = {
-        "network": "one validator node process on this machine, HTTP on loopback",
+        "network": "one validator node process on this machine, HTTPS with a client certificate"
+        " on loopback",
         "load": f"{len(transactions)} token transfers posted in batches of {BATCH}",
         "block_max_transactions": block_size,
         "path": "Client.proven_block per height (certificate, transaction and receipt roots "
@@ -131,11 +136,11 @@ def _index_chain(
     return setup, results
 
 
-def _post_all(url: str, transactions: list[tuple[bytes, bytes]]) -> set[bytes]:
+def _post_all(network: RunningNetwork, transactions: list[tuple[bytes, bytes]]) -> set[bytes]:
     """Post every transaction, the refused ones again after a pause (a full mempool drains),
     up to ``POST_ATTEMPTS`` times; the hashes of those the node took."""
     taken: set[bytes] = set()
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with network.http(network.urls[0]) as client:
         for start in range(0, len(transactions), BATCH):
             batch = transactions[start : start + BATCH]
             for _ in range(POST_ATTEMPTS):

@@ -33,7 +33,7 @@ from jinqiao.apps.crosschain.model import CreateClientArgs, OpenChannelArgs
 from jinqiao.apps.crosschain.transfer import SendTransferArgs, escrow_key, voucher_key
 from jinqiao.apps.governance import CallContract, ProposalArgs, ProposeArgs
 from jinqiao.apps.token import TOKEN, ApproveArgs, Holding, balance_key
-from jinqiao.client import Client
+from jinqiao.client import Client, Credentials
 from jinqiao.client.relay import Relayer, SdkEndpoint
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
@@ -64,6 +64,10 @@ BOB_CNY_MINOR = 5_000_000
 EMPTY_BLOCK_INTERVAL_MS = 300
 """Blocks keep coming while the story waits for a timeout height."""
 RELAY_ROUNDS = 8
+
+
+READER = "bank-admin"
+"""The account whose client certificate the demo's requests carry."""
 
 
 @dataclass
@@ -197,6 +201,9 @@ def running_pair(
             )
             directory = root / name
             layout = init_network(directory, spec, protection=InsecurePlaintext())
+            # The demo reads as the bank that holds the people's accounts (docs/access.md).
+            credentials = Credentials.for_account(directory, READER)
+            http = stack.enter_context(credentials.http_client(timeout=5))
             for node in layout.nodes:
                 home = directory / node.home
                 config = msgspec.structs.replace(
@@ -206,12 +213,13 @@ def running_pair(
                 )
                 save_atomically(home / "config.json", dump_config(config), mode=PUBLIC_FILE_MODE)
                 stack.enter_context(
-                    running_node(home, root / f"{name}-{node.name}.log", node.api_url)
+                    running_node(home, root / f"{name}-{node.name}.log", node.api_url, http)
                 )
             client = Client(
                 layout.nodes[0].api_url,
                 genesis_file=directory / layout.genesis_file,
                 other_urls=[node.api_url for node in layout.nodes],
+                credentials=credentials,
             )
             stack.callback(client.close)
             sides.append(Side(name, layout, directory, client))

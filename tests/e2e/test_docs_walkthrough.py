@@ -35,7 +35,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTED_BASE_PORT = 8600
-PLACEHOLDER = re.compile(r"<[^>]*>|…|\b(HEX|HASH|FILE|ORG|N|H|P)\b|\[|\||5f3c")
+PLACEHOLDER = re.compile(r"<[^>]*>|…|\b(HEX|HASH|FILE|ORG|PACKAGE|N|H|P)\b|\[|\||5f3c")
 LEFT_OUT = re.compile(r"^(make|\. |export|for|N=|#)|\bjinqiao (bench|sim|demo|keys|node start)\b")
 
 

@@ -31,12 +31,13 @@ from rich.panel import Panel
 from rich.progress import Progress
 from rich.table import Table
 
-from jinqiao.apps.registry import RegisterAccountArgs
+from jinqiao.apps.registry import registration
 from jinqiao.apps.token import TOKEN, Holding, HoldingArgs, MintArgs, TransferArgs, balance_key
 from jinqiao.client import Client, ClientError, Credentials
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer
 from jinqiao.core.types import SignedTransaction
+from jinqiao.credit.names import AccountNameStore, NameOpening, new_salt, store_path
 from jinqiao.demo import DemoFailed
 from jinqiao.demo.payments import run_payments_day
 from jinqiao.demo.supplychain import run_supply_chain
@@ -348,13 +349,21 @@ def _run_day(
                 signer = generate_key(client.suite.name)
                 kind.append(signer)
                 role = "merchant" if kind is merchants else "customer"
-                name = f"{admin.removesuffix('-admin')}-{role}-{index}"
+                organization = admin.removesuffix("-admin")
+                name = f"{organization}-{role}-{index}"
+                # The name stays with the bank (its encrypted store); the chain gets its
+                # salted hash (docs/adr/0029-account-names-off-chain.md).
+                salt = new_salt()
+                with AccountNameStore(
+                    store_path(network_dir, organization), client.suite.hash
+                ) as names:
+                    names.save(signer.address, NameOpening(name, salt))
                 registrations.append(
                     client.build(
                         key[admin],
                         "registry",
                         "register_account",
-                        RegisterAccountArgs(signer.public_key, name, ()),
+                        registration(client.suite, signer.public_key, name, (), salt),
                     )
                 )
         _submit_and_wait(client, registrations, tally, progress, "register accounts")

@@ -4,6 +4,7 @@ and one clear line (never a traceback) for every mistake."""
 from __future__ import annotations
 
 import json
+import re
 import stat
 import subprocess
 import sys
@@ -293,6 +294,10 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "What the ledger says" in result.stdout
+    # Customer names stay with the banks: the chain holds salted hashes, which the names open.
+    assert re.search(
+        r"customer names on chain \(salted hashes\) +│ +none; 20/20 open", result.stdout
+    )
     assert "holds" in result.stdout and "verified" in result.stdout
     for code in (
         "account_frozen",

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from jinqiao.apps import default_contracts
+from jinqiao.apps.registry import RegisterAccountArgs, registration
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer, get_suite
 from jinqiao.core.genesis import (
@@ -65,6 +66,19 @@ def secret_for(name: str) -> bytes:
 
 def signer_for(name: str, suite_name: str = SUITE_NAME) -> Signer:
     return get_suite(suite_name).signer(secret_for(name))
+
+
+TEST_NAME_SALT = bytes(range(32))
+"""The salt the tests commit registered names with (the SDK draws a random one)."""
+
+
+def registration_for(
+    name: str, roles: tuple[str, ...] = (), suite_name: str = SUITE_NAME
+) -> RegisterAccountArgs:
+    """``register_account`` arguments for the test account ``name``, its name committed with
+    ``TEST_NAME_SALT``."""
+    suite = get_suite(suite_name)
+    return registration(suite, signer_for(name, suite_name).public_key, name, roles, TEST_NAME_SALT)
 
 
 def address_of(name: str, suite_name: str = SUITE_NAME) -> bytes:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -25,6 +26,8 @@ from jinqiao.api.access import (
     OPERATOR,
     PARTY,
     PUBLIC,
+    QUERY,
+    QUERY_RULES,
     ROLE,
     RULES,
     STATE,
@@ -33,13 +36,15 @@ from jinqiao.api.access import (
     Rule,
     leaf_routes,
 )
-from jinqiao.api.app import create_app
+from jinqiao.api.app import create_app, with_body_limit
 from jinqiao.api.authentication import (
     CLIENT_CERTIFICATE_KEY,
     Authenticator,
     Identity,
     roots_from_genesis,
 )
+from jinqiao.api.render import to_json
+from jinqiao.api.state import MAX_QUERY_BODY_BYTES
 from jinqiao.apps.token import balance_key, supply_key
 from jinqiao.client import Credentials
 from jinqiao.execution.identity import account_key
@@ -101,21 +106,37 @@ class Network:
         self.authenticator = Authenticator(roots_from_genesis(node.genesis), frozenset())
         self.policy = Policy(node, NODE_ORGANIZATION)
         self.access = AccessControl(_reached, leaf_routes(api), self.policy, self.authenticator)
+        # the same layer in front of the node's real app, for the queries' own answers
+        self.real_access = AccessControl(
+            with_body_limit(api), leaf_routes(api), self.policy, self.authenticator
+        )
 
     def certificate(self, account: str) -> bytes:
         pem = (self.directory / "clients" / account / "client.crt").read_bytes()
         return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
 
-    def request(self, method: str, path: str, certificate: bytes | None) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        certificate: bytes | None,
+        body: Any = None,
+        access: AccessControl | None = None,
+    ) -> httpx.Response:
+        layer = access or self.access
+
         async def with_certificate(scope: Any, receive: Any, send: Any) -> None:
             if certificate is not None:
                 scope[CLIENT_CERTIFICATE_KEY] = certificate
-            await self.access(scope, receive, send)
+            await layer(scope, receive, send)
+
+        if body is None and method == "POST":
+            body = {}
 
         async def send() -> httpx.Response:
             transport = httpx.ASGITransport(app=with_certificate)
             async with httpx.AsyncClient(transport=transport, base_url="https://node") as client:
-                return await client.request(method, path, json={} if method == "POST" else None)
+                return await client.request(method, path, json=body)
 
         return asyncio.run(send())
 
@@ -161,6 +182,8 @@ def _expected(network: Network, rule: Rule, account: str) -> bool:
         return organization == "bank-b"  # the address asked for is bank-b-treasury's
     if rule.kind == STATE:
         return True  # the sample key ("00") names no account
+    if rule.kind == QUERY:
+        return True  # the walk's empty arguments name nobody: the query route refuses them
     assert rule.kind == ROLE, rule
     return False
 
@@ -320,3 +343,111 @@ def test_init_writes_each_account_its_client_credentials(network: Network) -> No
         usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         assert list(usages) == [ExtendedKeyUsageOID.CLIENT_AUTH]  # not a server, not a node
     assert all(node.api_url.startswith("https://") for node in network.layout.nodes)
+
+
+# -- contract queries: the arguments are under the rules -------------------------------------
+
+
+def _query_arguments(network: Network, contract: str, query: str) -> dict[str, Any]:
+    """Arguments for ``contract.query`` naming bank-b: every bytes field bank-b-treasury's
+    address, every other field a sample value."""
+    spec = network.node.query_spec(contract, query)
+    assert spec is not None, (contract, query)
+    bank_b = network.layout.account("bank-b-treasury").address
+    arguments: dict[str, Any] = {}
+    for field in msgspec.structs.fields(spec.args_type):
+        if field.type is bytes:
+            arguments[field.name] = bank_b
+        elif field.type is int:
+            arguments[field.name] = 1
+        else:
+            arguments[field.name] = SAMPLE_PARAMETERS.get(field.name, "CNY")
+    return arguments
+
+
+def test_every_query_under_the_rules_with_every_role(network: Network) -> None:
+    refused = 0
+    for (contract, query), rule in QUERY_RULES.items():
+        path = f"/v1/query/{contract}/{query}"
+        arguments = _query_arguments(network, contract, query)
+        for account in IDENTITIES:
+            answer = network.request("POST", path, network.certificate(account), arguments)
+            if _expected(network, rule, account):
+                assert answer.status_code == REACHED, (contract, query, account, answer.text)
+            else:
+                assert answer.status_code == 403, (contract, query, account, answer.text)
+                assert answer.json()["code"] == "forbidden"
+                refused += 1
+    assert refused > 20
+
+
+def test_an_allowance_is_read_by_the_organization_of_either_side(network: Network) -> None:
+    layout = network.layout
+    path = "/v1/query/token/allowance"
+    arguments = {
+        "asset": "CNY",
+        "owner": layout.account("bank-a-treasury").address,
+        "spender": layout.account("bank-b-treasury").address,
+    }
+    for account, allowed in (
+        ("bank-a-treasury", True),
+        ("bank-b-treasury", True),
+        ("ecfin-credit", False),
+        ("regulator-admin", True),
+    ):
+        answer = network.request("POST", path, network.certificate(account), arguments)
+        assert answer.status_code == (REACHED if allowed else 403), account
+
+
+def test_bank_a_cannot_query_bank_b_balance_and_the_regulator_can(network: Network) -> None:
+    bank_a = network.layout.account("bank-a-treasury").address
+    bank_b = network.layout.account("bank-b-treasury").address
+    balance = "/v1/query/token/balance"
+    for path, arguments, caller, status in (
+        (balance, {"asset": "CNY", "address": bank_b}, "bank-a-treasury", 403),
+        ("/v1/query/registry/account", {"address": bank_b}, "bank-a-treasury", 403),
+        (balance, {"asset": "CNY", "address": bank_a}, "bank-a-treasury", 200),
+        (balance, {"asset": "CNY", "address": bank_b}, "regulator-admin", 200),
+        ("/v1/query/registry/account", {"address": bank_b}, "regulator-admin", 200),
+    ):
+        certificate = network.certificate(caller)
+        answer = network.request("POST", path, certificate, arguments, network.real_access)
+        assert answer.status_code == status, (path, caller, answer.text)
+        if status == 403:
+            assert answer.json()["code"] == "forbidden" and caller in answer.json()["message"]
+    # the regulator's query ran on the body the access layer read and handed on: bank-b's own
+    # balance, as the node answers it directly
+    arguments = {"asset": "CNY", "address": bank_b}
+    answer = network.request(
+        "POST", balance, network.certificate("regulator-admin"), arguments, network.real_access
+    )
+    spec = network.node.query_spec("token", "balance")
+    assert spec is not None
+    _, expected = network.node.run_query(
+        "token", "balance", spec.args_type("CNY", bytes.fromhex(bank_b))
+    )
+    assert answer.json()["result"] == to_json(expected)
+
+
+def test_unreadable_query_arguments_get_the_query_route_answer(network: Network) -> None:
+    access = network.real_access
+    bank_a = network.certificate("bank-a-treasury")
+    balance = "/v1/query/token/balance"
+    for body in ({"asset": "CNY", "address": "zz"}, {"asset": "CNY"}, [1, 2], {"address": 5}):
+        answer = network.request("POST", balance, bank_a, body, access)
+        assert (answer.status_code, answer.json()["code"]) == (400, "invalid_arguments"), body
+    # an address that is hex but no account: the regulator only (as GET /v1/accounts/...)
+    nobody = {"asset": "CNY", "address": "00" * 20}
+    assert network.request("POST", balance, bank_a, nobody, access).status_code == 403
+    too_large = {"asset": "CNY", "address": "ab" * (MAX_QUERY_BODY_BYTES // 2)}
+    answer = network.request("POST", balance, bank_a, too_large, access)
+    assert (answer.status_code, answer.json()["code"]) == (413, "request_too_large")
+    # a query that names nobody stays member
+    supply = network.request("POST", "/v1/query/token/supply", bank_a, {"asset": "CNY"}, access)
+    assert supply.status_code == 200, supply.text
+
+
+def test_docs_show_the_query_table(network: Network) -> None:
+    text = DOCS.read_text()
+    for (contract, query), rule in QUERY_RULES.items():
+        assert f"| `{contract}` | `{query}` | {rule.describe()} |" in text, (contract, query)

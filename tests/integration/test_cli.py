@@ -4,6 +4,7 @@ and one clear line (never a traceback) for every mistake."""
 from __future__ import annotations
 
 import json
+import re
 import stat
 import subprocess
 import sys
@@ -293,6 +294,10 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "What the ledger says" in result.stdout
+    # Customer names stay with the banks: the chain holds salted hashes, which the names open.
+    assert re.search(
+        r"customer names on chain \(salted hashes\) +│ +none; 20/20 open", result.stdout
+    )
     assert "holds" in result.stdout and "verified" in result.stdout
     for code in (
         "account_frozen",
@@ -322,7 +327,7 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
 
 
 def test_registry_commands(network: tuple[Path, NodeProcess], tmp_path: Path) -> None:
-    directory, _ = network
+    directory, node = network
     net = ["--network", str(directory)]
     key_file = tmp_path / "carol.json"
     code, out, _ = invoke("keys", "create", str(key_file), "--insecure-plaintext", "--json")
@@ -341,6 +346,42 @@ def test_registry_commands(network: tuple[Path, NodeProcess], tmp_path: Path) ->
         "--json",
     )
     assert code == 0, err
+    # The chain holds the salted hash of carol's name; bank-a's store holds the name, and
+    # `query account` shows it because it opens that hash.
+    code, out, err = invoke(
+        "query", "account", carol["address"], *net, "--as", "bank-a-admin", "--json"
+    )
+    assert code == 0, err
+    shown = json.loads(out)
+    assert (shown["organization"], shown["name"], shown["verified"]) == ("bank-a", "carol", True)
+    record = node.http.get(f"{node.url}/v1/accounts/{carol['address']}").json()["account"]
+    assert "carol" not in json.dumps(record)
+    assert record["name_commitment"] == shown["name_commitment"]
+    # A reader without bank-a's store sees the commitment only.
+    code, out, err = invoke(
+        "query",
+        "account",
+        carol["address"],
+        *net,
+        "--names-store",
+        str(tmp_path / "none"),
+        "--as",
+        "bank-a-admin",
+        "--json",
+    )
+    assert code == 0 and json.loads(out)["name"] is None, err
+    # A bad name is refused on the member's side: nothing is sent, nothing is stored.
+    code, out, err = invoke(
+        "tx",
+        "account",
+        "register",
+        "\u202egnp.exe",
+        carol["public_key"],
+        "--key",
+        "bank-a-admin",
+        *net,
+    )
+    assert code != 0 and "invalid_name" in err + out
     code, out, err = invoke(
         "tx", "account", "suspend", carol["address"], "--key", "bank-a-admin", *net
     )

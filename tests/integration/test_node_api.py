@@ -18,7 +18,7 @@ import httpx
 import msgspec
 import pytest
 
-from jinqiao.apps.registry import RegisterAccountArgs
+from jinqiao.apps.registry import registration
 from jinqiao.apps.token import TOKEN, MintArgs, TransferArgs, balance_key
 from jinqiao.client import Client, ClientError
 from jinqiao.core.codec import decode, encode
@@ -197,12 +197,15 @@ def test_state_read_verifies_with_only_the_verifier_and_genesis(net: Net) -> Non
 def test_registry_admin_registers_an_account_that_can_then_transact(net: Net) -> None:
     customer = generate_key()
     admin = net.key("bank-a-admin")
-    registered = net.client.send(
-        admin, "registry", "register_account", RegisterAccountArgs(customer.public_key, "alice", ())
-    )
+    salt = bytes(range(32))
+    args = registration(net.client.suite, customer.public_key, "alice", (), salt)
+    registered = net.client.send(admin, "registry", "register_account", args)
     assert registered.ok, registered.receipt.message
     account = net.node.http.get(f"{net.node.url}/v1/accounts/{customer.address.hex()}").json()
     assert account["account"]["organization"] == "bank-a"
+    # the API shows the salted hash of the name, never the name
+    assert "name" not in account["account"]
+    assert account["account"]["name_commitment"] == net.client.suite.hash(salt + b"alice").hex()
     net.client.token.transfer(net.key("bank-a-treasury"), "CNY", customer.address, 500)
     paid = net.client.token.transfer(customer, "CNY", net.key("bank-a-treasury").address, 100)
     assert paid.ok

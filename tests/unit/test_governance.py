@@ -19,7 +19,7 @@ from jinqiao.apps.governance import (
     SetValidatorPower,
     quorum_reached,
 )
-from jinqiao.apps.registry import AccountArgs, OrganizationArgs, RegisterAccountArgs
+from jinqiao.apps.registry import AccountArgs, OrganizationArgs
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import Rejection
 from jinqiao.core.genesis import ChainParameters, GenesisOrganization
@@ -28,10 +28,12 @@ from jinqiao.core.types import Receipt, ValidatorSet
 from jinqiao.execution.identity import GOVERNANCE, REGISTRY
 from tests.helpers.chain import (
     DEFAULT_ACCOUNTS,
+    TEST_NAME_SALT,
     AccountSpec,
     Chain,
     events,
     make_genesis,
+    registration_for,
     result_of,
     signer_for,
 )
@@ -128,7 +130,7 @@ def test_a_proposal_executes_when_two_thirds_of_organizations_approve() -> None:
         "bank-c-admin",
         REGISTRY,
         "register_account",
-        RegisterAccountArgs(signer_for("cathy").public_key, "cathy", ("bank",)),
+        registration_for("cathy", ("bank",)),
     )
     chain.rejected("proposal_closed", ADMINS[3], GOVERNANCE, "approve", ProposalArgs(proposal_id))
 
@@ -319,7 +321,7 @@ def test_an_added_validator_key_becomes_a_validator_account_of_its_organization(
 def chain_with_account_x_of_bank_a() -> tuple[Chain, Signer]:
     chain = Chain()
     signer = signer_for("x")
-    args = RegisterAccountArgs(signer.public_key, "x", ())
+    args = registration_for("x")
     chain.ok("bank-a-admin", REGISTRY, "register_account", args)
     return chain, signer
 
@@ -328,7 +330,9 @@ def test_an_existing_account_of_the_organization_gains_the_validator_role() -> N
     chain, signer = chain_with_account_x_of_bank_a()
     enact(chain, AddValidator(signer.public_key, "x", "bank-a", 1))
     account = chain.query(REGISTRY, "account", AccountArgs(signer.address))
-    assert (account.name, account.roles) == ("x", ("validator",))
+    # the account keeps the name its organization registered (committed with TEST_NAME_SALT)
+    assert account.roles == ("validator",)
+    assert account.name_commitment == chain.suite.hash(TEST_NAME_SALT + b"x")
 
 
 def test_a_key_of_another_organization_cannot_become_its_validator() -> None:

@@ -14,8 +14,11 @@ from jinqiao.apps.registry import (
     RegisterAccountArgs,
     SetAccountRolesArgs,
     admin_count_key,
+    published_name_commitment,
+    registration,
 )
-from jinqiao.core.codec import CanonicalStruct
+from jinqiao.core.codec import CanonicalStruct, encode
+from jinqiao.core.crypto import DEFAULT_SUITE, get_suite
 from jinqiao.core.errors import InvalidInput, Rejection
 from jinqiao.core.genesis import GenesisOrganization
 from jinqiao.execution.contract import Context, Contract, method
@@ -23,12 +26,16 @@ from jinqiao.execution.identity import REGISTRY, Account, Organization, account_
 from tests.helpers.chain import (
     DEFAULT_ACCOUNTS,
     DEFAULT_ORGANIZATIONS,
+    TEST_NAME_SALT,
     AccountSpec,
     Chain,
     events,
     make_genesis,
+    registration_for,
     signer_for,
 )
+
+KEY_X = signer_for("x").public_key
 
 
 def register(chain: Chain, admin: str, name: str, roles: tuple[str, ...] = ()) -> bytes:
@@ -36,7 +43,7 @@ def register(chain: Chain, admin: str, name: str, roles: tuple[str, ...] = ()) -
         admin,
         REGISTRY,
         "register_account",
-        RegisterAccountArgs(signer_for(name).public_key, name, roles),
+        registration_for(name, roles),
     )
     return chain.address(name)
 
@@ -53,7 +60,7 @@ def test_genesis_writes_every_organization_and_account_active() -> None:
             chain.address(spec.name),
             signer_for(spec.name).public_key,
             spec.organization,
-            spec.name,
+            published_name_commitment(chain.suite, spec.name),
             spec.roles,
             True,
         )
@@ -86,15 +93,19 @@ def test_admin_registers_an_account_that_can_then_transact() -> None:
         "bank-a-admin",
         REGISTRY,
         "register_account",
-        RegisterAccountArgs(signer_for("carol").public_key, "carol", ("bank", "admin")),
+        registration_for("carol", ("bank", "admin")),
     )
     account = chain.query(REGISTRY, "account", AccountArgs(chain.address("carol")))
+    # the chain holds the salted hash of the name, never the name
+    assert account.name_commitment == chain.suite.hash(TEST_NAME_SALT + b"carol")
+    assert b"carol" not in encode(account)
     assert account.organization == "bank-a"
     assert account.roles == ("admin", "bank")  # stored sorted
     assert account.active
     (event,) = events(receipt, "AccountRegistered")
     assert event.attribute("address") == chain.address("carol").hex()
     assert event.attribute("roles") == "admin,bank"
+    assert event.attribute("name_commitment") == account.name_commitment.hex()
     assert admins(chain, "bank-a") == 2
     # carol is an admin now, so she can register accounts herself
     register(chain, "carol", "dave")
@@ -103,26 +114,40 @@ def test_admin_registers_an_account_that_can_then_transact() -> None:
 @pytest.mark.parametrize(
     ("code", "args"),
     [
-        ("role_not_allowed", RegisterAccountArgs(signer_for("x").public_key, "x", ("issuer",))),
-        ("role_not_allowed", RegisterAccountArgs(signer_for("x").public_key, "x", ("contract",))),
-        ("invalid_roles", RegisterAccountArgs(signer_for("x").public_key, "x", ("bank", "bank"))),
-        ("invalid_roles", RegisterAccountArgs(signer_for("x").public_key, "x", ("Bank!",))),
-        ("invalid_roles", RegisterAccountArgs(signer_for("x").public_key, "x", ("bank\n",))),
-        ("invalid_name", RegisterAccountArgs(signer_for("x").public_key, "", ())),
-        ("invalid_name", RegisterAccountArgs(signer_for("x").public_key, "x" * 65, ())),
-        ("invalid_name", RegisterAccountArgs(signer_for("x").public_key, "\u202egnp.exe", ())),
-        ("invalid_name", RegisterAccountArgs(signer_for("x").public_key, "a\x00b", ())),
-        ("invalid_name", RegisterAccountArgs(signer_for("x").public_key, "Cafe\u0301", ())),
-        ("invalid_public_key", RegisterAccountArgs(b"\x01" * 31, "x", ())),
-        ("account_exists", RegisterAccountArgs(signer_for("bob").public_key, "bob-again", ())),
+        ("role_not_allowed", registration_for("x", ("issuer",))),
+        ("role_not_allowed", registration_for("x", ("contract",))),
+        ("invalid_roles", registration_for("x", ("bank", "bank"))),
+        ("invalid_roles", registration_for("x", ("Bank!",))),
+        ("invalid_roles", registration_for("x", ("bank\n",))),
+        ("invalid_name_commitment", RegisterAccountArgs(KEY_X, b"", ())),
+        (
+            "invalid_name_commitment",
+            RegisterAccountArgs(signer_for("x").public_key, b"\1" * 33, ()),
+        ),
+        ("invalid_public_key", RegisterAccountArgs(b"\x01" * 31, b"\0" * 32, ())),
+        ("account_exists", registration_for("bob")),
     ],
 )
 def test_register_account_rejections(code: str, args: RegisterAccountArgs) -> None:
     Chain().rejected(code, "bank-a-admin", REGISTRY, "register_account", args)
 
 
+@pytest.mark.parametrize("name", ["", "x" * 65, "\u202egnp.exe", "a\x00b", "Cafe\u0301", " x"])
+def test_the_member_side_refuses_a_bad_name_before_committing_it(name: str) -> None:
+    # The contract never sees the name, so the SDK checks it (core.names) before hashing it.
+    with pytest.raises(InvalidInput) as refused:
+        registration(get_suite(DEFAULT_SUITE), signer_for("x").public_key, name, (), TEST_NAME_SALT)
+    assert refused.value.code == "invalid_name"
+
+
+def test_a_name_salt_must_be_32_bytes() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        registration(get_suite(DEFAULT_SUITE), signer_for("x").public_key, "x", (), b"short")
+    assert refused.value.code == "invalid_name_salt"
+
+
 def test_only_admins_register_accounts() -> None:
-    args = RegisterAccountArgs(signer_for("x").public_key, "x", ())
+    args = registration_for("x")
     Chain().rejected("unauthorized", "alice", REGISTRY, "register_account", args)
 
 
@@ -274,6 +299,6 @@ def test_an_organization_may_only_grant_its_own_roles() -> None:
         "solo-admin",
         REGISTRY,
         "register_account",
-        RegisterAccountArgs(signer_for("y").public_key, "y", ("regulator",)),
+        registration_for("y", ("regulator",)),
     )
     assert chain.read(REGISTRY, account_key(chain.address("y")), Account) is None

@@ -10,6 +10,14 @@ an ASGI middleware around the whole app, evaluates it for every request before a
 4. every authenticated request and every refusal is recorded in the node's audit trail
    (docs/audit.md) with the identity, before the answer leaves.
 
+A contract query (``POST /v1/query/{contract}/{query_name}``) names what it reads in its body, not
+in its path: for the queries in ``QUERY_RULES`` (those whose arguments name an account, an
+institution or a credit subject) the layer reads the body (at most ``MAX_QUERY_BODY_BYTES``),
+takes the rule's parameters from the argument fields and decides as for the matching ``GET``
+route, then hands the same body on to the app. Arguments it cannot read (not a JSON object, a field
+missing or not a string, an address not hex) go on to the app, which answers 400 without running
+the query. Any other query is ``member``.
+
 A route without a rule is a fault of the program: ``AccessControl`` refuses to start with one
 (``missing_rules``), and a test walks the OpenAPI document with every role. A path that matches no
 route is treated as ``member`` (the caller must be authenticated to learn that it is a 404).
@@ -17,6 +25,7 @@ route is treated as ``member`` (the caller must be authenticated to learn that i
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,6 +45,7 @@ from jinqiao.api.authentication import (
     roots_from_genesis,
 )
 from jinqiao.api.errors import send_error
+from jinqiao.api.state import MAX_QUERY_BODY_BYTES
 from jinqiao.apps.token import BALANCE_PREFIX, TOKEN
 from jinqiao.core.codec import decode_stored
 from jinqiao.core.errors import NodeFault
@@ -55,8 +65,11 @@ PARTY = "party"
 """The organizations named by the route's ``parameters`` (each an organization id), those whose
 genesis roles include one of ``roles``, and the regulator."""
 ACCOUNT = "account"
-"""The organization the account at the ``address`` parameter belongs to, and the regulator; an
-address that is no account: the regulator only."""
+"""The organization the account at the ``address`` parameter (or at any of ``parameters``)
+belongs to, and the regulator; an address that is no account: the regulator only."""
+QUERY = "query"
+"""A contract query: the rule ``QUERY_RULES`` gives the query, its parameters taken from the
+query's arguments; a query not there: ``member``."""
 STATE = "state"
 """A raw state read: a key that names an account (a token holding, a registry account record)
 follows ``account`` for that address; any other key ``member``."""
@@ -73,6 +86,11 @@ class Rule:
     parameters: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
 
+    @property
+    def account_parameters(self) -> tuple[str, ...]:
+        """The parameters an ``account`` rule reads an address from (default ``address``)."""
+        return self.parameters or ("address",)
+
     def describe(self) -> str:
         """The rule in words, as docs/access.md shows it."""
         if self.kind == PARTY:
@@ -83,7 +101,10 @@ class Rule:
             return "role: " + ", ".join(self.roles) + ", regulator"
         extra = "".join(f", {role}" for role in self.roles)
         if self.kind == ACCOUNT:
-            return f"account: the organization of `{{address}}`{extra}, regulator"
+            named = " or ".join(f"`{{{parameter}}}`" for parameter in self.account_parameters)
+            return f"account: the organization of {named}{extra}, regulator"
+        if self.kind == QUERY:
+            return "query: the rule of the query's arguments (table below); any other query member"
         if self.kind == STATE:
             return (
                 f"state: a key naming an account (token holding, registry account) as "
@@ -128,7 +149,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/accounts/{address}"): _ACCOUNT,
     ("GET", "/v1/token/{asset}/balances/{address}"): Rule(ACCOUNT, roles=_ISSUER),
     ("GET", "/v1/token/{asset}"): _MEMBER,
-    ("POST", "/v1/query/{contract}/{query_name}"): _MEMBER,
+    ("POST", "/v1/query/{contract}/{query_name}"): Rule(QUERY),
     ("GET", "/v1/payments/institutions/{institution}"): _MEMBER,
     ("GET", "/v1/payments/payments/{payment_id}"): _MEMBER,
     ("GET", "/v1/payments/cycles/{cycle_id}"): _MEMBER,
@@ -168,6 +189,51 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/credit/policies/{organization}/{policy_id}"): Rule(PARTY, ("organization",)),
 }
 
+QUERY_ROUTE = "/v1/query/{contract}/{query_name}"
+_CREDIT_SUBJECT_QUERIES = ("subject", "consent", "record", "score", "records", "access_log")
+QUERY_RULES: dict[tuple[str, str], Rule] = {
+    # queries naming an account (an address field, hex in the JSON arguments)
+    ("registry", "account"): _ACCOUNT,
+    ("token", "balance"): Rule(ACCOUNT, roles=_ISSUER),
+    ("token", "allowance"): Rule(ACCOUNT, ("owner", "spender"), _ISSUER),
+    ("xtransfer", "voucher_balance"): _ACCOUNT,
+    # queries naming an institution, as their GET routes
+    ("payments", "institution_cycle"): _INSTITUTION,
+    ("payments", "entries"): _INSTITUTION,
+    ("payments", "position"): _INSTITUTION,
+    ("payments", "collateral"): _INSTITUTION,
+    ("payments", "flow"): Rule(PARTY, ("issuer", "acquirer"), _CLEARING),
+    # credit subjects and policies, as their GET routes
+    **{("credit", name): _CREDIT for name in _CREDIT_SUBJECT_QUERIES},
+    ("credit", "policy"): Rule(PARTY, ("organization",)),
+}
+"""The queries whose arguments say whose business they read. ``evidence.offences`` names a
+validator (public: the validator set is) and is ``member`` like every query not listed."""
+
+
+def query_parameters(rule: Rule, body: bytes) -> dict[str, str] | None:
+    """The rule's parameters from a query's JSON arguments; None when the app would refuse them
+    anyway (not a JSON object, a parameter missing or not a string, an address not hex)."""
+    try:
+        arguments = json.loads(body or b"{}")
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(arguments, dict):
+        return None
+    names = rule.account_parameters if rule.kind == ACCOUNT else rule.parameters
+    picked = {name: arguments.get(name) for name in names}
+    values: dict[str, str] = {}
+    for name, value in picked.items():
+        if not isinstance(value, str):
+            return None
+        if rule.kind == ACCOUNT:
+            try:
+                bytes.fromhex(value)
+            except ValueError:
+                return None
+        values[name] = value
+    return values
+
 
 class Policy:
     """``RULES`` over one network: the organizations' genesis roles, this node's organization,
@@ -196,7 +262,10 @@ class Policy:
         if rule.kind == PARTY:
             return any(parameters.get(name) == organization for name in rule.parameters)
         if rule.kind == ACCOUNT:
-            return self.account_organization(str(parameters.get("address", ""))) == organization
+            return any(
+                self.account_organization(str(parameters.get(name, ""))) == organization
+                for name in rule.account_parameters
+            )
         if rule.kind == STATE:
             address = account_in_state_key(
                 str(parameters.get("contract", "")), str(parameters.get("key", ""))
@@ -320,6 +389,17 @@ class AccessControl:
             await self.record(name, organization, method, route, 401)
             await send_error(send, refused.code, refused.message)
             return
+        if rule.kind == QUERY:
+            decided = await self.query_rule(parameters, receive)
+            if decided is None:
+                await self.record(identity.name, identity.organization, method, route, 413)
+                await send_error(
+                    send,
+                    "request_too_large",
+                    f"query arguments are over {MAX_QUERY_BODY_BYTES} bytes",
+                )
+                return
+            rule, parameters, receive = decided
         if not self.policy.allows(rule, identity, parameters):
             await self.record(identity.name, identity.organization, method, route, 403)
             await send_error(
@@ -337,6 +417,41 @@ class AccessControl:
             await send(message)
 
         await self.app(scope, receive, recorded_send)
+
+    async def query_rule(
+        self, parameters: Mapping[str, Any], receive: Any
+    ) -> tuple[Rule, dict[str, Any], Any] | None:
+        """The rule of a contract query, its parameters from the arguments, and a ``receive``
+        that hands the app the body read here; None when the body is over
+        ``MAX_QUERY_BODY_BYTES`` (413)."""
+        rule = QUERY_RULES.get((str(parameters.get("contract")), str(parameters.get("query_name"))))
+        if rule is None:
+            return _MEMBER, {}, receive
+        if rule.kind == ROLE:
+            return rule, {}, receive
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return _MEMBER, {}, receive  # the client left: the app sees the disconnect
+            body += message.get("body", b"")
+            more = bool(message.get("more_body", False))
+            if len(body) > MAX_QUERY_BODY_BYTES:
+                return None
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        found = query_parameters(rule, body)
+        if found is None:
+            return _MEMBER, {}, replay  # the app refuses the arguments (400)
+        return rule, found, replay
 
     async def record(
         self, name: str, organization: str, method: str, route: str, status: int

@@ -20,6 +20,14 @@ key                             value
                                 denominator)
 ==============================  =================================================================
 
+An account's name is not in the state: ``Account.name_commitment`` is the suite hash of a 32-byte
+salt and the UTF-8 name (``jinqiao.core.names.name_commitment``). The registering organization
+keeps the name and the salt (``jinqiao.credit.names``) and gives them to whom it chooses, who
+checks them against the chain. Names already public elsewhere — the accounts of the genesis
+document, a new organization's first admin and the validators named in governance proposals —
+are committed with the all-zero salt (``PUBLISHED_NAME_SALT``), so anyone can check them.
+Organizations keep their names in clear: institutions are not personal data (docs/adr/0029).
+
 Invariants: ``admins/<id>`` equals the number of active ``admin`` accounts of ``id`` and is at
 least 1 for every organization that has one (suspending or de-roling the last active admin is
 refused ``last_admin``); ``active_organizations`` equals the number of active organizations and
@@ -34,11 +42,17 @@ from typing import Any
 import msgspec
 
 from jinqiao.core.codec import CanonicalStruct
+from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import ADMIN_ROLE, IDENTIFIER
 from jinqiao.core.limits import MAX_NAME_LENGTH
-from jinqiao.core.names import name_problem
-from jinqiao.core.types import ADDRESS_BYTES
+from jinqiao.core.names import (
+    NAME_SALT_BYTES,
+    PUBLISHED_NAME_SALT,
+    name_commitment,
+    name_problem,
+)
+from jinqiao.core.types import ADDRESS_BYTES, HASH_BYTES
 from jinqiao.execution.api import (
     CONTRACT_ROLE,
     GOVERNANCE,
@@ -69,11 +83,31 @@ def admin_count_key(organization_id: str) -> bytes:
 
 
 class RegisterAccountArgs(CanonicalStruct, frozen=True):
-    """Register an account in the sender's organization. The address is derived from the key."""
+    """Register an account in the sender's organization. The address is derived from the key;
+    the name travels only as its commitment (``registration`` builds these arguments)."""
 
     public_key: bytes
-    name: str
+    name_commitment: bytes
     roles: tuple[str, ...]
+
+
+def registration(
+    suite: CryptoSuite, public_key: bytes, name: str, roles: Iterable[str], salt: bytes
+) -> RegisterAccountArgs:
+    """The arguments registering ``name`` under a fresh random ``salt`` (32 bytes) that the
+    organization keeps with the name. The name is checked here, on the member's side, since the
+    contract never sees it: ``InvalidInput`` (``invalid_name``) says what to change."""
+    problem = name_problem(name)
+    if problem is not None:
+        raise InvalidInput(f"name {problem}", code="invalid_name")
+    if len(salt) != NAME_SALT_BYTES:
+        raise InvalidInput(f"a name salt is {NAME_SALT_BYTES} bytes", code="invalid_name_salt")
+    return RegisterAccountArgs(public_key, name_commitment(suite.hash, salt, name), tuple(roles))
+
+
+def published_name_commitment(suite: CryptoSuite, name: str) -> bytes:
+    """The commitment of a name that is public anyway (genesis, governance proposals)."""
+    return name_commitment(suite.hash, PUBLISHED_NAME_SALT, name)
 
 
 class AccountArgs(CanonicalStruct, frozen=True):
@@ -126,6 +160,16 @@ def check_name(ctx: Context, name: str, field: str) -> None:
     problem = name_problem(name)
     if problem is not None:
         ctx.reject("invalid_name", f"{field} {problem}", field=field)
+
+
+def check_name_commitment(ctx: Context, commitment: bytes) -> None:
+    """A name commitment is one suite hash long."""
+    if len(commitment) != HASH_BYTES:
+        ctx.reject(
+            "invalid_name_commitment",
+            f"name_commitment must be {HASH_BYTES} bytes",
+            length=len(commitment),
+        )
 
 
 def check_roles(ctx: Context, roles: tuple[str, ...]) -> None:
@@ -230,9 +274,10 @@ class Registry(Contract):
                 raise InvalidInput(f"account {account.name!r}: role 'contract' is reserved")
             public_key = bytes.fromhex(account.public_key)
             address = suite.address(public_key)
+            committed = published_name_commitment(suite, account.name)
             ctx.state.save(
                 account_key(address),
-                Account(address, public_key, account.organization, account.name, roles, True),
+                Account(address, public_key, account.organization, committed, roles, True),
             )
             if ADMIN_ROLE in roles:
                 admins[account.organization] = admins.get(account.organization, 0) + 1
@@ -251,7 +296,7 @@ class Registry(Contract):
                         address,
                         public_key,
                         validator.organization,
-                        validator.name,
+                        published_name_commitment(suite, validator.name),
                         (VALIDATOR_ROLE,),
                         True,
                     ),
@@ -261,7 +306,7 @@ class Registry(Contract):
 
     @method(RegisterAccountArgs, roles=(ADMIN_ROLE,))
     def register_account(self, ctx: Context, args: RegisterAccountArgs) -> None:
-        check_name(ctx, args.name, "name")
+        check_name_commitment(ctx, args.name_commitment)
         check_roles(ctx, args.roles)
         organization = load_organization(ctx, ctx.organization)
         allowed = {*organization.roles, ADMIN_ROLE}
@@ -276,7 +321,9 @@ class Registry(Contract):
         if ctx.state.get(account_key(address)) is not None:
             ctx.reject("account_exists", "an account with this key exists", address=address.hex())
         roles = normalize_roles(args.roles)
-        account = Account(address, args.public_key, organization.id, args.name, roles, True)
+        account = Account(
+            address, args.public_key, organization.id, args.name_commitment, roles, True
+        )
         ctx.state.save(account_key(address), account)
         if ADMIN_ROLE in roles:
             self._add_admins(ctx, organization.id, 1)
@@ -284,7 +331,7 @@ class Registry(Contract):
             "AccountRegistered",
             address=address,
             organization=organization.id,
-            account_name=args.name,
+            name_commitment=args.name_commitment,
             roles=",".join(roles),
         )
 
@@ -343,9 +390,8 @@ class Registry(Contract):
         roles = normalize_roles(args.roles)
         ctx.state.save(organization_key(args.id), Organization(args.id, args.name, roles, True))
         ctx.state.save_int(ACTIVE_ORGANIZATIONS_KEY, active_organization_count(ctx) + 1)
-        admin = Account(
-            address, args.admin_public_key, args.id, args.admin_name, (ADMIN_ROLE,), True
-        )
+        committed = published_name_commitment(ctx.suite, args.admin_name)
+        admin = Account(address, args.admin_public_key, args.id, committed, (ADMIN_ROLE,), True)
         ctx.state.save(account_key(address), admin)
         ctx.state.save_int(admin_count_key(args.id), 1)
         ctx.emit(
@@ -355,7 +401,7 @@ class Registry(Contract):
             "AccountRegistered",
             address=address,
             organization=args.id,
-            account_name=args.admin_name,
+            name_commitment=committed,
             roles=ADMIN_ROLE,
         )
 
@@ -382,8 +428,9 @@ class Registry(Contract):
         address = check_public_key(ctx, args.public_key)
         existing = ctx.state.load(account_key(address), Account)
         if existing is None:
+            committed = published_name_commitment(ctx.suite, args.name)
             account = Account(
-                address, args.public_key, args.organization, args.name, (VALIDATOR_ROLE,), True
+                address, args.public_key, args.organization, committed, (VALIDATOR_ROLE,), True
             )
         elif existing.organization != args.organization:
             ctx.reject(
@@ -406,7 +453,7 @@ class Registry(Contract):
             "AccountRegistered",
             address=address,
             organization=args.organization,
-            account_name=account.name,
+            name_commitment=account.name_commitment,
             roles=",".join(account.roles),
         )
 

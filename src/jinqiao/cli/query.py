@@ -149,6 +149,60 @@ def query_balance(
     console.print(f"{address.hex()}  {major} {asset}  ({balance} minor units; proof verified)")
 
 
+@query_app.command("account")
+@guarded
+@with_target
+def query_account(
+    target: Target,
+    account: Annotated[str, typer.Argument(help="Account name or address.")],
+    names_store: Annotated[
+        Path | None,
+        typer.Option(
+            help="An account-name store to open the name from (default: the store of "
+            "the account's organization in the network directory, if there is one)."
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """An account's record, proven against the latest block. The chain holds only a salted hash
+    of the name; the name is shown when a name store holds it and it opens that hash."""
+    from jinqiao.credit.names import AccountNameStore, store_path
+
+    address = target.address(account)
+    with target.client() as client:
+        record = client.account(address)
+        suite = client.suite
+    if record is None:
+        fail(f"unknown_account: no account {address.hex()} (absence proven)")
+    if names_store is None and target.network_dir is not None:
+        names_store = store_path(target.network_dir, record.organization)
+    name = None
+    if names_store is not None and names_store.is_file():
+        with AccountNameStore(names_store, suite.hash) as store:
+            opening = store.load(address)
+        if opening is not None and opening.opens(suite.hash, record.name_commitment):
+            name = opening.name
+    if json_output:
+        emit_json(
+            {
+                "address": address.hex(),
+                "organization": record.organization,
+                "roles": list(record.roles),
+                "active": record.active,
+                "name_commitment": record.name_commitment.hex(),
+                "name": name,
+                "verified": True,
+            }
+        )
+        return
+    shown = f"name {name!r} (opens the commitment)" if name else "name not held here"
+    console.print(
+        f"{address.hex()}  organization {record.organization}  roles {','.join(record.roles)}"
+        f"  {'active' if record.active else 'suspended'}  {shown}  (proof verified)",
+        highlight=False,
+    )
+
+
 @query_app.command("state")
 @guarded
 @with_target

@@ -17,6 +17,7 @@ docs/adr/0009-names.md for why that is deterministic enough for consensus.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.limits import MAX_NAME_LENGTH
@@ -42,3 +43,18 @@ def check_name(name: str, where: str) -> None:
     problem = name_problem(name)
     if problem is not None:
         raise InvalidInput(f"{where} {problem}")
+
+
+NAME_SALT_BYTES = 32
+PUBLISHED_NAME_SALT = bytes(NAME_SALT_BYTES)
+"""The salt of the names already public elsewhere: the accounts of the genesis document, a new
+organization's first admin and validators named in governance proposals (docs/adr/0029)."""
+
+
+def name_commitment(hash_function: Callable[[bytes], bytes], salt: bytes, name: str) -> bytes:
+    """What the registry keeps of an account's name: the suite hash of
+    ``salt (32 bytes) || UTF-8 name``. Whoever holds the name and the salt can check them against
+    the chain; with a random salt, nobody can test guessed names against it."""
+    if len(salt) != NAME_SALT_BYTES:
+        raise InvalidInput(f"a name salt is {NAME_SALT_BYTES} bytes", code="invalid_name_salt")
+    return hash_function(salt + name.encode())

@@ -166,11 +166,11 @@ class CreditStore:
         if self.is_erased(subject):
             raise InvalidInput("the subject was erased", code="subject_erased")
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+    def _transaction(self) -> SqliteTransaction:
+        return SqliteTransaction(self._db)
 
 
-class _Transaction:
+class SqliteTransaction:
     """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception."""
 
     def __init__(self, db: sqlite3.Connection) -> None:

@@ -31,12 +31,13 @@ from rich.panel import Panel
 from rich.progress import Progress
 from rich.table import Table
 
-from jinqiao.apps.registry import RegisterAccountArgs
+from jinqiao.apps.registry import registration
 from jinqiao.apps.token import TOKEN, Holding, HoldingArgs, MintArgs, TransferArgs, balance_key
 from jinqiao.client import Client, ClientError, Credentials
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer
 from jinqiao.core.types import SignedTransaction
+from jinqiao.credit.names import AccountNameStore, NameOpening, new_salt, store_path
 from jinqiao.demo import DemoFailed
 from jinqiao.demo.payments import run_payments_day
 from jinqiao.demo.supplychain import run_supply_chain
@@ -60,6 +61,10 @@ class Tally:
     refused: Counter[str] = field(default_factory=Counter)
     submitted: int = 0
     holders: list[Signer] = field(default_factory=list)
+    names_kept: int = 0
+    """Customer names the banks keep off chain (the registry holds their salted hashes)."""
+    names_opened: int = 0
+    """Of those, how many open the commitment read back from the chain with its proof."""
 
 
 @contextlib.contextmanager
@@ -348,16 +353,25 @@ def _run_day(
                 signer = generate_key(client.suite.name)
                 kind.append(signer)
                 role = "merchant" if kind is merchants else "customer"
-                name = f"{admin.removesuffix('-admin')}-{role}-{index}"
+                organization = admin.removesuffix("-admin")
+                name = f"{organization}-{role}-{index}"
+                # The name stays with the bank (its encrypted store); the chain gets its
+                # salted hash (docs/adr/0029-account-names-off-chain.md).
+                salt = new_salt()
+                with AccountNameStore(
+                    store_path(network_dir, organization), client.suite.hash
+                ) as names:
+                    names.save(signer.address, NameOpening(name, salt))
                 registrations.append(
                     client.build(
                         key[admin],
                         "registry",
                         "register_account",
-                        RegisterAccountArgs(signer.public_key, name, ()),
+                        registration(client.suite, signer.public_key, name, (), salt),
                     )
                 )
         _submit_and_wait(client, registrations, tally, progress, "register accounts")
+        _check_names(client, layout, network_dir, [*customers, *merchants], tally)
         # 2. The clearing house issues CNY to the institutions' settlement accounts.
         issue = [
             client.build(
@@ -440,6 +454,37 @@ def _run_day(
     return tally
 
 
+def _check_names(
+    client: Client,
+    layout: NetworkLayout,
+    network_dir: Path,
+    registered: list[Signer],
+    tally: Tally,
+) -> None:
+    """Read each registered account back with its proof and open its name commitment with the
+    name and salt its organization keeps (docs/adr/0029)."""
+    organizations = {account.organization for account in layout.accounts}
+    stores = {
+        organization: AccountNameStore(store_path(network_dir, organization), client.suite.hash)
+        for organization in sorted(organizations)
+        if store_path(network_dir, organization).is_file()
+    }
+    try:
+        for signer in registered:
+            record = client.account(signer.address)
+            if record is None or record.organization not in stores:
+                continue
+            opening = stores[record.organization].load(signer.address)
+            if opening is None:
+                continue
+            tally.names_kept += 1
+            if opening.opens(client.suite.hash, record.name_commitment):
+                tally.names_opened += 1
+    finally:
+        for store in stores.values():
+            store.close()
+
+
 def _holding(signer: Signer) -> HoldingArgs:
     return HoldingArgs(CNY, signer.address)
 
@@ -456,6 +501,11 @@ def _summary(client: Client, layout: NetworkLayout, tally: Tally, elapsed_s: flo
     table.add_row("committed, rejected by contract", str(committed - tally.receipts.get("ok", 0)))
     table.add_row("refused at admission (no state change)", str(sum(tally.refused.values())))
     table.add_row("committed per second (demo pace)", f"{committed / elapsed_s:,.1f}")
+    # The names stay with the banks; each opens the salted hash the registry holds.
+    table.add_row(
+        "customer names on chain (salted hashes)",
+        f"none; {tally.names_opened}/{tally.names_kept} open",
+    )
     console.print(table)
     codes = Table(title="Rejections by code")
     codes.add_column("code")

@@ -45,7 +45,9 @@ class Account(CanonicalStruct, frozen=True):
     address: bytes
     public_key: bytes
     organization: str
-    name: str
+    name_commitment: bytes
+    """The suite hash of a 32-byte salt and the account's UTF-8 name
+    (``jinqiao.core.names.name_commitment``): the name stays with the organization."""
     roles: tuple[str, ...]
     active: bool
 

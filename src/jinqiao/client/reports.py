@@ -29,7 +29,7 @@ from jinqiao.core.codec import decode, encode
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import Genesis
 from jinqiao.core.limits import MAX_PROOF_BYTES, MAX_REPORT_PROOF_BYTES, MAX_REPORT_READS
-from jinqiao.core.proofs import StateReadProof, StateReadsProof
+from jinqiao.core.proofs import ReportReadsProof, StateReadProof, StateReadsProof
 from jinqiao.core.types import BlockHeader, CommitCertificate
 from jinqiao.execution.contract import BlockContext
 from jinqiao.reports.reading import (
@@ -143,7 +143,9 @@ def verify_report(
         raise VerificationError(f"a report file is at most {MAX_REPORT_FILE_BYTES} bytes")
     if hashlib.sha256(file).hexdigest() != proofs.file_sha256:
         raise VerificationError("the file is not the one its bundle proves (file_sha256 differs)")
-    bundle = _decode_hex(proofs.reads_proof, StateReadsProof, MAX_REPORT_PROOF_BYTES)
+    bundle = _decode_hex(
+        proofs.reads_proof, ReportReadsProof, MAX_REPORT_PROOF_BYTES
+    ).as_reads_proof()
     header = bundle.header
     if (header.height, header.time_ms) != (proofs.height, proofs.time_ms):
         raise VerificationError("the bundle's height or time is not its proof's header's")

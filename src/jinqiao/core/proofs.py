@@ -22,7 +22,7 @@ from msgspec import Meta
 
 from jinqiao.core.codec import CanonicalStruct
 from jinqiao.core.crypto import CryptoSuite
-from jinqiao.core.limits import MAX_QUERY_READS
+from jinqiao.core.limits import MAX_QUERY_READS, MAX_REPORT_READS
 from jinqiao.core.types import BlockHeader, CommitCertificate
 
 # ------------------------------------------------------------------------------------------------
@@ -195,3 +195,16 @@ class StateReadsProof(CanonicalStruct, frozen=True):
     header: BlockHeader
     certificate: CommitCertificate
     reads: Annotated[tuple[StateRead, ...], Meta(max_length=MAX_QUERY_READS)]
+
+
+class ReportReadsProof(CanonicalStruct, frozen=True):
+    """A report's reads (docs/proofs.md §12): encoded exactly as a ``StateReadsProof``, with up
+    to ``MAX_REPORT_READS`` reads instead of ``MAX_QUERY_READS`` (a statement reads one key per
+    entry, so a busy cycle's statement reads thousands)."""
+
+    header: BlockHeader
+    certificate: CommitCertificate
+    reads: Annotated[tuple[StateRead, ...], Meta(max_length=MAX_REPORT_READS)]
+
+    def as_reads_proof(self) -> StateReadsProof:
+        return StateReadsProof(self.header, self.certificate, self.reads)

@@ -18,7 +18,7 @@ def escrow_key(escrow_id):
 
 
 class Escrow(Contract):
-    @method(roles=("member",))
+    @method(roles=("acquirer", "bank"))
     def open(self, ctx, args):
         if not 0 < len(args.escrow_id) <= 64:
             ctx.reject("invalid_escrow_id", "an escrow id is 1..64 characters")

@@ -51,6 +51,14 @@ def demo(
     credit: Annotated[
         bool, typer.Option("--credit/--no-credit", help="Run the credit story after payments.")
     ] = True,
+    contracts: Annotated[
+        bool,
+        typer.Option(
+            "--contracts/--no-contracts",
+            help="Run the contracts story: a member's escrow deployed, called, upgraded and "
+            "paused through governance (docs/contracts.md).",
+        ),
+    ] = True,
     cross_chain: Annotated[
         bool,
         typer.Option(
@@ -85,6 +93,7 @@ def demo(
         crypto_suite=suite,
         supply_chain=supply_chain,
         credit=credit,
+        contracts=contracts,
     )
 
 

@@ -182,6 +182,7 @@ class Client:
         # (first height it certifies, validator set), oldest first; genesis's from height 1.
         self._validator_history: list[tuple[int, ValidatorSet]] = [(1, genesis.validator_set())]
         self._queries: QueryRunner | None = None  # built on first use: it loads the contracts
+        from jinqiao.client.contracts import ContractsClient
         from jinqiao.client.credit import CreditClient
         from jinqiao.client.payments import PaymentsClient
         from jinqiao.client.supplychain import SupplyChainClient
@@ -191,6 +192,7 @@ class Client:
         self.payments = PaymentsClient(self)
         self.supplychain = SupplyChainClient(self)
         self.credit = CreditClient(self)
+        self.contracts = ContractsClient(self)
 
     def close(self) -> None:
         for node in self._nodes:

@@ -69,7 +69,8 @@ def demo(
     ] = False,
 ) -> None:
     """Start a local network, run a day of signed CNY transfers, a day of card payments
-    cleared and settled between the institutions, and a supply chain, and show what happened."""
+    cleared and settled between the institutions, a supply chain, a credit score and a member's
+    contract deployed, upgraded and paused through governance, and show what happened."""
     if cross_chain:
         from jinqiao.demo.crosschain import run_cross_chain_demo
 

@@ -99,7 +99,7 @@ class Steps:
         """One row for a round of approvals, one transaction per organization: the outcome of
         the last, the one that reached the quorum."""
         heights = f"{results[0].height}..{results[-1].height}"
-        self.table.add_row(step, ", ".join(voters), heights, describe(results[-1]))
+        self.table.add_row(step, f"{len(voters)} admins", heights, describe(results[-1]))
         self.last_height = max(self.last_height, results[-1].height)
 
     def refused(self, step: str, who: str, error: ClientError) -> None:
@@ -136,7 +136,7 @@ def run_contracts_story(
     calls = client.contracts
     for escrow_id, payer, who in (("demo-1", payer_a, "bank-a"), ("demo-2", payer_b, "bank-b")):
         steps.add(
-            f"open {escrow_id}: 5,000.00 CNY to ecfin, 1 day",
+            f"open {escrow_id} (5,000.00 CNY to ecfin, 1 day)",
             who,
             ok(
                 calls.call(
@@ -276,7 +276,7 @@ def vote_until(
         votes.append(ok(vote(admin), step))
         if any(event.name == done_event for event in votes[-1].receipt.events):
             break
-    steps.add_votes(f"{step} (admins)", organizations, votes)
+    steps.add_votes(step, organizations, votes)
     return any(event.name == done_event for event in votes[-1].receipt.events)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from jinqiao.apps.governance import CallContract, ProposeArgs
+from jinqiao.client.outcome import ClientError
 from jinqiao.core.codec import decode, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput
@@ -126,7 +127,7 @@ class ContractsClient:
             LIFECYCLE, deployed_key(contract_name), min_height=min_height
         )
         if proven.value is not None and len(proven.value) != HASH_BYTES:
-            raise InvalidInput("a deployed package hash is 32 bytes", code="bad_response")
+            raise ClientError("bad_response", "a deployed package hash is 32 bytes")
         return proven.value
 
 

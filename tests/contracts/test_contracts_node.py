@@ -131,6 +131,9 @@ def test_the_sdk_drives_the_lifecycle(network: Path) -> None:
             with pytest.raises(InvalidInput) as refused:
                 client.contracts.call(target.key("bank-b-admin"), manifest, method, **arguments)
             assert refused.value.code == code, (method, arguments)
+        proven = client.proven_query("sdk_tally", "total")
+        assert (proven.result, proven.verified) == (5, True)
+        assert proven.height >= added.height
         proposal, proposal_id = client.contracts.propose_pause(
             target.key("clearing-admin"), "sdk_tally"
         )

@@ -14,13 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.panel import Panel
 from rich.table import Table
 
 from jinqiao.client import Client, ClientError, TransactionResult
-from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
 from jinqiao.demo import DemoFailed
 from jinqiao.demo.credit import ok
@@ -33,7 +31,6 @@ PROPOSER = "ecfin"
 PAUSER = "clearing"
 """The organizations whose admins propose the package and the pause."""
 DAY_MS = 86_400_000
-MAX_STATE_VALUE_BYTES = 4096
 
 VERSION_2_MANIFEST = """
 [methods.extend]
@@ -281,17 +278,16 @@ def vote_until(
 
 
 def show_proven(client: Client, manifest: str, source: str) -> None:
-    """The contract in force and an escrow's state, each read with a proof."""
+    """The contract in force, read with a proof, and the contract's own query of an escrow run
+    by the SDK on state proven against a header (``Client.proven_query``)."""
     from jinqiao.contracts.lifecycle import package_hash
 
     deployed = client.contracts.deployed(CONTRACT)
     in_force = "version 2.0.0" if deployed == package_hash(manifest, source) else "[red]another[/]"
-    proven = client.read_state(CONTRACT, b"escrow/demo-2")
-    if proven.value is None:
-        raise DemoFailed("escrow demo-2 is not in state")
-    escrow: dict[str, Any] = decode(proven.value, dict[str, Any], max_bytes=MAX_STATE_VALUE_BYTES)
+    proven = client.proven_query(CONTRACT, "escrow", escrow_id="demo-2")
+    amount_minor, deadline_ms, status = proven.result
     console.print(
-        f"in force: escrow {in_force}; escrow demo-2 proven at height {proven.height}: "
-        f"{format_minor(escrow['amount_minor'], 2)} CNY, {escrow['status']}, deadline "
-        f"{escrow['deadline_ms']} ms — [green]verified[/]"
+        f"in force: escrow {in_force}; query escrow(demo-2) run on state proven at height "
+        f"{proven.height}: {format_minor(amount_minor, 2)} CNY, {status}, deadline "
+        f"{deadline_ms} ms — [green]verified[/]"
     )

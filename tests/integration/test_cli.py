@@ -315,6 +315,17 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
     settlement = next(line for line in result.stdout.splitlines() if "settlement check" in line)
     assert "holds" in settlement
     assert "settled" in result.stdout
+    # The contracts story: the escrow example committed by the quorum, called, upgraded to
+    # 2.0.0 with its migration run once, paused by governance (a call refused), resumed.
+    story = result.stdout[result.stdout.index("contracts — a member's escrow") :]
+    assert "escrow 1.0.0" in story and "escrow 2.0.0" in story
+    assert story.count("PackageCommitted") == 2 and story.count("EscrowMigrated") == 1
+    assert "EscrowOpened" in story and "EscrowExtended" in story
+    assert "unauthorized" in story
+    assert "ContractPaused" in story and "contract_paused" in story
+    assert "ContractResumed" in story
+    proven = next(line for line in story.splitlines() if line.startswith("in force:"))
+    assert "escrow version 2.0.0" in proven and "released" in proven and "verified" in proven
     # Its report files come with their proof bundles, and each pair checks offline.
     bundles = sorted((tmp_path / "demo").rglob("*.proofs.json"))
     assert len(bundles) == 3, bundles

@@ -1,5 +1,6 @@
-"""Escrow with a timeout: a payer commits an amount to a payee until a deadline; the payer
-releases it to the payee, or after the deadline takes it back. The contract keeps the terms and
+"""Escrow with a timeout: a payer (an institution holding the role ``acquirer`` or ``bank``, as
+in the demo consortium) commits an amount to a payee until a deadline; the payer releases it to
+the payee, or after the deadline takes it back. The contract keeps the terms and
 the outcome; moving the token itself waits for calls between contracts (docs/contracts.md)."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ def escrow_key(escrow_id):
 
 
 class Escrow(Contract):
-    @method(roles=("member",))
+    @method(roles=("acquirer", "bank"))
     def open(self, ctx, args):
         if not 0 < len(args.escrow_id) <= 64:
             ctx.reject("invalid_escrow_id", "an escrow id is 1..64 characters")

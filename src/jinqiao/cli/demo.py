@@ -51,6 +51,14 @@ def demo(
     credit: Annotated[
         bool, typer.Option("--credit/--no-credit", help="Run the credit story after payments.")
     ] = True,
+    contracts: Annotated[
+        bool,
+        typer.Option(
+            "--contracts/--no-contracts",
+            help="Run the contracts story: a member's escrow deployed, called, upgraded and "
+            "paused through governance (docs/contracts.md).",
+        ),
+    ] = True,
     cross_chain: Annotated[
         bool,
         typer.Option(
@@ -61,7 +69,8 @@ def demo(
     ] = False,
 ) -> None:
     """Start a local network, run a day of signed CNY transfers, a day of card payments
-    cleared and settled between the institutions, and a supply chain, and show what happened."""
+    cleared and settled between the institutions, a supply chain, a credit score and a member's
+    contract deployed, upgraded and paused through governance, and show what happened."""
     if cross_chain:
         from jinqiao.demo.crosschain import run_cross_chain_demo
 
@@ -85,6 +94,7 @@ def demo(
         crypto_suite=suite,
         supply_chain=supply_chain,
         credit=credit,
+        contracts=contracts,
     )
 
 

@@ -21,7 +21,9 @@ same bytes with ``client.resend``, never a new transaction); ``jinqiao.client.ou
 ``Client(url, other_urls=[...])`` fails over to the other nodes of the network.
 
 ``client.token`` (a ``TokenClient``), ``client.payments`` (a ``PaymentsClient``) and
-``client.supplychain`` (a ``SupplyChainClient``) are the typed calls of those contracts. The
+``client.supplychain`` (a ``SupplyChainClient``) are the typed calls of those contracts;
+``client.credit`` and ``client.contracts`` (members' contracts: propose, approve, call, pause;
+``jinqiao.client.contracts``) those of the credit contract and of the contract lifecycle. The
 names in ``__all__`` and their signatures are the public API, pinned
 by ``tests/unit/test_public_api.py``; ``jinqiao.client.client`` and the other submodules are not.
 """

@@ -68,6 +68,10 @@ DEFAULT_VALID_FOR_BLOCKS = 100
 HEIGHT_HINT_MAX_AGE_S = 1.0
 MAX_VALIDATOR_CHANGE_PAGES = 100
 VALIDATORS_FULL_KEY = b"governance/validators"
+MEMBER_LIFECYCLE = b"contracts"
+"""The lifecycle of members' contracts (``jinqiao.contracts.lifecycle``, named here so that
+the review and the sandbox load only when a member contract is queried)."""
+MEMBER_DEPLOYED_PREFIX = MEMBER_LIFECYCLE + b"/deployed/"
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,7 @@ class Client:
         # (first height it certifies, validator set), oldest first; genesis's from height 1.
         self._validator_history: list[tuple[int, ValidatorSet]] = [(1, genesis.validator_set())]
         self._queries: QueryRunner | None = None  # built on first use: it loads the contracts
+        from jinqiao.client.contracts import ContractsClient
         from jinqiao.client.credit import CreditClient
         from jinqiao.client.payments import PaymentsClient
         from jinqiao.client.supplychain import SupplyChainClient
@@ -191,6 +196,7 @@ class Client:
         self.payments = PaymentsClient(self)
         self.supplychain = SupplyChainClient(self)
         self.credit = CreditClient(self)
+        self.contracts = ContractsClient(self)
 
     def close(self) -> None:
         for node in self._nodes:
@@ -695,7 +701,9 @@ class Client:
         §9.5). ``arguments`` are the query's fields, bytes as bytes."""
         if self._queries is None:
             self._queries = QueryRunner(self.genesis)
-        struct = self._queries.arguments(contract, name, arguments)
+        # A member contract's argument types come from its package, proven with the answer.
+        built_in = self._queries.is_built_in(contract)
+        struct = self._queries.arguments(contract, name, arguments) if built_in else None
         body = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in arguments.items()}
         answer = self._request(
             "POST", f"/v1/query/{contract}/{name}", params={"proofs": "true"}, json=body
@@ -709,9 +717,27 @@ class Client:
                 proof.reads,
                 validators=self.validators_for(proof.header),
             )
-        result = self._queries.run(proof, contract, name, struct)
+        also: dict[bytes, bytes | None] = {}
+        if not built_in:
+            also = self._member_package(proof, contract)
+            struct = self._queries.member_arguments(proof, contract, name, arguments, also)
+        result = self._queries.run(proof, contract, name, struct, also)
         self._note_height(proof.header.height)
         return ProvenQueryResult(result, proof.header.height, proof.header.time_ms, self.verify)
+
+    def _member_package(self, proof: StateReadsProof, contract: str) -> dict[bytes, bytes | None]:
+        """A member contract's package, proven at the height of ``proof`` when the node's
+        answer did not read it: a node compiles a package once and then reads only
+        ``contracts/deployed/<name>`` (``jinqiao.contracts.lifecycle.MemberContracts``)."""
+        values = {read.key: read.value for read in proof.reads}
+        deployed = values.get(MEMBER_DEPLOYED_PREFIX + contract.encode())
+        if deployed is None:
+            return {}
+        key = b"package/" + deployed
+        if MEMBER_LIFECYCLE + b"/" + key in values:
+            return {}
+        proven = self.read_state(MEMBER_LIFECYCLE.decode(), key, height=proof.header.height)
+        return {MEMBER_LIFECYCLE + b"/" + key: proven.value}
 
     def block(self, height: int | None = None, *, transactions: bool = False) -> dict[str, Any]:
         """A block's JSON view; its header is checked against its commit certificate (the

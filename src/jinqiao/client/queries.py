@@ -6,7 +6,7 @@ the node did not prove fails verification."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -15,7 +15,7 @@ from jinqiao.apps import default_contracts
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import Genesis
 from jinqiao.core.proofs import StateReadsProof
-from jinqiao.execution.contract import BlockContext
+from jinqiao.execution.contract import BlockContext, Contract, MethodSpec
 from jinqiao.execution.runtime import Runtime
 from jinqiao.verify import VerificationError
 
@@ -23,8 +23,13 @@ from jinqiao.verify import VerificationError
 class ProvenState:
     """A ``StateReader`` holding only proven values: reading any other key is an error."""
 
-    def __init__(self, proof: StateReadsProof) -> None:
+    def __init__(
+        self, proof: StateReadsProof, also: Mapping[bytes, bytes | None] | None = None
+    ) -> None:
+        """``also``: values proven separately at the same height (``Client.proven_query``: a
+        member contract's package)."""
         self.values = {read.key: read.value for read in proof.reads}
+        self.values.update(also or {})
 
     def get(self, key: bytes) -> bytes | None:
         if key not in self.values:
@@ -34,16 +39,63 @@ class ProvenState:
         return self.values[key]
 
 
+class MemberResolver:
+    """Members' committed contracts, found as the node finds them
+    (``jinqiao.contracts.lifecycle.MemberContracts``: the lifecycle's ``deployed/<name>`` and
+    the package under its hash, both read from the proven state); the review and the sandbox
+    load on the first query of a member contract, not with every client."""
+
+    def __init__(self) -> None:
+        self._members: Any = None
+
+    def resolve(self, read: Callable[[bytes], bytes | None], name: str) -> Contract | None:
+        if self._members is None:
+            from jinqiao.contracts.lifecycle import MemberContracts
+
+            self._members = MemberContracts()
+        found: Contract | None = self._members.resolve(read, name)
+        return found
+
+
 class QueryRunner:
-    """The network's contracts in a runtime of the client's own, for queries only."""
+    """The network's contracts in a runtime of the client's own, for queries only: the
+    built-in ones, and members' committed ones found in the proven state."""
 
     def __init__(self, genesis: Genesis) -> None:
         self.genesis = genesis
-        self.runtime = Runtime(genesis.suite, genesis.chain_id, default_contracts())
+        self.runtime = Runtime(
+            genesis.suite,
+            genesis.chain_id,
+            default_contracts(),
+            resolver=MemberResolver().resolve,
+        )
+
+    def is_built_in(self, contract: str) -> bool:
+        """Whether ``contract`` is built in (else a member's, whose argument types are known
+        only from the proven state: ``member_arguments``)."""
+        return contract in self.runtime.contracts
+
+    def member_arguments(
+        self,
+        proof: StateReadsProof,
+        contract: str,
+        name: str,
+        arguments: dict[str, Any],
+        also: Mapping[bytes, bytes | None] | None = None,
+    ) -> Any:
+        """A member contract's query arguments, typed by the package committed in the proven
+        state (``also``: the package, when the node's answer did not read it)."""
+        found = self.runtime.find_contract(ProvenState(proof, also), contract)
+        spec = None if found is None else found.methods.get(name)
+        return self._convert(spec, contract, name, arguments)
 
     def arguments(self, contract: str, name: str, arguments: dict[str, Any]) -> Any:
         """The query's argument struct from keyword arguments (bytes as bytes)."""
-        spec = self.runtime.method_spec(contract, name)
+        return self._convert(self.runtime.method_spec(contract, name), contract, name, arguments)
+
+    def _convert(
+        self, spec: MethodSpec | None, contract: str, name: str, arguments: dict[str, Any]
+    ) -> Any:
         if spec is None or not spec.read_only:
             raise InvalidInput(f"no query {contract}.{name}", code="unknown_method")
         fields = msgspec.structs.fields(spec.args_type)
@@ -81,11 +133,19 @@ class QueryRunner:
                     ) from None
         return arguments
 
-    def run(self, proof: StateReadsProof, contract: str, name: str, arguments: Any) -> Any:
-        """The query's result computed from ``proof``'s values at its header."""
+    def run(
+        self,
+        proof: StateReadsProof,
+        contract: str,
+        name: str,
+        arguments: Any,
+        also: Mapping[bytes, bytes | None] | None = None,
+    ) -> Any:
+        """The query's result computed from ``proof``'s values (and ``also``) at its header."""
         header = proof.header
         context = BlockContext(self.genesis.chain_id, header.height, header.time_ms, b"")
-        return self.runtime.run_query(ProvenState(proof), context, contract, name, arguments)
+        state = ProvenState(proof, also)
+        return self.runtime.run_query(state, context, contract, name, arguments)
 
 
-__all__ = ["ProvenState", "QueryRunner"]
+__all__ = ["MemberResolver", "ProvenState", "QueryRunner"]

@@ -5,8 +5,9 @@ runs signed transfers through the SDK â€” including ones that must be refused â€
 ledger says, every figure read back with proofs verified against the genesis file. Then a day of
 card payments is recorded, cleared, netted and settled between the institutions
 (``demo_payments``), and a supply chain: goods traced and verified, a clone caught, a receivable
-financed down the chain and repaid (``demo.supplychain``), and the credit story runs
-(``demo.credit_story``).
+financed down the chain and repaid (``demo.supplychain``), the credit story runs
+(``demo.credit_story``), and a member's escrow contract is deployed, called, upgraded and paused
+through governance (``demo.contracts_story``).
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ def run_demo(
     crypto_suite: str = DEFAULT_SUITE,
     supply_chain: bool = True,
     credit: bool = True,
+    contracts: bool = True,
 ) -> None:
     spec = demo_spec(validators=validators, base_api_port=base_port, crypto_suite=crypto_suite)
     for start in (spec.base_api_port, spec.base_p2p_port):
@@ -226,6 +228,14 @@ def run_demo(
                 seed,
                 root,
                 admins=admins,
+            )
+        if contracts:
+            from jinqiao.demo.contracts_story import run_contracts_story
+
+            run_contracts_story(
+                client,
+                lambda name: _key(layout, network_dir, name),
+                {layout.account(name).organization: name for name in organization_admins(layout)},
             )
         _show_access(layout, network_dir)
         _show_agreement(layout, http)

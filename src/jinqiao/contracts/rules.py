@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from dataclasses import dataclass
 
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer
@@ -512,10 +513,20 @@ def check_decorator(decorator: ast.expr, reviewer: Reviewer) -> None:
 LINE = re.compile(r"^Line (\d+): (.*)$", re.DOTALL)
 
 
+AST_LOCK = threading.RLock()
+"""Held around every conversion between source, Python AST objects and code (``ast.parse``,
+``compile`` of a tree). CPython 3.11 counts the recursion depth of those conversions in state
+shared by all threads, so two threads converting at once (a node's consensus thread executing a
+member contract while an API thread loads it for a query) can fail with ``SystemError: AST
+constructor recursion depth mismatch`` — a demo validator stopped on exactly that. One lock
+makes the conversions take turns; RestrictedPython's transformer parses too, so it runs under it."""
+
+
 def restricted_python_findings(tree: ast.Module) -> list[Finding]:
     """RestrictedPython's own refusals of ``tree`` (which it transforms in place: pass a copy)."""
     errors: list[str] = []
-    RestrictingNodeTransformer(errors, [], {}).visit(tree)
+    with AST_LOCK:  # the transformer parses snippets of its own (a class's template)
+        RestrictingNodeTransformer(errors, [], {}).visit(tree)
     findings = []
     for error in errors:
         match = LINE.match(error)
@@ -530,7 +541,8 @@ def parse(source: str, filename: str) -> ast.Module | Finding:
     if size > MAX_SOURCE_BYTES:
         return Finding(0, "JQ100", f"the source is {size} bytes, over {MAX_SOURCE_BYTES}")
     try:
-        return ast.parse(source, filename, feature_version=(3, 11))
+        with AST_LOCK:
+            return ast.parse(source, filename, feature_version=(3, 11))
     except SyntaxError as exc:
         return Finding(exc.lineno or 0, "JQ100", exc.msg)
     except (ValueError, RecursionError, MemoryError) as exc:
@@ -548,7 +560,9 @@ def review_source(source: str, filename: str = "contract.py") -> list[Finding]:
         reviewer.visit(tree)
         review_module(tree, reviewer)
         findings = set(reviewer.findings)
-        findings.update(restricted_python_findings(ast.parse(source, filename)))
+        with AST_LOCK:
+            copy = ast.parse(source, filename)
+        findings.update(restricted_python_findings(copy))
     except RecursionError:
         return [Finding(0, "JQ100", "the source nests deeper than the review follows")]
     return sorted(findings)

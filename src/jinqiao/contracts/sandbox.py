@@ -43,6 +43,7 @@ from jinqiao.contracts.meter import (
 )
 from jinqiao.contracts.rules import (
     API_MODULE,
+    AST_LOCK,
     INTROSPECTION_ATTRIBUTES,
     Finding,
     review_source,
@@ -659,15 +660,18 @@ def compile_contract(
     findings = review_source(source, filename)
     if findings:
         raise ContractRefused(findings, filename)
-    tree = ast.parse(source, filename)
+    with AST_LOCK:
+        tree = ast.parse(source, filename)
     errors: list[str] = []
-    tree = RestrictingNodeTransformer(errors, [], {}).visit(tree)
+    with AST_LOCK:
+        tree = RestrictingNodeTransformer(errors, [], {}).visit(tree)
     if errors:  # review_source ran the same transformer: a difference is a bug here
         raise ContractRefused([Finding(0, "JQ101", error) for error in errors], filename)
     if metered:
         tree = Instrumenter().visit(tree)
     ast.fix_missing_locations(tree)
-    return compile(tree, filename, "exec", dont_inherit=True)
+    with AST_LOCK:
+        return compile(tree, filename, "exec", dont_inherit=True)
 
 
 @dataclass(frozen=True)

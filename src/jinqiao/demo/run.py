@@ -290,7 +290,12 @@ def _show_agreement(layout: NetworkLayout, http: httpx.Client) -> None:
     """Every validator's view of the same height: one block hash, one state root."""
     heights = []
     for node in layout.nodes:
-        heights.append(int(http.get(f"{node.api_url}/v1/status").json()["height"]))
+        try:
+            heights.append(int(http.get(f"{node.api_url}/v1/status").json()["height"]))
+        except httpx.HTTPError as exc:
+            raise DemoFailed(
+                f"validator {node.name} did not answer ({exc}); its log says why"
+            ) from None
     common = min(heights)
     table = Table(title=f"The validators agree (block {common})")
     table.add_column("validator")

@@ -3,7 +3,9 @@ member (ecfin) proposes the escrow example; one admin of each organization appro
 hash until the governance quorum commits it; banks open and release escrows; version 2 — the
 same package with a method to extend a deadline and a migration — goes through the same path and
 its migration runs once at its commit; then governance pauses the contract, a call is refused
-``contract_paused``, and governance resumes it.
+``contract_paused``, and governance resumes it. The loan example goes through the same approvals;
+bank-a lends to ecfin, a repayment of the wrong amount is rejected and the first installment,
+the amount the contract's own query says is due, is repaid.
 
 Version 2 is made here from the shipped example (``escrow_version_2``) rather than shipped as a
 second copy of it: what an upgrade changes is then exactly the text this module adds.
@@ -24,13 +26,21 @@ from jinqiao.demo import DemoFailed
 from jinqiao.demo.credit import ok
 from jinqiao.terminal import console, format_minor
 
-ESCROW_EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "contracts" / "escrow"
-"""The example package of the source tree (the demo runs from a checkout: README)."""
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "contracts"
+"""The example packages of the source tree (the demo runs from a checkout: README)."""
+ESCROW_EXAMPLE = EXAMPLES / "escrow"
+LOAN_EXAMPLE = EXAMPLES / "loan"
 CONTRACT = "escrow"
 PROPOSER = "ecfin"
 PAUSER = "clearing"
 """The organizations whose admins propose the package and the pause."""
 DAY_MS = 86_400_000
+LOAN_ID = "loan-1"
+LOAN_PRINCIPAL_MINOR = 3_000_000
+LOAN_INSTALLMENTS = 3
+LOAN_PERIOD_MS = 30 * DAY_MS
+LOAN_RATE_BPS = 50
+"""The demo's loan: CNY 30,000.00 in three monthly installments, 0.50% interest a month."""
 
 VERSION_2_MANIFEST = """
 [methods.extend]
@@ -76,7 +86,7 @@ class Steps:
 
     table: Table = field(
         default_factory=lambda: Table(
-            title="A member's contract: deployed, called, upgraded, paused"
+            title="Members' contracts: deployed, called, upgraded, paused"
         )
     )
     last_height: int = 0
@@ -121,11 +131,8 @@ def run_contracts_story(
 ) -> None:
     """The story on the demo network: ``keys`` loads an account's key, ``admins`` maps every
     organization to one of its admin accounts (each organization approves for itself)."""
-    console.print(Panel.fit("[bold]contracts[/] — a member's escrow, approved by the consortium"))
-    if not ESCROW_EXAMPLE.is_dir():
-        raise DemoFailed(f"the escrow example is not at {ESCROW_EXAMPLE}; run from a checkout")
-    manifest = (ESCROW_EXAMPLE / "contract.toml").read_text()
-    source = (ESCROW_EXAMPLE / "contract.py").read_text()
+    console.print(Panel.fit("[bold]contracts[/] — a member's escrow and a consortium loan"))
+    manifest, source = read_example(ESCROW_EXAMPLE)
     steps = Steps()
     payer_a, payer_b = keys("bank-a-treasury"), keys("bank-b-treasury")
     payee = keys("ecfin-settlement").address
@@ -190,8 +197,76 @@ def run_contracts_story(
         "bank-b",
         ok(calls.call(payer_b, manifest_2, "release", escrow_id="demo-2"), "release"),
     )
+    outstanding_minor = run_loan(client, steps, keys, admins)
     console.print(steps.table)
     show_proven(client, manifest_2, source_2)
+    show_loan_due(client, outstanding_minor)
+
+
+def read_example(directory: Path) -> tuple[str, str]:
+    """An example package's manifest and source."""
+    if not directory.is_dir():
+        raise DemoFailed(f"the example {directory.name} is not at {directory}; run from a checkout")
+    return (directory / "contract.toml").read_text(), (directory / "contract.py").read_text()
+
+
+def run_loan(
+    client: Client, steps: Steps, keys: Callable[[str], Signer], admins: Mapping[str, str]
+) -> int:
+    """The loan example deployed like the escrow; bank-a lends to ecfin; a repayment of the
+    wrong amount is rejected on chain; ecfin repays the first installment, the amount the
+    contract's ``due`` query, run by the SDK on proven state, says. What is outstanding after
+    that installment (its ``InstallmentPaid``)."""
+    manifest, source = read_example(LOAN_EXAMPLE)
+    deploy(client, steps, keys, admins, manifest, source)
+    lender, borrower = keys("bank-a-treasury"), keys("ecfin-settlement")
+    calls = client.contracts
+    steps.add(
+        f"originate {LOAN_ID} ({format_minor(LOAN_PRINCIPAL_MINOR, 2)} CNY, "
+        f"{LOAN_INSTALLMENTS} months, {LOAN_RATE_BPS} bps)",
+        "bank-a",
+        ok(
+            calls.call(
+                lender,
+                manifest,
+                "originate",
+                loan_id=LOAN_ID,
+                borrower=borrower.address,
+                principal_minor=LOAN_PRINCIPAL_MINOR,
+                installments=LOAN_INSTALLMENTS,
+                period_ms=LOAN_PERIOD_MS,
+                rate_bps=LOAN_RATE_BPS,
+            ),
+            "originate",
+        ),
+    )
+    share_minor, interest_minor, _, _ = client.proven_query("loan", "due", loan_id=LOAN_ID).result
+    wrong = steps.add(
+        f"repay {format_minor(share_minor, 2)} CNY (no interest)",
+        "ecfin",
+        calls.call(borrower, manifest, "repay", loan_id=LOAN_ID, amount_minor=share_minor),
+    )
+    if wrong.code != "wrong_amount":
+        raise DemoFailed(f"a repayment short of its interest ended {wrong.code}, not wrong_amount")
+    paid = steps.add(
+        f"repay installment 1: {format_minor(share_minor + interest_minor, 2)} CNY",
+        "ecfin",
+        ok(
+            calls.call(
+                borrower,
+                manifest,
+                "repay",
+                loan_id=LOAN_ID,
+                amount_minor=share_minor + interest_minor,
+            ),
+            "repay",
+        ),
+    )
+    events = [event for event in paid.receipt.events if event.name == "InstallmentPaid"]
+    outstanding_minor = events[0].attribute("outstanding_minor") if events else None
+    if not isinstance(outstanding_minor, int):
+        raise DemoFailed("InstallmentPaid carries no outstanding amount")
+    return outstanding_minor
 
 
 def deploy(
@@ -204,8 +279,11 @@ def deploy(
 ) -> None:
     """Propose (ecfin's admin) and approve with each organization's admin until the package is
     committed; prints where it stands, read with a proof."""
+    from jinqiao.contracts.host import parse_manifest
+
+    name = parse_manifest(manifest).name
     proposed, package_hash = client.contracts.propose(keys(admins[PROPOSER]), manifest, source)
-    steps.add(f"propose escrow {package_hash.hex()[:12]}…", PROPOSER, ok(proposed, "propose"))
+    steps.add(f"propose {name} {package_hash.hex()[:12]}…", PROPOSER, ok(proposed, "propose"))
     vote_until(
         steps,
         f"approve {package_hash.hex()[:12]}…",
@@ -215,10 +293,10 @@ def deploy(
     )
     record = client.contracts.package(package_hash, min_height=steps.last_height)
     if record is None or record.status != "committed":
-        raise DemoFailed(f"the escrow package {package_hash.hex()} was not committed")
+        raise DemoFailed(f"the {name} package {package_hash.hex()} was not committed")
     not_needed = [organization for organization in admins if organization not in record.approvals]
     console.print(
-        f"escrow {record.version} ({package_hash.hex()[:16]}…) proposed by "
+        f"{name} {record.version} ({package_hash.hex()[:16]}…) proposed by "
         f"{record.proposer_organization}: [bold]{record.status}[/] at height "
         f"{steps.last_height}, approved by {len(record.approvals)} of {len(admins)} "
         f"organizations ({', '.join(record.approvals)}); quorum reached before "
@@ -290,4 +368,17 @@ def show_proven(client: Client, manifest: str, source: str) -> None:
         f"in force: escrow {in_force}; query escrow(demo-2) run on state proven at height "
         f"{proven.height}: {format_minor(amount_minor, 2)} CNY, {status}, deadline "
         f"{deadline_ms} ms — [green]verified[/]"
+    )
+
+
+def show_loan_due(client: Client, outstanding_minor: int) -> None:
+    """The loan's next installment, by the contract's own query run by the SDK on state proven
+    against a header."""
+    proven = client.proven_query("loan", "due", loan_id=LOAN_ID)
+    share_minor, interest_minor, due_ms, status = proven.result
+    console.print(
+        f"loan: {format_minor(outstanding_minor, 2)} CNY outstanding after installment 1; "
+        f"query due({LOAN_ID}) run on state proven at height {proven.height}: next "
+        f"{format_minor(share_minor, 2)} CNY principal + {format_minor(interest_minor, 2)} CNY "
+        f"interest at {due_ms} ms, {status} — [green]verified[/]"
     )

@@ -9,7 +9,8 @@ finance company (a wallet provider too) may each act as card issuer and acquirer
 treasury or settlement account, once the clearing house registers them
 (``jinqiao payments register-institution``). For credit (docs/credit.md) the banks and the
 e-commerce finance company each have a ``credit_member`` account (``bank-a-credit``,
-``bank-b-credit``, ``ecfin-credit``).
+``bank-b-credit``, ``ecfin-credit``). For the consortium loan example (docs/contracts.md) bank-a's
+treasury holds the role ``lender`` the loan's manifest asks of whoever originates a loan.
 """
 
 from __future__ import annotations
@@ -77,12 +78,14 @@ def demo_spec(
             OrganizationSpec(
                 id="bank-a",
                 name="Bank A",
-                roles=("acquirer", "bank", "card_issuer", "credit_member"),
+                roles=("acquirer", "bank", "card_issuer", "credit_member", "lender"),
                 validators=per_org["bank-a"],
                 accounts=(
                     AccountSpec("bank-a-admin", ("admin",)),
                     AccountSpec(
-                        "bank-a-treasury", ("acquirer", "bank", "card_issuer"), INSTITUTION
+                        "bank-a-treasury",
+                        ("acquirer", "bank", "card_issuer", "lender"),
+                        INSTITUTION,
                     ),
                     AccountSpec("bank-a-credit", ("credit_member",)),
                 ),

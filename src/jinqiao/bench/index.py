@@ -41,7 +41,7 @@ from jinqiao.bench.local_network import (
     post_batch,
     running_network,
 )
-from jinqiao.bench.network import _presign, _spec
+from jinqiao.bench.network import presign_transfers, transfer_spec
 from jinqiao.client import Client, Credentials
 from jinqiao.index import ChainIndex, queries
 from jinqiao.index.store import utc_date
@@ -98,14 +98,14 @@ def _index_chain(
     postgres: str | None,
     say: Callable[[str], None],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    spec = _spec(1, base_port, "ed25519-sha256")
+    spec = transfer_spec(1, base_port, "ed25519-sha256")
     parameters = msgspec.structs.replace(spec.parameters, block_max_transactions=block_size)
     spec = msgspec.structs.replace(spec, parameters=parameters)
     with tempfile.TemporaryDirectory(prefix="jinqiao-bench-index-") as directory:
         root = Path(directory)
         layout = init_quiet_network(root / "net", spec)
         senders = list(account_keys(root / "net", layout, "sender-").values())
-        transactions = _presign(senders, layout.chain_id, transfers)
+        transactions = presign_transfers(senders, layout.chain_id, transfers)
         with running_network(root / "net", layout, root) as network:
             say(f"posting {len(transactions)} transfers to one validator…")
             taken = _post_all(network, transactions)

@@ -40,7 +40,9 @@ from jinqiao.terminal import console, emit_json
 SENDERS = 200
 
 
-def _spec(validators: int, base_port: int, crypto_suite: str) -> NetworkSpec:
+def transfer_spec(validators: int, base_port: int, crypto_suite: str) -> NetworkSpec:
+    """The transfer benchmarks' network: ``SENDERS`` funded accounts (also used by the
+    supply-chain and index benchmarks)."""
     holders = tuple(
         AccountSpec(f"sender-{i}", (), ({"asset": "CNY", "tier": "open", "balance_minor": 10**12},))
         for i in range(SENDERS)
@@ -53,7 +55,11 @@ def _spec(validators: int, base_port: int, crypto_suite: str) -> NetworkSpec:
     )
 
 
-def _presign(signers: list[Signer], chain_id: str, count: int) -> list[tuple[bytes, bytes]]:
+def presign_transfers(
+    signers: list[Signer], chain_id: str, count: int
+) -> list[tuple[bytes, bytes]]:
+    """``count`` signed transfers of one minor unit among ``signers``, as ``sign_transaction``
+    returns them."""
     out = []
     for nonce in range(count):
         payer = signers[nonce % len(signers)]
@@ -63,7 +69,7 @@ def _presign(signers: list[Signer], chain_id: str, count: int) -> list[tuple[byt
     return out
 
 
-def _submit(
+def submit_transfers(
     network: RunningNetwork,
     urls: list[str],
     transactions: list[tuple[bytes, bytes]],
@@ -132,7 +138,7 @@ def run_network_bench(
         root = Path(directory)
         layout = init_quiet_network(
             root / "net",
-            _spec(validators, base_port, crypto_suite),
+            transfer_spec(validators, base_port, crypto_suite),
             authentication=authentication,
         )
         senders = list(account_keys(root / "net", layout, "sender-").values())
@@ -140,7 +146,7 @@ def run_network_bench(
         count = int(offered * duration_s * 1.1) + BATCH
         if not json_output:
             console.print(f"signing {count} transfers…")
-        transactions = _presign(senders, layout.chain_id, count)
+        transactions = presign_transfers(senders, layout.chain_id, count)
         verify_per_second = verify_rate(senders[0])
         with running_network(root / "net", layout, root) as network:
             processes, urls = network.processes, network.urls
@@ -161,7 +167,7 @@ def run_network_bench(
 
                 threading.Timer(duration_s / 3, kill).start()
                 urls = urls[:-1]
-            _submit(network, urls, transactions, rate, duration_s, tracker, stop)
+            submit_transfers(network, urls, transactions, rate, duration_s, tracker, stop)
             end_submit = time.monotonic()
             deadline = end_submit + 30
             while time.monotonic() < deadline:

@@ -39,8 +39,7 @@ from jinqiao.bench.local_network import (
     running_network,
     sign_transaction,
 )
-from jinqiao.bench.network import SENDERS, _presign, _submit
-from jinqiao.bench.network import _spec as network_spec
+from jinqiao.bench.network import SENDERS, presign_transfers, submit_transfers, transfer_spec
 from jinqiao.client import Client
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer
 from jinqiao.demo import DemoFailed
@@ -62,7 +61,7 @@ VERIFY_TARGET_MS = 50.0
 def _spec(validators: int, base_port: int) -> NetworkSpec:
     """``bench network``'s network (its senders hold CNY) plus a brand owner with
     ``BRAND_ACCOUNTS`` accounts and its company prefix."""
-    transfers = network_spec(validators, base_port, DEFAULT_SUITE)
+    transfers = transfer_spec(validators, base_port, DEFAULT_SUITE)
     brand = OrganizationSpec(
         "brand",
         "Benchmark Brand",
@@ -154,7 +153,7 @@ def _phase(
     count those committed inside the window and accepted by the contract."""
     identities = {identity for identity, _ in transactions}
     started = time.monotonic()
-    _submit(network, urls, transactions, None, duration_s, tracker, stop)
+    submit_transfers(network, urls, transactions, None, duration_s, tracker, stop)
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
     while time.monotonic() < deadline:
         with tracker.lock:
@@ -192,7 +191,7 @@ def _submit_all(
         if not remaining:
             break
         before = len(tracker.submitted_at)
-        _submit(network, [url], remaining, None, 600, tracker, stop)
+        submit_transfers(network, [url], remaining, None, 600, tracker, stop)
         with tracker.lock:
             remaining = [t for t in remaining if t[0] not in tracker.submitted_at]
         if len(tracker.submitted_at) == before:
@@ -271,7 +270,7 @@ def run_supplychain_bench(
         brands = list(account_keys(root / "net", layout, "brand-").values())
         now_ms = int(time.time() * 1000)
         say(f"signing {transactions} transfers and {transactions} EPCIS commission events…")
-        transfers = _presign(senders, layout.chain_id, transactions)
+        transfers = presign_transfers(senders, layout.chain_id, transactions)
         hashing_started = time.perf_counter()
         events = _commission_events(brands, layout.chain_id, transactions, now_ms)
         hashing_s = time.perf_counter() - hashing_started

@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
+import zxingcpp
+from PIL import Image
 from typer.testing import CliRunner
 
 from jinqiao.apps.supplychain.identifiers import parse_key
@@ -161,6 +163,63 @@ def test_goods_travel_and_the_api_proves_where_they_are(net: Net) -> None:
     assert sc.verify(forged).reasons == ("signature_invalid",)
     unknown = sc.verify(sgtin("NEVER"))
     assert (unknown.verdict, unknown.reasons) == ("unknown", ("never_commissioned",))
+
+
+def test_an_items_journey_with_its_pallets_as_json_and_a_graph(net: Net, tmp_path: Path) -> None:
+    sc = net.client.supplychain
+    brand, distributor = net.key("brand-ops"), net.key("distributor-ops")
+    item, other = sgtin("J1"), sgtin("J2")
+    pallet = f"urn:epc:id:sscc:{BRAND_PREFIX}.0000000201"
+    _ok(sc.commission(brand, net.event(read_point=SHANGHAI), [item, other], "LOT-J"))
+    _ok(sc.commission(brand, net.event(read_point=SHANGHAI), [pallet]))
+    _ok(sc.pack(brand, net.event(read_point=SHANGHAI), pallet, [item, other]))
+    _ok(sc.ship(brand, net.event(read_point=SHANGHAI), [pallet], "distributor"))
+    _ok(sc.receive(distributor, net.event(read_point=SHENZHEN), [pallet]))
+    _ok(sc.unpack(distributor, net.event(read_point=SHENZHEN), pallet, [item]))
+    _ok(sc.ship(distributor, net.event(read_point=SHENZHEN), [item], "retailer"))
+    _ok(sc.receive(net.key("retailer-ops"), net.event(), [item]))
+
+    trace = sc.trace(item)
+    assert trace is not None and trace.item == parse_key(item).canonical
+    journey = [(s.event.kind, s.event.organization, s.via) for s in trace.steps]
+    carried = parse_key(pallet).canonical
+    assert journey == [
+        ("commissioning", "brand", ""),
+        ("packing", "brand", ""),
+        ("shipping", "brand", carried),
+        ("receiving", "distributor", carried),
+        ("unpacking", "distributor", ""),
+        ("shipping", "distributor", ""),
+        ("receiving", "retailer", ""),
+    ]
+    still_packed = sc.trace(other)
+    assert still_packed is not None
+    assert [s.event.kind for s in still_packed.steps][-2:] == ["shipping", "receiving"]
+    assert sc.trace(sgtin("NEVER-TRACED")) is None
+
+    graph, as_json = tmp_path / "journey.png", tmp_path / "journey.json"
+    code, out, err = _cli(net, "trace", item, "--png", str(graph), "--output", str(as_json))
+    assert code == 0, err
+    assert "7 events" in out and f"(on {carried})" in out
+    view = json.loads(as_json.read_text())
+    assert [e["via"] for e in view["events"]] == [s.via for s in trace.steps]
+    assert view["height"] >= trace.height
+    with Image.open(graph) as picture:
+        assert picture.format == "PNG" and picture.width >= 800
+        assert picture.text["Title"].startswith(f"Journey of {trace.item}")
+    code, _, err = _cli(net, "trace", sgtin("NEVER-TRACED"))
+    assert code == 1 and "not_commissioned" in err
+
+    qr = tmp_path / "label.png"
+    code, out, err = _cli(net, "label", item, "--key", "brand-ops", "--qr", str(qr))
+    assert code == 0, err
+    label = out.splitlines()[0]
+    with Image.open(qr) as picture:
+        (decoded,) = zxingcpp.read_barcodes(picture)
+    assert decoded.text == label and decoded.format == zxingcpp.BarcodeFormat.QRCode
+    assert sc.verify(decoded.text).verdict == "genuine"
+    code, _, err = _cli(net, "label", item, "--key", "brand-ops", "--qr", str(tmp_path / "x.gif"))
+    assert code == 1 and "invalid_format" in err and not (tmp_path / "x.gif").exists()
 
 
 def test_a_cloned_serial_scanned_in_two_cities_is_caught(net: Net) -> None:

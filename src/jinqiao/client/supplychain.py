@@ -30,7 +30,9 @@ from jinqiao.apps.supplychain.authenticity import (
 from jinqiao.apps.supplychain.identifiers import parse_key
 from jinqiao.apps.supplychain.model import (
     MAX_NESTING,
+    PACKING,
     SUPPLYCHAIN,
+    UNPACKING,
     AggregationArgs,
     Backing,
     BizTransaction,
@@ -115,6 +117,36 @@ class ItemVerification:
     @property
     def reasons(self) -> tuple[str, ...]:
         return self.verification.reasons
+
+
+MAX_TRACE_EVENTS = 1_000
+"""Events read per item or container by ``trace`` (each is two proven reads)."""
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One event of a trace; ``via`` names the container that carried the item ("" for the
+    item's own events)."""
+
+    event: EventRecord
+    via: str
+
+
+@dataclass(frozen=True)
+class Trace:
+    """An item's journey (``SupplyChainClient.trace``), every event proven at the custody's
+    height, oldest first."""
+
+    custody: ItemCustody
+    steps: tuple[TraceStep, ...]
+
+    @property
+    def item(self) -> str:
+        return self.custody.item.id
+
+    @property
+    def height(self) -> int:
+        return self.custody.height
 
 
 class SupplyChainClient:
@@ -349,6 +381,59 @@ class SupplyChainClient:
                 raise VerificationError(f"event {event_hash.hex()} is proven absent")
             events.append(event)
         return events
+
+    def trace(self, key: str, *, limit: int = MAX_TRACE_EVENTS) -> Trace | None:
+        """The item's journey, proven at one height: its own events and, while it was packed,
+        its containers' (a pallet's shipping and receiving), oldest first. Containers are
+        followed to ``MAX_NESTING`` levels; at most ``limit`` events are read per item or
+        container (the latest ones). ``None`` is a proven absence."""
+        if not 1 <= limit <= MAX_TRACE_EVENTS:
+            raise ValueError(f"limit must be 1..{MAX_TRACE_EVENTS}")
+        custody = self.item(key)
+        if custody is None:
+            return None
+        steps: list[TraceStep] = []
+        self._trace_of(custody.item.id, "", None, custody.height, limit, steps, depth=0)
+        steps.sort(key=lambda step: (step.event.event_time_ms, step.event.recorded_height))
+        return Trace(custody, tuple(steps))
+
+    def _trace_of(
+        self,
+        item_id: str,
+        via: str,
+        window: tuple[int, int] | None,
+        height: int,
+        limit: int,
+        steps: list[TraceStep],
+        *,
+        depth: int,
+    ) -> None:
+        """Append ``item_id``'s events (within ``window`` of event times, if given) and, for
+        every packing that put it in a container, the container's events until its unpacking."""
+        custody = self.item(item_id, height=height)
+        if custody is None:
+            raise VerificationError(f"{item_id} is named by an event but proven absent")
+        count = custody.item.event_count
+        events = self.history(item_id, start=max(0, count - limit), limit=limit, height=height)
+        packed_in: dict[str, int] = {}
+        for event in events:
+            inside = window is None or window[0] <= event.event_time_ms <= window[1]
+            if inside and not (via and event.kind in (PACKING, UNPACKING)):
+                steps.append(TraceStep(event, via))
+            if depth >= MAX_NESTING or not event.parent or event.parent == item_id:
+                continue
+            if event.kind == PACKING:
+                packed_in[event.parent] = event.event_time_ms
+            elif event.kind == UNPACKING and event.parent in packed_in:
+                start = packed_in.pop(event.parent)
+                self._trace_of(
+                    event.parent, event.parent, (start, event.event_time_ms), height, limit,
+                    steps, depth=depth + 1,
+                )  # fmt: skip
+        for container, start in packed_in.items():
+            self._trace_of(
+                container, container, (start, 2**63 - 1), height, limit, steps, depth=depth + 1
+            )
 
     def event(self, event_hash: bytes, *, height: int | None = None) -> EventRecord | None:
         return self._read(event_key(event_hash), EventRecord, height)

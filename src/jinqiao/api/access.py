@@ -172,6 +172,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/events"): _MEMBER,
     ("GET", "/v1/supplychain/items"): _MEMBER,
     ("GET", "/v1/supplychain/history"): _MEMBER,
+    ("GET", "/v1/epcis/events"): _MEMBER,
     ("GET", "/v1/supplychain/events/{event_hash}"): _MEMBER,
     ("GET", "/v1/supplychain/recalls"): _MEMBER,
     ("GET", "/v1/supplychain/company-prefixes/{prefix}"): _MEMBER,

@@ -292,6 +292,14 @@ def test_the_epcis_query_answers_in_the_standards_shape_and_is_proven(net: Net) 
     assert net.get("/v1/epcis/events", MATCH_anyEPC=sgtin("NEVER")).status_code == 404
     bad = net.get("/v1/epcis/events", MATCH_anyEPC="urn:epc:id:sgtin:6901234.000001")
     assert bad.status_code == 400 and bad.json()["code"] == "malformed_identifier"
+    # This node has no capture account: capture is the SDK's and the CLI's here.
+    refused = net.node.http.post(
+        f"{net.node.url}/v1/epcis/capture",
+        content=b"<x/>",
+        headers={"content-type": "application/xml"},
+        timeout=10,
+    )
+    assert (refused.status_code, refused.json()["code"]) == (501, "capture_not_configured")
     for params in ({"perPage": 0}, {"perPage": 101}, {"nextPageToken": "x"}):
         refused = net.get("/v1/epcis/events", MATCH_anyEPC=item, **params)
         assert refused.status_code == 400, params

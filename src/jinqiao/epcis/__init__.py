@@ -10,8 +10,8 @@ What this package owns:
 * ``query`` — ``query_document``: recorded events as an EPCIS 2.0 ``EPCISQueryDocument``, made
   by the node's ``GET /v1/epcis/events`` and again by the SDK from the proven records.
 
-The SDK's and the CLI's capture build on this package (capture on the node is not built:
-``docs/supplychain.md``, "Not built yet"). The schema is fetched by
+The SDK's and the CLI's capture and the node's (``api.capture``) build on this package. The
+schema is fetched by
 ``tools/fetch_epcis_schemas.py`` and passed in as a path; nothing here reaches the network.
 """
 

@@ -24,18 +24,13 @@ from jinqiao.epcis.build import ObjectEventSpec, xml_document
 from jinqiao.keys import InsecurePlaintext
 from jinqiao.provision.network import NetworkLayout, init_network
 from jinqiao.provision.presets import demo_spec
-from jinqiao.provision.supplychain import BRAND_PREFIX, with_supply_chain
+from jinqiao.provision.supplychain import with_supply_chain
 from tests.helpers.process import NodeProcess, free_port_base
+from tests.integration.test_supplychain_api import SCHEMA, SHANGHAI, sgtin
 
 pytestmark = pytest.mark.e2e
 
-SCHEMA = Path(__file__).resolve().parents[2] / ".cache" / "epcis" / "EPCIS-JSON-Schema.json"
-SHANGHAI = "urn:epc:id:sgln:6901234.00001.0"
 RETAILER_PARTY = "urn:epc:id:pgln:6901234.00009"
-
-
-def sgtin(serial: str) -> str:
-    return f"urn:epc:id:sgtin:{BRAND_PREFIX}.000001.{serial}"
 
 
 @dataclass

@@ -243,5 +243,5 @@ def node_start(
         os.environ[ENV_PASSPHRASE_FILE] = str(passphrase_file)
     # Logging is set up before the node opens its key, so that what opening it logs (its
     # public parts, at DEBUG) reaches the log like every later line.
-    configure_logging(load_config(home).log_level)
+    configure_logging(load_config(home, environment=os.environ).log_level)
     run(home, api_port=api_port)

@@ -1,0 +1,195 @@
+"""``jinqiao ceremony``: the genesis ceremony across organizations (``provision.ceremony``;
+docs/operations.md "A network across hosts")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jinqiao.cli.common import JsonOption, SuiteOption, guarded
+from jinqiao.cli.keys import NewKeyOptions, with_new_key_options
+from jinqiao.core.crypto import DEFAULT_SUITE
+from jinqiao.core.errors import InvalidInput
+from jinqiao.terminal import console, emit_json
+
+ceremony_app = typer.Typer(
+    help="Make a network's genesis across organizations: no private key leaves its owner.",
+    no_args_is_help=True,
+)
+
+
+def _account(value: str) -> tuple[str, tuple[str, ...]]:
+    name, _, roles = value.partition("=")
+    if not name:
+        raise InvalidInput(f"--account takes NAME=ROLE,ROLE…, not {value!r}")
+    return name, tuple(role for role in roles.split(",") if role)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+
+
+@ceremony_app.command("member")
+@guarded
+@with_new_key_options
+def member(
+    new_key: NewKeyOptions,
+    organization: Annotated[str, typer.Option("--org", help="The organization's id.")],
+    chain_id: Annotated[str, typer.Option(help="The chain the consortium agreed on.")],
+    host: Annotated[
+        list[str],
+        typer.Option(
+            help="Host name or IP address the others reach the node at (repeat; the first is "
+            "advertised, all are in its certificate)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="New directory for the organization's material.")],
+    name: Annotated[str | None, typer.Option(help="Display name (default: the id).")] = None,
+    role: Annotated[list[str] | None, typer.Option(help="A role of the organization.")] = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME=ROLE,…",
+            help="An account to found the organization with (default: ORG-admin=admin).",
+        ),
+    ] = None,
+    api_port: Annotated[int, typer.Option(min=1, max=65535)] = 8600,
+    p2p_port: Annotated[int, typer.Option(min=1, max=65535)] = 26600,
+    bind: Annotated[
+        str, typer.Option(help="Address the node binds to (JINQIAO_API_HOST/P2P_HOST override).")
+    ] = "0.0.0.0",  # noqa: S104 - a consortium's node listens on its host's network
+    suite: SuiteOption = DEFAULT_SUITE,
+    json_output: JsonOption = False,
+) -> None:
+    """Step 1, on the organization's own machine: make its CA, keys, node and client
+    certificates in --out, and the signed membership file to send to the coordinator."""
+    from jinqiao.core.genesis import GenesisOrganization
+    from jinqiao.provision.ceremony import MEMBERSHIP_FILE, certificate_fingerprint, make_member
+
+    accounts = [_account(value) for value in account or [f"{organization}-admin=admin"]]
+    roles = tuple(role or ())
+    protection = new_key.protection(f"the keys of {organization}")
+    signed = make_member(
+        out,
+        chain_id=chain_id,
+        organization=GenesisOrganization(organization, name or organization, roles),
+        accounts=accounts,
+        hosts=host,
+        api_port=api_port,
+        p2p_port=p2p_port,
+        bind_host=bind,
+        protection=protection,
+        crypto_suite=suite,
+    )
+    fingerprint = certificate_fingerprint(signed.membership.organization.tls_ca_certificate)
+    if json_output:
+        emit_json(
+            {
+                "organization": organization,
+                "membership_file": str(out / MEMBERSHIP_FILE),
+                "ca_fingerprint": fingerprint,
+                "node_home": str(out / "nodes" / organization),
+            }
+        )
+        return
+    console.print(f"[green]created[/] the material of {organization} in {out}")
+    console.print(
+        f"send [bold]{out / MEMBERSHIP_FILE}[/] (public material only) to the coordinator"
+    )
+    console.print(f"and confirm this CA fingerprint to them out of band: {fingerprint}")
+
+
+@ceremony_app.command("assemble")
+@guarded
+def assemble(
+    files: Annotated[list[Path], typer.Argument(help="The organizations' membership files.")],
+    params: Annotated[Path, typer.Option(help="The consortium's parameters (JSON).")],
+    out: Annotated[Path, typer.Option(help="The genesis file to write.")],
+    peers_out: Annotated[
+        Path | None, typer.Option(help="The address book to write (default: peers.json beside).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Step 2, by the coordinator: verify every membership file and build the genesis and the
+    address book. Refuses an unsigned or altered file and a key or name used twice."""
+    from jinqiao.core.genesis import genesis_hash, load_genesis
+    from jinqiao.fileio import PUBLIC_FILE_MODE, save_new
+    from jinqiao.provision.ceremony import (
+        PEERS_FILE,
+        certificate_fingerprint,
+        dump_address_book,
+        load_parameters,
+    )
+    from jinqiao.provision.ceremony import (
+        assemble as assemble_genesis,
+    )
+
+    peers_path = peers_out or out.with_name(PEERS_FILE)
+    for path in (out, peers_path):
+        if path.exists():
+            raise InvalidInput(f"{path} exists; choose a new file")
+    genesis_bytes, book = assemble_genesis(
+        [(str(path), _read(path)) for path in files],
+        load_parameters(_read(params), str(params)),
+    )
+    genesis = load_genesis(genesis_bytes)
+    save_new(out, genesis_bytes, mode=PUBLIC_FILE_MODE)
+    save_new(peers_path, dump_address_book(book), mode=PUBLIC_FILE_MODE)
+    fingerprints = {
+        o.id: certificate_fingerprint(o.tls_ca_certificate) for o in genesis.organizations
+    }
+    if json_output:
+        emit_json(
+            {
+                "genesis": str(out),
+                "peers": str(peers_path),
+                "genesis_hash": genesis_hash(genesis).hex(),
+                "ca_fingerprints": fingerprints,
+            }
+        )
+        return
+    console.print(f"[green]assembled[/] {out} and {peers_path} from {len(files)} membership files")
+    for organization, fingerprint in fingerprints.items():
+        console.print(f"  {organization}: CA fingerprint {fingerprint}")
+    console.print(f"genesis hash {genesis_hash(genesis).hex()}")
+
+
+@ceremony_app.command("check")
+@guarded
+def check(
+    genesis: Annotated[Path, typer.Option(help="The genesis from the coordinator.")],
+    peers: Annotated[Path, typer.Option(help="The address book from the coordinator.")],
+    directory: Annotated[
+        Path, typer.Option("--dir", help="The organization's directory (from ceremony member).")
+    ],
+    membership: Annotated[
+        Path | None, typer.Option(help="What you submitted (default: DIR/membership.json).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Step 3, on the organization's machine: confirm the genesis holds exactly what you
+    submitted, then install it, the consortium's roots and the peers into your node's home.
+    A refusal changes nothing."""
+    from jinqiao.core.genesis import genesis_hash
+    from jinqiao.provision.ceremony import check_and_install, load_address_book
+
+    checked = check_and_install(
+        directory,
+        _read(genesis),
+        load_address_book(_read(peers), str(peers)),
+        membership_file=membership,
+    )
+    digest = genesis_hash(checked).hex()
+    if json_output:
+        emit_json({"genesis_hash": digest, "chain_id": checked.chain_id, "installed": True})
+        return
+    console.print(
+        f"[green]checked[/] the genesis of {checked.chain_id}: it holds exactly what you "
+        f"submitted; installed in {directory / 'nodes'}"
+    )
+    console.print(f"genesis hash {digest} (compare it with the other organizations')")

@@ -20,6 +20,7 @@ from jinqiao.node.config import load_config
 from jinqiao.provision.ceremony import (
     CeremonyParameters,
     GenesisMismatch,
+    Membership,
     MembershipRefused,
     SignedMembership,
     TokenHolding,
@@ -260,3 +261,35 @@ def test_an_address_book_of_another_genesis_is_refused(members: Path) -> None:
     _, other_book = assemble(_files(members), CeremonyParameters(chain_id=CHAIN, genesis_time_ms=1))
     with pytest.raises(GenesisMismatch, match="another genesis"):
         check_and_install(members / "bank-b", genesis_bytes, other_book)
+
+
+def test_a_membership_with_a_bad_identifier_is_refused_naming_the_file(members: Path) -> None:
+    document = _document(members, "bank-b")
+    membership = document["membership"]
+    assert isinstance(membership, dict)
+    membership["accounts"][0]["name"] = "Bank B Admin"
+    # Signed by its own CA, so not "altered": refused for what it says.
+    with pytest.raises(MembershipRefused, match=r"b\.json: account name: 'Bank B Admin'"):
+        _check_signed_content(members, membership)
+
+
+def _check_signed_content(members: Path, membership: dict[str, object]) -> None:
+    ca_key = serialization.load_pem_private_key(
+        (members / "bank-b" / "ca" / "tls-ca.key").read_bytes(), None
+    )
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    decoded = msgspec.convert(membership, type=Membership)
+    signed = SignedMembership(decoded, sign_membership(ca_key, decoded))
+    load_membership(dump_membership(signed), "b.json")
+
+
+def test_assemble_checks_fingerprints_confirmed_out_of_band(members: Path) -> None:
+    from jinqiao.provision.ceremony import certificate_fingerprint
+
+    bank_a = load_membership((members / "bank-a" / "membership.json").read_bytes(), "a")
+    right = certificate_fingerprint(bank_a.organization.tls_ca_certificate)
+    assemble(_files(members), PARAMETERS, expected_fingerprints={"bank-a": right})
+    with pytest.raises(MembershipRefused, match="not from the CA it confirmed"):
+        assemble(_files(members), PARAMETERS, expected_fingerprints={"bank-a": "00" * 32})
+    with pytest.raises(MembershipRefused, match="no membership file of 'bank-z'"):
+        assemble(_files(members), PARAMETERS, expected_fingerprints={"bank-z": right})

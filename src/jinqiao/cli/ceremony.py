@@ -113,6 +113,14 @@ def assemble(
     peers_out: Annotated[
         Path | None, typer.Option(help="The address book to write (default: peers.json beside).")
     ] = None,
+    fingerprint: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="ORG=SHA256",
+            help="The CA fingerprint an organization confirmed out of band (repeat): refuse "
+            "its file if its CA differs.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Step 2, by the coordinator: verify every membership file and build the genesis and the
@@ -133,9 +141,16 @@ def assemble(
     for path in (out, peers_path):
         if path.exists():
             raise InvalidInput(f"{path} exists; choose a new file")
+    expected = None
+    if fingerprint is not None:
+        pairs = [value.partition("=") for value in fingerprint]
+        if any(not name or not separator or not digest for name, separator, digest in pairs):
+            raise InvalidInput("--fingerprint takes ORG=SHA256")
+        expected = {name: digest for name, _, digest in pairs}
     genesis_bytes, book = assemble_genesis(
         [(str(path), _read(path)) for path in files],
         load_parameters(_read(params), str(params)),
+        expected_fingerprints=expected,
     )
     genesis = load_genesis(genesis_bytes)
     save_new(out, genesis_bytes, mode=PUBLIC_FILE_MODE)
@@ -154,8 +169,8 @@ def assemble(
         )
         return
     console.print(f"[green]assembled[/] {out} and {peers_path} from {len(files)} membership files")
-    for organization, fingerprint in fingerprints.items():
-        console.print(f"  {organization}: CA fingerprint {fingerprint}")
+    for organization, digest in fingerprints.items():
+        console.print(f"  {organization}: CA fingerprint {digest}")
     console.print(f"genesis hash {genesis_hash(genesis).hex()}")
 
 

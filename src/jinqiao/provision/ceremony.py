@@ -35,7 +35,7 @@ import hashlib
 import ipaddress
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ from jinqiao.core.genesis import (
     GenesisAccount,
     GenesisOrganization,
     GenesisValidator,
+    check_genesis,
     genesis_hash,
     load_genesis,
 )
@@ -357,15 +358,34 @@ def _check_membership_content(membership: Membership, source: str) -> None:
             _check_host(node.p2p_host)
         except InvalidInput as exc:
             raise MembershipRefused(f"{source}: node {node.name!r}: {exc.message}") from None
+    # The organization alone, as a genesis of its own: identifiers, names, roles, an admin, keys
+    # that are keys of the suite — refused here, naming the file, rather than in the genesis.
+    alone = Genesis(
+        chain_id=membership.chain_id,
+        genesis_time_ms=0,
+        organizations=(membership.organization,),
+        accounts=membership.accounts,
+        validators=membership.validators,
+        crypto_suite=membership.crypto_suite,
+    )
+    try:
+        check_genesis(alone)
+    except InvalidInput as exc:
+        raise MembershipRefused(f"{source}: {exc.message}") from None
 
 
 def assemble(
-    files: Sequence[tuple[str, bytes]], parameters: CeremonyParameters
+    files: Sequence[tuple[str, bytes]],
+    parameters: CeremonyParameters,
+    *,
+    expected_fingerprints: Mapping[str, str] | None = None,
 ) -> tuple[bytes, AddressBook]:
     """Step 2, by the coordinator: the genesis file and the address book from the organizations'
     membership files (source name, bytes) and the consortium's parameters. Refuses, before
     anything is built, a file that is unsigned or altered, the same file twice, two files of one
-    organization, and a public key, CA or node name that two files use."""
+    organization, and a public key, CA or node name that two files use. With
+    ``expected_fingerprints`` (organization → the CA fingerprint it confirmed out of band), a file
+    whose CA has another fingerprint, and an expected organization without a file."""
     if not 1 <= len(files) <= MAX_MEMBERSHIP_FILES:
         raise MembershipRefused(f"give 1..{MAX_MEMBERSHIP_FILES} membership files")
     memberships: list[Membership] = []
@@ -409,6 +429,8 @@ def assemble(
             if sum(1 for _, other in claims if other == claim) > 1:
                 raise MembershipRefused(f"{source}: {what} is used twice in this file")
         memberships.append(membership)
+    if expected_fingerprints is not None:
+        _check_fingerprints(memberships, expected_fingerprints)
     by_name = {
         account.name: account for membership in memberships for account in membership.accounts
     }
@@ -445,6 +467,21 @@ def assemble(
         tuple(node for m in memberships for node in m.nodes),
     )
     return genesis_bytes, book
+
+
+def _check_fingerprints(memberships: Sequence[Membership], expected: Mapping[str, str]) -> None:
+    found = {
+        m.organization.id: certificate_fingerprint(m.organization.tls_ca_certificate)
+        for m in memberships
+    }
+    for organization, fingerprint in expected.items():
+        if organization not in found:
+            raise MembershipRefused(f"no membership file of {organization!r}, which you expect")
+        if found[organization] != fingerprint.lower().replace(":", ""):
+            raise MembershipRefused(
+                f"the CA of {organization!r} has the fingerprint {found[organization]}, not the "
+                f"{fingerprint} it confirmed: this file is not from the CA it confirmed"
+            )
 
 
 def load_parameters(data: bytes, source: str) -> CeremonyParameters:

@@ -27,11 +27,20 @@ def _account(value: str) -> tuple[str, tuple[str, ...]]:
     return name, tuple(role for role in roles.split(",") if role)
 
 
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+"""No file a ceremony reads (membership, parameters, genesis, address book) is near this; each
+has its own, smaller limit once read."""
+
+
 def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(MAX_INPUT_BYTES + 1)
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise InvalidInput(f"{path} is over {MAX_INPUT_BYTES} bytes")
+    return data
 
 
 @ceremony_app.command("member")

@@ -326,10 +326,11 @@ def _ca_public_key(organization: GenesisOrganization, source: str) -> ec.Ellipti
     if (
         not constraints.value.ca
         or not isinstance(public_key, ec.EllipticCurvePublicKey)
+        or not isinstance(public_key.curve, ec.SECP256R1)
         or [name.value for name in names] != [organization.id]
     ):
         raise MembershipRefused(
-            f"{source}: the CA certificate must be an EC CA certificate of organization "
+            f"{source}: the CA certificate must be a P-256 CA certificate of organization "
             f"{organization.id!r}"
         )
     return public_key

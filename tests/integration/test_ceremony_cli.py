@@ -82,6 +82,20 @@ def test_refusals_from_the_command_line(tmp_path: Path) -> None:
     )
     assert (tmp_path / "bank-b" / "nodes" / "bank-b" / "config.json").read_bytes() == config
     assert not (tmp_path / "bank-b" / "nodes" / "bank-b" / "genesis.json").exists()
+    # Checking alone (what an organization's reviewer does before anyone installs anything).
+    result = run(
+        "ceremony", "check", "--genesis", "tampered.json", "--membership", "bank-b/membership.json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1 and "genesis_mismatch" in result.stderr
+    result = run(
+        "ceremony", "check", "--genesis", "genesis.json", "--membership", "bank-b/membership.json",
+        "--json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["installed"] is False
+    assert not (tmp_path / "bank-b" / "nodes" / "bank-b" / "genesis.json").exists()
     result = run(
         "ceremony", "check", "--genesis", "genesis.json", "--peers", "peers.json",
         "--dir", "bank-b", "--json",

@@ -187,33 +187,60 @@ def assemble(
 @guarded
 def check(
     genesis: Annotated[Path, typer.Option(help="The genesis from the coordinator.")],
-    peers: Annotated[Path, typer.Option(help="The address book from the coordinator.")],
     directory: Annotated[
-        Path, typer.Option("--dir", help="The organization's directory (from ceremony member).")
-    ],
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="The organization's directory (from ceremony member): install into its node.",
+        ),
+    ] = None,
+    peers: Annotated[
+        Path | None, typer.Option(help="The address book from the coordinator (with --dir).")
+    ] = None,
     membership: Annotated[
         Path | None, typer.Option(help="What you submitted (default: DIR/membership.json).")
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Step 3, on the organization's machine: confirm the genesis holds exactly what you
-    submitted, then install it, the consortium's roots and the peers into your node's home.
-    A refusal changes nothing."""
+    submitted; with --dir (and --peers), then install it, the consortium's roots and the peers
+    into your node's home. A refusal changes nothing."""
     from jinqiao.core.genesis import genesis_hash
-    from jinqiao.provision.ceremony import check_and_install, load_address_book
-
-    checked = check_and_install(
-        directory,
-        _read(genesis),
-        load_address_book(_read(peers), str(peers)),
-        membership_file=membership,
+    from jinqiao.provision.ceremony import (
+        MEMBERSHIP_FILE,
+        check_and_install,
+        check_submission,
+        load_address_book,
     )
+
+    if directory is None:
+        if membership is None or peers is not None:
+            raise InvalidInput(
+                "give --membership FILE to check only, or --dir DIR --peers FILE to check and "
+                "install"
+            )
+        checked, _ = check_submission(_read(genesis), membership)
+    else:
+        if peers is None:
+            raise InvalidInput("--dir installs into the node: give the address book, --peers")
+        checked = check_and_install(
+            directory,
+            _read(genesis),
+            load_address_book(_read(peers), str(peers)),
+            membership_file=membership or directory / MEMBERSHIP_FILE,
+        )
     digest = genesis_hash(checked).hex()
     if json_output:
-        emit_json({"genesis_hash": digest, "chain_id": checked.chain_id, "installed": True})
+        emit_json(
+            {
+                "genesis_hash": digest,
+                "chain_id": checked.chain_id,
+                "installed": directory is not None,
+            }
+        )
         return
     console.print(
-        f"[green]checked[/] the genesis of {checked.chain_id}: it holds exactly what you "
-        f"submitted; installed in {directory / 'nodes'}"
+        f"[green]checked[/] the genesis of {checked.chain_id}: it holds exactly what you submitted"
+        + ("" if directory is None else f"; installed in {directory / 'nodes'}")
     )
     console.print(f"genesis hash {digest} (compare it with the other organizations')")

@@ -558,6 +558,19 @@ def _compare_entries(
         )
 
 
+def check_submission(genesis_bytes: bytes, membership_file: Path) -> tuple[Genesis, Membership]:
+    """Step 3's check alone: the genesis, once it holds exactly what ``membership_file`` (the
+    organization's own, still verifying under its CA) submitted."""
+    try:
+        membership_data = membership_file.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {membership_file}: {exc.strerror}") from None
+    membership = load_membership(membership_data, str(membership_file))
+    genesis = load_genesis(genesis_bytes)
+    check_genesis_against(genesis, membership)
+    return genesis, membership
+
+
 def check_and_install(
     directory: Path,
     genesis_bytes: bytes,
@@ -570,14 +583,9 @@ def check_and_install(
     the genesis; then, and only then, install into each of its node homes the genesis, the
     consortium's roots and the other nodes as peers, and the roots into its clients' folders.
     A refusal changes nothing."""
-    membership_path = membership_file or directory / MEMBERSHIP_FILE
-    try:
-        membership_data = membership_path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {membership_path}: {exc.strerror}") from None
-    membership = load_membership(membership_data, str(membership_path))
-    genesis = load_genesis(genesis_bytes)
-    check_genesis_against(genesis, membership)
+    genesis, membership = check_submission(
+        genesis_bytes, membership_file or directory / MEMBERSHIP_FILE
+    )
     if book.genesis_hash != genesis_hash(genesis).hex() or book.chain_id != genesis.chain_id:
         raise GenesisMismatch("the address book is for another genesis (its genesis_hash differs)")
     validator_names = {validator.name for validator in genesis.validators}

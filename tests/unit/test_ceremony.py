@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import GenesisOrganization, load_genesis
 from jinqiao.keys import InsecurePlaintext, generate_key
 from jinqiao.node.config import load_config
@@ -293,3 +294,33 @@ def test_assemble_checks_fingerprints_confirmed_out_of_band(members: Path) -> No
         assemble(_files(members), PARAMETERS, expected_fingerprints={"bank-a": "00" * 32})
     with pytest.raises(MembershipRefused, match="no membership file of 'bank-z'"):
         assemble(_files(members), PARAMETERS, expected_fingerprints={"bank-z": right})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"hosts": ["bank a"]}, "is neither an IP address nor a host name"),
+        ({"hosts": []}, "give 1..16 --host values"),
+        ({"bind_host": "a b"}, "api_host 'a b' is not a host name"),
+        ({"accounts": [("bank-x-ops", ("operator",))]}, "needs the role 'admin'"),
+        ({"organization": GenesisOrganization("Bank X", "Bank X")}, "is not an identifier"),
+        ({"api_port": 0}, "API port must be 1..65535"),
+        ({"crypto_suite": "rot13"}, "rot13"),
+    ],
+)
+def test_member_refuses_bad_input_before_writing_anything(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    arguments: dict[str, object] = {
+        "chain_id": CHAIN,
+        "organization": GenesisOrganization("bank-x", "Bank X"),
+        "accounts": [("bank-x-admin", ("admin",))],
+        "hosts": ["10.77.0.20"],
+        "api_port": 9400,
+        "p2p_port": 9500,
+        "protection": InsecurePlaintext(),
+        **change,
+    }
+    with pytest.raises(InvalidInput, match=message):
+        make_member(tmp_path / "bank-x", **arguments)  # type: ignore[arg-type]
+    assert not (tmp_path / "bank-x").exists()

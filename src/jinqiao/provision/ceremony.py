@@ -239,15 +239,6 @@ def make_member(
     )
     _check_membership_content(membership, "the new membership")
     signed = SignedMembership(membership, sign_membership(ca_key, membership))
-    directory.mkdir(parents=True, exist_ok=True)
-    save_new(directory / "ca" / "tls-ca.key", pem_key(ca_key), mode=PRIVATE_FILE_MODE)
-    save_atomically(directory / "ca" / "tls-ca.crt", ca_pem, mode=PUBLIC_FILE_MODE)
-    for name, roles, signer in account_signers:
-        save_key(directory / "accounts" / f"{name}.json", signer, protection)
-        # Until ``check`` installs the consortium's roots, a client trusts its own root only.
-        write_client_credentials(
-            directory, name, organization.id, roles, ca_key, ca_certificate, ca_pem
-        )
     home = directory / "nodes" / node_name
     config = NodeConfig(
         name=node_name,
@@ -258,7 +249,16 @@ def make_member(
         advertised_host=hosts[0],
         api_hosts=(*dict.fromkeys(hosts), "localhost", "127.0.0.1"),
     )
-    config.check()
+    config.check()  # a bad --bind is refused before anything is written
+    directory.mkdir(parents=True, exist_ok=True)
+    save_new(directory / "ca" / "tls-ca.key", pem_key(ca_key), mode=PRIVATE_FILE_MODE)
+    save_atomically(directory / "ca" / "tls-ca.crt", ca_pem, mode=PUBLIC_FILE_MODE)
+    for name, roles, signer in account_signers:
+        save_key(directory / "accounts" / f"{name}.json", signer, protection)
+        # Until ``check`` installs the consortium's roots, a client trusts its own root only.
+        write_client_credentials(
+            directory, name, organization.id, roles, ca_key, ca_certificate, ca_pem
+        )
     save_atomically(home / "config.json", dump_config(config), mode=PUBLIC_FILE_MODE)
     save_key(home / config.validator_key_file, validator_signer, protection)
     node_key, node_certificate = make_node_certificate(

@@ -300,7 +300,10 @@ def test_assemble_checks_fingerprints_confirmed_out_of_band(members: Path) -> No
     ("change", "message"),
     [
         ({"hosts": ["bank a"]}, "is neither an IP address nor a host name"),
-        ({"hosts": []}, "give 1..16 --host values"),
+        ({"hosts": []}, "give the node's --host values, or --node"),
+        ({"nodes": [("bank-x-1", ["10.77.0.21"])]}, "give the node's --host values, or --node"),
+        ({"hosts": [], "nodes": [("bank-x-1", [])]}, "give 1..16 hosts per node"),
+        ({"hosts": [], "nodes": [("Node X", ["10.77.0.21"])]}, "validator name|not an identifier"),
         ({"bind_host": "a b"}, "api_host 'a b' is not a host name"),
         ({"accounts": [("bank-x-ops", ("operator",))]}, "needs the role 'admin'"),
         ({"organization": GenesisOrganization("Bank X", "Bank X")}, "is not an identifier"),
@@ -324,3 +327,33 @@ def test_member_refuses_bad_input_before_writing_anything(
     with pytest.raises(InvalidInput, match=message):
         make_member(tmp_path / "bank-x", **arguments)  # type: ignore[arg-type]
     assert not (tmp_path / "bank-x").exists()
+
+
+def test_an_organization_may_run_several_validators(members: Path, tmp_path: Path) -> None:
+    make_member(
+        tmp_path / "bank-e",
+        chain_id=CHAIN,
+        organization=GenesisOrganization("bank-e", "Bank E"),
+        accounts=[("bank-e-admin", ("admin",))],
+        nodes=[("bank-e-1", ["10.77.0.31"]), ("bank-e-2", ["10.77.0.32", "e2.example"])],
+        api_port=9400,
+        p2p_port=9500,
+        protection=InsecurePlaintext(),
+    )
+    files = [
+        *_files(members, ("bank-a",)),
+        ("e", (tmp_path / "bank-e" / "membership.json").read_bytes()),
+    ]
+    genesis_bytes, book = assemble(files, PARAMETERS)
+    assert [v.name for v in load_genesis(genesis_bytes).validators] == [
+        "bank-a",
+        "bank-e-1",
+        "bank-e-2",
+    ]
+    check_and_install(tmp_path / "bank-e", genesis_bytes, book)
+    second = load_config(tmp_path / "bank-e" / "nodes" / "bank-e-2")
+    assert {peer.name: peer.host for peer in second.peers} == {
+        "bank-a": "10.77.0.11",
+        "bank-e-1": "10.77.0.31",
+    }
+    assert second.advertised_host == "10.77.0.32" and "e2.example" in second.api_hosts

@@ -21,10 +21,11 @@ ceremony_app = typer.Typer(
 
 
 def _account(value: str) -> tuple[str, tuple[str, ...]]:
-    name, _, roles = value.partition("=")
+    """``NAME=A,B``: an account and its roles, or a node and its hosts."""
+    name, _, items = value.partition("=")
     if not name:
-        raise InvalidInput(f"--account takes NAME=ROLE,ROLE…, not {value!r}")
-    return name, tuple(role for role in roles.split(",") if role)
+        raise InvalidInput(f"--account and --node take NAME=ITEM,ITEM…, not {value!r}")
+    return name, tuple(item for item in items.split(",") if item)
 
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
@@ -50,14 +51,21 @@ def member(
     new_key: NewKeyOptions,
     organization: Annotated[str, typer.Option("--org", help="The organization's id.")],
     chain_id: Annotated[str, typer.Option(help="The chain the consortium agreed on.")],
-    host: Annotated[
-        list[str],
-        typer.Option(
-            help="Host name or IP address the others reach the node at (repeat; the first is "
-            "advertised, all are in its certificate)."
-        ),
-    ],
     out: Annotated[Path, typer.Option(help="New directory for the organization's material.")],
+    host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Host name or IP address the others reach the node (named after the "
+            "organization) at; repeat: the first is advertised, all are in its certificate."
+        ),
+    ] = None,
+    node: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME=HOST,…",
+            help="Instead of --host, several validator nodes: each its name and hosts (repeat).",
+        ),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Display name (default: the id).")] = None,
     role: Annotated[list[str] | None, typer.Option(help="A role of the organization.")] = None,
     account: Annotated[
@@ -81,6 +89,7 @@ def member(
     from jinqiao.provision.ceremony import MEMBERSHIP_FILE, certificate_fingerprint, make_member
 
     accounts = [_account(value) for value in account or [f"{organization}-admin=admin"]]
+    nodes = [_account(value) for value in node or []]
     roles = tuple(role or ())
     protection = new_key.protection(f"the keys of {organization}")
     signed = make_member(
@@ -88,7 +97,8 @@ def member(
         chain_id=chain_id,
         organization=GenesisOrganization(organization, name or organization, roles),
         accounts=accounts,
-        hosts=host,
+        hosts=host or (),
+        nodes=nodes,
         api_port=api_port,
         p2p_port=p2p_port,
         bind_host=bind,
@@ -102,7 +112,10 @@ def member(
                 "organization": organization,
                 "membership_file": str(out / MEMBERSHIP_FILE),
                 "ca_fingerprint": fingerprint,
-                "node_home": str(out / "nodes" / organization),
+                "node_homes": [
+                    str(out / "nodes" / validator.name)
+                    for validator in signed.membership.validators
+                ],
             }
         )
         return

@@ -82,6 +82,7 @@ MAX_MEMBERSHIP_FILES = MAX_VALIDATORS
 MAX_PARAMETERS_BYTES = 1024 * 1024
 MAX_ACCOUNTS_PER_MEMBER = 100
 MAX_HOSTS = 16
+MAX_NODES_PER_MEMBER = 16
 _HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*")
 
 
@@ -190,22 +191,32 @@ def make_member(
     chain_id: str,
     organization: GenesisOrganization,
     accounts: Sequence[tuple[str, tuple[str, ...]]],
-    hosts: Sequence[str],
+    hosts: Sequence[str] = (),
+    nodes: Sequence[tuple[str, Sequence[str]]] = (),
     api_port: int,
     p2p_port: int,
     protection: KeyProtection,
     bind_host: str = "0.0.0.0",  # noqa: S104 - a consortium's node listens on its host's network
     crypto_suite: str = DEFAULT_SUITE,
 ) -> SignedMembership:
-    """Step 1, on the organization's machine: every key and certificate of one organization with
-    one validator node named after it, and its signed membership file, in ``directory`` (new or
-    empty). ``hosts`` are the names and addresses the others reach the node at: the first is
-    advertised, all are in the node's certificate."""
+    """Step 1, on the organization's machine: every key and certificate of one organization and
+    of its validator nodes, and its signed membership file, in ``directory`` (new or empty).
+
+    One node named after the organization, reached at ``hosts``, or several: ``nodes`` as
+    (name, hosts). A node's hosts are the names and addresses the others reach it at: the first
+    is advertised, all are in its certificate. Everything is checked before anything is
+    written."""
     get_suite(crypto_suite)
-    if not hosts or len(hosts) > MAX_HOSTS:
-        raise InvalidInput(f"give 1..{MAX_HOSTS} --host values: where the others reach the node")
-    for host in hosts:
-        _check_host(host)
+    if bool(hosts) == bool(nodes):
+        raise InvalidInput("give the node's --host values, or --node NAME=HOST,… for each node")
+    planned = [(organization.id, list(hosts))] if hosts else [(n, list(h)) for n, h in nodes]
+    if len(planned) > MAX_NODES_PER_MEMBER:
+        raise InvalidInput(f"an organization submits at most {MAX_NODES_PER_MEMBER} nodes")
+    for _, node_hosts in planned:
+        if not node_hosts or len(node_hosts) > MAX_HOSTS:
+            raise InvalidInput(f"give 1..{MAX_HOSTS} hosts per node: where the others reach it")
+        for host in node_hosts:
+            _check_host(host)
     if not 1 <= len(accounts) <= MAX_ACCOUNTS_PER_MEMBER:
         raise InvalidInput(f"an organization submits 1..{MAX_ACCOUNTS_PER_MEMBER} accounts")
     if not any(ADMIN_ROLE in roles for _, roles in accounts):
@@ -215,11 +226,10 @@ def make_member(
             raise InvalidInput(f"the {port_name} must be 1..65535")
     if directory.exists() and any(directory.iterdir()):
         raise InvalidInput(f"{directory} is not empty; choose a new directory")
-    node_name = organization.id
     ca_key, ca_certificate = make_organization_ca(organization.id)
     ca_pem = ca_certificate.public_bytes(serialization.Encoding.PEM)
     organization = msgspec.structs.replace(organization, tls_ca_certificate=ca_pem.decode())
-    validator_signer = generate_key(crypto_suite)
+    validator_signers = [generate_key(crypto_suite) for _ in planned]
     account_signers = [(name, roles, generate_key(crypto_suite)) for name, roles in accounts]
     membership = Membership(
         format=MEMBERSHIP_FORMAT,
@@ -230,26 +240,33 @@ def make_member(
             GenesisAccount(name, organization.id, signer.public_key.hex(), roles)
             for name, roles, signer in account_signers
         ),
-        validators=(
-            GenesisValidator(node_name, organization.id, validator_signer.public_key.hex()),
+        validators=tuple(
+            GenesisValidator(name, organization.id, signer.public_key.hex())
+            for (name, _), signer in zip(planned, validator_signers, strict=True)
         ),
-        nodes=(
-            MemberNode(node_name, hosts[0], p2p_port, f"https://{_url_host(hosts[0])}:{api_port}"),
+        nodes=tuple(
+            MemberNode(
+                name, node_hosts[0], p2p_port, f"https://{_url_host(node_hosts[0])}:{api_port}"
+            )
+            for name, node_hosts in planned
         ),
     )
     _check_membership_content(membership, "the new membership")
     signed = SignedMembership(membership, sign_membership(ca_key, membership))
-    home = directory / "nodes" / node_name
-    config = NodeConfig(
-        name=node_name,
-        api_host=bind_host,
-        api_port=api_port,
-        p2p_host=bind_host,
-        p2p_port=p2p_port,
-        advertised_host=hosts[0],
-        api_hosts=(*dict.fromkeys(hosts), "localhost", "127.0.0.1"),
-    )
-    config.check()  # a bad --bind is refused before anything is written
+    configs = [
+        NodeConfig(
+            name=name,
+            api_host=bind_host,
+            api_port=api_port,
+            p2p_host=bind_host,
+            p2p_port=p2p_port,
+            advertised_host=node_hosts[0],
+            api_hosts=(*dict.fromkeys(node_hosts), "localhost", "127.0.0.1"),
+        )
+        for name, node_hosts in planned
+    ]
+    for config in configs:
+        config.check()  # a bad --bind is refused before anything is written
     directory.mkdir(parents=True, exist_ok=True)
     save_new(directory / "ca" / "tls-ca.key", pem_key(ca_key), mode=PRIVATE_FILE_MODE)
     save_atomically(directory / "ca" / "tls-ca.crt", ca_pem, mode=PUBLIC_FILE_MODE)
@@ -259,13 +276,15 @@ def make_member(
         write_client_credentials(
             directory, name, organization.id, roles, ca_key, ca_certificate, ca_pem
         )
-    save_atomically(home / "config.json", dump_config(config), mode=PUBLIC_FILE_MODE)
-    save_key(home / config.validator_key_file, validator_signer, protection)
-    node_key, node_certificate = make_node_certificate(
-        node_name, organization.id, ca_key, ca_certificate, hosts=tuple(hosts)
-    )
-    # Until ``check`` installs the consortium's roots, the node trusts its own root only.
-    write_node_tls(home, node_key, node_certificate, ca_pem)
+    for config, (_, node_hosts), signer in zip(configs, planned, validator_signers, strict=True):
+        home = directory / "nodes" / config.name
+        save_atomically(home / "config.json", dump_config(config), mode=PUBLIC_FILE_MODE)
+        save_key(home / config.validator_key_file, signer, protection)
+        node_key, node_certificate = make_node_certificate(
+            config.name, organization.id, ca_key, ca_certificate, hosts=tuple(node_hosts)
+        )
+        # Until ``check`` installs the consortium's roots, the node trusts its own root only.
+        write_node_tls(home, node_key, node_certificate, ca_pem)
     save_atomically(directory / MEMBERSHIP_FILE, dump_membership(signed), mode=PUBLIC_FILE_MODE)
     return signed
 

@@ -307,3 +307,10 @@ def test_four_organizations_in_four_namespaces(tmp_path: Path) -> None:
                     break
                 assert time.monotonic() < deadline, f"balances {balances}:\n{_logs(work)}"
                 time.sleep(1.0)
+
+
+def test_without_root_it_fails_saying_what_it_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never a skip: a user without CAP_NET_ADMIN is told what the test needs."""
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(pytest.fail.Exception, match=r"needs root \(CAP_NET_ADMIN"):
+        _require_root()

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e
+
 ORGANIZATIONS = ("bank-a", "bank-b", "bank-c", "bank-d")
 CHAIN_ID = "jinqiao-netns"
 API_PORT = 9400

@@ -5,6 +5,8 @@ answers to the advertised host; a bad value stops it before it starts, naming th
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -51,8 +53,26 @@ def test_the_environment_decides_port_and_advertised_host(tmp_path: Path) -> Non
         assert advertised.status_code == 200, advertised.text
         other = node.http.get(f"{node.url}/v1/status", headers={"Host": "other.example"})
         assert other.status_code == 400 and other.json()["code"] == "untrusted_host"
+        # The container image's health check, run as written against this node's home.
+        check = subprocess.run(
+            shlex.split(_health_check().replace("/var/lib/jinqiao/node", str(node.home))),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            env=environment,
+        )
+        assert check.returncode == 0, check.stderr
     finally:
         assert node.stop() == 0, node.log()
+
+
+def _health_check() -> str:
+    """The command of the Containerfile's ``HEALTHCHECK … CMD``, with the image's ``python``."""
+    text = (Path(__file__).resolve().parents[2] / "deploy" / "Containerfile").read_text()
+    (command,) = re.findall(r"HEALTHCHECK .*?CMD (.*)", text.replace("\\\n", " "))
+    assert command.startswith("python ")
+    return f"{shlex.quote(sys.executable)} {command.removeprefix('python ')}"
 
 
 def test_a_bad_variable_stops_the_node_naming_it(tmp_path: Path) -> None:

@@ -37,6 +37,8 @@ CORS_MAX_AGE_S = 600
 def trusted_hosts(config: NodeConfig, port: int) -> frozenset[str] | None:
     """Every accepted ``Host`` value (lower case), or None when any host is accepted."""
     names = {name.lower() for name in (*config.api_hosts, config.api_host)}
+    if config.advertised_host:
+        names.add(config.advertised_host.lower())
     if "*" in names:
         return None
     names = {f"[{name}]" if ":" in name and not name.startswith("[") else name for name in names}

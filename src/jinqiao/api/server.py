@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 import signal
 import ssl
@@ -28,6 +29,7 @@ from jinqiao.api.exposure import with_request_guard
 from jinqiao.core.errors import InvalidInput
 from jinqiao.epcis import SchemaValidator
 from jinqiao.keys import load_key
+from jinqiao.node.config import load_config
 from jinqiao.node.service import Node
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,9 @@ def raise_open_files_limit() -> int:
 
 
 async def serve(home: Path, *, api_port: int | None = None) -> None:
-    node = Node(home)
+    # The JINQIAO_* variables of the environment override the configuration's addresses
+    # (node.config.ENVIRONMENT_OVERRIDES): a container or a unit file decides where it binds.
+    node = Node(home, config=load_config(home, environment=os.environ))
     configure_logging(node.config.log_level)
     limits = node.config.api_limits
     open_files = raise_open_files_limit()

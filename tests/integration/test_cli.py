@@ -335,6 +335,14 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
     due = next(line for line in story.splitlines() if line.startswith("loan:"))
     assert "20,000.00 CNY outstanding" in due and "10,000.00 CNY principal" in due
     assert "100.00 CNY interest" in due and "current" in due and "verified" in due
+    # The credit story (issue 13, item 9): consent, a record derived from the demo's card
+    # payments, a score with reasons, a decision and the loan it grants as a record, the proven
+    # access log, erasure, and a score refused afterwards.
+    credit = result.stdout[result.stdout.index("credit — consented data") :]
+    for step in ("consent:", "derives payment activity", "reasons:", "decision:", "loan:"):
+        assert step in credit, step
+    assert "access log (proven" in credit and "records" in credit and "score" in credit
+    assert "erasure:" in credit and "subject_erased" in credit
     # Its report files come with their proof bundles, and each pair checks offline.
     bundles = sorted((tmp_path / "demo").rglob("*.proofs.json"))
     assert len(bundles) == 3, bundles

@@ -22,6 +22,8 @@ from jinqiao.credit.training import MIN_INFORMATION_VALUE, REGULARISATION_CS, Tr
 from jinqiao.credit.training_data import (
     GERMAN_CREDIT_PROTECTED,
     GERMAN_CREDIT_TARGET,
+    MAX_TRAINING_BYTES,
+    MAX_TRAINING_ROWS,
     MIN_CLASS_ROWS,
     german_credit_path,
     load_training_file,
@@ -98,6 +100,20 @@ def test_unreadable_and_foreign_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as protected:
         load_training_file(path, "bad", ("sex",))
     assert protected.value.code == "unknown_protected_column"
+
+
+def test_a_training_file_over_the_limits_is_refused(tmp_path: Path) -> None:
+    """Over 256 MiB (a sparse file: refused by its size, before a byte is read) or over
+    1,000,000 rows: ``training_file_too_large``."""
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as file:
+        file.truncate(MAX_TRAINING_BYTES + 1)
+    many = tmp_path / "many.csv"
+    many.write_text("x,bad\n" + "1,0\n" * (MAX_TRAINING_ROWS + 1))
+    for path in (huge, many):
+        with pytest.raises(InvalidInput) as refused:
+            load_training_file(path, "bad")
+        assert refused.value.code == "training_file_too_large", path.name
 
 
 @pytest.mark.slow

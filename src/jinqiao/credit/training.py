@@ -90,6 +90,23 @@ class ModelArtifact(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 @dataclass(frozen=True)
+class FitSettings:
+    """How one scorecard is fitted (``_fit``). The defaults are the trainer's; the others exist
+    to measure alternatives (``tools/credit_settings.py``, ADR 0036)."""
+
+    min_prebin_share: float = MIN_PREBIN_SHARE
+    monotonic_trend: str = "auto"
+    min_information_value: float | None = MIN_INFORMATION_VALUE
+    regularisation_c: float | None = None
+    """A fixed ``C``; ``None``: chosen by the inner CV."""
+    min_bin_share: float | None = None
+    max_bins: int | None = None
+    category_cutoff: float | None = None
+    """optbinning's ``min_bin_size``, ``max_n_bins`` and ``cat_cutoff`` (rare categories
+    grouped); ``None``: optbinning's defaults."""
+
+
+@dataclass(frozen=True)
 class TrainingOptions:
     model_id: str = "german-credit"
     version: int = 1
@@ -97,6 +114,16 @@ class TrainingOptions:
     holdout_fraction: float = HOLDOUT_FRACTION
     seed: int = SEED
     cutoff: int | None = None
+    fit: FitSettings = FitSettings()
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """One held-out fold: its AUC and KS, and the ``C`` its training folds chose."""
+
+    auc: float
+    ks: float
+    regularisation_c: float
 
 
 @dataclass(frozen=True)
@@ -173,30 +200,18 @@ def train(data: TrainingData, options: TrainingOptions = TrainingOptions()) -> T
     """Cross-validate, fit and measure a scorecard on ``data`` (module docstring)."""
     import numpy
     from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
-    from sklearn.model_selection import StratifiedKFold, train_test_split
+    from sklearn.model_selection import train_test_split
 
     started = time.perf_counter()
-    frame = _frame(data)
+    frame = frame_of(data)
     bad = numpy.asarray(data.bad)
     rows = numpy.arange(data.rows)
     development, holdout = train_test_split(
         rows, test_size=options.holdout_fraction, stratify=bad, random_state=options.seed
     )
-    folds = StratifiedKFold(options.folds, shuffle=True, random_state=options.seed)
-    aucs: list[float] = []
-    kss: list[float] = []
-    fold_cs: list[float] = []
-    for fit_rows, test_rows in folds.split(development, bad[development]):
-        fold_model = _fit(
-            data, frame.iloc[development[fit_rows]], bad[development[fit_rows]], options.seed
-        )
-        fold_cs.append(_chosen_c(fold_model))
-        probability = fold_model.predict_proba(frame.iloc[development[test_rows]])[:, 1]
-        auc = float(roc_auc_score(bad[development[test_rows]], probability))
-        false_rate, true_rate, _ = roc_curve(bad[development[test_rows]], probability)
-        aucs.append(auc)
-        kss.append(float(max(true_rate - false_rate)))
-    scorecard = _fit(data, frame.iloc[development], bad[development], options.seed)
+    folds = cross_validate(data, frame, bad, development, options.folds, options.seed, options.fit)
+    aucs = [fold.auc for fold in folds]
+    scorecard = _fit(data, frame.iloc[development], bad[development], options.seed, options.fit)
     holdout_probability = scorecard.predict_proba(frame.iloc[holdout])[:, 1]
     development_scores = scorecard.score(frame.iloc[development])
     holdout_scores = scorecard.score(frame.iloc[holdout])
@@ -217,10 +232,10 @@ def train(data: TrainingData, options: TrainingOptions = TrainingOptions()) -> T
         categorical=list(data.categorical),
         selected=_selected(scorecard),
         regularisation_c=_chosen_c(scorecard),
-        fold_regularisation_c=fold_cs,
+        fold_regularisation_c=[fold.regularisation_c for fold in folds],
         folds=options.folds,
         auc=MeanSd.of(aucs),
-        ks=MeanSd.of(kss),
+        ks=MeanSd.of([fold.ks for fold in folds]),
         gini=MeanSd.of([2 * auc - 1 for auc in aucs]),
         holdout_auc=holdout_auc,
         holdout_ks=float(max(true_rate - false_rate)),
@@ -250,7 +265,50 @@ def train(data: TrainingData, options: TrainingOptions = TrainingOptions()) -> T
     return report
 
 
-def _frame(data: TrainingData) -> Any:
+def cross_validate(
+    data: TrainingData,
+    frame: Any,
+    bad: Any,
+    rows: Any,
+    folds: int,
+    seed: int,
+    settings: FitSettings = FitSettings(),
+) -> list[FoldResult]:
+    """Stratified ``folds``-fold CV over ``rows`` (indexes into ``frame`` and ``bad``): each fold
+    fitted on the others only and measured on itself (``fold_result``)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    splits = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    return [
+        fold_result(data, frame, bad, rows[fit_rows], rows[test_rows], seed, settings)
+        for fit_rows, test_rows in splits.split(rows, bad[rows])
+    ]
+
+
+def fold_result(
+    data: TrainingData,
+    frame: Any,
+    bad: Any,
+    fit_rows: Any,
+    test_rows: Any,
+    seed: int,
+    settings: FitSettings = FitSettings(),
+) -> FoldResult:
+    """A scorecard fitted on ``fit_rows`` only (``_fit``), measured on ``test_rows``."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    model = _fit(data, frame.iloc[fit_rows], bad[fit_rows], seed, settings)
+    probability = model.predict_proba(frame.iloc[test_rows])[:, 1]
+    false_rate, true_rate, _ = roc_curve(bad[test_rows], probability)
+    return FoldResult(
+        float(roc_auc_score(bad[test_rows], probability)),
+        float(max(true_rate - false_rate)),
+        _chosen_c(model),
+    )
+
+
+def frame_of(data: TrainingData) -> Any:
+    """The inputs as the pandas frame optbinning takes."""
     import pandas
 
     return pandas.DataFrame(
@@ -261,7 +319,9 @@ def _frame(data: TrainingData) -> Any:
     )
 
 
-def _fit(data: TrainingData, frame: Any, bad: Any, seed: int) -> Any:
+def _fit(
+    data: TrainingData, frame: Any, bad: Any, seed: int, settings: FitSettings = FitSettings()
+) -> Any:
     """A points scorecard fitted on ``frame`` only (ADR 0036): optimal binning of every numeric
     input with its trend chosen by optbinning (``auto``: ascending, descending, peak or valley)
     from pre-bins of at least ``MIN_PREBIN_SHARE`` of the rows, optimal grouping of every
@@ -274,15 +334,19 @@ def _fit(data: TrainingData, frame: Any, bad: Any, seed: int) -> Any:
     from sklearn.model_selection import StratifiedKFold
 
     numeric = [name for name in data.inputs if name not in data.categorical]
+    floor = settings.min_information_value
     binning = BinningProcess(
         list(data.inputs),
         categorical_variables=list(data.categorical),
-        min_prebin_size=MIN_PREBIN_SHARE,
-        binning_fit_params={name: {"monotonic_trend": "auto"} for name in numeric},
-        selection_criteria={"iv": {"min": MIN_INFORMATION_VALUE}},
+        min_prebin_size=settings.min_prebin_share,
+        binning_fit_params={
+            name: _binning_params(settings, name in numeric) for name in data.inputs
+        },
+        selection_criteria=None if floor is None else {"iv": {"min": floor}},
     )
+    fixed = settings.regularisation_c
     estimator = LogisticRegressionCV(
-        Cs=list(REGULARISATION_CS),
+        Cs=list(REGULARISATION_CS) if fixed is None else [fixed],
         cv=StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed),
         scoring="roc_auc",
         # Newton's method on at most a few dozen WOE columns: on German Credit the C and the
@@ -311,11 +375,22 @@ def _fit(data: TrainingData, frame: Any, bad: Any, seed: int) -> Any:
             if binned is None or len(binned.get_support(names=True)):
                 raise
             raise InvalidInput(
-                f"no input column has an information value of at least {MIN_INFORMATION_VALUE}"
+                f"no input column has an information value of at least {floor}"
                 f" on {len(bad)} training rows: nothing in the file predicts the target",
                 code="no_predictive_inputs",
             ) from None
     return scorecard
+
+
+def _binning_params(settings: FitSettings, numeric: bool) -> dict[str, Any]:
+    params: dict[str, Any] = {"monotonic_trend": settings.monotonic_trend} if numeric else {}
+    if settings.min_bin_share is not None:
+        params["min_bin_size"] = settings.min_bin_share
+    if settings.max_bins is not None:
+        params["max_n_bins"] = settings.max_bins
+    if settings.category_cutoff is not None and not numeric:
+        params["cat_cutoff"] = settings.category_cutoff
+    return params
 
 
 def _chosen_c(scorecard: Any) -> float:
@@ -498,4 +573,15 @@ def _integer_bins(splits: list[float], points: list[float]) -> tuple[Bin, ...]:
     return tuple(bins)
 
 
-__all__ = ["ModelArtifact", "TrainingOptions", "TrainingReport", "export", "train"]
+__all__ = [
+    "FitSettings",
+    "FoldResult",
+    "ModelArtifact",
+    "TrainingOptions",
+    "TrainingReport",
+    "cross_validate",
+    "export",
+    "fold_result",
+    "frame_of",
+    "train",
+]

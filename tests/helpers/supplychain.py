@@ -73,7 +73,12 @@ OPS = {
 }
 
 
-def make_chain() -> Chain:
+def make_chain(
+    extra_organizations: tuple[GenesisOrganization, ...] = (),
+    extra_accounts: tuple[AccountSpec, ...] = (),
+) -> Chain:
+    """The supply chain's consortium; ``extra_…`` add members of other apps (e.g. a credit
+    member deriving records from receivables)."""
     wallets = {"brand-treasury": FUNDS, "bank-ops": FUNDS}
     token = base_token_config(
         wallets,
@@ -83,8 +88,8 @@ def make_chain() -> Chain:
         ),
     )
     genesis = make_genesis(
-        organizations=ORGANIZATIONS,
-        accounts=ACCOUNTS,
+        organizations=ORGANIZATIONS + extra_organizations,
+        accounts=ACCOUNTS + extra_accounts,
         contracts={
             "token": token,
             SUPPLYCHAIN: {"company_prefixes": [{"prefix": BRAND_PREFIX, "organization": "brand"}]},

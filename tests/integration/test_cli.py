@@ -345,6 +345,14 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
         (label,) = zxingcpp.read_barcodes(qr)
     assert label.text.startswith("https://id.gs1.org/01/") and "sig=" in label.text
     assert next((tmp_path / "demo").rglob("case-0-journey.png")).stat().st_size > 10_000
+    # The credit story (issue 13, item 9): consent, a record derived from the demo's card
+    # payments, a score with reasons, a decision and the loan it grants as a record, the proven
+    # access log, erasure, and a score refused afterwards.
+    credit = result.stdout[result.stdout.index("credit — consented data") :]
+    for step in ("consent:", "derives payment activity", "reasons:", "decision:", "loan:"):
+        assert step in credit, step
+    assert "access log (proven" in credit and "records" in credit and "score" in credit
+    assert "erasure:" in credit and "subject_erased" in credit
     # Its report files come with their proof bundles, and each pair checks offline.
     bundles = sorted((tmp_path / "demo").rglob("*.proofs.json"))
     assert len(bundles) == 3, bundles

@@ -21,6 +21,8 @@ import zxingcpp
 from PIL import Image
 from typer.testing import CliRunner
 
+from jinqiao.apps.credit.derived import receivable_reference
+from jinqiao.apps.credit.model import DEFAULTS, RECOVERIES, REPAYMENTS
 from jinqiao.apps.supplychain.identifiers import parse_key
 from jinqiao.apps.supplychain.model import (
     INVOICE,
@@ -31,6 +33,8 @@ from jinqiao.apps.supplychain.model import (
 from jinqiao.cli.main import app
 from jinqiao.client import Client, ClientError, TransactionResult
 from jinqiao.core.crypto import Signer
+from jinqiao.core.errors import InvalidInput
+from jinqiao.credit import CreditStore, subject_hash
 from jinqiao.epcis import EpcisError, SchemaValidator, parse_document
 from jinqiao.epcis.build import ObjectEventSpec, xml_document
 from jinqiao.keys import InsecurePlaintext, load_key
@@ -48,6 +52,8 @@ SHANGHAI = "urn:epc:id:sgln:6901234.00001.0"
 SHENZHEN = "urn:epc:id:sgln:6901234.00002.0"
 FACE_VALUE = 1_000_000  # CNY 10,000.00
 FUNDS = 10**10
+BRAND_USCC = "91110000600037341L"
+"""The brand's unified social credit code (a valid check digit), known to its bank."""
 
 
 def sgtin(serial: int | str) -> str:
@@ -350,6 +356,61 @@ def test_a_receivable_is_split_factored_and_repaid(net: Net) -> None:
     assert token.balance("CNY", net.address("tier3-ops")) == 200_000
     root = sc.root(root_id)
     assert root is not None and root.repaid
+
+
+def test_a_receivable_paid_past_due_becomes_the_obligors_credit_records(net: Net) -> None:
+    """Issue 13, item 2: receivables on the ledger become behaviour records of the obligor,
+    derived from proven reads (the root and its events' blocks), never typed in; bank-a stores
+    them encrypted and commits them. A forged or foreign event is refused."""
+    sc = net.client.supplychain
+    invoice = hashlib.sha256(b"invoice INV-2026-0777").digest()
+    due_ms = int(time.time() * 1000) + 3_000
+    confirmed = _ok(_confirm(net, due_ms, Backing(INVOICE, invoice, FACE_VALUE)))
+    root_id = sc.receivable_id(confirmed)
+    while int(time.time() * 1000) <= due_ms + 500:
+        time.sleep(0.25)
+    _ok(sc.mark_past_due(net.key("bank-a-funder"), root_id))
+    _ok(sc.repay(net.key("brand-treasury"), root_id))
+    wanted = {"ReceivablePastDue", "ReceivableRepaid"}
+    found: dict[str, dict[str, Any]] = {}
+    stream = net.client.events(contract="supplychain", from_height=confirmed.height, timeout_s=10)
+    for event in stream:
+        if event["name"] in wanted and event["attributes"].get("root_id") == root_id:
+            found[event["name"]] = event
+        if set(found) == wanted:
+            break
+    brand = subject_hash(hashlib.sha256(b"test consortium key").digest(), "firm", BRAND_USCC)
+    credit = net.client.credit
+    bodies = credit.receivable_records(brand, root_id, list(found.values()))
+    assert [(b.category, b.amount_minor, b.days_past_due) for b in bodies] == [
+        (DEFAULTS, FACE_VALUE, 0),
+        (REPAYMENTS, FACE_VALUE, 0),  # repaid within a day of its due time
+        (RECOVERIES, FACE_VALUE, 0),
+    ]
+    assert {b.reference for b in bodies} == {receivable_reference(root_id)}
+    with CreditStore(net.directory / "bank-a-credit.sqlite", net.client.suite.hash) as store:
+        for body in bodies:
+            stored = store.add(body)
+            _ok(
+                credit.submit_record(
+                    net.key("bank-a-credit"),
+                    brand,
+                    stored.category,
+                    stored.period,
+                    stored.commitment,
+                )
+            )
+    subject = credit.subject(brand)
+    assert subject is not None and subject.records == 3 and subject.known_by == ("bank-a",)
+    forged = dict(found["ReceivableRepaid"], attributes={"root_id": root_id, "parts": 9})
+    with pytest.raises(VerificationError):
+        credit.receivable_records(brand, root_id, [forged])
+    with pytest.raises(InvalidInput) as refused:
+        credit.receivable_records(brand, root_id + 1, [found["ReceivableRepaid"]])
+    assert refused.value.code == "invalid_input"
+    with pytest.raises(InvalidInput) as refused:
+        credit.receivable_records(brand, 999_999, [])
+    assert refused.value.code == "unknown_receivable"
 
 
 # -- bad input: a code each, nothing changes --------------------------------------------------

@@ -269,6 +269,35 @@ def test_a_score_is_base_plus_points_with_the_biggest_losses_as_reasons() -> Non
     assert decide(sha256, POLICY, middle).outcome == "limit"
 
 
+def test_the_score_report_is_a_png_of_the_score_reasons_and_who_looked() -> None:
+    """Issue 13, item 8: the subject's score report as a picture (a PNG of the stated size with
+    something drawn on it)."""
+    import io
+
+    from PIL import Image
+
+    from jinqiao.credit.figures import score_report_png
+
+    features = {
+        "late_repayments_12m": 4,
+        "on_time_pct_12m": 50,
+        "unrecovered_defaults": 1,
+        "inquiries_6m": 2,
+        "months_on_file": None,
+    }
+    result = score(
+        MODEL, features, subject=ALICE, as_of_ms=AS_OF_MS, record_count=3, access_sequence=2
+    )
+    looked = [
+        Access(n, kind, "lender", bytes(20), 0, "loan_approval", ("loans",), 10 + n, AS_OF_MS)
+        for n, kind in enumerate(("records", "score"))
+    ]
+    png = score_report_png(result, looked, title="Score report", decision="decline")
+    image = Image.open(io.BytesIO(png))
+    assert (image.format, image.size) == ("PNG", (1300, 600))
+    assert sum(1 for count in image.convert("L").histogram() if count) > 10  # drawn, not blank
+
+
 # -- end to end: store, chain, lender, auditor ----------------------------------------------------
 
 

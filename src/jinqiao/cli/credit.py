@@ -256,6 +256,13 @@ def _print_training(report: TrainingReport) -> None:
         f" {len(report.inputs)} inputs ({len(report.categorical)} categorical);"
         f" trained in {report.training_seconds:.1f} s"
     )
+    dropped = [name for name in report.inputs if name not in report.selected]
+    console.print(
+        f"kept {len(report.selected)} of {len(report.inputs)} inputs by information value"
+        f"{' (dropped: ' + ', '.join(dropped) + ')' if dropped else ''};"
+        f" C {report.regularisation_c:.3g} by inner CV"
+        f" (outer folds: {', '.join(f'{c:.3g}' for c in report.fold_regularisation_c)})"
+    )
     console.print(
         f"{report.folds}-fold CV  AUC {report.auc.mean:.3f} ± {report.auc.sd:.3f}"
         f"  KS {report.ks.mean:.3f} ± {report.ks.sd:.3f}"

@@ -15,9 +15,11 @@ hash. The disclosures come from the submitters' stores (``jinqiao.credit.CreditS
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from jinqiao.apps.credit.derived import receivable_records
 from jinqiao.apps.credit.model import (
     CREDIT,
     Access,
@@ -47,6 +49,7 @@ from jinqiao.apps.credit.model import (
     score_key,
     subject_key,
 )
+from jinqiao.apps.credit.records import RecordBody
 from jinqiao.apps.credit.scorecard import (
     Decision,
     ScoreResult,
@@ -56,6 +59,7 @@ from jinqiao.apps.credit.scorecard import (
     result_hash,
 )
 from jinqiao.apps.credit.scoring import Disclosure, score_subject
+from jinqiao.apps.supplychain.model import SUPPLYCHAIN
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput
@@ -63,6 +67,9 @@ from jinqiao.core.limits import MAX_PROOF_BYTES
 
 if TYPE_CHECKING:
     from jinqiao.client.client import Client, TransactionResult
+
+RECEIVABLE_EVENTS = ("ReceivablePastDue", "ReceivableRepaid")
+"""The supply chain's events whose block times date a receivable's records."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,42 @@ class CreditClient:
         """Log a read of ``categories`` (the submitters disclose only to a logged reader)."""
         args = ReadRecordsArgs(subject, consent_id, purpose, tuple(sorted(categories)))
         return self._send(reader, "read_records", args)
+
+    def receivable_records(
+        self, subject: bytes, root_id: int, events: Sequence[Mapping[str, Any]]
+    ) -> list[RecordBody]:
+        """The records that receivable ``root_id`` gives its obligor ``subject``
+        (``apps.credit.derived.receivable_records``), from the ledger: the root read with proofs
+        and the block times of its ``ReceivablePastDue`` and ``ReceivableRepaid`` events. Each
+        event is given as the event stream delivered it and proven against its transaction's
+        receipt (``Client.prove_event``, ``VerificationError`` if it differs); its time is that
+        of its block's header. ``invalid_input`` for an event of another kind or receivable, or
+        twice; ``unknown_receivable`` for a root the ledger does not hold (proven absence)."""
+        if len(events) > len(RECEIVABLE_EVENTS):
+            raise InvalidInput("a receivable has at most two such events", code="invalid_input")
+        times: dict[str, int] = {}
+        for event in events:
+            proven = self._client.prove_event(event)
+            if (
+                proven.contract != SUPPLYCHAIN
+                or proven.name not in RECEIVABLE_EVENTS
+                or proven.attribute("root_id") != root_id
+                or proven.name in times
+            ):
+                raise InvalidInput(
+                    f"{proven.contract}.{proven.name} is not a marking or repayment of receivable"
+                    f" {root_id}, or is given twice",
+                    code="invalid_input",
+                )
+            times[proven.name] = self._client.header(int(event["height"])).time_ms
+        root = self._client.supplychain.root(root_id)
+        if root is None:
+            raise InvalidInput(
+                f"receivable {root_id} is not on the ledger", code="unknown_receivable"
+            )
+        return receivable_records(
+            subject, root, times.get("ReceivablePastDue"), times.get("ReceivableRepaid")
+        )
 
     def erase(self, signer: Signer, subject: bytes) -> TransactionResult:
         return self._send(signer, "erase_subject", SubjectArgs(subject))

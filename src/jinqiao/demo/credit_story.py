@@ -13,7 +13,9 @@ from rich.panel import Panel
 
 from jinqiao.apps.credit.derived import payment_activity
 from jinqiao.apps.credit.features import period_of_time
-from jinqiao.apps.credit.model import ScorecardModel
+from jinqiao.apps.credit.model import DECLINE, LOANS, ScorecardModel
+from jinqiao.apps.credit.records import RecordBody
+from jinqiao.apps.credit.scorecard import Decision
 from jinqiao.apps.payments.model import Payment
 from jinqiao.client import Client, ClientError
 from jinqiao.core.crypto import Signer
@@ -85,6 +87,7 @@ def run_credit_story(
     with (
         CreditStore(directory / "bank-a-credit.sqlite", client.suite.hash) as bank_a,
         CreditStore(directory / "bank-b-credit.sqlite", client.suite.hash) as bank_b,
+        CreditStore(directory / "ecfin-credit.sqlite", client.suite.hash) as ecfin,
     ):
         desk = CreditDesk(
             client,
@@ -95,9 +98,25 @@ def run_credit_story(
             stores={
                 "bank-a": (keys["bank-a-credit"], bank_a),
                 "bank-b": (keys["bank-b-credit"], bank_b),
+                "ecfin": (keys["ecfin-credit"], ecfin),
             },
         )
         _story(desk, model, report, directory, seed)
+
+
+def _open_loan(desk: CreditDesk, subject: bytes, decision: Decision, period: int) -> None:
+    """A loan the decision grants becomes a behaviour record of the lender (issue 13, item 6):
+    stored in its own store and committed like any other, so the next score sees it."""
+    if decision.outcome == DECLINE or decision.limit_minor == 0:
+        console.print("loan: declined, so no loan record")
+        return
+    signer, store = desk.stores[desk.lender_organization]
+    loan = RecordBody(subject, LOANS, period, "demo-loan-1", decision.limit_minor, 0, 0, 0)
+    committed = commit_records(desk.client, signer, store, [loan])[0]
+    console.print(
+        f"loan: ecfin lends {decision.limit_minor / 100:,.2f} CNY and commits it as a loans"
+        f" record (block {committed.height}); its repayments follow as repayments records"
+    )
 
 
 def _show_training(report: TrainingReport, directory: Path) -> None:
@@ -186,6 +205,7 @@ def _story(
         f"decision: [bold]{decision.outcome}[/], limit {decision.limit_minor / 100:,.2f} CNY"
         + (f", reasons {', '.join(decision.reason_codes)}" if decision.reason_codes else "")
     )
+    _open_loan(desk, subject, decision, period)
     file = client.credit.subject_file(subject)
     console.print(f"access log (proven at height {file.height}): who looked")
     for access in file.accesses:
@@ -197,10 +217,10 @@ def _story(
         score_report_png(result, file.accesses, title="Score report", decision=decision.outcome)
     )
     ok(client.credit.erase(desk.custodian, subject), "erase_subject")
-    destroyed = bank_a.erase(subject) + bank_b.erase(subject)
+    destroyed = sum(store.erase(subject) for _, store in desk.stores.values())
     console.print(
-        f"erasure: bank-a erases the subject on chain; the stores destroy its key and"
-        f" {destroyed} records"
+        f"erasure: bank-a erases the subject on chain; the {len(desk.stores)} stores destroy its"
+        f" key and {destroyed} records"
     )
     try:
         score_with_disclosures(desk, subject, 0, model)

@@ -5,9 +5,10 @@ and the verification of a scanned item (``GET /v1/verify``).
 Every state value comes with its ``StateReadProof`` (canonical, hex) in the envelope of
 ``GET /v1/state/{contract}/{key}`` — ``key``, ``value``, ``height``, ``state_root``, ``proof`` —
 plus the decoded record. An answer made of several values reads them all at one height. An
-absent item, event, receivable or root is ``404 not_found``; a trade document, a recall and a
-verified item answer their absence with its proof (a funder checks that an invoice backs nothing
-yet; a scan of an unknown serial is proven ``unknown``). Writes go through
+absent item, event, receivable or root is ``404 not_found`` whose details prove the absence
+(docs/proofs.md §9.2); a trade document, a recall and a verified item answer their absence with
+its proof (a funder checks that an invoice backs nothing yet; a scan of an unknown serial is
+proven ``unknown``). Writes go through
 ``POST /v1/transactions`` like every other contract call.
 """
 
@@ -17,7 +18,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from jinqiao.api.openapi import LOOKUP, error_responses, hex_pattern
+from jinqiao.api.openapi import LOOKUP, error_responses, hex_pattern, with_proven_absence
+from jinqiao.api.proven import proven_absence
 from jinqiao.api.render import to_json
 from jinqiao.apps.supplychain.authenticity import (
     TRACE_EVENTS,
@@ -71,14 +73,14 @@ KeyText = Annotated[
 ]
 HashPath = Annotated[str, Path(pattern=hex_pattern(32), description="32 bytes as 64 hex digits")]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-READ = error_responses(LOOKUP)
+READ = with_proven_absence(error_responses(LOOKUP))
 IDENTIFIER_CODES = (
     "malformed_identifier",
     "invalid_check_digit",
     "malformed_uri",
     "not_serialized",
 )
-KEYED_READ = error_responses(LOOKUP, {400: IDENTIFIER_CODES})
+KEYED_READ = with_proven_absence(error_responses(LOOKUP, {400: IDENTIFIER_CODES}))
 VERIFY = error_responses(LOOKUP, {400: (*IDENTIFIER_CODES, "malformed_scan")})
 
 
@@ -119,7 +121,7 @@ def router(node: NodePort) -> APIRouter:
     ) -> dict[str, Any]:
         proof = read(key, height)
         if proof.value is None:
-            raise NotFound(missing)
+            raise proven_absence(missing, proof)
         return {name: to_json(decode_stored(proof.value, kind)), **envelope(proof)}
 
     def custody(item: Item, height: int) -> tuple[list[StateReadProof], Item]:
@@ -165,7 +167,9 @@ def router(node: NodePort) -> APIRouter:
         key = checked_key(id)
         proof = read(item_key(key.canonical), height)
         if proof.value is None:
-            raise NotFound(f"{key.canonical} was never commissioned", identifier=key.canonical)
+            raise proven_absence(
+                f"{key.canonical} was never commissioned", proof, identifier=key.canonical
+            )
         return {"id": key.canonical, **item_view(decode_stored(proof.value, Item), proof)}
 
     def read_many(keys: list[bytes], height: int) -> list[StateReadProof]:
@@ -212,7 +216,9 @@ def router(node: NodePort) -> APIRouter:
         key = checked_key(id)
         item_proof = read(item_key(key.canonical), height)
         if item_proof.value is None:
-            raise NotFound(f"{key.canonical} was never commissioned", identifier=key.canonical)
+            raise proven_absence(
+                f"{key.canonical} was never commissioned", item_proof, identifier=key.canonical
+            )
         item_record = decode_stored(item_proof.value, Item)
         entries, _ = history_page(item_record, start, limit, item_proof.header.height)
         end = start + len(entries)

@@ -147,7 +147,7 @@ class Replay(httpx.BaseTransport):
         path = request.url.path
         if path == "/v1/validators/changes":
             asked = request.url.params.get("from_height", "1")
-            if self.saved.path == path and asked == self.saved.params.get("from_height", "1"):
+            if self.saved.path == path and _same_number(asked, self.saved.params):
                 return httpx.Response(self.saved.status, json=self.saved.answer)
             if self.served_pages < len(self.pages):
                 page = self.pages[self.served_pages]
@@ -167,6 +167,12 @@ class Replay(httpx.BaseTransport):
                 "message": f"the saved answer holds no answer to {request.method} {path}",
             },
         )
+
+
+def _same_number(asked: str, params: Mapping[str, str]) -> bool:
+    """Whether a page of validator changes asked ``from_height`` is the page saved."""
+    saved = params.get("from_height", "1")
+    return asked == saved or (asked.isdigit() and saved.isdigit() and int(asked) == int(saved))
 
 
 def verify_saved(genesis: Genesis, saved: SavedAnswer) -> Verified:

@@ -4,8 +4,8 @@ of the applications' routes that read it — for the saved-answer tests and the 
 ``build_app_state`` commissions two items (one with a lot) and a pallet, packs and ships them,
 confirms a receivable backed by an invoice, grants a credit consent, commits a record, logs a
 read, registers a model and a policy, and runs a payments cycle up to its positions: about
-twenty transactions. ``app_requests`` names one request per route (found values and proven
-absences), each with the SDK call that reads and checks it live.
+twenty transactions, sent in rounds of independent ones. ``app_requests`` names one request per
+route (found values and proven absences), each with the SDK call that reads and checks it live.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,60 +74,71 @@ def _event(number: int) -> EventFields:
     return EventFields(event_hash, int(time.time() * 1000), "")
 
 
+def _together(*calls: Callable[[], TransactionResult]) -> list[TransactionResult]:
+    """Independent transactions sent at once from threads (they commit in the same blocks: the
+    set-up costs a few blocks, not one per transaction), each required to succeed."""
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return [_ok(result) for result in pool.map(lambda call: call(), calls)]
+
+
 def build_app_state(client: Client, key: Callable[[str], Signer]) -> AppState:
     """The state described in the module docstring; ``key(account name)`` loads a signer."""
-    sc = client.supplychain
-    brand, treasury = key("brand-ops"), key("brand-treasury")
-    issuer = key("clearing-treasury")
-    _ok(client.token.mint(issuer, "CNY", treasury.address, FUNDS))
-    _ok(client.token.approve(treasury, "CNY", sc.contract_address, FUNDS))
+    sc, credit, payments = client.supplychain, client.credit, client.payments
+    brand, treasury, issuer = key("brand-ops"), key("brand-treasury"), key("clearing-treasury")
+    custodian, lender = key("bank-a-credit"), key("ecfin-credit")
+    bank, acquirer = key("bank-a-treasury"), key("ecfin-settlement")
     item, pallet = sgtin("SAVED1"), f"urn:epc:id:sscc:{BRAND_PREFIX}.0000000901"
     first = _event(1)
-    _ok(sc.commission(brand, first, [item], "LOT-S"))
-    _ok(sc.commission(brand, _event(2), [pallet]))
-    _ok(sc.pack(brand, _event(3), pallet, [item]))
-    _ok(sc.ship(brand, _event(4), [pallet], "distributor"))
-    invoice = hashlib.sha256(b"saved-answer-invoice").digest()
-    tier1 = key("tier1-ops").address
-    due_ms = int(time.time() * 1000) + 90 * 86_400_000
-    confirmed = _ok(
-        sc.confirm(
-            treasury,
-            "CNY",
-            "tier1",
-            tier1,
-            FACE_VALUE,
-            due_ms,
-            [Backing(INVOICE, invoice, FACE_VALUE)],
-        )
+    subject = hashlib.sha256(b"saved-answer-subject").digest()
+    expires_ms = credit.head_time_ms() + 30 * 86_400_000
+    _, _, _, granted, _, _, _ = _together(
+        lambda: client.token.mint(issuer, "CNY", treasury.address, FUNDS),
+        lambda: sc.commission(brand, first, [item], "LOT-S"),
+        lambda: sc.commission(brand, _event(2), [pallet]),
+        lambda: credit.grant_consent(
+            custodian, subject, "ecfin", "loan_approval", CATEGORIES, expires_ms
+        ),
+        lambda: credit.register_model(lender, MODEL, METRICS),
+        lambda: payments.register_institution(issuer, "bank-a", ("card_issuer",), bank.address),
+        lambda: payments.register_institution(issuer, "ecfin", ("acquirer",), acquirer.address),
     )
+    consent_id = credit.consent_id_of(granted)
+    commitment = hashlib.sha256(b"saved-answer-record").digest()
+    cutoff = int(client.status()["height"]) + 6
+    *_, opened = _together(
+        lambda: client.token.approve(treasury, "CNY", sc.contract_address, FUNDS),
+        lambda: sc.pack(brand, _event(3), pallet, [item]),
+        lambda: credit.submit_record(key("bank-b-credit"), subject, "loans", 202605, commitment),
+        lambda: credit.set_policy(lender, "saved-loans", POLICY),
+        lambda: payments.register_merchant(acquirer, "M0001", "Tea House", "5411"),
+        lambda: payments.open_cycle(issuer, "CNY", cutoff_height=cutoff),
+    )
+    cycle_id = payments.opened_cycle_id(opened)
+    invoice = hashlib.sha256(b"saved-answer-invoice").digest()
+    due_ms = int(time.time() * 1000) + 90 * 86_400_000
+    backing = [Backing(INVOICE, invoice, FACE_VALUE)]
+    tier1 = key("tier1-ops").address
+    authorization = AuthorizeArgs(
+        "SAVED-P1", "bank-a", "ecfin", "M0001", bytes(range(32)), PAYMENT_MINOR, "CNY", "pos",
+        "debit", "A1B2C3", 1_700_000_000_000,
+    )  # fmt: skip
+    confirmed, *_ = _together(
+        lambda: sc.confirm(treasury, "CNY", "tier1", tier1, FACE_VALUE, due_ms, backing),
+        lambda: sc.ship(brand, _event(4), [pallet], "distributor"),
+        lambda: credit.read_records(lender, subject, consent_id, "loan_approval", CATEGORIES),
+        lambda: payments.authorize(bank, authorization),
+    )
+    _ok(payments.capture(acquirer, "SAVED-P1", PAYMENT_MINOR, cycle_id))
+    while int(client.status()["height"]) < cutoff:  # a block now, not an empty one in 10 s
+        _ok(payments.register_merchant(acquirer, "M0001", "Tea House", "5411"))
+    _ok(payments.close_cycle(issuer, cycle_id))
     receivable_id = sc.receivable_id(confirmed)
     receivable = sc.receivable(receivable_id)
     assert receivable is not None
-    label = sc.label(brand, item)
-
-    credit = client.credit
-    subject = hashlib.sha256(b"saved-answer-subject").digest()
-    now_ms = credit.head_time_ms()
-    granted = _ok(
-        credit.grant_consent(
-            key("bank-a-credit"), subject, "ecfin", "loan_approval", CATEGORIES,
-            now_ms + 30 * 86_400_000,
-        )
-    )  # fmt: skip
-    consent_id = credit.consent_id_of(granted)
-    commitment = hashlib.sha256(b"saved-answer-record").digest()
-    _ok(credit.submit_record(key("bank-b-credit"), subject, "loans", 202605, commitment))
-    lender = key("ecfin-credit")
-    _ok(credit.read_records(lender, subject, consent_id, "loan_approval", CATEGORIES))
-    _ok(credit.register_model(lender, MODEL, METRICS))
-    _ok(credit.set_policy(lender, "saved-loans", POLICY))
-
-    cycle_id = _closed_cycle(client, key)
     return AppState(
         item=parse_key(item).canonical,
         pallet=parse_key(pallet).canonical,
-        label=label,
+        label=sc.label(brand, item),
         event_hash=first.event_hash,
         receivable_id=receivable_id,
         root_id=receivable.root_id,
@@ -135,33 +147,6 @@ def build_app_state(client: Client, key: Callable[[str], Signer]) -> AppState:
         consent_id=consent_id,
         cycle_id=cycle_id,
     )
-
-
-def _closed_cycle(client: Client, key: Callable[[str], Signer]) -> int:
-    """A cycle with one captured payment, closed: its positions exist."""
-    clearing, bank, acquirer = (
-        key("clearing-treasury"),
-        key("bank-a-treasury"),
-        key("ecfin-settlement"),
-    )
-    payments = client.payments
-    _ok(payments.register_institution(clearing, "bank-a", ("card_issuer",), bank.address))
-    _ok(payments.register_institution(clearing, "ecfin", ("acquirer",), acquirer.address))
-    _ok(payments.register_merchant(acquirer, "M0001", "Tea House", "5411"))
-    height = int(client.status()["height"])
-    cycle_id = payments.opened_cycle_id(
-        _ok(payments.open_cycle(clearing, "CNY", cutoff_height=height + 5))
-    )
-    authorization = AuthorizeArgs(
-        "SAVED-P1", "bank-a", "ecfin", "M0001", bytes(range(32)), PAYMENT_MINOR, "CNY", "pos",
-        "debit", "A1B2C3", 1_700_000_000_000,
-    )  # fmt: skip
-    _ok(payments.authorize(bank, authorization))
-    _ok(payments.capture(acquirer, "SAVED-P1", PAYMENT_MINOR, cycle_id))
-    while int(client.status()["height"]) < height + 5:
-        time.sleep(0.2)
-    _ok(payments.close_cycle(clearing, cycle_id))
-    return cycle_id
 
 
 @dataclass

@@ -28,7 +28,13 @@ import pytest
 from jinqiao.apps.governance import ProposalArgs, ProposeArgs, SetValidatorPower
 from jinqiao.apps.token import TOKEN, balance_key, supply_key
 from jinqiao.client import Client, PendingTransaction, TransactionResult
-from jinqiao.client.saved import SavedAnswer, save_answer, verify_saved
+from jinqiao.client.saved import (
+    SavedAnswer,
+    route_pattern,
+    save_answer,
+    verifiable_routes,
+    verify_saved,
+)
 from jinqiao.core.codec import decode
 from jinqiao.core.errors import JinqiaoError
 from jinqiao.execution.identity import GOVERNANCE
@@ -404,3 +410,40 @@ def test_a_stale_answer_is_refused_under_min_height(net: Net, name: str) -> None
     )
     with pytest.raises(JinqiaoError):
         verify_saved(net.client.genesis, saved)
+
+
+COVERED_ELSEWHERE = {
+    "GET /v1/payments/institutions/{institution}": "tests/integration/test_payments_api.py",
+    "GET /v1/payments/payments/{payment_id}": "tests/integration/test_payments_api.py",
+    "GET /v1/payments/cycles/{cycle_id}": "tests/integration/test_payments_api.py",
+    "GET /v1/payments/cycles/{cycle_id}/totals": "tests/integration/test_payments_api.py",
+    "GET /v1/payments/cycles/{cycle_id}/positions/{institution}": (
+        "tests/integration/test_payments_api.py"
+    ),
+    "GET /v1/payments/cycles/{cycle_id}/institutions/{institution}": (
+        "tests/integration/test_payments_api.py"
+    ),
+    "GET /v1/payments/cycles/{cycle_id}/flows/{issuer}/{acquirer}": (
+        "tests/integration/test_payments_api.py"
+    ),
+    "GET /v1/payments/cycles/{cycle_id}/entries/{institution}/{sequence}": (
+        "tests/integration/test_payments_api.py"
+    ),
+    "GET /v1/blocks/latest": "the check of GET /v1/blocks/{height}, the same code",
+    "GET /v1/blocks/by-hash/{block_hash}": "the check of GET /v1/blocks/{height}, the same code",
+}
+"""Routes a saved answer may come from whose lies are walked elsewhere, and where."""
+
+
+def test_the_suite_lies_in_every_route_a_saved_answer_may_come_from(net: Net) -> None:
+    """Each route ``jinqiao verify`` checks (docs/proofs.md §11) is one of the cases above, or
+    its lies are walked where ``COVERED_ELSEWHERE`` says — so a route added to the checks
+    without a lie walked over it fails here."""
+    asked = cases(net)
+    for template in verifiable_routes():
+        pattern = route_pattern(template)
+        walked = any(
+            template.startswith(f"{case.method} ") and pattern.fullmatch(case.path)
+            for case in asked
+        )
+        assert walked != (template in COVERED_ELSEWHERE), template

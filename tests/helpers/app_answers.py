@@ -194,6 +194,13 @@ def app_requests(state: AppState) -> list[AppRequest]:
             f"history of {state.item}: events 0 to 2 of 2",
         ),
         AppRequest(
+            "EPCIS 2.0 query of an item's events",
+            "/v1/epcis/events",
+            {"MATCH_anyEPC": state.item, "perPage": "1", "nextPageToken": "1"},
+            lambda c: c.supplychain.epcis_events(state.item, start=1, per_page=1),
+            f"EPCIS events of {state.item}: 1 to 2 of 2",
+        ),
+        AppRequest(
             "supply-chain verification of a signed label",
             "/v1/verify",
             {"scan": state.label},

@@ -424,6 +424,10 @@ METHODS = {
             "(self, document_hash: bytes, *, height: int | None = None) -> DocumentUse | None"
         ),
         "event": "(self, event_hash: bytes, *, height: int | None = None) -> EventRecord | None",
+        "epcis_events": (
+            "(self, key: str, *, start: int = 0, per_page: int = 100, "
+            "height: int | None = None) -> EpcisPage"
+        ),
         "history_page": (
             "(self, key: str, *, start: int = 0, limit: int = 100, height: int | None = None) "
             "-> HistoryPage"

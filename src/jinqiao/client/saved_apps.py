@@ -47,6 +47,7 @@ from jinqiao.apps.supplychain.model import (
     company_prefix_key,
     document_key,
     event_key,
+    item_key,
     recall_key,
     receivable_key,
     root_key,
@@ -206,20 +207,10 @@ def _history(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Veri
     shown = _shown(saved.answer)
     if page.item is None:
         return _absent(shown, f"item {canonical}", page.height, identifier=canonical)
-    entries = shown.get("events")
-    views = entries if isinstance(entries, list) else []
     expected = {
         "id": canonical,
         "event_count": page.item.event_count,
-        "events": [
-            {
-                "sequence": start + index,
-                "event": json_view(event),
-                "pointer": _envelope(view.get("pointer")),
-                "record": _envelope(view.get("record")),
-            }
-            for index, (event, view) in enumerate(zip(page.events, views, strict=True))
-        ],
+        "events": _history_views(page.events, start, shown.get("events")),
         "next_start": page.next_start,
         **_envelope(shown),
     }
@@ -227,6 +218,60 @@ def _history(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Veri
     return Verified(
         f"history of {canonical}: events {start} to {start + len(page.events)} of "
         f"{page.item.event_count} at height {page.height}",
+        page.height,
+    )
+
+
+def _history_views(
+    events: tuple[EventRecord, ...], start: int, entries: Any
+) -> list[dict[str, Any]]:
+    """History entries as shown (``sequence``, ``event``, ``pointer``, ``record``), rebuilt from
+    the proven events and the entries' (checked) proofs."""
+    views = entries if isinstance(entries, list) else []
+    return [
+        {
+            "sequence": start + index,
+            "event": json_view(event),
+            "pointer": _envelope(view.get("pointer")),
+            "record": _envelope(view.get("record")),
+        }
+        for index, (event, view) in enumerate(zip(events, views, strict=True))
+    ]
+
+
+def _epcis_events(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Verified:
+    canonical = _canonical(_param(saved, "MATCH_anyEPC"))
+    if saved.status == 404:  # never commissioned: the item's absence, proven
+        key = full_key(SUPPLYCHAIN, item_key(canonical))
+        verified = _record(client, saved, key, None, f"item {canonical}")
+        _require(_shown(saved.answer), "identifier", canonical)
+        return verified
+    start = _number(saved, "nextPageToken", 0)
+    page = client.supplychain.epcis_events(
+        canonical,
+        start=start,
+        per_page=_number(saved, "perPage", 100),
+        height=_heights(saved)["height"],
+    )
+    shown = _shown(saved.answer)
+    proofs: dict[str, Any] = shown["jinqiao:proofs"]  # an object: the SDK checked it
+    proven = _envelope(proofs)
+    item = decode(bytes.fromhex(proven["value"]), Item, max_bytes=1 << 20)
+    expected = {
+        **page.document,
+        "jinqiao:nextPageToken": None if page.next_start is None else str(page.next_start),
+        "jinqiao:proofs": {
+            "id": canonical,
+            "event_count": item.event_count,
+            "start": start,
+            "events": _history_views(page.events, start, proofs["events"]),
+            **proven,
+        },
+    }
+    _same(shown, expected)
+    return Verified(
+        f"EPCIS events of {canonical}: {start} to {start + len(page.events)} of "
+        f"{item.event_count}, the document rebuilt from proven records at height {page.height}",
         page.height,
     )
 
@@ -251,8 +296,6 @@ def _verify(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Verif
     }
     if checked.custody is not None:
         item = checked.custody.item
-        trace = shown.get("trace")
-        views = trace if isinstance(trace, list) else []
         first = item.event_count - len(checked.trace)
         expected |= {
             "state_root": expected["item_proof"]["state_root"],
@@ -260,15 +303,7 @@ def _verify(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Verif
             "custody": _custody_view(checked.custody),
             **_item_views(item, shown),
             "event_count": checked.event_count,
-            "trace": [
-                {
-                    "sequence": first + index,
-                    "event": json_view(event),
-                    "pointer": _envelope(view.get("pointer")),
-                    "record": _envelope(view.get("record")),
-                }
-                for index, (event, view) in enumerate(zip(checked.trace, views, strict=True))
-            ],
+            "trace": _history_views(checked.trace, first, shown.get("trace")),
             "signer": _envelope(shown.get("signer")) if scanned.signer else None,
         }
     _same(shown, expected)
@@ -414,6 +449,7 @@ APP_ROUTES: list[tuple[str, Check]] = [
     ("GET /v1/supplychain/items", _item),
     ("GET /v1/supplychain/history", _history),
     ("GET /v1/verify", _verify),
+    ("GET /v1/epcis/events", _epcis_events),
     (
         "GET /v1/supplychain/events/{event_hash}",
         _supplychain_record(

@@ -65,11 +65,13 @@ from jinqiao.apps.supplychain.model import (
     receivable_key,
     root_key,
 )
+from jinqiao.client.outcome import ClientError
 from jinqiao.core.codec import CanonicalStruct, decode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.limits import MAX_PROOF_BYTES
 from jinqiao.core.proofs import StateReadProof
 from jinqiao.epcis import SchemaValidator, contract_call, parse_document
+from jinqiao.epcis.query import query_document
 from jinqiao.execution.contract import contract_address
 from jinqiao.execution.identity import REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
@@ -117,6 +119,19 @@ class ItemVerification:
     @property
     def reasons(self) -> tuple[str, ...]:
         return self.verification.reasons
+
+
+@dataclass(frozen=True)
+class EpcisPage:
+    """A page of ``epcis_events``: the ``EPCISQueryDocument`` (without the ``jinqiao:``
+    fields), the proven records it was made of, the next page's start (``None`` after the last)
+    and the height every record was proven at."""
+
+    document: dict[str, Any]
+    events: tuple[EventRecord, ...]
+    next_start: int | None
+    height: int
+    verified: bool
 
 
 MAX_TRACE_EVENTS = 1_000
@@ -536,6 +551,49 @@ class SupplyChainClient:
         """Which root a trade document backs; ``None`` is the proven fact that it backs none."""
         path = f"/v1/supplychain/documents/{document_hash.hex()}"
         return self._read(path, document_key(document_hash), DocumentUse, height)
+
+    def epcis_events(
+        self, key: str, *, start: int = 0, per_page: int = 100, height: int | None = None
+    ) -> EpcisPage:
+        """The EPCIS 2.0 query ``GET /v1/epcis/events?MATCH_anyEPC=…``: a page of the item's
+        events as an ``EPCISQueryDocument``. Every record's proof is checked and the document
+        must be exactly the one ``jinqiao.epcis.query`` makes of the proven records. An item
+        never commissioned raises ``ClientError`` ``not_found``."""
+        canonical = parse_key(key).canonical
+        if not 1 <= per_page <= 100 or not 0 <= start <= 2**63 - 1:
+            raise ValueError("per_page is 1..100 and start 0..2**63-1")
+        params: dict[str, Any] = {"MATCH_anyEPC": key, "perPage": per_page}
+        if start:
+            params["nextPageToken"] = str(start)
+        if height is not None:
+            params["height"] = height
+        answer, absent = self._client.answer_or_absence("/v1/epcis/events", params)
+        if absent:
+            raise ClientError("not_found", f"{canonical} was never commissioned", 404, **answer)
+        proofs = answer.get("jinqiao:proofs")
+        if not isinstance(proofs, dict) or not isinstance(proofs.get("events"), list):
+            raise VerificationError("the EPCIS answer has no proofs")
+        checker = _ProofChecker(self._client)
+        item_proof = checker.proof(proofs, SUPPLYCHAIN, item_key(canonical), height)
+        if item_proof.value is None:
+            raise VerificationError(f"{canonical} is proven absent")
+        item = decode(item_proof.value, Item, max_bytes=MAX_PROOF_BYTES)
+        height = item_proof.header.height
+        end = min(item.event_count, start + per_page)
+        if len(proofs["events"]) != max(0, end - start):
+            raise VerificationError("the EPCIS answer is not the page asked for")
+        entries = list(zip(range(start, end), proofs["events"], strict=True))
+        events = self._events(checker, item, entries, height)
+        document = {
+            name: value for name, value in answer.items() if not name.startswith("jinqiao:")
+        }
+        if document != query_document(events, item_proof.header.time_ms):
+            raise VerificationError("the EPCIS document is not the one its proven records give")
+        following = end if end < item.event_count else None
+        token = None if following is None else str(following)
+        if answer.get("jinqiao:nextPageToken") != token:
+            raise VerificationError("the EPCIS answer's next page is wrong")
+        return EpcisPage(document, tuple(events), following, height, checker.verified)
 
     # -- verification ----------------------------------------------------------------------
     def verify(self, scan: str, *, height: int | None = None) -> ItemVerification:

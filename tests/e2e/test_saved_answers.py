@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from typer.testing import CliRunner
@@ -17,9 +18,13 @@ from jinqiao.apps.token import supply_key
 from jinqiao.cli.main import app
 from jinqiao.client import Client, TransactionResult
 from jinqiao.client.saved import SAVED_ANSWER_FORMAT, load_saved
-from jinqiao.keys import load_key
+from jinqiao.keys import InsecurePlaintext, load_key
+from jinqiao.provision.network import init_network
+from jinqiao.provision.presets import demo_spec
+from jinqiao.provision.supplychain import with_supply_chain
 from tests.helpers import doc_examples
-from tests.helpers.process import TEST_IDENTITY, NodeProcess, make_network
+from tests.helpers.app_answers import FUNDS, AppState, app_requests, build_app_state
+from tests.helpers.process import TEST_IDENTITY, NodeProcess, free_port_base, make_network
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -32,6 +37,7 @@ class Net:
     node: NodeProcess
     transfer: TransactionResult
     payee: bytes
+    state: AppState
 
     @property
     def genesis(self) -> str:
@@ -50,7 +56,8 @@ def invoke(*args: str) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     directory = tmp_path_factory.mktemp("saved")
-    layout = make_network(directory)
+    spec = with_supply_chain(demo_spec(validators=1, base_api_port=free_port_base(1)))
+    layout = init_network(directory, spec, protection=InsecurePlaintext())
     node = NodeProcess(directory / layout.nodes[0].home).start()
     try:
         with Client(
@@ -61,7 +68,10 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
             client.token.mint(payer, "CNY", payer.address, 10**6)
             transfer = client.token.transfer(payer, "CNY", payee, 250)
             assert transfer.ok, transfer.code
-        yield Net(directory, node, transfer, payee)
+            state = build_app_state(
+                client, lambda name: load_key(directory / layout.account(name).key_file)
+            )
+        yield Net(directory, node, transfer, payee, state)
     finally:
         assert node.stop() == 0, node.log()
 
@@ -70,7 +80,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     ("path", "body", "summary"),
     [
         (f"/v1/accounts/{UNKNOWN}", None, f"account {UNKNOWN}: absent (proven) at height"),
-        ("/v1/token/CNY", None, "asset CNY: supply 1000000 minor units at height"),
+        ("/v1/token/CNY", None, f"asset CNY: supply {10**6 + FUNDS} minor units at height"),
         (f"/v1/state/token/{supply_key('CNY').hex()}", None, "state token/"),
         ("/v1/blocks/1?leaves=true", None, "block 1: 1 transactions and receipts"),
         (
@@ -94,6 +104,21 @@ def test_query_save_then_verify_offline(
     assert code == 0, err
     assert out.startswith(f"verified: {summary}"), out
     assert len(out.strip().splitlines()) == 1
+
+
+def test_every_application_route_is_saved_then_verified_offline(net: Net, tmp_path: Path) -> None:
+    """Supply chain, credit and a cycle's figures: each route saved with `jinqiao query save`
+    (found values and proven absences alike) and checked by `jinqiao verify` — the SDK's own
+    check of the route, run on the file."""
+    for request in app_requests(net.state):
+        file = tmp_path / "answer.json"
+        query = urlencode(request.params)
+        path = request.path + (f"?{query}" if query else "")
+        code, out, err = invoke("query", "save", path, str(file), *net.target())
+        assert code == 0, f"{request.name}: {err}"
+        code, out, err = invoke("verify", str(file), "--genesis", net.genesis)
+        assert code == 0, f"{request.name}: {err}"
+        assert out.startswith(f"verified: {request.summary}"), f"{request.name}: {out}"
 
 
 def test_save_options_of_query_commands(net: Net, tmp_path: Path) -> None:
@@ -193,3 +218,41 @@ def test_the_documented_saved_answer_is_what_save_writes(net: Net, tmp_path: Pat
     )
     line = doc_examples.block("saved-answer-verified").strip()
     assert line.split(" at height ")[0] == f"verified: {verified.summary}".split(" at height ")[0]
+
+
+def _fields(value: Any) -> Any:
+    """The shape of a JSON value: objects' field names, lists' item shapes, leaves' types."""
+    if isinstance(value, dict):
+        return {name: _fields(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_fields(item) for item in value]
+    return type(value).__name__ if value is not None else None
+
+
+@pytest.mark.parametrize("example", ["saved-supplychain", "saved-credit"])
+def test_the_documented_application_answers_are_what_save_writes(
+    net: Net, tmp_path: Path, example: str
+) -> None:
+    """docs/proofs.md §11's saved supply-chain and credit answers, followed: the request it
+    shows, saved from a node holding the same item and subject, has the document's shape field
+    for field, the same state keys, and `jinqiao verify` prints the document's line (but for the
+    height)."""
+    documented = json.loads(doc_examples.block(f"{example}-answer"))
+    load_saved(json.dumps(documented).encode())  # the document's example is a valid saved answer
+    file = tmp_path / "answer.json"
+    query = urlencode(documented["params"])
+    path = documented["path"] + (f"?{query}" if query else "")
+    code, _, err = invoke("query", "save", path, str(file), *net.target())
+    assert code == 0, err
+    written = json.loads(file.read_text())
+    written["validator_changes"] = documented["validator_changes"]
+    shapes = _fields(written), _fields(documented)
+    assert shapes[0] == shapes[1]
+    answer, shown = written["answer"], documented["answer"]
+    assert answer["key"] == shown["key"]
+    for name in ("containers", "entries"):
+        assert [e["key"] for e in answer.get(name, [])] == [e["key"] for e in shown.get(name, [])]
+    code, out, err = invoke("verify", str(file), "--genesis", net.genesis)
+    assert code == 0, err
+    line = doc_examples.block(f"{example}-verified").strip()
+    assert out.strip().split(" at height ")[0] == line.split(" at height ")[0]

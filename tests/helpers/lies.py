@@ -9,8 +9,8 @@ transaction — not only in the hex text. Nothing is written by hand per field, 
 to an answer is lied about without touching the tests.
 
 ``Lying`` is an httpx transport wrapped around the real one (plain HTTP or HTTPS alike): it
-forwards each request and, for the requests ``targets`` picks, replaces the JSON answer with
-``lie`` (set per alteration).
+forwards each request, except those ``targets`` picks while a ``lie`` is set (per alteration),
+which it answers with the lie.
 """
 
 from __future__ import annotations
@@ -151,7 +151,12 @@ def lie_in_saved_answer(
             refused += 1
             continue
         repeated_change = where.startswith(".validator_changes") and where.endswith("repeated)")
+        # A page of validator changes stopped early proves fewer changes, none false: withheld.
+        page_stopped = where == ".answer.changes (last item dropped)"
         harmless = where.endswith("(dropped)") or repeated_change or "<>" in where
+        if page_stopped:
+            same += 1
+            continue
         if harmless and verified == honest:
             same += 1
         elif not where.endswith(UNPROVEN_ECHOES):
@@ -161,7 +166,7 @@ def lie_in_saved_answer(
 
 class Lying(httpx.BaseTransport):
     """Forwards to ``inner`` (the real transport); answers the requests ``targets`` picks with
-    ``lie`` instead (status and JSON body), when it is set."""
+    ``lie`` instead (status and JSON body), without asking the node, when it is set."""
 
     def __init__(
         self, inner: httpx.BaseTransport, targets: Callable[[httpx.Request], bool]
@@ -172,20 +177,22 @@ class Lying(httpx.BaseTransport):
         self.lied = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.lie is not None and self.targets(request):
+            # The lie replaces the answer whole: the node need not be asked (thousands of lies
+            # per answer would each cost a round trip).
+            self.lied += 1
+            status, answer = self.lie
+            return httpx.Response(
+                status,
+                content=json.dumps(answer).encode(),
+                headers={"content-type": "application/json"},
+            )
         response = self.inner.handle_request(request)
         try:
             body = response.read()
         finally:
             response.close()
-        if self.lie is None or not self.targets(request):
-            return httpx.Response(response.status_code, headers=response.headers, content=body)
-        self.lied += 1
-        status, answer = self.lie
-        return httpx.Response(
-            status,
-            content=json.dumps(answer).encode(),
-            headers={"content-type": "application/json"},
-        )
+        return httpx.Response(response.status_code, headers=response.headers, content=body)
 
     def close(self) -> None:
         self.inner.close()

@@ -1,6 +1,7 @@
 """Issue 10's "done when": every read and query of the OpenAPI document is either proven or
-listed in the documents with the reason it cannot be. The table is docs/proofs.md §13; this
-walks the node's OpenAPI document and holds the two to each other, both ways."""
+listed in the documents with the reason it cannot be (docs/proofs.md §13), and either checked
+offline from a saved answer or listed with the reason it cannot be (§11). This walks the node's
+OpenAPI document and holds each table to it, both ways."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from jinqiao.api.app import create_app
+from jinqiao.client.saved import verifiable_routes
 from jinqiao.node.service import Node
 from tests.helpers import doc_examples
 from tests.helpers.process import make_network
@@ -65,3 +67,28 @@ def test_every_read_of_the_openapi_document_is_proven_or_says_why_not(routes: se
         "GET /v1/status",
         "POST /v1/payments/cycles/{cycle_id}/reconciliation/{institution}",
     ]
+
+
+def test_every_read_is_checked_offline_as_a_saved_answer_or_says_why_not(
+    routes: set[str],
+) -> None:
+    """docs/proofs.md §11: each read of the OpenAPI document is either a route a saved answer
+    may come from (``jinqiao verify FILE`` checks it with the SDK's own check of that route), or
+    listed in the document with the reason it cannot be — and the list names no other route."""
+    reads = routes - WRITES
+    verifiable = verifiable_routes()
+    assert len(set(verifiable)) == len(verifiable), "a route is checked twice"
+    unknown = sorted(set(verifiable) - reads)
+    assert not unknown, f"saved answers of routes the API does not have: {unknown}"
+    listed = {}
+    for route, reason in doc_examples.table("saved-not-verifiable"):
+        route = route.strip("`")
+        assert route not in listed, f"{route} is listed twice"
+        assert len(reason) >= 20, f"{route}: say why it cannot be checked offline"
+        listed[route] = reason
+    both = sorted(set(listed) & set(verifiable))
+    assert not both, f"listed as not checkable offline, yet checked: {both}"
+    missing = sorted(reads - set(verifiable) - set(listed))
+    assert not missing, f"reads neither checked offline nor listed in docs/proofs.md §11: {missing}"
+    stale = sorted(set(listed) - reads)
+    assert not stale, f"docs/proofs.md §11 lists routes the API does not have: {stale}"

@@ -185,8 +185,13 @@ METHODS = {
             "(self, address: bytes, *, height: int | None = None, "
             "min_height: int | None = None) -> Account | None"
         ),
+        "answer_or_absence": (
+            "(self, path: str, params: Mapping[str, Any] | None = None) -> "
+            "tuple[dict[str, Any], bool]"
+        ),
         "block": (
-            "(self, height: int | None = None, *, transactions: bool = False) -> dict[str, Any]"
+            "(self, height: int | None = None, *, transactions: bool = False, "
+            "block_hash: bytes | None = None) -> dict[str, Any]"
         ),
         "build": (
             "(self, signer: Signer, contract: str, method: str, args: CanonicalStruct, *, "
@@ -204,7 +209,14 @@ METHODS = {
         "prove_event": "(self, event: Mapping[str, Any]) -> Event",
         "proven_query": ("(self, contract: str, name: str, **arguments: Any) -> ProvenQueryResult"),
         "proven_block": (
-            "(self, height: int | None = None, *, min_height: int | None = None) -> ProvenBlock"
+            "(self, height: int | None = None, *, min_height: int | None = None, "
+            "block_hash: bytes | None = None) -> ProvenBlock"
+        ),
+        "proven_header": (
+            "(self, header_hex: Any, certificate_hex: Any, height: int) -> BlockHeader"
+        ),
+        "proven_validator_changes": (
+            "(self, from_height: int = 1) -> list[tuple[int, ValidatorSet]]"
         ),
         "certified_header": (
             "(self, height: int | None = None) -> tuple[BlockHeader, CommitCertificate]"
@@ -233,7 +245,8 @@ METHODS = {
         ),
         "read_record": (
             "(self, path: str, full_key: bytes, *, height: int | None = None, "
-            "min_height: int | None = None) -> ProvenValue"
+            "min_height: int | None = None, params: Mapping[str, Any] | None = None) -> "
+            "ProvenValue"
         ),
         "read_state": (
             "(self, contract: str, key: bytes, *, height: int | None = None, "
@@ -354,6 +367,10 @@ METHODS = {
             "(self, settlement_account: Signer, currency: str, amount_minor: int, *, "
             "approve: bool = True) -> TransactionResult"
         ),
+        "proven_figures": (
+            "(self, cycle_id: int, *, height: int | None = None, min_height: int | None = None) "
+            "-> ProvenFigures | None"
+        ),
         "proven_positions": "(self, cycle_id: int) -> list[Position]",
         "refund": (
             "(self, acquirer: Signer, payment_id: str, refund_id: str, amount_minor: int, "
@@ -407,6 +424,15 @@ METHODS = {
             "(self, document_hash: bytes, *, height: int | None = None) -> DocumentUse | None"
         ),
         "event": "(self, event_hash: bytes, *, height: int | None = None) -> EventRecord | None",
+        "epcis_events": (
+            "(self, key: str, *, start: int = 0, per_page: int = 100, "
+            "height: int | None = None) -> EpcisPage"
+        ),
+        "history_page": (
+            "(self, key: str, *, start: int = 0, limit: int = 100, height: int | None = None) "
+            "-> HistoryPage"
+        ),
+        "trace": "(self, key: str, *, limit: int = 1000) -> Trace | None",
         "history": (
             "(self, key: str, *, start: int = 0, limit: int = 100, height: int | None = None) "
             "-> list[EventRecord]"
@@ -470,7 +496,7 @@ METHODS = {
             "(self, signer: Signer, event: EventFields, parent: str, children: Sequence[str] "
             "= ()) -> TransactionResult"
         ),
-        "verify": "(self, scan: str) -> ItemVerification",
+        "verify": "(self, scan: str, *, height: int | None = None) -> ItemVerification",
         "withdraw_offer": "(self, holder: Signer, receivable_id: int) -> TransactionResult",
     },
 }

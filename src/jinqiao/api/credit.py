@@ -3,10 +3,10 @@
 Every answer carries each value's ``StateReadProof`` (canonical, hex), exactly as
 ``GET /v1/state/credit/{key}`` would, beside the decoded record. A subject unknown to the chain
 is a **proven absence** (``subject`` null with the proof of absence); any other absent value is
-``404 not_found``. A subject's record commitments and access log are read at one height, each
-entry with its own proof. Writes (consent, records, reads, scores, decisions, erasure) go through
-``POST /v1/transactions`` like every other contract call; the SDK (``client.credit``) builds
-them.
+``404 not_found`` whose details prove the absence (``docs/proofs.md`` §9.2). A subject's record
+commitments and access log are read at one height, each entry with its own proof. Writes
+(consent, records, reads, scores, decisions, erasure) go through ``POST /v1/transactions`` like
+every other contract call; the SDK (``client.credit``) builds them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from jinqiao.api.openapi import LOOKUP, error_responses
+from jinqiao.api.openapi import LOOKUP, error_responses, with_proven_absence
+from jinqiao.api.proven import proven_absence
 from jinqiao.api.render import to_json
 from jinqiao.apps.credit.model import (
     CREDIT,
@@ -38,7 +39,6 @@ from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.proofs import StateReadProof
 from jinqiao.execution.state import full_key
 from jinqiao.node.port import NodePort
-from jinqiao.node.reads import NotFound
 
 MAX_SEQUENCE = 2**63 - 1
 MAX_LIST_PAGE = 100
@@ -55,7 +55,7 @@ Identifier = Annotated[str, Path(pattern=IDENTIFIER, max_length=64)]
 Height = Annotated[int | None, Query(ge=1, le=2**63, description="Default: the head")]
 Start = Annotated[int, Query(ge=0, le=MAX_SEQUENCE)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIST_PAGE)]
-READ = error_responses(LOOKUP)
+READ = with_proven_absence(error_responses(LOOKUP))
 
 
 def router(node: NodePort) -> APIRouter:
@@ -79,7 +79,7 @@ def router(node: NodePort) -> APIRouter:
     ) -> dict[str, Any]:
         proof = read(key, height)
         if proof.value is None:
-            raise NotFound(missing)
+            raise proven_absence(missing, proof)
         return proven(name, proof, kind, key)
 
     def listing(

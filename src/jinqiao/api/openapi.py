@@ -232,7 +232,13 @@ class ProvenAbsenceBody(BaseModel):
 def proven_read_responses(*families: Codes) -> dict[int | str, dict[str, Any]]:
     """``error_responses`` of a proven read of one record: ``LOOKUP`` and ``FRESH``, with the
     404 answer's body ``ProvenAbsenceBody`` (the absence proven)."""
-    responses = error_responses(LOOKUP, FRESH, *families)
+    return with_proven_absence(error_responses(LOOKUP, FRESH, *families))
+
+
+def with_proven_absence(
+    responses: dict[int | str, dict[str, Any]],
+) -> dict[int | str, dict[str, Any]]:
+    """``responses`` whose 404 answer's body is ``ProvenAbsenceBody`` (the absence proven)."""
     responses[404] = {
         **responses[404],
         "model": ProvenAbsenceBody,
@@ -262,4 +268,5 @@ __all__ = [
     "json_or_msgpack_body",
     "media_answer",
     "proven_read_responses",
+    "with_proven_absence",
 ]

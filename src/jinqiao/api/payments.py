@@ -286,10 +286,12 @@ def router(node: NodePort) -> APIRouter:
         positions: list[Position] = []
         position_proofs: dict[str, str] = {}
         for member in participants:
+            # Every participant's position is proven, present or absent (an open cycle has
+            # none yet): a client then knows no position was left out of the figures.
             proof = read(position_key(cycle_id, member), at)
+            position_proofs[member] = encode(proof).hex()
             if proof.value is not None:
                 positions.append(decode_stored(proof.value, Position))
-                position_proofs[member] = encode(proof).hex()
         result = cycle_figures(cycle_id, positions)
         headers = committed_headers(reader, timing_heights(cycle_record))
         timing = cycle_timing(cycle_record, {view["height"]: view["time_ms"] for view in headers})

@@ -5,9 +5,10 @@ and the verification of a scanned item (``GET /v1/verify``).
 Every state value comes with its ``StateReadProof`` (canonical, hex) in the envelope of
 ``GET /v1/state/{contract}/{key}`` — ``key``, ``value``, ``height``, ``state_root``, ``proof`` —
 plus the decoded record. An answer made of several values reads them all at one height. An
-absent item, event, receivable or root is ``404 not_found``; a trade document, a recall and a
-verified item answer their absence with its proof (a funder checks that an invoice backs nothing
-yet; a scan of an unknown serial is proven ``unknown``). Writes go through
+absent item, event, receivable or root is ``404 not_found`` whose details prove the absence
+(docs/proofs.md §9.2); a trade document, a recall and a verified item answer their absence with
+its proof (a funder checks that an invoice backs nothing yet; a scan of an unknown serial is
+proven ``unknown``). Writes go through
 ``POST /v1/transactions`` like every other contract call.
 """
 
@@ -18,7 +19,8 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 
-from jinqiao.api.openapi import LOOKUP, error_responses, hex_pattern
+from jinqiao.api.openapi import LOOKUP, error_responses, hex_pattern, with_proven_absence
+from jinqiao.api.proven import proven_absence
 from jinqiao.api.render import to_json
 from jinqiao.apps.supplychain.authenticity import (
     TRACE_EVENTS,
@@ -73,14 +75,14 @@ KeyText = Annotated[
 ]
 HashPath = Annotated[str, Path(pattern=hex_pattern(32), description="32 bytes as 64 hex digits")]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-READ = error_responses(LOOKUP)
+READ = with_proven_absence(error_responses(LOOKUP))
 IDENTIFIER_CODES = (
     "malformed_identifier",
     "invalid_check_digit",
     "malformed_uri",
     "not_serialized",
 )
-KEYED_READ = error_responses(LOOKUP, {400: IDENTIFIER_CODES})
+KEYED_READ = with_proven_absence(error_responses(LOOKUP, {400: IDENTIFIER_CODES}))
 VERIFY = error_responses(LOOKUP, {400: (*IDENTIFIER_CODES, "malformed_scan")})
 
 
@@ -121,7 +123,7 @@ def router(node: NodePort) -> APIRouter:
     ) -> dict[str, Any]:
         proof = read(key, height)
         if proof.value is None:
-            raise NotFound(missing)
+            raise proven_absence(missing, proof)
         return {name: to_json(decode_stored(proof.value, kind)), **envelope(proof)}
 
     def custody(item: Item, height: int) -> tuple[list[StateReadProof], Item]:
@@ -165,16 +167,16 @@ def router(node: NodePort) -> APIRouter:
         """An item (SGTIN, SSCC or GRAI in any form) with its effective custody — its top
         container, custodian, open shipment, recall — every value proven at one height."""
         key = checked_key(id)
-        proof = read(item_key(key.canonical), height)
-        if proof.value is None:
-            raise NotFound(f"{key.canonical} was never commissioned", identifier=key.canonical)
-        return {"id": key.canonical, **item_view(decode_stored(proof.value, Item), proof)}
+        proof, record = commissioned(key, height)
+        return {"id": key.canonical, **item_view(record, proof)}
 
     def commissioned(key: Key, height: int | None) -> tuple[StateReadProof, Item]:
         """The item's proof and record, or ``404`` if it was never commissioned."""
         proof = read(item_key(key.canonical), height)
         if proof.value is None:
-            raise NotFound(f"{key.canonical} was never commissioned", identifier=key.canonical)
+            raise proven_absence(
+                f"{key.canonical} was never commissioned", proof, identifier=key.canonical
+            )
         return proof, decode_stored(proof.value, Item)
 
     def read_many(keys: list[bytes], height: int) -> list[StateReadProof]:

@@ -67,6 +67,7 @@ T = TypeVar("T")
 DEFAULT_VALID_FOR_BLOCKS = 100
 HEIGHT_HINT_MAX_AGE_S = 1.0
 MAX_VALIDATOR_CHANGE_PAGES = 100
+MAX_VALIDATOR_CHANGES_PER_PAGE = 100
 VALIDATORS_FULL_KEY = b"governance/validators"
 MEMBER_LIFECYCLE = b"contracts"
 """The lifecycle of members' contracts (``jinqiao.contracts.lifecycle``, named here so that
@@ -532,6 +533,47 @@ class Client:
             f"{header.height}"
         )
 
+    def proven_validator_changes(self, from_height: int = 1) -> list[tuple[int, ValidatorSet]]:
+        """The validator-set changes from ``from_height`` on as ``GET /v1/validators/changes``
+        lists them (one page), each proven: the new set against the header of the block that
+        made it, certified by the set in force there (followed from genesis), and that header's
+        ``next_validators_hash``. Returns ``(height of that block, new set)`` in order; each set
+        is in force from the height after it. A node may stop a page early (it withholds), never
+        list a change that was not made."""
+        answer = self._request(
+            "GET", "/v1/validators/changes", params={"from_height": max(1, from_height)}
+        )
+        changes = answer.get("changes") if isinstance(answer, dict) else None
+        if not isinstance(changes, list) or len(changes) > MAX_VALIDATOR_CHANGES_PER_PAGE:
+            raise ClientError("bad_response", "the validator changes are not a bounded list")
+        proven: list[tuple[int, ValidatorSet]] = []
+        for change in changes:
+            proof = _validator_change_proof(change)
+            height = proof.header.height
+            if height < from_height or (proven and height <= proven[-1][0]):
+                raise VerificationError("the validator changes are not in order from the height")
+            proven.append((height, self._proven_change(proof, self.validators_for(proof.header))))
+        return proven
+
+    def _proven_change(self, proof: StateReadProof, validators: ValidatorSet) -> ValidatorSet:
+        """The new validator set a change's proof proves under ``validators`` (the set in force
+        at its header), which must be that header's next set."""
+        if proof.value is None:
+            raise ClientError("bad_response", "a validator change proves no set")
+        verify_state_read(
+            self.genesis,
+            proof.header,
+            proof.certificate,
+            proof.key,
+            proof.value,
+            proof.proof,
+            validators=validators,
+        )
+        changed = decode(proof.value, ValidatorSet, max_bytes=MAX_PROOF_BYTES)
+        if validator_set_hash(self.suite, changed) != proof.header.next_validators_hash:
+            raise VerificationError("a proven validator set is not the header's next set")
+        return changed
+
     def _follow_validator_changes(self, wanted: bytes) -> None:
         for _ in range(MAX_VALIDATOR_CHANGE_PAGES):
             first_height = self._validator_history[-1][0]
@@ -542,25 +584,10 @@ class Client:
             if not changes:
                 return
             for change in changes:
-                proof = _decode_hex(change.get("proof"), StateReadProof)
-                if change.get("height", proof.header.height) != proof.header.height:
-                    raise ClientError("bad_response", "a validator change names another height")
+                proof = _validator_change_proof(change)
                 if proof.header.height + 1 <= self._validator_history[-1][0]:
                     continue  # already followed
-                if proof.key != VALIDATORS_FULL_KEY or proof.value is None:
-                    raise ClientError("bad_response", "a validator change proves another key")
-                verify_state_read(
-                    self.genesis,
-                    proof.header,
-                    proof.certificate,
-                    proof.key,
-                    proof.value,
-                    proof.proof,
-                    validators=self._validator_history[-1][1],
-                )
-                changed = decode(proof.value, ValidatorSet, max_bytes=MAX_PROOF_BYTES)
-                if validator_set_hash(self.suite, changed) != proof.header.next_validators_hash:
-                    raise VerificationError("a proven validator set is not the header's next set")
+                changed = self._proven_change(proof, self._validator_history[-1][1])
                 self._validator_history.append((proof.header.height + 1, changed))
                 if validator_set_hash(self.suite, changed) == wanted:
                     return
@@ -655,24 +682,38 @@ class Client:
         *,
         height: int | None = None,
         min_height: int | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> ProvenValue:
         """A record route's answer (``GET /v1/accounts/…``, ``/v1/payments/…``: a route that
         answers one ``proof``) proven: its ``proof`` when found, or, on ``404 not_found``, the
         absence proven in the error's details (docs/proofs.md §9.2) — ``value`` is then
         ``None``. ``full_key`` is the state
         key the route reads (docs/proofs.md §6); a 404 without a proof of it raises
-        ``ClientError``."""
-        params = _height_params(height, min_height)
-        try:
-            proof_hex = self._request("GET", path, params=params).get("proof")
-        except ClientError as error:
-            proof_hex = error.details.get("proof") if error.code == "not_found" else None
-            if not isinstance(proof_hex, str):
-                raise
+        ``ClientError``. ``params``: the route's other query parameters."""
+        answer, _ = self.answer_or_absence(
+            path, {**(params or {}), **_height_params(height, min_height)}
+        )
+        proof_hex = answer.get("proof")
         if not isinstance(proof_hex, str):
             raise ClientError("bad_response", f"{path} answered without a proof")
         proof = _decode_hex(proof_hex, StateReadProof)
         return self._proven_value(proof, full_key, height, min_height)
+
+    def answer_or_absence(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """A proven route's JSON answer and ``False``; or, when it answers ``404 not_found``
+        with a proof in its details (a proven absence, docs/proofs.md §9.2), those details and
+        ``True``. Any other error raises ``ClientError``; the caller checks the proofs."""
+        try:
+            answer = self._request("GET", path, params=dict(params or {}))
+        except ClientError as error:
+            if error.code == "not_found" and isinstance(error.details.get("proof"), str):
+                return dict(error.details), True
+            raise
+        if not isinstance(answer, dict):
+            raise ClientError("bad_response", f"{path} did not answer a JSON object")
+        return answer, False
 
     def account(
         self, address: bytes, *, height: int | None = None, min_height: int | None = None
@@ -739,17 +780,27 @@ class Client:
         proven = self.read_state(MEMBER_LIFECYCLE.decode(), key, height=proof.header.height)
         return {MEMBER_LIFECYCLE + b"/" + key: proven.value}
 
-    def block(self, height: int | None = None, *, transactions: bool = False) -> dict[str, Any]:
-        """A block's JSON view; its header is checked against its commit certificate (the
-        transaction list in the view is informational: prove a transaction with ``wait``)."""
-        path = "/v1/blocks/latest" if height is None else f"/v1/blocks/{height}"
+    def block(
+        self,
+        height: int | None = None,
+        *,
+        transactions: bool = False,
+        block_hash: bytes | None = None,
+    ) -> dict[str, Any]:
+        """A block's JSON view (the head, the block at ``height`` or the one whose header hash is
+        ``block_hash``); its header is checked against its commit certificate (the transaction
+        list in the view is informational: prove a transaction with ``wait``)."""
+        path = _block_path(height, block_hash)
         answer: dict[str, Any] = self._request(
             "GET", path, params={"transactions": str(transactions).lower()}
         )
         header = _decode_hex(answer.get("header_bytes"), BlockHeader)
         certificate = _decode_hex(answer.get("certificate_bytes"), CommitCertificate)
-        if header_hash(self.suite, header).hex() != _block_hash_shown(answer) or (
-            height is not None and header.height != height
+        hashed = header_hash(self.suite, header)
+        if (
+            hashed.hex() != _block_hash_shown(answer)
+            or (height is not None and header.height != height)
+            or (block_hash is not None and hashed != block_hash)
         ):
             raise ClientError("bad_response", "the block's header bytes do not match its view")
         if self.verify:
@@ -758,20 +809,27 @@ class Client:
         return answer
 
     def proven_block(
-        self, height: int | None = None, *, min_height: int | None = None
+        self,
+        height: int | None = None,
+        *,
+        min_height: int | None = None,
+        block_hash: bytes | None = None,
     ) -> ProvenBlock:
         """A committed block with every transaction and receipt, checked against the header's
         ``transactions_root`` and ``receipts_root`` and its certificate (``?leaves=true``,
-        docs/proofs.md §9.3). Without ``height``: the head, at least ``min_height``."""
-        path = "/v1/blocks/latest" if height is None else f"/v1/blocks/{height}"
+        docs/proofs.md §9.3): the block at ``height``, the one whose header hash is
+        ``block_hash``, or else the head, at least ``min_height``."""
+        path = _block_path(height, block_hash)
         params: dict[str, Any] = {"leaves": "true"}
-        if min_height is not None and height is None:
+        if min_height is not None and height is None and block_hash is None:
             params["min_height"] = min_height
         answer = self._request("GET", path, params=params)
         header = _decode_hex(answer.get("header_bytes"), BlockHeader)
         certificate = _decode_hex(answer.get("certificate_bytes"), CommitCertificate)
         if height is not None and header.height != height:
             raise ClientError("bad_response", f"asked for block {height}, got another")
+        if block_hash is not None and header_hash(self.suite, header) != block_hash:
+            raise ClientError("bad_response", f"asked for block {block_hash.hex()}, got another")
         if min_height is not None and header.height < min_height:
             raise VerificationError(f"asked for height {min_height} or later, got {header.height}")
         transaction_leaves = _hex_list(answer.get("transaction_leaves"), MAX_TRANSACTION_BYTES)
@@ -847,6 +905,18 @@ class Client:
                 "other attributes than the event delivered"
             )
         return proven
+
+    def proven_header(self, header_hex: Any, certificate_hex: Any, height: int) -> BlockHeader:
+        """A header an answer carries (canonical bytes, hex) with its commit certificate:
+        checked to be at ``height`` and, with verification on, certified by the validator set
+        of its height (followed from genesis)."""
+        header = _decode_hex(header_hex, BlockHeader)
+        certificate = _decode_hex(certificate_hex, CommitCertificate)
+        if header.height != height:
+            raise VerificationError(f"the header listed at {height} is another block's")
+        if self.verify:
+            verify_header(self.genesis, header, certificate, validators=self.validators_for(header))
+        return header
 
     def certified_header(self, height: int | None = None) -> tuple[BlockHeader, CommitCertificate]:
         """The committed header at ``height`` (default: the head) and its commit certificate,
@@ -932,6 +1002,22 @@ def _hex_list(values: Any, max_bytes: int) -> list[bytes]:
         except ValueError:
             raise ClientError("bad_response", "a block leaf is not hex") from None
     return leaves
+
+
+def _validator_change_proof(change: Any) -> StateReadProof:
+    """The proof of one listed validator change: of the validator set, at the height named."""
+    proof = _decode_hex(change.get("proof") if isinstance(change, dict) else None, StateReadProof)
+    if change.get("height", proof.header.height) != proof.header.height:
+        raise ClientError("bad_response", "a validator change names another height")
+    if proof.key != VALIDATORS_FULL_KEY or proof.value is None:
+        raise ClientError("bad_response", "a validator change proves another key")
+    return proof
+
+
+def _block_path(height: int | None, block_hash: bytes | None) -> str:
+    if block_hash is not None:
+        return f"/v1/blocks/by-hash/{block_hash.hex()}"
+    return "/v1/blocks/latest" if height is None else f"/v1/blocks/{height}"
 
 
 def _block_hash_shown(answer: Mapping[str, Any]) -> Any:

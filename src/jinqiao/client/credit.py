@@ -64,6 +64,8 @@ from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.limits import MAX_PROOF_BYTES
+from jinqiao.execution.state import full_key
+from jinqiao.verify import VerificationError
 
 if TYPE_CHECKING:
     from jinqiao.client.client import Client, TransactionResult
@@ -97,6 +99,28 @@ class Scored:
         return decode(
             self.transaction.receipt.result, ScoreRecord, max_bytes=MAX_PROOF_BYTES
         ).sequence
+
+
+MAX_LIST_PAGE = 100
+"""Entries per page of ``GET /v1/credit/subjects/{subject}/records`` or ``/access-log``."""
+_LISTS: dict[str, tuple[str, Any, type[Any]]] = {
+    "records": ("records", record_key, RecordCommitment),
+    "access-log": ("accesses", access_key, Access),
+}
+
+
+@dataclass(frozen=True)
+class SubjectPage:
+    """A page of a subject's record commitments or access log from ``start``, with the
+    subject's file, every value proven at ``height``; ``subject`` ``None`` is its proven
+    absence, ``next_start`` ``None`` after the last entry (and for an erased subject, whose
+    entries are gone while its counts stay)."""
+
+    subject: Subject | None
+    start: int
+    entries: tuple[Any, ...]
+    next_start: int | None
+    height: int
 
 
 class CreditClient:
@@ -231,6 +255,63 @@ class CreditClient:
         self, organization: str, policy_id: str, *, height: int | None = None
     ) -> PolicyRecord | None:
         return self._read(policy_key(organization, policy_id), PolicyRecord, height)  # type: ignore[no-any-return]
+
+    def records_page(
+        self,
+        subject: bytes,
+        *,
+        start: int = 0,
+        limit: int = MAX_LIST_PAGE,
+        height: int | None = None,
+    ) -> SubjectPage:
+        """A page of the subject's record commitments (``GET …/records``), proven."""
+        return self._page("records", subject, start, limit, height)
+
+    def access_log_page(
+        self,
+        subject: bytes,
+        *,
+        start: int = 0,
+        limit: int = MAX_LIST_PAGE,
+        height: int | None = None,
+    ) -> SubjectPage:
+        """A page of the subject's access log (``GET …/access-log``), proven."""
+        return self._page("access-log", subject, start, limit, height)
+
+    def _page(
+        self, route: str, subject: bytes, start: int, limit: int, height: int | None
+    ) -> SubjectPage:
+        """One page of a subject's list route: the subject's proof, then exactly the entries
+        its count says exist from ``start`` (none once erased), each proven at its height."""
+        if not 1 <= limit <= MAX_LIST_PAGE or start < 0:
+            raise ValueError(f"limit must be 1..{MAX_LIST_PAGE} and start at least 0")
+        count_of, key_of, kind = _LISTS[route]
+        params = {"start": start, "limit": limit, **({} if height is None else {"height": height})}
+        answer, _ = self._client.answer_or_absence(
+            f"/v1/credit/subjects/{subject.hex()}/{route}", params
+        )
+        head = self._client.proven_state_answer(
+            answer.get("proof"), full_key(CREDIT, subject_key(subject)), height, None
+        )
+        found = (
+            None if head.value is None else decode(head.value, Subject, max_bytes=MAX_PROOF_BYTES)
+        )
+        count = 0 if found is None else int(getattr(found, count_of))
+        listed = found is not None and found.erasure is None
+        sequences = range(start, min(count, start + limit)) if listed else range(0)
+        entries = answer.get("entries")
+        if not isinstance(entries, list) or len(entries) != len(sequences):
+            raise VerificationError(f"the page does not hold the subject's {route} from its start")
+        values: list[Any] = []
+        for sequence, entry in zip(sequences, entries, strict=True):
+            proof = entry.get("proof") if isinstance(entry, dict) else None
+            key = full_key(CREDIT, key_of(subject, sequence))
+            proven = self._client.proven_state_answer(proof, key, head.height, None)
+            if proven.value is None:
+                raise VerificationError(f"entry {sequence} of the subject's {route} is absent")
+            values.append(decode(proven.value, kind, max_bytes=MAX_PROOF_BYTES))
+        next_start = start + limit if start + limit < count and values else None
+        return SubjectPage(found, start, tuple(values), next_start, head.height)
 
     def subject_file(self, subject: bytes) -> SubjectFile:
         """The subject's file, every record commitment and every access entry, proven at one

@@ -12,6 +12,7 @@ what to read, and prove a value with the single-key reads when it matters.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,12 +61,37 @@ from jinqiao.client.verified import Verified
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
 from jinqiao.execution.contract import contract_address
+from jinqiao.execution.state import full_key
 from jinqiao.reports.reading import ReportRequest
+from jinqiao.verify import VerificationError
 
 if TYPE_CHECKING:
     from jinqiao.client.client import Client, TransactionResult
 
 MAX_RESULT_BYTES = 64 * 1024
+
+
+MAX_FIGURES_PARTICIPANTS = 10_000
+"""Positions a ``/figures`` answer may prove (a bound on the work of checking one)."""
+
+
+@dataclass(frozen=True)
+class ProvenFigures:
+    """A cycle's figures and timing (``GET /v1/payments/cycles/{cycle}/figures``), recomputed
+    from the cycle, its participants and each participant's position proven at ``height``
+    (time ``time_ms``) and from the certified headers of the heights its timing names;
+    ``positions`` are the participants' positions that exist (none while the cycle is open)."""
+
+    cycle: Cycle
+    participants: tuple[str, ...]
+    positions: tuple[Position, ...]
+    figures: CycleFigures
+    timing: CycleTiming
+    height: int
+    time_ms: int
+    state_root: bytes
+    block_times_ms: dict[int, int]
+    """The certified block time of each height of the cycle's timing, in order."""
 
 
 class PaymentsClient:
@@ -297,6 +323,77 @@ class PaymentsClient:
         """Gross, net and netting efficiency of a closed cycle, from proven positions."""
         return cycle_figures(cycle_id, self.proven_positions(cycle_id))
 
+    def proven_figures(
+        self, cycle_id: int, *, height: int | None = None, min_height: int | None = None
+    ) -> ProvenFigures | None:
+        """The cycle's figures and timing as ``GET …/figures`` answers them (clearing house and
+        settlement agent), every value behind them proven and the figures recomputed here
+        (``ProvenFigures``); ``None`` is the cycle's proven absence."""
+        path = f"/v1/payments/cycles/{cycle_id}/figures"
+        params: dict[str, int] = {} if height is None else {"height": height}
+        if min_height is not None:
+            params["min_height"] = min_height
+        answer, absent = self._client.answer_or_absence(path, params)
+        proofs = answer.get("proofs") if not absent else {"cycle": answer.get("proof")}
+        if not isinstance(proofs, dict):
+            raise VerificationError("the figures carry no proofs")
+        cycle_proof = self._client.proven_state_answer(
+            proofs.get("cycle"), full_key(PAYMENTS, cycle_key(cycle_id)), height, min_height
+        )
+        if cycle_proof.value is None:
+            if not absent:
+                raise VerificationError("the figures are of a cycle proven absent")
+            return None
+        at = cycle_proof.height
+        cycle = decode(cycle_proof.value, Cycle, max_bytes=MAX_RESULT_BYTES)
+        members = self._client.proven_state_answer(
+            proofs.get("participants"), full_key(PAYMENTS, participants_key(cycle_id)), at, None
+        )
+        participants: tuple[str, ...] = ()
+        if members.value is not None:
+            participants = decode(members.value, tuple[str, ...], max_bytes=MAX_RESULT_BYTES)
+        position_proofs = proofs.get("positions")
+        if (
+            not isinstance(position_proofs, dict)
+            or len(participants) > MAX_FIGURES_PARTICIPANTS
+            or set(position_proofs) != set(participants)
+        ):
+            raise VerificationError("the figures do not prove each participant's position")
+        positions = []
+        for member in participants:
+            key = full_key(PAYMENTS, position_key(cycle_id, member))
+            proven = self._client.proven_state_answer(position_proofs[member], key, at, None)
+            if proven.value is not None:
+                positions.append(decode(proven.value, Position, max_bytes=MAX_RESULT_BYTES))
+        times = self._header_times(cycle, answer.get("headers"))
+        return ProvenFigures(
+            cycle,
+            participants,
+            tuple(positions),
+            cycle_figures(cycle_id, positions),
+            cycle_timing(cycle, times),
+            at,
+            cycle_proof.time_ms,
+            cycle_proof.state_root,
+            times,
+        )
+
+    def _header_times(self, cycle: Cycle, views: Any) -> dict[int, int]:
+        """The block times of the cycle's timing heights, from the certified headers listed
+        (exactly one per height, in order)."""
+        heights = timing_heights(cycle)
+        if not isinstance(views, list) or len(views) != len(heights):
+            raise VerificationError("the figures do not carry the headers of the cycle's timing")
+        times = {}
+        for wanted, view in zip(heights, views, strict=True):
+            if not isinstance(view, dict):
+                raise VerificationError("a header of the cycle's timing is not an object")
+            header = self._client.proven_header(
+                view.get("header_bytes"), view.get("certificate_bytes"), wanted
+            )
+            times[wanted] = header.time_ms
+        return times
+
     def timing(self, cycle_id: int, *, cycle: Cycle | None = None) -> CycleTiming | None:
         """When the cycle opened, closed and settled and its settlement time (closing block to
         settling block), from the committed headers at the heights the cycle records, each
@@ -372,4 +469,4 @@ class PaymentsClient:
         return view
 
 
-__all__ = ["PaymentsClient"]
+__all__ = ["PaymentsClient", "ProvenFigures"]

@@ -146,6 +146,9 @@ class Replay(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path == "/v1/validators/changes":
+            asked = request.url.params.get("from_height", "1")
+            if self.saved.path == path and _same_number(asked, self.saved.params):
+                return httpx.Response(self.saved.status, json=self.saved.answer)
             if self.served_pages < len(self.pages):
                 page = self.pages[self.served_pages]
             elif self.live is not None and self.served_pages < MAX_SAVED_VALIDATOR_PAGES:
@@ -166,6 +169,12 @@ class Replay(httpx.BaseTransport):
         )
 
 
+def _same_number(asked: str, params: Mapping[str, str]) -> bool:
+    """Whether a page of validator changes asked ``from_height`` is the page saved."""
+    saved = params.get("from_height", "1")
+    return asked == saved or (asked.isdigit() and saved.isdigit() and int(asked) == int(saved))
+
+
 def verify_saved(genesis: Genesis, saved: SavedAnswer) -> Verified:
     """Check ``saved`` against ``genesis`` offline (module docstring). Raises
     ``VerificationError`` when a proof or a shown field does not check, ``ClientError``
@@ -179,9 +188,9 @@ def _replayed(genesis: Genesis, replay: Replay) -> Verified:
 
     saved = replay.saved
     with Client(REPLAY_URL, genesis=genesis, transport=replay) as client:
-        for pattern, check in _ROUTES:
+        for template, pattern, check in _all_routes():
             match = pattern.fullmatch(saved.path)
-            if match is not None and saved.method == ("POST" if check is _query else "GET"):
+            if match is not None and template.startswith(saved.method + " "):
                 return check(client, match.groupdict(), saved)
     raise RouteNotVerifiable(
         f"{saved.method} {saved.path}: no proof to check offline; docs/proofs.md §11 lists "
@@ -306,17 +315,24 @@ def _record(
     """A route answering one proven record: the SDK's ``read_record``, then the decoded view
     (``view``: the answer's field and the record's type) against the proven value. The answer
     shows ``key``: the full key, or ``shown_key`` (the contract's key) when found."""
-    proven = client.read_record(saved.path, key, **_heights(saved))
+    heights = _heights(saved)
+    proven = client.read_record(
+        saved.path, key, height=heights["height"], min_height=heights["min_height"]
+    )
     shown = _shown(saved.answer)
     _check_proven_fields(shown, shown.get("proof"))
-    found_key = key if shown_key is None or proven.value is None else shown_key
+    # A 200 shows the contract's key when the route says so; a 404's details the full key.
+    found_key = key if shown_key is None or saved.status != 200 else shown_key
     _require(shown, "key", found_key.hex())
-    if view is not None and proven.value is not None:
+    if view is not None:
         field, kind = view
-        record = decode(proven.value, kind, max_bytes=MAX_PROOF_BYTES)
-        _require(shown, field, json_view(record))
-        if field not in shown:
-            raise VerificationError(f"the answer has no {field}")
+        if proven.value is None:
+            _require(shown, field, None)
+        else:
+            record = decode(proven.value, kind, max_bytes=MAX_PROOF_BYTES)
+            _require(shown, field, json_view(record))
+            if field not in shown:
+                raise VerificationError(f"the answer has no {field}")
     return _describe(what, proven.value, proven.height)
 
 
@@ -375,25 +391,37 @@ def _asset(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Verifi
     )
 
 
-def _payments(
-    key: Callable[[dict[str, str]], bytes], field: str, kind: type[Any], what: str
-) -> Callable[[Client, dict[str, str], SavedAnswer], Verified]:
+def record_route(
+    contract: str,
+    key: Callable[[dict[str, str]], bytes],
+    field: str,
+    kind: type[Any],
+    what: str,
+    *,
+    shows_contract_key: bool = True,
+) -> Check:
+    """The check of a route that answers one proven record of ``contract``: the state key
+    ``key(path parameters)``, the decoded record in ``field`` (a ``kind``), ``what`` the line
+    names (formatted with the path parameters). A 200 shows the contract's key when
+    ``shows_contract_key`` (payments, credit), else the full key (supply chain)."""
+
     def check(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Verified:
         contract_key = key(groups)
-        return _record(
-            client,
-            saved,
-            full_key(PAYMENTS, contract_key),
-            (field, kind),
-            what.format(**groups),
-            contract_key,
-        )
+        shown_key = contract_key if shows_contract_key else None
+        full = full_key(contract, contract_key)
+        return _record(client, saved, full, (field, kind), what.format(**groups), shown_key)
 
     return check
 
 
+def _payments(
+    key: Callable[[dict[str, str]], bytes], field: str, kind: type[Any], what: str
+) -> Check:
+    return record_route(PAYMENTS, key, field, kind, what)
+
+
 def _transaction(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Verified:
-    identity = groups["hash"]
+    identity = groups["transaction_hash"]
     if saved.status == 404:
         raise RouteNotVerifiable(
             "an unknown transaction's 404 carries no proof (docs/proofs.md §9.2)"
@@ -419,10 +447,13 @@ def _block(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Verifi
     if saved.status == 404:
         raise RouteNotVerifiable("a block above the head does not exist yet: nothing to prove")
     answer = _shown(saved.answer)
-    wanted = groups.get("height")
+    wanted, by_hash = groups.get("height"), groups.get("block_hash")
     height = int(wanted) if wanted else None
+    block_hash = bytes.fromhex(by_hash) if by_hash else None
     if saved.params.get("leaves") == "true":
-        block = client.proven_block(height, min_height=_heights(saved)["min_height"])
+        block = client.proven_block(
+            height, min_height=_heights(saved)["min_height"], block_hash=block_hash
+        )
         committed = CommittedBlock(
             Block(block.header, block.transactions), block.certificate, block.receipts
         )
@@ -440,7 +471,7 @@ def _block(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Verifi
             "against its roots",
             block.header.height,
         )
-    checked = client.block(height)
+    checked = client.block(height, block_hash=block_hash)
     header = decode(bytes.fromhex(checked["header_bytes"]), BlockHeader, max_bytes=MAX_PROOF_BYTES)
     _require(answer, "header", header_json(header, header_hash(client.suite, header)))
     certificate_bytes = bytes.fromhex(checked["certificate_bytes"])
@@ -453,8 +484,35 @@ def _block(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Verifi
     )
 
 
+def _validator_changes(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Verified:
+    """A page of validator-set changes: each change proven under the set before it, followed
+    from genesis (the pages before the page's first change are the saved
+    ``validator_changes``)."""
+    try:
+        from_height = int(saved.params.get("from_height", "1"))
+    except ValueError:
+        raise SavedAnswerInvalid("parameter from_height is not an integer") from None
+    changes = client.proven_validator_changes(from_height)
+    shown = saved.answer.get("changes") if isinstance(saved.answer, dict) else None
+    views = shown if isinstance(shown, list) else []
+    for (height, _), view in zip(changes, views, strict=True):
+        _require(view, "height", height)
+    if changes:
+        height, validators = changes[-1]
+        last = (
+            f", the last in force from height {height + 1} with "
+            f"{len(validators.validators)} validators"
+        )
+    else:
+        last = ""
+    return Verified(
+        f"validator-set changes from height {from_height}: {len(changes)} proven{last}",
+        changes[-1][0] if changes else 0,
+    )
+
+
 def _query(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Verified:
-    contract, name = groups["contract"], groups["query"]
+    contract, name = groups["contract"], groups["query_name"]
     if saved.params.get("proofs") != "true":
         raise RouteNotVerifiable(
             f"{contract}.{name} was asked without proofs=true: its result is unproven"
@@ -471,18 +529,56 @@ def _query(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Verifi
     )
 
 
+Check = Callable[["Client", dict[str, str], SavedAnswer], Verified]
+
 _HEX = "[0-9a-f]"
 _INST = "[a-z0-9][a-z0-9_.-]{0,63}"
-_ROUTES: list[tuple[re.Pattern[str], Callable[[Client, dict[str, str], SavedAnswer], Verified]]] = [
-    (re.compile(rf"/v1/state/(?P<contract>[a-z0-9_]{{1,64}})/(?P<key>(?:{_HEX}{_HEX})*)"), _state),
-    (re.compile(rf"/v1/accounts/(?P<address>{_HEX}{{40}})"), _account),
+PARAMETERS = {
+    "contract": "[a-z0-9_]{1,64}",
+    "key": "(?:[0-9a-f]{2})*",
+    "address": "[0-9a-f]{40}",
+    "asset": "[A-Z0-9]{1,12}",
+    "institution": _INST,
+    "issuer": _INST,
+    "acquirer": _INST,
+    "organization": _INST,
+    "model_id": _INST,
+    "policy_id": _INST,
+    "payment_id": "[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}",
+    "cycle_id": "[0-9]{1,20}",
+    "sequence": "[0-9]{1,19}",
+    "consent_id": "[0-9]{1,19}",
+    "height": "[0-9]{1,19}",
+    "version": "[1-9][0-9]{0,18}",
+    "receivable_id": "[1-9][0-9]{0,18}",
+    "root_id": "[1-9][0-9]{0,18}",
+    "prefix": "[0-9]{4,12}",
+    "transaction_hash": "[0-9a-f]{64}",
+    "block_hash": "[0-9a-f]{64}",
+    "event_hash": "[0-9a-f]{64}",
+    "document_hash": "[0-9a-f]{64}",
+    "subject": "[0-9a-f]{64}",
+    "query_name": "[a-z0-9_]{1,64}",
+}
+"""The form of each path parameter of the routes below (the API's own limits)."""
+
+
+def route_pattern(template: str) -> re.Pattern[str]:
+    """The request paths of an OpenAPI route (``GET /v1/accounts/{address}``): each
+    ``{parameter}`` a named group of its form in ``PARAMETERS``."""
+    path = template.split(" ", 1)[1]
+    return re.compile(
+        re.sub(r"\\\{(\w+)\\\}", lambda m: f"(?P<{m[1]}>{PARAMETERS[m[1]]})", re.escape(path))
+    )
+
+
+_ROUTES: list[tuple[str, Check]] = [
+    ("GET /v1/state/{contract}/{key}", _state),
+    ("GET /v1/accounts/{address}", _account),
+    ("GET /v1/token/{asset}/balances/{address}", _balance),
+    ("GET /v1/token/{asset}", _asset),
     (
-        re.compile(rf"/v1/token/(?P<asset>[A-Z0-9]{{1,12}})/balances/(?P<address>{_HEX}{{40}})"),
-        _balance,
-    ),
-    (re.compile(r"/v1/token/(?P<asset>[A-Z0-9]{1,12})"), _asset),
-    (
-        re.compile(rf"/v1/payments/institutions/(?P<institution>{_INST})"),
+        "GET /v1/payments/institutions/{institution}",
         _payments(
             lambda g: institution_key(g["institution"]),
             "institution",
@@ -491,74 +587,79 @@ _ROUTES: list[tuple[re.Pattern[str], Callable[[Client, dict[str, str], SavedAnsw
         ),
     ),
     (
-        re.compile(r"/v1/payments/payments/(?P<payment>[A-Za-z0-9][A-Za-z0-9_.:-]{0,63})"),
-        _payments(lambda g: payment_key(g["payment"]), "payment", Payment, "payment {payment}"),
-    ),
-    (
-        re.compile(r"/v1/payments/cycles/(?P<cycle>[0-9]{1,20})"),
-        _payments(lambda g: cycle_key(int(g["cycle"])), "cycle", Cycle, "cycle {cycle}"),
-    ),
-    (
-        re.compile(r"/v1/payments/cycles/(?P<cycle>[0-9]{1,20})/totals"),
+        "GET /v1/payments/payments/{payment_id}",
         _payments(
-            lambda g: cycle_totals_key(int(g["cycle"])),
+            lambda g: payment_key(g["payment_id"]), "payment", Payment, "payment {payment_id}"
+        ),
+    ),
+    (
+        "GET /v1/payments/cycles/{cycle_id}",
+        _payments(lambda g: cycle_key(int(g["cycle_id"])), "cycle", Cycle, "cycle {cycle_id}"),
+    ),
+    (
+        "GET /v1/payments/cycles/{cycle_id}/totals",
+        _payments(
+            lambda g: cycle_totals_key(int(g["cycle_id"])),
             "totals",
             CycleTotals,
-            "cycle {cycle} totals",
+            "cycle {cycle_id} totals",
         ),
     ),
     (
-        re.compile(rf"/v1/payments/cycles/(?P<cycle>[0-9]{{1,20}})/positions/(?P<inst>{_INST})"),
+        "GET /v1/payments/cycles/{cycle_id}/positions/{institution}",
         _payments(
-            lambda g: position_key(int(g["cycle"]), g["inst"]),
+            lambda g: position_key(int(g["cycle_id"]), g["institution"]),
             "position",
             Position,
-            "position of {inst} in cycle {cycle}",
+            "position of {institution} in cycle {cycle_id}",
         ),
     ),
     (
-        re.compile(rf"/v1/payments/cycles/(?P<cycle>[0-9]{{1,20}})/institutions/(?P<inst>{_INST})"),
+        "GET /v1/payments/cycles/{cycle_id}/institutions/{institution}",
         _payments(
-            lambda g: institution_cycle_key(int(g["cycle"]), g["inst"]),
+            lambda g: institution_cycle_key(int(g["cycle_id"]), g["institution"]),
             "totals",
             InstitutionCycle,
-            "totals of {inst} in cycle {cycle}",
+            "totals of {institution} in cycle {cycle_id}",
         ),
     ),
     (
-        re.compile(
-            rf"/v1/payments/cycles/(?P<cycle>[0-9]{{1,20}})/flows/(?P<issuer>{_INST})"
-            rf"/(?P<acquirer>{_INST})"
-        ),
+        "GET /v1/payments/cycles/{cycle_id}/flows/{issuer}/{acquirer}",
         _payments(
-            lambda g: flow_key(int(g["cycle"]), g["issuer"], g["acquirer"]),
+            lambda g: flow_key(int(g["cycle_id"]), g["issuer"], g["acquirer"]),
             "flow",
             Flow,
-            "flow {issuer} to {acquirer} in cycle {cycle}",
+            "flow {issuer} to {acquirer} in cycle {cycle_id}",
         ),
     ),
     (
-        re.compile(
-            rf"/v1/payments/cycles/(?P<cycle>[0-9]{{1,20}})/entries/(?P<inst>{_INST})"
-            r"/(?P<sequence>[0-9]{1,19})"
-        ),
+        "GET /v1/payments/cycles/{cycle_id}/entries/{institution}/{sequence}",
         _payments(
-            lambda g: entry_key(int(g["cycle"]), g["inst"], int(g["sequence"])),
+            lambda g: entry_key(int(g["cycle_id"]), g["institution"], int(g["sequence"])),
             "entry",
             Entry,
-            "entry {sequence} of {inst} in cycle {cycle}",
+            "entry {sequence} of {institution} in cycle {cycle_id}",
         ),
     ),
-    (re.compile(rf"/v1/transactions/(?P<hash>{_HEX}{{64}})"), _transaction),
-    (re.compile(r"/v1/blocks/(?:latest|(?P<height>[0-9]{1,19}))"), _block),
-    (re.compile(r"/v1/query/(?P<contract>[a-z0-9_]{1,64})/(?P<query>[a-z0-9_]{1,64})"), _query),
+    ("GET /v1/validators/changes", _validator_changes),
+    ("GET /v1/transactions/{transaction_hash}", _transaction),
+    ("GET /v1/blocks/latest", _block),
+    ("GET /v1/blocks/{height}", _block),
+    ("GET /v1/blocks/by-hash/{block_hash}", _block),
+    ("POST /v1/query/{contract}/{query_name}", _query),
 ]
 
 
+def _all_routes() -> list[tuple[str, re.Pattern[str], Check]]:
+    from jinqiao.client.saved_apps import APP_ROUTES
+
+    return [(template, route_pattern(template), check) for template, check in _ROUTES + APP_ROUTES]
+
+
 def verifiable_routes() -> list[str]:
-    """The path patterns a saved answer may come from (for the documents and the OpenAPI
-    test)."""
-    return [pattern.pattern for pattern, _ in _ROUTES]
+    """The OpenAPI routes (``GET /v1/accounts/{address}``) a saved answer may come from
+    (docs/proofs.md §11)."""
+    return [template for template, _, _ in _all_routes()]
 
 
 def verify_file(genesis: Genesis, path: Path) -> Verified:
@@ -568,6 +669,7 @@ def verify_file(genesis: Genesis, path: Path) -> Verified:
 
 __all__ = [
     "MAX_SAVED_ANSWER_BYTES",
+    "PARAMETERS",
     "SAVED_ANSWER_FORMAT",
     "Replay",
     "RouteNotVerifiable",
@@ -576,6 +678,8 @@ __all__ = [
     "Verified",
     "dump_saved",
     "load_saved",
+    "record_route",
+    "route_pattern",
     "save_answer",
     "verifiable_routes",
     "verify_file",

@@ -13,7 +13,6 @@ values: a node cannot call a clone genuine.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -66,6 +65,7 @@ from jinqiao.apps.supplychain.model import (
     receivable_key,
     root_key,
 )
+from jinqiao.client.outcome import ClientError
 from jinqiao.core.codec import CanonicalStruct, decode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.limits import MAX_PROOF_BYTES
@@ -74,6 +74,7 @@ from jinqiao.epcis import SchemaValidator, contract_call, parse_document
 from jinqiao.epcis.query import query_document
 from jinqiao.execution.contract import contract_address
 from jinqiao.execution.identity import REGISTRY, Account, account_key
+from jinqiao.execution.state import full_key
 from jinqiao.verify import VerificationError, verify_state_read
 
 if TYPE_CHECKING:
@@ -161,6 +162,24 @@ class Trace:
     @property
     def height(self) -> int:
         return self.custody.height
+
+
+MAX_HISTORY_PAGE = 100
+"""Entries per ``GET /v1/supplychain/history`` page (the route's own limit)."""
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """A page of an item's events from ``start`` (``SupplyChainClient.history_page``), every
+    value proven at ``height``; ``item`` ``None`` is the item's proven absence, ``next_start``
+    ``None`` after its last event."""
+
+    id: str
+    item: Item | None
+    start: int
+    events: tuple[EventRecord, ...]
+    next_start: int | None
+    height: int
 
 
 class SupplyChainClient:
@@ -350,50 +369,107 @@ class SupplyChainClient:
         return self._send(signer, "mark_past_due", RootArgs(root_id))
 
     # -- proven reads (None: proven absent) ------------------------------------------------
-    def _read(self, key: bytes, kind: type[T], height: int | None) -> T | None:
-        return self._client.read_struct(SUPPLYCHAIN, key, kind, height=height)
-
-    def item(self, key: str, *, height: int | None = None) -> ItemCustody | None:
-        """An item in any key form with its custody, every value proven at one height."""
-        canonical = parse_key(key).canonical
-        proven = self._client.read_state(SUPPLYCHAIN, item_key(canonical), height=height)
+    # Each reads its own route of the API and checks every proof in the answer, so that a
+    # saved answer of that route is checked offline by this very code (``client.saved``).
+    def _read(
+        self, path: str, key: bytes, kind: type[T], height: int | None, **params: Any
+    ) -> T | None:
+        proven = self._client.read_record(
+            path, full_key(SUPPLYCHAIN, key), height=height, params=params
+        )
         if proven.value is None:
             return None
-        item = decode(proven.value, Item, max_bytes=MAX_PROOF_BYTES)
+        return decode(proven.value, kind, max_bytes=MAX_PROOF_BYTES)
+
+    def _answer(
+        self, path: str, canonical: str, height: int | None, **params: Any
+    ) -> tuple[dict[str, Any], _ProofChecker, StateReadProof]:
+        """The answer of an item route (``id`` = ``canonical``) and its item proof, checked."""
+        query = {"id": canonical, **params, **({} if height is None else {"height": height})}
+        answer, absent = self._client.answer_or_absence(path, query)
+        checker = _ProofChecker(self._client)
+        proof = checker.proof(answer, SUPPLYCHAIN, item_key(canonical), height)
+        if absent != (proof.value is None):
+            raise VerificationError("the answer's status and its item proof disagree")
+        if not absent and answer.get("id") != canonical:
+            raise VerificationError("the node answered about another item")
+        return answer, checker, proof
+
+    def item(self, key: str, *, height: int | None = None) -> ItemCustody | None:
+        """An item in any key form with its custody (``GET /v1/supplychain/items``): the item,
+        each container above it and its lot's recall, every value proven at one height."""
+        canonical = parse_key(key).canonical
+        answer, checker, proof = self._answer("/v1/supplychain/items", canonical, height)
+        if proof.value is None:
+            return None
+        item = decode(proof.value, Item, max_bytes=MAX_PROOF_BYTES)
+        return self._custody(checker, item, answer, proof.header.height)
+
+    def _custody(
+        self, checker: _ProofChecker, item: Item, answer: dict[str, Any], height: int
+    ) -> ItemCustody:
+        """The custody an answer proves: exactly the containers above ``item`` (each proven at
+        ``height``), its top one, and the recall of its lot."""
+        containers = answer.get("containers")
+        if not isinstance(containers, list) or len(containers) > MAX_NESTING:
+            raise VerificationError("the answer has no list of containers")
         top = item
-        for _ in range(MAX_NESTING):
+        for view in containers:
             if not top.parent:
-                break
-            parent = self._read(item_key(top.parent), Item, proven.height)
-            if parent is None:
+                raise VerificationError("the answer lists a container above the top one")
+            proven = checker.proof(view, SUPPLYCHAIN, item_key(top.parent), height)
+            if proven.value is None:
                 raise VerificationError(f"the container {top.parent} is proven absent")
-            top = parent
-        recalled = False
-        if item.lot and item.id.startswith("01/"):
-            recall = self.recall_record(item.id.split("/")[1], item.lot, height=proven.height)
-            recalled = recall is not None
+            top = decode(proven.value, Item, max_bytes=MAX_PROOF_BYTES)
+        if top.parent:
+            raise VerificationError("the answer stops below the top container")
+        recalled = self._recalled(checker, item, answer.get("recall"), height)
         receiver = "" if top.shipment is None else top.shipment.receiver
-        return ItemCustody(item, top.id, top.custodian, receiver, recalled, proven.height)
+        return ItemCustody(item, top.id, top.custodian, receiver, recalled, height)
+
+    def history_page(
+        self, key: str, *, start: int = 0, limit: int = MAX_HISTORY_PAGE, height: int | None = None
+    ) -> HistoryPage:
+        """One page of the item's events from ``start`` (``GET /v1/supplychain/history``, at
+        most ``MAX_HISTORY_PAGE``): the item, each history entry and the event it names, every
+        value proven at one height; exactly the entries the item's event count says exist."""
+        if not 1 <= limit <= MAX_HISTORY_PAGE or start < 0:
+            raise ValueError(f"limit must be 1..{MAX_HISTORY_PAGE} and start at least 0")
+        canonical = parse_key(key).canonical
+        answer, checker, proof = self._answer(
+            "/v1/supplychain/history", canonical, height, start=start, limit=limit
+        )
+        at = proof.header.height
+        if proof.value is None:
+            return HistoryPage(canonical, None, start, (), None, at)
+        item = decode(proof.value, Item, max_bytes=MAX_PROOF_BYTES)
+        entries = answer.get("events")
+        sequences = range(start, min(item.event_count, start + limit))
+        if not isinstance(entries, list) or len(entries) != len(sequences):
+            raise VerificationError("the page does not hold the item's events from its start")
+        events = self._events(checker, item, list(zip(sequences, entries, strict=True)), at)
+        end = start + len(events)
+        next_start = end if end < item.event_count else None
+        return HistoryPage(canonical, item, start, tuple(events), next_start, at)
 
     def history(
         self, key: str, *, start: int = 0, limit: int = 100, height: int | None = None
     ) -> list[EventRecord]:
         """The item's events from ``start`` (oldest first), at most ``limit``, each history
-        entry and event proven at one height (two reads per event)."""
-        custody = self.item(key, height=height)
-        if custody is None:
-            return []
-        at, item = custody.height, custody.item
-        events = []
-        for sequence in range(start, min(item.event_count, start + limit)):
-            proven = self._client.read_state(SUPPLYCHAIN, history_key(item.id, sequence), height=at)
-            if proven.value is None:
-                raise VerificationError(f"history entry {sequence} is proven absent")
-            event_hash = decode(proven.value, bytes, max_bytes=64)
-            event = self.event(event_hash, height=at)
-            if event is None:
-                raise VerificationError(f"event {event_hash.hex()} is proven absent")
-            events.append(event)
+        entry and event proven at one height (``history_page`` by page)."""
+        events: list[EventRecord] = []
+        at = height
+        while len(events) < limit:
+            page = self.history_page(
+                key,
+                start=start + len(events),
+                limit=min(MAX_HISTORY_PAGE, limit - len(events)),
+                height=at,
+            )
+            at = page.height
+            events.extend(page.events)
+            if page.next_start is None or not page.events:
+                break
         return events
 
     def trace(self, key: str, *, limit: int = MAX_TRACE_EVENTS) -> Trace | None:
@@ -450,41 +526,55 @@ class SupplyChainClient:
             )
 
     def event(self, event_hash: bytes, *, height: int | None = None) -> EventRecord | None:
-        return self._read(event_key(event_hash), EventRecord, height)
+        path = f"/v1/supplychain/events/{event_hash.hex()}"
+        return self._read(path, event_key(event_hash), EventRecord, height)
 
     def recall_record(self, gtin: str, lot: str, *, height: int | None = None) -> Recall | None:
-        number = parse_key(gtin).number
-        return self._read(recall_key(number, lot), Recall, height)
+        key = parse_key(gtin)
+        path = "/v1/supplychain/recalls"
+        return self._read(
+            path, recall_key(key.number, lot), Recall, height, gtin=key.canonical, lot=lot
+        )
 
     def company_prefix(self, prefix: str, *, height: int | None = None) -> CompanyPrefix | None:
-        return self._read(company_prefix_key(prefix), CompanyPrefix, height)
+        path = f"/v1/supplychain/company-prefixes/{prefix}"
+        return self._read(path, company_prefix_key(prefix), CompanyPrefix, height)
 
     def receivable(self, receivable_id: int, *, height: int | None = None) -> Receivable | None:
-        return self._read(receivable_key(receivable_id), Receivable, height)
+        path = f"/v1/supplychain/receivables/{receivable_id}"
+        return self._read(path, receivable_key(receivable_id), Receivable, height)
 
     def root(self, root_id: int, *, height: int | None = None) -> Root | None:
-        return self._read(root_key(root_id), Root, height)
+        return self._read(f"/v1/supplychain/roots/{root_id}", root_key(root_id), Root, height)
 
     def document(self, document_hash: bytes, *, height: int | None = None) -> DocumentUse | None:
         """Which root a trade document backs; ``None`` is the proven fact that it backs none."""
-        return self._read(document_key(document_hash), DocumentUse, height)
+        path = f"/v1/supplychain/documents/{document_hash.hex()}"
+        return self._read(path, document_key(document_hash), DocumentUse, height)
 
-    def epcis_events(self, key: str, *, start: int = 0, per_page: int = 100) -> EpcisPage:
+    def epcis_events(
+        self, key: str, *, start: int = 0, per_page: int = 100, height: int | None = None
+    ) -> EpcisPage:
         """The EPCIS 2.0 query ``GET /v1/epcis/events?MATCH_anyEPC=…``: a page of the item's
         events as an ``EPCISQueryDocument``. Every record's proof is checked and the document
-        must be exactly the one ``jinqiao.epcis.query`` makes of the proven records."""
+        must be exactly the one ``jinqiao.epcis.query`` makes of the proven records. An item
+        never commissioned raises ``ClientError`` ``not_found``."""
         canonical = parse_key(key).canonical
         if not 1 <= per_page <= 100 or not 0 <= start <= 2**63 - 1:
             raise ValueError("per_page is 1..100 and start 0..2**63-1")
         params: dict[str, Any] = {"MATCH_anyEPC": key, "perPage": per_page}
         if start:
             params["nextPageToken"] = str(start)
-        answer: dict[str, Any] = json.loads(self._client.raw_get("/v1/epcis/events", params=params))
+        if height is not None:
+            params["height"] = height
+        answer, absent = self._client.answer_or_absence("/v1/epcis/events", params)
+        if absent:
+            raise ClientError("not_found", f"{canonical} was never commissioned", 404, **answer)
         proofs = answer.get("jinqiao:proofs")
         if not isinstance(proofs, dict) or not isinstance(proofs.get("events"), list):
             raise VerificationError("the EPCIS answer has no proofs")
         checker = _ProofChecker(self._client)
-        item_proof = checker.proof(proofs, SUPPLYCHAIN, item_key(canonical))
+        item_proof = checker.proof(proofs, SUPPLYCHAIN, item_key(canonical), height)
         if item_proof.value is None:
             raise VerificationError(f"{canonical} is proven absent")
         item = decode(item_proof.value, Item, max_bytes=MAX_PROOF_BYTES)
@@ -492,7 +582,8 @@ class SupplyChainClient:
         end = min(item.event_count, start + per_page)
         if len(proofs["events"]) != max(0, end - start):
             raise VerificationError("the EPCIS answer is not the page asked for")
-        events = self._entries(checker, item, proofs["events"], start, height)
+        entries = list(zip(range(start, end), proofs["events"], strict=True))
+        events = self._events(checker, item, entries, height)
         document = {
             name: value for name, value in answer.items() if not name.startswith("jinqiao:")
         }
@@ -505,54 +596,48 @@ class SupplyChainClient:
         return EpcisPage(document, tuple(events), following, height, checker.verified)
 
     # -- verification ----------------------------------------------------------------------
-    def verify(self, scan: str) -> ItemVerification:
+    def verify(self, scan: str, *, height: int | None = None) -> ItemVerification:
         """Verify a scanned label (or a bare key) through ``GET /v1/verify``: every proof in the
         answer is checked (unless the client was made with ``verify=False``) and the verdict is
         recomputed here from the proven values; a disagreement raises ``VerificationError``."""
-        answer: dict[str, Any] = json.loads(
-            self._client.raw_get("/v1/verify", params={"scan": scan})
-        )
         scanned = parse_scan(scan)
         canonical = parse_key(scanned.key_text).canonical
+        query = {"scan": scan, **({} if height is None else {"height": height})}
+        answer, _ = self._client.answer_or_absence("/v1/verify", query)
         if answer.get("id") != canonical:
             raise VerificationError("the node verified another item")
         checker = _ProofChecker(self._client)
-        item_proof = checker.proof(answer["item_proof"], SUPPLYCHAIN, item_key(canonical))
-        height = item_proof.header.height
+        item_proof = checker.proof(answer.get("item_proof"), SUPPLYCHAIN, item_key(canonical))
+        at = item_proof.header.height
+        if height is not None and at != height:
+            raise VerificationError(f"asked for height {height}, the proofs are at {at}")
         if item_proof.value is None:
             verification = verify_item(None, False, (), "absent")
             _same_verdict(verification, answer)
-            return ItemVerification(canonical, verification, None, 0, (), height, checker.verified)
+            return ItemVerification(canonical, verification, None, 0, (), at, checker.verified)
         item = decode(item_proof.value, Item, max_bytes=MAX_PROOF_BYTES)
-        top = item
-        for view in answer["containers"][:MAX_NESTING]:
-            proven = checker.proof(view, SUPPLYCHAIN, item_key(top.parent), height)
-            if proven.value is None:
-                raise VerificationError("a container is proven absent")
-            top = decode(proven.value, Item, max_bytes=MAX_PROOF_BYTES)
-        if top.parent:
-            raise VerificationError("the answer stops below the top container")
-        recalled = self._recalled(checker, item, answer.get("recall"), height)
-        trace = self._trace(checker, item, answer["trace"], height)
-        signature = self._signature(checker, scanned, canonical, item, answer.get("signer"), height)
-        verification = verify_item(item, recalled, trace, signature)
+        custody = self._custody(checker, item, answer, at)
+        entries = answer.get("trace")
+        first = max(0, item.event_count - TRACE_EVENTS)
+        if not isinstance(entries, list) or len(entries) != item.event_count - first:
+            raise VerificationError("the trace is not the item's latest events")
+        sequences = range(first, item.event_count)
+        trace = self._events(checker, item, list(zip(sequences, entries, strict=True)), at)
+        signature = self._signature(checker, scanned, canonical, item, answer.get("signer"), at)
+        verification = verify_item(item, custody.recalled, trace, signature)
         _same_verdict(verification, answer)
-        receiver = "" if top.shipment is None else top.shipment.receiver
-        custody = ItemCustody(item, top.id, top.custodian, receiver, recalled, height)
         return ItemVerification(
             canonical,
             verification,
             custody,
             item.event_count,
             tuple(trace),
-            height,
+            at,
             checker.verified,
         )
 
     @staticmethod
-    def _recalled(
-        checker: _ProofChecker, item: Item, view: dict[str, Any] | None, height: int
-    ) -> bool:
+    def _recalled(checker: _ProofChecker, item: Item, view: Any, height: int) -> bool:
         if not item.lot or not item.id.startswith("01/"):
             return False
         if view is None:
@@ -561,32 +646,26 @@ class SupplyChainClient:
         return checker.proof(view, SUPPLYCHAIN, key, height).value is not None
 
     @staticmethod
-    def _trace(
-        checker: _ProofChecker, item: Item, entries: list[dict[str, Any]], height: int
+    def _events(
+        checker: _ProofChecker, item: Item, entries: list[tuple[int, Any]], height: int
     ) -> list[EventRecord]:
-        first = max(0, item.event_count - TRACE_EVENTS)
-        if len(entries) != item.event_count - first:
-            raise VerificationError("the trace is not the item's latest events")
-        return SupplyChainClient._entries(checker, item, entries, first, height)
-
-    @staticmethod
-    def _entries(
-        checker: _ProofChecker, item: Item, entries: list[dict[str, Any]], first: int, height: int
-    ) -> list[EventRecord]:
-        """History entries ``first``.. of ``item``: each pointer and the event it names proven."""
-        trace = []
-        for sequence, entry in enumerate(entries, start=first):
+        """The events of history entries ``(sequence, {"pointer", "record"})``: each pointer
+        proven at ``history/<item>/<sequence>`` and each record at the event it names."""
+        events = []
+        for sequence, entry in entries:
+            if not isinstance(entry, dict):
+                raise VerificationError(f"history entry {sequence} is not an object")
             pointer = checker.proof(
-                entry["pointer"], SUPPLYCHAIN, history_key(item.id, sequence), height
+                entry.get("pointer"), SUPPLYCHAIN, history_key(item.id, sequence), height
             )
             if pointer.value is None:
                 raise VerificationError(f"history entry {sequence} is proven absent")
             event_hash = decode(pointer.value, bytes, max_bytes=64)
-            record = checker.proof(entry["record"], SUPPLYCHAIN, event_key(event_hash), height)
+            record = checker.proof(entry.get("record"), SUPPLYCHAIN, event_key(event_hash), height)
             if record.value is None:
                 raise VerificationError(f"event {event_hash.hex()} is proven absent")
-            trace.append(decode(record.value, EventRecord, max_bytes=MAX_PROOF_BYTES))
-        return trace
+            events.append(decode(record.value, EventRecord, max_bytes=MAX_PROOF_BYTES))
+        return events
 
     def _signature(
         self,
@@ -627,9 +706,9 @@ class _ProofChecker:
         self.verified = client.verify
 
     def proof(
-        self, view: dict[str, Any], contract: str, key: bytes, height: int | None = None
+        self, view: Any, contract: str, key: bytes, height: int | None = None
     ) -> StateReadProof:
-        text = view.get("proof", "")
+        text = view.get("proof", "") if isinstance(view, dict) else None
         if (
             not isinstance(text, str)
             or len(text) > MAX_ANSWER_PROOF_HEX
@@ -667,4 +746,4 @@ def _same_verdict(verification: Verification, answer: dict[str, Any]) -> None:
         )
 
 
-__all__ = ["ItemCustody", "ItemVerification", "SupplyChainClient"]
+__all__ = ["HistoryPage", "ItemCustody", "ItemVerification", "SupplyChainClient"]

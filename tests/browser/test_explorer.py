@@ -81,7 +81,8 @@ def test_each_view_loads_verified_without_console_errors(
         for name, route in views(network).items():
             open_view(page, network, route)
             if name != "watchlist":
-                assert page.locator('[data-verified="yes"]').count() >= 1, name
+                verified = page.locator('[data-verified="yes"]').count()
+                assert verified >= 1, (name, page.inner_text("main"), console.errors)
             assert page.locator('[data-verified="no"]').count() == 0, (
                 name,
                 page.inner_text("main"),
@@ -192,6 +193,13 @@ def _lie_about_block_time(route: Route) -> None:
     route.fulfill(response=answer, json=body)
 
 
+def _lie_about_netting(route: Route) -> None:
+    answer = route.fetch()
+    body = answer.json()
+    body["figures"]["netting_efficiency_ppm"] += 10_000  # one percentage point better
+    route.fulfill(response=answer, json=body)
+
+
 LIES: dict[str, tuple[str, Callable[[Route], None], str, str]] = {
     "supply": ("**/v1/token/CNY", _lie_about_supply, "#/token", "the value is not the leaf's"),
     "block time": (
@@ -199,6 +207,12 @@ LIES: dict[str, tuple[str, Callable[[Route], None], str, str]] = {
         _lie_about_block_time,
         "#/block/5",
         "the certificate is for another block hash",
+    ),
+    "netting efficiency": (
+        "**/figures",
+        _lie_about_netting,
+        "#/cycle/1",
+        "the node's netting_efficiency_ppm",
     ),
 }
 

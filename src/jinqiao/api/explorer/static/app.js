@@ -428,18 +428,33 @@ async function figuresSection(id) {
     const participants = await V.verifyStateAnswer(trust, answer.proofs.participants, participantsKey);
     const named = participants.value === null ? [] : V.decode(participants.value);
     if (named.length !== positions.length) throw new V.VerificationError("a participant's position is missing");
-    return positions;
+    const figures = nettingFigures(positions);
+    for (const field of ["gross_minor", "net_minor", "netting_efficiency_ppm"]) {
+      if (BigInt(answer.figures[field]) !== figures[field]) {
+        throw new V.VerificationError(`the node's ${field} ${answer.figures[field]} is not ${figures[field]}, computed from the proven positions`);
+      }
+    }
+    return { positions, figures };
   });
-  if (!check.ok) return section("Net positions", el("p", {}, "Positions: ", check.mark));
-  const positions = check.result;
-  const gross = positions.reduce((n, p) => n + p.debit_minor, 0n);
-  const net = positions.reduce((n, p) => n + (p.net_minor < 0n ? -p.net_minor : 0n), 0n);
-  const efficiencyPpm = gross > 0n ? ((gross - net) * 1000000n) / gross : 0n;
-  const efficiency = `${(Number(efficiencyPpm) / 10000).toFixed(2)}%`;
+  if (!check.ok) return section("Net positions", el("p", {}, "Positions and figures: ", check.mark));
+  const { positions, figures } = check.result;
+  const gross = figures.gross_minor;
+  const net = figures.net_minor;
+  const efficiency = `${(Number(figures.netting_efficiency_ppm) / 10000).toFixed(2)}%`;
   return section("Net positions", el("p", {}, "Positions (recomputed here from the proven records): ", check.mark),
     fields([["gross (minor)", gross], ["net (minor)", net], ["netting efficiency", el("span", { "data-field": "netting-efficiency" }, efficiency)]]),
     positionsChart(positions),
     table("positions", ["institution", "net (minor)", "debit (minor)", "credit (minor)", "funded (minor)", "excluded"], positions.map((p) => [p.institution, p.net_minor, p.debit_minor, p.credit_minor, p.funded_minor, p.excluded])));
+}
+
+// docs/api.md "/figures": gross = the sum of gross debits, net = the sum of net debits,
+// efficiency = (gross - net) * 10^6 // gross (0 for an empty cycle), all integers.
+// Excluded institutions' positions are not counted.
+function nettingFigures(all) {
+  const positions = all.filter((p) => !p.excluded);
+  const gross = positions.reduce((n, p) => n + p.debit_minor, 0n);
+  const net = positions.reduce((n, p) => n + (p.net_minor < 0n ? -p.net_minor : 0n), 0n);
+  return { gross_minor: gross, net_minor: net, netting_efficiency_ppm: gross > 0n ? ((gross - net) * 1000000n) / gross : 0n };
 }
 
 function positionsChart(positions) {

@@ -22,9 +22,13 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 from rich.progress import Progress
 
+from jinqiao.apps.governance import ProposalArgs, ProposeArgs, SetValidatorPower
 from jinqiao.client import Client
+from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
+from jinqiao.core.genesis import load_genesis
 from jinqiao.demo.payments import CLEARING_ACCOUNT, INSTITUTIONS, run_payments_day
+from jinqiao.execution.identity import GOVERNANCE
 from jinqiao.keys import load_key
 from jinqiao.provision.network import NetworkLayout
 from tests.helpers.process import NodeProcess, make_network
@@ -46,6 +50,8 @@ class Network:
     """A committed transaction: the mint to bank-a-treasury."""
     payment_id: str
     """A payment of the cycle."""
+    new_set_height: int
+    """The first height certified by the validator set governance changed (power 1 to 5)."""
 
     def account_address(self, name: str) -> str:
         return self.layout.account(name).address
@@ -83,10 +89,37 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
                 client, keys, PAYMENTS, random.Random(7), lambda: Progress(disable=True)
             )
         payment_id = _a_payment_id(node)
-        yield Network(directory, layout, node, client, keys, cycle_id, mint_hash, payment_id)
+        new_set_height = _change_validator_power(client, directory, layout, keys[CLEARING_ACCOUNT])
+        yield Network(
+            directory, layout, node, client, keys, cycle_id, mint_hash, payment_id, new_set_height
+        )
     finally:
         client.close()
         assert node.stop() == 0, node.log()
+
+
+def _change_validator_power(
+    client: Client, directory: Path, layout: NetworkLayout, issuer: Signer
+) -> int:
+    """Governance sets the one validator's power to 5: a new set, in force two heights after the
+    approval that decides it (docs/proofs.md §3.3), which the page must follow."""
+    genesis = load_genesis((directory / "genesis.json").read_bytes())
+    validator = genesis.validator_set().validators[0]
+    admins = [
+        load_key(directory / layout.account(f"{org}-admin").key_file)
+        for org in ("clearing", "ecfin", "bank-a", "bank-b")
+    ]
+    proposed = client.send(
+        admins[0], GOVERNANCE, "propose", ProposeArgs(SetValidatorPower(validator.address, 5))
+    )
+    proposal_id = decode(proposed.receipt.result, int, max_bytes=16)
+    for admin in admins[1:]:
+        approved = client.send(admin, GOVERNANCE, "approve", ProposalArgs(proposal_id))
+        assert approved.ok, approved
+    in_force = approved.height + 2
+    while client.token.mint(issuer, "CNY", issuer.address, 1).height < in_force:
+        pass
+    return in_force
 
 
 def _a_payment_id(node: NodeProcess) -> str:

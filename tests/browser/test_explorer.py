@@ -323,3 +323,21 @@ def test_a_watched_account_shows_its_new_event_live(
     row = page.locator('table[data-list="watched-events"] tbody tr', has_text="Transfer")
     row.first.wait_for(timeout=RENDER_TIMEOUT_MS)
     assert bank_b in row.first.inner_text()
+
+
+def test_the_page_follows_the_validator_set_change_and_refuses_a_hidden_one(
+    regulator: BrowserContext, network: Network
+) -> None:
+    """Governance changed the set (conftest): the blocks it certifies verify only because the
+    page followed the change with its proof; a node that hides the change is caught."""
+    page = regulator.new_page()
+    route = f"#/block/{network.new_set_height}"
+    open_view(page, network, route)
+    assert page.locator('[data-verified="yes"]').count() == 1
+    assert "5" in page.locator('table[data-list="certificate"] tbody tr').first.inner_text()
+    hiding = regulator.new_page()
+    hiding.route("**/v1/validators/changes*", lambda r: r.fulfill(json={"changes": []}, status=200))
+    open_view(hiding, network, route)
+    failing = hiding.locator('[data-verified="no"]')
+    assert failing.count() == 1
+    assert "names a validator set this page does not trust" in failing.inner_text()

@@ -341,3 +341,30 @@ def test_the_page_follows_the_validator_set_change_and_refuses_a_hidden_one(
     failing = hiding.locator('[data-verified="no"]')
     assert failing.count() == 1
     assert "names a validator set this page does not trust" in failing.inner_text()
+
+
+UNKNOWN_SUBJECT = "#/credit/" + "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("account", "route", "expected", "verified"),
+    [
+        ("regulator-admin", UNKNOWN_SUBJECT, "(absent, proven)", True),
+        ("clearing-treasury", UNKNOWN_SUBJECT, "Not permitted for your organization", False),
+        ("bank-a-treasury", UNKNOWN_SUBJECT, "(absent, proven)", True),  # a credit member
+        ("regulator-admin", "#/receivable/1", "Not found", False),
+        ("regulator-admin", "#/item/urn:epc:id:sgtin:0614141.107346.2017", "Not found", False),
+    ],
+)
+def test_supply_chain_and_credit_views_show_what_the_viewer_may(
+    browser: Browser, network: Network, account: str, route: str, expected: str, verified: bool
+) -> None:
+    context = viewer(browser, network, account)
+    try:
+        page = context.new_page()
+        open_view(page, network, route)
+        assert expected in page.inner_text("main")
+        assert page.locator('[data-verified="no"]').count() == 0
+        assert (page.locator('[data-verified="yes"]').count() > 0) == verified
+    finally:
+        context.close()

@@ -536,33 +536,74 @@ async function paymentView(paymentId) {
   ]) : null, watchButton("payment", paymentId))];
 }
 
-async function itemView(id) {
-  let answer;
-  try {
-    answer = await api(`/v1/supplychain/items?id=${encodeURIComponent(id)}`);
-  } catch (error) {
-    return [section(`Item ${id}`, problem(error, `item ${id}`))];
-  }
+// Answers made of several state reads (supply chain, credit): every state proof in the answer is
+// checked and its entry shown from the proven bytes (key, decoded value); the node's JSON summary
+// is shown apart, labelled as the node's.
+function keyText(key) {
+  return Array.from(key, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`)).join("");
+}
+
+async function provenEntries(name, answer) {
   const proofs = [];
   collectProofs(answer, proofs);
-  const check = await checked(async () => {
-    if (proofs.length === 0) throw new V.VerificationError("the answer carries no proof");
-    for (const proofHex of proofs) {
+  const rows = [];
+  for (const proofHex of proofs) {
+    let key = "—";
+    const check = await checked(async () => {
       const proof = V.decodeStateReadProof(V.hexToBytes(proofHex));
-      await V.verifyStateAnswer(trust, proofHex, proof.key);
-    }
-  });
-  return [section(`Item ${id}`, el("p", {}, `Its ${proofs.length} state proofs: `, check.mark), el("pre", { class: "json", tabindex: "0" }, JSON.stringify(answer, (k, v) => (k === "proof" || k.endsWith("_proof") ? "…" : v), 1)), watchButton("item", id))];
+      key = keyText(proof.key);
+      return V.verifyStateAnswer(trust, proofHex, proof.key);
+    });
+    const value = check.ok ? (check.result.value === null ? "(absent, proven)" : decodedArguments(check.result.value)) : "—";
+    rows.push([key, value, check.ok ? check.result.header.height : "—", check.mark]);
+  }
+  if (rows.length === 0) return message("error", "The answer carries no proof: nothing here is verified.");
+  return table(name, ["state key", "proven value", "height", "proof"], rows);
 }
 
 function collectProofs(value, out) {
   if (Array.isArray(value)) value.forEach((v) => collectProofs(v, out));
   else if (value && typeof value === "object") {
     for (const [key, item] of Object.entries(value)) {
-      if ((key === "proof" || key.endsWith("_proof")) && typeof item === "string") out.push(item);
+      if (key === "proof" && typeof item === "string") out.push(item);
       else collectProofs(item, out);
     }
   }
+}
+
+function nodeSummary(answer) {
+  return el("details", {}, el("summary", {}, "The node's JSON (unproven view)"), el("pre", { class: "json", tabindex: "0" }, JSON.stringify(answer, (k, v) => (k === "proof" ? "…" : v), 1)));
+}
+
+async function provenAnswerView(title, path, what, name, extra = []) {
+  let answer;
+  try {
+    answer = await api(path);
+  } catch (error) {
+    return [section(title, problem(error, what))];
+  }
+  return [section(title, el("p", {}, "Every entry below is decoded from a state proof checked in this page."), await provenEntries(name, answer), nodeSummary(answer), ...extra)];
+}
+
+async function itemView(id) {
+  const query = encodeURIComponent(id);
+  return [
+    ...(await provenAnswerView(`Item ${id}`, `/v1/supplychain/items?id=${query}`, `item ${id}`, "item", [watchButton("item", id)])),
+    ...(await provenAnswerView("Trace (events, oldest first)", `/v1/supplychain/history?id=${query}&limit=100`, `the history of item ${id}`, "trace")),
+  ];
+}
+
+async function receivableView(id) {
+  const parts = await provenAnswerView(`Receivable ${id}`, `/v1/supplychain/receivables/${id}`, `receivable ${id}`, "receivable");
+  return parts;
+}
+
+async function rootView(id) {
+  return provenAnswerView(`Root receivable ${id}`, `/v1/supplychain/roots/${id}`, `root receivable ${id}`, "root");
+}
+
+async function accessLogView(subject) {
+  return provenAnswerView(`Credit access log of ${short(subject)}`, `/v1/credit/subjects/${subject}/access-log?limit=100`, `the credit access log of ${subject}`, "access-log");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -576,8 +617,10 @@ export function classify(text) {
   if (/^[0-9a-fA-F]{64}$/.test(query)) return { kind: "hash", value: query.toLowerCase() };
   if (/^[0-9a-fA-F]{40}$/.test(query)) return { kind: "address", value: query.toLowerCase() };
   if (/^urn:epc:id:[a-z]+:[0-9A-Za-z.*:-]+$/.test(query) || /^https?:\/\/[^ ]+\/01\/[0-9]{14}/.test(query) || /^\(01\)[0-9]{14}/.test(query)) return { kind: "item", value: query };
+  const receivable = query.match(/^(receivable|root)[ :#]?([0-9]{1,19})$/i);
+  if (receivable) return { kind: receivable[1].toLowerCase(), value: receivable[2] };
   if (/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(query)) return { kind: "payment", value: query };
-  return { error: `“${query.slice(0, 80)}” is not a block height, a hash (64 hex digits), an address (40 hex digits), a payment id or a GS1 identifier.` };
+  return { error: `“${query.slice(0, 80)}” is not a block height, a hash (64 hex digits), an address (40 hex digits), a payment id, “receivable N”, “root N” or a GS1 identifier.` };
 }
 
 async function searchView(text) {
@@ -587,6 +630,8 @@ async function searchView(text) {
   if (found.kind === "address") return accountView(found.value);
   if (found.kind === "item") return itemView(found.value);
   if (found.kind === "payment") return paymentView(found.value);
+  if (found.kind === "receivable") return receivableView(found.value);
+  if (found.kind === "root") return rootView(found.value);
   try {
     await api(`/v1/transactions/${found.value}`);
     location.hash = `#/tx/${found.value}`;
@@ -601,7 +646,7 @@ async function searchView(text) {
   } catch (error) {
     if (!(error instanceof ApiError) || error.status !== 404) throw error;
   }
-  return [section("Search", message("notfound", `Not found: no transaction or block with hash ${found.value}.`))];
+  return [section("Search", message("notfound", `Not found: no transaction or block with hash ${found.value}.`), el("p", {}, "A credit subject? ", link(`#/credit/${found.value}`, "its access log")))];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -699,6 +744,9 @@ const ROUTES = [
   [/^#\/cycle\/([0-9]{1,19})$/, (m) => cycleView(BigInt(m[1]))],
   [/^#\/payment\/(.{1,200})$/, (m) => paymentView(decodeURIComponent(m[1]))],
   [/^#\/item\/(.{1,200})$/, (m) => itemView(decodeURIComponent(m[1]))],
+  [/^#\/receivable\/([0-9]{1,19})$/, (m) => receivableView(m[1])],
+  [/^#\/root\/([0-9]{1,19})$/, (m) => rootView(m[1])],
+  [/^#\/credit\/([0-9a-f]{64})$/, (m) => accessLogView(m[1])],
   [/^#\/watch$/, () => watchView()],
   [/^#\/search\/(.{0,400})$/, (m) => searchView(decodeURIComponent(m[1]))],
 ];

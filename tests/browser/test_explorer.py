@@ -21,6 +21,7 @@ from jinqiao.core.codec import decode, encode
 from jinqiao.core.limits import MAX_PROOF_BYTES
 from jinqiao.core.proofs import StateReadProof
 from jinqiao.core.types import BlockHeader
+from jinqiao.demo.supplychain import PALLET
 from tests.browser.conftest import ARTIFACTS, Network, viewer
 
 pytestmark = pytest.mark.e2e
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.e2e
 AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
 RENDER_TIMEOUT_MS = 30_000
 WIDTHS = (1280, 390)
+UNKNOWN_SUBJECT = "#/credit/" + "ab" * 32
 
 
 def views(network: Network) -> dict[str, str]:
@@ -44,6 +46,10 @@ def views(network: Network) -> dict[str, str]:
         "payments": "#/payments",
         "cycle": f"#/cycle/{network.cycle_id}",
         "payment": f"#/payment/{network.payment_id}",
+        "item": f"#/item/{PALLET}",
+        "receivable": "#/receivable/2",
+        "root": "#/root/1",
+        "credit": UNKNOWN_SUBJECT,
         "watchlist": "#/watch",
     }
 
@@ -343,16 +349,13 @@ def test_the_page_follows_the_validator_set_change_and_refuses_a_hidden_one(
     assert "names a validator set this page does not trust" in failing.inner_text()
 
 
-UNKNOWN_SUBJECT = "#/credit/" + "ab" * 32
-
-
 @pytest.mark.parametrize(
     ("account", "route", "expected", "verified"),
     [
         ("regulator-admin", UNKNOWN_SUBJECT, "(absent, proven)", True),
         ("clearing-treasury", UNKNOWN_SUBJECT, "Not permitted for your organization", False),
         ("bank-a-treasury", UNKNOWN_SUBJECT, "(absent, proven)", True),  # a credit member
-        ("regulator-admin", "#/receivable/1", "Not found", False),
+        ("regulator-admin", "#/receivable/999", "Not found", False),
         ("regulator-admin", "#/item/urn:epc:id:sgtin:0614141.107346.2017", "Not found", False),
     ],
 )

@@ -13,6 +13,7 @@ const MAX_SEARCH_LENGTH = 200;
 const MAX_FEED = 200;
 const WATCH_STORAGE = "jinqiao-explorer-watchlist";
 const MAX_WATCHED = 100;
+const MAX_LINEAGE = 16;
 
 let trust = null;
 const feed = [];
@@ -30,6 +31,7 @@ const RECORDS = {
   Cycle: ["cycle_id", "currency", "clearing_house", "status", "opened_height", "cutoff_height", "cutoff_time_ms", "funding_window_blocks", "closed_height", "funding_deadline_height", "round", "excluded", "unfunded_debtors", "debit_total_minor", "funded_minor", "settled_height", "report"],
   Position: ["institution", "net_minor", "debit_minor", "credit_minor", "funded_minor", "collateral_used_minor", "paid_out_minor", "excluded"],
   Payment: ["authorization", "mcc", "status", "authorized_height", "reversed_height", "capture", "refunded_minor", "refund_count", "chargeback", "representment"],
+  Receivable: ["id", "root_id", "parent_id", "obligor", "holder", "holder_account", "face_value_minor", "due_time_ms", "status", "pledgee", "pledgee_account", "offer"],
   Authorization: ["payment_id", "issuer", "acquirer", "merchant_id", "payer_hash", "amount_minor", "currency", "channel", "card_type", "authorization_code", "time_ms"],
 };
 
@@ -595,6 +597,29 @@ async function itemView(id) {
 
 async function receivableView(id) {
   const parts = await provenAnswerView(`Receivable ${id}`, `/v1/supplychain/receivables/${id}`, `receivable ${id}`, "receivable");
+  const lineage = [];
+  const check = await checked(async () => {
+    let next = BigInt(id);
+    for (let depth = 0; depth < MAX_LINEAGE; depth++) {
+      const answer = await api(`/v1/supplychain/receivables/${next}`);
+      const proof = V.decodeStateReadProof(V.hexToBytes(answer.proof));
+      const proven = await V.verifyStateAnswer(trust, answer.proof, proof.key);
+      const part = record("Receivable", V.decode(proven.value));
+      if (part.id !== next) throw new V.VerificationError(`the node answered part ${part.id} for part ${next}`);
+      lineage.push(part);
+      if (part.id === part.root_id || part.parent_id === part.id) break;
+      next = part.parent_id;
+    }
+    return lineage;
+  });
+  if (lineage.length === 0 && !check.ok) return parts;
+  parts.push(section("Lineage (this part up to its root)", el("p", {}, "Each part's record: ", check.mark), table("lineage", ["part", "parent", "holder", "face value (minor)", "status"], lineage.map((part) => [
+    link(`#/receivable/${part.id}`, String(part.id)),
+    part.id === part.root_id ? link(`#/root/${part.root_id}`, `root ${part.root_id}`) : link(`#/receivable/${part.parent_id}`, String(part.parent_id)),
+    part.holder,
+    part.face_value_minor,
+    part.status,
+  ]))));
   return parts;
 }
 

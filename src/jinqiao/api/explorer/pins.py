@@ -14,7 +14,7 @@ EXPLORER_SCRIPT = "verify.js"
 EXPLORER_SCRIPT_SHA384 = "sha384-zXVDPuDDhozZbHRIpGQlX5W6+/vXeb+etpx63RLs45xHDv6tDBaJb/2J8/ok7Yl5"
 """The verifying module (docs/proofs.md in JavaScript): its Subresource Integrity value."""
 
-APP_SCRIPT_SHA384 = "sha384-6Y9EO4p9cysiTR2iwEYDZTujnGD7v3IGAfAUpatfMazis8cGN5bmjBWMEDGnERNY"
+APP_SCRIPT_SHA384 = "sha384-QJG0lzqtgghReKjbiIwlAHj48uAm2YcKb0M4ap+2vSp+SBQNht7c3RlZDqxw+cqF"
 """The page's views (``app.js``)."""
 ED25519_LIBRARY_SHA384 = "sha384-Mn3Pw6kF6BnK6mrt9jgociul6uWPooS/UN1RxwkhSN6lFlyQF33h3c9Dx+TKoIG3"
 """The vendored @noble/ed25519 3.2.0 (``vendor/noble-ed25519-3.2.0.js``)."""

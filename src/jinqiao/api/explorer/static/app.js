@@ -14,6 +14,7 @@ const MAX_FEED = 200;
 const WATCH_STORAGE = "jinqiao-explorer-watchlist";
 const MAX_WATCHED = 100;
 const MAX_LINEAGE = 16;
+const PARALLEL_REQUESTS = 4;
 
 let trust = null;
 const feed = [];
@@ -163,6 +164,20 @@ async function api(path) {
   return body;
 }
 
+// A few requests at a time, in order: a view of many blocks does not flood the node.
+async function fetchAll(paths) {
+  const answers = new Array(paths.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < paths.length) {
+      const index = next++;
+      answers[index] = await api(paths[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_REQUESTS, paths.length) }, worker));
+  return answers;
+}
+
 function problem(error, what) {
   if (error instanceof ApiError) {
     if (error.status === 403) return message("error", `Not permitted for your organization: ${what} (${error.message}).`);
@@ -195,7 +210,7 @@ async function overview() {
   const first = head > BigInt(RECENT_BLOCKS) ? head - BigInt(RECENT_BLOCKS) + 1n : 1n;
   const heights = [];
   for (let h = head; h >= first && h >= 1n; h--) heights.push(h);
-  const blocks = await Promise.all(heights.map((h) => api(`/v1/blocks/${h}`)));
+  const blocks = await fetchAll(heights.map((h) => `/v1/blocks/${h}`));
   const times = blocks.map((b) => Number(b.header.time_ms));
   const spanS = blocks.length > 1 ? (Math.max(...times) - Math.min(...times)) / 1000 : 0;
   const transactions = blocks.slice(0, -1).reduce((n, b) => n + b.transaction_count, 0);
@@ -249,7 +264,7 @@ async function blocksView() {
   const head = latest.header.height;
   const heights = [];
   for (let h = head; h > Math.max(0, head - LISTED_BLOCKS); h--) heights.push(h);
-  const answers = await Promise.all(heights.map((h) => (h === head ? latest : api(`/v1/blocks/${h}`))));
+  const answers = [latest, ...(await fetchAll(heights.slice(1).map((h) => `/v1/blocks/${h}`)))];
   const rows = [];
   for (const answer of answers) {
     const check = await checked(() => V.verifyBlockAnswer(trust, answer));

@@ -9,14 +9,18 @@ build/explorer-screenshots/ (with axe.json, the axe-core result)."""
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import msgspec
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route
+from typer.testing import CliRunner
 
-from jinqiao.api.explorer import EXPLORER_SCRIPT_SHA384
+from jinqiao.api.explorer import EXPLORER_SCRIPT_SHA384, PINNED_ASSETS
+from jinqiao.cli.main import app
 from jinqiao.core.codec import decode, encode
 from jinqiao.core.limits import MAX_PROOF_BYTES
 from jinqiao.core.proofs import StateReadProof
@@ -374,3 +378,35 @@ def test_supply_chain_and_credit_views_show_what_the_viewer_may(
         assert (page.locator('[data-verified="yes"]').count() > 0) == verified
     finally:
         context.close()
+
+
+def test_the_explorer_routes_answer_bad_requests_clearly(network: Network) -> None:
+    """Over HTTPS without a browser: the page and its assets are member routes, unknown and
+    overlong asset names are clear 4xx answers, and the page carries its CSP."""
+    http, url = network.node.http, network.node.url
+    page = http.get(f"{url}/explorer")
+    assert page.status_code == 200
+    assert "script-src 'self' 'sha256-" in page.headers["content-security-policy"]
+    assert http.get(f"{url}/explorer/static/verify.js").content.startswith(b"// jinqiao explorer")
+    missing = http.get(f"{url}/explorer/static/secrets.txt")
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+    overlong = http.get(f"{url}/explorer/static/{'a' * 65}")
+    assert overlong.status_code == 400, overlong.text
+    roots_only = ssl.create_default_context(cafile=str(network.node.credentials.roots_file))
+    anonymous = httpx.Client(verify=roots_only)  # no client certificate
+    with anonymous:
+        refused = anonymous.get(f"{url}/explorer")
+    assert (refused.status_code, refused.json()["code"]) == (401, "unauthenticated")
+
+
+def test_explorer_hash_prints_the_pins_and_the_genesis_hash_the_page_shows(
+    network: Network,
+) -> None:
+    result = CliRunner().invoke(
+        app, ["explorer-hash", "--json", "--genesis", str(network.directory / "genesis.json")]
+    )
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    assert printed["explorer_script"] == EXPLORER_SCRIPT_SHA384
+    assert printed["scripts"] == PINNED_ASSETS
+    assert printed["genesis_hash"] == network.client.status()["genesis_hash"]

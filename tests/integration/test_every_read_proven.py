@@ -14,7 +14,7 @@ from jinqiao.node.service import Node
 from tests.helpers import doc_examples
 from tests.helpers.process import make_network
 
-WRITES = {"POST /v1/transactions", "POST /v1/transactions/batch"}
+WRITES = {"POST /v1/transactions", "POST /v1/transactions/batch", "POST /v1/epcis/capture"}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,7 @@ def test_every_read_of_the_openapi_document_is_proven_or_says_why_not(routes: se
         "GET /healthz",
         "GET /metrics",
         "GET /v1/consensus",
+        "GET /v1/epcis/capture/{capture_id}",
         "GET /v1/genesis",
         "GET /v1/payments/cycles/{cycle_id}/chart.png",
         "GET /v1/status",

@@ -6,7 +6,8 @@ route runs (docs/api.md "Hosts, origins and content types"):
 - an ``Origin`` that is neither the node's own nor one of the configured CORS origins gets 403
   ``cross_origin_refused``; configured origins get CORS answers (Starlette's ``CORSMiddleware``);
 - a body is read only under the content type its route parses: JSON, plus msgpack on the
-  transaction routes and CSV on the reconciliation upload; otherwise 415
+  transaction routes, CSV on the reconciliation upload and JSON-LD or XML on the EPCIS capture;
+  otherwise 415
   ``unsupported_media_type``.
 """
 
@@ -24,6 +25,10 @@ JSON = "application/json"
 MEDIA_TYPES_BY_PATH: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
     (re.compile(r"/v1/transactions(/batch)?"), frozenset({JSON, "application/msgpack"})),
     (re.compile(r"/v1/payments/cycles/[^/]+/reconciliation/[^/]+"), frozenset({"text/csv"})),
+    (
+        re.compile(r"/v1/epcis/capture"),
+        frozenset({JSON, "application/ld+json", "application/xml", "text/xml"}),
+    ),
 )
 """Routes whose body may be something other than JSON."""
 CORS_MAX_AGE_S = 600
@@ -32,6 +37,8 @@ CORS_MAX_AGE_S = 600
 def trusted_hosts(config: NodeConfig, port: int) -> frozenset[str] | None:
     """Every accepted ``Host`` value (lower case), or None when any host is accepted."""
     names = {name.lower() for name in (*config.api_hosts, config.api_host)}
+    if config.advertised_host:
+        names.add(config.advertised_host.lower())
     if "*" in names:
         return None
     names = {f"[{name}]" if ":" in name and not name.startswith("[") else name for name in names}

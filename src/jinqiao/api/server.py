@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 import signal
 import ssl
@@ -22,9 +23,13 @@ from cryptography.x509.oid import NameOID
 
 from jinqiao.api.access import with_access_control
 from jinqiao.api.app import create_app, with_body_limit
+from jinqiao.api.capture import CaptureService, JobStore
 from jinqiao.api.connections import guarded_protocol
 from jinqiao.api.exposure import with_request_guard
 from jinqiao.core.errors import InvalidInput
+from jinqiao.epcis import SchemaValidator
+from jinqiao.keys import load_key
+from jinqiao.node.config import load_config
 from jinqiao.node.service import Node
 
 log = logging.getLogger(__name__)
@@ -57,7 +62,9 @@ def raise_open_files_limit() -> int:
 
 
 async def serve(home: Path, *, api_port: int | None = None) -> None:
-    node = Node(home)
+    # The JINQIAO_* variables of the environment override the configuration's addresses
+    # (node.config.ENVIRONMENT_OVERRIDES): a container or a unit file decides where it binds.
+    node = Node(home, config=load_config(home, environment=os.environ))
     configure_logging(node.config.log_level)
     limits = node.config.api_limits
     open_files = raise_open_files_limit()
@@ -68,7 +75,7 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
             limits.max_connections,
         )
     port = node.config.api_port if api_port is None else api_port
-    api = create_app(node)
+    api = create_app(node, _capture_service(home, node))
     app: Any = with_body_limit(api)
     tls: dict[str, Any] = {}
     if node.config.api_authentication:
@@ -132,6 +139,19 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
             raise SystemExit(f"node stopped after a fault: {exc}") from exc
         finally:
             node.close()
+
+
+def _capture_service(home: Path, node: Node) -> CaptureService | None:
+    """The EPCIS capture service, if the config names a capture key (opened now, like the
+    validator key: a wrong passphrase stops the node at start, not at the first capture)."""
+    if not node.config.epcis_capture_key_file:
+        return None
+    signer = load_key(home / node.config.epcis_capture_key_file)
+    schema_file = node.config.epcis_schema_file
+    schema = SchemaValidator(home / schema_file) if schema_file else None
+    store = JobStore(home / node.config.data_dir / "epcis-capture.sqlite")
+    log.info("EPCIS capture signs with account %s", signer.address.hex())
+    return CaptureService(node, signer, store, schema)
 
 
 def _organization_of(certificate_file: Path) -> str:

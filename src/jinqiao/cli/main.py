@@ -69,3 +69,8 @@ tx_app.command("resend")(transactions.resend)
 from jinqiao.cli import verify  # noqa: E402
 
 app.command("verify")(verify.verify)
+
+# Appended: the genesis ceremony across organizations (docs/operations.md).
+from jinqiao.cli import ceremony  # noqa: E402
+
+app.add_typer(ceremony.ceremony_app, name="ceremony")

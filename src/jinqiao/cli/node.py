@@ -243,5 +243,49 @@ def node_start(
         os.environ[ENV_PASSPHRASE_FILE] = str(passphrase_file)
     # Logging is set up before the node opens its key, so that what opening it logs (its
     # public parts, at DEBUG) reaches the log like every later line.
-    configure_logging(load_config(home).log_level)
+    configure_logging(load_config(home, environment=os.environ).log_level)
     run(home, api_port=api_port)
+
+
+@node_app.command("backup")
+@guarded
+def node_backup(
+    home: Annotated[Path, typer.Option("--home", help="The node's home directory.")],
+    out: Annotated[Path, typer.Option(help="The new backup archive (a tar file).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Back up the node's store, consistent while the node runs (docs/operations.md)."""
+    import msgspec
+
+    from jinqiao.node.backup import backup
+
+    manifest = backup(home, out)
+    if json_output:
+        emit_json({"file": str(out), **msgspec.to_builtins(manifest)})
+        return
+    console.print(
+        f"[green]backed up[/] the store of {home} at height {manifest.height} "
+        f"(state root {manifest.state_root}) to {out}"
+    )
+
+
+@node_app.command("restore")
+@guarded
+def node_restore(
+    home: Annotated[Path, typer.Option("--home", help="The home of a stopped node, no store.")],
+    archive: Annotated[Path, typer.Option("--from", help="A backup from `jinqiao node backup`.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Restore a backup into a node's home; started, the node fetches the blocks since."""
+    import msgspec
+
+    from jinqiao.node.backup import restore
+
+    manifest = restore(home, archive)
+    if json_output:
+        emit_json({"file": str(archive), **msgspec.to_builtins(manifest)})
+        return
+    console.print(
+        f"[green]restored[/] height {manifest.height} (state root {manifest.state_root}) into "
+        f"{home}; start the node and it catches up from its peers"
+    )

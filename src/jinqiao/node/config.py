@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
@@ -94,9 +95,16 @@ DEFAULT_API_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     api_host: str = "127.0.0.1"
+    """The address the API binds to (``0.0.0.0`` for every interface of the host)."""
     api_port: int = 8600
     p2p_host: str = "127.0.0.1"
+    """The address the peer port binds to."""
     p2p_port: int = 26600
+    advertised_host: str = ""
+    """The host name or address others reach this node at, when it is not the bound one (a node
+    bound to ``0.0.0.0``, or behind a container's port mapping): the API answers to it (it is
+    one of the ``api_hosts``), and a ceremony's membership file gives it to the other
+    organizations as this node's peer address (docs/operations.md)."""
     validator_key_file: str = "validator_key.json"
     data_dir: str = "data"
     block_interval_ms: int = 50
@@ -126,6 +134,13 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     observers: tuple[ObserverConfig, ...] = ()
     """Observer nodes allowed to connect to this node to follow the chain (they are not
     validators, so the chain does not name them)."""
+    epcis_capture_key_file: str = ""
+    """A key file (relative to the home, encrypted like the validator key) of an account of this
+    node's organization that signs EPCIS documents posted to ``POST /v1/epcis/capture``; empty:
+    the node does not capture (docs/supplychain.md "Capture on the node")."""
+    epcis_schema_file: str = ""
+    """The EPCIS 2.0 JSON Schema (relative to the home, or absolute) that JSON-LD captures are
+    validated against; empty: the node captures XML documents only."""
     api_authentication: bool = True
     """The API speaks HTTPS with this node's TLS certificate and asks every client for a
     certificate from one of the consortium's organization roots; ``api.access`` decides what each
@@ -183,11 +198,59 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                     f"config: revoked certificate {fingerprint[:80]!r} is not a SHA-256 "
                     "fingerprint (64 lower-case hex characters)"
                 )
+        for host_name in ("api_host", "p2p_host", "advertised_host"):
+            host = getattr(self, host_name)
+            if len(host) > _MAX_HOST_LENGTH or any(c.isspace() or c in "/@" for c in host):
+                raise InvalidInput(
+                    f"config: {host_name} {host[:80]!r} is not a host name or address"
+                )
+            if not host and host_name != "advertised_host":
+                raise InvalidInput(f"config: {host_name} must not be empty")
         if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise InvalidInput("config: log_level must be DEBUG, INFO, WARNING or ERROR")
 
 
-def load_config(home: Path) -> NodeConfig:
+ENVIRONMENT_OVERRIDES: dict[str, str] = {
+    "JINQIAO_API_HOST": "api_host",
+    "JINQIAO_API_PORT": "api_port",
+    "JINQIAO_P2P_HOST": "p2p_host",
+    "JINQIAO_P2P_PORT": "p2p_port",
+    "JINQIAO_ADVERTISED_HOST": "advertised_host",
+    "JINQIAO_LOG_LEVEL": "log_level",
+}
+"""Environment variables a running node reads over its ``config.json`` (``jinqiao node start``):
+where a container or a unit file decides the addresses, the same home runs unchanged."""
+_MAX_HOST_LENGTH = 253
+
+
+def with_environment(config: NodeConfig, environment: Mapping[str, str]) -> NodeConfig:
+    """``config`` with the fields that ``ENVIRONMENT_OVERRIDES`` variables set in
+    ``environment`` replaced, checked as the file's own values are."""
+    changes: dict[str, str | int] = {}
+    for variable, field in ENVIRONMENT_OVERRIDES.items():
+        value = environment.get(variable)
+        if value is None:
+            continue
+        if field.endswith("_port"):
+            if not value.isascii() or not value.isdigit() or len(value) > 5:
+                raise InvalidInput(f"{variable}={value[:20]!r} is not a port number (0..65535)")
+            changes[field] = int(value)
+        else:
+            changes[field] = value
+    if not changes:
+        return config
+    updated = msgspec.structs.replace(config, **changes)
+    try:
+        updated.check()
+    except InvalidInput as exc:
+        names = ", ".join(v for v, f in ENVIRONMENT_OVERRIDES.items() if f in changes)
+        raise InvalidInput(f"{exc.message} (set from the environment: {names})") from None
+    return updated
+
+
+def load_config(home: Path, *, environment: Mapping[str, str] | None = None) -> NodeConfig:
+    """``<home>/config.json``, checked; with ``environment`` (a running node passes
+    ``os.environ``), the ``JINQIAO_*`` overrides of ``ENVIRONMENT_OVERRIDES`` applied."""
     path = home / "config.json"
     try:
         data = path.read_bytes()
@@ -200,7 +263,7 @@ def load_config(home: Path) -> NodeConfig:
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise InvalidInput(f"{path}: {exc}") from None
     config.check()
-    return config
+    return config if environment is None else with_environment(config, environment)
 
 
 def dump_config(config: NodeConfig) -> bytes:

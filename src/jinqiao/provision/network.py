@@ -156,7 +156,7 @@ def _name(common_name: str, organization: str, roles: tuple[str, ...] = ()) -> x
     )
 
 
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+def pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -209,11 +209,13 @@ def make_node_certificate(
     valid_days: int = TLS_VALIDITY_DAYS,
     extended_key_usages: tuple[x509.ObjectIdentifier, ...] = NODE_EXTENDED_KEY_USAGES,
     roles: tuple[str, ...] = (),
+    hosts: tuple[str, ...] = (),
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     """A node's TLS certificate, issued directly by its organization's root (``p2p`` checks
     exactly that), or, with ``roles`` (as ``OU`` values) and ``clientAuth`` alone, an API client
     certificate (``make_client_certificate``). A negative ``valid_days`` makes an expired one
-    (for tests)."""
+    (for tests). ``hosts`` are the host names and IP addresses clients reach the node at (a
+    ceremony's ``--host``), added to the subject alternative names beside ``localhost``."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
     not_after = now + datetime.timedelta(days=valid_days)
@@ -227,19 +229,40 @@ def make_node_certificate(
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.DNSName(node),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                ]
-            ),
+            x509.SubjectAlternativeName(subject_alternative_names((node, *hosts))),
             critical=False,
         )
         .add_extension(x509.ExtendedKeyUsage(list(extended_key_usages)), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     return key, certificate
+
+
+def subject_alternative_names(hosts: tuple[str, ...]) -> list[x509.GeneralName]:
+    """``localhost`` and 127.0.0.1 (a node is always reachable on its own machine), then each
+    host: an IP address as such, anything else as a DNS name; each once."""
+    names: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
+    for host in hosts:
+        try:
+            name: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
+        except ValueError:
+            name = x509.DNSName(host)
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def write_node_tls(
+    home: Path, key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate, roots: bytes
+) -> None:
+    """``<home>/tls/``: the node's TLS key (0600, never overwritten), its certificate and the
+    consortium's roots."""
+    _write_private(home / "tls" / "node.key", pem_key(key))
+    _write_public(home / "tls" / "node.crt", certificate.public_bytes(serialization.Encoding.PEM))
+    _write_public(home / "tls" / "roots.pem", roots)
 
 
 CLIENT_CONFIG_FILE = "client.json"
@@ -281,7 +304,7 @@ def write_client_credentials(
     consortium's roots (to check the node's certificate) and ``client.json`` naming them."""
     home = directory / "clients" / account
     key, certificate = make_client_certificate(account, organization, roles, ca_key, ca_certificate)
-    _write_private(home / "client.key", _pem_key(key))
+    _write_private(home / "client.key", pem_key(key))
     _write_public(home / "client.crt", certificate.public_bytes(serialization.Encoding.PEM))
     _write_public(home / "roots.pem", roots)
     config = {
@@ -350,6 +373,34 @@ def _account_specs(organization: OrganizationSpec) -> tuple[AccountSpec, ...]:
     return organization.accounts or (AccountSpec(f"{organization.id}-admin", ("admin",)),)
 
 
+def contracts_with(
+    contracts: Mapping[str, dict[str, Any]],
+    holdings: list[dict[str, Any]],
+    institutions: list[dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """The contracts' genesis configuration with these token holdings and payments institutions
+    appended to those it names."""
+    result = dict(contracts)
+    if holdings:
+        token = dict(result.get("token", {}))
+        token["holdings"] = [*token.get("holdings", []), *holdings]
+        result["token"] = token
+    if institutions:
+        payments = dict(result.get("payments", {}))
+        payments["institutions"] = [*payments.get("institutions", []), *institutions]
+        result["payments"] = payments
+    return result
+
+
+def checked_genesis_bytes(genesis: Genesis) -> bytes:
+    """The genesis file of ``genesis`` once it is sound and every contract accepts its
+    configuration: a dry run through the contracts refuses a bad one here, with its reason,
+    rather than when the first node starts."""
+    check_genesis(genesis)
+    Runtime(genesis.suite, genesis.chain_id, default_contracts()).apply_genesis(genesis)
+    return dump_genesis(genesis)
+
+
 def init_network(
     directory: Path,
     spec: NetworkSpec,
@@ -379,7 +430,7 @@ def init_network(
     for organization in spec.organizations:
         ca_key, ca_certificate = make_organization_ca(organization.id)
         org_dir = directory / "orgs" / organization.id
-        _write_private(org_dir / "tls-ca.key", _pem_key(ca_key))
+        _write_private(org_dir / "tls-ca.key", pem_key(ca_key))
         ca_pem = ca_certificate.public_bytes(serialization.Encoding.PEM)
         _write_public(org_dir / "tls-ca.crt", ca_pem)
         organizations.append(
@@ -425,15 +476,7 @@ def init_network(
                 GenesisValidator(node_name, organization.id, signer.public_key.hex(), 1)
             )
             node_plans.append((node_name, organization.id, signer, ca_key, ca_certificate))
-    contracts = dict(spec.contracts)
-    if holdings:
-        token = dict(contracts.get("token", {}))
-        token["holdings"] = [*token.get("holdings", []), *holdings]
-        contracts["token"] = token
-    if institutions:
-        payments = dict(contracts.get("payments", {}))
-        payments["institutions"] = [*payments.get("institutions", []), *institutions]
-        contracts["payments"] = payments
+    contracts = contracts_with(spec.contracts, holdings, institutions)
     genesis = Genesis(
         chain_id=spec.chain_id,
         genesis_time_ms=int(time.time() * 1000) if genesis_time_ms is None else genesis_time_ms,
@@ -444,11 +487,7 @@ def init_network(
         parameters=spec.parameters,
         contracts=contracts,
     )
-    check_genesis(genesis)
-    # A dry run of genesis through the contracts: a bad contract configuration is refused here,
-    # with its reason, rather than when the first node starts.
-    Runtime(genesis.suite, genesis.chain_id, default_contracts()).apply_genesis(genesis)
-    genesis_bytes = dump_genesis(genesis)
+    genesis_bytes = checked_genesis_bytes(genesis)
     _write_public(directory / "genesis.json", genesis_bytes)
     roots = b"".join(organization.tls_ca_certificate.encode() for organization in organizations)
     for account_name, organization_id, roles, ca_key, ca_certificate in client_plans:
@@ -476,11 +515,7 @@ def init_network(
         node_key, node_certificate = make_node_certificate(
             node_name, organization_id, ca_key, ca_certificate
         )
-        _write_private(home / "tls" / "node.key", _pem_key(node_key))
-        _write_public(
-            home / "tls" / "node.crt", node_certificate.public_bytes(serialization.Encoding.PEM)
-        )
-        _write_public(home / "tls" / "roots.pem", roots)
+        write_node_tls(home, node_key, node_certificate, roots)
         nodes.append(
             NodeEntry(
                 node_name,
@@ -587,11 +622,7 @@ def add_node(
     _write_public(home / "genesis.json", genesis_bytes)
     if signer is not None:
         signer.save(home / config.validator_key_file)
-    _write_private(home / "tls" / "node.key", _pem_key(node_key))
-    _write_public(
-        home / "tls" / "node.crt", node_certificate.public_bytes(serialization.Encoding.PEM)
-    )
-    _write_public(home / "tls" / "roots.pem", roots)
+    write_node_tls(home, node_key, node_certificate, roots)
     if observer:
         allowed = ObserverConfig(name, organization)
         for node_home, other in configs.items():

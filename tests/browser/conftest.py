@@ -162,6 +162,7 @@ def browser() -> Iterator[Browser]:
             "(make test does, as root)"
         )
     with sync_playwright() as playwright:
+        # CI runs as root, where Chromium's sandbox cannot start; the pages are our own.
         launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
         )

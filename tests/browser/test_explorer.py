@@ -155,6 +155,8 @@ def test_axe_finds_no_serious_violations_and_the_phone_width_does_not_scroll_sid
         ("bank-a-treasury-address", "Account"),
         ("mint-hash", "Transaction"),
         ("payment-id", "Payment"),
+        (PALLET, f"Item {PALLET}"),
+        ("receivable 2", "Lineage"),
         ("ab" * 32, "Not found: no transaction or block with hash"),
         ("no such thing!", "is not a block height, a hash"),
         ("999999999", "Not found"),
@@ -171,7 +173,7 @@ def test_search(regulator: BrowserContext, network: Network, query: str, expecte
     page.fill("#search-text", text)
     page.press("#search-text", "Enter")
     page.get_by_text(expected).first.wait_for(timeout=RENDER_TIMEOUT_MS)
-    if query in ("5", "mint-hash", "payment-id", "bank-a-treasury-address"):
+    if query in ("5", "mint-hash", "payment-id", "bank-a-treasury-address", PALLET):
         page.locator('[data-verified="yes"]').first.wait_for(timeout=RENDER_TIMEOUT_MS)
 
 

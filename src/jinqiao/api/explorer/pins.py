@@ -11,7 +11,7 @@ the vendored library against its npm release.
 from __future__ import annotations
 
 EXPLORER_SCRIPT = "verify.js"
-EXPLORER_SCRIPT_SHA384 = "sha384-zXVDPuDDhozZbHRIpGQlX5W6+/vXeb+etpx63RLs45xHDv6tDBaJb/2J8/ok7Yl5"
+EXPLORER_SCRIPT_SHA384 = "sha384-1lyy/Wq8xPlK4biqY6/TPEZd1jE1YyXX7yLBBpdp/GXUZjsGLz1w+gl+RKkamtla"
 """The verifying module (docs/proofs.md in JavaScript): its Subresource Integrity value."""
 
 APP_SCRIPT_SHA384 = "sha384-QJG0lzqtgghReKjbiIwlAHj48uAm2YcKb0M4ap+2vSp+SBQNht7c3RlZDqxw+cqF"

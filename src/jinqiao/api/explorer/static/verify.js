@@ -639,7 +639,8 @@ export class Trust {
       }
       if (changes.length < 100) break;
     }
-    this.followedTo = height;
+    // Every change up to the node's head is now known, not only those up to `height`.
+    this.followedTo = height > from - 1n ? height : from - 1n;
   }
 
   async certify(h, cert) {

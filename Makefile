@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck layers pytest install clean bench fuzz softhsm postgresql
+.PHONY: demo test lint typecheck layers pytest install clean bench fuzz softhsm postgresql chromium
 
 install: $(STAMP)
 
@@ -24,7 +24,7 @@ PORT ?= 8600
 demo: $(STAMP)
 	$(BIN)/jinqiao demo --base-port $(PORT)
 
-test: softhsm postgresql lint typecheck layers pytest
+test: softhsm postgresql chromium lint typecheck layers pytest
 
 # The HSM tests (tests/*/test_hsm*.py) run against a real SoftHSM2 token: install Debian's package
 # when it is missing and we are root (CI), otherwise stop and say what to install.
@@ -53,6 +53,23 @@ postgresql:
 	else \
 		echo "make test needs a PostgreSQL server (initdb, pg_ctl) for the index tests:" \
 			"install the Debian/Ubuntu package postgresql (sudo apt-get install postgresql)," \
+			"or run make test as root to have it installed" >&2; \
+		exit 1; \
+	fi
+
+# The explorer's browser tests (tests/browser/) drive Debian's Chromium through Playwright
+# (Playwright's own browser downloads are not used): install Debian's package when it is missing
+# and we are root (CI), otherwise stop and say what to install.
+CHROMIUM ?= /usr/bin/chromium
+
+chromium:
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing Chromium (Debian package chromium) for the explorer's browser tests"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		echo "make test needs Chromium ($(CHROMIUM)) for the explorer's browser tests:" \
+			"install the Debian/Ubuntu package chromium (sudo apt-get install chromium)," \
 			"or run make test as root to have it installed" >&2; \
 		exit 1; \
 	fi

@@ -296,6 +296,7 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "What the ledger says" in result.stdout
+    assert re.search(r"explorer: https://127\.0\.0\.1:\d+/explorer", result.stdout)
     # Customer names stay with the banks: the chain holds salted hashes, which the names open.
     assert re.search(
         r"customer names on chain \(salted hashes\) +│ +none; 20/20 open", result.stdout

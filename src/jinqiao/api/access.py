@@ -190,6 +190,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/credit/subjects/{subject}/scores/{sequence}"): _CREDIT,
     ("GET", "/v1/credit/models/{model_id}/{version}"): _MEMBER,
     ("GET", "/v1/credit/policies/{organization}/{policy_id}"): Rule(PARTY, ("organization",)),
+    ("GET", "/explorer"): _MEMBER,
+    ("GET", "/explorer/static/{name}"): _MEMBER,
 }
 
 QUERY_ROUTE = "/v1/query/{contract}/{query_name}"

@@ -5,7 +5,8 @@ chain, mempool or runtime: ``operations`` (``/healthz``, ``/metrics``), ``chain`
 consensus, genesis, validator changes, blocks), ``transactions`` (submit one or a batch, look one
 up), ``state`` (proven state reads, accounts, the token, contract queries), ``payments`` (proven
 payments records), ``reports`` (statements, settlement files, reconciliation, charts) and
-``events`` (Server-Sent Events). Here: the app and its request-body limit.
+``events`` (Server-Sent Events); ``explorer`` serves the web page. Here: the app and its
+request-body limit.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from jinqiao.api import (
     chain,
     credit,
     events,
+    explorer,
     operations,
     payments,
     reports,
@@ -108,6 +110,7 @@ def create_app(node: NodePort, capture_service: capture.CaptureService | None = 
         supplychain.router(node),
         capture.router(node, capture_service),
         credit.router(node),
+        explorer.router(),
     ]
     for router in routers:
         app.include_router(router)

@@ -12,6 +12,7 @@ from jinqiao.cli import (
     contract,
     credit,
     demo,
+    explorer,
     governance,
     index,
     keys,
@@ -50,6 +51,7 @@ app.add_typer(scf.scf_app, name="scf")
 app.add_typer(credit.credit_app, name="credit")
 app.add_typer(index.index_app, name="index")
 app.command("export")(index.export)
+app.command("explorer-hash")(explorer.explorer_hash)
 app.add_typer(contract.contract_app, name="contract")
 app.command("relay")(relay.relay)
 

@@ -190,6 +190,10 @@ def run_demo(
         ]
         for node, process in zip(layout.nodes, processes, strict=True):
             console.print(f"node [bold]{node.name}[/] (pid {process.pid}) serving {node.api_url}")
+        console.print(
+            f"explorer: [bold]{layout.nodes[0].api_url}/explorer[/] (a browser presenting an "
+            f"account's client certificate from {network_dir / 'clients'}: docs/explorer.md)"
+        )
         node = layout.nodes[0]
         client = Client(
             node.api_url,
@@ -244,6 +248,7 @@ def run_demo(
         command = Path(sys.executable).parent / "jinqiao"
         console.print(
             f"\nThe network keeps running: API {node.api_url}/docs, "
+            f"explorer {node.api_url}/explorer, "
             f"network directory {network_dir}.\nTry: [bold]{command} query balance "
             f"bank-a-treasury --network {network_dir} --as bank-a-treasury[/] or "
             f"[bold]{command} status --network {network_dir}[/]\nPress Ctrl-C to stop."

@@ -13,6 +13,7 @@ namespace argument, and every key is appended to its own prefix.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -192,6 +193,7 @@ class MemberState:
     runtime's limits) halts the call: the contract cannot catch it and carry on."""
 
     public = frozenset({"get", "set", "delete", "load", "save"})
+    __slots__ = ("_meter", "_state", "_writable")
 
     def __init__(self, context: Context, meter: Meter, writable: bool) -> None:
         self._state = context.state
@@ -276,6 +278,13 @@ def canonical_problem(value: Any, depth: int) -> str | None:
     return f"a {kind.__name__} is not a canonical value"
 
 
+@functools.lru_cache(maxsize=1024)
+def is_event_name(name: str) -> bool:
+    """An identifier (any case). Remembered: a contract emits the same few names every call
+    (the caller checks the length first, so the cache holds short names only)."""
+    return IDENTIFIER.fullmatch(name.lower()) is not None
+
+
 class MemberContext:
     """What a member contract's method is given as ``ctx``."""
 
@@ -286,13 +295,17 @@ class MemberContext:
         }
     )  # fmt: skip
 
+    __slots__ = (
+        "_context", "_meter", "_writable", "chain_id", "contract", "height", "organization",
+        "sender", "state", "time_ms", "transaction_hash",
+    )  # fmt: skip
+
     def __init__(self, context: Context, meter: Meter, writable: bool) -> None:
         self._context = context
         self._meter = meter
         self.contract = context.contract
         self.sender = context.sender
         self.organization = context.organization
-        self.roles = tuple(sorted(context.roles))
         self.height = context.height
         self.time_ms = context.time_ms
         self.chain_id = context.chain_id
@@ -300,13 +313,18 @@ class MemberContext:
         self.state = MemberState(context, meter, writable)
         self._writable = writable
 
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The sender's roles, sorted (built when asked: most methods never look)."""
+        return tuple(sorted(self._context.roles))
+
     def _halt(self, code: str, message: str) -> Halt:
         return self._meter.fail(Rejected(code, message))
 
     def emit(self, name: str, /, **attributes: Any) -> None:
         if not self._writable:
             raise self._halt("read_only", "a query cannot emit events")
-        if type(name) is not str or not IDENTIFIER.fullmatch(name.lower()):
+        if type(name) is not str or len(name) > MAX_NAME_LENGTH or not is_event_name(name):
             raise self._halt("invalid_event", "an event name is an identifier")
         if len(attributes) > MAX_EVENT_ATTRIBUTES:
             raise self._halt("invalid_event", f"at most {MAX_EVENT_ATTRIBUTES} attributes")
@@ -441,11 +459,11 @@ def host_function(
     loaded: LoadedContract, contract: str, entry: MethodEntry, migration: bool
 ) -> Callable[..., Any]:
     writable = entry.kind == api.METHOD
+    paused_key = PAUSED_PREFIX + contract.encode()
 
     def run(self: Contract, context: Context, arguments: object) -> Any:
         if migration and context.sender != context.contract_address(LIFECYCLE_NAMESPACE):
             raise Rejection("unauthorized", f"{contract}.{entry.name} is run by the lifecycle only")
-        paused_key = PAUSED_PREFIX + contract.encode()
         if writable and context.read(LIFECYCLE_NAMESPACE, paused_key, bool):
             raise Rejection("contract_paused", f"governance has paused {contract}")
         return run_member_method(loaded, entry.name, context, arguments, writable)[0]

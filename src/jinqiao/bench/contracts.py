@@ -31,6 +31,7 @@ import msgspec
 from rich.table import Table
 
 from jinqiao.apps import Governance, Registry
+from jinqiao.apps.token import Token
 from jinqiao.bench.execute import setup_description
 from jinqiao.contractkit import CHAIN_ID, Kit, kit_genesis, signer_for
 from jinqiao.contracts import member_contract
@@ -149,7 +150,7 @@ def calls_per_second(
     the time other processes held the core, which differs from one variant's run to the next."""
     genesis = kit_genesis(())
     runtime = Runtime(
-        genesis.suite, CHAIN_ID, [Registry(), Governance(), variant_contract(variant)]
+        genesis.suite, CHAIN_ID, [Registry(), Governance(), Token(), variant_contract(variant)]
     )
     state: dict[bytes, bytes] = {}
     for key, value in runtime.apply_genesis(genesis).items():

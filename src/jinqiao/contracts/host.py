@@ -291,7 +291,7 @@ class MemberContext:
     public = frozenset(
         {
             "sender", "organization", "roles", "height", "time_ms", "chain_id",
-            "transaction_hash", "contract", "state", "emit", "reject", "call",
+            "transaction_hash", "contract", "address", "state", "emit", "reject", "call",
         }
     )  # fmt: skip
 
@@ -299,6 +299,13 @@ class MemberContext:
         "_context", "_meter", "_writable", "chain_id", "contract", "height", "organization",
         "sender", "state", "time_ms", "transaction_hash",
     )  # fmt: skip
+
+    @property
+    def address(self) -> bytes:
+        """The address this contract acts as: the token's holder of its CNY (a payer funds it
+        with ``transfer`` to it, or an allowance it pulls with ``transfer_from``) and the
+        sender of its calls (``call``: ``transfer`` pays out of its own balance only)."""
+        return self._context.contract_address(self.contract)
 
     def __init__(self, context: Context, meter: Meter, writable: bool) -> None:
         self._context = context
@@ -347,7 +354,9 @@ class MemberContext:
 
     def call(self, contract: str, method_name: str, /, **arguments: Any) -> Any:
         """Call another contract's declared method as this contract (sender: this contract's
-        address, role ``contract``), arguments by name. The callee's own rules decide: an
+        address ``ctx.address``, role ``contract``), arguments by name — the token's
+        ``transfer`` to pay out of the contract's own CNY, ``transfer_from`` to pull an
+        allowance a payer gave it. The callee's own rules decide: an
         unknown method, a method that does not accept contracts, or arguments of the wrong type
         halt this call with the callee's rejection (``unknown_method``, ``unauthorized``,
         ``invalid_arguments``); its result comes back decoded."""

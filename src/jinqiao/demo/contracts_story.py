@@ -1,11 +1,14 @@
 """``jinqiao demo``'s contracts story (docs/contracts.md), through the SDK on the demo network: a
 member (ecfin) proposes the escrow example; one admin of each organization approves its exact
-hash until the governance quorum commits it; banks open and release escrows; version 2 — the
+hash until the governance quorum commits it; banks approve the escrow's address on the token and
+open escrows, which pull the CNY into the contract's own balance, and release them, which pays it
+out to the payee (the balances read with proofs after each step); version 2 — the
 same package with a method to extend a deadline and a migration — goes through the same path and
 its migration runs once at its commit; then governance pauses the contract, a call is refused
 ``contract_paused``, and governance resumes it. The loan example goes through the same approvals;
-bank-a lends to ecfin, a repayment of the wrong amount is rejected and the first installment,
-the amount the contract's own query says is due, is repaid.
+bank-a lends to ecfin (the principal moves from bank-a's treasury to ecfin under the allowance
+bank-a gave the loan), a repayment of the wrong amount is rejected and the first installment,
+the amount the contract's own query says is due, is repaid to bank-a the same way.
 
 Version 2 is made here from the shipped example (``escrow_version_2``) rather than shipped as a
 second copy of it: what an upgrade changes is then exactly the text this module adds.
@@ -35,6 +38,7 @@ PROPOSER = "ecfin"
 PAUSER = "clearing"
 """The organizations whose admins propose the package and the pause."""
 DAY_MS = 86_400_000
+CNY = "CNY"
 LOAN_ID = "loan-1"
 LOAN_PRINCIPAL_MINOR = 3_000_000
 LOAN_INSTALLMENTS = 3
@@ -109,6 +113,15 @@ class Steps:
         self.table.add_row(step, f"{len(voters)} admins", heights, describe(results[-1]))
         self.last_height = max(self.last_height, results[-1].height)
 
+    def balances(self, client: Client, step: str, holders: Mapping[str, bytes]) -> None:
+        """A row of CNY balances read with proofs at the last step's height or later."""
+        amounts = {
+            name: client.token.balance(CNY, address, min_height=self.last_height)
+            for name, address in holders.items()
+        }
+        shown = ", ".join(f"{name} {format_minor(amount, 2)}" for name, amount in amounts.items())
+        self.table.add_row(step, "—", str(self.last_height), f"CNY (proven): {shown}")
+
     def refused(self, step: str, who: str, error: ClientError) -> None:
         """A transaction refused at admission: not on chain, nothing changed."""
         self.table.add_row(step, who, "—", f"[red]{error.code}[/] at admission (not on chain)")
@@ -138,7 +151,14 @@ def run_contracts_story(
     payee = keys("ecfin-settlement").address
     deploy(client, steps, keys, admins, manifest, source)
     calls = client.contracts
+    holders = {"escrow": calls.address(CONTRACT), "ecfin": payee}
+    steps.balances(client, "balances before", holders)
     for escrow_id, payer, who in (("demo-1", payer_a, "bank-a"), ("demo-2", payer_b, "bank-b")):
+        steps.add(
+            "approve the escrow's address for 5,000.00 CNY",
+            who,
+            ok(client.token.approve(payer, CNY, holders["escrow"], 500_000), "approve"),
+        )
         steps.add(
             f"open {escrow_id} (5,000.00 CNY to ecfin, 1 day)",
             who,
@@ -155,11 +175,13 @@ def run_contracts_story(
                 "open",
             ),
         )
+    steps.balances(client, "balances: both escrows open", holders)
     steps.add(
         "release demo-1",
         "bank-a",
         ok(calls.call(payer_a, manifest, "release", escrow_id="demo-1"), "release"),
     )
+    steps.balances(client, "balances: demo-1 paid to ecfin", holders)
     try:
         calls.call(
             keys("regulator-admin"),
@@ -197,6 +219,7 @@ def run_contracts_story(
         "bank-b",
         ok(calls.call(payer_b, manifest_2, "release", escrow_id="demo-2"), "release"),
     )
+    steps.balances(client, "balances: demo-2 paid to ecfin", holders)
     outstanding_minor = run_loan(client, steps, keys, admins)
     console.print(steps.table)
     show_proven(client, manifest_2, source_2)
@@ -221,6 +244,14 @@ def run_loan(
     deploy(client, steps, keys, admins, manifest, source)
     lender, borrower = keys("bank-a-treasury"), keys("ecfin-settlement")
     calls = client.contracts
+    loan_address = calls.address("loan")
+    holders = {"bank-a": lender.address, "ecfin": borrower.address}
+    steps.balances(client, "balances before the loan", holders)
+    steps.add(
+        f"approve the loan's address for {format_minor(LOAN_PRINCIPAL_MINOR, 2)} CNY",
+        "bank-a",
+        ok(client.token.approve(lender, CNY, loan_address, LOAN_PRINCIPAL_MINOR), "approve"),
+    )
     steps.add(
         f"originate {LOAN_ID} ({format_minor(LOAN_PRINCIPAL_MINOR, 2)} CNY, "
         f"{LOAN_INSTALLMENTS} months, {LOAN_RATE_BPS} bps)",
@@ -240,6 +271,7 @@ def run_loan(
             "originate",
         ),
     )
+    steps.balances(client, "balances: principal disbursed", holders)
     share_minor, interest_minor, _, _ = client.proven_query("loan", "due", loan_id=LOAN_ID).result
     wrong = steps.add(
         f"repay {format_minor(share_minor, 2)} CNY (no interest)",
@@ -248,6 +280,12 @@ def run_loan(
     )
     if wrong.code != "wrong_amount":
         raise DemoFailed(f"a repayment short of its interest ended {wrong.code}, not wrong_amount")
+    installment_minor = share_minor + interest_minor
+    steps.add(
+        f"approve the loan's address for {format_minor(installment_minor, 2)} CNY",
+        "ecfin",
+        ok(client.token.approve(borrower, CNY, loan_address, installment_minor), "approve"),
+    )
     paid = steps.add(
         f"repay installment 1: {format_minor(share_minor + interest_minor, 2)} CNY",
         "ecfin",
@@ -262,6 +300,7 @@ def run_loan(
             "repay",
         ),
     )
+    steps.balances(client, "balances: installment 1 repaid", holders)
     events = [event for event in paid.receipt.events if event.name == "InstallmentPaid"]
     outstanding_minor = events[0].attribute("outstanding_minor") if events else None
     if not isinstance(outstanding_minor, int):

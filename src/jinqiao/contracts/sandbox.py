@@ -85,6 +85,16 @@ OPERATORS: dict[type[ast.operator], str] = {
 }
 
 
+IN_PLACE_OPERATORS: dict[object, str] = {
+    "+=": "_jq_add",
+    "*=": "_jq_multiply",
+    "**=": "_jq_power",
+    "<<=": "_jq_left_shift",
+    "%=": "_jq_modulo",
+}
+"""The in-place operators whose sized function ``Operations.in_place`` would call."""
+
+
 def call(name: str, *arguments: ast.expr) -> ast.Call:
     return ast.Call(func=ast.Name(name, ast.Load()), args=list(arguments), keywords=[])
 
@@ -131,6 +141,23 @@ class Instrumenter(ast.NodeTransformer):
         if guard is None:
             return node
         return ast.copy_location(call(guard, node.left, node.right), node)
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        """``x += y`` on a name, which RestrictedPython made ``_inplacevar_('+=', x, y)``: the
+        sized operator's function called directly (``Operations.in_place`` would dispatch to the
+        same one), a call less per iteration of a summing loop."""
+        self.generic_visit(node)
+        function, arguments = node.func, node.args
+        if (
+            isinstance(function, ast.Name)
+            and function.id == "_inplacevar_"
+            and len(arguments) == 3
+            and isinstance(arguments[0], ast.Constant)
+            and arguments[0].value in IN_PLACE_OPERATORS
+        ):
+            guard = IN_PLACE_OPERATORS[arguments[0].value]
+            return ast.copy_location(call(guard, arguments[1], arguments[2]), node)
+        return node
 
     def visit_JoinedStr(self, node: ast.JoinedStr) -> ast.expr:
         self.generic_visit(node)

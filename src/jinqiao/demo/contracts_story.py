@@ -94,6 +94,8 @@ class Steps:
         )
     )
     last_height: int = 0
+    last_balances: dict[str, int] = field(default_factory=dict)
+    """The CNY balances of the last ``balances`` row, by holder."""
 
     def __post_init__(self) -> None:
         self.table.add_column("step")
@@ -113,14 +115,31 @@ class Steps:
         self.table.add_row(step, f"{len(voters)} admins", heights, describe(results[-1]))
         self.last_height = max(self.last_height, results[-1].height)
 
-    def balances(self, client: Client, step: str, holders: Mapping[str, bytes]) -> None:
-        """A row of CNY balances read with proofs at the last step's height or later."""
+    def balances(
+        self,
+        client: Client,
+        step: str,
+        holders: Mapping[str, bytes],
+        moved: Mapping[str, int] | None = None,
+    ) -> dict[str, int]:
+        """A row of CNY balances read with proofs at the last step's height or later; with
+        ``moved``, each holder's change since the previous row must be exactly that (else
+        ``DemoFailed``: the money did not move as the contract says)."""
         amounts = {
             name: client.token.balance(CNY, address, min_height=self.last_height)
             for name, address in holders.items()
         }
+        for name, change_minor in (moved or {}).items():
+            before = self.last_balances.get(name)
+            if before is None or amounts[name] - before != change_minor:
+                raise DemoFailed(
+                    f"{step}: {name} holds {format_minor(amounts[name], 2)} CNY, expected a "
+                    f"change of {format_minor(change_minor, 2)} CNY"
+                )
+        self.last_balances.update(amounts)
         shown = ", ".join(f"{name} {format_minor(amount, 2)}" for name, amount in amounts.items())
         self.table.add_row(step, "—", str(self.last_height), f"CNY (proven): {shown}")
+        return amounts
 
     def refused(self, step: str, who: str, error: ClientError) -> None:
         """A transaction refused at admission: not on chain, nothing changed."""
@@ -175,13 +194,15 @@ def run_contracts_story(
                 "open",
             ),
         )
-    steps.balances(client, "balances: both escrows open", holders)
+    steps.balances(client, "balances: both escrows open", holders, {"escrow": 1_000_000})
     steps.add(
         "release demo-1",
         "bank-a",
         ok(calls.call(payer_a, manifest, "release", escrow_id="demo-1"), "release"),
     )
-    steps.balances(client, "balances: demo-1 paid to ecfin", holders)
+    steps.balances(
+        client, "balances: demo-1 paid to ecfin", holders, {"escrow": -500_000, "ecfin": 500_000}
+    )
     try:
         calls.call(
             keys("regulator-admin"),
@@ -219,7 +240,9 @@ def run_contracts_story(
         "bank-b",
         ok(calls.call(payer_b, manifest_2, "release", escrow_id="demo-2"), "release"),
     )
-    steps.balances(client, "balances: demo-2 paid to ecfin", holders)
+    steps.balances(
+        client, "balances: demo-2 paid to ecfin", holders, {"escrow": -500_000, "ecfin": 500_000}
+    )
     outstanding_minor = run_loan(client, steps, keys, admins)
     console.print(steps.table)
     show_proven(client, manifest_2, source_2)
@@ -271,7 +294,10 @@ def run_loan(
             "originate",
         ),
     )
-    steps.balances(client, "balances: principal disbursed", holders)
+    principal = LOAN_PRINCIPAL_MINOR
+    steps.balances(
+        client, "balances: principal disbursed", holders, {"bank-a": -principal, "ecfin": principal}
+    )
     share_minor, interest_minor, _, _ = client.proven_query("loan", "due", loan_id=LOAN_ID).result
     wrong = steps.add(
         f"repay {format_minor(share_minor, 2)} CNY (no interest)",
@@ -300,7 +326,12 @@ def run_loan(
             "repay",
         ),
     )
-    steps.balances(client, "balances: installment 1 repaid", holders)
+    steps.balances(
+        client,
+        "balances: installment 1 repaid",
+        holders,
+        {"bank-a": installment_minor, "ecfin": -installment_minor},
+    )
     events = [event for event in paid.receipt.events if event.name == "InstallmentPaid"]
     outstanding_minor = events[0].attribute("outstanding_minor") if events else None
     if not isinstance(outstanding_minor, int):

@@ -122,9 +122,10 @@ class Steps:
         holders: Mapping[str, bytes],
         moved: Mapping[str, int] | None = None,
     ) -> dict[str, int]:
-        """A row of CNY balances read with proofs at the last step's height or later; with
-        ``moved``, each holder's change since the previous row must be exactly that (else
-        ``DemoFailed``: the money did not move as the contract says)."""
+        """A line of CNY balances read with proofs at the last step's height or later (printed
+        as the story goes, before the steps' table); with ``moved``, each holder's change since
+        the previous line must be exactly that (else ``DemoFailed``: the money did not move as
+        the contract says)."""
         amounts = {
             name: client.token.balance(CNY, address, min_height=self.last_height)
             for name, address in holders.items()
@@ -138,7 +139,7 @@ class Steps:
                 )
         self.last_balances.update(amounts)
         shown = ", ".join(f"{name} {format_minor(amount, 2)}" for name, amount in amounts.items())
-        self.table.add_row(step, "—", str(self.last_height), f"CNY (proven): {shown}")
+        console.print(f"{step} (CNY, proven at height {self.last_height}): {shown}")
         return amounts
 
     def refused(self, step: str, who: str, error: ClientError) -> None:

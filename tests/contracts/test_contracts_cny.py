@@ -122,6 +122,8 @@ def test_a_committed_member_contract_holds_and_pays_cny() -> None:
     # anyone may pay the contract directly; only its own methods move it out again
     chain.ok("bob", TOKEN, "transfer", TransferArgs("CNY", escrow, 7))
     assert balance(chain, escrow) == 7
+    # the regulator's freeze names registered accounts; a contract is stopped by governance
+    chain.rejected("unknown_account", "inspector", TOKEN, "freeze", HoldingArgs("CNY", escrow))
 
 
 THIEF = """from jinqiao.contracts.api import Contract, method

@@ -39,6 +39,10 @@ def test_version_2_passes_the_review_and_names_its_migration() -> None:
 
 def test_version_2_extends_a_deadline_and_only_the_lifecycle_migrates() -> None:
     kit = Kit(*escrow_version_2(*version_1()))
+    approved = kit.call_contract(
+        "alice", "token", "approve", asset="CNY", spender=kit.contract_address, amount_minor=5
+    )
+    assert approved.ok, approved.message
     opened = kit.call(
         "alice", "open", escrow_id="e1", payee=kit.address("bob"), amount_minor=5, timeout_ms=DAY_MS
     )

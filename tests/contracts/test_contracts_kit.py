@@ -119,6 +119,9 @@ def test_the_bench_runs_every_variant(tmp_path: Path, capsys: pytest.CaptureFixt
     # a member's call also reads whether it is paused (one state operation)
     assert loop["steps_used"] == {"builtin": 3, "member": 105, "member-unmetered": 4}
     assert set(loop["calls_per_second"]) == {"builtin", "member", "member-unmetered"}
+    slowdown = loop["member_slowdown_vs_builtin"]
+    assert len(slowdown["per_round"]) == 1 == len(loop["rounds"])
+    assert slowdown["median_of_rounds"] == slowdown["per_round"][0] > 0
 
 
 def test_the_cli_names_the_package_files_as_the_package_module_does() -> None:

@@ -38,7 +38,9 @@ class NoArgs(CanonicalStruct, frozen=True):
 
 def lifecycle_chain(genesis: Genesis | None = None) -> Chain:
     chain = Chain(genesis, contracts=[*default_contracts(), Lifecycle()])
-    chain.runtime.resolver = MemberContracts().resolve
+    members = MemberContracts()
+    chain.runtime.resolver = members.resolve
+    chain.runtime.member_address = members.is_member_address
     return chain
 
 

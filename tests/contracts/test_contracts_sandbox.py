@@ -323,3 +323,22 @@ def test_calls_on_threads_count_their_own_steps() -> None:
     for thread in threads:
         thread.join()
     assert steps == {20_000: [20_001] * 5, 30_000: [30_001] * 5}
+
+
+def test_the_attribute_fast_path_allows_no_more_than_the_slow_path() -> None:
+    """``Guards.getattr`` remembers, per type, the names it hands out unchanged. After a
+    type's allowed names are cached, its private, introspection, wrapped and unknown names
+    are still refused or wrapped exactly as on the first access."""
+    from jinqiao.contracts.sandbox import AccessRefused, Guards
+
+    guards = Guards(public_attributes)
+    values = {"a": 1}
+    assert guards.getattr(values, "get")("a") == 1  # fills the cache for dict
+    assert dict in guards.plain_by_type and "get" in guards.plain_by_type[dict]
+    assert "items" not in guards.plain_by_type[dict]  # wrapped: a list, not a view
+    assert type(guards.getattr(values, "items")()) is list
+    for name in ("__class__", "_private", "fromkeys", "format", 7):
+        with pytest.raises(AccessRefused):
+            guards.getattr(values, name)  # type: ignore[arg-type]
+    assert guards.getattr("text", "upper")() == "TEXT"  # scanning: never on the fast path
+    assert "upper" not in guards.plain_by_type[str]

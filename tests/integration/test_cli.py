@@ -324,6 +324,12 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
     assert "escrow 1.0.0" in story and "escrow 2.0.0" in story
     assert story.count("EscrowMigrated") == 1
     assert "EscrowOpened" in story and "EscrowExtended" in story
+    # The CNY really moves: two opens put 10,000.00 into the escrow's own balance, each release
+    # pays 5,000.00 of it out (balances read with proofs; the story fails if a change differs).
+    # Long lines wrap: read the text with the line breaks taken out.
+    flat = " ".join(story.split())
+    assert "escrow 0.00" in flat and "escrow 10,000.00" in flat and "escrow 5,000.00" in flat
+    assert "balances: principal disbursed" in flat and "balances: installment 1 repaid" in flat
     assert "unauthorized" in story
     assert "ContractPaused" in story and "contract_paused" in story
     assert "ContractResumed" in story

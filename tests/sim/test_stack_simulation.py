@@ -80,6 +80,7 @@ def test_the_scenarios_cover_the_faults_the_design_names() -> None:
         "unequal_power",
         "seven",
         "mixed",
+        "member_contracts",
     }
     assert SIM_SEEDS >= 300
 
@@ -330,3 +331,53 @@ def test_a_store_that_drops_some_latest_values_is_caught(
     monkeypatch.setattr(storage, "_write_state", forgetful)
     failures = run_seeds(range(10), "happy")
     assert any("payments on" in failure for failure in failures), failures[:3]
+
+
+# -- member contracts: the lifecycle under faults ----------------------------------------------
+
+
+def test_a_member_contract_lives_its_whole_life_under_faults() -> None:
+    """Scenario ``member_contracts`` (``jinqiao.sim.members``): across seeds, with a crash and
+    losses on the way, both versions are committed by the quorum, the migration runs once, the
+    contract takes in and pays out CNY (counted by the conservation check at its address), and
+    governance's pause refuses the last call; every invariant holds meanwhile."""
+    seeds = range(8)
+    assert run_seeds(seeds, "member_contracts") == []
+    whole = 0
+    for seed in seeds:
+        counters = run_scenario("member_contracts", seed, random.Random(seed)).counters
+        assert counters.member_packages_committed == 2, seed
+        assert counters.member_migrations == 1, seed
+        assert counters.crashes == 1, seed
+        whole += counters.member_calls_ok == 2 and counters.member_paused_rejections == 1
+    assert whole >= len(seeds) // 2, whole
+
+
+def test_a_resolver_that_keeps_the_old_version_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node that caches a member contract by name instead of by package hash keeps running
+    version 1 after the quorum commits version 2: the lifecycle's migration call meets the old
+    code, and the run fails naming the node."""
+    from jinqiao.contracts.host import member_contract
+    from jinqiao.contracts.lifecycle import (
+        LIFECYCLE,
+        MemberContracts,
+        PackageRecord,
+        deployed_key,
+        package_key,
+    )
+    from jinqiao.core.codec import decode_stored
+
+    def by_name(self: MemberContracts, read: Any, name: str) -> Any:
+        cache = self.__dict__.setdefault("by_name", {})
+        if name not in cache:
+            hash_bytes = read(LIFECYCLE.encode() + b"/" + deployed_key(name))
+            if hash_bytes is None:
+                return None
+            raw = read(LIFECYCLE.encode() + b"/" + package_key(hash_bytes))
+            record = decode_stored(raw, PackageRecord)
+            cache[name] = member_contract(record.manifest, record.source)
+        return cache[name]
+
+    monkeypatch.setattr(MemberContracts, "resolve", by_name)
+    failures = run_seeds(range(6), "member_contracts")
+    assert failures and all("vault.migrate" in failure for failure in failures), failures[:3]

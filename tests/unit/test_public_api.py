@@ -281,11 +281,15 @@ METHODS = {
             "amount_minor: int) -> TransactionResult"
         ),
         "asset": "(self, asset: str) -> Asset | None",
-        "balance": "(self, asset: str, address: bytes, *, height: int | None = None) -> int",
+        "balance": (
+            "(self, asset: str, address: bytes, *, height: int | None = None, "
+            "min_height: int | None = None) -> int"
+        ),
         "burn": "(self, issuer: Signer, asset: str, amount_minor: int) -> TransactionResult",
         "freeze": "(self, regulator: Signer, asset: str, address: bytes) -> TransactionResult",
         "holding": (
-            "(self, asset: str, address: bytes, *, height: int | None = None) -> Holding | None"
+            "(self, asset: str, address: bytes, *, height: int | None = None, "
+            "min_height: int | None = None) -> Holding | None"
         ),
         "mint": (
             "(self, issuer: Signer, asset: str, recipient: bytes, "

@@ -1,7 +1,12 @@
 """Escrow with a timeout: a payer (an institution holding the role ``acquirer`` or ``bank``, as
-in the demo consortium) commits an amount to a payee until a deadline; the payer releases it to
-the payee, or after the deadline takes it back. The contract keeps the terms and
-the outcome; moving the token itself waits for calls between contracts (docs/contracts.md)."""
+in the demo consortium) puts CNY into escrow for a payee until a deadline; the payer releases it
+to the payee, or after the deadline takes it back.
+
+The CNY really moves, by the token's rules: before ``open`` the payer approves the escrow's
+address (``ctx.address``) for the amount on the token; ``open`` pulls it in the same transaction
+(``transfer_from``, so the escrow holds it); ``release`` and ``refund`` pay it out of the escrow's
+own balance (``transfer``). A token rejection (no allowance, too little CNY, a frozen holding)
+rejects the whole transaction, and nothing changes."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from jinqiao.contracts.api import Contract, method, query
 
 MAX_TIMEOUT_MS = 90 * 24 * 3600 * 1000
 MAX_AMOUNT_MINOR = 10**15
+ASSET = "CNY"
 OPEN = "open"
 RELEASED = "released"
 REFUNDED = "refunded"
@@ -32,6 +38,14 @@ class Escrow(Contract):
         if ctx.state.load(escrow_key(args.escrow_id)) is not None:
             ctx.reject("escrow_exists", "this escrow id is taken")
         deadline_ms = ctx.time_ms + args.timeout_ms
+        ctx.call(
+            "token",
+            "transfer_from",
+            asset=ASSET,
+            owner=ctx.sender,
+            recipient=ctx.address,
+            amount_minor=args.amount_minor,
+        )
         ctx.state.save(
             escrow_key(args.escrow_id),
             {
@@ -56,7 +70,7 @@ class Escrow(Contract):
         escrow = self.open_escrow(ctx, args.escrow_id)
         if ctx.sender != escrow["payer"]:
             ctx.reject("not_payer", "only the payer releases")
-        self.close(ctx, args.escrow_id, escrow, RELEASED)
+        self.close(ctx, args.escrow_id, escrow, RELEASED, escrow["payee"])
 
     @method
     def refund(self, ctx, args):
@@ -65,7 +79,7 @@ class Escrow(Contract):
             ctx.reject("not_payer", "only the payer takes a refund")
         if ctx.time_ms < escrow["deadline_ms"]:
             ctx.reject("not_expired", f"the escrow runs until {escrow['deadline_ms']}")
-        self.close(ctx, args.escrow_id, escrow, REFUNDED)
+        self.close(ctx, args.escrow_id, escrow, REFUNDED, escrow["payer"])
 
     @query
     def escrow(self, ctx, args):
@@ -82,7 +96,15 @@ class Escrow(Contract):
             ctx.reject("escrow_closed", f"the escrow was {escrow['status']}")
         return escrow
 
-    def close(self, ctx, escrow_id, escrow, status):
+    def close(self, ctx, escrow_id, escrow, status, recipient):
+        """Pay the escrowed CNY out of the escrow's own balance to ``recipient``."""
+        ctx.call(
+            "token",
+            "transfer",
+            asset=ASSET,
+            recipient=recipient,
+            amount_minor=escrow["amount_minor"],
+        )
         escrow["status"] = status
         ctx.state.save(escrow_key(escrow_id), escrow)
         ctx.emit("EscrowClosed", escrow_id=escrow_id, status=status)

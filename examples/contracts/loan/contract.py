@@ -2,8 +2,13 @@
 ``principal_minor`` repaid in ``installments`` equal parts of principal, one every ``period_ms``,
 each with interest on the outstanding principal at ``rate_bps`` basis points a period (integer
 arithmetic, rounded down). The borrower repays installments in order; anyone may mark a loan
-overdue once an installment's due time has passed unpaid. Amounts are recorded, not moved: moving
-the token waits for calls between contracts (docs/contracts.md)."""
+overdue once an installment's due time has passed unpaid.
+
+The CNY moves by the token's rules, under allowances the parties give the loan's address
+(``ctx.address``) on the token: ``originate`` disburses the principal from the lender to the
+borrower, ``repay`` pays the installment from the borrower to the lender (``transfer_from``, in
+the same transaction as the loan's own records). A token rejection (no allowance, too little
+CNY) rejects the whole transaction."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ MAX_PRINCIPAL_MINOR = 10**15
 MAX_INSTALLMENTS = 360
 MAX_RATE_BPS = 5_000
 BPS = 10_000
+ASSET = "CNY"
 CURRENT = "current"
 OVERDUE = "overdue"
 REPAID = "repaid"
@@ -62,6 +68,7 @@ class Loan(Contract):
             "interest_paid_minor": 0,
             "status": CURRENT,
         }
+        self.pay(ctx, ctx.sender, args.borrower, args.principal_minor)
         ctx.state.save(loan_key(args.loan_id), loan)
         ctx.emit(
             "LoanOriginated",
@@ -81,6 +88,7 @@ class Loan(Contract):
         share, interest = installment_due(loan)
         if args.amount_minor != share + interest:
             ctx.reject("wrong_amount", f"the installment due is {share + interest}")
+        self.pay(ctx, ctx.sender, loan["lender"], args.amount_minor)
         loan["outstanding_minor"] = loan["outstanding_minor"] - share
         loan["interest_paid_minor"] = loan["interest_paid_minor"] + interest
         loan["paid_installments"] = loan["paid_installments"] + 1
@@ -115,6 +123,18 @@ class Loan(Contract):
             return [0, 0, 0, REPAID]
         share, interest = installment_due(loan)
         return [share, interest, loan["next_due_ms"], loan["status"]]
+
+    def pay(self, ctx, payer, recipient, amount_minor):
+        """Move ``amount_minor`` CNY from ``payer`` to ``recipient`` under the allowance the
+        payer gave this contract."""
+        ctx.call(
+            "token",
+            "transfer_from",
+            asset=ASSET,
+            owner=payer,
+            recipient=recipient,
+            amount_minor=amount_minor,
+        )
 
     def active_loan(self, ctx, loan_id):
         loan = ctx.state.load(loan_key(loan_id))

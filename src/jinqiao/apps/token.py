@@ -19,9 +19,11 @@ holding and ``set_tier``: a tier reflects how well the holder's identity was ver
 regulator's rules decide, so one authority assigns tiers. A frozen holding neither sends nor
 receives (``account_frozen``); the freeze is per asset, and a frozen holder may still
 ``approve`` (spending that allowance is a move, and refused). Recipients and spenders must be
-registered accounts or contracts of the network (``ctx.is_contract``): a contract
-may hold a balance (the payments contract's settlement escrow, say) and spend it with
-``transfer``; it is not a wallet, so no tier limits apply to it, paying or receiving. A tier
+registered accounts or contracts of the network — built in (``ctx.is_contract``) or a member's
+contract committed through the lifecycle (``ctx.is_member_contract``, asked only of an address
+that is no account): a contract may hold a balance (the payments contract's settlement escrow, a
+member's escrow) and spend it with ``transfer`` (a call whose sender is the contract, role
+``contract``); it is not a wallet, so no tier limits apply to it, paying or receiving. A tier
 change that the current balance would break is refused, so ``balance <= tier
 max_balance_minor`` always holds for accounts. A party on the consortium deny list (an account,
 or every account of an organization; ``jinqiao.apps.aml``, changed by governance) neither pays
@@ -51,8 +53,8 @@ key                                     value
 keys (without the ``token/`` prefix), so the API can read a value and prove it against a header.
 
 Cost: a ``transfer`` makes 6 state reads (asset, payer holding, recipient account, recipient
-holding, the deny list's size, payer tier — plus the recipient's tier when it differs), 2 writes
-and 1 event.
+holding, the deny list's size, payer tier — plus the recipient's tier when it differs, and one
+read more when the recipient is a member's contract), 2 writes and 1 event.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ from jinqiao.core.limits import MAX_AMOUNT_MINOR, MAX_NAME_LENGTH
 from jinqiao.core.names import check_name
 from jinqiao.core.types import ADDRESS_BYTES
 from jinqiao.execution.api import (
+    CONTRACT_ROLE,
     Context,
     Contract,
     GenesisContext,
@@ -386,7 +389,10 @@ class Token(Contract):
         asset = self._asset(ctx, args.asset)
         check_amount(ctx, args.amount_minor, allow_zero=True)
         check_address(ctx, args.recipient, "recipient")
-        self._move(ctx, asset, ctx.sender, args.recipient, args.amount_minor)
+        # A contract pays out of its own balance by calling ``transfer`` (role ``contract``:
+        # no account holds it), which the runtime does with the contract's address as sender.
+        payer_is_contract = CONTRACT_ROLE in ctx.roles
+        self._move(ctx, asset, ctx.sender, args.recipient, args.amount_minor, payer_is_contract)
 
     @method(ApproveArgs)
     def approve(self, ctx: Context, args: ApproveArgs) -> None:
@@ -405,7 +411,7 @@ class Token(Contract):
         check_amount(ctx, args.amount_minor, allow_zero=True)
         check_address(ctx, args.owner, "owner")
         check_address(ctx, args.recipient, "recipient")
-        _check_owner_active(ctx, args.owner)
+        owner_is_contract = _check_owner_active(ctx, args.owner)
         check_not_denied(ctx, ctx.sender)
         key = allowance_key(asset.symbol, args.owner, ctx.sender)
         allowance = ctx.state.load_int(key)
@@ -416,7 +422,7 @@ class Token(Contract):
                 allowance_minor=allowance,
                 amount_minor=args.amount_minor,
             )
-        self._move(ctx, asset, args.owner, args.recipient, args.amount_minor)
+        self._move(ctx, asset, args.owner, args.recipient, args.amount_minor, owner_is_contract)
         ctx.state.save_int(key, allowance - args.amount_minor)
         _emit_approval(ctx, asset.symbol, args.owner, ctx.sender, allowance - args.amount_minor)
 
@@ -479,14 +485,22 @@ class Token(Contract):
     # -- the one path every payment takes ---------------------------------------------------
 
     def _move(
-        self, ctx: Context, asset: Asset, payer: bytes, payee: bytes, amount_minor: int
+        self,
+        ctx: Context,
+        asset: Asset,
+        payer: bytes,
+        payee: bytes,
+        amount_minor: int,
+        payer_is_contract: bool,
     ) -> None:
         """Pay ``amount_minor`` from ``payer`` to ``payee`` (a payment of ``payer``: its tier's
-        payment and daily limits apply; ``payee``'s tier bounds its new balance)."""
+        payment and daily limits apply unless ``payer_is_contract``; ``payee``'s tier bounds
+        its new balance unless it is a contract)."""
         payer_holding = self._holding(ctx, asset, payer)
         _check_not_frozen(ctx, payer_holding, payer)
-        payee_is_contract = _is_contract(ctx, payee)
-        if ctx.account(payee) is None and not payee_is_contract:
+        payee_is_account = ctx.account(payee) is not None
+        payee_is_contract = not payee_is_account and _is_contract(ctx, payee)
+        if not payee_is_account and not payee_is_contract:
             ctx.reject("unknown_recipient", "the recipient is not a registered account")
         same = payer == payee
         payee_holding = payer_holding if same else self._holding(ctx, asset, payee)
@@ -496,7 +510,7 @@ class Token(Contract):
         day = ctx.time_ms // DAY_MS
         spent = payer_holding.spent_minor if payer_holding.spent_day == day else 0
         # A contract's holding has no tier: the contract's own rules limit what it pays.
-        payer_tier = None if _is_contract(ctx, payer) else self._holding_tier(ctx, payer_holding)
+        payer_tier = None if payer_is_contract else self._holding_tier(ctx, payer_holding)
         if payer_tier is not None:
             _check_payment_limits(ctx, payer_tier, amount_minor, spent)
         debited = msgspec.structs.replace(
@@ -595,7 +609,9 @@ class Token(Contract):
 
 
 def _is_contract(ctx: Context, address: bytes) -> bool:
-    return ctx.is_contract(address)
+    """A built-in contract, or a member's committed through the lifecycle (one state read more;
+    asked only of an address that is not a registered account)."""
+    return ctx.is_contract(address) or ctx.is_member_contract(address)
 
 
 def _check_payment_limits(ctx: Context, tier: Tier, amount_minor: int, spent_minor: int) -> None:
@@ -615,12 +631,13 @@ def _check_payment_limits(ctx: Context, tier: Tier, amount_minor: int, spent_min
         )
 
 
-def _check_owner_active(ctx: Context, owner: bytes) -> None:
+def _check_owner_active(ctx: Context, owner: bytes) -> bool:
     """A suspended account (or one of a suspended organization) cannot send, and no allowance it
-    gave before its suspension lets anyone else move its money either."""
+    gave before its suspension lets anyone else move its money either. ``True`` when ``owner``
+    is no account: only accounts and contracts give allowances, so it is a contract."""
     account = ctx.account(owner)
     if account is None:
-        return  # a contract's holding: its own rules govern who moves it
+        return True  # a contract's holding: its own rules govern who moves it
     organization = ctx.organization_record(account.organization)
     if not account.active or organization is None or not organization.active:
         ctx.reject(
@@ -628,6 +645,7 @@ def _check_owner_active(ctx: Context, owner: bytes) -> None:
             "the owner's account or organization is suspended",
             owner=owner.hex(),
         )
+    return False
 
 
 def _check_funds(ctx: Context, holding: Holding, amount_minor: int) -> None:

@@ -373,7 +373,9 @@ def bench_contracts(
         int, typer.Option(min=100, max=1_000_000, help="Calls per variant and method.")
     ] = 20_000,
     block_size: Annotated[int, typer.Option(min=1, max=5_000)] = 2_000,
-    rounds: Annotated[int, typer.Option(min=1, max=20, help="Runs; the best is kept.")] = 3,
+    rounds: Annotated[
+        int, typer.Option(min=1, max=20, help="Interleaved rounds; best and median reported.")
+    ] = 7,
     json_output: JsonOption = False,
     output: OutputOption = None,
 ) -> None:

@@ -20,7 +20,7 @@ from jinqiao.client.outcome import ClientError
 from jinqiao.core.codec import decode, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput
-from jinqiao.execution.api import GOVERNANCE
+from jinqiao.execution.api import GOVERNANCE, contract_address
 
 if TYPE_CHECKING:
     from jinqiao.client.client import Client, TransactionResult
@@ -75,6 +75,13 @@ class ContractsClient:
         return result, proposal_id
 
     # -- calls -----------------------------------------------------------------------------
+    def address(self, contract_name: str) -> bytes:
+        """The address a member contract acts as: it holds CNY there, so a payer ``approve``s
+        it on the token (the contract pulls the allowance) or transfers to it, and
+        ``client.token.balance("CNY", address)`` reads what it holds. The address exists
+        before the contract does, but the token pays to it only once it is committed."""
+        return contract_address(self._client.suite.hash, contract_name)
+
     def call(
         self, sender: Signer, manifest: str, method_name: str, **arguments: Any
     ) -> TransactionResult:

@@ -73,12 +73,29 @@ class TokenClient:
         return self._client.send(regulator, TOKEN, "set_tier", SetTierArgs(asset, address, tier))
 
     # -- proven reads ----------------------------------------------------------------------
-    def holding(self, asset: str, address: bytes, *, height: int | None = None) -> Holding | None:
-        """The proven holding record (``None``: proven absent, i.e. balance 0)."""
-        return self._client.read_struct(TOKEN, balance_key(asset, address), Holding, height=height)
+    def holding(
+        self,
+        asset: str,
+        address: bytes,
+        *,
+        height: int | None = None,
+        min_height: int | None = None,
+    ) -> Holding | None:
+        """The proven holding record (``None``: proven absent, i.e. balance 0); with
+        ``min_height``, from a node that has committed at least that height."""
+        return self._client.read_struct(
+            TOKEN, balance_key(asset, address), Holding, height=height, min_height=min_height
+        )
 
-    def balance(self, asset: str, address: bytes, *, height: int | None = None) -> int:
-        holding = self.holding(asset, address, height=height)
+    def balance(
+        self,
+        asset: str,
+        address: bytes,
+        *,
+        height: int | None = None,
+        min_height: int | None = None,
+    ) -> int:
+        holding = self.holding(asset, address, height=height, min_height=min_height)
         return 0 if holding is None else holding.balance_minor
 
     def supply(self, asset: str, *, height: int | None = None) -> int:

@@ -8,10 +8,19 @@ runner behind ``jinqiao contract test`` (``jinqiao.contractkit.runner``).
         assert kit.query("total") == 5
         assert kit.call("carol", "add", amount_minor=5).code == "unauthorized"
 
-The chain is the real runtime with the registry and governance contracts and the package's
-contract, one organization (``members``) that may grant every role the manifest names, and three
-accounts whose keys derive from their names: ``alice`` and ``bob`` hold every such role,
-``carol`` none. Every ``call`` signs a transaction, executes it in a block of its own and commits
+The chain is the real runtime with the registry, governance and token contracts and the
+package's contract, one organization (``members``) that may grant every role the manifest names,
+and three accounts whose keys derive from their names: ``alice`` and ``bob`` hold every such
+role, ``carol`` none. Each of the three holds ``KIT_BALANCE_MINOR`` of ``CNY`` at genesis, so a
+contract that moves CNY (``ctx.call("token", "transfer_from", ...)``) is tested as it will run:
+
+    def test_deposit(kit: Kit) -> None:
+        assert kit.call_contract("alice", "token", "approve", asset="CNY",
+                                 spender=kit.contract_address, amount_minor=500).ok
+        assert kit.call("alice", "deposit", amount_minor=500).ok
+        assert kit.balance(kit.contract_address) == 500
+
+ Every ``call`` signs a transaction, executes it in a block of its own and commits
 the block's writes; a rejected call changes nothing. Nothing reads a clock: block ``n`` has time
 ``GENESIS_TIME_MS + n * BLOCK_INTERVAL_MS`` plus what ``advance`` added.
 """
@@ -25,11 +34,12 @@ from typing import Any
 import msgspec
 
 from jinqiao.apps import Governance, Registry
+from jinqiao.apps.token import TOKEN, HoldingArgs, Token
 from jinqiao.contracts import member_contract, parse_manifest
 from jinqiao.contracts.package import SOURCE_FILE
 from jinqiao.core.codec import encode
 from jinqiao.core.crypto import Signer, get_suite
-from jinqiao.core.errors import Rejection
+from jinqiao.core.errors import InvalidInput, Rejection
 from jinqiao.core.genesis import (
     ADMIN_ROLE,
     ChainParameters,
@@ -41,8 +51,8 @@ from jinqiao.core.genesis import (
 )
 from jinqiao.core.hashing import transaction_signing_bytes
 from jinqiao.core.types import Receipt, ReceiptStatus, SignedTransaction, TransactionBody
-from jinqiao.execution.api import CONTRACT_ROLE
-from jinqiao.execution.contract import BlockContext
+from jinqiao.execution.api import CONTRACT_ROLE, GOVERNANCE, REGISTRY
+from jinqiao.execution.contract import BlockContext, contract_address
 from jinqiao.execution.runtime import Runtime
 from jinqiao.execution.state import MappingState, full_key
 
@@ -53,6 +63,15 @@ BLOCK_INTERVAL_MS = 1_000
 ORGANIZATION = "members"
 ROLE_HOLDERS = ("alice", "bob")
 NO_ROLES = ("carol",)
+ASSET = "CNY"
+KIT_BALANCE_MINOR = 1_000_000_00
+"""What alice, bob and carol each hold at genesis: 1,000,000.00 CNY in fen."""
+KIT_CONTRACTS = frozenset({REGISTRY, GOVERNANCE, TOKEN})
+KIT_TIER = {
+    "max_balance_minor": 10**15,
+    "max_payment_minor": 10**15,
+    "daily_limit_minor": 10**15,
+}
 
 
 def signer_for(name: str) -> Signer:
@@ -78,12 +97,21 @@ class Kit:
 
     def __init__(self, manifest_text: str, source: str, filename: str = SOURCE_FILE) -> None:
         manifest = parse_manifest(manifest_text)
+        if manifest.name in KIT_CONTRACTS:
+            raise InvalidInput(
+                f"a package cannot be named {manifest.name!r}: a built-in contract has the name",
+                code="name_taken",
+            )
         self.name = manifest.name
         self.contract = member_contract(manifest_text, source, filename)
         roles = sorted({role for entry in manifest.methods for role in entry.roles})
         self.genesis = kit_genesis(tuple(roles))
         self.suite = self.genesis.suite
-        self.runtime = Runtime(self.suite, CHAIN_ID, [Registry(), Governance(), self.contract])
+        self.runtime = Runtime(
+            self.suite, CHAIN_ID, [Registry(), Governance(), Token(), self.contract]
+        )
+        self.contract_address = contract_address(self.suite.hash, self.name)
+        """The address the package's contract acts as: it holds CNY and pays from it."""
         self.state: dict[bytes, bytes] = {}
         self.commit(self.runtime.apply_genesis(self.genesis))
         self.height = 0
@@ -95,9 +123,17 @@ class Kit:
 
     def call(self, sender: str, method: str, **arguments: Any) -> KitReceipt:
         """Sign and execute ``method`` with ``arguments`` (by name, as in the manifest)."""
-        spec = self.contract.methods.get(method)
-        if spec is None:
-            raise KeyError(f"{self.name} has no method {method!r}")
+        return self.call_contract(sender, self.name, method, **arguments)
+
+    def call_contract(
+        self, sender: str, contract: str, method: str, **arguments: Any
+    ) -> KitReceipt:
+        """``call`` of another contract of the kit's chain (``token``: ``approve``,
+        ``transfer``), arguments by name."""
+        found = self.runtime.contracts.get(contract)
+        spec = None if found is None else found.methods.get(method)
+        if spec is None or spec.read_only:
+            raise KeyError(f"{contract} has no method {method!r}")
         args = encode(spec.args_type(**arguments))
         signer = signer_for(sender)
         body = TransactionBody(
@@ -106,7 +142,7 @@ class Kit:
             public_key=signer.public_key,
             nonce=self.nonce,
             valid_until=self.height + 10,
-            contract=self.name,
+            contract=contract,
             method=method,
             args=args,
         )
@@ -135,6 +171,17 @@ class Kit:
             MappingState(self.state), block, self.name, name, spec.args_type(**arguments)
         )
         return None if result is None else msgspec.msgpack.decode(encode(result))
+
+    def balance(self, holder: str | bytes, asset: str = ASSET) -> int:
+        """The ``asset`` balance of an account (by name: ``"alice"``) or an address (the
+        contract's: ``kit.contract_address``), in minor units."""
+        address = self.address(holder) if isinstance(holder, str) else holder
+        block = BlockContext(CHAIN_ID, self.height, self.time_ms, b"")
+        result = self.runtime.run_query(
+            MappingState(self.state), block, TOKEN, "balance", HoldingArgs(asset, address)
+        )
+        balance: int = result.balance_minor
+        return balance
 
     def load(self, key: bytes) -> Any:
         """What the contract saved under ``key`` (``ctx.state.save``), or ``None``."""
@@ -195,7 +242,28 @@ def kit_genesis(roles: tuple[str, ...]) -> Genesis:
         ),
         crypto_suite=suite.name,
         parameters=ChainParameters(),
-        contracts={},
+        contracts={
+            TOKEN: {
+                "tiers": {"kit": KIT_TIER},
+                "assets": [
+                    {
+                        "symbol": ASSET,
+                        "name": "Digital yuan",
+                        "scale": 2,
+                        "issuer": ORGANIZATION,
+                        "default_tier": "kit",
+                    }
+                ],
+                "holdings": [
+                    {
+                        "asset": ASSET,
+                        "address": signer_for(name).address.hex(),
+                        "balance_minor": KIT_BALANCE_MINOR,
+                    }
+                    for name in (*ROLE_HOLDERS, *NO_ROLES)
+                ],
+            }
+        },
     )
     check_genesis(genesis)
     return genesis

@@ -13,6 +13,7 @@ namespace argument, and every key is appended to its own prefix.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -192,6 +193,7 @@ class MemberState:
     runtime's limits) halts the call: the contract cannot catch it and carry on."""
 
     public = frozenset({"get", "set", "delete", "load", "save"})
+    __slots__ = ("_meter", "_state", "_writable")
 
     def __init__(self, context: Context, meter: Meter, writable: bool) -> None:
         self._state = context.state
@@ -276,15 +278,34 @@ def canonical_problem(value: Any, depth: int) -> str | None:
     return f"a {kind.__name__} is not a canonical value"
 
 
+@functools.lru_cache(maxsize=1024)
+def is_event_name(name: str) -> bool:
+    """An identifier (any case). Remembered: a contract emits the same few names every call
+    (the caller checks the length first, so the cache holds short names only)."""
+    return IDENTIFIER.fullmatch(name.lower()) is not None
+
+
 class MemberContext:
     """What a member contract's method is given as ``ctx``."""
 
     public = frozenset(
         {
             "sender", "organization", "roles", "height", "time_ms", "chain_id",
-            "transaction_hash", "contract", "state", "emit", "reject", "call",
+            "transaction_hash", "contract", "address", "state", "emit", "reject", "call",
         }
     )  # fmt: skip
+
+    __slots__ = (
+        "_context", "_meter", "_writable", "chain_id", "contract", "height", "organization",
+        "sender", "state", "time_ms", "transaction_hash",
+    )  # fmt: skip
+
+    @property
+    def address(self) -> bytes:
+        """The address this contract acts as: the token's holder of its CNY (a payer funds it
+        with ``transfer`` to it, or an allowance it pulls with ``transfer_from``) and the
+        sender of its calls (``call``: ``transfer`` pays out of its own balance only)."""
+        return self._context.contract_address(self.contract)
 
     def __init__(self, context: Context, meter: Meter, writable: bool) -> None:
         self._context = context
@@ -292,7 +313,6 @@ class MemberContext:
         self.contract = context.contract
         self.sender = context.sender
         self.organization = context.organization
-        self.roles = tuple(sorted(context.roles))
         self.height = context.height
         self.time_ms = context.time_ms
         self.chain_id = context.chain_id
@@ -300,13 +320,18 @@ class MemberContext:
         self.state = MemberState(context, meter, writable)
         self._writable = writable
 
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The sender's roles, sorted (built when asked: most methods never look)."""
+        return tuple(sorted(self._context.roles))
+
     def _halt(self, code: str, message: str) -> Halt:
         return self._meter.fail(Rejected(code, message))
 
     def emit(self, name: str, /, **attributes: Any) -> None:
         if not self._writable:
             raise self._halt("read_only", "a query cannot emit events")
-        if type(name) is not str or not IDENTIFIER.fullmatch(name.lower()):
+        if type(name) is not str or len(name) > MAX_NAME_LENGTH or not is_event_name(name):
             raise self._halt("invalid_event", "an event name is an identifier")
         if len(attributes) > MAX_EVENT_ATTRIBUTES:
             raise self._halt("invalid_event", f"at most {MAX_EVENT_ATTRIBUTES} attributes")
@@ -329,7 +354,9 @@ class MemberContext:
 
     def call(self, contract: str, method_name: str, /, **arguments: Any) -> Any:
         """Call another contract's declared method as this contract (sender: this contract's
-        address, role ``contract``), arguments by name. The callee's own rules decide: an
+        address ``ctx.address``, role ``contract``), arguments by name — the token's
+        ``transfer`` to pay out of the contract's own CNY, ``transfer_from`` to pull an
+        allowance a payer gave it. The callee's own rules decide: an
         unknown method, a method that does not accept contracts, or arguments of the wrong type
         halt this call with the callee's rejection (``unknown_method``, ``unauthorized``,
         ``invalid_arguments``); its result comes back decoded."""
@@ -441,11 +468,11 @@ def host_function(
     loaded: LoadedContract, contract: str, entry: MethodEntry, migration: bool
 ) -> Callable[..., Any]:
     writable = entry.kind == api.METHOD
+    paused_key = PAUSED_PREFIX + contract.encode()
 
     def run(self: Contract, context: Context, arguments: object) -> Any:
         if migration and context.sender != context.contract_address(LIFECYCLE_NAMESPACE):
             raise Rejection("unauthorized", f"{contract}.{entry.name} is run by the lifecycle only")
-        paused_key = PAUSED_PREFIX + contract.encode()
         if writable and context.read(LIFECYCLE_NAMESPACE, paused_key, bool):
             raise Rejection("contract_paused", f"governance has paused {contract}")
         return run_member_method(loaded, entry.name, context, arguments, writable)[0]

@@ -20,7 +20,9 @@ package hash), so a transaction to ``<name>`` runs the committed version.
 State layout (namespace ``contracts``): ``package/<hash>`` → ``PackageRecord``;
 ``deployed/<name>`` → the committed package's hash (32 bytes); ``paused/<name>`` → present
 while governance has the contract paused (``set_paused``, through a ``CallContract`` proposal);
-``version/<name>/<version>`` → the hash proposed with that version.
+``version/<name>/<version>`` → the hash proposed with that version; ``address/<address>`` → the
+name whose contract acts as that 20-byte address (written at a name's first commit), so the token
+lets a committed member contract hold and pay CNY (``is_member_address``).
 """
 
 from __future__ import annotations
@@ -111,6 +113,10 @@ def paused_key(name: str) -> bytes:
     return PAUSED_PREFIX + name.encode()
 
 
+def address_key(address: bytes) -> bytes:
+    return b"address/" + address
+
+
 def version_key(name: str, version: str) -> bytes:
     return b"version/" + name.encode() + b"/" + version.encode()
 
@@ -186,6 +192,9 @@ class Lifecycle(Contract):
         if committed:
             upgrade = ctx.state.get(deployed_key(record.name)) is not None
             ctx.state.set(deployed_key(record.name), args.package_hash)
+            if not upgrade:
+                # From now on the token pays to and from this address (``is_member_address``).
+                ctx.state.set(address_key(ctx.contract_address(record.name)), record.name.encode())
             migration = parse_manifest(record.manifest).migration
             if upgrade and migration:
                 # Run once, as this transaction: a rejection rejects the approval, and the
@@ -229,6 +238,11 @@ class MemberContracts:
 
     def __init__(self) -> None:
         self.compiled: OrderedDict[bytes, Contract] = OrderedDict()
+
+    def is_member_address(self, read: StateGet, address: bytes) -> bool:
+        """Whether ``address`` is the address of a committed member contract (the runtime's
+        ``member_address``): ``address/<address>`` is written when a name is first committed."""
+        return read(LIFECYCLE.encode() + b"/" + address_key(address)) is not None
 
     def resolve(self, read: StateGet, name: str) -> Contract | None:
         hash_bytes = read(LIFECYCLE.encode() + b"/" + deployed_key(name))

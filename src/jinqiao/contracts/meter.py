@@ -210,15 +210,17 @@ class Operations:
         return CURRENT_METER.get(self.idle_meter)
 
     def add(self, left: Any, right: Any) -> Any:
-        if (
-            type(left) is int
-            and type(right) is int
-            and -SMALL_INT < left < SMALL_INT > right > -SMALL_INT
-        ):
-            return left + right  # a machine-word sum: no bigger than the step that made it
-        if is_integer(left) and is_integer(right):
+        kind = type(left)
+        if kind is int and type(right) is int:
+            if -SMALL_INT < left < SMALL_INT > right > -SMALL_INT:
+                return left + right  # a machine-word sum: no bigger than the step that made it
             self.meter.allocate_int(max(left.bit_length(), right.bit_length()) + 1)
-        elif type(left) is type(right) and isinstance(left, SEQUENCES):
+        elif kind is bytes and type(right) is bytes:
+            # A key built from a prefix and an address: ``size_of`` of bytes is the length.
+            CURRENT_METER.get(self.idle_meter).allocate(len(left) + len(right))
+        elif is_integer(left) and is_integer(right):
+            self.meter.allocate_int(max(left.bit_length(), right.bit_length()) + 1)
+        elif kind is type(right) and isinstance(left, SEQUENCES):
             self.meter.allocate(size_of(left) + size_of(right))
         return left + right
 

@@ -30,6 +30,7 @@ from RestrictedPython.transformer import RestrictingNodeTransformer
 
 from jinqiao.contracts import api
 from jinqiao.contracts.meter import (
+    CURRENT_METER,
     POINTER_BYTES,
     STR_CHARACTER_BYTES,
     Halt,
@@ -84,6 +85,16 @@ OPERATORS: dict[type[ast.operator], str] = {
 }
 
 
+IN_PLACE_OPERATORS: dict[object, str] = {
+    "+=": "_jq_add",
+    "*=": "_jq_multiply",
+    "**=": "_jq_power",
+    "<<=": "_jq_left_shift",
+    "%=": "_jq_modulo",
+}
+"""The in-place operators whose sized function ``Operations.in_place`` would call."""
+
+
 def call(name: str, *arguments: ast.expr) -> ast.Call:
     return ast.Call(func=ast.Name(name, ast.Load()), args=list(arguments), keywords=[])
 
@@ -130,6 +141,23 @@ class Instrumenter(ast.NodeTransformer):
         if guard is None:
             return node
         return ast.copy_location(call(guard, node.left, node.right), node)
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        """``x += y`` on a name, which RestrictedPython made ``_inplacevar_('+=', x, y)``: the
+        sized operator's function called directly (``Operations.in_place`` would dispatch to the
+        same one), a call less per iteration of a summing loop."""
+        self.generic_visit(node)
+        function, arguments = node.func, node.args
+        if (
+            isinstance(function, ast.Name)
+            and function.id == "_inplacevar_"
+            and len(arguments) == 3
+            and isinstance(arguments[0], ast.Constant)
+            and arguments[0].value in IN_PLACE_OPERATORS
+        ):
+            guard = IN_PLACE_OPERATORS[arguments[0].value]
+            return ast.copy_location(call(guard, arguments[1], arguments[2]), node)
+        return node
 
     def visit_JoinedStr(self, node: ast.JoinedStr) -> ast.expr:
         self.generic_visit(node)
@@ -234,6 +262,8 @@ class Guards(Operations):
         self.metered = metered
         self.allowed_by_type: dict[type, Allowed | None] = {}
         """What ``allowed_names`` said for each type whose answer depends on the type alone."""
+        self.plain_by_type: dict[type, frozenset[str]] = {}
+        """Of those, the names ``getattr`` hands out unchanged (the fast path)."""
         self.builtins = self.make_builtins()
         self.builtin_types: dict[Any, type] = {
             self.builtins[kind.__name__]: kind for kind in (int, str, bytes, list, tuple, dict)
@@ -248,6 +278,13 @@ class Guards(Operations):
 
     # -- attribute, item and write guards --------------------------------------------------
     def getattr(self, target: Any, name: str, *default: Any) -> Any:
+        # The fast path: a name this type allows as it is (neither wrapped nor scanning),
+        # remembered by ``plain_attributes`` the first time the slow path allowed it. Every
+        # ``ctx.state``, ``args.amount_minor`` goes through here; the checks below ran for the
+        # first access of each (type, name) and their answer depends on nothing else.
+        plain = self.plain_by_type.get(type(target))
+        if plain is not None and type(name) is str and name in plain:
+            return getattr(target, name)
         if type(name) is not str or name.startswith("_") or name in INTROSPECTION_ATTRIBUTES:
             raise AccessRefused(f"attribute {name!r} is not available to contracts")
         kind = type(target)
@@ -259,6 +296,13 @@ class Guards(Operations):
             allowed = self.allowed_names(target)
             if kind not in PER_OBJECT:
                 self.allowed_by_type[kind] = allowed
+                if allowed is not None:
+                    self.plain_by_type[kind] = frozenset(
+                        plain_name
+                        for plain_name in allowed.names - allowed.wrapped - allowed.scanning
+                        if not plain_name.startswith("_")
+                        and plain_name not in INTROSPECTION_ATTRIBUTES
+                    )
         if allowed is None or name not in allowed.names:
             if default:
                 return default[0]
@@ -636,16 +680,23 @@ class Guards(Operations):
 
     # The meter changes per call; these read it each time.
     def step(self) -> None:
-        meter = self.meter  # Meter.step inlined: this runs at every loop iteration
+        meter = CURRENT_METER.get(self.idle_meter)  # Meter.step inlined: every iteration
         meter.steps += 1
         if meter.steps > meter.step_limit:
             meter.step()
 
     def enter(self) -> None:
-        self.meter.enter()
+        """``Meter.enter`` inlined (it runs at every function call); at a limit, the meter's
+        own ``enter`` raises the right halt."""
+        meter = CURRENT_METER.get(self.idle_meter)
+        if meter.steps >= meter.step_limit or meter.depth >= meter.depth_limit:
+            meter.enter()
+            return
+        meter.steps += 1
+        meter.depth += 1
 
     def leave(self) -> None:
-        self.meter.leave()
+        CURRENT_METER.get(self.idle_meter).depth -= 1
 
 
 # -- compiling and loading -------------------------------------------------------------------
@@ -726,14 +777,17 @@ class LoadedContract:
         """Run ``name`` under ``meter``. Raises the meter's ``Halt`` when the call ran out or
         rejected, even if the contract swallowed it (``finally: return``)."""
         declared = self.declared[name]
+        # ``metering(meter)`` without the context manager's generator: this runs once a call.
+        token = CURRENT_METER.set(meter)
         try:
-            with metering(meter):
-                result = declared.function(self.instance, context, arguments)
+            result = declared.function(self.instance, context, arguments)
         except RecursionError:
             # The interpreter's own limit (a deeply nested value compared or copied in C).
             raise meter.fail(TooDeep("the interpreter's recursion limit")) from None
         except MemoryError:
             raise meter.fail(OutOfMemory("the interpreter ran out of memory")) from None
+        finally:
+            CURRENT_METER.reset(token)
         if meter.halted is not None:
             raise meter.halted
         return result

@@ -1,11 +1,14 @@
 """``jinqiao demo``'s contracts story (docs/contracts.md), through the SDK on the demo network: a
 member (ecfin) proposes the escrow example; one admin of each organization approves its exact
-hash until the governance quorum commits it; banks open and release escrows; version 2 — the
+hash until the governance quorum commits it; banks approve the escrow's address on the token and
+open escrows, which pull the CNY into the contract's own balance, and release them, which pays it
+out to the payee (the balances read with proofs after each step); version 2 — the
 same package with a method to extend a deadline and a migration — goes through the same path and
 its migration runs once at its commit; then governance pauses the contract, a call is refused
 ``contract_paused``, and governance resumes it. The loan example goes through the same approvals;
-bank-a lends to ecfin, a repayment of the wrong amount is rejected and the first installment,
-the amount the contract's own query says is due, is repaid.
+bank-a lends to ecfin (the principal moves from bank-a's treasury to ecfin under the allowance
+bank-a gave the loan), a repayment of the wrong amount is rejected and the first installment,
+the amount the contract's own query says is due, is repaid to bank-a the same way.
 
 Version 2 is made here from the shipped example (``escrow_version_2``) rather than shipped as a
 second copy of it: what an upgrade changes is then exactly the text this module adds.
@@ -35,6 +38,7 @@ PROPOSER = "ecfin"
 PAUSER = "clearing"
 """The organizations whose admins propose the package and the pause."""
 DAY_MS = 86_400_000
+CNY = "CNY"
 LOAN_ID = "loan-1"
 LOAN_PRINCIPAL_MINOR = 3_000_000
 LOAN_INSTALLMENTS = 3
@@ -90,6 +94,8 @@ class Steps:
         )
     )
     last_height: int = 0
+    last_balances: dict[str, int] = field(default_factory=dict)
+    """The CNY balances of the last ``balances`` row, by holder."""
 
     def __post_init__(self) -> None:
         self.table.add_column("step")
@@ -108,6 +114,33 @@ class Steps:
         heights = f"{results[0].height}..{results[-1].height}"
         self.table.add_row(step, f"{len(voters)} admins", heights, describe(results[-1]))
         self.last_height = max(self.last_height, results[-1].height)
+
+    def balances(
+        self,
+        client: Client,
+        step: str,
+        holders: Mapping[str, bytes],
+        moved: Mapping[str, int] | None = None,
+    ) -> dict[str, int]:
+        """A line of CNY balances read with proofs at the last step's height or later (printed
+        as the story goes, before the steps' table); with ``moved``, each holder's change since
+        the previous line must be exactly that (else ``DemoFailed``: the money did not move as
+        the contract says)."""
+        amounts = {
+            name: client.token.balance(CNY, address, min_height=self.last_height)
+            for name, address in holders.items()
+        }
+        for name, change_minor in (moved or {}).items():
+            before = self.last_balances.get(name)
+            if before is None or amounts[name] - before != change_minor:
+                raise DemoFailed(
+                    f"{step}: {name} holds {format_minor(amounts[name], 2)} CNY, expected a "
+                    f"change of {format_minor(change_minor, 2)} CNY"
+                )
+        self.last_balances.update(amounts)
+        shown = ", ".join(f"{name} {format_minor(amount, 2)}" for name, amount in amounts.items())
+        console.print(f"{step} (CNY, proven at height {self.last_height}): {shown}")
+        return amounts
 
     def refused(self, step: str, who: str, error: ClientError) -> None:
         """A transaction refused at admission: not on chain, nothing changed."""
@@ -138,7 +171,14 @@ def run_contracts_story(
     payee = keys("ecfin-settlement").address
     deploy(client, steps, keys, admins, manifest, source)
     calls = client.contracts
+    holders = {"escrow": calls.address(CONTRACT), "ecfin": payee}
+    steps.balances(client, "balances before", holders)
     for escrow_id, payer, who in (("demo-1", payer_a, "bank-a"), ("demo-2", payer_b, "bank-b")):
+        steps.add(
+            "approve the escrow's address for 5,000.00 CNY",
+            who,
+            ok(client.token.approve(payer, CNY, holders["escrow"], 500_000), "approve"),
+        )
         steps.add(
             f"open {escrow_id} (5,000.00 CNY to ecfin, 1 day)",
             who,
@@ -155,10 +195,14 @@ def run_contracts_story(
                 "open",
             ),
         )
+    steps.balances(client, "balances: both escrows open", holders, {"escrow": 1_000_000})
     steps.add(
         "release demo-1",
         "bank-a",
         ok(calls.call(payer_a, manifest, "release", escrow_id="demo-1"), "release"),
+    )
+    steps.balances(
+        client, "balances: demo-1 paid to ecfin", holders, {"escrow": -500_000, "ecfin": 500_000}
     )
     try:
         calls.call(
@@ -197,6 +241,9 @@ def run_contracts_story(
         "bank-b",
         ok(calls.call(payer_b, manifest_2, "release", escrow_id="demo-2"), "release"),
     )
+    steps.balances(
+        client, "balances: demo-2 paid to ecfin", holders, {"escrow": -500_000, "ecfin": 500_000}
+    )
     outstanding_minor = run_loan(client, steps, keys, admins)
     console.print(steps.table)
     show_proven(client, manifest_2, source_2)
@@ -221,6 +268,14 @@ def run_loan(
     deploy(client, steps, keys, admins, manifest, source)
     lender, borrower = keys("bank-a-treasury"), keys("ecfin-settlement")
     calls = client.contracts
+    loan_address = calls.address("loan")
+    holders = {"bank-a": lender.address, "ecfin": borrower.address}
+    steps.balances(client, "balances before the loan", holders)
+    steps.add(
+        f"approve the loan's address for {format_minor(LOAN_PRINCIPAL_MINOR, 2)} CNY",
+        "bank-a",
+        ok(client.token.approve(lender, CNY, loan_address, LOAN_PRINCIPAL_MINOR), "approve"),
+    )
     steps.add(
         f"originate {LOAN_ID} ({format_minor(LOAN_PRINCIPAL_MINOR, 2)} CNY, "
         f"{LOAN_INSTALLMENTS} months, {LOAN_RATE_BPS} bps)",
@@ -240,6 +295,10 @@ def run_loan(
             "originate",
         ),
     )
+    principal = LOAN_PRINCIPAL_MINOR
+    steps.balances(
+        client, "balances: principal disbursed", holders, {"bank-a": -principal, "ecfin": principal}
+    )
     share_minor, interest_minor, _, _ = client.proven_query("loan", "due", loan_id=LOAN_ID).result
     wrong = steps.add(
         f"repay {format_minor(share_minor, 2)} CNY (no interest)",
@@ -248,6 +307,12 @@ def run_loan(
     )
     if wrong.code != "wrong_amount":
         raise DemoFailed(f"a repayment short of its interest ended {wrong.code}, not wrong_amount")
+    installment_minor = share_minor + interest_minor
+    steps.add(
+        f"approve the loan's address for {format_minor(installment_minor, 2)} CNY",
+        "ecfin",
+        ok(client.token.approve(borrower, CNY, loan_address, installment_minor), "approve"),
+    )
     paid = steps.add(
         f"repay installment 1: {format_minor(share_minor + interest_minor, 2)} CNY",
         "ecfin",
@@ -261,6 +326,12 @@ def run_loan(
             ),
             "repay",
         ),
+    )
+    steps.balances(
+        client,
+        "balances: installment 1 repaid",
+        holders,
+        {"bank-a": installment_minor, "ecfin": -installment_minor},
     )
     events = [event for event in paid.receipt.events if event.name == "InstallmentPaid"]
     outstanding_minor = events[0].attribute("outstanding_minor") if events else None

@@ -229,6 +229,13 @@ class Context:
         """Whether ``address`` is the address of one of the network's contracts."""
         return address in self._runtime.contract_addresses
 
+    def is_member_contract(self, address: bytes) -> bool:
+        """Whether ``address`` is the address of a member's contract committed through the
+        lifecycle (``jinqiao.contracts.lifecycle``): one state read, charged. Such a contract
+        may hold a balance, as a built-in one may (``is_contract``)."""
+        self._meter.charge()
+        return self._runtime.is_member_address(self._overlay, address)
+
     def argument_type(self, contract: str, method_name: str) -> type[Any] | None:
         """The argument struct of the method ``contract.method_name`` (built in, or a member's
         committed contract), or ``None`` if there is no such method (a query is not one): for a

@@ -88,11 +88,16 @@ class Runtime:
         chain_id: str,
         contracts: Sequence[Contract],
         resolver: Callable[[Callable[[bytes], bytes | None], str], Contract | None] | None = None,
+        member_address: Callable[[Callable[[bytes], bytes | None], bytes], bool] | None = None,
     ) -> None:
         self.suite = suite
         self.resolver = resolver
         """Finds a contract that is not built in — a member's, committed on chain — by name in
         the state being executed (``jinqiao.contracts.lifecycle.MemberContracts.resolve``)."""
+        self.member_address = member_address
+        """Whether an address is a committed member contract's, in the state being executed
+        (``jinqiao.contracts.lifecycle.MemberContracts.is_member_address``): such a contract
+        holds a balance as a built-in one does (``Context.is_member_contract``)."""
         self.chain_id = chain_id
         self.contracts: dict[str, Contract] = {}
         for contract in contracts:
@@ -191,6 +196,10 @@ class Runtime:
         if contract is None and self.resolver is not None:
             contract = self.resolver(state.get, name)
         return contract
+
+    def is_member_address(self, state: StateReader, address: bytes) -> bool:
+        """Whether ``address`` is a committed member contract's in ``state``."""
+        return self.member_address is not None and self.member_address(state.get, address)
 
     def _caller(self, state: StateReader, sender: bytes, public_key: bytes) -> Caller:
         registry = ContractState(REGISTRY, Overlay(state), StepMeter())

@@ -85,11 +85,13 @@ class Node:
         self.store = Store(home / self.config.data_dir)
         # Members' contracts: proposed, approved and committed through ``contracts``
         # (jinqiao.contracts.lifecycle), then found by name in the state being executed.
+        members = MemberContracts()
         self.runtime = Runtime(
             self.suite,
             self.genesis.chain_id,
             [*default_contracts(), Lifecycle()],
-            resolver=MemberContracts().resolve,
+            resolver=members.resolve,
+            member_address=members.is_member_address,
         )
         self.chain = Chain(self.store, self.genesis, self.runtime)
         if observer_key_file is not None:

@@ -86,6 +86,9 @@ class SimPlan:
     liveness_bound_ms: int = 30_000
     job_ms: tuple[int, int] = (1, 6)
     admission_ms: tuple[int, int] = (0, 3)
+    member_contracts: bool = False
+    """Send the life of a member contract (``jinqiao.sim.members``): proposed, approved to the
+    quorum, called with CNY moving, upgraded with a migration, paused by governance."""
     beyond_fault_threshold: bool = False
     """Allow faulty validators with a third of the power or more (Tendermint then promises
     nothing; used to show that the checker notices)."""
@@ -253,6 +256,22 @@ def _mixed(rng: RandomSource) -> SimPlan:
     )
 
 
+def _member_contracts(rng: RandomSource) -> SimPlan:
+    """A member contract's lifecycle (``jinqiao.sim.members``, about 5.5 s of transactions) on a
+    lossy network where one validator crashes and restarts on the way."""
+    at = rng.randint(300, 3_000)
+    return SimPlan(
+        member_contracts=True,
+        drop_per_mille=rng.randint(0, 60),
+        duplicate_per_mille=rng.randint(0, 60),
+        delay_ms=(1, rng.randint(5, 40)),
+        faults_until_ms=rng.randint(1_000, 3_000),
+        crashes=(Crash(f"v{rng.randint(0, 3)}", at, at + rng.randint(200, 1_500)),),
+        transfers=rng.randint(10, 30),
+        load_until_ms=6_000,
+    )
+
+
 SCENARIOS: dict[str, Callable[[RandomSource], SimPlan]] = {
     "happy": _happy,
     "lossy": _lossy,
@@ -266,6 +285,7 @@ SCENARIOS: dict[str, Callable[[RandomSource], SimPlan]] = {
     "unequal_power": _unequal_power,
     "seven": _seven,
     "mixed": _mixed,
+    "member_contracts": _member_contracts,
 }
 
 

@@ -48,6 +48,7 @@ from jinqiao.apps.payments.samples import (
 from jinqiao.apps.token import TOKEN, Holding, TransferArgs, balance_key, supply_key
 from jinqiao.consensus.safety import MemorySafetyStorage, SafetyModule
 from jinqiao.consensus.tendermint import TendermintConfig
+from jinqiao.contracts.lifecycle import Lifecycle, MemberContracts
 from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.crypto import (
     DEFAULT_SUITE,
@@ -73,6 +74,7 @@ from jinqiao.core.types import (
     TransactionBody,
     ValidatorSet,
 )
+from jinqiao.execution.api import contract_address
 from jinqiao.execution.runtime import Runtime
 from jinqiao.execution.state import CachedReader, full_key
 from jinqiao.node import admission, jobs
@@ -103,6 +105,8 @@ from jinqiao.node.driver import (
 from jinqiao.node.mempool import Mempool, MempoolFull, PendingTransaction, SenderQuotaExceeded
 from jinqiao.node.storage import MemoryTables, Snapshot, Store, StoreTorn, WriteBatch
 from jinqiao.node.wire import BlockResponse, decode_message, encode_message
+from jinqiao.sim.members import CONTRACT as MEMBER_CONTRACT
+from jinqiao.sim.members import MemberProgress, MemberStep, member_script
 from jinqiao.sim.plan import (
     Behaviour,
     RandomSource,
@@ -122,6 +126,9 @@ PAYMENT_NONCES = 1_000_000
 """Payments transactions take nonces from here on (transfers take their number)."""
 OPENING_BALANCE_MINOR = 10**9
 MAX_EVENTS = 3_000_000
+MEMBER_SCRIPT_START_MS = 200
+MEMBER_ATTEMPTS = 4
+MEMBER_RETRY_MS = 600
 
 
 class SimulationFailure(NodeFault):
@@ -268,6 +275,10 @@ class SimCounters:
     torn_detected: int = 0
     evidence_reports: int = 0
     refused_submissions: int = 0
+    member_packages_committed: int = 0
+    member_migrations: int = 0
+    member_calls_ok: int = 0
+    member_paused_rejections: int = 0
 
 
 @dataclass(frozen=True)
@@ -439,6 +450,9 @@ class Simulation:
         for number in range(self.plan.transfers):
             self._schedule(self.rng.randint(0, self.plan.load_until_ms), "submit", "", number)
         self._schedule_payments()
+        if self.plan.member_contracts:
+            for step in member_script(self.suite, self.plan.validators, MEMBER_SCRIPT_START_MS):
+                self._schedule(step.at_ms, "member", "", (step, 1))
         self._schedule(self.gst_ms, "gst", "", None)
         deadline_ms = max(self.gst_ms, self.plan.load_until_ms) + self.plan.liveness_bound_ms
         while self.queue:
@@ -487,6 +501,9 @@ class Simulation:
         if item.kind == "pay":
             self._client_send(*item.payload)
             return
+        if item.kind == "member":
+            self._member_step(*item.payload)
+            return
         if item.kind == "gst":
             self.height_at_gst = max(self._height(node) for node in self._correct())
             return
@@ -521,7 +538,16 @@ class Simulation:
     # -- a node's life ------------------------------------------------------------------------
     def _start(self, node: SimNode) -> None:
         node.incarnation += 1
-        runtime = Runtime(self.suite, CHAIN_ID, default_contracts())
+        # As the node wires it (``node.service``): the lifecycle, and members' committed
+        # contracts found in the state being executed, compiled once per process.
+        members = MemberContracts()
+        runtime = Runtime(
+            self.suite,
+            CHAIN_ID,
+            [*default_contracts(), Lifecycle()],
+            resolver=members.resolve,
+            member_address=members.is_member_address,
+        )
         store = Store(tables=node.durable.tables)
         try:
             chain = Chain(store, self.genesis, runtime)
@@ -752,11 +778,20 @@ class Simulation:
                 capture_ms, "pay", "", (acquirer, PAYMENTS, "capture", capture, nonce + 1)
             )
 
-    def _client_send(self, payer: int, contract: str, method: str, args: Any, nonce: int) -> None:
-        """A client signs a transaction of payer ``payer`` and submits it to a node that is up."""
+    def _member_step(self, step: MemberStep, attempt: int) -> None:
+        """A step of the member contract's script; refused at admission (the contract not yet
+        committed on the node asked, say, while the network is faulty), the client sends the
+        same transaction again a little later, as a client that reads the refusal would."""
+        sent = self._client_send(step.payer, step.contract, step.method, step.args, step.nonce)
+        if not sent and attempt < MEMBER_ATTEMPTS:
+            self._schedule(self.now_ms + MEMBER_RETRY_MS, "member", "", (step, attempt + 1))
+
+    def _client_send(self, payer: int, contract: str, method: str, args: Any, nonce: int) -> bool:
+        """A client signs a transaction of payer ``payer`` and submits it to a node that is up;
+        whether that node's admission check passed it."""
         up = [node for node in self.nodes.values() if node.live is not None and node.correct]
         if not up:
-            return
+            return False
         node = up[self.rng.randint(0, len(up) - 1)]
         signer = self.payers[payer]
         body = TransactionBody(
@@ -771,14 +806,14 @@ class Simulation:
         )
         signed = SignedTransaction(body, signer.sign(transaction_signing_bytes(body)))
         self.sent[transaction_hash(self.suite, body)] = nonce
-        self._admit(node, encode(signed), gossip=True)
+        return self._admit(node, encode(signed), gossip=True)
 
-    def _admit(self, node: SimNode, raw: bytes, *, gossip: bool) -> None:
+    def _admit(self, node: SimNode, raw: bytes, *, gossip: bool) -> bool:
         """Check now against committed state; put into the mempool a little later (as an API
-        or gossip thread does, while block jobs go on)."""
+        or gossip thread does, while block jobs go on). Whether the check passed it."""
         live = node.live
         if live is None:
-            return
+            return False
         head = live.chain.head
         try:
             with live.store.snapshot() as snapshot:
@@ -795,12 +830,13 @@ class Simulation:
         except (InvalidInput, Rejection):
             if gossip:
                 self.counters.refused_submissions += 1
-            return
+            return False
         if isinstance(checked, admission.Admission):
-            return
+            return True
         low, high = self.plan.admission_ms
         delay_ms = self.rng.randint(low, high)
         self._schedule(self.now_ms + delay_ms, "admitted", node.instance, (checked, raw, gossip))
+        return True
 
     def _add_admitted(
         self, node: SimNode, admitted: tuple[PendingTransaction, bytes, bool]
@@ -917,8 +953,11 @@ class Simulation:
                 supply_raw = snapshot.get(b"token/" + supply_key(ASSET))
                 supply = 0 if supply_raw is None else decode_stored(supply_raw, int)
                 balances = 0
-                for payer in self.payers:
-                    raw = snapshot.get(b"token/" + balance_key(ASSET, payer.address))
+                # The payers, and the member contract of ``member_contracts``, which holds CNY.
+                holders = [payer.address for payer in self.payers]
+                holders.append(contract_address(self.suite.hash, MEMBER_CONTRACT))
+                for holder in holders:
+                    raw = snapshot.get(b"token/" + balance_key(ASSET, holder))
                     if raw is not None:
                         balances += decode_stored(raw, Holding).balance_minor
                 if supply != balances or supply != PAYERS * OPENING_BALANCE_MINOR:
@@ -926,6 +965,27 @@ class Simulation:
                         f"conservation on {node.instance}: supply {supply}, balances {balances}"
                     )
                 self._check_payments(node, snapshot, height)
+                self._count_member_steps(snapshot, height)
+
+    def _count_member_steps(self, snapshot: Snapshot, height: int) -> None:
+        """What the committed receipts say of the member contract's script (the counters keep
+        the most any correct node shows; they all hold the same blocks, checked above)."""
+        progress = MemberProgress()
+        for h in range(1, height + 1):
+            block = snapshot.block(h)
+            assert block is not None  # checked by the caller
+            for signed, receipt in zip(block.block.transactions, block.receipts, strict=True):
+                names = [event.name for event in receipt.events]
+                progress.count(signed.body.contract, signed.body.method, receipt.code, names)
+        counters = self.counters
+        counters.member_packages_committed = max(
+            counters.member_packages_committed, progress.packages_committed
+        )
+        counters.member_migrations = max(counters.member_migrations, progress.migrations)
+        counters.member_calls_ok = max(counters.member_calls_ok, progress.calls_ok)
+        counters.member_paused_rejections = max(
+            counters.member_paused_rejections, progress.paused_rejections
+        )
 
     def _check_payments(self, node: SimNode, snapshot: Snapshot, height: int) -> None:
         """The cycle's totals in state are exactly the captures its committed receipts accept:

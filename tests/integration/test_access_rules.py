@@ -22,6 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from jinqiao.api.access import (
     ACCOUNT,
+    DOCUMENT,
     MEMBER,
     OPERATOR,
     PARTY,
@@ -184,6 +185,8 @@ def _expected(network: Network, rule: Rule, account: str) -> bool:
         return True  # the sample key ("00") names no account
     if rule.kind == QUERY:
         return True  # the walk's empty arguments name nobody: the query route refuses them
+    if rule.kind == DOCUMENT:
+        return False  # the sample document hash backs no receivable: the regulator's only
     assert rule.kind == ROLE, rule
     return False
 

@@ -39,6 +39,7 @@ from starlette.routing import BaseRoute, Match, Route
 
 from jinqiao.api.authentication import (
     CLIENT_CERTIFICATE_KEY,
+    IDENTITY_KEY,
     Authenticator,
     CertificateRefused,
     Identity,
@@ -52,6 +53,7 @@ from jinqiao.core.errors import NodeFault
 from jinqiao.execution.identity import ACCOUNT_PREFIX, REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
 from jinqiao.node.port import NodePort
+from jinqiao.node.private_data import document_parties
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,11 @@ STATE = "state"
 """A raw state read: a key that names an account (a token holding, a registry account record)
 follows ``account`` for that address; any other key ``member``."""
 ROLE = "role"
+DOCUMENT = "document"
+"""A private document (``{document_hash}``): the parties of the receivable it backs, as the
+committed state says (``node.private_data.document_parties``: the obligor, and the holder,
+pledgee and offered funder of each live part), and the regulator; a document the chain does not
+record: the regulator only."""
 """Organizations whose genesis roles include one of ``roles``, and the regulator."""
 REGULATOR_ROLE = "regulator"
 """The genesis role of the regulator's organization (``provision.presets``): it reads everything."""
@@ -103,6 +110,11 @@ class Rule:
         if self.kind == ACCOUNT:
             named = " or ".join(f"`{{{parameter}}}`" for parameter in self.account_parameters)
             return f"account: the organization of {named}{extra}, regulator"
+        if self.kind == DOCUMENT:
+            return (
+                "document: the parties of the receivable `{document_hash}` backs (obligor; "
+                "holder, pledgee, offered funder of a live part), regulator"
+            )
         if self.kind == QUERY:
             return "query: the rule of the query's arguments (table below); any other query member"
         if self.kind == STATE:
@@ -127,6 +139,7 @@ _CLEARING = ("clearing_house", "settlement_agent")
 _INSTITUTION = Rule(PARTY, ("institution",), _CLEARING)
 _CLEARING_ONLY = Rule(ROLE, roles=_CLEARING)
 _CREDIT = Rule(ROLE, roles=("credit_member",))
+_DOCUMENT = Rule(DOCUMENT)
 
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): _PUBLIC,
@@ -187,6 +200,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/credit/subjects/{subject}/scores/{sequence}"): _CREDIT,
     ("GET", "/v1/credit/models/{model_id}/{version}"): _MEMBER,
     ("GET", "/v1/credit/policies/{organization}/{policy_id}"): Rule(PARTY, ("organization",)),
+    ("GET", "/v1/private/documents/{document_hash}"): _DOCUMENT,
+    ("PUT", "/v1/private/documents/{document_hash}"): _DOCUMENT,
+    ("DELETE", "/v1/private/documents/{document_hash}"): _OPERATOR,
 }
 
 QUERY_ROUTE = "/v1/query/{contract}/{query_name}"
@@ -271,7 +287,19 @@ class Policy:
                 str(parameters.get("contract", "")), str(parameters.get("key", ""))
             )
             return address is None or self.account_organization(address) == organization
+        if rule.kind == DOCUMENT:
+            return organization in self.document_parties(str(parameters.get("document_hash", "")))
         return False
+
+    def document_parties(self, document_hash_hex: str) -> frozenset[str]:
+        """The organizations entitled to a private document in the committed state (none for a
+        hash that is not hex: the route itself refuses it)."""
+        try:
+            document_hash = bytes.fromhex(document_hash_hex)
+        except ValueError:
+            return frozenset()
+        with self.node.reading() as reading:
+            return document_parties(reading.get, document_hash)
 
     def account_organization(self, address_hex: str) -> str | None:
         """The organization of the account at ``address_hex`` in the committed state, or None
@@ -409,6 +437,8 @@ class AccessControl:
                 f"({rule.describe()})",
             )
             return
+
+        scope[IDENTITY_KEY] = identity
 
         async def recorded_send(message: Any) -> None:
             if message["type"] == "http.response.start":

@@ -5,7 +5,8 @@ chain, mempool or runtime: ``operations`` (``/healthz``, ``/metrics``), ``chain`
 consensus, genesis, validator changes, blocks), ``transactions`` (submit one or a batch, look one
 up), ``state`` (proven state reads, accounts, the token, contract queries), ``payments`` (proven
 payments records), ``reports`` (statements, settlement files, reconciliation, charts) and
-``events`` (Server-Sent Events). Here: the app and its request-body limit.
+``events`` (Server-Sent Events), ``supplychain``, ``credit`` and ``private`` (private
+documents shared between parties' nodes). Here: the app and its request-body limit.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from jinqiao.api import (
     events,
     operations,
     payments,
+    private,
     reports,
     state,
     supplychain,
@@ -105,6 +107,7 @@ def create_app(node: NodePort) -> FastAPI:
         events.router(node),
         supplychain.router(node),
         credit.router(node),
+        private.router(node),
     ]
     for router in routers:
         app.include_router(router)

@@ -86,7 +86,7 @@ def test_public_routes_answer_without_a_certificate_and_others_need_one(
             assert answer.status_code == 401, path
             assert answer.json() == {
                 "code": "unauthenticated",
-                "message": "this route needs a client certificate",
+                "message": "this route needs a client certificate or a request signature",
                 "details": {},
             }
 

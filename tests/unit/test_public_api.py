@@ -80,7 +80,8 @@ SIGNATURES = {
         "(url: str, *, genesis_file: Path | None = None, genesis: Genesis | None = None, "
         "verify: bool = True, timeout_s: float = 10.0, "
         "transport: httpx.BaseTransport | None = None, other_urls: Sequence[str] = (), "
-        "credentials: Credentials | None = None) -> None"
+        "credentials: Credentials | None = None, signer: Signer | None = None, "
+        "roots_file: Path | None = None) -> None"
     ),
     "jinqiao.client.Credentials": (
         "(certificate_file: Path, key_file: Path, roots_file: Path, account: str = , "

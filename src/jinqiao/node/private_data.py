@@ -122,15 +122,29 @@ def check_body(document_hash: bytes, body: bytes) -> None:
 
 def document_parties(get: Callable[[bytes], bytes | None], document_hash: bytes) -> frozenset[str]:
     """The organizations entitled to a document's body, read through ``get`` (a full state key to
-    its committed value): the obligor of the root receivable it backs and the holder, pledgee and
-    offered funder of each live part. Empty when the chain records no such document."""
+    its committed value): the parties of the root receivable it backs (``root_parties``). Empty
+    when the chain records no such document."""
     stored = get(full_key(SUPPLYCHAIN, document_key(document_hash)))
     if stored is None:
         return frozenset()
-    use = decode_stored(stored, DocumentUse)
-    stored_root = get(full_key(SUPPLYCHAIN, root_key(use.root_id)))
+    return root_parties(get, decode_stored(stored, DocumentUse).root_id)
+
+
+def receivable_parties(get: Callable[[bytes], bytes | None], receivable_id: int) -> frozenset[str]:
+    """The parties of the root receivable a part (any part, live or closed) belongs to; empty
+    when there is no such part."""
+    stored = get(full_key(SUPPLYCHAIN, receivable_key(receivable_id)))
+    if stored is None:
+        return frozenset()
+    return root_parties(get, decode_stored(stored, Receivable).root_id)
+
+
+def root_parties(get: Callable[[bytes], bytes | None], root_id: int) -> frozenset[str]:
+    """The obligor of a root receivable and the holder, pledgee and offered funder of each of its
+    live parts; empty when there is no such root."""
+    stored_root = get(full_key(SUPPLYCHAIN, root_key(root_id)))
     if stored_root is None:
-        raise NodeFault("a recorded document names a root that is not stored", root=use.root_id)
+        return frozenset()
     root = decode_stored(stored_root, Root)
     parties = {root.obligor}
     for part_id in root.live_parts:

@@ -259,3 +259,19 @@ def test_erasing_destroys_the_copy_and_refuses_it_again(consortium: Consortium) 
         assert (other.status_code, other.json()["code"]) == (403, "forbidden")
         # The supplier's copy is untouched.
         assert supplier.get(consortium.document_url("supplier")).content == INVOICE_BODY
+
+
+def test_the_receivable_records_are_for_its_parties_on_every_node(consortium: Consortium) -> None:
+    """Issue 9 item 2 on real nodes: the receivable, its root and the invoice's use are read by
+    the parties (bank-a as the offered funder) and refused to bank-b, on its own node too."""
+    paths = (
+        "/v1/supplychain/receivables/1",
+        "/v1/supplychain/roots/1",
+        f"/v1/supplychain/documents/{INVOICE_HASH}",
+    )
+    for account, expected in (("bank-a-treasury", 200), ("bank-b-treasury", 403)):
+        with consortium.as_account(account) as http:
+            for organization in ("bank-a", "bank-b"):
+                for path in paths:
+                    answer = http.get(consortium.nodes[organization].url + path)
+                    assert answer.status_code == expected, (account, organization, path)

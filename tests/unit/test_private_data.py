@@ -27,6 +27,8 @@ from jinqiao.apps.supplychain.model import (
 )
 from jinqiao.core.codec import CanonicalStruct, encode
 from jinqiao.core.errors import InvalidInput
+from jinqiao.epcis.build import ObjectEventSpec, xml_document
+from jinqiao.epcis.document import parse_document
 from jinqiao.execution.state import full_key
 from jinqiao.node.config import NodeConfig
 from jinqiao.node.private_data import (
@@ -57,6 +59,27 @@ def test_a_body_that_does_not_hash_to_its_hash_is_refused(tmp_path: Path) -> Non
             store.save(HASH, BODY + b"\n", "supplier")
         assert refused.value.details["body_hash"] == hashlib.sha256(BODY + b"\n").hexdigest()
         assert store.load(HASH) is None
+
+
+def test_an_epcis_document_is_the_body_of_its_events_hashes(tmp_path: Path) -> None:
+    """A shipping event backing a receivable is named by its CBV 2.0 event hash: the body is the
+    EPCIS XML document that holds the event, checked by hashing its events."""
+    shipping = ObjectEventSpec(
+        "shipping", ("urn:epc:id:sgtin:6901234.000001.7",), 1_700_000_000_000
+    )
+    document = xml_document([shipping], created_ms=1_700_000_000_000)
+    (event,) = parse_document(document, None).events
+    with PrivateDocumentStore(tmp_path / "private.sqlite") as store:
+        store.save(event.hash_bytes, document, "supplier")
+        loaded = store.load(event.hash_bytes)
+        assert loaded is not None and loaded.body == document
+        other = xml_document(
+            [ObjectEventSpec("receiving", shipping.epcs, 1_700_000_000_001)], created_ms=1
+        )
+        with pytest.raises(PrivateDataMismatch):
+            store.save(event.hash_bytes, other, "supplier")
+        with pytest.raises(PrivateDataMismatch):
+            store.save(event.hash_bytes, b"<not-epcis/>", "supplier")
 
 
 def test_erasing_destroys_the_body_and_refuses_it_from_then_on(tmp_path: Path) -> None:

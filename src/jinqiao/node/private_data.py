@@ -1,18 +1,20 @@
 """Private data: trade document bodies kept off the chain, in each party's node, and shared
 node-to-node only with the organizations entitled to them (docs/access.md "Private data", ADR 0037).
 
-The chain holds a document's SHA-256 (a receivable's ``Backing.document_hash``, indexed as
-``supplychain`` ``document/<hash>``); the body lives in the ``PrivateDocumentStore`` of the nodes
-of the receivable's parties. Who is a party is read from the committed state each time
-(``document_parties``): the obligor of the root receivable the document backs, and the holder,
-pledgee and offered funder of each of its live parts — so a bank that is offered a part to finance
-may read the invoice behind it, and one that is not may not.
+The chain holds a document's hash (a receivable's ``Backing.document_hash``, indexed as
+``supplychain`` ``document/<hash>``: the SHA-256 of an invoice or purchase order, the CBV 2.0
+hash of a shipping or receiving event whose EPCIS document is the body); the body lives in the
+``PrivateDocumentStore`` of the nodes of the receivable's parties. Who is a party is read from
+the committed state each time (``document_parties``): the obligor of the root receivable the
+document backs, and the holder, pledgee and offered funder of each of its live parts — so a bank
+that is offered a part to finance may read the invoice behind it, and one that is not may not.
 
 A party's node that lacks a body pulls it (``PrivateDataSources.fetch``) from the nodes listed in
 its configuration (``private_data_sources``: other members' API URLs), over HTTPS with its own
 node certificate as the client certificate, so the serving node authenticates the *organization*
-asking and applies the same rule. On arrival the body must hash to the hash the chain holds;
-one that does not is refused, logged and never stored (``private_data_mismatch``).
+asking and applies the same rule. On arrival the body must be the document of the hash the chain
+holds (``check_body``); one that is not is refused, logged and never stored
+(``private_data_source_mismatch``; ``private_data_mismatch`` for a body put on the node).
 
 Each body is encrypted under its own random key (``ChaCha20-Poly1305``, associated data = the
 hash), as ``jinqiao.credit.store`` does per subject: erasing a document destroys its key and
@@ -50,6 +52,7 @@ from jinqiao.apps.supplychain.model import (
 from jinqiao.core.codec import decode_stored
 from jinqiao.core.errors import InvalidInput, NodeFault
 from jinqiao.credit.store import NONCE_BYTES, SqliteTransaction
+from jinqiao.epcis.document import EpcisError, parse_document
 from jinqiao.execution.state import full_key
 
 log = logging.getLogger(__name__)
@@ -105,19 +108,36 @@ def document_hash_of(body: bytes) -> bytes:
 
 
 def check_body(document_hash: bytes, body: bytes) -> None:
-    """Raise ``PrivateDataMismatch`` unless ``body`` hashes to ``document_hash``."""
+    """Raise ``PrivateDataMismatch`` unless ``body`` is the document ``document_hash`` names:
+    its SHA-256 (an invoice, a purchase order), or an EPCIS 2.0 XML document holding the event
+    whose CBV 2.0 hash it is (a shipping or receiving event backing a receivable)."""
     if len(body) > MAX_PRIVATE_DOCUMENT_BYTES:
         raise InvalidInput(
             f"a private document is at most {MAX_PRIVATE_DOCUMENT_BYTES} bytes",
             code="request_too_large",
         )
     actual = document_hash_of(body)
-    if actual != document_hash:
-        raise PrivateDataMismatch(
-            f"the body's SHA-256 is {actual.hex()}, not {document_hash.hex()}",
-            document_hash=document_hash.hex(),
-            body_hash=actual.hex(),
-        )
+    if actual == document_hash or document_hash in epcis_event_hashes(body):
+        return
+    raise PrivateDataMismatch(
+        f"the body's SHA-256 is {actual.hex()}, not {document_hash.hex()}, nor is it an EPCIS "
+        "XML document with an event of that hash",
+        document_hash=document_hash.hex(),
+        body_hash=actual.hex(),
+    )
+
+
+def epcis_event_hashes(body: bytes) -> frozenset[bytes]:
+    """The CBV 2.0 hashes of the events of an EPCIS 2.0 XML document; none for anything else. A
+    JSON-LD document is read only against the EPCIS JSON Schema, which a node does not hold: its
+    XML form is what a node keeps (ADR 0037)."""
+    if body.lstrip()[:1] != b"<":
+        return frozenset()
+    try:
+        document = parse_document(body, None)
+    except EpcisError:
+        return frozenset()
+    return frozenset(event.hash_bytes for event in document.events)
 
 
 def document_parties(get: Callable[[bytes], bytes | None], document_hash: bytes) -> frozenset[str]:

@@ -20,6 +20,7 @@ import pytest
 from jinqiao.api.access import AccessControl, Policy, leaf_routes
 from jinqiao.api.app import create_app
 from jinqiao.api.authentication import Authenticator, roots_from_genesis
+from jinqiao.api.signatures import NonceCache, SignatureRefused
 from jinqiao.client.signing import sign_request
 from jinqiao.core.crypto import Signer, get_suite
 from jinqiao.keys import load_key
@@ -219,3 +220,18 @@ def test_refusals_and_signed_requests_are_in_the_audit_trail(network: Network) -
         (bank_a.address.hex(), "bank-a", "/v1/consensus", REACHED),
         (bank_a.address.hex(), "bank-a", "/v1/consensus", 401),
     ]
+
+
+def test_the_nonce_cache_forgets_expired_pairs_and_refuses_when_full() -> None:
+    cache = NonceCache(capacity=2)
+    cache.remember("a", "n1", expires_s=100, now_s=50)
+    cache.remember("a", "n2", expires_s=100, now_s=50)
+    with pytest.raises(SignatureRefused) as full:
+        cache.remember("a", "n3", expires_s=100, now_s=50)
+    assert full.value.details["reason"] == "replay_window_full"
+    with pytest.raises(SignatureRefused) as replayed:
+        cache.remember("a", "n1", expires_s=100, now_s=60)
+    assert replayed.value.details["reason"] == "replayed"
+    # Past their expiry (and the clock skew) the pairs are forgotten: room again.
+    cache.remember("a", "n3", expires_s=200, now_s=106)
+    assert list(cache.expiries) == [("a", "n3")]

@@ -93,9 +93,12 @@ class NonceCache:
     def remember(self, account: str, nonce: str, expires_s: int, now_s: float) -> None:
         """Remember a pair; ``replayed`` if it is already known, ``replay_window_full`` if the
         cache is full of pairs still valid."""
-        for pair, expiry in list(self.expiries.items()):
+        while self.expiries:
+            # Oldest first; one that expires later than those after it holds them at most
+            # MAX_SIGNATURE_LIFETIME_S longer, which is safe (they are still refused).
+            pair, expiry = next(iter(self.expiries.items()))
             if expiry + MAX_CLOCK_SKEW_S >= now_s:
-                break  # in order of arrival, and expiries are at most 5 minutes apart
+                break
             del self.expiries[pair]
         if (account, nonce) in self.expiries:
             raise refuse("replayed", f"nonce {nonce!r} of {account} was already used", account)

@@ -13,6 +13,8 @@ import json
 import secrets
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -236,6 +238,42 @@ def test_bank_b_is_refused_by_its_own_node_and_by_the_suppliers(consortium: Cons
     assert (answer.status_code, answer.json()["code"]) == (403, "forbidden")
     with consortium.as_account("regulator-admin") as regulator:
         assert regulator.get(consortium.document_url("supplier")).content == INVOICE_BODY
+
+
+def test_the_sdk_and_the_cli_put_and_get_documents(consortium: Consortium, tmp_path: Path) -> None:
+    directory = consortium.directory
+    genesis = directory / "genesis.json"
+    bank_a_node = consortium.nodes["bank-a"]
+    with Client(
+        consortium.nodes["supplier"].url,
+        genesis_file=genesis,
+        credentials=Credentials.for_account(directory, "supplier-treasury"),
+    ) as supplier:
+        digest = supplier.supplychain.put_private_document(INVOICE_BODY)
+    assert digest.hex() == INVOICE_HASH
+    with Client(
+        bank_a_node.url,
+        genesis_file=genesis,
+        credentials=Credentials.for_account(directory, "bank-a-treasury"),
+    ) as bank_a:
+        assert bank_a.supplychain.private_document(digest) == INVOICE_BODY
+
+    def cli(account: str, node: NodeProcess) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable, "-m", "jinqiao", "scf", "get-document", INVOICE_HASH,
+                "--output", str(tmp_path / f"{account}.bin"),
+                "--network", str(directory), "--url", node.url, "--as", account,
+            ],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    got = cli("bank-a-treasury", bank_a_node)
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "bank-a-treasury.bin").read_bytes() == INVOICE_BODY
+    refused = cli("bank-b-treasury", consortium.nodes["bank-b"])
+    assert refused.returncode == 1 and "forbidden" in refused.stderr, refused.stderr
+    assert not (tmp_path / "bank-b-treasury.bin").exists()
 
 
 def test_a_document_the_chain_does_not_record_is_nobodys(consortium: Consortium) -> None:

@@ -217,6 +217,7 @@ METHODS = {
         "query": "(self, contract: str, name: str, **arguments: Any) -> Any",
         "raw_get": "(self, path: str, **kwargs: Any) -> bytes",
         "raw_post": "(self, path: str, **kwargs: Any) -> bytes",
+        "raw_put": "(self, path: str, **kwargs: Any) -> bytes",
         "send_raw": (
             "(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, "
             "body: Mapping[str, Any] | None = None) -> httpx.Response"
@@ -417,6 +418,10 @@ METHODS = {
         "mark_past_due": "(self, signer: Signer, root_id: int) -> TransactionResult",
         "observe": (
             "(self, signer: Signer, event: EventFields, epcs: Sequence[str]) -> TransactionResult"
+        ),
+        "private_document": "(self, document_hash: bytes) -> bytes",
+        "put_private_document": (
+            "(self, body: bytes, document_hash: bytes | None = None) -> bytes"
         ),
         "offer_finance": (
             "(self, holder: Signer, receivable_id: int, kind: str, funder: str, rate_ppm: "

@@ -327,6 +327,10 @@ class Client:
         data: bytes = self._request("POST", path, raw=True, **kwargs)
         return data
 
+    def raw_put(self, path: str, **kwargs: Any) -> bytes:
+        data: bytes = self._request("PUT", path, raw=True, **kwargs)
+        return data
+
     def consensus(self) -> dict[str, Any]:
         """The node's consensus diagnosis (``GET /v1/consensus``; not proven)."""
         answer: dict[str, Any] = self._request("GET", "/v1/consensus")

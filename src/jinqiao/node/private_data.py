@@ -52,7 +52,7 @@ from jinqiao.apps.supplychain.model import (
 from jinqiao.core.codec import decode_stored
 from jinqiao.core.errors import InvalidInput, NodeFault
 from jinqiao.credit.store import NONCE_BYTES, SqliteTransaction
-from jinqiao.epcis.document import EpcisError, parse_document
+from jinqiao.epcis.document import xml_event_hashes
 from jinqiao.execution.state import full_key
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def check_body(document_hash: bytes, body: bytes) -> None:
             code="request_too_large",
         )
     actual = document_hash_of(body)
-    if actual == document_hash or document_hash in epcis_event_hashes(body):
+    if actual == document_hash or document_hash in xml_event_hashes(body):
         return
     raise PrivateDataMismatch(
         f"the body's SHA-256 is {actual.hex()}, not {document_hash.hex()}, nor is it an EPCIS "
@@ -125,19 +125,6 @@ def check_body(document_hash: bytes, body: bytes) -> None:
         document_hash=document_hash.hex(),
         body_hash=actual.hex(),
     )
-
-
-def epcis_event_hashes(body: bytes) -> frozenset[bytes]:
-    """The CBV 2.0 hashes of the events of an EPCIS 2.0 XML document; none for anything else. A
-    JSON-LD document is read only against the EPCIS JSON Schema, which a node does not hold: its
-    XML form is what a node keeps (ADR 0037)."""
-    if body.lstrip()[:1] != b"<":
-        return frozenset()
-    try:
-        document = parse_document(body, None)
-    except EpcisError:
-        return frozenset()
-    return frozenset(event.hash_bytes for event in document.events)
 
 
 def document_parties(get: Callable[[bytes], bytes | None], document_hash: bytes) -> frozenset[str]:

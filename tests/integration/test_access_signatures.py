@@ -235,3 +235,22 @@ def test_the_nonce_cache_forgets_expired_pairs_and_refuses_when_full() -> None:
     # Past their expiry (and the clock skew) the pairs are forgotten: room again.
     cache.remember("a", "n3", expires_s=200, now_s=106)
     assert list(cache.expiries) == [("a", "n3")]
+
+
+def test_a_network_of_the_sm2_suite_refuses_signed_requests(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """RFC 9421 registers ed25519, not SM2: an sm2-sm3 network's accounts cannot sign requests,
+    so every signed request is refused there, whatever it carries."""
+    directory = tmp_path_factory.mktemp("sm2")
+    layout = make_network(directory, crypto_suite="sm2-sm3")
+    node = Node(directory / layout.nodes[0].home)
+    try:
+        sm2 = Network(directory, node)
+        suite = get_suite("ed25519-sha256")
+        request = sm2.signed("GET", "/v1/status", suite.signer(suite.generate_secret_key()))
+        answer = sm2.send(request)
+        assert _refusal(answer) == "malformed"
+        assert "ed25519" in answer.json()["message"]
+    finally:
+        node.close()

@@ -106,6 +106,7 @@ SAMPLE_PARAMETERS = {
     "organization": "bank-b",
     "event_hash": "ab" * 32,
     "prefix": "0614141",
+    "capture_id": "1",
     "receivable_id": "1",
     "root_id": "1",
     "document_hash": "ab" * 32,

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zxingcpp
+from PIL import Image
 from typer.testing import CliRunner
 
 from jinqiao.cli.main import app
@@ -335,6 +337,14 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
     due = next(line for line in story.splitlines() if line.startswith("loan:"))
     assert "20,000.00 CNY outstanding" in due and "10,000.00 CNY principal" in due
     assert "100.00 CNY interest" in due and "current" in due and "verified" in due
+    # The supply chain: a cloned label caught, the same invoice refused a second financing, and
+    # case 0's label drawn as a QR code (read back here) beside its proven journey's graph.
+    assert "clone_suspected" in result.stdout and "document_already_used" in result.stdout
+    assert re.search(r"case 0: \d+ events in its journey", result.stdout)
+    with Image.open(next((tmp_path / "demo").rglob("case-0-label.png"))) as qr:
+        (label,) = zxingcpp.read_barcodes(qr)
+    assert label.text.startswith("https://id.gs1.org/01/") and "sig=" in label.text
+    assert next((tmp_path / "demo").rglob("case-0-journey.png")).stat().st_size > 10_000
     # Its report files come with their proof bundles, and each pair checks offline.
     bundles = sorted((tmp_path / "demo").rglob("*.proofs.json"))
     assert len(bundles) == 3, bundles

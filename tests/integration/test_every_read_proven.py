@@ -17,6 +17,7 @@ from tests.helpers.process import make_network
 WRITES = {
     "POST /v1/transactions",
     "POST /v1/transactions/batch",
+    "POST /v1/epcis/capture",
     "PUT /v1/private/documents/{document_hash}",
     "DELETE /v1/private/documents/{document_hash}",
 }
@@ -64,6 +65,7 @@ def test_every_read_of_the_openapi_document_is_proven_or_says_why_not(routes: se
         "GET /healthz",
         "GET /metrics",
         "GET /v1/consensus",
+        "GET /v1/epcis/capture/{capture_id}",
         "GET /v1/genesis",
         "GET /v1/payments/cycles/{cycle_id}/chart.png",
         "GET /v1/status",

@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
+import zxingcpp
+from PIL import Image
 from typer.testing import CliRunner
 
 from jinqiao.apps.supplychain.identifiers import parse_key
@@ -35,6 +37,7 @@ from jinqiao.keys import InsecurePlaintext, load_key
 from jinqiao.provision.network import NetworkLayout, init_network
 from jinqiao.provision.presets import demo_spec
 from jinqiao.provision.supplychain import BRAND_PREFIX, with_supply_chain
+from jinqiao.verify import VerificationError
 from tests.helpers.process import NodeProcess, free_port_base
 
 pytestmark = pytest.mark.e2e
@@ -161,6 +164,145 @@ def test_goods_travel_and_the_api_proves_where_they_are(net: Net) -> None:
     assert sc.verify(forged).reasons == ("signature_invalid",)
     unknown = sc.verify(sgtin("NEVER"))
     assert (unknown.verdict, unknown.reasons) == ("unknown", ("never_commissioned",))
+
+
+def test_an_items_journey_with_its_pallets_as_json_and_a_graph(net: Net, tmp_path: Path) -> None:
+    sc = net.client.supplychain
+    brand, distributor = net.key("brand-ops"), net.key("distributor-ops")
+    item, other = sgtin("J1"), sgtin("J2")
+    pallet = f"urn:epc:id:sscc:{BRAND_PREFIX}.0000000201"
+    _ok(sc.commission(brand, net.event(read_point=SHANGHAI), [item, other], "LOT-J"))
+    _ok(sc.commission(brand, net.event(read_point=SHANGHAI), [pallet]))
+    _ok(sc.pack(brand, net.event(read_point=SHANGHAI), pallet, [item, other]))
+    _ok(sc.ship(brand, net.event(read_point=SHANGHAI), [pallet], "distributor"))
+    _ok(sc.receive(distributor, net.event(read_point=SHENZHEN), [pallet]))
+    _ok(sc.unpack(distributor, net.event(read_point=SHENZHEN), pallet, [item]))
+    _ok(sc.ship(distributor, net.event(read_point=SHENZHEN), [item], "retailer"))
+    _ok(sc.receive(net.key("retailer-ops"), net.event(), [item]))
+
+    trace = sc.trace(item)
+    assert trace is not None and trace.item == parse_key(item).canonical
+    journey = [(s.event.kind, s.event.organization, s.via) for s in trace.steps]
+    carried = parse_key(pallet).canonical
+    assert journey == [
+        ("commissioning", "brand", ""),
+        ("packing", "brand", ""),
+        ("shipping", "brand", carried),
+        ("receiving", "distributor", carried),
+        ("unpacking", "distributor", ""),
+        ("shipping", "distributor", ""),
+        ("receiving", "retailer", ""),
+    ]
+    still_packed = sc.trace(other)
+    assert still_packed is not None
+    assert [s.event.kind for s in still_packed.steps][-2:] == ["shipping", "receiving"]
+    assert sc.trace(sgtin("NEVER-TRACED")) is None
+
+    graph, as_json = tmp_path / "journey.png", tmp_path / "journey.json"
+    code, out, err = _cli(net, "trace", item, "--png", str(graph), "--output", str(as_json))
+    assert code == 0, err
+    assert "7 events" in out and f"(on {carried})" in out
+    view = json.loads(as_json.read_text())
+    assert [e["via"] for e in view["events"]] == [s.via for s in trace.steps]
+    assert view["height"] >= trace.height
+    with Image.open(graph) as picture:
+        assert picture.format == "PNG" and picture.width >= 800
+        assert picture.text["Title"].startswith(f"Journey of {trace.item}")
+    code, _, err = _cli(net, "trace", sgtin("NEVER-TRACED"))
+    assert code == 1 and "not_commissioned" in err
+
+    qr = tmp_path / "label.png"
+    code, out, err = _cli(net, "label", item, "--key", "brand-ops", "--qr", str(qr))
+    assert code == 0, err
+    label = out.splitlines()[0]
+    with Image.open(qr) as picture:
+        (decoded,) = zxingcpp.read_barcodes(picture)
+    assert decoded.text == label and decoded.format == zxingcpp.BarcodeFormat.QRCode
+    assert sc.verify(decoded.text).verdict == "genuine"
+    code, _, err = _cli(net, "label", item, "--key", "brand-ops", "--qr", str(tmp_path / "x.gif"))
+    assert code == 1 and "invalid_format" in err and not (tmp_path / "x.gif").exists()
+
+
+class _Altering(httpx.BaseTransport):
+    """The real transport, with ``alter`` applied to the JSON of ``/v1/epcis/events`` answers."""
+
+    def __init__(self, inner: httpx.BaseTransport, alter: Any) -> None:
+        self.inner, self.alter = inner, alter
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.url.path != "/v1/epcis/events" or response.status_code != 200:
+            return response
+        answer = json.loads(response.read())
+        response.close()
+        self.alter(answer)
+        return httpx.Response(200, json=answer)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_the_epcis_query_answers_in_the_standards_shape_and_is_proven(net: Net) -> None:
+    sc = net.client.supplychain
+    item = sgtin("J1")  # its journey was recorded above: 5 events of its own
+    first = sc.epcis_events(item, per_page=3)
+    assert first.verified and first.next_start == 3 and len(first.events) == 3
+    assert SchemaValidator(SCHEMA).problems(first.document) == ()
+    events = first.document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert [e["type"] for e in events] == ["ObjectEvent", "AggregationEvent", "AggregationEvent"]
+    assert events[0]["bizStep"] == "commissioning" and events[0]["action"] == "ADD"
+    assert f"https://id.gs1.org/{parse_key(item).canonical}" in events[0]["epcList"]
+    assert events[0]["eventID"] == f"ni:///sha-256;{first.events[0].event_hash.hex()}?ver=CBV2.0"
+    rest = sc.epcis_events(item, start=3, per_page=3)
+    assert rest.next_start is None and len(rest.events) == 2
+    assert [e.kind for e in first.events + rest.events] == [e.kind for e in sc.history(item)]
+    answer = net.get("/v1/epcis/events", MATCH_anyEPC=item, perPage=3)
+    assert answer.headers["Link"].endswith('nextPageToken=3>; rel="next"')
+    assert answer.json()["jinqiao:nextPageToken"] == "3"
+
+    def lie(alter: Any) -> Client:
+        inner = httpx.HTTPTransport(verify=net.node.credentials.ssl_context())
+        return Client(
+            net.node.url,
+            credentials=net.node.credentials,
+            genesis_file=net.directory / "genesis.json",
+            transport=_Altering(inner, alter),
+        )
+
+    def moved(answer: dict[str, Any]) -> None:
+        listed = answer["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        listed[0]["readPoint"] = {"id": "https://id.gs1.org/414/6901234000021"}
+
+    def dropped(answer: dict[str, Any]) -> None:
+        answer["jinqiao:proofs"]["events"].pop()
+
+    def recorded_elsewhere(answer: dict[str, Any]) -> None:
+        answer["jinqiao:proofs"]["events"][0]["record"] = answer["jinqiao:proofs"]["events"][1][
+            "record"
+        ]
+
+    for alter, reason in (
+        (moved, "not the one its proven records give"),
+        (dropped, "not the page asked for"),
+        (recorded_elsewhere, "another key"),
+    ):
+        with lie(alter) as client, pytest.raises(VerificationError, match=reason):
+            client.supplychain.epcis_events(item, per_page=3)
+
+    assert net.get("/v1/epcis/events", MATCH_anyEPC=sgtin("NEVER")).status_code == 404
+    bad = net.get("/v1/epcis/events", MATCH_anyEPC="urn:epc:id:sgtin:6901234.000001")
+    assert bad.status_code == 400 and bad.json()["code"] == "malformed_identifier"
+    # This node has no capture account: capture is the SDK's and the CLI's here.
+    refused = net.node.http.post(
+        f"{net.node.url}/v1/epcis/capture",
+        content=b"<x/>",
+        headers={"content-type": "application/xml"},
+        timeout=10,
+    )
+    assert (refused.status_code, refused.json()["code"]) == (501, "capture_not_configured")
+    for params in ({"perPage": 0}, {"perPage": 101}, {"nextPageToken": "x"}):
+        refused = net.get("/v1/epcis/events", MATCH_anyEPC=item, **params)
+        assert refused.status_code == 400, params
 
 
 def test_a_cloned_serial_scanned_in_two_cities_is_caught(net: Net) -> None:

@@ -212,6 +212,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/events"): _MEMBER,
     ("GET", "/v1/supplychain/items"): _MEMBER,
     ("GET", "/v1/supplychain/history"): _MEMBER,
+    ("GET", "/v1/epcis/events"): _MEMBER,
+    ("POST", "/v1/epcis/capture"): _OPERATOR,
+    ("GET", "/v1/epcis/capture/{capture_id}"): _OPERATOR,
     ("GET", "/v1/supplychain/events/{event_hash}"): _MEMBER,
     ("GET", "/v1/supplychain/recalls"): _MEMBER,
     ("GET", "/v1/supplychain/company-prefixes/{prefix}"): _MEMBER,
@@ -566,7 +569,7 @@ class AccessControl:
             )
             return
 
-        scope[IDENTITY_KEY] = identity
+        scope[IDENTITY_KEY] = identity  # for the routes that act for the caller
 
         async def recorded_send(message: Any) -> None:
             if message["type"] == "http.response.start":

@@ -19,6 +19,7 @@ from starlette.routing import Match
 
 from jinqiao import __version__
 from jinqiao.api import (
+    capture,
     chain,
     credit,
     events,
@@ -87,8 +88,9 @@ async def _send_too_large(send: Any, limit: int) -> None:
     await send_error(send, "request_too_large", f"request body over {limit} bytes")
 
 
-def create_app(node: NodePort) -> FastAPI:
-    """The node's API: one router per area, each over the node's narrow port."""
+def create_app(node: NodePort, capture_service: capture.CaptureService | None = None) -> FastAPI:
+    """The node's API: one router per area, each over the node's narrow port (EPCIS capture
+    with the node's capture account, if it has one)."""
     app = FastAPI(
         title="jinqiao node API",
         version=__version__,
@@ -106,6 +108,7 @@ def create_app(node: NodePort) -> FastAPI:
         reports.router(node),
         events.router(node),
         supplychain.router(node),
+        capture.router(node, capture_service),
         credit.router(node),
         private.router(node),
     ]

@@ -69,6 +69,17 @@ STATUS_BY_CODE: dict[str, int] = {
     "malformed_uri": 400,
     "not_serialized": 400,
     "malformed_scan": 400,
+    "capture_not_configured": 501,
+    "epcis_malformed": 400,
+    "epcis_schema_invalid": 400,
+    "epcis_context_refused": 400,
+    "epcis_event_count": 400,
+    "epcis_invalid_hash": 400,
+    "epcis_invalid_time": 400,
+    "epcis_hash_failed": 400,
+    "epcis_unsupported_event": 400,
+    "epcis_unknown_receiver": 400,
+    "epcis_too_large": 413,
 }
 DEFAULT_REJECTION_STATUS = 422
 RETRY_AFTER_SECONDS = "1"

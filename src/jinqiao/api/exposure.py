@@ -6,8 +6,8 @@ route runs (docs/api.md "Hosts, origins and content types"):
 - an ``Origin`` that is neither the node's own nor one of the configured CORS origins gets 403
   ``cross_origin_refused``; configured origins get CORS answers (Starlette's ``CORSMiddleware``);
 - a body is read only under the content type its route parses: JSON, plus msgpack on the
-  transaction routes, CSV on the reconciliation upload and any bytes
-  (``application/octet-stream``) on a private document upload; otherwise 415
+  transaction routes, CSV on the reconciliation upload, JSON-LD or XML on the EPCIS capture and
+  any bytes (``application/octet-stream``) on a private document upload; otherwise 415
   ``unsupported_media_type``.
 """
 
@@ -25,6 +25,10 @@ JSON = "application/json"
 MEDIA_TYPES_BY_PATH: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
     (re.compile(r"/v1/transactions(/batch)?"), frozenset({JSON, "application/msgpack"})),
     (re.compile(r"/v1/payments/cycles/[^/]+/reconciliation/[^/]+"), frozenset({"text/csv"})),
+    (
+        re.compile(r"/v1/epcis/capture"),
+        frozenset({JSON, "application/ld+json", "application/xml", "text/xml"}),
+    ),
     (re.compile(r"/v1/private/documents/[^/]+"), frozenset({"application/octet-stream"})),
 )
 """Routes whose body may be something other than JSON."""

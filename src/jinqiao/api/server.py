@@ -20,8 +20,11 @@ import uvicorn
 
 from jinqiao.api.access import with_access_control
 from jinqiao.api.app import create_app, with_body_limit
+from jinqiao.api.capture import CaptureService, JobStore
 from jinqiao.api.connections import guarded_protocol
 from jinqiao.api.exposure import with_request_guard
+from jinqiao.epcis import SchemaValidator
+from jinqiao.keys import load_key
 from jinqiao.node.private_data import organization_of_certificate
 from jinqiao.node.service import Node
 
@@ -66,7 +69,7 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
             limits.max_connections,
         )
     port = node.config.api_port if api_port is None else api_port
-    api = create_app(node)
+    api = create_app(node, _capture_service(home, node))
     app: Any = with_body_limit(api)
     tls: dict[str, Any] = {}
     if node.config.api_authentication:
@@ -129,6 +132,19 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
             raise SystemExit(f"node stopped after a fault: {exc}") from exc
         finally:
             node.close()
+
+
+def _capture_service(home: Path, node: Node) -> CaptureService | None:
+    """The EPCIS capture service, if the config names a capture key (opened now, like the
+    validator key: a wrong passphrase stops the node at start, not at the first capture)."""
+    if not node.config.epcis_capture_key_file:
+        return None
+    signer = load_key(home / node.config.epcis_capture_key_file)
+    schema_file = node.config.epcis_schema_file
+    schema = SchemaValidator(home / schema_file) if schema_file else None
+    store = JobStore(home / node.config.data_dir / "epcis-capture.sqlite")
+    log.info("EPCIS capture signs with account %s", signer.address.hex())
+    return CaptureService(node, signer, store, schema)
 
 
 def run(home: Path, *, api_port: int | None = None) -> None:

@@ -14,8 +14,9 @@ yet; a scan of an unknown serial is proven ``unknown``). Writes go through
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from jinqiao.api.openapi import LOOKUP, error_responses, hex_pattern
 from jinqiao.api.render import to_json
@@ -49,6 +50,7 @@ from jinqiao.apps.supplychain.model import (
 from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.errors import InvalidInput, NodeFault
 from jinqiao.core.proofs import StateReadProof
+from jinqiao.epcis.query import query_document
 from jinqiao.execution.identity import REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
 from jinqiao.node.port import NodePort
@@ -168,6 +170,13 @@ def router(node: NodePort) -> APIRouter:
             raise NotFound(f"{key.canonical} was never commissioned", identifier=key.canonical)
         return {"id": key.canonical, **item_view(decode_stored(proof.value, Item), proof)}
 
+    def commissioned(key: Key, height: int | None) -> tuple[StateReadProof, Item]:
+        """The item's proof and record, or ``404`` if it was never commissioned."""
+        proof = read(item_key(key.canonical), height)
+        if proof.value is None:
+            raise NotFound(f"{key.canonical} was never commissioned", identifier=key.canonical)
+        return proof, decode_stored(proof.value, Item)
+
     def read_many(keys: list[bytes], height: int) -> list[StateReadProof]:
         return reader.state_many([full_key(SUPPLYCHAIN, key) for key in keys], height)
 
@@ -210,10 +219,7 @@ def router(node: NodePort) -> APIRouter:
         """A page of the item's events, oldest first: each history entry (``history/<key>/<seq>``:
         the event's hash) and the event record, both proven, at the item's height."""
         key = checked_key(id)
-        item_proof = read(item_key(key.canonical), height)
-        if item_proof.value is None:
-            raise NotFound(f"{key.canonical} was never commissioned", identifier=key.canonical)
-        item_record = decode_stored(item_proof.value, Item)
+        item_proof, item_record = commissioned(key, height)
         entries, _ = history_page(item_record, start, limit, item_proof.header.height)
         end = start + len(entries)
         return {
@@ -222,6 +228,56 @@ def router(node: NodePort) -> APIRouter:
             "events": entries,
             "next_start": end if end < item_record.event_count else None,
             **envelope(item_proof),
+        }
+
+    @routes.get("/v1/epcis/events", responses=KEYED_READ)
+    def epcis_events(
+        response: Response,
+        match_any_epc: Annotated[
+            str,
+            Query(
+                alias="MATCH_anyEPC",
+                min_length=1,
+                max_length=MAX_KEY_TEXT,
+                description="The item (SGTIN, SSCC or GRAI in any accepted form)",
+            ),
+        ],
+        per_page: Annotated[
+            int, Query(alias="perPage", ge=1, le=MAX_API_HISTORY_PAGE)
+        ] = HISTORY_PAGE_DEFAULT,
+        next_page_token: Annotated[
+            str | None,
+            Query(alias="nextPageToken", pattern=r"^[0-9]{1,19}$", description="From a Link"),
+        ] = None,
+        height: Height = None,
+    ) -> dict[str, Any]:
+        """EPCIS 2.0 query: the item's events, oldest first, as an ``EPCISQueryDocument``
+        rebuilt from the chain's records (``jinqiao.epcis.query``), with the proofs of every
+        record under ``jinqiao:proofs`` (as ``/v1/supplychain/history``); the next page is the
+        ``Link`` header's (``rel="next"``) and ``jinqiao:nextPageToken``."""
+        key = checked_key(match_any_epc)
+        start = 0 if next_page_token is None else int(next_page_token)
+        if start > MAX_ID:
+            raise InvalidInput("nextPageToken is out of range", code="invalid_request")
+        item_proof, item_record = commissioned(key, height)
+        entries, events = history_page(item_record, start, per_page, item_proof.header.height)
+        end = start + len(entries)
+        following = str(end) if end < item_record.event_count else None
+        if following is not None:
+            response.headers["Link"] = (
+                f"</v1/epcis/events?MATCH_anyEPC={quote(key.canonical, safe='')}"
+                f'&perPage={per_page}&nextPageToken={following}>; rel="next"'
+            )
+        return {
+            **query_document(events, item_proof.header.time_ms),
+            "jinqiao:nextPageToken": following,
+            "jinqiao:proofs": {
+                "id": key.canonical,
+                "event_count": item_record.event_count,
+                "start": start,
+                "events": entries,
+                **envelope(item_proof),
+            },
         }
 
     @routes.get("/v1/supplychain/events/{event_hash}", responses=READ)

@@ -31,6 +31,7 @@ from jinqiao.cli.common import (
 from jinqiao.client import Client, TransactionResult
 from jinqiao.epcis import EpcisError, SchemaValidator
 from jinqiao.epcis.build import ObjectEventSpec, xml_document
+from jinqiao.fileio import save_atomically
 from jinqiao.terminal import console, emit_json
 from jinqiao.verify import VerificationError
 
@@ -294,13 +295,67 @@ def scf_label(
     item: ItemArgument,
     key: KeyOption,
     json_output: JsonOption = False,
+    qr: Annotated[
+        Path | None,
+        typer.Option("--qr", help="Also write the label's QR code: FILE.png or FILE.svg."),
+    ] = None,
 ) -> None:
     """The text of an item's label (for its QR code): its Digital Link URI signed by the brand
-    owner's account (the signer)."""
+    owner's account (the signer); ``--qr`` draws the code."""
+    from jinqiao.reports.supplychain import LabelError, label_qr
+
+    fmt = None if qr is None else qr.suffix.lower().lstrip(".")
+    if qr is not None and fmt not in ("png", "svg"):
+        fail(f"invalid_format: --qr {qr} must end in .png or .svg")
     with target.client() as client:
         text = client.supplychain.label(target.key(key), item)
-    if not _emit({"label": text}, json_output, None):
+    if qr is not None and fmt is not None:
+        try:
+            save_atomically(qr, label_qr(text, fmt), mode=0o644)
+        except LabelError as error:
+            fail(f"{error.code}: {error}")
+    if not _emit({"label": text, "qr": None if qr is None else str(qr)}, json_output, None):
         typer.echo(text)
+        if qr is not None:
+            console.print(f"QR code written to {qr}")
+
+
+@scf_app.command("trace")
+@scf_guarded
+@with_target
+def scf_trace(
+    target: Target,
+    item: ItemArgument,
+    png: Annotated[
+        Path | None, typer.Option("--png", help="Write the journey as a PNG graph.")
+    ] = None,
+    json_output: JsonOption = False,
+    output: OutputOption = None,
+) -> None:
+    """An item's journey with its pallet's (each event proven at one height): a table, JSON,
+    and with ``--png`` a graph of who held it, where and when."""
+    from jinqiao.reports.supplychain import trace_png_bytes, trace_view
+
+    with target.client() as client:
+        trace = client.supplychain.trace(item)
+    if trace is None:
+        fail(f"not_commissioned: {item} was never commissioned (proven absent)")
+    steps = [(step.event, step.via) for step in trace.steps]
+    if png is not None:
+        save_atomically(png, trace_png_bytes(trace.item, trace.height, steps), mode=0o644)
+    view = trace_view(trace.item, trace.height, steps)
+    if _emit(view, json_output, output):
+        return
+    console.print(f"{trace.item}: {len(steps)} events, proven at height {trace.height}")
+    for event in view["events"]:
+        via = f" (on {event['via']})" if event["via"] else ""
+        to = f" → {event['receiver']}" if event["receiver"] else ""
+        console.print(
+            f"  {event['event_time']}  {event['kind']:<15} {event['organization']}{to}"
+            f"  {event['read_point'] or '-'}{via}"
+        )
+    if png is not None:
+        console.print(f"graph written to {png}")
 
 
 @scf_app.command("item")

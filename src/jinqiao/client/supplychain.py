@@ -31,7 +31,9 @@ from jinqiao.apps.supplychain.authenticity import (
 from jinqiao.apps.supplychain.identifiers import parse_key
 from jinqiao.apps.supplychain.model import (
     MAX_NESTING,
+    PACKING,
     SUPPLYCHAIN,
+    UNPACKING,
     AggregationArgs,
     Backing,
     BizTransaction,
@@ -72,6 +74,7 @@ from jinqiao.core.limits import MAX_PROOF_BYTES
 from jinqiao.core.proofs import StateReadProof
 from jinqiao.epcis import SchemaValidator, contract_call, parse_document
 from jinqiao.epcis.document import xml_event_hashes
+from jinqiao.epcis.query import query_document
 from jinqiao.execution.contract import contract_address
 from jinqiao.execution.identity import REGISTRY, Account, account_key
 from jinqiao.verify import VerificationError, verify_state_read
@@ -118,6 +121,49 @@ class ItemVerification:
     @property
     def reasons(self) -> tuple[str, ...]:
         return self.verification.reasons
+
+
+@dataclass(frozen=True)
+class EpcisPage:
+    """A page of ``epcis_events``: the ``EPCISQueryDocument`` (without the ``jinqiao:``
+    fields), the proven records it was made of, the next page's start (``None`` after the last)
+    and the height every record was proven at."""
+
+    document: dict[str, Any]
+    events: tuple[EventRecord, ...]
+    next_start: int | None
+    height: int
+    verified: bool
+
+
+MAX_TRACE_EVENTS = 1_000
+"""Events read per item or container by ``trace`` (each is two proven reads)."""
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One event of a trace; ``via`` names the container that carried the item ("" for the
+    item's own events)."""
+
+    event: EventRecord
+    via: str
+
+
+@dataclass(frozen=True)
+class Trace:
+    """An item's journey (``SupplyChainClient.trace``), every event proven at the custody's
+    height, oldest first."""
+
+    custody: ItemCustody
+    steps: tuple[TraceStep, ...]
+
+    @property
+    def item(self) -> str:
+        return self.custody.item.id
+
+    @property
+    def height(self) -> int:
+        return self.custody.height
 
 
 class SupplyChainClient:
@@ -353,6 +399,59 @@ class SupplyChainClient:
             events.append(event)
         return events
 
+    def trace(self, key: str, *, limit: int = MAX_TRACE_EVENTS) -> Trace | None:
+        """The item's journey, proven at one height: its own events and, while it was packed,
+        its containers' (a pallet's shipping and receiving), oldest first. Containers are
+        followed to ``MAX_NESTING`` levels; at most ``limit`` events are read per item or
+        container (the latest ones). ``None`` is a proven absence."""
+        if not 1 <= limit <= MAX_TRACE_EVENTS:
+            raise ValueError(f"limit must be 1..{MAX_TRACE_EVENTS}")
+        custody = self.item(key)
+        if custody is None:
+            return None
+        steps: list[TraceStep] = []
+        self._trace_of(custody.item.id, "", None, custody.height, limit, steps, depth=0)
+        steps.sort(key=lambda step: (step.event.event_time_ms, step.event.recorded_height))
+        return Trace(custody, tuple(steps))
+
+    def _trace_of(
+        self,
+        item_id: str,
+        via: str,
+        window: tuple[int, int] | None,
+        height: int,
+        limit: int,
+        steps: list[TraceStep],
+        *,
+        depth: int,
+    ) -> None:
+        """Append ``item_id``'s events (within ``window`` of event times, if given) and, for
+        every packing that put it in a container, the container's events until its unpacking."""
+        custody = self.item(item_id, height=height)
+        if custody is None:
+            raise VerificationError(f"{item_id} is named by an event but proven absent")
+        count = custody.item.event_count
+        events = self.history(item_id, start=max(0, count - limit), limit=limit, height=height)
+        packed_in: dict[str, int] = {}
+        for event in events:
+            inside = window is None or window[0] <= event.event_time_ms <= window[1]
+            if inside and not (via and event.kind in (PACKING, UNPACKING)):
+                steps.append(TraceStep(event, via))
+            if depth >= MAX_NESTING or not event.parent or event.parent == item_id:
+                continue
+            if event.kind == PACKING:
+                packed_in[event.parent] = event.event_time_ms
+            elif event.kind == UNPACKING and event.parent in packed_in:
+                start = packed_in.pop(event.parent)
+                self._trace_of(
+                    event.parent, event.parent, (start, event.event_time_ms), height, limit,
+                    steps, depth=depth + 1,
+                )  # fmt: skip
+        for container, start in packed_in.items():
+            self._trace_of(
+                container, container, (start, 2**63 - 1), height, limit, steps, depth=depth + 1
+            )
+
     def event(self, event_hash: bytes, *, height: int | None = None) -> EventRecord | None:
         return self._read(event_key(event_hash), EventRecord, height)
 
@@ -398,6 +497,41 @@ class SupplyChainClient:
                 "private_data_mismatch", f"the node served another body for {document_hash.hex()}"
             )
         return body
+
+    def epcis_events(self, key: str, *, start: int = 0, per_page: int = 100) -> EpcisPage:
+        """The EPCIS 2.0 query ``GET /v1/epcis/events?MATCH_anyEPC=…``: a page of the item's
+        events as an ``EPCISQueryDocument``. Every record's proof is checked and the document
+        must be exactly the one ``jinqiao.epcis.query`` makes of the proven records."""
+        canonical = parse_key(key).canonical
+        if not 1 <= per_page <= 100 or not 0 <= start <= 2**63 - 1:
+            raise ValueError("per_page is 1..100 and start 0..2**63-1")
+        params: dict[str, Any] = {"MATCH_anyEPC": key, "perPage": per_page}
+        if start:
+            params["nextPageToken"] = str(start)
+        answer: dict[str, Any] = json.loads(self._client.raw_get("/v1/epcis/events", params=params))
+        proofs = answer.get("jinqiao:proofs")
+        if not isinstance(proofs, dict) or not isinstance(proofs.get("events"), list):
+            raise VerificationError("the EPCIS answer has no proofs")
+        checker = _ProofChecker(self._client)
+        item_proof = checker.proof(proofs, SUPPLYCHAIN, item_key(canonical))
+        if item_proof.value is None:
+            raise VerificationError(f"{canonical} is proven absent")
+        item = decode(item_proof.value, Item, max_bytes=MAX_PROOF_BYTES)
+        height = item_proof.header.height
+        end = min(item.event_count, start + per_page)
+        if len(proofs["events"]) != max(0, end - start):
+            raise VerificationError("the EPCIS answer is not the page asked for")
+        events = self._entries(checker, item, proofs["events"], start, height)
+        document = {
+            name: value for name, value in answer.items() if not name.startswith("jinqiao:")
+        }
+        if document != query_document(events, item_proof.header.time_ms):
+            raise VerificationError("the EPCIS document is not the one its proven records give")
+        following = end if end < item.event_count else None
+        token = None if following is None else str(following)
+        if answer.get("jinqiao:nextPageToken") != token:
+            raise VerificationError("the EPCIS answer's next page is wrong")
+        return EpcisPage(document, tuple(events), following, height, checker.verified)
 
     # -- verification ----------------------------------------------------------------------
     def verify(self, scan: str) -> ItemVerification:
@@ -462,6 +596,13 @@ class SupplyChainClient:
         first = max(0, item.event_count - TRACE_EVENTS)
         if len(entries) != item.event_count - first:
             raise VerificationError("the trace is not the item's latest events")
+        return SupplyChainClient._entries(checker, item, entries, first, height)
+
+    @staticmethod
+    def _entries(
+        checker: _ProofChecker, item: Item, entries: list[dict[str, Any]], first: int, height: int
+    ) -> list[EventRecord]:
+        """History entries ``first``.. of ``item``: each pointer and the event it names proven."""
         trace = []
         for sequence, entry in enumerate(entries, start=first):
             pointer = checker.proof(

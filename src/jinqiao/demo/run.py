@@ -214,7 +214,7 @@ def run_demo(
                 client, keys, payments, random.Random(seed), progress_bar, statements_dir=root
             )
         if supply_chain:
-            run_supply_chain(client, lambda name: _key(layout, network_dir, name))
+            run_supply_chain(client, lambda name: _key(layout, network_dir, name), root)
         if credit:
             from jinqiao.demo.credit_story import run_credit_story
 

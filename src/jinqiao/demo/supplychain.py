@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.table import Table
 
@@ -21,6 +22,7 @@ from jinqiao.demo import DemoFailed
 from jinqiao.epcis.build import ObjectEventSpec, xml_document
 from jinqiao.provision.presets import CNY
 from jinqiao.provision.supplychain import BRAND_PREFIX
+from jinqiao.reports.supplychain import label_qr, trace_png_bytes
 from jinqiao.terminal import console, format_minor
 
 LOT = "LOT-2026-12"
@@ -86,9 +88,10 @@ def _history_key(spec: ObjectEventSpec) -> str:
     return spec.parent or spec.epcs[0]
 
 
-def _goods(client: Client, key: Callable[[str], Signer]) -> bytes:
-    """Commission, pack, ship, receive, ship, receive; verify a case; catch a clone. Returns the
-    hash of the retailer's receiving event (it backs the receivable)."""
+def _goods(client: Client, key: Callable[[str], Signer], pictures: Path | None) -> bytes:
+    """Commission, pack, ship, receive, ship, receive; verify a case (and draw its label's QR
+    code and its journey into ``pictures``); catch a clone. Returns the hash of the retailer's
+    receiving event (it backs the receivable)."""
     clock = _Clock()
     cases = [_case(serial) for serial in range(CASES)]
     brand, distributor, retailer = key("brand-ops"), key("distributor-ops"), key("retailer-ops")
@@ -124,6 +127,8 @@ def _goods(client: Client, key: Callable[[str], Signer]) -> bytes:
     )
     label = client.supplychain.label(brand, cases[0])
     genuine = client.supplychain.verify(label)
+    if pictures is not None:
+        _draw(client, label, cases[0], pictures)
     # A counterfeiter copies the label of case 1; the copies are scanned in two cities minutes
     # apart (the retailer's app records each scan as a sighting).
     cloned = cases[1]
@@ -225,10 +230,26 @@ def _money(client: Client, key: Callable[[str], Signer], receiving_event: bytes)
         raise DemoFailed("the receivable is not repaid")
 
 
-def run_supply_chain(client: Client, key: Callable[[str], Signer]) -> None:
-    """Both stories on ``client``'s network (made with ``provision.supplychain``)."""
+def _draw(client: Client, label: str, case: str, directory: Path) -> None:
+    """The case's label as a QR code and its proven journey (with its pallet's) as a graph."""
+    trace = client.supplychain.trace(case)
+    if trace is None:
+        raise DemoFailed(f"{case} is proven absent after its commissioning")
+    steps = [(step.event, step.via) for step in trace.steps]
+    directory.mkdir(parents=True, exist_ok=True)
+    qr, journey = directory / "case-0-label.png", directory / "case-0-journey.png"
+    qr.write_bytes(label_qr(label))
+    journey.write_bytes(trace_png_bytes(trace.item, trace.height, steps))
+    console.print(f"case 0: {len(steps)} events in its journey; wrote {qr}, {journey}")
+
+
+def run_supply_chain(
+    client: Client, key: Callable[[str], Signer], pictures: Path | None = None
+) -> None:
+    """Both stories on ``client``'s network (made with ``provision.supplychain``); the label's
+    QR code and the journey's graph go to ``pictures``, if given."""
     console.rule("Supply chain: provenance and receivables finance")
-    receiving_event = _goods(client, key)
+    receiving_event = _goods(client, key, pictures)
     _money(client, key, receiving_event)
 
 

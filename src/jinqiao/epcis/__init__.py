@@ -6,10 +6,12 @@ What this package owns:
 * ``document`` — ``parse_document`` (JSON-LD validated against the standard's JSON Schema, XML
   checked structurally), the events' key fields, their hashes by the reference implementation
   (``epcis-event-hash-generator``) and the ``EpcisError`` codes;
-* ``calls`` — ``contract_call``: the supply chain method and arguments for one event.
+* ``calls`` — ``contract_call``: the supply chain method and arguments for one event;
+* ``query`` — ``query_document``: recorded events as an EPCIS 2.0 ``EPCISQueryDocument``, made
+  by the node's ``GET /v1/epcis/events`` and again by the SDK from the proven records.
 
-The capture and query API routes, the SDK and the CLI build on this package (they are not
-written yet: ``docs/supplychain.md``, "Not yet wired"). The schema is fetched by
+The SDK's and the CLI's capture and the node's (``api.capture``) build on this package. The
+schema is fetched by
 ``tools/fetch_epcis_schemas.py`` and passed in as a path; nothing here reaches the network.
 """
 

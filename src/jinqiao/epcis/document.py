@@ -113,9 +113,9 @@ class SchemaValidator:
 
 def xml_event_hashes(data: bytes) -> frozenset[bytes]:
     """The CBV 2.0 hashes (32 bytes each) of the events of an EPCIS 2.0 XML document; none for
-    anything else (JSON-LD, which is read only against the schema, or bytes that are not a valid
-    document). What a private document's body is checked with when the chain names it by an
-    event's hash (docs/access.md "Private data")."""
+    anything else (JSON-LD, which is read only against the schema, not every node's to hold, or
+    bytes that are not a valid document). What a private document's body is checked with when
+    the chain names it by an event's hash (docs/access.md "Private data")."""
     if data.lstrip()[:1] != b"<":
         return frozenset()
     try:

@@ -127,6 +127,13 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     observers: tuple[ObserverConfig, ...] = ()
     """Observer nodes allowed to connect to this node to follow the chain (they are not
     validators, so the chain does not name them)."""
+    epcis_capture_key_file: str = ""
+    """A key file (relative to the home, encrypted like the validator key) of an account of this
+    node's organization that signs EPCIS documents posted to ``POST /v1/epcis/capture``; empty:
+    the node does not capture (docs/supplychain.md "Capture on the node")."""
+    epcis_schema_file: str = ""
+    """The EPCIS 2.0 JSON Schema (relative to the home, or absolute) that JSON-LD captures are
+    validated against; empty: the node captures XML documents only."""
     api_authentication: bool = True
     """The API speaks HTTPS with this node's TLS certificate and asks every client for a
     certificate from one of the consortium's organization roots; ``api.access`` decides what each

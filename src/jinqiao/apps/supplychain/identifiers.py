@@ -27,6 +27,7 @@ not parse as one). Contracts turn it into a rejection with the same code.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
@@ -101,6 +102,13 @@ class Key:
         return self.kind in SERIALIZED_KINDS
 
 
+CHECKED_NUMBERS_CACHED = 4_096
+"""GTINs, GLNs and SSCCs already checked, remembered per process: a product's items share a
+GTIN and its events a handful of read points, and checking with biip costs more than the rest of
+parsing. The checks are pure functions of the digits (a refusal raises and is not remembered),
+so the cache changes no answer, only its cost."""
+
+
 def encode_serial(serial: str) -> str:
     return quote(serial, safe="-._~")
 
@@ -136,6 +144,7 @@ def parse_canonical(text: str) -> Key:
     return key
 
 
+@functools.lru_cache(maxsize=CHECKED_NUMBERS_CACHED)
 def parse_gln(text: str) -> str:
     """A location: a 13-digit GLN or any key form of one; its 13 digits."""
     key = parse_key(text) if not DIGITS.fullmatch(text) else Key(GLN, _check_gln(text))
@@ -293,6 +302,7 @@ def _check_digits(number: str, length: int, what: str) -> str:
     return number
 
 
+@functools.lru_cache(maxsize=CHECKED_NUMBERS_CACHED)
 def _check_gtin(number: str) -> str:
     if not DIGITS.fullmatch(number) or len(number) not in (8, 12, 13, 14):
         raise IdentifierError("malformed_identifier", "a GTIN is 8, 12, 13 or 14 digits")
@@ -303,6 +313,7 @@ def _check_gtin(number: str) -> str:
         raise IdentifierError("malformed_identifier", str(error)[:200]) from None
 
 
+@functools.lru_cache(maxsize=CHECKED_NUMBERS_CACHED)
 def _check_sscc(number: str) -> str:
     _check_digits(number, 18, "SSCC")
     try:
@@ -311,6 +322,7 @@ def _check_sscc(number: str) -> str:
         raise IdentifierError("malformed_identifier", str(error)[:200]) from None
 
 
+@functools.lru_cache(maxsize=CHECKED_NUMBERS_CACHED)
 def _check_gln(number: str) -> str:
     _check_digits(number, 13, "GLN")
     try:

@@ -4,15 +4,17 @@
 an ASGI middleware around the whole app, evaluates it for every request before any route runs:
 
 1. a ``public`` route (``/healthz``, ``/v1/genesis``) is served to anybody;
-2. otherwise the caller must be authenticated (``api.authentication``): no client certificate is
-   401 ``unauthenticated``, a refused one 401 ``certificate_refused``;
+2. otherwise the caller must be authenticated: by a client certificate (``api.authentication``)
+   or, without one, by an RFC 9421 request signature made with an account key
+   (``api.signatures``); neither is 401 ``unauthenticated``, a refused certificate 401
+   ``certificate_refused``, a refused signature 401 ``signature_refused``;
 3. the rule decides: 403 ``forbidden`` when it says no;
 4. every authenticated request and every refusal is recorded in the node's audit trail
    (docs/audit.md) with the identity, before the answer leaves.
 
 A contract query (``POST /v1/query/{contract}/{query_name}``) names what it reads in its body, not
 in its path: for the queries in ``QUERY_RULES`` (those whose arguments name an account, an
-institution or a credit subject) the layer reads the body (at most ``MAX_QUERY_BODY_BYTES``),
+institution, a payment, a receivable or a credit subject) the layer reads the body (at most ``MAX_QUERY_BODY_BYTES``),
 takes the rule's parameters from the argument fields and decides as for the matching ``GET``
 route, then hands the same body on to the app. Arguments it cannot read (not a JSON object, a field
 missing or not a string, an address not hex) go on to the app, which answers 400 without running

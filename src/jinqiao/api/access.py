@@ -14,11 +14,11 @@ an ASGI middleware around the whole app, evaluates it for every request before a
 
 A contract query (``POST /v1/query/{contract}/{query_name}``) names what it reads in its body, not
 in its path: for the queries in ``QUERY_RULES`` (those whose arguments name an account, an
-institution, a payment, a receivable or a credit subject) the layer reads the body (at most ``MAX_QUERY_BODY_BYTES``),
-takes the rule's parameters from the argument fields and decides as for the matching ``GET``
-route, then hands the same body on to the app. Arguments it cannot read (not a JSON object, a field
-missing or not a string, an address not hex) go on to the app, which answers 400 without running
-the query. Any other query is ``member``.
+institution, a payment, a receivable or a credit subject) the layer reads the body (at most
+``MAX_QUERY_BODY_BYTES``), takes the rule's parameters from the argument fields and decides as
+for the matching ``GET`` route, then hands the same body on to the app. Arguments it cannot read
+(not a JSON object, a field missing or not a string, an address not hex) go on to the app, which
+answers 400 without running the query. Any other query is ``member``.
 
 A route without a rule is a fault of the program: ``AccessControl`` refuses to start with one
 (``missing_rules``), and a test walks the OpenAPI document with every role. A path that matches no

@@ -25,6 +25,7 @@ an accepted signature is the account's address, its organization and its registr
 from __future__ import annotations
 
 import datetime
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -89,10 +90,16 @@ class NonceCache:
     def __init__(self, capacity: int = MAX_REMEMBERED_NONCES) -> None:
         self.capacity = capacity
         self.expiries: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self.lock = threading.Lock()
+        """Signatures are checked in worker threads: a nonce is looked up and remembered at once."""
 
     def remember(self, account: str, nonce: str, expires_s: int, now_s: float) -> None:
         """Remember a pair; ``replayed`` if it is already known, ``replay_window_full`` if the
         cache is full of pairs still valid."""
+        with self.lock:
+            self._remember(account, nonce, expires_s, now_s)
+
+    def _remember(self, account: str, nonce: str, expires_s: int, now_s: float) -> None:
         while self.expiries:
             # Oldest first; one that expires later than those after it holds them at most
             # MAX_SIGNATURE_LIFETIME_S longer, which is safe (they are still refused).

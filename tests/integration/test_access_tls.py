@@ -28,6 +28,7 @@ from jinqiao.provision.network import (
     make_client_certificate,
     make_organization_ca,
 )
+from tests.helpers.cluster import wait_for
 from tests.helpers.process import NodeProcess, configured_node
 
 pytestmark = pytest.mark.e2e
@@ -215,7 +216,9 @@ def test_the_sdk_signs_requests_with_an_account_key_instead(
         with pytest.raises(ClientError) as refused:
             client.account(bank_b)
         assert (refused.value.code, refused.value.status) == ("forbidden", 403)
-        assert client.account(key.address) is not None  # its own account
+        # Its own account, proven: once the node has committed a block (empty ones come every 10 s).
+        wait_for(lambda: int(client.status()["height"]) >= 1, 60, "a first block")
+        assert client.account(key.address) is not None
     # The same signed request twice over TLS: the second is a replay.
     with _anonymous(directory) as http:
         request = http.build_request("GET", f"{node.url}/v1/status")

@@ -8,6 +8,7 @@ so that a route's own answer (a stream, a 404) does not hide whether the layer l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +23,15 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from jinqiao.api.access import (
     ACCOUNT,
+    DOCUMENT,
     MEMBER,
     OPERATOR,
     PARTY,
+    PAYMENT,
     PUBLIC,
     QUERY,
     QUERY_RULES,
+    RECEIVABLE,
     ROLE,
     RULES,
     STATE,
@@ -45,9 +49,26 @@ from jinqiao.api.authentication import (
 )
 from jinqiao.api.render import to_json
 from jinqiao.api.state import MAX_QUERY_BODY_BYTES
+from jinqiao.apps.payments.model import PAYMENTS, AuthorizeArgs, Payment, payment_key
+from jinqiao.apps.supplychain.model import (
+    FACTORING,
+    INVOICE,
+    LIVE,
+    SUPPLYCHAIN,
+    Backing,
+    DocumentUse,
+    FinanceOffer,
+    Receivable,
+    Root,
+    document_key,
+    receivable_key,
+    root_key,
+)
 from jinqiao.apps.token import balance_key, supply_key
 from jinqiao.client import Credentials
+from jinqiao.core.codec import encode
 from jinqiao.execution.identity import account_key
+from jinqiao.execution.state import full_key
 from jinqiao.node.audit import AuditRecord, check_chain, parse_line, read_lines, segment_paths
 from jinqiao.node.service import Node
 from jinqiao.provision.network import (
@@ -185,6 +206,10 @@ def _expected(network: Network, rule: Rule, account: str) -> bool:
         return True  # the sample key ("00") names no account
     if rule.kind == QUERY:
         return True  # the walk's empty arguments name nobody: the query route refuses them
+    if rule.kind == DOCUMENT:
+        return False  # the sample document hash backs no receivable: the regulator's only
+    if rule.kind in (PAYMENT, RECEIVABLE):
+        return True  # no such payment or receivable: a 404 that tells nothing (records below)
     assert rule.kind == ROLE, rule
     return False
 
@@ -452,3 +477,99 @@ def test_docs_show_the_query_table(network: Network) -> None:
     text = DOCS.read_text()
     for (contract, query), rule in QUERY_RULES.items():
         assert f"| `{contract}` | `{query}` | {rule.describe()} |" in text, (contract, query)
+
+
+class _RecordedState:
+    """The neighbour of ``Policy`` that these tests replace: a node's committed state holding one
+    payment (bank-b issuer, ecfin acquirer) and one receivable (obligor ecfin, held by bank-b,
+    offered to bank-a) with its invoice. The policy under test is the real one."""
+
+    def __init__(self, node: Node) -> None:
+        self.genesis = node.genesis
+        self.suite = node.suite
+        self.record_audit = node.record_audit
+        authorization = AuthorizeArgs(
+            "pay-1", "bank-b", "ecfin", "m-1", b"\x01" * 32, 100, "CNY", "card", "debit", "A1", 1
+        )
+        payment = Payment(authorization, "5411", "authorized", 1, 0, None, 0, 0, None, None)
+        offer = FinanceOffer(FACTORING, "bank-a", 50_000, 90, b"\x01" * 20, 100)
+        part = Receivable(
+            7, 7, 0, "ecfin", "bank-b", b"\x01" * 20, 100, 10**13, LIVE, "", b"", offer
+        )
+        root = Root(
+            7,
+            "CNY",
+            "ecfin",
+            100,
+            10**13,
+            (Backing(INVOICE, INVOICE_HASH, 100),),
+            (7,),
+            False,
+            False,
+        )
+        values: dict[bytes, bytes] = {
+            full_key(PAYMENTS, payment_key("pay-1")): encode(payment),
+            full_key(SUPPLYCHAIN, receivable_key(7)): encode(part),
+            full_key(SUPPLYCHAIN, root_key(7)): encode(root),
+            full_key(SUPPLYCHAIN, document_key(INVOICE_HASH)): encode(DocumentUse(INVOICE_HASH, 7)),
+        }
+        self.values = values
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Any]:
+        yield self
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.values.get(key)
+
+
+INVOICE_HASH = hashlib.sha256(b"invoice").digest()
+
+
+def test_payment_and_receivable_records_are_for_their_parties(network: Network) -> None:
+    policy = Policy(_RecordedState(network.node), NODE_ORGANIZATION)  # type: ignore[arg-type]
+    access = AccessControl(_reached, network.access.routes, policy, network.authenticator)
+    state = "/v1/state/{}/{}"
+    invoice = INVOICE_HASH.hex()
+    receivable_readers = {"bank-b-treasury", "bank-a-treasury", "ecfin-credit", "regulator-admin"}
+    payment_readers = {"bank-b-treasury", "ecfin-credit", "clearing-treasury", "regulator-admin"}
+    cases: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
+        ("GET", "/v1/payments/payments/pay-1", None, payment_readers),
+        ("GET", state.format("payments", payment_key("pay-1").hex()), None, payment_readers),
+        ("POST", "/v1/query/payments/payment", {"payment_id": "pay-1"}, payment_readers),
+        (
+            "POST",
+            "/v1/query/payments/refund_record",
+            {"payment_id": "pay-1", "refund_id": "r"},
+            payment_readers,
+        ),
+        (
+            "POST",
+            "/v1/query/payments/positions",
+            {"cycle_id": 1},
+            {"clearing-treasury", "regulator-admin"},
+        ),
+        ("GET", "/v1/supplychain/receivables/7", None, receivable_readers),
+        ("GET", "/v1/supplychain/roots/7", None, receivable_readers),
+        ("GET", f"/v1/supplychain/documents/{invoice}", None, receivable_readers),
+        ("GET", f"/v1/private/documents/{invoice}", None, receivable_readers),
+        ("GET", state.format("supplychain", receivable_key(7).hex()), None, receivable_readers),
+        ("GET", state.format("supplychain", root_key(7).hex()), None, receivable_readers),
+        (
+            "GET",
+            state.format("supplychain", document_key(INVOICE_HASH).hex()),
+            None,
+            receivable_readers,
+        ),
+        ("POST", "/v1/query/supplychain/receivable", {"receivable_id": 7}, receivable_readers),
+        ("POST", "/v1/query/supplychain/root", {"root_id": 7}, receivable_readers),
+        ("POST", "/v1/query/supplychain/document", {"document_hash": invoice}, receivable_readers),
+        # absent records: a 404 for any member
+        ("GET", "/v1/payments/payments/pay-2", None, set(IDENTITIES)),
+        ("GET", "/v1/supplychain/receivables/8", None, set(IDENTITIES)),
+    ]
+    for method, path, body, readers in cases:
+        for account in IDENTITIES:
+            answer = network.request(method, path, network.certificate(account), body, access)
+            expected = REACHED if account in readers else 403
+            assert answer.status_code == expected, (path, account, answer.text)

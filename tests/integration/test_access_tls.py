@@ -10,6 +10,7 @@ import json
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,11 +21,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from jinqiao.client import Client, ClientError, Credentials
+from jinqiao.client.signing import sign_request
+from jinqiao.keys import load_key
 from jinqiao.provision.network import (
     load_layout,
     make_client_certificate,
     make_organization_ca,
 )
+from tests.helpers.cluster import wait_for
 from tests.helpers.process import NodeProcess, configured_node
 
 pytestmark = pytest.mark.e2e
@@ -86,7 +90,7 @@ def test_public_routes_answer_without_a_certificate_and_others_need_one(
             assert answer.status_code == 401, path
             assert answer.json() == {
                 "code": "unauthenticated",
-                "message": "this route needs a client certificate",
+                "message": "this route needs a client certificate or a request signature",
                 "details": {},
             }
 
@@ -195,3 +199,51 @@ def test_the_cli_authenticates_as_the_account_named(network: tuple[Path, NodePro
     assert own.returncode == 1 and "forbidden" not in own.stderr, own.stderr  # no cycle 7
     unknown = run("query", "status", "--as", "nobody")
     assert unknown.returncode == 1 and "no account named 'nobody'" in unknown.stderr
+
+
+def test_the_sdk_signs_requests_with_an_account_key_instead(
+    network: tuple[Path, NodeProcess],
+) -> None:
+    """RFC 9421 over the node's real TLS, without a client certificate: the SDK's signer."""
+    directory, node = network
+    roots = directory / "clients" / "bank-a-treasury" / "roots.pem"
+    key = load_key(directory / "accounts" / "bank-a-treasury.json")
+    bank_b = bytes.fromhex(load_layout(directory).account("bank-b-treasury").address)
+    with Client(
+        node.url, genesis_file=directory / "genesis.json", signer=key, roots_file=roots
+    ) as client:
+        assert client.status()["height"] >= 0
+        with pytest.raises(ClientError) as refused:
+            client.account(bank_b)
+        assert (refused.value.code, refused.value.status) == ("forbidden", 403)
+        # Its own account, proven: once the node has committed a block (empty ones come every 10 s).
+        wait_for(lambda: int(client.status()["height"]) >= 1, 60, "a first block")
+        assert client.account(key.address) is not None
+    # The same signed request twice over TLS: the second is a replay.
+    with _anonymous(directory) as http:
+        request = http.build_request("GET", f"{node.url}/v1/status")
+        sign_request(request, key, now_s=time.time())
+        assert http.send(request).status_code == 200
+        again = http.send(request)
+    assert (again.status_code, again.json()["details"]["reason"]) == (401, "replayed")
+
+
+def test_the_cli_signs_requests_with_sign_as(network: tuple[Path, NodeProcess]) -> None:
+    directory, node = network
+    base = ["--network", str(directory), "--url", node.url]
+
+    def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "jinqiao", *arguments, *base],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    status = run("query", "status", "--sign-as", "bank-a-treasury", "--json")
+    assert status.returncode == 0, status.stderr
+    other = run("payments", "statement", "7", "bank-b", "--sign-as", "bank-a-treasury")
+    assert other.returncode == 1 and "forbidden" in other.stderr, other.stderr
+    both = run("query", "status", "--sign-as", "bank-a-treasury", "--as", "bank-a-treasury")
+    assert both.returncode == 1 and "either with --as" in both.stderr, both.stderr

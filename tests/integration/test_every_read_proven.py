@@ -16,7 +16,13 @@ from jinqiao.node.service import Node
 from tests.helpers import doc_examples
 from tests.helpers.process import make_network
 
-WRITES = {"POST /v1/transactions", "POST /v1/transactions/batch", "POST /v1/epcis/capture"}
+WRITES = {
+    "POST /v1/transactions",
+    "POST /v1/transactions/batch",
+    "POST /v1/epcis/capture",
+    "PUT /v1/private/documents/{document_hash}",
+    "DELETE /v1/private/documents/{document_hash}",
+}
 
 
 @pytest.fixture(scope="module")

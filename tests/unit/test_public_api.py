@@ -80,7 +80,8 @@ SIGNATURES = {
         "(url: str, *, genesis_file: Path | None = None, genesis: Genesis | None = None, "
         "verify: bool = True, timeout_s: float = 10.0, "
         "transport: httpx.BaseTransport | None = None, other_urls: Sequence[str] = (), "
-        "credentials: Credentials | None = None) -> None"
+        "credentials: Credentials | None = None, signer: Signer | None = None, "
+        "roots_file: Path | None = None) -> None"
     ),
     "jinqiao.client.Credentials": (
         "(certificate_file: Path, key_file: Path, roots_file: Path, account: str = , "
@@ -228,6 +229,7 @@ METHODS = {
         "query": "(self, contract: str, name: str, **arguments: Any) -> Any",
         "raw_get": "(self, path: str, **kwargs: Any) -> bytes",
         "raw_post": "(self, path: str, **kwargs: Any) -> bytes",
+        "raw_put": "(self, path: str, **kwargs: Any) -> bytes",
         "send_raw": (
             "(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, "
             "body: Mapping[str, Any] | None = None) -> httpx.Response"
@@ -427,6 +429,7 @@ METHODS = {
         "document": (
             "(self, document_hash: bytes, *, height: int | None = None) -> DocumentUse | None"
         ),
+        "epcis_events": ("(self, key: str, *, start: int = 0, per_page: int = 100) -> EpcisPage"),
         "event": "(self, event_hash: bytes, *, height: int | None = None) -> EventRecord | None",
         "epcis_events": (
             "(self, key: str, *, start: int = 0, per_page: int = 100, "
@@ -446,6 +449,11 @@ METHODS = {
         "mark_past_due": "(self, signer: Signer, root_id: int) -> TransactionResult",
         "observe": (
             "(self, signer: Signer, event: EventFields, epcs: Sequence[str]) -> TransactionResult"
+        ),
+        "private_document": "(self, document_hash: bytes) -> bytes",
+        "trace": "(self, key: str, *, limit: int = 1000) -> Trace | None",
+        "put_private_document": (
+            "(self, body: bytes, document_hash: bytes | None = None) -> bytes"
         ),
         "offer_finance": (
             "(self, holder: Signer, receivable_id: int, kind: str, funder: str, rate_ppm: "

@@ -4,19 +4,21 @@
 an ASGI middleware around the whole app, evaluates it for every request before any route runs:
 
 1. a ``public`` route (``/healthz``, ``/v1/genesis``) is served to anybody;
-2. otherwise the caller must be authenticated (``api.authentication``): no client certificate is
-   401 ``unauthenticated``, a refused one 401 ``certificate_refused``;
+2. otherwise the caller must be authenticated: by a client certificate (``api.authentication``)
+   or, without one, by an RFC 9421 request signature made with an account key
+   (``api.signatures``); neither is 401 ``unauthenticated``, a refused certificate 401
+   ``certificate_refused``, a refused signature 401 ``signature_refused``;
 3. the rule decides: 403 ``forbidden`` when it says no;
 4. every authenticated request and every refusal is recorded in the node's audit trail
    (docs/audit.md) with the identity, before the answer leaves.
 
 A contract query (``POST /v1/query/{contract}/{query_name}``) names what it reads in its body, not
 in its path: for the queries in ``QUERY_RULES`` (those whose arguments name an account, an
-institution or a credit subject) the layer reads the body (at most ``MAX_QUERY_BODY_BYTES``),
-takes the rule's parameters from the argument fields and decides as for the matching ``GET``
-route, then hands the same body on to the app. Arguments it cannot read (not a JSON object, a field
-missing or not a string, an address not hex) go on to the app, which answers 400 without running
-the query. Any other query is ``member``.
+institution, a payment, a receivable or a credit subject) the layer reads the body (at most
+``MAX_QUERY_BODY_BYTES``), takes the rule's parameters from the argument fields and decides as
+for the matching ``GET`` route, then hands the same body on to the app. Arguments it cannot read
+(not a JSON object, a field missing or not a string, an address not hex) go on to the app, which
+answers 400 without running the query. Any other query is ``member``.
 
 A route without a rule is a fault of the program: ``AccessControl`` refuses to start with one
 (``missing_rules``), and a test walks the OpenAPI document with every role. A path that matches no
@@ -39,19 +41,26 @@ from starlette.routing import BaseRoute, Match, Route
 
 from jinqiao.api.authentication import (
     CLIENT_CERTIFICATE_KEY,
+    IDENTITY_KEY,
     Authenticator,
     CertificateRefused,
     Identity,
     roots_from_genesis,
 )
 from jinqiao.api.errors import send_error
+from jinqiao.api.signatures import SignatureAuthenticator, SignatureRefused, has_signature
 from jinqiao.api.state import MAX_QUERY_BODY_BYTES
+from jinqiao.apps.payments.model import PAYMENTS, Payment, payment_key
+from jinqiao.apps.supplychain.model import SUPPLYCHAIN, document_key
 from jinqiao.apps.token import BALANCE_PREFIX, TOKEN
 from jinqiao.core.codec import decode_stored
+from jinqiao.core.crypto import Ed25519Sha256
 from jinqiao.core.errors import NodeFault
+from jinqiao.core.limits import MAX_REQUEST_BODY_BYTES
 from jinqiao.execution.identity import ACCOUNT_PREFIX, REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
 from jinqiao.node.port import NodePort
+from jinqiao.node.private_data import document_parties, receivable_parties, root_parties
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +83,27 @@ STATE = "state"
 """A raw state read: a key that names an account (a token holding, a registry account record)
 follows ``account`` for that address; any other key ``member``."""
 ROLE = "role"
+PAYMENT = "payment"
+"""A payment record (``{payment_id}``): its issuer and acquirer (from the committed state), the
+organizations with the listed roles (the clearing house and settlement agent), and the regulator;
+a payment id that is not recorded: any member (the answer is a 404 that tells nothing else)."""
+RECEIVABLE = "receivable"
+"""A supply-chain receivable record — a part (``{receivable_id}``), a root (``{root_id}``) or the
+use of a trade document (``{document_hash}``): the parties of its root receivable
+(``node.private_data.root_parties``) and the regulator; a record that does not exist: any member
+(a funder checks that an invoice backs nothing yet)."""
+DOCUMENT = "document"
+"""A private document (``{document_hash}``): the parties of the receivable it backs, as the
+committed state says (``node.private_data.document_parties``: the obligor, and the holder,
+pledgee and offered funder of each live part), and the regulator; a document the chain does not
+record: the regulator only."""
 """Organizations whose genesis roles include one of ``roles``, and the regulator."""
 REGULATOR_ROLE = "regulator"
 """The genesis role of the regulator's organization (``provision.presets``): it reads everything."""
 MAX_CACHED_IDENTITIES = 1_024
+MAX_SIGNED_BODY_BYTES = 2 * MAX_REQUEST_BODY_BYTES
+"""A signed request's body is read whole to check its ``Content-Digest``: as large as the largest
+route limit (a reconciliation upload, 32 MiB)."""
 
 
 @dataclass(frozen=True)
@@ -103,12 +129,23 @@ class Rule:
         if self.kind == ACCOUNT:
             named = " or ".join(f"`{{{parameter}}}`" for parameter in self.account_parameters)
             return f"account: the organization of {named}{extra}, regulator"
+        if self.kind == PAYMENT:
+            return f"payment: the issuer and acquirer of `{{payment_id}}`{extra}, regulator"
+        if self.kind == RECEIVABLE:
+            named = " or ".join(f"`{{{parameter}}}`" for parameter in self.parameters)
+            return f"receivable: the parties of the receivable of {named}, regulator"
+        if self.kind == DOCUMENT:
+            return (
+                "document: the parties of the receivable `{document_hash}` backs (obligor; "
+                "holder, pledgee, offered funder of a live part), regulator"
+            )
         if self.kind == QUERY:
             return "query: the rule of the query's arguments (table below); any other query member"
         if self.kind == STATE:
             return (
                 f"state: a key naming an account (token holding, registry account) as "
-                f"account{extra}, regulator; any other key member"
+                f"account{extra}, regulator; a payment as payment; a receivable, root or "
+                f"document use as receivable; any other key member"
             )
         return {
             PUBLIC: "public",
@@ -127,6 +164,11 @@ _CLEARING = ("clearing_house", "settlement_agent")
 _INSTITUTION = Rule(PARTY, ("institution",), _CLEARING)
 _CLEARING_ONLY = Rule(ROLE, roles=_CLEARING)
 _CREDIT = Rule(ROLE, roles=("credit_member",))
+_DOCUMENT = Rule(DOCUMENT)
+_PAYMENT = Rule(PAYMENT, ("payment_id",), _CLEARING)
+_RECEIVABLE = Rule(RECEIVABLE, ("receivable_id",))
+_ROOT = Rule(RECEIVABLE, ("root_id",))
+_DOCUMENT_USE = Rule(RECEIVABLE, ("document_hash",))
 
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): _PUBLIC,
@@ -151,7 +193,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/token/{asset}"): _MEMBER,
     ("POST", "/v1/query/{contract}/{query_name}"): Rule(QUERY),
     ("GET", "/v1/payments/institutions/{institution}"): _MEMBER,
-    ("GET", "/v1/payments/payments/{payment_id}"): _MEMBER,
+    ("GET", "/v1/payments/payments/{payment_id}"): _PAYMENT,
     ("GET", "/v1/payments/cycles/{cycle_id}"): _MEMBER,
     ("GET", "/v1/payments/cycles/{cycle_id}/totals"): _MEMBER,
     ("GET", "/v1/payments/cycles/{cycle_id}/positions/{institution}"): _INSTITUTION,
@@ -178,9 +220,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/supplychain/events/{event_hash}"): _MEMBER,
     ("GET", "/v1/supplychain/recalls"): _MEMBER,
     ("GET", "/v1/supplychain/company-prefixes/{prefix}"): _MEMBER,
-    ("GET", "/v1/supplychain/receivables/{receivable_id}"): _MEMBER,
-    ("GET", "/v1/supplychain/roots/{root_id}"): _MEMBER,
-    ("GET", "/v1/supplychain/documents/{document_hash}"): _MEMBER,
+    ("GET", "/v1/supplychain/receivables/{receivable_id}"): _RECEIVABLE,
+    ("GET", "/v1/supplychain/roots/{root_id}"): _ROOT,
+    ("GET", "/v1/supplychain/documents/{document_hash}"): _DOCUMENT_USE,
     ("GET", "/v1/verify"): _MEMBER,
     ("GET", "/v1/credit/subjects/{subject}"): _CREDIT,
     ("GET", "/v1/credit/subjects/{subject}/consents/{consent_id}"): _CREDIT,
@@ -192,6 +234,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/credit/policies/{organization}/{policy_id}"): Rule(PARTY, ("organization",)),
     ("GET", "/explorer"): _MEMBER,
     ("GET", "/explorer/static/{name}"): _MEMBER,
+    ("GET", "/v1/private/documents/{document_hash}"): _DOCUMENT,
+    ("PUT", "/v1/private/documents/{document_hash}"): _DOCUMENT,
+    ("DELETE", "/v1/private/documents/{document_hash}"): _OPERATOR,
 }
 
 QUERY_ROUTE = "/v1/query/{contract}/{query_name}"
@@ -208,6 +253,14 @@ QUERY_RULES: dict[tuple[str, str], Rule] = {
     ("payments", "position"): _INSTITUTION,
     ("payments", "collateral"): _INSTITUTION,
     ("payments", "flow"): Rule(PARTY, ("issuer", "acquirer"), _CLEARING),
+    # a payment by id, as its GET route; every institution's position: the clearing house's
+    ("payments", "payment"): _PAYMENT,
+    ("payments", "refund_record"): _PAYMENT,
+    ("payments", "positions"): _CLEARING_ONLY,
+    # supply-chain receivables, as their GET routes
+    ("supplychain", "receivable"): _RECEIVABLE,
+    ("supplychain", "root"): _ROOT,
+    ("supplychain", "document"): _DOCUMENT_USE,
     # credit subjects and policies, as their GET routes
     **{("credit", name): _CREDIT for name in _CREDIT_SUBJECT_QUERIES},
     ("credit", "policy"): Rule(PARTY, ("organization",)),
@@ -229,6 +282,8 @@ def query_parameters(rule: Rule, body: bytes) -> dict[str, str] | None:
     picked = {name: arguments.get(name) for name in names}
     values: dict[str, str] = {}
     for name, value in picked.items():
+        if rule.kind == RECEIVABLE and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # a receivable or root id
         if not isinstance(value, str):
             return None
         if rule.kind == ACCOUNT:
@@ -262,6 +317,10 @@ class Policy:
         roles = self.roles_by_organization.get(organization, frozenset())
         if rule.kind == OPERATOR:
             return organization == self.node_organization
+        if rule.kind == STATE:
+            return self.allows_state_key(
+                rule, identity, str(parameters.get("contract", "")), str(parameters.get("key", ""))
+            )
         if rule.roles and not roles.isdisjoint(rule.roles):
             return True
         if rule.kind == PARTY:
@@ -271,12 +330,67 @@ class Policy:
                 self.account_organization(str(parameters.get(name, ""))) == organization
                 for name in rule.account_parameters
             )
-        if rule.kind == STATE:
-            address = account_in_state_key(
-                str(parameters.get("contract", "")), str(parameters.get("key", ""))
-            )
-            return address is None or self.account_organization(address) == organization
+        if rule.kind == PAYMENT:
+            parties = self.payment_parties(str(parameters.get("payment_id", "")))
+            return parties is None or organization in parties
+        if rule.kind == RECEIVABLE:
+            parties = self.receivable_parties(rule, parameters)
+            return not parties or organization in parties
+        if rule.kind == DOCUMENT:
+            return organization in self.document_parties(str(parameters.get("document_hash", "")))
         return False
+
+    def allows_state_key(self, rule: Rule, identity: Identity, contract: str, key_hex: str) -> bool:
+        """A raw state key that names one account follows the account rule (with the ``state``
+        rule's roles: the currency issuer), one payment or receivable record that record's rule;
+        any other key is member."""
+        address = account_in_state_key(contract, key_hex)
+        if address is not None:
+            roles = self.roles_by_organization.get(identity.organization, frozenset())
+            if not roles.isdisjoint(rule.roles):
+                return True
+            return self.account_organization(address) == identity.organization
+        record = record_in_state_key(contract, key_hex)
+        if record is None:
+            return True
+        rule, parameters = record
+        return self.allows(rule, identity, parameters)
+
+    def payment_parties(self, payment_id: str) -> frozenset[str] | None:
+        """The issuer and acquirer of a recorded payment; None when there is no such payment."""
+        with self.node.reading() as reading:
+            stored = reading.get(full_key(PAYMENTS, payment_key(payment_id)))
+        if stored is None:
+            return None
+        authorization = decode_stored(stored, Payment).authorization
+        return frozenset({authorization.issuer, authorization.acquirer})
+
+    def receivable_parties(self, rule: Rule, parameters: Mapping[str, Any]) -> frozenset[str]:
+        """The parties of the receivable a ``receivable`` rule's parameter names (empty when
+        there is none, or the parameter is malformed: the route refuses it)."""
+        name = rule.parameters[0]
+        value = str(parameters.get(name, ""))
+        with self.node.reading() as reading:
+            if name == "document_hash":
+                try:
+                    return document_parties(reading.get, bytes.fromhex(value))
+                except ValueError:
+                    return frozenset()
+            if not value.isdigit() or not 0 < int(value) < 2**64:
+                return frozenset()
+            if name == "root_id":
+                return root_parties(reading.get, int(value))
+            return receivable_parties(reading.get, int(value))
+
+    def document_parties(self, document_hash_hex: str) -> frozenset[str]:
+        """The organizations entitled to a private document in the committed state (none for a
+        hash that is not hex: the route itself refuses it)."""
+        try:
+            document_hash = bytes.fromhex(document_hash_hex)
+        except ValueError:
+            return frozenset()
+        with self.node.reading() as reading:
+            return document_parties(reading.get, document_hash)
 
     def account_organization(self, address_hex: str) -> str | None:
         """The organization of the account at ``address_hex`` in the committed state, or None
@@ -285,12 +399,19 @@ class Policy:
             address = bytes.fromhex(address_hex)
         except ValueError:
             return None
+        account = self.account(address)
+        return None if account is None else account.organization
+
+    def account(self, address: bytes) -> Account | None:
+        """The account at ``address`` in the committed state, or None."""
         with self.node.reading() as reading:
             stored = reading.get(full_key(REGISTRY, account_key(address)))
-        return None if stored is None else decode_stored(stored, Account).organization
+        return None if stored is None else decode_stored(stored, Account)
 
 
 ADDRESS_BYTES = 20
+PAYMENT_PREFIX = payment_key("")
+DOCUMENT_PREFIX = document_key(b"")
 
 
 def account_in_state_key(contract: str, key_hex: str) -> str | None:
@@ -312,6 +433,30 @@ def account_in_state_key(contract: str, key_hex: str) -> str | None:
     else:
         return None
     return holder.hex() if len(holder) == ADDRESS_BYTES else None
+
+
+def record_in_state_key(contract: str, key_hex: str) -> tuple[Rule, dict[str, str]] | None:
+    """The rule and parameters of a raw state key that is one payment (``payments``
+    ``payment/<id>``) or one receivable record (``supplychain`` ``receivable/<id>``,
+    ``root/<id>``, ``document/<hash>``); None for any other key."""
+    try:
+        key = bytes.fromhex(key_hex)
+    except ValueError:
+        return None
+    if contract == PAYMENTS and key.startswith(PAYMENT_PREFIX):
+        try:
+            return _PAYMENT, {"payment_id": key[len(PAYMENT_PREFIX) :].decode()}
+        except UnicodeDecodeError:
+            return None
+    if contract != SUPPLYCHAIN:
+        return None
+    for rule, prefix in ((_RECEIVABLE, b"receivable/"), (_ROOT, b"root/")):
+        if key.startswith(prefix) and len(key) == len(prefix) + 8:
+            number = int.from_bytes(key[len(prefix) :], "big")
+            return rule, {rule.parameters[0]: str(number)}
+    if key.startswith(DOCUMENT_PREFIX) and len(key) == len(DOCUMENT_PREFIX) + 32:
+        return _DOCUMENT_USE, {"document_hash": key[len(DOCUMENT_PREFIX) :].hex()}
+    return None
 
 
 def missing_rules(routes: Iterable[BaseRoute]) -> list[tuple[str, str]]:
@@ -339,6 +484,9 @@ class AccessControl:
         self.policy = policy
         self.authenticator = authenticator
         self.identities: OrderedDict[bytes, Identity | CertificateRefused] = OrderedDict()
+        self.signatures = SignatureAuthenticator(
+            policy.account, enabled=policy.node.suite.name == Ed25519Sha256.name
+        )
 
     def match(self, scope: Any) -> tuple[str, Rule, dict[str, Any]]:
         """The route template, its rule and the path parameters of a request."""
@@ -382,18 +530,28 @@ class AccessControl:
             return
         method = str(scope["method"])
         der = scope.get(CLIENT_CERTIFICATE_KEY)
-        if der is None:
+        if der is None and has_signature(scope):
+            signed = await self.signed_identity(scope, receive, send, route)
+            if signed is None:
+                return
+            identity, receive = signed
+        elif der is None:
             await self.record("", "", method, route, 401)
-            await send_error(send, "unauthenticated", "this route needs a client certificate")
+            await send_error(
+                send,
+                "unauthenticated",
+                "this route needs a client certificate or a request signature",
+            )
             return
-        try:
-            identity = self.identify(der)
-        except CertificateRefused as refused:
-            claimed = refused.details
-            name, organization = claimed.get("identity", ""), claimed.get("organization", "")
-            await self.record(name, organization, method, route, 401)
-            await send_error(send, refused.code, refused.message)
-            return
+        else:
+            try:
+                identity = self.identify(der)
+            except CertificateRefused as refused:
+                claimed = refused.details
+                name, organization = claimed.get("identity", ""), claimed.get("organization", "")
+                await self.record(name, organization, method, route, 401)
+                await send_error(send, refused.code, refused.message)
+                return
         if rule.kind == QUERY:
             decided = await self.query_rule(parameters, receive)
             if decided is None:
@@ -415,7 +573,7 @@ class AccessControl:
             )
             return
 
-        scope["jinqiao.identity"] = identity  # for the routes that act for the caller
+        scope[IDENTITY_KEY] = identity  # for the routes that act for the caller
 
         async def recorded_send(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -424,6 +582,33 @@ class AccessControl:
             await send(message)
 
         await self.app(scope, receive, recorded_send)
+
+    async def signed_identity(
+        self, scope: Any, receive: Any, send: Any, route: str
+    ) -> tuple[Identity, Any] | None:
+        """The identity of a signed request and a ``receive`` that replays its body; None when
+        it was refused (answered and audited here)."""
+        method = str(scope["method"])
+        read = await read_body(receive, MAX_SIGNED_BODY_BYTES)
+        if read is None:
+            await self.record("", "", method, route, 413)
+            await send_error(
+                send,
+                "request_too_large",
+                f"a signed request's body is at most {MAX_SIGNED_BODY_BYTES}",
+            )
+            return None
+        body, replay = read
+        try:
+            # An account read, an Ed25519 verification and the fields' parsing: ~1 ms, off the loop.
+            identity = await run_in_threadpool(self.signatures.identify, scope, body or b"")
+        except SignatureRefused as refused:
+            account = str(refused.details.get("account", ""))
+            organization = self.policy.account_organization(account) or ""
+            await self.record(account, organization, method, route, 401)
+            await send_error(send, refused.code, refused.message, refused.details)
+            return None
+        return identity, replay
 
     async def query_rule(
         self, parameters: Mapping[str, Any], receive: Any
@@ -436,25 +621,12 @@ class AccessControl:
             return _MEMBER, {}, receive
         if rule.kind == ROLE:
             return rule, {}, receive
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return _MEMBER, {}, receive  # the client left: the app sees the disconnect
-            body += message.get("body", b"")
-            more = bool(message.get("more_body", False))
-            if len(body) > MAX_QUERY_BODY_BYTES:
-                return None
-        replayed = False
-
-        async def replay() -> Any:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
+        read = await read_body(receive, MAX_QUERY_BODY_BYTES)
+        if read is None:
+            return None
+        body, replay = read
+        if body is None:
+            return _MEMBER, {}, receive  # the client left: the app sees the disconnect
         found = query_parameters(rule, body)
         if found is None:
             return _MEMBER, {}, replay  # the app refuses the arguments (400)
@@ -474,6 +646,31 @@ class AccessControl:
                 status=status,
             )
         )
+
+
+async def read_body(receive: Any, limit_bytes: int) -> tuple[bytes | None, Any] | None:
+    """A request's whole body and a ``receive`` that hands it on to the app; None when it is
+    over ``limit_bytes``; a None body when the client left first."""
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None, receive
+        body += message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        if len(body) > limit_bytes:
+            return None
+    replayed = False
+
+    async def replay() -> Any:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, replay
 
 
 def with_access_control(

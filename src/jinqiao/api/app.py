@@ -5,8 +5,8 @@ chain, mempool or runtime: ``operations`` (``/healthz``, ``/metrics``), ``chain`
 consensus, genesis, validator changes, blocks), ``transactions`` (submit one or a batch, look one
 up), ``state`` (proven state reads, accounts, the token, contract queries), ``payments`` (proven
 payments records), ``reports`` (statements, settlement files, reconciliation, charts) and
-``events`` (Server-Sent Events); ``explorer`` serves the web page. Here: the app and its
-request-body limit.
+``events`` (Server-Sent Events), ``supplychain``, ``credit`` and ``private`` (private
+documents shared between parties' nodes); ``explorer`` serves the web page. Here: the app and its request-body limit.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from jinqiao.api import (
     explorer,
     operations,
     payments,
+    private,
     reports,
     state,
     supplychain,
@@ -111,6 +112,7 @@ def create_app(node: NodePort, capture_service: capture.CaptureService | None = 
         capture.router(node, capture_service),
         credit.router(node),
         explorer.router(),
+        private.router(node),
     ]
     for router in routers:
         app.include_router(router)

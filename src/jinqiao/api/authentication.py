@@ -35,6 +35,9 @@ from jinqiao.core.genesis import Genesis
 CLIENT_CERTIFICATE_KEY = "jinqiao.client_certificate"
 """The request scope key under which the connection's verified client certificate (DER) stands;
 absent when the client sent none."""
+IDENTITY_KEY = "jinqiao.identity"
+"""The request scope key under which ``api.access`` leaves the caller's ``Identity`` for the routes
+that act on whose behalf they are called (``api.private``)."""
 MAX_ROLES = 32
 
 

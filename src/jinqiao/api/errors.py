@@ -25,7 +25,12 @@ STATUS_BY_CODE: dict[str, int] = {
     "cross_origin_refused": 403,
     "unauthenticated": 401,
     "certificate_refused": 401,
+    "signature_refused": 401,
     "forbidden": 403,
+    "private_data_mismatch": 400,
+    "private_data_not_held": 404,
+    "private_data_erased": 410,
+    "private_data_source_mismatch": 502,
     "unsupported_media_type": 415,
     "too_many_connections": 503,
     "invalid_input": 400,
@@ -106,9 +111,11 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.hex() if isinstance(v, bytes) else v) for k, v in details.items()}
 
 
-async def send_error(send: Any, code: str, message: str) -> None:
+async def send_error(
+    send: Any, code: str, message: str, details: dict[str, Any] | None = None
+) -> None:
     """The error answer of a plain ASGI middleware, which runs outside FastAPI's handlers."""
-    body = json.dumps(error_body(code, message)).encode()
+    body = json.dumps(error_body(code, message, _jsonable(details or {}))).encode()
     await send(
         {
             "type": "http.response.start",

@@ -6,8 +6,8 @@ route runs (docs/api.md "Hosts, origins and content types"):
 - an ``Origin`` that is neither the node's own nor one of the configured CORS origins gets 403
   ``cross_origin_refused``; configured origins get CORS answers (Starlette's ``CORSMiddleware``);
 - a body is read only under the content type its route parses: JSON, plus msgpack on the
-  transaction routes, CSV on the reconciliation upload and JSON-LD or XML on the EPCIS capture;
-  otherwise 415
+  transaction routes, CSV on the reconciliation upload, JSON-LD or XML on the EPCIS capture and
+  any bytes (``application/octet-stream``) on a private document upload; otherwise 415
   ``unsupported_media_type``.
 """
 
@@ -29,6 +29,7 @@ MEDIA_TYPES_BY_PATH: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
         re.compile(r"/v1/epcis/capture"),
         frozenset({JSON, "application/ld+json", "application/xml", "text/xml"}),
     ),
+    (re.compile(r"/v1/private/documents/[^/]+"), frozenset({"application/octet-stream"})),
 )
 """Routes whose body may be something other than JSON."""
 CORS_MAX_AGE_S = 600

@@ -18,18 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 from jinqiao.api.access import with_access_control
 from jinqiao.api.app import create_app, with_body_limit
 from jinqiao.api.capture import CaptureService, JobStore
 from jinqiao.api.connections import guarded_protocol
 from jinqiao.api.exposure import with_request_guard
-from jinqiao.core.errors import InvalidInput
 from jinqiao.epcis import SchemaValidator
 from jinqiao.keys import load_key
 from jinqiao.node.config import load_config
+from jinqiao.node.private_data import organization_of_certificate
 from jinqiao.node.service import Node
 
 log = logging.getLogger(__name__)
@@ -80,9 +78,8 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
     tls: dict[str, Any] = {}
     if node.config.api_authentication:
         certificate_file = home / "tls" / "node.crt"
-        app = with_access_control(
-            app, api, node, _organization_of(certificate_file), node.config.revoked_certificates
-        )
+        organization = organization_of_certificate(certificate_file)
+        app = with_access_control(app, api, node, organization, node.config.revoked_certificates)
         tls = {
             "ssl_certfile": str(certificate_file),
             "ssl_keyfile": str(home / "tls" / "node.key"),
@@ -152,19 +149,6 @@ def _capture_service(home: Path, node: Node) -> CaptureService | None:
     store = JobStore(home / node.config.data_dir / "epcis-capture.sqlite")
     log.info("EPCIS capture signs with account %s", signer.address.hex())
     return CaptureService(node, signer, store, schema)
-
-
-def _organization_of(certificate_file: Path) -> str:
-    """The organization (``O``) of the node's own TLS certificate: the one ``operator`` routes
-    serve (``api.access``)."""
-    try:
-        certificate = x509.load_pem_x509_certificate(certificate_file.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"cannot read the node certificate {certificate_file}: {exc}") from None
-    names = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
-    if len(names) != 1:
-        raise InvalidInput(f"{certificate_file} must name exactly one organization")
-    return str(names[0].value)
 
 
 def run(home: Path, *, api_port: int | None = None) -> None:

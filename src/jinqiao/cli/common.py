@@ -52,6 +52,10 @@ class Target:
     timeout_s: float = DEFAULT_COMMIT_TIMEOUT_S
     credentials: Credentials | None = None
     """The client certificate the requests authenticate with (``--as``; docs/access.md)."""
+    request_signer: Signer | None = None
+    """Or the account key that signs every request (``--sign-as``; RFC 9421), the node's
+    certificate checked against ``roots_file``."""
+    roots_file: Path | None = None
 
     def client(self) -> Client:
         others = [node.api_url for node in self.layout.nodes] if self.layout else []
@@ -60,6 +64,8 @@ class Target:
             genesis_file=self.genesis_file,
             other_urls=others,
             credentials=self.credentials,
+            signer=self.request_signer,
+            roots_file=self.roots_file,
         )
         client.journal = self.journal().save
         client.commit_timeout_s = self.timeout_s if self.wait else 0.0
@@ -108,7 +114,11 @@ def resolve_credentials(
 
 
 def resolve_target(
-    network: Path | None, url: str | None, genesis: Path | None, identity: str | None = None
+    network: Path | None,
+    url: str | None,
+    genesis: Path | None,
+    identity: str | None = None,
+    sign_as: str | None = None,
 ) -> Target:
     layout = None
     if network is not None:
@@ -125,9 +135,26 @@ def resolve_target(
         raise InvalidInput(
             "with --url, give --genesis FILE too: proofs are verified against the genesis you trust"
         )
-    return Target(
-        url, genesis, layout, network, credentials=resolve_credentials(network, layout, identity)
-    )
+    if sign_as is None:
+        credentials = resolve_credentials(network, layout, identity)
+        return Target(url, genesis, layout, network, credentials=credentials)
+    if identity is not None:
+        raise InvalidInput("authenticate either with --as (a certificate) or with --sign-as")
+    target = Target(url, genesis, layout, network)
+    target.request_signer = target.key(sign_as)
+    target.roots_file = consortium_roots(network)
+    return target
+
+
+def consortium_roots(network: Path | None) -> Path:
+    """The consortium's organization roots that ``jinqiao init`` wrote beside every client
+    certificate: what authenticates the node when the client presents no certificate."""
+    clients = sorted((network / "clients").glob("*/roots.pem")) if network is not None else []
+    if not clients:
+        raise InvalidInput(
+            "--sign-as needs --network DIR: its clients/*/roots.pem authenticate the node"
+        )
+    return clients[0]
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -151,6 +178,15 @@ AsOption = Annotated[
         "network's first account.",
     ),
 ]
+SignAsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sign-as",
+        envvar="JINQIAO_SIGN_AS",
+        help="Authenticate by signing every request with this account's key (RFC 9421) instead "
+        "of presenting a client certificate: an account of the network or a key file.",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 SuiteOption = Annotated[
     str,
@@ -166,6 +202,7 @@ _TARGET_OPTIONS = (
     ("url", UrlOption, None),
     ("genesis", GenesisOption, None),
     ("identity", AsOption, None),
+    ("sign_as", SignAsOption, None),
 )
 
 
@@ -225,14 +262,18 @@ _SUBMIT_OPTIONS = (
 )
 
 
+def _target_of(values: dict[str, Any]) -> Target:
+    return resolve_target(
+        values["network"], values["url"], values["genesis"], values["identity"], values["sign_as"]
+    )
+
+
 def with_submit_target(command: F) -> F:
     """``with_target`` plus ``--wait/--no-wait`` and ``--timeout``, for commands that send a
     transaction (their ``Target`` carries the choice to its client)."""
 
     def build(values: dict[str, Any]) -> Target:
-        target = resolve_target(
-            values["network"], values["url"], values["genesis"], values["identity"]
-        )
+        target = _target_of(values)
         target.wait = values["wait"]
         target.timeout_s = values["timeout"]
         return target
@@ -248,7 +289,11 @@ def with_target(command: F) -> F:
         "target",
         _TARGET_OPTIONS,
         lambda values: resolve_target(
-            values["network"], values["url"], values["genesis"], values["identity"]
+            values["network"],
+            values["url"],
+            values["genesis"],
+            values["identity"],
+            values["sign_as"],
         ),
     )
 

@@ -493,6 +493,44 @@ def scf_document(
         )
 
 
+@scf_app.command("put-document")
+@scf_guarded
+@with_target
+def scf_put_document(
+    target: Target,
+    file: Annotated[Path, typer.Argument(help="The trade document (invoice, order, EPCIS XML).")],
+    event_hash: Annotated[
+        str | None,
+        typer.Option(help="For an EPCIS XML document: the hash of the event it backs (64 hex)."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Keep a trade document's body on the node, for the parties of the receivable it backs
+    (docs/access.md "Private data"); the chain must hold its hash already."""
+    given = None if event_hash is None else _document_hash(event_hash)
+    with target.client() as client:
+        digest = client.supplychain.put_private_document(file.read_bytes(), given)
+    if not _emit({"document_hash": digest.hex()}, json_output, None):
+        console.print(f"document {digest.hex()} kept on the node")
+
+
+@scf_app.command("get-document")
+@scf_guarded
+@with_target
+def scf_get_document(
+    target: Target,
+    document_hash: Annotated[str, typer.Argument(help="The document's hash (64 hex).")],
+    output: Annotated[Path, typer.Option(help="Where to write the body.")],
+) -> None:
+    """A trade document's body from the node (pulled from the other parties' nodes when it lacks
+    it), checked against its hash, written to ``--output``."""
+    digest = _document_hash(document_hash)
+    with target.client() as client:
+        body = client.supplychain.private_document(digest)
+    output.write_bytes(body)
+    console.print(f"document {digest.hex()}: {len(body)} bytes written to {output}")
+
+
 # -- receivables ----------------------------------------------------------------------------
 
 

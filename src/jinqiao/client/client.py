@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from jinqiao.client.outcome import (
     retrying,
 )
 from jinqiao.client.queries import QueryRunner
+from jinqiao.client.signing import MessageSignatureAuth
 from jinqiao.client.verified import Verified
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
@@ -158,18 +160,32 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         other_urls: Sequence[str] = (),
         credentials: Credentials | None = None,
+        signer: Signer | None = None,
+        roots_file: Path | None = None,
     ) -> None:
+        """``credentials`` authenticate with a client certificate; ``signer`` (an account key)
+        signs every request instead (RFC 9421, ``client.signing``), the node's certificate
+        checked against ``roots_file`` (the consortium roots, ``clients/<account>/roots.pem``)."""
         self.url = url.rstrip("/")
         # One TLS context for every node: the client certificate is loaded once.
-        tls: Any = True if credentials is None else credentials.ssl_context()
+        tls: Any = True
+        if credentials is not None:
+            tls = credentials.ssl_context()
+        elif roots_file is not None:
+            tls = ssl.create_default_context(cafile=str(roots_file))
         self.credentials = credentials
+        auth = MessageSignatureAuth(signer) if signer is not None else None
         self._http = httpx.Client(
-            base_url=self.url, timeout=timeout_s, transport=transport, verify=tls
+            base_url=self.url, timeout=timeout_s, transport=transport, verify=tls, auth=auth
         )
         # Failover: the other nodes of the network, tried in order when a node does not answer.
         self._nodes = [self._http] + [
             httpx.Client(
-                base_url=other.rstrip("/"), timeout=timeout_s, transport=transport, verify=tls
+                base_url=other.rstrip("/"),
+                timeout=timeout_s,
+                transport=transport,
+                verify=tls,
+                auth=auth,
             )
             for other in other_urls
             if other.rstrip("/") != self.url
@@ -310,6 +326,10 @@ class Client:
 
     def raw_post(self, path: str, **kwargs: Any) -> bytes:
         data: bytes = self._request("POST", path, raw=True, **kwargs)
+        return data
+
+    def raw_put(self, path: str, **kwargs: Any) -> bytes:
+        data: bytes = self._request("PUT", path, raw=True, **kwargs)
         return data
 
     def consensus(self) -> dict[str, Any]:

@@ -13,6 +13,8 @@ values: a node cannot call a clone genuine.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -71,6 +73,7 @@ from jinqiao.core.crypto import Signer
 from jinqiao.core.limits import MAX_PROOF_BYTES
 from jinqiao.core.proofs import StateReadProof
 from jinqiao.epcis import SchemaValidator, contract_call, parse_document
+from jinqiao.epcis.document import xml_event_hashes
 from jinqiao.epcis.query import query_document
 from jinqiao.execution.contract import contract_address
 from jinqiao.execution.identity import REGISTRY, Account, account_key
@@ -551,6 +554,32 @@ class SupplyChainClient:
         """Which root a trade document backs; ``None`` is the proven fact that it backs none."""
         path = f"/v1/supplychain/documents/{document_hash.hex()}"
         return self._read(path, document_key(document_hash), DocumentUse, height)
+
+    # -- private documents (docs/access.md "Private data") -------------------------------------
+    def put_private_document(self, body: bytes, document_hash: bytes | None = None) -> bytes:
+        """Keep a trade document's body on this node for the parties of the receivable it backs
+        (the chain must hold its hash already); returns the hash: the body's SHA-256, or
+        ``document_hash`` (an event's CBV 2.0 hash, for an EPCIS XML document)."""
+        digest = hashlib.sha256(body).digest() if document_hash is None else document_hash
+        self._client.raw_put(
+            f"/v1/private/documents/{digest.hex()}",
+            content=body,
+            headers={"content-type": "application/octet-stream"},
+        )
+        return digest
+
+    def private_document(self, document_hash: bytes) -> bytes:
+        """A trade document's body from this node (which pulls it from the other parties' nodes
+        when it lacks it), checked here too: ``ClientError`` ``private_data_mismatch`` when the
+        body is not the document of ``document_hash``."""
+        body = self._client.raw_get(f"/v1/private/documents/{document_hash.hex()}")
+        if hashlib.sha256(body).digest() != document_hash and document_hash not in (
+            xml_event_hashes(body)
+        ):
+            raise ClientError(
+                "private_data_mismatch", f"the node served another body for {document_hash.hex()}"
+            )
+        return body
 
     def epcis_events(
         self, key: str, *, start: int = 0, per_page: int = 100, height: int | None = None

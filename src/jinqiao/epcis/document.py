@@ -111,6 +111,20 @@ class SchemaValidator:
         return tuple(found)
 
 
+def xml_event_hashes(data: bytes) -> frozenset[bytes]:
+    """The CBV 2.0 hashes (32 bytes each) of the events of an EPCIS 2.0 XML document; none for
+    anything else (JSON-LD, which is read only against the schema, not every node's to hold, or
+    bytes that are not a valid document). What a private document's body is checked with when
+    the chain names it by an event's hash (docs/access.md "Private data")."""
+    if data.lstrip()[:1] != b"<":
+        return frozenset()
+    try:
+        document = parse_document(data, None)
+    except EpcisError:
+        return frozenset()
+    return frozenset(event.hash_bytes for event in document.events)
+
+
 def event_hash_bytes(event_hash: str) -> bytes:
     """The 32 bytes of a ``ni:///sha-256;…?ver=CBV2.0`` event hash."""
     match = EVENT_HASH.fullmatch(event_hash)

@@ -20,6 +20,7 @@ import msgspec
 from jinqiao.core.errors import InvalidInput
 
 MAX_CONFIG_BYTES = 1024 * 1024
+MAX_PRIVATE_DATA_SOURCES = 100
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 _ORIGIN = re.compile(r"https?://(\[[0-9a-fA-F:.]+\]|[^/\s:\[\]]+)(:[0-9]{1,5})?")
 
@@ -150,6 +151,10 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     api_cors_origins: tuple[str, ...] = ()
     """Origins (``scheme://host[:port]``) of web pages that may call the API from a browser;
     any other cross-origin request gets 403 ``cross_origin_refused``."""
+    private_data_sources: tuple[str, ...] = ()
+    """API URLs (``https://host:port``) of other members' nodes this node pulls private
+    documents from when one of its organization's callers asks for a body it does not hold
+    (docs/access.md "Private data"); asked in this order, with this node's certificate."""
 
     def check(self) -> None:
         for port_name in ("api_port", "p2p_port"):
@@ -174,6 +179,13 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             if not _ORIGIN.fullmatch(origin):
                 raise InvalidInput(
                     f"config: api_cors_origins entry {origin[:80]!r} is not scheme://host[:port]"
+                )
+        if len(self.private_data_sources) > MAX_PRIVATE_DATA_SOURCES:
+            raise InvalidInput(f"config: at most {MAX_PRIVATE_DATA_SOURCES} private_data_sources")
+        for source in self.private_data_sources:
+            if not _ORIGIN.fullmatch(source) or not source.startswith("https://"):
+                raise InvalidInput(
+                    f"config: private_data_sources entry {source[:80]!r} is not https://host[:port]"
                 )
         if len(self.peers) > 200:
             raise InvalidInput("config: at most 200 peers")

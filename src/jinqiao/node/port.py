@@ -23,6 +23,7 @@ from jinqiao.core.types import CommittedBlock, ValidatorSet
 from jinqiao.execution.contract import MethodSpec
 from jinqiao.node.admission import Admission, AdmissionRefused
 from jinqiao.node.audit import AuditRecord
+from jinqiao.node.private_data import PrivateData
 from jinqiao.node.query_proofs import ProvenQuery, RecordedReading
 from jinqiao.node.reads import Reader
 
@@ -134,3 +135,8 @@ class NodePort(Protocol):
         ...
 
     def subscribe(self) -> Stream: ...
+
+    @property
+    def private_data(self) -> PrivateData:
+        """The node's private document store and sources (``node.private_data``)."""
+        ...

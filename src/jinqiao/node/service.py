@@ -53,6 +53,7 @@ from jinqiao.node.mempool import Mempool, MempoolFull, SenderQuotaExceeded
 from jinqiao.node.metrics import NodeMetrics
 from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress, organization_roots
 from jinqiao.node.port import HeadView
+from jinqiao.node.private_data import PrivateData, organization_of_certificate
 from jinqiao.node.query_proofs import ProvenQuery, RecordedReading, prove_query
 from jinqiao.node.reads import Reader
 from jinqiao.node.safety_store import FileSafetyStorage
@@ -112,6 +113,7 @@ class Node:
         self.last_commit_time_ms = self.chain.head.time_ms
         self.driver = self._make_driver()
         self.reader = Reader(self.store, self.suite)
+        self._private_data: PrivateData | None = None
         try:
             self.audit: AuditLog = open_audit_log(home)
         except JinqiaoError:
@@ -510,12 +512,25 @@ class Node:
         self._subscribers.add(queue)
         return Subscription(self._subscribers, queue, self._lagged)
 
+    @property
+    def private_data(self) -> PrivateData:
+        """The node's private documents and the sources it pulls them from, opened on first use
+        (``node.private_data``; acting for the organization of ``<home>/tls/node.crt``)."""
+        if self._private_data is None:
+            organization = organization_of_certificate(self.home / "tls" / "node.crt")
+            self._private_data = PrivateData(
+                self.home, self.config.private_data_sources, organization
+            )
+        return self._private_data
+
     def close(self) -> None:
         for queue in self._subscribers:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
         self.store.close()
         self.audit.close()
+        if self._private_data is not None:
+            self._private_data.close()
         log.info("node %s closed at height %d", self.config.name, self.chain.head.height)
 
 

@@ -429,7 +429,6 @@ METHODS = {
         "document": (
             "(self, document_hash: bytes, *, height: int | None = None) -> DocumentUse | None"
         ),
-        "epcis_events": ("(self, key: str, *, start: int = 0, per_page: int = 100) -> EpcisPage"),
         "event": "(self, event_hash: bytes, *, height: int | None = None) -> EventRecord | None",
         "epcis_events": (
             "(self, key: str, *, start: int = 0, per_page: int = 100, "
@@ -451,7 +450,6 @@ METHODS = {
             "(self, signer: Signer, event: EventFields, epcs: Sequence[str]) -> TransactionResult"
         ),
         "private_document": "(self, document_hash: bytes) -> bytes",
-        "trace": "(self, key: str, *, limit: int = 1000) -> Trace | None",
         "put_private_document": (
             "(self, body: bytes, document_hash: bytes | None = None) -> bytes"
         ),

@@ -6,7 +6,8 @@ consensus, genesis, validator changes, blocks), ``transactions`` (submit one or 
 up), ``state`` (proven state reads, accounts, the token, contract queries), ``payments`` (proven
 payments records), ``reports`` (statements, settlement files, reconciliation, charts) and
 ``events`` (Server-Sent Events), ``supplychain``, ``credit`` and ``private`` (private
-documents shared between parties' nodes); ``explorer`` serves the web page. Here: the app and its request-body limit.
+documents shared between parties' nodes); ``explorer`` serves the web page. Here: the app and
+its request-body limit.
 """
 
 from __future__ import annotations

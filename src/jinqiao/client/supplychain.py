@@ -14,7 +14,6 @@ values: a node cannot call a clone genuine.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass

@@ -375,7 +375,7 @@ CAPTURE = error_responses(
             "epcis_too_large",
         ),
         415: ("unsupported_media_type",),
-        501: ("capture_not_configured",),
+        404: ("capture_not_configured",),
     },
 )
 

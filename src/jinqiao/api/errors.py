@@ -69,7 +69,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "malformed_uri": 400,
     "not_serialized": 400,
     "malformed_scan": 400,
-    "capture_not_configured": 501,
+    "capture_not_configured": 404,
     "epcis_malformed": 400,
     "epcis_schema_invalid": 400,
     "epcis_context_refused": 400,

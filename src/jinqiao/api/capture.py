@@ -40,6 +40,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 from fastapi import Query as QueryParam
 
+from jinqiao.api.authentication import IDENTITY_KEY
 from jinqiao.api.openapi import LOOKUP, MAX_BODY_BYTES_KEY, error_responses
 from jinqiao.apps.supplychain.model import SUPPLYCHAIN
 from jinqiao.core.codec import CanonicalStruct, decode_stored, encode
@@ -54,6 +55,7 @@ from jinqiao.epcis import (
     contract_call,
     parse_document,
 )
+from jinqiao.epcis.query import iso_time
 from jinqiao.execution.identity import REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
 from jinqiao.node.port import NodePort
@@ -61,12 +63,9 @@ from jinqiao.node.reads import NotFound
 
 log = logging.getLogger(__name__)
 
-IDENTITY_SCOPE_KEY = "jinqiao.identity"
-"""Where ``api.access`` leaves the caller's verified identity for the routes that need it."""
 VALID_FOR_BLOCKS = 100
 COMMIT_TIMEOUT_S = 30.0
 MAX_RECEIVERS = 64
-MAX_JOBS_LISTED = 100
 JSON_TYPES = ("application/ld+json", "application/json")
 XML_TYPES = ("application/xml", "text/xml")
 RUNNING, SUCCEEDED, FAILED, INTERRUPTED = "running", "succeeded", "failed", "interrupted"
@@ -95,8 +94,8 @@ class Job:
         errors = [] if self.error is None else [self.error]
         return {
             "captureID": str(self.capture_id),
-            "createdAt": _iso(self.created_ms),
-            "finishedAt": None if self.finished_ms is None else _iso(self.finished_ms),
+            "createdAt": iso_time(self.created_ms),
+            "finishedAt": None if self.finished_ms is None else iso_time(self.finished_ms),
             "running": self.state == RUNNING,
             "success": self.state == SUCCEEDED,
             "captureErrorBehaviour": "proceed",
@@ -109,10 +108,6 @@ class Job:
             "event_count": self.event_count,
             "transactions": list(self.transactions or []),
         }
-
-
-def _iso(ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
 
 
 class JobStore:
@@ -170,14 +165,6 @@ class JobStore:
                 "SELECT job FROM jobs WHERE capture_id = ?", (capture_id,)
             ).fetchone()
         return None if row is None else Job(**json.loads(row[0]))
-
-    def recent(self, organization: str, limit: int) -> list[Job]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT job FROM jobs ORDER BY capture_id DESC LIMIT ?", (limit * 4,)
-            ).fetchall()
-        jobs = [Job(**json.loads(row[0])) for row in rows]
-        return [job for job in jobs if job.organization == organization][:limit]
 
     def close(self) -> None:
         with self._lock:
@@ -432,7 +419,7 @@ def router(node: NodePort, service: CaptureService | None) -> APIRouter:
             )
         document = await request.body()
         receivers = _receivers(receiver)
-        caller = request.scope.get(IDENTITY_SCOPE_KEY)
+        caller = request.scope.get(IDENTITY_KEY)
         job, calls = await asyncio.to_thread(
             capture_service.accept, document, media_type, receivers, lot, caller
         )
@@ -447,7 +434,7 @@ def router(node: NodePort, service: CaptureService | None) -> APIRouter:
         """Where a capture stands: running, succeeded, failed (the first error) or interrupted,
         with each event's transaction hash, status and code."""
         job = configured().store.get(capture_id)
-        caller = request.scope.get(IDENTITY_SCOPE_KEY)
+        caller = request.scope.get(IDENTITY_KEY)
         if job is None or caller is None or not _may_see(node, caller, job):
             raise NotFound(f"no capture {capture_id} on this node for you")
         return job.view()

@@ -69,7 +69,7 @@ class Network:
         }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     directory = tmp_path_factory.mktemp("explorer")
     # The demo's consortium with the supply chain's organizations, as `jinqiao demo` makes it;
@@ -154,7 +154,10 @@ def _a_payment_id(node: NodeProcess) -> str:
     raise AssertionError("the payments day recorded no payment")
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: while Playwright's sync API is open the main thread has a running
+# asyncio loop, so every later test that calls asyncio.run() would fail ("cannot be called from a
+# running event loop"); the browser and its network are gone before the next package starts.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         raise RuntimeError(

@@ -21,6 +21,8 @@ SOURCE = Path(__file__).resolve().parents[2] / "src" / "jinqiao"
 
 EXPORTS = {
     "jinqiao.client": [
+        "AsyncClient",
+        "AsyncTokenClient",
         "BatchResult",
         "Client",
         "ClientError",
@@ -83,6 +85,14 @@ SIGNATURES = {
         "credentials: Credentials | None = None, signer: Signer | None = None, "
         "roots_file: Path | None = None) -> None"
     ),
+    "jinqiao.client.AsyncClient": (
+        "(url: str, *, genesis_file: Path | None = None, genesis: Genesis | None = None, "
+        "verify: bool = True, timeout_s: float = 10.0, "
+        "transport: httpx.AsyncBaseTransport | None = None, other_urls: Sequence[str] = (), "
+        "credentials: Credentials | None = None, signer: Signer | None = None, "
+        "roots_file: Path | None = None) -> None"
+    ),
+    "jinqiao.client.AsyncTokenClient": "(client: AsyncClient) -> None",
     "jinqiao.client.Credentials": (
         "(certificate_file: Path, key_file: Path, roots_file: Path, account: str = , "
         "organization: str = ) -> None"
@@ -510,6 +520,28 @@ METHODS = {
         "withdraw_offer": "(self, holder: Signer, receivable_id: int) -> TransactionResult",
     },
 }
+
+# ``AsyncClient`` awaits what ``Client`` returns, with the same signatures (docs/adr/0038).
+ASYNC_CLIENT_METHODS = (
+    "account",
+    "block",
+    "build",
+    "hash_of",
+    "lookup",
+    "read_state",
+    "read_struct",
+    "resend",
+    "send",
+    "state_read_proof",
+    "status",
+    "submit",
+    "validators_for",
+    "wait",
+)
+METHODS["AsyncClient"] = {name: METHODS["Client"][name] for name in ASYNC_CLIENT_METHODS} | {
+    "aclose": "(self) -> None"
+}
+METHODS["AsyncTokenClient"] = METHODS["TokenClient"]
 
 
 def signature(function: Callable[..., object]) -> str:

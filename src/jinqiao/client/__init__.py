@@ -19,6 +19,9 @@ A submission ends committed ok, committed rejected (``TransactionResult``), refu
 (``TransactionRefused``) or pending with its outcome unknown (``TransactionPending``: re-send the
 same bytes with ``client.resend``, never a new transaction); ``jinqiao.client.outcome`` says more.
 ``Client(url, other_urls=[...])`` fails over to the other nodes of the network.
+``AsyncClient`` (with ``client.token``, an ``AsyncTokenClient``) is the same for asyncio programs:
+the core reads, submissions with their four outcomes and the token contract, awaited
+(``jinqiao.client.asynchronous``; both run the protocol of ``jinqiao.client.core``).
 
 ``client.token`` (a ``TokenClient``), ``client.payments`` (a ``PaymentsClient``) and
 ``client.supplychain`` (a ``SupplyChainClient``) are the typed calls of those contracts;
@@ -28,6 +31,7 @@ names in ``__all__`` and their signatures are the public API, pinned
 by ``tests/unit/test_public_api.py``; ``jinqiao.client.client`` and the other submodules are not.
 """
 
+from jinqiao.client.asynchronous import AsyncClient
 from jinqiao.client.client import (
     BatchResult,
     Client,
@@ -46,9 +50,11 @@ from jinqiao.client.outcome import (
 )
 from jinqiao.client.payments import PaymentsClient
 from jinqiao.client.supplychain import ItemCustody, ItemVerification, SupplyChainClient
-from jinqiao.client.token import TokenClient
+from jinqiao.client.token import AsyncTokenClient, TokenClient
 
 __all__ = [
+    "AsyncClient",
+    "AsyncTokenClient",
     "BatchResult",
     "Client",
     "ClientError",

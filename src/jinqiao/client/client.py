@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
-import ssl
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,13 +11,15 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from jinqiao.client import core
+from jinqiao.client.core import DEFAULT_VALID_FOR_BLOCKS
+from jinqiao.client.core import ProvenValue as ProvenValue  # re-exported: the SDK's types
+from jinqiao.client.core import TransactionResult as TransactionResult
+from jinqiao.client.core import error_of as error_of
 from jinqiao.client.credentials import Credentials
 from jinqiao.client.outcome import (
     ClientError,
-    NodesUnreachable,
     PendingTransaction,
-    TransactionPending,
-    TransactionRefused,
     retrying,
 )
 from jinqiao.client.queries import QueryRunner
@@ -29,71 +28,43 @@ from jinqiao.client.verified import Verified
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput
-from jinqiao.core.genesis import Genesis, genesis_hash, load_genesis
+from jinqiao.core.genesis import Genesis, load_genesis
 from jinqiao.core.hashing import (
     header_hash,
     transaction_hash,
-    transaction_signing_bytes,
-    validator_set_hash,
 )
 from jinqiao.core.limits import (
-    MAX_PROOF_BYTES,
     MAX_RECEIPT_BYTES,
     MAX_STATE_READS_PROOF_BYTES,
     MAX_TRANSACTION_BYTES,
 )
-from jinqiao.core.proofs import ReceiptProof, StateReadProof, StateReadsProof, TransactionProof
+from jinqiao.core.proofs import StateReadProof, StateReadsProof, TransactionProof
 from jinqiao.core.types import (
     BlockHeader,
     CommitCertificate,
     Event,
     Receipt,
     SignedTransaction,
-    TransactionBody,
     ValidatorSet,
 )
-from jinqiao.execution.identity import REGISTRY, Account, account_key
-from jinqiao.execution.state import full_key
+from jinqiao.execution.identity import Account
 from jinqiao.verify import (
     VerificationError,
     verify_block_leaves,
     verify_header,
-    verify_receipt_inclusion,
-    verify_state_read,
     verify_state_reads,
-    verify_transaction_inclusion,
 )
 
 T = TypeVar("T")
 
-DEFAULT_VALID_FOR_BLOCKS = 100
-HEIGHT_HINT_MAX_AGE_S = 1.0
-MAX_VALIDATOR_CHANGE_PAGES = 100
 MAX_VALIDATOR_CHANGES_PER_PAGE = 100
-VALIDATORS_FULL_KEY = b"governance/validators"
 MEMBER_LIFECYCLE = b"contracts"
 """The lifecycle of members' contracts (``jinqiao.contracts.lifecycle``, named here so that
 the review and the sandbox load only when a member contract is queried)."""
 MEMBER_DEPLOYED_PREFIX = MEMBER_LIFECYCLE + b"/deployed/"
-
-
-@dataclass(frozen=True)
-class TransactionResult:
-    """A committed transaction: its receipt, where it is, and whether proofs were checked."""
-
-    transaction_hash: str
-    height: int
-    index: int
-    receipt: Receipt
-    verified: bool
-
-    @property
-    def ok(self) -> bool:
-        return self.receipt.status == 0
-
-    @property
-    def code(self) -> str:
-        return self.receipt.code
+_decode_hex = core.decode_hex
+_validator_change_proof = core.validator_change_proof
+_block_path = core.block_path
 
 
 @dataclass(frozen=True)
@@ -101,19 +72,6 @@ class BatchResult:
     accepted: int
     refused: int
     results: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ProvenValue:
-    """A state value (``None``: proven absent) after block ``height``, whose block time
-    ``time_ms`` says how old the answer is."""
-
-    key: bytes
-    value: bytes | None
-    height: int
-    state_root: bytes
-    verified: bool
-    time_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -166,30 +124,20 @@ class Client:
         """``credentials`` authenticate with a client certificate; ``signer`` (an account key)
         signs every request instead (RFC 9421, ``client.signing``), the node's certificate
         checked against ``roots_file`` (the consortium roots, ``clients/<account>/roots.pem``)."""
-        self.url = url.rstrip("/")
-        # One TLS context for every node: the client certificate is loaded once.
-        tls: Any = True
-        if credentials is not None:
-            tls = credentials.ssl_context()
-        elif roots_file is not None:
-            tls = ssl.create_default_context(cafile=str(roots_file))
+        urls = core.node_urls(url, other_urls)
+        self.url = urls[0]
+        tls = core.tls_settings(credentials, roots_file)
         self.credentials = credentials
         auth = MessageSignatureAuth(signer) if signer is not None else None
-        self._http = httpx.Client(
-            base_url=self.url, timeout=timeout_s, transport=transport, verify=tls, auth=auth
-        )
         # Failover: the other nodes of the network, tried in order when a node does not answer.
-        self._nodes = [self._http] + [
+        nodes = [
             httpx.Client(
-                base_url=other.rstrip("/"),
-                timeout=timeout_s,
-                transport=transport,
-                verify=tls,
-                auth=auth,
+                base_url=node_url, timeout=timeout_s, transport=transport, verify=tls, auth=auth
             )
-            for other in other_urls
-            if other.rstrip("/") != self.url
+            for node_url in urls
         ]
+        self._http = nodes[0]
+        self._failover = core.Failover(nodes, core.url_of)
         if genesis is None and genesis_file is not None:
             genesis = load_genesis(genesis_file.read_bytes())
         if genesis is None:
@@ -197,11 +145,7 @@ class Client:
             genesis = load_genesis(self._request("GET", "/v1/genesis", raw=True))
         self.genesis = genesis
         self.suite = genesis.suite
-        self.verify = verify
-        self._height_hint = 0
-        self._height_hint_at = 0.0
-        # (first height it certifies, validator set), oldest first; genesis's from height 1.
-        self._validator_history: list[tuple[int, ValidatorSet]] = [(1, genesis.validator_set())]
+        self._session = core.Session(genesis, verify)
         self._queries: QueryRunner | None = None  # built on first use: it loads the contracts
         from jinqiao.client.contracts import ContractsClient
         from jinqiao.client.credit import CreditClient
@@ -216,7 +160,7 @@ class Client:
         self.contracts = ContractsClient(self)
 
     def close(self) -> None:
-        for node in self._nodes:
+        for node in self._failover.nodes:
             node.close()
 
     def __enter__(self) -> Client:
@@ -226,43 +170,46 @@ class Client:
         self.close()
 
     # -- plumbing --------------------------------------------------------------------------
+    def _run(self, flow: core.Flow[T]) -> T:
+        return core.run(flow, self._send)
+
+    def _send(self, request: core.Request) -> Any:
+        arguments = request.arguments()
+        response = retrying(
+            lambda: self._send_to_any_node(request.method, request.path, **arguments)
+        )
+        return core.answer_of(request, response)
+
     def _request(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:
-        response = retrying(lambda: self._send_to_any_node(method, path, **kwargs))
-        if response.status_code >= 400:
-            raise error_of(response)
-        if raw:
-            return response.content
-        try:
-            return response.json()
-        except json.JSONDecodeError:
-            raise ClientError("bad_response", f"{path} did not answer JSON") from None
+        timeout = kwargs.pop("timeout", None)
+        return self._run(
+            core.call(core.Request(method, path, raw=raw, timeout_s=timeout, **kwargs))
+        )
 
     def _send_to_any_node(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """The first answer of the nodes, tried in order from the last one that answered (which
         moves to the front); ``NodesUnreachable`` naming each when none answers."""
-        failures: list[tuple[str, str]] = []
-        maybe_sent = False
-        for node in list(self._nodes):
+        for node in self._failover.round():
             try:
                 response = node.request(method, path, **kwargs)
             except httpx.TransportError as exc:
-                failures.append((str(node.base_url).rstrip("/"), str(exc) or type(exc).__name__))
-                # A refused or timed-out connection never carried the request; anything later may.
-                maybe_sent |= not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                self._failover.failed(node, exc)
                 continue
-            if node is not self._nodes[0]:
-                self._nodes.remove(node)
-                self._nodes.insert(0, node)
+            self._failover.answered(node)
             return response
-        raise NodesUnreachable(failures, maybe_sent=maybe_sent)
+        raise self._failover.unreachable()
+
+    @property
+    def verify(self) -> bool:
+        """Whether answers' proofs are checked (on by default)."""
+        return self._session.verify
+
+    @verify.setter
+    def verify(self, value: bool) -> None:
+        self._session.verify = value
 
     def status(self) -> dict[str, Any]:
-        status: dict[str, Any] = self._request("GET", "/v1/status")
-        if status.get("genesis_hash") != genesis_hash(self.genesis).hex():
-            raise ClientError("wrong_network", "the node runs a different genesis than this client")
-        self._height_hint = int(status["height"])
-        self._height_hint_at = time.monotonic()
-        return status
+        return self._run(core.status(self._session))
 
     def send_raw(
         self,
@@ -350,48 +297,30 @@ class Client:
         height: int | None = None,
     ) -> SignedTransaction:
         """A signed transaction valid from now until ``valid_for_blocks`` blocks ahead."""
-        if height is None:
-            fresh = time.monotonic() - self._height_hint_at < HEIGHT_HINT_MAX_AGE_S
-            height = self._height_hint if fresh else int(self.status()["height"])
-        body = TransactionBody(
-            chain_id=self.genesis.chain_id,
-            sender=signer.address,
-            public_key=signer.public_key,
-            nonce=secrets.randbits(63) if nonce is None else nonce,
-            valid_until=height + valid_for_blocks,
-            contract=contract,
-            method=method,
-            args=encode(args),
+        return self._run(
+            core.build(
+                self._session,
+                signer,
+                contract,
+                method,
+                args,
+                valid_for_blocks=valid_for_blocks,
+                nonce=nonce,
+                height=height,
+            )
         )
-        return SignedTransaction(body, signer.sign(transaction_signing_bytes(body)))
 
     def hash_of(self, transaction: SignedTransaction) -> str:
-        return transaction_hash(self.suite, transaction.body).hex()
+        return self._session.hash_of(transaction)
 
     def submit(self, transaction: SignedTransaction) -> str:
         """Send one transaction; returns its hash (hex) once a node admitted it. Raises
         ``TransactionRefused`` when the node refuses it, ``TransactionPending`` when the request
         left but no answer came back, ``NodesUnreachable`` when no node took the request."""
-        raw = encode(transaction)
-        if len(raw) > MAX_TRANSACTION_BYTES:
-            raise InvalidInput(f"transaction is {len(raw)} bytes, over {MAX_TRANSACTION_BYTES}")
-        identity = self.hash_of(transaction)
+        identity, raw = core.encoded(self._session, transaction)
         if self.journal is not None:
             self.journal(identity, raw)
-        return self._submit_bytes(identity, raw)
-
-    def _submit_bytes(self, identity: str, raw: bytes) -> str:
-        try:
-            answer = self._request("POST", "/v1/transactions", json={"transaction": raw.hex()})
-        except NodesUnreachable as error:
-            if error.maybe_sent:
-                raise TransactionPending(identity, error.message, admitted=False) from None
-            raise
-        except ClientError as error:
-            raise TransactionRefused(identity, error) from None
-        if str(answer.get("hash")) != identity:
-            raise ClientError("bad_response", "the node admitted another transaction hash")
-        return identity
+        return self._run(core.submit_bytes(identity, raw))
 
     def resend(
         self, transaction: SignedTransaction, *, timeout_s: float | None = None
@@ -399,31 +328,12 @@ class Client:
         """Complete a transaction whose outcome is unknown by sending **the same bytes** again:
         if a node already committed it, its result; if one holds it, wait; otherwise submit and
         wait. Replay protection makes it commit at most once."""
-        identity = self.hash_of(transaction)
-        found = self.lookup(identity)
-        if isinstance(found, TransactionResult):
-            return found
-        if found is None:
-            try:
-                self._submit_bytes(identity, encode(transaction))
-            except TransactionRefused as refused:
-                # Committed meanwhile, or on a node ahead of the one asked: fetch its result.
-                if refused.code != "duplicate_transaction":
-                    raise
-        return self.wait(identity, timeout_s=self._commit_timeout(timeout_s))
+        return self._run(core.resend(self._session, transaction, self._commit_timeout(timeout_s)))
 
     def lookup(self, transaction_hash_: str) -> TransactionResult | PendingTransaction | None:
         """Where a transaction is now: committed (proofs verified), pending in a node's mempool,
         or ``None`` when the node knows nothing of it."""
-        try:
-            answer = self._request("GET", f"/v1/transactions/{transaction_hash_}")
-        except ClientError as error:
-            if error.code == "not_found":
-                return None
-            raise
-        if answer.get("status") == "committed":
-            return self._transaction_result(transaction_hash_, answer)
-        return PendingTransaction(transaction_hash_)
+        return self._run(core.lookup(self._session, transaction_hash_))
 
     def _commit_timeout(self, timeout_s: float | None) -> float:
         return self.commit_timeout_s if timeout_s is None else timeout_s
@@ -443,76 +353,13 @@ class Client:
         """Wait until the transaction is committed; verify its inclusion and receipt proofs.
         Raises ``TransactionPending`` when it is not committed within ``timeout_s``, or when the
         nodes stop answering or no longer know it (it may still commit)."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            remaining_ms = int((deadline - time.monotonic()) * 1000)
-            if remaining_ms <= 0:
-                raise TransactionPending(
-                    transaction_hash_, f"not committed in {timeout_s:g} s", admitted=True
-                )
-            try:
-                answer = self._request(
-                    "GET",
-                    f"/v1/transactions/{transaction_hash_}",
-                    params={"wait_ms": min(remaining_ms, 10_000)},
-                    timeout=min(remaining_ms, 10_000) / 1000 + 10,
-                )
-            except NodesUnreachable as error:
-                raise TransactionPending(transaction_hash_, error.message, admitted=False) from None
-            except ClientError as error:
-                if error.code != "not_found":
-                    raise
-                raise TransactionPending(
-                    transaction_hash_,
-                    "the node neither holds nor committed it (a restarted node forgets its "
-                    "mempool): re-send the same bytes",
-                    admitted=False,
-                ) from None
-            if answer.get("status") == "committed":
-                return self._transaction_result(transaction_hash_, answer)
+        return self._run(core.wait(self._session, transaction_hash_, timeout_s))
 
     def _transaction_result(self, identity: str, answer: dict[str, Any]) -> TransactionResult:
-        transaction_proof = _decode_hex(answer.get("transaction_proof"), TransactionProof)
-        receipt_proof = _decode_hex(answer.get("receipt_proof"), ReceiptProof)
-        receipt = decode(receipt_proof.receipt, Receipt, max_bytes=MAX_RECEIPT_BYTES)
-        if receipt.transaction_hash.hex() != identity:
-            raise ClientError("bad_response", "the receipt is for another transaction")
-        transaction = decode(
-            transaction_proof.transaction, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES
-        )
-        if self.hash_of(transaction) != identity:
-            raise ClientError("bad_response", "the proven transaction is another transaction")
-        if transaction_proof.header != receipt_proof.header or (
-            transaction_proof.proof.leaf_index != receipt_proof.proof.leaf_index
-        ):
-            raise ClientError("bad_response", "the transaction and receipt proofs disagree")
-        if self.verify:
-            verify_transaction_inclusion(
-                self.genesis,
-                transaction_proof.header,
-                transaction_proof.certificate,
-                transaction_proof.transaction,
-                transaction_proof.proof,
-                validators=self.validators_for(transaction_proof.header),
-            )
-            verify_receipt_inclusion(
-                self.genesis,
-                receipt_proof.header,
-                receipt_proof.certificate,
-                receipt_proof.receipt,
-                receipt_proof.proof,
-                validators=self.validators_for(receipt_proof.header),
-            )
-        # Where the transaction is comes from the proof, not from the unproven JSON around it.
-        height = transaction_proof.header.height
-        index = transaction_proof.proof.leaf_index
-        self._note_height(height)
-        return TransactionResult(identity, height, index, receipt, self.verify)
+        return self._run(core.transaction_result(self._session, identity, answer))
 
     def _note_height(self, height: int) -> None:
-        if height >= self._height_hint:
-            self._height_hint = height
-            self._height_hint_at = time.monotonic()
+        self._session.note_height(height)
 
     def send(
         self,
@@ -525,8 +372,9 @@ class Client:
     ) -> TransactionResult:
         """Build, sign, submit and wait (``timeout_s``, default ``commit_timeout_s``): the one
         call most code needs. See ``jinqiao.client.outcome`` for the four outcomes."""
-        identity = self.submit(self.build(signer, contract, method, args))
-        return self.wait(identity, timeout_s=self._commit_timeout(timeout_s))
+        transaction = core.build(self._session, signer, contract, method, args)
+        timeout = self._commit_timeout(timeout_s)
+        return self._run(core.send(self._session, transaction, timeout, self.journal))
 
     # -- following the validator set -------------------------------------------------------
     def validators_for(self, header: BlockHeader) -> ValidatorSet:
@@ -534,24 +382,7 @@ class Client:
         reached by walking the chain's validator-set changes, each proven against a header the
         previous set certified (``GET /v1/validators/changes``). Raises ``VerificationError``
         when no proven chain of changes leads to the header's ``validators_hash``."""
-        wanted = header.validators_hash
-        for first_height, validators in reversed(self._validator_history):
-            if first_height <= header.height:
-                if validator_set_hash(self.suite, validators) == wanted:
-                    return validators
-                break
-        if header.height >= self._validator_history[-1][0]:
-            self._follow_validator_changes(wanted)
-            first_height, validators = self._validator_history[-1]
-            if (
-                first_height <= header.height
-                and validator_set_hash(self.suite, validators) == wanted
-            ):
-                return validators
-        raise VerificationError(
-            f"no proven validator set of this chain has hash {wanted.hex()} at height "
-            f"{header.height}"
-        )
+        return self._run(core.validators_for(self._session, header))
 
     def proven_validator_changes(self, from_height: int = 1) -> list[tuple[int, ValidatorSet]]:
         """The validator-set changes from ``from_height`` on as ``GET /v1/validators/changes``
@@ -576,41 +407,7 @@ class Client:
         return proven
 
     def _proven_change(self, proof: StateReadProof, validators: ValidatorSet) -> ValidatorSet:
-        """The new validator set a change's proof proves under ``validators`` (the set in force
-        at its header), which must be that header's next set."""
-        if proof.value is None:
-            raise ClientError("bad_response", "a validator change proves no set")
-        verify_state_read(
-            self.genesis,
-            proof.header,
-            proof.certificate,
-            proof.key,
-            proof.value,
-            proof.proof,
-            validators=validators,
-        )
-        changed = decode(proof.value, ValidatorSet, max_bytes=MAX_PROOF_BYTES)
-        if validator_set_hash(self.suite, changed) != proof.header.next_validators_hash:
-            raise VerificationError("a proven validator set is not the header's next set")
-        return changed
-
-    def _follow_validator_changes(self, wanted: bytes) -> None:
-        for _ in range(MAX_VALIDATOR_CHANGE_PAGES):
-            first_height = self._validator_history[-1][0]
-            answer = self._request(
-                "GET", "/v1/validators/changes", params={"from_height": max(1, first_height)}
-            )
-            changes = answer.get("changes", [])
-            if not changes:
-                return
-            for change in changes:
-                proof = _validator_change_proof(change)
-                if proof.header.height + 1 <= self._validator_history[-1][0]:
-                    continue  # already followed
-                changed = self._proven_change(proof, self._validator_history[-1][1])
-                self._validator_history.append((proof.header.height + 1, changed))
-                if validator_set_hash(self.suite, changed) == wanted:
-                    return
+        return core.proven_change(self._session, proof, validators)
 
     # -- reads -----------------------------------------------------------------------------
     def read_state(
@@ -623,8 +420,7 @@ class Client:
     ) -> ProvenValue:
         """A state value with its proof, verified against the genesis validators. With
         ``min_height`` the answer must be read at that height or later (docs/proofs.md §9.1)."""
-        proof = self.state_read_proof(contract, key, height=height, min_height=min_height)
-        return self._proven_value(proof, contract.encode() + b"/" + key, height, min_height)
+        return self._run(core.read_state(self._session, contract, key, height, min_height))
 
     def state_read_proof(
         self,
@@ -637,9 +433,7 @@ class Client:
         """The node's ``StateReadProof`` of a state key as served, unchecked: for a caller that
         hands the proof on (a relayer, to another chain's client, which checks it); use
         ``read_state`` to check it here."""
-        params = _height_params(height, min_height)
-        answer = self._request("GET", f"/v1/state/{contract}/{key.hex()}", params=params)
-        return _decode_hex(answer.get("proof"), StateReadProof)
+        return self._run(core.state_read_proof(contract, key, height, min_height))
 
     def _proven_value(
         self,
@@ -648,38 +442,7 @@ class Client:
         height: int | None,
         min_height: int | None,
     ) -> ProvenValue:
-        """Check a served ``StateReadProof``: the key asked about, the height asked for (or at
-        least ``min_height``), the certificate and the state proof."""
-        key = expected_key.split(b"/", 1)[1]
-        if proof.key != expected_key:
-            raise ClientError("bad_response", "the proof is for another key")
-        if height is not None and proof.header.height != height:
-            raise ClientError("bad_response", f"asked for height {height}, got a proof at another")
-        if min_height is not None and proof.header.height < min_height:
-            raise VerificationError(
-                f"asked for height {min_height} or later, the proof is at {proof.header.height}",
-                min_height=min_height,
-                height=proof.header.height,
-            )
-        if self.verify:
-            verify_state_read(
-                self.genesis,
-                proof.header,
-                proof.certificate,
-                proof.key,
-                proof.value,
-                proof.proof,
-                validators=self.validators_for(proof.header),
-            )
-        self._note_height(proof.header.height)
-        return ProvenValue(
-            key,
-            proof.value,
-            proof.header.height,
-            proof.header.state_root,
-            self.verify,
-            proof.header.time_ms,
-        )
+        return self._run(core.proven_value(self._session, proof, expected_key, height, min_height))
 
     def read_struct(
         self,
@@ -690,10 +453,7 @@ class Client:
         height: int | None = None,
         min_height: int | None = None,
     ) -> T | None:
-        proven = self.read_state(contract, key, height=height, min_height=min_height)
-        if proven.value is None:
-            return None
-        return decode(proven.value, kind, max_bytes=MAX_PROOF_BYTES)
+        return self._run(core.read_struct(self._session, contract, key, kind, height, min_height))
 
     def read_record(
         self,
@@ -710,14 +470,9 @@ class Client:
         ``None``. ``full_key`` is the state
         key the route reads (docs/proofs.md §6); a 404 without a proof of it raises
         ``ClientError``. ``params``: the route's other query parameters."""
-        answer, _ = self.answer_or_absence(
-            path, {**(params or {}), **_height_params(height, min_height)}
+        return self._run(
+            core.read_record(self._session, path, full_key, height, min_height, params)
         )
-        proof_hex = answer.get("proof")
-        if not isinstance(proof_hex, str):
-            raise ClientError("bad_response", f"{path} answered without a proof")
-        proof = _decode_hex(proof_hex, StateReadProof)
-        return self._proven_value(proof, full_key, height, min_height)
 
     def answer_or_absence(
         self, path: str, params: Mapping[str, Any] | None = None
@@ -725,30 +480,14 @@ class Client:
         """A proven route's JSON answer and ``False``; or, when it answers ``404 not_found``
         with a proof in its details (a proven absence, docs/proofs.md §9.2), those details and
         ``True``. Any other error raises ``ClientError``; the caller checks the proofs."""
-        try:
-            answer = self._request("GET", path, params=dict(params or {}))
-        except ClientError as error:
-            if error.code == "not_found" and isinstance(error.details.get("proof"), str):
-                return dict(error.details), True
-            raise
-        if not isinstance(answer, dict):
-            raise ClientError("bad_response", f"{path} did not answer a JSON object")
-        return answer, False
+        return self._run(core.answer_or_absence(path, params))
 
     def account(
         self, address: bytes, *, height: int | None = None, min_height: int | None = None
     ) -> Account | None:
         """The registry's account record (``GET /v1/accounts/{address}``), or ``None`` when
         the account is proven absent."""
-        proven = self.read_record(
-            f"/v1/accounts/{address.hex()}",
-            full_key(REGISTRY, account_key(address)),
-            height=height,
-            min_height=min_height,
-        )
-        if proven.value is None:
-            return None
-        return decode(proven.value, Account, max_bytes=MAX_PROOF_BYTES)
+        return self._run(core.account(self._session, address, height, min_height))
 
     def query(self, contract: str, name: str, **arguments: Any) -> Any:
         """An unproven read-only contract query against the head."""
@@ -810,23 +549,7 @@ class Client:
         """A block's JSON view (the head, the block at ``height`` or the one whose header hash is
         ``block_hash``); its header is checked against its commit certificate (the transaction
         list in the view is informational: prove a transaction with ``wait``)."""
-        path = _block_path(height, block_hash)
-        answer: dict[str, Any] = self._request(
-            "GET", path, params={"transactions": str(transactions).lower()}
-        )
-        header = _decode_hex(answer.get("header_bytes"), BlockHeader)
-        certificate = _decode_hex(answer.get("certificate_bytes"), CommitCertificate)
-        hashed = header_hash(self.suite, header)
-        if (
-            hashed.hex() != _block_hash_shown(answer)
-            or (height is not None and header.height != height)
-            or (block_hash is not None and hashed != block_hash)
-        ):
-            raise ClientError("bad_response", "the block's header bytes do not match its view")
-        if self.verify:
-            verify_header(self.genesis, header, certificate, validators=self.validators_for(header))
-        answer["verified"] = self.verify
-        return answer
+        return self._run(core.block(self._session, height, transactions, block_hash))
 
     def proven_block(
         self,
@@ -987,28 +710,6 @@ class Client:
                     yield json.loads(line[6:])
 
 
-def error_of(response: httpx.Response) -> ClientError:
-    """The ``ClientError`` an error answer (status 400 or more) stands for: the node's code,
-    message and details, or ``http_error`` for a body that is not the API's error JSON."""
-    try:
-        body = response.json()
-        return ClientError(
-            body.get("code", "http_error"),
-            body.get("message", response.text[:300]),
-            response.status_code,
-            **(body.get("details") or {}),
-        )
-    except (json.JSONDecodeError, AttributeError, TypeError):
-        return ClientError("http_error", response.text[:300], response.status_code)
-
-
-def _height_params(height: int | None, min_height: int | None) -> dict[str, int]:
-    params = {} if height is None else {"height": height}
-    if min_height is not None:
-        params["min_height"] = min_height
-    return params
-
-
 def _hex_list(values: Any, max_bytes: int) -> list[bytes]:
     """A list of hex byte strings from an answer, each at most ``max_bytes``."""
     if not isinstance(values, list):
@@ -1022,37 +723,3 @@ def _hex_list(values: Any, max_bytes: int) -> list[bytes]:
         except ValueError:
             raise ClientError("bad_response", "a block leaf is not hex") from None
     return leaves
-
-
-def _validator_change_proof(change: Any) -> StateReadProof:
-    """The proof of one listed validator change: of the validator set, at the height named."""
-    proof = _decode_hex(change.get("proof") if isinstance(change, dict) else None, StateReadProof)
-    if change.get("height", proof.header.height) != proof.header.height:
-        raise ClientError("bad_response", "a validator change names another height")
-    if proof.key != VALIDATORS_FULL_KEY or proof.value is None:
-        raise ClientError("bad_response", "a validator change proves another key")
-    return proof
-
-
-def _block_path(height: int | None, block_hash: bytes | None) -> str:
-    if block_hash is not None:
-        return f"/v1/blocks/by-hash/{block_hash.hex()}"
-    return "/v1/blocks/latest" if height is None else f"/v1/blocks/{height}"
-
-
-def _block_hash_shown(answer: Mapping[str, Any]) -> Any:
-    header = answer.get("header")
-    return header.get("hash") if isinstance(header, dict) else None
-
-
-def _decode_hex(value: Any, kind: type[T], max_bytes: int = MAX_PROOF_BYTES) -> T:
-    if not isinstance(value, str):
-        raise ClientError("bad_response", f"the answer lacks its {kind.__name__}")
-    if len(value) > 2 * max_bytes:
-        raise ClientError("bad_response", f"{kind.__name__} is too large")
-    try:
-        return decode(bytes.fromhex(value), kind, max_bytes=max_bytes)
-    except (ValueError, InvalidInput) as exc:
-        raise ClientError(
-            "bad_response", f"the node sent a malformed {kind.__name__}: {exc}"
-        ) from None

@@ -24,9 +24,10 @@ idempotent: reads, and submissions of the same signed bytes.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -43,6 +44,7 @@ __all__ = [
     "TransactionPending",
     "TransactionRefused",
     "retrying",
+    "retrying_async",
 ]
 
 MAX_REQUEST_ATTEMPTS = 4
@@ -128,6 +130,22 @@ def _wait(state: tenacity.RetryCallState) -> float:
     return min(growing, UNREACHABLE_WAIT_MAX_S)
 
 
+def _policy() -> dict[str, Any]:
+    """tenacity's settings shared by ``retrying`` and ``retrying_async``."""
+    return {
+        "stop": tenacity.stop_after_attempt(MAX_REQUEST_ATTEMPTS),
+        "wait": _wait,
+        "retry": tenacity.retry_if_exception_type((_Saturated, NodesUnreachable)),
+        "reraise": True,
+    }
+
+
+def _answered(response: httpx.Response) -> httpx.Response:
+    if response.status_code in SATURATED_STATUSES:
+        raise _Saturated(response)
+    return response
+
+
 def retrying(
     attempt: Callable[[], httpx.Response],
     *,
@@ -136,21 +154,25 @@ def retrying(
     """``attempt()`` until it gives an answer that is not 429/503, at most
     ``MAX_REQUEST_ATTEMPTS`` times; the last 429/503 answer is returned as it is, and
     ``NodesUnreachable`` from the last attempt is raised."""
-
-    def once() -> httpx.Response:
-        response = attempt()
-        if response.status_code in SATURATED_STATUSES:
-            raise _Saturated(response)
-        return response
-
-    retryer = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(MAX_REQUEST_ATTEMPTS),
-        wait=_wait,
-        retry=tenacity.retry_if_exception_type((_Saturated, NodesUnreachable)),
-        reraise=True,
-        sleep=time.sleep if sleep is None else sleep,
-    )
+    retryer = tenacity.Retrying(sleep=time.sleep if sleep is None else sleep, **_policy())
     try:
-        return retryer(once)
+        return retryer(lambda: _answered(attempt()))
+    except _Saturated as saturated:
+        return saturated.response
+
+
+async def retrying_async(
+    attempt: Callable[[], Awaitable[httpx.Response]],
+    *,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+) -> httpx.Response:
+    """``retrying`` for an asynchronous ``attempt``: the same policy, waits on the event loop."""
+
+    async def once() -> httpx.Response:
+        return _answered(await attempt())
+
+    retryer = tenacity.AsyncRetrying(sleep=asyncio.sleep if sleep is None else sleep, **_policy())
+    try:
+        return await retryer(once)
     except _Saturated as saturated:
         return saturated.response

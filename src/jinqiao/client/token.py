@@ -24,6 +24,7 @@ from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
 
 if TYPE_CHECKING:
+    from jinqiao.client.asynchronous import AsyncClient
     from jinqiao.client.client import Client, TransactionResult
 
 MAX_VALUE_BYTES = 4096
@@ -100,12 +101,92 @@ class TokenClient:
 
     def supply(self, asset: str, *, height: int | None = None) -> int:
         proven = self._client.read_state(TOKEN, supply_key(asset), height=height)
-        if proven.value is None:
-            return 0
-        return decode(proven.value, int, max_bytes=MAX_VALUE_BYTES)
+        return supply_of(proven.value)
 
     def asset(self, asset: str) -> Asset | None:
         return self._client.read_struct(TOKEN, asset_key(asset), Asset)
 
 
-__all__ = ["TokenClient"]
+class AsyncTokenClient:
+    """``TokenClient`` for ``AsyncClient``: the same calls, awaited."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def mint(
+        self, issuer: Signer, asset: str, recipient: bytes, amount_minor: int
+    ) -> TransactionResult:
+        args = MintArgs(asset, recipient, amount_minor)
+        return await self._client.send(issuer, TOKEN, "mint", args)
+
+    async def burn(self, issuer: Signer, asset: str, amount_minor: int) -> TransactionResult:
+        return await self._client.send(issuer, TOKEN, "burn", BurnArgs(asset, amount_minor))
+
+    async def transfer(
+        self, payer: Signer, asset: str, recipient: bytes, amount_minor: int
+    ) -> TransactionResult:
+        args = TransferArgs(asset, recipient, amount_minor)
+        return await self._client.send(payer, TOKEN, "transfer", args)
+
+    async def approve(
+        self, owner: Signer, asset: str, spender: bytes, amount_minor: int
+    ) -> TransactionResult:
+        args = ApproveArgs(asset, spender, amount_minor)
+        return await self._client.send(owner, TOKEN, "approve", args)
+
+    async def transfer_from(
+        self, spender: Signer, asset: str, owner: bytes, recipient: bytes, amount_minor: int
+    ) -> TransactionResult:
+        args = TransferFromArgs(asset, owner, recipient, amount_minor)
+        return await self._client.send(spender, TOKEN, "transfer_from", args)
+
+    async def freeze(self, regulator: Signer, asset: str, address: bytes) -> TransactionResult:
+        return await self._client.send(regulator, TOKEN, "freeze", HoldingArgs(asset, address))
+
+    async def unfreeze(self, regulator: Signer, asset: str, address: bytes) -> TransactionResult:
+        return await self._client.send(regulator, TOKEN, "unfreeze", HoldingArgs(asset, address))
+
+    async def set_tier(
+        self, regulator: Signer, asset: str, address: bytes, tier: str
+    ) -> TransactionResult:
+        args = SetTierArgs(asset, address, tier)
+        return await self._client.send(regulator, TOKEN, "set_tier", args)
+
+    async def holding(
+        self,
+        asset: str,
+        address: bytes,
+        *,
+        height: int | None = None,
+        min_height: int | None = None,
+    ) -> Holding | None:
+        key = balance_key(asset, address)
+        return await self._client.read_struct(
+            TOKEN, key, Holding, height=height, min_height=min_height
+        )
+
+    async def balance(
+        self,
+        asset: str,
+        address: bytes,
+        *,
+        height: int | None = None,
+        min_height: int | None = None,
+    ) -> int:
+        holding = await self.holding(asset, address, height=height, min_height=min_height)
+        return 0 if holding is None else holding.balance_minor
+
+    async def supply(self, asset: str, *, height: int | None = None) -> int:
+        proven = await self._client.read_state(TOKEN, supply_key(asset), height=height)
+        return supply_of(proven.value)
+
+    async def asset(self, asset: str) -> Asset | None:
+        return await self._client.read_struct(TOKEN, asset_key(asset), Asset)
+
+
+def supply_of(value: bytes | None) -> int:
+    """An asset's supply from its proven state value (absent: 0)."""
+    return 0 if value is None else decode(value, int, max_bytes=MAX_VALUE_BYTES)
+
+
+__all__ = ["AsyncTokenClient", "TokenClient"]

@@ -3,7 +3,7 @@
 It runs the same protocol as ``Client`` (``jinqiao.client.core``): the same four outcomes of a
 submission, the same retries honouring ``Retry-After``, the same failover across the network's
 nodes and the same proof checks. What it covers is listed in
-docs/adr/0038-async-client-and-governance-from-the-cli.md; the rest is ``Client``'s alone.
+docs/adr/0038-async-client.md; the rest is ``Client``'s alone.
 
     async with AsyncClient(url, genesis_file=Path("net/genesis.json"), credentials=...) as client:
         result = await client.token.transfer(payer, "CNY", payee, 12_345)

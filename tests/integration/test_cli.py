@@ -469,6 +469,13 @@ def test_governance_commands_change_a_parameter(network: tuple[Path, NodeProcess
         assert code == 0, err
     parameters = node.http.post(f"{node.url}/v1/query/governance/parameters", json={}).json()
     assert parameters["result"]["valid_until_window_blocks"] == 500
+    code, out, err = invoke("tx", "governance", "show", str(proposal_id), *net, "--json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["verified"] is True and shown["proposal"]["status"] == "executed"
+    assert sorted(shown["proposal"]["approvals"]) == ["bank-a", "bank-b", "clearing", "ecfin"]
+    code, out, err = invoke("tx", "governance", "show", "999999", *net)
+    assert code != 0 and "999999" in err and "Traceback" not in err
 
 
 def test_payments_commands(network: tuple[Path, NodeProcess]) -> None:

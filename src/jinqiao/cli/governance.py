@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
+import msgspec
 import typer
 
 from jinqiao.cli.common import (
@@ -16,9 +17,10 @@ from jinqiao.cli.common import (
     report,
     send,
     with_submit_target,
+    with_target,
 )
 from jinqiao.core.codec import decode
-from jinqiao.terminal import console
+from jinqiao.terminal import console, emit_json
 
 if TYPE_CHECKING:
     from jinqiao.apps.governance import ProposalAction
@@ -168,3 +170,37 @@ def governance_withdraw(
         json_output,
         lambda t, c: c.send(t.key(key), GOVERNANCE, "withdraw", ProposalArgs(proposal_id)),
     )
+
+
+@governance_app.command("show")
+@guarded
+@with_target
+def governance_show(
+    target: Target,
+    proposal_id: Annotated[int, typer.Argument(min=0)],
+    json_output: JsonOption = False,
+) -> None:
+    """A proposal, proven: its action, who approved, the quorum and whether it executed."""
+    from jinqiao.execution.identity import GOVERNANCE
+
+    with target.client() as client:
+        answer = client.proven_query(GOVERNANCE, "proposal", proposal_id=proposal_id)
+    proposal = _decoded(answer.result)
+    view = {"proposal": proposal, "height": answer.height, "verified": answer.verified}
+    if json_output:
+        emit_json(view)
+        return
+    console.print_json(data=view)
+
+
+def _decoded(value: object) -> object:
+    """A struct as JSON: fields by name (a proposal's action with its ``kind``), bytes as hex."""
+    if isinstance(value, msgspec.Struct):
+        fields = {name: _decoded(getattr(value, name)) for name in value.__struct_fields__}
+        tag = value.__struct_config__.tag
+        return {"kind": tag, **fields} if isinstance(tag, str) else fields
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, tuple | list):
+        return [_decoded(item) for item in value]
+    return value

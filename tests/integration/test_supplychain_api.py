@@ -29,9 +29,11 @@ from jinqiao.apps.supplychain.model import (
     RECEIVING_EVENT,
     Backing,
     EventFields,
+    past_due_count_key,
 )
 from jinqiao.cli.main import app
-from jinqiao.client import Client, ClientError, TransactionResult
+from jinqiao.client import Client, ClientError, Credentials, TransactionResult
+from jinqiao.client.saved import load_saved, verify_saved
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput
 from jinqiao.credit import CreditStore, subject_hash
@@ -42,6 +44,7 @@ from jinqiao.provision.network import NetworkLayout, init_network
 from jinqiao.provision.presets import demo_spec
 from jinqiao.provision.supplychain import BRAND_PREFIX, with_supply_chain
 from jinqiao.verify import VerificationError
+from tests.helpers.lies import lie_in_saved_answer
 from tests.helpers.process import NodeProcess, free_port_base
 
 pytestmark = pytest.mark.e2e
@@ -547,6 +550,99 @@ def test_an_epcis_document_is_captured_one_transaction_per_event(net: Net) -> No
     assert [e.event_hash for e in events] == [event.hash_bytes for event in parsed.events]
     answer = net.get(f"/v1/supplychain/events/{events[1].event_hash.hex()}").json()
     assert answer["event"]["kind"] == "shipping" and answer["proof"]
+
+
+def _client_of(net: Net, account: str) -> Client:
+    return Client(
+        net.node.url,
+        credentials=Credentials.for_account(net.directory, account),
+        genesis_file=net.directory / "genesis.json",
+    )
+
+
+def test_a_past_due_receivable_is_marked_reported_to_its_lenders_and_in_credit_records(
+    net: Net, tmp_path: Path
+) -> None:
+    """Issue 12, item 9: a receivable passes its due date unpaid; any member marks it; it is in
+    the past-due report of its obligor, holders and pledgee (every row proven), refused to an
+    unrelated bank (403), and the obligor's credit records derived from it show the default."""
+    sc = net.client.supplychain
+    tier1 = net.key("tier1-ops")
+    invoice = hashlib.sha256(b"invoice INV-2026-0999").digest()
+    due_ms = int(time.time() * 1000) + 4_000
+    confirmed = _ok(_confirm(net, due_ms, Backing(INVOICE, invoice, FACE_VALUE)))
+    root_id = sc.receivable_id(confirmed)
+    parts = sc.split_parts(_ok(sc.split(tier1, root_id, [600_000, 400_000])))
+    _ok(sc.transfer(tier1, parts[1], "tier2", net.address("tier2-ops")))
+    height = int(net.client.status()["height"])
+    _ok(sc.offer_finance(tier1, parts[0], "pledge", "bank-a", 50_000, tier1.address, height + 50))
+    _ok(sc.accept_offer(net.key("bank-a-funder"), parts[0]))
+    _rejected(net, sc.mark_past_due(net.key("tier3-ops"), root_id), "not_yet_due")
+    while int(time.time() * 1000) <= due_ms + 500:
+        time.sleep(0.25)
+    marked = _ok(sc.mark_past_due(net.key("tier3-ops"), root_id))  # any member, once due
+    _rejected(net, sc.mark_past_due(net.key("tier3-ops"), root_id), "already_past_due")
+    expected = {
+        "bank-a": (("pledgee",), 600_000),
+        "tier1": (("holder",), 0),
+        "tier2": (("holder",), 400_000),
+        "brand": (("obligor",), 0),
+    }
+    accounts = {"bank-a": "bank-a-funder", "tier1": "tier1-ops", "tier2": "tier2-ops"}
+    accounts["brand"] = "brand-treasury"
+    for organization, (roles, owed) in expected.items():
+        with _client_of(net, accounts[organization]) as client:
+            report = client.supplychain.past_due(organization)
+        (row,) = [row for row in report.rows if row.root_id == root_id]
+        assert report.verified and report.height >= marked.height
+        assert (row.roles, row.owed_minor, row.repaid) == (roles, owed, False)
+        assert row.days_past_due == (report.time_ms - due_ms) // 86_400_000 == 0
+        assert (row.obligor, row.face_value_minor, row.due_time_ms) == ("brand", FACE_VALUE, due_ms)
+    with _client_of(net, "regulator-admin") as client:
+        assert root_id in {row.root_id for row in client.supplychain.past_due("bank-a").rows}
+    # An unrelated bank: neither the lender's report nor its list in raw state.
+    with _client_of(net, "bank-b-treasury") as client:
+        with pytest.raises(ClientError) as refused:
+            client.supplychain.past_due("bank-a")
+        assert (refused.value.status, refused.value.code) == (403, "forbidden")
+        raw = past_due_count_key("bank-a").hex()
+        with pytest.raises(ClientError) as refused:
+            client.raw_get(f"/v1/state/supplychain/{raw}")
+        assert refused.value.status == 403
+        assert root_id not in {row.root_id for row in client.supplychain.past_due("bank-b").rows}
+    # Bad input: an organization id outside its pattern, a page out of range.
+    assert net.get("/v1/supplychain/past-due/Bank A").status_code == 400
+    assert net.get("/v1/supplychain/past-due/bank-a", limit=101).status_code == 400
+    # The CLI: a table, or JSON.
+    code, out, err = _cli(net, "past-due", "bank-a", "--as", "bank-a-funder", "--json")
+    assert code == 0, err
+    assert [r["root_id"] for r in json.loads(out)["rows"]].count(root_id) == 1
+    code, out, err = _cli(net, "past-due", "bank-a", "--as", "bank-b-treasury")
+    assert code == 1 and "forbidden" in err
+    # Visible to lenders: the obligor's credit records derived from the proven marking.
+    stream = net.client.events(contract="supplychain", from_height=marked.height, timeout_s=10)
+    event = next(
+        e
+        for e in stream
+        if e["name"] == "ReceivablePastDue" and e["attributes"].get("root_id") == root_id
+    )
+    assert event["attributes"]["parties"] == "brand,bank-a,tier1,tier2"
+    brand = subject_hash(hashlib.sha256(b"test consortium key").digest(), "firm", BRAND_USCC)
+    with _client_of(net, "bank-a-credit") as client:
+        bodies = client.credit.receivable_records(brand, root_id, [event])
+    assert [(b.category, b.amount_minor) for b in bodies] == [(DEFAULTS, FACE_VALUE)]
+    # Repaid late: still listed, as repaid, owing nothing.
+    _ok(sc.repay(net.key("brand-treasury"), root_id))
+    with _client_of(net, "bank-a-funder") as client:
+        (row,) = [r for r in client.supplychain.past_due("bank-a").rows if r.root_id == root_id]
+    assert (row.repaid, row.days_past_due, row.owed_minor, row.roles) == (True, 0, 0, ())
+    # Saved, the report is checked offline; every one-field alteration of it is refused.
+    file = tmp_path / "past-due.json"
+    verified = net.client.save(file, "/v1/supplychain/past-due/bank-a")
+    saved = load_saved(file.read_bytes())
+    assert verify_saved(net.client.genesis, saved).summary == verified.summary
+    tried, refused, same, accepted = lie_in_saved_answer(net.client.genesis, saved, verified)
+    assert not accepted and tried > 30 and tried == refused + same
 
 
 def _cli(net: Net, *args: str) -> tuple[int, str, str]:

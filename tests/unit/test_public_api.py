@@ -456,6 +456,11 @@ METHODS = {
         "item": "(self, key: str, *, height: int | None = None) -> ItemCustody | None",
         "label": "(self, brand_owner: Signer, key: str, *, host: str = https://id.gs1.org) -> str",
         "mark_past_due": "(self, signer: Signer, root_id: int) -> TransactionResult",
+        "past_due": "(self, organization: str, *, height: int | None = None) -> PastDueReport",
+        "past_due_page": (
+            "(self, organization: str, *, start: int = 0, limit: int = 100, "
+            "height: int | None = None) -> PastDueReport"
+        ),
         "observe": (
             "(self, signer: Signer, event: EventFields, epcs: Sequence[str]) -> TransactionResult"
         ),

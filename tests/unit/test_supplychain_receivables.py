@@ -25,8 +25,14 @@ from jinqiao.apps.supplychain.model import (
     ShipArgs,
     SplitArgs,
     TransferReceivableArgs,
+    past_due_count_key,
+    past_due_key,
 )
-from jinqiao.apps.supplychain.receivables import advance_minor
+from jinqiao.apps.supplychain.receivables import (
+    advance_minor,
+    days_past_due,
+    past_due_position,
+)
 from jinqiao.apps.token import TOKEN, ApproveArgs, Balance, HoldingArgs
 from jinqiao.core.errors import Rejection
 from jinqiao.execution.contract import contract_address
@@ -272,6 +278,35 @@ def test_past_due(chain: Chain) -> None:
     chain.rejected("already_past_due", "bank-ops", SC, "mark_past_due", RootArgs(1))
     chain.ok("brand-treasury", SC, "repay", RootArgs(1))  # a late payment is still taken
     chain.rejected("already_repaid", "bank-ops", SC, "mark_past_due", RootArgs(1))
+
+
+def test_past_due_is_indexed_for_the_obligor_holders_and_pledgee(chain: Chain) -> None:
+    """Marking writes the root into the past-due list of each party: the obligor, the pledgee
+    of a pledged part and its holder, the holder of each other part; nobody else's."""
+    chain.ok("brand-treasury", SC, "confirm", confirm(chain))
+    chain.ok("tier1-ops", SC, "split", SplitArgs(1, (600_000, 400_000)))
+    chain.ok(
+        "tier1-ops", SC, "transfer", TransferReceivableArgs(3, "tier2", chain.address("tier2-ops"))
+    )
+    offer = OfferArgs(2, "pledge", "bank", 50_000, chain.address("tier1-ops"), chain.height + 5)
+    chain.ok("tier1-ops", SC, "offer_finance", offer)
+    chain.ok("bank-ops", SC, "accept_offer", ReceivableArgs(2))
+    chain.advance_time(31 * DAY_MS)
+    receipt = chain.ok("tier3-ops", SC, "mark_past_due", RootArgs(1))
+    (event,) = [e for e in receipt.events if e.name == "ReceivablePastDue"]
+    assert dict(event.attributes)["parties"] == "brand,bank,tier1,tier2"
+    for organization in ("brand", "bank", "tier1", "tier2"):
+        assert chain.read(SC, past_due_count_key(organization), int) == 1
+        assert chain.read(SC, past_due_key(organization, 0), int) == 1
+    assert chain.read(SC, past_due_count_key("tier3"), int) is None
+    root = chain.query(SC, "root", RootArgs(1))
+    parts = [part(chain, 2), part(chain, 3)]
+    assert past_due_position(root, parts, "bank") == (("pledgee",), 600_000)
+    assert past_due_position(root, parts, "tier1") == (("holder",), 0)
+    assert past_due_position(root, parts, "tier2") == (("holder",), 400_000)
+    assert past_due_position(root, parts, "brand") == (("obligor",), 0)
+    assert days_past_due(root.due_time_ms, chain.time_ms) == 1
+    assert days_past_due(root.due_time_ms, root.due_time_ms - 1) == 0
 
 
 def test_advance_rounds_the_discount_up() -> None:

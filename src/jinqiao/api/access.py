@@ -51,7 +51,7 @@ from jinqiao.api.errors import send_error
 from jinqiao.api.signatures import SignatureAuthenticator, SignatureRefused, has_signature
 from jinqiao.api.state import MAX_QUERY_BODY_BYTES
 from jinqiao.apps.payments.model import PAYMENTS, Payment, payment_key
-from jinqiao.apps.supplychain.model import SUPPLYCHAIN, document_key
+from jinqiao.apps.supplychain.model import SUPPLYCHAIN, document_key, past_due_count_key
 from jinqiao.apps.token import BALANCE_PREFIX, TOKEN
 from jinqiao.core.codec import decode_stored
 from jinqiao.core.crypto import Ed25519Sha256
@@ -145,7 +145,8 @@ class Rule:
             return (
                 f"state: a key naming an account (token holding, registry account) as "
                 f"account{extra}, regulator; a payment as payment; a receivable, root or "
-                f"document use as receivable; any other key member"
+                f"document use as receivable; an organization's past-due list as party; any "
+                f"other key member"
             )
         return {
             PUBLIC: "public",
@@ -169,6 +170,8 @@ _PAYMENT = Rule(PAYMENT, ("payment_id",), _CLEARING)
 _RECEIVABLE = Rule(RECEIVABLE, ("receivable_id",))
 _ROOT = Rule(RECEIVABLE, ("root_id",))
 _DOCUMENT_USE = Rule(RECEIVABLE, ("document_hash",))
+_PAST_DUE = Rule(PARTY, ("organization",))
+"""An organization's past-due receivables (the report, and its list entries in raw state)."""
 
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): _PUBLIC,
@@ -223,6 +226,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/supplychain/receivables/{receivable_id}"): _RECEIVABLE,
     ("GET", "/v1/supplychain/roots/{root_id}"): _ROOT,
     ("GET", "/v1/supplychain/documents/{document_hash}"): _DOCUMENT_USE,
+    ("GET", "/v1/supplychain/past-due/{organization}"): _PAST_DUE,
     ("GET", "/v1/verify"): _MEMBER,
     ("GET", "/v1/credit/subjects/{subject}"): _CREDIT,
     ("GET", "/v1/credit/subjects/{subject}/consents/{consent_id}"): _CREDIT,
@@ -412,6 +416,8 @@ class Policy:
 ADDRESS_BYTES = 20
 PAYMENT_PREFIX = payment_key("")
 DOCUMENT_PREFIX = document_key(b"")
+PAST_DUE_COUNT_PREFIX = past_due_count_key("")
+PAST_DUE_PREFIX = b"past_due/"
 
 
 def account_in_state_key(contract: str, key_hex: str) -> str | None:
@@ -437,8 +443,9 @@ def account_in_state_key(contract: str, key_hex: str) -> str | None:
 
 def record_in_state_key(contract: str, key_hex: str) -> tuple[Rule, dict[str, str]] | None:
     """The rule and parameters of a raw state key that is one payment (``payments``
-    ``payment/<id>``) or one receivable record (``supplychain`` ``receivable/<id>``,
-    ``root/<id>``, ``document/<hash>``); None for any other key."""
+    ``payment/<id>``), one receivable record (``supplychain`` ``receivable/<id>``,
+    ``root/<id>``, ``document/<hash>``) or an entry of an organization's past-due list
+    (``past_due/<org>/<seq>``, ``past_due_count/<org>``); None for any other key."""
     try:
         key = bytes.fromhex(key_hex)
     except ValueError:
@@ -456,7 +463,17 @@ def record_in_state_key(contract: str, key_hex: str) -> tuple[Rule, dict[str, st
             return rule, {rule.parameters[0]: str(number)}
     if key.startswith(DOCUMENT_PREFIX) and len(key) == len(DOCUMENT_PREFIX) + 32:
         return _DOCUMENT_USE, {"document_hash": key[len(DOCUMENT_PREFIX) :].hex()}
+    if key.startswith(PAST_DUE_COUNT_PREFIX):
+        return _PAST_DUE, {"organization": _text(key[len(PAST_DUE_COUNT_PREFIX) :])}
+    if key.startswith(PAST_DUE_PREFIX) and len(key) > len(PAST_DUE_PREFIX) + 9:
+        return _PAST_DUE, {"organization": _text(key[len(PAST_DUE_PREFIX) : -9])}
     return None
+
+
+def _text(organization: bytes) -> str:
+    """An organization id from a key (a byte that is not ASCII names nobody: the regulator
+    only)."""
+    return organization.decode("ascii", errors="replace")
 
 
 def missing_rules(routes: Iterable[BaseRoute]) -> list[tuple[str, str]]:

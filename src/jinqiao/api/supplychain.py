@@ -32,6 +32,7 @@ from jinqiao.apps.supplychain.authenticity import (
 from jinqiao.apps.supplychain.identifiers import GTIN, IdentifierError, Key, parse_key
 from jinqiao.apps.supplychain.model import (
     MAX_NESTING,
+    MAX_PAST_DUE_PAGE,
     SUPPLYCHAIN,
     CompanyPrefix,
     DocumentUse,
@@ -45,10 +46,13 @@ from jinqiao.apps.supplychain.model import (
     event_key,
     history_key,
     item_key,
+    past_due_count_key,
+    past_due_key,
     recall_key,
     receivable_key,
     root_key,
 )
+from jinqiao.apps.supplychain.receivables import past_due_row
 from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.errors import InvalidInput, NodeFault
 from jinqiao.core.proofs import StateReadProof
@@ -76,6 +80,10 @@ KeyText = Annotated[
 HashPath = Annotated[str, Path(pattern=hex_pattern(32), description="32 bytes as 64 hex digits")]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 READ = with_proven_absence(error_responses(LOOKUP))
+PAST_DUE = error_responses(LOOKUP)
+ORGANIZATION_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+"""An organization id (``core.genesis.IDENTIFIER``)."""
+OrganizationPath = Annotated[str, Path(pattern=ORGANIZATION_ID, max_length=64)]
 IDENTIFIER_CODES = (
     "malformed_identifier",
     "invalid_check_digit",
@@ -337,6 +345,58 @@ def router(node: NodePort) -> APIRouter:
         """A root receivable: obligor, face value, due time, backing, live parts, repaid, past
         due."""
         return record("root", root_key(root_id), Root, height, f"no root receivable {root_id}")
+
+    @routes.get("/v1/supplychain/past-due/{organization}", responses=PAST_DUE)
+    def past_due(
+        organization: OrganizationPath,
+        start: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAST_DUE_PAGE)] = MAX_PAST_DUE_PAGE,
+        height: Height = None,
+    ) -> dict[str, Any]:
+        """The receivables marked past due that name ``organization`` as a party (obligor,
+        holder, pledgee), from its past-due list: each list entry, root and live part proven at
+        one height, with the days past due at that block's time and what repayment owes it."""
+        count_proof = read(past_due_count_key(organization), height)
+        at = count_proof.header.height
+        count = 0 if count_proof.value is None else decode_stored(count_proof.value, int)
+        sequences = range(start, min(count, start + limit))
+        pointers = read_many([past_due_key(organization, n) for n in sequences], at)
+        root_ids = []
+        for sequence, pointer in zip(sequences, pointers, strict=True):
+            if pointer.value is None:
+                raise NodeFault(f"past-due entry {sequence} of {organization} is missing")
+            root_ids.append(decode_stored(pointer.value, int))
+        roots = read_many([root_key(root_id) for root_id in root_ids], at)
+        rows = []
+        for sequence, pointer, root_proof in zip(sequences, pointers, roots, strict=True):
+            if root_proof.value is None:
+                raise NodeFault(f"past-due entry {sequence} of {organization} names no root")
+            root = decode_stored(root_proof.value, Root)
+            part_proofs = read_many([receivable_key(part_id) for part_id in root.live_parts], at)
+            parts = []
+            for proof in part_proofs:
+                if proof.value is None:
+                    raise NodeFault(f"a live part of receivable {root.id} is missing")
+                parts.append(decode_stored(proof.value, Receivable))
+            row = past_due_row(root, parts, organization, count_proof.header.time_ms)
+            rows.append(
+                {
+                    "sequence": sequence,
+                    "row": to_json(row),
+                    "pointer": envelope(pointer),
+                    "root": envelope(root_proof),
+                    "parts": [envelope(proof) for proof in part_proofs],
+                }
+            )
+        end = start + len(rows)
+        return {
+            "organization": organization,
+            "time_ms": count_proof.header.time_ms,
+            "past_due_count": count,
+            "rows": rows,
+            "next_start": end if end < count else None,
+            **envelope(count_proof),
+        }
 
     @routes.get("/v1/supplychain/documents/{document_hash}", responses=READ)
     def document(document_hash: HashPath, height: Height = None) -> dict[str, Any]:

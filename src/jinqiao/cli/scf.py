@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.table import Table
 
 from jinqiao.apps.supplychain.authenticity import ScanError
 from jinqiao.apps.supplychain.identifiers import IdentifierError
@@ -31,6 +32,7 @@ from jinqiao.cli.common import (
 from jinqiao.client import Client, TransactionResult
 from jinqiao.epcis import EpcisError, SchemaValidator
 from jinqiao.epcis.build import ObjectEventSpec, xml_document
+from jinqiao.epcis.query import iso_time
 from jinqiao.fileio import save_atomically
 from jinqiao.terminal import console, emit_json
 from jinqiao.verify import VerificationError
@@ -685,10 +687,10 @@ def scf_repay(
     send(target, json_output, lambda t, c: c.supplychain.repay(t.key(key), root_id))
 
 
-@scf_app.command("past-due")
+@scf_app.command("mark-past-due")
 @scf_guarded
 @with_target
-def scf_past_due(
+def scf_mark_past_due(
     target: Target,
     root_id: RootArgument,
     key: KeyOption,
@@ -696,3 +698,50 @@ def scf_past_due(
 ) -> None:
     """Mark a root receivable past due (any member, once it is due and unpaid)."""
     send(target, json_output, lambda t, c: c.supplychain.mark_past_due(t.key(key), root_id))
+
+
+@scf_app.command("past-due")
+@scf_guarded
+@with_target
+def scf_past_due(
+    target: Target,
+    organization: Annotated[
+        str, typer.Argument(help="The organization whose past-due receivables are listed.")
+    ],
+    json_output: JsonOption = False,
+    output: OutputOption = None,
+) -> None:
+    """The receivables marked past due in which an organization is obligor, holder or pledgee,
+    with days past due and what repayment owes it (every row proven; the organization's
+    identities and the regulator)."""
+    from jinqiao.core.codec import json_view
+
+    with target.client() as client:
+        past_due = client.supplychain.past_due(organization)
+    view = {
+        "organization": past_due.organization,
+        "height": past_due.height,
+        "time_ms": past_due.time_ms,
+        "rows": [json_view(row) for row in past_due.rows],
+    }
+    if _emit(view, json_output, output):
+        return
+    table = Table(
+        "root", "obligor", "face", "due", "days past due", "repaid", "roles", "owed to it"
+    )
+    for row in past_due.rows:
+        table.add_row(
+            str(row.root_id),
+            row.obligor,
+            f"{row.face_value_minor} {row.asset}",
+            iso_time(row.due_time_ms),
+            str(row.days_past_due),
+            "yes" if row.repaid else "no",
+            ",".join(row.roles) or "-",
+            str(row.owed_minor),
+        )
+    console.print(table)
+    console.print(
+        f"{len(past_due.rows)} past-due receivable(s) of {organization} at height "
+        f"{past_due.height} ({iso_time(past_due.time_ms)})"
+    )

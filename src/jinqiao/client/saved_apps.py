@@ -36,6 +36,7 @@ from jinqiao.apps.payments.figures import format_ppm_percent
 from jinqiao.apps.supplychain.authenticity import ScanError, parse_scan
 from jinqiao.apps.supplychain.identifiers import IdentifierError, parse_key
 from jinqiao.apps.supplychain.model import (
+    MAX_PAST_DUE_PAGE,
     SUPPLYCHAIN,
     CompanyPrefix,
     DocumentUse,
@@ -445,6 +446,40 @@ def _figures(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Veri
     )
 
 
+def _past_due(client: Client, groups: dict[str, str], saved: SavedAnswer) -> Verified:
+    organization = groups["organization"]
+    start, limit = _number(saved, "start", 0), _number(saved, "limit", MAX_PAST_DUE_PAGE)
+    report = client.supplychain.past_due_page(
+        organization, start=start, limit=limit, height=_heights(saved)["height"]
+    )
+    shown = _shown(saved.answer)
+    entries = shown.get("rows")
+    views = entries if isinstance(entries, list) else []
+    expected = {
+        "organization": organization,
+        "time_ms": report.time_ms,
+        "past_due_count": report.count,
+        "rows": [
+            {
+                "sequence": start + index,
+                "row": json_view(row),
+                "pointer": _envelope(view.get("pointer")),
+                "root": _envelope(view.get("root")),
+                "parts": [_envelope(part) for part in view.get("parts", [])],
+            }
+            for index, (row, view) in enumerate(zip(report.rows, views, strict=True))
+        ],
+        "next_start": report.next_start,
+        **_envelope(shown),
+    }
+    _same(shown, expected)
+    return Verified(
+        f"past-due receivables of {organization}: rows {start} to {start + len(report.rows)} "
+        f"of {report.count} at height {report.height}",
+        report.height,
+    )
+
+
 APP_ROUTES: list[tuple[str, Check]] = [
     ("GET /v1/supplychain/items", _item),
     ("GET /v1/supplychain/history", _history),
@@ -480,6 +515,7 @@ APP_ROUTES: list[tuple[str, Check]] = [
         _supplychain_record(lambda g: root_key(int(g["root_id"])), "root", Root, "root receivable"),
     ),
     ("GET /v1/supplychain/documents/{document_hash}", _document),
+    ("GET /v1/supplychain/past-due/{organization}", _past_due),
     (
         "GET /v1/credit/subjects/{subject}",
         _credit_record(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jinqiao.apps.supplychain.authenticity import (
@@ -30,6 +30,7 @@ from jinqiao.apps.supplychain.authenticity import (
 from jinqiao.apps.supplychain.identifiers import parse_key
 from jinqiao.apps.supplychain.model import (
     MAX_NESTING,
+    MAX_PAST_DUE_PAGE,
     PACKING,
     SUPPLYCHAIN,
     UNPACKING,
@@ -45,6 +46,7 @@ from jinqiao.apps.supplychain.model import (
     EventRecord,
     Item,
     OfferArgs,
+    PastDueRow,
     Recall,
     RecallArgs,
     Receivable,
@@ -62,12 +64,15 @@ from jinqiao.apps.supplychain.model import (
     event_key,
     history_key,
     item_key,
+    past_due_count_key,
+    past_due_key,
     recall_key,
     receivable_key,
     root_key,
 )
+from jinqiao.apps.supplychain.receivables import past_due_row
 from jinqiao.client.outcome import ClientError
-from jinqiao.core.codec import CanonicalStruct, decode
+from jinqiao.core.codec import CanonicalStruct, decode, json_view
 from jinqiao.core.crypto import Signer
 from jinqiao.core.limits import MAX_PROOF_BYTES
 from jinqiao.core.proofs import StateReadProof
@@ -133,6 +138,21 @@ class EpcisPage:
     events: tuple[EventRecord, ...]
     next_start: int | None
     height: int
+    verified: bool
+
+
+@dataclass(frozen=True)
+class PastDueReport:
+    """An organization's past-due receivables (``SupplyChainClient.past_due``), oldest marking
+    first, every row recomputed from values proven at ``height`` (block time ``time_ms``);
+    ``count`` is the length of its whole list, ``next_start`` ``None`` after its last row."""
+
+    organization: str
+    rows: tuple[PastDueRow, ...]
+    count: int
+    next_start: int | None
+    height: int
+    time_ms: int
     verified: bool
 
 
@@ -549,6 +569,73 @@ class SupplyChainClient:
     def root(self, root_id: int, *, height: int | None = None) -> Root | None:
         return self._read(f"/v1/supplychain/roots/{root_id}", root_key(root_id), Root, height)
 
+    def past_due_page(
+        self,
+        organization: str,
+        *,
+        start: int = 0,
+        limit: int = MAX_PAST_DUE_PAGE,
+        height: int | None = None,
+    ) -> PastDueReport:
+        """One page of ``organization``'s past-due report (``GET
+        /v1/supplychain/past-due/{organization}``): its list's count, each entry, root and live
+        part proven at one height, each row recomputed here from them
+        (``apps.supplychain.receivables.past_due_row``)."""
+        if not 1 <= limit <= MAX_PAST_DUE_PAGE or start < 0:
+            raise ValueError(f"limit must be 1..{MAX_PAST_DUE_PAGE} and start at least 0")
+        query = {"start": start, "limit": limit, **({} if height is None else {"height": height})}
+        answer, _ = self._client.answer_or_absence(
+            f"/v1/supplychain/past-due/{organization}", query
+        )
+        checker = _ProofChecker(self._client)
+        count_proof = checker.proof(answer, SUPPLYCHAIN, past_due_count_key(organization), height)
+        at, time_ms = count_proof.header.height, count_proof.header.time_ms
+        count = 0 if count_proof.value is None else decode(count_proof.value, int, max_bytes=16)
+        entries = answer.get("rows")
+        sequences = range(start, min(count, start + limit))
+        if not isinstance(entries, list) or len(entries) != len(sequences):
+            raise VerificationError("the report does not hold the list's entries from its start")
+        rows = []
+        for sequence, entry in zip(sequences, entries, strict=True):
+            if not isinstance(entry, dict) or not isinstance(entry.get("parts"), list):
+                raise VerificationError(f"past-due entry {sequence} is not an object")
+            pointer = checker.proof(
+                entry.get("pointer"), SUPPLYCHAIN, past_due_key(organization, sequence), at
+            )
+            if pointer.value is None:
+                raise VerificationError(f"past-due entry {sequence} is proven absent")
+            root_id = decode(pointer.value, int, max_bytes=16)
+            root_proof = checker.proof(entry.get("root"), SUPPLYCHAIN, root_key(root_id), at)
+            if root_proof.value is None:
+                raise VerificationError(f"receivable {root_id} is proven absent")
+            root = decode(root_proof.value, Root, max_bytes=MAX_PROOF_BYTES)
+            if len(entry["parts"]) != len(root.live_parts):
+                raise VerificationError(f"the report lacks live parts of receivable {root_id}")
+            parts = []
+            for part_id, view in zip(root.live_parts, entry["parts"], strict=True):
+                proven = checker.proof(view, SUPPLYCHAIN, receivable_key(part_id), at)
+                if proven.value is None:
+                    raise VerificationError(f"live part {part_id} is proven absent")
+                parts.append(decode(proven.value, Receivable, max_bytes=MAX_PROOF_BYTES))
+            row = past_due_row(root, parts, organization, time_ms)
+            if entry.get("row") != json_view(row):
+                raise VerificationError(f"the node's row for receivable {root_id} is not proven")
+            rows.append(row)
+        end = start + len(rows)
+        following = end if end < count else None
+        return PastDueReport(
+            organization, tuple(rows), count, following, at, time_ms, checker.verified
+        )
+
+    def past_due(self, organization: str, *, height: int | None = None) -> PastDueReport:
+        """``organization``'s whole past-due report, page by page at one height."""
+        page = self.past_due_page(organization, height=height)
+        rows = list(page.rows)
+        while page.next_start is not None:
+            page = self.past_due_page(organization, start=page.next_start, height=page.height)
+            rows.extend(page.rows)
+        return replace(page, rows=tuple(rows), next_start=None)
+
     def document(self, document_hash: bytes, *, height: int | None = None) -> DocumentUse | None:
         """Which root a trade document backs; ``None`` is the proven fact that it backs none."""
         path = f"/v1/supplychain/documents/{document_hash.hex()}"
@@ -774,4 +861,10 @@ def _same_verdict(verification: Verification, answer: dict[str, Any]) -> None:
         )
 
 
-__all__ = ["HistoryPage", "ItemCustody", "ItemVerification", "SupplyChainClient"]
+__all__ = [
+    "HistoryPage",
+    "ItemCustody",
+    "ItemVerification",
+    "PastDueReport",
+    "SupplyChainClient",
+]

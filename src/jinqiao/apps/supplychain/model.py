@@ -78,6 +78,10 @@ MAX_DUE_MS = 2**62
 PPM = 1_000_000
 YEAR_MS = 365 * 86_400_000
 MAX_RATE_PPM = 10 * PPM
+MS_PER_DAY = 86_400_000
+MAX_PAST_DUE_PAGE = 100
+"""Rows per past-due report page: each row proves its index entry, its root and up to 31
+live parts."""
 COMPANY_PREFIX_LENGTHS = range(4, 13)
 
 # -- state keys -------------------------------------------------------------------------------
@@ -126,6 +130,17 @@ def root_key(root_id: int) -> bytes:
 
 def document_key(document_hash: bytes) -> bytes:
     return b"document/" + document_hash
+
+
+def past_due_count_key(organization: str) -> bytes:
+    """How many receivables marked past due name ``organization`` as a party (absent: none)."""
+    return b"past_due_count/" + organization.encode()
+
+
+def past_due_key(organization: str, sequence: int) -> bytes:
+    """The id of the ``sequence``-th (from 0) root marked past due that names ``organization``
+    as a party when it was marked."""
+    return b"past_due/" + organization.encode() + b"/" + _n8(sequence)
 
 
 # -- provenance records -----------------------------------------------------------------------
@@ -245,6 +260,23 @@ class Root(CanonicalStruct, frozen=True):
     live_parts: tuple[int, ...]
     repaid: bool
     past_due: bool
+
+
+class PastDueRow(CanonicalStruct, frozen=True):
+    """One receivable of an organization's past-due report, as of a block: ``days_past_due``
+    whole days from the due time to the block time (0 once repaid), the organization's
+    ``roles`` in it now (``obligor``, ``holder``, ``pledgee``; none for a pledgee that has
+    released its pledge) and ``owed_minor``, what repayment pays it."""
+
+    root_id: int
+    asset: str
+    obligor: str
+    face_value_minor: int
+    due_time_ms: int
+    days_past_due: int
+    repaid: bool
+    roles: tuple[str, ...]
+    owed_minor: int
 
 
 # -- arguments: provenance --------------------------------------------------------------------

@@ -9,6 +9,8 @@ receivable (delivery versus payment). A rejected token move rejects the whole tr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from msgspec.structs import replace
 
 from jinqiao.apps.registry import check_address
@@ -28,6 +30,7 @@ from jinqiao.apps.supplychain.model import (
     MAX_LIVE_PARTS,
     MAX_RATE_PPM,
     MAX_SPLIT_PARTS,
+    MS_PER_DAY,
     NEXT_RECEIVABLE_KEY,
     PPM,
     RECEIVING,
@@ -42,6 +45,7 @@ from jinqiao.apps.supplychain.model import (
     EventRecord,
     FinanceOffer,
     OfferArgs,
+    PastDueRow,
     Receivable,
     ReceivableArgs,
     Root,
@@ -50,6 +54,8 @@ from jinqiao.apps.supplychain.model import (
     TransferReceivableArgs,
     document_key,
     event_key,
+    past_due_count_key,
+    past_due_key,
     receivable_key,
     root_key,
 )
@@ -292,7 +298,16 @@ class Receivables:
             ctx.reject("already_past_due", f"receivable {root.id} is marked past due")
         marked = replace(root, past_due=True)
         ctx.state.save(root_key(root.id), marked)
-        ctx.emit("ReceivablePastDue", root_id=root.id, obligor=root.obligor)
+        parts = [load_part(ctx, part_id) for part_id in root.live_parts]
+        parties = past_due_parties(root, parts)
+        for organization in parties:
+            counted = past_due_count_key(organization)
+            sequence = ctx.state.load(counted, int) or 0
+            ctx.state.save(past_due_key(organization, sequence), root.id)
+            ctx.state.save(counted, sequence + 1)
+        ctx.emit(
+            "ReceivablePastDue", root_id=root.id, obligor=root.obligor, parties=",".join(parties)
+        )
         return marked
 
 
@@ -304,6 +319,62 @@ def advance_minor(face_value_minor: int, rate_ppm: int, remaining_ms: int) -> in
     denominator = PPM * YEAR_MS
     discount = -(-face_value_minor * rate_ppm * remaining // denominator)
     return face_value_minor - discount
+
+
+def past_due_parties(root: Root, parts: Sequence[Receivable]) -> tuple[str, ...]:
+    """Who a past-due receivable is reported to, in this order: its obligor, then the
+    organization each live part is to be paid to (its pledgee if pledged, else its holder) and
+    each holder of a pledged part, in part order, each once."""
+    parties = [root.obligor]
+    for part in parts:
+        for organization in (part.pledgee, part.holder):
+            if organization and organization not in parties:
+                parties.append(organization)
+    return tuple(parties)
+
+
+def past_due_position(
+    root: Root, parts: Sequence[Receivable], organization: str
+) -> tuple[tuple[str, ...], int]:
+    """``organization``'s roles in a receivable (``obligor``, ``holder``, ``pledgee``) and what
+    repayment pays it: the face values of the live parts paid to it (0 once repaid: no part
+    is live)."""
+    roles = []
+    if root.obligor == organization:
+        roles.append("obligor")
+    if any(part.holder == organization for part in parts):
+        roles.append("holder")
+    if any(part.pledgee == organization for part in parts):
+        roles.append("pledgee")
+    owed = sum(
+        part.face_value_minor for part in parts if (part.pledgee or part.holder) == organization
+    )
+    return tuple(roles), owed
+
+
+def days_past_due(due_time_ms: int, time_ms: int) -> int:
+    """Whole days from the due time to ``time_ms`` (a block time), 0 before it."""
+    return max(0, time_ms - due_time_ms) // MS_PER_DAY
+
+
+def past_due_row(
+    root: Root, parts: Sequence[Receivable], organization: str, time_ms: int
+) -> PastDueRow:
+    """A row of ``organization``'s past-due report from a root, its live parts (in the root's
+    order) and the block time they were read at."""
+    roles, owed = past_due_position(root, parts, organization)
+    days = 0 if root.repaid else days_past_due(root.due_time_ms, time_ms)
+    return PastDueRow(
+        root.id,
+        root.asset,
+        root.obligor,
+        root.face_value_minor,
+        root.due_time_ms,
+        days,
+        root.repaid,
+        roles,
+        owed,
+    )
 
 
 # -- helpers ----------------------------------------------------------------------------------

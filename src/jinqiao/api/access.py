@@ -8,8 +8,10 @@ an ASGI middleware around the whole app, evaluates it for every request before a
    or, without one, by an RFC 9421 request signature made with an account key
    (``api.signatures``); neither is 401 ``unauthenticated``, a refused certificate 401
    ``certificate_refused``, a refused signature 401 ``signature_refused``;
-3. the rule decides: 403 ``forbidden`` when it says no;
-4. every authenticated request and every refusal is recorded in the node's audit trail
+3. an authenticated caller over its rate limit (``api.ratelimit``, a token bucket per identity)
+   gets 429 ``rate_limited`` with ``Retry-After``;
+4. the rule decides: 403 ``forbidden`` when it says no;
+5. every authenticated request and every refusal is recorded in the node's audit trail
    (docs/audit.md) with the identity, before the answer leaves.
 
 A contract query (``POST /v1/query/{contract}/{query_name}``) names what it reads in its body, not
@@ -48,6 +50,7 @@ from jinqiao.api.authentication import (
     roots_from_genesis,
 )
 from jinqiao.api.errors import send_error
+from jinqiao.api.ratelimit import RateLimiter, retry_after_seconds
 from jinqiao.api.signatures import SignatureAuthenticator, SignatureRefused, has_signature
 from jinqiao.api.state import MAX_QUERY_BODY_BYTES
 from jinqiao.apps.payments.model import PAYMENTS, Payment, payment_key
@@ -491,7 +494,12 @@ class AccessControl:
     """The ASGI middleware that applies ``RULES`` to every request (see the module docstring)."""
 
     def __init__(
-        self, app: Any, routes: Sequence[BaseRoute], policy: Policy, authenticator: Authenticator
+        self,
+        app: Any,
+        routes: Sequence[BaseRoute],
+        policy: Policy,
+        authenticator: Authenticator,
+        limiter: RateLimiter | None = None,
     ) -> None:
         missing = missing_rules(routes)
         if missing:
@@ -500,6 +508,7 @@ class AccessControl:
         self.routes = routes
         self.policy = policy
         self.authenticator = authenticator
+        self.limiter = limiter
         self.identities: OrderedDict[bytes, Identity | CertificateRefused] = OrderedDict()
         self.signatures = SignatureAuthenticator(
             policy.account, enabled=policy.node.suite.name == Ed25519Sha256.name
@@ -569,6 +578,8 @@ class AccessControl:
                 await self.record(name, organization, method, route, 401)
                 await send_error(send, refused.code, refused.message)
                 return
+        if self.limiter is not None and not await self.within_rate(identity, method, route, send):
+            return
         if rule.kind == QUERY:
             decided = await self.query_rule(parameters, receive)
             if decided is None:
@@ -599,6 +610,27 @@ class AccessControl:
             await send(message)
 
         await self.app(scope, receive, recorded_send)
+
+    async def within_rate(self, identity: Identity, method: str, route: str, send: Any) -> bool:
+        """Whether ``identity`` is within its rate limit (``api.ratelimit``); if not, it has been
+        answered 429 ``rate_limited`` here (and audited, at most once a second)."""
+        assert self.limiter is not None
+        key = f"{identity.organization}/{identity.name}"
+        wait_s = self.limiter.admit(key)
+        if not wait_s:
+            return True
+        if self.limiter.audit_refusal(key):
+            await self.record(identity.name, identity.organization, method, route, 429)
+        retry_after_s = retry_after_seconds(wait_s)
+        await send_error(
+            send,
+            "rate_limited",
+            f"{identity.name} of {identity.organization} is over its rate limit of "
+            f"{self.limiter.rate:g} requests per second (burst {self.limiter.burst})",
+            {"retry_after_s": retry_after_s},
+            retry_after_s=retry_after_s,
+        )
+        return False
 
     async def signed_identity(
         self, scope: Any, receive: Any, send: Any, route: str
@@ -696,15 +728,17 @@ def with_access_control(
     node: NodePort,
     node_organization: str,
     revoked_certificates: Iterable[str],
+    limiter: RateLimiter | None = None,
 ) -> AccessControl:
     """``app`` (the ASGI stack around ``api``, whose routes the rules name) behind ``RULES``, for
     a node whose organization is ``node_organization``; ``revoked_certificates`` are the SHA-256
-    fingerprints (hex) of the node's configuration."""
+    fingerprints (hex) of the node's configuration; ``limiter`` meters each identity."""
     authenticator = Authenticator(
         roots_from_genesis(node.genesis),
         frozenset(bytes.fromhex(fingerprint) for fingerprint in revoked_certificates),
     )
-    return AccessControl(app, leaf_routes(api), Policy(node, node_organization), authenticator)
+    policy = Policy(node, node_organization)
+    return AccessControl(app, leaf_routes(api), policy, authenticator, limiter)
 
 
 def leaf_routes(api: FastAPI) -> list[BaseRoute]:

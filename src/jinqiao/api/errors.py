@@ -55,6 +55,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "valid_until_too_far": 422,
     "too_many_subscribers": 429,
     "too_many_pending": 429,
+    "rate_limited": 429,
     "mempool_full": 503,
     "reconciliation_file_invalid": 400,
     "not_in_cycle": 404,
@@ -112,20 +113,23 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
 
 
 async def send_error(
-    send: Any, code: str, message: str, details: dict[str, Any] | None = None
+    send: Any,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    *,
+    retry_after_s: int | None = None,
 ) -> None:
-    """The error answer of a plain ASGI middleware, which runs outside FastAPI's handlers."""
+    """The error answer of a plain ASGI middleware, which runs outside FastAPI's handlers;
+    ``retry_after_s`` becomes its ``Retry-After``."""
     body = json.dumps(error_body(code, message, _jsonable(details or {}))).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": STATUS_BY_CODE[code],
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if retry_after_s is not None:
+        headers.append((b"retry-after", str(retry_after_s).encode()))
+    await send({"type": "http.response.start", "status": STATUS_BY_CODE[code], "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -35,16 +35,18 @@ class ErrorBody(BaseModel):
 
 EVERY_ROUTE: Codes = {
     400: ("untrusted_host",),
-    401: ("unauthenticated", "certificate_refused"),
+    401: ("unauthenticated", "certificate_refused", "signature_refused"),
     403: ("cross_origin_refused", "forbidden"),
     413: ("request_too_large",),
     415: ("unsupported_media_type",),
+    429: ("rate_limited",),
     500: ("node_fault",),
 }
 """Answers any route can give: the HTTP middleware's refusals (a Host header that is not the
 node's, a foreign ``Origin``, a body over its limit, a JSON body without a JSON content type), the
-access rules' (no or a refused client certificate, a caller not entitled: ``api.access``; never on
-the public ``/healthz`` and ``/v1/genesis``) and a node fault (a bug; logged)."""
+access rules' (no or a refused client certificate or request signature, a caller not entitled, a
+caller over its rate limit: ``api.access``, ``api.ratelimit``; never on the public ``/healthz``
+and ``/v1/genesis``) and a node fault (a bug; logged)."""
 
 PARAMETERS: Codes = {400: ("invalid_request",)}
 """A path or query parameter outside its declared type, range or pattern."""

@@ -24,6 +24,7 @@ from jinqiao.api.app import create_app, with_body_limit
 from jinqiao.api.capture import CaptureService, JobStore
 from jinqiao.api.connections import guarded_protocol
 from jinqiao.api.exposure import with_request_guard
+from jinqiao.api.ratelimit import node_rate_limiter
 from jinqiao.epcis import SchemaValidator
 from jinqiao.keys import load_key
 from jinqiao.node.config import load_config
@@ -79,7 +80,10 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
     if node.config.api_authentication:
         certificate_file = home / "tls" / "node.crt"
         organization = organization_of_certificate(certificate_file)
-        app = with_access_control(app, api, node, organization, node.config.revoked_certificates)
+        limiter = node_rate_limiter(node.config.api_rate_limit, node.metrics_registry)
+        app = with_access_control(
+            app, api, node, organization, node.config.revoked_certificates, limiter
+        )
         tls = {
             "ssl_certfile": str(certificate_file),
             "ssl_keyfile": str(home / "tls" / "node.key"),

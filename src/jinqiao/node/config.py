@@ -90,6 +90,21 @@ class ApiLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             )
 
 
+class ApiRateLimit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Requests each authenticated identity may make to this node's API (docs/api.md "Rate
+    limits"): a token bucket per identity, ``burst`` requests at once and ``requests_per_second``
+    sustained; over it: 429 ``rate_limited`` with ``Retry-After``."""
+
+    requests_per_second: float = 200.0
+    burst: int = 400
+
+    def check(self) -> None:
+        if not 0.1 <= self.requests_per_second <= 1_000_000:
+            raise InvalidInput("config: api_rate_limit.requests_per_second must be 0.1..1000000")
+        if not 1 <= self.burst <= 1_000_000:
+            raise InvalidInput("config: api_rate_limit.burst must be 1..1000000")
+
+
 DEFAULT_API_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
@@ -124,6 +139,7 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     address); otherwise only peers whose names sort after this node's are dialled."""
     consensus_timeouts: ConsensusTimeouts = ConsensusTimeouts()
     api_limits: ApiLimits = ApiLimits()
+    api_rate_limit: ApiRateLimit = ApiRateLimit()
     api_hosts: tuple[str, ...] = DEFAULT_API_HOSTS
     """Host names the API answers to (the ``Host`` header, with or without the API port; the
     ``api_host`` is always one of them); any other gets 400 ``untrusted_host`` (DNS rebinding).
@@ -173,6 +189,7 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise InvalidInput("config: mempool_capacity_bytes must be 1 MiB..8 GiB")
         self.consensus_timeouts.check()
         self.api_limits.check()
+        self.api_rate_limit.check()
         if len(self.api_hosts) > 100 or len(self.api_cors_origins) > 100:
             raise InvalidInput("config: at most 100 api_hosts and 100 api_cors_origins")
         for origin in self.api_cors_origins:

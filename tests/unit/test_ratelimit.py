@@ -1,0 +1,66 @@
+"""The API's per-identity token buckets (``api.ratelimit``, docs/api.md "Rate limits"), on a
+clock the test moves."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from jinqiao.api.ratelimit import RateLimiter, node_rate_limiter, retry_after_seconds
+from jinqiao.node.config import ApiRateLimit
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now_s = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def test_a_burst_then_the_sustained_rate() -> None:
+    clock = Clock()
+    limiter = RateLimiter(10.0, 5, clock=clock)
+    assert [limiter.admit("bank-a/teller") for _ in range(5)] == [0.0] * 5
+    assert limiter.admit("bank-a/teller") == pytest.approx(0.1)
+    clock.now_s += 0.25  # 2.5 tokens back
+    assert [limiter.admit("bank-a/teller") for _ in range(2)] == [0.0, 0.0]
+    assert limiter.admit("bank-a/teller") == pytest.approx(0.05)
+    clock.now_s += 60  # never more than the burst
+    assert sum(limiter.admit("bank-a/teller") == 0.0 for _ in range(10)) == 5
+
+
+def test_each_identity_has_its_own_bucket() -> None:
+    limiter = RateLimiter(1.0, 2, clock=Clock())
+    assert [limiter.admit("bank-a/flood") for _ in range(3)][-1] > 0
+    assert limiter.admit("bank-b/teller") == 0.0
+
+
+def test_the_buckets_are_bounded_least_recently_used_first() -> None:
+    limiter = RateLimiter(1.0, 1, max_identities=2, clock=Clock())
+    for identity in ("a", "b", "a", "c"):
+        limiter.admit(identity)
+    assert list(limiter.buckets) == ["a", "c"]
+
+
+def test_refusals_are_audited_once_a_second_and_all_counted() -> None:
+    clock = Clock()
+    registry = CollectorRegistry()
+    limiter = node_rate_limiter(ApiRateLimit(requests_per_second=1.0, burst=1), registry)
+    limiter.clock = clock
+    limiter.admit("x")
+    audited = []
+    for _ in range(5):
+        assert limiter.admit("x") > 0
+        audited.append(limiter.audit_refusal("x"))
+    assert audited == [True, False, False, False, False]
+    clock.now_s += 0.5  # half a token back: still refused, and still within the second
+    assert limiter.admit("x") > 0 and not limiter.audit_refusal("x")
+    clock.now_s += 1.0
+    assert limiter.admit("x") == 0.0
+    assert limiter.admit("x") > 0 and limiter.audit_refusal("x")
+    assert registry.get_sample_value("jinqiao_api_rate_limited_total") == 7
+
+
+def test_retry_after_is_whole_seconds_at_least_one() -> None:
+    assert [retry_after_seconds(s) for s in (0.001, 1.0, 1.2)] == [1, 1, 2]

@@ -147,3 +147,14 @@ def test_the_files_are_where_the_docs_say() -> None:
     operations = (ROOT / "docs" / "operations.md").read_text()
     for path in (DASHBOARD, ALERT_RULES):
         assert str(path.relative_to(ROOT)) in operations
+
+
+def test_the_node_exposes_the_standard_process_metrics(exposed: set[str]) -> None:
+    # ProcessCollector on the node's own registry (jinqiao.node.metrics): CPU, memory, files.
+    assert {
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "python_info",
+    } <= exposed

@@ -15,7 +15,6 @@ from rich.table import Table
 from jinqiao.cli.common import JsonOption, Target, fail, guarded, with_target
 from jinqiao.core.errors import InvalidInput
 from jinqiao.index import ChainIndex, queries
-from jinqiao.index.export import export_parquet
 from jinqiao.terminal import console, emit_json, errors
 
 index_app = typer.Typer(
@@ -280,6 +279,8 @@ def export(
     json_output: JsonOption = False,
 ) -> None:
     """Blocks, transactions, events, payments and cycles from the index as Parquet files."""
+    from jinqiao.index.export import export_parquet  # the [export] extra: pyarrow
+
     with ChainIndex(database) as index:
         height = index.height()
         written = export_parquet(index, output)

@@ -23,6 +23,7 @@ from jinqiao.cli import (
     scf,
     token,
 )
+from jinqiao.cli.extras import run_reporting_missing_extras
 
 app = typer.Typer(
     help="jinqiao: a permissioned blockchain for financial institutions.",
@@ -57,7 +58,7 @@ app.command("relay")(relay.relay)
 
 
 def main() -> None:
-    app()
+    run_reporting_missing_extras(app)
 
 
 # Appended (other command groups add theirs above): completing a transaction of unknown outcome.

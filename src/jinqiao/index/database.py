@@ -21,8 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-import psycopg
-
 from jinqiao.index.errors import IndexLocked, IndexMissing, IndexUnavailable
 
 BUSY_TIMEOUT_S = 5.0
@@ -98,6 +96,7 @@ class SqliteDatabase:
             raise _sqlite_error(error, self.location) from None
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+
         try:
             self._connection.executemany(sql, rows)
         except sqlite3.Error as error:
@@ -160,6 +159,8 @@ class PostgresDatabase:
     dialect = "postgresql"
 
     def __init__(self, url: str) -> None:
+        import psycopg  # the [postgres] extra: a validator does not need it
+
         info = psycopg.conninfo.conninfo_to_dict(url)
         info.pop("password", None)
         self.location = (
@@ -175,6 +176,8 @@ class PostgresDatabase:
             ) from None
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> list[Row]:
+        import psycopg
+
         try:
             cursor = self._connection.execute(_placeholders(sql), tuple(parameters))
             return cursor.fetchall() if cursor.description is not None else []
@@ -188,6 +191,8 @@ class PostgresDatabase:
             raise IndexUnavailable(f"the index {self.location}: {_first_line(error)}") from None
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        import psycopg
+
         try:
             with self._connection.cursor() as cursor:
                 cursor.executemany(_placeholders(sql), rows)

@@ -1,14 +1,28 @@
 """Prometheus metrics of one node, on a registry of its own (several nodes may share a process
-in tests)."""
+in tests), with the standard process and Python metrics that prometheus_client's default registry
+would carry (``process_cpu_seconds_total``, ``process_resident_memory_bytes``,
+``process_open_fds``, ``python_gc_*``, ``python_info``): a registry of our own does not include
+them unless asked."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 
 class NodeMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self.height = Gauge(
             "jinqiao_height", "Height of the last committed block", registry=self.registry
         )

@@ -216,13 +216,15 @@ def test_events_stream_delivers_the_transfer(net: Net) -> None:
     payee = net.key("bank-b-treasury").address
     start = net.client.status()["height"] + 1
     result = net.client.token.transfer(payer, "CNY", payee, 777)
-    events = net.client.events(contract="token", name="Transfer", from_height=start, timeout_s=10)
-    for event in events:
-        if event["transaction_hash"] == result.transaction_hash:
-            assert event["attributes"]["amount_minor"] == 777
-            break
-    else:
-        pytest.fail("the stream ended without the transfer's event")
+    with net.client.events(
+        contract="token", name="Transfer", from_height=start, timeout_s=10
+    ) as events:
+        for event in events:
+            if event["transaction_hash"] == result.transaction_hash:
+                assert event["attributes"]["amount_minor"] == 777
+                break
+        else:
+            pytest.fail("the stream ended without the transfer's event")
 
 
 def test_operations_endpoints(net: Net) -> None:

@@ -318,12 +318,12 @@ def test_an_altered_block_list_is_caught(net: Net, name: str) -> None:
 
 
 def _transfer_event(net: Net) -> dict[str, Any]:
-    events = net.client.events(
+    with net.client.events(
         contract="token", name="Transfer", from_height=net.transfer.height, timeout_s=10
-    )
-    for event in events:
-        if event["transaction_hash"] == net.transfer.transaction_hash:
-            return event
+    ) as events:
+        for event in events:
+            if event["transaction_hash"] == net.transfer.transaction_hash:
+                return event
     raise AssertionError("the stream ended without the transfer's event")
 
 

@@ -376,12 +376,14 @@ def test_a_receivable_paid_past_due_becomes_the_obligors_credit_records(net: Net
     _ok(sc.repay(net.key("brand-treasury"), root_id))
     wanted = {"ReceivablePastDue", "ReceivableRepaid"}
     found: dict[str, dict[str, Any]] = {}
-    stream = net.client.events(contract="supplychain", from_height=confirmed.height, timeout_s=10)
-    for event in stream:
-        if event["name"] in wanted and event["attributes"].get("root_id") == root_id:
-            found[event["name"]] = event
-        if set(found) == wanted:
-            break
+    with net.client.events(
+        contract="supplychain", from_height=confirmed.height, timeout_s=10
+    ) as stream:
+        for event in stream:
+            if event["name"] in wanted and event["attributes"].get("root_id") == root_id:
+                found[event["name"]] = event
+            if set(found) == wanted:
+                break
     brand = subject_hash(hashlib.sha256(b"test consortium key").digest(), "firm", BRAND_USCC)
     credit = net.client.credit
     bodies = credit.receivable_records(brand, root_id, list(found.values()))

@@ -27,6 +27,7 @@ EXPORTS = {
         "Client",
         "ClientError",
         "Credentials",
+        "EventStream",
         "ItemCustody",
         "ItemVerification",
         "NodesUnreachable",
@@ -213,8 +214,7 @@ METHODS = {
         "consensus": "(self) -> dict[str, Any]",
         "events": (
             "(self, *, contract: str | None = None, name: str | None = None, "
-            "from_height: int | None = None, timeout_s: float | None = None) -> Iterator[dict[str, "
-            "Any]]"
+            "from_height: int | None = None, timeout_s: float | None = None) -> EventStream"
         ),
         "hash_of": "(self, transaction: SignedTransaction) -> str",
         "prove_event": "(self, event: Mapping[str, Any]) -> Event",

@@ -35,6 +35,7 @@ from jinqiao.client.asynchronous import AsyncClient
 from jinqiao.client.client import (
     BatchResult,
     Client,
+    EventStream,
     ProvenBlock,
     ProvenQueryResult,
     ProvenValue,
@@ -59,6 +60,7 @@ __all__ = [
     "Client",
     "ClientError",
     "Credentials",
+    "EventStream",
     "ItemCustody",
     "ItemVerification",
     "NodesUnreachable",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -129,13 +129,15 @@ class Client:
         tls = core.tls_settings(credentials, roots_file)
         self.credentials = credentials
         auth = MessageSignatureAuth(signer) if signer is not None else None
-        # Failover: the other nodes of the network, tried in order when a node does not answer.
-        nodes = [
-            httpx.Client(
+
+        def connect(node_url: str) -> httpx.Client:
+            return httpx.Client(
                 base_url=node_url, timeout=timeout_s, transport=transport, verify=tls, auth=auth
             )
-            for node_url in urls
-        ]
+
+        self._connect = connect
+        # Failover: the other nodes of the network, tried in order when a node does not answer.
+        nodes = [connect(node_url) for node_url in urls]
         self._http = nodes[0]
         self._failover = core.Failover(nodes, core.url_of)
         if genesis is None and genesis_file is not None:
@@ -689,8 +691,9 @@ class Client:
         name: str | None = None,
         from_height: int | None = None,
         timeout_s: float | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Contract events as they are committed (Server-Sent Events)."""
+    ) -> EventStream:
+        """Contract events as they are committed (Server-Sent Events). The stream has its own
+        connection; close it (or use it in a ``with`` block) when leaving it early."""
         params: dict[str, Any] = {}
         if contract:
             params["contract"] = contract
@@ -698,9 +701,20 @@ class Client:
             params["name"] = name
         if from_height:
             params["from_height"] = from_height
-        with self._http.stream(
-            "GET", "/v1/events", params=params, timeout=httpx.Timeout(10.0, read=timeout_s)
-        ) as response:
+        return EventStream(self._event_lines(params, timeout_s))
+
+    def _event_lines(
+        self, params: dict[str, Any], timeout_s: float | None
+    ) -> Generator[dict[str, Any], None, None]:
+        # A connection of the stream's own: an abandoned stream is closed by the garbage collector
+        # at any moment, and closing it must not wait for a lock of the requests' connection pool
+        # that the same thread may hold (a deadlock seen in CI).
+        with (
+            self._connect(self.url) as http,
+            http.stream(
+                "GET", "/v1/events", params=params, timeout=httpx.Timeout(10.0, read=timeout_s)
+            ) as response,
+        ):
             if response.status_code >= 400:
                 raise ClientError(
                     "http_error", response.read().decode()[:300], response.status_code
@@ -708,6 +722,26 @@ class Client:
             for line in response.iter_lines():
                 if line.startswith("data: "):
                     yield json.loads(line[6:])
+
+
+class EventStream(Iterator[dict[str, Any]]):
+    """The events ``Client.events`` streams: an iterator, and a context manager that closes the
+    stream's connection on leaving."""
+
+    def __init__(self, events: Generator[dict[str, Any], None, None]) -> None:
+        self._events = events
+
+    def __next__(self) -> dict[str, Any]:
+        return next(self._events)
+
+    def close(self) -> None:
+        self._events.close()
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _hex_list(values: Any, max_bytes: int) -> list[bytes]:

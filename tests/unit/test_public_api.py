@@ -28,11 +28,15 @@ EXPORTS = {
         "ClientError",
         "Credentials",
         "EventStream",
+        "GovernanceClient",
         "ItemCustody",
         "ItemVerification",
         "NodesUnreachable",
         "PaymentsClient",
         "PendingTransaction",
+        "ProposalList",
+        "ProposalStatus",
+        "ProposalSubmitted",
         "ProvenBlock",
         "ProvenQueryResult",
         "ProvenValue",
@@ -102,6 +106,19 @@ SIGNATURES = {
         "(code: str, message: str, status: int = 0, **details: Any) -> None"
     ),
     "jinqiao.client.PaymentsClient": "(client: Client) -> None",
+    "jinqiao.client.GovernanceClient": "(client: Client) -> None",
+    "jinqiao.client.ProposalList": (
+        "(proposals: tuple[ProposalStatus, ...], next_id: int, height: int, verified: bool) -> None"
+    ),
+    "jinqiao.client.ProposalStatus": (
+        "(proposal: Proposal, kind: str, state: str, quorum_numerator: int, "
+        "quorum_denominator: int, active_organizations: int, approving: tuple[str, ...], "
+        "required: int, still_needed: int, waiting_for: tuple[str, ...], height: int, "
+        "verified: bool) -> None"
+    ),
+    "jinqiao.client.ProposalSubmitted": (
+        "(result: TransactionResult, proposal_id: int | None) -> None"
+    ),
     "jinqiao.client.ProvenBlock": (
         "(header: BlockHeader, certificate: CommitCertificate, "
         "transactions: tuple[SignedTransaction, ...], receipts: tuple[Receipt, ...], "

@@ -102,7 +102,10 @@ def test_cli_drives_a_fee_schedule_to_execution(
         "--json",
     )  # fmt: skip
     assert code == 0, err
-    proposal_id = json.loads(out)["proposal_id"]
+    proposed = json.loads(out)
+    proposal_id = proposed["proposal_id"]
+    # --json decodes the receipt's result (the new id), the raw bytes beside it.
+    assert proposed["result"] == proposal_id and proposed["result_hex"] == f"{proposal_id:02x}"
     code, out, err = invoke("tx", "governance", "show", str(proposal_id), *net, "--json")
     assert code == 0, err
     shown = json.loads(out)["proposal"]
@@ -120,7 +123,8 @@ def test_cli_drives_a_fee_schedule_to_execution(
             "tx", "governance", "approve", str(proposal_id), "--key", admin, *net, "--json"
         )
         assert code == 0, err
-        assert "result" in json.loads(out)
+        approved = json.loads(out)
+        assert approved["result"] is None and approved["result_hex"] == ""
     code, out, err = invoke("tx", "governance", "list", *net, "--json")
     assert code == 0, err
     listed = {item["id"]: item for item in json.loads(out)["proposals"]}

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import msgspec
 import typer
 from rich.table import Table
 
@@ -16,6 +15,7 @@ from jinqiao.cli.common import (
     Target,
     fail,
     guarded,
+    json_value,
     report,
     send,
     with_submit_target,
@@ -363,7 +363,7 @@ def status_view(status: ProposalStatus) -> dict[str, Any]:
         "state": status.state,
         "status": proposal.status,
         "executed": status.executed,
-        "action": decoded(proposal.action),
+        "action": json_value(proposal.action),
         "proposer": proposal.proposer.hex(),
         "proposer_organization": proposal.proposer_organization,
         "created_height": proposal.created_height,
@@ -397,18 +397,3 @@ def _table(statuses: list[ProposalStatus], title: str) -> Table:
             f"{status.still_needed} more of: {waiting}" if status.still_needed else "-",
         )
     return table
-
-
-def decoded(value: object) -> object:
-    """A struct as JSON: fields by name (a proposal's action with its ``kind``), bytes as hex."""
-    if isinstance(value, msgspec.Struct):
-        fields = {name: decoded(getattr(value, name)) for name in value.__struct_fields__}
-        tag = value.__struct_config__.tag
-        return {"kind": tag, **fields} if isinstance(tag, str) else fields
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, tuple | list):
-        return [decoded(item) for item in value]
-    if isinstance(value, dict):
-        return {str(decoded(key)): decoded(item) for key, item in value.items()}
-    return value

@@ -125,6 +125,13 @@ def test_cli_drives_a_fee_schedule_to_execution(
         assert code == 0, err
         approved = json.loads(out)
         assert approved["result"] is None and approved["result_hex"] == ""
+    height = json.loads(invoke("tx", "governance", "show", str(proposal_id), *net, "--json")[1])[
+        "proposal"
+    ]["created_height"]
+    code, out, err = invoke("query", "block", str(height), *net, "--json")
+    assert code == 0, err
+    receipts = [tx["receipt"] for tx in json.loads(out)["transactions"]]
+    assert proposal_id in [receipt["decoded_result"] for receipt in receipts]
     code, out, err = invoke("tx", "governance", "list", *net, "--json")
     assert code == 0, err
     listed = {item["id"]: item for item in json.loads(out)["proposals"]}

@@ -69,6 +69,9 @@ def query_block(
     """A block's header, certificate and transactions."""
     with target.client() as client:
         block = client.block(height, transactions=True)
+    for transaction in block.get("transactions", []):
+        receipt = transaction["receipt"]
+        receipt["decoded_result"] = decoded_result(bytes.fromhex(receipt["result"]))
     if json_output:
         emit_json(block)
         return

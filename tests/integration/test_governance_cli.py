@@ -170,3 +170,49 @@ def _china_rules() -> list[FeeRule]:
     from jinqiao.apps.payments.fees import china_2016_rules
 
     return list(china_2016_rules())
+
+
+def test_cli_proposes_every_other_kind(
+    network: tuple[Path, NodeProcess], client: Client, tmp_path: Path
+) -> None:
+    directory, _ = network
+    net = ["--network", str(directory)]
+    admin = ["--key", "clearing-admin", *net, "--json"]
+    newcomer = generate_key()
+    treasury = load_key(directory / "accounts" / "bank-a-treasury.json").address.hex()
+    proposals = {
+        "add_organization": (
+            "add-organization", "bank-d", "--name", "Bank D", "--role", "card_issuer",
+            "--admin-public-key", newcomer.public_key.hex(), "--admin-name", "d-admin",
+        ),
+        "remove_organization": ("remove-organization", "bank-b"),
+        "set_aml_parameter": ("set-parameter", "large_cash_minor", "4000000", "--aml"),
+        "deny_party": ("deny-party", "account", treasury, "--reason", "sanctions list"),
+        "call_contract": (
+            "call-contract", "contracts", "set_paused", "--args-hex", _paused_args("tea"),
+        ),
+    }  # fmt: skip
+    for kind, arguments in proposals.items():
+        code, out, err = invoke("tx", "governance", *arguments, *admin)
+        assert code == 0, (kind, err, out)
+        status = client.governance.proposal(json.loads(out)["proposal_id"])
+        assert status is not None and status.kind == kind and status.state == "open"
+        assert status.approving == ("clearing",)
+    bad_schedule = tmp_path / "bad.json"
+    bad_schedule.write_text(json.dumps({"currency": "CNY", "rules": [{"card_type": "debit"}]}))
+    for arguments, message in [
+        (("add-organization", "x", "--name", "X", "--admin-public-key", "zz", "--admin-name", "a"),
+         "--admin-public-key must be hexadecimal"),
+        (("call-contract", "payments", "set_fee_schedule", "--args-hex", "no"),
+         "--args-hex must be hexadecimal"),
+        (("set-fee-schedule", str(bad_schedule)), "fee schedule"),
+    ]:  # fmt: skip
+        code, _, err = invoke("tx", "governance", *arguments, *admin)
+        assert code == 1 and message in err and "Traceback" not in err, err
+
+
+def _paused_args(contract_name: str) -> str:
+    from jinqiao.contracts.lifecycle import SetPausedArgs
+    from jinqiao.core.codec import encode
+
+    return encode(SetPausedArgs(contract_name, True)).hex()

@@ -564,6 +564,43 @@ METHODS["AsyncClient"] = {name: METHODS["Client"][name] for name in ASYNC_CLIENT
     "aclose": "(self) -> None"
 }
 METHODS["AsyncTokenClient"] = METHODS["TokenClient"]
+METHODS["GovernanceClient"] = {
+    "approve": "(self, admin: Signer, proposal_id: int) -> TransactionResult",
+    "list": "(self, *, from_id: int = 1, limit: int = 50) -> ProposalList",
+    "next_proposal_id": "(self, *, height: int | None = None) -> tuple[int, int]",
+    "parameters": "(self, *, height: int | None = None) -> ChainParameters",
+    "proposal": "(self, proposal_id: int) -> ProposalStatus | None",
+    "propose": "(self, admin: Signer, action: ProposalAction) -> ProposalSubmitted",
+    "propose_add_organization": (
+        "(self, admin: Signer, organization_id: str, name: str, roles: Sequence[str], "
+        "admin_public_key: bytes, admin_name: str) -> ProposalSubmitted"
+    ),
+    "propose_add_validator": (
+        "(self, admin: Signer, public_key: bytes, name: str, organization: str, power: int = 1) "
+        "-> ProposalSubmitted"
+    ),
+    "propose_allow_party": "(self, admin: Signer, kind: str, party: str) -> ProposalSubmitted",
+    "propose_aml_parameter": "(self, admin: Signer, name: str, value: int) -> ProposalSubmitted",
+    "propose_contract_call": (
+        "(self, admin: Signer, contract: str, method_name: str, args: CanonicalStruct) "
+        "-> ProposalSubmitted"
+    ),
+    "propose_deny_party": (
+        "(self, admin: Signer, kind: str, party: str, reason: str) -> ProposalSubmitted"
+    ),
+    "propose_fee_schedule": (
+        "(self, admin: Signer, currency: str, rules: Sequence[FeeRule]) -> ProposalSubmitted"
+    ),
+    "propose_remove_organization": (
+        "(self, admin: Signer, organization_id: str) -> ProposalSubmitted"
+    ),
+    "propose_remove_validator": "(self, admin: Signer, address: bytes) -> ProposalSubmitted",
+    "propose_set_parameter": "(self, admin: Signer, name: str, value: int) -> ProposalSubmitted",
+    "propose_set_validator_power": (
+        "(self, admin: Signer, address: bytes, power: int) -> ProposalSubmitted"
+    ),
+    "withdraw": "(self, admin: Signer, proposal_id: int) -> TransactionResult",
+}
 
 
 def signature(function: Callable[..., object]) -> str:

@@ -139,6 +139,8 @@ def test_cli_drives_a_fee_schedule_to_execution(
     assert listed[proposal_id]["quorum"]["still_needed"] == 0
     code, out, err = invoke("tx", "governance", "list", *net)
     assert code == 0 and "call_contract" in out and "executed" in out, err
+    code, out, err = invoke("tx", "governance", "show", str(proposal_id), *net)
+    assert code == 0 and "set_fee_schedule" in out and "executed at" in out, err
     schedule_now = client.read_struct("payments", b"fee_schedule/CNY", FeeSchedule)
     assert schedule_now is not None and schedule_now.rules[0].issuer_fee.rate_ppm == 3000
 

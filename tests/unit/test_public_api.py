@@ -599,6 +599,7 @@ METHODS["GovernanceClient"] = {
     "propose_set_validator_power": (
         "(self, admin: Signer, address: bytes, power: int) -> ProposalSubmitted"
     ),
+    "record": "(self, proposal_id: int) -> Proposal | None",
     "withdraw": "(self, admin: Signer, proposal_id: int) -> TransactionResult",
 }
 

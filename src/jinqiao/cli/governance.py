@@ -300,7 +300,7 @@ def governance_withdraw(
 
 def _known(client: Client, proposal_id: int) -> int:
     """``proposal_id`` once the proven state shows the proposal exists."""
-    if client.governance.proposal(proposal_id) is None:
+    if client.governance.record(proposal_id) is None:
         raise ClientError("unknown_proposal", f"no proposal {proposal_id} (nothing sent)")
     return proposal_id
 

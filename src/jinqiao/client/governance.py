@@ -214,6 +214,11 @@ class GovernanceClient:
         )
         return next_id, proven.height
 
+    def record(self, proposal_id: int) -> Proposal | None:
+        """The stored proposal alone (one proven read, no quorum); ``None`` when proven absent."""
+        _check_id(proposal_id)
+        return self._client.read_struct(GOVERNANCE, proposal_key(proposal_id), Proposal)
+
     def proposal(self, proposal_id: int) -> ProposalStatus | None:
         """A proposal with its quorum, proven; ``None`` when it is proven absent (no such id)."""
         _check_id(proposal_id)

@@ -519,7 +519,7 @@ class Node:
         if self._private_data is None:
             organization = organization_of_certificate(self.home / "tls" / "node.crt")
             self._private_data = PrivateData(
-                self.home, self.config.private_data_sources, organization
+                self.home, self.config.private_data_sources, organization, self.suite.hash
             )
         return self._private_data
 

@@ -3,13 +3,15 @@ and ecfin each run a validator node, each pulling from the other two. Bank-a and
 subject's records in their nodes' credit stores and commit them; ecfin logs its read on chain and
 asks its own node, which gathers the records from the submitters' nodes over mutual TLS; ecfin
 scores from them (every record opened against its commitment). Bank-b, not the reader, is refused
-by every node; after the consent is revoked, so is ecfin; after erasure every node's store has
-destroyed the subject and answers 410 ``credit_records_erased``."""
+by every node; after the consent is revoked, so is ecfin; after erasure each node has destroyed the
+subject's key and records in its own store (its follower of committed blocks, on the
+``SubjectErased`` event) and every node answers 410 ``credit_records_erased``."""
 
 from __future__ import annotations
 
 import random
 import signal
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ import pytest
 from jinqiao.apps.credit.model import ScorecardModel
 from jinqiao.client import Client, Credentials
 from jinqiao.core.crypto import Signer
+from jinqiao.core.errors import InvalidInput
 from jinqiao.credit import CreditStore, subject_hash
 from jinqiao.credit.training import TrainingOptions, train
 from jinqiao.credit.training_data import load_training_file
@@ -228,3 +231,33 @@ def test_a_submitter_node_discloses_to_no_one_but_the_reader_with_live_consent(
     for node in MEMBERS:
         after = consortium.get(node, "ecfin-credit", route)
         assert (after.status_code, after.json()["code"]) == (403, "forbidden"), after.text
+
+
+def test_erasure_destroys_the_subject_in_every_nodes_store(consortium: Consortium) -> None:
+    subject = _subject_with_records(consortium, "110101199003071022")
+    sequence = _read(consortium, subject)
+    route = _route(subject, sequence)
+    before = consortium.get("bank-b", "ecfin-credit", route + "?local_only=true")
+    assert before.status_code == 200 and len(before.json()["disclosures"]) == 3
+    with consortium.client("bank-a") as client:
+        erased = client.credit.erase(consortium.key("bank-a-credit"), subject.subject)
+        assert erased.ok, erased.code
+        consortium.settle(client)
+    for organization in ("bank-a", "bank-b"):
+        with (
+            consortium.client(organization) as client,
+            consortium.store(organization, client) as store,
+        ):
+            wait_for(lambda store=store: store.is_erased(subject.subject), 30, "the erasure")
+            with pytest.raises(InvalidInput) as refused:
+                store.disclose(subject.subject, CATEGORIES)
+            assert refused.value.code == "subject_erased"
+            file = consortium.nodes[organization].home / "private" / CREDIT_STORE_FILE
+            with sqlite3.connect(file) as db:  # the bytes are gone, not only hidden
+                rows = db.execute(
+                    "SELECT count(*) FROM records WHERE subject = ?", (subject.subject,)
+                )
+                assert rows.fetchone()[0] == 0
+    for organization in MEMBERS:
+        after = consortium.get(organization, "ecfin-credit", route)
+        assert (after.status_code, after.json()["code"]) == (410, "credit_records_erased")

@@ -1,8 +1,15 @@
 """Who a node discloses credit records to (``node.credit_disclosure.disclosure_entitlement``):
 only the reader a committed ``records`` access entry names, while the consent it names is live at
-the head; an erased subject is nobody's. The committed state is a dict of encoded values."""
+the head; an erased subject is nobody's. The committed state is a dict of encoded values. And
+the follower that erases the node's store on ``SubjectErased`` (``follow_erasures``)."""
 
 from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
@@ -16,9 +23,18 @@ from jinqiao.apps.credit.model import (
     consent_key,
     subject_key,
 )
+from jinqiao.apps.credit.records import RecordBody
 from jinqiao.core.codec import encode
+from jinqiao.core.errors import NodeFault
+from jinqiao.core.types import CommittedBlock, Event, Receipt, ReceiptStatus
+from jinqiao.credit import CreditStore
+from jinqiao.demo.credit import loan_book
 from jinqiao.execution.state import full_key
-from jinqiao.node.credit_disclosure import access_categories, disclosure_entitlement
+from jinqiao.node.credit_disclosure import (
+    access_categories,
+    disclosure_entitlement,
+    follow_erasures,
+)
 
 WHO = bytes(range(32))
 NOW_MS = 1_800_000_000_000
@@ -74,3 +90,46 @@ def test_an_erased_subject_is_nobodys() -> None:
     state[key] = encode(erased)
     assert disclosure_entitlement(state.get, WHO, 0, "ecfin", NOW_MS).erased
     assert access_categories(state.get, WHO, 0) is None
+
+
+def _block(*subjects: bytes, rejected: bool = False) -> CommittedBlock:
+    """A stand-in for a committed block: only its receipts are read."""
+    events = tuple(
+        Event(CREDIT, "SubjectErased", (("by", "bank-a"), ("subject", subject.hex())))
+        for subject in subjects
+    )
+    status = ReceiptStatus.REJECTED if rejected else ReceiptStatus.OK
+    receipt = Receipt(b"\x00" * 32, int(status), "ok", "", events, 0, b"")
+    return cast(CommittedBlock, SimpleNamespace(receipts=(receipt,)))
+
+
+def _body(subject: bytes) -> RecordBody:
+    return loan_book(random.Random(3), subject, 202605)[0]
+
+
+def test_the_follower_erases_block_by_block_and_resumes_after_a_crash(tmp_path: Path) -> None:
+    other = bytes(range(1, 33))
+    blocks = {1: _block(), 2: _block(other, rejected=True), 3: _block(WHO), 4: _block(other)}
+    path = tmp_path / "credit.sqlite"
+    with CreditStore(path, sha256) as store:
+        store.add(_body(WHO))
+        store.add(_body(other))
+
+        def crash_at_4(height: int) -> CommittedBlock:
+            if height == 4:
+                raise RuntimeError("the node died")
+            return blocks[height]
+
+        with pytest.raises(RuntimeError):
+            follow_erasures(store, "chain", 4, crash_at_4)
+        assert store.followed_height("chain") == 3
+        assert store.is_erased(WHO) and not store.is_erased(other)  # a rejected erasure: none
+    with CreditStore(path, sha256) as reopened:
+        assert follow_erasures(reopened, "chain", 4, blocks.get) == 4
+        assert reopened.is_erased(other)
+        with pytest.raises(NodeFault):
+            reopened.erase_committed("chain", 6, [])  # a gap is a fault, never skipped
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()

@@ -62,7 +62,7 @@ from jinqiao.core.errors import NodeFault
 from jinqiao.core.limits import MAX_REQUEST_BODY_BYTES
 from jinqiao.execution.identity import ACCOUNT_PREFIX, REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
-from jinqiao.node.credit_disclosure import disclosure_entitlement
+from jinqiao.node.credit_disclosure import SUBJECT_HEX_DIGITS, disclosure_entitlement
 from jinqiao.node.port import NodePort
 from jinqiao.node.private_data import document_parties, receivable_parties, root_parties
 
@@ -450,7 +450,6 @@ class Policy:
 
 
 ADDRESS_BYTES = 20
-SUBJECT_HEX_DIGITS = 64
 PAYMENT_PREFIX = payment_key("")
 DOCUMENT_PREFIX = document_key(b"")
 PAST_DUE_COUNT_PREFIX = past_due_count_key("")

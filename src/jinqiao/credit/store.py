@@ -15,6 +15,7 @@ the subject hash as erased so nothing of it is stored again. Tables::
     records(commitment BLOB PRIMARY KEY, subject BLOB, category TEXT, period INTEGER,
             nonce BLOB, sealed BLOB)
     erased(subject BLOB PRIMARY KEY)
+    followed(chain TEXT PRIMARY KEY, height INTEGER)   -- the last block a node's follower handled
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ CREATE TABLE IF NOT EXISTS records (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_by_subject ON records (subject, period);
 CREATE TABLE IF NOT EXISTS erased (subject BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS followed (chain TEXT PRIMARY KEY, height INTEGER NOT NULL)
+    WITHOUT ROWID;
 """
 
 
@@ -115,13 +118,24 @@ class CreditStore:
         """Destroy the subject's key and records; the number of records destroyed. Erasing an
         erased subject destroys nothing and returns 0."""
         with self._lock, self._transaction():
-            count = self._db.execute(
-                "SELECT count(*) FROM records WHERE subject = ?", (subject,)
-            ).fetchone()[0]
-            self._db.execute("DELETE FROM records WHERE subject = ?", (subject,))
-            self._db.execute("DELETE FROM subject_keys WHERE subject = ?", (subject,))
-            self._db.execute("INSERT OR IGNORE INTO erased VALUES (?)", (subject,))
-        return int(count)
+            return self._erase(subject)
+
+    def erase_committed(self, chain: str, height: int, subjects: Iterable[bytes]) -> int:
+        """Erase the subjects a committed block of ``chain`` erased and note ``height`` as handled,
+        in one transaction (a crash leaves both undone, and the block is handled again); the
+        number of records destroyed. ``NodeFault`` if ``height`` does not follow the last one."""
+        with self._lock, self._transaction():
+            last = self._followed(chain)
+            if height != last + 1:
+                raise NodeFault("credit erasures followed out of order", last=last, height=height)
+            destroyed = sum(self._erase(subject) for subject in subjects)
+            self._db.execute("INSERT OR REPLACE INTO followed VALUES (?, ?)", (chain, height))
+        return destroyed
+
+    def followed_height(self, chain: str) -> int:
+        """The last block of ``chain`` whose erasures were handled (0: none yet)."""
+        with self._lock:
+            return self._followed(chain)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -148,6 +162,19 @@ class CreditStore:
         return [self._open(key, bytes(d), bytes(n), bytes(s)) for d, n, s in rows]
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _erase(self, subject: bytes) -> int:
+        count = self._db.execute(
+            "SELECT count(*) FROM records WHERE subject = ?", (subject,)
+        ).fetchone()[0]
+        self._db.execute("DELETE FROM records WHERE subject = ?", (subject,))
+        self._db.execute("DELETE FROM subject_keys WHERE subject = ?", (subject,))
+        self._db.execute("INSERT OR IGNORE INTO erased VALUES (?)", (subject,))
+        return int(count)
+
+    def _followed(self, chain: str) -> int:
+        row = self._db.execute("SELECT height FROM followed WHERE chain = ?", (chain,)).fetchone()
+        return 0 if row is None else int(row[0])
 
     def _open(self, key: bytes, digest: bytes, nonce: bytes, sealed: bytes) -> Disclosure:
         try:

@@ -10,6 +10,11 @@ never taken from the request: the subject's access entry ``access_sequence`` mus
 head (granted to that organization, not revoked, not expired at the head's block time, covering
 the entry's purpose and categories). The categories disclosed are the entry's. The reader checks
 every disclosed record against its commitment on chain when it scores (``commitment_mismatch``).
+
+Erasure (``follow_erasures``): the node follows its committed blocks and, on each
+``SubjectErased`` event, destroys the subject's key and records in its credit store; the last
+block handled is kept in the store, in the same transaction, so the follower resumes there after
+a crash or restart.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ from jinqiao.apps.credit.model import (
 )
 from jinqiao.apps.credit.scoring import Disclosure
 from jinqiao.core.codec import decode, decode_stored, encode
-from jinqiao.core.errors import InvalidInput
+from jinqiao.core.errors import InvalidInput, NodeFault
+from jinqiao.core.types import CommittedBlock, ReceiptStatus
+from jinqiao.credit.store import CreditStore
 from jinqiao.execution.state import full_key
 from jinqiao.node.private_data import FETCH_TIMEOUT_S, LOCAL_ONLY_PARAMETER, PrivateDataSources
 
@@ -44,6 +51,7 @@ MAX_DISCLOSURES = 10_000
 """Records one source may disclose in one answer (a subject has at most as many on chain)."""
 MAX_DISCLOSURE_BYTES = 4096
 MAX_ACCESS_SEQUENCE = 2**63 - 1
+SUBJECT_HEX_DIGITS = 64
 
 
 class CreditRecordsErased(InvalidInput):
@@ -181,3 +189,50 @@ def _ask(http: httpx.Client, source: str, route: str) -> SourceDisclosures:
         log.warning("credit disclosure source %s answered a malformed body", source)
         return SourceDisclosures(source, "malformed")
     return SourceDisclosures(source, "ok", tuple(found))
+
+
+ERASED_EVENT = "SubjectErased"
+FOLLOW_WAIT_S = 1.0
+"""How long the erasure follower waits for the next block before looking at the head again."""
+
+
+def erased_subjects(committed: CommittedBlock) -> list[bytes]:
+    """The subjects a committed block erased: the ``SubjectErased`` events of its accepted
+    transactions."""
+    erased: list[bytes] = []
+    for receipt in committed.receipts:
+        if receipt.status != ReceiptStatus.OK:
+            continue
+        for event in receipt.events:
+            if event.contract != CREDIT or event.name != ERASED_EVENT:
+                continue
+            subject = event.attribute("subject")  # hex, as every byte attribute of an event
+            if not isinstance(subject, str) or len(subject) != SUBJECT_HEX_DIGITS:
+                raise NodeFault("a SubjectErased event without a subject hash", subject=subject)
+            erased.append(bytes.fromhex(subject))
+    return erased
+
+
+def follow_erasures(
+    store: CreditStore, chain_id: str, head: int, block_at: Callable[[int], CommittedBlock | None]
+) -> int:
+    """Erase from ``store`` every subject erased in the committed blocks after the last one it
+    handled, up to ``head``, block by block (each block's erasures and its height in one store
+    transaction: after a crash the follower resumes at the first block not handled); the height
+    handled last."""
+    height = store.followed_height(chain_id)
+    while height < head:
+        committed = block_at(height + 1)
+        if committed is None:
+            raise NodeFault("a committed block is missing from the store", height=height + 1)
+        subjects = erased_subjects(committed)
+        destroyed = store.erase_committed(chain_id, height + 1, subjects)
+        if subjects:
+            log.info(
+                "credit store: erased %d subjects (%d records) of block %d",
+                len(subjects),
+                destroyed,
+                height + 1,
+            )
+        height += 1
+    return height

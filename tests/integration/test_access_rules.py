@@ -30,6 +30,7 @@ from uvicorn.config import SSL_PROTOCOL_VERSION, create_ssl_context
 
 from jinqiao.api.access import (
     ACCOUNT,
+    DISCLOSURE,
     DOCUMENT,
     MEMBER,
     OPERATOR,
@@ -202,6 +203,8 @@ def _expected(network: Network, rule: Rule, account: str) -> bool:
     entry = network.layout.account(account)
     organization = entry.organization
     genesis_roles = {o.id: set(o.roles) for o in network.node.genesis.organizations}
+    if rule.kind == DISCLOSURE:
+        return False  # the sample subject is not on chain: no reader, not even the regulator
     if rule.kind in (PUBLIC, MEMBER) or "regulator" in genesis_roles[organization]:
         return True
     if rule.kind == OPERATOR:

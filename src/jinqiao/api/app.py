@@ -90,6 +90,12 @@ async def _send_too_large(send: Any, limit: int) -> None:
     await send_error(send, "request_too_large", f"request body over {limit} bytes")
 
 
+def operation_id(route: APIRoute) -> str:
+    """A route's stable ``operationId``: its function's name, which generated clients use as
+    the method name (ADR 0040); ``tests/integration/test_api_document.py`` keeps them unique."""
+    return route.name
+
+
 def create_app(node: NodePort, capture_service: capture.CaptureService | None = None) -> FastAPI:
     """The node's API: one router per area, each over the node's narrow port (EPCIS capture
     with the node's capture account, if it has one)."""
@@ -97,6 +103,7 @@ def create_app(node: NodePort, capture_service: capture.CaptureService | None = 
         title="jinqiao node API",
         version=__version__,
         description="Submit signed transactions and read the ledger with proofs.",
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
     install_openapi(app)

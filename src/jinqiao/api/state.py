@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import APIRouter, Path, Query, Request
 
+from jinqiao.api.answers import ProvenValue, TokenBalance, answer
 from jinqiao.api.openapi import FRESH, LOOKUP, QUERY, error_responses, proven_read_responses
 from jinqiao.api.params import NAME, SYMBOL, Address, StateKey
 from jinqiao.api.proven import (
@@ -47,7 +48,10 @@ def router(node: NodePort) -> APIRouter:
         return proven_fields(read(key, height, min_height))
 
     @routes.get(
-        "/v1/state/{contract}/{key}", tags=["state"], responses=error_responses(LOOKUP, FRESH)
+        "/v1/state/{contract}/{key}",
+        tags=["state"],
+        response_model=None,
+        responses={**answer(ProvenValue), **error_responses(LOOKUP, FRESH)},
     )
     def state(
         contract: Annotated[str, Path(pattern=NAME)],
@@ -73,7 +77,8 @@ def router(node: NodePort) -> APIRouter:
     @routes.get(
         "/v1/token/{asset}/balances/{address}",
         tags=["token"],
-        responses=error_responses(LOOKUP, FRESH),
+        response_model=None,
+        responses={**answer(TokenBalance), **error_responses(LOOKUP, FRESH)},
     )
     def token_balance(
         asset: Symbol, address: Address, height: Height = None, min_height: MinHeight = None

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from jinqiao.api.answers import BatchAnswer, answer
 from jinqiao.api.errors import RETRY_AFTER_SECONDS, error_body, status_for, validation_problems
 from jinqiao.api.longpoll import LongPolls
 from jinqiao.api.openapi import (
@@ -101,7 +102,7 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
 
     @routes.post(
         "/v1/transactions/batch",
-        responses=error_responses(BATCH),
+        responses={**answer(BatchAnswer), **error_responses(BATCH)},
         openapi_extra=json_or_msgpack_body(
             BatchRequest, "a msgpack array of canonical SignedTransaction bytes"
         ),

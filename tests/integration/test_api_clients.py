@@ -99,6 +99,7 @@ def test_the_interactive_docs_are_served_by_the_node_alone(node: NodeProcess, pa
         assert fetched.status_code == 200, (reference, fetched.text[:200])
         assert len(fetched.content) > 0, reference
     if page == "/docs":
+        assert '"validatorUrl": null' in html, html
         assert {"/docs/static/swagger-ui-bundle.js", "/docs/static/swagger-ui.css"} <= set(
             references.urls
         )

@@ -234,3 +234,25 @@ def test_every_answer_has_a_schema_and_every_operation_a_unique_id(client: Clien
             for media_type, declared in content.items():
                 assert declared.get("schema"), (method, path, status, media_type)
     assert seen["token_balance"] == ("GET", "/v1/token/{asset}/balances/{address}")
+
+
+NAMED_ANSWERS = {
+    "healthz": ("200", "Health"),
+    "status": ("200", "Status"),
+    "validator_changes": ("200", "ValidatorChanges"),
+    "submit": ("202", "Admitted"),
+    "submit_batch": ("200", "BatchAnswer"),
+    "transaction": ("200", "TransactionAnswer"),
+    "state": ("200", "ProvenValue"),
+    "token_balance": ("200", "TokenBalance"),
+}
+"""The success answers declared as models of ``jinqiao.api.answers`` (docs/api.md)."""
+
+
+def test_the_named_answers_are_declared_as_their_models(client: Client) -> None:
+    document = client.get("/openapi.json").json()
+    by_id = {operation["operationId"]: operation for _, _, operation in _operations(document)}
+    for identifier, (status, model) in NAMED_ANSWERS.items():
+        declared = by_id[identifier]["responses"][status]["content"]["application/json"]
+        assert declared["schema"] == {"$ref": f"#/components/schemas/{model}"}, identifier
+        assert document["components"]["schemas"][model]["required"], model

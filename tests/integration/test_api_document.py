@@ -245,6 +245,9 @@ NAMED_ANSWERS = {
     "transaction": ("200", "TransactionAnswer"),
     "state": ("200", "ProvenValue"),
     "token_balance": ("200", "TokenBalance"),
+    "account": ("200", "AccountAnswer"),
+    "token_asset": ("200", "TokenAsset"),
+    "run_query": ("200", "QueryAnswer"),
 }
 """The success answers declared as models of ``jinqiao.api.answers`` (docs/api.md)."""
 

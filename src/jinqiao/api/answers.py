@@ -34,6 +34,49 @@ class TokenBalance(ProvenValue):
     frozen: bool = Field(description="Whether the holding is frozen")
 
 
+class AccountAnswer(ProvenValue):
+    """``GET /v1/accounts/{address}``: the account record, with its state proof."""
+
+    account: dict[str, Any] = Field(
+        description="The registry's Account record: organization, roles, status (bytes as hex)"
+    )
+
+
+class AssetView(BaseModel):
+    """An asset's definition. Amounts are integers in units of ``10**-scale``."""
+
+    symbol: str = Field(description="The asset's symbol")
+    name: str = Field(description="Its name")
+    scale: int = Field(description="Decimal places of its minor unit")
+    issuer: str = Field(description="The organization that issues it")
+    default_tier: str = Field(description="The wallet tier of a new holding")
+
+
+class TokenAsset(BaseModel):
+    """``GET /v1/token/{asset}``: the definition and the total supply, each proven against
+    one header."""
+
+    asset: AssetView = Field(description="The definition")
+    supply_minor: int = Field(description="Total supply in minor units")
+    height: int = Field(description="Height of the header both proofs are against")
+    time_ms: int = Field(description="That block's time (ms since the epoch)")
+    state_root: str = Field(description="That header's state root, hex")
+    asset_proof: str = Field(description="Canonical StateReadProof of the definition, hex")
+    supply_proof: str = Field(description="Canonical StateReadProof of the supply, hex")
+
+
+class QueryAnswer(BaseModel):
+    """``POST /v1/query/{contract}/{query_name}``: the query's result at a height; with
+    ``proofs=true`` also the block's time and the proof of every state read."""
+
+    height: int = Field(description="The block whose state the query read")
+    result: Any = Field(description="The query's result (bytes as hex)")
+    time_ms: int | None = Field(default=None, description="That block's time (with proofs)")
+    reads_proof: str | None = Field(
+        default=None, description="Canonical StateReadsProof, hex (with proofs)"
+    )
+
+
 class ValidatorEntry(BaseModel):
     """One validator of the current set."""
 
@@ -134,14 +177,18 @@ def answer(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[st
 
 
 __all__ = [
+    "AccountAnswer",
     "Admitted",
+    "AssetView",
     "BatchAnswer",
     "Event",
     "Health",
     "ProvenValue",
+    "QueryAnswer",
     "ReceiptView",
     "Refused",
     "Status",
+    "TokenAsset",
     "TokenBalance",
     "TransactionAnswer",
     "ValidatorChange",

@@ -195,6 +195,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/docs"): _MEMBER,
     ("GET", "/docs/oauth2-redirect"): _MEMBER,
     ("GET", "/redoc"): _MEMBER,
+    ("GET", "/docs/static/{name}"): _MEMBER,
     ("GET", "/v1/status"): _MEMBER,
     ("GET", "/v1/validators/changes"): _MEMBER,
     ("GET", "/v1/consensus"): _MEMBER,

@@ -626,11 +626,18 @@ def test_every_route_with_revoked_expired_replayed_and_wrong_key_credentials(
     """Each route of the node's OpenAPI document, one request per case, in front of the node's
     real app: a revoked client certificate, and RFC 9421 signatures replayed, expired and made by
     another account's key are all refused with 401 and the common error body, and nothing
-    reaches the app (the state root does not move)."""
+    reaches the app: a counting wrapper around the app sees no request, the mempool stays
+    empty and the state root does not move."""
+    reached: list[str] = []
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(f"{scope.get('method')} {scope.get('path')}")
+        await network.real_access.app(scope, receive, send)
+
     revoked_account = "bank-a-treasury"
     revoked_der = network.certificate(revoked_account)
     revoked = AccessControl(
-        network.real_access.app,
+        counting,
         network.access.routes,
         network.policy,
         Authenticator(
@@ -639,12 +646,13 @@ def test_every_route_with_revoked_expired_replayed_and_wrong_key_credentials(
         ),
     )
     signatures = AccessControl(
-        network.real_access.app, network.access.routes, network.policy, network.authenticator
+        counting, network.access.routes, network.policy, network.authenticator
     )
     signatures.signatures = network.access.signatures  # the same replay window
     bank_a = load_key(network.directory / "accounts" / "bank-a-treasury.json")
     bank_b = load_key(network.directory / "accounts" / "bank-b-treasury.json")
     root_before = network.node.chain.head.state_root
+    pending_before = len(network.node.mempool)
     walked = 0
     for method, template in _routes(network.document):
         if RULES[(method, template)].kind == PUBLIC:
@@ -671,6 +679,8 @@ def test_every_route_with_revoked_expired_replayed_and_wrong_key_credentials(
         assert _refused(answer, "signature_refused", "invalid_signature"), (case, answer.text)
         walked += 1
     assert walked >= 40
+    assert reached == []
+    assert len(network.node.mempool) == pending_before
     assert network.node.chain.head.state_root == root_before
 
 

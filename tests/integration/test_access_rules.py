@@ -43,6 +43,7 @@ from jinqiao.api.access import (
     ROLE,
     RULES,
     STATE,
+    SUBJECT,
     AccessControl,
     Policy,
     Rule,
@@ -205,6 +206,8 @@ def _expected(network: Network, rule: Rule, account: str) -> bool:
     genesis_roles = {o.id: set(o.roles) for o in network.node.genesis.organizations}
     if rule.kind == DISCLOSURE:
         return False  # the sample subject is not on chain: no reader, not even the regulator
+    if rule.kind == SUBJECT:  # the sample subject is not on chain: any credit member's absence
+        return bool(genesis_roles[organization] & {"credit_member", "regulator"})
     if rule.kind in (PUBLIC, MEMBER) or "regulator" in genesis_roles[organization]:
         return True
     if rule.kind == OPERATOR:

@@ -21,10 +21,15 @@ from jinqiao.apps.credit.model import (
     ScorecardModel,
     Subject,
     SubjectArgs,
+    access_key,
+    consent_key,
+    record_key,
+    score_key,
+    subject_key,
 )
 from jinqiao.apps.credit.records import RecordBody
 from jinqiao.apps.credit.scoring import Disclosure
-from jinqiao.client import Client
+from jinqiao.client import Client, Credentials
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput
@@ -356,3 +361,65 @@ def test_scoring_an_erased_subject_is_refused(world: World) -> None:
         store.disclose(who, ("loans",))
     assert gone.value.code == "subject_erased"
     assert world.file(who).scores == 0
+
+
+def _subject_reads(who: bytes, consent_id: int) -> list[tuple[str, str, dict[str, str] | None]]:
+    """Every way in to a subject: its six routes, its raw state keys and a subject query."""
+    subject = f"/v1/credit/subjects/{who.hex()}"
+    state = f"/v1/state/{CREDIT}/"
+    return [
+        ("GET", subject, None),
+        ("GET", f"{subject}/consents/{consent_id}", None),
+        ("GET", f"{subject}/records", None),
+        ("GET", f"{subject}/records/0", None),
+        ("GET", f"{subject}/access-log", None),
+        ("GET", f"{subject}/scores/0", None),
+        ("GET", state + subject_key(who).hex(), None),
+        ("GET", state + consent_key(who, consent_id).hex(), None),
+        ("GET", state + record_key(who, 0).hex(), None),
+        ("GET", state + access_key(who, 0).hex(), None),
+        ("GET", state + score_key(who, 0).hex(), None),
+        ("POST", f"/v1/query/{CREDIT}/subject", {"subject": who.hex()}),
+    ]
+
+
+def _who_reads(world: World, who: bytes, consent_id: int) -> dict[str, bool]:
+    """For each credit member: whether it reads every way in to the subject (True) or is
+    refused 403 ``forbidden`` on every one (False); a mix fails the test."""
+    verdicts = {}
+    for account in ("bank-a-credit", "bank-b-credit", "ecfin-credit", "regulator-admin"):
+        credentials = Credentials.for_account(world.directory, account)
+        statuses = set()
+        with credentials.http_client(base_url=world.node.url, timeout=10) as http:
+            for method, path, body in _subject_reads(who, consent_id):
+                answer = http.request(method, path, json=body)
+                if answer.status_code == 403:
+                    assert answer.json()["code"] == "forbidden", answer.text
+                    assert account in answer.json()["message"]
+                else:  # 404 or the query's 422 unknown_subject: an absence, not a refusal
+                    assert answer.status_code in (200, 404, 422), (path, account, answer.text)
+                statuses.add(answer.status_code == 403)
+        assert len(statuses) == 1, (account, statuses)
+        verdicts[account] = not statuses.pop()
+    return verdicts
+
+
+def test_only_the_subjects_readers_read_it(world: World) -> None:
+    """docs/access.md, the ``subject`` rule, on a real node over HTTPS with each member's client
+    certificate: bank-a (custodian) and the regulator read; ecfin reads while its consent is
+    live and is refused once it is revoked; bank-b, a credit member that is neither custodian,
+    submitter nor grantee, is refused 403 ``forbidden`` on every route, raw key and query. An
+    erased subject stays bank-a's (and the regulator's)."""
+    who = subject_hash(CONSORTIUM_KEY, "person", RESIDENT_IDS[7])
+    assert _who_reads(world, who, 0) == dict.fromkeys(
+        ("bank-a-credit", "bank-b-credit", "ecfin-credit", "regulator-admin"), True
+    )  # not on chain yet: any credit member's proven absence
+    consent_id = world.grant(who)
+    readers = {"bank-a-credit": True, "bank-b-credit": False, "ecfin-credit": True}
+    assert _who_reads(world, who, consent_id) == {**readers, "regulator-admin": True}
+    assert world.client.credit.revoke_consent(world.desk.custodian, who, consent_id).ok
+    readers["ecfin-credit"] = False
+    assert _who_reads(world, who, consent_id) == {**readers, "regulator-admin": True}
+    assert world.client.credit.erase(world.desk.custodian, who).ok
+    assert _who_reads(world, who, consent_id) == {**readers, "regulator-admin": True}
+    assert world.file(who).erasure is not None

@@ -53,6 +53,7 @@ from jinqiao.api.errors import send_error
 from jinqiao.api.ratelimit import RateLimiter, retry_after_seconds
 from jinqiao.api.signatures import SignatureAuthenticator, SignatureRefused, has_signature
 from jinqiao.api.state import MAX_QUERY_BODY_BYTES
+from jinqiao.apps.credit.model import CREDIT, Consent, Subject, consent_key, subject_key
 from jinqiao.apps.payments.model import PAYMENTS, Payment, payment_key
 from jinqiao.apps.supplychain.model import SUPPLYCHAIN, document_key, past_due_count_key
 from jinqiao.apps.token import BALANCE_PREFIX, TOKEN
@@ -102,6 +103,11 @@ committed state says (``node.private_data.document_parties``: the obligor, and t
 pledgee and offered funder of each live part), and the regulator; a document the chain does not
 record: the regulator only."""
 """Organizations whose genesis roles include one of ``roles``, and the regulator."""
+SUBJECT = "subject"
+"""A credit subject (``{subject}``: its file, consents, record commitments, access log, scores):
+the institutions that know it (custodians and submitters, ``known_by``), the grantees of its
+consents live at the head (``subject_readers``, from the committed state), and the regulator; a
+subject the chain does not know: any credit member (the answer is its proven absence)."""
 DISCLOSURE = "disclosure"
 """Credit records disclosed under the subject's access entry ``{sequence}``
 (``node.credit_disclosure.disclosure_entitlement``): only the reader the committed ``records``
@@ -148,6 +154,11 @@ class Rule:
                 "document: the parties of the receivable `{document_hash}` backs (obligor; "
                 "holder, pledgee, offered funder of a live part), regulator"
             )
+        if self.kind == SUBJECT:
+            return (
+                "subject: the custodians and submitters of `{subject}`, the grantees of its live "
+                "consents, regulator; a subject not on chain any credit_member"
+            )
         if self.kind == DISCLOSURE:
             return (
                 "disclosure: the reader of the committed `records` access entry `{sequence}` "
@@ -159,7 +170,8 @@ class Rule:
             return (
                 f"state: a key naming an account (token holding, registry account) as "
                 f"account{extra}, regulator; a payment as payment; a receivable, root or "
-                f"document use as receivable; an organization's past-due list as party; any "
+                f"document use as receivable; an organization's past-due list as party; a "
+                f"credit subject's file, consent, record, access or score as subject; any "
                 f"other key member"
             )
         return {
@@ -178,7 +190,8 @@ _ISSUER = ("currency_issuer",)
 _CLEARING = ("clearing_house", "settlement_agent")
 _INSTITUTION = Rule(PARTY, ("institution",), _CLEARING)
 _CLEARING_ONLY = Rule(ROLE, roles=_CLEARING)
-_CREDIT = Rule(ROLE, roles=("credit_member",))
+_CREDIT_ROLE = ("credit_member",)
+_CREDIT_SUBJECT = Rule(SUBJECT, ("subject",))
 _DOCUMENT = Rule(DOCUMENT)
 _PAYMENT = Rule(PAYMENT, ("payment_id",), _CLEARING)
 _RECEIVABLE = Rule(RECEIVABLE, ("receivable_id",))
@@ -243,12 +256,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/supplychain/documents/{document_hash}"): _DOCUMENT_USE,
     ("GET", "/v1/supplychain/past-due/{organization}"): _PAST_DUE,
     ("GET", "/v1/verify"): _MEMBER,
-    ("GET", "/v1/credit/subjects/{subject}"): _CREDIT,
-    ("GET", "/v1/credit/subjects/{subject}/consents/{consent_id}"): _CREDIT,
-    ("GET", "/v1/credit/subjects/{subject}/records"): _CREDIT,
-    ("GET", "/v1/credit/subjects/{subject}/records/{sequence}"): _CREDIT,
-    ("GET", "/v1/credit/subjects/{subject}/access-log"): _CREDIT,
-    ("GET", "/v1/credit/subjects/{subject}/scores/{sequence}"): _CREDIT,
+    ("GET", "/v1/credit/subjects/{subject}"): _CREDIT_SUBJECT,
+    ("GET", "/v1/credit/subjects/{subject}/consents/{consent_id}"): _CREDIT_SUBJECT,
+    ("GET", "/v1/credit/subjects/{subject}/records"): _CREDIT_SUBJECT,
+    ("GET", "/v1/credit/subjects/{subject}/records/{sequence}"): _CREDIT_SUBJECT,
+    ("GET", "/v1/credit/subjects/{subject}/access-log"): _CREDIT_SUBJECT,
+    ("GET", "/v1/credit/subjects/{subject}/scores/{sequence}"): _CREDIT_SUBJECT,
     ("GET", "/v1/credit/subjects/{subject}/disclosures/{sequence}"): Rule(DISCLOSURE),
     ("GET", "/v1/credit/models/{model_id}/{version}"): _MEMBER,
     ("GET", "/v1/credit/policies/{organization}/{policy_id}"): Rule(PARTY, ("organization",)),
@@ -282,7 +295,7 @@ QUERY_RULES: dict[tuple[str, str], Rule] = {
     ("supplychain", "root"): _ROOT,
     ("supplychain", "document"): _DOCUMENT_USE,
     # credit subjects and policies, as their GET routes
-    **{("credit", name): _CREDIT for name in _CREDIT_SUBJECT_QUERIES},
+    **{("credit", name): _CREDIT_SUBJECT for name in _CREDIT_SUBJECT_QUERIES},
     ("credit", "policy"): Rule(PARTY, ("organization",)),
 }
 """The queries whose arguments say whose business they read. ``evidence.offences`` names a
@@ -360,6 +373,13 @@ class Policy:
             return not parties or organization in parties
         if rule.kind == DOCUMENT:
             return organization in self.document_parties(str(parameters.get("document_hash", "")))
+        if rule.kind == SUBJECT:
+            readers = self.subject_readers(str(parameters.get("subject", "")))
+            return (
+                organization in readers
+                if readers is not None
+                else bool(roles.intersection(_CREDIT_ROLE))
+            )
         return False
 
     def allows_state_key(self, rule: Rule, identity: Identity, contract: str, key_hex: str) -> bool:
@@ -378,16 +398,32 @@ class Policy:
         rule, parameters = record
         return self.allows(rule, identity, parameters)
 
+    def subject_readers(self, subject_hex: str) -> frozenset[str] | None:
+        """Who may read a credit subject, besides the regulator, from the committed state at the
+        head (``subject_readers``); ``None``: no such subject on chain, or not a subject hash
+        (which the route itself refuses)."""
+        subject = subject_in(subject_hex)
+        if subject is None:
+            return None
+        with self.node.reading() as reading:
+            stored = reading.get(full_key(CREDIT, subject_key(subject)))
+            if stored is None:
+                return None
+            file = decode_stored(stored, Subject)
+            consents = []
+            for consent_id in range(file.consents):
+                stored_consent = reading.get(full_key(CREDIT, consent_key(subject, consent_id)))
+                if stored_consent is not None:  # none once erased
+                    consents.append(decode_stored(stored_consent, Consent))
+            return subject_readers(file, consents, reading.time_ms)
+
     def disclosure_allowed(self, organization: str, parameters: Mapping[str, Any]) -> bool:
         """Whether the committed state entitles ``organization`` to the records of the subject's
         access entry (a malformed subject or sequence: no; the route would refuse it)."""
         subject_hex = str(parameters.get("subject", ""))
         sequence = str(parameters.get("sequence", ""))
-        if len(subject_hex) != SUBJECT_HEX_DIGITS or not sequence.isdigit():
-            return False
-        try:
-            subject = bytes.fromhex(subject_hex)
-        except ValueError:
+        subject = subject_in(subject_hex)
+        if subject is None or not sequence.isdigit():
             return False
         with self.node.reading() as reading:
             entitled = disclosure_entitlement(
@@ -450,7 +486,32 @@ class Policy:
         return None if stored is None else decode_stored(stored, Account)
 
 
+def subject_in(subject_hex: str) -> bytes | None:
+    """The subject hash a path or argument names, or None when it is not 64 hex digits."""
+    if len(subject_hex) != SUBJECT_HEX_DIGITS:
+        return None
+    try:
+        return bytes.fromhex(subject_hex)
+    except ValueError:
+        return None
+
+
+def subject_readers(file: Subject, consents: Iterable[Consent], time_ms: int) -> frozenset[str]:
+    """The ``subject`` rule over a subject's committed file and consents, at a head whose block
+    time is ``time_ms``: the institutions that know the subject (its custodians and submitters,
+    ``known_by``, kept when it is erased) and the grantees of its live consents (not revoked,
+    not expired at ``time_ms``). The regulator reads besides them."""
+    live = (
+        consent.grantee
+        for consent in consents
+        if not consent.revoked_height and time_ms < consent.expires_time_ms
+    )
+    return frozenset((*file.known_by, *live))
+
+
 ADDRESS_BYTES = 20
+SUBJECT_BYTES = 32
+CREDIT_SUBJECT_PREFIXES = (b"subject/", b"consent/", b"record/", b"access/", b"score/")
 PAYMENT_PREFIX = payment_key("")
 DOCUMENT_PREFIX = document_key(b"")
 PAST_DUE_COUNT_PREFIX = past_due_count_key("")
@@ -481,8 +542,10 @@ def account_in_state_key(contract: str, key_hex: str) -> str | None:
 def record_in_state_key(contract: str, key_hex: str) -> tuple[Rule, dict[str, str]] | None:
     """The rule and parameters of a raw state key that is one payment (``payments``
     ``payment/<id>``), one receivable record (``supplychain`` ``receivable/<id>``,
-    ``root/<id>``, ``document/<hash>``) or an entry of an organization's past-due list
-    (``past_due/<org>/<seq>``, ``past_due_count/<org>``); None for any other key."""
+    ``root/<id>``, ``document/<hash>``), an entry of an organization's past-due list
+    (``past_due/<org>/<seq>``, ``past_due_count/<org>``) or a credit subject's (``credit``
+    ``subject/``, ``consent/``, ``record/``, ``access/``, ``score/`` + the subject hash); None for
+    any other key."""
     try:
         key = bytes.fromhex(key_hex)
     except ValueError:
@@ -492,6 +555,13 @@ def record_in_state_key(contract: str, key_hex: str) -> tuple[Rule, dict[str, st
             return _PAYMENT, {"payment_id": key[len(PAYMENT_PREFIX) :].decode()}
         except UnicodeDecodeError:
             return None
+    if contract == CREDIT:
+        for prefix in CREDIT_SUBJECT_PREFIXES:
+            if key.startswith(prefix) and len(key) >= len(prefix) + SUBJECT_BYTES:
+                return _CREDIT_SUBJECT, {
+                    "subject": key[len(prefix) : len(prefix) + SUBJECT_BYTES].hex()
+                }
+        return None
     if contract != SUPPLYCHAIN:
         return None
     for rule, prefix in ((_RECEIVABLE, b"receivable/"), (_ROOT, b"root/")):

@@ -47,7 +47,7 @@ from jinqiao.apps.credit.model import (
 from jinqiao.apps.credit.scorecard import result_hash
 from jinqiao.bench import local_network
 from jinqiao.bench.payments_network import Transactions, post_all, wait_committed
-from jinqiao.client import Client
+from jinqiao.client import Client, Credentials
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput, NodeFault
 from jinqiao.credit import CreditStore
@@ -131,11 +131,13 @@ def run_credit_bench(
             CreditStore(root / "bank.sqlite", _suite_hash()) as store,
         ):
             clients = [stack.enter_context(network.http(url)) for url in network.urls]
+            # The lender reads the subjects it scores with its own certificate: only the
+            # subject's readers may (docs/access.md, the subject rule), the grantee among them.
             client = stack.enter_context(
                 Client(
                     network.urls[0],
                     genesis_file=root / "net" / layout.genesis_file,
-                    credentials=network.credentials,
+                    credentials=Credentials.for_account(root / "net", f"{LENDER}-credit"),
                 )
             )
             desk = CreditDesk(

@@ -385,7 +385,8 @@ class Credit(Contract):
     def erase_subject(self, ctx: Context, args: SubjectArgs) -> Subject:
         """Erase a subject (at its request, through an institution that knows it): its consents,
         record commitments, access log and scores leave the state; the subject's file keeps
-        only its counts and the erasure. Every submitter destroys its key and records off
+        only its counts, the institutions that knew it (who may still read the file,
+        docs/access.md) and the erasure. Every submitter destroys its key and records off
         chain on seeing the ``SubjectErased`` event."""
         subject = load_subject(ctx, args.subject)
         if ctx.organization not in subject.known_by:
@@ -407,9 +408,7 @@ class Credit(Contract):
             ctx.state.delete(access_key(args.subject, sequence))
         for sequence in range(subject.scores):
             ctx.state.delete(score_key(args.subject, sequence))
-        erased = updated(
-            subject, known_by=(), erasure=Erasure(ctx.organization, ctx.height, ctx.time_ms)
-        )
+        erased = updated(subject, erasure=Erasure(ctx.organization, ctx.height, ctx.time_ms))
         ctx.state.save(subject_key(args.subject), erased)
         ctx.emit("SubjectErased", subject=args.subject, by=ctx.organization)
         return erased

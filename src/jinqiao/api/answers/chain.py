@@ -1,12 +1,5 @@
-"""The success answers' bodies as the OpenAPI document declares them (ADR 0040), so that a
-generator makes typed clients from ``/openapi.json``.
-
-Each model states exactly what its route returns today (docs/api.md, docs/proofs.md define the
-wire format). Routes declare one with ``answer(Model)`` and ``response_model=None``: the model is
-the document's, the route still returns its plain dict, so declaring a model changes no byte on
-the wire and costs no validation per request; schemathesis checks every answer against it
-(tests/integration/test_api_conformance.py).
-"""
+"""The answers of the node, chain, state, token and transaction routes (``api.operations``,
+``api.chain``, ``api.state``, ``api.transactions``)."""
 
 from __future__ import annotations
 
@@ -171,28 +164,118 @@ class TransactionAnswer(BaseModel):
     receipt_proof: str | None = Field(default=None, description="Receipt proof, hex")
 
 
-def answer(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` entry that declares ``model`` as the body of the ``status`` answer."""
-    return {status: {"model": model, "description": model.__doc__ or model.__name__}}
+class ConsensusValidator(BaseModel):
+    """One validator as consensus sees it at the height under way."""
+
+    name: str = Field(description="Its node's name")
+    address: str = Field(description="Its address, hex")
+    power: int = Field(description="Its voting power")
+    self: bool = Field(description="Whether it is this node")
+    connected: bool = Field(description="Heard from recently (always true for this node)")
+    prevote: bool | None = Field(description="Its prevote is in; null while no height runs")
+    precommit: bool | None = Field(description="Its precommit is in; null while no height runs")
+    last_error: str = Field(description="The connection's last error while it is silent, or ``")
 
 
-__all__ = [
-    "AccountAnswer",
-    "Admitted",
-    "AssetView",
-    "BatchAnswer",
-    "Event",
-    "Health",
-    "ProvenValue",
-    "QueryAnswer",
-    "ReceiptView",
-    "Refused",
-    "Status",
-    "TokenAsset",
-    "TokenBalance",
-    "TransactionAnswer",
-    "ValidatorChange",
-    "ValidatorChanges",
-    "ValidatorEntry",
-    "answer",
-]
+class PeerView(BaseModel):
+    """One peer connection of this node."""
+
+    peer: str = Field(description="The peer node's name")
+    connected: bool = Field(description="Whether a connection is open")
+    connected_for_s: float | None = Field(description="Seconds since it opened; null if closed")
+    frames_in: int = Field(description="Frames received")
+    frames_out: int = Field(description="Frames sent")
+    connects: int = Field(description="Connections made so far")
+    last_error: str = Field(description="The last connection error, or ``")
+    heard_from: bool = Field(description="Heard from within the silence limit")
+
+
+class Consensus(BaseModel):
+    """``GET /v1/consensus``: where consensus stands and, in ``summary``, why the chain is not
+    committing when it is not."""
+
+    mode: str = Field(description="`bft`")
+    role: str = Field(description="`validator` or `observer`")
+    validator: bool = Field(description="Whether this node votes at the next height")
+    height: int = Field(description="The committed height")
+    consensus_height: int = Field(description="The height consensus works on")
+    round: int = Field(description="Its round")
+    step: str = Field(description="`propose`, `prevote` or `precommit`")
+    locked_round: int = Field(description="The locked round, -1 if none")
+    valid_round: int = Field(description="The valid round, -1 if none")
+    proposal_received: bool = Field(description="Whether this round's proposal arrived")
+    prevote_power: int = Field(description="Voting power of the prevotes in")
+    precommit_power: int = Field(description="Voting power of the precommits in")
+    total_power: int = Field(description="The validator set's voting power")
+    seconds_since_commit: float = Field(description="Seconds since this node last committed")
+    validators: list[ConsensusValidator] = Field(description="The current validator set")
+    peers: list[PeerView] = Field(description="This node's peer connections")
+    evidence: int = Field(description="Equivocation evidence held")
+    summary: str = Field(description="The state in words")
+
+
+class HeaderView(BaseModel):
+    """A block header (canonical fields, bytes as hex) and its hash."""
+
+    chain_id: str = Field(description="The chain's id")
+    height: int = Field(description="The block's height")
+    time_ms: int = Field(description="Its time, agreed by the validators (ms since the epoch)")
+    previous_block_hash: str = Field(description="Hex")
+    transactions_root: str = Field(description="Hex")
+    receipts_root: str = Field(description="Hex")
+    state_root: str = Field(description="The state root after the block, hex")
+    validators_hash: str = Field(description="Hex")
+    next_validators_hash: str = Field(description="Hex")
+    proposer: str = Field(description="The proposer's address, hex")
+    transaction_count: int = Field(description="Transactions in the block")
+    hash: str = Field(description="The block's hash, hex")
+
+
+class CommitSignatureView(BaseModel):
+    """One precommit signature of a commit certificate."""
+
+    validator: str = Field(description="The validator's address, hex")
+    signature: str = Field(description="Its signature, hex")
+
+
+class CertificateView(BaseModel):
+    """A commit certificate: precommits of more than two thirds of the power for one block."""
+
+    height: int = Field(description="The block's height")
+    round: int = Field(description="The round that decided it")
+    block_hash: str = Field(description="Hex")
+    signatures: list[CommitSignatureView] = Field(description="The precommit signatures")
+
+
+class BlockTransaction(BaseModel):
+    """A transaction of a block (``transactions=true``) with its receipt."""
+
+    sender: str = Field(description="The sender's address, hex")
+    contract: str = Field(description="The contract called")
+    method: str = Field(description="The method called")
+    nonce: int = Field(description="The sender's nonce")
+    receipt: ReceiptView = Field(description="Its receipt")
+
+
+class BlockAnswer(BaseModel):
+    """``GET /v1/blocks/...``: a committed block's header and certificate (as JSON and as
+    canonical bytes, hex); the optional fields only when asked for."""
+
+    header: HeaderView = Field(description="The header")
+    certificate: CertificateView = Field(description="Its commit certificate")
+    certificate_bytes: str = Field(description="Canonical CommitCertificate, hex")
+    header_bytes: str = Field(description="Canonical BlockHeader, hex")
+    transaction_count: int = Field(description="Transactions in the block")
+    rejected_count: int = Field(description="Of them, rejected")
+    transaction_hashes: list[str] | None = Field(
+        default=None, description="Each transaction's hash, hex (`hashes=true`)"
+    )
+    transaction_leaves: list[str] | None = Field(
+        default=None, description="Each canonical transaction, hex (`leaves=true`)"
+    )
+    receipt_leaves: list[str] | None = Field(
+        default=None, description="Each canonical receipt, hex (`leaves=true`)"
+    )
+    transactions: list[BlockTransaction] | None = Field(
+        default=None, description="The transactions with their receipts (`transactions=true`)"
+    )

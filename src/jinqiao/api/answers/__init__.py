@@ -8,7 +8,8 @@ the wire and costs no validation per request; schemathesis checks every answer a
 (tests/integration/test_api_conformance.py) and tests/e2e/test_answer_models.py validates the
 answers of a node with state in every application against the document.
 
-One module per area of routes: ``chain`` (node, chain, state, token, transactions).
+One module per area of routes: ``chain`` (node, chain, state, token, transactions),
+``payments`` (payments records, figures and reports).
 """
 
 from __future__ import annotations
@@ -46,9 +47,20 @@ from jinqiao.api.answers.chain import (
 from jinqiao.api.openapi import ErrorBody, ProvenValue
 
 
-def answer(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` entry that declares ``model`` as the body of the ``status`` answer."""
-    return {status: {"model": model, "description": model.__doc__ or model.__name__}}
+def answer(
+    model: type[BaseModel], status: int = 200, *media_types: str
+) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` entry that declares ``model`` as the JSON body of the ``status``
+    answer and, for a route that answers files too (``response_class=Response``), each of
+    ``media_types`` as text."""
+    declared: dict[str, Any] = {"model": model, "description": model.__doc__ or model.__name__}
+    if media_types:
+        # JSON first (FastAPI fills its schema from the model), then the files.
+        declared["content"] = {
+            "application/json": {},
+            **{media_type: {"schema": {"type": "string"}} for media_type in media_types},
+        }
+    return {status: declared}
 
 
 __all__ = [

@@ -103,6 +103,7 @@ def _reads(net: Net) -> list[tuple[str, dict[str, Any]]]:
         (f"/v1/credit/subjects/{subject}/disclosures/0", {}),
         (f"/v1/credit/models/{MODEL.model_id}/999", {}),
         ("/v1/epcis/capture/1", {}),
+        ("/v1/verify", {"scan": f"urn:epc:id:sgtin:{BRAND_PREFIX}.000001.NEVER"}),
     ]
     return chain + payment_routes + applications + others
 

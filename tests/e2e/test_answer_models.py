@@ -6,12 +6,10 @@ validated with jsonschema-rs against the operation's schema for the status it an
 
 from __future__ import annotations
 
-import json
-import os
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -108,13 +106,13 @@ def _reads(net: Net) -> list[tuple[str, dict[str, Any]]]:
     return chain + payment_routes + applications + others
 
 
-def _operation(document: dict[str, Any], path: str) -> dict[str, Any]:
+def _operation(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
     for template, operations in document["paths"].items():
         pattern = re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(template))
-        if "get" in operations and re.fullmatch(pattern, path):
-            get: dict[str, Any] = operations["get"]
-            return get
-    raise AssertionError(f"no GET operation matches {path}")
+        if method in operations and re.fullmatch(pattern, path):
+            found: dict[str, Any] = operations[method]
+            return found
+    raise AssertionError(f"no {method.upper()} operation matches {path}")
 
 
 def _closed(schema: Any) -> Any:
@@ -136,26 +134,29 @@ def _validate(document: dict[str, Any], schema: dict[str, Any], body: Any) -> li
     return [f"{error.instance_path}: {error.message}" for error in validator.iter_errors(body)]
 
 
+def _problems(document: dict[str, Any], response: httpx.Response) -> tuple[str, list[str]]:
+    """The operation that answered and how its JSON body breaks the declared schema."""
+    request = response.request
+    operation = _operation(document, request.method.lower(), request.url.path)
+    declared = operation["responses"].get(str(response.status_code))
+    assert declared is not None, (request.url, response.status_code, response.text)
+    if not response.headers["content-type"].startswith("application/json"):
+        return operation["operationId"], []
+    schema = declared["content"]["application/json"]["schema"]
+    where = f"{request.method} {request.url} {response.status_code}"
+    problems = _validate(document, schema, response.json())
+    return operation["operationId"], [f"{where}: {problem}" for problem in problems]
+
+
 def test_every_json_answer_keeps_to_its_declared_schema(net: Net) -> None:
     answered: set[str] = set()
     failures: list[str] = []
-    dump: dict[str, Any] = {}
     for path, params in _reads(net):
         response = net.http.get(net.node.url + path, params=params)
-        operation = _operation(net.document, path)
-        declared = operation["responses"].get(str(response.status_code))
-        assert declared is not None, (path, response.status_code, response.text)
-        if not response.headers["content-type"].startswith("application/json"):
-            continue
-        body = response.json()
-        dump[f"{path} {params} {response.status_code}"] = body
-        schema = declared["content"]["application/json"]["schema"]
-        problems = _validate(net.document, schema, body)
-        failures.extend(f"GET {path} {params} {response.status_code}: {p}" for p in problems)
+        identifier, problems = _problems(net.document, response)
+        failures.extend(problems)
         if response.status_code == 200:
-            answered.add(operation["operationId"])
-    if os.environ.get("ANSWERS_DUMP"):
-        Path(os.environ["ANSWERS_DUMP"]).write_text(json.dumps(dump, indent=1))
+            answered.add(identifier)
     assert not failures, "\n".join(failures)
     json_gets = {
         operation["get"]["operationId"]
@@ -164,3 +165,28 @@ def test_every_json_answer_keeps_to_its_declared_schema(net: Net) -> None:
         and "application/json" in operation["get"]["responses"]["200"].get("content", {})
     }
     assert json_gets - answered == set(NOT_READ), json_gets - answered
+
+
+def test_the_answers_of_writes_keep_to_their_declared_schemas(net: Net) -> None:
+    """A reconciliation (clean, and with a break), a private document kept and erased."""
+    url = f"{net.node.url}/v1/payments/cycles/{net.state.cycle_id}"
+    own = net.http.get(f"{url}/statements/bank-a", params={"format": "csv"}).content
+    header, *records = own.decode().splitlines()
+    csv = {"Content-Type": "text/csv"}
+    document = b"a private document"
+    private = f"{net.node.url}/v1/private/documents/{hashlib.sha256(document).hexdigest()}"
+    octets = {"Content-Type": "application/octet-stream"}
+    responses = [
+        net.http.post(f"{url}/reconciliation/bank-a", content=own, headers=csv),
+        net.http.post(f"{url}/reconciliation/bank-a", content=header.encode(), headers=csv),
+        net.http.put(private, content=document, headers=octets),
+        net.http.delete(private),
+    ]
+    assert [response.status_code for response in responses] == [200] * 4, [
+        response.text for response in responses
+    ]
+    assert records and responses[1].json()["breaks"], responses[1].text
+    failures = [
+        problem for response in responses for problem in _problems(net.document, response)[1]
+    ]
+    assert not failures, "\n".join(failures)

@@ -8,9 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from jinqiao import __version__
-from jinqiao.api.answers import BlockAnswer, Consensus, Status, ValidatorChanges, answer
+from jinqiao.api.answers import (
+    BlockAnswer,
+    Consensus,
+    GenesisFile,
+    Status,
+    ValidatorChanges,
+    answer,
+)
 from jinqiao.api.longpoll import LongPolls
-from jinqiao.api.openapi import FRESH, LOOKUP, PARAMETERS, error_responses, media_answer
+from jinqiao.api.openapi import FRESH, LOOKUP, PARAMETERS, error_responses
 from jinqiao.api.params import MAX_WAIT_MS, Hash
 from jinqiao.api.proven import MinHeight, require_fresh
 from jinqiao.api.render import block_json
@@ -96,7 +103,7 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
     @routes.get(
         "/v1/genesis",
         response_class=Response,
-        responses={**media_answer("application/json"), **error_responses()},
+        responses={**answer(GenesisFile), **error_responses()},
     )
     def genesis() -> Response:
         return Response(node.genesis_bytes, media_type="application/json")

@@ -9,7 +9,8 @@ the wire and costs no validation per request; schemathesis checks every answer a
 answers of a node with state in every application against the document.
 
 One module per area of routes: ``chain`` (node, chain, state, token, transactions),
-``payments`` (payments records, figures and reports).
+``payments`` (payments records, figures and reports), ``supplychain`` (items, events,
+receivables, EPCIS), ``credit`` and ``private`` (private documents).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from jinqiao.api.answers.chain import (
     Consensus,
     ConsensusValidator,
     Event,
+    GenesisFile,
     HeaderView,
     Health,
     PeerView,
@@ -76,6 +78,7 @@ __all__ = [
     "ConsensusValidator",
     "ErrorBody",
     "Event",
+    "GenesisFile",
     "HeaderView",
     "Health",
     "PeerView",

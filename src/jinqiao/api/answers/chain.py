@@ -279,3 +279,58 @@ class BlockAnswer(BaseModel):
     transactions: list[BlockTransaction] | None = Field(
         default=None, description="The transactions with their receipts (`transactions=true`)"
     )
+
+
+class GenesisOrganizationView(BaseModel):
+    """A member organization named in the genesis."""
+
+    id: str = Field(description="Its id")
+    name: str = Field(description="Its name")
+    roles: list[str] = Field(default=[], description="Its roles")
+    tls_ca_certificate: str = Field(default="", description="PEM of its TLS root")
+
+
+class GenesisAccountView(BaseModel):
+    """An account created at genesis."""
+
+    name: str = Field(description="Its name")
+    organization: str = Field(description="Its organization")
+    public_key: str = Field(description="Its public key, hex")
+    roles: list[str] = Field(default=[], description="Its roles")
+
+
+class GenesisValidatorView(BaseModel):
+    """A validator of the first set."""
+
+    name: str = Field(description="Its node's name")
+    organization: str = Field(description="The organization that runs it")
+    public_key: str = Field(description="Its public key, hex")
+    power: int = Field(default=1, description="Its voting power")
+
+
+class ChainParametersView(BaseModel):
+    """The chain's parameters at genesis (governance may change them)."""
+
+    valid_until_window_blocks: int = Field(default=1_000, description="Replay window")
+    block_max_transactions: int = Field(default=2_000, description="Transactions per block")
+    governance_quorum_numerator: int = Field(default=2, description="Quorum, numerator")
+    governance_quorum_denominator: int = Field(default=3, description="Quorum, denominator")
+    proposal_lifetime_blocks: int = Field(default=100_000, description="A proposal's lifetime")
+
+
+class GenesisFile(BaseModel):
+    """``GET /v1/genesis``: the genesis file, byte for byte as the node was started with (its
+    hash is the chain's ``genesis_hash``); a field left at its default may be absent."""
+
+    chain_id: str = Field(description="The chain's id")
+    genesis_time_ms: int = Field(description="The genesis time (ms since the epoch)")
+    organizations: list[GenesisOrganizationView] = Field(description="The member organizations")
+    accounts: list[GenesisAccountView] = Field(description="The first accounts")
+    validators: list[GenesisValidatorView] = Field(description="The first validator set")
+    crypto_suite: str = Field(default="ed25519-sha256", description="The crypto suite")
+    parameters: ChainParametersView = Field(
+        default=ChainParametersView(), description="The chain's parameters"
+    )
+    contracts: dict[str, dict[str, Any]] = Field(
+        default={}, description="Each contract's genesis settings, by contract name"
+    )

@@ -7,18 +7,17 @@ validated with jsonschema-rs against the operation's schema for the status it an
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import jsonschema_rs
 import pytest
 
 from jinqiao.apps.token import supply_key
 from jinqiao.client import TransactionResult
 from jinqiao.provision.supplychain import BRAND_PREFIX
+from tests.helpers.answer_schemas import answer_problems
 from tests.helpers.app_answers import AppState, app_network, app_requests
 from tests.helpers.credit import MODEL
 from tests.helpers.process import NodeProcess
@@ -26,13 +25,11 @@ from tests.helpers.process import NodeProcess
 pytestmark = pytest.mark.e2e
 
 NOT_READ = {
-    "capture_job": "needs a capture job (tests/integration/test_epcis_capture.py)",
-    "proven_settlement": "needs a settled cycle (tests/integration/test_payments_api.py)",
-    "proven_merchant_payouts": "needs a settled cycle (tests/integration/test_payments_api.py)",
-    "score": "needs a recorded score, which build_app_state does not make",
-    "disclosures": (
-        "needs a node holding private records (tests/e2e/test_credit_disclosure_nodes.py)"
-    ),
+    "capture_job": "a capture job: validated in tests/integration/test_epcis_capture.py",
+    "proven_settlement": "a settled cycle: validated in tests/integration/test_payments_api.py",
+    "proven_merchant_payouts": "the same",
+    "score": "a recorded score: validated in tests/e2e/test_credit_disclosure_nodes.py",
+    "disclosures": "a node holding private records: the same",
 }
 """GET operations with a JSON success answer that this network cannot answer 200, and why."""
 
@@ -106,54 +103,12 @@ def _reads(net: Net) -> list[tuple[str, dict[str, Any]]]:
     return chain + payment_routes + applications + others
 
 
-def _operation(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
-    for template, operations in document["paths"].items():
-        pattern = re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(template))
-        if method in operations and re.fullmatch(pattern, path):
-            found: dict[str, Any] = operations[method]
-            return found
-    raise AssertionError(f"no {method.upper()} operation matches {path}")
-
-
-def _closed(schema: Any) -> Any:
-    """``schema`` with every object that lists its properties closed to others: a field the
-    route returns that its model does not name fails too (the document leaves them open)."""
-    if isinstance(schema, list):
-        return [_closed(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    closed = {key: _closed(value) for key, value in schema.items()}
-    if "properties" in closed and "additionalProperties" not in closed:
-        closed["additionalProperties"] = False
-    return closed
-
-
-def _validate(document: dict[str, Any], schema: dict[str, Any], body: Any) -> list[str]:
-    root = _closed({**schema, "components": document["components"]})
-    validator = jsonschema_rs.validator_for(root)
-    return [f"{error.instance_path}: {error.message}" for error in validator.iter_errors(body)]
-
-
-def _problems(document: dict[str, Any], response: httpx.Response) -> tuple[str, list[str]]:
-    """The operation that answered and how its JSON body breaks the declared schema."""
-    request = response.request
-    operation = _operation(document, request.method.lower(), request.url.path)
-    declared = operation["responses"].get(str(response.status_code))
-    assert declared is not None, (request.url, response.status_code, response.text)
-    if not response.headers["content-type"].startswith("application/json"):
-        return operation["operationId"], []
-    schema = declared["content"]["application/json"]["schema"]
-    where = f"{request.method} {request.url} {response.status_code}"
-    problems = _validate(document, schema, response.json())
-    return operation["operationId"], [f"{where}: {problem}" for problem in problems]
-
-
 def test_every_json_answer_keeps_to_its_declared_schema(net: Net) -> None:
     answered: set[str] = set()
     failures: list[str] = []
     for path, params in _reads(net):
         response = net.http.get(net.node.url + path, params=params)
-        identifier, problems = _problems(net.document, response)
+        identifier, problems = answer_problems(net.document, response)
         failures.extend(problems)
         if response.status_code == 200:
             answered.add(identifier)
@@ -187,6 +142,6 @@ def test_the_answers_of_writes_keep_to_their_declared_schemas(net: Net) -> None:
     ]
     assert records and responses[1].json()["breaks"], responses[1].text
     failures = [
-        problem for response in responses for problem in _problems(net.document, response)[1]
+        problem for response in responses for problem in answer_problems(net.document, response)[1]
     ]
     assert not failures, "\n".join(failures)

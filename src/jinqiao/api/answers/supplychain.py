@@ -352,7 +352,7 @@ class CaptureJob(BaseModel):
     organization: str = Field(description="The capturing organization")
     submitted_by: str = Field(description="Who submitted the document")
     document_sha256: str = Field(description="SHA-256 of the document, hex")
-    document_format: str = Field(description="The document's format as parsed (JSON-LD or XML)")
+    document_format: str = Field(description="`json` (JSON-LD) or `xml`")
     event_count: int = Field(description="Events in the document")
     transactions: list[CaptureTransaction] = Field(description="The transactions sent")
 

@@ -34,6 +34,7 @@ from jinqiao.keys import InsecurePlaintext, load_key
 from jinqiao.node.private_data import CREDIT_STORE_FILE
 from jinqiao.provision.network import NetworkLayout, init_network
 from jinqiao.provision.presets import demo_spec
+from tests.helpers.answer_schemas import answer_problems
 from tests.helpers.cluster import height, wait_for
 from tests.helpers.process import NodeProcess, free_port_base, nodes_pulling_from_each_other
 
@@ -205,6 +206,17 @@ def test_ecfin_scores_from_records_its_node_gathers_from_the_submitters_nodes(
         )
     assert scored.transaction.ok, scored.transaction.code
     assert scored.result.record_count == subject.records
+    # The disclosures and the recorded score keep to the document's models (ADR 0040).
+    document = consortium.get("ecfin", "ecfin-credit", "/openapi.json").json()
+    answers = [
+        consortium.get("ecfin", "ecfin-credit", _route(subject, sequence)),
+        consortium.get(
+            "ecfin", "ecfin-credit", f"/v1/credit/subjects/{subject.subject.hex()}/scores/0"
+        ),
+    ]
+    assert [answer.status_code for answer in answers] == [200, 200], answers[1].text
+    problems = [problem for answer in answers for problem in answer_problems(document, answer)[1]]
+    assert not problems, "\n".join(problems)
 
 
 def test_a_submitter_node_discloses_to_no_one_but_the_reader_with_live_consent(

@@ -18,13 +18,9 @@ from jinqiao.apps.token import supply_key
 from jinqiao.cli.main import app
 from jinqiao.client import Client, TransactionResult
 from jinqiao.client.saved import SAVED_ANSWER_FORMAT, load_saved
-from jinqiao.keys import InsecurePlaintext, load_key
-from jinqiao.provision.network import init_network
-from jinqiao.provision.presets import demo_spec
-from jinqiao.provision.supplychain import with_supply_chain
 from tests.helpers import doc_examples
-from tests.helpers.app_answers import FUNDS, AppState, app_requests, build_app_state
-from tests.helpers.process import TEST_IDENTITY, NodeProcess, free_port_base, make_network
+from tests.helpers.app_answers import FUNDS, AppState, app_network, app_requests
+from tests.helpers.process import TEST_IDENTITY, NodeProcess, make_network
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -55,25 +51,8 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
-    directory = tmp_path_factory.mktemp("saved")
-    spec = with_supply_chain(demo_spec(validators=1, base_api_port=free_port_base(1)))
-    layout = init_network(directory, spec, protection=InsecurePlaintext())
-    node = NodeProcess(directory / layout.nodes[0].home).start()
-    try:
-        with Client(
-            node.url, genesis_file=directory / "genesis.json", credentials=node.credentials
-        ) as client:
-            payer = load_key(directory / layout.account("clearing-treasury").key_file)
-            payee = load_key(directory / layout.account("bank-a-treasury").key_file).address
-            client.token.mint(payer, "CNY", payer.address, 10**6)
-            transfer = client.token.transfer(payer, "CNY", payee, 250)
-            assert transfer.ok, transfer.code
-            state = build_app_state(
-                client, lambda name: load_key(directory / layout.account(name).key_file)
-            )
-        yield Net(directory, node, transfer, payee, state)
-    finally:
-        assert node.stop() == 0, node.log()
+    with app_network(tmp_path_factory.mktemp("saved")) as network:
+        yield Net(network.directory, network.node, network.transfer, network.payee, network.state)
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from jinqiao.apps.credit.model import (
@@ -32,8 +34,12 @@ from jinqiao.apps.supplychain.model import INVOICE, Backing, EventFields
 from jinqiao.client import Client, TransactionResult
 from jinqiao.core.crypto import Signer
 from jinqiao.execution.state import full_key
-from jinqiao.provision.supplychain import BRAND_PREFIX
+from jinqiao.keys import InsecurePlaintext, load_key
+from jinqiao.provision.network import init_network
+from jinqiao.provision.presets import demo_spec
+from jinqiao.provision.supplychain import BRAND_PREFIX, with_supply_chain
 from tests.helpers.credit import METRICS, MODEL, POLICY
+from tests.helpers.process import NodeProcess, free_port_base
 
 FUNDS = 10**10
 FACE_VALUE = 1_000_000
@@ -147,6 +153,42 @@ def build_app_state(client: Client, key: Callable[[str], Signer]) -> AppState:
         consent_id=consent_id,
         cycle_id=cycle_id,
     )
+
+
+@dataclass
+class AppNetwork:
+    """A running one-validator network with ``build_app_state``'s state and a token transfer."""
+
+    directory: Path
+    node: NodeProcess
+    transfer: TransactionResult
+    """250 CNY minor units from ``clearing-treasury`` to ``payee``."""
+    payee: bytes
+    state: AppState
+
+
+@contextmanager
+def app_network(directory: Path) -> Iterator[AppNetwork]:
+    """Start a one-validator network with the supply-chain accounts in ``directory``, make the
+    state of ``build_app_state`` and a transfer; the node stops on exit."""
+    spec = with_supply_chain(demo_spec(validators=1, base_api_port=free_port_base(1)))
+    layout = init_network(directory, spec, protection=InsecurePlaintext())
+    node = NodeProcess(directory / layout.nodes[0].home).start()
+    try:
+        with Client(
+            node.url, genesis_file=directory / "genesis.json", credentials=node.credentials
+        ) as client:
+            payer = load_key(directory / layout.account("clearing-treasury").key_file)
+            payee = load_key(directory / layout.account("bank-a-treasury").key_file).address
+            client.token.mint(payer, "CNY", payer.address, 10**6)
+            transfer = client.token.transfer(payer, "CNY", payee, 250)
+            assert transfer.ok, transfer.code
+            state = build_app_state(
+                client, lambda name: load_key(directory / layout.account(name).key_file)
+            )
+        yield AppNetwork(directory, node, transfer, payee, state)
+    finally:
+        assert node.stop() == 0, node.log()
 
 
 @dataclass
@@ -330,4 +372,11 @@ def app_requests(state: AppState) -> list[AppRequest]:
     ]
 
 
-__all__ = ["AppRequest", "AppState", "app_requests", "build_app_state"]
+__all__ = [
+    "AppNetwork",
+    "AppRequest",
+    "AppState",
+    "app_network",
+    "app_requests",
+    "build_app_state",
+]

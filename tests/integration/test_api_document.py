@@ -248,6 +248,19 @@ NAMED_ANSWERS = {
     "account": ("200", "AccountAnswer"),
     "token_asset": ("200", "TokenAsset"),
     "run_query": ("200", "QueryAnswer"),
+    "consensus": ("200", "Consensus"),
+    "genesis": ("200", "GenesisFile"),
+    "block_at": ("200", "BlockAnswer"),
+    "figures": ("200", "FiguresAnswer"),
+    "get_statement": ("200", "StatementAnswer"),
+    "reconcile": ("200", "BreakReport"),
+    "proven_settlement": ("200", "ProvenReport"),
+    "item": ("200", "ItemAnswer"),
+    "epcis_events": ("200", "EpcisEventsAnswer"),
+    "capture": ("202", "CaptureJob"),
+    "subject": ("200", "SubjectAnswer"),
+    "disclosures": ("200", "DisclosuresAnswer"),
+    "put_document": ("200", "DocumentKept"),
 }
 """The success answers declared as models of ``jinqiao.api.answers`` (docs/api.md)."""
 
@@ -259,3 +272,23 @@ def test_the_named_answers_are_declared_as_their_models(client: Client) -> None:
         declared = by_id[identifier]["responses"][status]["content"]["application/json"]
         assert declared["schema"] == {"$ref": f"#/components/schemas/{model}"}, identifier
         assert document["components"]["schemas"][model]["required"], model
+
+
+def test_no_success_answer_is_a_bare_object(client: Client) -> None:
+    """Every JSON success answer of every operation is a named model with its fields (ADR
+    0040); every other media type is text or bytes, never an object without fields."""
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    for method, path, operation in _operations(document):
+        for status, answer in operation["responses"].items():
+            if int(status) >= 400:
+                continue
+            for media_type, declared in answer["content"].items():
+                schema = declared["schema"]
+                if media_type != "application/json":
+                    assert schema == {"type": "string"}, (method, path, status, media_type)
+                    continue
+                reference = schema.get("$ref", "")
+                assert reference.startswith("#/components/schemas/"), (method, path, status)
+                named = schemas[reference.removeprefix("#/components/schemas/")]
+                assert named["type"] == "object" and named["properties"], (method, path, status)

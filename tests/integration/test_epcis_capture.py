@@ -25,6 +25,7 @@ from jinqiao.keys import InsecurePlaintext
 from jinqiao.provision.network import NetworkLayout, init_network
 from jinqiao.provision.presets import demo_spec
 from jinqiao.provision.supplychain import with_supply_chain
+from tests.helpers.answer_schemas import answer_problems
 from tests.helpers.process import NodeProcess, free_port_base
 from tests.integration.test_supplychain_api import SCHEMA, SHANGHAI, sgtin
 
@@ -166,6 +167,11 @@ def test_an_event_rejected_on_chain_stops_the_job_there(net: Net) -> None:
     ]
     assert job["errors"][0]["type"] == "already_commissioned"
     assert len(net.client.supplychain.history(item)) == 1
+    # The accepted job and the failed one keep to the document's CaptureJob (ADR 0040).
+    document = net.brand.get(f"{net.node.url}/openapi.json", timeout=10).json()
+    finished = net.brand.get(f"{net.node.url}{answer.headers['Location']}", timeout=10)
+    problems = answer_problems(document, answer)[1] + answer_problems(document, finished)[1]
+    assert not problems, "\n".join(problems)
 
 
 def test_bad_captures_are_refused_and_change_nothing(net: Net) -> None:

@@ -48,6 +48,7 @@ from jinqiao.provision.network import NetworkLayout
 from jinqiao.reports.iso20022 import PACS_008_NAMESPACE, PACS_009_NAMESPACE
 from jinqiao.verify import verify_state_read
 from tests.helpers import doc_examples
+from tests.helpers.answer_schemas import answer_problems
 from tests.helpers.lies import alterations, lie_in_saved_answer
 from tests.helpers.process import NodeProcess, make_network
 from tests.helpers.reports import XSD_DIRECTORY
@@ -455,6 +456,22 @@ def test_the_documented_bundle_is_what_the_node_answers(day: Day) -> None:
     assert set(answer["headers"][0]) == set(example["headers"][0])
     assert answer["format"] == example["format"] == "jinqiao-report-proofs/1"
     assert answer["headers"][0]["height"] == day.client.payments.cycle(day.cycle_id).settled_height
+
+
+def test_the_settled_cycles_answers_keep_to_the_document(day: Day) -> None:
+    """The answers only a settled cycle gives, validated against their models (ADR 0040)."""
+    document = day.get("/openapi.json").json()
+    cycle = f"/v1/payments/cycles/{day.cycle_id}"
+    answers = [
+        day.get(f"{cycle}/settlement/proven"),
+        day.get(f"{cycle}/merchant-payouts/ecfin/proven"),
+        day.get(f"{cycle}/figures"),
+        day.get(f"{cycle}/statements/bank-a"),
+    ]
+    assert [answer.status_code for answer in answers] == [200] * 4
+    assert answers[0].json()["headers"] and answers[2].json()["timing"]["settled_time_ms"]
+    problems = [problem for answer in answers for problem in answer_problems(document, answer)[1]]
+    assert not problems, "\n".join(problems)
 
 
 def test_the_documented_verify_line_is_what_verify_prints(day: Day, tmp_path: Path) -> None:

@@ -40,6 +40,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 from fastapi import Query as QueryParam
 
+from jinqiao.api.answers import answer
+from jinqiao.api.answers.supplychain import CaptureJob
 from jinqiao.api.authentication import IDENTITY_KEY
 from jinqiao.api.openapi import LOOKUP, MAX_BODY_BYTES_KEY, error_responses
 from jinqiao.apps.supplychain.model import SUPPLYCHAIN
@@ -381,7 +383,8 @@ def router(node: NodePort, service: CaptureService | None) -> APIRouter:
     @routes.post(
         "/v1/epcis/capture",
         status_code=202,
-        responses=CAPTURE,
+        response_model=None,
+        responses={**answer(CaptureJob, 202), **CAPTURE},
         openapi_extra={
             MAX_BODY_BYTES_KEY: MAX_DOCUMENT_BYTES,
             "requestBody": {
@@ -427,7 +430,11 @@ def router(node: NodePort, service: CaptureService | None) -> APIRouter:
         response.headers["Location"] = f"/v1/epcis/capture/{job.capture_id}"
         return job.view()
 
-    @routes.get("/v1/epcis/capture/{capture_id}", responses=error_responses(LOOKUP))
+    @routes.get(
+        "/v1/epcis/capture/{capture_id}",
+        response_model=None,
+        responses={**answer(CaptureJob), **error_responses(LOOKUP)},
+    )
     def capture_job(
         request: Request, capture_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)]
     ) -> dict[str, Any]:

@@ -8,9 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from jinqiao import __version__
-from jinqiao.api.answers import Status, ValidatorChanges, answer
+from jinqiao.api.answers import (
+    BlockAnswer,
+    Consensus,
+    GenesisFile,
+    Status,
+    ValidatorChanges,
+    answer,
+)
 from jinqiao.api.longpoll import LongPolls
-from jinqiao.api.openapi import FRESH, LOOKUP, PARAMETERS, error_responses, media_answer
+from jinqiao.api.openapi import FRESH, LOOKUP, PARAMETERS, error_responses
 from jinqiao.api.params import MAX_WAIT_MS, Hash
 from jinqiao.api.proven import MinHeight, require_fresh
 from jinqiao.api.render import block_json
@@ -83,7 +90,11 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
             ]
         }
 
-    @routes.get("/v1/consensus", responses=error_responses())
+    @routes.get(
+        "/v1/consensus",
+        response_model=None,
+        responses={**answer(Consensus), **error_responses()},
+    )
     def consensus() -> dict[str, Any]:
         """What consensus is doing and, in words, why the chain is not committing when it is
         not: height, round, step, whose votes are missing, which peers are connected."""
@@ -92,7 +103,7 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
     @routes.get(
         "/v1/genesis",
         response_class=Response,
-        responses={**media_answer("application/json"), **error_responses()},
+        responses={**answer(GenesisFile), **error_responses()},
     )
     def genesis() -> Response:
         return Response(node.genesis_bytes, media_type="application/json")
@@ -108,7 +119,11 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
             include_leaves=leaves,
         )
 
-    @routes.get("/v1/blocks/latest", responses=error_responses(LOOKUP, FRESH))
+    @routes.get(
+        "/v1/blocks/latest",
+        response_model=None,
+        responses={**answer(BlockAnswer), **error_responses(LOOKUP, FRESH)},
+    )
     def latest_block(
         transactions: bool = False, leaves: Leaves = False, min_height: MinHeight = None
     ) -> dict[str, Any]:
@@ -116,7 +131,11 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
         require_fresh(committed.block.header.height, min_height)
         return block_view(committed, transactions, leaves=leaves)
 
-    @routes.get("/v1/blocks/{height}", responses=error_responses(LOOKUP))
+    @routes.get(
+        "/v1/blocks/{height}",
+        response_model=None,
+        responses={**answer(BlockAnswer), **error_responses(LOOKUP)},
+    )
     async def block_at(
         height: Annotated[int, Path(ge=1, le=2**63)],
         request: Request,
@@ -133,7 +152,11 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
             lambda: block_view(reader.block(height), transactions, hashes, leaves)
         )
 
-    @routes.get("/v1/blocks/by-hash/{block_hash}", responses=error_responses(LOOKUP))
+    @routes.get(
+        "/v1/blocks/by-hash/{block_hash}",
+        response_model=None,
+        responses={**answer(BlockAnswer), **error_responses(LOOKUP)},
+    )
     def block_by_hash(
         block_hash: Hash,
         transactions: bool = False,

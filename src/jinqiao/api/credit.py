@@ -16,6 +16,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
+from jinqiao.api.answers import answer
+from jinqiao.api.answers.credit import (
+    AccessLogPage,
+    ConsentAnswer,
+    DisclosuresAnswer,
+    ModelAnswer,
+    PolicyAnswer,
+    RecordAnswer,
+    RecordsPage,
+    ScoreAnswer,
+    SubjectAnswer,
+)
 from jinqiao.api.authentication import IDENTITY_KEY, Identity
 from jinqiao.api.openapi import LOOKUP, error_responses, with_proven_absence
 from jinqiao.api.proven import proven_absence
@@ -123,7 +135,12 @@ def router(node: NodePort) -> APIRouter:
         answer["next_start"] = start + limit if start + limit < count and entries else None
         return answer
 
-    @routes.get("/v1/credit/subjects/{subject}", tags=["credit"], responses=READ)
+    @routes.get(
+        "/v1/credit/subjects/{subject}",
+        tags=["credit"],
+        response_model=None,
+        responses={**answer(SubjectAnswer), **READ},
+    )
     def subject(subject: SubjectHex, height: Height = None) -> dict[str, Any]:
         """A subject's file (counts, institutions that know it, erasure), proven; a subject the
         chain does not know is a proven absence (``subject`` null)."""
@@ -131,14 +148,22 @@ def router(node: NodePort) -> APIRouter:
         return proven("subject", read(key, height), Subject, key)
 
     @routes.get(
-        "/v1/credit/subjects/{subject}/consents/{consent_id}", tags=["credit"], responses=READ
+        "/v1/credit/subjects/{subject}/consents/{consent_id}",
+        tags=["credit"],
+        response_model=None,
+        responses={**answer(ConsentAnswer), **READ},
     )
     def consent(subject: SubjectHex, consent_id: Sequence, height: Height = None) -> dict[str, Any]:
         """A consent (grantee, purpose, categories, expiry, revocation), proven."""
         key = consent_key(bytes.fromhex(subject), consent_id)
         return view("consent", key, Consent, height, f"no consent {consent_id} of this subject")
 
-    @routes.get("/v1/credit/subjects/{subject}/records", tags=["credit"], responses=READ)
+    @routes.get(
+        "/v1/credit/subjects/{subject}/records",
+        tags=["credit"],
+        response_model=None,
+        responses={**answer(RecordsPage), **READ},
+    )
     def records(
         subject: SubjectHex, start: Start = 0, limit: Limit = MAX_LIST_PAGE, height: Height = None
     ) -> dict[str, Any]:
@@ -146,13 +171,23 @@ def router(node: NodePort) -> APIRouter:
         every entry proven at one height; ``next_start`` null after the last."""
         return listing(subject, height, start, limit, "records", record_key, RecordCommitment)
 
-    @routes.get("/v1/credit/subjects/{subject}/records/{sequence}", tags=["credit"], responses=READ)
+    @routes.get(
+        "/v1/credit/subjects/{subject}/records/{sequence}",
+        tags=["credit"],
+        response_model=None,
+        responses={**answer(RecordAnswer), **READ},
+    )
     def record(subject: SubjectHex, sequence: Sequence, height: Height = None) -> dict[str, Any]:
         """One record commitment (category, month, submitter, commitment), proven."""
         key = record_key(bytes.fromhex(subject), sequence)
         return view("record", key, RecordCommitment, height, f"no record {sequence}")
 
-    @routes.get("/v1/credit/subjects/{subject}/access-log", tags=["credit"], responses=READ)
+    @routes.get(
+        "/v1/credit/subjects/{subject}/access-log",
+        tags=["credit"],
+        response_model=None,
+        responses={**answer(AccessLogPage), **READ},
+    )
     def access_log(
         subject: SubjectHex, start: Start = 0, limit: Limit = MAX_LIST_PAGE, height: Height = None
     ) -> dict[str, Any]:
@@ -160,7 +195,12 @@ def router(node: NodePort) -> APIRouter:
         file, every entry proven at one height."""
         return listing(subject, height, start, limit, "accesses", access_key, Access)
 
-    @routes.get("/v1/credit/subjects/{subject}/scores/{sequence}", tags=["credit"], responses=READ)
+    @routes.get(
+        "/v1/credit/subjects/{subject}/scores/{sequence}",
+        tags=["credit"],
+        response_model=None,
+        responses={**answer(ScoreAnswer), **READ},
+    )
     def score(subject: SubjectHex, sequence: Sequence, height: Height = None) -> dict[str, Any]:
         """A recorded score (lender, model version, inputs' extent, result hash) and its
         decision once recorded, proven."""
@@ -170,7 +210,8 @@ def router(node: NodePort) -> APIRouter:
     @routes.get(
         "/v1/credit/subjects/{subject}/disclosures/{sequence}",
         tags=["credit"],
-        responses=error_responses(DISCLOSURE_CODES),
+        response_model=None,
+        responses={**answer(DisclosuresAnswer), **error_responses(DISCLOSURE_CODES)},
     )
     async def disclosures(
         subject: SubjectHex, sequence: Sequence, request: Request, local_only: LocalOnly = False
@@ -213,7 +254,12 @@ def router(node: NodePort) -> APIRouter:
             "sources": asked,
         }
 
-    @routes.get("/v1/credit/models/{model_id}/{version}", tags=["credit"], responses=READ)
+    @routes.get(
+        "/v1/credit/models/{model_id}/{version}",
+        tags=["credit"],
+        response_model=None,
+        responses={**answer(ModelAnswer), **READ},
+    )
     def model(
         model_id: Identifier,
         version: Annotated[int, Path(ge=1, le=MAX_SEQUENCE)],
@@ -224,7 +270,12 @@ def router(node: NodePort) -> APIRouter:
         key = model_key(model_id, version)
         return view("model", key, ModelRecord, height, f"no model {model_id} version {version}")
 
-    @routes.get("/v1/credit/policies/{organization}/{policy_id}", tags=["credit"], responses=READ)
+    @routes.get(
+        "/v1/credit/policies/{organization}/{policy_id}",
+        tags=["credit"],
+        response_model=None,
+        responses={**answer(PolicyAnswer), **READ},
+    )
     def policy(
         organization: Identifier, policy_id: Identifier, height: Height = None
     ) -> dict[str, Any]:

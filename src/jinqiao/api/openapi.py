@@ -128,16 +128,14 @@ def error_responses(*families: Codes) -> dict[int | str, dict[str, Any]]:
 
 
 def media_answer(*media_types: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
-    """A success answer in ``media_types`` (not JSON, or not only): with
+    """A success answer in ``media_types``, none of them JSON (a JSON answer, alone or beside
+    files, is declared by ``api.answers.answer`` with its model): with
     ``response_class=Response`` FastAPI declares no media type of its own."""
+    if "application/json" in media_types:
+        raise ValueError("a JSON answer is declared with api.answers.answer and its model")
     return {
         status: {
-            "content": {
-                media_type: {
-                    "schema": {"type": "object" if media_type == "application/json" else "string"}
-                }
-                for media_type in media_types
-            }
+            "content": {media_type: {"schema": {"type": "string"}} for media_type in media_types}
         }
     }
 

@@ -18,6 +18,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from jinqiao.api.answers import answer
+from jinqiao.api.answers.payments import (
+    CycleAnswer,
+    CycleTotalsAnswer,
+    EntryAnswer,
+    FiguresAnswer,
+    FlowAnswer,
+    InstitutionAnswer,
+    InstitutionCycleAnswer,
+    PaymentAnswer,
+    PositionAnswer,
+)
 from jinqiao.api.openapi import proven_read_responses
 from jinqiao.api.proven import (
     MinHeight,
@@ -121,7 +133,12 @@ def router(node: NodePort) -> APIRouter:
             "key": key.hex(),  # the contract's key, as before; the proof names the full key
         }
 
-    @routes.get("/v1/payments/institutions/{institution}", tags=["payments"], responses=READ)
+    @routes.get(
+        "/v1/payments/institutions/{institution}",
+        tags=["payments"],
+        response_model=None,
+        responses={**answer(InstitutionAnswer), **READ},
+    )
     def institution(
         institution: InstitutionId, height: Height = None, min_height: MinHeight = None
     ) -> dict[str, Any]:
@@ -135,7 +152,12 @@ def router(node: NodePort) -> APIRouter:
             min_height=min_height,
         )
 
-    @routes.get("/v1/payments/payments/{payment_id}", tags=["payments"], responses=READ)
+    @routes.get(
+        "/v1/payments/payments/{payment_id}",
+        tags=["payments"],
+        response_model=None,
+        responses={**answer(PaymentAnswer), **READ},
+    )
     def payment(
         payment_id: Annotated[str, Path(pattern=PAYMENT_ID, max_length=64)],
         height: Height = None,
@@ -152,7 +174,12 @@ def router(node: NodePort) -> APIRouter:
             min_height=min_height,
         )
 
-    @routes.get("/v1/payments/cycles/{cycle_id}", tags=["payments"], responses=READ)
+    @routes.get(
+        "/v1/payments/cycles/{cycle_id}",
+        tags=["payments"],
+        response_model=None,
+        responses={**answer(CycleAnswer), **READ},
+    )
     def cycle(
         cycle_id: CycleId, height: Height = None, min_height: MinHeight = None
     ) -> dict[str, Any]:
@@ -166,7 +193,12 @@ def router(node: NodePort) -> APIRouter:
             min_height=min_height,
         )
 
-    @routes.get("/v1/payments/cycles/{cycle_id}/totals", tags=["payments"], responses=READ)
+    @routes.get(
+        "/v1/payments/cycles/{cycle_id}/totals",
+        tags=["payments"],
+        response_model=None,
+        responses={**answer(CycleTotalsAnswer), **READ},
+    )
     def cycle_totals(
         cycle_id: CycleId, height: Height = None, min_height: MinHeight = None
     ) -> dict[str, Any]:
@@ -181,7 +213,10 @@ def router(node: NodePort) -> APIRouter:
         )
 
     @routes.get(
-        "/v1/payments/cycles/{cycle_id}/positions/{institution}", tags=["payments"], responses=READ
+        "/v1/payments/cycles/{cycle_id}/positions/{institution}",
+        tags=["payments"],
+        response_model=None,
+        responses={**answer(PositionAnswer), **READ},
     )
     def position(
         cycle_id: CycleId,
@@ -202,7 +237,8 @@ def router(node: NodePort) -> APIRouter:
     @routes.get(
         "/v1/payments/cycles/{cycle_id}/institutions/{institution}",
         tags=["payments"],
-        responses=READ,
+        response_model=None,
+        responses={**answer(InstitutionCycleAnswer), **READ},
     )
     def institution_cycle(
         cycle_id: CycleId,
@@ -223,7 +259,8 @@ def router(node: NodePort) -> APIRouter:
     @routes.get(
         "/v1/payments/cycles/{cycle_id}/flows/{issuer}/{acquirer}",
         tags=["payments"],
-        responses=READ,
+        response_model=None,
+        responses={**answer(FlowAnswer), **READ},
     )
     def flow(
         cycle_id: CycleId,
@@ -245,7 +282,8 @@ def router(node: NodePort) -> APIRouter:
     @routes.get(
         "/v1/payments/cycles/{cycle_id}/entries/{institution}/{sequence}",
         tags=["payments"],
-        responses=READ,
+        response_model=None,
+        responses={**answer(EntryAnswer), **READ},
     )
     def entry(
         cycle_id: CycleId,
@@ -265,7 +303,12 @@ def router(node: NodePort) -> APIRouter:
             min_height=min_height,
         )
 
-    @routes.get("/v1/payments/cycles/{cycle_id}/figures", tags=["payments"], responses=READ)
+    @routes.get(
+        "/v1/payments/cycles/{cycle_id}/figures",
+        tags=["payments"],
+        response_model=None,
+        responses={**answer(FiguresAnswer), **READ},
+    )
     def figures(
         cycle_id: CycleId, height: Height = None, min_height: MinHeight = None
     ) -> dict[str, Any]:

@@ -22,6 +22,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from jinqiao.api.answers import answer
+from jinqiao.api.answers.private import DocumentErased, DocumentKept
 from jinqiao.api.authentication import IDENTITY_KEY, Identity
 from jinqiao.api.openapi import MAX_BODY_BYTES_KEY, error_responses, hex_pattern, media_answer
 from jinqiao.node.port import NodePort
@@ -86,7 +88,8 @@ def router(node: NodePort) -> APIRouter:
 
     @routes.put(
         DOCUMENT_ROUTE,
-        responses=error_responses(PRIVATE_CODES),
+        response_model=None,
+        responses={**answer(DocumentKept), **error_responses(PRIVATE_CODES)},
         openapi_extra={
             MAX_BODY_BYTES_KEY: MAX_PRIVATE_DOCUMENT_BYTES,
             "requestBody": {
@@ -105,7 +108,11 @@ def router(node: NodePort) -> APIRouter:
         await asyncio.to_thread(node.private_data.store.save, wanted, body, organization)
         return {"document_hash": document_hash, "size_bytes": len(body)}
 
-    @routes.delete(DOCUMENT_ROUTE, responses=error_responses(PRIVATE_CODES))
+    @routes.delete(
+        DOCUMENT_ROUTE,
+        response_model=None,
+        responses={**answer(DocumentErased), **error_responses(PRIVATE_CODES)},
+    )
     async def erase_document(document_hash: DocumentHash) -> dict[str, Any]:
         """Erase this node's copy (its key is destroyed); it is never stored or served again."""
         erased = await asyncio.to_thread(

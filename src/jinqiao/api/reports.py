@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from jinqiao.api.answers import answer
+from jinqiao.api.answers.payments import BreakReport, ProvenReport, StatementAnswer
 from jinqiao.api.openapi import (
     LOOKUP,
     MAX_BODY_BYTES_KEY,
@@ -137,7 +139,7 @@ def router(node: NodePort) -> APIRouter:
         tags=["payments"],
         response_class=Response,
         responses={
-            **media_answer("application/json", "text/csv", "application/xml"),
+            **answer(StatementAnswer, 200, "text/csv", "application/xml"),
             **error_responses(REPORT),
         },
     )
@@ -155,7 +157,8 @@ def router(node: NodePort) -> APIRouter:
     @routes.get(
         "/v1/payments/cycles/{cycle_id}/statements/{institution}/proven",
         tags=["payments"],
-        responses=error_responses(REPORT, {413: ("proof_too_large",)}),
+        response_model=None,
+        responses={**answer(ProvenReport), **error_responses(REPORT, {413: ("proof_too_large",)})},
     )
     async def get_proven_statement(
         cycle_id: CycleId,
@@ -173,7 +176,7 @@ def router(node: NodePort) -> APIRouter:
         tags=["payments"],
         response_class=Response,
         responses={
-            **media_answer("application/json", "text/csv"),
+            **answer(BreakReport, 200, "text/csv"),
             **error_responses(REPORT, {400: ("reconciliation_file_invalid",)}),
         },
         openapi_extra={
@@ -222,7 +225,11 @@ def router(node: NodePort) -> APIRouter:
     @routes.get(
         "/v1/payments/cycles/{cycle_id}/settlement/proven",
         tags=["payments"],
-        responses=error_responses(LOOKUP, {409: ("cycle_not_settled",), 413: ("proof_too_large",)}),
+        response_model=None,
+        responses={
+            **answer(ProvenReport),
+            **error_responses(LOOKUP, {409: ("cycle_not_settled",), 413: ("proof_too_large",)}),
+        },
     )
     async def proven_settlement(cycle_id: CycleId) -> dict[str, Any]:
         """The pacs.009 (``file``) with its proof bundle (docs/proofs.md §12)."""
@@ -248,7 +255,11 @@ def router(node: NodePort) -> APIRouter:
     @routes.get(
         "/v1/payments/cycles/{cycle_id}/merchant-payouts/{institution}/proven",
         tags=["payments"],
-        responses=error_responses(LOOKUP, {**PAYOUT_ERRORS, 413: ("proof_too_large",)}),
+        response_model=None,
+        responses={
+            **answer(ProvenReport),
+            **error_responses(LOOKUP, {**PAYOUT_ERRORS, 413: ("proof_too_large",)}),
+        },
     )
     async def proven_merchant_payouts(
         cycle_id: CycleId, institution: InstitutionId

@@ -19,6 +19,20 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 
+from jinqiao.api.answers import answer
+from jinqiao.api.answers.supplychain import (
+    CompanyPrefixAnswer,
+    DocumentAnswer,
+    EpcisEventsAnswer,
+    EventAnswer,
+    HistoryAnswer,
+    ItemAnswer,
+    PastDueAnswer,
+    RecallAnswer,
+    ReceivableAnswer,
+    RootAnswer,
+    VerifyAnswer,
+)
 from jinqiao.api.openapi import LOOKUP, error_responses, hex_pattern, with_proven_absence
 from jinqiao.api.proven import proven_absence
 from jinqiao.api.render import to_json
@@ -170,7 +184,9 @@ def router(node: NodePort) -> APIRouter:
             "recall": None if recall is None else envelope(recall),
         }
 
-    @routes.get("/v1/supplychain/items", responses=KEYED_READ)
+    @routes.get(
+        "/v1/supplychain/items", response_model=None, responses={**answer(ItemAnswer), **KEYED_READ}
+    )
     def item(id: KeyText, height: Height = None) -> dict[str, Any]:
         """An item (SGTIN, SSCC or GRAI in any form) with its effective custody — its top
         container, custodian, open shipment, recall — every value proven at one height."""
@@ -219,7 +235,11 @@ def router(node: NodePort) -> APIRouter:
             )
         return entries, events
 
-    @routes.get("/v1/supplychain/history", responses=KEYED_READ)
+    @routes.get(
+        "/v1/supplychain/history",
+        response_model=None,
+        responses={**answer(HistoryAnswer), **KEYED_READ},
+    )
     def history(
         id: KeyText,
         start: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
@@ -240,7 +260,11 @@ def router(node: NodePort) -> APIRouter:
             **envelope(item_proof),
         }
 
-    @routes.get("/v1/epcis/events", responses=KEYED_READ)
+    @routes.get(
+        "/v1/epcis/events",
+        response_model=None,
+        responses={**answer(EpcisEventsAnswer), **KEYED_READ},
+    )
     def epcis_events(
         response: Response,
         match_any_epc: Annotated[
@@ -290,7 +314,11 @@ def router(node: NodePort) -> APIRouter:
             },
         }
 
-    @routes.get("/v1/supplychain/events/{event_hash}", responses=READ)
+    @routes.get(
+        "/v1/supplychain/events/{event_hash}",
+        response_model=None,
+        responses={**answer(EventAnswer), **READ},
+    )
     def event(event_hash: HashPath, height: Height = None) -> dict[str, Any]:
         """A recorded EPCIS event by its CBV 2.0 event hash (the 32 bytes of ``ni:///sha-256;…``)."""
         return record(
@@ -301,7 +329,11 @@ def router(node: NodePort) -> APIRouter:
             f"no event {event_hash} is recorded",
         )
 
-    @routes.get("/v1/supplychain/recalls", responses=KEYED_READ)
+    @routes.get(
+        "/v1/supplychain/recalls",
+        response_model=None,
+        responses={**answer(RecallAnswer), **KEYED_READ},
+    )
     def recall(
         gtin: KeyText,
         lot: Annotated[str, Query(min_length=1, max_length=20)],
@@ -316,7 +348,11 @@ def router(node: NodePort) -> APIRouter:
         value = None if proof.value is None else to_json(decode_stored(proof.value, Recall))
         return {"recalled": value is not None, "recall": value, **envelope(proof)}
 
-    @routes.get("/v1/supplychain/company-prefixes/{prefix}", responses=READ)
+    @routes.get(
+        "/v1/supplychain/company-prefixes/{prefix}",
+        response_model=None,
+        responses={**answer(CompanyPrefixAnswer), **READ},
+    )
     def company_prefix(
         prefix: Annotated[str, Path(pattern=r"^[0-9]{4,12}$")], height: Height = None
     ) -> dict[str, Any]:
@@ -329,7 +365,11 @@ def router(node: NodePort) -> APIRouter:
             f"company prefix {prefix} is not registered",
         )
 
-    @routes.get("/v1/supplychain/receivables/{receivable_id}", responses=READ)
+    @routes.get(
+        "/v1/supplychain/receivables/{receivable_id}",
+        response_model=None,
+        responses={**answer(ReceivableAnswer), **READ},
+    )
     def receivable(receivable_id: IdPath, height: Height = None) -> dict[str, Any]:
         """A receivable part: holder, face value, status, pledge, open offer."""
         return record(
@@ -340,13 +380,21 @@ def router(node: NodePort) -> APIRouter:
             f"no receivable {receivable_id}",
         )
 
-    @routes.get("/v1/supplychain/roots/{root_id}", responses=READ)
+    @routes.get(
+        "/v1/supplychain/roots/{root_id}",
+        response_model=None,
+        responses={**answer(RootAnswer), **READ},
+    )
     def root(root_id: IdPath, height: Height = None) -> dict[str, Any]:
         """A root receivable: obligor, face value, due time, backing, live parts, repaid, past
         due."""
         return record("root", root_key(root_id), Root, height, f"no root receivable {root_id}")
 
-    @routes.get("/v1/supplychain/past-due/{organization}", responses=PAST_DUE)
+    @routes.get(
+        "/v1/supplychain/past-due/{organization}",
+        response_model=None,
+        responses={**answer(PastDueAnswer), **PAST_DUE},
+    )
     def past_due(
         organization: OrganizationPath,
         start: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
@@ -398,7 +446,11 @@ def router(node: NodePort) -> APIRouter:
             **envelope(count_proof),
         }
 
-    @routes.get("/v1/supplychain/documents/{document_hash}", responses=READ)
+    @routes.get(
+        "/v1/supplychain/documents/{document_hash}",
+        response_model=None,
+        responses={**answer(DocumentAnswer), **READ},
+    )
     def document(document_hash: HashPath, height: Height = None) -> dict[str, Any]:
         """Which root receivable a trade document backs, or its proven absence (``root_id:
         null``): a funder's check that an invoice is not financed yet."""
@@ -410,7 +462,7 @@ def router(node: NodePort) -> APIRouter:
             **envelope(proof),
         }
 
-    @routes.get("/v1/verify", responses=VERIFY)
+    @routes.get("/v1/verify", response_model=None, responses={**answer(VerifyAnswer), **VERIFY})
     def verify(
         scan: Annotated[
             str,

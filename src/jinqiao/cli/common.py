@@ -24,7 +24,7 @@ from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput, JinqiaoError
 from jinqiao.keys import load_key
 from jinqiao.provision.network import NetworkLayout, load_layout
-from jinqiao.terminal import console, emit_json, errors
+from jinqiao.terminal import console, emit_json, errors, set_time_zone
 
 EXIT_REJECTED = 2
 """Exit code: committed, and the contract rejected it (its code in the receipt)."""
@@ -188,6 +188,15 @@ SignAsOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+TimeZoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        envvar="JINQIAO_TZ",
+        help="Show times (ISO 8601) in this IANA zone, e.g. Asia/Shanghai or UTC. Default: the "
+        "local zone. --json keeps the epoch value (time_ms) beside the ISO time.",
+    ),
+]
 SuiteOption = Annotated[
     str,
     typer.Option(
@@ -203,6 +212,7 @@ _TARGET_OPTIONS = (
     ("genesis", GenesisOption, None),
     ("identity", AsOption, None),
     ("sign_as", SignAsOption, None),
+    ("tz", TimeZoneOption, None),
 )
 
 
@@ -263,6 +273,10 @@ _SUBMIT_OPTIONS = (
 
 
 def _target_of(values: dict[str, Any]) -> Target:
+    try:
+        set_time_zone(values["tz"])
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
     return resolve_target(
         values["network"], values["url"], values["genesis"], values["identity"], values["sign_as"]
     )
@@ -284,18 +298,7 @@ def with_submit_target(command: F) -> F:
 def with_target(command: F) -> F:
     """Declare ``--network``, ``--url`` and ``--genesis`` once for every command that talks to a
     node: the command takes a parameter ``target: Target`` instead, resolved from them."""
-    return with_options(
-        command,
-        "target",
-        _TARGET_OPTIONS,
-        lambda values: resolve_target(
-            values["network"],
-            values["url"],
-            values["genesis"],
-            values["identity"],
-            values["sign_as"],
-        ),
-    )
+    return with_options(command, "target", _TARGET_OPTIONS, _target_of)
 
 
 def guarded(function: F) -> F:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -32,6 +34,32 @@ def progress_bar(*, disable: bool = False) -> Progress:
         console=console,
         disable=disable,
     )
+
+
+_shown_zone: tzinfo | None = None
+"""The zone times are shown in (``--tz``); ``None``: the local zone of this machine."""
+
+
+def set_time_zone(name: str | None) -> None:
+    """Show times in the IANA zone ``name`` (``Asia/Shanghai``, ``UTC``), or in the local zone
+    for ``None``; ``ValueError`` names an unknown zone."""
+    global _shown_zone
+    if name is None:
+        _shown_zone = None
+        return
+    try:
+        _shown_zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}: give an IANA name such as Asia/Shanghai or UTC"
+        ) from None
+
+
+def format_time_ms(time_ms: int) -> str:
+    """Milliseconds since 1970 as ISO 8601 with milliseconds and the offset of the zone chosen
+    with ``set_time_zone``: ``1764980000000`` → ``2025-12-06T08:13:20.000+08:00``."""
+    moment = datetime.fromtimestamp(time_ms // 1000, UTC) + timedelta(milliseconds=time_ms % 1000)
+    return moment.astimezone(_shown_zone).isoformat(timespec="milliseconds")
 
 
 def emit_json(value: Any) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.process import NodeProcess
-from tests.integration.test_cli import invoke, network
+from tests.integration.test_cli import REGISTER_M1, authorize_command, invoke, network
 
 pytestmark = pytest.mark.e2e
 __all__ = ["network"]  # the module's node: the fixture of test_cli, one node per module
@@ -71,3 +71,56 @@ def test_an_unknown_zone_is_one_line(network: tuple[Path, NodeProcess]) -> None:
     code, out, err = invoke("query", "block", "--network", str(directory), "--tz", "Mars/Base")
     assert code == 1 and out == ""
     assert "unknown time zone 'Mars/Base'" in err and "Traceback" not in err
+
+
+def test_statements_and_reconciliations_as_tables_and_files(
+    network: tuple[Path, NodeProcess], tmp_path: Path
+) -> None:
+    directory, _ = network
+    net = ["--network", str(directory)]
+
+    def ok(*args: str) -> str:
+        code, out, err = invoke(*args, *net)
+        assert code == 0, (args, out, err)
+        return out
+
+    clearing = ("--key", "clearing-treasury")
+    ok("payments", "register-institution", "bank-a", "card_issuer", "bank-a-treasury", *clearing)
+    ok("payments", "register-institution", "ecfin", "acquirer", "ecfin-settlement", *clearing)
+    ok(*REGISTER_M1)
+    opened = json.loads(
+        ok("payments", "open-cycle", "--cutoff-blocks", "1000", *clearing, "--json")
+    )
+    cycle_id = str(opened["cycle_id"])
+    ok(*authorize_command("READ-1", "12345"))
+    ok("payments", "capture", "READ-1", "12345", cycle_id, "--key", "ecfin-settlement")
+    # In the terminal: a table of the lines (amounts in major units), totals and position.
+    shown = ok("payments", "statement", cycle_id, "bank-a")
+    assert "Statement of bank-a" in shown and "READ-1" in shown and "123.45" in shown
+    assert "entries 1: debit 123.49" in shown and "no net position yet" in shown
+    # To files, the format by the extension.
+    as_csv, as_json = tmp_path / "bank-a.csv", tmp_path / "bank-a.json"
+    ok("payments", "statement", cycle_id, "bank-a", "--output", str(as_csv))
+    ok("payments", "statement", cycle_id, "bank-a", "--output", str(as_json))
+    assert as_csv.read_text().startswith("sequence,payment_id,")
+    lines = json.loads(as_json.read_text())["lines"]
+    assert [(line["payment_id"], line["amount_minor"]) for line in lines] == [("READ-1", 12345)]
+    code, out, err = invoke(
+        "payments", "statement", cycle_id, "bank-a", "--output", str(tmp_path / "s.txt"), *net
+    )
+    assert code == 1 and ".csv" in err and "Traceback" not in err
+    assert not (tmp_path / "s.txt").exists()
+    # Reconciliation: the statement's own CSV agrees; without its one line, a break (exit 3).
+    assert "0 breaks" in ok("payments", "reconcile", cycle_id, "bank-a", str(as_csv))
+    header = as_csv.read_text().splitlines()[0]
+    ours = tmp_path / "ours.csv"
+    ours.write_text(header + "\n")
+    code, out, err = invoke("payments", "reconcile", cycle_id, "bank-a", str(ours), *net)
+    assert code == 3, err
+    assert "1 breaks" in out and "missing_at_institution" in out and "READ-1" in out
+    breaks = tmp_path / "breaks.csv"
+    code, _, err = invoke(
+        "payments", "reconcile", cycle_id, "bank-a", str(ours), "--output", str(breaks), *net
+    )
+    assert code == 0, err  # a CSV report says nothing of breaks in the exit code
+    assert "missing_at_institution" in breaks.read_text()

@@ -26,6 +26,7 @@ from jinqiao.cli.common import (
     with_target,
 )
 from jinqiao.terminal import console, emit_json
+from jinqiao.terminal.payments import print_break_report, print_statement
 
 payments_app = typer.Typer(
     help="Payments: institutions, the payment lifecycle, clearing cycles, funding and "
@@ -374,6 +375,20 @@ ProofsOption = Annotated[
 ]
 
 
+ReportFormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="json or csv (a statement also camt053, ISO 20022 XML). Default: a table in the "
+        "terminal, or the format the --output file's extension names.",
+    ),
+]
+ReportOutputOption = Annotated[
+    Path | None,
+    typer.Option(help="Write to this file, in the format its extension names (.json, .csv, .xml)."),
+]
+
+
 @payments_app.command("statement")
 @guarded
 @with_target
@@ -381,25 +396,26 @@ def payments_statement(
     target: Target,
     cycle_id: CycleArgument,
     institution: Annotated[str, typer.Argument(help="Institution id, e.g. bank-a.")],
-    file_format: Annotated[
-        str, typer.Option("--format", help="json, csv or camt053 (ISO 20022 XML).")
-    ] = "json",
-    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+    file_format: ReportFormatOption = None,
+    output: ReportOutputOption = None,
     proofs: ProofsOption = False,
 ) -> None:
     """An institution's statement for a cycle: every payment, fee and its net position."""
-    if file_format not in ("json", "csv", "camt053"):
-        fail("--format must be json, csv or camt053")
+    file_format = _report_format(file_format, output, STATEMENT_FORMATS)
     if proofs:
-        extension = {"json": "json", "csv": "csv", "camt053": "camt053.xml"}[file_format]
+        chosen = file_format or "json"
+        extension = {"json": "json", "csv": "csv", "camt053": "camt053.xml"}[chosen]
         path = output or Path(f"statement-{institution}-cycle-{cycle_id}.{extension}")
-        _save_report(target, path, cycle_id, "statement", institution, file_format)
+        _save_report(target, path, cycle_id, "statement", institution, chosen)
         return
     with target.client() as client:
         data = client.raw_get(
             f"/v1/payments/cycles/{cycle_id}/statements/{institution}",
-            params={"format": file_format},
+            params={"format": file_format or "json"},
         )
+    if file_format is None:
+        print_statement(json.loads(data))
+        return
     _write_or_print(data, output)
 
 
@@ -411,22 +427,48 @@ def payments_reconcile(
     cycle_id: CycleArgument,
     institution: Annotated[str, typer.Argument(help="Institution id, e.g. bank-a.")],
     records: Annotated[Path, typer.Argument(help="Your own records for the cycle (CSV).")],
-    file_format: Annotated[str, typer.Option("--format", help="json or csv.")] = "json",
-    output: Annotated[Path | None, typer.Option(help="Write the break report here.")] = None,
+    file_format: ReportFormatOption = None,
+    output: ReportOutputOption = None,
 ) -> None:
     """Compare your records with the ledger's statement; exit 3 when there are breaks."""
-    if file_format not in ("json", "csv"):
-        fail("--format must be json or csv")
+    file_format = _report_format(file_format, output, RECONCILIATION_FORMATS)
     with target.client() as client:
         data = client.raw_post(
             f"/v1/payments/cycles/{cycle_id}/reconciliation/{institution}",
             content=records.read_bytes(),
             headers={"Content-Type": "text/csv"},
-            params={"format": file_format},
+            params={"format": file_format or "json"},
         )
-    _write_or_print(data, output)
-    if file_format == "json" and json.loads(data)["breaks"]:
+    if file_format is None:
+        print_break_report(json.loads(data))
+    else:
+        _write_or_print(data, output)
+    if file_format in (None, "json") and json.loads(data)["breaks"]:
         raise typer.Exit(3)
+
+
+STATEMENT_FORMATS = {".json": "json", ".csv": "csv", ".xml": "camt053"}
+RECONCILIATION_FORMATS = {".json": "json", ".csv": "csv"}
+
+
+def _report_format(
+    file_format: str | None, output: Path | None, by_extension: dict[str, str]
+) -> str | None:
+    """The format asked for, or the one ``output``'s extension names; ``None`` for a table."""
+    formats = sorted(set(by_extension.values()))
+    if file_format is not None:
+        if file_format not in formats:
+            fail(f"--format must be {', '.join(formats[:-1])} or {formats[-1]}")
+        return file_format
+    if output is None:
+        return None
+    chosen = by_extension.get(output.suffix.lower())
+    if chosen is None:
+        fail(
+            f"{output}: say --format, or give the file one of the extensions "
+            f"{', '.join(sorted(by_extension))}"
+        )
+    return chosen
 
 
 @payments_app.command("report")

@@ -11,9 +11,9 @@ as it is. What the test changes, each for a stated reason:
 - the README's ``for … node start … &`` loop is done by starting the same four node processes;
 - ``make``, ``bench`` and ``sim`` lines are left out (they are measured in docs/performance.md and
   the guide gives their run times; ``make test`` is what runs this test);
-- the payer hash placeholder becomes 64 hex digits, and before ``close-cycle`` (which the guide
-  says to run "once the cut-off height is reached") the test sends 1-fen transfers until that
-  height, rather than waiting minutes for empty blocks;
+- the payer hash placeholder becomes 64 hex digits, and before ``wait-cutoff`` and
+  ``close-cycle`` (which the guide says to run "once the cut-off height is reached") the test
+  sends 1-fen transfers until that height, rather than waiting minutes for empty blocks;
 - reference lines of the CLI summary with placeholders (``<address>``, ``HEX``, ``a|b``, ``[…]``)
   are syntax, not commands, and are not run.
 """
@@ -95,7 +95,7 @@ class Walkthrough:
         return [sys.executable, "-m", "jinqiao", *arguments[1:]]
 
     def run(self, command: str) -> str:
-        if "payments close-cycle" in command:
+        if "payments close-cycle" in command or "payments wait-cutoff" in command:
             self.wait_for_cutoff()
         if "--payer-hash" in command:
             command = re.sub(r"--payer-hash <[^>]*>", "--payer-hash " + "ab" * 32, command)

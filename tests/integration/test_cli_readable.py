@@ -5,11 +5,13 @@ events, the rejection reason), statements and reconciliations as tables or files
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from jinqiao import terminal
 from tests.helpers.process import NodeProcess
 from tests.integration.test_cli import REGISTER_M1, authorize_command, invoke, network
 
@@ -124,3 +126,35 @@ def test_statements_and_reconciliations_as_tables_and_files(
     )
     assert code == 0, err  # a CSV report says nothing of breaks in the exit code
     assert "missing_at_institution" in breaks.read_text()
+
+
+def test_progress_while_waiting_for_a_commit_and_a_cutoff(
+    network: tuple[Path, NodeProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory, _ = network
+    net = ["--network", str(directory)]
+    clearing = ("--key", "clearing-treasury")
+    # stderr counts as an interactive terminal (as a person's shell is): progress is drawn.
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setattr(terminal.errors, "is_interactive", True)
+    code, out, err = invoke("tx", "token", "mint", "bank-b-treasury", "10", *clearing, *net)
+    assert code == 0 and "proof verified" in out, err
+    assert "waiting for the commit" in err and "s left" in err
+    cutoff_time_ms = int(time.time() * 1000) + 1500
+    code, out, err = invoke(
+        "payments", "open-cycle", "--cutoff-time-ms", str(cutoff_time_ms), *clearing, *net, "--json"
+    )
+    assert code == 0, err
+    cycle_id = str(json.loads(out)["cycle_id"])
+    code, out, err = invoke("payments", "wait-cutoff", cycle_id, "--timeout", "60", *net)
+    assert code == 0, err
+    assert "block time to the cut-off" in err and f"cycle {cycle_id} is past its cut-off" in out
+    code, out, err = invoke("payments", "close-cycle", cycle_id, *clearing, *net)
+    assert code == 0, (out, err)
+    # Past --timeout: one line, exit 1.
+    code, out, err = invoke(
+        "payments", "open-cycle", "--cutoff-blocks", "1000", *clearing, *net, "--json"
+    )
+    far = str(json.loads(out)["cycle_id"])
+    code, out, err = invoke("payments", "wait-cutoff", far, "--timeout", "0.5", *net, "--json")
+    assert code == 1 and "cut-off not reached in 0.5 s" in err and out == ""

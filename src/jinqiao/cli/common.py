@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput, JinqiaoError
 from jinqiao.keys import load_key
 from jinqiao.provision.network import NetworkLayout, load_layout
-from jinqiao.terminal import console, emit_json, errors, set_time_zone
+from jinqiao.terminal import console, emit_json, errors, set_time_zone, waiting_progress
 
 EXIT_REJECTED = 2
 """Exit code: committed, and the contract rejected it (its code in the receipt)."""
@@ -368,9 +369,18 @@ KeyOption = Annotated[
 def send(
     target: Target, json_output: bool, action: Callable[[Target, Any], TransactionResult]
 ) -> None:
-    """Send one transaction with the target's client and report its outcome."""
+    """Send one transaction with the target's client and report its outcome; in a terminal,
+    a spinner shows the time waited and the time left before ``--timeout`` while it commits."""
+
+    def attempt(client: Client) -> TransactionResult:
+        with waiting_progress(disable=json_output or not target.wait) as progress:
+            deadline = time.monotonic() + target.timeout_s
+            progress.add_task("sending and waiting for the commit", deadline=deadline)
+            progress.refresh()  # drawn at once, not only at the first tick (a commit is quick)
+            return action(target, client)
+
     with target.client() as client:
-        report_outcome(lambda: action(target, client), json_output, waited=target.wait)
+        report_outcome(lambda: attempt(client), json_output, waited=target.wait)
 
 
 def report_outcome(

@@ -7,9 +7,10 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.progress import Progress, TaskID
 
 from jinqiao.cli.common import (
     AmountArgument,
@@ -25,8 +26,12 @@ from jinqiao.cli.common import (
     with_submit_target,
     with_target,
 )
-from jinqiao.terminal import console, emit_json
+from jinqiao.terminal import console, cutoff_progress, emit_json, format_time_ms
 from jinqiao.terminal.payments import print_break_report, print_statement
+
+if TYPE_CHECKING:
+    from jinqiao.apps.payments.model import Cycle
+    from jinqiao.client import Client
 
 payments_app = typer.Typer(
     help="Payments: institutions, the payment lifecycle, clearing cycles, funding and "
@@ -257,6 +262,111 @@ def payments_open_cycle(
     if not json_output and cycle_id is not None:
         console.print(f"cycle [bold]{cycle_id}[/] open, cut-off at height {cutoff_height}")
     report(result, json_output, cycle_id=cycle_id, cutoff_height=cutoff_height)
+
+
+CUTOFF_POLL_INTERVAL_S = 1.0
+"""How often ``wait-cutoff`` reads the head (an idle network makes a block every 10 s)."""
+MAX_CUTOFF_WAIT_S = 86_400.0
+
+
+@payments_app.command("wait-cutoff")
+@guarded
+@with_target
+def payments_wait_cutoff(
+    target: Target,
+    cycle_id: CycleArgument,
+    timeout_s: Annotated[
+        float,
+        typer.Option(
+            "--timeout", min=0.1, max=MAX_CUTOFF_WAIT_S, help="Give up after this many seconds."
+        ),
+    ] = 600.0,
+    json_output: JsonOption = False,
+) -> None:
+    """Wait until the chain is past a cycle's cut-off (its height or block time, whichever
+    comes first), showing progress and the remaining time; then `close-cycle` can close it.
+    Exit 1 when --timeout runs out first."""
+    deadline = time.monotonic() + timeout_s
+    with target.client() as client:
+        cycle = client.payments.cycle(cycle_id)
+        if cycle is None:
+            fail(f"not_found: no cycle {cycle_id}")
+        head = _head(client)
+        with cutoff_progress(disable=json_output) as progress:
+            tasks = _cutoff_tasks(progress, cycle, head)
+            # A cycle already closed is past its cut-off: the contract closes none before it.
+            while cycle.status == "open" and not _past_cutoff(cycle, head):
+                if time.monotonic() >= deadline:
+                    fail(f"cycle {cycle_id}: cut-off not reached in {timeout_s:g} s")
+                time.sleep(CUTOFF_POLL_INTERVAL_S)
+                head = _head(client)
+                _update_cutoff_tasks(progress, tasks, head)
+    view = {
+        "cycle_id": cycle_id,
+        "status": cycle.status,
+        "cutoff_height": cycle.cutoff_height,
+        "cutoff_time_ms": cycle.cutoff_time_ms,
+        "height": head[0],
+        "time_ms": head[1],
+        "time": format_time_ms(head[1]),
+    }
+    if json_output:
+        emit_json(view)
+    else:
+        console.print(
+            f"cycle {cycle_id} is past its cut-off at height {head[0]} ({view['time']}): "
+            f"close it with `jinqiao payments close-cycle {cycle_id}`",
+            highlight=False,
+        )
+
+
+def _head(client: Client) -> tuple[int, int]:
+    """The head's height and block time (its header checked against its certificate)."""
+    height = int(client.status()["height"])
+    time_ms = client.genesis.genesis_time_ms if height == 0 else client.header(height).time_ms
+    return height, time_ms
+
+
+def _past_cutoff(cycle: Cycle, head: tuple[int, int]) -> bool:
+    """As the contract decides it (``past_cutoff``), for the head's height and block time."""
+    height, time_ms = head
+    return (cycle.cutoff_height is not None and height >= cycle.cutoff_height) or (
+        cycle.cutoff_time_ms is not None and time_ms >= cycle.cutoff_time_ms
+    )
+
+
+def _cutoff_tasks(
+    progress: Progress, cycle: Cycle, head: tuple[int, int]
+) -> dict[str, tuple[TaskID, int]]:
+    """One task per cut-off the cycle has: ``height`` (blocks) and ``time`` (block time, ms),
+    each with the value it started from."""
+    tasks: dict[str, tuple[TaskID, int]] = {}
+    if cycle.cutoff_height is not None:
+        total = max(1, cycle.cutoff_height - head[0])
+        task = progress.add_task("blocks to the cut-off", total=total, shown="")
+        tasks["height"] = (task, head[0])
+    if cycle.cutoff_time_ms is not None:
+        total = max(1, cycle.cutoff_time_ms - head[1])
+        task = progress.add_task("block time to the cut-off", total=total, shown="")
+        tasks["time"] = (task, head[1])
+    _update_cutoff_tasks(progress, tasks, head)
+    return tasks
+
+
+def _update_cutoff_tasks(
+    progress: Progress,
+    tasks: dict[str, tuple[TaskID, int]],
+    head: tuple[int, int],
+) -> None:
+    for kind, (task, start) in tasks.items():
+        now = head[0] if kind == "height" else head[1]
+        target_value = start + int(progress.tasks[task].total or 0)
+        shown = (
+            f"height {now} of {target_value}"
+            if kind == "height"
+            else f"{format_time_ms(now)} of {format_time_ms(target_value)}"
+        )
+        progress.update(task, completed=now - start, shown=shown)
 
 
 def _cycle_action(

@@ -9,9 +9,11 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from jinqiao import terminal
+from jinqiao.cli.common import decoded_result
 from tests.helpers.process import NodeProcess
 from tests.integration.test_cli import REGISTER_M1, authorize_command, invoke, network
 
@@ -46,6 +48,9 @@ def test_query_tx_shows_the_call_its_events_and_the_time_in_the_zone(
     sender = next(a["address"] for a in layout["accounts"] if a["name"] == "bank-a-treasury")
     assert view["sender"] == sender and (view["contract"], view["method"]) == ("token", "transfer")
     assert view["arguments"]["amount_minor"] == 2500
+    # The raw canonical bytes beside the decoded values, as in every --json result.
+    assert msgspec.msgpack.decode(bytes.fromhex(view["arguments_hex"]))[-1] == 2500
+    assert view["result"] == decoded_result(bytes.fromhex(view["result_hex"]))
     assert any(event["name"] == "Transfer" for event in view["events"])
     # The epoch value is kept; the ISO time is the same instant, in the zone asked for.
     moment = datetime.fromisoformat(view["time"])

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlsplit
 
-import msgspec
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -19,12 +18,13 @@ from jinqiao.cli.common import (
     EXIT_REJECTED,
     JsonOption,
     Target,
+    decoded_result,
     fail,
     guarded,
+    json_value,
     with_target,
 )
 from jinqiao.client import PendingTransaction, TransactionResult
-from jinqiao.reports.statement import hex_bytes
 from jinqiao.terminal import console, emit_json, format_minor, format_time_ms
 
 SaveOption = Annotated[
@@ -72,6 +72,9 @@ def query_block(
     """A block's header, certificate and transactions."""
     with target.client() as client:
         block = client.block(height, transactions=True)
+    for transaction in block.get("transactions", []):
+        receipt = transaction["receipt"]
+        receipt["decoded_result"] = decoded_result(bytes.fromhex(receipt["result"]))
     if json_output:
         emit_json(block)
         return
@@ -132,7 +135,9 @@ def transaction_view(
 ) -> dict[str, Any]:
     """A committed transaction as plain values: who sent it, the call with its arguments
     decoded (by name for a built-in contract), its events and outcome; bytes as hex, the block
-    time both as ``time_ms`` and as ISO 8601 in the ``--tz`` zone."""
+    time both as ``time_ms`` and as ISO 8601 in the ``--tz`` zone. The result and the arguments
+    are decoded as every ``--json`` result is (``decoded_result``), the raw canonical bytes beside
+    them (``result_hex``, ``arguments_hex``)."""
     view: dict[str, Any] = {
         "hash": result.transaction_hash,
         "status": "ok" if result.ok else "rejected",
@@ -142,12 +147,13 @@ def transaction_view(
         "index": result.index,
         "time_ms": result.time_ms,
         "time": format_time_ms(result.time_ms),
-        "result": _decoded(result.receipt.result),
+        "result": decoded_result(result.receipt.result),
+        "result_hex": result.receipt.result.hex(),
         "events": [
             {
                 "contract": event.contract,
                 "name": event.name,
-                "attributes": {key: hex_bytes(value) for key, value in event.attributes},
+                "attributes": {key: json_value(value) for key, value in event.attributes},
             }
             for event in result.receipt.events
         ],
@@ -155,7 +161,7 @@ def transaction_view(
     }
     if result.transaction is not None:
         body = result.transaction.body
-        arguments = _decoded(body.args)
+        arguments = decoded_result(body.args)
         names = argument_names(body.contract, body.method)
         if names is not None and isinstance(arguments, list) and len(arguments) == len(names):
             arguments = dict(zip(names, arguments, strict=True))
@@ -165,19 +171,9 @@ def transaction_view(
             "method": body.method,
             "nonce": body.nonce,
             "arguments": arguments,
+            "arguments_hex": body.args.hex(),
         }
     return view
-
-
-def _decoded(data: bytes) -> Any:
-    """msgpack bytes as plain values (bytes as hex); ``None`` for no bytes, the hex itself when
-    they are not msgpack."""
-    if not data:
-        return None
-    try:
-        return hex_bytes(msgspec.msgpack.decode(data))
-    except msgspec.DecodeError:
-        return data.hex()
 
 
 def print_transaction(view: dict[str, Any]) -> None:
@@ -201,8 +197,12 @@ def print_transaction(view: dict[str, Any]) -> None:
         console.print(table)
     elif arguments is not None:
         console.print(f"arguments {escape(_shown(arguments))}", highlight=False)
+    elif view.get("arguments_hex"):
+        console.print(f"arguments (not msgpack) {view['arguments_hex']}", highlight=False)
     if view["result"] is not None:
         console.print(f"result {escape(_shown(view['result']))}", highlight=False)
+    elif view["result_hex"]:
+        console.print(f"result (not msgpack) {view['result_hex']}", highlight=False)
     if view["events"]:
         events = Table("contract", "event", "attributes", title="events")
         for event in view["events"]:
@@ -327,6 +327,7 @@ def query_state(
         "contract": contract,
         "key": key_hex,
         "value": None if proven.value is None else proven.value.hex(),
+        "decoded": None if proven.value is None else decoded_result(proven.value),
         "height": proven.height,
         "state_root": proven.state_root.hex(),
         "verified": proven.verified,

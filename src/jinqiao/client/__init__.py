@@ -26,8 +26,10 @@ the core reads, submissions with their four outcomes and the token contract, awa
 ``client.token`` (a ``TokenClient``), ``client.payments`` (a ``PaymentsClient``) and
 ``client.supplychain`` (a ``SupplyChainClient``) are the typed calls of those contracts;
 ``client.credit`` and ``client.contracts`` (members' contracts: propose, approve, call, pause;
-``jinqiao.client.contracts``) those of the credit contract and of the contract lifecycle. The
-names in ``__all__`` and their signatures are the public API, pinned
+``jinqiao.client.contracts``) those of the credit contract and of the contract lifecycle;
+``client.governance`` (a ``GovernanceClient``: propose every kind, approve, withdraw, and proven
+``proposal``/``list`` answers as ``ProposalStatus`` with the quorum worked out) that of
+governance. The names in ``__all__`` and their signatures are the public API, pinned
 by ``tests/unit/test_public_api.py``; ``jinqiao.client.client`` and the other submodules are not.
 """
 
@@ -42,6 +44,12 @@ from jinqiao.client.client import (
     TransactionResult,
 )
 from jinqiao.client.credentials import Credentials
+from jinqiao.client.governance import (
+    GovernanceClient,
+    ProposalList,
+    ProposalStatus,
+    ProposalSubmitted,
+)
 from jinqiao.client.outcome import (
     ClientError,
     NodesUnreachable,
@@ -61,11 +69,15 @@ __all__ = [
     "ClientError",
     "Credentials",
     "EventStream",
+    "GovernanceClient",
     "ItemCustody",
     "ItemVerification",
     "NodesUnreachable",
     "PaymentsClient",
     "PendingTransaction",
+    "ProposalList",
+    "ProposalStatus",
+    "ProposalSubmitted",
     "ProvenBlock",
     "ProvenQueryResult",
     "ProvenValue",

@@ -152,6 +152,9 @@ class Walkthrough:
             node.stop()
 
 
+# Dozens of documented commands, each a fresh CLI process that waits for its commit: 426 s
+# measured on the shared 2-core machine at load 8-9 (beyond the default 300 s per test).
+@pytest.mark.timeout(900)
 def test_readme_and_guide_commands_run_as_written(tmp_path: Path) -> None:
     walk = Walkthrough(tmp_path)
     readme_blocks = _sh_blocks(ROOT / "README.md")

@@ -2,12 +2,14 @@
 #   make demo  — install into .venv and run the demo network (make demo PORT=9600: other ports)
 #   make test  — install into .venv and run every quality gate and test
 #   make fuzz  — the long schemathesis run over a node's API (every check, stateful)
+#   make lock  — pin every dependency with its hashes again (requirements.lock, the node-only
+#                requirements-node.lock) after pyproject.toml changed (docs/operations.md)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck layers pytest install clean bench fuzz softhsm postgresql chromium
+.PHONY: demo test lint typecheck layers pytest install clean bench fuzz softhsm postgresql chromium lock
 
 install: $(STAMP)
 
@@ -15,9 +17,24 @@ $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "jinqiao needs Python 3.11 or newer; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@# pip refuses an editable project in hash-checking mode, which hashes in a constraints file
+	@# turn on: the locked dependencies first, every file checked against its hash, then the
+	@# project alone, built with the locked setuptools.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
+
+# Both lock files pin exact versions with the sha256 of every file PyPI has for them (pip checks
+# them: hashes in a constraints file are enforced for the packages they name). The node's lock is
+# the base dependencies alone, at the versions of the full one (deploy/Containerfile installs it).
+# Existing pins are kept; `make lock UPGRADE=--upgrade` moves every transitive one to the newest.
+LOCK := $(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --universal \
+	--quiet --custom-compile-command "make lock" $(UPGRADE)
+
+lock: $(STAMP)
+	$(LOCK) --extra dev -o requirements.lock
+	$(LOCK) -c requirements.lock -o requirements-node.lock
 
 PORT ?= 8600
 

@@ -32,6 +32,28 @@ REGISTER_M1 = (
 )
 
 
+def authorize_command(payment_id: str, amount_minor: str) -> tuple[str, ...]:
+    """``payments authorize``: bank-a's card paying merchant M1 of ecfin."""
+    return (
+        "payments",
+        "authorize",
+        payment_id,
+        amount_minor,
+        "--issuer",
+        "bank-a",
+        "--acquirer",
+        "ecfin",
+        "--merchant",
+        "M1",
+        "--payer-hash",
+        "ab" * 32,
+        "--authorization-code",
+        "A1B2C3",
+        "--key",
+        "bank-a-treasury",
+    )
+
+
 def invoke(*args: str) -> tuple[int, str, str]:
     result = runner.invoke(app, list(args))
     return result.exit_code, result.stdout, result.stderr
@@ -561,24 +583,7 @@ def test_payments_reverse_collateral_default_and_merchant_payouts(
         return out
 
     def authorize(payment_id: str, amount_minor: str) -> str:
-        return ok(
-            "payments",
-            "authorize",
-            payment_id,
-            amount_minor,
-            "--issuer",
-            "bank-a",
-            "--acquirer",
-            "ecfin",
-            "--merchant",
-            "M1",
-            "--payer-hash",
-            "ab" * 32,
-            "--authorization-code",
-            "A1B2C3",
-            "--key",
-            "bank-a-treasury",
-        )
+        return ok(*authorize_command(payment_id, amount_minor))
 
     clearing = ("--key", "clearing-treasury")
     ok("payments", "register-institution", "bank-a", "card_issuer", "bank-a-treasury", *clearing)

@@ -142,7 +142,8 @@ SIGNATURES = {
         "trace: tuple[EventRecord, ...], height: int, verified: bool) -> None"
     ),
     "jinqiao.client.TransactionResult": (
-        "(transaction_hash: str, height: int, index: int, receipt: Receipt, verified: bool) -> None"
+        "(transaction_hash: str, height: int, index: int, receipt: Receipt, verified: bool, "
+        "transaction: SignedTransaction | None = None, time_ms: int = 0) -> None"
     ),
     "jinqiao.verify.VerificationError": (
         "(message: str, *, code: str | None = None, **details: Any) -> None"
@@ -210,6 +211,7 @@ SIGNATURES = {
 # ``client.payments``.
 METHODS = {
     "Client": {
+        "argument_names": "(self, contract: str, method: str) -> tuple[str, ...] | None",
         "account": (
             "(self, address: bytes, *, height: int | None = None, "
             "min_height: int | None = None) -> Account | None"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput, JinqiaoError
 from jinqiao.keys import load_key
 from jinqiao.provision.network import NetworkLayout, load_layout
-from jinqiao.terminal import console, emit_json, errors
+from jinqiao.terminal import console, emit_json, errors, set_time_zone, waiting_progress
 
 EXIT_REJECTED = 2
 """Exit code: committed, and the contract rejected it (its code in the receipt)."""
@@ -189,6 +190,15 @@ SignAsOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+TimeZoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        envvar="JINQIAO_TZ",
+        help="Show times (ISO 8601) in this IANA zone, e.g. Asia/Shanghai or UTC. Default: the "
+        "local zone. --json keeps the epoch value (time_ms) beside the ISO time.",
+    ),
+]
 SuiteOption = Annotated[
     str,
     typer.Option(
@@ -204,6 +214,7 @@ _TARGET_OPTIONS = (
     ("genesis", GenesisOption, None),
     ("identity", AsOption, None),
     ("sign_as", SignAsOption, None),
+    ("tz", TimeZoneOption, None),
 )
 
 
@@ -264,6 +275,10 @@ _SUBMIT_OPTIONS = (
 
 
 def _target_of(values: dict[str, Any]) -> Target:
+    try:
+        set_time_zone(values["tz"])
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
     return resolve_target(
         values["network"], values["url"], values["genesis"], values["identity"], values["sign_as"]
     )
@@ -285,18 +300,7 @@ def with_submit_target(command: F) -> F:
 def with_target(command: F) -> F:
     """Declare ``--network``, ``--url`` and ``--genesis`` once for every command that talks to a
     node: the command takes a parameter ``target: Target`` instead, resolved from them."""
-    return with_options(
-        command,
-        "target",
-        _TARGET_OPTIONS,
-        lambda values: resolve_target(
-            values["network"],
-            values["url"],
-            values["genesis"],
-            values["identity"],
-            values["sign_as"],
-        ),
-    )
+    return with_options(command, "target", _TARGET_OPTIONS, _target_of)
 
 
 def guarded(function: F) -> F:
@@ -396,9 +400,18 @@ KeyOption = Annotated[
 def send(
     target: Target, json_output: bool, action: Callable[[Target, Any], TransactionResult]
 ) -> None:
-    """Send one transaction with the target's client and report its outcome."""
+    """Send one transaction with the target's client and report its outcome; in a terminal,
+    a spinner shows the time waited and the time left before ``--timeout`` while it commits."""
+
+    def attempt(client: Client) -> TransactionResult:
+        with waiting_progress(disable=json_output or not target.wait) as progress:
+            deadline = time.monotonic() + target.timeout_s
+            progress.add_task("sending and waiting for the commit", deadline=deadline)
+            progress.refresh()  # drawn at once, not only at the first tick (a commit is quick)
+            return action(target, client)
+
     with target.client() as client:
-        report_outcome(lambda: action(target, client), json_output, waited=target.wait)
+        report_outcome(lambda: attempt(client), json_output, waited=target.wait)
 
 
 def report_outcome(

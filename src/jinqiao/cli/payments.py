@@ -7,9 +7,10 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.progress import Progress, TaskID
 
 from jinqiao.cli.common import (
     AmountArgument,
@@ -25,7 +26,12 @@ from jinqiao.cli.common import (
     with_submit_target,
     with_target,
 )
-from jinqiao.terminal import console, emit_json
+from jinqiao.terminal import console, cutoff_progress, emit_json, format_time_ms
+from jinqiao.terminal.payments import print_break_report, print_statement
+
+if TYPE_CHECKING:
+    from jinqiao.apps.payments.model import Cycle
+    from jinqiao.client import Client
 
 payments_app = typer.Typer(
     help="Payments: institutions, the payment lifecycle, clearing cycles, funding and "
@@ -258,6 +264,111 @@ def payments_open_cycle(
     report(result, json_output, cycle_id=cycle_id, cutoff_height=cutoff_height)
 
 
+CUTOFF_POLL_INTERVAL_S = 1.0
+"""How often ``wait-cutoff`` reads the head (an idle network makes a block every 10 s)."""
+MAX_CUTOFF_WAIT_S = 86_400.0
+
+
+@payments_app.command("wait-cutoff")
+@guarded
+@with_target
+def payments_wait_cutoff(
+    target: Target,
+    cycle_id: CycleArgument,
+    timeout_s: Annotated[
+        float,
+        typer.Option(
+            "--timeout", min=0.1, max=MAX_CUTOFF_WAIT_S, help="Give up after this many seconds."
+        ),
+    ] = 600.0,
+    json_output: JsonOption = False,
+) -> None:
+    """Wait until the chain is past a cycle's cut-off (its height or block time, whichever
+    comes first), showing progress and the remaining time; then `close-cycle` can close it.
+    Exit 1 when --timeout runs out first."""
+    deadline = time.monotonic() + timeout_s
+    with target.client() as client:
+        cycle = client.payments.cycle(cycle_id)
+        if cycle is None:
+            fail(f"not_found: no cycle {cycle_id}")
+        head = _head(client)
+        with cutoff_progress(disable=json_output) as progress:
+            tasks = _cutoff_tasks(progress, cycle, head)
+            # A cycle already closed is past its cut-off: the contract closes none before it.
+            while cycle.status == "open" and not _past_cutoff(cycle, head):
+                if time.monotonic() >= deadline:
+                    fail(f"cycle {cycle_id}: cut-off not reached in {timeout_s:g} s")
+                time.sleep(CUTOFF_POLL_INTERVAL_S)
+                head = _head(client)
+                _update_cutoff_tasks(progress, tasks, head)
+    view = {
+        "cycle_id": cycle_id,
+        "status": cycle.status,
+        "cutoff_height": cycle.cutoff_height,
+        "cutoff_time_ms": cycle.cutoff_time_ms,
+        "height": head[0],
+        "time_ms": head[1],
+        "time": format_time_ms(head[1]),
+    }
+    if json_output:
+        emit_json(view)
+    else:
+        console.print(
+            f"cycle {cycle_id} is past its cut-off at height {head[0]} ({view['time']}): "
+            f"close it with `jinqiao payments close-cycle {cycle_id}`",
+            highlight=False,
+        )
+
+
+def _head(client: Client) -> tuple[int, int]:
+    """The head's height and block time (its header checked against its certificate)."""
+    height = int(client.status()["height"])
+    time_ms = client.genesis.genesis_time_ms if height == 0 else client.header(height).time_ms
+    return height, time_ms
+
+
+def _past_cutoff(cycle: Cycle, head: tuple[int, int]) -> bool:
+    """As the contract decides it (``past_cutoff``), for the head's height and block time."""
+    height, time_ms = head
+    return (cycle.cutoff_height is not None and height >= cycle.cutoff_height) or (
+        cycle.cutoff_time_ms is not None and time_ms >= cycle.cutoff_time_ms
+    )
+
+
+def _cutoff_tasks(
+    progress: Progress, cycle: Cycle, head: tuple[int, int]
+) -> dict[str, tuple[TaskID, int]]:
+    """One task per cut-off the cycle has: ``height`` (blocks) and ``time`` (block time, ms),
+    each with the value it started from."""
+    tasks: dict[str, tuple[TaskID, int]] = {}
+    if cycle.cutoff_height is not None:
+        total = max(1, cycle.cutoff_height - head[0])
+        task = progress.add_task("blocks to the cut-off", total=total, shown="")
+        tasks["height"] = (task, head[0])
+    if cycle.cutoff_time_ms is not None:
+        total = max(1, cycle.cutoff_time_ms - head[1])
+        task = progress.add_task("block time to the cut-off", total=total, shown="")
+        tasks["time"] = (task, head[1])
+    _update_cutoff_tasks(progress, tasks, head)
+    return tasks
+
+
+def _update_cutoff_tasks(
+    progress: Progress,
+    tasks: dict[str, tuple[TaskID, int]],
+    head: tuple[int, int],
+) -> None:
+    for kind, (task, start) in tasks.items():
+        now = head[0] if kind == "height" else head[1]
+        target_value = start + int(progress.tasks[task].total or 0)
+        shown = (
+            f"height {now} of {target_value}"
+            if kind == "height"
+            else f"{format_time_ms(now)} of {format_time_ms(target_value)}"
+        )
+        progress.update(task, completed=now - start, shown=shown)
+
+
 def _cycle_action(
     target: Target,
     method_name: str,
@@ -374,6 +485,20 @@ ProofsOption = Annotated[
 ]
 
 
+ReportFormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="json or csv (a statement also camt053, ISO 20022 XML). Default: a table in the "
+        "terminal, or the format the --output file's extension names.",
+    ),
+]
+ReportOutputOption = Annotated[
+    Path | None,
+    typer.Option(help="Write to this file, in the format its extension names (.json, .csv, .xml)."),
+]
+
+
 @payments_app.command("statement")
 @guarded
 @with_target
@@ -381,25 +506,26 @@ def payments_statement(
     target: Target,
     cycle_id: CycleArgument,
     institution: Annotated[str, typer.Argument(help="Institution id, e.g. bank-a.")],
-    file_format: Annotated[
-        str, typer.Option("--format", help="json, csv or camt053 (ISO 20022 XML).")
-    ] = "json",
-    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+    file_format: ReportFormatOption = None,
+    output: ReportOutputOption = None,
     proofs: ProofsOption = False,
 ) -> None:
     """An institution's statement for a cycle: every payment, fee and its net position."""
-    if file_format not in ("json", "csv", "camt053"):
-        fail("--format must be json, csv or camt053")
+    file_format = _report_format(file_format, output, STATEMENT_FORMATS)
     if proofs:
-        extension = {"json": "json", "csv": "csv", "camt053": "camt053.xml"}[file_format]
+        chosen = file_format or "json"
+        extension = {"json": "json", "csv": "csv", "camt053": "camt053.xml"}[chosen]
         path = output or Path(f"statement-{institution}-cycle-{cycle_id}.{extension}")
-        _save_report(target, path, cycle_id, "statement", institution, file_format)
+        _save_report(target, path, cycle_id, "statement", institution, chosen)
         return
     with target.client() as client:
         data = client.raw_get(
             f"/v1/payments/cycles/{cycle_id}/statements/{institution}",
-            params={"format": file_format},
+            params={"format": file_format or "json"},
         )
+    if file_format is None:
+        print_statement(json.loads(data))
+        return
     _write_or_print(data, output)
 
 
@@ -411,22 +537,48 @@ def payments_reconcile(
     cycle_id: CycleArgument,
     institution: Annotated[str, typer.Argument(help="Institution id, e.g. bank-a.")],
     records: Annotated[Path, typer.Argument(help="Your own records for the cycle (CSV).")],
-    file_format: Annotated[str, typer.Option("--format", help="json or csv.")] = "json",
-    output: Annotated[Path | None, typer.Option(help="Write the break report here.")] = None,
+    file_format: ReportFormatOption = None,
+    output: ReportOutputOption = None,
 ) -> None:
     """Compare your records with the ledger's statement; exit 3 when there are breaks."""
-    if file_format not in ("json", "csv"):
-        fail("--format must be json or csv")
+    file_format = _report_format(file_format, output, RECONCILIATION_FORMATS)
     with target.client() as client:
         data = client.raw_post(
             f"/v1/payments/cycles/{cycle_id}/reconciliation/{institution}",
             content=records.read_bytes(),
             headers={"Content-Type": "text/csv"},
-            params={"format": file_format},
+            params={"format": file_format or "json"},
         )
-    _write_or_print(data, output)
-    if file_format == "json" and json.loads(data)["breaks"]:
+    if file_format is None:
+        print_break_report(json.loads(data))
+    else:
+        _write_or_print(data, output)
+    if file_format in (None, "json") and json.loads(data)["breaks"]:
         raise typer.Exit(3)
+
+
+STATEMENT_FORMATS = {".json": "json", ".csv": "csv", ".xml": "camt053"}
+RECONCILIATION_FORMATS = {".json": "json", ".csv": "csv"}
+
+
+def _report_format(
+    file_format: str | None, output: Path | None, by_extension: dict[str, str]
+) -> str | None:
+    """The format asked for, or the one ``output``'s extension names; ``None`` for a table."""
+    formats = sorted(set(by_extension.values()))
+    if file_format is not None:
+        if file_format not in formats:
+            fail(f"--format must be {', '.join(formats[:-1])} or {formats[-1]}")
+        return file_format
+    if output is None:
+        return None
+    chosen = by_extension.get(output.suffix.lower())
+    if chosen is None:
+        fail(
+            f"{output}: say --format, or give the file one of the extensions "
+            f"{', '.join(sorted(by_extension))}"
+        )
+    return chosen
 
 
 @payments_app.command("report")

@@ -4,25 +4,28 @@ what consensus waits for."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from jinqiao.cli.common import (
     EXIT_PENDING,
+    EXIT_REJECTED,
     JsonOption,
     Target,
     decoded_result,
     fail,
     guarded,
-    report,
+    json_value,
     with_target,
 )
 from jinqiao.client import PendingTransaction, TransactionResult
-from jinqiao.terminal import console, emit_json, format_minor
+from jinqiao.terminal import console, emit_json, format_minor, format_time_ms
 
 SaveOption = Annotated[
     Path | None,
@@ -79,7 +82,7 @@ def query_block(
     console.print(
         f"block [bold]{header['height']}[/] {header['hash']}"
         f"{' (certificate verified)' if block['verified'] else ''}\n"
-        f"time_ms {header['time_ms']}  transactions {block['transaction_count']} "
+        f"time {format_time_ms(header['time_ms'])}  transactions {block['transaction_count']} "
         f"(rejected {block['rejected_count']})\nstate root {header['state_root']}"
     )
     table = Table("#", "sender", "call", "result")
@@ -117,7 +120,99 @@ def query_tx(
         else:
             console.print(f"pending  tx {found.transaction_hash} (in a mempool, not committed yet)")
         raise typer.Exit(EXIT_PENDING)
-    report(found, json_output)
+    view = transaction_view(found, client.argument_names)
+    if json_output:
+        emit_json(view)
+    else:
+        print_transaction(view)
+    if not found.ok:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+def transaction_view(
+    result: TransactionResult,
+    argument_names: Callable[[str, str], tuple[str, ...] | None],
+) -> dict[str, Any]:
+    """A committed transaction as plain values: who sent it, the call with its arguments
+    decoded (by name for a built-in contract), its events and outcome; bytes as hex, the block
+    time both as ``time_ms`` and as ISO 8601 in the ``--tz`` zone. The result and the arguments
+    are decoded as every ``--json`` result is (``decoded_result``), the raw canonical bytes beside
+    them (``result_hex``, ``arguments_hex``)."""
+    view: dict[str, Any] = {
+        "hash": result.transaction_hash,
+        "status": "ok" if result.ok else "rejected",
+        "code": result.code,
+        "message": result.receipt.message,
+        "height": result.height,
+        "index": result.index,
+        "time_ms": result.time_ms,
+        "time": format_time_ms(result.time_ms),
+        "result": decoded_result(result.receipt.result),
+        "result_hex": result.receipt.result.hex(),
+        "events": [
+            {
+                "contract": event.contract,
+                "name": event.name,
+                "attributes": {key: json_value(value) for key, value in event.attributes},
+            }
+            for event in result.receipt.events
+        ],
+        "verified": result.verified,
+    }
+    if result.transaction is not None:
+        body = result.transaction.body
+        arguments = decoded_result(body.args)
+        names = argument_names(body.contract, body.method)
+        if names is not None and isinstance(arguments, list) and len(arguments) == len(names):
+            arguments = dict(zip(names, arguments, strict=True))
+        view |= {
+            "sender": body.sender.hex(),
+            "contract": body.contract,
+            "method": body.method,
+            "nonce": body.nonce,
+            "arguments": arguments,
+            "arguments_hex": body.args.hex(),
+        }
+    return view
+
+
+def print_transaction(view: dict[str, Any]) -> None:
+    verdict = "[green]ok[/]" if view["status"] == "ok" else f"[red]rejected[/] {view['code']}"
+    lines = [
+        f"{verdict}  tx {view['hash']}",
+        f"block {view['height']} (#{view['index']}) at {view['time']}"
+        + ("  (proofs verified)" if view["verified"] else ""),
+    ]
+    if view["status"] != "ok":
+        lines.append(f"reason: {escape(view['message'])}")
+    if "sender" in view:
+        lines.append(f"sender {view['sender']}  nonce {view['nonce']}")
+        lines.append(f"call {view['contract']}.{view['method']}")
+    console.print("\n".join(lines), highlight=False)
+    arguments = view.get("arguments")
+    if isinstance(arguments, dict):
+        table = Table("argument", "value", title="arguments")
+        for name, value in arguments.items():
+            table.add_row(name, escape(_shown(value)))
+        console.print(table)
+    elif arguments is not None:
+        console.print(f"arguments {escape(_shown(arguments))}", highlight=False)
+    elif view.get("arguments_hex"):
+        console.print(f"arguments (not msgpack) {view['arguments_hex']}", highlight=False)
+    if view["result"] is not None:
+        console.print(f"result {escape(_shown(view['result']))}", highlight=False)
+    elif view["result_hex"]:
+        console.print(f"result (not msgpack) {view['result_hex']}", highlight=False)
+    if view["events"]:
+        events = Table("contract", "event", "attributes", title="events")
+        for event in view["events"]:
+            shown = ", ".join(f"{k}={_shown(v)}" for k, v in event["attributes"].items())
+            events.add_row(event["contract"], event["name"], escape(shown))
+        console.print(events)
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 @query_app.command("balance")

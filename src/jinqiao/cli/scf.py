@@ -32,9 +32,8 @@ from jinqiao.cli.common import (
 from jinqiao.client import Client, TransactionResult
 from jinqiao.epcis import EpcisError, SchemaValidator
 from jinqiao.epcis.build import ObjectEventSpec, xml_document
-from jinqiao.epcis.query import iso_time
 from jinqiao.fileio import save_atomically
-from jinqiao.terminal import console, emit_json
+from jinqiao.terminal import console, emit_json, format_time_ms
 from jinqiao.verify import VerificationError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -722,6 +721,7 @@ def scf_past_due(
         "organization": past_due.organization,
         "height": past_due.height,
         "time_ms": past_due.time_ms,
+        "time": format_time_ms(past_due.time_ms),
         "rows": [json_view(row) for row in past_due.rows],
     }
     if _emit(view, json_output, output):
@@ -734,7 +734,7 @@ def scf_past_due(
             str(row.root_id),
             row.obligor,
             f"{row.face_value_minor} {row.asset}",
-            iso_time(row.due_time_ms),
+            format_time_ms(row.due_time_ms),
             str(row.days_past_due),
             "yes" if row.repaid else "no",
             ",".join(row.roles) or "-",
@@ -743,5 +743,5 @@ def scf_past_due(
     console.print(table)
     console.print(
         f"{len(past_due.rows)} past-due receivable(s) of {organization} at height "
-        f"{past_due.height} ({iso_time(past_due.time_ms)})"
+        f"{past_due.height} ({format_time_ms(past_due.time_ms)})"
     )

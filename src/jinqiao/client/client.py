@@ -270,6 +270,13 @@ class Client:
             self._queries = QueryRunner(self.genesis)
         return self._queries.arguments_from_json(contract, name, body)
 
+    def argument_names(self, contract: str, method: str) -> tuple[str, ...] | None:
+        """The names of a built-in method's arguments in their encoded order, to show a
+        transaction's arguments by name; ``None`` when the contract is not built in."""
+        if self._queries is None:
+            self._queries = QueryRunner(self.genesis)
+        return self._queries.argument_names(contract, method)
+
     def raw_get(self, path: str, **kwargs: Any) -> bytes:
         """The body of a GET (reports, XML, PNG); errors raise ``ClientError`` as usual."""
         data: bytes = self._request("GET", path, raw=True, **kwargs)

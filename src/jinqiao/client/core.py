@@ -234,6 +234,10 @@ class TransactionResult:
     index: int
     receipt: Receipt
     verified: bool
+    transaction: SignedTransaction | None = None
+    """The transaction itself, when the answer proved it (a lookup or a wait does)."""
+    time_ms: int = 0
+    """The time of the block that committed it (ms since 1970; 0 when not known)."""
 
     @property
     def ok(self) -> bool:
@@ -470,7 +474,13 @@ def transaction_result(
     height = transaction_proof.header.height
     session.note_height(height)
     return TransactionResult(
-        identity, height, transaction_proof.proof.leaf_index, receipt, session.verify
+        identity,
+        height,
+        transaction_proof.proof.leaf_index,
+        receipt,
+        session.verify,
+        transaction,
+        transaction_proof.header.time_ms,
     )
 
 

@@ -75,6 +75,14 @@ class QueryRunner:
         only from the proven state: ``member_arguments``)."""
         return contract in self.runtime.contracts
 
+    def argument_names(self, contract: str, method: str) -> tuple[str, ...] | None:
+        """The names of a built-in method's arguments, in their encoded order (``None`` for a
+        member's contract or an unknown method)."""
+        spec = self.runtime.method_spec(contract, method)
+        if spec is None:
+            return None
+        return tuple(field.name for field in msgspec.structs.fields(spec.args_type))
+
     def member_arguments(
         self,
         proof: StateReadsProof,

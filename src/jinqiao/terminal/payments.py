@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from jinqiao.apps.payments.figures import (
@@ -47,3 +49,84 @@ def print_cycle(
     )
     if timing is not None:
         console.print(f"cycle {cycle.cycle_id} {describe_timing(timing)} (block times, proven)")
+
+
+def print_statement(statement: Mapping[str, Any]) -> None:
+    """A statement (its JSON form, docs/payments.md) as a table of its lines, then its totals
+    and net position."""
+    scale = int(statement["scale"])
+    currency = statement["currency"]
+    table = Table(
+        title=f"Statement of {statement['institution']}, cycle {statement['cycle_id']} "
+        f"({currency}, {statement['cycle_status']}), read at height {statement['height']}"
+    )
+    for column in ("#", "payment", "kind", "reference", "side", "counterparty", "direction"):
+        table.add_column(column)
+    for column in ("amount", "fee", "height"):
+        table.add_column(column, justify="right")
+    table.add_column("status")
+    for line in statement["lines"]:
+        table.add_row(
+            str(line["sequence"]),
+            escape(line["payment_id"]),
+            line["kind"],
+            escape(line["reference"]),
+            line["side"],
+            escape(line["counterparty"]),
+            line["direction"],
+            format_minor(line["amount_minor"], scale),
+            format_minor(line["fee_minor"], scale),
+            str(line["height"]),
+            line["status"],
+        )
+    console.print(table)
+    totals = statement["totals"]
+    console.print(
+        f"entries {totals['entry_count']}: debit {format_minor(totals['debit_minor'], scale)}, "
+        f"credit {format_minor(totals['credit_minor'], scale)}, fees paid "
+        f"{format_minor(totals['fees_paid_minor'], scale)}, fees received "
+        f"{format_minor(totals['fees_received_minor'], scale)} {currency}",
+        highlight=False,
+    )
+    position = statement["position"]
+    if position is None:
+        console.print("no net position yet (it is computed when the cycle closes)")
+    else:
+        console.print(
+            f"net position {format_minor(position['net_minor'], scale)} {currency} "
+            f"(> 0: receives); funded {format_minor(position['funded_minor'], scale)}, paid out "
+            f"{format_minor(position['paid_out_minor'], scale)}"
+            + (" (unwound)" if position["excluded"] else ""),
+            highlight=False,
+        )
+
+
+def print_break_report(report: Mapping[str, Any]) -> None:
+    """A reconciliation's break report (its JSON form) as a summary and a table of breaks."""
+    counts = ", ".join(f"{kind} {count}" for kind, count in sorted(report["break_counts"].items()))
+    console.print(
+        f"Reconciliation of {report['institution']}, cycle {report['cycle_id']} "
+        f"({report['currency']}): ledger {report['ledger_entries']} entries, records "
+        f"{report['institution_records']}, matched {report['matched']}; "
+        f"{len(report['breaks'])} breaks" + (f" ({counts})" if counts else ""),
+        highlight=False,
+    )
+    if not report["breaks"]:
+        return
+    table = Table("break", "payment", "kind", "reference", "side", "row", "record", "sequence")
+    table.add_column("ledger", justify="right")
+    table.add_column("records", justify="right")
+    for found in report["breaks"]:
+        table.add_row(
+            found["kind"],
+            escape(found["payment_id"]),
+            escape(found["entry_kind"]),
+            escape(found["reference"]),
+            escape(found["side"]),
+            "-" if found["row"] is None else str(found["row"]),
+            escape(found["record_id"]),
+            "-" if found["sequence"] is None else str(found["sequence"]),
+            escape(found["ledger_value"]),
+            escape(found["institution_value"]),
+        )
+    console.print(table)

@@ -44,8 +44,11 @@ from jinqiao.execution.identity import (
     Account,
     Organization,
     PendingValidators,
+    SigningPolicy,
     account_key,
+    implicit_policy,
     organization_key,
+    policy_key,
     read_governance,
 )
 from jinqiao.execution.state import (
@@ -77,6 +80,8 @@ class BlockResult:
 class Caller:
     account: Account
     organization: Organization
+    policy: SigningPolicy
+    """The sender's signing policy (``implicit_policy`` when it set none)."""
 
 
 class Runtime:
@@ -127,9 +132,9 @@ class Runtime:
 
     # -- admission and execution -----------------------------------------------------------
     def verify_signature(self, transaction: SignedTransaction) -> None:
+        """The stateless check: the signature verifies under ``body.public_key``. Whether that
+        key may sign for the sender is the account's signing policy's question (``_caller``)."""
         body = transaction.body
-        if self.suite.address(body.public_key) != body.sender:
-            raise Rejection("address_mismatch", "sender is not the address of public_key")
         if not self.suite.verify(
             body.public_key, transaction_signing_bytes(body), transaction.signature
         ):
@@ -182,6 +187,7 @@ class Runtime:
                 "unknown_method", f"contract {contract.name} has no method {body.method[:64]!r}"
             )
         arguments = decode_arguments(spec, body.args, MAX_ARGS_BYTES)
+        _check_amount_rules(caller.policy, body.public_key, arguments)
         if spec.roles and not spec.roles & set(caller.account.roles):
             raise Rejection(
                 "unauthorized",
@@ -203,11 +209,20 @@ class Runtime:
 
     def _caller(self, state: StateReader, sender: bytes, public_key: bytes) -> Caller:
         registry = ContractState(REGISTRY, Overlay(state), StepMeter())
+        policy = registry.load(policy_key(sender), SigningPolicy)
+        if policy is None and self.suite.address(public_key) != sender:
+            raise Rejection("address_mismatch", "sender is not the address of public_key")
         account = registry.load(account_key(sender), Account)
         if account is None:
             raise Rejection("unknown_sender", f"account {sender.hex()} is not registered")
-        if account.public_key != public_key:
-            raise Rejection("key_mismatch", "public_key is not the key registered for the sender")
+        if policy is None:
+            if account.public_key != public_key:
+                raise Rejection(
+                    "key_mismatch", "public_key is not the key registered for the sender"
+                )
+            policy = implicit_policy(account)
+        else:
+            _check_policy_signer(policy, public_key)
         if not account.active:
             raise Rejection("sender_suspended", f"account {sender.hex()} is suspended")
         organization = registry.load(organization_key(account.organization), Organization)
@@ -217,7 +232,7 @@ class Runtime:
             raise Rejection(
                 "organization_suspended", f"organization {organization.id} is suspended"
             )
-        return Caller(account, organization)
+        return Caller(account, organization, policy)
 
     def execute_block(
         self,
@@ -444,6 +459,41 @@ class Runtime:
     def method_spec(self, contract_name: str, method_name: str) -> MethodSpec | None:
         contract = self.contracts.get(contract_name)
         return None if contract is None else contract.methods.get(method_name)
+
+
+def _check_policy_signer(policy: SigningPolicy, public_key: bytes) -> None:
+    """A transaction's signing key against the sender's policy: a revoked key is refused, a key
+    outside the policy is refused, and the key's weight must reach the threshold."""
+    if public_key in policy.revoked:
+        raise Rejection("key_revoked", "the signing key was revoked or rotated out")
+    weight = policy.weight_of(public_key)
+    if weight == 0:
+        raise Rejection("foreign_signature", "the signing key is not in the sender's policy")
+    if weight < policy.threshold:
+        raise Rejection(
+            "under_threshold",
+            f"the signatures weigh {weight}, under the policy's threshold {policy.threshold}",
+            weight=weight,
+            threshold=policy.threshold,
+        )
+
+
+def _check_amount_rules(policy: SigningPolicy, public_key: bytes, arguments: Any) -> None:
+    """Every amount rule that the call's ``asset`` and ``amount_minor`` arguments meet names a
+    key that must have signed. Arguments without both fields meet no rule."""
+    asset = getattr(arguments, "asset", None)
+    amount = getattr(arguments, "amount_minor", None)
+    if not isinstance(asset, str) or not isinstance(amount, int) or isinstance(amount, bool):
+        return
+    for rule in policy.amount_rules:
+        if rule.asset == asset and amount >= rule.min_amount and rule.public_key != public_key:
+            raise Rejection(
+                "approval_required",
+                f"{amount} {asset} is at least {rule.min_amount}: the policy requires the "
+                "signature of its approval key",
+                asset=asset,
+                min_amount=rule.min_amount,
+            )
 
 
 def _encode_result(result: object) -> bytes:

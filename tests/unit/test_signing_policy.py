@@ -1,0 +1,165 @@
+"""Signing policies (docs/keys.md "Signing policies"): weights and threshold, changes only under
+the current policy, rotation keeping the address, revocation (``key_revoked``) and amount rules.
+Every refusal leaves state unchanged (``Chain.rejected``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jinqiao.apps.registry import AccountArgs, KeyArgs, RotateKeyArgs, SetPolicyArgs
+from jinqiao.apps.token import TransferArgs
+from jinqiao.core.crypto import CryptoSuite, Signer
+from jinqiao.execution.identity import REGISTRY, AmountRule, PolicyKey, SigningPolicy
+from tests.helpers.chain import Chain, events, make_genesis, signer_for, token_config
+
+
+@dataclass(frozen=True)
+class KeyOf:
+    """Signs for ``address`` with another key: a policy member of that account."""
+
+    signer: Signer
+    address: bytes
+
+    @property
+    def suite(self) -> CryptoSuite:
+        return self.signer.suite
+
+    @property
+    def public_key(self) -> bytes:
+        return self.signer.public_key
+
+    def sign(self, message: bytes) -> bytes:
+        return self.signer.sign(message)
+
+    def secret_key(self) -> bytes:
+        return self.signer.secret_key()
+
+
+def funded_chain() -> Chain:
+    return Chain(make_genesis(contracts={"token": token_config({"alice": 1_000_000})}))
+
+
+def key(name: str) -> bytes:
+    return signer_for(name).public_key
+
+
+def pay(chain: Chain, amount: int) -> TransferArgs:
+    return TransferArgs("CNY", chain.address("bob"), amount)
+
+
+def test_an_account_without_a_policy_keeps_its_single_key() -> None:
+    chain = funded_chain()
+    policy = chain.query(REGISTRY, "policy", AccountArgs(chain.address("alice")))
+    assert policy == SigningPolicy((PolicyKey(key("alice"), 1),), 1, (), ())
+    chain.ok("alice", "token", "transfer", pay(chain, 5))
+    stranger = KeyOf(signer_for("mallory"), chain.address("alice"))
+    chain.rejected("address_mismatch", stranger, "token", "transfer", pay(chain, 5))
+
+
+def test_a_key_signs_alone_only_when_its_weight_reaches_the_threshold() -> None:
+    chain = funded_chain()
+    alice = chain.address("alice")
+    keys = (PolicyKey(key("alice"), 2), PolicyKey(key("k1"), 1), PolicyKey(key("k2"), 2))
+    receipt = chain.ok("alice", REGISTRY, "set_policy", SetPolicyArgs(keys, 2, ()))
+    assert events(receipt, "PolicySet")[0].attribute("threshold") == 2
+    chain.ok(KeyOf(signer_for("k2"), alice), "token", "transfer", pay(chain, 5))
+    chain.rejected(
+        "under_threshold", KeyOf(signer_for("k1"), alice), "token", "transfer", pay(chain, 5)
+    )
+    chain.rejected(
+        "foreign_signature", KeyOf(signer_for("m"), alice), "token", "transfer", pay(chain, 5)
+    )
+    # The policy changes only under itself: the light key cannot raise its own weight.
+    chain.rejected(
+        "under_threshold",
+        KeyOf(signer_for("k1"), alice),
+        REGISTRY,
+        "set_policy",
+        SetPolicyArgs((PolicyKey(key("k1"), 5),), 1, ()),
+    )
+
+
+def test_invalid_policies_are_refused() -> None:
+    chain = funded_chain()
+    bad = [
+        SetPolicyArgs((), 1, ()),
+        SetPolicyArgs((PolicyKey(key("a"), 1), PolicyKey(key("a"), 1)), 1, ()),
+        SetPolicyArgs((PolicyKey(key("a"), 1),), 2, ()),
+        SetPolicyArgs((PolicyKey(key("a"), 0),), 1, ()),
+        SetPolicyArgs((PolicyKey(b"short", 1),), 1, ()),
+        SetPolicyArgs((PolicyKey(key("a"), 1),), 1, (AmountRule("CNY", 0, key("a")),)),
+    ]
+    for args in bad:
+        chain.rejected("invalid_policy", "alice", REGISTRY, "set_policy", args)
+
+
+def test_rotation_keeps_the_address_and_refuses_the_old_key() -> None:
+    chain = funded_chain()
+    alice = chain.address("alice")
+    receipt = chain.ok("alice", REGISTRY, "rotate_key", RotateKeyArgs(key("alice"), key("alice-2")))
+    assert events(receipt, "KeyRotated")[0].attribute("address") == alice.hex()
+    chain.ok(KeyOf(signer_for("alice-2"), alice), "token", "transfer", pay(chain, 5))
+    chain.rejected("key_revoked", "alice", "token", "transfer", pay(chain, 5))
+    # A rotated-out key cannot come back either.
+    chain.rejected(
+        "invalid_policy",
+        KeyOf(signer_for("alice-2"), alice),
+        REGISTRY,
+        "set_policy",
+        SetPolicyArgs((PolicyKey(key("alice"), 1),), 1, ()),
+    )
+
+
+def test_revocation_removes_a_lost_key_at_once() -> None:
+    chain = funded_chain()
+    alice = chain.address("alice")
+    keys = (PolicyKey(key("alice"), 1), PolicyKey(key("lost"), 1))
+    chain.ok("alice", REGISTRY, "set_policy", SetPolicyArgs(keys, 1, ()))
+    receipt = chain.ok("alice", REGISTRY, "revoke_key", KeyArgs(key("lost")))
+    assert events(receipt, "KeyRevoked")[0].attribute("public_key") == key("lost").hex()
+    lost = KeyOf(signer_for("lost"), alice)
+    chain.rejected("key_revoked", lost, "token", "transfer", pay(chain, 5))
+    chain.rejected(
+        "key_revoked", lost, REGISTRY, "rotate_key", RotateKeyArgs(key("lost"), key("x"))
+    )
+    # Revoking the last key would leave an account nobody can sign for.
+    chain.rejected("invalid_policy", "alice", REGISTRY, "revoke_key", KeyArgs(key("alice")))
+    chain.rejected("key_not_in_policy", "alice", REGISTRY, "revoke_key", KeyArgs(key("other")))
+
+
+def test_an_amount_rule_requires_its_key_above_the_amount() -> None:
+    chain = funded_chain()
+    alice = chain.address("alice")
+    approval = KeyOf(signer_for("approval-service"), alice)
+    keys = (PolicyKey(key("alice"), 1), PolicyKey(approval.public_key, 1))
+    rule = AmountRule("CNY", 100_000, approval.public_key)
+    chain.ok("alice", REGISTRY, "set_policy", SetPolicyArgs(keys, 1, (rule,)))
+    chain.ok("alice", "token", "transfer", pay(chain, 99_999))
+    chain.rejected("approval_required", "alice", "token", "transfer", pay(chain, 100_000))
+    chain.ok(approval, "token", "transfer", pay(chain, 100_000))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    weights=st.lists(st.integers(1, 10), min_size=1, max_size=5),
+    threshold_extra=st.integers(0, 30),
+    signer_index=st.integers(0, 4),
+)
+def test_a_weight_below_the_threshold_never_admits(
+    weights: list[int], threshold_extra: int, signer_index: int
+) -> None:
+    chain = funded_chain()
+    alice = chain.address("alice")
+    names = ["alice", *(f"member-{index}" for index in range(1, len(weights)))]
+    keys = tuple(PolicyKey(key(name), w) for name, w in zip(names, weights, strict=True))
+    threshold = min(sum(weights), 1 + threshold_extra)
+    chain.ok("alice", REGISTRY, "set_policy", SetPolicyArgs(keys, threshold, ()))
+    index = signer_index % len(weights)
+    signer = KeyOf(signer_for(names[index]), alice)
+    if weights[index] >= threshold:
+        chain.ok(signer, "token", "transfer", pay(chain, 1))
+    else:
+        chain.rejected("under_threshold", signer, "token", "transfer", pay(chain, 1))

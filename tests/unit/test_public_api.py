@@ -21,6 +21,7 @@ SOURCE = Path(__file__).resolve().parents[2] / "src" / "jinqiao"
 
 EXPORTS = {
     "jinqiao.client": [
+        "AccountKey",
         "AsyncClient",
         "AsyncTokenClient",
         "BatchResult",
@@ -30,6 +31,7 @@ EXPORTS = {
         "EventStream",
         "ItemCustody",
         "ItemVerification",
+        "KeysClient",
         "NodesUnreachable",
         "PaymentsClient",
         "PendingTransaction",
@@ -115,6 +117,8 @@ SIGNATURES = {
         "time_ms: int = 0) -> None"
     ),
     "jinqiao.client.TokenClient": "(client: Client) -> None",
+    "jinqiao.client.KeysClient": "(client: Client) -> None",
+    "jinqiao.client.AccountKey": "(key: Signer, address: bytes) -> None",
     "jinqiao.client.SupplyChainClient": "(client: Client) -> None",
     "jinqiao.client.ItemCustody": (
         "(item: Item, top: str, custodian: str, in_transit_to: str, recalled: bool, "
@@ -286,6 +290,18 @@ METHODS = {
         "validator_change_proofs": "(self, from_height: int) -> list[StateReadProof]",
         "validators_for": "(self, header: BlockHeader) -> ValidatorSet",
         "wait": "(self, transaction_hash_: str, *, timeout_s: float = 30.0) -> TransactionResult",
+    },
+    "KeysClient": {
+        "policy": "(self, address: bytes) -> SigningPolicy",
+        "revoke": "(self, account: Signer, public_key: bytes) -> TransactionResult",
+        "rotate": (
+            "(self, account: Signer, old_public_key: bytes, "
+            "new_public_key: bytes) -> TransactionResult"
+        ),
+        "set_policy": (
+            "(self, account: Signer, keys: tuple[PolicyKey, ...], threshold: int, "
+            "amount_rules: tuple[AmountRule, ...] = ()) -> TransactionResult"
+        ),
     },
     "TokenClient": {
         "approve": (

@@ -4,38 +4,14 @@ Every refusal leaves state unchanged (``Chain.rejected``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jinqiao.apps.registry import AccountArgs, KeyArgs, RotateKeyArgs, SetPolicyArgs
 from jinqiao.apps.token import TransferArgs
-from jinqiao.core.crypto import CryptoSuite, Signer
+from jinqiao.client import AccountKey
 from jinqiao.execution.identity import REGISTRY, AmountRule, PolicyKey, SigningPolicy
 from tests.helpers.chain import Chain, events, make_genesis, signer_for, token_config
-
-
-@dataclass(frozen=True)
-class KeyOf:
-    """Signs for ``address`` with another key: a policy member of that account."""
-
-    signer: Signer
-    address: bytes
-
-    @property
-    def suite(self) -> CryptoSuite:
-        return self.signer.suite
-
-    @property
-    def public_key(self) -> bytes:
-        return self.signer.public_key
-
-    def sign(self, message: bytes) -> bytes:
-        return self.signer.sign(message)
-
-    def secret_key(self) -> bytes:
-        return self.signer.secret_key()
 
 
 def funded_chain() -> Chain:
@@ -55,7 +31,7 @@ def test_an_account_without_a_policy_keeps_its_single_key() -> None:
     policy = chain.query(REGISTRY, "policy", AccountArgs(chain.address("alice")))
     assert policy == SigningPolicy((PolicyKey(key("alice"), 1),), 1, (), ())
     chain.ok("alice", "token", "transfer", pay(chain, 5))
-    stranger = KeyOf(signer_for("mallory"), chain.address("alice"))
+    stranger = AccountKey(signer_for("mallory"), chain.address("alice"))
     chain.rejected("address_mismatch", stranger, "token", "transfer", pay(chain, 5))
 
 
@@ -65,17 +41,17 @@ def test_a_key_signs_alone_only_when_its_weight_reaches_the_threshold() -> None:
     keys = (PolicyKey(key("alice"), 2), PolicyKey(key("k1"), 1), PolicyKey(key("k2"), 2))
     receipt = chain.ok("alice", REGISTRY, "set_policy", SetPolicyArgs(keys, 2, ()))
     assert events(receipt, "PolicySet")[0].attribute("threshold") == 2
-    chain.ok(KeyOf(signer_for("k2"), alice), "token", "transfer", pay(chain, 5))
+    chain.ok(AccountKey(signer_for("k2"), alice), "token", "transfer", pay(chain, 5))
     chain.rejected(
-        "under_threshold", KeyOf(signer_for("k1"), alice), "token", "transfer", pay(chain, 5)
+        "under_threshold", AccountKey(signer_for("k1"), alice), "token", "transfer", pay(chain, 5)
     )
     chain.rejected(
-        "foreign_signature", KeyOf(signer_for("m"), alice), "token", "transfer", pay(chain, 5)
+        "foreign_signature", AccountKey(signer_for("m"), alice), "token", "transfer", pay(chain, 5)
     )
     # The policy changes only under itself: the light key cannot raise its own weight.
     chain.rejected(
         "under_threshold",
-        KeyOf(signer_for("k1"), alice),
+        AccountKey(signer_for("k1"), alice),
         REGISTRY,
         "set_policy",
         SetPolicyArgs((PolicyKey(key("k1"), 5),), 1, ()),
@@ -101,12 +77,12 @@ def test_rotation_keeps_the_address_and_refuses_the_old_key() -> None:
     alice = chain.address("alice")
     receipt = chain.ok("alice", REGISTRY, "rotate_key", RotateKeyArgs(key("alice"), key("alice-2")))
     assert events(receipt, "KeyRotated")[0].attribute("address") == alice.hex()
-    chain.ok(KeyOf(signer_for("alice-2"), alice), "token", "transfer", pay(chain, 5))
+    chain.ok(AccountKey(signer_for("alice-2"), alice), "token", "transfer", pay(chain, 5))
     chain.rejected("key_revoked", "alice", "token", "transfer", pay(chain, 5))
     # A rotated-out key cannot come back either.
     chain.rejected(
         "invalid_policy",
-        KeyOf(signer_for("alice-2"), alice),
+        AccountKey(signer_for("alice-2"), alice),
         REGISTRY,
         "set_policy",
         SetPolicyArgs((PolicyKey(key("alice"), 1),), 1, ()),
@@ -120,7 +96,7 @@ def test_revocation_removes_a_lost_key_at_once() -> None:
     chain.ok("alice", REGISTRY, "set_policy", SetPolicyArgs(keys, 1, ()))
     receipt = chain.ok("alice", REGISTRY, "revoke_key", KeyArgs(key("lost")))
     assert events(receipt, "KeyRevoked")[0].attribute("public_key") == key("lost").hex()
-    lost = KeyOf(signer_for("lost"), alice)
+    lost = AccountKey(signer_for("lost"), alice)
     chain.rejected("key_revoked", lost, "token", "transfer", pay(chain, 5))
     chain.rejected(
         "key_revoked", lost, REGISTRY, "rotate_key", RotateKeyArgs(key("lost"), key("x"))
@@ -133,7 +109,7 @@ def test_revocation_removes_a_lost_key_at_once() -> None:
 def test_an_amount_rule_requires_its_key_above_the_amount() -> None:
     chain = funded_chain()
     alice = chain.address("alice")
-    approval = KeyOf(signer_for("approval-service"), alice)
+    approval = AccountKey(signer_for("approval-service"), alice)
     keys = (PolicyKey(key("alice"), 1), PolicyKey(approval.public_key, 1))
     rule = AmountRule("CNY", 100_000, approval.public_key)
     chain.ok("alice", REGISTRY, "set_policy", SetPolicyArgs(keys, 1, (rule,)))
@@ -158,7 +134,7 @@ def test_a_weight_below_the_threshold_never_admits(
     threshold = min(sum(weights), 1 + threshold_extra)
     chain.ok("alice", REGISTRY, "set_policy", SetPolicyArgs(keys, threshold, ()))
     index = signer_index % len(weights)
-    signer = KeyOf(signer_for(names[index]), alice)
+    signer = AccountKey(signer_for(names[index]), alice)
     if weights[index] >= threshold:
         chain.ok(signer, "token", "transfer", pay(chain, 1))
     else:

@@ -25,6 +25,8 @@ the core reads, submissions with their four outcomes and the token contract, awa
 
 ``client.token`` (a ``TokenClient``), ``client.payments`` (a ``PaymentsClient``) and
 ``client.supplychain`` (a ``SupplyChainClient``) are the typed calls of those contracts;
+``client.keys`` (a ``KeysClient``) reads and changes signing policies, rotates and revokes keys
+(``AccountKey`` signs for a policy account with one of its keys: docs/keys.md);
 ``client.credit`` and ``client.contracts`` (members' contracts: propose, approve, call, pause;
 ``jinqiao.client.contracts``) those of the credit contract and of the contract lifecycle. The
 names in ``__all__`` and their signatures are the public API, pinned
@@ -42,6 +44,7 @@ from jinqiao.client.client import (
     TransactionResult,
 )
 from jinqiao.client.credentials import Credentials
+from jinqiao.client.keys import AccountKey, KeysClient
 from jinqiao.client.outcome import (
     ClientError,
     NodesUnreachable,
@@ -54,6 +57,7 @@ from jinqiao.client.supplychain import ItemCustody, ItemVerification, SupplyChai
 from jinqiao.client.token import AsyncTokenClient, TokenClient
 
 __all__ = [
+    "AccountKey",
     "AsyncClient",
     "AsyncTokenClient",
     "BatchResult",
@@ -63,6 +67,7 @@ __all__ = [
     "EventStream",
     "ItemCustody",
     "ItemVerification",
+    "KeysClient",
     "NodesUnreachable",
     "PaymentsClient",
     "PendingTransaction",

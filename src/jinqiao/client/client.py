@@ -151,6 +151,7 @@ class Client:
         self._queries: QueryRunner | None = None  # built on first use: it loads the contracts
         from jinqiao.client.contracts import ContractsClient
         from jinqiao.client.credit import CreditClient
+        from jinqiao.client.keys import KeysClient
         from jinqiao.client.payments import PaymentsClient
         from jinqiao.client.supplychain import SupplyChainClient
         from jinqiao.client.token import TokenClient
@@ -160,6 +161,7 @@ class Client:
         self.supplychain = SupplyChainClient(self)
         self.credit = CreditClient(self)
         self.contracts = ContractsClient(self)
+        self.keys = KeysClient(self)
 
     def close(self) -> None:
         for node in self._failover.nodes:

@@ -7,11 +7,26 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jinqiao.apps.registry import AccountArgs, KeyArgs, RotateKeyArgs, SetPolicyArgs
-from jinqiao.apps.token import TransferArgs
+from jinqiao.apps.registry import (
+    AccountArgs,
+    ApprovalArgs,
+    KeyArgs,
+    ProposeTransactionArgs,
+    RotateKeyArgs,
+    SetPolicyArgs,
+)
+from jinqiao.apps.token import HoldingArgs, TransferArgs
 from jinqiao.client import AccountKey
+from jinqiao.core.codec import encode
 from jinqiao.execution.identity import REGISTRY, AmountRule, PolicyKey, SigningPolicy
-from tests.helpers.chain import Chain, events, make_genesis, signer_for, token_config
+from tests.helpers.chain import (
+    Chain,
+    events,
+    make_genesis,
+    result_of,
+    signer_for,
+    token_config,
+)
 
 
 def funded_chain() -> Chain:
@@ -139,3 +154,58 @@ def test_a_weight_below_the_threshold_never_admits(
         chain.ok(signer, "token", "transfer", pay(chain, 1))
     else:
         chain.rejected("under_threshold", signer, "token", "transfer", pay(chain, 1))
+
+
+def bob_balance(chain: Chain) -> int:
+    holding = chain.query("token", "balance", HoldingArgs("CNY", chain.address("bob")))
+    return int(holding.balance_minor)
+
+
+def two_of_three(chain: Chain) -> list[AccountKey]:
+    alice = chain.address("alice")
+    members = [AccountKey(signer_for(name), alice) for name in ("alice", "k1", "k2")]
+    keys = tuple(PolicyKey(member.public_key, 1) for member in members)
+    chain.ok("alice", REGISTRY, "set_policy", SetPolicyArgs(keys, 2, ()))
+    return members
+
+
+def propose_payment(chain: Chain, signer: AccountKey, amount: int, expires: int = 5) -> bytes:
+    args = ProposeTransactionArgs("token", "transfer", encode(pay(chain, amount)), expires)
+    receipt = chain.ok(signer, REGISTRY, "propose_transaction", args)
+    return result_of(receipt, bytes)
+
+
+def test_a_two_of_three_payment_collects_its_second_signature_on_chain() -> None:
+    chain = funded_chain()
+    first, second, _ = two_of_three(chain)
+    chain.rejected("under_threshold", first, "token", "transfer", pay(chain, 7))
+    approval = propose_payment(chain, first, 7, expires=chain.height + 5)
+    assert bob_balance(chain) == 0
+    chain.rejected(
+        "duplicate_cosignature", first, REGISTRY, "approve_transaction", ApprovalArgs(approval)
+    )
+    foreign = AccountKey(signer_for("mallory"), first.address)
+    chain.rejected(
+        "foreign_signature", foreign, REGISTRY, "approve_transaction", ApprovalArgs(approval)
+    )
+    receipt = chain.ok(second, REGISTRY, "approve_transaction", ApprovalArgs(approval))
+    assert events(receipt, "ApprovalExecuted")[0].attribute("approval_hash") == approval.hex()
+    assert bob_balance(chain) == 7
+    chain.rejected(
+        "unknown_approval", second, REGISTRY, "approve_transaction", ApprovalArgs(approval)
+    )
+
+
+def test_an_expired_or_unknown_approval_is_refused() -> None:
+    chain = funded_chain()
+    first, second, _ = two_of_three(chain)
+    approval = propose_payment(chain, first, 7, expires=chain.height + 2)
+    chain.advance(2)
+    chain.rejected(
+        "approval_expired", second, REGISTRY, "approve_transaction", ApprovalArgs(approval)
+    )
+    chain.rejected(
+        "unknown_approval", second, REGISTRY, "approve_transaction", ApprovalArgs(bytes(32))
+    )
+    args = ProposeTransactionArgs("token", "transfer", encode(pay(chain, 1)), chain.height)
+    chain.rejected("invalid_expiry", first, REGISTRY, "propose_transaction", args)

@@ -16,6 +16,9 @@ key                             value
 ``policy/<address>``            ``SigningPolicy``: the account's keys, weights, threshold, amount
                                 rules and revoked keys; absent means the implicit policy (the
                                 address's key, weight 1, threshold 1), docs/keys.md
+``approval/<hash>``             ``PendingApproval``: a call proposed by a policy account, with the
+                                keys that signed it so far; ``hash`` is the proposing
+                                transaction's hash. Deleted when the call runs.
 ``admins/<id>``                 ``int``: active accounts with role ``admin`` in organization
                                 ``id``; absent means 0. Kept so an organization never loses its
                                 last active admin.
@@ -50,6 +53,7 @@ from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import ADMIN_ROLE, IDENTIFIER
 from jinqiao.core.limits import (
     MAX_AMOUNT_RULES,
+    MAX_APPROVAL_BLOCKS,
     MAX_NAME_LENGTH,
     MAX_POLICY_KEYS,
     MAX_POLICY_WEIGHT,
@@ -83,6 +87,7 @@ from jinqiao.execution.api import (
 )
 
 ADMIN_COUNT_PREFIX = b"admins/"
+APPROVAL_PREFIX = b"approval/"
 ACTIVE_ORGANIZATIONS_KEY = b"active_organizations"
 MAX_ROLES = 16
 VALIDATOR_ROLE = "validator"
@@ -147,6 +152,34 @@ class RotateKeyArgs(CanonicalStruct, frozen=True):
 
 class KeyArgs(CanonicalStruct, frozen=True):
     public_key: bytes
+
+
+class ProposeTransactionArgs(CanonicalStruct, frozen=True):
+    """A call of the sender's to collect signatures for on chain, until ``expires_at_height``."""
+
+    contract: str
+    method: str
+    args: bytes
+    expires_at_height: int
+
+
+class ApprovalArgs(CanonicalStruct, frozen=True):
+    """Names a pending approval by the hash of the transaction that proposed it."""
+
+    approval_hash: bytes
+
+
+class PendingApproval(CanonicalStruct, frozen=True):
+    account: bytes
+    contract: str
+    method: str
+    args: bytes
+    expires_at_height: int
+    signers: tuple[bytes, ...]
+
+
+def approval_key(approval_hash: bytes) -> bytes:
+    return APPROVAL_PREFIX + approval_hash
 
 
 class SetAccountRolesArgs(CanonicalStruct, frozen=True):
@@ -577,7 +610,71 @@ class Registry(Contract):
         )
         ctx.emit("KeyRevoked", address=ctx.sender, public_key=args.public_key)
 
+    # -- pending approvals: signatures collected on chain, one key per transaction -----------
+
+    @method(ProposeTransactionArgs)
+    def propose_transaction(self, ctx: Context, args: ProposeTransactionArgs) -> bytes:
+        if not ctx.height <= args.expires_at_height <= ctx.height + MAX_APPROVAL_BLOCKS:
+            ctx.reject(
+                "invalid_expiry",
+                f"expires_at_height must be {ctx.height}..{ctx.height + MAX_APPROVAL_BLOCKS}",
+            )
+        approval = PendingApproval(
+            ctx.sender,
+            args.contract,
+            args.method,
+            args.args,
+            args.expires_at_height,
+            (ctx.signing_key,),
+        )
+        ctx.emit(
+            "ApprovalProposed",
+            approval_hash=ctx.transaction_hash,
+            address=ctx.sender,
+            contract=args.contract,
+            method=args.method,
+            expires_at_height=args.expires_at_height,
+        )
+        self._advance_approval(ctx, ctx.transaction_hash, approval)
+        return ctx.transaction_hash
+
+    @method(ApprovalArgs)
+    def approve_transaction(self, ctx: Context, args: ApprovalArgs) -> None:
+        approval = ctx.state.load(approval_key(args.approval_hash), PendingApproval)
+        if approval is None or approval.account != ctx.sender:
+            ctx.reject("unknown_approval", "no pending approval of the sender with this hash")
+        if ctx.height > approval.expires_at_height:
+            ctx.reject(
+                "approval_expired",
+                f"the approval expired at height {approval.expires_at_height}",
+            )
+        if ctx.signing_key in approval.signers:
+            ctx.reject("duplicate_cosignature", "this key already signed the approval")
+        signed = msgspec.structs.replace(approval, signers=(*approval.signers, ctx.signing_key))
+        ctx.emit("ApprovalSigned", approval_hash=args.approval_hash, public_key=ctx.signing_key)
+        self._advance_approval(ctx, args.approval_hash, signed)
+
+    def _advance_approval(
+        self, ctx: Context, approval_hash: bytes, approval: PendingApproval
+    ) -> None:
+        """Run the approved call when its signers satisfy the policy, else keep waiting."""
+        result = ctx.call_approved(
+            approval.account, approval.contract, approval.method, approval.args, approval.signers
+        )
+        if result is None:
+            ctx.state.save(approval_key(approval_hash), approval)
+            return
+        ctx.state.delete(approval_key(approval_hash))
+        ctx.emit("ApprovalExecuted", approval_hash=approval_hash, address=approval.account)
+
     # -- queries ---------------------------------------------------------------------------
+
+    @query(ApprovalArgs)
+    def approval(self, ctx: Context, args: ApprovalArgs) -> PendingApproval:
+        approval = ctx.state.load(approval_key(args.approval_hash), PendingApproval)
+        if approval is None:
+            ctx.reject("unknown_approval", "no pending approval with this hash")
+        return approval
 
     @query(AccountArgs)
     def policy(self, ctx: Context, args: AccountArgs) -> SigningPolicy:

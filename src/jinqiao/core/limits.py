@@ -51,6 +51,8 @@ MAX_POLICY_WEIGHT = 1_000
 MAX_AMOUNT_RULES = 8
 """Amount rules (asset, minimum amount, required key) in one signing policy."""
 MAX_REVOKED_KEYS = 64
+MAX_APPROVAL_BLOCKS = 100_000
+"""How far ahead of its proposal a pending approval may expire."""
 """Keys an account remembers as revoked (rotated out or revoked), so that they stay refused."""
 
 

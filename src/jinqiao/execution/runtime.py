@@ -61,6 +61,8 @@ from jinqiao.execution.state import (
 )
 
 MAX_CALL_DEPTH = 4
+APPROVAL_METHODS = frozenset({"propose_transaction", "approve_transaction"})
+"""Registry methods that any key of the sender's policy may sign alone (docs/keys.md)."""
 
 
 class InvalidBlock(JinqiaoError):
@@ -187,7 +189,10 @@ class Runtime:
                 "unknown_method", f"contract {contract.name} has no method {body.method[:64]!r}"
             )
         arguments = decode_arguments(spec, body.args, MAX_ARGS_BYTES)
-        _check_amount_rules(caller.policy, body.public_key, arguments)
+        if not (contract.name == REGISTRY and body.method in APPROVAL_METHODS):
+            # A pending approval collects signatures one key at a time: membership suffices.
+            _check_threshold(caller.policy, (body.public_key,))
+            _check_amount_rules(caller.policy, (body.public_key,), arguments)
         if spec.roles and not spec.roles & set(caller.account.roles):
             raise Rejection(
                 "unauthorized",
@@ -207,7 +212,9 @@ class Runtime:
         """Whether ``address`` is a committed member contract's in ``state``."""
         return self.member_address is not None and self.member_address(state.get, address)
 
-    def _caller(self, state: StateReader, sender: bytes, public_key: bytes) -> Caller:
+    def _caller(
+        self, state: StateReader, sender: bytes, public_key: bytes, *, check_key: bool = True
+    ) -> Caller:
         registry = ContractState(REGISTRY, Overlay(state), StepMeter())
         policy = registry.load(policy_key(sender), SigningPolicy)
         if policy is None and self.suite.address(public_key) != sender:
@@ -221,7 +228,7 @@ class Runtime:
                     "key_mismatch", "public_key is not the key registered for the sender"
                 )
             policy = implicit_policy(account)
-        else:
+        elif check_key:
             _check_policy_signer(policy, public_key)
         if not account.active:
             raise Rejection("sender_suspended", f"account {sender.hex()} is suspended")
@@ -328,6 +335,7 @@ class Runtime:
                 overlay=overlay,
                 meter=meter,
                 events=events,
+                signing_key=transaction.body.public_key,
             )
             result = getattr(contract, spec.function_name)(context, arguments)
             receipt = Receipt(
@@ -422,6 +430,63 @@ class Runtime:
             self._call_depth -= 1
         return _encode_result(result)
 
+    def call_approved(
+        self,
+        caller: Context,
+        account: bytes,
+        contract_name: str,
+        method_name: str,
+        args: bytes,
+        signers: tuple[bytes, ...],
+    ) -> bytes | None:
+        """A pending approval's call (``Context.call_approved``): ``None`` while ``signers`` do
+        not satisfy ``account``'s current policy, else the call's result, run as ``account``
+        with the checks of a transaction (account and organization active, contract and
+        method, arguments, roles)."""
+        sender = self._caller_of_account(caller._overlay, account)
+        contract = self.find_contract(caller._overlay, contract_name)
+        spec = None if contract is None else contract.methods.get(method_name)
+        if contract is None or spec is None or spec.read_only:
+            raise Rejection("unknown_method", f"no method {contract_name}.{method_name}")
+        arguments = decode_arguments(spec, args, MAX_ARGS_BYTES)
+        policy = sender.policy
+        if signers_weight(policy, signers) < policy.threshold:
+            return None
+        try:
+            _check_amount_rules(policy, signers, arguments)
+        except Rejection:
+            return None
+        if spec.roles and not spec.roles & set(sender.account.roles):
+            raise Rejection("unauthorized", f"{contract_name}.{method_name} needs another role")
+        if self._call_depth >= MAX_CALL_DEPTH:
+            raise Rejection("call_depth_exceeded", f"more than {MAX_CALL_DEPTH} nested calls")
+        context = Context(
+            runtime=self,
+            contract=contract.name,
+            block=caller.block,
+            sender=account,
+            organization=sender.organization.id,
+            roles=frozenset(sender.account.roles),
+            transaction_hash=caller.transaction_hash,
+            overlay=caller._overlay,
+            meter=caller._meter,
+            events=caller._events,
+        )
+        self._call_depth += 1
+        try:
+            result = getattr(contract, spec.function_name)(context, arguments)
+        finally:
+            self._call_depth -= 1
+        return _encode_result(result)
+
+    def _caller_of_account(self, state: StateReader, address: bytes) -> Caller:
+        """The account and organization at ``address``, both active, with its policy."""
+        registry = ContractState(REGISTRY, Overlay(state), StepMeter())
+        account = registry.load(account_key(address), Account)
+        if account is None:
+            raise Rejection("unknown_sender", f"account {address.hex()} is not registered")
+        return self._caller(state, address, account.public_key, check_key=False)
+
     # -- queries ---------------------------------------------------------------------------
     def run_query(
         self,
@@ -462,13 +527,21 @@ class Runtime:
 
 
 def _check_policy_signer(policy: SigningPolicy, public_key: bytes) -> None:
-    """A transaction's signing key against the sender's policy: a revoked key is refused, a key
-    outside the policy is refused, and the key's weight must reach the threshold."""
+    """A transaction's signing key against the sender's policy: a revoked key is refused, and so
+    is a key outside the policy."""
     if public_key in policy.revoked:
         raise Rejection("key_revoked", "the signing key was revoked or rotated out")
-    weight = policy.weight_of(public_key)
-    if weight == 0:
+    if policy.weight_of(public_key) == 0:
         raise Rejection("foreign_signature", "the signing key is not in the sender's policy")
+
+
+def signers_weight(policy: SigningPolicy, signers: Sequence[bytes]) -> int:
+    """The total weight of the distinct keys of ``signers`` in ``policy``."""
+    return sum(policy.weight_of(public_key) for public_key in set(signers))
+
+
+def _check_threshold(policy: SigningPolicy, signers: Sequence[bytes]) -> None:
+    weight = signers_weight(policy, signers)
     if weight < policy.threshold:
         raise Rejection(
             "under_threshold",
@@ -478,15 +551,15 @@ def _check_policy_signer(policy: SigningPolicy, public_key: bytes) -> None:
         )
 
 
-def _check_amount_rules(policy: SigningPolicy, public_key: bytes, arguments: Any) -> None:
+def _check_amount_rules(policy: SigningPolicy, signers: Sequence[bytes], arguments: Any) -> None:
     """Every amount rule that the call's ``asset`` and ``amount_minor`` arguments meet names a
-    key that must have signed. Arguments without both fields meet no rule."""
+    key that must be among ``signers``. Arguments without both fields meet no rule."""
     asset = getattr(arguments, "asset", None)
     amount = getattr(arguments, "amount_minor", None)
     if not isinstance(asset, str) or not isinstance(amount, int) or isinstance(amount, bool):
         return
     for rule in policy.amount_rules:
-        if rule.asset == asset and amount >= rule.min_amount and rule.public_key != public_key:
+        if rule.asset == asset and amount >= rule.min_amount and rule.public_key not in signers:
             raise Rejection(
                 "approval_required",
                 f"{amount} {asset} is at least {rule.min_amount}: the policy requires the "

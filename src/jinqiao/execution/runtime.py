@@ -411,13 +411,29 @@ class Runtime:
         if self._call_depth >= MAX_CALL_DEPTH:
             raise Rejection("call_depth_exceeded", f"more than {MAX_CALL_DEPTH} nested calls")
         arguments = self.check_contract_call(contract_name, method_name, args, caller._overlay)
+        sender = contract_address(self.suite.hash, caller.contract)
+        return self._run_nested(
+            caller, contract, spec, arguments, sender, "", frozenset({CONTRACT_ROLE})
+        )
+
+    def _run_nested(
+        self,
+        caller: Context,
+        contract: Contract,
+        spec: MethodSpec,
+        arguments: Any,
+        sender: bytes,
+        organization: str,
+        roles: frozenset[str],
+    ) -> bytes:
+        """Run a method inside ``caller``'s transaction (same state, steps and events)."""
         context = Context(
             runtime=self,
             contract=contract.name,
             block=caller.block,
-            sender=contract_address(self.suite.hash, caller.contract),
-            organization="",
-            roles=frozenset({CONTRACT_ROLE}),
+            sender=sender,
+            organization=organization,
+            roles=roles,
             transaction_hash=caller.transaction_hash,
             overlay=caller._overlay,
             meter=caller._meter,
@@ -460,24 +476,10 @@ class Runtime:
             raise Rejection("unauthorized", f"{contract_name}.{method_name} needs another role")
         if self._call_depth >= MAX_CALL_DEPTH:
             raise Rejection("call_depth_exceeded", f"more than {MAX_CALL_DEPTH} nested calls")
-        context = Context(
-            runtime=self,
-            contract=contract.name,
-            block=caller.block,
-            sender=account,
-            organization=sender.organization.id,
-            roles=frozenset(sender.account.roles),
-            transaction_hash=caller.transaction_hash,
-            overlay=caller._overlay,
-            meter=caller._meter,
-            events=caller._events,
+        roles = frozenset(sender.account.roles)
+        return self._run_nested(
+            caller, contract, spec, arguments, account, sender.organization.id, roles
         )
-        self._call_depth += 1
-        try:
-            result = getattr(contract, spec.function_name)(context, arguments)
-        finally:
-            self._call_depth -= 1
-        return _encode_result(result)
 
     def _caller_of_account(self, state: StateReader, address: bytes) -> Caller:
         """The account and organization at ``address``, both active, with its policy."""

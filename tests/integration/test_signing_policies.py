@@ -1,6 +1,7 @@
 """Signing policies on a real node (docs/keys.md "Signing policies"): a key rotated without
 changing the address, the old key refused ``key_revoked`` at admission with nothing changed, a
-lost key revoked, and an amount rule that needs the approval key above its amount."""
+lost key revoked, an amount rule that needs the approval key above its amount, and a 2-of-3
+account that pays only once a second key approved on chain."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from jinqiao.apps.token import TOKEN, TransferArgs
 from jinqiao.client import AccountKey, Client, TransactionRefused
 from jinqiao.execution.identity import AmountRule, PolicyKey
 from jinqiao.keys import generate_key, load_key
@@ -58,5 +60,44 @@ def test_rotation_revocation_and_amount_rule(tmp_path: Path) -> None:
             assert refused.value.code == "approval_required"
             assert client.token.transfer(approval, "CNY", payee, 100_000).ok
             assert client.token.balance("CNY", old.address) == before - 100_010
+    finally:
+        assert node.stop() == 0, node.log()
+
+
+def test_two_of_three_pays_only_with_a_second_signature_collected_on_chain(
+    tmp_path: Path,
+) -> None:
+    layout = make_network(tmp_path)
+    node = NodeProcess(tmp_path / layout.nodes[0].home).start()
+    try:
+        with Client(
+            node.url, credentials=node.credentials, genesis_file=tmp_path / "genesis.json"
+        ) as client:
+            issuer = load_key(tmp_path / layout.account("clearing-treasury").key_file)
+            owner = load_key(tmp_path / layout.account("bank-a-treasury").key_file)
+            payee = bytes.fromhex(layout.account("bank-b-treasury").address)
+            assert client.token.mint(issuer, "CNY", owner.address, 1_000).ok
+            second, third = (AccountKey(generate_key(), owner.address) for _ in range(2))
+            members = (owner.public_key, second.public_key, third.public_key)
+            keys = tuple(PolicyKey(public_key, 1) for public_key in members)
+            assert client.keys.set_policy(owner, keys, 2).ok
+
+            with pytest.raises(TransactionRefused) as refused:
+                client.token.transfer(owner, "CNY", payee, 10)
+            assert refused.value.code == "under_threshold"
+            before = client.token.balance("CNY", payee)
+            transfer = TransferArgs("CNY", payee, 10)
+            proposed = client.keys.propose(
+                owner, TOKEN, "transfer", transfer, client.status()["height"] + 50
+            )
+            assert proposed.ok, proposed.code
+            approval_hash = bytes.fromhex(proposed.transaction_hash)
+            assert client.token.balance("CNY", payee) == before
+            duplicate = client.keys.approve(owner, approval_hash)
+            assert duplicate.code == "duplicate_cosignature"
+            approved = client.keys.approve(third, approval_hash)
+            assert approved.ok, approved.code
+            assert client.token.balance("CNY", payee) == before + 10
+            assert client.keys.approve(second, approval_hash).code == "unknown_approval"
     finally:
         assert node.stop() == 0, node.log()

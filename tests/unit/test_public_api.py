@@ -292,6 +292,11 @@ METHODS = {
         "wait": "(self, transaction_hash_: str, *, timeout_s: float = 30.0) -> TransactionResult",
     },
     "KeysClient": {
+        "approve": "(self, account: Signer, approval_hash: bytes) -> TransactionResult",
+        "propose": (
+            "(self, account: Signer, contract: str, method: str, args: CanonicalStruct, "
+            "expires_at_height: int) -> TransactionResult"
+        ),
         "policy": "(self, address: bytes) -> SigningPolicy",
         "revoke": "(self, account: Signer, public_key: bytes) -> TransactionResult",
         "rotate": (

@@ -11,8 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from jinqiao.apps.registry import KeyArgs, RotateKeyArgs, SetPolicyArgs
+from jinqiao.apps.registry import (
+    ApprovalArgs,
+    KeyArgs,
+    ProposeTransactionArgs,
+    RotateKeyArgs,
+    SetPolicyArgs,
+)
 from jinqiao.client.outcome import ClientError
+from jinqiao.core.codec import CanonicalStruct, encode
 from jinqiao.core.crypto import CryptoSuite, Signer
 from jinqiao.execution.identity import (
     REGISTRY,
@@ -76,6 +83,26 @@ class KeysClient:
 
     def revoke(self, account: Signer, public_key: bytes) -> TransactionResult:
         return self._client.send(account, REGISTRY, "revoke_key", KeyArgs(public_key))
+
+    def propose(
+        self,
+        account: Signer,
+        contract: str,
+        method: str,
+        args: CanonicalStruct,
+        expires_at_height: int,
+    ) -> TransactionResult:
+        """Collect signatures on chain for a call of ``account``'s; the receipt's result is the
+        approval's hash, the hash of this transaction (``result.transaction_hash``)."""
+        proposal = ProposeTransactionArgs(contract, method, encode(args), expires_at_height)
+        return self._client.send(account, REGISTRY, "propose_transaction", proposal)
+
+    def approve(self, account: Signer, approval_hash: bytes) -> TransactionResult:
+        """Co-sign a pending approval with another key of ``account``'s policy; the call runs
+        in this block when the signatures meet the policy."""
+        return self._client.send(
+            account, REGISTRY, "approve_transaction", ApprovalArgs(approval_hash)
+        )
 
     # -- proven reads ----------------------------------------------------------------------
     def policy(self, address: bytes) -> SigningPolicy:

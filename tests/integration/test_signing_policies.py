@@ -5,12 +5,16 @@ account that pays only once a second key approved on chain."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from jinqiao.apps.token import TOKEN, TransferArgs
 from jinqiao.client import AccountKey, Client, TransactionRefused
+from jinqiao.core.crypto import Signer
 from jinqiao.execution.identity import AmountRule, PolicyKey
 from jinqiao.keys import generate_key, load_key
 from tests.helpers.process import NodeProcess, make_network
@@ -18,86 +22,89 @@ from tests.helpers.process import NodeProcess, make_network
 pytestmark = pytest.mark.e2e
 
 
-def test_rotation_revocation_and_amount_rule(tmp_path: Path) -> None:
-    layout = make_network(tmp_path)
-    node = NodeProcess(tmp_path / layout.nodes[0].home).start()
+@dataclass(frozen=True)
+class Treasury:
+    client: Client
+    owner: Signer
+    payee: bytes
+
+
+@contextmanager
+def funded_treasury(directory: Path, amount_minor: int) -> Iterator[Treasury]:
+    """A one-node network whose ``bank-a-treasury`` holds ``amount_minor`` fen."""
+    layout = make_network(directory)
+    node = NodeProcess(directory / layout.nodes[0].home).start()
     try:
         with Client(
-            node.url, credentials=node.credentials, genesis_file=tmp_path / "genesis.json"
+            node.url, credentials=node.credentials, genesis_file=directory / "genesis.json"
         ) as client:
-            issuer = load_key(tmp_path / layout.account("clearing-treasury").key_file)
-            old = load_key(tmp_path / layout.account("bank-a-treasury").key_file)
+            issuer = load_key(directory / layout.account("clearing-treasury").key_file)
+            owner = load_key(directory / layout.account("bank-a-treasury").key_file)
             payee = bytes.fromhex(layout.account("bank-b-treasury").address)
-            assert client.token.mint(issuer, "CNY", old.address, 1_000_000).ok
-
-            new = AccountKey(generate_key(), old.address)
-            rotated = client.keys.rotate(old, old.public_key, new.public_key)
-            assert rotated.ok, rotated.code
-            policy = client.keys.policy(old.address)
-            assert [key.public_key for key in policy.keys] == [new.public_key]
-            assert old.public_key in policy.revoked
-
-            before = client.token.balance("CNY", old.address)
-            with pytest.raises(TransactionRefused) as refused:
-                client.token.transfer(old, "CNY", payee, 10)
-            assert refused.value.code == "key_revoked"
-            assert client.token.balance("CNY", old.address) == before
-            assert client.token.transfer(new, "CNY", payee, 10).ok  # same address, new key
-
-            approval = AccountKey(generate_key(), old.address)
-            lost = AccountKey(generate_key(), old.address)
-            keys = (PolicyKey(new.public_key, 1), PolicyKey(approval.public_key, 1))
-            rule = AmountRule("CNY", 100_000, approval.public_key)
-            assert client.keys.set_policy(
-                new, (*keys, PolicyKey(lost.public_key, 1)), 1, (rule,)
-            ).ok
-            assert client.keys.revoke(new, lost.public_key).ok
-            with pytest.raises(TransactionRefused) as refused:
-                client.token.transfer(lost, "CNY", payee, 10)
-            assert refused.value.code == "key_revoked"
-            with pytest.raises(TransactionRefused) as refused:
-                client.token.transfer(new, "CNY", payee, 100_000)
-            assert refused.value.code == "approval_required"
-            assert client.token.transfer(approval, "CNY", payee, 100_000).ok
-            assert client.token.balance("CNY", old.address) == before - 100_010
+            assert client.token.mint(issuer, "CNY", owner.address, amount_minor).ok
+            yield Treasury(client, owner, payee)
     finally:
         assert node.stop() == 0, node.log()
+
+
+def test_rotation_revocation_and_amount_rule(tmp_path: Path) -> None:
+    with funded_treasury(tmp_path, 1_000_000) as treasury:
+        client, old, payee = treasury.client, treasury.owner, treasury.payee
+
+        new = AccountKey(generate_key(), old.address)
+        rotated = client.keys.rotate(old, old.public_key, new.public_key)
+        assert rotated.ok, rotated.code
+        policy = client.keys.policy(old.address)
+        assert [key.public_key for key in policy.keys] == [new.public_key]
+        assert old.public_key in policy.revoked
+
+        before = client.token.balance("CNY", old.address)
+        with pytest.raises(TransactionRefused) as refused:
+            client.token.transfer(old, "CNY", payee, 10)
+        assert refused.value.code == "key_revoked"
+        assert client.token.balance("CNY", old.address) == before
+        assert client.token.transfer(new, "CNY", payee, 10).ok  # same address, new key
+
+        approval = AccountKey(generate_key(), old.address)
+        lost = AccountKey(generate_key(), old.address)
+        keys = (PolicyKey(new.public_key, 1), PolicyKey(approval.public_key, 1))
+        rule = AmountRule("CNY", 100_000, approval.public_key)
+        assert client.keys.set_policy(new, (*keys, PolicyKey(lost.public_key, 1)), 1, (rule,)).ok
+        assert client.keys.revoke(new, lost.public_key).ok
+        with pytest.raises(TransactionRefused) as refused:
+            client.token.transfer(lost, "CNY", payee, 10)
+        assert refused.value.code == "key_revoked"
+        with pytest.raises(TransactionRefused) as refused:
+            client.token.transfer(new, "CNY", payee, 100_000)
+        assert refused.value.code == "approval_required"
+        assert client.token.transfer(approval, "CNY", payee, 100_000).ok
+        assert client.token.balance("CNY", old.address) == before - 100_010
 
 
 def test_two_of_three_pays_only_with_a_second_signature_collected_on_chain(
     tmp_path: Path,
 ) -> None:
-    layout = make_network(tmp_path)
-    node = NodeProcess(tmp_path / layout.nodes[0].home).start()
-    try:
-        with Client(
-            node.url, credentials=node.credentials, genesis_file=tmp_path / "genesis.json"
-        ) as client:
-            issuer = load_key(tmp_path / layout.account("clearing-treasury").key_file)
-            owner = load_key(tmp_path / layout.account("bank-a-treasury").key_file)
-            payee = bytes.fromhex(layout.account("bank-b-treasury").address)
-            assert client.token.mint(issuer, "CNY", owner.address, 1_000).ok
-            second, third = (AccountKey(generate_key(), owner.address) for _ in range(2))
-            members = (owner.public_key, second.public_key, third.public_key)
-            keys = tuple(PolicyKey(public_key, 1) for public_key in members)
-            assert client.keys.set_policy(owner, keys, 2).ok
+    with funded_treasury(tmp_path, 1_000) as treasury:
+        client, owner, payee = treasury.client, treasury.owner, treasury.payee
+        second, third = (AccountKey(generate_key(), owner.address) for _ in range(2))
+        members = (owner.public_key, second.public_key, third.public_key)
+        keys = tuple(PolicyKey(public_key, 1) for public_key in members)
+        assert client.keys.set_policy(owner, keys, 2).ok
 
-            with pytest.raises(TransactionRefused) as refused:
-                client.token.transfer(owner, "CNY", payee, 10)
-            assert refused.value.code == "under_threshold"
-            before = client.token.balance("CNY", payee)
-            transfer = TransferArgs("CNY", payee, 10)
-            proposed = client.keys.propose(
-                owner, TOKEN, "transfer", transfer, client.status()["height"] + 50
-            )
-            assert proposed.ok, proposed.code
-            approval_hash = bytes.fromhex(proposed.transaction_hash)
-            assert client.token.balance("CNY", payee) == before
-            duplicate = client.keys.approve(owner, approval_hash)
-            assert duplicate.code == "duplicate_cosignature"
-            approved = client.keys.approve(third, approval_hash)
-            assert approved.ok, approved.code
-            assert client.token.balance("CNY", payee) == before + 10
-            assert client.keys.approve(second, approval_hash).code == "unknown_approval"
-    finally:
-        assert node.stop() == 0, node.log()
+        with pytest.raises(TransactionRefused) as refused:
+            client.token.transfer(owner, "CNY", payee, 10)
+        assert refused.value.code == "under_threshold"
+        before = client.token.balance("CNY", payee)
+        transfer = TransferArgs("CNY", payee, 10)
+        proposed = client.keys.propose(
+            owner, TOKEN, "transfer", transfer, client.status()["height"] + 50
+        )
+        assert proposed.ok, proposed.code
+        approval_hash = bytes.fromhex(proposed.transaction_hash)
+        assert client.token.balance("CNY", payee) == before
+        duplicate = client.keys.approve(owner, approval_hash)
+        assert duplicate.code == "duplicate_cosignature"
+        approved = client.keys.approve(third, approval_hash)
+        assert approved.ok, approved.code
+        assert client.token.balance("CNY", payee) == before + 10
+        assert client.keys.approve(second, approval_hash).code == "unknown_approval"

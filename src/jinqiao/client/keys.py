@@ -8,7 +8,6 @@ proof, set it, rotate a key, revoke a key; and ``AccountKey``, the signer of a p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jinqiao.apps.registry import (
@@ -36,22 +35,16 @@ if TYPE_CHECKING:
     from jinqiao.client.client import Client, TransactionResult
 
 
-@dataclass(frozen=True)
 class AccountKey:
     """A ``Signer`` that signs for the account at ``address`` with ``key``, one of the keys of
     the account's signing policy (after a rotation, or in a policy of several keys, the key's
     own address is not the account's)."""
 
-    key: Signer
-    address: bytes
-
-    @property
-    def suite(self) -> CryptoSuite:
-        return self.key.suite
-
-    @property
-    def public_key(self) -> bytes:
-        return self.key.public_key
+    def __init__(self, key: Signer, address: bytes) -> None:
+        self.key = key
+        self.suite: CryptoSuite = key.suite
+        self.public_key = key.public_key
+        self.address = address
 
     def sign(self, message: bytes) -> bytes:
         return self.key.sign(message)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jinqiao.apps.governance import ProposalArgs, ProposeArgs, RecoverAccount
 from jinqiao.apps.registry import (
     AccountArgs,
     ApprovalArgs,
@@ -18,7 +19,7 @@ from jinqiao.apps.registry import (
 from jinqiao.apps.token import HoldingArgs, TransferArgs
 from jinqiao.client import AccountKey
 from jinqiao.core.codec import encode
-from jinqiao.execution.identity import REGISTRY, AmountRule, PolicyKey, SigningPolicy
+from jinqiao.execution.identity import GOVERNANCE, REGISTRY, AmountRule, PolicyKey, SigningPolicy
 from tests.helpers.chain import (
     Chain,
     events,
@@ -209,3 +210,21 @@ def test_an_expired_or_unknown_approval_is_refused() -> None:
     )
     args = ProposeTransactionArgs("token", "transfer", encode(pay(chain, 1)), chain.height)
     chain.rejected("invalid_expiry", first, REGISTRY, "propose_transaction", args)
+
+
+def test_an_account_whose_keys_are_lost_is_recovered_by_its_admins_and_the_quorum() -> None:
+    chain = funded_chain()
+    alice = chain.address("alice")
+    fresh = AccountKey(signer_for("alice-recovered"), alice)
+    action = RecoverAccount(alice, (PolicyKey(fresh.public_key, 1),), 1)
+    chain.rejected(
+        "not_your_organization", "bank-b-admin", GOVERNANCE, "propose", ProposeArgs(action)
+    )
+    proposal = result_of(chain.ok("bank-a-admin", GOVERNANCE, "propose", ProposeArgs(action)), int)
+    chain.ok("bank-b-admin", GOVERNANCE, "approve", ProposalArgs(proposal))
+    chain.rejected("address_mismatch", fresh, "token", "transfer", pay(chain, 5))  # not yet
+    receipt = chain.ok("central-bank-admin", GOVERNANCE, "approve", ProposalArgs(proposal))
+    assert events(receipt, "AccountRecovered")[0].attribute("address") == alice.hex()
+    chain.ok(fresh, "token", "transfer", pay(chain, 5))
+    chain.rejected("key_revoked", "alice", "token", "transfer", pay(chain, 5))
+    assert chain.query(REGISTRY, "policy", AccountArgs(alice)).revoked == (key("alice"),)

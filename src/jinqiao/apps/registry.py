@@ -154,6 +154,14 @@ class KeyArgs(CanonicalStruct, frozen=True):
     public_key: bytes
 
 
+class RecoverAccountArgs(CanonicalStruct, frozen=True):
+    """A new policy for an account whose keys are lost (the governance contract only)."""
+
+    address: bytes
+    keys: tuple[PolicyKey, ...]
+    threshold: int
+
+
 class ProposeTransactionArgs(CanonicalStruct, frozen=True):
     """A call of the sender's to collect signatures for on chain, until ``expires_at_height``."""
 
@@ -610,6 +618,23 @@ class Registry(Contract):
         )
         ctx.emit("KeyRevoked", address=ctx.sender, public_key=args.public_key)
 
+    @method(RecoverAccountArgs, roles=(CONTRACT_ROLE,))
+    def recover_account(self, ctx: Context, args: RecoverAccountArgs) -> None:
+        """Governance's ``recover_account`` action: the old policy's keys are all revoked (the
+        newest ``MAX_REVOKED_KEYS`` revoked keys are remembered), its amount rules kept."""
+        self._require_governance(ctx)
+        check_address(ctx, args.address)
+        current = self._policy(ctx, args.address)
+        lost = tuple(
+            key.public_key for key in current.keys if key.public_key not in current.revoked
+        )
+        revoked = (*current.revoked, *lost)[-MAX_REVOKED_KEYS:]
+        policy = SigningPolicy(args.keys, args.threshold, current.amount_rules, revoked)
+        self._save_policy(ctx, policy, args.address)
+        ctx.emit(
+            "AccountRecovered", address=args.address, keys=len(args.keys), threshold=args.threshold
+        )
+
     # -- pending approvals: signatures collected on chain, one key per transaction -----------
 
     @method(ProposeTransactionArgs)
@@ -717,10 +742,13 @@ class Registry(Contract):
         policy = ctx.state.load(policy_key(address), SigningPolicy)
         return implicit_policy(account) if policy is None else policy
 
-    def _save_policy(self, ctx: Context, policy: SigningPolicy) -> None:
-        """Check ``policy`` (``invalid_policy`` names the first problem) and save it."""
+    def _save_policy(
+        self, ctx: Context, policy: SigningPolicy, address: bytes | None = None
+    ) -> None:
+        """Check ``policy`` (``invalid_policy`` names the first problem) and save it as the
+        policy of ``address`` (default: the sender)."""
         check_policy(ctx, policy)
-        ctx.state.save(policy_key(ctx.sender), policy)
+        ctx.state.save(policy_key(ctx.sender if address is None else address), policy)
 
     def _add_admins(self, ctx: Context, organization_id: str, delta: int) -> None:
         key = admin_count_key(organization_id)

@@ -1,7 +1,8 @@
 """Signing policies on a real node (docs/keys.md "Signing policies"): a key rotated without
 changing the address, the old key refused ``key_revoked`` at admission with nothing changed, a
-lost key revoked, an amount rule that needs the approval key above its amount, and a 2-of-3
-account that pays only once a second key approved on chain."""
+lost key revoked, an amount rule that needs the approval key above its amount, a 2-of-3
+account that pays only once a second key approved on chain, and an account whose key is lost
+recovered by its organization's admin and the governance quorum."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from jinqiao.apps.governance import ProposalArgs, ProposeArgs, RecoverAccount
 from jinqiao.apps.token import TOKEN, TransferArgs
 from jinqiao.client import AccountKey, Client, TransactionRefused
+from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
-from jinqiao.execution.identity import AmountRule, PolicyKey
+from jinqiao.execution.identity import GOVERNANCE, AmountRule, PolicyKey
 from jinqiao.keys import generate_key, load_key
+from jinqiao.provision.network import load_layout
 from tests.helpers.process import NodeProcess, make_network
 
 pytestmark = pytest.mark.e2e
@@ -108,3 +112,32 @@ def test_two_of_three_pays_only_with_a_second_signature_collected_on_chain(
         assert approved.ok, approved.code
         assert client.token.balance("CNY", payee) == before + 10
         assert client.keys.approve(second, approval_hash).code == "unknown_approval"
+
+
+def test_an_account_survives_a_lost_key_by_recovery(tmp_path: Path) -> None:
+    with funded_treasury(tmp_path, 1_000) as treasury:
+        client, lost, payee = treasury.client, treasury.owner, treasury.payee
+        layout = load_layout(tmp_path)
+        admins = {
+            entry.organization: load_key(tmp_path / entry.key_file)
+            for entry in layout.accounts
+            if entry.name.endswith("-admin")
+        }
+        fresh = AccountKey(generate_key(), lost.address)
+        action = RecoverAccount(lost.address, (PolicyKey(fresh.public_key, 1),), 1)
+        proposed = client.send(admins.pop("bank-a"), GOVERNANCE, "propose", ProposeArgs(action))
+        assert proposed.ok, proposed.code
+        proposal_id = decode(proposed.receipt.result, int, max_bytes=16)
+        recovered = []
+        for admin in admins.values():
+            approved = client.send(admin, GOVERNANCE, "approve", ProposalArgs(proposal_id))
+            assert approved.ok, approved.code
+            recovered = [e for e in approved.receipt.events if e.name == "AccountRecovered"]
+            if recovered:
+                break
+        assert recovered, "the quorum never executed the recovery"
+        with pytest.raises(TransactionRefused) as refused:
+            client.token.transfer(lost, "CNY", payee, 10)
+        assert refused.value.code == "key_revoked"
+        assert client.token.transfer(fresh, "CNY", payee, 10).ok  # same address, same balance
+        assert client.token.balance("CNY", lost.address) == 990

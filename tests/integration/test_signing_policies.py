@@ -6,15 +6,18 @@ recovered by its organization's admin and the governance quorum."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from jinqiao.apps.governance import ProposalArgs, ProposeArgs, RecoverAccount
 from jinqiao.apps.token import TOKEN, TransferArgs
+from jinqiao.cli.main import app
 from jinqiao.client import AccountKey, Client, TransactionRefused
 from jinqiao.core.codec import decode
 from jinqiao.core.crypto import Signer
@@ -31,6 +34,7 @@ class Treasury:
     client: Client
     owner: Signer
     payee: bytes
+    url: str
 
 
 @contextmanager
@@ -46,7 +50,7 @@ def funded_treasury(directory: Path, amount_minor: int) -> Iterator[Treasury]:
             owner = load_key(directory / layout.account("bank-a-treasury").key_file)
             payee = bytes.fromhex(layout.account("bank-b-treasury").address)
             assert client.token.mint(issuer, "CNY", owner.address, amount_minor).ok
-            yield Treasury(client, owner, payee)
+            yield Treasury(client, owner, payee, node.url)
     finally:
         assert node.stop() == 0, node.log()
 
@@ -141,3 +145,39 @@ def test_an_account_survives_a_lost_key_by_recovery(tmp_path: Path) -> None:
         assert refused.value.code == "key_revoked"
         assert client.token.transfer(fresh, "CNY", payee, 10).ok  # same address, same balance
         assert client.token.balance("CNY", lost.address) == 990
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_cli_shows_sets_rotates_and_approves(tmp_path: Path) -> None:
+    with funded_treasury(tmp_path, 1_000) as treasury:
+        net = ["--network", str(tmp_path), "--url", treasury.url]
+        code, out, err = invoke("keys", "policy", "show", "bank-a-treasury", *net, "--json")
+        assert code == 0, err
+        shown = json.loads(out)
+        assert shown["keys"] == [{"public_key": treasury.owner.public_key.hex(), "weight": 1}]
+        new_file = tmp_path / "treasury-2.json"
+        code, out, err = invoke("keys", "create", str(new_file), "--insecure-plaintext", "--json")
+        assert code == 0, err
+        assert invoke("keys", "rotate", str(new_file), "--key", "bank-a-treasury", *net)[0] == 0
+        code, _, err = invoke(
+            "tx", "token", "transfer", "bank-b-treasury", "1", "--key", "bank-a-treasury", *net
+        )
+        assert code == 3 and "key_revoked" in err  # refused at admission
+        as_account = ["--key", str(new_file), "--account", "bank-a-treasury", *net]
+        other = generate_key().public_key.hex()
+        members = ["--member", f"{new_file}:1", "--member", f"{other}:1"]
+        code, out, err = invoke("keys", "policy", "set", *members, "--threshold", "3", *as_account)
+        assert code == 2 and "invalid_policy" in out + err  # rejected in its block
+        code, out, err = invoke("keys", "policy", "set", *members, "--threshold", "2", *as_account)
+        assert code == 0, err
+        code, out, err = invoke("keys", "approve", "00" * 32, *as_account)
+        assert code == 2 and "unknown_approval" in out + err
+        code, out, err = invoke("keys", "revoke", other, *as_account)
+        assert code == 3 and "under_threshold" in err
+        code, out, _ = invoke("keys", "policy", "show", "bank-a-treasury", *net, "--json")
+        assert json.loads(out)["threshold"] == 2
+        assert json.loads(out)["revoked"] == [treasury.owner.public_key.hex()]

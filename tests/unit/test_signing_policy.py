@@ -134,6 +134,17 @@ def test_an_amount_rule_requires_its_key_above_the_amount() -> None:
     chain.ok(approval, "token", "transfer", pay(chain, 100_000))
 
 
+def weighted_chain(weights: list[int], threshold_extra: int) -> tuple[Chain, list[str], int]:
+    """Alice's account under a policy of ``weights`` (her own key first) and a threshold of
+    ``1 + threshold_extra``, capped at the total weight."""
+    chain = funded_chain()
+    names = ["alice", *(f"member-{index}" for index in range(1, len(weights)))]
+    keys = tuple(PolicyKey(key(name), w) for name, w in zip(names, weights, strict=True))
+    threshold = min(sum(weights), 1 + threshold_extra)
+    chain.ok("alice", REGISTRY, "set_policy", SetPolicyArgs(keys, threshold, ()))
+    return chain, names, threshold
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     weights=st.lists(st.integers(1, 10), min_size=1, max_size=5),
@@ -143,12 +154,8 @@ def test_an_amount_rule_requires_its_key_above_the_amount() -> None:
 def test_a_weight_below_the_threshold_never_admits(
     weights: list[int], threshold_extra: int, signer_index: int
 ) -> None:
-    chain = funded_chain()
+    chain, names, threshold = weighted_chain(weights, threshold_extra)
     alice = chain.address("alice")
-    names = ["alice", *(f"member-{index}" for index in range(1, len(weights)))]
-    keys = tuple(PolicyKey(key(name), w) for name, w in zip(names, weights, strict=True))
-    threshold = min(sum(weights), 1 + threshold_extra)
-    chain.ok("alice", REGISTRY, "set_policy", SetPolicyArgs(keys, threshold, ()))
     index = signer_index % len(weights)
     signer = AccountKey(signer_for(names[index]), alice)
     if weights[index] >= threshold:
@@ -228,3 +235,42 @@ def test_an_account_whose_keys_are_lost_is_recovered_by_its_admins_and_the_quoru
     chain.ok(fresh, "token", "transfer", pay(chain, 5))
     chain.rejected("key_revoked", "alice", "token", "transfer", pay(chain, 5))
     assert chain.query(REGISTRY, "policy", AccountArgs(alice)).revoked == (key("alice"),)
+
+
+def test_an_approval_service_key_without_weight_only_co_signs_above_the_amount() -> None:
+    chain = funded_chain()
+    alice = chain.address("alice")
+    service = AccountKey(signer_for("approval-service"), alice)
+    rule = AmountRule("CNY", 100_000, service.public_key)
+    keys = (PolicyKey(key("alice"), 1),)
+    chain.ok("alice", REGISTRY, "set_policy", SetPolicyArgs(keys, 1, (rule,)))
+    chain.rejected("approval_required", "alice", "token", "transfer", pay(chain, 100_000))
+    chain.rejected("under_threshold", service, "token", "transfer", pay(chain, 5))  # weight 0
+    owner = AccountKey(signer_for("alice"), alice)
+    approval = propose_payment(chain, owner, 100_000, expires=chain.height + 5)
+    assert bob_balance(chain) == 0  # the threshold is met, the rule is not: it waits
+    receipt = chain.ok(service, REGISTRY, "approve_transaction", ApprovalArgs(approval))
+    assert events(receipt, "ApprovalExecuted")
+    assert bob_balance(chain) == 100_000
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    weights=st.lists(st.integers(1, 10), min_size=2, max_size=5),
+    threshold_extra=st.integers(0, 40),
+    signers=st.sets(st.integers(0, 4), min_size=1, max_size=5),
+)
+def test_approvals_below_the_threshold_never_run(
+    weights: list[int], threshold_extra: int, signers: set[int]
+) -> None:
+    chain, names, threshold = weighted_chain(weights, threshold_extra)
+    alice = chain.address("alice")
+    chosen = sorted({index % len(weights) for index in signers})
+    members = [AccountKey(signer_for(names[index]), alice) for index in chosen]
+    approval = propose_payment(chain, members[0], 3, expires=chain.height + 20)
+    for member in members[1:]:
+        if bob_balance(chain) == 0:
+            chain.ok(member, REGISTRY, "approve_transaction", ApprovalArgs(approval))
+    weight = sum(weights[index] for index in chosen)
+    # Executed exactly when the signers' weight reached the threshold.
+    assert (bob_balance(chain) == 3) == (weight >= threshold)

@@ -530,10 +530,12 @@ class Runtime:
 
 def _check_policy_signer(policy: SigningPolicy, public_key: bytes) -> None:
     """A transaction's signing key against the sender's policy: a revoked key is refused, and so
-    is a key outside the policy."""
+    is a key that is neither a policy key nor an amount rule's (an approval service's key has no
+    weight: it co-signs, it never reaches a threshold alone)."""
     if public_key in policy.revoked:
         raise Rejection("key_revoked", "the signing key was revoked or rotated out")
-    if policy.weight_of(public_key) == 0:
+    rule_keys = {rule.public_key for rule in policy.amount_rules}
+    if policy.weight_of(public_key) == 0 and public_key not in rule_keys:
         raise Rejection("foreign_signature", "the signing key is not in the sender's policy")
 
 

@@ -9,7 +9,6 @@ bank-b is refused by its own node and by the supplier's; a tampered body is refu
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import signal
 import sqlite3
@@ -37,7 +36,7 @@ from jinqiao.provision.network import (
 )
 from jinqiao.provision.presets import demo_spec
 from tests.helpers.cluster import height, wait_for
-from tests.helpers.process import NodeProcess, free_port_base
+from tests.helpers.process import NodeProcess, free_port_base, nodes_pulling_from_each_other
 
 pytestmark = pytest.mark.e2e
 
@@ -97,17 +96,7 @@ def consortium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Consortium]
     layout: NetworkLayout = init_network(
         directory, _spec(free_port_base(3)), protection=InsecurePlaintext()
     )
-    urls = {entry.organization: entry.api_url for entry in layout.nodes}
-    nodes: dict[str, NodeProcess] = {}
-    for entry in layout.nodes:
-        home = directory / entry.home
-        config = json.loads((home / "config.json").read_text())
-        # Each node pulls from the other two.
-        config["private_data_sources"] = [
-            url for organization, url in sorted(urls.items()) if organization != entry.organization
-        ]
-        (home / "config.json").write_text(json.dumps(config))
-        nodes[entry.organization] = NodeProcess(home, port=int(entry.api_url.rsplit(":", 1)[1]))
+    nodes = nodes_pulling_from_each_other(directory, layout)
     started: list[NodeProcess] = []
     try:
         for node in nodes.values():

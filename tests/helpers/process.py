@@ -195,3 +195,19 @@ def configured_node(directory: Path, **config_fields: object) -> NodeProcess:
     config.update(config_fields)
     (home / "config.json").write_text(json.dumps(config))
     return NodeProcess(home)
+
+
+def nodes_pulling_from_each_other(directory: Path, layout: NetworkLayout) -> dict[str, NodeProcess]:
+    """One (unstarted) node process per organization of ``layout``, each configured with the other
+    nodes as its ``private_data_sources`` (docs/access.md "Private data")."""
+    urls = {entry.organization: entry.api_url for entry in layout.nodes}
+    nodes: dict[str, NodeProcess] = {}
+    for entry in layout.nodes:
+        home = directory / entry.home
+        config = json.loads((home / "config.json").read_text())
+        config["private_data_sources"] = [
+            url for organization, url in sorted(urls.items()) if organization != entry.organization
+        ]
+        (home / "config.json").write_text(json.dumps(config))
+        nodes[entry.organization] = NodeProcess(home, port=int(entry.api_url.rsplit(":", 1)[1]))
+    return nodes

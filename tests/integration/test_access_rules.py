@@ -10,6 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import socket
+import ssl
+import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +24,13 @@ import msgspec
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from uvicorn.config import SSL_PROTOCOL_VERSION, create_ssl_context
 
 from jinqiao.api.access import (
     ACCOUNT,
+    DISCLOSURE,
     DOCUMENT,
     MEMBER,
     OPERATOR,
@@ -66,9 +74,12 @@ from jinqiao.apps.supplychain.model import (
 )
 from jinqiao.apps.token import balance_key, supply_key
 from jinqiao.client import Credentials
+from jinqiao.client.signing import sign_request
 from jinqiao.core.codec import encode
+from jinqiao.core.crypto import Signer
 from jinqiao.execution.identity import account_key
 from jinqiao.execution.state import full_key
+from jinqiao.keys import load_key
 from jinqiao.node.audit import AuditRecord, check_chain, parse_line, read_lines, segment_paths
 from jinqiao.node.service import Node
 from jinqiao.provision.network import (
@@ -192,6 +203,8 @@ def _expected(network: Network, rule: Rule, account: str) -> bool:
     entry = network.layout.account(account)
     organization = entry.organization
     genesis_roles = {o.id: set(o.roles) for o in network.node.genesis.organizations}
+    if rule.kind == DISCLOSURE:
+        return False  # the sample subject is not on chain: no reader, not even the regulator
     if rule.kind in (PUBLIC, MEMBER) or "regulator" in genesis_roles[organization]:
         return True
     if rule.kind == OPERATOR:
@@ -573,3 +586,153 @@ def test_payment_and_receivable_records_are_for_their_parties(network: Network) 
             answer = network.request(method, path, network.certificate(account), body, access)
             expected = REACHED if account in readers else 403
             assert answer.status_code == expected, (path, account, answer.text)
+
+
+# -- every route with bad credentials -------------------------------------------------------
+
+
+def _signed(method: str, path: str, signer: Signer, *, now_s: float | None = None) -> httpx.Request:
+    body = b"{}" if method == "POST" else b""
+    request = httpx.Request(
+        method, "https://node" + path, content=body, headers={"content-type": "application/json"}
+    )
+    sign_request(request, signer, now_s=time.time() if now_s is None else now_s)
+    return request
+
+
+def _send(access: AccessControl, request: httpx.Request) -> httpx.Response:
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=access)
+        async with httpx.AsyncClient(transport=transport, base_url="https://node") as client:
+            return await client.send(request)
+
+    return asyncio.run(send())
+
+
+def _refused(answer: httpx.Response, code: str, reason: str | None = None) -> bool:
+    """A 401 with the common error body (code, message, details) and, for a signature, its
+    reason."""
+    if answer.status_code != 401:
+        return False
+    body = answer.json()
+    if set(body) != {"code", "message", "details"} or body["code"] != code or not body["message"]:
+        return False
+    return reason is None or body["details"].get("reason") == reason
+
+
+def test_every_route_with_revoked_expired_replayed_and_wrong_key_credentials(
+    network: Network,
+) -> None:
+    """Each route of the node's OpenAPI document, one request per case, in front of the node's
+    real app: a revoked client certificate, and RFC 9421 signatures replayed, expired and made by
+    another account's key are all refused with 401 and the common error body, and nothing
+    reaches the app (the state root does not move)."""
+    revoked_account = "bank-a-treasury"
+    revoked_der = network.certificate(revoked_account)
+    revoked = AccessControl(
+        network.real_access.app,
+        network.access.routes,
+        network.policy,
+        Authenticator(
+            roots_from_genesis(network.node.genesis),
+            frozenset({hashlib.sha256(revoked_der).digest()}),
+        ),
+    )
+    signatures = AccessControl(
+        network.real_access.app, network.access.routes, network.policy, network.authenticator
+    )
+    signatures.signatures = network.access.signatures  # the same replay window
+    bank_a = load_key(network.directory / "accounts" / "bank-a-treasury.json")
+    bank_b = load_key(network.directory / "accounts" / "bank-b-treasury.json")
+    root_before = network.node.chain.head.state_root
+    walked = 0
+    for method, template in _routes(network.document):
+        if RULES[(method, template)].kind == PUBLIC:
+            continue  # served to anyone, with or without credentials (walked above)
+        path = _path(network, template)
+        case = (method, template)
+        answer = network.request(method, path, revoked_der, access=revoked)
+        assert _refused(answer, "certificate_refused"), (case, answer.text)
+        assert "revoked" in answer.json()["message"], case
+        # replayed: the request was accepted once (or refused by the rules) in the
+        # stub-backed layer, then the same signed bytes come again
+        request = _signed(method, path, bank_a)
+        assert _send(network.access, request).status_code in (REACHED, 403), case
+        answer = _send(signatures, request)
+        assert _refused(answer, "signature_refused", "replayed"), (case, answer.text)
+        expired = _signed(method, path, bank_a, now_s=time.time() - 600)
+        answer = _send(signatures, expired)
+        assert _refused(answer, "signature_refused", "expired"), (case, answer.text)
+        forged = _signed(method, path, bank_b)  # keyid claims bank-a, bank-b's key signs
+        forged.headers["signature-input"] = forged.headers["signature-input"].replace(
+            bank_b.address.hex(), bank_a.address.hex()
+        )
+        answer = _send(signatures, forged)
+        assert _refused(answer, "signature_refused", "invalid_signature"), (case, answer.text)
+        walked += 1
+    assert walked >= 40
+    assert network.node.chain.head.state_root == root_before
+
+
+def test_an_expired_certificate_is_refused_at_the_handshake(network: Network) -> None:
+    """An expired client certificate never reaches a route: OpenSSL refuses it in the TLS
+    handshake of the node's own server context (api.server: the node's certificate, the
+    consortium roots, CERT_OPTIONAL), so one handshake stands for every route of the walk."""
+    home = network.node.home
+    server_context = create_ssl_context(
+        home / "tls" / "node.crt",
+        home / "tls" / "node.key",
+        None,
+        SSL_PROTOCOL_VERSION,
+        ssl.CERT_OPTIONAL,
+        home / "tls" / "roots.pem",
+        "TLSv1",
+    )
+    organization = network.directory / "orgs" / "bank-a"
+    ca_key = serialization.load_pem_private_key((organization / "tls-ca.key").read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    ca = x509.load_pem_x509_certificate((organization / "tls-ca.crt").read_bytes())
+    key, certificate = make_client_certificate(
+        "bank-a-treasury", "bank-a", (), ca_key, ca, valid_days=-1
+    )
+    client_context = ssl.create_default_context(
+        cafile=str(network.directory / "clients" / "bank-a-treasury" / "roots.pem")
+    )
+    client_context.check_hostname = False
+    with tempfile.TemporaryDirectory() as scratch:
+        certificate_file, key_file = Path(scratch, "client.crt"), Path(scratch, "client.key")
+        certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        client_context.load_cert_chain(certificate_file, key_file)
+    server_socket, client_socket = socket.socketpair()
+    refusals: list[BaseException] = []
+
+    def serve() -> None:
+        with server_context.wrap_socket(
+            server_socket, server_side=True, do_handshake_on_connect=False
+        ) as server:
+            try:
+                server.do_handshake()
+            except ssl.SSLError as exc:
+                refusals.append(exc)
+
+    server = threading.Thread(target=serve)
+    server.start()
+    with (
+        client_socket,
+        client_context.wrap_socket(client_socket, do_handshake_on_connect=False) as client,
+    ):
+        client.settimeout(10)
+        with contextlib.suppress(ssl.SSLError, OSError):
+            client.do_handshake()
+            # TLS 1.3: the server's refusal reaches the client with its first read
+            client.sendall(b"GET /v1/status HTTP/1.1\r\nhost: node\r\n\r\n")
+            assert client.recv(1) == b""
+    server.join(timeout=10)
+    assert len(refusals) == 1 and "certificate has expired" in str(refusals[0]), refusals

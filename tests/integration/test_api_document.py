@@ -216,3 +216,46 @@ def test_other_routes_keep_the_default_limit(client: Client) -> None:
         headers={"content-type": "application/json"},
     )
     _refusal(response, 413, "request_too_large")
+
+
+def test_every_answer_has_a_schema_and_every_operation_a_unique_id(client: Client) -> None:
+    """What a generator needs (ADR 0040): a schema for every answer of every operation, and one
+    ``operationId`` per operation, its route function's name."""
+    document = client.get("/openapi.json").json()
+    seen: dict[str, tuple[str, str]] = {}
+    for method, path, operation in _operations(document):
+        identifier = operation["operationId"]
+        assert identifier.isidentifier() and "_v1_" not in identifier, (method, path, identifier)
+        assert identifier not in seen, (identifier, seen.get(identifier), (method, path))
+        seen[identifier] = (method, path)
+        for status, answer in operation["responses"].items():
+            content = answer.get("content")
+            assert content, (method, path, status, "no content declared")
+            for media_type, declared in content.items():
+                assert declared.get("schema"), (method, path, status, media_type)
+    assert seen["token_balance"] == ("GET", "/v1/token/{asset}/balances/{address}")
+
+
+NAMED_ANSWERS = {
+    "healthz": ("200", "Health"),
+    "status": ("200", "Status"),
+    "validator_changes": ("200", "ValidatorChanges"),
+    "submit": ("202", "Admitted"),
+    "submit_batch": ("200", "BatchAnswer"),
+    "transaction": ("200", "TransactionAnswer"),
+    "state": ("200", "ProvenValue"),
+    "token_balance": ("200", "TokenBalance"),
+    "account": ("200", "AccountAnswer"),
+    "token_asset": ("200", "TokenAsset"),
+    "run_query": ("200", "QueryAnswer"),
+}
+"""The success answers declared as models of ``jinqiao.api.answers`` (docs/api.md)."""
+
+
+def test_the_named_answers_are_declared_as_their_models(client: Client) -> None:
+    document = client.get("/openapi.json").json()
+    by_id = {operation["operationId"]: operation for _, _, operation in _operations(document)}
+    for identifier, (status, model) in NAMED_ANSWERS.items():
+        declared = by_id[identifier]["responses"][status]["content"]["application/json"]
+        assert declared["schema"] == {"$ref": f"#/components/schemas/{model}"}, identifier
+        assert document["components"]["schemas"][model]["required"], model

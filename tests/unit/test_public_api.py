@@ -29,12 +29,16 @@ EXPORTS = {
         "ClientError",
         "Credentials",
         "EventStream",
+        "GovernanceClient",
         "ItemCustody",
         "ItemVerification",
         "KeysClient",
         "NodesUnreachable",
         "PaymentsClient",
         "PendingTransaction",
+        "ProposalList",
+        "ProposalStatus",
+        "ProposalSubmitted",
         "ProvenBlock",
         "ProvenQueryResult",
         "ProvenValue",
@@ -104,6 +108,19 @@ SIGNATURES = {
         "(code: str, message: str, status: int = 0, **details: Any) -> None"
     ),
     "jinqiao.client.PaymentsClient": "(client: Client) -> None",
+    "jinqiao.client.GovernanceClient": "(client: Client) -> None",
+    "jinqiao.client.ProposalList": (
+        "(proposals: tuple[ProposalStatus, ...], next_id: int, height: int, verified: bool) -> None"
+    ),
+    "jinqiao.client.ProposalStatus": (
+        "(proposal: Proposal, kind: str, state: str, quorum_numerator: int, "
+        "quorum_denominator: int, active_organizations: int, approving: tuple[str, ...], "
+        "required: int, still_needed: int, waiting_for: tuple[str, ...], height: int, "
+        "verified: bool) -> None"
+    ),
+    "jinqiao.client.ProposalSubmitted": (
+        "(result: TransactionResult, proposal_id: int | None) -> None"
+    ),
     "jinqiao.client.ProvenBlock": (
         "(header: BlockHeader, certificate: CommitCertificate, "
         "transactions: tuple[SignedTransaction, ...], receipts: tuple[Receipt, ...], "
@@ -568,6 +585,44 @@ METHODS["AsyncClient"] = {name: METHODS["Client"][name] for name in ASYNC_CLIENT
     "aclose": "(self) -> None"
 }
 METHODS["AsyncTokenClient"] = METHODS["TokenClient"]
+METHODS["GovernanceClient"] = {
+    "approve": "(self, admin: Signer, proposal_id: int) -> TransactionResult",
+    "list": "(self, *, from_id: int = 1, limit: int = 50) -> ProposalList",
+    "next_proposal_id": "(self, *, height: int | None = None) -> tuple[int, int]",
+    "parameters": "(self, *, height: int | None = None) -> ChainParameters",
+    "proposal": "(self, proposal_id: int) -> ProposalStatus | None",
+    "propose": "(self, admin: Signer, action: ProposalAction) -> ProposalSubmitted",
+    "propose_add_organization": (
+        "(self, admin: Signer, organization_id: str, name: str, roles: Sequence[str], "
+        "admin_public_key: bytes, admin_name: str) -> ProposalSubmitted"
+    ),
+    "propose_add_validator": (
+        "(self, admin: Signer, public_key: bytes, name: str, organization: str, power: int = 1) "
+        "-> ProposalSubmitted"
+    ),
+    "propose_allow_party": "(self, admin: Signer, kind: str, party: str) -> ProposalSubmitted",
+    "propose_aml_parameter": "(self, admin: Signer, name: str, value: int) -> ProposalSubmitted",
+    "propose_contract_call": (
+        "(self, admin: Signer, contract: str, method_name: str, args: CanonicalStruct) "
+        "-> ProposalSubmitted"
+    ),
+    "propose_deny_party": (
+        "(self, admin: Signer, kind: str, party: str, reason: str) -> ProposalSubmitted"
+    ),
+    "propose_fee_schedule": (
+        "(self, admin: Signer, currency: str, rules: Sequence[FeeRule]) -> ProposalSubmitted"
+    ),
+    "propose_remove_organization": (
+        "(self, admin: Signer, organization_id: str) -> ProposalSubmitted"
+    ),
+    "propose_remove_validator": "(self, admin: Signer, address: bytes) -> ProposalSubmitted",
+    "propose_set_parameter": "(self, admin: Signer, name: str, value: int) -> ProposalSubmitted",
+    "propose_set_validator_power": (
+        "(self, admin: Signer, address: bytes, power: int) -> ProposalSubmitted"
+    ),
+    "record": "(self, proposal_id: int) -> Proposal | None",
+    "withdraw": "(self, admin: Signer, proposal_id: int) -> TransactionResult",
+}
 
 
 def signature(function: Callable[..., object]) -> str:

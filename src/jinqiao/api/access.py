@@ -62,6 +62,7 @@ from jinqiao.core.errors import NodeFault
 from jinqiao.core.limits import MAX_REQUEST_BODY_BYTES
 from jinqiao.execution.identity import ACCOUNT_PREFIX, REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
+from jinqiao.node.credit_disclosure import SUBJECT_HEX_DIGITS, disclosure_entitlement
 from jinqiao.node.port import NodePort
 from jinqiao.node.private_data import document_parties, receivable_parties, root_parties
 
@@ -101,6 +102,11 @@ committed state says (``node.private_data.document_parties``: the obligor, and t
 pledgee and offered funder of each live part), and the regulator; a document the chain does not
 record: the regulator only."""
 """Organizations whose genesis roles include one of ``roles``, and the regulator."""
+DISCLOSURE = "disclosure"
+"""Credit records disclosed under the subject's access entry ``{sequence}``
+(``node.credit_disclosure.disclosure_entitlement``): only the reader the committed ``records``
+entry names, while the consent it names is live at the head — **not** the regulator (personal
+data); an erased subject: any member (the route answers ``410 credit_records_erased``)."""
 REGULATOR_ROLE = "regulator"
 """The genesis role of the regulator's organization (``provision.presets``): it reads everything."""
 MAX_CACHED_IDENTITIES = 1_024
@@ -141,6 +147,11 @@ class Rule:
             return (
                 "document: the parties of the receivable `{document_hash}` backs (obligor; "
                 "holder, pledgee, offered funder of a live part), regulator"
+            )
+        if self.kind == DISCLOSURE:
+            return (
+                "disclosure: the reader of the committed `records` access entry `{sequence}` "
+                "while its consent is live (not the regulator); an erased subject any member"
             )
         if self.kind == QUERY:
             return "query: the rule of the query's arguments (table below); any other query member"
@@ -184,6 +195,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/docs"): _MEMBER,
     ("GET", "/docs/oauth2-redirect"): _MEMBER,
     ("GET", "/redoc"): _MEMBER,
+    ("GET", "/docs/static/{name}"): _MEMBER,
     ("GET", "/v1/status"): _MEMBER,
     ("GET", "/v1/validators/changes"): _MEMBER,
     ("GET", "/v1/consensus"): _MEMBER,
@@ -237,6 +249,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/credit/subjects/{subject}/records/{sequence}"): _CREDIT,
     ("GET", "/v1/credit/subjects/{subject}/access-log"): _CREDIT,
     ("GET", "/v1/credit/subjects/{subject}/scores/{sequence}"): _CREDIT,
+    ("GET", "/v1/credit/subjects/{subject}/disclosures/{sequence}"): Rule(DISCLOSURE),
     ("GET", "/v1/credit/models/{model_id}/{version}"): _MEMBER,
     ("GET", "/v1/credit/policies/{organization}/{policy_id}"): Rule(PARTY, ("organization",)),
     ("GET", "/explorer"): _MEMBER,
@@ -318,6 +331,8 @@ class Policy:
         return REGULATOR_ROLE in self.roles_by_organization.get(identity.organization, ())
 
     def allows(self, rule: Rule, identity: Identity, parameters: Mapping[str, Any]) -> bool:
+        if rule.kind == DISCLOSURE:
+            return self.disclosure_allowed(identity.organization, parameters)
         if rule.kind in (PUBLIC, MEMBER) or self.is_regulator(identity):
             return True
         organization = identity.organization
@@ -362,6 +377,25 @@ class Policy:
             return True
         rule, parameters = record
         return self.allows(rule, identity, parameters)
+
+    def disclosure_allowed(self, organization: str, parameters: Mapping[str, Any]) -> bool:
+        """Whether the committed state entitles ``organization`` to the records of the subject's
+        access entry (a malformed subject or sequence: no; the route would refuse it)."""
+        subject_hex = str(parameters.get("subject", ""))
+        sequence = str(parameters.get("sequence", ""))
+        if len(subject_hex) != SUBJECT_HEX_DIGITS or not sequence.isdigit():
+            return False
+        try:
+            subject = bytes.fromhex(subject_hex)
+        except ValueError:
+            return False
+        with self.node.reading() as reading:
+            entitled = disclosure_entitlement(
+                reading.get, subject, int(sequence), organization, reading.time_ms
+            )
+        if entitled.access is None and not entitled.erased:
+            log.info("credit disclosure refused to %s: %s", organization, entitled.reason)
+        return entitled.access is not None or entitled.erased
 
     def payment_parties(self, payment_id: str) -> frozenset[str] | None:
         """The issuer and acquirer of a recorded payment; None when there is no such payment."""

@@ -6,7 +6,8 @@ consensus, genesis, validator changes, blocks), ``transactions`` (submit one or 
 up), ``state`` (proven state reads, accounts, the token, contract queries), ``payments`` (proven
 payments records), ``reports`` (statements, settlement files, reconciliation, charts) and
 ``events`` (Server-Sent Events), ``supplychain``, ``credit`` and ``private`` (private
-documents shared between parties' nodes); ``explorer`` serves the web page. Here: the app and
+documents shared between parties' nodes); ``explorer`` serves the web page and ``docs``
+the interactive API docs (offline). Here: the app, its operation ids and
 its request-body limit.
 """
 
@@ -23,6 +24,7 @@ from jinqiao.api import (
     capture,
     chain,
     credit,
+    docs,
     events,
     explorer,
     operations,
@@ -90,6 +92,12 @@ async def _send_too_large(send: Any, limit: int) -> None:
     await send_error(send, "request_too_large", f"request body over {limit} bytes")
 
 
+def operation_id(route: APIRoute) -> str:
+    """A route's stable ``operationId``: its function's name, which generated clients use as
+    the method name (ADR 0040); ``tests/integration/test_api_document.py`` keeps them unique."""
+    return route.name
+
+
 def create_app(node: NodePort, capture_service: capture.CaptureService | None = None) -> FastAPI:
     """The node's API: one router per area, each over the node's narrow port (EPCIS capture
     with the node's capture account, if it has one)."""
@@ -97,6 +105,9 @@ def create_app(node: NodePort, capture_service: capture.CaptureService | None = 
         title="jinqiao node API",
         version=__version__,
         description="Submit signed transactions and read the ledger with proofs.",
+        generate_unique_id_function=operation_id,
+        docs_url=None,  # the docs pages are served offline by ``api.docs``
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_openapi(app)
@@ -113,6 +124,7 @@ def create_app(node: NodePort, capture_service: capture.CaptureService | None = 
         capture.router(node, capture_service),
         credit.router(node),
         explorer.router(),
+        docs.router(app.title),
         private.router(node),
     ]
     for router in routers:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from jinqiao import __version__
+from jinqiao.api.answers import Status, ValidatorChanges, answer
 from jinqiao.api.longpoll import LongPolls
 from jinqiao.api.openapi import FRESH, LOOKUP, PARAMETERS, error_responses, media_answer
 from jinqiao.api.params import MAX_WAIT_MS, Hash
@@ -35,7 +36,9 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
     reader = node.reader
     chain_genesis_hash = genesis_hash(node.genesis).hex()
 
-    @routes.get("/v1/status", responses=error_responses())
+    @routes.get(
+        "/v1/status", response_model=None, responses={**answer(Status), **error_responses()}
+    )
     def status() -> dict[str, Any]:
         head = node.head()
         return {
@@ -61,7 +64,11 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
             "version": __version__,
         }
 
-    @routes.get("/v1/validators/changes", responses=error_responses(PARAMETERS))
+    @routes.get(
+        "/v1/validators/changes",
+        response_model=None,
+        responses={**answer(ValidatorChanges), **error_responses(PARAMETERS)},
+    )
     def validator_changes(
         from_height: Annotated[int, Query(ge=1, le=2**63)] = 1,
         limit: Annotated[int, Query(ge=1, le=100)] = 100,

@@ -11,10 +11,12 @@ every other contract call; the SDK (``client.credit``) builds them.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
+from jinqiao.api.authentication import IDENTITY_KEY, Identity
 from jinqiao.api.openapi import LOOKUP, error_responses, with_proven_absence
 from jinqiao.api.proven import proven_absence
 from jinqiao.api.render import to_json
@@ -38,7 +40,14 @@ from jinqiao.apps.credit.model import (
 from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.proofs import StateReadProof
 from jinqiao.execution.state import full_key
+from jinqiao.node.credit_disclosure import (
+    CreditRecordsErased,
+    access_categories,
+    disclosures_json,
+    gather,
+)
 from jinqiao.node.port import NodePort
+from jinqiao.node.private_data import LOCAL_ONLY_PARAMETER
 
 MAX_SEQUENCE = 2**63 - 1
 MAX_LIST_PAGE = 100
@@ -56,6 +65,11 @@ Height = Annotated[int | None, Query(ge=1, le=2**63, description="Default: the h
 Start = Annotated[int, Query(ge=0, le=MAX_SEQUENCE)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIST_PAGE)]
 READ = with_proven_absence(error_responses(LOOKUP))
+DISCLOSURE_CODES = {410: ("credit_records_erased",)}
+LocalOnly = Annotated[
+    bool,
+    Query(alias=LOCAL_ONLY_PARAMETER, description="Answer from this node's store only, never pull"),
+]
 
 
 def router(node: NodePort) -> APIRouter:
@@ -152,6 +166,52 @@ def router(node: NodePort) -> APIRouter:
         decision once recorded, proven."""
         key = score_key(bytes.fromhex(subject), sequence)
         return view("score", key, ScoreRecord, height, f"no score {sequence} of this subject")
+
+    @routes.get(
+        "/v1/credit/subjects/{subject}/disclosures/{sequence}",
+        tags=["credit"],
+        responses=error_responses(DISCLOSURE_CODES),
+    )
+    async def disclosures(
+        subject: SubjectHex, sequence: Sequence, request: Request, local_only: LocalOnly = False
+    ) -> dict[str, Any]:
+        """The records disclosed to the reader of the subject's access entry ``sequence`` (a
+        committed ``read_records`` of the caller's organization under a consent live at the
+        head; ``api.access`` checks it): this node's own, and, asked by its own organization,
+        those of its ``private_data_sources`` (each asked with ``local_only``). Each disclosure
+        is a canonical ``Disclosure`` in hex; the reader checks them against the commitments."""
+        raw = bytes.fromhex(subject)
+        with node.reading() as reading:
+            categories = access_categories(reading.get, raw, sequence)
+            at = reading.height
+        private = node.private_data
+        if categories is None or await asyncio.to_thread(private.credit.is_erased, raw):
+            raise CreditRecordsErased(f"subject {subject} is erased: its records are destroyed")
+        found = await asyncio.to_thread(private.credit.disclose, raw, categories)
+        identity: Identity | None = request.scope.get(IDENTITY_KEY)
+        asked: list[dict[str, Any]] = []
+        if (
+            not local_only
+            and identity is not None
+            and identity.organization == private.organization
+        ):
+            for answer in await asyncio.to_thread(gather, private.sources, raw, sequence):
+                found += answer.disclosures
+                asked.append(
+                    {
+                        "source": answer.source,
+                        "status": answer.status,
+                        "disclosed": len(answer.disclosures),
+                    }
+                )
+        return {
+            "subject": subject,
+            "access_sequence": sequence,
+            "categories": list(categories),
+            "height": at,
+            "disclosures": disclosures_json(found),
+            "sources": asked,
+        }
 
     @routes.get("/v1/credit/models/{model_id}/{version}", tags=["credit"], responses=READ)
     def model(

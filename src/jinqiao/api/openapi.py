@@ -211,16 +211,23 @@ FRESH: Codes = {409: ("height_not_reached",)}
 """A proven read that takes ``min_height`` (docs/proofs.md §9.1)."""
 
 
-class ProvenAbsence(BaseModel):
+class ProvenValue(BaseModel):
+    """A proven state read (docs/proofs.md): the value or its proven absence, and the proof."""
+
+    key: str = Field(description="The full state key read, hex")
+    value: str | None = Field(description="The stored bytes, hex; null: proven absent")
+    height: int = Field(description="Height of the header the proof is against")
+    time_ms: int = Field(description="That block's time (ms since the epoch)")
+    state_root: str = Field(description="That header's state root, hex")
+    proof: str = Field(description="Canonical StateReadProof, hex")
+
+
+class ProvenAbsence(ProvenValue):
     """The ``details`` of a 404 from a proven read: the absence proven (docs/proofs.md §9.2)."""
 
     model_config = {"extra": "allow"}
 
-    key: str = Field(description="The full state key read, hex")
     value: None = Field(description="Always null: the key holds nothing")
-    height: int = Field(description="Height of the header the proof is against")
-    time_ms: int = Field(description="That block's time (ms since the epoch)")
-    state_root: str = Field(description="That header's state root, hex")
     proof: str = Field(description="Canonical StateReadProof with value nil, hex")
 
 
@@ -267,6 +274,7 @@ __all__ = [
     "ErrorBody",
     "ProvenAbsence",
     "ProvenAbsenceBody",
+    "ProvenValue",
     "error_responses",
     "hex_pattern",
     "hex_problem",

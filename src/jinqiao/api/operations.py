@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from jinqiao.api.answers import Health, answer
 from jinqiao.api.openapi import error_responses, media_answer
 from jinqiao.node.port import NodePort
 
@@ -14,7 +15,7 @@ from jinqiao.node.port import NodePort
 def router(node: NodePort) -> APIRouter:
     routes = APIRouter(tags=["operations"])
 
-    @routes.get("/healthz", responses=error_responses())
+    @routes.get("/healthz", response_model=None, responses={**answer(Health), **error_responses()})
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "height": node.head().height}
 

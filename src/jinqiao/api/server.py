@@ -13,7 +13,7 @@ import os
 import resource
 import signal
 import ssl
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,14 +114,21 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
 
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, request_stop, signal_number)
-    producer = asyncio.create_task(node.run(stop), name="block-producer")
 
-    def producer_ended(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.critical("block production failed; stopping the node", exc_info=task.exception())
-            server.should_exit = True
+    def essential(work: Coroutine[Any, Any, None], name: str, what: str) -> asyncio.Task[None]:
+        """A task the node cannot run without: if it fails, the node stops."""
 
-    producer.add_done_callback(producer_ended)
+        def ended(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                log.critical("%s failed; stopping the node", what, exc_info=task.exception())
+                server.should_exit = True
+
+        task = asyncio.create_task(work, name=name)
+        task.add_done_callback(ended)
+        return task
+
+    producer = essential(node.run(stop), "block-producer", "block production")
+    eraser = essential(node.follow_credit_erasures(stop), "credit-erasures", "credit erasure")
     log.info(
         "node %s serving %s://%s:%d (chain %s)",
         node.config.name,
@@ -135,6 +142,7 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
     finally:
         stop.set()
         try:
+            await eraser
             await producer
         except Exception as exc:
             raise SystemExit(f"node stopped after a fault: {exc}") from exc

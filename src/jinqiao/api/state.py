@@ -8,6 +8,14 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import APIRouter, Path, Query, Request
 
+from jinqiao.api.answers import (
+    AccountAnswer,
+    ProvenValue,
+    QueryAnswer,
+    TokenAsset,
+    TokenBalance,
+    answer,
+)
 from jinqiao.api.openapi import FRESH, LOOKUP, QUERY, error_responses, proven_read_responses
 from jinqiao.api.params import NAME, SYMBOL, Address, StateKey
 from jinqiao.api.proven import (
@@ -47,7 +55,10 @@ def router(node: NodePort) -> APIRouter:
         return proven_fields(read(key, height, min_height))
 
     @routes.get(
-        "/v1/state/{contract}/{key}", tags=["state"], responses=error_responses(LOOKUP, FRESH)
+        "/v1/state/{contract}/{key}",
+        tags=["state"],
+        response_model=None,
+        responses={**answer(ProvenValue), **error_responses(LOOKUP, FRESH)},
     )
     def state(
         contract: Annotated[str, Path(pattern=NAME)],
@@ -59,7 +70,12 @@ def router(node: NodePort) -> APIRouter:
         null is a proven absence. ``height`` and ``time_ms`` say how old the answer is."""
         return state_view(full_key(contract, bytes.fromhex(key)), height, min_height)
 
-    @routes.get("/v1/accounts/{address}", tags=["state"], responses=proven_read_responses())
+    @routes.get(
+        "/v1/accounts/{address}",
+        tags=["state"],
+        response_model=None,
+        responses={**answer(AccountAnswer), **proven_read_responses()},
+    )
     def account(
         address: Address, height: Height = None, min_height: MinHeight = None
     ) -> dict[str, Any]:
@@ -73,7 +89,8 @@ def router(node: NodePort) -> APIRouter:
     @routes.get(
         "/v1/token/{asset}/balances/{address}",
         tags=["token"],
-        responses=error_responses(LOOKUP, FRESH),
+        response_model=None,
+        responses={**answer(TokenBalance), **error_responses(LOOKUP, FRESH)},
     )
     def token_balance(
         asset: Symbol, address: Address, height: Height = None, min_height: MinHeight = None
@@ -94,7 +111,12 @@ def router(node: NodePort) -> APIRouter:
         )
         return view
 
-    @routes.get("/v1/token/{asset}", tags=["token"], responses=proven_read_responses())
+    @routes.get(
+        "/v1/token/{asset}",
+        tags=["token"],
+        response_model=None,
+        responses={**answer(TokenAsset), **proven_read_responses()},
+    )
     def token_asset(asset: Symbol, min_height: MinHeight = None) -> dict[str, Any]:
         """An asset's definition and total supply, each with its state proof, at the head; an
         unknown asset is 404 with its absence proven in ``details``."""
@@ -117,7 +139,8 @@ def router(node: NodePort) -> APIRouter:
     @routes.post(
         "/v1/query/{contract}/{query_name}",
         tags=["state"],
-        responses=error_responses(QUERY, {413: ("proof_too_large",)}),
+        response_model=None,
+        responses={**answer(QueryAnswer), **error_responses(QUERY, {413: ("proof_too_large",)})},
         openapi_extra={
             "requestBody": {
                 "required": False,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from jinqiao.api.answers import Admitted, BatchAnswer, TransactionAnswer, answer
 from jinqiao.api.errors import RETRY_AFTER_SECONDS, error_body, status_for, validation_problems
 from jinqiao.api.longpoll import LongPolls
 from jinqiao.api.openapi import (
@@ -78,7 +79,8 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
     @routes.post(
         "/v1/transactions",
         status_code=202,
-        responses=error_responses(ADMISSION),
+        response_model=None,
+        responses={**answer(Admitted, 202), **error_responses(ADMISSION)},
         openapi_extra=json_or_msgpack_body(
             SubmitRequest, "the canonical bytes of a SignedTransaction"
         ),
@@ -101,7 +103,7 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
 
     @routes.post(
         "/v1/transactions/batch",
-        responses=error_responses(BATCH),
+        responses={**answer(BatchAnswer), **error_responses(BATCH)},
         openapi_extra=json_or_msgpack_body(
             BatchRequest, "a msgpack array of canonical SignedTransaction bytes"
         ),
@@ -121,7 +123,8 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
 
     @routes.get(
         "/v1/transactions/{transaction_hash:not_batch}",
-        responses=error_responses(LOOKUP),
+        response_model=None,
+        responses={**answer(TransactionAnswer), **error_responses(LOOKUP)},
     )
     async def transaction(
         transaction_hash: Hash,

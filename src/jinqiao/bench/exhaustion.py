@@ -31,7 +31,12 @@ from typing import Any
 import httpx
 
 from jinqiao.bench.execute import setup_description
-from jinqiao.bench.local_network import bench_network_spec, init_quiet_network, percentile
+from jinqiao.bench.local_network import (
+    bench_network_spec,
+    init_quiet_network,
+    percentile,
+    save_figure,
+)
 from jinqiao.demo.run import running_node
 from jinqiao.node.config import ApiLimits
 from jinqiao.terminal import console, progress_bar, save_result
@@ -324,12 +329,9 @@ def _plot(probes: Probes, phase_s: float, result: dict[str, Any], path: Path) ->
     axes.set_xlabel("seconds since the first probe")
     axes.set_ylabel("probe latency (ms)")
     setup = result["setup"]
-    axes.set_title(
+    title = (
         f"Probes under connection exhaustion: {setup['idle_connections']:,} idle, "
         f"{setup['slowloris_connections']:,} slowloris, "
         f"from {setup['attacker_addresses']} addresses"
     )
-    axes.legend(loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, axes, title, "lower right", path)

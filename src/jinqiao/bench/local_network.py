@@ -297,6 +297,17 @@ def nodes_cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
     return sum(cpu_seconds(process.pid) for process in processes)
 
 
+def save_figure(figure: Any, axes: Any, title: str, legend: str, path: Path) -> None:
+    """Title, legend, layout: a benchmark's matplotlib figure written to ``path`` as a PNG."""
+    import matplotlib.pyplot as plt
+
+    axes.set_title(title)
+    axes.legend(loc=legend)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     if not values:
         return 0.0

@@ -190,6 +190,42 @@ def bench_exhaustion(
     )
 
 
+@bench_app.command("ratelimit")
+@guarded
+def bench_ratelimit(
+    victim_rate: Annotated[
+        float, typer.Option(min=1, max=1_000, help="The victim member's requests per second.")
+    ] = 20,
+    limit: Annotated[
+        float, typer.Option(min=1, max=10_000, help="api_rate_limit.requests_per_second.")
+    ] = 50,
+    burst: Annotated[int, typer.Option(min=1, max=100_000, help="api_rate_limit.burst.")] = 100,
+    flooders: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes flooding as the other member.")
+    ] = 4,
+    phase: Annotated[float, typer.Option(min=5, max=600, help="Seconds of each phase.")] = 20,
+    json_output: JsonOption = False,
+    output: OutputOption = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG of the victim's latency.")] = None,
+    base_port: Annotated[int, typer.Option(min=1024, max=65000)] = 9950,
+) -> None:
+    """One member's p50/p99 alone, then while another member floods the node over its rate limit
+    (docs/performance.md "Rate limits")."""
+    from jinqiao.bench.ratelimit import run_ratelimit_bench
+
+    run_ratelimit_bench(
+        victim_rate_per_s=victim_rate,
+        limit_per_s=limit,
+        burst=burst,
+        flooders=flooders,
+        phase_s=phase,
+        json_output=json_output,
+        output=output,
+        plot=plot,
+        base_port=base_port,
+    )
+
+
 @bench_app.command("audit")
 @guarded
 def bench_audit(

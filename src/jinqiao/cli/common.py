@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
+import msgspec
 import typer
 
 from jinqiao.cli.journal import TransactionJournal, journal_directory
@@ -338,7 +339,8 @@ def report(result: TransactionResult, json_output: bool, **extra: Any) -> None:
                 "status": "ok" if result.ok else "rejected",
                 "code": result.code,
                 "message": result.receipt.message,
-                "result": result.receipt.result.hex(),
+                "result": decoded_result(result.receipt.result),
+                "result_hex": result.receipt.result.hex(),
                 "verified": result.verified,
                 **extra,
             }
@@ -355,6 +357,35 @@ def report(result: TransactionResult, json_output: bool, **extra: Any) -> None:
         )
     if not result.ok:
         raise typer.Exit(EXIT_REJECTED)
+
+
+def decoded_result(data: bytes) -> object:
+    """A receipt's result (canonical msgpack) as JSON: ``None`` for an empty one, an integer,
+    string or boolean as itself, bytes as hex, a struct as the list of its fields in declaration
+    order (structs are encoded as arrays); ``None`` if the bytes are not msgpack (``result_hex``
+    beside it keeps them)."""
+    if not data:
+        return None
+    try:
+        return json_value(msgspec.msgpack.decode(data))
+    except msgspec.DecodeError:
+        return None
+
+
+def json_value(value: object) -> object:
+    """A decoded value as JSON: a struct's fields by name (a tagged one with its ``kind``),
+    bytes as hex, tuples as lists, map keys as strings."""
+    if isinstance(value, msgspec.Struct):
+        fields = {name: json_value(getattr(value, name)) for name in value.__struct_fields__}
+        tag = value.__struct_config__.tag
+        return {"kind": tag, **fields} if isinstance(tag, str) else fields
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, tuple | list):
+        return [json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {str(json_value(key)): json_value(item) for key, item in value.items()}
+    return value
 
 
 KeyOption = Annotated[

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
-import msgspec
 import typer
+from rich.table import Table
 
 from jinqiao.cli.common import (
     JsonOption,
@@ -14,16 +15,21 @@ from jinqiao.cli.common import (
     Target,
     fail,
     guarded,
+    json_value,
     report,
     send,
     with_submit_target,
     with_target,
 )
-from jinqiao.core.codec import decode
+from jinqiao.client.governance import MAX_PROPOSALS_PER_LIST
+from jinqiao.client.outcome import ClientError
 from jinqiao.terminal import console, emit_json
 
 if TYPE_CHECKING:
     from jinqiao.apps.governance import ProposalAction
+    from jinqiao.client import Client, ProposalStatus
+
+ProposalIdArgument = Annotated[int, typer.Argument(min=0, help="Proposal id.")]
 
 
 governance_app = typer.Typer(
@@ -39,15 +45,11 @@ def _propose(
     json_output: bool,
 ) -> None:
     """Send a governance proposal and report its id."""
-    from jinqiao.apps.governance import ProposeArgs
-    from jinqiao.execution.identity import GOVERNANCE
-
     with target.client() as client:
-        result = client.send(target.key(key), GOVERNANCE, "propose", ProposeArgs(action(target)))
-    proposal_id = decode(result.receipt.result, int, max_bytes=16) if result.ok else None
-    if not json_output and proposal_id is not None:
-        console.print(f"proposal [bold]{proposal_id}[/]: {what}")
-    report(result, json_output, proposal_id=proposal_id)
+        submitted = client.governance.propose(target.key(key), action(target))
+    if not json_output and submitted.proposal_id is not None:
+        console.print(f"proposal [bold]{submitted.proposal_id}[/]: {what}")
+    report(submitted.result, json_output, proposal_id=submitted.proposal_id)
 
 
 @governance_app.command("set-parameter")
@@ -58,13 +60,18 @@ def governance_set_parameter(
     name: Annotated[str, typer.Argument(help="A chain parameter, e.g. valid_until_window_blocks.")],
     value: Annotated[int, typer.Argument()],
     key: KeyOption,
+    aml: Annotated[
+        bool, typer.Option("--aml", help="An anti-money-laundering parameter (docs/aml.md).")
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Propose a chain parameter change (executes once a quorum of organizations approves)."""
-    from jinqiao.apps.governance import SetParameter
+    """Propose a chain parameter change, or with ``--aml`` an anti-money-laundering one
+    (executes once a quorum of organizations approves)."""
+    from jinqiao.apps.governance import SetAmlParameter, SetParameter
 
-    action = SetParameter(name, value)
-    _propose(target, lambda _: action, f"set {name} = {value}", key, json_output)
+    action = SetAmlParameter(name, value) if aml else SetParameter(name, value)
+    what = f"set {'AML ' if aml else ''}{name} = {value}"
+    _propose(target, lambda _: action, what, key, json_output)
 
 
 @governance_app.command("add-validator")
@@ -82,11 +89,7 @@ def governance_add_validator(
     """Propose a new validator; in force two heights after the quorum decides."""
     from jinqiao.apps.governance import AddValidator
 
-    try:
-        key_bytes = bytes.fromhex(public_key)
-    except ValueError:
-        fail("--public-key must be hexadecimal")
-    action = AddValidator(key_bytes, name, organization, power)
+    action = AddValidator(_hex(public_key, "--public-key"), name, organization, power)
     what = f"add validator {name} of {organization} with power {power}"
     _propose(target, lambda _: action, what, key, json_output)
 
@@ -132,24 +135,151 @@ def governance_set_validator_power(
     )
 
 
+@governance_app.command("add-organization")
+@guarded
+@with_submit_target
+def governance_add_organization(
+    target: Target,
+    organization_id: Annotated[str, typer.Argument(help="The new organization's id.")],
+    name: Annotated[str, typer.Option(help="Its name.")],
+    admin_public_key: Annotated[str, typer.Option(help="Its first admin's public key (hex).")],
+    admin_name: Annotated[str, typer.Option(help="Its first admin's account name.")],
+    key: KeyOption,
+    role: Annotated[list[str] | None, typer.Option(help="A role (repeat for several).")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose a new member organization with its first admin account."""
+    from jinqiao.apps.governance import AddOrganization
+
+    action = AddOrganization(
+        organization_id,
+        name,
+        tuple(role or ()),
+        _hex(admin_public_key, "--admin-public-key"),
+        admin_name,
+    )
+    _propose(target, lambda _: action, f"add organization {organization_id}", key, json_output)
+
+
+@governance_app.command("remove-organization")
+@guarded
+@with_submit_target
+def governance_remove_organization(
+    target: Target,
+    organization_id: Annotated[str, typer.Argument(help="The organization to suspend.")],
+    key: KeyOption,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose suspending an organization (remove its validators first)."""
+    from jinqiao.apps.governance import RemoveOrganization
+
+    action = RemoveOrganization(organization_id)
+    _propose(target, lambda _: action, f"remove organization {organization_id}", key, json_output)
+
+
+@governance_app.command("set-fee-schedule")
+@guarded
+@with_submit_target
+def governance_set_fee_schedule(
+    target: Target,
+    schedule_file: Annotated[
+        Path,
+        typer.Argument(
+            help='A JSON fee schedule: {"currency": "CNY", "rules": [...]}, each rule as in the '
+            "payments genesis configuration (docs/payments.md)."
+        ),
+    ],
+    key: KeyOption,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose replacing a currency's payments fee schedule (``payments.set_fee_schedule``)."""
+    from jinqiao.apps.governance import CallContract
+    from jinqiao.apps.payments.config import load_fee_schedule
+    from jinqiao.apps.payments.model import SetFeeScheduleArgs
+    from jinqiao.core.codec import encode
+
+    currency, rules = load_fee_schedule(schedule_file.read_bytes())
+    action = CallContract(
+        "payments", "set_fee_schedule", encode(SetFeeScheduleArgs(currency, rules))
+    )
+    what = f"set the {currency} fee schedule ({len(rules)} rules)"
+    _propose(target, lambda _: action, what, key, json_output)
+
+
+@governance_app.command("call-contract")
+@guarded
+@with_submit_target
+def governance_call_contract(
+    target: Target,
+    contract: Annotated[str, typer.Argument(help="The contract to call.")],
+    method_name: Annotated[str, typer.Argument(metavar="METHOD", help="Its method.")],
+    args_hex: Annotated[
+        str, typer.Option("--args-hex", help="The canonical bytes of its arguments (hex).")
+    ],
+    key: KeyOption,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose calling a contract method as the governance contract once approved."""
+    from jinqiao.apps.governance import CallContract
+
+    action = CallContract(contract, method_name, _hex(args_hex, "--args-hex"))
+    _propose(target, lambda _: action, f"call {contract}.{method_name}", key, json_output)
+
+
+@governance_app.command("deny-party")
+@guarded
+@with_submit_target
+def governance_deny_party(
+    target: Target,
+    kind: Annotated[str, typer.Argument(help="account or organization.")],
+    party: Annotated[str, typer.Argument(help="An address (hex) or an organization id.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded on chain).")],
+    key: KeyOption,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose putting a party on the consortium deny list."""
+    from jinqiao.apps.governance import DenyParty
+
+    action = DenyParty(kind, party, reason)
+    _propose(target, lambda _: action, f"deny {kind} {party}", key, json_output)
+
+
+@governance_app.command("allow-party")
+@guarded
+@with_submit_target
+def governance_allow_party(
+    target: Target,
+    kind: Annotated[str, typer.Argument(help="account or organization.")],
+    party: Annotated[str, typer.Argument(help="An address (hex) or an organization id.")],
+    key: KeyOption,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose taking a party off the consortium deny list."""
+    from jinqiao.apps.governance import AllowParty
+
+    action = AllowParty(kind, party)
+    _propose(target, lambda _: action, f"allow {kind} {party}", key, json_output)
+
+
+def _hex(text: str, option: str) -> bytes:
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        fail(f"{option} must be hexadecimal")
+
+
 @governance_app.command("approve")
 @guarded
 @with_submit_target
 def governance_approve(
     target: Target,
-    proposal_id: Annotated[int, typer.Argument(min=0)],
+    proposal_id: ProposalIdArgument,
     key: KeyOption,
     json_output: JsonOption = False,
 ) -> None:
-    """Approve a proposal for the admin's organization."""
-    from jinqiao.apps.governance import ProposalArgs
-    from jinqiao.execution.identity import GOVERNANCE
-
-    send(
-        target,
-        json_output,
-        lambda t, c: c.send(t.key(key), GOVERNANCE, "approve", ProposalArgs(proposal_id)),
-    )
+    """Approve a proposal for the admin's organization (an unknown id is refused before
+    anything is sent)."""
+    send(target, json_output, lambda t, c: c.governance.approve(t.key(key), _known(c, proposal_id)))
 
 
 @governance_app.command("withdraw")
@@ -157,19 +287,22 @@ def governance_approve(
 @with_submit_target
 def governance_withdraw(
     target: Target,
-    proposal_id: Annotated[int, typer.Argument(min=0)],
+    proposal_id: ProposalIdArgument,
     key: KeyOption,
     json_output: JsonOption = False,
 ) -> None:
-    """Withdraw a proposal of the admin's organization."""
-    from jinqiao.apps.governance import ProposalArgs
-    from jinqiao.execution.identity import GOVERNANCE
-
+    """Withdraw a proposal of the admin's organization (an unknown id is refused before
+    anything is sent)."""
     send(
-        target,
-        json_output,
-        lambda t, c: c.send(t.key(key), GOVERNANCE, "withdraw", ProposalArgs(proposal_id)),
+        target, json_output, lambda t, c: c.governance.withdraw(t.key(key), _known(c, proposal_id))
     )
+
+
+def _known(client: Client, proposal_id: int) -> int:
+    """``proposal_id`` once the proven state shows the proposal exists."""
+    if client.governance.record(proposal_id) is None:
+        raise ClientError("unknown_proposal", f"no proposal {proposal_id} (nothing sent)")
+    return proposal_id
 
 
 @governance_app.command("show")
@@ -177,30 +310,90 @@ def governance_withdraw(
 @with_target
 def governance_show(
     target: Target,
-    proposal_id: Annotated[int, typer.Argument(min=0)],
+    proposal_id: ProposalIdArgument,
     json_output: JsonOption = False,
 ) -> None:
-    """A proposal, proven: its action, who approved, the quorum and whether it executed."""
-    from jinqiao.execution.identity import GOVERNANCE
-
+    """A proposal, proven: its action, who approved, the quorum, who is still needed and
+    whether it executed."""
     with target.client() as client:
-        answer = client.proven_query(GOVERNANCE, "proposal", proposal_id=proposal_id)
-    proposal = _decoded(answer.result)
-    view = {"proposal": proposal, "height": answer.height, "verified": answer.verified}
+        status = client.governance.proposal(proposal_id)
+    if status is None:
+        raise ClientError("unknown_proposal", f"no proposal {proposal_id}")
+    view = status_view(status)
     if json_output:
-        emit_json(view)
+        emit_json({"proposal": view, "height": status.height, "verified": status.verified})
         return
-    console.print_json(data=view)
+    console.print(_table([status], f"proposal {proposal_id} at height {status.height}"))
+    console.print_json(data={"action": view["action"]})
 
 
-def _decoded(value: object) -> object:
-    """A struct as JSON: fields by name (a proposal's action with its ``kind``), bytes as hex."""
-    if isinstance(value, msgspec.Struct):
-        fields = {name: _decoded(getattr(value, name)) for name in value.__struct_fields__}
-        tag = value.__struct_config__.tag
-        return {"kind": tag, **fields} if isinstance(tag, str) else fields
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, tuple | list):
-        return [_decoded(item) for item in value]
-    return value
+@governance_app.command("list")
+@guarded
+@with_target
+def governance_list(
+    target: Target,
+    from_id: Annotated[int, typer.Option(min=1, help="The first proposal id.")] = 1,
+    limit: Annotated[
+        int, typer.Option(min=1, max=MAX_PROPOSALS_PER_LIST, help="How many proposals.")
+    ] = 50,
+    json_output: JsonOption = False,
+) -> None:
+    """Proposals by id, proven: kind, state, quorum, who approved and who is still needed."""
+    with target.client() as client:
+        listed = client.governance.list(from_id=from_id, limit=limit)
+    if json_output:
+        emit_json(
+            {
+                "proposals": [status_view(status) for status in listed.proposals],
+                "next_id": listed.next_id,
+                "height": listed.height,
+                "verified": listed.verified,
+            }
+        )
+        return
+    console.print(_table(list(listed.proposals), f"proposals at height {listed.height}"))
+
+
+def status_view(status: ProposalStatus) -> dict[str, Any]:
+    """A ``ProposalStatus`` as JSON: the proposal decoded (bytes as hex) and the quorum."""
+    proposal = status.proposal
+    return {
+        "id": proposal.id,
+        "kind": status.kind,
+        "state": status.state,
+        "status": proposal.status,
+        "executed": status.executed,
+        "action": json_value(proposal.action),
+        "proposer": proposal.proposer.hex(),
+        "proposer_organization": proposal.proposer_organization,
+        "created_height": proposal.created_height,
+        "expires_height": proposal.expires_height,
+        "executed_height": proposal.executed_height,
+        "approvals": list(proposal.approvals),
+        "quorum": {
+            "numerator": status.quorum_numerator,
+            "denominator": status.quorum_denominator,
+            "active_organizations": status.active_organizations,
+            "required": status.required,
+            "approving": list(status.approving),
+            "still_needed": status.still_needed,
+            "waiting_for": list(status.waiting_for),
+        },
+    }
+
+
+def _table(statuses: list[ProposalStatus], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("id", "kind", "state", "approved", "quorum", "still needed from"):
+        table.add_column(column)
+    for status in statuses:
+        waiting = ", ".join(status.waiting_for) if status.still_needed else "-"
+        table.add_row(
+            str(status.proposal.id),
+            status.kind,
+            status.state + (f" at {status.proposal.executed_height}" if status.executed else ""),
+            ", ".join(status.proposal.approvals),
+            f"{len(status.approving)} of {status.required} ({status.active_organizations} active)",
+            f"{status.still_needed} more of: {waiting}" if status.still_needed else "-",
+        )
+    return table

@@ -15,6 +15,7 @@ from jinqiao.cli.common import (
     EXIT_PENDING,
     JsonOption,
     Target,
+    decoded_result,
     fail,
     guarded,
     report,
@@ -68,6 +69,9 @@ def query_block(
     """A block's header, certificate and transactions."""
     with target.client() as client:
         block = client.block(height, transactions=True)
+    for transaction in block.get("transactions", []):
+        receipt = transaction["receipt"]
+        receipt["decoded_result"] = decoded_result(bytes.fromhex(receipt["result"]))
     if json_output:
         emit_json(block)
         return
@@ -228,6 +232,7 @@ def query_state(
         "contract": contract,
         "key": key_hex,
         "value": None if proven.value is None else proven.value.hex(),
+        "decoded": None if proven.value is None else decoded_result(proven.value),
         "height": proven.height,
         "state_root": proven.state_root.hex(),
         "verified": proven.verified,

@@ -28,8 +28,10 @@ the core reads, submissions with their four outcomes and the token contract, awa
 ``client.keys`` (a ``KeysClient``) reads and changes signing policies, rotates and revokes keys
 (``AccountKey`` signs for a policy account with one of its keys: docs/keys.md);
 ``client.credit`` and ``client.contracts`` (members' contracts: propose, approve, call, pause;
-``jinqiao.client.contracts``) those of the credit contract and of the contract lifecycle. The
-names in ``__all__`` and their signatures are the public API, pinned
+``jinqiao.client.contracts``) those of the credit contract and of the contract lifecycle;
+``client.governance`` (a ``GovernanceClient``: propose every kind, approve, withdraw, and proven
+``proposal``/``list`` answers as ``ProposalStatus`` with the quorum worked out) that of
+governance. The names in ``__all__`` and their signatures are the public API, pinned
 by ``tests/unit/test_public_api.py``; ``jinqiao.client.client`` and the other submodules are not.
 """
 
@@ -44,6 +46,12 @@ from jinqiao.client.client import (
     TransactionResult,
 )
 from jinqiao.client.credentials import Credentials
+from jinqiao.client.governance import (
+    GovernanceClient,
+    ProposalList,
+    ProposalStatus,
+    ProposalSubmitted,
+)
 from jinqiao.client.keys import AccountKey, KeysClient
 from jinqiao.client.outcome import (
     ClientError,
@@ -65,12 +73,16 @@ __all__ = [
     "ClientError",
     "Credentials",
     "EventStream",
+    "GovernanceClient",
     "ItemCustody",
     "ItemVerification",
     "KeysClient",
     "NodesUnreachable",
     "PaymentsClient",
     "PendingTransaction",
+    "ProposalList",
+    "ProposalStatus",
+    "ProposalSubmitted",
     "ProvenBlock",
     "ProvenQueryResult",
     "ProvenValue",

@@ -151,6 +151,7 @@ class Client:
         self._queries: QueryRunner | None = None  # built on first use: it loads the contracts
         from jinqiao.client.contracts import ContractsClient
         from jinqiao.client.credit import CreditClient
+        from jinqiao.client.governance import GovernanceClient
         from jinqiao.client.keys import KeysClient
         from jinqiao.client.payments import PaymentsClient
         from jinqiao.client.supplychain import SupplyChainClient
@@ -161,6 +162,7 @@ class Client:
         self.supplychain = SupplyChainClient(self)
         self.credit = CreditClient(self)
         self.contracts = ContractsClient(self)
+        self.governance = GovernanceClient(self)
         self.keys = KeysClient(self)
 
     def close(self) -> None:

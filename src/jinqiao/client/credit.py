@@ -10,11 +10,14 @@ proven, so a lender scores from exactly what the chain holds.
 Scoring runs here, at the edge: ``score`` reads the model, the subject's commitments and access
 log with proofs, opens the disclosed records against their commitments
 (``apps.credit.scoring.score_subject``), applies the integer scorecard and records the result's
-hash. The disclosures come from the submitters' stores (``jinqiao.credit.CreditStore``).
+hash. The disclosures come from the submitters' nodes (``disclosures``: the lender's own node
+gathers them from its ``private_data_sources`` under the committed access entry of its read,
+docs/credit.md "Disclosure"); each is opened against its commitment on chain when scored.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -101,6 +104,20 @@ class Scored:
         ).sequence
 
 
+MAX_DISCLOSURE_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Disclosed:
+    """The records disclosed under an access entry (``GET …/disclosures/{sequence}``), unchecked
+    until scored against their commitments, and what each source node answered (``status``
+    ``ok``, an HTTP status and code such as ``403 forbidden``, ``unreachable``, ``malformed``)."""
+
+    disclosures: list[Disclosure]
+    categories: tuple[str, ...]
+    sources: list[dict[str, Any]]
+
+
 MAX_LIST_PAGE = 100
 """Entries per page of ``GET /v1/credit/subjects/{subject}/records`` or ``/access-log``."""
 _LISTS: dict[str, tuple[str, Any, type[Any]]] = {
@@ -170,6 +187,36 @@ class CreditClient:
         """Log a read of ``categories`` (the submitters disclose only to a logged reader)."""
         args = ReadRecordsArgs(subject, consent_id, purpose, tuple(sorted(categories)))
         return self._send(reader, "read_records", args)
+
+    def disclosures(self, subject: bytes, access_sequence: int) -> Disclosed:
+        """The records the submitters' nodes disclose to this client's organization under the
+        subject's access entry ``access_sequence`` (its ``read_records``): the node asked
+        gathers them from itself and its sources. ``ClientError`` ``403 forbidden`` when the
+        entry is not this organization's read or its consent is no longer live, ``410
+        credit_records_erased`` for an erased subject."""
+        answer = json.loads(
+            self._client.raw_get(
+                f"/v1/credit/subjects/{subject.hex()}/disclosures/{access_sequence}"
+            )
+        )
+        values = answer.get("disclosures") if isinstance(answer, dict) else None
+        if not isinstance(values, list):
+            raise VerificationError("the disclosure answer holds no list of disclosures")
+        try:
+            found = [
+                decode(bytes.fromhex(str(value)), Disclosure, max_bytes=MAX_DISCLOSURE_BYTES)
+                for value in values
+            ]
+        except ValueError:
+            raise VerificationError("a disclosure is not canonical hex") from None
+        categories = tuple(str(category) for category in answer.get("categories", ()))
+        return Disclosed(found, categories, list(answer.get("sources", ())))
+
+    @staticmethod
+    def access_sequence_of(result: TransactionResult) -> int:
+        """The access entry a committed ``read_records`` logged (what disclosures are asked
+        under)."""
+        return decode(result.receipt.result, Access, max_bytes=MAX_PROOF_BYTES).sequence
 
     def receivable_records(
         self, subject: bytes, root_id: int, events: Sequence[Mapping[str, Any]]

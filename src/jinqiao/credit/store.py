@@ -15,12 +15,14 @@ the subject hash as erased so nothing of it is stored again. Tables::
     records(commitment BLOB PRIMARY KEY, subject BLOB, category TEXT, period INTEGER,
             nonce BLOB, sealed BLOB)
     erased(subject BLOB PRIMARY KEY)
+    followed(chain TEXT PRIMARY KEY, height INTEGER)   -- the last block a node's follower handled
 """
 
 from __future__ import annotations
 
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,8 @@ from jinqiao.core.errors import InvalidInput, NodeFault
 KEY_BYTES = 32
 NONCE_BYTES = 12
 MAX_RECORD_BYTES = 4096
+BUSY_TIMEOUT_S = 10.0
+"""How long a write waits for another process's transaction on the same file."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subject_keys (subject BLOB PRIMARY KEY, key BLOB NOT NULL)
     WITHOUT ROWID;
@@ -49,6 +53,8 @@ CREATE TABLE IF NOT EXISTS records (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_by_subject ON records (subject, period);
 CREATE TABLE IF NOT EXISTS erased (subject BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS followed (chain TEXT PRIMARY KEY, height INTEGER NOT NULL)
+    WITHOUT ROWID;
 """
 
 
@@ -63,17 +69,24 @@ class StoredRecord:
 
 
 class CreditStore:
-    """One member's records in the SQLite file at ``path`` (created if absent)."""
+    """One member's records in the SQLite file at ``path`` (created if absent). Safe to use from
+    several threads (one connection, one lock: a node's API serves disclosures from worker
+    threads) and beside other processes that open the same file (the member's back office adds
+    records to its node's store)."""
 
     def __init__(self, path: Path, hash_function: Hash) -> None:
         self._hash = hash_function
-        self._db = sqlite3.connect(path, isolation_level=None)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
+        )
         self._db.execute("PRAGMA secure_delete = ON")
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def __enter__(self) -> CreditStore:
         return self
@@ -91,7 +104,7 @@ class CreditStore:
         salt = secrets.token_bytes(SALT_BYTES)
         digest = commitment(self._hash, salt, body)
         nonce = secrets.token_bytes(NONCE_BYTES)
-        with self._transaction():
+        with self._lock, self._transaction():
             self._refuse_erased(body.subject)
             key = self._key(body.subject, create=True)
             sealed = ChaCha20Poly1305(key).encrypt(nonce, salt + encode(body), digest)
@@ -104,38 +117,64 @@ class CreditStore:
     def erase(self, subject: bytes) -> int:
         """Destroy the subject's key and records; the number of records destroyed. Erasing an
         erased subject destroys nothing and returns 0."""
-        with self._transaction():
-            count = self._db.execute(
-                "SELECT count(*) FROM records WHERE subject = ?", (subject,)
-            ).fetchone()[0]
-            self._db.execute("DELETE FROM records WHERE subject = ?", (subject,))
-            self._db.execute("DELETE FROM subject_keys WHERE subject = ?", (subject,))
-            self._db.execute("INSERT OR IGNORE INTO erased VALUES (?)", (subject,))
-        return int(count)
+        with self._lock, self._transaction():
+            return self._erase(subject)
+
+    def erase_committed(self, chain: str, height: int, subjects: Iterable[bytes]) -> int:
+        """Erase the subjects a committed block of ``chain`` erased and note ``height`` as handled,
+        in one transaction (a crash leaves both undone, and the block is handled again); the
+        number of records destroyed. ``NodeFault`` if ``height`` does not follow the last one."""
+        with self._lock, self._transaction():
+            last = self._followed(chain)
+            if height != last + 1:
+                raise NodeFault("credit erasures followed out of order", last=last, height=height)
+            destroyed = sum(self._erase(subject) for subject in subjects)
+            self._db.execute("INSERT OR REPLACE INTO followed VALUES (?, ?)", (chain, height))
+        return destroyed
+
+    def followed_height(self, chain: str) -> int:
+        """The last block of ``chain`` whose erasures were handled (0: none yet)."""
+        with self._lock:
+            return self._followed(chain)
 
     # -- reading --------------------------------------------------------------------------
 
     def is_erased(self, subject: bytes) -> bool:
-        row = self._db.execute("SELECT 1 FROM erased WHERE subject = ?", (subject,)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM erased WHERE subject = ?", (subject,)).fetchone()
         return row is not None
 
     def disclose(self, subject: bytes, categories: Iterable[str]) -> list[Disclosure]:
         """The subject's records in ``categories``, decrypted, with the salts that open their
         commitments (for a reader whose access entry on chain covers these categories)."""
-        self._refuse_erased(subject)
         wanted = sorted(set(categories))
         marks = ",".join("?" for _ in wanted)
-        rows = self._db.execute(
-            f"SELECT commitment, nonce, sealed FROM records WHERE subject = ? "  # noqa: S608
-            f"AND category IN ({marks}) ORDER BY period, commitment",
-            (subject, *wanted),
-        ).fetchall()
-        if not rows:
-            return []
-        key = self._key(subject, create=False)
+        with self._lock:
+            self._refuse_erased(subject)
+            rows = self._db.execute(
+                f"SELECT commitment, nonce, sealed FROM records WHERE subject = ? "  # noqa: S608
+                f"AND category IN ({marks}) ORDER BY period, commitment",
+                (subject, *wanted),
+            ).fetchall()
+            if not rows:
+                return []
+            key = self._key(subject, create=False)
         return [self._open(key, bytes(d), bytes(n), bytes(s)) for d, n, s in rows]
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _erase(self, subject: bytes) -> int:
+        count = self._db.execute(
+            "SELECT count(*) FROM records WHERE subject = ?", (subject,)
+        ).fetchone()[0]
+        self._db.execute("DELETE FROM records WHERE subject = ?", (subject,))
+        self._db.execute("DELETE FROM subject_keys WHERE subject = ?", (subject,))
+        self._db.execute("INSERT OR IGNORE INTO erased VALUES (?)", (subject,))
+        return int(count)
+
+    def _followed(self, chain: str) -> int:
+        row = self._db.execute("SELECT height FROM followed WHERE chain = ?", (chain,)).fetchone()
+        return 0 if row is None else int(row[0])
 
     def _open(self, key: bytes, digest: bytes, nonce: bytes, sealed: bytes) -> Disclosure:
         try:

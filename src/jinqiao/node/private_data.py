@@ -39,6 +39,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.x509.oid import NameOID
 
+from jinqiao.apps.credit.records import Hash
 from jinqiao.apps.supplychain.model import (
     LIVE,
     SUPPLYCHAIN,
@@ -51,7 +52,7 @@ from jinqiao.apps.supplychain.model import (
 )
 from jinqiao.core.codec import decode_stored
 from jinqiao.core.errors import InvalidInput, NodeFault
-from jinqiao.credit.store import NONCE_BYTES, SqliteTransaction
+from jinqiao.credit.store import NONCE_BYTES, CreditStore, SqliteTransaction
 from jinqiao.epcis.document import xml_event_hashes
 from jinqiao.execution.state import full_key
 
@@ -67,6 +68,9 @@ LOCAL_ONLY_PARAMETER = "local_only"
 """The query parameter a pulling node sends, so the node it asks answers from its own store
 and never pulls in turn (no cascades, no loops)."""
 STORE_FILE = "private-documents.sqlite"
+CREDIT_STORE_FILE = "credit-records.sqlite"
+"""The node's credit store (``jinqiao.credit.CreditStore``): the records its organization
+submitted, disclosed to entitled readers (``node.credit_disclosure``)."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     document_hash BLOB PRIMARY KEY,
@@ -318,15 +322,20 @@ def _ask(http: httpx.Client, source: str, document_hash: bytes) -> tuple[str, by
 
 
 class PrivateData:
-    """A node's private data: its store, its sources, and the organization it acts for."""
+    """A node's private data: its documents, its credit records (``credit``, docs/credit.md
+    "Disclosure"), its sources, and the organization it acts for."""
 
-    def __init__(self, home: Path, sources: Sequence[str], organization: str) -> None:
+    def __init__(
+        self, home: Path, sources: Sequence[str], organization: str, hash_function: Hash
+    ) -> None:
         self.store = PrivateDocumentStore(home / "private" / STORE_FILE)
+        self.credit = CreditStore(home / "private" / CREDIT_STORE_FILE, hash_function)
         self.sources = PrivateDataSources(sources, home / "tls")
         self.organization = organization
 
     def close(self) -> None:
         self.store.close()
+        self.credit.close()
 
 
 def organization_of_certificate(certificate_file: Path) -> str:

@@ -49,6 +49,7 @@ from jinqiao.node.audit import AuditLog, AuditRecord, open_audit_log
 from jinqiao.node.bft import ConsensusDriver
 from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.config import NodeConfig, load_config
+from jinqiao.node.credit_disclosure import FOLLOW_WAIT_S, follow_erasures
 from jinqiao.node.mempool import Mempool, MempoolFull, SenderQuotaExceeded
 from jinqiao.node.metrics import NodeMetrics
 from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress, organization_roots
@@ -458,6 +459,24 @@ class Node:
         same Tendermint rounds, with itself as the only voter)."""
         await self.driver.run(stop)
 
+    async def follow_credit_erasures(self, stop: asyncio.Event) -> None:
+        """Erase from the node's credit store each subject a committed block erases
+        (``node.credit_disclosure.follow_erasures``), from the last block handled, until
+        ``stop`` is set. A node without its certificate (``<home>/tls/node.crt``: an API
+        without TLS) has no private data, and nothing to erase."""
+        try:
+            store = self.private_data.credit
+        except InvalidInput as exc:
+            log.warning("no credit store to follow erasures into: %s", exc.message)
+            return
+        chain_id = self.genesis.chain_id
+        while not stop.is_set():
+            head = self.chain.head.height
+            handled = await asyncio.to_thread(
+                follow_erasures, store, chain_id, head, self.committed_block
+            )
+            await self.wait_for_height(handled + 1, FOLLOW_WAIT_S)
+
     async def _publish(self, committed: CommittedBlock) -> None:
         for queue in list(self._subscribers):
             try:
@@ -519,7 +538,7 @@ class Node:
         if self._private_data is None:
             organization = organization_of_certificate(self.home / "tls" / "node.crt")
             self._private_data = PrivateData(
-                self.home, self.config.private_data_sources, organization
+                self.home, self.config.private_data_sources, organization, self.suite.hash
             )
         return self._private_data
 

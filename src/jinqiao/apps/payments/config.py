@@ -185,6 +185,21 @@ def _fee_schedules(genesis: Genesis, config: PaymentsConfig) -> tuple[FeeSchedul
     return tuple(schedules[key] for key in sorted(schedules))
 
 
+def load_fee_schedule(document: bytes) -> tuple[str, tuple[FeeRule, ...]]:
+    """A fee schedule proposed to governance, given as JSON in the genesis form
+    (``{"currency": "CNY", "rules": [...]}``): its currency and rules, or ``InvalidInput``. The
+    contract checks the rules again when the proposal executes."""
+    try:
+        entry = msgspec.json.decode(document, type=FeeScheduleConfig)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidInput(f"fee schedule: {exc}") from None
+    rules = tuple(_rule(rule) for rule in entry.rules)
+    problem = rules_problem(rules)
+    if problem is not None:
+        raise InvalidInput(f"fee schedule of {entry.currency!r}: {problem}")
+    return entry.currency, rules
+
+
 def _rate(config: FeeRateConfig | None) -> FeeRate:
     if config is None:
         return FeeRate(0)

@@ -1,0 +1,99 @@
+"""The approval service's HTTP API (FastAPI; docs/keys.md "Second factor"):
+
+* ``GET /v1/service`` — the service key (suite, public key, address), the chain it approves for;
+* ``POST /v1/approvals`` ``{"transaction": HEX}`` — the canonical bytes of a ``TransactionBody``:
+  201 with its hash and summary (what the approver must see), kept for ``approval_ttl_s``;
+* ``POST /v1/approvals/{transaction_hash}/approve`` ``{"approver", "totp" | "webauthn"}`` —
+  the co-signature, or a refusal ``{code, message, details}`` with the status of docs/errors.md.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from jinqiao.approval.errors import ApprovalRefused
+from jinqiao.approval.service import ApprovalService, SecondFactor
+from jinqiao.core.errors import InvalidInput
+from jinqiao.core.limits import MAX_TRANSACTION_BYTES
+
+__all__ = ["create_app"]
+
+MAX_BODY_BYTES = 2 * MAX_TRANSACTION_BYTES + 16 * 1024
+
+HexTransaction = Annotated[
+    str, StringConstraints(pattern=r"^([0-9a-f]{2})+$", max_length=2 * MAX_TRANSACTION_BYTES)
+]
+HexHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ApprovalRequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    transaction: HexTransaction = Field(description="canonical TransactionBody bytes, hex")
+
+
+class ApproveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approver: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    totp: Annotated[str, StringConstraints(max_length=16)] | None = None
+    webauthn: dict[str, Any] | None = Field(
+        default=None, description="the PublicKeyCredential of the assertion, as JSON"
+    )
+
+
+def _refusal(code: str, message: str, status: int, details: dict[str, Any]) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message, "details": details}, status_code=status)
+
+
+def create_app(service: ApprovalService) -> FastAPI:
+    app = FastAPI(title="jinqiao approval service", version="1")
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return _refusal(
+                "request_too_large", f"a request body is at most {MAX_BODY_BYTES} bytes", 413, {}
+            )
+        return await call_next(request)
+
+    @app.exception_handler(ApprovalRefused)
+    async def refused(_request: Request, exc: ApprovalRefused) -> JSONResponse:
+        return _refusal(exc.code, exc.message, exc.status, exc.details)
+
+    @app.exception_handler(InvalidInput)
+    async def invalid(_request: Request, exc: InvalidInput) -> JSONResponse:
+        return _refusal(exc.code, exc.message, 400, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"where": ".".join(str(part) for part in error["loc"]), "problem": error["msg"]}
+            for error in exc.errors()
+        ]
+        return _refusal(
+            "invalid_request", "the request does not match the API", 400, {"problems": problems}
+        )
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/service")
+    def info() -> dict[str, Any]:
+        return service.info()
+
+    @app.post("/v1/approvals", status_code=201)
+    def request_approval(body: ApprovalRequestBody) -> dict[str, Any]:
+        return service.request(bytes.fromhex(body.transaction))
+
+    @app.post("/v1/approvals/{transaction_hash}/approve")
+    def approve(transaction_hash: HexHash, body: ApproveBody) -> dict[str, Any]:
+        factor = SecondFactor(totp=body.totp, webauthn=body.webauthn)
+        return service.approve(bytes.fromhex(transaction_hash), body.approver, factor)
+
+    return app

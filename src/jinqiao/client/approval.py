@@ -23,6 +23,7 @@ other bytes are refused before anything is sent.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +85,7 @@ class ApprovalServiceClient:
     ) -> None:
         self._http = httpx.Client(
             base_url=url,
-            verify=str(roots_file) if roots_file is not None else True,
+            verify=ssl.create_default_context(cafile=roots_file) if roots_file else True,
             timeout=timeout_s,
             transport=transport,
         )

@@ -15,6 +15,7 @@ import pyotp
 import pytest
 
 from jinqiao.approval import (
+    REFUSAL_STATUS,
     ApprovalConfig,
     ApprovalRefused,
     ApprovalService,
@@ -299,3 +300,10 @@ def test_an_expired_request_can_be_asked_again(harness: Harness) -> None:
     assert again["expires_at_s"] == harness.clock.now_s + Limits().approval_ttl_s
     approval_hash = bytes.fromhex(again["approval_hash"])
     assert harness.approve(approval_hash, harness.code(), harness.approving(proposal))["approver"]
+
+
+def test_every_refusal_code_is_documented_with_its_status() -> None:
+    errors = (Path(__file__).resolve().parents[2] / "docs" / "errors.md").read_text()
+    section = errors.split("## Approval service", 1)[1]
+    for code, status in {**REFUSAL_STATUS, "invalid_request": 400}.items():
+        assert f"| `{code}` | {status} |" in section, code

@@ -22,6 +22,9 @@ SOURCE = Path(__file__).resolve().parents[2] / "src" / "jinqiao"
 EXPORTS = {
     "jinqiao.client": [
         "AccountKey",
+        "ApprovalRequest",
+        "ApprovalServiceClient",
+        "ApprovalServiceSigner",
         "AsyncClient",
         "AsyncTokenClient",
         "BatchResult",
@@ -42,6 +45,7 @@ EXPORTS = {
         "ProvenBlock",
         "ProvenQueryResult",
         "ProvenValue",
+        "SecondFactorAnswer",
         "SupplyChainClient",
         "TokenClient",
         "TransactionPending",
@@ -136,6 +140,18 @@ SIGNATURES = {
     "jinqiao.client.TokenClient": "(client: Client) -> None",
     "jinqiao.client.KeysClient": "(client: Client) -> None",
     "jinqiao.client.AccountKey": "(key: Signer, address: bytes) -> None",
+    "jinqiao.client.ApprovalRequest": (
+        "(approval_hash: str, summary: dict[str, Any], expires_at_s: float) -> None"
+    ),
+    "jinqiao.client.ApprovalServiceClient": (
+        "(url: str, *, roots_file: Path | None = None, timeout_s: float = 15.0, "
+        "transport: httpx.BaseTransport | None = None) -> None"
+    ),
+    "jinqiao.client.ApprovalServiceSigner": (
+        "(client: ApprovalServiceClient, address: bytes, "
+        "second_factor: Callable[[ApprovalRequest], SecondFactorAnswer]) -> None"
+    ),
+    "jinqiao.client.SecondFactorAnswer": "(approver: str, totp: str) -> None",
     "jinqiao.client.SupplyChainClient": "(client: Client) -> None",
     "jinqiao.client.ItemCustody": (
         "(item: Item, top: str, custodian: str, in_transit_to: str, recalled: bool, "

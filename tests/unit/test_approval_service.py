@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
+from typer.testing import CliRunner
 
 from jinqiao.approval import (
     REFUSAL_STATUS,
@@ -28,6 +29,7 @@ from jinqiao.approval import (
 from jinqiao.approval.factors import TOTP_STEP_S
 from jinqiao.apps.registry import ApprovalArgs, ProposeTransactionArgs
 from jinqiao.apps.token import TOKEN, TransferArgs
+from jinqiao.cli.main import app
 from jinqiao.core.codec import encode
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
@@ -307,3 +309,16 @@ def test_every_refusal_code_is_documented_with_its_status() -> None:
     section = errors.split("## Approval service", 1)[1]
     for code, status in {**REFUSAL_STATUS, "invalid_request": 400}.items():
         assert f"| `{code}` | {status} |" in section, code
+
+
+def test_enroll_refuses_bad_input_and_writes_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "approval.toml"
+    config.write_text('key = "key.json"\nstate_dir = "state"\nchain_id = "c"\n')
+    result = CliRunner().invoke(app, ["approval", "enroll", "al ice", "--config", str(config)])
+    assert result.exit_code == 1 and "without spaces" in result.stderr
+    assert not (tmp_path / "state").exists()
+    result = CliRunner().invoke(app, ["approval", "enroll", "alice", "--config", str(config)])
+    assert result.exit_code == 0 and "otpauth://totp/" in result.stdout
+    store = ApprovalStore(tmp_path / "state")
+    assert [approver.name for approver in store.approvers()] == ["alice"]
+    store.close()

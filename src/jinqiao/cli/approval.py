@@ -16,7 +16,7 @@ import typer
 import uvicorn
 
 from jinqiao.approval import create_app, load_config, new_totp_secret, open_service
-from jinqiao.approval.store import ApprovalStore
+from jinqiao.approval.store import ApprovalStore, check_approver_name
 from jinqiao.apps.registry import ProposeTransactionArgs
 from jinqiao.apps.token import TOKEN, TransferArgs
 from jinqiao.cli.common import (
@@ -83,6 +83,7 @@ def enroll(
     """Give ``APPROVER`` a new TOTP secret and print its otpauth:// URI once, for the
     approver's authenticator app (re-enrolling replaces the old secret)."""
     settings = load_config(config)
+    check_approver_name(approver)  # before the state file is created
     secret = new_totp_secret()
     store = ApprovalStore(settings.state_dir)
     try:

@@ -46,17 +46,20 @@ APPROVER = "bank-a-cfo"
 
 
 @contextlib.contextmanager
-def _service(directory: Path, chain_id: str, port: int, tls: Path) -> Iterator[tuple[str, Path]]:
-    """A running approval service with a new key (plaintext: a throwaway network); its
-    config's directory, its URL and the roots its certificate chains to. It borrows a node's
-    TLS certificate, issued by the consortium for 127.0.0.1."""
+def _service(
+    directory: Path, chain_id: str, port: int, tls: Path, service_key: Signer
+) -> Iterator[tuple[subprocess.Popen[bytes], pyotp.TOTP]]:
+    """A ``jinqiao approval serve`` process starting (not yet up: the caller waits when it needs
+    it) with ``service_key`` (plaintext: a throwaway network) and one approver enrolled, whose
+    authenticator is returned. It borrows a node's TLS certificate, issued by the consortium for
+    127.0.0.1."""
     directory.mkdir(parents=True, exist_ok=True)
-    save_key(directory / "key.json", generate_key(), InsecurePlaintext())
+    save_key(directory / "key.json", service_key, InsecurePlaintext())
     (directory / "approval.toml").write_text(
         f'key = "key.json"\nstate_dir = "state"\nchain_id = "{chain_id}"\nport = {port}\n'
         f'tls_certificate = "{tls / "node.crt"}"\ntls_key = "{tls / "node.key"}"\n'
     )
-    url = f"https://127.0.0.1:{port}"
+    authenticator = _enroll(directory)
     with (directory / "service.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "jinqiao", "approval", "serve", "-c", "approval.toml"],
@@ -65,8 +68,7 @@ def _service(directory: Path, chain_id: str, port: int, tls: Path) -> Iterator[t
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_until_up(process, url, tls / "roots.pem")
-            yield url, tls / "roots.pem"
+            yield process, authenticator
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -103,24 +105,31 @@ def run_second_factor_story(
     tls: Path,
 ) -> None:
     console.rule("a treasury transfer with a second factor")
-    treasury, issuer = key("bank-a-treasury"), key("clearing-treasury")
-    payee = key("bank-b-treasury").address
-    with _service(directory, chain_id, port, tls) as (url, roots):
-        authenticator = _enroll(directory)
-        with ApprovalServiceClient(url, roots_file=roots) as service:
-            rule = AmountRule("CNY", RULE_MINOR, service.public_key)
-            keys = (PolicyKey(treasury.public_key, 1),)
-            _check(client.token.mint(issuer, "CNY", treasury.address, 2 * TRANSFER_MINOR).ok)
-            _check(client.keys.set_policy(treasury, keys, 1, (rule,)).ok)
-            console.print(
-                f"bank-a-treasury's policy: above CNY {format_minor(RULE_MINOR, 2)} its "
-                f"approval service co-signs (key {service.public_key.hex()[:16]}…)"
+    treasury, payee = key("bank-a-treasury"), key("bank-b-treasury").address
+    service_key = generate_key()
+    with _service(directory, chain_id, port, tls, service_key) as (process, authenticator):
+        if client.token.balance("CNY", treasury.address) < TRANSFER_MINOR:
+            _check(
+                client.token.mint(
+                    key("clearing-treasury"), "CNY", treasury.address, TRANSFER_MINOR
+                ).ok
             )
-            try:
-                client.token.transfer(treasury, "CNY", payee, TRANSFER_MINOR)
-                raise DemoFailed("a transfer above the rule went through without the service")
-            except TransactionRefused as refused:
-                console.print(f"sent alone: [red]refused[/] {refused.code} (nothing changed)")
+        rule = AmountRule("CNY", RULE_MINOR, service_key.public_key)
+        _check(
+            client.keys.set_policy(treasury, (PolicyKey(treasury.public_key, 1),), 1, (rule,)).ok
+        )
+        console.print(
+            f"bank-a-treasury's policy: above CNY {format_minor(RULE_MINOR, 2)} its "
+            f"approval service co-signs (key {service_key.public_key.hex()[:16]}…)"
+        )
+        try:
+            client.token.transfer(treasury, "CNY", payee, TRANSFER_MINOR)
+            raise DemoFailed("a transfer above the rule went through without the service")
+        except TransactionRefused as refused:
+            console.print(f"sent alone: [red]refused[/] {refused.code} (nothing changed)")
+        url, roots = f"https://127.0.0.1:{port}", tls / "roots.pem"
+        _wait_until_up(process, url, roots)
+        with ApprovalServiceClient(url, roots_file=roots) as service:
             _approve_with_codes(client, service, treasury, payee, authenticator)
 
 
@@ -147,17 +156,21 @@ def _approve_with_codes(
     console.print(
         f"the right code: [green]approved[/], the transfer ran in block {approved.height}"
     )
-    second = service.request(_propose(client, treasury, payee))
+    # the same code for a second transfer (refused before anything is sent)
+    second = service.request(_propose(client, treasury, payee, submit=False))
     _refused(client, service, treasury, bytes.fromhex(second.approval_hash), code)
     _check(client.token.balance("CNY", payee) == before + TRANSFER_MINOR)
 
 
-def _propose(client: Client, treasury: Signer, payee: bytes) -> SignedTransaction:
+def _propose(
+    client: Client, treasury: Signer, payee: bytes, *, submit: bool = True
+) -> SignedTransaction:
     call = encode(TransferArgs("CNY", payee, TRANSFER_MINOR))
     expires = int(client.status()["height"]) + 100
     args = ProposeTransactionArgs(TOKEN, "transfer", call, expires)
     proposal = client.build(treasury, REGISTRY, "propose_transaction", args)
-    _check(client.resend(proposal).ok)
+    if submit:
+        _check(client.resend(proposal).ok)
     return proposal
 
 

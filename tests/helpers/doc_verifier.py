@@ -629,11 +629,13 @@ def _state_key_rows() -> dict[str, str]:
 STATE_KEYS = _state_key_rows()
 NUMBER_PLACEHOLDERS = ("cycle", "seq", "version", "proposal")
 RAW_PLACEHOLDERS = ("address", "owner", "spender")
+HASH_PLACEHOLDERS = ("hash",)
 
 
 def state_key(template: str, **values: Any) -> bytes:
     """The full key of a §6 row, e.g. ``state_key("token/balance/<asset>/<address>",
-    asset="CNY", address=raw)``: numbers 8 bytes big-endian, addresses raw, the rest ASCII."""
+    asset="CNY", address=raw)``: numbers 8 bytes big-endian, addresses and hashes raw, the rest
+    ASCII."""
     if template not in STATE_KEYS:
         raise Refused(f"docs/proofs.md §6 has no key {template}")
     out = b""
@@ -646,6 +648,10 @@ def state_key(template: str, **values: Any) -> bytes:
             elif name in RAW_PLACEHOLDERS:
                 if len(value) != 20:
                     raise Refused(f"{name} is 20 bytes")
+                out += value
+            elif name in HASH_PLACEHOLDERS:
+                if len(value) != 32:
+                    raise Refused(f"{name} is 32 bytes")
                 out += value
             else:
                 out += value.encode("ascii")

@@ -368,6 +368,12 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
     assert "100.00 CNY interest" in due and "current" in due and "verified" in due
     # The supply chain: a cloned label caught, the same invoice refused a second financing, and
     # case 0's label drawn as a QR code (read back here) beside its proven journey's graph.
+    # The treasury transfer above CNY 1,000,000: refused alone, a wrong and a replayed TOTP code
+    # refused by bank-a's approval service, approved with the right one (docs/keys.md).
+    second = " ".join(result.stdout[result.stdout.index("with a second factor") :].split())
+    assert "sent alone: refused approval_required" in second
+    assert "refused code_invalid" in second and "refused code_replayed" in second
+    assert "the right code: approved" in second
     assert "clone_suspected" in result.stdout and "document_already_used" in result.stdout
     assert re.search(r"case 0: \d+ events in its journey", result.stdout)
     with Image.open(next((tmp_path / "demo").rglob("case-0-label.png"))) as qr:

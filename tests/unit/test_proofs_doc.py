@@ -19,6 +19,7 @@ import pytest
 
 import jinqiao.apps.governance as governance
 import jinqiao.apps.payments.model as payments_model
+import jinqiao.apps.registry as registry
 import jinqiao.apps.token as token
 import jinqiao.core.genesis as core_genesis
 import jinqiao.core.limits as limits
@@ -39,6 +40,7 @@ from tests.helpers import doc_examples, doc_verifier
 from tests.helpers import ed25519_points as points
 
 SUITE = get_suite("ed25519-sha256")
+HASH_3 = b"\x33" * 32
 CODE_MODULES = (
     core_types,
     core_proofs,
@@ -47,6 +49,7 @@ CODE_MODULES = (
     token,
     governance,
     payments_model,
+    registry,
 )
 
 
@@ -463,6 +466,8 @@ ADDRESS_2 = b"\x22" * 20
 KEY_BUILDERS: dict[str, Any] = {
     "registry/account/<address>": lambda: full_key("registry", identity.account_key(ADDRESS_1)),
     "registry/organization/<id>": lambda: full_key("registry", identity.organization_key("bank-a")),
+    "registry/policy/<address>": lambda: full_key("registry", identity.policy_key(ADDRESS_1)),
+    "registry/approval/<hash>": lambda: full_key("registry", registry.approval_key(HASH_3)),
     "registry/admins/<id>": lambda: full_key(
         "registry", __import__("jinqiao.apps.registry").apps.registry.admin_count_key("bank-a")
     ),
@@ -548,6 +553,7 @@ SAMPLE_VALUES = {
     "seq": 7,
     "version": 3,
     "proposal": 3,
+    "hash": HASH_3,
 }
 
 

@@ -21,6 +21,10 @@ SOURCE = Path(__file__).resolve().parents[2] / "src" / "jinqiao"
 
 EXPORTS = {
     "jinqiao.client": [
+        "AccountKey",
+        "ApprovalRequest",
+        "ApprovalServiceClient",
+        "ApprovalServiceSigner",
         "AsyncClient",
         "AsyncTokenClient",
         "BatchResult",
@@ -31,6 +35,7 @@ EXPORTS = {
         "GovernanceClient",
         "ItemCustody",
         "ItemVerification",
+        "KeysClient",
         "NodesUnreachable",
         "PaymentsClient",
         "PendingTransaction",
@@ -40,6 +45,7 @@ EXPORTS = {
         "ProvenBlock",
         "ProvenQueryResult",
         "ProvenValue",
+        "SecondFactorAnswer",
         "SupplyChainClient",
         "TokenClient",
         "TransactionPending",
@@ -132,6 +138,20 @@ SIGNATURES = {
         "time_ms: int = 0) -> None"
     ),
     "jinqiao.client.TokenClient": "(client: Client) -> None",
+    "jinqiao.client.KeysClient": "(client: Client) -> None",
+    "jinqiao.client.AccountKey": "(key: Signer, address: bytes) -> None",
+    "jinqiao.client.ApprovalRequest": (
+        "(approval_hash: str, summary: dict[str, Any], expires_at_s: float) -> None"
+    ),
+    "jinqiao.client.ApprovalServiceClient": (
+        "(url: str, *, roots_file: Path | None = None, timeout_s: float = 15.0, "
+        "transport: httpx.BaseTransport | None = None) -> None"
+    ),
+    "jinqiao.client.ApprovalServiceSigner": (
+        "(client: ApprovalServiceClient, address: bytes, "
+        "second_factor: Callable[[ApprovalRequest], SecondFactorAnswer]) -> None"
+    ),
+    "jinqiao.client.SecondFactorAnswer": "(approver: str, totp: str) -> None",
     "jinqiao.client.SupplyChainClient": "(client: Client) -> None",
     "jinqiao.client.ItemCustody": (
         "(item: Item, top: str, custodian: str, in_transit_to: str, recalled: bool, "
@@ -305,6 +325,23 @@ METHODS = {
         "validator_change_proofs": "(self, from_height: int) -> list[StateReadProof]",
         "validators_for": "(self, header: BlockHeader) -> ValidatorSet",
         "wait": "(self, transaction_hash_: str, *, timeout_s: float = 30.0) -> TransactionResult",
+    },
+    "KeysClient": {
+        "approve": "(self, account: Signer, approval_hash: bytes) -> TransactionResult",
+        "propose": (
+            "(self, account: Signer, contract: str, method: str, args: CanonicalStruct, "
+            "expires_at_height: int) -> TransactionResult"
+        ),
+        "policy": "(self, address: bytes) -> SigningPolicy",
+        "revoke": "(self, account: Signer, public_key: bytes) -> TransactionResult",
+        "rotate": (
+            "(self, account: Signer, old_public_key: bytes, "
+            "new_public_key: bytes) -> TransactionResult"
+        ),
+        "set_policy": (
+            "(self, account: Signer, keys: tuple[PolicyKey, ...], threshold: int, "
+            "amount_rules: tuple[AmountRule, ...] = ()) -> TransactionResult"
+        ),
     },
     "TokenClient": {
         "approve": (

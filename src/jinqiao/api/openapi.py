@@ -67,6 +67,10 @@ ADMISSION: Codes = {
     403: (
         "unknown_sender",
         "key_mismatch",
+        "key_revoked",
+        "foreign_signature",
+        "under_threshold",
+        "approval_required",
         "sender_suspended",
         "organization_suspended",
         "unauthorized",

@@ -70,11 +70,13 @@ from jinqiao.apps.aml import (
 from jinqiao.apps.registry import (
     AddOrganizationArgs,
     OrganizationArgs,
+    RecoverAccountArgs,
     ValidatorAccountArgs,
     active_organization_count,
     check_address,
     check_name,
     check_new_organization,
+    check_policy,
     check_public_key,
     load_organization,
 )
@@ -94,6 +96,8 @@ from jinqiao.execution.api import (
     Contract,
     GenesisContext,
     PendingValidators,
+    PolicyKey,
+    SigningPolicy,
     method,
     query,
 )
@@ -200,6 +204,16 @@ class AllowParty(CanonicalStruct, frozen=True, tag="allow_party"):
     party: str
 
 
+class RecoverAccount(CanonicalStruct, frozen=True, tag="recover_account"):
+    """Give the account at ``address``, whose keys are lost, a new signing policy: proposed by
+    an admin of the account's own organization, executed on the quorum. Every key of its old
+    policy is revoked (docs/keys.md "Recovery")."""
+
+    address: bytes
+    keys: tuple[PolicyKey, ...]
+    threshold: int
+
+
 AmlAction = SetAmlParameter | DenyParty | AllowParty
 
 ProposalAction = (
@@ -213,6 +227,7 @@ ProposalAction = (
     | SetAmlParameter
     | DenyParty
     | AllowParty
+    | RecoverAccount
 )
 
 
@@ -455,6 +470,8 @@ class Governance(Contract):
             ctx.check_call(action.contract, action.method, action.args)
         elif isinstance(action, SetAmlParameter | DenyParty | AllowParty):
             self._check_aml_action(ctx, action)
+        elif isinstance(action, RecoverAccount):
+            _check_recovery(ctx, action)
         else:
             self._changed_validators(ctx, action)
 
@@ -472,6 +489,9 @@ class Governance(Contract):
             ctx.call_encoded(action.contract, action.method, action.args)
         elif isinstance(action, SetAmlParameter | DenyParty | AllowParty):
             self._execute_aml_action(ctx, action)
+        elif isinstance(action, RecoverAccount):
+            args = RecoverAccountArgs(action.address, action.keys, action.threshold)
+            ctx.call(REGISTRY, "recover_account", args)
         else:
             validators = self._changed_validators(ctx, action)
             if isinstance(action, AddValidator):
@@ -628,6 +648,21 @@ def _registry_args(action: AddOrganization) -> AddOrganizationArgs:
     return AddOrganizationArgs(
         action.id, action.name, action.roles, action.admin_public_key, action.admin_name
     )
+
+
+def _check_recovery(ctx: Context, action: RecoverAccount) -> None:
+    """The proposer is an admin of the account's organization, and the new policy is valid."""
+    check_address(ctx, action.address)
+    account = ctx.account(action.address)
+    if account is None:
+        ctx.reject("unknown_account", "no such account", address=action.address.hex())
+    if account.organization != ctx.organization:
+        ctx.reject(
+            "not_your_organization",
+            "an account is recovered on the proposal of its own organization's admin",
+            address=action.address.hex(),
+        )
+    check_policy(ctx, SigningPolicy(action.keys, action.threshold, (), ()))
 
 
 def _check_power(ctx: Context, power: int) -> None:

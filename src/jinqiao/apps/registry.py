@@ -13,6 +13,12 @@ key                             value
 ==============================  =================================================================
 ``organization/<id>``           ``Organization`` (``id`` is an identifier, UTF-8)
 ``account/<address>``           ``Account`` (``address`` is the raw 20 bytes)
+``policy/<address>``            ``SigningPolicy``: the account's keys, weights, threshold, amount
+                                rules and revoked keys; absent means the implicit policy (the
+                                address's key, weight 1, threshold 1), docs/keys.md
+``approval/<hash>``             ``PendingApproval``: a call proposed by a policy account, with the
+                                keys that signed it so far; ``hash`` is the proposing
+                                transaction's hash. Deleted when the call runs.
 ``admins/<id>``                 ``int``: active accounts with role ``admin`` in organization
                                 ``id``; absent means 0. Kept so an organization never loses its
                                 last active admin.
@@ -45,7 +51,14 @@ from jinqiao.core.codec import CanonicalStruct
 from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.genesis import ADMIN_ROLE, IDENTIFIER
-from jinqiao.core.limits import MAX_NAME_LENGTH
+from jinqiao.core.limits import (
+    MAX_AMOUNT_RULES,
+    MAX_APPROVAL_BLOCKS,
+    MAX_NAME_LENGTH,
+    MAX_POLICY_KEYS,
+    MAX_POLICY_WEIGHT,
+    MAX_REVOKED_KEYS,
+)
 from jinqiao.core.names import (
     NAME_SALT_BYTES,
     PUBLISHED_NAME_SALT,
@@ -58,17 +71,23 @@ from jinqiao.execution.api import (
     GOVERNANCE,
     REGISTRY,
     Account,
+    AmountRule,
     Context,
     Contract,
     GenesisContext,
     Organization,
+    PolicyKey,
+    SigningPolicy,
     account_key,
+    implicit_policy,
     method,
     organization_key,
+    policy_key,
     query,
 )
 
 ADMIN_COUNT_PREFIX = b"admins/"
+APPROVAL_PREFIX = b"approval/"
 ACTIVE_ORGANIZATIONS_KEY = b"active_organizations"
 MAX_ROLES = 16
 VALIDATOR_ROLE = "validator"
@@ -114,6 +133,61 @@ class AccountArgs(CanonicalStruct, frozen=True):
     """Names one account by its 20-byte address."""
 
     address: bytes
+
+
+class SetPolicyArgs(CanonicalStruct, frozen=True):
+    """Replace the sender's own signing policy (keys, threshold, amount rules)."""
+
+    keys: tuple[PolicyKey, ...]
+    threshold: int
+    amount_rules: tuple[AmountRule, ...]
+
+
+class RotateKeyArgs(CanonicalStruct, frozen=True):
+    """Replace one key of the sender's policy by a new one with the same weight."""
+
+    old_public_key: bytes
+    new_public_key: bytes
+
+
+class KeyArgs(CanonicalStruct, frozen=True):
+    public_key: bytes
+
+
+class RecoverAccountArgs(CanonicalStruct, frozen=True):
+    """A new policy for an account whose keys are lost (the governance contract only)."""
+
+    address: bytes
+    keys: tuple[PolicyKey, ...]
+    threshold: int
+
+
+class ProposeTransactionArgs(CanonicalStruct, frozen=True):
+    """A call of the sender's to collect signatures for on chain, until ``expires_at_height``."""
+
+    contract: str
+    method: str
+    args: bytes
+    expires_at_height: int
+
+
+class ApprovalArgs(CanonicalStruct, frozen=True):
+    """Names a pending approval by the hash of the transaction that proposed it."""
+
+    approval_hash: bytes
+
+
+class PendingApproval(CanonicalStruct, frozen=True):
+    account: bytes
+    contract: str
+    method: str
+    args: bytes
+    expires_at_height: int
+    signers: tuple[bytes, ...]
+
+
+def approval_key(approval_hash: bytes) -> bytes:
+    return APPROVAL_PREFIX + approval_hash
 
 
 class SetAccountRolesArgs(CanonicalStruct, frozen=True):
@@ -194,6 +268,45 @@ def check_public_key(ctx: Context, public_key: bytes) -> bytes:
     except InvalidInput as exc:
         ctx.reject("invalid_public_key", exc.message, length=len(public_key))
     return suite.address(public_key)
+
+
+def check_policy(ctx: Context, policy: SigningPolicy) -> None:
+    """A signing policy that can be satisfied and is within its limits: 1 to
+    ``MAX_POLICY_KEYS`` distinct valid keys, none revoked, weights 1..``MAX_POLICY_WEIGHT``, a
+    threshold from 1 to the sum of the weights, at most ``MAX_AMOUNT_RULES`` amount rules (an
+    asset symbol of 1 to ``MAX_NAME_LENGTH`` characters, a positive minimum, a valid key) and at
+    most ``MAX_REVOKED_KEYS`` revoked keys."""
+    problem = _policy_problem(ctx, policy)
+    if problem is not None:
+        ctx.reject("invalid_policy", problem)
+
+
+def _policy_problem(ctx: Context, policy: SigningPolicy) -> str | None:
+    if not 1 <= len(policy.keys) <= MAX_POLICY_KEYS:
+        return f"a policy has 1 to {MAX_POLICY_KEYS} keys"
+    public_keys = [key.public_key for key in policy.keys]
+    if len(set(public_keys)) != len(public_keys):
+        return "a key appears twice"
+    if len(policy.revoked) > MAX_REVOKED_KEYS:
+        return f"more than {MAX_REVOKED_KEYS} revoked keys: recover the account instead"
+    if set(public_keys) & set(policy.revoked):
+        return "a revoked key cannot return to the policy"
+    if any(not 1 <= key.weight <= MAX_POLICY_WEIGHT for key in policy.keys):
+        return f"weights are 1 to {MAX_POLICY_WEIGHT}"
+    total = sum(key.weight for key in policy.keys)
+    if not 1 <= policy.threshold <= total:
+        return f"the threshold must be 1 to the keys' total weight {total}"
+    if len(policy.amount_rules) > MAX_AMOUNT_RULES:
+        return f"at most {MAX_AMOUNT_RULES} amount rules"
+    for rule in policy.amount_rules:
+        if not 1 <= len(rule.asset) <= MAX_NAME_LENGTH or rule.min_amount < 1:
+            return "an amount rule needs an asset symbol and a positive minimum amount"
+    for public_key in [*public_keys, *(rule.public_key for rule in policy.amount_rules)]:
+        try:
+            ctx.suite.check_public_key(public_key)
+        except InvalidInput as exc:
+            return f"invalid key: {exc.message}"
+    return None
 
 
 def check_address(ctx: Context, address: bytes, field: str = "address") -> None:
@@ -457,7 +570,142 @@ class Registry(Contract):
             roles=",".join(account.roles),
         )
 
+    # -- signing policies, by the account itself under its current policy ------------------
+
+    @method(SetPolicyArgs)
+    def set_policy(self, ctx: Context, args: SetPolicyArgs) -> None:
+        current = self._policy(ctx, ctx.sender)
+        policy = SigningPolicy(args.keys, args.threshold, args.amount_rules, current.revoked)
+        self._save_policy(ctx, policy)
+        ctx.emit(
+            "PolicySet",
+            address=ctx.sender,
+            keys=len(policy.keys),
+            threshold=policy.threshold,
+            amount_rules=len(policy.amount_rules),
+        )
+
+    @method(RotateKeyArgs)
+    def rotate_key(self, ctx: Context, args: RotateKeyArgs) -> None:
+        current = self._policy(ctx, ctx.sender)
+        weight = current.weight_of(args.old_public_key)
+        if weight == 0:
+            ctx.reject("key_not_in_policy", "the key to rotate out is not in the policy")
+        keys = tuple(
+            PolicyKey(args.new_public_key, weight) if key.public_key == args.old_public_key else key
+            for key in current.keys
+        )
+        revoked = (*current.revoked, args.old_public_key)
+        self._save_policy(
+            ctx, SigningPolicy(keys, current.threshold, current.amount_rules, revoked)
+        )
+        ctx.emit(
+            "KeyRotated",
+            address=ctx.sender,
+            old_public_key=args.old_public_key,
+            new_public_key=args.new_public_key,
+        )
+
+    @method(KeyArgs)
+    def revoke_key(self, ctx: Context, args: KeyArgs) -> None:
+        current = self._policy(ctx, ctx.sender)
+        if current.weight_of(args.public_key) == 0:
+            ctx.reject("key_not_in_policy", "the key to revoke is not in the policy")
+        keys = tuple(key for key in current.keys if key.public_key != args.public_key)
+        revoked = (*current.revoked, args.public_key)
+        self._save_policy(
+            ctx, SigningPolicy(keys, current.threshold, current.amount_rules, revoked)
+        )
+        ctx.emit("KeyRevoked", address=ctx.sender, public_key=args.public_key)
+
+    @method(RecoverAccountArgs, roles=(CONTRACT_ROLE,))
+    def recover_account(self, ctx: Context, args: RecoverAccountArgs) -> None:
+        """Governance's ``recover_account`` action: the old policy's keys are all revoked (the
+        newest ``MAX_REVOKED_KEYS`` revoked keys are remembered), its amount rules kept."""
+        self._require_governance(ctx)
+        check_address(ctx, args.address)
+        current = self._policy(ctx, args.address)
+        lost = tuple(
+            key.public_key for key in current.keys if key.public_key not in current.revoked
+        )
+        revoked = (*current.revoked, *lost)[-MAX_REVOKED_KEYS:]
+        policy = SigningPolicy(args.keys, args.threshold, current.amount_rules, revoked)
+        self._save_policy(ctx, policy, args.address)
+        ctx.emit(
+            "AccountRecovered", address=args.address, keys=len(args.keys), threshold=args.threshold
+        )
+
+    # -- pending approvals: signatures collected on chain, one key per transaction -----------
+
+    @method(ProposeTransactionArgs)
+    def propose_transaction(self, ctx: Context, args: ProposeTransactionArgs) -> bytes:
+        if not ctx.height <= args.expires_at_height <= ctx.height + MAX_APPROVAL_BLOCKS:
+            ctx.reject(
+                "invalid_expiry",
+                f"expires_at_height must be {ctx.height}..{ctx.height + MAX_APPROVAL_BLOCKS}",
+            )
+        approval = PendingApproval(
+            ctx.sender,
+            args.contract,
+            args.method,
+            args.args,
+            args.expires_at_height,
+            (ctx.signing_key,),
+        )
+        ctx.emit(
+            "ApprovalProposed",
+            approval_hash=ctx.transaction_hash,
+            address=ctx.sender,
+            contract=args.contract,
+            method=args.method,
+            expires_at_height=args.expires_at_height,
+        )
+        self._advance_approval(ctx, ctx.transaction_hash, approval)
+        return ctx.transaction_hash
+
+    @method(ApprovalArgs)
+    def approve_transaction(self, ctx: Context, args: ApprovalArgs) -> None:
+        approval = ctx.state.load(approval_key(args.approval_hash), PendingApproval)
+        if approval is None or approval.account != ctx.sender:
+            ctx.reject("unknown_approval", "no pending approval of the sender with this hash")
+        if ctx.height > approval.expires_at_height:
+            ctx.reject(
+                "approval_expired",
+                f"the approval expired at height {approval.expires_at_height}",
+            )
+        if ctx.signing_key in approval.signers:
+            ctx.reject("duplicate_cosignature", "this key already signed the approval")
+        signed = msgspec.structs.replace(approval, signers=(*approval.signers, ctx.signing_key))
+        ctx.emit("ApprovalSigned", approval_hash=args.approval_hash, public_key=ctx.signing_key)
+        self._advance_approval(ctx, args.approval_hash, signed)
+
+    def _advance_approval(
+        self, ctx: Context, approval_hash: bytes, approval: PendingApproval
+    ) -> None:
+        """Run the approved call when its signers satisfy the policy, else keep waiting."""
+        result = ctx.call_approved(
+            approval.account, approval.contract, approval.method, approval.args, approval.signers
+        )
+        if result is None:
+            ctx.state.save(approval_key(approval_hash), approval)
+            return
+        ctx.state.delete(approval_key(approval_hash))
+        ctx.emit("ApprovalExecuted", approval_hash=approval_hash, address=approval.account)
+
     # -- queries ---------------------------------------------------------------------------
+
+    @query(ApprovalArgs)
+    def approval(self, ctx: Context, args: ApprovalArgs) -> PendingApproval:
+        approval = ctx.state.load(approval_key(args.approval_hash), PendingApproval)
+        if approval is None:
+            ctx.reject("unknown_approval", "no pending approval with this hash")
+        return approval
+
+    @query(AccountArgs)
+    def policy(self, ctx: Context, args: AccountArgs) -> SigningPolicy:
+        """The account's signing policy, the implicit one when it set none."""
+        check_address(ctx, args.address)
+        return self._policy(ctx, args.address)
 
     @query(AccountArgs)
     def account(self, ctx: Context, args: AccountArgs) -> Account:
@@ -486,6 +734,21 @@ class Registry(Contract):
                 address=address.hex(),
             )
         return account
+
+    def _policy(self, ctx: Context, address: bytes) -> SigningPolicy:
+        account = ctx.state.load(account_key(address), Account)
+        if account is None:
+            ctx.reject("unknown_account", "no such account", address=address.hex())
+        policy = ctx.state.load(policy_key(address), SigningPolicy)
+        return implicit_policy(account) if policy is None else policy
+
+    def _save_policy(
+        self, ctx: Context, policy: SigningPolicy, address: bytes | None = None
+    ) -> None:
+        """Check ``policy`` (``invalid_policy`` names the first problem) and save it as the
+        policy of ``address`` (default: the sender)."""
+        check_policy(ctx, policy)
+        ctx.state.save(policy_key(ctx.sender if address is None else address), policy)
 
     def _add_admins(self, ctx: Context, organization_id: str, delta: int) -> None:
         key = admin_count_key(organization_id)

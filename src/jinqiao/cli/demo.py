@@ -59,6 +59,14 @@ def demo(
             "paused through governance (docs/contracts.md).",
         ),
     ] = True,
+    second_factor: Annotated[
+        bool,
+        typer.Option(
+            "--second-factor/--no-second-factor",
+            help="Run the treasury transfer above CNY 1,000,000 that bank-a's approval service "
+            "co-signs after a TOTP code (docs/keys.md).",
+        ),
+    ] = True,
     cross_chain: Annotated[
         bool,
         typer.Option(
@@ -95,6 +103,7 @@ def demo(
         supply_chain=supply_chain,
         credit=credit,
         contracts=contracts,
+        second_factor=second_factor,
     )
 
 

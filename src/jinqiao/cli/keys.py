@@ -1,4 +1,5 @@
-"""``jinqiao keys``: create, import, identify and migrate key files (docs/keys.md).
+"""``jinqiao keys``: create, import, identify and migrate key files; show and set an account's
+signing policy, rotate and revoke its keys, co-sign a pending approval (docs/keys.md).
 
 Every key a command creates is encrypted unless ``--insecure-plaintext`` is given; an HSM key is
 generated in the token and only its reference is written. Passphrases come from
@@ -16,9 +17,21 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from jinqiao.cli.common import JsonOption, SuiteOption, guarded, with_options
-from jinqiao.core.crypto import DEFAULT_SUITE
+from jinqiao.cli.common import (
+    JsonOption,
+    KeyOption,
+    SuiteOption,
+    Target,
+    guarded,
+    send,
+    with_options,
+    with_submit_target,
+    with_target,
+)
+from jinqiao.client import AccountKey
+from jinqiao.core.crypto import DEFAULT_SUITE, Signer
 from jinqiao.core.errors import InvalidInput
+from jinqiao.execution.identity import AmountRule, PolicyKey
 from jinqiao.keys import (
     Encrypted,
     InsecurePlaintext,
@@ -261,3 +274,169 @@ def keys_migrate(
         return
     for path, info in migrated:
         console.print(f"[green]encrypted[/] {path}  (address {info.address})")
+
+
+# -- signing policies on chain (docs/keys.md "Signing policies") -----------------------------
+
+policy_app = typer.Typer(help="Show or set an account's signing policy.", no_args_is_help=True)
+keys_app.add_typer(policy_app, name="policy")
+
+AccountOption = Annotated[
+    str | None,
+    typer.Option(
+        "--account",
+        help="The account the key signs for (name or address); default: the key's own address.",
+    ),
+]
+
+
+def _signer(target: Target, key: str, account: str | None) -> Signer:
+    """The key ``--key``, signing for ``--account`` when given (``AccountKey``)."""
+    signer = target.key(key)
+    return signer if account is None else AccountKey(signer, target.address(account))
+
+
+def _public_key(text: str) -> bytes:
+    """A public key given as hex or as a key file (read without unlocking it)."""
+    path = Path(text)
+    if path.exists():
+        return bytes.fromhex(read_key_info(path).public_key)
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise InvalidInput(f"{text[:80]!r} is neither a key file nor a hex public key") from None
+
+
+def _member(text: str) -> PolicyKey:
+    """``KEY:WEIGHT`` (``KEY`` hex or a key file)."""
+    key, _, weight = text.rpartition(":")
+    if not key or not weight.isdigit():
+        raise InvalidInput(f"--member {text[:80]!r} is not KEY:WEIGHT")
+    return PolicyKey(_public_key(key), int(weight))
+
+
+def _amount_rule(text: str) -> AmountRule:
+    """``ASSET:MIN_AMOUNT:KEY`` (``KEY`` hex or a key file)."""
+    parts = text.split(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        raise InvalidInput(f"--amount-rule {text[:80]!r} is not ASSET:MIN_AMOUNT:KEY")
+    return AmountRule(parts[0], int(parts[1]), _public_key(parts[2]))
+
+
+@policy_app.command("show")
+@guarded
+@with_target
+def policy_show(
+    target: Target,
+    account: Annotated[str, typer.Argument(help="Account name or address.")],
+    json_output: JsonOption = False,
+) -> None:
+    """An account's signing policy, read with a proof (its own key alone when it set none)."""
+    with target.client() as client:
+        policy = client.keys.policy(target.address(account))
+    if json_output:
+        emit_json(
+            {
+                "keys": [
+                    {"public_key": k.public_key.hex(), "weight": k.weight} for k in policy.keys
+                ],
+                "threshold": policy.threshold,
+                "amount_rules": [
+                    {"asset": r.asset, "min_amount": r.min_amount, "public_key": r.public_key.hex()}
+                    for r in policy.amount_rules
+                ],
+                "revoked": [public_key.hex() for public_key in policy.revoked],
+            }
+        )
+        return
+    console.print(f"threshold  {policy.threshold}")
+    for member in policy.keys:
+        console.print(f"key        {member.public_key.hex()}  weight {member.weight}")
+    for rule in policy.amount_rules:
+        console.print(f"rule       {rule.asset} >= {rule.min_amount}: {rule.public_key.hex()}")
+    for public_key in policy.revoked:
+        console.print(f"revoked    {public_key.hex()}")
+
+
+@policy_app.command("set")
+@guarded
+@with_submit_target
+def policy_set(
+    target: Target,
+    key: KeyOption,
+    member: Annotated[
+        list[str], typer.Option("--member", help="KEY:WEIGHT (hex or key file); repeat.")
+    ],
+    threshold: Annotated[int, typer.Option(min=1)],
+    amount_rule: Annotated[
+        list[str] | None,
+        typer.Option("--amount-rule", help="ASSET:MIN_AMOUNT:KEY; repeat."),
+    ] = None,
+    account: AccountOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Replace the account's signing policy (signed under its current policy)."""
+    keys = tuple(_member(text) for text in member)
+    rules = tuple(_amount_rule(text) for text in amount_rule or ())
+    send(
+        target,
+        json_output,
+        lambda t, c: c.keys.set_policy(_signer(t, key, account), keys, threshold, rules),
+    )
+
+
+@keys_app.command("rotate")
+@guarded
+@with_submit_target
+def keys_rotate(
+    target: Target,
+    new_key: Annotated[str, typer.Argument(help="The new key: a key file or hex public key.")],
+    key: KeyOption,
+    old_key: Annotated[
+        str | None, typer.Option("--old", help="The key to replace; default: --key's.")
+    ] = None,
+    account: AccountOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Replace a key of the account's policy, keeping the address; the old key is revoked."""
+    new_public_key = _public_key(new_key)
+
+    def rotate(t: Target, c: Any) -> Any:
+        signer = _signer(t, key, account)
+        old = signer.public_key if old_key is None else _public_key(old_key)
+        return c.keys.rotate(signer, old, new_public_key)
+
+    send(target, json_output, rotate)
+
+
+@keys_app.command("revoke")
+@guarded
+@with_submit_target
+def keys_revoke(
+    target: Target,
+    revoked_key: Annotated[str, typer.Argument(help="The lost key: a key file or hex public key.")],
+    key: KeyOption,
+    account: AccountOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Remove a lost key from the account's policy at once (refused key_revoked from then on)."""
+    public_key = _public_key(revoked_key)
+    send(target, json_output, lambda t, c: c.keys.revoke(_signer(t, key, account), public_key))
+
+
+@keys_app.command("approve")
+@guarded
+@with_submit_target
+def keys_approve(
+    target: Target,
+    approval_hash: Annotated[str, typer.Argument(help="The proposing transaction's hash (hex).")],
+    key: KeyOption,
+    account: AccountOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Co-sign a pending approval with another key of the account's policy."""
+    try:
+        approval = bytes.fromhex(approval_hash)
+    except ValueError:
+        raise InvalidInput("the approval hash is 64 hex characters") from None
+    send(target, json_output, lambda t, c: c.keys.approve(_signer(t, key, account), approval))

@@ -75,3 +75,8 @@ app.command("verify")(verify.verify)
 from jinqiao.cli import ceremony  # noqa: E402
 
 app.add_typer(ceremony.ceremony_app, name="ceremony")
+
+# Appended: the approval service, a second factor (docs/keys.md "Second factor").
+from jinqiao.cli import approval  # noqa: E402
+
+app.add_typer(approval.approval_app, name="approval")

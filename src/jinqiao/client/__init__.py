@@ -25,6 +25,10 @@ the core reads, submissions with their four outcomes and the token contract, awa
 
 ``client.token`` (a ``TokenClient``), ``client.payments`` (a ``PaymentsClient``) and
 ``client.supplychain`` (a ``SupplyChainClient``) are the typed calls of those contracts;
+``client.keys`` (a ``KeysClient``) reads and changes signing policies, rotates and revokes keys
+(``AccountKey`` signs for a policy account with one of its keys: docs/keys.md);
+``ApprovalServiceClient`` and ``ApprovalServiceSigner`` ask an institution's approval service to
+co-sign a pending approval after a TOTP code (docs/keys.md "Second factor");
 ``client.credit`` and ``client.contracts`` (members' contracts: propose, approve, call, pause;
 ``jinqiao.client.contracts``) those of the credit contract and of the contract lifecycle;
 ``client.governance`` (a ``GovernanceClient``: propose every kind, approve, withdraw, and proven
@@ -33,6 +37,12 @@ governance. The names in ``__all__`` and their signatures are the public API, pi
 by ``tests/unit/test_public_api.py``; ``jinqiao.client.client`` and the other submodules are not.
 """
 
+from jinqiao.client.approval import (
+    ApprovalRequest,
+    ApprovalServiceClient,
+    ApprovalServiceSigner,
+    SecondFactorAnswer,
+)
 from jinqiao.client.asynchronous import AsyncClient
 from jinqiao.client.client import (
     BatchResult,
@@ -50,6 +60,7 @@ from jinqiao.client.governance import (
     ProposalStatus,
     ProposalSubmitted,
 )
+from jinqiao.client.keys import AccountKey, KeysClient
 from jinqiao.client.outcome import (
     ClientError,
     NodesUnreachable,
@@ -62,6 +73,10 @@ from jinqiao.client.supplychain import ItemCustody, ItemVerification, SupplyChai
 from jinqiao.client.token import AsyncTokenClient, TokenClient
 
 __all__ = [
+    "AccountKey",
+    "ApprovalRequest",
+    "ApprovalServiceClient",
+    "ApprovalServiceSigner",
     "AsyncClient",
     "AsyncTokenClient",
     "BatchResult",
@@ -72,6 +87,7 @@ __all__ = [
     "GovernanceClient",
     "ItemCustody",
     "ItemVerification",
+    "KeysClient",
     "NodesUnreachable",
     "PaymentsClient",
     "PendingTransaction",
@@ -81,6 +97,7 @@ __all__ = [
     "ProvenBlock",
     "ProvenQueryResult",
     "ProvenValue",
+    "SecondFactorAnswer",
     "SupplyChainClient",
     "TokenClient",
     "TransactionPending",

@@ -152,6 +152,7 @@ class Client:
         from jinqiao.client.contracts import ContractsClient
         from jinqiao.client.credit import CreditClient
         from jinqiao.client.governance import GovernanceClient
+        from jinqiao.client.keys import KeysClient
         from jinqiao.client.payments import PaymentsClient
         from jinqiao.client.supplychain import SupplyChainClient
         from jinqiao.client.token import TokenClient
@@ -162,6 +163,7 @@ class Client:
         self.credit = CreditClient(self)
         self.contracts = ContractsClient(self)
         self.governance = GovernanceClient(self)
+        self.keys = KeysClient(self)
 
     def close(self) -> None:
         for node in self._failover.nodes:

@@ -44,6 +44,16 @@ MAX_CONSENSUS_ROUND = 1_000_000
 """Far beyond any real round: timeouts grow with the round, so reaching it takes years."""
 MAX_PUBLIC_KEY_BYTES = 65
 """The longest public key of a suite (an uncompressed SM2 point); Ed25519's is 32."""
+MAX_POLICY_KEYS = 16
+"""Keys in one account's signing policy."""
+MAX_POLICY_WEIGHT = 1_000
+"""The largest weight of one key in a signing policy."""
+MAX_AMOUNT_RULES = 8
+"""Amount rules (asset, minimum amount, required key) in one signing policy."""
+MAX_REVOKED_KEYS = 64
+MAX_APPROVAL_BLOCKS = 100_000
+"""How far ahead of its proposal a pending approval may expire."""
+"""Keys an account remembers as revoked (rotated out or revoked), so that they stay refused."""
 
 
 MAX_REPORT_READS = 65_536

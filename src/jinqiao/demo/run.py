@@ -140,6 +140,10 @@ def _try_submit(client: Client, transaction: SignedTransaction, tally: Tally) ->
         return None
 
 
+APPROVAL_PORT_OFFSET = 90
+"""The approval service listens 90 above the first API port (the nodes' p2p ports are 100 up)."""
+
+
 def run_demo(
     *,
     exit_after: bool,
@@ -153,11 +157,14 @@ def run_demo(
     supply_chain: bool = True,
     credit: bool = True,
     contracts: bool = True,
+    second_factor: bool = True,
 ) -> None:
     spec = demo_spec(validators=validators, base_api_port=base_port, crypto_suite=crypto_suite)
     for start in (spec.base_api_port, spec.base_p2p_port):
         for port in range(start, start + validators):
             _check_port_free(port)
+    if second_factor:
+        _check_port_free(base_port + APPROVAL_PORT_OFFSET)
     root = directory or Path(tempfile.mkdtemp(prefix="jinqiao-demo-"))
     network_dir = root / "network"
     console.print(
@@ -240,6 +247,17 @@ def run_demo(
                 client,
                 lambda name: _key(layout, network_dir, name),
                 {layout.account(name).organization: name for name in organization_admins(layout)},
+            )
+        if second_factor:
+            from jinqiao.demo.second_factor import run_second_factor_story
+
+            run_second_factor_story(
+                client,
+                lambda name: _key(layout, network_dir, name),
+                layout.chain_id,
+                root / "approval",
+                port=base_port + APPROVAL_PORT_OFFSET,
+                tls=network_dir / layout.nodes[0].home / "tls",
             )
         _show_access(layout, network_dir)
         _show_agreement(layout, http)

@@ -141,8 +141,12 @@ class Context:
         meter: StepMeter,
         events: list[Event],
         read_only: bool = False,
+        signing_key: bytes = b"",
     ) -> None:
         self._runtime = runtime
+        self.signing_key = signing_key
+        """The public key that signed the transaction (``body.public_key``); empty in a call by
+        a contract and in a query."""
         self.contract = contract
         self.block = block
         self.chain_id = block.chain_id
@@ -205,6 +209,22 @@ class Context:
         """``call`` with the arguments already canonically encoded (a governance proposal holds
         them as bytes)."""
         return self._runtime.call_from_contract(self, contract, method_name, args)
+
+    def call_approved(
+        self,
+        account: bytes,
+        contract: str,
+        method_name: str,
+        args: bytes,
+        signers: tuple[bytes, ...],
+    ) -> bytes | None:
+        """The registry's pending approvals only: run ``contract.method_name(args)`` as
+        ``account`` when the keys in ``signers`` satisfy the account's current signing policy
+        (threshold and amount rules). Returns the encoded result, or ``None`` (nothing run) when
+        they do not yet. Raises the call's rejection."""
+        if self.contract != "registry":
+            raise NodeFault(f"{self.contract} may not call as an account")
+        return self._runtime.call_approved(self, account, contract, method_name, args, signers)
 
     def record_steps(self, steps: int) -> None:
         """Add the steps a member contract's sandbox counted (``jinqiao.contracts``) to the

@@ -19,6 +19,7 @@ GOVERNANCE = "governance"
 
 ACCOUNT_PREFIX = b"account/"
 ORGANIZATION_PREFIX = b"organization/"
+POLICY_PREFIX = b"policy/"
 PARAMETERS_KEY = b"parameters"
 VALIDATORS_KEY = b"validators"
 PENDING_VALIDATORS_KEY = b"pending_validators"
@@ -52,6 +53,43 @@ class Account(CanonicalStruct, frozen=True):
     active: bool
 
 
+class PolicyKey(CanonicalStruct, frozen=True):
+    public_key: bytes
+    weight: int
+
+
+class AmountRule(CanonicalStruct, frozen=True):
+    """A transaction of this account whose arguments carry ``asset`` equal to ``asset`` and an
+    ``amount`` of at least ``min_amount`` must be signed by ``public_key`` (an approval service's
+    key, docs/keys.md)."""
+
+    asset: str
+    min_amount: int
+    public_key: bytes
+
+
+class SigningPolicy(CanonicalStruct, frozen=True):
+    """Who may sign for an account (docs/keys.md "Signing policies"). An account without one
+    has the implicit policy of its address's key, weight 1, threshold 1."""
+
+    keys: tuple[PolicyKey, ...]
+    threshold: int
+    amount_rules: tuple[AmountRule, ...]
+    revoked: tuple[bytes, ...]
+    """Keys rotated out or revoked: a signature by one is refused ``key_revoked``."""
+
+    def weight_of(self, public_key: bytes) -> int:
+        for key in self.keys:
+            if key.public_key == public_key:
+                return key.weight
+        return 0
+
+
+def implicit_policy(account: Account) -> SigningPolicy:
+    """The policy of an account that has none: its registered key alone."""
+    return SigningPolicy((PolicyKey(account.public_key, 1),), 1, (), ())
+
+
 def read_governance(state: StateReader, key: bytes, kind: type[T], what: str) -> T:
     """A record the governance contract keeps (parameters, validator set) from committed
     ``state``; its absence is a node fault, never a transaction outcome."""
@@ -76,21 +114,31 @@ def organization_key(organization_id: str) -> bytes:
     return ORGANIZATION_PREFIX + organization_id.encode()
 
 
+def policy_key(address: bytes) -> bytes:
+    return POLICY_PREFIX + address
+
+
 __all__ = [
     "ACCOUNT_PREFIX",
     "GOVERNANCE",
     "ORGANIZATION_PREFIX",
     "PARAMETERS_KEY",
     "PENDING_VALIDATORS_KEY",
+    "POLICY_PREFIX",
     "REGISTRY",
     "VALIDATORS_KEY",
     "VALIDATOR_CHANGE_DELAY_BLOCKS",
     "Account",
+    "AmountRule",
     "ChainParameters",
     "Organization",
     "PendingValidators",
+    "PolicyKey",
+    "SigningPolicy",
     "account_key",
+    "implicit_policy",
     "organization_key",
+    "policy_key",
     "read_governance",
     "read_pending_validators",
 ]

@@ -44,8 +44,11 @@ from jinqiao.execution.identity import (
     Account,
     Organization,
     PendingValidators,
+    SigningPolicy,
     account_key,
+    implicit_policy,
     organization_key,
+    policy_key,
     read_governance,
 )
 from jinqiao.execution.state import (
@@ -58,6 +61,8 @@ from jinqiao.execution.state import (
 )
 
 MAX_CALL_DEPTH = 4
+APPROVAL_METHODS = frozenset({"propose_transaction", "approve_transaction"})
+"""Registry methods that any key of the sender's policy may sign alone (docs/keys.md)."""
 
 
 class InvalidBlock(JinqiaoError):
@@ -77,6 +82,8 @@ class BlockResult:
 class Caller:
     account: Account
     organization: Organization
+    policy: SigningPolicy
+    """The sender's signing policy (``implicit_policy`` when it set none)."""
 
 
 class Runtime:
@@ -127,9 +134,9 @@ class Runtime:
 
     # -- admission and execution -----------------------------------------------------------
     def verify_signature(self, transaction: SignedTransaction) -> None:
+        """The stateless check: the signature verifies under ``body.public_key``. Whether that
+        key may sign for the sender is the account's signing policy's question (``_caller``)."""
         body = transaction.body
-        if self.suite.address(body.public_key) != body.sender:
-            raise Rejection("address_mismatch", "sender is not the address of public_key")
         if not self.suite.verify(
             body.public_key, transaction_signing_bytes(body), transaction.signature
         ):
@@ -182,6 +189,10 @@ class Runtime:
                 "unknown_method", f"contract {contract.name} has no method {body.method[:64]!r}"
             )
         arguments = decode_arguments(spec, body.args, MAX_ARGS_BYTES)
+        if not (contract.name == REGISTRY and body.method in APPROVAL_METHODS):
+            # A pending approval collects signatures one key at a time: membership suffices.
+            _check_threshold(caller.policy, (body.public_key,))
+            _check_amount_rules(caller.policy, (body.public_key,), arguments)
         if spec.roles and not spec.roles & set(caller.account.roles):
             raise Rejection(
                 "unauthorized",
@@ -201,13 +212,24 @@ class Runtime:
         """Whether ``address`` is a committed member contract's in ``state``."""
         return self.member_address is not None and self.member_address(state.get, address)
 
-    def _caller(self, state: StateReader, sender: bytes, public_key: bytes) -> Caller:
+    def _caller(
+        self, state: StateReader, sender: bytes, public_key: bytes, *, check_key: bool = True
+    ) -> Caller:
         registry = ContractState(REGISTRY, Overlay(state), StepMeter())
+        policy = registry.load(policy_key(sender), SigningPolicy)
+        if policy is None and self.suite.address(public_key) != sender:
+            raise Rejection("address_mismatch", "sender is not the address of public_key")
         account = registry.load(account_key(sender), Account)
         if account is None:
             raise Rejection("unknown_sender", f"account {sender.hex()} is not registered")
-        if account.public_key != public_key:
-            raise Rejection("key_mismatch", "public_key is not the key registered for the sender")
+        if policy is None:
+            if account.public_key != public_key:
+                raise Rejection(
+                    "key_mismatch", "public_key is not the key registered for the sender"
+                )
+            policy = implicit_policy(account)
+        elif check_key:
+            _check_policy_signer(policy, public_key)
         if not account.active:
             raise Rejection("sender_suspended", f"account {sender.hex()} is suspended")
         organization = registry.load(organization_key(account.organization), Organization)
@@ -217,7 +239,7 @@ class Runtime:
             raise Rejection(
                 "organization_suspended", f"organization {organization.id} is suspended"
             )
-        return Caller(account, organization)
+        return Caller(account, organization, policy)
 
     def execute_block(
         self,
@@ -313,6 +335,7 @@ class Runtime:
                 overlay=overlay,
                 meter=meter,
                 events=events,
+                signing_key=transaction.body.public_key,
             )
             result = getattr(contract, spec.function_name)(context, arguments)
             receipt = Receipt(
@@ -388,13 +411,29 @@ class Runtime:
         if self._call_depth >= MAX_CALL_DEPTH:
             raise Rejection("call_depth_exceeded", f"more than {MAX_CALL_DEPTH} nested calls")
         arguments = self.check_contract_call(contract_name, method_name, args, caller._overlay)
+        sender = contract_address(self.suite.hash, caller.contract)
+        return self._run_nested(
+            caller, contract, spec, arguments, sender, "", frozenset({CONTRACT_ROLE})
+        )
+
+    def _run_nested(
+        self,
+        caller: Context,
+        contract: Contract,
+        spec: MethodSpec,
+        arguments: Any,
+        sender: bytes,
+        organization: str,
+        roles: frozenset[str],
+    ) -> bytes:
+        """Run a method inside ``caller``'s transaction (same state, steps and events)."""
         context = Context(
             runtime=self,
             contract=contract.name,
             block=caller.block,
-            sender=contract_address(self.suite.hash, caller.contract),
-            organization="",
-            roles=frozenset({CONTRACT_ROLE}),
+            sender=sender,
+            organization=organization,
+            roles=roles,
             transaction_hash=caller.transaction_hash,
             overlay=caller._overlay,
             meter=caller._meter,
@@ -406,6 +445,49 @@ class Runtime:
         finally:
             self._call_depth -= 1
         return _encode_result(result)
+
+    def call_approved(
+        self,
+        caller: Context,
+        account: bytes,
+        contract_name: str,
+        method_name: str,
+        args: bytes,
+        signers: tuple[bytes, ...],
+    ) -> bytes | None:
+        """A pending approval's call (``Context.call_approved``): ``None`` while ``signers`` do
+        not satisfy ``account``'s current policy, else the call's result, run as ``account``
+        with the checks of a transaction (account and organization active, contract and
+        method, arguments, roles)."""
+        sender = self._caller_of_account(caller._overlay, account)
+        contract = self.find_contract(caller._overlay, contract_name)
+        spec = None if contract is None else contract.methods.get(method_name)
+        if contract is None or spec is None or spec.read_only:
+            raise Rejection("unknown_method", f"no method {contract_name}.{method_name}")
+        arguments = decode_arguments(spec, args, MAX_ARGS_BYTES)
+        policy = sender.policy
+        if signers_weight(policy, signers) < policy.threshold:
+            return None
+        try:
+            _check_amount_rules(policy, signers, arguments)
+        except Rejection:
+            return None
+        if spec.roles and not spec.roles & set(sender.account.roles):
+            raise Rejection("unauthorized", f"{contract_name}.{method_name} needs another role")
+        if self._call_depth >= MAX_CALL_DEPTH:
+            raise Rejection("call_depth_exceeded", f"more than {MAX_CALL_DEPTH} nested calls")
+        roles = frozenset(sender.account.roles)
+        return self._run_nested(
+            caller, contract, spec, arguments, account, sender.organization.id, roles
+        )
+
+    def _caller_of_account(self, state: StateReader, address: bytes) -> Caller:
+        """The account and organization at ``address``, both active, with its policy."""
+        registry = ContractState(REGISTRY, Overlay(state), StepMeter())
+        account = registry.load(account_key(address), Account)
+        if account is None:
+            raise Rejection("unknown_sender", f"account {address.hex()} is not registered")
+        return self._caller(state, address, account.public_key, check_key=False)
 
     # -- queries ---------------------------------------------------------------------------
     def run_query(
@@ -444,6 +526,51 @@ class Runtime:
     def method_spec(self, contract_name: str, method_name: str) -> MethodSpec | None:
         contract = self.contracts.get(contract_name)
         return None if contract is None else contract.methods.get(method_name)
+
+
+def _check_policy_signer(policy: SigningPolicy, public_key: bytes) -> None:
+    """A transaction's signing key against the sender's policy: a revoked key is refused, and so
+    is a key that is neither a policy key nor an amount rule's (an approval service's key has no
+    weight: it co-signs, it never reaches a threshold alone)."""
+    if public_key in policy.revoked:
+        raise Rejection("key_revoked", "the signing key was revoked or rotated out")
+    rule_keys = {rule.public_key for rule in policy.amount_rules}
+    if policy.weight_of(public_key) == 0 and public_key not in rule_keys:
+        raise Rejection("foreign_signature", "the signing key is not in the sender's policy")
+
+
+def signers_weight(policy: SigningPolicy, signers: Sequence[bytes]) -> int:
+    """The total weight of the distinct keys of ``signers`` in ``policy``."""
+    return sum(policy.weight_of(public_key) for public_key in set(signers))
+
+
+def _check_threshold(policy: SigningPolicy, signers: Sequence[bytes]) -> None:
+    weight = signers_weight(policy, signers)
+    if weight < policy.threshold:
+        raise Rejection(
+            "under_threshold",
+            f"the signatures weigh {weight}, under the policy's threshold {policy.threshold}",
+            weight=weight,
+            threshold=policy.threshold,
+        )
+
+
+def _check_amount_rules(policy: SigningPolicy, signers: Sequence[bytes], arguments: Any) -> None:
+    """Every amount rule that the call's ``asset`` and ``amount_minor`` arguments meet names a
+    key that must be among ``signers``. Arguments without both fields meet no rule."""
+    asset = getattr(arguments, "asset", None)
+    amount = getattr(arguments, "amount_minor", None)
+    if not isinstance(asset, str) or not isinstance(amount, int) or isinstance(amount, bool):
+        return
+    for rule in policy.amount_rules:
+        if rule.asset == asset and amount >= rule.min_amount and rule.public_key not in signers:
+            raise Rejection(
+                "approval_required",
+                f"{amount} {asset} is at least {rule.min_amount}: the policy requires the "
+                "signature of its approval key",
+                asset=asset,
+                min_amount=rule.min_amount,
+            )
 
 
 def _encode_result(result: object) -> bytes:

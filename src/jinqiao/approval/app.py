@@ -1,0 +1,106 @@
+"""The approval service's HTTP API (FastAPI; docs/keys.md "Second factor"):
+
+* ``GET /v1/service`` — the service key (suite, public key) and the chain it approves for;
+* ``POST /v1/approvals`` ``{"transaction": HEX}`` — the canonical bytes of the ``TransactionBody``
+  of a ``registry.propose_transaction``: 201 with the approval hash and the summary (what the
+  approver must see), kept for ``approval_ttl_s``;
+* ``POST /v1/approvals/{approval_hash}/approve`` ``{"approver", "totp", "transaction"}`` — the
+  service's signature of ``transaction`` (the body of ``registry.approve_transaction`` of that
+  hash, signed by the service's key), or a refusal ``{code, message, details}`` with the status
+  of docs/errors.md.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from jinqiao.approval.errors import ApprovalRefused
+from jinqiao.approval.service import ApprovalService
+from jinqiao.core.errors import InvalidInput
+from jinqiao.core.limits import MAX_TRANSACTION_BYTES
+
+__all__ = ["create_app"]
+
+MAX_BODY_BYTES = 2 * MAX_TRANSACTION_BYTES + 16 * 1024
+
+HexTransaction = Annotated[
+    str, StringConstraints(pattern=r"^([0-9a-f]{2})+$", max_length=2 * MAX_TRANSACTION_BYTES)
+]
+HexHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ApprovalRequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    transaction: HexTransaction = Field(description="canonical TransactionBody bytes, hex")
+
+
+class ApproveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approver: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    totp: Annotated[str, StringConstraints(max_length=16)]
+    transaction: HexTransaction = Field(
+        description="canonical TransactionBody bytes of registry.approve_transaction, hex"
+    )
+
+
+def _refusal(code: str, message: str, status: int, details: dict[str, Any]) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message, "details": details}, status_code=status)
+
+
+def create_app(service: ApprovalService) -> FastAPI:
+    app = FastAPI(title="jinqiao approval service", version="1")
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return _refusal(
+                "request_too_large", f"a request body is at most {MAX_BODY_BYTES} bytes", 413, {}
+            )
+        return await call_next(request)
+
+    @app.exception_handler(ApprovalRefused)
+    async def refused(_request: Request, exc: ApprovalRefused) -> JSONResponse:
+        return _refusal(exc.code, exc.message, exc.status, exc.details)
+
+    @app.exception_handler(InvalidInput)
+    async def invalid(_request: Request, exc: InvalidInput) -> JSONResponse:
+        return _refusal(exc.code, exc.message, 400, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"where": ".".join(str(part) for part in error["loc"]), "problem": error["msg"]}
+            for error in exc.errors()
+        ]
+        return _refusal(
+            "invalid_request", "the request does not match the API", 400, {"problems": problems}
+        )
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/service")
+    def info() -> dict[str, Any]:
+        return service.info()
+
+    @app.post("/v1/approvals", status_code=201)
+    def request_approval(body: ApprovalRequestBody) -> dict[str, Any]:
+        return service.request(bytes.fromhex(body.transaction))
+
+    @app.post("/v1/approvals/{approval_hash}/approve")
+    def approve(approval_hash: HexHash, body: ApproveBody) -> dict[str, Any]:
+        return service.approve(
+            bytes.fromhex(approval_hash),
+            body.approver,
+            body.totp,
+            bytes.fromhex(body.transaction),
+        )
+
+    return app

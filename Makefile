@@ -35,6 +35,8 @@ LOCK := $(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 
 lock: $(STAMP)
 	$(LOCK) --extra dev -o requirements.lock
 	$(LOCK) -c requirements.lock -o requirements-node.lock
+	$(BIN)/uv pip compile tools/generator/requirements.in --generate-hashes --python-version 3.11 \
+		--universal --quiet --custom-compile-command "make lock" $(UPGRADE) -o tools/generator/requirements.lock
 
 PORT ?= 8600
 

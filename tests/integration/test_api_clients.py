@@ -122,7 +122,17 @@ def _generator() -> Path:
         return python
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(GENERATOR_VENV)], check=True)
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "-r", str(GENERATOR_LOCK)],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--require-hashes",
+            "-r",
+            str(GENERATOR_LOCK),
+        ],
         check=True,
     )
     marker.write_text(GENERATOR_LOCK.read_text())

@@ -2,20 +2,24 @@
 node processes on this machine, and the time to train a model.
 
 Setup (not measured): a network of ``validators`` validators (``bench network``'s: mutual TLS,
-Tendermint, every validator re-executing every block) plus two member organizations — a bank
-(custodian and submitter of every record) and a lender — with ``credit_member`` accounts. A model
-trained on the synthetic behaviour history (``demo.credit_history``) is registered and approved by
-the governance quorum; the bank records each of ``subjects`` subjects' consent for the lender and
-commits its ``records_per_subject`` records (stored encrypted in the bank's SQLite store).
+Tendermint, every validator re-executing every block), two of them run by the member
+organizations — a bank (custodian and submitter of every record) and a lender — with
+``credit_member`` accounts; every node's ``private_data_sources`` are the other organizations'
+nodes. A model trained on the synthetic behaviour history (``demo.credit_history``) is registered
+and approved by the governance quorum; the bank records each of ``subjects`` subjects' consent for
+the lender and commits its ``records_per_subject`` records (stored encrypted in the credit store of
+the bank's node, which discloses them).
 
 Measured, for every subject, in three steps whose transactions are posted in msgpack batches to
 the nodes in turn (as ``bench payments``):
 
 1. the lender's ``read_records`` of the model's categories (an access-log entry);
-2. the lender, through the SDK, reads the subject's file, every record commitment and every
-   access entry with proofs verified against the validators' signatures (one height per
-   subject), opens the bank's disclosures against the commitments, computes the features and the
-   score, and signs ``record_score`` with the result's hash;
+2. the lender, through the SDK, asks its own node for the subject's disclosures (its node
+   gathers them from the bank's node over mutual TLS, each node checking the committed access
+   entry and live consent), reads the subject's file, every record commitment and every access
+   entry with proofs verified against the validators' signatures (one height per subject), opens
+   the disclosures against the commitments, computes the features and the score, and signs
+   ``record_score`` with the result's hash;
 3. the ``record_score`` transactions, committed.
 
 scores/s = subjects / (first read posted → last score committed). Every score's receipt must be
@@ -58,9 +62,16 @@ from jinqiao.credit.training_data import (
     german_credit_path,
     load_training_file,
 )
-from jinqiao.demo.credit import CreditDesk, install_model
+from jinqiao.demo.credit import SETTLE_TIMEOUT_S, CreditDesk, install_model
 from jinqiao.demo.credit_history import TARGET, subject_history, write_training_csv
-from jinqiao.provision.network import AccountSpec, NetworkSpec, OrganizationSpec
+from jinqiao.node.private_data import CREDIT_STORE_FILE
+from jinqiao.provision.network import (
+    AccountSpec,
+    NetworkLayout,
+    NetworkSpec,
+    OrganizationSpec,
+    pull_private_data_from_each_other,
+)
 from jinqiao.terminal import console
 
 CHAIN_ID = "jinqiao-bench-credit"
@@ -74,19 +85,38 @@ SEED = 13
 MAX_SUBJECTS = 10_000
 
 
+MEMBER_VALIDATORS = 2
+"""The bank and the lender run one validator each (their nodes keep and gather the records)."""
+
+
 def credit_network_spec(validators: int, base_port: int) -> NetworkSpec:
+    if validators <= MEMBER_VALIDATORS:
+        raise InvalidInput(
+            f"the credit benchmark needs at least {MEMBER_VALIDATORS + 1} validators: the bank"
+            " and the lender run one each"
+        )
+
     def member(org: str) -> OrganizationSpec:
         return OrganizationSpec(
             org,
             f"Bench {org}",
             (CREDIT_ROLE,),
-            0,
+            1,
             (AccountSpec(f"{org}-admin", ("admin",)), AccountSpec(f"{org}-credit", (CREDIT_ROLE,))),
         )
 
     return local_network.bench_network_spec(
-        CHAIN_ID, validators, base_port, (member(BANK), member(LENDER)), {}
+        CHAIN_ID, validators - MEMBER_VALIDATORS, base_port, (member(BANK), member(LENDER)), {}
     )
+
+
+def _member_nodes(root: Path, layout: NetworkLayout) -> tuple[int, Path]:
+    """The lender's node (its index in the layout) and the bank node's credit store."""
+    lender = next(i for i, node in enumerate(layout.nodes) if node.organization == LENDER)
+    bank = next(node for node in layout.nodes if node.organization == BANK)
+    private = root / bank.home / "private"
+    private.mkdir(parents=True, exist_ok=True)
+    return lender, private / CREDIT_STORE_FILE
 
 
 def time_training(
@@ -121,6 +151,8 @@ def run_credit_bench(
         layout = local_network.init_quiet_network(
             root / "net", credit_network_spec(validators, base_port)
         )
+        pull_private_data_from_each_other(root / "net", layout)
+        lender_node, bank_store = _member_nodes(root / "net", layout)
         keys = local_network.account_keys(root / "net", layout, "")
         admins = [key for name, key in sorted(keys.items()) if name.endswith("-admin")]
         if not json_output:
@@ -128,14 +160,15 @@ def run_credit_bench(
         with (
             local_network.running_network(root / "net", layout, root, from_height=1) as network,
             contextlib.ExitStack() as stack,
-            CreditStore(root / "bank.sqlite", _suite_hash()) as store,
+            CreditStore(bank_store, _suite_hash()) as store,
         ):
             clients = [stack.enter_context(network.http(url)) for url in network.urls]
             # The lender reads the subjects it scores with its own certificate: only the
-            # subject's readers may (docs/access.md, the subject rule), the grantee among them.
+            # subject's readers may (docs/access.md, the subject rule), the grantee among them;
+            # it asks its own node, which gathers the disclosures from the bank's.
             client = stack.enter_context(
                 Client(
-                    network.urls[0],
+                    network.urls[lender_node],
                     genesis_file=root / "net" / layout.genesis_file,
                     credentials=Credentials.for_account(root / "net", f"{LENDER}-credit"),
                 )
@@ -157,11 +190,13 @@ def run_credit_bench(
                 subjects,
                 records_per_subject,
             )
-            figures = _measure(clients, network, progress, client, desk, store, model, who)
+            figures = _measure(clients, network, progress, client, desk, model, who)
     result = {
         "setup": {
             "validators": validators,
-            "processes": f"{validators} node processes on this machine, mutual TLS",
+            "processes": f"{validators} node processes on this machine, mutual TLS; the bank"
+            " and the lender run one each, the disclosures travel from the bank's node to the"
+            " lender's",
             "subjects": subjects,
             "records_per_subject": records_per_subject,
             "model": f"{len(model.features)} features of the chain, trained on a synthetic "
@@ -255,13 +290,11 @@ def _measure(
     progress: Progress,
     client: Client,
     desk: CreditDesk,
-    store: CreditStore,
     model: Any,
     who: list[bytes],
 ) -> dict[str, Any]:
     tracker = network.tracker
     categories = client.credit.categories_of(model)
-    record_categories = tuple(c for c in categories if c != "inquiries")
     cpu_before = local_network.nodes_cpu_seconds(network.processes)
     started = time.monotonic()
     reads = [
@@ -272,10 +305,12 @@ def _measure(
     ]
     post_all(clients, reads, tracker)
     read_done = wait_committed(tracker, reads, progress, "credit: read_records")
+    _settle(network, int(client.status()["height"]))
     scores: Transactions = []
-    task = progress.add_task("credit: proven reads, score, sign", total=len(who))
+    task = progress.add_task("credit: disclosures, proven reads, score, sign", total=len(who))
     for number, subject in enumerate(who):
-        disclosures = store.disclose(subject, record_categories)
+        # Each subject's first access entry is this read (sequence 0).
+        disclosures = client.credit.disclosures(subject, 0).disclosures
         result, file = client.credit.compute_score(model, subject, disclosures)
         args = RecordScoreArgs(
             subject,
@@ -307,6 +342,17 @@ def _measure(
         "node_cpu_ms_per_score": round(cpu_s * 1000 / len(who), 3),
         "scores_committed_at_seconds": [round(t, 3) for t in timeline],
     }
+
+
+def _settle(network: local_network.RunningNetwork, height: int) -> None:
+    """Every node has committed ``height``: each serves disclosures from its committed state."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    for url in network.urls:
+        with network.http(url) as http:
+            while int(http.get("/v1/status").json()["height"]) < height:
+                if time.monotonic() > deadline:
+                    raise NodeFault(f"{url} did not reach height {height}")
+                time.sleep(0.05)
 
 
 def _plot(figures: dict[str, Any]) -> bytes:

@@ -300,7 +300,12 @@ def bench_supplychain(
 @bench_app.command("credit")
 @guarded
 def bench_credit(
-    validators: Annotated[int, typer.Option(min=1, max=7, help="Validator processes.")] = 4,
+    validators: Annotated[
+        int,
+        typer.Option(
+            min=3, max=7, help="Validator processes (the bank and the lender run one each)."
+        ),
+    ] = 4,
     subjects: Annotated[
         int, typer.Option(min=1, max=10_000, help="Subjects the lender scores.")
     ] = 1_000,

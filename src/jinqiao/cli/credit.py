@@ -156,6 +156,134 @@ def credit_subject(
         )
 
 
+# -- derived records ---------------------------------------------------------------------------
+
+MAX_PAYER_LINKS = 1_000_000
+
+
+def load_payer_links(path: Path) -> dict[bytes, bytes]:
+    """The issuer's link of its payers to subjects: a CSV with the header ``payer_hash,subject``
+    and one row per payer, each 64 hex digits (the issuer's own keyed hash of the card or wallet,
+    the subject hash)."""
+    import csv
+
+    try:
+        with path.open(newline="", encoding="utf-8") as text:
+            rows = list(csv.reader(text))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise InvalidInput(f"{path}: cannot read: {error}", code="invalid_input") from None
+    if not rows or [cell.strip() for cell in rows[0]] != ["payer_hash", "subject"]:
+        raise InvalidInput(f"{path}: the header must be payer_hash,subject", code="invalid_input")
+    if len(rows) - 1 > MAX_PAYER_LINKS:
+        raise InvalidInput(f"{path}: at most {MAX_PAYER_LINKS} payers", code="invalid_input")
+    links: dict[bytes, bytes] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        try:
+            payer, subject = (bytes.fromhex(cell.strip()) for cell in row)
+        except ValueError:
+            payer = subject = b""
+        if len(payer) != 32 or len(subject) != 32 or payer in links:
+            raise InvalidInput(
+                f"{path} line {line}: a payer hash and a subject hash, 64 hex digits each, each"
+                " payer once",
+                code="invalid_input",
+            )
+        links[payer] = subject
+    return links
+
+
+def default_store(target: Target, organization: str) -> Path:
+    """The credit store of the organization's first node in the network directory."""
+    from jinqiao.node.private_data import CREDIT_STORE_FILE
+
+    if target.layout is None or target.network_dir is None:
+        fail("say where the credit store is: --store FILE (or --network DIR)")
+    for node in target.layout.nodes:
+        if node.organization == organization:
+            return target.network_dir / node.home / "private" / CREDIT_STORE_FILE
+    fail(f"{organization} has no node in this network: --store FILE")
+
+
+@credit_app.command("derive")
+@guarded
+@with_target
+def credit_derive(
+    target: Target,
+    period: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
+    payers: Annotated[
+        Path, typer.Option(help="CSV payer_hash,subject: the issuer's payers and their subjects.")
+    ],
+    key: KeyOption,
+    store: Annotated[
+        Path | None,
+        typer.Option(help="The credit store (default: the organization's node's store)."),
+    ] = None,
+    from_height: Annotated[int, typer.Option(min=1, help="First block to read.")] = 1,
+    json_output: JsonOption = False,
+) -> None:
+    """The issuer's monthly job: derive the month's payment_activity records of its subjects
+    from the card payments on the ledger (proven), store and commit those not yet committed."""
+    from jinqiao.client.credit_derive import (
+        check_period,
+        derive_payment_records,
+        organization_of,
+        submit_derived,
+    )
+    from jinqiao.credit import CreditStore
+
+    month = check_period(period)
+    links = load_payer_links(payers)
+    signer = target.key(key)
+    with target.client() as client:
+        issuer = organization_of(client, signer.address)
+        path = store or default_store(target, issuer)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        derived = derive_payment_records(client, issuer, month, links, from_height)
+        with CreditStore(path, client.suite.hash) as credit_store:
+            outcomes = submit_derived(client, signer, credit_store, derived.records)
+    rows: list[dict[str, Any]] = [
+        {
+            "subject": outcome.record.subject.hex(),
+            "category": outcome.record.category,
+            "period": outcome.record.period,
+            "count": outcome.record.count,
+            "amount_minor": outcome.record.amount_minor,
+            "status": outcome.status,
+            "height": outcome.height,
+        }
+        for outcome in outcomes
+    ]
+    rejected = [row for row in rows if row["status"] not in SUBMIT_STATUSES]
+    if json_output:
+        emit_json(
+            {
+                "issuer": issuer,
+                "period": month,
+                "blocks": [derived.from_height, derived.to_height],
+                "payments": derived.payments,
+                "unknown_payers": derived.unknown_payers,
+                "records": rows,
+            }
+        )
+    else:
+        console.print(
+            f"{issuer} {month}: read blocks {derived.from_height}..{derived.to_height},"
+            f" {derived.payments} payments authorized ({derived.unknown_payers} of payers linked"
+            f" to no subject); {len(rows)} records derived"
+        )
+        for row in rows:
+            console.print(
+                f"  {row['subject'][:16]}… {row['category']} {row['period']}: {row['count']}"
+                f" payments, {row['amount_minor']} minor — {row['status']}"
+                + (f" at height {row['height']}" if row["height"] else "")
+            )
+    if rejected:
+        raise typer.Exit(2)
+
+
+SUBMIT_STATUSES = ("submitted", "committed_from_store", "already_committed")
+
+
 # -- models ------------------------------------------------------------------------------------
 
 

@@ -5,16 +5,18 @@ erasure, after which a score is refused.
 
 The pieces (``CreditDesk``, ``approve_model``, ``commit_records``, ``score_with_disclosures``)
 are shared with ``jinqiao bench credit`` and the integration tests. Each member's records stay
-in its own SQLite store (``jinqiao.credit.CreditStore``); the lender receives them as
-disclosures after its read is logged on chain. Node-to-node disclosure is not built yet
-(docs/credit.md), so here the lender's disclosures are read from the members' stores directly,
-on the one machine the demo runs on.
+in its own SQLite store (``jinqiao.credit.CreditStore``): its node's store
+(``<home>/private/credit-records.sqlite``) when the desk has the members' node clients
+(``node_clients``), and the lender receives them as disclosures that its own node gathers from
+the submitters' nodes after its read is logged on chain (docs/credit.md "Disclosure"); without
+node clients (a one-node test network) they are read from the stores directly.
 """
 
 from __future__ import annotations
 
 import random
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -39,6 +41,7 @@ from jinqiao.execution.identity import GOVERNANCE
 
 DAY_MS = 86_400_000
 MAX_APPROVAL_ROUNDS = 64
+SETTLE_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -52,6 +55,19 @@ class CreditDesk:
     lender_organization: str
     admins: list[Signer]
     stores: dict[str, tuple[Signer, CreditStore]] = field(default_factory=dict)
+    node_clients: dict[str, Client] = field(default_factory=dict)
+    """Each member's client of its own node, authenticated as its credit account: with them the
+    lender's disclosures travel node to node."""
+
+    def settle(self, height: int) -> None:
+        """Wait until every member's node has committed ``height`` (what it serves is read from
+        its own committed state)."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        for client in self.node_clients.values():
+            while int(client.status()["height"]) < height:
+                if time.monotonic() > deadline:
+                    raise DemoFailed(f"a member's node did not reach height {height}")
+                time.sleep(0.05)
 
 
 def ok(result: TransactionResult, what: str) -> TransactionResult:
@@ -137,14 +153,19 @@ def score_with_disclosures(
 ) -> Scored:
     """Log the read of the model's categories, take the submitters' disclosures, score and
     record the result's hash."""
-    client = desk.client
+    client = desk.node_clients.get(desk.lender_organization, desk.client)
     categories = client.credit.categories_of(model)
     record_categories = tuple(c for c in categories if c != "inquiries")
-    ok(
+    read = ok(
         client.credit.read_records(desk.lender, subject, consent_id, purpose, categories),
         "read_records",
     )
-    opened = disclosures(desk, subject, record_categories)
+    if desk.node_clients:
+        desk.settle(read.height)
+        sequence = client.credit.access_sequence_of(read)
+        opened = client.credit.disclosures(subject, sequence).disclosures
+    else:
+        opened = disclosures(desk, subject, record_categories)
     return client.credit.score(
         desk.lender, subject, consent_id, purpose, model.model_id, model.version, opened
     )

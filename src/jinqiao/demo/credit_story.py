@@ -4,20 +4,22 @@ proven. Writes the model's pictures and the subject's score report as PNG."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.panel import Panel
 
-from jinqiao.apps.credit.derived import payment_activity
 from jinqiao.apps.credit.features import period_of_time
 from jinqiao.apps.credit.model import DECLINE, LOANS, ScorecardModel
 from jinqiao.apps.credit.records import RecordBody
 from jinqiao.apps.credit.scorecard import Decision
 from jinqiao.apps.payments.model import Payment
-from jinqiao.client import Client, ClientError
+from jinqiao.client import Client, ClientError, Credentials
+from jinqiao.client.credit_derive import SUBMITTED, derive_payment_records, submit_derived
 from jinqiao.core.crypto import Signer
 from jinqiao.core.errors import InvalidInput
 from jinqiao.credit import CreditStore, subject_hash
@@ -27,6 +29,7 @@ from jinqiao.credit.training_data import load_training_file
 from jinqiao.demo import DemoFailed
 from jinqiao.demo.credit import (
     DAY_MS,
+    SETTLE_TIMEOUT_S,
     CreditDesk,
     commit_records,
     demo_consortium_key,
@@ -37,6 +40,8 @@ from jinqiao.demo.credit import (
     score_with_disclosures,
 )
 from jinqiao.demo.credit_history import TARGET, write_training_csv
+from jinqiao.node.private_data import CREDIT_STORE_FILE
+from jinqiao.provision.network import NetworkLayout
 from jinqiao.terminal import console
 
 DEMO_RESIDENT_ID = "11010519491231002X"
@@ -68,40 +73,70 @@ def card_payments_of_one_payer(client: Client, issuer: str) -> list[Payment]:
 ADMINS = ("clearing-admin", "ecfin-admin", "bank-a-admin", "bank-b-admin", "regulator-admin")
 
 
+MEMBERS = ("bank-a", "bank-b", "ecfin")
+
+
 def run_credit_story(
     client: Client,
     keys: dict[str, Signer],
     seed: int,
     output_dir: Path | None = None,
     admins: Sequence[str] = ADMINS,
+    *,
+    network_dir: Path,
+    layout: NetworkLayout,
+    payments_from_height: int = 1,
 ) -> None:
     """The story, on the demo network (keys of the ``*-credit`` accounts and of ``admins``, one
-    admin per organization, enough for governance's quorum)."""
+    admin per organization, enough for governance's quorum). Each member's records are in its
+    node's credit store; the lender's node gathers the disclosures from the submitters' nodes
+    (their ``private_data_sources``). ``payments_from_height``: where the issuer's job starts
+    reading the card payments."""
     console.print(Panel.fit("[bold]credit[/] — consented data, explainable scores, erasure"))
+    homes: dict[str, Path] = {}
+    for node in layout.nodes:
+        homes.setdefault(node.organization, network_dir / node.home)
+    missing = [member for member in MEMBERS if member not in homes]
+    if missing:
+        console.print(
+            f"skipped: the credit story needs the nodes of {', '.join(MEMBERS)} (no node of"
+            f" {', '.join(missing)}: run the demo with --validators 4)"
+        )
+        return
     directory = output_dir or Path(tempfile.mkdtemp(prefix="jinqiao-credit-"))
     directory.mkdir(parents=True, exist_ok=True)
     report = train_demo_model(directory, seed, client.credit.head_time_ms())
     model = report.model
     assert model is not None  # train_demo_model refuses a model that is not exportable
     _show_training(report, directory)
-    with (
-        CreditStore(directory / "bank-a-credit.sqlite", client.suite.hash) as bank_a,
-        CreditStore(directory / "bank-b-credit.sqlite", client.suite.hash) as bank_b,
-        CreditStore(directory / "ecfin-credit.sqlite", client.suite.hash) as ecfin,
-    ):
+    urls = {node.organization: node.api_url for node in reversed(layout.nodes)}
+    with contextlib.ExitStack() as stack:
+        node_clients = {
+            member: stack.enter_context(
+                Client(
+                    urls[member],
+                    genesis_file=network_dir / layout.genesis_file,
+                    credentials=Credentials.for_account(network_dir, f"{member}-credit"),
+                )
+            )
+            for member in MEMBERS
+        }
+        stores: dict[str, tuple[Signer, CreditStore]] = {}
+        for member in MEMBERS:
+            (homes[member] / "private").mkdir(exist_ok=True)
+            path = homes[member] / "private" / CREDIT_STORE_FILE
+            store = stack.enter_context(CreditStore(path, client.suite.hash))
+            stores[member] = (keys[f"{member}-credit"], store)
         desk = CreditDesk(
             client,
             custodian=keys["bank-a-credit"],
             lender=keys["ecfin-credit"],
             lender_organization="ecfin",
             admins=[keys[name] for name in admins],
-            stores={
-                "bank-a": (keys["bank-a-credit"], bank_a),
-                "bank-b": (keys["bank-b-credit"], bank_b),
-                "ecfin": (keys["ecfin-credit"], ecfin),
-            },
+            stores=stores,
+            node_clients=node_clients,
         )
-        _story(desk, model, report, directory, seed)
+        _story(desk, model, report, directory, seed, payments_from_height)
 
 
 def _open_loan(desk: CreditDesk, subject: bytes, decision: Decision, period: int) -> None:
@@ -117,6 +152,17 @@ def _open_loan(desk: CreditDesk, subject: bytes, decision: Decision, period: int
         f"loan: ecfin lends {decision.limit_minor / 100:,.2f} CNY and commits it as a loans"
         f" record (block {committed.height}); its repayments follow as repayments records"
     )
+
+
+def _wait_erased(desk: CreditDesk, subject: bytes, height: int) -> None:
+    """Each node's follower erases the subject from its store once it committed the erasure."""
+    desk.settle(height)
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    for organization, (_, store) in desk.stores.items():
+        while not store.is_erased(subject):
+            if time.monotonic() > deadline:
+                raise DemoFailed(f"{organization}'s node did not erase the subject")
+            time.sleep(0.05)
 
 
 def _show_training(report: TrainingReport, directory: Path) -> None:
@@ -139,8 +185,44 @@ def _show_training(report: TrainingReport, directory: Path) -> None:
     )
 
 
+def _derive_payment_activity(
+    desk: CreditDesk, subject: bytes, period: int, from_height: int
+) -> None:
+    """Bank-a's monthly job (``jinqiao credit derive``): it links one of its card payers to the
+    subject, derives the month's payment activity from its payments on the ledger (read from
+    the proven blocks) and commits it, the body in its node's store; a second run submits
+    nothing."""
+    bank_a = desk.node_clients["bank-a"]
+    # Which card holder is the subject is bank-a's own knowledge; the demo picks one of its
+    # payers from the ledger (read as the regulator: bank-a may read only its own payments).
+    payments = card_payments_of_one_payer(desk.client, "bank-a")
+    if not payments:
+        console.print("records: bank-a has no captured card payment to derive activity from")
+        return
+    links = {payments[0].authorization.payer_hash: subject}
+    signer, store = desk.stores["bank-a"]
+    derived = derive_payment_records(bank_a, "bank-a", period, links, from_height)
+    outcomes = submit_derived(bank_a, signer, store, derived.records)
+    again = submit_derived(bank_a, signer, store, derived.records)
+    for outcome in outcomes:
+        if outcome.status != SUBMITTED:
+            raise DemoFailed(f"credit derive: {outcome.status}")
+        console.print(
+            f"records: bank-a's `credit derive` reads blocks {derived.from_height}.."
+            f"{derived.to_height} ({derived.payments} of its card payments, proven), derives"
+            f" payment activity of {outcome.record.count} payment(s) for the subject, stores it"
+            f" encrypted in its node's store and commits its hash (block {outcome.height}); run"
+            f" again: {', '.join(o.status for o in again)}"
+        )
+
+
 def _story(
-    desk: CreditDesk, model: ScorecardModel, report: TrainingReport, directory: Path, seed: int
+    desk: CreditDesk,
+    model: ScorecardModel,
+    report: TrainingReport,
+    directory: Path,
+    seed: int,
+    payments_from_height: int,
 ) -> None:
     client = desk.client
     assert report.metrics is not None
@@ -168,20 +250,14 @@ def _story(
         f" {', '.join(sorted(set(categories)))} for loan_approval, 30 days (block {granted.height})"
     )
     period = period_of_time(now_ms)
-    payments = card_payments_of_one_payer(client, "bank-a")
-    _, bank_a = desk.stores["bank-a"]
+    _derive_payment_activity(desk, subject, period, payments_from_height)
     signer_b, bank_b = desk.stores["bank-b"]
-    if payments:
-        body = payment_activity(client.suite.hash, subject, period, "bank-a", payments)
-        commit_records(client, desk.custodian, bank_a, [body])
-        console.print(
-            f"records: bank-a derives payment activity from {len(payments)} card payment(s) on"
-            f" the ledger ({payments[0].authorization.payment_id}), stores it encrypted, commits"
-            " its hash"
-        )
     book = loan_book(random.Random(seed), subject, period)
-    commit_records(client, signer_b, bank_b, book)
-    console.print(f"records: bank-b commits {len(book)} loan and repayment records")
+    commit_records(desk.node_clients["bank-b"], signer_b, bank_b, book)
+    console.print(
+        f"records: bank-b commits {len(book)} loan and repayment records, the bodies in its"
+        " node's store"
+    )
     scored = score_with_disclosures(desk, subject, client.credit.consent_id_of(granted), model)
     ok(scored.transaction, "record_score")
     result = scored.result
@@ -216,11 +292,12 @@ def _story(
     (directory / "credit-score-report.png").write_bytes(
         score_report_png(result, file.accesses, title="Score report", decision=decision.outcome)
     )
-    ok(client.credit.erase(desk.custodian, subject), "erase_subject")
-    destroyed = sum(store.erase(subject) for _, store in desk.stores.values())
+    erased = ok(client.credit.erase(desk.custodian, subject), "erase_subject")
+    _wait_erased(desk, subject, erased.height)
     console.print(
-        f"erasure: bank-a erases the subject on chain; the {len(desk.stores)} stores destroy its"
-        f" key and {destroyed} records"
+        f"erasure: bank-a erases the subject on chain (block {erased.height}); the"
+        f" {len(desk.stores)} members' nodes, following the committed blocks, destroyed its key"
+        " and records in their stores"
     )
     try:
         score_with_disclosures(desk, subject, 0, model)

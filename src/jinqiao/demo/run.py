@@ -43,7 +43,11 @@ from jinqiao.demo import DemoFailed
 from jinqiao.demo.payments import run_payments_day
 from jinqiao.demo.supplychain import run_supply_chain
 from jinqiao.keys import InsecurePlaintext, generate_key, load_key
-from jinqiao.provision.network import NetworkLayout, init_network
+from jinqiao.provision.network import (
+    NetworkLayout,
+    init_network,
+    pull_private_data_from_each_other,
+)
 from jinqiao.provision.presets import CNY, demo_spec
 from jinqiao.provision.supplychain import with_supply_chain
 from jinqiao.terminal import console, format_minor, progress_bar
@@ -179,6 +183,8 @@ def run_demo(
         with_supply_chain(spec) if supply_chain else spec,
         protection=InsecurePlaintext(),
     )
+    # Members' nodes gather private documents and credit disclosures from each other's nodes.
+    pull_private_data_from_each_other(network_dir, layout)
     console.print(
         f"network [bold]{layout.chain_id}[/] in {network_dir}: {len(layout.nodes)} "
         f"validator{'s' if len(layout.nodes) > 1 else ''} "
@@ -211,6 +217,7 @@ def run_demo(
         tally = _run_day(client, layout, network_dir, transfers, random.Random(seed))
         elapsed = time.monotonic() - started
         _summary(client, layout, tally, elapsed)
+        payments_from_height = int(client.status()["height"]) + 1
         if payments:
             keys = {
                 name: _key(layout, network_dir, name)
@@ -239,6 +246,9 @@ def run_demo(
                 seed,
                 root,
                 admins=admins,
+                network_dir=network_dir,
+                layout=layout,
+                payments_from_height=payments_from_height,
             )
         if contracts:
             from jinqiao.demo.contracts_story import run_contracts_story

@@ -138,6 +138,26 @@ def load_layout(directory: Path) -> NetworkLayout:
         raise InvalidInput(f"{path}: {exc}") from None
 
 
+def pull_private_data_from_each_other(directory: Path, layout: NetworkLayout) -> None:
+    """Set every node's ``private_data_sources`` to the nodes of the other organizations (one
+    each, the first listed), so a member's node gathers private documents and credit
+    disclosures from the others (docs/access.md "Private data", docs/credit.md "Disclosure")."""
+    sources: dict[str, str] = {}
+    for entry in layout.nodes:
+        sources.setdefault(entry.organization, entry.api_url)
+    for entry in layout.nodes:
+        home = directory / entry.home
+        config = msgspec.structs.replace(
+            load_config(home),
+            private_data_sources=tuple(
+                url
+                for organization, url in sorted(sources.items())
+                if organization != entry.organization
+            ),
+        )
+        save_atomically(home / "config.json", dump_config(config), mode=PUBLIC_FILE_MODE)
+
+
 def _write_private(path: Path, data: bytes) -> None:
     save_new(path, data, mode=PRIVATE_FILE_MODE)
 

@@ -42,7 +42,7 @@ from jinqiao.core.errors import InvalidInput, NodeFault
 from jinqiao.core.types import CommittedBlock, ReceiptStatus
 from jinqiao.credit.store import CreditStore
 from jinqiao.execution.state import full_key
-from jinqiao.node.private_data import FETCH_TIMEOUT_S, LOCAL_ONLY_PARAMETER, PrivateDataSources
+from jinqiao.node.private_data import LOCAL_ONLY_PARAMETER, PrivateDataSources
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +166,9 @@ def gather(
     only), with this node's certificate as client certificate."""
     answers = []
     route = disclosure_route(subject, access_sequence)
-    with httpx.Client(verify=sources.ssl_context(), timeout=FETCH_TIMEOUT_S) as http:
-        for source in sources.sources:
-            answers.append(_ask(http, source, route))
+    http = sources.http()
+    for source in sources.sources:
+        answers.append(_ask(http, source, route))
     return answers
 
 

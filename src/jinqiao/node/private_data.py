@@ -274,6 +274,23 @@ class PrivateDataSources:
         self.sources = tuple(source.rstrip("/") for source in sources)
         self.tls_directory = tls_directory
         self._context: ssl.SSLContext | None = None
+        self._http: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+
+    def http(self) -> httpx.Client:
+        """One HTTPS client for every pull, kept for the node's life: its pool keeps the
+        connections to the sources open, so a pull pays no new TCP and TLS handshake (a credit
+        score asks every source each time). httpx's pool is safe across threads."""
+        with self._http_lock:
+            if self._http is None:
+                self._http = httpx.Client(verify=self.ssl_context(), timeout=FETCH_TIMEOUT_S)
+            return self._http
+
+    def close(self) -> None:
+        with self._http_lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
 
     def ssl_context(self) -> ssl.SSLContext:
         if self._context is None:
@@ -288,19 +305,19 @@ class PrivateDataSources:
         """The first body a source serves that hashes to ``document_hash``, and what each source
         asked said. A body that does not match is refused and logged, and the next source asked."""
         answers: list[SourceAnswer] = []
-        with httpx.Client(verify=self.ssl_context(), timeout=FETCH_TIMEOUT_S) as http:
-            for source in self.sources:
-                status, body = _ask(http, source, document_hash)
-                if body is not None:
-                    try:
-                        check_body(document_hash, body)
-                    except InvalidInput as refused:
-                        log.warning("private data from %s refused: %s", source, refused.message)
-                        status = "mismatch"
-                    else:
-                        answers.append(SourceAnswer(source, "ok"))
-                        return body, answers
-                answers.append(SourceAnswer(source, status))
+        http = self.http()
+        for source in self.sources:
+            status, body = _ask(http, source, document_hash)
+            if body is not None:
+                try:
+                    check_body(document_hash, body)
+                except InvalidInput as refused:
+                    log.warning("private data from %s refused: %s", source, refused.message)
+                    status = "mismatch"
+                else:
+                    answers.append(SourceAnswer(source, "ok"))
+                    return body, answers
+            answers.append(SourceAnswer(source, status))
         return None, answers
 
 
@@ -334,6 +351,7 @@ class PrivateData:
         self.organization = organization
 
     def close(self) -> None:
+        self.sources.close()
         self.store.close()
         self.credit.close()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -113,6 +114,40 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.hex() if isinstance(v, bytes) else v) for k, v in details.items()}
 
 
+@dataclass(frozen=True)
+class EncodedError:
+    """An error answer encoded once, for a plain ASGI middleware to send (``send_encoded``) as
+    often as it is needed."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+
+
+def encode_error(
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    *,
+    retry_after_s: int | None = None,
+) -> EncodedError:
+    """The error answer of ``code`` (its status from ``STATUS_BY_CODE``); ``retry_after_s``
+    becomes its ``Retry-After``."""
+    body = json.dumps(error_body(code, message, _jsonable(details or {}))).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if retry_after_s is not None:
+        headers.append((b"retry-after", str(retry_after_s).encode()))
+    return EncodedError(STATUS_BY_CODE[code], tuple(headers), body)
+
+
+async def send_encoded(send: Any, answer: EncodedError) -> None:
+    await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+    await send({"type": "http.response.body", "body": answer.body})
+
+
 async def send_error(
     send: Any,
     code: str,
@@ -123,15 +158,7 @@ async def send_error(
 ) -> None:
     """The error answer of a plain ASGI middleware, which runs outside FastAPI's handlers;
     ``retry_after_s`` becomes its ``Retry-After``."""
-    body = json.dumps(error_body(code, message, _jsonable(details or {}))).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    if retry_after_s is not None:
-        headers.append((b"retry-after", str(retry_after_s).encode()))
-    await send({"type": "http.response.start", "status": STATUS_BY_CODE[code], "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_encoded(send, encode_error(code, message, details, retry_after_s=retry_after_s))
 
 
 def validation_problems(errors: Sequence[Any]) -> list[dict[str, Any]]:

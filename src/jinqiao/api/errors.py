@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match, Route
 
 from jinqiao.api.openapi import hex_problem
 from jinqiao.core.errors import JinqiaoError, NodeFault
@@ -178,6 +179,17 @@ def _problem(error: Any) -> Any:
     return error.get("msg")
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method a route of the app serves at the request's path (``HEAD`` with ``GET``)."""
+    methods: set[str] = set()
+    routers: list[Any] = [request.app, *getattr(request.app.state, "routers", [])]
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+                methods |= route.methods or set()
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(JinqiaoError)
     async def jinqiao_error(request: Request, error: JinqiaoError) -> JSONResponse:
@@ -201,10 +213,13 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(
             error.status_code, "http_error"
         )
-        # A 405 carries ``Allow`` (RFC 9110 §15.5.6); Starlette puts it in ``error.headers``.
-        return JSONResponse(
-            error_body(code, str(error.detail)), error.status_code, headers=error.headers
-        )
+        # A 405 carries ``Allow`` (RFC 9110 §15.5.6). Starlette names the methods of the first
+        # route that matched the path only; a path served by several routes (one per method)
+        # allows them all.
+        headers = error.headers
+        if error.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        return JSONResponse(error_body(code, str(error.detail)), error.status_code, headers=headers)
 
     @app.exception_handler(ClientDisconnect)
     async def client_disconnected(request: Request, error: ClientDisconnect) -> JSONResponse:

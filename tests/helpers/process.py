@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import socket
 import ssl
@@ -211,3 +212,10 @@ def nodes_pulling_from_each_other(directory: Path, layout: NetworkLayout) -> dic
         (home / "config.json").write_text(json.dumps(config))
         nodes[entry.organization] = NodeProcess(home, port=int(entry.api_url.rsplit(":", 1)[1]))
     return nodes
+
+
+def metric(node: NodeProcess, name: str) -> float | None:
+    """The value of the sample ``name`` (no labels) in the node's ``/metrics``, or None."""
+    text = node.http.get(f"{node.url}/metrics", timeout=5).text
+    found = re.search(rf"^{name} ([0-9.e+]+)$", text, re.MULTILINE)
+    return None if found is None else float(found.group(1))

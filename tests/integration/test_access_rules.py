@@ -56,6 +56,7 @@ from jinqiao.api.authentication import (
     Identity,
     roots_from_genesis,
 )
+from jinqiao.api.ratelimit import RateLimiter
 from jinqiao.api.render import to_json
 from jinqiao.api.state import MAX_QUERY_BODY_BYTES
 from jinqiao.apps.payments.model import PAYMENTS, AuthorizeArgs, Payment, payment_key
@@ -749,3 +750,33 @@ def test_an_expired_certificate_is_refused_at_the_handshake(network: Network) ->
             assert client.recv(1) == b""
     server.join(timeout=10)
     assert len(refusals) == 1 and "certificate has expired" in str(refusals[0]), refusals
+
+
+def test_an_identity_over_its_limit_is_refused_before_the_request_is_routed(
+    network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client certificate's identity is metered first (ADR 0041): its refusal costs no route
+    matching (the audit record of the first refusal in a second names the route, the others
+    need none), and another identity is served."""
+    limiter = RateLimiter(0.1, 1)  # one request, then one per 10 s
+    access = AccessControl(
+        _reached, network.access.routes, network.policy, network.authenticator, limiter
+    )
+    flooder = network.certificate("bank-b-treasury")
+    assert network.request("GET", "/v1/status", flooder, access=access).status_code == REACHED
+    audited = network.request("GET", "/v1/status", flooder, access=access)
+    assert audited.status_code == 429
+    routed: list[str] = []
+    match = access.match
+    monkeypatch.setattr(access, "match", lambda scope: routed.append(scope["path"]) or match(scope))
+    refused = network.request(
+        "POST", "/v1/query/token/balance", flooder, body={"address": "00" * 20}, access=access
+    )
+    assert (refused.status_code, refused.json()["code"]) == (429, "rate_limited"), refused.text
+    assert int(refused.headers["retry-after"]) >= 9
+    assert routed == []
+    served = network.request(
+        "GET", "/v1/status", network.certificate("bank-a-treasury"), access=access
+    )
+    assert served.status_code == REACHED
+    assert routed == ["/v1/status"]

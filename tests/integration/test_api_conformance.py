@@ -3,7 +3,8 @@ and every answer's status, media type, headers and body as the document declares
 method is 405 with ``Allow``.
 
 The short run is part of ``make test`` (a few examples per operation, fixed seed). ``make fuzz``
-runs the long one (``JINQIAO_FUZZ=long``): many more examples, every check, stateful sequences.
+runs the long one (``JINQIAO_FUZZ=long``): many more examples (200 per operation, or
+``JINQIAO_FUZZ_EXAMPLES``), every check, stateful sequences.
 Both read ``tests/schemathesis.toml`` and the hooks in ``tests/helpers/schemathesis_hooks.py``.
 
 ``GET /v1/events`` is left out: it is a Server-Sent Events stream that stays open until the client
@@ -25,10 +26,26 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from schemathesis.config._checks import POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES
+from schemathesis.config._warnings import DEFAULT_DISPLAYED_WARNINGS
 
+from jinqiao.api.access import (
+    ACCOUNT,
+    DISCLOSURE,
+    DOCUMENT,
+    OPERATOR,
+    PARTY,
+    PAYMENT,
+    RECEIVABLE,
+    REGULATOR_ROLE,
+    ROLE,
+    RULES,
+    Rule,
+)
 from jinqiao.apps.registry import registration
 from jinqiao.client import Client, Credentials
 from jinqiao.keys import InsecurePlaintext, generate_key, load_key, save_key
@@ -56,7 +73,7 @@ LONG_RUN = [
     "--checks",
     "all",
     "--max-examples",
-    "200",
+    os.environ.get("JINQIAO_FUZZ_EXAMPLES", "200"),
     "--phases",
     "examples,coverage,fuzzing,stateful",
 ]
@@ -68,6 +85,11 @@ ROLES = {
     "operator": "clearing-admin",  # the node's organization (make_network's one validator)
 }
 SERVER_FAULTS = ("unexpected error serving", "node fault serving")
+ORGANIZATIONS = {"customer": "bank-a"}  # the others: their client certificate's
+NODE_ORGANIZATION = "clearing"  # make_network's one validator
+METHODS = ("get", "put", "post", "delete", "patch")
+DATA_RULES = (PARTY, ACCOUNT, PAYMENT, RECEIVABLE, DOCUMENT, DISCLOSURE)
+"""Rules decided by the request's data (docs/access.md)."""
 
 
 class Fuzzed:
@@ -123,13 +145,21 @@ def test_the_api_keeps_to_its_openapi_document(fuzzed: Fuzzed, role: str, tmp_pa
             "--request-cert-key",
             str(credentials.key_file),
         ]
+    organization = (
+        ORGANIZATIONS.get(account)
+        or json.loads((fuzzed.directory / "clients" / account / "client.json").read_text())[
+            "organization"
+        ]
+    )
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(role_config(json.loads(fuzzed.schema.read_text()), fuzzed, organization))
     log_before = len(node.log_path.read_bytes())
     command = [
         sys.executable,
         "-m",
         "schemathesis.cli",
         "--config-file",
-        str(ROOT / "tests" / "schemathesis.toml"),
+        str(config),
         "run",
         str(fuzzed.schema),
         "--url",
@@ -175,3 +205,71 @@ def test_the_api_keeps_to_its_openapi_document(fuzzed: Fuzzed, role: str, tmp_pa
         assert http.get(f"{node.url}/healthz").status_code == 200
     if not long_run:
         assert elapsed_s < SHORT_RUN_LIMIT_S, f"the short run took {elapsed_s:.1f} s"
+
+
+def refused_by_design(rule: Rule, organization: str, roles: frozenset[str]) -> bool:
+    """Whether ``organization`` (its genesis ``roles``) is refused ``rule`` whatever the request
+    says: an ``operator`` rule of another organization's node, a ``role`` rule for roles it does
+    not hold (docs/access.md). The regulator is refused none of them."""
+    if REGULATOR_ROLE in roles:
+        return False
+    if rule.kind == OPERATOR:
+        return organization != NODE_ORGANIZATION
+    return rule.kind == ROLE and roles.isdisjoint(rule.roles)
+
+
+def role_config(document: dict[str, Any], fuzzed: Fuzzed, organization: str) -> str:
+    """Per operation, what the document says this role gets, then ``tests/schemathesis.toml``:
+
+    - an operation the role is refused by design: valid data gets 403 (anything else fails
+      ``positive_data_acceptance``), and "returned only 401/403" is its expected answer, not
+      shown as a warning;
+    - an operation whose rule reads the request's data (party, account, payment, receivable,
+      document, disclosure): generated parameters name other members' records, so 403 is the
+      documented answer to most of them and "only 401/403" is not shown either;
+    - an operation with ``height`` and ``min_height``: a height below min_height is a documented
+      400 ``invalid_request`` that a schema cannot state.
+    """
+    genesis = json.loads((fuzzed.directory / "genesis.json").read_text())
+    roles = next(
+        frozenset(entry["roles"])
+        for entry in genesis["organizations"]
+        if entry["id"] == organization
+    )
+    shown = [
+        warning.value for warning in DEFAULT_DISPLAYED_WARNINGS if warning.value != "missing_auth"
+    ]
+    blocks = [
+        "# Generated per role by tests/integration/test_api_conformance.py; the first block\n"
+        "# that names an option for an operation decides it, so these come first.\n"
+    ]
+    for path, operations in document["paths"].items():
+        for method in METHODS:
+            operation = operations.get(method)
+            if operation is None:
+                continue
+            rule = RULES[(method.upper(), path)]
+            names = {parameter["name"] for parameter in operation.get("parameters", ())}
+            block = f'\n[[operations]]\ninclude-operation-id = "{operation["operationId"]}"\n'
+            if refused_by_design(rule, organization, roles):
+                why = f"# {organization} is refused this by design (docs/access.md): 403"
+                block += 'checks.positive_data_acceptance.expected-statuses = ["403"]\n'
+            elif {"height", "min_height"} <= names:
+                why = "# a height below min_height: 400 invalid_request"
+                statuses = [*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "400"]
+                block += (
+                    f"checks.positive_data_acceptance.expected-statuses = {json.dumps(statuses)}\n"
+                )
+            elif rule.kind in DATA_RULES:
+                why = "#"
+            else:
+                continue
+            if rule.kind in DATA_RULES or refused_by_design(rule, organization, roles):
+                block += f"warnings.display = {json.dumps(shown)}\n"
+            if rule.kind in DATA_RULES:
+                why += (
+                    "; " if why != "#" else " "
+                ) + "the rule reads the data: 403 for others' records"
+            blocks.append(f"\n{why}{block}")
+    blocks.append("\n" + (ROOT / "tests" / "schemathesis.toml").read_text())
+    return "".join(blocks)

@@ -5,14 +5,13 @@ long-polls pending logs no error."""
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers.process import NodeProcess, configured_node
+from tests.helpers.process import NodeProcess, configured_node, metric
 
 pytestmark = pytest.mark.e2e
 
@@ -33,12 +32,6 @@ def node(tmp_path: pytest.TempPathFactory) -> Iterator[NodeProcess]:
 
 def errors_in(log: str) -> list[str]:
     return [line for line in log.splitlines() if " ERROR " in line or "Traceback" in line]
-
-
-def metric(node: NodeProcess, name: str) -> float | None:
-    text = node.http.get(f"{node.url}/metrics", timeout=5).text
-    found = re.search(rf"^{name} ([0-9.e+]+)$", text, re.MULTILINE)
-    return None if found is None else float(found.group(1))
 
 
 def wait_for_metric(node: NodeProcess, name: str, value: float, within_s: float) -> bool:

@@ -135,6 +135,8 @@ def test_a_wrong_method_is_405_with_allow(client: Client) -> None:
         ("DELETE", "/v1/status", "GET"),
         ("GET", "/v1/transactions/batch", "POST"),
         ("PUT", f"/v1/transactions/{'ab' * 32}", "GET"),
+        # one path, a route per method: all of them (schemathesis's Allow check)
+        ("OPTIONS", f"/v1/private/documents/{'ab' * 32}", "DELETE, GET, PUT"),
     ):
         response = client.request(method, path)
         _refusal(response, 405, "method_not_allowed")

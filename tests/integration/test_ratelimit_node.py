@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from jinqiao.client import Credentials
-from tests.helpers.process import NodeProcess, configured_node
+from tests.helpers.process import NodeProcess, configured_node, metric
 
 pytestmark = pytest.mark.e2e
 
@@ -68,3 +68,32 @@ def test_the_flooder_gets_429_with_retry_after_and_the_victim_is_served(
     retry_after, body = refusals[0]
     assert retry_after is not None and int(retry_after) >= 1, retry_after
     assert body["code"] == "rate_limited" and "bank-b-treasury" in str(body["message"]), body
+
+
+def test_a_caller_that_does_not_wait_for_retry_after_is_held_then_refused(
+    node: NodeProcess,
+) -> None:
+    """The tarpit (ADR 0041): once refused, a caller that asks again before its ``Retry-After``
+    has its next 429 held until then; the first refusal goes at once. Refusals are counted in
+    ``/metrics``, not written to the log one by one."""
+    network: Path = node.home.parent.parent
+    url = f"{node.url}/v1/status"
+    answers: list[tuple[int, float, str | None]] = []
+    held_before = metric(node, "jinqiao_api_rate_limited_held_total") or 0.0
+    with Credentials.for_account(network, "ecfin-admin").http_client(timeout=10) as http:
+        for _ in range(LIMIT["burst"] + 4):  # its burst, then four it does not wait for
+            started = time.monotonic()
+            answer = http.get(url)
+            answers.append(
+                (answer.status_code, time.monotonic() - started, answer.headers.get("retry-after"))
+            )
+    refused = [(seconds, retry_after) for status, seconds, retry_after in answers if status == 429]
+    assert len(refused) >= 2, answers
+    first_s, retry_after = refused[0]
+    assert first_s < 0.5 and retry_after is not None and int(retry_after) >= 1, answers
+    assert any(seconds >= 0.3 for seconds, _ in refused[1:]), answers  # held, not at once
+    held = metric(node, "jinqiao_api_rate_limited_held_total")
+    assert held is not None and held > held_before, held
+    assert (metric(node, "jinqiao_api_rate_limited_total") or 0) >= len(refused)
+    log = node.log()
+    assert log.count("rate limit: refused") <= 3, log[-3_000:]  # a summary, not a line each

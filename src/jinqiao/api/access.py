@@ -9,7 +9,10 @@ an ASGI middleware around the whole app, evaluates it for every request before a
    (``api.signatures``); neither is 401 ``unauthenticated``, a refused certificate 401
    ``certificate_refused``, a refused signature 401 ``signature_refused``;
 3. an authenticated caller over its rate limit (``api.ratelimit``, a token bucket per identity)
-   gets 429 ``rate_limited`` with ``Retry-After``;
+   gets 429 ``rate_limited`` with ``Retry-After``: a caller with a client certificate is metered
+   first of all, before the request is routed or its body read, since a flood is mostly
+   refusals and each must cost the node as little as it can; a signed request once its signature
+   is checked;
 4. the rule decides: 403 ``forbidden`` when it says no;
 5. every authenticated request and every refusal is recorded in the node's audit trail
    (docs/audit.md) with the identity, before the answer leaves.
@@ -34,7 +37,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -49,8 +52,8 @@ from jinqiao.api.authentication import (
     Identity,
     roots_from_genesis,
 )
-from jinqiao.api.errors import send_error
-from jinqiao.api.ratelimit import RateLimiter, retry_after_seconds
+from jinqiao.api.errors import EncodedError, encode_error, send_encoded, send_error
+from jinqiao.api.ratelimit import RateLimiter
 from jinqiao.api.signatures import SignatureAuthenticator, SignatureRefused, has_signature
 from jinqiao.api.state import MAX_QUERY_BODY_BYTES
 from jinqiao.apps.credit.model import CREDIT, Consent, Subject, consent_key, subject_key
@@ -271,6 +274,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PUT", "/v1/private/documents/{document_hash}"): _DOCUMENT,
     ("DELETE", "/v1/private/documents/{document_hash}"): _OPERATOR,
 }
+
+PUBLIC_PATHS = frozenset(
+    path for (_, path), rule in RULES.items() if rule.kind == PUBLIC and "{" not in path
+)
+"""The paths of the public routes, known without routing a request (none has parameters)."""
 
 QUERY_ROUTE = "/v1/query/{contract}/{query_name}"
 _CREDIT_SUBJECT_QUERIES = ("subject", "consent", "record", "score", "records", "access_log")
@@ -654,12 +662,21 @@ class AccessControl:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        der = scope.get(CLIENT_CERTIFICATE_KEY)
+        metered = False
+        if self.limiter is not None and der is not None and scope["path"] not in PUBLIC_PATHS:
+            # A certificate's identity is known before the request is routed: a refusal here
+            # costs no route matching and no body reading (module docstring).
+            known = self.known_identity(der)
+            if known is not None:
+                if not await self.within_rate(known, scope, send):
+                    return
+                metered = True
         route, rule, parameters = self.match(scope)
         if rule.kind == PUBLIC:
             await self.app(scope, receive, send)
             return
         method = str(scope["method"])
-        der = scope.get(CLIENT_CERTIFICATE_KEY)
         if der is None and has_signature(scope):
             signed = await self.signed_identity(scope, receive, send, route)
             if signed is None:
@@ -682,7 +699,8 @@ class AccessControl:
                 await self.record(name, organization, method, route, 401)
                 await send_error(send, refused.code, refused.message)
                 return
-        if self.limiter is not None and not await self.within_rate(identity, method, route, send):
+        limited = self.limiter is not None and not metered
+        if limited and not await self.within_rate(identity, scope, send):
             return
         if rule.kind == QUERY:
             decided = await self.query_rule(parameters, receive)
@@ -715,25 +733,32 @@ class AccessControl:
 
         await self.app(scope, receive, recorded_send)
 
-    async def within_rate(self, identity: Identity, method: str, route: str, send: Any) -> bool:
+    def known_identity(self, der: bytes) -> Identity | None:
+        """The identity of a certificate, or None when it is refused (the request goes on to be
+        answered 401 where every refusal is)."""
+        try:
+            return self.identify(der)
+        except CertificateRefused:
+            return None
+
+    async def within_rate(self, identity: Identity, scope: Any, send: Any) -> bool:
         """Whether ``identity`` is within its rate limit (``api.ratelimit``); if not, it has been
-        answered 429 ``rate_limited`` here (and audited, at most once a second)."""
+        answered 429 ``rate_limited`` here — held first if it did not wait for the
+        ``Retry-After`` it was given, audited at most once a second, the answer encoded once."""
         assert self.limiter is not None
         key = f"{identity.organization}/{identity.name}"
         wait_s = self.limiter.admit(key)
         if not wait_s:
             return True
-        if self.limiter.audit_refusal(key):
+        refusal = self.limiter.refuse(key, wait_s)
+        await self.limiter.hold(refusal)
+        if refusal.audit:
+            method = str(scope["method"])
+            route = self.match(scope)[0]
             await self.record(identity.name, identity.organization, method, route, 429)
-        retry_after_s = retry_after_seconds(wait_s)
-        await send_error(
-            send,
-            "rate_limited",
-            f"{identity.name} of {identity.organization} is over its rate limit of "
-            f"{self.limiter.rate:g} requests per second (burst {self.limiter.burst})",
-            {"retry_after_s": retry_after_s},
-            retry_after_s=retry_after_s,
-        )
+        limiter = self.limiter
+        answer = rate_limited_answer(identity, limiter.rate, limiter.burst, refusal.retry_after_s)
+        await send_encoded(send, answer)
         return False
 
     async def signed_identity(
@@ -799,6 +824,20 @@ class AccessControl:
                 status=status,
             )
         )
+
+
+@lru_cache(maxsize=MAX_CACHED_IDENTITIES)
+def rate_limited_answer(
+    identity: Identity, rate: float, burst: int, retry_after_s: int
+) -> EncodedError:
+    """The 429 of ``identity``, encoded once: a flood is answered with the same bytes."""
+    return encode_error(
+        "rate_limited",
+        f"{identity.name} of {identity.organization} is over its rate limit of {rate:g} "
+        f"requests per second (burst {burst})",
+        {"retry_after_s": retry_after_s},
+        retry_after_s=retry_after_s,
+    )
 
 
 async def read_body(receive: Any, limit_bytes: int) -> tuple[bytes | None, Any] | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match, Route
 
 from jinqiao.api.openapi import hex_problem
 from jinqiao.core.errors import JinqiaoError, NodeFault
@@ -117,6 +119,40 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.hex() if isinstance(v, bytes) else v) for k, v in details.items()}
 
 
+@dataclass(frozen=True)
+class EncodedError:
+    """An error answer encoded once, for a plain ASGI middleware to send (``send_encoded``) as
+    often as it is needed."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+
+
+def encode_error(
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    *,
+    retry_after_s: int | None = None,
+) -> EncodedError:
+    """The error answer of ``code`` (its status from ``STATUS_BY_CODE``); ``retry_after_s``
+    becomes its ``Retry-After``."""
+    body = json.dumps(error_body(code, message, _jsonable(details or {}))).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if retry_after_s is not None:
+        headers.append((b"retry-after", str(retry_after_s).encode()))
+    return EncodedError(STATUS_BY_CODE[code], tuple(headers), body)
+
+
+async def send_encoded(send: Any, answer: EncodedError) -> None:
+    await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+    await send({"type": "http.response.body", "body": answer.body})
+
+
 async def send_error(
     send: Any,
     code: str,
@@ -127,15 +163,7 @@ async def send_error(
 ) -> None:
     """The error answer of a plain ASGI middleware, which runs outside FastAPI's handlers;
     ``retry_after_s`` becomes its ``Retry-After``."""
-    body = json.dumps(error_body(code, message, _jsonable(details or {}))).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    if retry_after_s is not None:
-        headers.append((b"retry-after", str(retry_after_s).encode()))
-    await send({"type": "http.response.start", "status": STATUS_BY_CODE[code], "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_encoded(send, encode_error(code, message, details, retry_after_s=retry_after_s))
 
 
 def validation_problems(errors: Sequence[Any]) -> list[dict[str, Any]]:
@@ -153,6 +181,17 @@ def _problem(error: Any) -> Any:
         if plain is not None:
             return plain
     return error.get("msg")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method a route of the app serves at the request's path (``HEAD`` with ``GET``)."""
+    methods: set[str] = set()
+    routers: list[Any] = [request.app, *getattr(request.app.state, "routers", [])]
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+                methods |= route.methods or set()
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -178,10 +217,13 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(
             error.status_code, "http_error"
         )
-        # A 405 carries ``Allow`` (RFC 9110 §15.5.6); Starlette puts it in ``error.headers``.
-        return JSONResponse(
-            error_body(code, str(error.detail)), error.status_code, headers=error.headers
-        )
+        # A 405 carries ``Allow`` (RFC 9110 §15.5.6). Starlette names the methods of the first
+        # route that matched the path only; a path served by several routes (one per method)
+        # allows them all.
+        headers = error.headers
+        if error.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        return JSONResponse(error_body(code, str(error.detail)), error.status_code, headers=headers)
 
     @app.exception_handler(ClientDisconnect)
     async def client_disconnected(request: Request, error: ClientDisconnect) -> JSONResponse:

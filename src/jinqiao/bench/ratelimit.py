@@ -8,7 +8,9 @@ connection, in two phases of ``phase_s`` seconds:
 
 - **alone** — nothing else;
 - **flood** — another member (``bank-b-treasury``) sends ``GET /v1/status`` as fast as it can from
-  ``flooders`` processes (one kept-alive connection each), far more than its limit.
+  ``flooders`` processes (one kept-alive connection each), far more than its limit. The phase
+  starts once every flooder process has started, connected and had its first answer: starting
+  Python interpreters is not part of the measure.
 
 The result gives the victim's p50/p99 latency in each phase and the ratio of the p99s, and the
 flooder's requests by answer (200, 429, other). It asserts nothing: it measures.
@@ -41,6 +43,8 @@ PHASES = ("alone", "flood")
 VICTIM = "bank-a-treasury"
 FLOODER = "bank-b-treasury"
 REQUEST_TIMEOUT_S = 10.0
+STOP_CHECK_S = 0.25
+FLOODERS_READY_TIMEOUT_S = 300.0
 
 
 @dataclass
@@ -51,19 +55,33 @@ class Victim:
     """(seconds since the start, phase, latency ms)"""
 
 
-def _flood(network: str, url: str, stop_at: float) -> dict[str, int]:
-    """One flooder process: ``GET PATH`` as fast as the node answers until ``stop_at``
-    (``time.time()``), counted by answer."""
+def _flood(network: str, url: str, ready: Any, stop: Any) -> tuple[dict[str, int], float]:
+    """One flooder process: ``GET PATH`` as fast as the node answers until ``stop`` is set,
+    counted by answer, and the seconds it flooded. It says it is ``ready`` once its interpreter,
+    its client and its connection are up, so that starting it is not part of the measure."""
     counts: Counter[str] = Counter()
     with Credentials.for_account(Path(network), FLOODER).http_client(
         timeout=REQUEST_TIMEOUT_S
     ) as http:
-        while time.time() < stop_at:
-            try:
-                counts[str(http.get(f"{url}{PATH}").status_code)] += 1
-            except httpx.HTTPError:
-                counts["error"] += 1
-    return dict(counts)
+        counts[_get(http, url)] += 1
+        ready.put(1)
+        started = time.monotonic()
+        checked = started
+        while True:
+            counts[_get(http, url)] += 1
+            now = time.monotonic()
+            if now - checked >= STOP_CHECK_S:  # asking the manager costs a round trip
+                checked = now
+                if stop.is_set():
+                    break
+    return dict(counts), now - started
+
+
+def _get(http: httpx.Client, url: str) -> str:
+    try:
+        return str(http.get(f"{url}{PATH}").status_code)
+    except httpx.HTTPError:
+        return "error"
 
 
 def _victim_phase(
@@ -101,6 +119,7 @@ def run_ratelimit_bench(
     victim_rate_per_s: float,
     limit_per_s: float,
     burst: int,
+    tarpit_ms: int,
     flooders: int,
     phase_s: float,
     json_output: bool,
@@ -110,6 +129,7 @@ def run_ratelimit_bench(
 ) -> dict[str, Any]:
     victim = Victim()
     flood: Counter[str] = Counter()
+    flood_seconds: list[float] = []
     with tempfile.TemporaryDirectory(prefix="jinqiao-bench-ratelimit-") as directory:
         root = Path(directory)
         network = root / "net"
@@ -119,7 +139,7 @@ def run_ratelimit_bench(
         node = layout.nodes[0]
         home = network / node.home
         config = msgspec.structs.replace(
-            load_config(home), api_rate_limit=ApiRateLimit(limit_per_s, burst)
+            load_config(home), api_rate_limit=ApiRateLimit(limit_per_s, burst, tarpit_ms)
         )
         save_atomically(home / "config.json", dump_config(config), mode=PUBLIC_FILE_MODE)
         url = node.api_url
@@ -133,18 +153,24 @@ def run_ratelimit_bench(
             started = time.monotonic()
             task = progress.add_task("victim alone", total=None)
             _victim_phase(http, url, victim_rate_per_s, phase_s, "alone", victim, started)
-            progress.update(task, description="victim under flood")
+            progress.update(task, description="flooders starting")
             context = multiprocessing.get_context("spawn")
-            stop_at = time.time() + phase_s + 2  # the flood outlasts the phase
-            with context.Pool(flooders) as pool:
+            with context.Manager() as manager, context.Pool(flooders) as pool:
+                ready, stop = manager.Queue(), manager.Event()
                 pending = pool.starmap_async(
-                    _flood, [(str(network), url, stop_at)] * flooders, chunksize=1
+                    _flood, [(str(network), url, ready, stop)] * flooders, chunksize=1
                 )
-                time.sleep(2)  # the flooders' interpreters start and their buckets empty
+                for _ in range(flooders):  # their interpreters start before the measure
+                    ready.get(timeout=FLOODERS_READY_TIMEOUT_S)
+                progress.update(task, description="victim under flood")
                 _victim_phase(http, url, victim_rate_per_s, phase_s, "flood", victim, started)
-                for counts in pending.get(timeout=phase_s + 120):
+                stop.set()
+                for counts, seconds in pending.get(timeout=FLOODERS_READY_TIMEOUT_S):
                     flood.update(counts)
-    result = _result(victim, flood, victim_rate_per_s, limit_per_s, burst, flooders, phase_s)
+                    flood_seconds.append(seconds)
+    limits = {"requests_per_second": limit_per_s, "burst": burst, "tarpit_ms": tarpit_ms}
+    seconds = max(flood_seconds, default=0.0)
+    result = _result(victim, flood, seconds, victim_rate_per_s, limits, flooders, phase_s)
     if plot is not None:
         _plot(victim, result, plot)
         result["plot"] = str(plot)
@@ -156,9 +182,9 @@ def run_ratelimit_bench(
 def _result(
     victim: Victim,
     flood: Counter[str],
+    flood_seconds: float,
     victim_rate_per_s: float,
-    limit_per_s: float,
-    burst: int,
+    limits: dict[str, float],
     flooders: int,
     phase_s: float,
 ) -> dict[str, Any]:
@@ -176,24 +202,24 @@ def _result(
     }
     alone, flooded = (phases[phase]["latency_ms"]["p99"] for phase in PHASES)
     flood_total = sum(flood.values())
-    flood_seconds = phase_s + 2
     return {
         "benchmark": "ratelimit",
         "setup": {
             **{key: description[key] for key in ("cpu", "cores", "python", "platform")},
             "node": "1 node process on this machine, authentication on (TLS, client certificates)",
-            "api_rate_limit": {"requests_per_second": limit_per_s, "burst": burst},
+            "api_rate_limit": limits,
             "victim": f"{VICTIM}, GET {PATH} at {victim_rate_per_s:g}/s on one kept-alive "
             "connection",
             "flooder": f"{FLOODER}, GET {PATH} as fast as answered from {flooders} processes "
-            "(one kept-alive connection each)",
+            "(one kept-alive connection each), started and connected before the flood phase",
             "phase_s": phase_s,
         },
         "victim": phases,
         "p99_ratio_flood_to_alone": round(flooded / alone, 2) if alone else None,
         "flood": {
             "requests": flood_total,
-            "per_second": round(flood_total / flood_seconds, 1),
+            "seconds": round(flood_seconds, 1),
+            "per_second": round(flood_total / flood_seconds, 1) if flood_seconds else None,
             "answers": dict(flood),
             "rate_limited_share": round(flood.get("429", 0) / max(1, flood_total), 4),
         },

@@ -15,6 +15,7 @@ from jinqiao.cli.common import (
     guarded,
 )
 from jinqiao.core.crypto import DEFAULT_SUITE
+from jinqiao.node.config import ApiRateLimit
 
 bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
 
@@ -200,6 +201,9 @@ def bench_ratelimit(
         float, typer.Option(min=1, max=10_000, help="api_rate_limit.requests_per_second.")
     ] = 50,
     burst: Annotated[int, typer.Option(min=1, max=100_000, help="api_rate_limit.burst.")] = 100,
+    tarpit_ms: Annotated[
+        int, typer.Option(min=0, max=60_000, help="api_rate_limit.tarpit_ms (0: off).")
+    ] = ApiRateLimit().tarpit_ms,
     flooders: Annotated[
         int, typer.Option(min=1, max=64, help="Processes flooding as the other member.")
     ] = 4,
@@ -217,6 +221,7 @@ def bench_ratelimit(
         victim_rate_per_s=victim_rate,
         limit_per_s=limit,
         burst=burst,
+        tarpit_ms=tarpit_ms,
         flooders=flooders,
         phase_s=phase,
         json_output=json_output,

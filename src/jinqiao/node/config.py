@@ -97,12 +97,17 @@ class ApiRateLimit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     requests_per_second: float = 200.0
     burst: int = 400
+    tarpit_ms: int = 1_000
+    """An identity that asks again before the ``Retry-After`` of its last refusal has its next
+    429 held until then, at most this long (0: never held; ADR 0041)."""
 
     def check(self) -> None:
         if not 0.1 <= self.requests_per_second <= 1_000_000:
             raise InvalidInput("config: api_rate_limit.requests_per_second must be 0.1..1000000")
         if not 1 <= self.burst <= 1_000_000:
             raise InvalidInput("config: api_rate_limit.burst must be 1..1000000")
+        if not 0 <= self.tarpit_ms <= 60_000:
+            raise InvalidInput("config: api_rate_limit.tarpit_ms must be 0..60000")
 
 
 DEFAULT_API_HOSTS = ("localhost", "127.0.0.1", "[::1]")

@@ -15,7 +15,9 @@ proofs, so its cost does not grow with the history.
 
 from __future__ import annotations
 
+import itertools
 import json
+import statistics
 import tempfile
 import threading
 import time
@@ -163,6 +165,7 @@ def _phase(
         time.sleep(0.1)
     window_end = started + duration_s
     with tracker.lock:
+        blocks = [b for b in tracker.blocks if b[0] >= started and b[2]]
         submitted = [h for h in identities if h in tracker.submitted_at]
         committed = [h for h in submitted if h in tracker.committed_at]
         rejected = {h: tracker.rejected[h] for h in committed if h in tracker.rejected}
@@ -178,6 +181,23 @@ def _phase(
         "rejected_by_contract": len(rejected),
         "rejection_sample": sorted(set(rejected.values()))[:3],
         "latency_ms": latency_ms(latencies),
+        "blocks": _block_summary(blocks, started),
+    }
+
+
+def _block_summary(blocks: list[tuple[float, int, int, int]], started: float) -> dict[str, Any]:
+    """The non-empty blocks seen from the phase's start until its backlog committed: how many,
+    how full, in how many rounds, and the longest wait for the next one (a stall shows here)."""
+    if not blocks:
+        return {"count": 0}
+    times = [started] + [seen for seen, _, _, _ in blocks]
+    return {
+        "count": len(blocks),
+        "transactions_mean": round(statistics.mean(b[2] for b in blocks), 1),
+        "transactions_max": max(b[2] for b in blocks),
+        "rounds_per_height": round(statistics.mean(b[3] + 1 for b in blocks), 3),
+        "rounds_max": max(b[3] + 1 for b in blocks),
+        "longest_gap_s": round(max(b - a for a, b in itertools.pairwise(times)), 2),
     }
 
 

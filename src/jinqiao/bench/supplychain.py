@@ -60,10 +60,16 @@ it waits for all of it, so the verification is timed on a network at rest."""
 VERIFY_TARGET_MS = 50.0
 
 
-def _spec(validators: int, base_port: int) -> NetworkSpec:
+def _spec(validators: int, base_port: int, block_max_transactions: int | None) -> NetworkSpec:
     """``bench network``'s network (its senders hold CNY) plus a brand owner with
-    ``BRAND_ACCOUNTS`` accounts and its company prefix."""
+    ``BRAND_ACCOUNTS`` accounts and its company prefix; ``block_max_transactions`` replaces the
+    chain parameter's default for both phases."""
     transfers = transfer_spec(validators, base_port, DEFAULT_SUITE)
+    parameters = transfers.parameters
+    if block_max_transactions is not None:
+        parameters = msgspec.structs.replace(
+            parameters, block_max_transactions=block_max_transactions
+        )
     brand = OrganizationSpec(
         "brand",
         "Benchmark Brand",
@@ -80,6 +86,7 @@ def _spec(validators: int, base_port: int) -> NetworkSpec:
         chain_id="jinqiao-bench-supplychain",
         organizations=(*transfers.organizations, brand),
         contracts=contracts,
+        parameters=parameters,
     )
 
 
@@ -278,6 +285,7 @@ def run_supplychain_bench(
     output: Path | None,
     plot: Path | None,
     base_port: int,
+    block_max_transactions: int | None = None,
 ) -> dict[str, Any]:
     def say(message: str) -> None:
         if not json_output:
@@ -285,7 +293,9 @@ def run_supplychain_bench(
 
     with tempfile.TemporaryDirectory(prefix="jinqiao-bench-scf-") as directory:
         root = Path(directory)
-        layout = init_quiet_network(root / "net", _spec(validators, base_port))
+        spec = _spec(validators, base_port, block_max_transactions)
+        layout_parameters = spec.parameters
+        layout = init_quiet_network(root / "net", spec)
         senders = list(account_keys(root / "net", layout, "sender-").values())
         brands = list(account_keys(root / "net", layout, "brand-").values())
         now_ms = int(time.time() * 1000)
@@ -334,6 +344,7 @@ def run_supplychain_bench(
                 "offered": "as fast as accepted, each phase",
                 "duration_s_per_phase": duration_s,
                 "batch": BATCH,
+                "block_max_transactions": layout_parameters.block_max_transactions,
                 "transactions_signed_per_phase": transactions,
                 "events": "EPCIS 2.0 ObjectEvent commissioning, one new SGTIN each, XML hashed "
                 "by epcis-event-hash-generator (CBV 2.0), supplychain.commission",

@@ -12,7 +12,7 @@ from jinqiao.core.genesis import ChainParameters
 def test_block_summary_shows_a_stall() -> None:
     # (seen at, height, transactions, round): the third block waited 40 s and took 7 rounds.
     blocks = [(101.0, 5, 200, 0), (102.0, 6, 400, 0), (142.0, 7, 2000, 6)]
-    summary = _block_summary(blocks, started=100.0)
+    summary = _block_summary(blocks, started=100.0, ended=143.0)
     assert summary == {
         "count": 3,
         "transactions_mean": 866.7,
@@ -21,7 +21,9 @@ def test_block_summary_shows_a_stall() -> None:
         "rounds_max": 7,
         "longest_gap_s": 40.0,
     }
-    assert _block_summary([], started=100.0) == {"count": 0}
+    assert _block_summary([], started=100.0, ended=160.0) == {"count": 0, "longest_gap_s": 60.0}
+    # Blocks stop, the drain times out: the gap runs to the end.
+    assert _block_summary(blocks[:1], started=100.0, ended=180.0)["longest_gap_s"] == 79.0
 
 
 def test_spec_block_size_applies_to_the_whole_network() -> None:

@@ -171,8 +171,9 @@ def _phase(
                 break
         time.sleep(0.1)
     window_end = started + duration_s
+    ended = time.monotonic()
     with tracker.lock:
-        blocks = [b for b in tracker.blocks if b[0] >= started and b[2]]
+        blocks = [b for b in tracker.blocks if started <= b[0] <= ended and b[2]]
         submitted = [h for h in identities if h in tracker.submitted_at]
         committed = [h for h in submitted if h in tracker.committed_at]
         rejected = {h: tracker.rejected[h] for h in committed if h in tracker.rejected}
@@ -188,16 +189,19 @@ def _phase(
         "rejected_by_contract": len(rejected),
         "rejection_sample": sorted(set(rejected.values()))[:3],
         "latency_ms": latency_ms(latencies),
-        "blocks": _block_summary(blocks, started),
+        "blocks": _block_summary(blocks, started, ended),
     }
 
 
-def _block_summary(blocks: list[tuple[float, int, int, int]], started: float) -> dict[str, Any]:
-    """The non-empty blocks seen from the phase's start until its backlog committed: how many,
-    how full, in how many rounds, and the longest wait for the next one (a stall shows here)."""
+def _block_summary(
+    blocks: list[tuple[float, int, int, int]], started: float, ended: float
+) -> dict[str, Any]:
+    """The non-empty blocks seen from the phase's start until its backlog committed (or the
+    drain timeout): how many, how full, in how many rounds, and the longest time without one,
+    the end included (a stall shows here)."""
     if not blocks:
-        return {"count": 0}
-    times = [started] + [seen for seen, _, _, _ in blocks]
+        return {"count": 0, "longest_gap_s": round(ended - started, 2)}
+    times = [started] + [seen for seen, _, _, _ in blocks] + [ended]
     return {
         "count": len(blocks),
         "transactions_mean": round(statistics.mean(b[2] for b in blocks), 1),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from biip import ParseError
+from biip.checksums import gs1_standard_check_digit
+from biip.gln import Gln
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -97,6 +100,44 @@ def test_location_must_be_a_gln() -> None:
     assert parse_gln("0614141123452") == "0614141123452"
     with pytest.raises(IdentifierError):
         parse_gln("urn:epc:id:sgtin:0614141.812345.6789")
+
+
+@given(st.text(alphabet="0123456789", min_size=12, max_size=14))
+def test_gln_check_refuses_what_biip_refuses(digits: str) -> None:
+    # Differential: the location check no longer calls biip's Gln.parse after the check digit
+    # (ADR 0046); it must accept and refuse exactly what Gln.parse does.
+    try:
+        expected: str | None = Gln.parse(digits).value
+    except ParseError:
+        expected = None
+    try:
+        got: str | None = parse_gln(digits)
+    except IdentifierError as error:
+        assert error.code in ("malformed_identifier", "invalid_check_digit")
+        got = None
+    assert got == expected
+
+
+@given(
+    company_prefix=st.text(alphabet="0123456789", min_size=6, max_size=12),
+    reference=st.text(alphabet="0123456789", min_size=0, max_size=6),
+)
+def test_sgln_urn_is_the_gln_biip_checks(company_prefix: str, reference: str) -> None:
+    # The URN's GLN is built with its check digit and not checked again (ADR 0046).
+    reference = reference[: 12 - len(company_prefix)].ljust(12 - len(company_prefix), "0")
+    key = parse_key(f"urn:epc:id:sgln:{company_prefix}.{reference}.0")
+    body = company_prefix + reference
+    assert key.number == Gln.parse(body + str(gs1_standard_check_digit(body))).value
+    assert key.prefix_length == len(company_prefix)
+
+
+def test_prefix_length_is_a_hint_not_part_of_the_key() -> None:
+    from_urn = parse_key("urn:epc:id:sgtin:0614141.812345.6789")
+    from_link = parse_key("https://id.gs1.org/01/80614141123458/21/6789")
+    assert (from_urn.prefix_length, from_link.prefix_length) == (7, 0)
+    assert from_urn == from_link
+    assert parse_key("urn:epc:id:sscc:0614141.1234567890").prefix_length == 7
+    assert parse_key("urn:epc:id:grai:0614141.12345.400").prefix_length == 7
 
 
 @given(serial=st.text(alphabet="ABCxyz019-._/%:!", min_size=1, max_size=20))

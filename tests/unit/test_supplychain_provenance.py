@@ -137,6 +137,48 @@ def test_commissioning_rules(chain: Chain) -> None:
     rejected("invalid_check_digit", "brand-ops", sgtin(4), event=bad_read_point)
 
 
+def test_brand_owner_found_whatever_the_urn_partition(chain: Chain) -> None:
+    # The lookup tries the URN's company prefix length first (ADR 0046); a registered prefix
+    # shorter or longer than the URN's partition is still found, an unknown one still refused.
+    events = Events(chain)
+    chain.ok("registrar", SC, "register_company_prefix", RegisterPrefixArgs("69099", "tier1"))
+    chain.ok("registrar", SC, "register_company_prefix", RegisterPrefixArgs("6908888", "tier2"))
+    longer_partition = "urn:epc:id:sgtin:6909912.000001.X"  # registered 69099: 5 digits
+    shorter_partition = "urn:epc:id:sgtin:690888.0800001.X"  # registered 6908888: 7 digits
+    chain.rejected(
+        "not_brand_owner",
+        "brand-ops",
+        SC,
+        "commission",
+        CommissionArgs(events.next(), (longer_partition,)),
+    )
+    chain.ok("tier1-ops", SC, "commission", CommissionArgs(events.next(), (longer_partition,)))
+    chain.ok("tier2-ops", SC, "commission", CommissionArgs(events.next(), (shorter_partition,)))
+    chain.rejected(
+        "unknown_company_prefix",
+        "brand-ops",
+        SC,
+        "commission",
+        CommissionArgs(events.next(), ("urn:epc:id:sgtin:690777.7000001.X",)),
+    )
+
+
+def test_urn_hint_records_the_steps_of_the_plain_lookup(chain: Chain) -> None:
+    # A hit at the URN's length costs one read but the receipt's steps_used is the plain
+    # lookup's, so the receipts (and their root) are those of a lookup from the shortest length.
+    events = Events(chain)
+    by_urn = chain.ok("brand-ops", SC, "commission", CommissionArgs(events.next(), (sgtin(7),)))
+    by_link = chain.ok(
+        "brand-ops",
+        SC,
+        "commission",
+        CommissionArgs(events.next(), ("https://id.gs1.org/01/06901234000016/21/8",)),
+    )
+    assert sgtin(8) != "https://id.gs1.org/01/06901234000016/21/8"
+    assert view(chain, sgtin(8)).item.id == "01/06901234000016/21/8"
+    assert by_urn.steps_used == by_link.steps_used
+
+
 def test_custody_rules(chain: Chain) -> None:
     events = Events(chain)
     commission(chain, events, sgtin(1), sgtin(2), sscc(1))

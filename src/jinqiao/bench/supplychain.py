@@ -15,7 +15,9 @@ proofs, so its cost does not grow with the history.
 
 from __future__ import annotations
 
+import itertools
 import json
+import statistics
 import tempfile
 import threading
 import time
@@ -58,10 +60,16 @@ it waits for all of it, so the verification is timed on a network at rest."""
 VERIFY_TARGET_MS = 50.0
 
 
-def _spec(validators: int, base_port: int) -> NetworkSpec:
+def _spec(validators: int, base_port: int, block_max_transactions: int | None) -> NetworkSpec:
     """``bench network``'s network (its senders hold CNY) plus a brand owner with
-    ``BRAND_ACCOUNTS`` accounts and its company prefix."""
+    ``BRAND_ACCOUNTS`` accounts and its company prefix; ``block_max_transactions`` replaces the
+    chain parameter's default for both phases."""
     transfers = transfer_spec(validators, base_port, DEFAULT_SUITE)
+    parameters = transfers.parameters
+    if block_max_transactions is not None:
+        parameters = msgspec.structs.replace(
+            parameters, block_max_transactions=block_max_transactions
+        )
     brand = OrganizationSpec(
         "brand",
         "Benchmark Brand",
@@ -78,6 +86,7 @@ def _spec(validators: int, base_port: int) -> NetworkSpec:
         chain_id="jinqiao-bench-supplychain",
         organizations=(*transfers.organizations, brand),
         contracts=contracts,
+        parameters=parameters,
     )
 
 
@@ -162,7 +171,9 @@ def _phase(
                 break
         time.sleep(0.1)
     window_end = started + duration_s
+    ended = time.monotonic()
     with tracker.lock:
+        blocks = [b for b in tracker.blocks if started <= b[0] <= ended and b[2]]
         submitted = [h for h in identities if h in tracker.submitted_at]
         committed = [h for h in submitted if h in tracker.committed_at]
         rejected = {h: tracker.rejected[h] for h in committed if h in tracker.rejected}
@@ -178,6 +189,26 @@ def _phase(
         "rejected_by_contract": len(rejected),
         "rejection_sample": sorted(set(rejected.values()))[:3],
         "latency_ms": latency_ms(latencies),
+        "blocks": _block_summary(blocks, started, ended),
+    }
+
+
+def _block_summary(
+    blocks: list[tuple[float, int, int, int]], started: float, ended: float
+) -> dict[str, Any]:
+    """The non-empty blocks seen from the phase's start until its backlog committed (or the
+    drain timeout): how many, how full, in how many rounds, and the longest time without one,
+    the end included (a stall shows here)."""
+    if not blocks:
+        return {"count": 0, "longest_gap_s": round(ended - started, 2)}
+    times = [started] + [seen for seen, _, _, _ in blocks] + [ended]
+    return {
+        "count": len(blocks),
+        "transactions_mean": round(statistics.mean(b[2] for b in blocks), 1),
+        "transactions_max": max(b[2] for b in blocks),
+        "rounds_per_height": round(statistics.mean(b[3] + 1 for b in blocks), 3),
+        "rounds_max": max(b[3] + 1 for b in blocks),
+        "longest_gap_s": round(max(b - a for a, b in itertools.pairwise(times)), 2),
     }
 
 
@@ -258,6 +289,7 @@ def run_supplychain_bench(
     output: Path | None,
     plot: Path | None,
     base_port: int,
+    block_max_transactions: int | None = None,
 ) -> dict[str, Any]:
     def say(message: str) -> None:
         if not json_output:
@@ -265,7 +297,9 @@ def run_supplychain_bench(
 
     with tempfile.TemporaryDirectory(prefix="jinqiao-bench-scf-") as directory:
         root = Path(directory)
-        layout = init_quiet_network(root / "net", _spec(validators, base_port))
+        spec = _spec(validators, base_port, block_max_transactions)
+        layout_parameters = spec.parameters
+        layout = init_quiet_network(root / "net", spec)
         senders = list(account_keys(root / "net", layout, "sender-").values())
         brands = list(account_keys(root / "net", layout, "brand-").values())
         now_ms = int(time.time() * 1000)
@@ -314,6 +348,7 @@ def run_supplychain_bench(
                 "offered": "as fast as accepted, each phase",
                 "duration_s_per_phase": duration_s,
                 "batch": BATCH,
+                "block_max_transactions": layout_parameters.block_max_transactions,
                 "transactions_signed_per_phase": transactions,
                 "events": "EPCIS 2.0 ObjectEvent commissioning, one new SGTIN each, XML hashed "
                 "by epcis-event-hash-generator (CBV 2.0), supplychain.commission",

@@ -284,6 +284,12 @@ def bench_supplychain(
     output: OutputOption = None,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG of the figures here.")] = None,
     base_port: Annotated[int, typer.Option(min=1024, max=65000)] = 9600,
+    block_max_transactions: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=5_000, help="The chain's block_max_transactions (default: genesis's)."
+        ),
+    ] = None,
 ) -> None:
     """EPCIS events committed/s next to token transfers/s on one validator network, and the
     time to verify an item with a long history at the API (docs/performance.md)."""
@@ -299,6 +305,7 @@ def bench_supplychain(
         output=output,
         plot=plot,
         base_port=base_port,
+        block_max_transactions=block_max_transactions,
     )
 
 

@@ -60,9 +60,24 @@ def keys_of(ctx: Context, texts: tuple[str, ...], *, allow_empty: bool = False) 
 
 
 def brand_owner(ctx: Context, key: Key) -> str:
-    """The organization the key's GS1 company prefix is registered to."""
+    """The organization the key's GS1 company prefix is registered to.
+
+    Registered prefixes never overlap, so at most one length matches: the length the key's
+    URN names is tried first (one read when the registration agrees with it), then the other
+    lengths from the shortest, as for a key written without its partition. A hit at the URN's
+    length records the steps of the shorter reads it skipped, so the receipt's ``steps_used``
+    is the plain lookup's from the shortest length (one more only when the registered prefix
+    is shorter than the URN's partition says)."""
     digits = key.prefix_digits
+    hint = key.prefix_length if key.prefix_length in COMPANY_PREFIX_LENGTHS else 0
+    if hint:
+        hinted = ctx.state.load(company_prefix_key(digits[:hint]), CompanyPrefix)
+        if hinted is not None:
+            ctx.record_steps(hint - COMPANY_PREFIX_LENGTHS.start)
+            return hinted.organization
     for length in COMPANY_PREFIX_LENGTHS:
+        if length == hint:
+            continue
         record = ctx.state.load(company_prefix_key(digits[:length]), CompanyPrefix)
         if record is not None:
             return record.organization

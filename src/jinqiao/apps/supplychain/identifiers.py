@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
 
 from biip import ParseError
 from biip.checksums import gs1_standard_check_digit
-from biip.gln import Gln
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gtin import Gtin
 from biip.sscc import Sscc
@@ -78,8 +77,12 @@ class Key:
     number: str
     serial: str = ""
     lot: str = ""
+    prefix_length: int = field(default=0, compare=False)
+    """The company prefix's length where the written form names it (an EPC URN's partition),
+    else 0. Not part of the key: a hint for the brand owner's lookup, which still finds the
+    registered prefix whatever its length (``common.brand_owner``)."""
 
-    @property
+    @functools.cached_property
     def canonical(self) -> str:
         ai = {GTIN: "01", SGTIN: "01", SSCC: "00", GLN: "414", GRAI: "8003"}[self.kind]
         if self.kind == SGTIN:
@@ -177,17 +180,16 @@ def _parse_urn(text: str) -> Key:
         raise IdentifierError(
             "malformed_identifier", "an EPC company prefix is 6..12 digits, a reference digits"
         )
+    length = len(company_prefix)
     if scheme == "sgtin":
-        _require_length(company_prefix + reference, 13, "SGTIN company prefix and item reference")
-        body = reference[0] + company_prefix + reference[1:]
-        gtin = body + str(gs1_standard_check_digit(body))
-        return Key(SGTIN, _check_gtin(gtin), _check_serial(_urn_serial(rest), MAX_SERIAL_LENGTH))
+        gtin = _urn_number(scheme, company_prefix, reference)
+        serial = _check_serial(_urn_serial(rest), MAX_SERIAL_LENGTH)
+        return Key(SGTIN, gtin, serial, prefix_length=length)
     if scheme == "sscc":
         _require_length(company_prefix + reference, 17, "SSCC company prefix and serial reference")
         if rest is not None:
             raise IdentifierError("malformed_identifier", "an SSCC URN has two parts")
-        body = reference[0] + company_prefix + reference[1:]
-        return Key(SSCC, _check_sscc(body + str(gs1_standard_check_digit(body))))
+        return Key(SSCC, _urn_number(scheme, company_prefix, reference), prefix_length=length)
     if scheme == "sgln":
         _require_length(
             company_prefix + reference, 12, "SGLN company prefix and location reference"
@@ -196,12 +198,31 @@ def _parse_urn(text: str) -> Key:
             raise IdentifierError(
                 "malformed_identifier", "only a GLN without extension (extension 0) is a location"
             )
-        body = company_prefix + reference
-        return Key(GLN, _check_gln(body + str(gs1_standard_check_digit(body))))
+        return Key(GLN, _urn_number(scheme, company_prefix, reference), prefix_length=length)
     _require_length(company_prefix + reference, 12, "GRAI company prefix and asset type")
-    body = "0" + company_prefix + reference
     serial = _check_serial(_urn_serial(rest), MAX_GRAI_SERIAL_LENGTH)
-    return Key(GRAI, body + str(gs1_standard_check_digit(body)), serial)
+    return Key(GRAI, _urn_number(scheme, company_prefix, reference), serial, prefix_length=length)
+
+
+@functools.lru_cache(maxsize=CHECKED_NUMBERS_CACHED)
+def _urn_number(scheme: str, company_prefix: str, reference: str) -> str:
+    """The checked GTIN-14, SSCC, GLN or GRAI digits an EPC URN's company prefix and reference
+    stand for (its check digit computed). Items of one product, or events at one place, share
+    them, so they are remembered like ``_check_gtin``'s answers (a refusal is not)."""
+    if scheme == "sgtin":
+        _require_length(company_prefix + reference, 13, "SGTIN company prefix and item reference")
+        body = reference[0] + company_prefix + reference[1:]
+        return _check_gtin(body + str(gs1_standard_check_digit(body)))
+    if scheme == "sscc":
+        body = reference[0] + company_prefix + reference[1:]
+        return _check_sscc(body + str(gs1_standard_check_digit(body)))
+    # A GLN or GRAI built here is 13 or 14 digits with the check digit just computed: nothing
+    # is left for a check to refuse.
+    if scheme == "sgln":
+        body = company_prefix + reference
+        return body + str(gs1_standard_check_digit(body))
+    body = "0" + company_prefix + reference
+    return body + str(gs1_standard_check_digit(body))
 
 
 def _urn_serial(rest: str | None) -> str:
@@ -324,11 +345,10 @@ def _check_sscc(number: str) -> str:
 
 @functools.lru_cache(maxsize=CHECKED_NUMBERS_CACHED)
 def _check_gln(number: str) -> str:
-    _check_digits(number, 13, "GLN")
-    try:
-        return Gln.parse(number).value
-    except ParseError as error:
-        raise IdentifierError("malformed_identifier", str(error)[:200]) from None
+    """``biip``'s ``Gln.parse`` refuses exactly what ``_check_digits`` refuses (not 13 digits, a
+    wrong check digit; its GS1 prefix lookup refuses nothing), so it is not called again: a
+    differential test pins the equivalence (tests/unit/test_supplychain_identifiers.py)."""
+    return _check_digits(number, 13, "GLN")
 
 
 def _check_serial(serial: str, max_length: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import ssl
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from tests.helpers.cluster import (
     certificate_signers,
     height,
     jinqiao,
+    metric_values,
     p2p_config_of,
     wait_for,
 )
@@ -99,6 +101,9 @@ def test_a_node_certificate_rotates_while_the_network_commits(
     assert rotated.process.poll() is None and rotated.process.pid == pid
     assert f"TLS certificate rotated: serial {rotation['new_serial']}" in rotated.log()
     assert "Traceback" not in rotated.log()
+    metrics = metric_values(rotated)
+    assert metrics["jinqiao_tls_certificate_rotations_total"] == 1
+    assert metrics["jinqiao_tls_certificate_expiry_timestamp_seconds"] > time.time() + 800 * 86400
     # Its peers verify the new certificate as they verify any peer's.
     with (
         socket.create_connection(("127.0.0.1", p2p_port), timeout=5) as connection,

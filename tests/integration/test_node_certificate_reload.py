@@ -16,6 +16,7 @@ from cryptography import x509
 
 from jinqiao.core.errors import InvalidInput
 from jinqiao.node.certificate import NodeCertificate, read_certificate_pair
+from jinqiao.node.metrics import NodeMetrics
 from jinqiao.node.p2p import certificate_fingerprint
 from jinqiao.provision.tls_rotation import rotate_node_tls
 from tests.helpers.process import make_network
@@ -81,7 +82,9 @@ def test_a_live_context_presents_the_new_certificate_to_new_connections(home: Pa
         server_context.load_cert_chain(home / "tls" / "node.crt", home / "tls" / "node.key")
         client = ssl.create_default_context(cafile=str(home / "tls" / "roots.pem"))
         node = read_certificate_pair(*tls_files(home)).node
-        certificate = NodeCertificate(home / "tls", node)
+        metrics = NodeMetrics()
+        certificate = NodeCertificate(home / "tls", node, metrics)
+        assert metrics.tls_certificate_expiry._value.get() == certificate.current.not_after_s
         certificate.follow(server_context)
 
         async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -118,6 +121,8 @@ def test_a_live_context_presents_the_new_certificate_to_new_connections(home: Pa
         assert not certificate.reload()
         assert await served(port, client) == rotation.new.fingerprint
         assert certificate.current == rotation.new
+        assert metrics.tls_certificate_rotations._value.get() == 1
+        assert metrics.tls_certificate_expiry._value.get() == rotation.new.not_after_s
         server.close()
         await server.wait_closed()
 

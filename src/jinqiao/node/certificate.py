@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from jinqiao.core.errors import InvalidInput
+from jinqiao.node.metrics import NodeMetrics
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class CertificateInfo:
     serial: int
     fingerprint: str
     """SHA-256 of the DER form, hex (what ``revoked_certificates`` lists)."""
+    not_after_s: int
+    """The end of its validity, Unix time."""
 
 
 def read_certificate_pair(certificate_pem: bytes, key_pem: bytes) -> CertificateInfo:
@@ -70,16 +73,18 @@ def read_certificate_pair(certificate_pem: bytes, key_pem: bytes) -> Certificate
         organization=str(organizations[0].value),
         serial=certificate.serial_number,
         fingerprint=hashlib.sha256(der).hexdigest(),
+        not_after_s=int(certificate.not_valid_after_utc.timestamp()),
     )
 
 
 class NodeCertificate:
     """``<tls>/node.crt`` and ``node.key`` and the live contexts that present them."""
 
-    def __init__(self, tls_directory: Path, node: str) -> None:
+    def __init__(self, tls_directory: Path, node: str, metrics: NodeMetrics | None = None) -> None:
         self.certificate_file = tls_directory / "node.crt"
         self.key_file = tls_directory / "node.key"
         self.node = node
+        self.metrics = metrics
         self._contexts: list[ssl.SSLContext] = []
         self._stamp = self._file_stamp()
         self.current: CertificateInfo | None = None
@@ -127,6 +132,9 @@ class NodeCertificate:
             return False
         self._load_into_contexts(certificate_pem + key_pem)
         self.current = info
+        if self.metrics is not None:
+            self.metrics.tls_certificate_expiry.set(info.not_after_s)
+            self.metrics.tls_certificate_rotations.inc()
         log.info(
             "TLS certificate rotated: serial %x fingerprint %s replaces serial %x fingerprint %s; "
             "new connections present it",
@@ -143,6 +151,8 @@ class NodeCertificate:
             self.current = read_certificate_pair(
                 self.certificate_file.read_bytes(), self.key_file.read_bytes()
             )
+            if self.metrics is not None:
+                self.metrics.tls_certificate_expiry.set(self.current.not_after_s)
         return self.current
 
     def _load_into_contexts(self, pair_pem: bytes) -> None:

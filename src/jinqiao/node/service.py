@@ -119,7 +119,7 @@ class Node:
         waiter cancelled at any point leaves nothing half-held."""
         self._stopping = False
         self.last_commit_time_ms = self.chain.head.time_ms
-        self.certificate = NodeCertificate(home / "tls", self.config.name)
+        self.certificate = NodeCertificate(home / "tls", self.config.name, self.metrics)
         self.driver = self._make_driver()
         self.reader = Reader(self.store, self.suite)
         self._private_data: PrivateData | None = None

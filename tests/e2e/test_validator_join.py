@@ -14,15 +14,10 @@ from jinqiao.apps.governance import ProposalArgs
 from jinqiao.client import Client
 from jinqiao.execution.identity import GOVERNANCE
 from jinqiao.keys import load_key
-from tests.helpers.cluster import Load, height, jinqiao, wait_for
+from tests.helpers.cluster import Load, certificate_signers, height, jinqiao, wait_for
 from tests.helpers.process import NodeProcess, free_port_base
 
 pytestmark = pytest.mark.e2e
-
-
-def certificate_signers(node: NodeProcess, at: int) -> set[str]:
-    block = node.http.get(f"{node.url}/v1/blocks/{at}", timeout=5).json()
-    return {signature["validator"] for signature in block["certificate"]["signatures"]}
 
 
 def test_a_validator_added_by_governance_joins_and_carries_the_quorum(

@@ -58,6 +58,12 @@ def metric_values(node: NodeProcess) -> dict[str, float]:
     return {name: float(value) for name, value in samples}
 
 
+def certificate_signers(node: NodeProcess, at: int) -> set[str]:
+    """The validators (address hex) whose precommits are in block ``at``'s certificate."""
+    block = node.http.get(f"{node.url}/v1/blocks/{at}", timeout=5).json()
+    return {signature["validator"] for signature in block["certificate"]["signatures"]}
+
+
 def block_hash(node: NodeProcess, at: int) -> str:
     return str(node.http.get(f"{node.url}/v1/blocks/{at}", timeout=5).json()["header"]["hash"])
 

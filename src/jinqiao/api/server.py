@@ -106,6 +106,12 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
     server = NodeServer(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    if tls:
+        # Loaded here rather than in serve(), so that a rotated certificate reaches the API's
+        # context too (node.certificate).
+        config.load()
+        if config.ssl is not None:
+            node.certificate.follow(config.ssl)
 
     def request_stop(signal_number: int) -> None:
         log.info("received %s; stopping", signal.Signals(signal_number).name)
@@ -114,6 +120,7 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
 
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, request_stop, signal_number)
+    loop.add_signal_handler(signal.SIGHUP, node.certificate.reload)
 
     def essential(work: Coroutine[Any, Any, None], name: str, what: str) -> asyncio.Task[None]:
         """A task the node cannot run without: if it fails, the node stops."""
@@ -129,6 +136,9 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
 
     producer = essential(node.run(stop), "block-producer", "block production")
     eraser = essential(node.follow_credit_erasures(stop), "credit-erasures", "credit erasure")
+    watcher = essential(
+        node.certificate.watch(stop), "tls-certificate", "the TLS certificate check"
+    )
     log.info(
         "node %s serving %s://%s:%d (chain %s)",
         node.config.name,
@@ -143,6 +153,7 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
         stop.set()
         try:
             await eraser
+            await watcher
             await producer
         except Exception as exc:
             raise SystemExit(f"node stopped after a fault: {exc}") from exc

@@ -212,6 +212,53 @@ def node_fingerprint(
     console.print(f"{name}  {fingerprint}")
 
 
+@node_app.command("rotate-tls")
+@guarded
+def node_rotate_tls(
+    home: Annotated[Path, typer.Option("--home", help="The node's home directory.")],
+    ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca",
+            help="The directory of the organization's tls-ca.key and tls-ca.crt "
+            "(default: <home>/../../orgs/<organization>, as jinqiao init lays it out).",
+        ),
+    ] = None,
+    valid_days: Annotated[int, typer.Option(min=1, help="Days the new certificate is valid.")] = (
+        825
+    ),
+    json_output: JsonOption = False,
+) -> None:
+    """Issue the node a new TLS key and certificate from its organization's root and install
+    them; the old pair is kept in <home>/tls/backup/. A running node loads the new pair within a
+    second (or at SIGHUP), without a restart: new connections present it, open ones keep theirs
+    (docs/keys.md "Rotation")."""
+    from jinqiao.provision.tls_rotation import rotate_node_tls
+
+    rotation = rotate_node_tls(home, ca, valid_days=valid_days)
+    if json_output:
+        emit_json(
+            {
+                "node": rotation.node,
+                "organization": rotation.organization,
+                "old_serial": f"{rotation.old.serial:x}",
+                "old_fingerprint": rotation.old.fingerprint,
+                "new_serial": f"{rotation.new.serial:x}",
+                "new_fingerprint": rotation.new.fingerprint,
+                "backup_certificate": str(rotation.backup_certificate),
+                "backup_key": str(rotation.backup_key),
+            }
+        )
+        return
+    console.print(
+        f"[green]rotated[/] the TLS certificate of [bold]{rotation.node}[/] "
+        f"({rotation.organization})"
+    )
+    console.print(f"new serial {rotation.new.serial:x}  fingerprint {rotation.new.fingerprint}")
+    console.print(f"old serial {rotation.old.serial:x}  fingerprint {rotation.old.fingerprint}")
+    console.print(f"old pair kept in {rotation.backup_certificate.parent}")
+
+
 @node_app.command("start")
 @guarded
 def node_start(

@@ -23,6 +23,16 @@ class NodeMetrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
+        self.tls_certificate_expiry = Gauge(
+            "jinqiao_tls_certificate_expiry_timestamp_seconds",
+            "When the TLS certificate the node presents expires (Unix time)",
+            registry=self.registry,
+        )
+        self.tls_certificate_rotations = Counter(
+            "jinqiao_tls_certificate_rotations",
+            "TLS certificates loaded while the node runs (docs/keys.md Rotation)",
+            registry=self.registry,
+        )
         self.height = Gauge(
             "jinqiao_height", "Height of the last committed block", registry=self.registry
         )

@@ -258,6 +258,12 @@ class P2PNetwork:
         self._server_context = server_context(config)
         self._client_context = client_context(config)
 
+    @property
+    def tls_contexts(self) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+        """The contexts it accepts and dials with: a rotated certificate is loaded into both
+        (``node.certificate``)."""
+        return self._server_context, self._client_context
+
     # -- life cycle ------------------------------------------------------------------------
     async def start(self) -> None:
         self._server = await asyncio.start_server(

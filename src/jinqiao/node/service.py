@@ -47,12 +47,19 @@ from jinqiao.node import admission, jobs
 from jinqiao.node.admission import Admission, AdmissionRefused
 from jinqiao.node.audit import AuditLog, AuditRecord, open_audit_log
 from jinqiao.node.bft import ConsensusDriver
+from jinqiao.node.certificate import NodeCertificate
 from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.config import NodeConfig, load_config
 from jinqiao.node.credit_disclosure import FOLLOW_WAIT_S, follow_erasures
 from jinqiao.node.mempool import Mempool, MempoolFull, SenderQuotaExceeded
 from jinqiao.node.metrics import NodeMetrics
-from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress, organization_roots
+from jinqiao.node.p2p import (
+    MessageHandler,
+    P2PConfig,
+    P2PNetwork,
+    PeerAddress,
+    organization_roots,
+)
 from jinqiao.node.port import HeadView
 from jinqiao.node.private_data import PrivateData, organization_of_certificate
 from jinqiao.node.query_proofs import ProvenQuery, RecordedReading, prove_query
@@ -112,6 +119,7 @@ class Node:
         waiter cancelled at any point leaves nothing half-held."""
         self._stopping = False
         self.last_commit_time_ms = self.chain.head.time_ms
+        self.certificate = NodeCertificate(home / "tls", self.config.name, self.metrics)
         self.driver = self._make_driver()
         self.reader = Reader(self.store, self.suite)
         self._private_data: PrivateData | None = None
@@ -202,13 +210,18 @@ class Node:
         )
         return ConsensusDriver(
             self,
-            lambda handler: P2PNetwork(p2p_config, handler),
+            lambda handler: self._peer_network(p2p_config, handler),
             safety,
             tendermint,
             consensus_dir / "locked_block.bin",
             block_interval_ms=self.config.block_interval_ms,
             empty_block_interval_ms=self.config.empty_block_interval_ms,
         )
+
+    def _peer_network(self, config: P2PConfig, handler: MessageHandler) -> P2PNetwork:
+        network = P2PNetwork(config, handler)
+        self.certificate.follow(*network.tls_contexts)
+        return network
 
     # -- services for the consensus driver -------------------------------------------------
     def network_nodes(self) -> dict[str, str]:

@@ -553,6 +553,22 @@ def init_network(
     return layout
 
 
+def load_organization_ca(
+    ca_dir: Path, organization: str
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """An organization's TLS root as ``init_network`` writes it: ``<ca_dir>/tls-ca.{key,crt}``."""
+    try:
+        ca_key = serialization.load_pem_private_key((ca_dir / "tls-ca.key").read_bytes(), None)
+        ca_certificate = x509.load_pem_x509_certificate((ca_dir / "tls-ca.crt").read_bytes())
+    except (OSError, ValueError, TypeError) as exc:
+        raise InvalidInput(
+            f"cannot read the TLS root of {organization} in {ca_dir}: {exc}"
+        ) from None
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise InvalidInput(f"{ca_dir / 'tls-ca.key'} is not an EC private key")
+    return ca_key, ca_certificate
+
+
 def add_node(
     directory: Path,
     name: str,
@@ -603,16 +619,7 @@ def add_node(
             raise InvalidInput(f"node {node.name} already uses port {api_port} or {p2p_port}")
         if not config.observer:
             peers.append(PeerConfig(node.name, config.p2p_host, config.p2p_port))
-    ca_dir = directory / "orgs" / organization
-    try:
-        ca_key = serialization.load_pem_private_key((ca_dir / "tls-ca.key").read_bytes(), None)
-        ca_certificate = x509.load_pem_x509_certificate((ca_dir / "tls-ca.crt").read_bytes())
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(
-            f"cannot read the TLS root of {organization} in {ca_dir}: {exc}"
-        ) from None
-    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
-        raise InvalidInput(f"{ca_dir / 'tls-ca.key'} is not an EC private key")
+    ca_key, ca_certificate = load_organization_ca(directory / "orgs" / organization, organization)
     signer = None if observer else _plan_key(protection, existing_key, genesis.suite.name)
     config = NodeConfig(
         name=name,

@@ -24,15 +24,20 @@ from jinqiao.apps.credit.model import (
     subject_key,
 )
 from jinqiao.apps.credit.records import RecordBody
+from jinqiao.apps.credit.scoring import Disclosure
 from jinqiao.core.codec import encode
-from jinqiao.core.errors import NodeFault
+from jinqiao.core.errors import InvalidInput, NodeFault
 from jinqiao.core.types import CommittedBlock, Event, Receipt, ReceiptStatus
 from jinqiao.credit import CreditStore
 from jinqiao.demo.credit import loan_book
 from jinqiao.execution.state import full_key
 from jinqiao.node.credit_disclosure import (
+    MAX_DISCLOSURE_BYTES,
+    MAX_DISCLOSURES,
     access_categories,
     disclosure_entitlement,
+    disclosures_from_json,
+    disclosures_json,
     follow_erasures,
 )
 
@@ -133,3 +138,33 @@ def test_the_follower_erases_block_by_block_and_resumes_after_a_crash(tmp_path: 
 
 def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
+
+
+def _disclosure() -> Disclosure:
+    body = RecordBody(WHO, "repayments", 202611, "loan-1", 1_000, 0, 0, 0)
+    return Disclosure(b"\x07" * 16, body)
+
+
+def test_a_disclosure_answer_round_trips_as_canonical_hex() -> None:
+    found = [_disclosure(), _disclosure()]
+    assert disclosures_from_json(disclosures_json(found)) == found
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        None,
+        "00",
+        {"disclosures": []},
+        ["zz"],
+        [encode(_disclosure()).hex() + "00"],
+        [encode(_disclosure()).hex()[:-2]],
+        ["00" * (MAX_DISCLOSURE_BYTES + 1)],
+        [encode(_disclosure()).hex()] * (MAX_DISCLOSURES + 1),
+    ],
+    ids=["null", "text", "object", "not-hex", "trailing", "truncated", "oversize", "too-many"],
+)
+def test_a_malformed_disclosure_answer_is_refused_invalid_disclosure(answer: object) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        disclosures_from_json(answer)
+    assert refused.value.code == "invalid_disclosure"

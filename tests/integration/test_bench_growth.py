@@ -169,7 +169,8 @@ def test_growth_bench_end_to_end(tmp_path: Path) -> None:
     assert [row["accounts"] for row in saved["results"]] == [200, 2_000]
     for row in saved["results"]:
         assert row["microseconds_per_transfer"] > 0
-        assert row["store_bytes_after_transfers"] > row["store_bytes_after_build"]
+        assert row["live_bytes_after_transfers"] > row["live_bytes_after_build"]
+        assert row["bytes_per_transfer"] > 0
     assert saved["results"][0]["cost_ratio_to_smallest"] == 1.0
     assert plot.stat().st_size > 0
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("jinqiao-bench-growth-")]

@@ -110,6 +110,10 @@ class Tables(Protocol):
 
     def size_bytes(self) -> int: ...
 
+    def live_bytes(self) -> int:
+        """Bytes the tables' data takes now, without space the store keeps free for reuse."""
+        ...
+
 
 class _LmdbView:
     def __init__(self, databases: dict[bytes, Any], transaction: Any) -> None:
@@ -173,6 +177,17 @@ class LmdbTables:
         data = self.path / "data.mdb"
         return os.path.getsize(data) if data.exists() else 0
 
+    def live_bytes(self) -> int:
+        """The pages of every table's B-tree (branch, leaf, overflow) times the page size: LMDB
+        never shrinks ``data.mdb`` and reuses freed pages, so the file's size alone can hide
+        growth (pages freed by an earlier write batch) or overstate it."""
+        pages = 0
+        with self._env.begin() as transaction:
+            for database in self._db.values():
+                stat = transaction.stat(database)
+                pages += stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]
+        return int(pages * self._env.stat()["psize"])
+
 
 class MemoryTables:
     """The tables in memory, for the simulator. As in LMDB, a write batch is applied whole when it
@@ -208,6 +223,9 @@ class MemoryTables:
             for key, history in table.items()
             for _, value in history
         )
+
+    def live_bytes(self) -> int:
+        return self.size_bytes()
 
 
 class _MemoryView:
@@ -422,6 +440,9 @@ class Store:
 
     def disk_usage_bytes(self) -> int:
         return self.tables.size_bytes()
+
+    def live_bytes(self) -> int:
+        return self.tables.live_bytes()
 
 
 def _write_state(

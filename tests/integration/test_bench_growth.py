@@ -157,8 +157,9 @@ def test_growth_bench_end_to_end(tmp_path: Path) -> None:
     plot = tmp_path / "growth.png"
     result = run_growth_bench(
         sizes=[200, 2_000],
-        transfers=200,
+        transfers=300,
         block_size=100,
+        rounds=3,
         directory=tmp_path,
         json_output=True,
         output=output,
@@ -172,6 +173,7 @@ def test_growth_bench_end_to_end(tmp_path: Path) -> None:
         assert row["live_bytes_after_transfers"] > row["live_bytes_after_build"]
         assert row["bytes_per_transfer"] > 0
     assert saved["results"][0]["cost_ratio_to_smallest"] == 1.0
+    assert all(len(row["microseconds_per_transfer_by_round"]) == 3 for row in saved["results"])
     assert plot.stat().st_size > 0
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("jinqiao-bench-growth-")]
 
@@ -187,6 +189,7 @@ def _state_keys(store: Store) -> list[bytes]:
         (("--sizes", "5"), "outside 100..10,000,000"),
         (("--sizes", "1000,x"), "not a comma-separated list"),
         (("--directory", "{dir}/missing"), "is not a directory"),
+        (("--sizes", "1000", "--transfers", "1000", "--rounds", "2"), "--rounds: 1..1"),
     ],
 )
 def test_cli_refuses_bad_options_in_one_line(

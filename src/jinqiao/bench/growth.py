@@ -20,11 +20,14 @@ without the benchmark keeping millions of keys.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,7 @@ from jinqiao.bench.execute import (
     ASSET,
     CHAIN_ID,
     VALID_FOR_BLOCKS,
+    AppliedBlocks,
     apply_blocks,
     bench_token_config,
     setup_description,
@@ -235,63 +239,73 @@ def _runtime(genesis: Genesis) -> Runtime:
     return Runtime(genesis.suite, genesis.chain_id, default_contracts())
 
 
-def measure_size(
-    accounts: int,
-    *,
-    transfers: int,
-    block_size: int,
-    directory: Path,
-    progress: Progress,
-) -> dict[str, Any]:
-    """Build a store of ``accounts`` accounts in ``directory``, apply ``transfers`` random
-    transfers and return the figures of this size."""
+@dataclass
+class _Sized:
+    """One size's store, open, with its load and the runs applied to it so far."""
+
+    accounts: int
+    store: Store
+    chain: Chain
+    validator: Signer
+    transactions: list[SignedTransaction]
+    build_s: float
+    file_before: int
+    live_before: int
+    rounds: list[AppliedBlocks] = field(default_factory=list)
+
+
+def _build(
+    accounts: int, *, transfers: int, block_size: int, directory: Path, progress: Progress
+) -> _Sized:
+    """A bulk-loaded store of ``accounts`` accounts in ``directory`` and its signed transfers."""
     suite = get_suite(DEFAULT_SUITE)
     rng = random.Random(accounts)
     issuer, validator = suite.signer(rng.randbytes(32)), suite.signer(rng.randbytes(32))
     genesis = growth_genesis(issuer, validator)
-    needed = check_disk(directory, accounts)
-    with tempfile.TemporaryDirectory(prefix="jinqiao-bench-growth-", dir=directory) as path:
-        store = Store(Path(path))
-        try:
-            started = time.perf_counter()
-            bulk_load(store, genesis, accounts, progress)
-            build_s = time.perf_counter() - started
-            load = rng.randbytes(8)
-            transactions = random_transfers(
-                suite, accounts, transfers, block_size, random.Random(load)
-            )
-            chain = Chain(store, genesis, _runtime(genesis))
-            before, live_before = store.disk_usage_bytes(), store.live_bytes()
-            applied = apply_blocks(
-                chain,
-                validator,
-                transactions,
-                block_size,
-                verify_signatures=False,
-                progress=progress,
-                label=f"apply at {accounts:,} accounts",
-            )
-            after, live_after = store.disk_usage_bytes(), store.live_bytes()
-        finally:
-            store.close()
-    if applied.rejected:
-        raise NodeFault(f"{applied.rejected} benchmark transfers were rejected at {accounts:,}")
+    store = Store(directory)
+    started = time.perf_counter()
+    bulk_load(store, genesis, accounts, progress)
+    build_s = time.perf_counter() - started
+    transactions = random_transfers(
+        suite, accounts, transfers, block_size, random.Random(rng.randbytes(8))
+    )
+    chain = Chain(store, genesis, _runtime(genesis))
+    return _Sized(
+        accounts,
+        store,
+        chain,
+        validator,
+        transactions,
+        build_s,
+        store.disk_usage_bytes(),
+        store.live_bytes(),
+    )
+
+
+def _figures(sized: _Sized, transfers: int, block_size: int) -> dict[str, Any]:
+    rejected = sum(run.rejected for run in sized.rounds)
+    if rejected:
+        raise NodeFault(f"{rejected} benchmark transfers were rejected at {sized.accounts:,}")
+    per_round = [
+        run.seconds / (len(sized.transactions) / len(sized.rounds)) * 1e6 for run in sized.rounds
+    ]
+    after, live_after = sized.store.disk_usage_bytes(), sized.store.live_bytes()
     return {
-        "accounts": accounts,
-        "build_seconds": round(build_s, 1),
-        "disk_needed_estimate_bytes": needed,
-        "store_bytes_after_build": before,
+        "accounts": sized.accounts,
+        "build_seconds": round(sized.build_s, 1),
+        "store_bytes_after_build": sized.file_before,
         "store_bytes_after_transfers": after,
-        "live_bytes_after_build": live_before,
+        "live_bytes_after_build": sized.live_before,
         "live_bytes_after_transfers": live_after,
         "transfers": transfers,
         "blocks": -(-transfers // block_size),
-        "seconds": round(applied.seconds, 3),
-        "execute_seconds": round(applied.execute_seconds, 3),
-        "commit_seconds": round(applied.commit_seconds, 3),
-        "microseconds_per_transfer": round(applied.seconds / transfers * 1e6, 1),
-        "bytes_per_transfer": round((live_after - live_before) / transfers, 1),
-        "file_bytes_per_transfer": round((after - before) / transfers, 1),
+        "seconds": round(sum(run.seconds for run in sized.rounds), 3),
+        "execute_seconds": round(sum(run.execute_seconds for run in sized.rounds), 3),
+        "commit_seconds": round(sum(run.commit_seconds for run in sized.rounds), 3),
+        "microseconds_per_transfer_by_round": [round(value, 1) for value in per_round],
+        "microseconds_per_transfer": round(statistics.median(per_round), 1),
+        "bytes_per_transfer": round((live_after - sized.live_before) / transfers, 1),
+        "file_bytes_per_transfer": round((after - sized.file_before) / transfers, 1),
     }
 
 
@@ -300,6 +314,7 @@ def run_growth_bench(
     sizes: Sequence[int],
     transfers: int,
     block_size: int,
+    rounds: int,
     directory: Path | None,
     json_output: bool,
     output: Path | None,
@@ -308,19 +323,42 @@ def run_growth_bench(
     where = Path(directory or tempfile.gettempdir())
     if not where.is_dir():
         raise InvalidInput(f"--directory {where} is not a directory")
-    check_disk(where, max(sizes))
-    rows = []
-    with progress_bar(disable=json_output) as progress:
+    blocks = -(-transfers // block_size)
+    if not 1 <= rounds <= blocks:
+        raise InvalidInput(f"--rounds: 1..{blocks} (the blocks of the load), not {rounds}")
+    needed = check_disk(where, sum(sizes))  # every size's store is open at once
+    with contextlib.ExitStack() as stack, progress_bar(disable=json_output) as progress:
+        built = []
         for accounts in sizes:
-            rows.append(
-                measure_size(
-                    accounts,
-                    transfers=transfers,
-                    block_size=block_size,
-                    directory=where,
-                    progress=progress,
-                )
+            path = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="jinqiao-bench-growth-", dir=where)
             )
+            sized = _build(
+                accounts,
+                transfers=transfers,
+                block_size=block_size,
+                directory=Path(path),
+                progress=progress,
+            )
+            stack.callback(sized.store.close)
+            built.append(sized)
+        # The sizes take turns, a few blocks each, so that a change in the machine's load
+        # falls on every size alike.
+        for index in range(rounds):
+            first, last = blocks * index // rounds, blocks * (index + 1) // rounds
+            for sized in built:
+                sized.rounds.append(
+                    apply_blocks(
+                        sized.chain,
+                        sized.validator,
+                        sized.transactions[first * block_size : last * block_size],
+                        block_size,
+                        verify_signatures=False,
+                        progress=progress,
+                        label=f"round {index + 1}/{rounds} at {sized.accounts:,} accounts",
+                    )
+                )
+        rows = [_figures(sized, transfers, block_size) for sized in built]
     base = rows[0]
     for row in rows:
         row["cost_ratio_to_smallest"] = round(
@@ -328,6 +366,8 @@ def run_growth_bench(
         )
     setup = setup_description(transfers, block_size, 0)
     setup["accounts"] = list(sizes)
+    setup["rounds"] = rounds
+    setup["disk_needed_estimate_bytes"] = needed
     setup["path"] = (
         "bulk-loaded store (ADR 0049), then Chain.execute (runtime, token, sparse Merkle tree, "
         "roots), precommit signature, Chain.commit; transfers pre-signed, signatures excluded; "

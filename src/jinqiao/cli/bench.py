@@ -56,9 +56,18 @@ def bench_growth(
         int, typer.Option(min=1_000, max=200_000, help="Transfers applied at each size.")
     ] = 20_000,
     block_size: Annotated[int, typer.Option(min=1, max=5_000)] = 2_000,
+    rounds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=100,
+            help="The sizes take turns applying the load in this many rounds (the median "
+            "round is reported).",
+        ),
+    ] = 5,
     directory: Annotated[
         Path | None,
-        typer.Option(help="Where the stores are built (one at a time; default: the temp dir)."),
+        typer.Option(help="Where the stores are built (all open at once; default: the temp dir)."),
     ] = None,
     json_output: JsonOption = False,
     output: OutputOption = None,
@@ -72,6 +81,7 @@ def bench_growth(
         sizes=parse_sizes(sizes),
         transfers=transfers,
         block_size=block_size,
+        rounds=rounds,
         directory=directory,
         json_output=json_output,
         output=output,

@@ -30,6 +30,10 @@ Each batch also opens with a commit record: ``meta/writing`` is its first write 
 transaction whole, so on a sound disk the check never fires; it catches a disk that broke its
 promise, and it is what the simulator's torn-write fault checks.
 
+``Store.load_state`` is the one other state write: a bulk load, in chunks, into a store that
+holds genesis and no block, used by ``bench growth`` to build stores of millions of accounts
+(ADR 0049); a node never calls it.
+
 The tables live behind a small key-value interface (``Tables``: read views, atomic write
 batches): ``LmdbTables`` on disk for nodes, ``MemoryTables`` for the deterministic simulator, which
 so runs the node's own storage logic (``Store``, ``Snapshot``) rather than a model of it.

@@ -15,6 +15,7 @@ import platform
 import random
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,23 @@ def bench_genesis(holders: list[Signer], validator: Signer) -> Genesis:
     )
 
 
+def signed_transfer(
+    payer: Signer, payee: bytes, amount_minor: int, nonce: int, block_size: int
+) -> SignedTransaction:
+    """One CNY transfer of the benchmarks' load, valid ``VALID_FOR_BLOCKS`` past its block."""
+    body = TransactionBody(
+        CHAIN_ID,
+        payer.address,
+        payer.public_key,
+        nonce,
+        nonce // block_size + 1 + VALID_FOR_BLOCKS,
+        TOKEN,
+        "transfer",
+        encode(TransferArgs(ASSET, payee, amount_minor)),
+    )
+    return SignedTransaction(body, payer.sign(transaction_signing_bytes(body)))
+
+
 def signed_transfers(
     holders: list[Signer], count: int, rng: random.Random, block_size: int
 ) -> list[SignedTransaction]:
@@ -96,18 +114,53 @@ def signed_transfers(
     transactions = []
     for nonce in range(count):
         payer, payee = rng.sample(holders, 2)
-        body = TransactionBody(
-            CHAIN_ID,
-            payer.address,
-            payer.public_key,
-            nonce,
-            nonce // block_size + 1 + VALID_FOR_BLOCKS,
-            TOKEN,
-            "transfer",
-            encode(TransferArgs(ASSET, payee.address, rng.randint(1, 10_000))),
-        )
-        transactions.append(SignedTransaction(body, payer.sign(transaction_signing_bytes(body))))
+        amount = rng.randint(1, 10_000)
+        transactions.append(signed_transfer(payer, payee.address, amount, nonce, block_size))
     return transactions
+
+
+@dataclass(frozen=True)
+class AppliedBlocks:
+    """Wall-clock seconds of one ``apply_blocks`` run and how many transfers were rejected."""
+
+    seconds: float
+    execute_seconds: float
+    commit_seconds: float
+    rejected: int
+
+
+def apply_blocks(
+    chain: Chain,
+    validator: Signer,
+    transactions: list[SignedTransaction],
+    block_size: int,
+    *,
+    verify_signatures: bool,
+    progress: Progress,
+    label: str,
+) -> AppliedBlocks:
+    """Execute and commit ``transactions`` in blocks of ``block_size`` on ``chain``, as the
+    node does: ``Chain.execute``, the precommit signature and ``Chain.commit``."""
+    execute_s = commit_s = 0.0
+    rejected = 0
+    task = progress.add_task(label, total=len(transactions))
+    started = time.perf_counter()
+    for start in range(0, len(transactions), block_size):
+        block = transactions[start : start + block_size]
+        t0 = time.perf_counter()
+        candidate = chain.execute(
+            block, 1_000 + start, validator.address, verify_signatures=verify_signatures
+        )
+        t1 = time.perf_counter()
+        chain.commit(
+            candidate, solo_certificate(validator, candidate.block.header, candidate.block_hash)
+        )
+        t2 = time.perf_counter()
+        execute_s += t1 - t0
+        commit_s += t2 - t1
+        rejected += sum(1 for r in candidate.result.receipts if r.status != 0)
+        progress.advance(task, len(block))
+    return AppliedBlocks(time.perf_counter() - started, execute_s, commit_s, rejected)
 
 
 def _run(
@@ -122,40 +175,32 @@ def _run(
     with tempfile.TemporaryDirectory(prefix="jinqiao-bench-") as directory:
         store = Store(Path(directory))
         chain = Chain(store, genesis, Runtime(genesis.suite, genesis.chain_id, default_contracts()))
-        execute_s = commit_s = 0.0
-        rejected = 0
-        task = progress.add_task(label, total=len(transactions))
-        started = time.perf_counter()
-        for start in range(0, len(transactions), block_size):
-            block = transactions[start : start + block_size]
-            t0 = time.perf_counter()
-            candidate = chain.execute(
-                block, 1_000 + start, validator.address, verify_signatures=verify_signatures
-            )
-            t1 = time.perf_counter()
-            chain.commit(
-                candidate, solo_certificate(validator, candidate.block.header, candidate.block_hash)
-            )
-            t2 = time.perf_counter()
-            execute_s += t1 - t0
-            commit_s += t2 - t1
-            rejected += sum(1 for r in candidate.result.receipts if r.status != 0)
-            progress.advance(task, len(block))
-        total_s = time.perf_counter() - started
+        applied = apply_blocks(
+            chain,
+            validator,
+            transactions,
+            block_size,
+            verify_signatures=verify_signatures,
+            progress=progress,
+            label=label,
+        )
         height = chain.head.height
         store.close()
-    if rejected:
-        raise NodeFault(f"{rejected} benchmark transfers were rejected; the figures would be wrong")
+    if applied.rejected:
+        raise NodeFault(
+            f"{applied.rejected} benchmark transfers were rejected; the figures would be wrong"
+        )
     count = len(transactions)
+    total_s = applied.seconds
     return {
         "signature_checks": "included" if verify_signatures else "excluded",
         "transfers": count,
-        "rejected": rejected,
+        "rejected": applied.rejected,
         "blocks": height,
         "seconds": round(total_s, 3),
         "transfers_per_second": round(count / total_s, 1),
-        "execute_seconds": round(execute_s, 3),
-        "commit_seconds": round(commit_s, 3),
+        "execute_seconds": round(applied.execute_seconds, 3),
+        "commit_seconds": round(applied.commit_seconds, 3),
         "microseconds_per_transfer": round(total_s / count * 1e6, 1),
     }
 

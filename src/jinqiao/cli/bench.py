@@ -43,6 +43,52 @@ def bench_execute(
     )
 
 
+@bench_app.command("growth")
+@guarded
+def bench_growth(
+    sizes: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated store sizes in accounts (100..10,000,000, increasing, at most 6)."
+        ),
+    ] = "10000,100000,1000000",
+    transfers: Annotated[
+        int, typer.Option(min=1_000, max=200_000, help="Transfers applied at each size.")
+    ] = 20_000,
+    block_size: Annotated[int, typer.Option(min=1, max=5_000)] = 2_000,
+    rounds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=100,
+            help="The sizes take turns applying the load in this many rounds (the median "
+            "round is reported).",
+        ),
+    ] = 5,
+    directory: Annotated[
+        Path | None,
+        typer.Option(help="Where the stores are built (all open at once; default: the temp dir)."),
+    ] = None,
+    json_output: JsonOption = False,
+    output: OutputOption = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG of the figures here.")] = None,
+) -> None:
+    """The cost of a transfer (µs, bytes of storage) as the state grows: bulk-loaded stores of
+    each size, then transfers between random accounts (ADR 0049)."""
+    from jinqiao.bench.growth import parse_sizes, run_growth_bench
+
+    run_growth_bench(
+        sizes=parse_sizes(sizes),
+        transfers=transfers,
+        block_size=block_size,
+        rounds=rounds,
+        directory=directory,
+        json_output=json_output,
+        output=output,
+        plot=plot,
+    )
+
+
 @bench_app.command("payments")
 @guarded
 def bench_payments(

@@ -89,7 +89,6 @@ def _plot(result: dict[str, Any], path: Path) -> None:
         links,
         [result["committed_per_second"][link] for link in links],
         color=[colors[link] for link in links],
-        label="committed transfers/s (mean)",
     )
     left.set_ylabel("committed transfers/s")
     width = 0.35
@@ -104,10 +103,11 @@ def _plot(result: dict[str, Any], path: Path) -> None:
         )
     right.set_xticks([position + width / 2 for position in range(2)], ["p50", "p99"])
     right.set_ylabel("commit latency (ms)")
+    left.set_title("committed transfers/s (mean)")
     save_figure(
         figure,
-        left,
+        right,
         f"{result['impairment']}: netem/loopback {result['netem_over_loopback']:.0%}",
-        "upper right",
+        "upper left",
         path,
     )

@@ -28,6 +28,7 @@ from jinqiao.bench.local_network import (
     Tracker,
     account_keys,
     bench_network_spec,
+    cpu_seconds,
     init_quiet_network,
     latency_ms,
     nodes_cpu_seconds,
@@ -153,9 +154,10 @@ def run_network_bench(
             authentication=authentication,
         )
         prefixes: list[tuple[str, ...]] | None = None
+        link_pid: int | None = None
         if impairment is not None:
             hosts = stack.enter_context(hosts_up(validators))
-            stack.enter_context(wan_link(hosts, impairment))
+            link_pid = stack.enter_context(wan_link(hosts, impairment)).process.pid
             layout = place_on_hosts(root / "net", layout, hosts)
             prefixes = [hosts.exec_prefix(index) for index in range(validators)]
         senders = list(account_keys(root / "net", layout, "sender-").values())
@@ -169,6 +171,7 @@ def run_network_bench(
             processes, urls = network.processes, network.urls
             tracker, stop = network.tracker, network.stop
             cpu_before = nodes_cpu_seconds(processes)
+            link_cpu_before = cpu_seconds(link_pid) if link_pid else 0.0
             if not json_output:
                 console.print(
                     f"{validators} validators up; offering {_offered(rate)} for {duration_s:.0f} s"
@@ -194,6 +197,7 @@ def run_network_bench(
                 time.sleep(0.1)
             stop.set()
             cpu_after = nodes_cpu_seconds(processes)
+            link_cpu_s = cpu_seconds(link_pid) - link_cpu_before if link_pid else 0.0
             status_reads = _status_reads(network, urls[0])
         with tracker.lock:
             window_end = started + duration_s
@@ -257,6 +261,7 @@ def run_network_bench(
             "signature_bound_tx_per_second": round(bound, 1),
             "fraction_of_signature_bound": round(throughput / bound, 3) if bound else 0,
             "status_reads": status_reads,
+            "link_cpu_ms_per_transaction": round(link_cpu_s * 1000 / max(1, committed_total), 3),
         }
         if killed_at:
             with tracker.lock:

@@ -247,6 +247,9 @@ def wan_link(hosts: Hosts, impairment: Impairment) -> Iterator[WanLink]:
         yield WanLink(process, hosts, impairment)
     finally:
         stop_process(process)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def _open_tun(device: str) -> int:

@@ -41,7 +41,7 @@ def _left_behind() -> list[str]:
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
     return [
         line.strip()
-        for line in (namespaces + links).splitlines()
+        for line in [*namespaces.splitlines(), *links.splitlines()]
         if hosts.prefix in line or hosts.bridge in line
     ]
 

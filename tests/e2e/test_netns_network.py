@@ -4,14 +4,15 @@ namespace with its own address on a bridge — made by the documented ceremony a
 
 Needs root (``ip netns`` and ``ip link`` need CAP_NET_ADMIN; the CI runs as root): without it the
 test fails and says so, it is never skipped. Everything it creates — namespaces, veth pairs, the
-bridge, the node processes — is removed afterwards, whether the test passed or not.
+bridge, the node processes — is removed afterwards, whether the test passed or not. The
+namespaces are built by ``jinqiao.bench.netns.Hosts``, the builder ``bench network --netem``
+uses too.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +24,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jinqiao.bench.netns import Hosts, hosts_up, require_root
 from jinqiao.client import Credentials
+from jinqiao.core.errors import InvalidInput
 
 pytestmark = pytest.mark.e2e
 
@@ -36,58 +39,11 @@ COMMIT_TIMEOUT_S = 60.0
 AMOUNT_MINOR = 12_345
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
-
-
 def _require_root() -> None:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.fail(
-            "this test builds network namespaces: it needs root (CAP_NET_ADMIN for `ip netns` "
-            "and `ip link`) and the iproute2 `ip` command; run it as root, as the CI does"
-        )
-
-
-class Hosts:
-    """Four namespaces ``<prefix>-0..3`` on a bridge in the root namespace (which the test, the
-    "operator's laptop", reaches them through): subnet 10.77.<n>.0/24, the bridge .1, host i
-    .11+i. ``n`` comes from the process id, so two runs at once do not collide."""
-
-    def __init__(self) -> None:
-        tag = os.getpid() % 10_000
-        self.subnet = 10 + os.getpid() % 240
-        self.prefix = f"jq{tag}"
-        self.bridge = f"jqbr{tag}"
-        self.namespaces = [f"{self.prefix}-{index}" for index in range(len(ORGANIZATIONS))]
-        self.addresses = [
-            f"10.77.{self.subnet}.{11 + index}" for index in range(len(ORGANIZATIONS))
-        ]
-
-    def create(self) -> None:
-        _ip("link", "add", self.bridge, "type", "bridge")
-        _ip("addr", "add", f"10.77.{self.subnet}.1/24", "dev", self.bridge)
-        _ip("link", "set", self.bridge, "up")
-        for index, (namespace, address) in enumerate(
-            zip(self.namespaces, self.addresses, strict=True)
-        ):
-            outside, inside = f"{self.prefix}v{index}", f"{self.prefix}n{index}"
-            _ip("netns", "add", namespace)
-            _ip("link", "add", outside, "type", "veth", "peer", "name", inside)
-            _ip("link", "set", inside, "netns", namespace)
-            _ip("link", "set", outside, "master", self.bridge)
-            _ip("link", "set", outside, "up")
-            _ip("-n", namespace, "addr", "add", f"{address}/24", "dev", inside)
-            _ip("-n", namespace, "link", "set", inside, "up")
-            _ip("-n", namespace, "link", "set", "lo", "up")
-
-    def destroy(self) -> None:
-        """Remove whatever exists of them (a namespace's veth end goes with it)."""
-        for index, namespace in enumerate(self.namespaces):
-            subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
-            subprocess.run(
-                ["ip", "link", "del", f"{self.prefix}v{index}"], capture_output=True, check=False
-            )
-        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
+    try:
+        require_root("this test")
+    except InvalidInput as error:
+        pytest.fail(f"{error}, as the CI does")
 
 
 def jinqiao(*args: str, cwd: Path, environment: dict[str, str] | None = None) -> dict[str, object]:
@@ -106,31 +62,17 @@ def jinqiao(*args: str, cwd: Path, environment: dict[str, str] | None = None) ->
 
 
 @contextmanager
-def hosts_up() -> Iterator[Hosts]:
-    hosts = Hosts()
-    hosts.destroy()  # leftovers of a run that was killed before its own teardown
-    try:
-        hosts.create()
-        yield hosts
-    finally:
-        hosts.destroy()
-
-
-@contextmanager
 def nodes_running(hosts: Hosts, work: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Step 5: each organization starts its node on its own host (``ip netns exec``)."""
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        for organization, namespace in zip(ORGANIZATIONS, hosts.namespaces, strict=True):
+        for index, organization in enumerate(ORGANIZATIONS):
             home = work / organization / "nodes" / organization
             with (home / "node.log").open("ab") as log:
                 processes.append(
                     subprocess.Popen(
                         [
-                            "ip",
-                            "netns",
-                            "exec",
-                            namespace,
+                            *hosts.exec_prefix(index),
                             sys.executable,
                             "-m",
                             "jinqiao",
@@ -227,7 +169,7 @@ def _healthy(probe: httpx.Client, address: str) -> bool:
 def test_four_organizations_in_four_namespaces(tmp_path: Path) -> None:
     _require_root()
     work = tmp_path
-    with hosts_up() as hosts:
+    with hosts_up(len(ORGANIZATIONS)) as hosts:
         # Step 1: each organization, on its own host, makes its material (no private key leaves).
         for organization, address in zip(ORGANIZATIONS, hosts.addresses, strict=True):
             jinqiao(

@@ -177,18 +177,30 @@ def network_access(directory: Path, layout: NetworkLayout) -> tuple[list[str], C
 
 @contextmanager
 def running_network(
-    directory: Path, layout: NetworkLayout, logs: Path, *, from_height: int | None = None
+    directory: Path,
+    layout: NetworkLayout,
+    logs: Path,
+    *,
+    from_height: int | None = None,
+    prefixes: list[tuple[str, ...]] | None = None,
 ) -> Iterator[RunningNetwork]:
-    """Every node of ``layout`` running (logs in ``logs``) and the watcher following the first
-    from ``from_height`` (default: its next block); on exit the watcher stops, then the nodes."""
+    """Every node of ``layout`` running (logs in ``logs``; node i's command after
+    ``prefixes[i]``, e.g. its network namespace) and the watcher following the first from
+    ``from_height`` (default: its next block); on exit the watcher stops, then the nodes."""
     urls, credentials = network_access(directory, layout)
     with ExitStack() as stack:
         probe = stack.enter_context(http_client(urls[0], credentials))
         processes = [
             stack.enter_context(
-                running_node(directory / node.home, logs / f"{node.name}.log", url, probe)
+                running_node(
+                    directory / node.home,
+                    logs / f"{node.name}.log",
+                    url,
+                    probe,
+                    prefixes[index] if prefixes else (),
+                )
             )
-            for node, url in zip(layout.nodes, urls, strict=True)
+            for index, (node, url) in enumerate(zip(layout.nodes, urls, strict=True))
         ]
         network = RunningNetwork(processes, urls, Tracker(), threading.Event(), credentials)
         watcher = threading.Thread(

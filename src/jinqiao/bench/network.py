@@ -15,6 +15,8 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from jinqiao.bench.local_network import (
     Tracker,
     account_keys,
     bench_network_spec,
+    cpu_seconds,
     init_quiet_network,
     latency_ms,
     nodes_cpu_seconds,
@@ -33,6 +36,7 @@ from jinqiao.bench.local_network import (
     running_network,
     sign_transaction,
 )
+from jinqiao.bench.netns import Impairment, hosts_up, place_on_hosts, require_root, wan_link
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer, get_suite
 from jinqiao.provision.network import AccountSpec, NetworkSpec, OrganizationSpec
 from jinqiao.terminal import console, emit_json
@@ -129,18 +133,33 @@ def run_network_bench(
     crypto_suite: str = DEFAULT_SUITE,
     authentication: bool = True,
     quiet: bool = False,
+    impairment: Impairment | None = None,
 ) -> dict[str, Any]:
     """One run; ``authentication`` off serves the API over plain HTTP without access rules or
-    audit (to measure their cost); ``quiet`` prints and writes nothing (the caller reports)."""
+    audit (to measure their cost); ``quiet`` prints and writes nothing (the caller reports);
+    ``impairment``: each validator on its own network namespace, the validators linked with
+    that delay and loss (``jinqiao.bench.netns``), torn down on exit."""
     get_suite(crypto_suite)  # an unknown suite is refused before any work
+    if impairment is not None:
+        require_root("bench network --netem")
     json_output = json_output or quiet
-    with tempfile.TemporaryDirectory(prefix="jinqiao-bench-net-") as directory:
+    with (
+        tempfile.TemporaryDirectory(prefix="jinqiao-bench-net-") as directory,
+        ExitStack() as stack,
+    ):
         root = Path(directory)
         layout = init_quiet_network(
             root / "net",
             transfer_spec(validators, base_port, crypto_suite),
             authentication=authentication,
         )
+        prefixes: list[tuple[str, ...]] | None = None
+        link_pid: int | None = None
+        if impairment is not None:
+            hosts = stack.enter_context(hosts_up(validators))
+            link_pid = stack.enter_context(wan_link(hosts, impairment)).process.pid
+            layout = place_on_hosts(root / "net", layout, hosts)
+            prefixes = [hosts.exec_prefix(index) for index in range(validators)]
         senders = list(account_keys(root / "net", layout, "sender-").values())
         offered = rate if rate is not None else 6_000
         count = int(offered * duration_s * 1.1) + BATCH
@@ -148,10 +167,11 @@ def run_network_bench(
             console.print(f"signing {count} transfers…")
         transactions = presign_transfers(senders, layout.chain_id, count)
         verify_per_second = verify_rate(senders[0])
-        with running_network(root / "net", layout, root) as network:
+        with running_network(root / "net", layout, root, prefixes=prefixes) as network:
             processes, urls = network.processes, network.urls
             tracker, stop = network.tracker, network.stop
             cpu_before = nodes_cpu_seconds(processes)
+            link_cpu_before = cpu_seconds(link_pid) if link_pid else 0.0
             if not json_output:
                 console.print(
                     f"{validators} validators up; offering {_offered(rate)} for {duration_s:.0f} s"
@@ -177,6 +197,7 @@ def run_network_bench(
                 time.sleep(0.1)
             stop.set()
             cpu_after = nodes_cpu_seconds(processes)
+            link_cpu_s = cpu_seconds(link_pid) - link_cpu_before if link_pid else 0.0
             status_reads = _status_reads(network, urls[0])
         with tracker.lock:
             window_end = started + duration_s
@@ -218,6 +239,10 @@ def run_network_bench(
                 "offered": _offered(rate),
                 "duration_s": duration_s,
                 "batch": BATCH,
+                "link": "loopback"
+                if impairment is None
+                else f"network namespaces, validator to validator {impairment.describe()} "
+                "one way (user-space link, ADR 0050); clients to nodes undelayed",
             },
             "committed_per_second": round(throughput, 1),
             "committed_in_window": len(in_window),
@@ -236,6 +261,7 @@ def run_network_bench(
             "signature_bound_tx_per_second": round(bound, 1),
             "fraction_of_signature_bound": round(throughput / bound, 3) if bound else 0,
             "status_reads": status_reads,
+            "link_cpu_ms_per_transaction": round(link_cpu_s * 1000 / max(1, committed_total), 3),
         }
         if killed_at:
             with tracker.lock:
@@ -283,39 +309,20 @@ def run_authentication_comparison(
     """``run_network_bench`` with authentication off and on in the order ``COMPARISON_ORDER`` on
     the same setup; every run, each mode's mean side by side, and the throughput of "on" as a
     fraction of "off" (issue 9: at least 0.9)."""
-    runs: list[dict[str, Any]] = []
-    for authentication in COMPARISON_ORDER:
-        label = "on" if authentication else "off"
-        if not json_output:
-            console.print(f"authentication {label}:")
-        run = run_network_bench(
-            validators=validators,
-            duration_s=duration_s,
-            rate=rate,
-            json_output=json_output,
-            output=None,
-            plot=None,
-            base_port=base_port,
-            crypto_suite=crypto_suite,
-            authentication=authentication,
-            quiet=True,
-        )
-        runs.append({"authentication": label, **run})
-        if not json_output:
-            _print(run)
-
-    def mean(label: str, *path: str) -> float:
-        values = []
-        for run in runs:
-            if run["authentication"] == label:
-                value: Any = run
-                for name in path:
-                    value = value[name]
-                values.append(float(value))
-        return round(statistics.mean(values), 1)
-
+    order = tuple("on" if authentication else "off" for authentication in COMPARISON_ORDER)
+    common = {
+        "validators": validators,
+        "duration_s": duration_s,
+        "rate": rate,
+        "json_output": json_output,
+        "base_port": base_port,
+        "crypto_suite": crypto_suite,
+    }
+    runs = run_in_order(
+        "authentication", order, common, lambda label: {"authentication": label == "on"}
+    )
     figures = {
-        name: {label: mean(label, *path) for label in ("off", "on")}
+        name: {label: mean_of(runs, "authentication", label, path) for label in ("off", "on")}
         for name, path in (
             ("committed_per_second", ("committed_per_second",)),
             ("p99_latency_ms", ("latency_ms", "p99")),
@@ -343,6 +350,39 @@ def run_authentication_comparison(
             f"sequential GET /v1/status: {reads['on']:,}/s on, {reads['off']:,}/s off[/]"
         )
     return result
+
+
+def run_in_order(
+    key: str,
+    order: tuple[str, ...],
+    common: dict[str, Any],
+    variant: Callable[[str], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """``run_network_bench`` with the arguments ``common`` and ``variant(label)`` for each label
+    of ``order`` (e.g. ABBA), quietly; each run's result with ``{key: label}`` first, printed as
+    it ends unless ``common["json_output"]``."""
+    json_output = bool(common.get("json_output"))
+    runs: list[dict[str, Any]] = []
+    for label in order:
+        if not json_output:
+            console.print(f"{key} {label}:")
+        run = run_network_bench(**common, **variant(label), output=None, plot=None, quiet=True)
+        runs.append({key: label, **run})
+        if not json_output:
+            _print(run)
+    return runs
+
+
+def mean_of(runs: list[dict[str, Any]], key: str, label: str, path: tuple[str, ...]) -> float:
+    """The mean over the runs whose ``key`` is ``label`` of the figure at ``path``, to 0.1."""
+    values = []
+    for run in runs:
+        if run[key] == label:
+            value: Any = run
+            for name in path:
+                value = value[name]
+            values.append(float(value))
+    return round(statistics.mean(values), 1) if values else 0.0
 
 
 STATUS_READS = 300

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +18,8 @@ from jinqiao.core.crypto import DEFAULT_SUITE
 from jinqiao.node.config import ApiRateLimit
 
 bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+WAN_IMPAIRMENT = "delay 30ms loss 0.1%"
+"""``--wan``: validators in different cities (issue 17 item 6)."""
 
 
 @bench_app.command("execute")
@@ -172,24 +174,45 @@ def bench_network(
             "off (plain HTTP, to measure the cost) or compare (off, then on; both figures).",
         ),
     ] = "on",
+    netem: Annotated[
+        str | None,
+        typer.Option(
+            help="Also run the validators on network namespaces linked with this delay and "
+            "loss, e.g. 'delay 30ms loss 0.1%' (needs root): loopback, netem, netem, loopback, "
+            "both figures and their ratio (ADR 0050).",
+        ),
+    ] = None,
+    wan: Annotated[
+        bool, typer.Option("--wan", help="--netem 'delay 30ms loss 0.1%' (issue 17 item 6).")
+    ] = False,
 ) -> None:
     """Committed transfers/s and commit latency of a validator network on this machine."""
     from jinqiao.bench.network import run_authentication_comparison, run_network_bench
 
     if auth not in ("on", "off", "compare"):
         fail("--auth is on, off or compare")
+    comparison: dict[str, Any] = {
+        "validators": validators,
+        "duration_s": duration,
+        "rate": rate,
+        "json_output": json_output,
+        "base_port": base_port,
+        "crypto_suite": suite,
+    }
+    if wan or netem is not None:
+        if kill_one or auth != "on" or (wan and netem is not None):
+            fail("--netem (or --wan) takes neither --kill-one, --auth nor the other of the two")
+        from jinqiao.bench.netns import parse_impairment
+        from jinqiao.bench.wan import run_netem_comparison
+
+        run_netem_comparison(
+            parse_impairment(netem or WAN_IMPAIRMENT), comparison, output=output, plot=plot
+        )
+        return
     if auth == "compare":
         if kill_one or plot is not None:
             fail("--auth compare takes neither --kill-one nor --plot")
-        run_authentication_comparison(
-            validators=validators,
-            duration_s=duration,
-            rate=rate,
-            json_output=json_output,
-            output=output,
-            base_port=base_port,
-            crypto_suite=suite,
-        )
+        run_authentication_comparison(**comparison, output=output)
         return
     run_network_bench(
         validators=validators,

@@ -74,13 +74,14 @@ class Tally:
 
 @contextlib.contextmanager
 def running_node(
-    home: Path, log_path: Path, url: str, http: httpx.Client
+    home: Path, log_path: Path, url: str, http: httpx.Client, prefix: tuple[str, ...] = ()
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A real node process; stopped with SIGTERM (then SIGKILL after 10 s) on exit. ``http``
-    checks its certificate (``/healthz`` needs none of the client's)."""
+    """A real node process (its command after ``prefix``, e.g. ``ip netns exec <ns>``); stopped
+    with SIGTERM (then SIGKILL after 10 s) on exit. ``http`` checks its certificate
+    (``/healthz`` needs none of the client's)."""
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "jinqiao", "node", "start", "--home", str(home)],
+            [*prefix, sys.executable, "-m", "jinqiao", "node", "start", "--home", str(home)],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -101,13 +102,18 @@ def running_node(
             time.sleep(0.2)
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
+    """SIGTERM, then SIGKILL if ``process`` has not exited within ``timeout_s``."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _submit_and_wait(

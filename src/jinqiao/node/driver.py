@@ -644,7 +644,15 @@ class Driver:
         if not verify_signed_proposal(self.suite, members, signed):
             return
         blocks = self.state.blocks
-        if message.block.header.height == next_height and len(blocks) < MAX_KEPT_BLOCKS:
+        # The block of the height after this one is kept too: the machine buffers its proposal
+        # (``next_height_messages``) and validates it once this height commits. Across a
+        # wide-area link the next proposer commits first and its proposal often arrives before
+        # this node has committed; without its block the proposal was judged invalid, the round
+        # failed and the height waited out its timeouts (measured: ADR 0050).
+        if (
+            next_height <= message.block.header.height <= next_height + 1
+            and len(blocks) < MAX_KEPT_BLOCKS
+        ):
             blocks[block_hash] = message.block
         if signed.proposal.height == next_height:
             self._maybe_start_height(prompted=True)

@@ -121,6 +121,15 @@ def bench_payments(
     base_port: Annotated[
         int, typer.Option(min=1024, max=65000, help="First API port of the network phase.")
     ] = 9800,
+    network_rate: Annotated[
+        int | None,
+        typer.Option(
+            "--rate",
+            min=1,
+            max=100_000,
+            help="Offered tx/s in each phase of the network (default: as fast as accepted).",
+        ),
+    ] = None,
     json_output: JsonOption = False,
     output: OutputOption = None,
 ) -> None:
@@ -145,6 +154,7 @@ def bench_payments(
         network_validators=network_validators,
         network_payments=network_payments,
         base_port=base_port,
+        network_rate=network_rate,
     )
 
 

@@ -1,0 +1,296 @@
+"""The approval service's WebAuthn factor (ADR 0052, docs/keys.md "Second factor") with real
+py_webauthn verification, real P-256 assertions (``tests.helpers.authenticator``), real SQLite
+state and audit log: the challenge is bound to one approval, its summary and its approving
+transaction; a challenge is used once and expires; wrong origin, rpId, user verification,
+counter or credential are refused with their codes, sign nothing, use nothing and count towards
+the lock-out."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from jinqiao.approval import ApprovalRefused, Limits, WebAuthnSettings, create_app, load_config
+from jinqiao.approval.passkeys import derive_challenge
+from jinqiao.core.codec import encode
+from jinqiao.core.errors import InvalidInput
+from jinqiao.core.hashing import transaction_signing_bytes
+from jinqiao.core.types import TransactionBody
+from tests.helpers.authenticator import SoftAuthenticator
+from tests.unit.test_approval_service import Harness
+
+ORIGIN = "https://approvals.bank-a.example:8600"
+RP_ID = "approvals.bank-a.example"
+SETTINGS = WebAuthnSettings(rp_id=RP_ID, origin=ORIGIN)
+
+
+class WebAuthnHarness(Harness):
+    def __init__(self, directory: Path, limits: Limits) -> None:
+        super().__init__(directory, limits)
+        self.service.config = dataclasses.replace(self.service.config, webauthn=SETTINGS)
+        self.ceremonies = self.service.webauthn
+        self.authenticator = SoftAuthenticator(ORIGIN, RP_ID)
+        self.enrol("bob", self.authenticator)
+
+    def enrol(self, name: str, authenticator: SoftAuthenticator) -> None:
+        token = self.ceremonies.open_enrolment(name).split("#", 1)[1]
+        options = self.ceremonies.enrolment_options(token)
+        assert options["approver"] == name
+        self.ceremonies.register(token, authenticator.create(options["publicKey"]))
+
+    def challenge(self, approval_hash: bytes, approving: TransactionBody) -> str:
+        opened = self.ceremonies.open_challenge(approval_hash, "bob", encode(approving))
+        return str(opened["challenge_id"])
+
+    def options(self, challenge_id: str) -> dict[str, Any]:
+        view = self.ceremonies.view(challenge_id)
+        assert view["status"] == "waiting", view
+        return dict(view["publicKey"])
+
+    def answer_refused(self, challenge_id: str, credential: dict[str, Any]) -> ApprovalRefused:
+        with pytest.raises(ApprovalRefused) as refused:
+            self.ceremonies.answer(challenge_id, credential)
+        return refused.value
+
+
+@pytest.fixture
+def webauthn(tmp_path: Path) -> Iterator[WebAuthnHarness]:
+    made = WebAuthnHarness(tmp_path, Limits(max_failures=3, lockout_s=60))
+    yield made
+    made.store.close()
+
+
+def test_the_challenge_is_bound_to_hash_summary_and_approving_transaction() -> None:
+    summary = {"approval_hash": "ab" * 32, "amount_minor": 150_000_000, "asset": "CNY"}
+    nonce = bytes(range(32))
+    base = derive_challenge(bytes(32), summary, b"approving", nonce)
+    assert base == derive_challenge(bytes(32), dict(summary), b"approving", nonce)
+    assert len(base) == 32
+    others = [
+        derive_challenge(bytes(31) + b"\x01", summary, b"approving", nonce),
+        derive_challenge(bytes(32), summary | {"amount_minor": 150_000_001}, b"approving", nonce),
+        derive_challenge(bytes(32), summary, b"approving!", nonce),
+        derive_challenge(bytes(32), summary, b"approving", bytes(32)),
+    ]
+    assert base not in others and len(set(others)) == len(others)
+
+
+def test_an_assertion_approves_its_transaction_and_is_logged(webauthn: WebAuthnHarness) -> None:
+    approval_hash, approving = webauthn.requested()
+    challenge_id = webauthn.challenge(approval_hash, approving)
+    view = webauthn.ceremonies.view(challenge_id)
+    assert view["summary"]["amount_minor"] == 150_000_000 and view["approver"] == "bob"
+    options = view["publicKey"]
+    assert (options["rpId"], options["userVerification"]) == (RP_ID, "required")
+    assertion = webauthn.authenticator.get(options)
+    answer = webauthn.ceremonies.answer(challenge_id, assertion)
+    signature = bytes.fromhex(str(answer["signature"]))
+    assert webauthn.key.suite.verify(
+        webauthn.key.public_key, transaction_signing_bytes(approving), signature
+    )
+    collected = webauthn.ceremonies.view(challenge_id)
+    assert (collected["status"], collected["signature"]) == ("approved", signature.hex())
+    assert "publicKey" not in collected
+    methods = [method for method, _route, _status in webauthn.audit()]
+    assert methods == ["ENROL", "ENROL", "REQUEST", "CHALLENGE", "APPROVE"]
+    # the challenge was used: the same assertion (a replay) and a fresh one are refused
+    assert webauthn.answer_refused(challenge_id, assertion).code == "challenge_used"
+    fresh = webauthn.authenticator.get(options)
+    assert webauthn.answer_refused(challenge_id, fresh).code == "challenge_used"
+
+
+def test_an_assertion_for_another_transaction_is_refused(webauthn: WebAuthnHarness) -> None:
+    first_hash, first = webauthn.requested()
+    second_hash, second = webauthn.requested(amount_minor=990_000_000)
+    first_challenge = webauthn.challenge(first_hash, first)
+    second_challenge = webauthn.challenge(second_hash, second)
+    made_for_first = webauthn.authenticator.get(webauthn.options(first_challenge))
+    refused = webauthn.answer_refused(second_challenge, made_for_first)
+    assert (refused.code, refused.status) == ("challenge_mismatch", 401)
+    # the page of the second transaction asking the authenticator for the first one's challenge
+    second_options = webauthn.options(second_challenge)
+    first_options = webauthn.options(first_challenge)
+    lying_page = webauthn.authenticator.get(second_options, challenge=first_options["challenge"])
+    assert webauthn.answer_refused(second_challenge, lying_page).code == "challenge_mismatch"
+    assert webauthn.ceremonies.view(second_challenge)["status"] == "waiting"
+    # nothing was used up: the first assertion still approves the first transaction only
+    webauthn.ceremonies.answer(first_challenge, made_for_first)
+    assert webauthn.store.approver("bob").failures == 0  # type: ignore[union-attr]
+    approving_for_other = webauthn.approving(webauthn.proposal())
+    wrong = webauthn.ceremonies.open_challenge
+    with pytest.raises(ApprovalRefused) as mismatched:
+        wrong(second_hash, "bob", encode(approving_for_other))
+    assert mismatched.value.code == "wrong_transaction"
+
+
+def test_a_challenge_expires(webauthn: WebAuthnHarness) -> None:
+    approval_hash, approving = webauthn.requested()
+    challenge_id = webauthn.challenge(approval_hash, approving)
+    assertion = webauthn.authenticator.get(webauthn.options(challenge_id))
+    webauthn.clock.now_s += Limits().challenge_ttl_s + 1
+    assert webauthn.ceremonies.view(challenge_id)["status"] == "expired"
+    refused = webauthn.answer_refused(challenge_id, assertion)
+    assert (refused.code, refused.status) == ("challenge_expired", 410)
+    assert webauthn.answer_refused("x" * 32, assertion).code == "challenge_not_found"
+    fresh = webauthn.challenge(approval_hash, approving)  # a new one works
+    webauthn.ceremonies.answer(fresh, webauthn.authenticator.get(webauthn.options(fresh)))
+
+
+def test_a_counter_that_does_not_grow_is_refused(webauthn: WebAuthnHarness) -> None:
+    clone = webauthn.authenticator.clone()
+    approval_hash, approving = webauthn.requested()
+    challenge_id = webauthn.challenge(approval_hash, approving)
+    webauthn.ceremonies.answer(
+        challenge_id, webauthn.authenticator.get(webauthn.options(challenge_id))
+    )
+    next_hash, next_approving = webauthn.requested()
+    next_challenge = webauthn.challenge(next_hash, next_approving)
+    refused = webauthn.answer_refused(next_challenge, clone.get(webauthn.options(next_challenge)))
+    assert (refused.code, refused.details["last_sign_count"]) == ("counter_not_increasing", 1)
+    stuck = webauthn.authenticator.get(webauthn.options(next_challenge), counter_step=0)
+    assert webauthn.answer_refused(next_challenge, stuck).code == "counter_not_increasing"
+    assert webauthn.ceremonies.view(next_challenge)["status"] == "waiting"
+
+
+def test_an_authenticator_without_a_counter_cannot_approve(webauthn: WebAuthnHarness) -> None:
+    # py_webauthn lets 0 after 0 through (authenticators that keep no counter); the service not
+    approval_hash, approving = webauthn.requested()
+    challenge_id = webauthn.challenge(approval_hash, approving)
+    no_counter = webauthn.authenticator.get(webauthn.options(challenge_id), counter_step=0)
+    refused = webauthn.answer_refused(challenge_id, no_counter)
+    assert (refused.code, refused.details["last_sign_count"]) == ("counter_not_increasing", 0)
+
+
+@pytest.mark.parametrize(
+    ("lie", "reason"),
+    [
+        ({"origin": "https://evil.example:8600"}, "origin"),
+        ({"rp_id": "evil.example"}, "RP ID"),
+        ({"user_verified": False}, "verif"),
+    ],
+)
+def test_wrong_origin_rp_id_or_no_user_verification_is_refused(
+    webauthn: WebAuthnHarness, lie: dict[str, Any], reason: str
+) -> None:
+    approval_hash, approving = webauthn.requested()
+    challenge_id = webauthn.challenge(approval_hash, approving)
+    refused = webauthn.answer_refused(
+        challenge_id, webauthn.authenticator.get(webauthn.options(challenge_id), **lie)
+    )
+    assert (refused.code, refused.status) == ("assertion_invalid", 401)
+    assert reason in refused.message
+    assert webauthn.store.approver("bob").failures == 1  # type: ignore[union-attr]
+
+
+def test_other_authenticators_and_bad_signatures_count_towards_the_lock_out(
+    webauthn: WebAuthnHarness,
+) -> None:
+    approval_hash, approving = webauthn.requested()
+    challenge_id = webauthn.challenge(approval_hash, approving)
+    options = webauthn.options(challenge_id)
+    stranger = SoftAuthenticator(ORIGIN, RP_ID)
+    assert webauthn.answer_refused(challenge_id, stranger.get(options)).code == (
+        "unknown_credential"
+    )
+    forged = webauthn.authenticator.get(options)
+    forged["response"]["signature"] = stranger.get(options)["response"]["signature"]
+    assert webauthn.answer_refused(challenge_id, forged).code == "assertion_invalid"
+    locking = webauthn.answer_refused(challenge_id, {"id": "x"})
+    assert (locking.code, locking.details.get("locked_out")) == ("assertion_invalid", True)
+    good = webauthn.authenticator.get(options)
+    assert webauthn.answer_refused(challenge_id, good).code == "approver_locked"
+    webauthn.clock.now_s += 61
+    fresh = webauthn.challenge(approval_hash, approving)
+    webauthn.ceremonies.answer(fresh, webauthn.authenticator.get(webauthn.options(fresh)))
+
+
+def test_enrolment_links_are_single_use_and_expire(webauthn: WebAuthnHarness) -> None:
+    ceremonies = webauthn.ceremonies
+    token = ceremonies.open_enrolment("carol").split("#", 1)[1]
+    authenticator = SoftAuthenticator(ORIGIN, RP_ID)
+    with pytest.raises(ApprovalRefused) as early:
+        ceremonies.register(token, authenticator.create({"challenge": "AA", "rp": {"id": RP_ID}}))
+    assert early.value.code == "registration_invalid"
+    options = ceremonies.enrolment_options(token)["publicKey"]
+    wrong_origin = SoftAuthenticator("https://evil.example", RP_ID).create(options)
+    with pytest.raises(ApprovalRefused) as refused:
+        ceremonies.register(token, wrong_origin)
+    assert refused.value.code == "registration_invalid"
+    ceremonies.register(token, authenticator.create(options))
+    with pytest.raises(ApprovalRefused) as reused:
+        ceremonies.enrolment_options(token)
+    assert reused.value.code == "enrolment_not_found"
+    late = ceremonies.open_enrolment("dave").split("#", 1)[1]
+    webauthn.clock.now_s += Limits().enrolment_ttl_s + 1
+    with pytest.raises(ApprovalRefused) as expired:
+        ceremonies.enrolment_options(late)
+    assert expired.value.code == "enrolment_expired"
+    assert [item.credential_id for item in webauthn.store.credentials("carol")] == [
+        authenticator.credential_id
+    ]
+
+
+def test_each_factor_needs_its_own_enrolment(webauthn: WebAuthnHarness) -> None:
+    approval_hash, approving = webauthn.requested()
+    with pytest.raises(ApprovalRefused) as no_authenticator:
+        webauthn.ceremonies.open_challenge(approval_hash, "alice", encode(approving))
+    assert no_authenticator.value.code == "factor_not_enrolled"
+    with pytest.raises(ApprovalRefused) as no_secret:
+        webauthn.service.approve(approval_hash, "bob", webauthn.code(), encode(approving))
+    assert no_secret.value.code == "factor_not_enrolled"
+
+
+def test_without_a_webauthn_section_the_service_says_so(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, Limits())
+    with pytest.raises(ApprovalRefused) as refused:
+        harness.service.webauthn.open_enrolment("bob")
+    assert (refused.value.code, refused.value.status) == ("webauthn_not_configured", 404)
+    harness.store.close()
+
+
+def test_the_pages_are_served_with_a_strict_policy(webauthn: WebAuthnHarness) -> None:
+    transport = httpx.ASGITransport(app=create_app(webauthn.service))
+
+    async def fetch() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
+            return [
+                await client.get("/webauthn/approve"),
+                await client.get("/webauthn/pages.js"),
+                await client.get("/webauthn/other"),
+                await client.get("/v1/challenges/" + "y" * 32),
+            ]
+
+    page, script, other, missing = asyncio.run(fetch())
+    assert page.status_code == 200 and "navigator" not in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "navigator.credentials.get" in script.text
+    assert other.json()["code"] == "invalid_request"
+    assert (missing.status_code, missing.json()["code"]) == (404, "challenge_not_found")
+
+
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ('rp_id = "127.0.0.1"\norigin = "https://127.0.0.1:8600"', "not an IP address"),
+        ('rp_id = "bank.example"\norigin = "http://bank.example"', "localhost only"),
+        ('rp_id = "bank.example"\norigin = "https://other.example"', "scheme://rp_id"),
+    ],
+)
+def test_a_webauthn_section_must_name_a_usable_origin(
+    tmp_path: Path, section: str, problem: str
+) -> None:
+    config = tmp_path / "approval.toml"
+    config.write_text(f'key = "k"\nstate_dir = "s"\nchain_id = "c"\n[webauthn]\n{section}\n')
+    with pytest.raises(InvalidInput, match=problem):
+        load_config(config)
+    config.write_text(
+        'key = "k"\nstate_dir = "s"\nchain_id = "c"\n'
+        '[webauthn]\nrp_id = "localhost"\norigin = "http://localhost:8600"\n'
+    )
+    assert load_config(config).webauthn == WebAuthnSettings("localhost", "http://localhost:8600")

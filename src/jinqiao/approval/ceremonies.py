@@ -35,14 +35,14 @@ from jinqiao.approval.passkeys import (
     derive_challenge,
     registration_options,
 )
-from jinqiao.approval.store import Challenge, Enrolment
+from jinqiao.approval.store import ApprovalStore, Challenge, Enrolment
 from jinqiao.approval.summary import DecodedProposal, check_approving_transaction, decode_proposal
 from jinqiao.core.hashing import transaction_signing_bytes
 
 if TYPE_CHECKING:
     from jinqiao.approval.service import ApprovalService
 
-__all__ = ["WebAuthnCeremonies"]
+__all__ = ["WebAuthnCeremonies", "open_enrolment"]
 
 ENROLMENT_CHALLENGE_BYTES = 32
 MAX_CREDENTIALS_PER_APPROVER = 10
@@ -50,6 +50,16 @@ MAX_CREDENTIALS_PER_APPROVER = 10
 
 def _token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+def open_enrolment(
+    settings: WebAuthnSettings, store: ApprovalStore, name: str, now_s: float
+) -> str:
+    """A one-time link enrolling an authenticator for ``name``: the page's address with the
+    token in its fragment (only the token's SHA-256 is stored)."""
+    token = secrets.token_urlsafe(32)
+    store.add_enrolment(name, _token_hash(token), now_s)
+    return f"{settings.origin}/webauthn/enroll#{token}"
 
 
 class WebAuthnCeremonies:
@@ -74,12 +84,10 @@ class WebAuthnCeremonies:
     # -- enrolment ------------------------------------------------------------------------
     def open_enrolment(self, name: str) -> str:
         """A one-time link enrolling an authenticator for ``name`` (valid ``enrolment_ttl_s``)."""
-        settings = self.settings
-        token = secrets.token_urlsafe(32)
         with self.service._lock:
-            self.service.store.add_enrolment(name, _token_hash(token), self.service.clock_s())
+            link = open_enrolment(self.settings, self.service.store, name, self.service.clock_s())
             self.service._log(name, "ENROL", "-", 201, "webauthn enrolment link opened")
-        return f"{settings.origin}/webauthn/enroll#{token}"
+        return link
 
     def _enrolment(self, token: str, now_s: float) -> Enrolment:
         with self.service.store.transaction() as db:

@@ -54,6 +54,7 @@ ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The service's configuration file (TOML).")
 ]
 ISSUER = "jinqiao"
+SHUTDOWN_GRACE_S = 5
 WEBAUTHN_WAIT_S = 660.0
 """How long ``transfer --webauthn`` waits for the browser: the longest ``challenge_ttl_s``, and
 a minute."""
@@ -78,6 +79,8 @@ def serve(config: ConfigOption) -> None:
         port=settings.port,
         log_level="warning",
         access_log=False,
+        # an approver's browser keeps its connection open: stop waiting for it after a while
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         **tls,  # type: ignore[arg-type]
     )
 

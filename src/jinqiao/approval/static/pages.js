@@ -93,6 +93,9 @@ async function approvePage(challengeId) {
   });
 }
 
+// Another link opened in the same tab changes only the fragment: start again from that link.
+window.addEventListener("hashchange", () => window.location.reload());
+
 document.addEventListener("DOMContentLoaded", () => {
   const secret = decodeURIComponent(window.location.hash.slice(1));
   const page = document.body.dataset.page;

@@ -22,7 +22,7 @@ from jinqiao.core.codec import encode
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.hashing import transaction_signing_bytes
 from jinqiao.core.types import TransactionBody
-from tests.helpers.authenticator import SoftAuthenticator
+from tests.helpers.authenticator import SoftAuthenticator, base64url
 from tests.unit.test_approval_service import Harness
 
 ORIGIN = "https://approvals.bank-a.example:8600"
@@ -294,3 +294,24 @@ def test_a_webauthn_section_must_name_a_usable_origin(
         '[webauthn]\nrp_id = "localhost"\norigin = "http://localhost:8600"\n'
     )
     assert load_config(config).webauthn == WebAuthnSettings("localhost", "http://localhost:8600")
+
+
+MALFORMED_CLIENT_DATA = [b'"type challenge origin"', b"5", b'{"type":1,"challenge":2,"origin":3}']
+
+
+@pytest.mark.parametrize("client_data", MALFORMED_CLIENT_DATA)
+def test_malformed_credentials_are_refused_not_faults(
+    webauthn: WebAuthnHarness, client_data: bytes
+) -> None:
+    token = webauthn.ceremonies.open_enrolment("carol").split("#", 1)[1]
+    options = webauthn.ceremonies.enrolment_options(token)["publicKey"]
+    created = SoftAuthenticator(ORIGIN, RP_ID).create(options)
+    created["response"]["clientDataJSON"] = base64url(client_data)
+    with pytest.raises(ApprovalRefused) as registration:
+        webauthn.ceremonies.register(token, created)
+    assert registration.value.code == "registration_invalid"
+    approval_hash, approving = webauthn.requested()
+    challenge_id = webauthn.challenge(approval_hash, approving)
+    asserted = webauthn.authenticator.get(webauthn.options(challenge_id))
+    asserted["response"]["clientDataJSON"] = base64url(client_data)
+    assert webauthn.answer_refused(challenge_id, asserted).code == "assertion_invalid"

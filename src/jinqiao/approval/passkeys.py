@@ -15,7 +15,6 @@ cloned authenticator, so an authenticator that keeps no counter cannot approve).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 from dataclasses import dataclass
@@ -49,6 +48,10 @@ __all__ = [
 CHALLENGE_TAG = b"jinqiao-approval-webauthn-v1"
 NONCE_BYTES = 32
 MAX_CREDENTIAL_JSON_BYTES = 16 * 1024
+MALFORMED = (WebAuthnException, ValueError, TypeError, KeyError, AttributeError, IndexError)
+"""What py_webauthn raises on a malformed credential: its own exceptions for what it checks, and
+Python's for shapes it does not (client data that is a JSON string, a challenge that is a
+number, bad base64, bad CBOR). Either is the sender's malformed input, never a fault."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ def check_registration(
             expected_origin=settings.origin,
             require_user_verification=True,
         )
-    except WebAuthnException as exc:
+    except MALFORMED as exc:
         raise ApprovalRefused(
             "registration_invalid", f"the authenticator's registration does not verify: {exc}"
         ) from None
@@ -154,7 +157,7 @@ def assertion_credential_id(credential: dict[str, Any]) -> bytes:
     when the assertion is not one."""
     try:
         parsed = parse_authentication_credential_json(_encoded(credential, "assertion_invalid"))
-    except WebAuthnException as exc:
+    except MALFORMED as exc:
         raise ApprovalRefused("assertion_invalid", f"the assertion is malformed: {exc}") from None
     return bytes(parsed.raw_id)
 
@@ -164,7 +167,7 @@ def _asserted_challenge(credential: dict[str, Any]) -> bytes:
         encoded = credential["response"]["clientDataJSON"]
         client_data = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
         return bytes(parse_client_data_json(client_data).challenge)
-    except (KeyError, TypeError, ValueError, binascii.Error, WebAuthnException) as exc:
+    except MALFORMED as exc:
         raise ApprovalRefused(
             "assertion_invalid", f"the assertion's client data is malformed: {exc}"
         ) from None
@@ -194,7 +197,7 @@ def check_assertion(
             credential_current_sign_count=enrolled.sign_count,
             require_user_verification=True,
         )
-    except WebAuthnException as exc:
+    except MALFORMED as exc:
         if "sign count" in str(exc):
             raise ApprovalRefused(
                 "counter_not_increasing",

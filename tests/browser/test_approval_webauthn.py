@@ -8,8 +8,11 @@ refused (``challenge_mismatch``) and uses nothing: the honest answer then approv
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, CDPSession, Page
@@ -76,6 +79,38 @@ def _wait_for_status(page: Page, words: str) -> str:
     return str(status.text_content())
 
 
+def _transfer_from_the_cli(
+    network: Path, url: str, service: Service, page: Page, amount_minor: int
+) -> dict[str, Any]:
+    """``jinqiao approval transfer --webauthn`` as a process: it prints the page to open on
+    stderr and waits; the approver opens it and approves; the command submits and exits."""
+    command = [
+        *(sys.executable, "-m", "jinqiao", "approval", "transfer", "bank-b-treasury"),
+        *(str(amount_minor), "--network", str(network), "--url", url, "--key", "bank-a-treasury"),
+        *("--service", service.url, "--service-roots", str(service.roots)),
+        *("--approver", APPROVER, "--webauthn", "--json"),
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8"
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert f"{APPROVER}: open " in line, line + process.stderr.read()
+        page.goto(line.split(" open ", 1)[1].split(" ", 1)[0])
+        _wait_for_status(page, "Check every line above")
+        assert str(amount_minor) in page.locator("#summary").inner_text()
+        page.click("#act")
+        _wait_for_status(page, f"Approved by {APPROVER}")
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, out + err
+    return dict(json.loads(out))
+
+
 def test_an_approver_enrols_and_approves_a_transfer_in_chromium(
     tmp_path: Path, approver_page: tuple[Page, CDPSession, str]
 ) -> None:
@@ -137,8 +172,13 @@ def test_an_approver_enrols_and_approves_a_transfer_in_chromium(
             assert client.keys.approve(signer, bytes.fromhex(second.approval_hash)).ok
             paid = [paid[0] - 120_000_000, paid[1] + 120_000_000]
             assert _balances(client, owner.address, payee) == paid
+
+            outcome = _transfer_from_the_cli(network, treasury.url, service, page, 110_000_000)
+            assert outcome["status"] == "ok", outcome
+            paid = [paid[0] - 110_000_000, paid[1] + 110_000_000]
+            assert _balances(client, owner.address, payee) == paid
         audit = service.audit()
-        assert audit.count(b'"APPROVE"') == 2 and audit.count(b'"REFUSE"') == 1
+        assert audit.count(b'"APPROVE"') == 3 and audit.count(b'"REFUSE"') == 1
         # the service kept the authenticator's counter (it grew with every assertion, the
         # refused one included)
         held = devtools.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})
@@ -148,4 +188,4 @@ def test_an_approver_enrols_and_approves_a_transfer_in_chromium(
             [enrolled] = store.credentials(APPROVER)
         finally:
             store.close()
-        assert enrolled.sign_count == credential["signCount"] >= 3
+        assert enrolled.sign_count == credential["signCount"] >= 4

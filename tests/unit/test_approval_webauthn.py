@@ -9,15 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
-from jinqiao.approval import ApprovalRefused, Limits, WebAuthnSettings, create_app, load_config
+from jinqiao.approval import (
+    ApprovalRefused,
+    ApprovalStore,
+    Limits,
+    WebAuthnSettings,
+    create_app,
+    load_config,
+)
 from jinqiao.approval.passkeys import derive_challenge
+from jinqiao.cli.main import app
 from jinqiao.core.codec import encode
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.hashing import transaction_signing_bytes
@@ -254,24 +265,84 @@ def test_without_a_webauthn_section_the_service_says_so(tmp_path: Path) -> None:
     harness.store.close()
 
 
-def test_the_pages_are_served_with_a_strict_policy(webauthn: WebAuthnHarness) -> None:
+def test_the_http_api_runs_both_ceremonies(webauthn: WebAuthnHarness) -> None:
     transport = httpx.ASGITransport(app=create_app(webauthn.service))
+    carol = SoftAuthenticator(ORIGIN, RP_ID)
+    token = webauthn.ceremonies.open_enrolment("carol").split("#", 1)[1]
+    proposal = webauthn.proposal()
+    approving = encode(webauthn.approving(proposal)).hex()
 
-    async def fetch() -> list[httpx.Response]:
-        async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
-            return [
-                await client.get("/webauthn/approve"),
-                await client.get("/webauthn/pages.js"),
-                await client.get("/webauthn/other"),
-                await client.get("/v1/challenges/" + "y" * 32),
-            ]
+    async def exchanges() -> dict[str, httpx.Response]:
+        answers: dict[str, httpx.Response] = {}
+        async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as http:
+            answers["page"] = await http.get("/webauthn/approve")
+            answers["script"] = await http.get("/webauthn/pages.js")
+            answers["other_page"] = await http.get("/webauthn/other")
+            options = await http.post("/v1/webauthn/enrolments/options", json={"token": token})
+            credential = carol.create(options.json()["publicKey"])
+            enrol = {"token": token, "credential": credential}
+            answers["enrol"] = await http.post("/v1/webauthn/enrolments", json=enrol)
+            answers["enrol_again"] = await http.post("/v1/webauthn/enrolments", json=enrol)
+            request = await http.post("/v1/approvals", json={"transaction": encode(proposal).hex()})
+            approval_hash = request.json()["approval_hash"]
+            body = {"approver": "carol", "transaction": approving}
+            opened = await http.post(f"/v1/approvals/{approval_hash}/challenges", json=body)
+            answers["challenge"] = opened
+            path = f"/v1/challenges/{opened.json()['challenge_id']}"
+            view = await http.get(path)
+            assertion = {"credential": carol.get(view.json()["publicKey"])}
+            answers["approve"] = await http.post(f"{path}/assertion", json=assertion)
+            answers["again"] = await http.post(f"{path}/assertion", json=assertion)
+            answers["collected"] = await http.get(path)
+            answers["missing"] = await http.get("/v1/challenges/" + "y" * 32)
+            answers["not_json"] = await http.post(f"{path}/assertion", json={"credential": 5})
+        return answers
 
-    page, script, other, missing = asyncio.run(fetch())
-    assert page.status_code == 200 and "navigator" not in page.text
-    assert "script-src 'self'" in page.headers["content-security-policy"]
-    assert "navigator.credentials.get" in script.text
-    assert other.json()["code"] == "invalid_request"
-    assert (missing.status_code, missing.json()["code"]) == (404, "challenge_not_found")
+    answers = asyncio.run(exchanges())
+    page = answers["page"]
+    assert (
+        page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    )
+    assert "navigator.credentials.get" in answers["script"].text
+    assert answers["other_page"].json()["code"] == "invalid_request"
+    assert answers["enrol"].status_code == 201 and answers["enrol"].json()["approver"] == "carol"
+    assert answers["enrol_again"].json()["code"] == "enrolment_not_found"
+    assert answers["challenge"].status_code == 201
+    assert answers["challenge"].json()["page_url"].startswith(f"{ORIGIN}/webauthn/approve#")
+    signature = answers["approve"].json()["signature"]
+    assert (answers["again"].status_code, answers["again"].json()["code"]) == (
+        409,
+        "challenge_used",
+    )
+    assert answers["collected"].json()["signature"] == signature
+    assert (answers["missing"].status_code, answers["missing"].json()["code"]) == (
+        404,
+        "challenge_not_found",
+    )
+    assert answers["not_json"].json()["code"] == "invalid_request"
+
+
+def test_enroll_webauthn_prints_a_one_time_link(tmp_path: Path) -> None:
+    config = tmp_path / "approval.toml"
+    config.write_text('key = "key.json"\nstate_dir = "state"\nchain_id = "c"\n')
+    command = ["approval", "enroll", "carol", "--config", str(config), "--webauthn", "--json"]
+    refused = CliRunner().invoke(app, command)
+    assert refused.exit_code == 1 and "has no webauthn section" in refused.stderr
+    assert not (tmp_path / "state").exists()
+    config.write_text(config.read_text() + f'[webauthn]\nrp_id = "{RP_ID}"\norigin = "{ORIGIN}"\n')
+    printed = CliRunner().invoke(app, command)
+    assert printed.exit_code == 0, printed.stderr
+    link = json.loads(printed.stdout)["enrolment_url"]
+    assert link.startswith(f"{ORIGIN}/webauthn/enroll#")
+    store = ApprovalStore(tmp_path / "state")
+    try:
+        token_hash = hashlib.sha256(link.split("#", 1)[1].encode()).digest()
+        with store.transaction() as db:
+            enrolment = store.enrolment(db, token_hash)
+        assert enrolment is not None and enrolment.approver == "carol"
+        assert store.approver("carol").totp_secret == ""  # type: ignore[union-attr]
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize(

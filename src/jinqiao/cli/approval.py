@@ -106,7 +106,7 @@ def enroll(
     check_approver_name(approver)  # before the state file is created
     if webauthn:
         if settings.webauthn is None:
-            raise InvalidInput(f"{config} has no [webauthn] section (docs/keys.md)")
+            raise InvalidInput(f"{config} has no webauthn section (docs/keys.md)")
         store = ApprovalStore(settings.state_dir)
         try:
             link = open_enrolment(settings.webauthn, store, approver, time.time())

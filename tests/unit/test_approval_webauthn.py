@@ -245,6 +245,13 @@ def test_enrolment_links_are_single_use_and_expire(webauthn: WebAuthnHarness) ->
     assert [item.credential_id for item in webauthn.store.credentials("carol")] == [
         authenticator.credential_id
     ]
+    # the same authenticator again (a client that ignores excludeCredentials), for anyone
+    for name in ("carol", "erin"):
+        again = ceremonies.open_enrolment(name).split("#", 1)[1]
+        options = ceremonies.enrolment_options(again)["publicKey"]
+        with pytest.raises(ApprovalRefused) as duplicate:
+            ceremonies.register(again, authenticator.create(options))
+        assert duplicate.value.code == "registration_invalid"
 
 
 def test_each_factor_needs_its_own_enrolment(webauthn: WebAuthnHarness) -> None:

@@ -46,6 +46,7 @@ __all__ = ["WebAuthnCeremonies", "open_enrolment"]
 
 ENROLMENT_CHALLENGE_BYTES = 32
 MAX_CREDENTIALS_PER_APPROVER = 10
+MS_PER_S = 1000
 
 
 def _token_hash(token: str) -> bytes:
@@ -77,9 +78,6 @@ class WebAuthnCeremonies:
                 "this approval service has no [webauthn] section: it takes TOTP codes only",
             )
         return settings
-
-    def _timeout_ms(self, seconds: int) -> int:
-        return seconds * 1000
 
     # -- enrolment ------------------------------------------------------------------------
     def open_enrolment(self, name: str) -> str:
@@ -121,7 +119,7 @@ class WebAuthnCeremonies:
             enrolment.approver,
             challenge,
             [item.credential_id for item in existing],
-            self._timeout_ms(self.service.config.limits.challenge_ttl_s),
+            self.service.config.limits.challenge_ttl_s * MS_PER_S,
         )
         return {"approver": enrolment.approver, "publicKey": options}
 
@@ -137,6 +135,10 @@ class WebAuthnCeremonies:
                 )
             try:
                 registered = check_registration(settings, credential, enrolment.challenge)
+                if self.service.store.credential_owner(registered.credential_id) is not None:
+                    raise ApprovalRefused(
+                        "registration_invalid", "this authenticator's credential is enrolled"
+                    )
             except ApprovalRefused as refused:
                 self.service._log(enrolment.approver, "REFUSE", "-", refused.status, refused.code)
                 raise
@@ -238,7 +240,7 @@ class WebAuthnCeremonies:
         expected = derive_challenge(
             challenge.approval_hash, decoded.summary, challenge.approving, challenge.nonce
         )
-        timeout_ms = self._timeout_ms(max(1, int(expires_at_s - now_s)))
+        timeout_ms = max(1, int(expires_at_s - now_s)) * MS_PER_S
         options = authentication_options(settings, expected, credentials, timeout_ms)
         return view | {"status": "waiting", "publicKey": options}
 

@@ -302,6 +302,12 @@ class ApprovalStore:
         )
         return [RegisteredCredential(*row) for row in rows]
 
+    def credential_owner(self, credential_id: bytes) -> str | None:
+        row = self._db.execute(
+            "SELECT approver FROM webauthn_credentials WHERE credential_id = ?", (credential_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def credential(self, name: str, credential_id: bytes) -> RegisteredCredential | None:
         row = self._db.execute(
             "SELECT credential_id, public_key, sign_count FROM webauthn_credentials "

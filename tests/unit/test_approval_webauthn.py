@@ -29,12 +29,20 @@ from jinqiao.approval import (
 )
 from jinqiao.approval.passkeys import derive_challenge
 from jinqiao.cli.main import app
+from jinqiao.client import (
+    ApprovalRequest,
+    ApprovalServiceClient,
+    ClientError,
+    WebAuthnApprovalSigner,
+    WebAuthnChallenge,
+)
 from jinqiao.core.codec import encode
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.hashing import transaction_signing_bytes
 from jinqiao.core.types import TransactionBody
 from tests.helpers.authenticator import SoftAuthenticator, base64url
-from tests.unit.test_approval_service import Harness
+from tests.unit.test_approval_client import service_transport
+from tests.unit.test_approval_service import SENDER, Harness
 
 ORIGIN = "https://approvals.bank-a.example:8600"
 RP_ID = "approvals.bank-a.example"
@@ -393,3 +401,44 @@ def test_malformed_credentials_are_refused_not_faults(
     asserted = webauthn.authenticator.get(webauthn.options(challenge_id))
     asserted["response"]["clientDataJSON"] = base64url(client_data)
     assert webauthn.answer_refused(challenge_id, asserted).code == "assertion_invalid"
+
+
+def _service_transport(webauthn: WebAuthnHarness) -> httpx.MockTransport:
+    """The routes the SDK's WebAuthn signer uses, answered by the real service object."""
+
+    def route(request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        parts = request.url.path.split("/")
+        if parts[2] == "approvals":  # /v1/approvals/{hash}/challenges
+            opened = webauthn.ceremonies.open_challenge(
+                bytes.fromhex(parts[3]), body["approver"], bytes.fromhex(body["transaction"])
+            )
+            return httpx.Response(201, json=opened)
+        return httpx.Response(200, json=webauthn.ceremonies.view(parts[3]))
+
+    return service_transport(webauthn, route)
+
+
+def test_the_sdk_signer_opens_presents_and_collects(webauthn: WebAuthnHarness) -> None:
+    def approve_at_once(request: ApprovalRequest, challenge: WebAuthnChallenge) -> None:
+        assert request.summary["amount_minor"] == 150_000_000
+        options = webauthn.options(challenge.challenge_id)
+        webauthn.ceremonies.answer(challenge.challenge_id, webauthn.authenticator.get(options))
+
+    def walk_away(_request: ApprovalRequest, _challenge: WebAuthnChallenge) -> None:
+        webauthn.clock.now_s += Limits().challenge_ttl_s + 1
+
+    transport = _service_transport(webauthn)
+    with ApprovalServiceClient("http://service", transport=transport) as service:
+        proposal = webauthn.proposal()
+        service.request(proposal)
+        approving = transaction_signing_bytes(webauthn.approving(proposal))
+        signer = WebAuthnApprovalSigner(service, SENDER, "bob", approve_at_once, timeout_s=5)
+        signature = signer.sign(approving)
+        assert webauthn.key.suite.verify(webauthn.key.public_key, approving, signature)
+
+        late = webauthn.proposal()
+        service.request(late)
+        signer = WebAuthnApprovalSigner(service, SENDER, "bob", walk_away, timeout_s=5)
+        with pytest.raises(ClientError) as expired:
+            signer.sign(transaction_signing_bytes(webauthn.approving(late)))
+        assert expired.value.code == "challenge_expired"

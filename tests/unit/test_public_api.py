@@ -51,6 +51,8 @@ EXPORTS = {
         "TransactionPending",
         "TransactionRefused",
         "TransactionResult",
+        "WebAuthnApprovalSigner",
+        "WebAuthnChallenge",
     ],
     "jinqiao.verify": [
         "VerificationError",
@@ -152,6 +154,15 @@ SIGNATURES = {
         "second_factor: Callable[[ApprovalRequest], SecondFactorAnswer]) -> None"
     ),
     "jinqiao.client.SecondFactorAnswer": "(approver: str, totp: str) -> None",
+    "jinqiao.client.WebAuthnApprovalSigner": (
+        "(client: ApprovalServiceClient, address: bytes, approver: str, "
+        "present: Callable[[ApprovalRequest, WebAuthnChallenge], None], *, "
+        "timeout_s: float = 300.0) -> None"
+    ),
+    "jinqiao.client.WebAuthnChallenge": (
+        "(challenge_id: str, approval_hash: str, approver: str, page_url: str, "
+        "expires_at_s: float) -> None"
+    ),
     "jinqiao.client.SupplyChainClient": "(client: Client) -> None",
     "jinqiao.client.ItemCustody": (
         "(item: Item, top: str, custodian: str, in_transit_to: str, recalled: bool, "

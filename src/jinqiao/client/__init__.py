@@ -28,7 +28,8 @@ the core reads, submissions with their four outcomes and the token contract, awa
 ``client.keys`` (a ``KeysClient``) reads and changes signing policies, rotates and revokes keys
 (``AccountKey`` signs for a policy account with one of its keys: docs/keys.md);
 ``ApprovalServiceClient`` and ``ApprovalServiceSigner`` ask an institution's approval service to
-co-sign a pending approval after a TOTP code (docs/keys.md "Second factor");
+co-sign a pending approval after a TOTP code, ``WebAuthnApprovalSigner`` after the approver's
+WebAuthn authenticator answered on the service's page (docs/keys.md "Second factor");
 ``client.credit`` and ``client.contracts`` (members' contracts: propose, approve, call, pause;
 ``jinqiao.client.contracts``) those of the credit contract and of the contract lifecycle;
 ``client.governance`` (a ``GovernanceClient``: propose every kind, approve, withdraw, and proven
@@ -42,6 +43,8 @@ from jinqiao.client.approval import (
     ApprovalServiceClient,
     ApprovalServiceSigner,
     SecondFactorAnswer,
+    WebAuthnApprovalSigner,
+    WebAuthnChallenge,
 )
 from jinqiao.client.asynchronous import AsyncClient
 from jinqiao.client.client import (
@@ -103,4 +106,6 @@ __all__ = [
     "TransactionPending",
     "TransactionRefused",
     "TransactionResult",
+    "WebAuthnApprovalSigner",
+    "WebAuthnChallenge",
 ]

@@ -26,6 +26,7 @@ from jinqiao.core.types import (
 )
 from jinqiao.execution.identity import REGISTRY, AmountRule, PolicyKey
 from jinqiao.execution.runtime import InvalidBlock
+from tests.helpers import doc_examples, doc_verifier
 from tests.helpers.chain import Chain, address_of, make_genesis, signer_for, token_config
 
 OLD_BODY = TransactionBody(
@@ -237,3 +238,28 @@ def test_signatures_are_gathered_one_holder_at_a_time() -> None:
 def _header() -> BlockHeader:
     zero = b"\x00" * 32
     return BlockHeader("jinqiao-test", 1, 0, zero, zero, zero, zero, zero, zero, b"\x00" * 20, 0)
+
+
+def test_the_documented_example_is_what_the_codec_writes() -> None:
+    """docs/proofs.md §4.3 "proofs-example:multi-signed": bytes and hash."""
+    lines = [line.split("#")[0].split() for line in doc_examples.block("multi-signed").splitlines()]
+    documented = bytes.fromhex("".join("".join(words) for words in lines if words[:1] != ["hash"]))
+    hashed = next(words[1] for words in lines if words[:1] == ["hash"])
+    body = with_cosigners(OLD_BODY, (b"\x44" * 32,))
+    example = MultiSignedTransaction(body, b"\x33" * 64, (b"\x55" * 64,))
+    assert encode(example) == documented
+    assert decode_transaction(documented, max_bytes=MAX_TRANSACTION_BYTES) == example
+    assert transaction_hash(funded().suite, body).hex() == hashed
+
+
+def test_the_document_driven_verifier_reads_both_shapes() -> None:
+    """``tests/helpers/doc_verifier.py`` (written from docs/proofs.md alone) finds the body that
+    the hash covers in a leaf of either shape, and refuses a third."""
+    multi_signed = MultiSignedTransaction(
+        with_cosigners(OLD_BODY, (b"\x44" * 32,)), b"\x33" * 64, (b"\x55" * 64,)
+    )
+    for transaction in (SignedTransaction(OLD_BODY, b"\x33" * 64), multi_signed):
+        _, body = doc_verifier.transaction_and_body(encode(transaction))
+        assert body == encode(transaction.body)
+    with pytest.raises(doc_verifier.Refused):
+        doc_verifier.transaction_and_body(b"\x94" + encode(multi_signed)[1:] + b"\x90")

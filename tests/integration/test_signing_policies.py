@@ -27,7 +27,7 @@ from jinqiao.client import (
     TransactionRefused,
     TransactionResult,
 )
-from jinqiao.core.codec import decode
+from jinqiao.core.codec import decode, encode
 from jinqiao.core.crypto import Signer
 from jinqiao.core.genesis import load_genesis
 from jinqiao.core.hashing import transaction_signing_bytes
@@ -279,3 +279,44 @@ def test_two_of_three_pays_in_one_block_with_two_signatures(tmp_path: Path) -> N
                 MultiSigner([owner, third], owner.address), "CNY", payee, 5
             ),
         )
+
+
+def test_the_cli_prepares_cosigns_and_submits_one_transaction(tmp_path: Path) -> None:
+    with funded_treasury(tmp_path, 1_000) as treasury:
+        client, owner, payee = treasury.client, treasury.owner, treasury.payee
+        net = ["--network", str(tmp_path), "--url", treasury.url]
+        files = [tmp_path / "ops-2.json", tmp_path / "ops-3.json"]
+        for file in files:
+            assert invoke("keys", "create", str(file), "--insecure-plaintext")[0] == 0
+        members = (owner.public_key, *(load_key(file).public_key for file in files))
+        keys = tuple(PolicyKey(public_key, 1) for public_key in members)
+        assert client.keys.set_policy(owner, keys, 2).ok
+        before = client.token.balance("CNY", payee)
+
+        prepared = tmp_path / "pay.json"
+        args = encode(TransferArgs("CNY", payee, 7)).hex()
+        signers = ["--signer", str(files[0]), "--signer", str(files[1])]
+        code, out, err = invoke(
+            "keys", "prepare", str(prepared), TOKEN, "transfer", "--args-hex", args,
+            *signers, "--account", "bank-a-treasury", *net,
+        )  # fmt: skip
+        assert code == 0, err
+        assert "0 of 2 signatures" in out
+        code, _, err = invoke("keys", "cosign", str(prepared), "--key", str(files[0]))
+        assert code == 0, err
+        code, _, err = invoke("keys", "submit", str(prepared), *net)
+        assert code == 1 and "still lacks the signatures of" in err
+        stranger = tmp_path / "stranger.json"
+        assert invoke("keys", "create", str(stranger), "--insecure-plaintext")[0] == 0
+        code, _, err = invoke("keys", "cosign", str(prepared), "--key", str(stranger))
+        assert code == 1 and "not one of this transaction's signers" in err
+        code, out, err = invoke("keys", "cosign", str(prepared), "--key", str(files[1]))
+        assert code == 0 and "2 of 2 signatures" in out, err
+        assert client.token.balance("CNY", payee) == before
+        code, out, err = invoke("keys", "submit", str(prepared), *net, "--json")
+        assert code == 0, err
+        assert json.loads(out)["status"] == "ok"
+        assert client.token.balance("CNY", payee) == before + 7
+        code, out, err = invoke("keys", "submit", str(prepared), *net, "--json")
+        assert code == 0 and json.loads(out)["height"] > 0  # the same bytes: committed once
+        assert client.token.balance("CNY", payee) == before + 7

@@ -10,13 +10,15 @@ import pytest
 from jinqiao.apps.registry import KeyArgs, SetPolicyArgs
 from jinqiao.apps.token import HoldingArgs, TransferArgs
 from jinqiao.client import MultiSigner, add_signature, missing_signers, prepare_multi_signed
-from jinqiao.core.codec import decode, encode
+from jinqiao.core.codec import decode, decode_stored, encode
 from jinqiao.core.errors import DecodeError, InvalidInput
 from jinqiao.core.hashing import transaction_hash, transaction_signing_bytes
 from jinqiao.core.limits import MAX_COSIGNERS, MAX_TRANSACTION_BYTES
 from jinqiao.core.types import (
     Block,
     BlockHeader,
+    CommitCertificate,
+    CommittedBlock,
     MultiSignedTransaction,
     SignedTransaction,
     TransactionBody,
@@ -26,6 +28,7 @@ from jinqiao.core.types import (
 )
 from jinqiao.execution.identity import REGISTRY, AmountRule, PolicyKey
 from jinqiao.execution.runtime import InvalidBlock
+from jinqiao.node.wire import BlockResponse, decode_message, encode_message
 from tests.helpers import doc_examples, doc_verifier
 from tests.helpers.chain import Chain, address_of, make_genesis, signer_for, token_config
 
@@ -263,3 +266,23 @@ def test_the_document_driven_verifier_reads_both_shapes() -> None:
         assert body == encode(transaction.body)
     with pytest.raises(doc_verifier.Refused):
         doc_verifier.transaction_and_body(b"\x94" + encode(multi_signed)[1:] + b"\x90")
+
+
+def test_a_block_with_both_shapes_crosses_the_wire_and_storage() -> None:
+    """The decoders that hold a ``Block`` inside (a peer's block response, the block store)
+    dispatch on arity too, and keep refusing a non-canonical item."""
+    chain, transaction = k1_k2_transfer(5)
+    single = chain.transaction("alice", "token", "transfer", pay(chain, 1))
+    header = _header()
+    certificate = CommitCertificate(1, 0, b"\x00" * 32, ())
+    committed = CommittedBlock(Block(header, (single, transaction)), certificate, ())
+    frame = encode_message(BlockResponse(committed))
+    received = decode_message(frame)
+    assert isinstance(received, BlockResponse)
+    assert received.committed == committed
+    assert type(received.committed.block.transactions[1]) is MultiSignedTransaction
+    assert decode_stored(encode(committed), CommittedBlock) == committed
+    wide = frame.replace(b"\x91\xc4\x40", b"\xdc\x00\x01\xc4\x40", 1)  # co-signatures as array16
+    assert wide != frame
+    with pytest.raises(DecodeError, match="canonical"):
+        decode_message(wide)

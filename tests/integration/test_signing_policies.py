@@ -38,6 +38,7 @@ from jinqiao.execution.identity import GOVERNANCE, AmountRule, PolicyKey
 from jinqiao.keys import generate_key, load_key
 from jinqiao.provision.network import load_layout
 from jinqiao.verify import VerificationError, verify_transaction_inclusion
+from tests.helpers import doc_verifier as doc
 from tests.helpers.process import NodeProcess, make_network
 
 pytestmark = pytest.mark.e2e
@@ -210,18 +211,25 @@ def _with_duplicate_signer(
 
 def _check_proofs_of(directory: Path, client: Client, paid: TransactionResult) -> None:
     """``jinqiao.verify`` accepts the proven multi-signed transaction and refuses it with one
-    byte of a co-signature changed."""
+    byte of a co-signature changed; so does the verifier written from docs/proofs.md."""
     genesis = load_genesis((directory / "genesis.json").read_bytes())
     answer = json.loads(client.raw_get(f"/v1/transactions/{paid.transaction_hash}"))
-    proof = decode(
-        bytes.fromhex(answer["transaction_proof"]), TransactionProof, max_bytes=MAX_PROOF_BYTES
-    )
+    raw = bytes.fromhex(answer["transaction_proof"])
+    proof = decode(raw, TransactionProof, max_bytes=MAX_PROOF_BYTES)
     assert proof.transaction[:1] == b"\x93"  # docs/proofs.md §4.3: the 3-item shape
     check = (genesis, proof.header, proof.certificate)
     verify_transaction_inclusion(*check, proof.transaction, proof.proof)
     tampered = proof.transaction[:-1] + bytes([proof.transaction[-1] ^ 1])
     with pytest.raises(VerificationError):
         verify_transaction_inclusion(*check, tampered, proof.proof)
+    # The verifier written from docs/proofs.md alone ties both proofs to the hash (§4.2, §4.3).
+    trust = doc.Trust.from_genesis((directory / "genesis.json").read_bytes())
+    asked = bytes.fromhex(paid.transaction_hash)
+    receipt_proof = bytes.fromhex(answer["receipt_proof"])
+    lookup = doc.verify_lookup(trust, asked, raw, receipt_proof)
+    assert len(lookup.transaction["cosignatures"]) == 1
+    with pytest.raises(doc.Refused):
+        doc.verify_lookup(trust, bytes(32), raw, receipt_proof)
 
 
 def test_two_of_three_pays_in_one_block_with_two_signatures(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ its code and no state change (``Chain.rejected``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from jinqiao.apps.registry import KeyArgs, SetPolicyArgs
@@ -131,10 +133,10 @@ def test_a_multi_signed_transaction_round_trips_and_is_told_apart_by_arity() -> 
         lambda raw: raw.replace(b"\xc4\x40", b"\xd9\x40", 1),  # str where bin is expected
     ],
 )
-def test_a_mangled_multi_signed_transaction_is_refused(mangle: object) -> None:
+def test_a_mangled_multi_signed_transaction_is_refused(mangle: Callable[[bytes], bytes]) -> None:
     chain = funded()
     transaction = chain.transaction(multi(chain, b"\x00" * 20, "k1", "k2"), "t", "m", b"")
-    raw = mangle(encode(transaction))  # type: ignore[operator]
+    raw = mangle(encode(transaction))
     with pytest.raises(DecodeError):
         decode_transaction(raw, max_bytes=MAX_TRANSACTION_BYTES)
     header = _header()

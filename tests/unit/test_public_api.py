@@ -36,6 +36,7 @@ EXPORTS = {
         "ItemCustody",
         "ItemVerification",
         "KeysClient",
+        "MultiSigner",
         "NodesUnreachable",
         "PaymentsClient",
         "PendingTransaction",
@@ -53,6 +54,9 @@ EXPORTS = {
         "TransactionResult",
         "WebAuthnApprovalSigner",
         "WebAuthnChallenge",
+        "add_signature",
+        "missing_signers",
+        "prepare_multi_signed",
     ],
     "jinqiao.verify": [
         "VerificationError",
@@ -142,6 +146,16 @@ SIGNATURES = {
     "jinqiao.client.TokenClient": "(client: Client) -> None",
     "jinqiao.client.KeysClient": "(client: Client) -> None",
     "jinqiao.client.AccountKey": "(key: Signer, address: bytes) -> None",
+    "jinqiao.client.MultiSigner": (
+        "(signers: Sequence[Signer], address: bytes | None = None) -> None"
+    ),
+    "jinqiao.client.prepare_multi_signed": (
+        "(body: TransactionBody, cosigners: Sequence[bytes]) -> MultiSignedTransaction"
+    ),
+    "jinqiao.client.add_signature": (
+        "(transaction: MultiSignedTransaction, signer: Signer) -> MultiSignedTransaction"
+    ),
+    "jinqiao.client.missing_signers": "(transaction: MultiSignedTransaction) -> tuple[bytes, ...]",
     "jinqiao.client.ApprovalRequest": (
         "(approval_hash: str, summary: dict[str, Any], expires_at_s: float) -> None"
     ),

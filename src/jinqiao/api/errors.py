@@ -41,6 +41,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_arguments": 400,
     "invalid_nonce": 400,
     "address_mismatch": 400,
+    "duplicate_signer": 400,
     "invalid_signature": 401,
     "unknown_sender": 403,
     "key_mismatch": 403,

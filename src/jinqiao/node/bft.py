@@ -52,6 +52,7 @@ from jinqiao.node.driver import (
     SaveLockedBlock,
     Send,
     ServeBlock,
+    ServeStateSync,
     SetTimer,
     Started,
     Tick,
@@ -61,7 +62,14 @@ from jinqiao.node.driver import (
 from jinqiao.node.mempool import Mempool
 from jinqiao.node.metrics import NodeMetrics
 from jinqiao.node.p2p import MessageHandler, P2PNetwork
-from jinqiao.node.wire import MAX_GOSSIP_TRANSACTIONS, BlockResponse, decode_message, encode_message
+from jinqiao.node.wire import (
+    MAX_GOSSIP_TRANSACTIONS,
+    BlockResponse,
+    StateSyncRequest,
+    WireMessage,
+    decode_message,
+    encode_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +97,8 @@ class NodeServices(Protocol):
     def admit_gossip(self, transactions: tuple[bytes, ...]) -> None: ...
 
     def committed_block(self, height: int) -> CommittedBlock | None: ...
+
+    def answer_state_sync(self, request: StateSyncRequest) -> WireMessage | None: ...
 
     def submit_as_validator(self, contract: str, method: str, args: CanonicalStruct) -> None: ...
 
@@ -201,6 +211,8 @@ class ConsensusDriver:
             self._start(self._commit(action))
         elif isinstance(action, ServeBlock):
             self._start(self._serve(action))
+        elif isinstance(action, ServeStateSync):
+            self._start(self._serve_state_sync(action))
         elif isinstance(action, AdmitGossip):
             self._start(asyncio.to_thread(self.node.admit_gossip, action.raw_transactions))
         elif isinstance(action, ReportEvidence):
@@ -276,6 +288,11 @@ class ConsensusDriver:
         committed = await asyncio.to_thread(self.node.committed_block, action.height)
         if committed is not None:
             self.p2p.send(action.peer, encode_message(BlockResponse(committed)))
+
+    async def _serve_state_sync(self, action: ServeStateSync) -> None:
+        answer = await asyncio.to_thread(self.node.answer_state_sync, action.request)
+        if answer is not None:
+            self.p2p.send(action.peer, encode_message(answer))
 
     # -- the network -----------------------------------------------------------------------
     async def _on_frame(self, peer: str, payload: bytes) -> None:

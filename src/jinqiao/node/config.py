@@ -159,6 +159,9 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     snapshot_interval_blocks: int = 1_000
     """Take a snapshot of the state every this many heights and serve it to joining nodes
     (ADR 0054, docs/operations.md "State sync"); 0: take none."""
+    snapshot_chunk_bytes: int = 8 * 1024 * 1024
+    """The keys and values of one snapshot chunk, at most (1024 .. 8 MiB): smaller chunks spread
+    a joining node's fetches over more requests."""
     snapshots_kept: int = 2
     """How many of its newest snapshots the node keeps in ``<home>/snapshots/``."""
     state_sync: bool = False
@@ -226,6 +229,8 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 raise InvalidInput(f"config: peer {peer.name!r} needs a name, a host and a port")
         if not 0 <= self.snapshot_interval_blocks <= 10**9:
             raise InvalidInput("config: snapshot_interval_blocks must be 0..1000000000")
+        if not 1024 <= self.snapshot_chunk_bytes <= 8 * 1024 * 1024:
+            raise InvalidInput("config: snapshot_chunk_bytes must be 1024..8388608")
         if not 1 <= self.snapshots_kept <= 100:
             raise InvalidInput("config: snapshots_kept must be 1..100")
         if not 1 <= self.state_sync_timeout_s <= 86_400:

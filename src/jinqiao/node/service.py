@@ -65,7 +65,7 @@ from jinqiao.node.private_data import PrivateData, organization_of_certificate
 from jinqiao.node.query_proofs import ProvenQuery, RecordedReading, prove_query
 from jinqiao.node.reads import Reader
 from jinqiao.node.safety_store import FileSafetyStorage
-from jinqiao.node.snapshots import SnapshotFiles
+from jinqiao.node.snapshots import SnapshotFiles, state_base
 from jinqiao.node.state_sync import SnapshotServer, StateSync, SyncReport
 from jinqiao.node.storage import Snapshot, Store
 from jinqiao.node.wire import StateSyncRequest, WireMessage
@@ -128,7 +128,9 @@ class Node:
         self.snapshots = SnapshotServer(
             self.suite,
             self.store,
-            SnapshotFiles(home / "snapshots", self.config.snapshots_kept),
+            SnapshotFiles(
+                home / "snapshots", self.config.snapshots_kept, self.config.snapshot_chunk_bytes
+            ),
             self.config.snapshot_interval_blocks,
         )
         self._snapshot_task: asyncio.Task[object] | None = None
@@ -527,6 +529,10 @@ class Node:
         chain_id = self.genesis.chain_id
         while not stop.is_set():
             head = self.chain.head.height
+            with self.store.snapshot() as snapshot:  # a state sync may have just installed
+                base = state_base(snapshot)
+            if base > 1:
+                store.follow_from(chain_id, base)
             handled = await asyncio.to_thread(
                 follow_erasures, store, chain_id, head, self.committed_block
             )

@@ -269,24 +269,33 @@ def _state_value(view: ReadView, key: bytes) -> bytes:
     return value
 
 
-def split_depth_for(sizes_by_prefix: Mapping[int, int]) -> int:
+def split_depth_for(
+    sizes_by_prefix: Mapping[int, int], chunk_bytes: int = MAX_SNAPSHOT_CHUNK_BYTES
+) -> int:
     """The smallest depth at which no part (sizes given per ``MAX_SPLIT_DEPTH`` prefix) is over
-    ``MAX_SNAPSHOT_CHUNK_BYTES``."""
+    ``chunk_bytes``."""
     for depth in range(MAX_SPLIT_DEPTH + 1):
         merged: dict[int, int] = {}
         for prefix, size in sizes_by_prefix.items():
             merged[prefix >> (MAX_SPLIT_DEPTH - depth)] = (
                 merged.get(prefix >> (MAX_SPLIT_DEPTH - depth), 0) + size
             )
-        if not merged or max(merged.values()) <= MAX_SNAPSHOT_CHUNK_BYTES:
+        if not merged or max(merged.values()) <= chunk_bytes:
             return depth
+    if max(sizes_by_prefix.values()) <= MAX_SNAPSHOT_CHUNK_BYTES:
+        return MAX_SPLIT_DEPTH  # smaller chunks than asked for cannot be had; these are allowed
     raise NodeFault(
         "the state is too large for a snapshot: a part is over the chunk limit at the deepest "
         f"split ({MAX_SNAPSHOT_CHUNKS} chunks of {MAX_SNAPSHOT_CHUNK_BYTES} bytes)"
     )
 
 
-def take_snapshot(suite: CryptoSuite, store: Store, directory: Path) -> SnapshotManifest | None:
+def take_snapshot(
+    suite: CryptoSuite,
+    store: Store,
+    directory: Path,
+    chunk_bytes: int = MAX_SNAPSHOT_CHUNK_BYTES,
+) -> SnapshotManifest | None:
     """Write a snapshot of the state at the store's head into ``directory/<height>/`` (one read
     transaction: the head and its state do not move under it). ``None`` at height 0 or when that
     snapshot exists."""
@@ -308,7 +317,7 @@ def take_snapshot(suite: CryptoSuite, store: Store, directory: Path) -> Snapshot
             keyed.append((path, key, size))
             fine = path >> (SMT_KEY_BITS - MAX_SPLIT_DEPTH)
             sizes[fine] = sizes.get(fine, 0) + size
-        depth = split_depth_for(sizes)
+        depth = split_depth_for(sizes, chunk_bytes)
         keyed.sort()
         staging = directory / f".{height}.partial"
         shutil.rmtree(staging, ignore_errors=True)
@@ -341,9 +350,12 @@ def take_snapshot(suite: CryptoSuite, store: Store, directory: Path) -> Snapshot
 class SnapshotFiles:
     """The snapshots this node keeps in ``directory`` and serves to joining peers."""
 
-    def __init__(self, directory: Path, keep: int) -> None:
+    def __init__(
+        self, directory: Path, keep: int, chunk_bytes: int = MAX_SNAPSHOT_CHUNK_BYTES
+    ) -> None:
         self.directory = directory
         self.keep = keep
+        self.chunk_bytes = chunk_bytes
         self._manifests: dict[int, SnapshotManifest] = {}
 
     def heights(self) -> list[int]:
@@ -371,7 +383,7 @@ class SnapshotFiles:
             return None
 
     def take(self, suite: CryptoSuite, store: Store) -> SnapshotManifest | None:
-        manifest = take_snapshot(suite, store, self.directory)
+        manifest = take_snapshot(suite, store, self.directory, self.chunk_bytes)
         for old in self.heights()[: -self.keep]:
             self._manifests.pop(old, None)
             shutil.rmtree(self.directory / str(old), ignore_errors=True)

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinqiao.core.codec import decode, decode_stored
+from jinqiao.core.codec import decode, decode_stored, encode
 from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import DecodeError, InvalidInput
 from jinqiao.core.genesis import Genesis
@@ -206,10 +206,8 @@ class StateSync:
         height, offering = await self._offers(peers)
         log.info("state sync: snapshot at height %d offered by %s", height, ", ".join(offering))
         top = await self._certified_block(height, offering)
-        manifest = await self._first(
-            offering, lambda peer: self._manifest(peer, top), "the manifest"
-        )
-        chunks = await self._chunks(manifest, offering)
+        manifest, serving = await self._manifests(top, offering)
+        chunks = await self._chunks(manifest, serving)
         root, top_nodes = fold_parts(
             self.suite,
             manifest.split_depth,
@@ -336,6 +334,32 @@ class StateSync:
         if manifest.height != height:
             raise SnapshotRefused("a manifest of another height")
         return manifest
+
+    async def _manifests(
+        self, top: CommittedBlock, peers: list[str]
+    ) -> tuple[SnapshotManifest, list[str]]:
+        """The manifest most peers serve among those that check out, and those peers (peers
+        may cut the same state into other chunks: chunks come only from peers of one manifest)."""
+
+        async def attempt(peer: str) -> tuple[str, SnapshotManifest | None]:
+            try:
+                return peer, await self._manifest(peer, top)
+            except (StateSyncFailed, SnapshotRefused) as failure:
+                self._refuse(peer, failure.message)
+                return peer, None
+
+        answers = await asyncio.gather(*(attempt(peer) for peer in peers))
+        by_manifest: dict[bytes, list[str]] = {}
+        manifests: dict[bytes, SnapshotManifest] = {}
+        for peer, manifest in answers:
+            if manifest is not None:
+                encoded = encode(manifest)
+                manifests[encoded] = manifest
+                by_manifest.setdefault(encoded, []).append(peer)
+        if not by_manifest:
+            raise StateSyncFailed(f"no peer gave a manifest that checks out: {self.refused}")
+        chosen = max(by_manifest, key=lambda encoded: len(by_manifest[encoded]))
+        return manifests[chosen], by_manifest[chosen]
 
     async def _chunks(self, manifest: SnapshotManifest, peers: list[str]) -> list[VerifiedChunk]:
         todo: asyncio.Queue[SnapshotPart] = asyncio.Queue()

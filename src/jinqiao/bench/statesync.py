@@ -245,7 +245,16 @@ def run_statesync_bench(
     holders = [suite.signer(rng.randbytes(32)) for _ in range(accounts)]
     validator = suite.signer(rng.randbytes(32))
     genesis = statesync_genesis(holders, validator)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    setup = setup_description(lengths[-1], block_size, accounts)
+    setup["path"] = (
+        "replay: per block certificate check, Chain.validate (signatures checked), Chain.commit; "
+        "snapshot: certificate of block H, manifest and every chunk checked against H's state "
+        f"root, {WINDOW_BLOCKS - 1} window blocks hash-linked, one install write batch; "
+        "no network (bytes reported)"
+    )
+    setup["valid_until_window_blocks"] = WINDOW_BLOCKS
+    result: dict[str, Any] = {"benchmark": "statesync", "setup": setup, "results": rows}
     with (
         tempfile.TemporaryDirectory(prefix="jinqiao-statesync-", dir=directory) as work,
         progress_bar(disable=json_output) as progress,
@@ -256,17 +265,8 @@ def run_statesync_bench(
                     length, holders, validator, genesis, block_size, Path(work), progress
                 )
             )
-    setup = setup_description(lengths[-1], block_size, accounts)
-    setup["path"] = (
-        "replay: per block certificate check, Chain.validate (signatures checked), Chain.commit; "
-        "snapshot: certificate of block H, manifest and every chunk checked against H's state "
-        f"root, {WINDOW_BLOCKS - 1} window blocks hash-linked, one install write batch; "
-        "no network (bytes reported)"
-    )
-    setup["valid_until_window_blocks"] = WINDOW_BLOCKS
-    result: dict[str, Any] = {"benchmark": "statesync", "setup": setup, "results": rows}
-    if output is not None:
-        output.write_text(json.dumps(result, indent=2) + "\n")
+            if output is not None:  # after each length: a long run's figures survive a stop
+                output.write_text(json.dumps(result, indent=2) + "\n")
     if plot is not None:
         write_plot(result, plot)
     if json_output:

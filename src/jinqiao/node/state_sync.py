@@ -90,6 +90,8 @@ CHUNKS_IN_FLIGHT_PER_PEER = 2
 class StateSyncFailed(InvalidInput):
     """State sync could not finish (no peer offers a snapshot, every peer lied, timeouts)."""
 
+    code = "state_sync_failed"
+
 
 @dataclass
 class SyncReport:

@@ -74,6 +74,7 @@ def network_and_joiner(tmp_path: Path) -> Iterator[tuple[Path, list[NodeProcess]
         "--p2p-port",
         str(base + 100),
         "--observer",
+        "--state-sync",
     )
     validators = []
     for node in layout.nodes:
@@ -82,7 +83,8 @@ def network_and_joiner(tmp_path: Path) -> Iterator[tuple[Path, list[NodeProcess]
         configure(home, snapshot_interval_blocks=INTERVAL, snapshot_chunk_bytes=1024)
         validators.append(NodeProcess(home, port=int(node.api_url.rsplit(":", 1)[1])))
     joiner_home = tmp_path / str(entry["home"])
-    configure(joiner_home, state_sync=True, state_sync_timeout_s=120)
+    assert json.loads((joiner_home / "config.json").read_text())["state_sync"] is True
+    configure(joiner_home, state_sync_timeout_s=120)
     joiner = NodeProcess(joiner_home, port=base)
     started: list[NodeProcess] = []
     try:

@@ -133,7 +133,7 @@ class Node:
             ),
             self.config.snapshot_interval_blocks,
         )
-        self._snapshot_task: asyncio.Task[object] | None = None
+        self._snapshot_task: asyncio.Task[None] | None = None
         self._private_data: PrivateData | None = None
         try:
             self.audit: AuditLog = open_audit_log(home)
@@ -268,7 +268,15 @@ class Node:
         if self.snapshots.due(committed.block.header.height) and (
             self._snapshot_task is None or self._snapshot_task.done()
         ):
-            self._snapshot_task = asyncio.create_task(asyncio.to_thread(self.snapshots.take))
+            self._snapshot_task = asyncio.create_task(self._take_snapshot())
+
+    async def _take_snapshot(self) -> None:
+        """A snapshot that fails is logged and tried again at the next interval: serving
+        snapshots is a service to joining nodes, never a reason to stop validating."""
+        try:
+            await asyncio.to_thread(self.snapshots.take)
+        except (NodeFault, OSError) as failure:
+            log.error("snapshot not taken: %r", failure)
 
     def answer_state_sync(self, request: StateSyncRequest) -> WireMessage | None:
         return self.snapshots.answer(request)

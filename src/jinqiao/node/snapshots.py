@@ -317,9 +317,11 @@ def take_snapshot(
             sizes[fine] = sizes.get(fine, 0) + size
         depth = split_depth_for(sizes, chunk_bytes)
         keyed.sort()
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for partial in directory.glob(".*.partial"):  # left by a crash during an earlier one
+            shutil.rmtree(partial, ignore_errors=True)
         staging = directory / f".{height}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True, mode=0o700)
+        staging.mkdir(mode=0o700)
         parts: list[SnapshotPart] = []
         start = 0
         while start < len(keyed):

@@ -105,6 +105,14 @@ def bench_statesync(
         int, typer.Option(min=2, max=100_000, help="Accounts the transfers move money among.")
     ] = 10_000,
     block_size: Annotated[int, typer.Option(min=1, max=5_000)] = 1_000,
+    replay_up_to: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Replay only the chains of at most this many transactions (replay is linear in "
+            "the length; the longest chains may be measured by snapshot alone).",
+        ),
+    ] = 10_000_000,
     directory: Annotated[
         Path | None, typer.Option(help="Where the stores are built (default: the temp dir).")
     ] = None,
@@ -120,6 +128,7 @@ def bench_statesync(
         lengths=parse_lengths(lengths),
         accounts=accounts,
         block_size=block_size,
+        replay_up_to=replay_up_to,
         directory=directory,
         json_output=json_output,
         output=output,

@@ -85,6 +85,8 @@ MAX_REFUSALS_PER_PEER = 3
 MAX_VALIDATOR_CHANGE_PAGES = 1_000
 BLOCKS_IN_FLIGHT_PER_PEER = 16
 CHUNKS_IN_FLIGHT_PER_PEER = 2
+MAX_CANDIDATE_HEIGHTS = 4
+"""Offered snapshot heights tried, newest first, before state sync gives up."""
 
 
 class StateSyncFailed(InvalidInput):
@@ -205,10 +207,8 @@ class StateSync:
                 peers = self.network.connected()
                 break
             await asyncio.sleep(0.2)
-        height, offering = await self._offers(peers)
-        log.info("state sync: snapshot at height %d offered by %s", height, ", ".join(offering))
-        top = await self._certified_block(height, offering)
-        manifest, serving = await self._manifests(top, offering)
+        top, manifest, serving = await self._choose(await self._offers(peers))
+        height = top.block.header.height
         chunks = await self._chunks(manifest, serving)
         root, top_nodes = fold_parts(
             self.suite,
@@ -217,7 +217,7 @@ class StateSync:
         )
         if root != top.block.header.state_root:  # each chunk matched its part; a bug if not
             raise StateSyncFailed("the restored state does not make the header's state root")
-        window = await self._window(top, chunks, offering)
+        window = await self._window(top, chunks, serving)
         blocks = [*window, top]
         await asyncio.to_thread(
             install,
@@ -252,7 +252,24 @@ class StateSync:
                 self._refuse(peer, failure.message)
         raise StateSyncFailed(f"no peer gave {what} that checks out: {self.refused}")
 
-    async def _offers(self, peers: list[str]) -> tuple[int, list[str]]:
+    async def _choose(
+        self, offers: dict[int, list[str]]
+    ) -> tuple[CommittedBlock, SnapshotManifest, list[str]]:
+        """The newest offered snapshot whose certified block and manifest check out (a peer
+        that offers a height nobody else has, or cannot prove, only costs a try)."""
+        for height in sorted(offers, reverse=True)[:MAX_CANDIDATE_HEIGHTS]:
+            offering = offers[height]
+            log.info("state sync: snapshot at height %d offered by %s", height, ", ".join(offering))
+            try:
+                top = await self._certified_block(height, offering)
+                manifest, serving = await self._manifests(top, offering)
+            except StateSyncFailed as failure:
+                log.warning("state sync: snapshot at height %d not used: %s", height, failure)
+                continue
+            return top, manifest, serving
+        raise StateSyncFailed(f"no offered snapshot checks out; refused: {self.refused}")
+
+    async def _offers(self, peers: list[str]) -> dict[int, list[str]]:
         async def offer(peer: str) -> tuple[str, tuple[int, ...]]:
             try:
                 answer = await self.requests.ask(self.network, peer, SnapshotsRequest(), "offer")
@@ -261,14 +278,16 @@ class StateSync:
             return peer, tuple(answer.heights)
 
         offers = await asyncio.gather(*(offer(peer) for peer in peers))
-        heights = {height for _, offered in offers for height in offered}
-        if not heights:
+        by_height: dict[int, list[str]] = {}
+        for peer, offered in offers:
+            for height in set(offered):
+                by_height.setdefault(height, []).append(peer)
+        if not by_height:
             raise StateSyncFailed(
                 f"no peer offers a snapshot (asked {', '.join(peers)}): the serving nodes take "
                 "one every snapshot_interval_blocks heights"
             )
-        best = max(heights)
-        return best, [peer for peer, offered in offers if best in offered]
+        return by_height
 
     # -- the certified header ----------------------------------------------------------------
     async def _certified_block(self, height: int, peers: list[str]) -> CommittedBlock:

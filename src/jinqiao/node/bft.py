@@ -74,6 +74,10 @@ from jinqiao.node.wire import (
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 0.02
+MAX_STATE_SYNC_QUEUED_BYTES = 32 * 1024 * 1024
+"""State-sync answers are held back while this much waits to be written to the asking peer."""
+MAX_STATE_SYNC_ANSWERS = 4
+"""State-sync answers read from disk at once (for every peer together)."""
 
 
 class NodeServices(Protocol):
@@ -132,6 +136,7 @@ class ConsensusDriver:
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._jobs = asyncio.Lock()
+        self._state_sync_answers = asyncio.Semaphore(MAX_STATE_SYNC_ANSWERS)
         self._gossip: list[bytes] = []
         self._gossip_lock = threading.Lock()
         self._stopping = False
@@ -290,8 +295,17 @@ class ConsensusDriver:
             self.p2p.send(action.peer, encode_message(BlockResponse(committed)))
 
     async def _serve_state_sync(self, action: ServeStateSync) -> None:
-        answer = await asyncio.to_thread(self.node.answer_state_sync, action.request)
-        if answer is not None:
+        """Answer a joining peer (ADR 0054) while at most ``MAX_STATE_SYNC_QUEUED_BYTES`` wait to
+        be written to it: a peer that asks for chunks and does not read them gets no more (it
+        asks again after its timeout), so it cannot make this node hold gigabytes."""
+        if (
+            self.p2p.queued_bytes(action.peer) > MAX_STATE_SYNC_QUEUED_BYTES
+            or self._state_sync_answers.locked()  # busy: dropped, not queued (a flood stays small)
+        ):
+            return
+        async with self._state_sync_answers:
+            answer = await asyncio.to_thread(self.node.answer_state_sync, action.request)
+        if answer is not None and self.p2p.queued_bytes(action.peer) <= MAX_STATE_SYNC_QUEUED_BYTES:
             self.p2p.send(action.peer, encode_message(answer))
 
     # -- the network -----------------------------------------------------------------------

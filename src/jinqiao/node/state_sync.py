@@ -75,7 +75,7 @@ from jinqiao.node.wire import (
     decode_message,
     encode_message,
 )
-from jinqiao.verify import VerificationError, verify_certificate, verify_state_read
+from jinqiao.verify import verify_certificate, verify_state_read
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ class StateSync:
         for peer in self._trusted(peers):
             try:
                 return await attempt(peer)
-            except (StateSyncFailed, SnapshotRefused, VerificationError) as failure:
+            except InvalidInput as failure:  # refused, unproven, undecodable or no answer
                 self._refuse(peer, failure.message)
         raise StateSyncFailed(f"no peer gave {what} that checks out: {self.refused}")
 
@@ -365,7 +365,7 @@ class StateSync:
         async def attempt(peer: str) -> tuple[str, SnapshotManifest | None]:
             try:
                 return peer, await self._manifest(peer, top)
-            except (StateSyncFailed, SnapshotRefused) as failure:
+            except InvalidInput as failure:
                 self._refuse(peer, failure.message)
                 return peer, None
 
@@ -412,7 +412,7 @@ class StateSync:
                     done[part.prefix] = await asyncio.to_thread(
                         verify_chunk, self.suite, manifest, part, answer.chunk
                     )
-                except (StateSyncFailed, SnapshotRefused) as failure:
+                except InvalidInput as failure:
                     self._refuse(peer, failure.message)
                     failed.add((peer, part.prefix))
                     todo.put_nowait(part)

@@ -197,6 +197,12 @@ class StateSync:
         finally:
             await self.network.stop()
         report.seconds = time.perf_counter() - started
+        log.info(
+            "state sync: in %.1f s, %d state entries, %d answers refused",
+            report.seconds,
+            report.entries,
+            len(report.refused),
+        )
         return report
 
     async def _sync(self) -> SyncReport:

@@ -45,6 +45,12 @@ def test_defaults_round_trip(tmp_path: Path) -> None:
         ({"api_rate_limit": {"burst": 0}}, "api_rate_limit.burst"),
         ({"api_rate_limit": {"per_minute": 5}}, "per_minute"),
         ({"observer": "yes"}, "observer"),
+        ({"snapshot_interval_blocks": -1}, "snapshot_interval_blocks"),
+        ({"snapshot_chunk_bytes": 100}, "snapshot_chunk_bytes"),
+        ({"snapshot_chunk_bytes": 9 * 1024 * 1024}, "snapshot_chunk_bytes"),
+        ({"snapshots_kept": 0}, "snapshots_kept"),
+        ({"state_sync": "yes"}, "state_sync"),
+        ({"state_sync_timeout_s": 0}, "state_sync_timeout_s"),
         ({"observers": [{"name": "o", "organization": ""}]}, "observer 'o'"),
         ({"observers": [{"name": "n1", "organization": "pboc"}]}, "not this node's"),
         (

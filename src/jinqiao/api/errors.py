@@ -53,6 +53,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "organization_suspended": 403,
     "unauthorized": 403,
     "not_found": 404,
+    "before_snapshot_base": 404,
     "unknown_contract": 404,
     "unknown_method": 404,
     "duplicate_transaction": 409,

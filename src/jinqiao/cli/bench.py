@@ -91,6 +91,51 @@ def bench_growth(
     )
 
 
+@bench_app.command("statesync")
+@guarded
+def bench_statesync(
+    lengths: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated chain lengths in transactions (1,000..10,000,000, increasing, "
+            "at most 6)."
+        ),
+    ] = "10000,100000,1000000",
+    accounts: Annotated[
+        int, typer.Option(min=2, max=100_000, help="Accounts the transfers move money among.")
+    ] = 10_000,
+    block_size: Annotated[int, typer.Option(min=1, max=5_000)] = 1_000,
+    replay_up_to: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Replay only the chains of at most this many transactions (replay is linear in "
+            "the length; the longest chains may be measured by snapshot alone).",
+        ),
+    ] = 10_000_000,
+    directory: Annotated[
+        Path | None, typer.Option(help="Where the stores are built (default: the temp dir).")
+    ] = None,
+    json_output: JsonOption = False,
+    output: OutputOption = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG of the figures here.")] = None,
+) -> None:
+    """Time for a new node to be in sync: replaying every block vs restoring a snapshot, at
+    several chain lengths (ADR 0054)."""
+    from jinqiao.bench.statesync import parse_lengths, run_statesync_bench
+
+    run_statesync_bench(
+        lengths=parse_lengths(lengths),
+        accounts=accounts,
+        block_size=block_size,
+        replay_up_to=replay_up_to,
+        directory=directory,
+        json_output=json_output,
+        output=output,
+        plot=plot,
+    )
+
+
 @bench_app.command("payments")
 @guarded
 def bench_payments(

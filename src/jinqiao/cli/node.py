@@ -127,6 +127,14 @@ def node_add(
         Path | None,
         typer.Option(help="Use this key file (e.g. an HSM key reference) as the validator key."),
     ] = None,
+    state_sync: Annotated[
+        bool,
+        typer.Option(
+            "--state-sync",
+            help="Start by restoring the state at a recent height from the peers' snapshots, "
+            "checked against its certified header, instead of replaying every block.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Create the home of a node that joins the running network as a validator once governance
@@ -150,6 +158,7 @@ def node_add(
         existing_key=validator_key,
         host=host,
         observer=observer,
+        state_sync=state_sync,
     )
     if observer:
         if json_output:

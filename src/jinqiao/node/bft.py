@@ -52,6 +52,7 @@ from jinqiao.node.driver import (
     SaveLockedBlock,
     Send,
     ServeBlock,
+    ServeStateSync,
     SetTimer,
     Started,
     Tick,
@@ -61,11 +62,22 @@ from jinqiao.node.driver import (
 from jinqiao.node.mempool import Mempool
 from jinqiao.node.metrics import NodeMetrics
 from jinqiao.node.p2p import MessageHandler, P2PNetwork
-from jinqiao.node.wire import MAX_GOSSIP_TRANSACTIONS, BlockResponse, decode_message, encode_message
+from jinqiao.node.wire import (
+    MAX_GOSSIP_TRANSACTIONS,
+    BlockResponse,
+    StateSyncRequest,
+    WireMessage,
+    decode_message,
+    encode_message,
+)
 
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 0.02
+MAX_STATE_SYNC_QUEUED_BYTES = 32 * 1024 * 1024
+"""State-sync answers are held back while this much waits to be written to the asking peer."""
+MAX_STATE_SYNC_ANSWERS = 4
+"""State-sync answers read from disk at once (for every peer together)."""
 
 
 class NodeServices(Protocol):
@@ -89,6 +101,8 @@ class NodeServices(Protocol):
     def admit_gossip(self, transactions: tuple[bytes, ...]) -> None: ...
 
     def committed_block(self, height: int) -> CommittedBlock | None: ...
+
+    def answer_state_sync(self, request: StateSyncRequest) -> WireMessage | None: ...
 
     def submit_as_validator(self, contract: str, method: str, args: CanonicalStruct) -> None: ...
 
@@ -122,6 +136,7 @@ class ConsensusDriver:
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._jobs = asyncio.Lock()
+        self._state_sync_answers = asyncio.Semaphore(MAX_STATE_SYNC_ANSWERS)
         self._gossip: list[bytes] = []
         self._gossip_lock = threading.Lock()
         self._stopping = False
@@ -201,6 +216,8 @@ class ConsensusDriver:
             self._start(self._commit(action))
         elif isinstance(action, ServeBlock):
             self._start(self._serve(action))
+        elif isinstance(action, ServeStateSync):
+            self._start(self._serve_state_sync(action))
         elif isinstance(action, AdmitGossip):
             self._start(asyncio.to_thread(self.node.admit_gossip, action.raw_transactions))
         elif isinstance(action, ReportEvidence):
@@ -276,6 +293,20 @@ class ConsensusDriver:
         committed = await asyncio.to_thread(self.node.committed_block, action.height)
         if committed is not None:
             self.p2p.send(action.peer, encode_message(BlockResponse(committed)))
+
+    async def _serve_state_sync(self, action: ServeStateSync) -> None:
+        """Answer a joining peer (ADR 0054) while at most ``MAX_STATE_SYNC_QUEUED_BYTES`` wait to
+        be written to it: a peer that asks for chunks and does not read them gets no more (it
+        asks again after its timeout), so it cannot make this node hold gigabytes."""
+        if (
+            self.p2p.queued_bytes(action.peer) > MAX_STATE_SYNC_QUEUED_BYTES
+            or self._state_sync_answers.locked()  # busy: dropped, not queued (a flood stays small)
+        ):
+            return
+        async with self._state_sync_answers:
+            answer = await asyncio.to_thread(self.node.answer_state_sync, action.request)
+        if answer is not None and self.p2p.queued_bytes(action.peer) <= MAX_STATE_SYNC_QUEUED_BYTES:
+            self.p2p.send(action.peer, encode_message(answer))
 
     # -- the network -----------------------------------------------------------------------
     async def _on_frame(self, peer: str, payload: bytes) -> None:

@@ -156,6 +156,19 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     observers: tuple[ObserverConfig, ...] = ()
     """Observer nodes allowed to connect to this node to follow the chain (they are not
     validators, so the chain does not name them)."""
+    snapshot_interval_blocks: int = 1_000
+    """Take a snapshot of the state every this many heights and serve it to joining nodes
+    (ADR 0054, docs/operations.md "State sync"); 0: take none."""
+    snapshot_chunk_bytes: int = 8 * 1024 * 1024
+    """The keys and values of one snapshot chunk, at most (1024 .. 8 MiB): smaller chunks spread
+    a joining node's fetches over more requests."""
+    snapshots_kept: int = 2
+    """How many of its newest snapshots the node keeps in ``<home>/snapshots/``."""
+    state_sync: bool = False
+    """A node whose store is empty restores the state at a recent height from its peers'
+    snapshots before it follows the chain, instead of replaying every block."""
+    state_sync_timeout_s: int = 3_600
+    """A state sync that has not finished in this time fails (the node does not start)."""
     epcis_capture_key_file: str = ""
     """A key file (relative to the home, encrypted like the validator key) of an account of this
     node's organization that signs EPCIS documents posted to ``POST /v1/epcis/capture``; empty:
@@ -214,6 +227,14 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         for peer in self.peers:
             if not 1 <= peer.port <= 65535 or not peer.host or not peer.name:
                 raise InvalidInput(f"config: peer {peer.name!r} needs a name, a host and a port")
+        if not 0 <= self.snapshot_interval_blocks <= 10**9:
+            raise InvalidInput("config: snapshot_interval_blocks must be 0..1000000000")
+        if not 1024 <= self.snapshot_chunk_bytes <= 8 * 1024 * 1024:
+            raise InvalidInput("config: snapshot_chunk_bytes must be 1024..8388608")
+        if not 1 <= self.snapshots_kept <= 100:
+            raise InvalidInput("config: snapshots_kept must be 1..100")
+        if not 1 <= self.state_sync_timeout_s <= 86_400:
+            raise InvalidInput("config: state_sync_timeout_s must be 1..86400")
         if len(self.observers) > 200:
             raise InvalidInput("config: at most 200 observers")
         if len({observer.name for observer in self.observers}) != len(self.observers):

@@ -16,6 +16,7 @@ action                      the shell then reports
 ``SaveLockedBlock``         (nothing) — written durably before the actions that follow it
 ``CommitBlock``             ``BlockCommitted`` — stored with its certificate, atomically
 ``ServeBlock``              (nothing) — read committed block h and ``Send`` it to the peer
+``ServeStateSync``          (nothing) — answer a joining peer's state-sync request (ADR 0054)
 ``AdmitGossip``             (nothing) — admit another validator's transactions to the mempool
 ``ReportEvidence``          (nothing) — submit two conflicting votes as an evidence transaction
 ``Decided``                 (nothing) — for metrics: a decision and whose votes it lacked
@@ -84,6 +85,7 @@ from jinqiao.node.wire import (
     BlockRequest,
     BlockResponse,
     ProposalMessage,
+    StateSyncRequest,
     StatusMessage,
     TransactionsMessage,
     VoteMessage,
@@ -222,6 +224,12 @@ class ServeBlock:
 
 
 @dataclass(frozen=True)
+class ServeStateSync:
+    peer: str
+    request: StateSyncRequest
+
+
+@dataclass(frozen=True)
 class AdmitGossip:
     raw_transactions: tuple[bytes, ...]
 
@@ -263,6 +271,7 @@ Action = (
     | SaveLockedBlock
     | CommitBlock
     | ServeBlock
+    | ServeStateSync
     | AdmitGossip
     | ReportEvidence
     | Decided
@@ -633,6 +642,8 @@ class Driver:
                 self._emit(ServeBlock(peer, message.height))
         elif isinstance(message, BlockResponse):
             self._catch_up_with(message.committed)
+        elif isinstance(message, StateSyncRequest):
+            self._emit(ServeStateSync(peer, message))
 
     def _on_proposal(
         self, message: ProposalMessage, members: dict[bytes, Validator], next_height: int

@@ -65,7 +65,10 @@ from jinqiao.node.private_data import PrivateData, organization_of_certificate
 from jinqiao.node.query_proofs import ProvenQuery, RecordedReading, prove_query
 from jinqiao.node.reads import Reader
 from jinqiao.node.safety_store import FileSafetyStorage
+from jinqiao.node.snapshots import SnapshotFiles, state_base
+from jinqiao.node.state_sync import SnapshotServer, StateSync, SyncReport
 from jinqiao.node.storage import Snapshot, Store
+from jinqiao.node.wire import StateSyncRequest, WireMessage
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +125,15 @@ class Node:
         self.certificate = NodeCertificate(home / "tls", self.config.name, self.metrics)
         self.driver = self._make_driver()
         self.reader = Reader(self.store, self.suite)
+        self.snapshots = SnapshotServer(
+            self.suite,
+            self.store,
+            SnapshotFiles(
+                home / "snapshots", self.config.snapshots_kept, self.config.snapshot_chunk_bytes
+            ),
+            self.config.snapshot_interval_blocks,
+        )
+        self._snapshot_task: asyncio.Task[None] | None = None
         self._private_data: PrivateData | None = None
         try:
             self.audit: AuditLog = open_audit_log(home)
@@ -190,8 +202,19 @@ class Node:
             timeout_precommit_ms=timeouts.precommit_ms,
             timeout_precommit_delta_ms=timeouts.precommit_delta_ms,
         )
+        return ConsensusDriver(
+            self,
+            lambda handler: self._peer_network(self.p2p_config(), handler),
+            safety,
+            tendermint,
+            consensus_dir / "locked_block.bin",
+            block_interval_ms=self.config.block_interval_ms,
+            empty_block_interval_ms=self.config.empty_block_interval_ms,
+        )
+
+    def p2p_config(self, *, dial_all: bool = False) -> P2PConfig:
         tls = self.home / "tls"
-        p2p_config = P2PConfig(
+        return P2PConfig(
             node=self.config.name,
             host=self.config.p2p_host,
             port=self.config.p2p_port,
@@ -203,19 +226,10 @@ class Node:
             nodes=self.network_nodes(),
             peers=tuple(PeerAddress(p.name, p.host, p.port) for p in self.config.peers),
             organization_roots=organization_roots(self.genesis),
-            dial_all=self.config.dial_all_peers,
+            dial_all=dial_all or self.config.dial_all_peers,
             revoked_fingerprints=frozenset(
                 bytes.fromhex(fingerprint) for fingerprint in self.config.revoked_certificates
             ),
-        )
-        return ConsensusDriver(
-            self,
-            lambda handler: self._peer_network(p2p_config, handler),
-            safety,
-            tendermint,
-            consensus_dir / "locked_block.bin",
-            block_interval_ms=self.config.block_interval_ms,
-            empty_block_interval_ms=self.config.empty_block_interval_ms,
         )
 
     def _peer_network(self, config: P2PConfig, handler: MessageHandler) -> P2PNetwork:
@@ -251,6 +265,39 @@ class Node:
 
     async def publish(self, committed: CommittedBlock) -> None:
         await self._publish(committed)
+        if self.snapshots.due(committed.block.header.height) and (
+            self._snapshot_task is None or self._snapshot_task.done()
+        ):
+            self._snapshot_task = asyncio.create_task(self._take_snapshot())
+
+    async def _take_snapshot(self) -> None:
+        """A snapshot that fails is logged and tried again at the next interval: serving
+        snapshots is a service to joining nodes, never a reason to stop validating."""
+        try:
+            await asyncio.to_thread(self.snapshots.take)
+        except (NodeFault, OSError) as failure:
+            log.error("snapshot not taken: %r", failure)
+
+    def answer_state_sync(self, request: StateSyncRequest) -> WireMessage | None:
+        return self.snapshots.answer(request)
+
+    async def sync_state(self) -> SyncReport | None:
+        """Restore the state at a recent height from the peers' snapshots (ADR 0054) when the
+        store holds nothing but genesis and ``state_sync`` is on; ``None`` otherwise."""
+        if not self.config.state_sync or self.chain.head.height != 0:
+            return None
+        sync = StateSync(
+            self.genesis,
+            self.store,
+            self.runtime,
+            self.chain.head.validators,
+            self.p2p_config(dial_all=True),
+        )
+        report = await sync.run(self.config.state_sync_timeout_s)
+        self.chain.reopen()
+        self.metrics.height.set(self.chain.head.height)
+        self.last_commit_time_ms = self.chain.head.time_ms
+        return report
 
     def admit_gossip(self, transactions: tuple[bytes, ...]) -> None:
         """Transactions another validator admitted: admit them here too, quietly."""
@@ -470,7 +517,12 @@ class Node:
     async def run(self, stop: asyncio.Event) -> None:
         """Take part in consensus until ``stop`` is set (a network of one validator runs the
         same Tendermint rounds, with itself as the only voter)."""
-        await self.driver.run(stop)
+        await self.sync_state()
+        try:
+            await self.driver.run(stop)
+        finally:
+            if self._snapshot_task is not None:
+                await asyncio.wait([self._snapshot_task])
 
     async def follow_credit_erasures(self, stop: asyncio.Event) -> None:
         """Erase from the node's credit store each subject a committed block erases
@@ -485,6 +537,10 @@ class Node:
         chain_id = self.genesis.chain_id
         while not stop.is_set():
             head = self.chain.head.height
+            with self.store.snapshot() as snapshot:  # a state sync may have just installed
+                base = state_base(snapshot)
+            if base > 1:
+                store.follow_from(chain_id, base)
             handled = await asyncio.to_thread(
                 follow_erasures, store, chain_id, head, self.committed_block
             )

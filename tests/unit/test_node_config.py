@@ -45,6 +45,8 @@ def test_defaults_round_trip(tmp_path: Path) -> None:
         ({"api_rate_limit": {"burst": 0}}, "api_rate_limit.burst"),
         ({"api_rate_limit": {"per_minute": 5}}, "per_minute"),
         ({"observer": "yes"}, "observer"),
+        ({"next_validator_key_file": "validator_key.json"}, "next_validator_key_file"),
+        ({"observer": True, "next_validator_key_file": "next.json"}, "not for an observer"),
         ({"observers": [{"name": "o", "organization": ""}]}, "observer 'o'"),
         ({"observers": [{"name": "n1", "organization": "pboc"}]}, "not this node's"),
         (

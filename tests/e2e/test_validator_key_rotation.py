@@ -1,16 +1,15 @@
 """A validator's consensus key is replaced on a running four-validator network while transfers
-flow (docs/keys.md "Rotation"): `jinqiao keys create` makes the next key, the node is restarted
-with it as `next_validator_key_file` (the other three keep committing), the organization's admin
-proposes `tx governance replace-validator-key` and the quorum approves. The chain never stops
-committing; from the decided height h, certificates of h + 2 on carry the new key's precommit
-and never the old key's; the old key's votes are refused as a stranger's (two conflicting votes
-by it make no evidence, while the same by the new key do); the restarted node signs with the new
-key; and the SDK's verifier checks headers across the switch."""
+flow (docs/keys.md "Rotation"): `jinqiao node next-key` makes the next key and names it
+`next_validator_key_file`, the node is restarted (the other three keep committing), the
+organization's admin proposes `tx governance replace-validator-key` and the quorum approves.
+The chain never stops committing; from the decided height h, certificates of h + 2 on carry the
+new key's precommit and never the old key's; the old key's votes are refused as a stranger's
+(two conflicting votes by it make no evidence, while the same by the new key do); the restarted
+node signs with the new key; and the SDK's verifier checks headers across the switch."""
 
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
 import pytest
@@ -69,20 +68,19 @@ def test_a_validator_key_is_replaced_while_the_network_commits(
     old = load_key(rotated.home / "validator_key.json")
     [validator] = [v for v in genesis.validator_set().validators if v.address == old.address]
     organization = validator.organization
-    created = jinqiao(
-        "keys", "create", str(rotated.home / "next_validator_key.json"), "--insecure-plaintext"
-    )
+    created = jinqiao("node", "next-key", "--home", str(rotated.home), "--insecure-plaintext")
     new = load_key(rotated.home / "next_validator_key.json")
     assert created["address"] == new.address.hex()
+    assert (created["validator_address"], created["organization"]) == (
+        old.address.hex(),
+        organization,
+    )
 
     load = funded_load(directory, nodes[0])
     start = height(nodes[0])
     with load:
         # The node learns its next key at a restart; three of four keep committing meanwhile.
         assert rotated.stop() == 0, rotated.log()
-        config = json.loads((rotated.home / "config.json").read_text())
-        config["next_validator_key_file"] = "next_validator_key.json"
-        (rotated.home / "config.json").write_text(json.dumps(config))
         rotated.start()
         proposed = jinqiao(
             "tx",

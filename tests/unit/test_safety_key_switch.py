@@ -65,6 +65,17 @@ def keys() -> tuple[SigningKeys, MemorySafetyStorage, MemorySafetyStorage]:
     return signing, old_record, new_record
 
 
+def rotating_driver(signing: SigningKeys, *, empty_block_interval_ms: int) -> Driver:
+    """A driver started as the old key's address, holding both keys."""
+    return Driver(
+        SUITE,
+        signing,
+        TendermintConfig(CHAIN_ID, OLD.address),
+        block_interval_ms=1,
+        empty_block_interval_ms=empty_block_interval_ms,
+    )
+
+
 def test_the_old_key_signs_until_the_set_names_the_next_key() -> None:
     signing, old_record, new_record = keys()
     signing.start_height(9, BEFORE)
@@ -143,13 +154,7 @@ def test_the_driver_votes_or_proposes_as_the_new_address_from_the_switch() -> No
     """A driver started on a head whose set names the next key (a restart after the switch):
     it proposes as the new address or, not the proposer, prevotes nil signed by the new key."""
     signing, _, new_record = keys()
-    driver = Driver(
-        SUITE,
-        signing,
-        TendermintConfig(CHAIN_ID, OLD.address),
-        block_interval_ms=1,
-        empty_block_interval_ms=1,
-    )
+    driver = rotating_driver(signing, empty_block_interval_ms=1)
     head = Head(7, b"\x01" * 32, b"\x02" * 32, 1_000, AFTER)
     actions = driver.handle(Started(head), 5_000)
     actions += driver.handle(Tick(0), 6_000)
@@ -171,3 +176,15 @@ def test_the_driver_votes_or_proposes_as_the_new_address_from_the_switch() -> No
     assert vote.vote.validator == NEW.address and vote.vote.height == 8
     assert verify_signed_vote(SUITE, AFTER.by_address(), vote)
     assert new_record.saves >= 1
+
+
+def test_an_idle_node_whose_set_names_the_next_key_is_still_a_validator() -> None:
+    """Before the switch height starts (no work, no heartbeat yet), `/v1/consensus` counts the
+    node as the validator the set names under its next key."""
+    driver = rotating_driver(keys()[0], empty_block_interval_ms=60_000)
+    driver.handle(Started(Head(7, b"\x01" * 32, b"\x02" * 32, 1_000, AFTER)), 5_000)
+    assert driver.address == OLD.address  # not switched: the height has not started
+    diagnosis = driver.diagnosis(5_001, [])
+    assert diagnosis["validator"] is True
+    [own] = [entry for entry in diagnosis["validators"] if entry["self"]]
+    assert own["address"] == NEW.address.hex()

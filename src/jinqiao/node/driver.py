@@ -786,10 +786,12 @@ class Driver:
         status = self.machine.status()
         since_commit_s = round((now_ms - state.last_commit_ms) / 1000, 1)
         idle = state.waiting_to_start or status.height != head.height + 1
+        # A switch to the next key happens when its height starts; until then both are ours.
+        mine = set() if self.observer else {self.address, self.safety.next_address}
         validators = []
         for validator in head.validators.validators:
             peer = by_name.get(validator.name)
-            own = validator.address == self.address
+            own = validator.address in mine
             connected = own or self.peer_connected(validator.name, now_ms)
             validators.append(
                 {
@@ -835,7 +837,7 @@ class Driver:
                 )
                 + f"; last commit {since_commit_s} s ago"
             )
-        member = not self.observer and self.address in names
+        member = any(address in names for address in mine)
         if self.observer:
             ahead = max(state.peer_heights.values(), default=head.height)
             summary = (

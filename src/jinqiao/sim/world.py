@@ -286,6 +286,10 @@ class SimCounters:
     member_paused_rejections: int = 0
     next_key_certificates: int = 0
     """Committed blocks whose certificate holds the next key's precommit (``key_rotation``)."""
+    next_key_signatures: int = 0
+    """Votes and proposals the next key signed (its safety record's saves)."""
+    next_key_in_use: int = 0
+    """Running nodes whose driver signs as the next key at the end of the run."""
 
 
 @dataclass(frozen=True)
@@ -495,6 +499,7 @@ class Simulation:
         if not self._done():
             raise self.fail(self._liveness_report(deadline_ms))
         self._check_final_state()
+        self._count_key_rotation()
         return self._result()
 
     def fail(self, reason: str) -> SimulationFailure:
@@ -991,6 +996,17 @@ class Simulation:
                     )
                 self._check_payments(node, snapshot, height)
                 self._count_member_steps(snapshot, height)
+
+    def _count_key_rotation(self) -> None:
+        """Whether the nodes holding the next key switched to it, and how much it signed."""
+        if self.next_key is None:
+            return
+        for node in self._correct():
+            if node.next_signer is None:
+                continue
+            self.counters.next_key_signatures += node.durable.next_safety.saves
+            if node.live is not None and node.live.driver.address == self.next_key.address:
+                self.counters.next_key_in_use += 1
 
     def _count_member_steps(self, snapshot: Snapshot, height: int) -> None:
         """What the committed receipts say of the member contract's script (the counters keep

@@ -35,8 +35,10 @@ from tests.helpers.process import NodeProcess
 
 pytestmark = pytest.mark.e2e
 
-MAX_BLOCK_GAP_MS = 5_000
-"""Under load a block commits every few hundred milliseconds; a gap this long is a stall."""
+MAX_BLOCK_GAP_MS = 10_000
+"""Under load a block commits every few hundred milliseconds. While the rotated node restarts,
+a round it would propose waits out the propose timeout (3 s, more on a loaded machine: 5.1 s
+seen) before another validator proposes; 10 s, the empty-block heartbeat, would be a stall."""
 
 
 def _wait_for_signature(node: NodeProcess, key: Signer, from_height: int) -> None:
@@ -135,7 +137,11 @@ def test_a_validator_key_is_replaced_while_the_network_commits(
             ), at
             times.append(header.time_ms)
     # The network never stopped committing.
-    assert max(b - a for a, b in itertools.pairwise(times)) < MAX_BLOCK_GAP_MS
+    gap_ms, gap_end = max(
+        (b - a, start + i + 1) for i, (a, b) in enumerate(itertools.pairwise(times))
+    )
+    print(f"longest gap {gap_ms} ms, before block {gap_end}; decided {decided}")
+    assert gap_ms < MAX_BLOCK_GAP_MS, (gap_ms, gap_end, decided)
 
     # The old key's votes are a stranger's: no evidence; the new key's count (control).
     assert rotated.stop() == 0, rotated.log()

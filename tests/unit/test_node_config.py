@@ -51,6 +51,8 @@ def test_defaults_round_trip(tmp_path: Path) -> None:
         ({"snapshots_kept": 0}, "snapshots_kept"),
         ({"state_sync": "yes"}, "state_sync"),
         ({"state_sync_timeout_s": 0}, "state_sync_timeout_s"),
+        ({"next_validator_key_file": "validator_key.json"}, "next_validator_key_file"),
+        ({"observer": True, "next_validator_key_file": "next.json"}, "not for an observer"),
         ({"observers": [{"name": "o", "organization": ""}]}, "observer 'o'"),
         ({"observers": [{"name": "n1", "organization": "pboc"}]}, "not this node's"),
         (

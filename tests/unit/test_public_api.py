@@ -659,6 +659,9 @@ METHODS["GovernanceClient"] = {
         "(self, admin: Signer, organization_id: str) -> ProposalSubmitted"
     ),
     "propose_remove_validator": "(self, admin: Signer, address: bytes) -> ProposalSubmitted",
+    "propose_replace_validator_key": (
+        "(self, admin: Signer, address: bytes, public_key: bytes) -> ProposalSubmitted"
+    ),
     "propose_set_parameter": "(self, admin: Signer, name: str, value: int) -> ProposalSubmitted",
     "propose_set_validator_power": (
         "(self, admin: Signer, address: bytes, power: int) -> ProposalSubmitted"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from jinqiao.apps.evidence import EVIDENCE, ReportArgs
-from jinqiao.consensus.safety import SafetyModule
+from jinqiao.consensus.safety import SigningKeys
 from jinqiao.consensus.tendermint import TendermintConfig
 from jinqiao.core.codec import CanonicalStruct, decode_stored, encode
 from jinqiao.core.crypto import CryptoSuite
@@ -116,7 +116,7 @@ class ConsensusDriver:
         self,
         node: NodeServices,
         p2p_factory: Callable[[MessageHandler], P2PNetwork],
-        safety: SafetyModule | None,
+        safety: SigningKeys | None,
         config: TendermintConfig,
         locked_block_path: Path,
         *,

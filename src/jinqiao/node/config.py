@@ -4,6 +4,8 @@
 <home>/genesis.json       the network's genesis (identical on every node)
 <home>/validator_key.json the validator signing key (0600), if this node validates (an observer
                           has none, and refuses to start if the one there is a validator's)
+<home>/<next_validator_key_file>  the validator's next key, while governance replaces its key
+                          (docs/keys.md "Rotation")
 <home>/audit/             the audit trail (``node.audit``)
 <home>/tls/               node.crt, node.key (0600), and the consortium roots
 <home>/data/              the LMDB store
@@ -127,6 +129,11 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     one of the ``api_hosts``), and a ceremony's membership file gives it to the other
     organizations as this node's peer address (docs/operations.md)."""
     validator_key_file: str = "validator_key.json"
+    next_validator_key_file: str = ""
+    """The validator's next consensus key (relative to the home; a key file, an encrypted
+    keystore or an HSM reference, like ``validator_key_file``), held while governance replaces
+    the validator's key: the node signs with it from the first height whose validator set names
+    its address (docs/keys.md "Rotation"). Empty: no next key."""
     data_dir: str = "data"
     block_interval_ms: int = 50
     empty_block_interval_ms: int = 10_000
@@ -222,6 +229,13 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 raise InvalidInput(
                     f"config: private_data_sources entry {source[:80]!r} is not https://host[:port]"
                 )
+        if self.next_validator_key_file and (
+            self.observer or self.next_validator_key_file == self.validator_key_file
+        ):
+            raise InvalidInput(
+                "config: next_validator_key_file is a validator's next key: not for an observer, "
+                "and not the validator_key_file itself"
+            )
         if len(self.peers) > 200:
             raise InvalidInput("config: at most 200 peers")
         for peer in self.peers:

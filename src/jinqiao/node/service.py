@@ -24,7 +24,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from jinqiao.apps import default_contracts
-from jinqiao.consensus.safety import SafetyModule
+from jinqiao.consensus.safety import SafetyModule, SigningKeys
 from jinqiao.consensus.tendermint import TendermintConfig
 from jinqiao.contracts.lifecycle import Lifecycle, MemberContracts
 from jinqiao.core.codec import CanonicalStruct, encode
@@ -94,6 +94,11 @@ class Node:
         key_file = home / self.config.validator_key_file
         observer_key_file = key_file if self.config.observer and key_file.exists() else None
         self.signer: Signer | None = None if self.config.observer else load_key(key_file)
+        self.next_signer: Signer | None = None
+        """The validator's next key (``next_validator_key_file``) while governance replaces
+        its key; it signs from the first height whose validator set names it."""
+        if self.config.next_validator_key_file:
+            self.next_signer = load_key(home / self.config.next_validator_key_file)
         self.store = Store(home / self.config.data_dir)
         # Members' contracts: proposed, approved and committed through ``contracts``
         # (jinqiao.contracts.lifecycle), then found by name in the state being executed.
@@ -145,6 +150,13 @@ class Node:
                 "observer node: follows the chain, checks every block's commit certificate, "
                 "never proposes or votes"
             )
+        elif self.next_signer is not None:
+            log.info(
+                "validator key rotation: %s holds the next key %s; it signs from the first "
+                "height whose validator set names it",
+                self.config.next_validator_key_file,
+                self.next_signer.address.hex(),
+            )
         elif self.signer.address not in self.chain.head.validators.by_address():
             log.warning(
                 "the key in %s is not a validator at height %d: this node follows the chain "
@@ -177,6 +189,21 @@ class Node:
             )
         log.warning("observer node: the key in %s is not used (an observer never signs)", key_file)
 
+    def _safety_module(
+        self, consensus_dir: Path, signer: Signer, *, next_key: bool
+    ) -> SafetyModule:
+        """A key's safety module over its own record: ``consensus/safety-<address>.record``,
+        except the record of a key that never rotated, which stays ``consensus/safety.record``.
+        A next key's record is written at once (empty), so the key finds it again when the
+        operator later names it ``validator_key_file``."""
+        storage = FileSafetyStorage(consensus_dir / f"safety-{signer.address.hex()}.record")
+        if not next_key and not storage.path.exists():
+            storage = FileSafetyStorage(consensus_dir / "safety.record")
+        module = SafetyModule(signer, self.genesis.chain_id, storage)
+        if next_key and storage.load() is None:
+            storage.save(encode(module.record))
+        return module
+
     def _make_driver(self) -> ConsensusDriver:
         """The BFT driver: Tendermint with this node's safety module, over mutual TLS. An
         observer gets no safety module, so no code path can sign for it."""
@@ -185,16 +212,17 @@ class Node:
         safety = (
             None
             if self.signer is None
-            else SafetyModule(
-                self.signer,
-                self.genesis.chain_id,
-                FileSafetyStorage(consensus_dir / "safety.record"),
+            else SigningKeys(
+                self._safety_module(consensus_dir, self.signer, next_key=False),
+                None
+                if self.next_signer is None
+                else self._safety_module(consensus_dir, self.next_signer, next_key=True),
             )
         )
         timeouts = self.config.consensus_timeouts
         tendermint = TendermintConfig(
             chain_id=self.genesis.chain_id,
-            address=self.validator_address,
+            address=b"" if self.signer is None else self.signer.address,
             timeout_propose_ms=timeouts.propose_ms,
             timeout_propose_delta_ms=timeouts.propose_delta_ms,
             timeout_prevote_ms=timeouts.prevote_ms,
@@ -307,22 +335,25 @@ class Node:
         """Send a transaction signed with this node's validator key (its genesis account, role
         ``validator``) — used to put equivocation evidence on chain. Refusals are logged; an
         observer has no key and sends nothing."""
-        if self.signer is None:
+        signer = self.signer
+        if signer is None:
             log.warning(
                 "observer node: not submitting %s.%s (an observer never signs)", contract, method
             )
             return
+        if self.next_signer is not None and self.validator_address == self.next_signer.address:
+            signer = self.next_signer
         body = TransactionBody(
             chain_id=self.genesis.chain_id,
-            sender=self.signer.address,
-            public_key=self.signer.public_key,
+            sender=signer.address,
+            public_key=signer.public_key,
             nonce=secrets.randbits(63),
             valid_until=self.chain.head.height + VALIDATOR_TRANSACTION_WINDOW_BLOCKS,
             contract=contract,
             method=method,
             args=encode(args),
         )
-        signed = SignedTransaction(body, self.signer.sign(transaction_signing_bytes(body)))
+        signed = SignedTransaction(body, signer.sign(transaction_signing_bytes(body)))
         try:
             self.admit(encode(signed))
         except (InvalidInput, Rejection, MempoolFull, SenderQuotaExceeded) as refusal:
@@ -379,8 +410,9 @@ class Node:
 
     @property
     def validator_address(self) -> bytes:
-        """This node's validator address; empty for an observer (it has none)."""
-        return b"" if self.signer is None else self.signer.address
+        """This node's validator address (the next key's once it signs); empty for an observer
+        (it has none)."""
+        return self.driver.core.address
 
     @property
     def role(self) -> str:

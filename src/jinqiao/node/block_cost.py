@@ -22,10 +22,11 @@ from dataclasses import dataclass
 
 from jinqiao.core.types import SignedTransaction
 
-INITIAL_TRANSACTION_COST_S = 0.001
-"""The expected execution time of a method this node never executed: about five times a
-supply-chain event and twenty times a transfer on an idle machine, so the first block of an
-unknown method stays small and the next is cut by what it measured."""
+INITIAL_TRANSACTION_COST_S = 0.005
+"""The expected execution time of a method this node never executed: 25 supply-chain events or
+90 transfers on an idle machine, and still several on a loaded one, so the first block of an
+unknown method (a couple of hundred transactions) fits in the round whatever it costs, and the
+next is cut by what that block measured."""
 COST_SMOOTHING = 0.25
 """The weight of the latest block in the moving average (a half-life of about 2.4 blocks)."""
 MAX_KNOWN_METHODS = 1_024

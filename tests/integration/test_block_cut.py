@@ -5,54 +5,29 @@ on its own chain (LMDB, the state tree, real signatures): the CNY issuer's mints
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
 
 from jinqiao.apps.token import TOKEN, MintArgs
-from jinqiao.core.codec import encode
-from jinqiao.core.hashing import transaction_signing_bytes
-from jinqiao.core.types import SignedTransaction, TransactionBody
-from jinqiao.keys import load_key
 from jinqiao.node import jobs
 from jinqiao.node.block_cost import INITIAL_TRANSACTION_COST_S
 from jinqiao.node.driver import BuildBlock
-from jinqiao.node.service import Node
-from tests.helpers.process import make_network
+from tests.helpers.validator import open_validator, signed_calls
 
 BUDGET_MS = 102  # not a multiple of 5 ms: no float rounding at the boundary
 CALLS = 300
 
 
 def test_blocks_are_cut_by_the_cost_the_node_measured(tmp_path: Path) -> None:
-    layout = make_network(tmp_path, validators=4)
-    home = tmp_path / layout.nodes[0].home
-    config = json.loads((home / "config.json").read_text())
-    config["block_execution_budget_ms"] = BUDGET_MS
-    (home / "config.json").write_text(json.dumps(config))
-    node = Node(home)  # a validator of four: its consensus driver exists (not started here)
+    layout, node = open_validator(tmp_path, block_execution_budget_ms=BUDGET_MS)
     try:
         driver = node.driver
         assert driver is not None and driver.block_budget is not None
         assert driver.block_budget.budget_s == BUDGET_MS / 1000
-        issuer = load_key(tmp_path / layout.account("clearing-treasury").key_file)
         payee = bytes.fromhex(layout.account("bank-b-treasury").address)
-        raws = []
-        for nonce in range(CALLS):
-            body = TransactionBody(
-                layout.chain_id,
-                issuer.address,
-                issuer.public_key,
-                nonce,
-                50,
-                TOKEN,
-                "mint",
-                encode(MintArgs("CNY", payee, 1)),
-            )
-            raws.append(
-                encode(SignedTransaction(body, issuer.sign(transaction_signing_bytes(body))))
-            )
+        mint = MintArgs("CNY", payee, 1)
+        raws = signed_calls(tmp_path, layout, "clearing-treasury", TOKEN, "mint", mint, CALLS)
         node.admit_many(raws)
         assert len(node.mempool) == CALLS
 

@@ -225,15 +225,21 @@ def running_network(
 
 
 def sign_transaction(
-    signer: Signer, chain_id: str, nonce: int, contract: str, method: str, args: CanonicalStruct
+    signer: Signer,
+    chain_id: str,
+    nonce: int,
+    contract: str,
+    method: str,
+    args: CanonicalStruct,
+    valid_until: int = VALID_UNTIL,
 ) -> tuple[bytes, bytes]:
-    """A signed transaction, valid until ``VALID_UNTIL``: (its hash, its canonical bytes)."""
+    """A signed transaction, valid until ``valid_until``: (its hash, its canonical bytes)."""
     body = TransactionBody(
         chain_id,
         signer.address,
         signer.public_key,
         nonce,
-        VALID_UNTIL,
+        valid_until,
         contract,
         method,
         encode(args),

@@ -16,7 +16,7 @@ simulator, which must replay a seed exactly, cuts by count and bytes only.
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,10 +58,11 @@ class ExecutionCosts:
     methods in proportion to what each was expected to cost, and each method's average moves
     toward its share (a method measured for the first time takes it whole). A block of one
     method gives that method's time per transaction exactly.
-    Thread-safe: blocks are measured on the node's worker thread and read when it cuts."""
+    Blocks are measured on the node's event loop while the next block may be cut on its worker
+    thread: writers take the lock, a reader sees each method's old or new value."""
 
     def __init__(self) -> None:
-        self._seconds: dict[Method, float] = {}
+        self._seconds: OrderedDict[Method, float] = OrderedDict()
         self._lock = threading.Lock()
 
     def expected_s(self, transaction: SignedTransaction) -> float:
@@ -84,10 +85,12 @@ class ExecutionCosts:
             scale = execution_s / predicted_s
             for method, seconds in before.items():
                 # A method measured for the first time takes its share whole.
-                weight = COST_SMOOTHING if self._seconds.pop(method, None) is not None else 1.0
+                weight = COST_SMOOTHING if method in self._seconds else 1.0
+                # Replaced in place, never absent: ``expected_s`` reads without the lock.
                 self._seconds[method] = seconds + weight * (seconds * scale - seconds)
+                self._seconds.move_to_end(method)  # the most recently measured last
             while len(self._seconds) > MAX_KNOWN_METHODS:
-                del self._seconds[next(iter(self._seconds))]
+                self._seconds.popitem(last=False)
 
 
 def default_budget_ms(propose_timeout_ms: int) -> int:

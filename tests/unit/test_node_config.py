@@ -31,6 +31,8 @@ def test_defaults_round_trip(tmp_path: Path) -> None:
         ({"api_port": 70_000}, "api_port"),
         ({"block_interval_ms": 0}, "block_interval_ms"),
         ({"mempool_capacity": 0}, "mempool_capacity"),
+        ({"block_execution_budget_ms": -1}, "block_execution_budget_ms"),
+        ({"block_execution_budget_ms": 600_001}, "block_execution_budget_ms"),
         ({"log_level": "LOUD"}, "log_level"),
         ({"peers": [{"name": "", "host": "h", "port": 1}]}, "peer"),
         ({"consensus_timeouts": {"propose_ms": 0}}, "propose_ms"),
@@ -67,6 +69,16 @@ def test_bad_fields_are_refused_by_name(
     write(tmp_path, **fields)
     with pytest.raises(InvalidInput, match=message):
         load_config(tmp_path)
+
+
+def test_block_budget_defaults_to_a_third_of_the_propose_timeout(tmp_path: Path) -> None:
+    assert NodeConfig(name="n1").block_budget_ms() == 1_000
+    write(tmp_path, consensus_timeouts={"propose_ms": 6_000})
+    assert load_config(tmp_path).block_budget_ms() == 2_000
+    write(tmp_path, block_execution_budget_ms=0)
+    assert load_config(tmp_path).block_budget_ms() is None  # cut by count and bytes only
+    write(tmp_path, block_execution_budget_ms=250)
+    assert load_config(tmp_path).block_budget_ms() == 250
 
 
 def test_revoked_certificates_are_fingerprints(tmp_path: Path) -> None:

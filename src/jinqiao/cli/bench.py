@@ -414,6 +414,15 @@ def bench_supplychain(
             min=1, max=5_000, help="The chain's block_max_transactions (default: genesis's)."
         ),
     ] = None,
+    block_execution_budget_ms: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=600_000,
+            help="The nodes' block_execution_budget_ms (0: cut by count and bytes only; "
+            "default: the node's, a third of the propose timeout).",
+        ),
+    ] = None,
 ) -> None:
     """EPCIS events committed/s next to token transfers/s on one validator network, and the
     time to verify an item with a long history at the API (docs/performance.md)."""
@@ -430,6 +439,7 @@ def bench_supplychain(
         plot=plot,
         base_port=base_port,
         block_max_transactions=block_max_transactions,
+        block_execution_budget_ms=block_execution_budget_ms,
     )
 
 

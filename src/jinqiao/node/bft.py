@@ -31,6 +31,7 @@ from jinqiao.core.genesis import ChainParameters
 from jinqiao.core.types import Block, CommitCertificate, CommittedBlock
 from jinqiao.fileio import save_atomically
 from jinqiao.node import jobs
+from jinqiao.node.block_cost import BlockBudget, ExecutionCosts
 from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.driver import (
     Action,
@@ -122,8 +123,16 @@ class ConsensusDriver:
         *,
         block_interval_ms: int,
         empty_block_interval_ms: int,
+        block_execution_budget_ms: int | None = None,
     ) -> None:
         self.node = node
+        self.execution_costs = ExecutionCosts()
+        """What this node measured executing blocks, per contract and method (for the cut)."""
+        self.block_budget = (
+            None
+            if block_execution_budget_ms is None
+            else BlockBudget(block_execution_budget_ms / 1000, self.execution_costs)
+        )
         self.core = Driver(
             node.suite,
             safety,
@@ -269,8 +278,9 @@ class ConsensusDriver:
     async def _build(self, action: BuildBlock) -> None:
         async with self._jobs:
             candidate = await asyncio.to_thread(
-                jobs.build_block, self.node.chain, self.node.mempool, action
+                jobs.build_block, self.node.chain, self.node.mempool, action, self.block_budget
             )
+        self._measure(candidate)
         self._feed(BlockBuilt(action.height, action.round, candidate))
 
     async def _execute(self, action: ExecuteBlock) -> None:
@@ -278,7 +288,12 @@ class ConsensusDriver:
             candidate, reason = await asyncio.to_thread(
                 jobs.execute_block, self.node.chain, self.node.mempool, action
             )
+        self._measure(candidate)
         self._feed(BlockExecuted(action.block_hash, candidate, reason))
+
+    def _measure(self, candidate: Candidate | None) -> None:
+        if candidate is not None:
+            self.execution_costs.observe(candidate.block.transactions, candidate.execution_s)
 
     async def _commit(self, action: CommitBlock) -> None:
         async with self._jobs:

@@ -20,6 +20,7 @@ from pathlib import Path
 import msgspec
 
 from jinqiao.core.errors import InvalidInput
+from jinqiao.node.block_cost import default_budget_ms
 
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_PRIVATE_DATA_SOURCES = 100
@@ -137,6 +138,11 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     data_dir: str = "data"
     block_interval_ms: int = 50
     empty_block_interval_ms: int = 10_000
+    block_execution_budget_ms: int | None = None
+    """The proposer stops cutting a block before the transactions' expected execution time (as
+    this node measured it, per contract and method) passes this; ``None``: a third of
+    ``consensus_timeouts.propose_ms``; ``0``: cut by the chain's count and byte limits only
+    (docs/performance.md, ADR 0046)."""
     mempool_capacity: int = 50_000
     mempool_capacity_bytes: int = 256 * 1024 * 1024
     mempool_per_sender: int = 10_000
@@ -197,6 +203,12 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     documents from when one of its organization's callers asks for a body it does not hold
     (docs/access.md "Private data"); asked in this order, with this node's certificate."""
 
+    def block_budget_ms(self) -> int | None:
+        """The proposer's execution-time budget for a block, ``None`` for none."""
+        if self.block_execution_budget_ms is None:
+            return default_budget_ms(self.consensus_timeouts.propose_ms)
+        return self.block_execution_budget_ms or None
+
     def check(self) -> None:
         for port_name in ("api_port", "p2p_port"):
             port = getattr(self, port_name)
@@ -206,6 +218,9 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise InvalidInput("config: block_interval_ms must be 1..60000")
         if not self.block_interval_ms <= self.empty_block_interval_ms <= 3_600_000:
             raise InvalidInput("config: empty_block_interval_ms must be block_interval_ms..3600000")
+        budget_ms = self.block_execution_budget_ms
+        if budget_ms is not None and not 0 <= budget_ms <= 600_000:
+            raise InvalidInput("config: block_execution_budget_ms must be 0..600000")
         if not 1 <= self.mempool_capacity <= 1_000_000:
             raise InvalidInput("config: mempool_capacity must be 1..1000000")
         if not 1 <= self.mempool_per_sender <= 1_000_000:

@@ -238,6 +238,7 @@ class Node:
             consensus_dir / "locked_block.bin",
             block_interval_ms=self.config.block_interval_ms,
             empty_block_interval_ms=self.config.empty_block_interval_ms,
+            block_execution_budget_ms=self.config.block_budget_ms(),
         )
 
     def p2p_config(self, *, dial_all: bool = False) -> P2PConfig:

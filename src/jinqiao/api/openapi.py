@@ -205,8 +205,9 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-FRESH: Codes = {409: ("height_not_reached",)}
-"""A proven read that takes ``min_height`` (docs/proofs.md §9.1)."""
+FRESH: Codes = {409: ("height_not_reached",), 410: ("height_pruned",)}
+"""A proven read that takes ``min_height`` (docs/proofs.md §9.1) or a ``height`` whose state a
+pruning node may no longer keep (docs/operations.md "Storage retention")."""
 
 
 class ProvenValue(BaseModel):

@@ -18,6 +18,11 @@ from pathlib import Path
 import msgspec
 
 from jinqiao.core.errors import InvalidInput
+from jinqiao.node.pruning import (
+    DEFAULT_RETENTION_HEIGHTS,
+    MAX_RETENTION_HEIGHTS,
+    MIN_RETENTION_HEIGHTS,
+)
 
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_PRIVATE_DATA_SOURCES = 100
@@ -134,6 +139,11 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     mempool_capacity_bytes: int = 256 * 1024 * 1024
     mempool_per_sender: int = 10_000
     """At most this many of one sender's transactions wait at once (capped by the capacity)."""
+    retention_heights: int = DEFAULT_RETENTION_HEIGHTS
+    """Keep the state of the last this many heights, enough to prove any read at them, and
+    prune older state versions in the background; ``0``: an archive node that keeps every
+    height (docs/operations.md "Storage retention", ADR 0053). Chosen when the store is
+    created: a store created as an archive has no stale-node journal and cannot be pruned."""
     log_level: str = "INFO"
     peers: tuple[PeerConfig, ...] = ()
     dial_all_peers: bool = False
@@ -192,6 +202,14 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise InvalidInput("config: mempool_per_sender must be 1..1000000")
         if not 1024 * 1024 <= self.mempool_capacity_bytes <= 8 * 1024**3:
             raise InvalidInput("config: mempool_capacity_bytes must be 1 MiB..8 GiB")
+        if not (
+            self.retention_heights == 0
+            or MIN_RETENTION_HEIGHTS <= self.retention_heights <= MAX_RETENTION_HEIGHTS
+        ):
+            raise InvalidInput(
+                f"config: retention_heights must be 0 (archive) or "
+                f"{MIN_RETENTION_HEIGHTS}..{MAX_RETENTION_HEIGHTS}"
+            )
         self.consensus_timeouts.check()
         self.api_limits.check()
         self.api_rate_limit.check()

@@ -18,6 +18,7 @@ from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
 from jinqiao.execution.state import full_key
 from jinqiao.ledger.merkle import MerkleTree
 from jinqiao.ledger.smt import SparseMerkleTree
+from jinqiao.node.pruning import HeightPruned
 from jinqiao.node.storage import Snapshot, Store
 
 PROVEN_BLOCKS_KEPT = 4
@@ -30,6 +31,18 @@ MAX_KEYS_PER_READ = 256
 
 class NotFound(InvalidInput):
     code = "not_found"
+
+
+def check_readable(snapshot: Snapshot, height: int) -> None:
+    """Raise ``HeightPruned`` if the state after block ``height`` is no longer whole here."""
+    floor = snapshot.prune_floor()
+    if height < floor:
+        raise HeightPruned(
+            f"the state at height {height} is pruned: this node keeps the state of heights "
+            f"{floor} to its head (an archive node, retention_heights 0, keeps every height)",
+            height=height,
+            oldest_height=floor,
+        )
 
 
 @dataclass(frozen=True)
@@ -78,13 +91,14 @@ class Reader:
         return self.state_many([full_key], height)[0]
 
     def state_many(
-        self, full_keys: Sequence[bytes], height: int | None = None
+        self, full_keys: Sequence[bytes], height: int | None = None, *, pinned: bool = False
     ) -> list[StateReadProof]:
         """``state`` for each of ``full_keys`` at one height (default: the head), from one
         snapshot. The block's header and certificate are decoded once per height and kept for
         the most recent heights asked about (a committed header never changes), so an answer
         made of many values — an item's trace — costs one tree walk per key, not a block
-        decode per key."""
+        decode per key. A height below the prune floor is ``HeightPruned`` unless ``pinned``
+        (a path the pruner keeps: the validator set at the heights that changed it)."""
         if len(full_keys) > MAX_KEYS_PER_READ:
             raise InvalidInput(f"at most {MAX_KEYS_PER_READ} keys are proven in one read")
         with self.store.snapshot() as snapshot:
@@ -94,6 +108,8 @@ class Reader:
             wanted = head if height is None else height
             if not 1 <= wanted <= head:
                 raise NotFound(f"no block at height {wanted}; the head is {head}", height=wanted)
+            if not pinned:
+                check_readable(snapshot, wanted)
             header, certificate = self._header(snapshot, wanted)
             tree = SparseMerkleTree(self.suite, snapshot)
             proofs = []
@@ -128,7 +144,8 @@ class Reader:
         certificate the previous set signed. A client walks these to follow the set."""
         with self.store.snapshot() as snapshot:
             heights = snapshot.validator_change_heights(from_height, limit)
-        return [self.state(full_key(GOVERNANCE, VALIDATORS_KEY), height) for height in heights]
+        key = full_key(GOVERNANCE, VALIDATORS_KEY)
+        return [self.state_many([key], height, pinned=True)[0] for height in heights]
 
     def transaction(self, transaction_hash: bytes) -> TransactionRecord | None:
         with self.store.snapshot() as snapshot:

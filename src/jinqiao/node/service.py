@@ -39,9 +39,9 @@ from jinqiao.core.types import (
     TransactionBody,
 )
 from jinqiao.execution.contract import BlockContext, MethodSpec
-from jinqiao.execution.identity import read_pending_validators
+from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY, read_pending_validators
 from jinqiao.execution.runtime import Runtime
-from jinqiao.execution.state import CachedReader
+from jinqiao.execution.state import CachedReader, full_key
 from jinqiao.keys import load_key
 from jinqiao.node import admission, jobs
 from jinqiao.node.admission import Admission, AdmissionRefused
@@ -71,6 +71,8 @@ log = logging.getLogger(__name__)
 
 SUBSCRIBER_QUEUE_BLOCKS = 256
 VALIDATOR_TRANSACTION_WINDOW_BLOCKS = 100
+PRUNE_EVERY_HEIGHTS = 16
+"""The pruner runs again after this many new heights (a batch costs a disk sync)."""
 MAX_SUBSCRIBERS = 1_000
 GOSSIP_RESERVE = 0.2
 """Share of a validator's mempool that client submissions leave free for gossiped ones."""
@@ -91,7 +93,7 @@ class Node:
         key_file = home / self.config.validator_key_file
         observer_key_file = key_file if self.config.observer and key_file.exists() else None
         self.signer: Signer | None = None if self.config.observer else load_key(key_file)
-        self.store = Store(home / self.config.data_dir)
+        self.store = Store(home / self.config.data_dir, journal=self.config.retention_heights > 0)
         # Members' contracts: proposed, approved and committed through ``contracts``
         # (jinqiao.contracts.lifecycle), then found by name in the state being executed.
         members = MemberContracts()
@@ -103,6 +105,14 @@ class Node:
             member_address=members.is_member_address,
         )
         self.chain = Chain(self.store, self.genesis, self.runtime)
+        if self.config.retention_heights > 0 and not self.store.journals():
+            self.store.close()
+            raise InvalidInput(
+                f"config: retention_heights is {self.config.retention_heights} but the store in "
+                f"{home / self.config.data_dir} was created as an archive (retention_heights 0), "
+                "without the journal pruning needs: set retention_heights to 0, or start this "
+                "node on an empty data directory to fetch the chain into a pruning store"
+            )
         if observer_key_file is not None:
             self._refuse_a_validator_key(observer_key_file)
         self.mempool = Mempool(
@@ -489,6 +499,24 @@ class Node:
                 follow_erasures, store, chain_id, head, self.committed_block
             )
             await self.wait_for_height(handled + 1, FOLLOW_WAIT_S)
+
+    async def prune(self, stop: asyncio.Event) -> None:
+        """Delete state versions older than ``retention_heights`` (``node.pruning``) until
+        ``stop`` is set: bounded batches back to back while there is work, then a wait for
+        the next ``PRUNE_EVERY_HEIGHTS`` heights. An archive node (0) prunes nothing."""
+        retention = self.config.retention_heights
+        if retention == 0:
+            return
+        pinned_key = full_key(GOVERNANCE, VALIDATORS_KEY)
+        while not stop.is_set():
+            step = await asyncio.to_thread(self.store.prune, self.suite, retention, pinned_key)
+            self.metrics.pruned_bytes.inc(step.bytes_deleted)
+            self.metrics.pruned_nodes.inc(step.nodes_deleted)
+            self.metrics.prune_floor.set(step.floor)
+            if not step.more:
+                await self.wait_for_height(
+                    self.chain.head.height + PRUNE_EVERY_HEIGHTS, FOLLOW_WAIT_S
+                )
 
     async def _publish(self, committed: CommittedBlock) -> None:
         for queue in list(self._subscribers):

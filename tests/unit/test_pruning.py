@@ -13,9 +13,10 @@ import pytest
 
 from jinqiao.apps import default_contracts
 from jinqiao.apps.token import balance_key
-from jinqiao.bench.execute import ASSET, bench_genesis, signed_transfers
+from jinqiao.bench.execute import ASSET, VALID_FOR_BLOCKS, bench_genesis, signed_transfers
 from jinqiao.core.crypto import Signer, get_suite
 from jinqiao.core.errors import InvalidInput
+from jinqiao.core.hashing import transaction_hash
 from jinqiao.core.proofs import SMT_INNER_KIND
 from jinqiao.core.types import CommitCertificate
 from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
@@ -51,12 +52,15 @@ def commit_blocks(
     holders: list[Signer],
     proposer: bytes,
     after_block: Callable[[int], None] = lambda height: None,
+    *,
+    blocks: int = BLOCKS,
+    per_block: int = PER_BLOCK,
 ) -> None:
-    """The same ``BLOCKS`` blocks of transfers on every chain, the pruner running on the first
+    """The same ``blocks`` blocks of transfers on every chain, the pruner running on the first
     after each block as the node's would."""
-    transfers = signed_transfers(holders, BLOCKS * PER_BLOCK, random.Random(9), PER_BLOCK)
-    for start in range(0, len(transfers), PER_BLOCK):
-        block = transfers[start : start + PER_BLOCK]
+    transfers = signed_transfers(holders, blocks * per_block, random.Random(9), per_block)
+    for start in range(0, len(transfers), per_block):
+        block = transfers[start : start + per_block]
         for chain in chains:
             candidate = chain.execute(block, 1_000 * (start + 1), proposer)
             certificate = CommitCertificate(
@@ -158,6 +162,26 @@ def test_the_validator_set_stays_proven_where_it_changed(tmp_path: Path) -> None
     [proof] = reader.validator_changes(1, 10)
     assert proof.header.height == 2
     verify_state_proof(SUITE, proof.header.state_root, proof.key, proof.value, proof.proof)
+
+
+def test_block_bodies_go_once_their_transactions_cannot_be_replayed(tmp_path: Path) -> None:
+    store = Store(tmp_path / "pruned", journal=True)
+    chain, holders, validator = make_chain(store)
+    blocks = VALID_FOR_BLOCKS + 20
+    commit_blocks([chain], holders, validator.address, blocks=blocks, per_block=2)
+    reader = Reader(store, SUITE)
+    with store.snapshot() as snapshot:
+        floor = snapshot.blocks_floor()
+        # A transfer is valid VALID_FOR_BLOCKS past its block: the index refuses its replay.
+        assert floor == blocks - VALID_FOR_BLOCKS + 1
+        assert snapshot.block(floor - 1) is None and snapshot.block(floor) is not None
+        header = snapshot.header(floor - 1)
+        assert header is not None and header[0].height == floor - 1
+    with pytest.raises(HeightPruned, match=f"block {floor - 1} is pruned"):
+        reader.block(floor - 1)
+    first = reader.block(floor)
+    assert reader.transaction(transaction_hash(SUITE, first.block.transactions[0].body))
+    assert chain.is_committed(transaction_hash(SUITE, first.block.transactions[0].body))
 
 
 def test_an_archive_store_cannot_be_pruned_and_the_config_says_so() -> None:

@@ -37,11 +37,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from jinqiao.core.codec import decode_stored
+from jinqiao.core.codec import CanonicalStruct, decode_stored, encode
 from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import InvalidInput, NodeFault, require
 from jinqiao.core.proofs import SMT_INNER_KIND, SMT_LEAF_KIND, key_hash, smt_key_bit
-from jinqiao.core.types import HASH_BYTES, CommittedBlock
+from jinqiao.core.types import HASH_BYTES, BlockHeader, CommitCertificate, CommittedBlock
 
 __all__ = [
     "DEFAULT_RETENTION_HEIGHTS",
@@ -51,6 +51,7 @@ __all__ = [
     "PRUNING_TABLES",
     "HeightPruned",
     "PruneStep",
+    "PrunedBlock",
     "prune_step",
     "record_block",
 ]
@@ -62,14 +63,31 @@ MIN_RETENTION_HEIGHTS = 2
 MAX_RETENTION_HEIGHTS = 1_000_000_000
 PRUNE_BATCH_ENTRIES = 2_000
 """Journal entries one prune batch (one write transaction) handles at most."""
-PRUNING_TABLES = (b"stale_nodes", b"revived_nodes", b"value_refs", b"pinned_nodes")
+PRUNE_BATCH_BLOCKS = 64
+"""Block bodies one prune batch deletes at most."""
+PRUNING_TABLES = (
+    b"stale_nodes",
+    b"revived_nodes",
+    b"value_refs",
+    b"pinned_nodes",
+    b"block_headers",
+)
 
 _HEIGHT = struct.Struct(">Q")
 _COUNT = struct.Struct(">Q")
 _JOURNAL = b"journal"
 _FLOOR = b"prune_floor"
+_BLOCKS_FLOOR = b"blocks_floor"
 _MAX_PINNED_PER_STEP = 64
 """Validator-set changes one prune batch pins at most (the floor moves past no more)."""
+
+
+class PrunedBlock(CanonicalStruct, frozen=True):
+    """What the store keeps of a block whose body it pruned: the header and the certificate
+    that committed it, the chain of signed headers an auditor and a light client walk."""
+
+    header: BlockHeader
+    certificate: CommitCertificate
 
 
 class HeightPruned(InvalidInput):
@@ -100,8 +118,10 @@ class PruneStep:
 
     floor: int
     """The oldest height whose state the store now keeps."""
+    blocks_floor: int
+    """The oldest height whose block body (transactions, receipts, index) it keeps."""
     entries: int
-    """Journal entries handled."""
+    """Journal entries and block bodies handled."""
     nodes_deleted: int
     values_deleted: int
     bytes_deleted: int
@@ -114,6 +134,7 @@ def start_journal(batch: _Batch) -> None:
     """Mark a new store (in its genesis batch) as one that journals."""
     batch.put(b"meta", _JOURNAL, b"\x01")
     batch.put(b"meta", _FLOOR, _HEIGHT.pack(0))
+    batch.put(b"meta", _BLOCKS_FLOOR, _HEIGHT.pack(1))
 
 
 def journals(view: _View) -> bool:
@@ -124,6 +145,17 @@ def prune_floor(view: _View) -> int:
     """The oldest height whose state the store keeps whole (0: nothing pruned yet)."""
     raw = view.get(b"meta", _FLOOR)
     return 0 if raw is None else _HEIGHT.unpack(raw)[0]
+
+
+def blocks_floor(view: _View) -> int:
+    """The oldest height whose block body the store keeps (1: none pruned)."""
+    raw = view.get(b"meta", _BLOCKS_FLOOR)
+    return 1 if raw is None else _HEIGHT.unpack(raw)[0]
+
+
+def load_pruned_block(view: _View, height: int) -> PrunedBlock | None:
+    raw = view.get(b"block_headers", _HEIGHT.pack(height))
+    return None if raw is None else decode_stored(raw, PrunedBlock)
 
 
 def record_block(
@@ -178,7 +210,51 @@ def prune_step(
         if value_bytes:
             values += 1
             removed += value_bytes
-    return PruneStep(floor, min(len(due), limit), nodes, values, removed, len(due) > limit)
+    blocks, block_bytes, blocks_left = _prune_block_bodies(batch, floor, head)
+    return PruneStep(
+        floor=floor,
+        blocks_floor=blocks_floor(batch),
+        entries=min(len(due), limit) + blocks,
+        nodes_deleted=nodes,
+        values_deleted=values,
+        bytes_deleted=removed + block_bytes,
+        more=len(due) > limit or blocks_left,
+    )
+
+
+def _prune_block_bodies(batch: _Batch, floor: int, head: int) -> tuple[int, int, bool]:
+    """Replace the bodies of blocks below ``floor`` by their header and certificate, and drop
+    their transactions from the index, up to ``PRUNE_BATCH_BLOCKS`` blocks. A block waits while
+    one of its transactions could still be replayed (``valid_until`` past the head): the index
+    is what refuses the replay. Returns the blocks pruned, the bytes freed, and whether more
+    blocks are due."""
+    height = blocks_floor(batch)
+    pruned = freed = 0
+    while height < floor:
+        if pruned == PRUNE_BATCH_BLOCKS:
+            return pruned, freed, True
+        key = _HEIGHT.pack(height)
+        raw = batch.get(b"blocks", key)
+        if raw is None:
+            raise NodeFault(f"block {height} is missing from the store")
+        committed = decode_stored(raw, CommittedBlock)
+        transactions = committed.block.transactions
+        if any(item.body.valid_until > head for item in transactions):
+            break
+        record = encode(PrunedBlock(committed.block.header, committed.certificate))
+        batch.put(b"block_headers", key, record)
+        batch.delete(b"blocks", key)
+        freed += len(raw) - len(record)
+        for receipt in committed.receipts:
+            location = batch.get(b"transactions", receipt.transaction_hash)
+            # A hash seen again later keeps its first location, this block's, or another's.
+            if location is not None and location[:8] == key:
+                batch.delete(b"transactions", receipt.transaction_hash)
+                freed += HASH_BYTES + len(location)
+        pruned += 1
+        height += 1
+        batch.put(b"meta", _BLOCKS_FLOOR, _HEIGHT.pack(height))
+    return pruned, freed, False
 
 
 def _delete_stale(batch: _Batch, stale_at: int, node_hash: bytes) -> tuple[bool, int]:
@@ -235,9 +311,12 @@ def _pin_validator_changes(
 
 def _state_root_at(batch: _Batch, height: int) -> bytes:
     raw = batch.get(b"blocks", _HEIGHT.pack(height))
-    if raw is None:
+    if raw is not None:
+        return decode_stored(raw, CommittedBlock).block.header.state_root
+    pruned = load_pruned_block(batch, height)
+    if pruned is None:
         raise NodeFault(f"block {height} is missing from the store")
-    return decode_stored(raw, CommittedBlock).block.header.state_root
+    return pruned.header.state_root
 
 
 def _pin_path(batch: _Batch, suite: CryptoSuite, root: bytes, full_key: bytes) -> None:

@@ -65,6 +65,15 @@ class Reader:
     def _block(self, snapshot: Snapshot, height: int) -> CommittedBlock:
         committed = snapshot.block(height)
         if committed is None:
+            floor = snapshot.blocks_floor()
+            if height < floor:
+                raise HeightPruned(
+                    f"block {height} is pruned: this node keeps the blocks of heights {floor} "
+                    "to its head, and of older ones only the header and certificate (an "
+                    "archive node, retention_heights 0, keeps every block)",
+                    height=height,
+                    oldest_height=floor,
+                )
             raise NotFound(f"no block at height {height}", height=height)
         return committed
 
@@ -130,8 +139,9 @@ class Reader:
             if cached is not None:
                 self._headers.move_to_end(height)
                 return cached
-        committed = self._block(snapshot, height)
-        found = (committed.block.header, committed.certificate)
+        found = snapshot.header(height)
+        if found is None:
+            raise NotFound(f"no block at height {height}", height=height)
         with self._lock:
             self._headers[height] = found
             while len(self._headers) > HEADERS_KEPT:

@@ -55,7 +55,7 @@ import lmdb
 from jinqiao.core.codec import decode_stored, encode
 from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import DecodeError, NodeFault, require
-from jinqiao.core.types import CommittedBlock
+from jinqiao.core.types import BlockHeader, CommitCertificate, CommittedBlock
 from jinqiao.node import pruning
 
 MAP_SIZE_BYTES = 64 * 1024**3
@@ -343,6 +343,21 @@ class Snapshot:
     def prune_floor(self) -> int:
         """The oldest height whose state is whole here (0: nothing pruned; ADR 0053)."""
         return pruning.prune_floor(self._view)
+
+    def blocks_floor(self) -> int:
+        """The oldest height whose block body is here (1: none pruned; ADR 0053)."""
+        return pruning.blocks_floor(self._view)
+
+    def header(self, height: int) -> tuple[BlockHeader, CommitCertificate] | None:
+        """Block ``height``'s header and certificate, kept after its body is pruned."""
+        committed = self.block(height)
+        if committed is not None:
+            return committed.block.header, committed.certificate
+        try:
+            pruned = pruning.load_pruned_block(self._view, height)
+        except DecodeError as exc:
+            raise NodeFault(f"stored header {height} does not decode: {exc}") from exc
+        return None if pruned is None else (pruned.header, pruned.certificate)
 
 
 class Store:

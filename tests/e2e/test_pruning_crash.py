@@ -18,7 +18,7 @@ from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
 from jinqiao.execution.state import full_key
 from jinqiao.keys import load_key
 from jinqiao.node.storage import Store
-from tests.helpers.cluster import Load
+from tests.helpers.cluster import load_to_kill_under
 from tests.helpers.process import NodeProcess, make_network, metric
 from tests.unit.test_pruning import reachable, table_keys
 
@@ -72,16 +72,7 @@ def test_sigkill_while_pruning_keeps_every_retained_height(tmp_path: Path) -> No
     pruned = 0.0
     last_floor = 0
     for round_number in range(KILLS):
-        with Load(
-            node.url,
-            genesis_file,
-            payer_file,
-            payee,
-            batch_size=40,
-            confirm_last=3,
-            wait_timeout_s=5,
-            retry_pause_s=0.05,
-        ):
+        with load_to_kill_under(node.url, genesis_file, payer_file, payee):
             # Under load the pruner runs every few heights, interleaved with the commits; the
             # kill lands at a random moment once it has deleted something this round.
             pruned = _wait_for_pruning(node, pruned)

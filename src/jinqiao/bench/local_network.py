@@ -220,12 +220,25 @@ def sign_transaction(
     signer: Signer, chain_id: str, nonce: int, contract: str, method: str, args: CanonicalStruct
 ) -> tuple[bytes, bytes]:
     """A signed transaction, valid until ``VALID_UNTIL``: (its hash, its canonical bytes)."""
+    return sign_transaction_until(signer, chain_id, nonce, VALID_UNTIL, contract, method, args)
+
+
+def sign_transaction_until(
+    signer: Signer,
+    chain_id: str,
+    nonce: int,
+    valid_until: int,
+    contract: str,
+    method: str,
+    args: CanonicalStruct,
+) -> tuple[bytes, bytes]:
+    """``sign_transaction`` valid until ``valid_until``."""
     body = TransactionBody(
         chain_id,
         signer.address,
         signer.public_key,
         nonce,
-        VALID_UNTIL,
+        valid_until,
         contract,
         method,
         encode(args),

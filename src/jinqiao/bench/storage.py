@@ -17,9 +17,10 @@ import json
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import lmdb
 import msgspec
@@ -30,12 +31,11 @@ from jinqiao.bench.local_network import (
     RunningNetwork,
     account_keys,
     init_quiet_network,
-    post_batch,
     running_network,
     save_figure,
     sign_transaction_until,
 )
-from jinqiao.bench.network import SENDERS, transfer_spec
+from jinqiao.bench.network import SENDERS, submit_transfers, transfer_spec
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer
 from jinqiao.fileio import PUBLIC_FILE_MODE, save_atomically
 from jinqiao.node.config import dump_config, load_config
@@ -78,52 +78,44 @@ def _set_retention(home: Path, retention_heights: int) -> None:
     save_atomically(home / "config.json", dump_config(config), mode=PUBLIC_FILE_MODE)
 
 
-def _submit(
-    network: RunningNetwork, senders: list[Signer], chain_id: str, rate: int, duration_s: float
-) -> None:
-    """Transfers at ``rate`` per second for ``duration_s``, in batches to the nodes in turn,
-    each signed just before it is sent."""
-    clients = [network.http(url) for url in network.urls]
-    tracker = network.tracker
-    started = time.monotonic()
-    sent = batches = 0
-    try:
-        while not network.stop.is_set():
-            elapsed = time.monotonic() - started
-            if elapsed >= duration_s:
-                return
-            if sent >= int(rate * elapsed):
-                time.sleep(min(0.01, (sent - int(rate * elapsed) + 1) / rate))
-                continue
-            with tracker.lock:
-                head = tracker.blocks[-1][1] if tracker.blocks else 0
-            batch = []
-            for nonce in range(sent, sent + BATCH):
-                payer = senders[nonce % len(senders)]
-                payee = senders[(nonce * 7 + 1) % len(senders)]
-                args = TransferArgs("CNY", payee.address, 1)
-                batch.append(
-                    sign_transaction_until(
-                        payer, chain_id, nonce, head + SIGN_AHEAD_BLOCKS, TOKEN, "transfer", args
-                    )
+class _SignedOnDemand(Sequence[tuple[bytes, bytes]]):
+    """The load as ``submit_transfers`` reads it, a slice at a time: each transfer signed when
+    its batch is taken, valid ``SIGN_AHEAD_BLOCKS`` past the head the watcher last saw."""
+
+    def __init__(
+        self, network: RunningNetwork, senders: list[Signer], chain_id: str, count: int
+    ) -> None:
+        self.network = network
+        self.senders = senders
+        self.chain_id = chain_id
+        self.size = count
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[bytes, bytes]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[bytes, bytes]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[bytes, bytes] | list[tuple[bytes, bytes]]:
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        tracker = self.network.tracker
+        with tracker.lock:
+            head = tracker.blocks[-1][1] if tracker.blocks else 0
+        signed = []
+        for nonce in range(*index.indices(self.size)):
+            payer = self.senders[nonce % len(self.senders)]
+            payee = self.senders[(nonce * 7 + 1) % len(self.senders)]
+            args = TransferArgs("CNY", payee.address, 1)
+            signed.append(
+                sign_transaction_until(
+                    payer, self.chain_id, nonce, head + SIGN_AHEAD_BLOCKS, TOKEN, "transfer", args
                 )
-            client = clients[batches % len(clients)]
-            batches += 1
-            now = time.monotonic()
-            results = post_batch(client, batch)
-            if results is None:
-                time.sleep(0.1)
-                continue
-            with tracker.lock:
-                for (identity, _), result in zip(batch, results, strict=True):
-                    if "error" in result:
-                        tracker.refused += 1
-                    else:
-                        tracker.submitted_at[identity] = now
-            sent += len(batch)
-    finally:
-        for client in clients:
-            client.close()
+            )
+        return signed
 
 
 def _sample(
@@ -164,7 +156,12 @@ def _run_one(
                 target=_sample, args=(network, data_dirs, samples, started), daemon=True
             )
             sampler.start()
-            _submit(network, senders, layout.chain_id, rate, duration_s)
+            load = _SignedOnDemand(
+                network, senders, layout.chain_id, int(rate * duration_s * 1.1) + BATCH
+            )
+            submit_transfers(
+                network, network.urls, load, rate, duration_s, network.tracker, network.stop
+            )
             network.stop.set()
             sampler.join(timeout=60)
             with network.tracker.lock:

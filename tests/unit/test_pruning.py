@@ -9,6 +9,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from jinqiao.apps import default_contracts
@@ -24,11 +25,13 @@ from jinqiao.execution.runtime import Runtime
 from jinqiao.execution.state import full_key
 from jinqiao.ledger.smt import SparseMerkleTree, value_hash
 from jinqiao.node.chain import Chain
-from jinqiao.node.config import NodeConfig
-from jinqiao.node.pruning import HeightPruned
+from jinqiao.node.config import NodeConfig, load_config
+from jinqiao.node.pruning import HeightPruned, RetentionNeedsJournal
 from jinqiao.node.reads import Reader
+from jinqiao.node.service import Node
 from jinqiao.node.storage import BlockWrite, MemoryTables, Store, encode_height
 from jinqiao.verify import verify_state_proof
+from tests.helpers.process import make_network
 from tests.unit.test_storage import block_write, committed_block
 
 SUITE = get_suite("ed25519-sha256")
@@ -237,3 +240,14 @@ class _StoreNodes:
     def get_node(self, node_hash: bytes) -> bytes | None:
         with self.store.snapshot() as snapshot:
             return snapshot.get_node(node_hash)
+
+
+def test_a_pruning_node_refuses_an_archive_store_and_says_what_to_do(tmp_path: Path) -> None:
+    layout = make_network(tmp_path)
+    home = tmp_path / layout.nodes[0].home
+    archive = msgspec.structs.replace(load_config(home), retention_heights=0)
+    Node(home, config=archive).close()
+    with pytest.raises(RetentionNeedsJournal, match="set retention_heights to 0") as refused:
+        Node(home)  # the default config prunes
+    assert refused.value.code == "retention_needs_journal"
+    Node(home, config=archive).close()  # as an archive it still starts

@@ -52,6 +52,7 @@ __all__ = [
     "HeightPruned",
     "PruneStep",
     "PrunedBlock",
+    "RetentionNeedsJournal",
     "prune_step",
     "record_block",
 ]
@@ -88,6 +89,12 @@ class PrunedBlock(CanonicalStruct, frozen=True):
 
     header: BlockHeader
     certificate: CommitCertificate
+
+
+class RetentionNeedsJournal(InvalidInput):
+    """A node configured to prune, on a store created as an archive (no journal)."""
+
+    code = "retention_needs_journal"
 
 
 class HeightPruned(InvalidInput):

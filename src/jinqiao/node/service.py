@@ -62,6 +62,7 @@ from jinqiao.node.p2p import (
 )
 from jinqiao.node.port import HeadView
 from jinqiao.node.private_data import PrivateData, organization_of_certificate
+from jinqiao.node.pruning import RetentionNeedsJournal
 from jinqiao.node.query_proofs import ProvenQuery, RecordedReading, prove_query
 from jinqiao.node.reads import Reader
 from jinqiao.node.safety_store import FileSafetyStorage
@@ -107,7 +108,7 @@ class Node:
         self.chain = Chain(self.store, self.genesis, self.runtime)
         if self.config.retention_heights > 0 and not self.store.journals():
             self.store.close()
-            raise InvalidInput(
+            raise RetentionNeedsJournal(
                 f"config: retention_heights is {self.config.retention_heights} but the store in "
                 f"{home / self.config.data_dir} was created as an archive (retention_heights 0), "
                 "without the journal pruning needs: set retention_heights to 0, or start this "

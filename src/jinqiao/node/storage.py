@@ -17,7 +17,17 @@ state_nodes     node hash                      sparse Merkle tree node (content-
 state_values    value hash                     value (content-addressed, for reads at a height)
 validator_c…    height h (8-byte big-endian)   empty: block h changed the validator set (its
                                                ``next_validators_hash`` differs)
+stale_nodes     height h + node hash           empty: block h made the node unreachable
+revived_nodes   node hash                      height of the block that created it again
+value_refs      value hash                     stored leaves holding the value (8 bytes)
+pinned_nodes    node hash                      empty: on a validator-set change's proof path
+block_headers   height                         header and certificate of a pruned block
 =============== ============================== =============================================
+
+The last five tables, with ``meta/journal``, ``meta/prune_floor`` and ``meta/blocks_floor``,
+belong to pruning (``node.pruning``, ADR 0053): a store created with ``journal=True`` records in
+each block's batch the tree nodes the block made stale, and ``Store.prune`` deletes, in bounded
+batches, what no retained height needs.
 
 Everything a block changes — the block, its certificate and receipts, the indexes, the new tree
 nodes and values, the latest values and the head pointer — is written in one LMDB write

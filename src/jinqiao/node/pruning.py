@@ -200,9 +200,10 @@ def prune_step(
     head_raw = batch.get(b"meta", b"head")
     head = 0 if head_raw is None else _HEIGHT.unpack(head_raw)[0]
     old_floor = prune_floor(batch)
-    floor = max(old_floor, head - retention_heights + 1)
-    if floor > old_floor:
-        floor = _pin_validator_changes(batch, suite, pinned_key, old_floor, floor)
+    target = max(old_floor, head - retention_heights + 1)
+    floor = old_floor
+    if target > old_floor:
+        floor = _pin_validator_changes(batch, suite, pinned_key, old_floor, target)
         batch.put(b"meta", _FLOOR, _HEIGHT.pack(floor))
     keys = batch.keys_from(b"stale_nodes", _HEIGHT.pack(0), limit + 1)
     due = [key for key in keys if _HEIGHT.unpack(key[:8])[0] <= floor]
@@ -225,7 +226,7 @@ def prune_step(
         nodes_deleted=nodes,
         values_deleted=values,
         bytes_deleted=removed + block_bytes,
-        more=len(due) > limit or blocks_left,
+        more=len(due) > limit or blocks_left or floor < target,
     )
 
 

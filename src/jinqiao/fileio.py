@@ -29,6 +29,7 @@ from jinqiao.core.errors import InvalidInput, JinqiaoError
 __all__ = [
     "PRIVATE_FILE_MODE",
     "PUBLIC_FILE_MODE",
+    "load_bounded",
     "save_atomically",
     "save_new",
     "sync_directory",
@@ -37,6 +38,19 @@ __all__ = [
 PRIVATE_FILE_MODE = 0o600
 PUBLIC_FILE_MODE = 0o644
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP})
+
+
+def load_bounded(path: Path, max_bytes: int) -> bytes:
+    """The bytes of ``path``, refused (``InvalidInput``) when unreadable or over ``max_bytes``,
+    reading at most one byte more than the limit."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(max_bytes + 1)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise InvalidInput(f"{path} is over {max_bytes} bytes")
+    return data
 
 
 def save_atomically(

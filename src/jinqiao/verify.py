@@ -59,11 +59,11 @@ from jinqiao.core.types import (
     BlockHeader,
     CommitCertificate,
     Receipt,
-    SignedTransaction,
     Validator,
     ValidatorSet,
     Vote,
     VoteType,
+    decode_transaction,
 )
 
 __all__ = [
@@ -323,9 +323,7 @@ def verify_block_leaves(
         zip(transactions, receipts, strict=True)
     ):
         try:
-            transaction = decode(
-                transaction_leaf, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES
-            )
+            transaction = decode_transaction(transaction_leaf, max_bytes=MAX_TRANSACTION_BYTES)
             receipt = decode(receipt_leaf, Receipt, max_bytes=MAX_RECEIPT_BYTES)
         except InvalidInput as exc:
             raise VerificationError(f"leaf {index} does not decode: {exc.message}") from None

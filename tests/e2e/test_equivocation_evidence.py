@@ -3,28 +3,18 @@ validators detect it and put the evidence on chain, where anyone can read it."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
 import pytest
 
 from jinqiao.client import Client
-from jinqiao.consensus.messages import SignedVote
 from jinqiao.core.genesis import load_genesis
-from jinqiao.core.hashing import vote_signing_bytes
-from jinqiao.core.types import Vote, VoteType
 from jinqiao.keys import load_key
-from jinqiao.node.p2p import P2PNetwork
-from jinqiao.node.wire import VoteMessage, encode_message
-from tests.helpers.cluster import p2p_config_of
+from tests.helpers.cluster import equivocate, p2p_config_of
 from tests.helpers.process import NodeProcess, make_network
 
 pytestmark = pytest.mark.e2e
-
-
-async def ignore(peer: str, payload: bytes) -> None:
-    return None
 
 
 def test_equivocation_is_put_on_chain(tmp_path: Path) -> None:
@@ -47,26 +37,7 @@ def test_equivocation_is_put_on_chain(tmp_path: Path) -> None:
             assert client.token.mint(treasury, "CNY", payee, 1).ok  # 3 of 4 commit
             height = client.status()["height"]
         key = load_key(byzantine_home / "validator_key.json")
-        p2p = p2p_config_of(tmp_path, byzantine_name)
-
-        async def equivocate() -> None:
-            network = P2PNetwork(p2p, ignore)
-            await network.start()
-            try:
-                deadline = time.monotonic() + 20
-                while len(network.connected()) < 3 and time.monotonic() < deadline:
-                    await asyncio.sleep(0.1)
-                for block_hash in (b"\x01" * 32, b"\x02" * 32):
-                    vote = Vote(
-                        genesis.chain_id, height + 1, 0, VoteType.PREVOTE, block_hash, key.address
-                    )
-                    signed = SignedVote(vote, key.sign(vote_signing_bytes(vote)))
-                    network.broadcast(encode_message(VoteMessage(signed)))
-                await asyncio.sleep(1.0)
-            finally:
-                await network.stop()
-
-        asyncio.run(equivocate())
+        equivocate(p2p_config_of(tmp_path, byzantine_name), genesis.chain_id, height + 1, key)
         deadline = time.monotonic() + 30
         offences = 0
         while time.monotonic() < deadline and offences == 0:

@@ -14,7 +14,7 @@ from jinqiao.apps.governance import ProposalArgs
 from jinqiao.client import Client
 from jinqiao.execution.identity import GOVERNANCE
 from jinqiao.keys import load_key
-from tests.helpers.cluster import Load, certificate_signers, height, jinqiao, wait_for
+from tests.helpers.cluster import certificate_signers, funded_load, height, jinqiao, wait_for
 from tests.helpers.process import NodeProcess, free_port_base
 
 pytestmark = pytest.mark.e2e
@@ -42,20 +42,14 @@ def test_a_validator_added_by_governance_joins_and_carries_the_quorum(
     )
     joiner = NodeProcess(directory / str(added["home"]), port=base).start()
     try:
-        payer_file = directory / "accounts" / "bank-a-treasury.json"
-        payee = load_key(directory / "accounts" / "bank-b-treasury.json").address
-        with Client(
-            nodes[0].url, credentials=nodes[0].credentials, genesis_file=genesis_file
-        ) as client:
-            treasury = load_key(directory / "accounts" / "clearing-treasury.json")
-            assert client.token.mint(treasury, "CNY", load_key(payer_file).address, 10**9).ok
+        load = funded_load(directory, nodes[0])
         # Not yet a node of the network: the others refuse its connections, so it stays at genesis,
         # and it says why it does not vote.
         assert height(joiner) == 0
         consensus = joiner.http.get(f"{joiner.url}/v1/consensus", timeout=5).json()
         assert consensus["validator"] is False
         assert "not a validator" in consensus["summary"]
-        with Load(nodes[0].url, genesis_file, payer_file, payee):
+        with load:
             proposed = jinqiao(
                 "tx",
                 "governance",

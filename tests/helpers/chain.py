@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from jinqiao.apps import default_contracts
 from jinqiao.apps.registry import RegisterAccountArgs, registration
+from jinqiao.client.cosign import MultiSigner
 from jinqiao.core.codec import CanonicalStruct, decode, encode
 from jinqiao.core.crypto import Signer, get_suite
 from jinqiao.core.genesis import (
@@ -266,6 +267,8 @@ class Chain:
             method=method,
             args=args if isinstance(args, bytes) else encode(args),
         )
+        if isinstance(signer, MultiSigner):
+            return signer.sign_body(body)
         return SignedTransaction(body, signer.sign(transaction_signing_bytes(body)))
 
     def execute(

@@ -3,6 +3,7 @@ end-to-end tests (``tests/e2e``): waiting for heights, reading metrics, the load
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -15,10 +16,15 @@ import httpx
 
 from jinqiao.apps.token import TOKEN, TransferArgs
 from jinqiao.client import Client, ClientError
+from jinqiao.consensus.messages import SignedVote
+from jinqiao.core.crypto import Signer
 from jinqiao.core.genesis import genesis_hash, load_genesis
+from jinqiao.core.hashing import vote_signing_bytes
+from jinqiao.core.types import Vote, VoteType
 from jinqiao.keys import load_key
 from jinqiao.node.config import load_config
-from jinqiao.node.p2p import P2PConfig, PeerAddress, organization_roots
+from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress, organization_roots
+from jinqiao.node.wire import VoteMessage, encode_message
 from tests.helpers.process import NodeProcess, test_credentials
 
 
@@ -129,6 +135,43 @@ class Load:
         self.stop.set()
         self.thread.join(timeout=60)
         self.client.close()
+
+
+def funded_load(directory: Path, node: NodeProcess) -> Load:
+    """A ``Load`` of transfers from bank-a's treasury (minted 10^9 fen first) to bank-b's,
+    submitted to ``node``; not yet started."""
+    genesis_file = directory / "genesis.json"
+    payer_file = directory / "accounts" / "bank-a-treasury.json"
+    payee = load_key(directory / "accounts" / "bank-b-treasury.json").address
+    with Client(node.url, credentials=node.credentials, genesis_file=genesis_file) as client:
+        treasury = load_key(directory / "accounts" / "clearing-treasury.json")
+        assert client.token.mint(treasury, "CNY", load_key(payer_file).address, 10**9).ok
+    return Load(node.url, genesis_file, payer_file, payee)
+
+
+def equivocate(p2p: P2PConfig, chain_id: str, at: int, key: Signer) -> None:
+    """Speak on the network as the (stopped) node of ``p2p``: two different prevotes signed by
+    ``key`` for height ``at``, round 0, broadcast once at least three peers are connected."""
+
+    async def ignore(peer: str, payload: bytes) -> None:
+        return None
+
+    async def send() -> None:
+        network = P2PNetwork(p2p, ignore)
+        await network.start()
+        try:
+            deadline = time.monotonic() + 20
+            while len(network.connected()) < 3 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            for block_hash in (b"\x01" * 32, b"\x02" * 32):
+                vote = Vote(chain_id, at, 0, VoteType.PREVOTE, block_hash, key.address)
+                signed = SignedVote(vote, key.sign(vote_signing_bytes(vote)))
+                network.broadcast(encode_message(VoteMessage(signed)))
+            await asyncio.sleep(1.0)
+        finally:
+            await network.stop()
+
+    asyncio.run(send())
 
 
 def p2p_config_of(directory: Path, name: str) -> P2PConfig:

@@ -539,6 +539,22 @@ class Lookup:
     transaction: dict[str, Any]
 
 
+def transaction_and_body(leaf: bytes) -> tuple[dict[str, Any], bytes]:
+    """§4.2 step 5 and §4.3: a transaction leaf of either shape, by its first byte, and the
+    bytes of its body (what its hash and every signature cover)."""
+    if leaf[:1] == b"\x92":
+        transaction = decode_as(leaf, "SignedTransaction")
+        body = leaf[1:-66]
+    elif leaf[:1] == b"\x93":
+        transaction = decode_as(leaf, "MultiSignedTransaction")
+        body = encode(unshape(transaction["body"]))
+    else:
+        raise Refused("a transaction leaf starts with 92 or 93")
+    if encode(unshape(transaction["body"])) != body or leaf[1 : 1 + len(body)] != body:
+        raise Refused("the transaction leaf is not 92|93 || enc(body) || c440 || signature ...")
+    return transaction, body
+
+
 def verify_lookup(
     trust: Trust, asked: bytes, transaction_proof: bytes, receipt_proof: bytes
 ) -> Lookup:
@@ -558,11 +574,9 @@ def verify_lookup(
     verify_merkle(header["transactions_root"], transaction_bundle["transaction"], t_proof)
     verify_merkle(header["receipts_root"], receipt_bundle["receipt"], r_proof)
     leaf = transaction_bundle["transaction"]
-    transaction = decode_as(leaf, "SignedTransaction")
-    if sha256(TAG_TRANSACTION + leaf[1:-66]) != asked:
+    transaction, body = transaction_and_body(leaf)
+    if sha256(TAG_TRANSACTION + body) != asked:
         raise Refused("the proven transaction is not the one asked for")
-    if encode(unshape(transaction["body"])) != leaf[1:-66]:
-        raise Refused("the transaction leaf is not 92 || enc(body) || c440 || signature")
     receipt = decode_as(receipt_bundle["receipt"], "Receipt")
     if receipt["transaction_hash"] != asked:
         raise Refused("the receipt is for another transaction")

@@ -86,6 +86,12 @@ class Service:
             process.wait(timeout=30)
             log.close()
 
+    def audit(self) -> bytes:
+        """The service's audit log, every segment."""
+        return b"".join(
+            path.read_bytes() for path in (self.directory / "state" / "audit").iterdir()
+        )
+
     def _wait_until_up(self, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         roots = ssl.create_default_context(cafile=self.roots)
@@ -175,7 +181,5 @@ def test_a_treasury_transfer_needs_the_service_and_a_valid_code(tmp_path: Path) 
                 paid[0] - 110_000_000,
                 paid[1] + 110_000_000,
             ]
-        audit = b"".join(
-            path.read_bytes() for path in (service.directory / "state" / "audit").iterdir()
-        )
+        audit = service.audit()
         assert audit.count(b'"REFUSE"') == 3 and audit.count(b'"APPROVE"') == 2

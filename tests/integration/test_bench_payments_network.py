@@ -17,6 +17,7 @@ pytestmark = pytest.mark.e2e
 
 VALIDATORS = 4
 PAYMENTS = 200
+RATE = 400  # offered tx/s in each phase: batches of 20, so a phase takes at least 0.45 s
 
 
 def test_network_phase_records_every_payment(tmp_path: Path) -> None:
@@ -38,6 +39,8 @@ def test_network_phase_records_every_payment(tmp_path: Path) -> None:
             str(PAYMENTS),
             "--base-port",
             str(free_port_base(VALIDATORS)),
+            "--rate",
+            str(RATE),
             "--json",
             "--output",
             str(output),
@@ -51,7 +54,9 @@ def test_network_phase_records_every_payment(tmp_path: Path) -> None:
     assert setup["validators"] == VALIDATORS
     assert setup["payments"] == PAYMENTS
     assert setup["institutions"] == 3
-    assert setup["batch"] > 0
+    assert setup["rate"] == RATE
+    assert setup["batch"] == RATE // 20
+    assert f"{RATE} tx/s" in setup["offered"]
     assert "mutual TLS" in setup["processes"]
     # Every authorization and capture, the opening and the closing: committed, receipts ok.
     assert network["receipts_ok"] == 2 * PAYMENTS + 2
@@ -60,6 +65,8 @@ def test_network_phase_records_every_payment(tmp_path: Path) -> None:
         assert figures["committed_per_second"] > 0
         assert 0 < figures["latency_ms"]["p50"] <= figures["latency_ms"]["p99"]
         assert figures["refused"] >= 0
+        # Paced: the last batch leaves no sooner than (P - batch) / rate after the first.
+        assert figures["seconds"] >= (PAYMENTS - setup["batch"]) / RATE
     assert 0 < network["payments_per_second"] <= PAYMENTS / network["authorize"]["seconds"]
     assert network["blocks"] >= 2
     assert network["rounds_per_height"] >= 1

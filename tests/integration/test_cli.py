@@ -149,6 +149,51 @@ def test_add_validator_needs_a_hex_key(network: tuple[Path, NodeProcess]) -> Non
     assert code == 1 and "hexadecimal" in err
 
 
+def test_replace_validator_key_refusals_change_nothing(network: tuple[Path, NodeProcess]) -> None:
+    """docs/keys.md "Rotation": each refusal is one line or a rejected receipt, and the
+    validator set stays as it was."""
+    directory, node = network
+    net = ["--network", str(directory)]
+    validator = json.loads((node.home / "validator_key.json").read_text())
+    organization = json.loads((node.home / "genesis.json").read_text())["validators"][0][
+        "organization"
+    ]
+    other_admin = "bank-b-admin" if organization != "bank-b" else "bank-a-admin"
+    next_key = directory / "next-key.json"
+    code, out, err = invoke("keys", "create", str(next_key), "--insecure-plaintext", "--json")
+    assert code == 0, err
+    public_key = json.loads(out)["public_key"]
+
+    def validators() -> object:
+        return node.http.post(f"{node.url}/v1/query/governance/validators", json={}).json()[
+            "result"
+        ]
+
+    before = validators()
+    replace = ("tx", "governance", "replace-validator-key")
+    for args, exit_code, message in [
+        ((validator["address"], "--public-key", "zz", "--key", other_admin), 1, "hexadecimal"),
+        (("ab" * 20, "--public-key", public_key, "--key", other_admin), 2, "unknown_validator"),
+        (
+            (validator["address"], "--public-key", public_key, "--key", other_admin),
+            2,
+            "not_your_organization",
+        ),
+        (
+            (validator["address"], "--public-key", validator["public_key"]),
+            2,
+            "validator_exists",
+        ),
+        ((validator["address"], "--public-key", "ab" * 5), 2, "invalid_public_key"),
+    ]:
+        if "--key" not in args:
+            args = (*args, "--key", f"{organization}-admin")
+        code, out, err = invoke(*replace, *args, *net)
+        assert code == exit_code and message in out + err, (args, out, err)
+        assert "Traceback" not in err
+    assert validators() == before
+
+
 def test_init_keys_and_sim_take_the_suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """SM2 keys are made for the suite and encrypted at rest like Ed25519 keys."""
     monkeypatch.setenv("SM2_TEST_PASSPHRASE", "correct horse battery staple")

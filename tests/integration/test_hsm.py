@@ -16,10 +16,13 @@ from pkcs11 import Attribute, ObjectClass
 from typer.testing import CliRunner
 
 from jinqiao.cli.main import app
+from jinqiao.client import MultiSigner
 from jinqiao.core.crypto import get_suite
-from jinqiao.core.errors import InvalidInput
+from jinqiao.core.errors import InvalidInput, Rejection
+from jinqiao.core.types import MultiSignedTransaction
 from jinqiao.keys import load_key, read_key_info
 from jinqiao.keys.hsm import HsmSigner
+from tests.helpers.chain import Chain
 from tests.helpers.softhsm import USER_PIN, SoftToken
 
 runner = CliRunner()
@@ -194,3 +197,25 @@ def test_an_sm2_key_in_the_token_is_refused_by_name(tmp_path: Path, soft_token: 
     assert result.exit_code == 1
     assert "suite 'sm2-sm3' has no PKCS#11 mapping" in result.stderr, result.stderr
     assert not path.exists()
+
+
+def test_an_hsm_key_and_a_key_file_sign_one_transaction(
+    tmp_path: Path, soft_token: SoftToken
+) -> None:
+    """``MultiSigner`` gathers a token's signature and a keystore's behind one ``Signer``; the
+    runtime checks both (docs/keys.md "Several signatures in one transaction")."""
+    path, _ = reference(tmp_path, soft_token)
+    hsm = load_key(path)
+    file_key = tmp_path / "ops.json"
+    assert (
+        runner.invoke(app, ["keys", "create", str(file_key), "--insecure-plaintext"]).exit_code == 0
+    )
+    chain = Chain()
+    signer = MultiSigner([load_key(file_key), hsm], chain.address("alice"))
+    transaction = chain.transaction(signer, "registry", "set_policy", b"")
+    assert isinstance(transaction, MultiSignedTransaction)
+    assert transaction.signers() == (signer.public_key, hsm.public_key)
+    chain.runtime.verify_signature(transaction)  # both signatures verify
+    forged = MultiSignedTransaction(transaction.body, transaction.signature, (b"\x00" * 64,))
+    with pytest.raises(Rejection, match="co-signature 0 does not verify"):
+        chain.runtime.verify_signature(forged)

@@ -500,3 +500,32 @@ def test_a_node_waiting_to_join_is_redialled_with_a_growing_backoff(
 
 def _peer(config: P2PConfig) -> PeerAddress:
     return PeerAddress(config.node, config.host, config.port)
+
+
+def test_queued_bytes_count_what_waits_to_be_written(three: list[P2PConfig]) -> None:
+    """What state-sync serving holds back on (ADR 0054): bytes queued for a peer and not yet
+    written; back to zero once written, zero for a peer not connected."""
+
+    async def scenario() -> None:
+        inboxes = [Inbox() for _ in three[:2]]
+        networks = [
+            P2PNetwork(config, inbox) for config, inbox in zip(three, inboxes, strict=False)
+        ]
+        for network in networks:
+            await network.start()
+        try:
+            await eventually(lambda: all(len(n.connected()) == 1 for n in networks))
+            other = three[1].node
+            assert networks[0].queued_bytes(other) == 0
+            assert networks[0].queued_bytes(three[2].node) == 0
+            payload = b"x" * 1_000_000
+            for _ in range(3):
+                assert networks[0].send(other, payload)
+            assert networks[0].queued_bytes(other) == 3 * len(payload)
+            await eventually(lambda: len(inboxes[1].messages) == 3)
+            await eventually(lambda: networks[0].queued_bytes(other) == 0)
+        finally:
+            for network in networks:
+                await network.stop()
+
+    run(scenario())

@@ -7,8 +7,9 @@ HTTP hop is replaced, by a transport that calls it directly."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,8 +27,11 @@ from jinqiao.core.hashing import transaction_signing_bytes
 from tests.unit.test_approval_service import SENDER, Harness
 
 
-def _transport(harness: Harness, *, corrupt: bool = False) -> httpx.MockTransport:
-    """The service's three routes, answered by the real service object."""
+def service_transport(
+    harness: Harness, route: Callable[[httpx.Request, dict[str, Any]], httpx.Response]
+) -> httpx.MockTransport:
+    """The service's info and request routes, answered by the real service object, and the
+    others by ``route``; a refusal answered as the service's HTTP API answers it."""
 
     def handle(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content) if request.content else {}
@@ -37,19 +41,26 @@ def _transport(harness: Harness, *, corrupt: bool = False) -> httpx.MockTranspor
             if request.url.path == "/v1/approvals":
                 answer = harness.service.request(bytes.fromhex(body["transaction"]))
                 return httpx.Response(201, json=answer)
-            approval_hash = bytes.fromhex(request.url.path.split("/")[3])
-            transaction = bytes.fromhex(body["transaction"])
-            answer = harness.service.approve(
-                approval_hash, body["approver"], body["totp"], transaction
-            )
-            if corrupt:
-                answer["signature"] = "00" * 64
-            return httpx.Response(200, json=answer)
+            return route(request, body)
         except ApprovalRefused as refused:
             view = {"code": refused.code, "message": refused.message, "details": {}}
             return httpx.Response(refused.status, json=view)
 
     return httpx.MockTransport(handle)
+
+
+def _transport(harness: Harness, *, corrupt: bool = False) -> httpx.MockTransport:
+    """The service's three routes, answered by the real service object."""
+
+    def approve(request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        approval_hash = bytes.fromhex(request.url.path.split("/")[3])
+        transaction = bytes.fromhex(body["transaction"])
+        answer = harness.service.approve(approval_hash, body["approver"], body["totp"], transaction)
+        if corrupt:
+            answer["signature"] = "00" * 64
+        return httpx.Response(200, json=answer)
+
+    return service_transport(harness, approve)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ organization, quorum, execute, expire, withdraw) and every kind of action."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from jinqiao.apps.governance import (
@@ -15,6 +16,7 @@ from jinqiao.apps.governance import (
     ProposeArgs,
     RemoveOrganization,
     RemoveValidator,
+    ReplaceValidatorKey,
     SetParameter,
     SetValidatorPower,
     quorum_reached,
@@ -438,3 +440,71 @@ def test_validator_changes_compose_and_take_effect_two_blocks_later() -> None:
     assert in_force[first.address].power == 2 and in_force[second.address].power == 3
     with pytest.raises(Rejection, match="no validator-set change"):
         chain.query(GOVERNANCE, "pending_validators", NoArgs())
+
+
+# -- replacing a validator's consensus key (docs/keys.md "Rotation") ------------------------
+
+
+def test_a_validator_key_is_replaced_keeping_name_organization_and_power() -> None:
+    chain = Chain()
+    old = signer_for("validator-bank-a")
+    new = signer_for("validator-bank-a-next")
+    before = validators(chain).by_address()[old.address]
+    proposal_id = propose(chain, "bank-a-admin", ReplaceValidatorKey(old.address, new.public_key))
+    approve(chain, "central-bank-admin", proposal_id)
+    receipt = approve(chain, "bank-b-admin", proposal_id)
+    [event] = events(receipt, "ValidatorKeyReplaced")
+    decided = chain.height
+    assert dict(event.attributes) == {
+        "name": "validator-bank-a",
+        "organization": "bank-a",
+        "old_address": old.address.hex(),
+        "new_address": new.address.hex(),
+        "power": before.power,
+        "effective_height": decided + 2,
+    }
+    assert old.address in validators(chain).by_address()
+    chain.advance(2)
+    in_force = validators(chain).by_address()
+    assert old.address not in in_force
+    assert in_force[new.address] == msgspec.structs.replace(
+        before, address=new.address, public_key=new.public_key
+    )
+    account = chain.query(REGISTRY, "account", AccountArgs(new.address))
+    assert (account.organization, account.roles, account.active) == (
+        "bank-a",
+        ("validator",),
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "action"),
+    [
+        ("unknown_validator", ReplaceValidatorKey(signer_for("v").address, KEY_V)),
+        ("invalid_address", ReplaceValidatorKey(b"\x01", KEY_V)),
+        ("invalid_public_key", ReplaceValidatorKey(signer_for("validator-bank-a").address, b"1")),
+        ("validator_exists", ReplaceValidatorKey(signer_for("validator-bank-a").address, KEY_A)),
+        (
+            "validator_exists",
+            ReplaceValidatorKey(
+                signer_for("validator-bank-a").address,
+                signer_for("validator-bank-b").public_key,
+            ),
+        ),
+        (
+            "not_your_organization",
+            ReplaceValidatorKey(signer_for("validator-bank-b").address, KEY_V),
+        ),
+    ],
+)  # fmt: skip
+def test_a_key_replacement_is_checked_when_proposed(code: str, action: ProposalAction) -> None:
+    Chain().rejected(code, "bank-a-admin", GOVERNANCE, "propose", ProposeArgs(action))
+
+
+def test_a_key_of_another_organization_cannot_replace_a_validator_key() -> None:
+    chain, signer = chain_with_account_x_of_bank_a()
+    action = ReplaceValidatorKey(signer_for("validator-bank-b").address, signer.public_key)
+    chain.rejected(
+        "account_in_other_organization", "bank-b-admin", GOVERNANCE, "propose", ProposeArgs(action)
+    )

@@ -11,15 +11,22 @@ from jinqiao.core.types import SignedTransaction, TransactionBody
 from jinqiao.node.mempool import Mempool, MempoolFull, PendingTransaction
 
 
-def pending(number: int, *, size_bytes: int = 100, valid_until: int = 1_000) -> PendingTransaction:
+def pending(
+    number: int,
+    *,
+    size_bytes: int = 100,
+    valid_until: int = 1_000,
+    contract: str = "token",
+    method: str = "transfer",
+) -> PendingTransaction:
     body = TransactionBody(
         chain_id="jinqiao-test",
         sender=b"\x01" * 20,
         public_key=b"\x02" * 32,
         nonce=number,
         valid_until=valid_until,
-        contract="token",
-        method="transfer",
+        contract=contract,
+        method=method,
         args=b"",
     )
     return PendingTransaction(

@@ -31,6 +31,8 @@ def test_defaults_round_trip(tmp_path: Path) -> None:
         ({"api_port": 70_000}, "api_port"),
         ({"block_interval_ms": 0}, "block_interval_ms"),
         ({"mempool_capacity": 0}, "mempool_capacity"),
+        ({"block_execution_budget_ms": -1}, "block_execution_budget_ms"),
+        ({"block_execution_budget_ms": 600_001}, "block_execution_budget_ms"),
         ({"log_level": "LOUD"}, "log_level"),
         ({"peers": [{"name": "", "host": "h", "port": 1}]}, "peer"),
         ({"consensus_timeouts": {"propose_ms": 0}}, "propose_ms"),
@@ -45,6 +47,14 @@ def test_defaults_round_trip(tmp_path: Path) -> None:
         ({"api_rate_limit": {"burst": 0}}, "api_rate_limit.burst"),
         ({"api_rate_limit": {"per_minute": 5}}, "per_minute"),
         ({"observer": "yes"}, "observer"),
+        ({"snapshot_interval_blocks": -1}, "snapshot_interval_blocks"),
+        ({"snapshot_chunk_bytes": 100}, "snapshot_chunk_bytes"),
+        ({"snapshot_chunk_bytes": 9 * 1024 * 1024}, "snapshot_chunk_bytes"),
+        ({"snapshots_kept": 0}, "snapshots_kept"),
+        ({"state_sync": "yes"}, "state_sync"),
+        ({"state_sync_timeout_s": 0}, "state_sync_timeout_s"),
+        ({"next_validator_key_file": "validator_key.json"}, "next_validator_key_file"),
+        ({"observer": True, "next_validator_key_file": "next.json"}, "not for an observer"),
         ({"observers": [{"name": "o", "organization": ""}]}, "observer 'o'"),
         ({"observers": [{"name": "n1", "organization": "pboc"}]}, "not this node's"),
         (
@@ -59,6 +69,16 @@ def test_bad_fields_are_refused_by_name(
     write(tmp_path, **fields)
     with pytest.raises(InvalidInput, match=message):
         load_config(tmp_path)
+
+
+def test_block_budget_defaults_to_a_third_of_the_propose_timeout(tmp_path: Path) -> None:
+    assert NodeConfig(name="n1").block_budget_ms() == 1_000
+    write(tmp_path, consensus_timeouts={"propose_ms": 6_000})
+    assert load_config(tmp_path).block_budget_ms() == 2_000
+    write(tmp_path, block_execution_budget_ms=0)
+    assert load_config(tmp_path).block_budget_ms() is None  # cut by count and bytes only
+    write(tmp_path, block_execution_budget_ms=250)
+    assert load_config(tmp_path).block_budget_ms() == 250
 
 
 def test_revoked_certificates_are_fingerprints(tmp_path: Path) -> None:

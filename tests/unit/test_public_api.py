@@ -36,6 +36,7 @@ EXPORTS = {
         "ItemCustody",
         "ItemVerification",
         "KeysClient",
+        "MultiSigner",
         "NodesUnreachable",
         "PaymentsClient",
         "PendingTransaction",
@@ -51,6 +52,11 @@ EXPORTS = {
         "TransactionPending",
         "TransactionRefused",
         "TransactionResult",
+        "WebAuthnApprovalSigner",
+        "WebAuthnChallenge",
+        "add_signature",
+        "missing_signers",
+        "prepare_multi_signed",
     ],
     "jinqiao.verify": [
         "VerificationError",
@@ -140,6 +146,16 @@ SIGNATURES = {
     "jinqiao.client.TokenClient": "(client: Client) -> None",
     "jinqiao.client.KeysClient": "(client: Client) -> None",
     "jinqiao.client.AccountKey": "(key: Signer, address: bytes) -> None",
+    "jinqiao.client.MultiSigner": (
+        "(signers: Sequence[Signer], address: bytes | None = None) -> None"
+    ),
+    "jinqiao.client.prepare_multi_signed": (
+        "(body: TransactionBody, cosigners: Sequence[bytes]) -> MultiSignedTransaction"
+    ),
+    "jinqiao.client.add_signature": (
+        "(transaction: MultiSignedTransaction, signer: Signer) -> MultiSignedTransaction"
+    ),
+    "jinqiao.client.missing_signers": "(transaction: MultiSignedTransaction) -> tuple[bytes, ...]",
     "jinqiao.client.ApprovalRequest": (
         "(approval_hash: str, summary: dict[str, Any], expires_at_s: float) -> None"
     ),
@@ -152,6 +168,15 @@ SIGNATURES = {
         "second_factor: Callable[[ApprovalRequest], SecondFactorAnswer]) -> None"
     ),
     "jinqiao.client.SecondFactorAnswer": "(approver: str, totp: str) -> None",
+    "jinqiao.client.WebAuthnApprovalSigner": (
+        "(client: ApprovalServiceClient, address: bytes, approver: str, "
+        "present: Callable[[ApprovalRequest, WebAuthnChallenge], None], *, "
+        "timeout_s: float = 300.0) -> None"
+    ),
+    "jinqiao.client.WebAuthnChallenge": (
+        "(challenge_id: str, approval_hash: str, approver: str, page_url: str, "
+        "expires_at_s: float) -> None"
+    ),
     "jinqiao.client.SupplyChainClient": "(client: Client) -> None",
     "jinqiao.client.ItemCustody": (
         "(item: Item, top: str, custodian: str, in_transit_to: str, recalled: bool, "
@@ -634,6 +659,9 @@ METHODS["GovernanceClient"] = {
         "(self, admin: Signer, organization_id: str) -> ProposalSubmitted"
     ),
     "propose_remove_validator": "(self, admin: Signer, address: bytes) -> ProposalSubmitted",
+    "propose_replace_validator_key": (
+        "(self, admin: Signer, address: bytes, public_key: bytes) -> ProposalSubmitted"
+    ),
     "propose_set_parameter": "(self, admin: Signer, name: str, value: int) -> ProposalSubmitted",
     "propose_set_validator_power": (
         "(self, admin: Signer, address: bytes, power: int) -> ProposalSubmitted"

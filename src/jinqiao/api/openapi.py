@@ -60,6 +60,7 @@ ADMISSION: Codes = {
         "invalid_input",
         "decode_error",
         "address_mismatch",
+        "duplicate_signer",
         "invalid_nonce",
         "invalid_arguments",
     ),

@@ -37,8 +37,8 @@ from jinqiao.node.reads import NotFound
 
 class SubmitRequest(BaseModel):
     transaction: str = Field(
-        description="Canonical bytes of a SignedTransaction, hex (at most "
-        f"{MAX_TRANSACTION_BYTES} bytes: a longer one is 413 `transaction_too_large`)",
+        description="Canonical bytes of a SignedTransaction or MultiSignedTransaction, hex "
+        f"(at most {MAX_TRANSACTION_BYTES} bytes: a longer one is 413 `transaction_too_large`)",
         pattern=hex_pattern(),
     )
 
@@ -82,7 +82,7 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
         response_model=None,
         responses={**answer(Admitted, 202), **error_responses(ADMISSION)},
         openapi_extra=json_or_msgpack_body(
-            SubmitRequest, "the canonical bytes of a SignedTransaction"
+            SubmitRequest, "the canonical bytes of a SignedTransaction or MultiSignedTransaction"
         ),
     )
     async def submit(request: Request) -> dict[str, Any]:
@@ -105,7 +105,7 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
         "/v1/transactions/batch",
         responses={**answer(BatchAnswer), **error_responses(BATCH)},
         openapi_extra=json_or_msgpack_body(
-            BatchRequest, "a msgpack array of canonical SignedTransaction bytes"
+            BatchRequest, "a msgpack array of canonical (Multi)SignedTransaction bytes"
         ),
     )
     async def submit_batch(request: Request) -> JSONResponse:

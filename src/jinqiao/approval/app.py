@@ -8,15 +8,28 @@
   service's signature of ``transaction`` (the body of ``registry.approve_transaction`` of that
   hash, signed by the service's key), or a refusal ``{code, message, details}`` with the status
   of docs/errors.md.
+
+WebAuthn (ADR 0052; 404 ``webauthn_not_configured`` without a ``[webauthn]`` section):
+
+* ``GET /webauthn/enroll#TOKEN`` and ``GET /webauthn/approve#CHALLENGE`` — the approver's pages
+  (the secret rides in the fragment, which no request carries);
+* ``POST /v1/webauthn/enrolments/options`` ``{"token"}`` — creation options for the link's
+  approver; ``POST /v1/webauthn/enrolments`` ``{"token", "credential"}`` — 201, enrolled;
+* ``POST /v1/approvals/{approval_hash}/challenges`` ``{"approver", "transaction"}`` — 201, a
+  challenge and the page the approver opens;
+* ``GET /v1/challenges/{challenge_id}`` — the summary and the request options, or the
+  service's signature once approved; ``POST /v1/challenges/{challenge_id}/assertion``
+  ``{"credential"}`` — the signature, or a refusal.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from importlib import resources
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from jinqiao.approval.errors import ApprovalRefused
@@ -32,6 +45,20 @@ HexTransaction = Annotated[
     str, StringConstraints(pattern=r"^([0-9a-f]{2})+$", max_length=2 * MAX_TRANSACTION_BYTES)
 ]
 HexHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Token = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
+ApproverName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+PageName = Literal["enroll", "approve", "pages.js", "pages.css"]
+PAGES: dict[str, tuple[str, str]] = {
+    "enroll": ("enroll.html", "text/html; charset=utf-8"),
+    "approve": ("approve.html", "text/html; charset=utf-8"),
+    "pages.js": ("pages.js", "text/javascript; charset=utf-8"),
+    "pages.css": ("pages.css", "text/css; charset=utf-8"),
+}
 
 
 class ApprovalRequestBody(BaseModel):
@@ -41,11 +68,47 @@ class ApprovalRequestBody(BaseModel):
 
 class ApproveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    approver: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    approver: ApproverName
     totp: Annotated[str, StringConstraints(max_length=16)]
     transaction: HexTransaction = Field(
         description="canonical TransactionBody bytes of registry.approve_transaction, hex"
     )
+
+
+class EnrolmentOptionsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: Token
+
+
+class EnrolmentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: Token
+    credential: dict[str, Any] = Field(description="navigator.credentials.create(), toJSON()")
+
+
+class ChallengeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approver: ApproverName
+    transaction: HexTransaction = Field(
+        description="canonical TransactionBody bytes of registry.approve_transaction, hex"
+    )
+
+
+class AssertionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    credential: dict[str, Any] = Field(description="navigator.credentials.get(), toJSON()")
+
+
+def _page(name: str) -> Response:
+    filename, media_type = PAGES[name]
+    content = resources.files("jinqiao.approval").joinpath("static", filename).read_bytes()
+    headers = {
+        "Content-Security-Policy": PAGE_POLICY,
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    }
+    return Response(content, media_type=media_type, headers=headers)
 
 
 def _refusal(code: str, message: str, status: int, details: dict[str, Any]) -> JSONResponse:
@@ -103,4 +166,36 @@ def create_app(service: ApprovalService) -> FastAPI:
             bytes.fromhex(body.transaction),
         )
 
+    _webauthn_routes(app, service)
     return app
+
+
+def _webauthn_routes(app: FastAPI, service: ApprovalService) -> None:
+    ceremonies = service.webauthn
+
+    @app.get("/webauthn/{page}", include_in_schema=False)
+    def page(page: PageName) -> Response:
+        _ = ceremonies.settings  # refuses when WebAuthn is not configured
+        return _page(page)
+
+    @app.post("/v1/webauthn/enrolments/options")
+    def enrolment_options(body: EnrolmentOptionsBody) -> dict[str, Any]:
+        return ceremonies.enrolment_options(body.token)
+
+    @app.post("/v1/webauthn/enrolments", status_code=201)
+    def enrol(body: EnrolmentBody) -> dict[str, Any]:
+        return ceremonies.register(body.token, body.credential)
+
+    @app.post("/v1/approvals/{approval_hash}/challenges", status_code=201)
+    def challenge(approval_hash: HexHash, body: ChallengeBody) -> dict[str, Any]:
+        return ceremonies.open_challenge(
+            bytes.fromhex(approval_hash), body.approver, bytes.fromhex(body.transaction)
+        )
+
+    @app.get("/v1/challenges/{challenge_id}")
+    def view(challenge_id: Token) -> dict[str, Any]:
+        return ceremonies.view(challenge_id)
+
+    @app.post("/v1/challenges/{challenge_id}/assertion")
+    def assertion(challenge_id: Token, body: AssertionBody) -> dict[str, Any]:
+        return ceremonies.answer(challenge_id, body.credential)

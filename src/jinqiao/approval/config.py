@@ -13,7 +13,7 @@ import msgspec
 
 from jinqiao.core.errors import InvalidInput
 
-__all__ = ["ApprovalConfig", "Limits", "load_config"]
+__all__ = ["ApprovalConfig", "Limits", "WebAuthnSettings", "load_config"]
 
 
 class Limits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -27,6 +27,20 @@ class Limits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     totp_window_steps: int = 1
     """TOTP steps (30 s each) accepted either side of now, for clock drift."""
     max_pending: int = 1000
+    challenge_ttl_s: int = 120
+    """How long a WebAuthn approval challenge may be answered (ADR 0052)."""
+    enrolment_ttl_s: int = 900
+    """How long a WebAuthn enrolment link may be used."""
+
+
+class WebAuthnSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where approvers open the service's pages (ADR 0052): ``origin`` exactly as the browser
+    reports it (scheme, host, port) and ``rp_id`` its host name (a domain, never an IP
+    address: browsers refuse those)."""
+
+    rp_id: str
+    origin: str
+    rp_name: str = "jinqiao approvals"
 
 
 LIMIT_BOUNDS: dict[str, tuple[int, int]] = {
@@ -36,6 +50,8 @@ LIMIT_BOUNDS: dict[str, tuple[int, int]] = {
     "approval_ttl_s": (30, 3600),
     "totp_window_steps": (0, 2),
     "max_pending": (1, 100_000),
+    "challenge_ttl_s": (30, 600),
+    "enrolment_ttl_s": (60, 86_400),
 }
 
 
@@ -48,6 +64,7 @@ class _File(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tls_certificate: str | None = None
     tls_key: str | None = None
     limits: Limits = Limits()
+    webauthn: WebAuthnSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,21 @@ class ApprovalConfig:
     tls_certificate: Path | None
     tls_key: Path | None
     limits: Limits
+    webauthn: WebAuthnSettings | None = None
+
+
+def _check_webauthn(path: Path, settings: WebAuthnSettings) -> None:
+    scheme, _, rest = settings.origin.partition("://")
+    host = rest.split("/", 1)[0].rsplit(":", 1)[0]
+    if scheme not in ("https", "http") or "/" in rest or host != settings.rp_id:
+        raise InvalidInput(
+            f"{path}: webauthn.origin must be scheme://rp_id[:port] with no path "
+            f"(got {settings.origin!r} for rp_id {settings.rp_id!r})"
+        )
+    if scheme == "http" and host != "localhost":
+        raise InvalidInput(f"{path}: webauthn.origin may be plain http on localhost only")
+    if not settings.rp_id or settings.rp_id.replace(".", "").isdigit() or ":" in settings.rp_id:
+        raise InvalidInput(f"{path}: webauthn.rp_id must be a domain name, not an IP address")
 
 
 def load_config(path: Path) -> ApprovalConfig:
@@ -76,6 +108,8 @@ def load_config(path: Path) -> ApprovalConfig:
             raise InvalidInput(f"{path}: limits.{name}={value} is out of range {low}..{high}")
     if (document.tls_certificate is None) != (document.tls_key is None):
         raise InvalidInput(f"{path}: give both tls_certificate and tls_key, or neither")
+    if document.webauthn is not None:
+        _check_webauthn(path, document.webauthn)
     base = path.parent
 
     def resolve(name: str | None) -> Path | None:
@@ -90,4 +124,5 @@ def load_config(path: Path) -> ApprovalConfig:
         tls_certificate=resolve(document.tls_certificate),
         tls_key=resolve(document.tls_key),
         limits=document.limits,
+        webauthn=document.webauthn,
     )

@@ -25,6 +25,19 @@ REFUSAL_STATUS: dict[str, int] = {
     "approver_locked": 423,
     "rate_limited": 429,
     "too_many_pending": 429,
+    # WebAuthn (ADR 0052)
+    "webauthn_not_configured": 404,
+    "factor_not_enrolled": 400,
+    "enrolment_not_found": 404,
+    "enrolment_expired": 410,
+    "registration_invalid": 400,
+    "challenge_not_found": 404,
+    "challenge_expired": 410,
+    "challenge_used": 409,
+    "challenge_mismatch": 401,
+    "unknown_credential": 401,
+    "assertion_invalid": 401,
+    "counter_not_increasing": 401,
 }
 """Every code the service answers with, and its HTTP status."""
 

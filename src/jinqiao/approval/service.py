@@ -1,6 +1,8 @@
 """The approval service's rules, without HTTP: request an approval (decode the proposing
 transaction, summarize, remember), approve it with a TOTP code (rate limit, lock-out, single
-use), sign the approving transaction, log.
+use), sign the approving transaction, log. The WebAuthn factor's ceremonies live in
+``jinqiao.approval.ceremonies`` (``service.webauthn``) and share this lock, store, key, limits and
+log.
 
 What the service signs is ``registry.approve_transaction(approval_hash)`` from the proposal's
 account with the service's key — the key of the account's amount rule (docs/keys.md "Second
@@ -14,9 +16,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from jinqiao.approval.ceremonies import WebAuthnCeremonies
 from jinqiao.approval.config import ApprovalConfig
 from jinqiao.approval.errors import ApprovalRefused
 from jinqiao.approval.factors import check_totp
@@ -48,6 +52,7 @@ class ApprovalService:
         self.audit = audit
         self.clock_s = clock_s
         self._lock = threading.Lock()
+        self.webauthn = WebAuthnCeremonies(self)
 
     def info(self) -> dict[str, Any]:
         return {
@@ -143,7 +148,11 @@ class ApprovalService:
             pending = self._pending(db, approval_hash, now_s)
         decoded = decode_proposal(pending.body, self.signer.suite, self.config.chain_id)
         body = check_approving_transaction(approving_transaction, decoded, self.signer.public_key)
-        try:
+        if not approver.totp_secret:
+            raise ApprovalRefused(
+                "factor_not_enrolled", f"approver {name!r} has no TOTP secret (WebAuthn only)"
+            )
+        with self.counting_failure(name, now_s):
             step = check_totp(
                 approver.totp_secret,
                 code,
@@ -152,6 +161,18 @@ class ApprovalService:
                 last_step=approver.last_totp_step,
                 request_s=pending.created_s,
             )
+        with self.store.transaction() as db:  # the code is consumed with the approval, or neither
+            self.store.record_totp_success(db, name, step)
+            self.store.mark_approved(db, approval_hash, name)
+        return decoded, transaction_signing_bytes(body)
+
+    @contextmanager
+    def counting_failure(self, name: str, now_s: float) -> Iterator[None]:
+        """A refusal inside is one failed second factor of ``name`` (lock-out at
+        ``max_failures``)."""
+        limits = self.config.limits
+        try:
+            yield
         except ApprovalRefused as refused:
             with self.store.transaction() as db:
                 locked = self.store.record_failure(
@@ -160,10 +181,6 @@ class ApprovalService:
             if locked:
                 refused.details["locked_out"] = True
             raise
-        with self.store.transaction() as db:  # the code is consumed with the approval, or neither
-            self.store.record_totp_success(db, name, step)
-            self.store.mark_approved(db, approval_hash, name)
-        return decoded, transaction_signing_bytes(body)
 
     def _usable_approver(self, name: str, now_s: float) -> Approver:
         """The enrolled, unlocked approver ``name``, with this attempt counted (rate limit)."""

@@ -1,5 +1,6 @@
 """The service's durable state, in one SQLite file (``<state_dir>/approvals.sqlite``, mode 0600):
-enrolled approvers (TOTP secret, last TOTP step used, consecutive failures, lock-out), recent
+enrolled approvers (TOTP secret, last TOTP step used, consecutive failures, lock-out), their
+WebAuthn credentials (public key, sign count), open WebAuthn enrolments and challenges, recent
 attempts (the rate limit) and requested approvals. Every change is one transaction, so a crash
 never leaves a code half-consumed or a failure half-counted."""
 
@@ -12,9 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from jinqiao.approval.passkeys import RegisteredCredential
 from jinqiao.core.errors import InvalidInput
 
-__all__ = ["ApprovalStore", "Approver", "PendingApproval"]
+__all__ = ["ApprovalStore", "Approver", "Challenge", "Enrolment", "PendingApproval"]
 
 DATABASE_FILE = "approvals.sqlite"
 MAX_APPROVER_NAME = 64
@@ -35,6 +37,28 @@ CREATE TABLE IF NOT EXISTS pending (
     created_s REAL NOT NULL,
     approved_by TEXT
 );
+CREATE TABLE IF NOT EXISTS webauthn_credentials (
+    credential_id BLOB PRIMARY KEY,
+    approver TEXT NOT NULL,
+    public_key BLOB NOT NULL,
+    sign_count INTEGER NOT NULL,
+    created_s REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webauthn_enrolments (
+    token_hash BLOB PRIMARY KEY,
+    approver TEXT NOT NULL,
+    created_s REAL NOT NULL,
+    challenge BLOB
+);
+CREATE TABLE IF NOT EXISTS webauthn_challenges (
+    challenge_id TEXT PRIMARY KEY,
+    approval_hash BLOB NOT NULL,
+    approver TEXT NOT NULL,
+    approving BLOB NOT NULL,
+    nonce BLOB NOT NULL,
+    created_s REAL NOT NULL,
+    signature BLOB
+);
 """
 
 
@@ -45,6 +69,27 @@ class Approver:
     last_totp_step: int
     failures: int
     locked_until_s: float
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    token_hash: bytes
+    approver: str
+    created_s: float
+    challenge: bytes | None
+
+
+@dataclass(frozen=True)
+class Challenge:
+    challenge_id: str
+    approval_hash: bytes
+    approver: str
+    approving: bytes
+    """The canonical bytes of the approving transaction the service signs once approved."""
+    nonce: bytes
+    created_s: float
+    signature: bytes | None
+    """Set when the challenge was answered: it is used."""
 
 
 @dataclass(frozen=True)
@@ -198,3 +243,126 @@ class ApprovalStore:
             "UPDATE pending SET approved_by = ? WHERE transaction_hash = ?",
             (name, transaction_hash),
         )
+
+    # -- WebAuthn (ADR 0052) ----------------------------------------------------------------
+    def add_enrolment(self, name: str, token_hash: bytes, created_s: float) -> None:
+        """An enrolment link for ``name`` (an approver row without TOTP when new)."""
+        check_approver_name(name)
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO approvers (name, totp_secret) VALUES (?, '') "
+                "ON CONFLICT (name) DO NOTHING",
+                (name,),
+            )
+            db.execute(
+                "INSERT INTO webauthn_enrolments (token_hash, approver, created_s) "
+                "VALUES (?, ?, ?)",
+                (token_hash, name, created_s),
+            )
+
+    @staticmethod
+    def enrolment(db: sqlite3.Connection, token_hash: bytes) -> Enrolment | None:
+        row = db.execute(
+            "SELECT token_hash, approver, created_s, challenge FROM webauthn_enrolments "
+            "WHERE token_hash = ?",
+            (token_hash,),
+        ).fetchone()
+        return None if row is None else Enrolment(*row)
+
+    @staticmethod
+    def set_enrolment_challenge(
+        db: sqlite3.Connection, token_hash: bytes, challenge: bytes
+    ) -> None:
+        db.execute(
+            "UPDATE webauthn_enrolments SET challenge = ? WHERE token_hash = ?",
+            (challenge, token_hash),
+        )
+
+    @staticmethod
+    def add_credential(
+        db: sqlite3.Connection,
+        token_hash: bytes,
+        name: str,
+        credential: RegisteredCredential,
+        now_s: float,
+    ) -> None:
+        """Enrol ``credential`` for ``name`` and spend the enrolment link, together."""
+        db.execute("DELETE FROM webauthn_enrolments WHERE token_hash = ?", (token_hash,))
+        db.execute(
+            "INSERT INTO webauthn_credentials (credential_id, approver, public_key, sign_count, "
+            "created_s) VALUES (?, ?, ?, ?, ?)",
+            (credential.credential_id, name, credential.public_key, credential.sign_count, now_s),
+        )
+
+    def credentials(self, name: str) -> list[RegisteredCredential]:
+        rows = self._db.execute(
+            "SELECT credential_id, public_key, sign_count FROM webauthn_credentials "
+            "WHERE approver = ? ORDER BY created_s",
+            (name,),
+        )
+        return [RegisteredCredential(*row) for row in rows]
+
+    def credential_owner(self, credential_id: bytes) -> str | None:
+        row = self._db.execute(
+            "SELECT approver FROM webauthn_credentials WHERE credential_id = ?", (credential_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def credential(self, name: str, credential_id: bytes) -> RegisteredCredential | None:
+        row = self._db.execute(
+            "SELECT credential_id, public_key, sign_count FROM webauthn_credentials "
+            "WHERE approver = ? AND credential_id = ?",
+            (name, credential_id),
+        ).fetchone()
+        return None if row is None else RegisteredCredential(*row)
+
+    @staticmethod
+    def add_challenge(
+        db: sqlite3.Connection, challenge: Challenge, expired_before_s: float
+    ) -> None:
+        """Remember ``challenge``; forget unanswered ones created before ``expired_before_s``."""
+        db.execute(
+            "DELETE FROM webauthn_challenges WHERE signature IS NULL AND created_s < ?",
+            (expired_before_s,),
+        )
+        db.execute(
+            "INSERT INTO webauthn_challenges (challenge_id, approval_hash, approver, approving, "
+            "nonce, created_s) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                challenge.challenge_id,
+                challenge.approval_hash,
+                challenge.approver,
+                challenge.approving,
+                challenge.nonce,
+                challenge.created_s,
+            ),
+        )
+
+    def challenge(self, challenge_id: str) -> Challenge | None:
+        row = self._db.execute(
+            "SELECT challenge_id, approval_hash, approver, approving, nonce, created_s, "
+            "signature FROM webauthn_challenges WHERE challenge_id = ?",
+            (challenge_id,),
+        ).fetchone()
+        return None if row is None else Challenge(*row)
+
+    @staticmethod
+    def record_assertion(
+        db: sqlite3.Connection,
+        challenge: Challenge,
+        credential_id: bytes,
+        sign_count: int,
+        signature: bytes,
+    ) -> None:
+        """Use the challenge, raise the credential's counter, mark the approval approved and
+        reset the approver's failures: all or nothing."""
+        db.execute(
+            "UPDATE webauthn_challenges SET signature = ? WHERE challenge_id = ?",
+            (signature, challenge.challenge_id),
+        )
+        db.execute(
+            "UPDATE webauthn_credentials SET sign_count = ? WHERE credential_id = ?",
+            (sign_count, credential_id),
+        )
+        db.execute("UPDATE approvers SET failures = 0 WHERE name = ?", (challenge.approver,))
+        ApprovalStore.mark_approved(db, challenge.approval_hash, challenge.approver)

@@ -162,6 +162,15 @@ class SetValidatorPower(CanonicalStruct, frozen=True, tag="set_validator_power")
     power: int
 
 
+class ReplaceValidatorKey(CanonicalStruct, frozen=True, tag="replace_validator_key"):
+    """Give the validator at ``address`` the consensus key ``public_key`` (so a new address),
+    keeping its name, organization and power: proposed by an admin of the validator's own
+    organization, in force two heights after the quorum decides (docs/keys.md "Rotation")."""
+
+    address: bytes
+    public_key: bytes
+
+
 class SetParameter(CanonicalStruct, frozen=True, tag="set_parameter"):
     """Set the ``ChainParameters`` field ``name`` to ``value``."""
 
@@ -222,6 +231,7 @@ ProposalAction = (
     | AddValidator
     | RemoveValidator
     | SetValidatorPower
+    | ReplaceValidatorKey
     | SetParameter
     | CallContract
     | SetAmlParameter
@@ -472,6 +482,9 @@ class Governance(Contract):
             self._check_aml_action(ctx, action)
         elif isinstance(action, RecoverAccount):
             _check_recovery(ctx, action)
+        elif isinstance(action, ReplaceValidatorKey):
+            changed = self._changed_validators(ctx, action)
+            _check_own_validator(ctx, changed, action)
         else:
             self._changed_validators(ctx, action)
 
@@ -493,6 +506,7 @@ class Governance(Contract):
             args = RecoverAccountArgs(action.address, action.keys, action.threshold)
             ctx.call(REGISTRY, "recover_account", args)
         else:
+            before = self._validator_set(ctx)
             validators = self._changed_validators(ctx, action)
             if isinstance(action, AddValidator):
                 ctx.call(
@@ -501,6 +515,8 @@ class Governance(Contract):
                     ValidatorAccountArgs(action.public_key, action.organization, action.name),
                 )
             effective = ctx.height + VALIDATOR_CHANGE_DELAY_BLOCKS
+            if isinstance(action, ReplaceValidatorKey):
+                _register_replacement(ctx, before, action, effective)
             ctx.state.save(PENDING_VALIDATORS_KEY, PendingValidators(effective, validators))
             ctx.emit(
                 "ValidatorSetChanged",
@@ -603,14 +619,15 @@ class Governance(Contract):
         return validators
 
     def _changed_validators(
-        self, ctx: Context, action: AddValidator | RemoveValidator | SetValidatorPower
+        self,
+        ctx: Context,
+        action: AddValidator | RemoveValidator | SetValidatorPower | ReplaceValidatorKey,
     ) -> ValidatorSet:
         """The validator set after ``action``, or a rejection."""
         current = self._validator_set(ctx).validators
         if isinstance(action, AddValidator):
             check_name(ctx, action.name, "name")
             _check_power(ctx, action.power)
-            address = check_public_key(ctx, action.public_key)
             organization = load_organization(ctx, action.organization)
             if not organization.active:
                 ctx.reject(
@@ -618,15 +635,7 @@ class Governance(Contract):
                     f"organization {organization.id} is suspended",
                     id=organization.id,
                 )
-            if any(validator.address == address for validator in current):
-                ctx.reject("validator_exists", "this key is a validator", address=address.hex())
-            account = ctx.account(address)
-            if account is not None and account.organization != organization.id:
-                ctx.reject(
-                    "account_in_other_organization",
-                    f"this key is an account of organization {account.organization}",
-                    address=address.hex(),
-                )
+            address = _check_new_validator_key(ctx, current, action.public_key, organization.id)
             if len(current) >= MAX_VALIDATORS:
                 ctx.reject("too_many_validators", f"at most {MAX_VALIDATORS} validators")
             added = Validator(
@@ -634,6 +643,8 @@ class Governance(Contract):
             )
             return sorted_validator_set((*current, added))
         check_address(ctx, action.address)
+        if isinstance(action, ReplaceValidatorKey):
+            return _replaced_key(ctx, current, action)
         index = _validator_index(ctx, current, action.address)
         if isinstance(action, RemoveValidator):
             if len(current) == 1:
@@ -642,6 +653,71 @@ class Governance(Contract):
         _check_power(ctx, action.power)
         changed = msgspec.structs.replace(current[index], power=action.power)
         return ValidatorSet((*current[:index], changed, *current[index + 1 :]))
+
+
+def _check_new_validator_key(
+    ctx: Context, current: tuple[Validator, ...], public_key: bytes, organization_id: str
+) -> bytes:
+    """A valid key that is no validator's and no account of another organization; its
+    address."""
+    address = check_public_key(ctx, public_key)
+    if any(validator.address == address for validator in current):
+        ctx.reject("validator_exists", "this key is a validator", address=address.hex())
+    account = ctx.account(address)
+    if account is not None and account.organization != organization_id:
+        ctx.reject(
+            "account_in_other_organization",
+            f"this key is an account of organization {account.organization}",
+            address=address.hex(),
+        )
+    return address
+
+
+def _replaced_key(
+    ctx: Context, current: tuple[Validator, ...], action: ReplaceValidatorKey
+) -> ValidatorSet:
+    """The set with one validator's key (and so its address) replaced, or a rejection: the
+    validator exists and the new key is valid, in no validator's hands and no account of
+    another organization."""
+    old = current[_validator_index(ctx, current, action.address)]
+    address = _check_new_validator_key(ctx, current, action.public_key, old.organization)
+    replaced = msgspec.structs.replace(old, address=address, public_key=action.public_key)
+    others = tuple(validator for validator in current if validator.address != action.address)
+    return sorted_validator_set((*others, replaced))
+
+
+def _check_own_validator(ctx: Context, changed: ValidatorSet, action: ReplaceValidatorKey) -> None:
+    """The proposer is an admin of the organization that runs the validator."""
+    new = changed.by_address()[ctx.suite.address(action.public_key)]
+    if new.organization != ctx.organization:
+        ctx.reject(
+            "not_your_organization",
+            "a validator's key is replaced on the proposal of its own organization's admin",
+            address=action.address.hex(),
+            organization=new.organization,
+        )
+
+
+def _register_replacement(
+    ctx: Context, before: ValidatorSet, action: ReplaceValidatorKey, effective: int
+) -> None:
+    """The new key becomes an account of the validator's organization with role
+    ``validator`` (as an added validator's does), and the event names both addresses."""
+    old = before.validators[_validator_index(ctx, before.validators, action.address)]
+    ctx.call(
+        REGISTRY,
+        "add_validator_account",
+        ValidatorAccountArgs(action.public_key, old.organization, old.name),
+    )
+    ctx.emit(
+        "ValidatorKeyReplaced",
+        name=old.name,
+        organization=old.organization,
+        old_address=old.address,
+        new_address=ctx.suite.address(action.public_key),
+        power=old.power,
+        effective_height=effective,
+    )
 
 
 def _registry_args(action: AddOrganization) -> AddOrganizationArgs:

@@ -118,17 +118,25 @@ def bench_network_spec(
 
 
 def init_quiet_network(
-    directory: Path, spec: NetworkSpec, *, authentication: bool = True
+    directory: Path,
+    spec: NetworkSpec,
+    *,
+    authentication: bool = True,
+    block_execution_budget_ms: int | None = None,
 ) -> NetworkLayout:
     """``init_network`` into ``directory``, every node logging warnings only (a log line per
     block would cost the nodes time the benchmark measures). A benchmark's network is thrown
     away: its keys are plaintext, said so explicitly (docs/keys.md). Without ``authentication``
-    the nodes serve plain HTTP to anybody (``api_authentication``: to measure what it costs)."""
+    the nodes serve plain HTTP to anybody (``api_authentication``: to measure what it costs);
+    ``block_execution_budget_ms`` is the nodes' setting (``None``: their default)."""
     layout = init_network(directory, spec, protection=InsecurePlaintext())
     for node in layout.nodes:
         home = directory / node.home
         config = msgspec.structs.replace(
-            load_config(home), log_level="WARNING", api_authentication=authentication
+            load_config(home),
+            log_level="WARNING",
+            api_authentication=authentication,
+            block_execution_budget_ms=block_execution_budget_ms,
         )
         save_atomically(home / "config.json", dump_config(config), mode=PUBLIC_FILE_MODE)
     return layout
@@ -217,22 +225,15 @@ def running_network(
 
 
 def sign_transaction(
-    signer: Signer, chain_id: str, nonce: int, contract: str, method: str, args: CanonicalStruct
-) -> tuple[bytes, bytes]:
-    """A signed transaction, valid until ``VALID_UNTIL``: (its hash, its canonical bytes)."""
-    return sign_transaction_until(signer, chain_id, nonce, VALID_UNTIL, contract, method, args)
-
-
-def sign_transaction_until(
     signer: Signer,
     chain_id: str,
     nonce: int,
-    valid_until: int,
     contract: str,
     method: str,
     args: CanonicalStruct,
+    valid_until: int = VALID_UNTIL,
 ) -> tuple[bytes, bytes]:
-    """``sign_transaction`` valid until ``valid_until``."""
+    """A signed transaction, valid until ``valid_until``: (its hash, its canonical bytes)."""
     body = TransactionBody(
         chain_id,
         signer.address,

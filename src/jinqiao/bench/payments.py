@@ -23,7 +23,9 @@ Parts 1 and 2 run in-process on the node's own path, as ``bench execute`` does: 
    The table says which way each cycle was built.
 3. **On the network** (``network_validators`` > 0): ``network_payments`` payments recorded by
    validator processes on this machine, as ``bench network`` runs them, and the commit latency of
-   closing their cycle; see ``bench_payments_network``.
+   closing their cycle; see ``bench_payments_network``. ``network_rate`` offers a fixed number of
+   transactions per second in each phase instead of as many as the nodes accept, for latency
+   percentiles per phase at a known load.
 """
 
 from __future__ import annotations
@@ -349,6 +351,7 @@ def run_payments_bench(
     network_validators: int,
     network_payments: int,
     base_port: int,
+    network_rate: int | None = None,
 ) -> None:
     rng = random.Random(1)
     suite = get_suite(DEFAULT_SUITE)
@@ -381,6 +384,7 @@ def run_payments_bench(
                 base_port=base_port,
                 progress=progress,
                 json_output=json_output,
+                rate=network_rate,
             )
             if network_validators
             else None
@@ -549,9 +553,9 @@ def _print_network(network: dict[str, Any]) -> None:
         f"rounds/height, {network['cpu_ms_per_payment']} ms CPU per payment (all nodes); "
         f"{network['receipts_ok']:,} receipts, all ok. {setup['institutions']} institutions "
         f"(each card issuer and acquirer) and a clearing house registered at genesis; batches of "
-        f"{setup['batch']} to the nodes in turn, as fast as accepted; captures posted once every "
-        f"authorization was committed. close_cycle of the {close['payments']:,} payments: "
-        f"committed {close['commit_latency_ms']} ms after it was posted "
+        f"{setup['batch']} to the nodes in turn, offered {setup['offered']}; captures posted "
+        f"once every authorization was committed. close_cycle of the {close['payments']:,} "
+        f"payments: committed {close['commit_latency_ms']} ms after it was posted "
         f"({close['state_operations']} state operations). Ed25519 verify on one core: "
         f"{network['signature_verifications_per_second_one_core']:,.0f}/s"
     )

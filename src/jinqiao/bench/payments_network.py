@@ -82,6 +82,8 @@ SATURATED_PAUSE_S = 0.05
 """Pause after a batch with saturation refusals: lets the network drain."""
 POLL_S = 0.05
 MAX_NETWORK_PAYMENTS = 100_000
+# At a fixed offered rate, batches leave about this many times a second.
+PACED_BATCHES_PER_S = 20
 """Bounded by the time a run takes, not by the network (refusals are posted again)."""
 RANDOM_SEED = 2
 """Of the network's payment plan (the in-process runs use their own seed, unchanged)."""
@@ -134,17 +136,28 @@ def presign(
 
 
 def post_all(
-    clients: list[httpx.Client], transactions: Transactions, tracker: local_network.Tracker
+    clients: list[httpx.Client],
+    transactions: Transactions,
+    tracker: local_network.Tracker,
+    rate: int | None = None,
 ) -> None:
-    """Post every transaction in batches to the nodes in turn, as fast as they are accepted;
-    those refused because a node is saturated are posted again after a pause."""
+    """Post every transaction in batches to the nodes in turn, as fast as they are accepted or,
+    with ``rate``, at most ``rate`` per second from the first post (a batch leaves when its first
+    transaction is due); those refused because a node is saturated are posted again after a
+    pause."""
     waiting = deque(transactions)
     batch_number = 0
-    last_accepted = time.monotonic()
+    started = last_accepted = time.monotonic()
+    posted_count = 0
+    size = local_network.BATCH if rate is None else paced_batch(rate)
     while waiting:
         if time.monotonic() - last_accepted > STALL_S:
             raise NodeFault(f"no transaction was accepted for {STALL_S:.0f} s")
-        batch = [waiting.popleft() for _ in range(min(local_network.BATCH, len(waiting)))]
+        if rate is not None:
+            ahead_s = posted_count / rate - (time.monotonic() - started)
+            if ahead_s > 0:
+                time.sleep(ahead_s)
+        batch = [waiting.popleft() for _ in range(min(size, len(waiting)))]
         client = clients[batch_number % len(clients)]
         batch_number += 1
         posted = time.monotonic()
@@ -154,11 +167,18 @@ def post_all(
             time.sleep(local_network.RETRY_PAUSE_S)
             continue
         again = _note_admissions(batch, results, posted, tracker)
+        posted_count += len(batch) - len(again)
         if len(again) < len(batch):
             last_accepted = time.monotonic()
         if again:
             waiting.extendleft(reversed(again))
             time.sleep(SATURATED_PAUSE_S)
+
+
+def paced_batch(rate: int) -> int:
+    """The batch size at an offered ``rate``: about ``PACED_BATCHES_PER_S`` batches a second, so
+    that the load is smooth, never more than ``BATCH``."""
+    return max(1, min(local_network.BATCH, rate // PACED_BATCHES_PER_S))
 
 
 def _note_admissions(
@@ -306,8 +326,10 @@ def run_network_phase(
     base_port: int,
     progress: Progress,
     json_output: bool,
+    rate: int | None = None,
 ) -> dict[str, Any]:
-    """Start the network, record ``payments`` payments on it, close their cycle; the figures."""
+    """Start the network, record ``payments`` payments on it, close their cycle; the figures.
+    ``rate``: offered transactions per second in each phase (None: as fast as accepted)."""
     if not 1 <= payments <= MAX_NETWORK_PAYMENTS:
         raise InvalidInput(f"the network phase records 1..{MAX_NETWORK_PAYMENTS:,} payments")
     names = institution_ids(institutions)
@@ -333,7 +355,7 @@ def run_network_phase(
         ):
             clients = [stack.enter_context(network.http(url)) for url in network.urls]
             figures, cutoff_time_ms = _record(
-                clients, network, keys[HOUSE], authorizations, captures, progress
+                clients, network, keys[HOUSE], authorizations, captures, progress, rate
             )
             closing = _close_cycle(
                 clients,
@@ -355,8 +377,14 @@ def run_network_phase(
             "institutions": institutions,
             "institution_roles": "each card issuer and acquirer, one merchant each, registered "
             "at genesis; plus a clearing house",
-            "batch": local_network.BATCH,
-            "offered": "as fast as accepted (saturation refusals posted again)",
+            "batch": local_network.BATCH if rate is None else paced_batch(rate),
+            "offered": (
+                "as fast as accepted (saturation refusals posted again)"
+                if rate is None
+                else f"{rate} tx/s in each phase (authorizations, then captures); "
+                "saturation refusals posted again"
+            ),
+            "rate": rate,
             "captures": "posted once every authorization is committed; the cycle is opened "
             "in between (in the window)",
         },
@@ -374,6 +402,7 @@ def _record(
     authorizations: Transactions,
     captures: Transactions,
     progress: Progress,
+    rate: int | None,
 ) -> tuple[dict[str, Any], int]:
     """The measured part: authorizations, opening the cycle, captures. Returns the figures and
     the cycle's cut-off (block time, ms)."""
@@ -381,14 +410,14 @@ def _record(
     tracker = network.tracker
     cpu_before = local_network.nodes_cpu_seconds(network.processes)
     started = time.monotonic()
-    post_all(clients, authorizations, tracker)
+    post_all(clients, authorizations, tracker, rate)
     authorized = wait_committed(tracker, authorizations, progress, "network: authorize")
     with tracker.lock:
         refused_authorize = tracker.refused
     cutoff_s = CUTOFF_FACTOR * (authorized - started) + CUTOFF_FLOOR_S
     cutoff_time_ms = _open_cycle(clients, tracker, progress, house, 2 * payments, cutoff_s)
     captures_started = time.monotonic()
-    post_all(clients, captures, tracker)
+    post_all(clients, captures, tracker, rate)
     captured = wait_committed(tracker, captures, progress, "network: capture")
     cpu_s = local_network.nodes_cpu_seconds(network.processes) - cpu_before
     window_s = captured - started

@@ -33,7 +33,7 @@ from jinqiao.bench.local_network import (
     init_quiet_network,
     running_network,
     save_figure,
-    sign_transaction_until,
+    sign_transaction,
 )
 from jinqiao.bench.network import SENDERS, submit_transfers, transfer_spec
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer
@@ -109,8 +109,14 @@ class _SignedOnDemand(Sequence[tuple[bytes, bytes]]):
             payee = self.senders[(nonce * 7 + 1) % len(self.senders)]
             args = TransferArgs("CNY", payee.address, 1)
             signed.append(
-                sign_transaction_until(
-                    payer, self.chain_id, nonce, head + SIGN_AHEAD_BLOCKS, TOKEN, "transfer", args
+                sign_transaction(
+                    payer,
+                    self.chain_id,
+                    nonce,
+                    TOKEN,
+                    "transfer",
+                    args,
+                    valid_until=head + SIGN_AHEAD_BLOCKS,
                 )
             )
         return signed

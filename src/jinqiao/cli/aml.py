@@ -32,6 +32,7 @@ from jinqiao.core.types import (
     Receipt,
     SignedTransaction,
 )
+from jinqiao.core.types import decode_transaction as decode_signed_transaction
 from jinqiao.execution.identity import GOVERNANCE, REGISTRY, Account, account_key
 from jinqiao.reports.aml import (
     AmlReport,
@@ -201,7 +202,7 @@ def _decode(value: str, kind: type[T]) -> T:
 
 
 def decode_transaction(raw: bytes) -> SignedTransaction:
-    return decode(raw, SignedTransaction, max_bytes=MAX_PROOF_BYTES)
+    return decode_signed_transaction(raw, max_bytes=MAX_PROOF_BYTES)
 
 
 def decode_receipt(raw: bytes) -> Receipt:

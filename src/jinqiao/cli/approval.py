@@ -8,6 +8,7 @@ service decoded, asks for the approver's TOTP code and lets the service co-sign 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,7 @@ import typer
 import uvicorn
 
 from jinqiao.approval import create_app, load_config, new_totp_secret, open_service
+from jinqiao.approval.ceremonies import open_enrolment
 from jinqiao.approval.store import ApprovalStore, check_approver_name
 from jinqiao.apps.registry import ProposeTransactionArgs
 from jinqiao.apps.token import TOKEN, TransferArgs
@@ -34,8 +36,12 @@ from jinqiao.client.approval import (
     ApprovalServiceClient,
     ApprovalServiceSigner,
     SecondFactorAnswer,
+    WebAuthnApprovalSigner,
+    WebAuthnChallenge,
 )
 from jinqiao.core.codec import encode
+from jinqiao.core.crypto import Signer
+from jinqiao.core.errors import InvalidInput
 from jinqiao.core.limits import MAX_APPROVAL_BLOCKS
 from jinqiao.execution.identity import REGISTRY
 from jinqiao.terminal import console, emit_json
@@ -48,6 +54,10 @@ ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The service's configuration file (TOML).")
 ]
 ISSUER = "jinqiao"
+SHUTDOWN_GRACE_S = 5
+WEBAUTHN_WAIT_S = 660.0
+"""How long ``transfer --webauthn`` waits for the browser: the longest ``challenge_ttl_s``, and
+a minute."""
 
 
 @approval_app.command("serve")
@@ -69,6 +79,8 @@ def serve(config: ConfigOption) -> None:
         port=settings.port,
         log_level="warning",
         access_log=False,
+        # an approver's browser keeps its connection open: stop waiting for it after a while
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         **tls,  # type: ignore[arg-type]
     )
 
@@ -78,12 +90,31 @@ def serve(config: ConfigOption) -> None:
 def enroll(
     config: ConfigOption,
     approver: Annotated[str, typer.Argument(help="The approver's name (no spaces).")],
+    webauthn: Annotated[
+        bool,
+        typer.Option(
+            "--webauthn", help="Print a one-time link enrolling a WebAuthn authenticator instead."
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Give ``APPROVER`` a new TOTP secret and print its otpauth:// URI once, for the
-    approver's authenticator app (re-enrolling replaces the old secret)."""
+    approver's authenticator app (re-enrolling replaces the old secret); with ``--webauthn``,
+    print a one-time link the approver opens in a browser to enrol a security key or passkey
+    (valid ``enrolment_ttl_s``; another link adds another authenticator)."""
     settings = load_config(config)
     check_approver_name(approver)  # before the state file is created
+    if webauthn:
+        if settings.webauthn is None:
+            raise InvalidInput(f"{config} has no webauthn section (docs/keys.md)")
+        store = ApprovalStore(settings.state_dir)
+        try:
+            link = open_enrolment(settings.webauthn, store, approver, time.time())
+        finally:
+            store.close()
+        message = f"send {approver} this one-time link to enrol an authenticator:"
+        _show(json_output, approver, "enrolment_url", link, message)
+        return
     secret = new_totp_secret()
     store = ApprovalStore(settings.state_dir)
     try:
@@ -91,11 +122,16 @@ def enroll(
     finally:
         store.close()
     uri = pyotp.TOTP(secret).provisioning_uri(name=approver, issuer_name=ISSUER)
+    message = f"enrolled {approver}: add this to the approver's authenticator app"
+    _show(json_output, approver, "otpauth_uri", uri, message)
+
+
+def _show(json_output: bool, approver: str, name: str, value: str, message: str) -> None:
     if json_output:
-        emit_json({"approver": approver, "otpauth_uri": uri})
+        emit_json({"approver": approver, name: value})
     else:
-        console.print(f"enrolled {approver}: add this to the approver's authenticator app")
-        console.print(uri, highlight=False)
+        console.print(message)
+        console.print(value, highlight=False)
 
 
 @approval_app.command("transfer")
@@ -124,16 +160,25 @@ def transfer(
     expires_in_blocks: Annotated[
         int, typer.Option("--expires-in", min=1, max=MAX_APPROVAL_BLOCKS)
     ] = 100,
+    webauthn: Annotated[
+        bool,
+        typer.Option(
+            "--webauthn",
+            help="Approve with the approver's WebAuthn authenticator: print the page to open "
+            "and wait for the browser's answer (ADR 0052).",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Pay above an amount rule: propose the transfer as a pending approval, show what the
-    service decoded, and let the service co-sign it once the approver's TOTP code checks out."""
+    service decoded, and let the service co-sign it once the approver's TOTP code checks out
+    (or, with ``--webauthn``, once the approver has approved on the page printed)."""
     signer = target.key(key)
     if account is not None:
         signer = AccountKey(signer, target.address(account))
     call = encode(TransferArgs(asset, target.address(recipient), amount_minor))
 
-    def second_factor(request: ApprovalRequest) -> SecondFactorAnswer:
+    def show(request: ApprovalRequest) -> None:
         summary = request.summary
         if not json_output:
             console.print(
@@ -142,8 +187,15 @@ def transfer(
                 f"(approval {request.approval_hash})",
                 highlight=False,
             )
+
+    def second_factor(request: ApprovalRequest) -> SecondFactorAnswer:
+        show(request)
         given = code if code is not None else typer.prompt(f"TOTP code of {approver}")
         return SecondFactorAnswer(approver, given.strip())
+
+    def present(request: ApprovalRequest, challenge: WebAuthnChallenge) -> None:
+        show(request)
+        typer.echo(f"{approver}: open {challenge.page_url} to approve", err=True)
 
     with (
         target.client() as client,
@@ -157,7 +209,11 @@ def transfer(
             report(proposed, json_output)
             return
         request = approvals.request(proposal)
-        cosigner = ApprovalServiceSigner(approvals, signer.address, second_factor)
+        cosigner: Signer = ApprovalServiceSigner(approvals, signer.address, second_factor)
+        if webauthn:
+            cosigner = WebAuthnApprovalSigner(
+                approvals, signer.address, approver, present, timeout_s=WEBAUTHN_WAIT_S
+            )
         report_outcome(
             lambda: client.keys.approve(cosigner, bytes.fromhex(request.approval_hash)),
             json_output,

@@ -91,6 +91,51 @@ def bench_growth(
     )
 
 
+@bench_app.command("statesync")
+@guarded
+def bench_statesync(
+    lengths: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated chain lengths in transactions (1,000..10,000,000, increasing, "
+            "at most 6)."
+        ),
+    ] = "10000,100000,1000000",
+    accounts: Annotated[
+        int, typer.Option(min=2, max=100_000, help="Accounts the transfers move money among.")
+    ] = 10_000,
+    block_size: Annotated[int, typer.Option(min=1, max=5_000)] = 1_000,
+    replay_up_to: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Replay only the chains of at most this many transactions (replay is linear in "
+            "the length; the longest chains may be measured by snapshot alone).",
+        ),
+    ] = 10_000_000,
+    directory: Annotated[
+        Path | None, typer.Option(help="Where the stores are built (default: the temp dir).")
+    ] = None,
+    json_output: JsonOption = False,
+    output: OutputOption = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG of the figures here.")] = None,
+) -> None:
+    """Time for a new node to be in sync: replaying every block vs restoring a snapshot, at
+    several chain lengths (ADR 0054)."""
+    from jinqiao.bench.statesync import parse_lengths, run_statesync_bench
+
+    run_statesync_bench(
+        lengths=parse_lengths(lengths),
+        accounts=accounts,
+        block_size=block_size,
+        replay_up_to=replay_up_to,
+        directory=directory,
+        json_output=json_output,
+        output=output,
+        plot=plot,
+    )
+
+
 @bench_app.command("payments")
 @guarded
 def bench_payments(
@@ -121,6 +166,15 @@ def bench_payments(
     base_port: Annotated[
         int, typer.Option(min=1024, max=65000, help="First API port of the network phase.")
     ] = 9800,
+    network_rate: Annotated[
+        int | None,
+        typer.Option(
+            "--rate",
+            min=1,
+            max=100_000,
+            help="Offered tx/s in each phase of the network (default: as fast as accepted).",
+        ),
+    ] = None,
     json_output: JsonOption = False,
     output: OutputOption = None,
 ) -> None:
@@ -145,6 +199,7 @@ def bench_payments(
         network_validators=network_validators,
         network_payments=network_payments,
         base_port=base_port,
+        network_rate=network_rate,
     )
 
 
@@ -398,6 +453,15 @@ def bench_supplychain(
             min=1, max=5_000, help="The chain's block_max_transactions (default: genesis's)."
         ),
     ] = None,
+    block_execution_budget_ms: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=600_000,
+            help="The nodes' block_execution_budget_ms (0: cut by count and bytes only; "
+            "default: the node's, a third of the propose timeout).",
+        ),
+    ] = None,
 ) -> None:
     """EPCIS events committed/s next to token transfers/s on one validator network, and the
     time to verify an item with a long history at the API (docs/performance.md)."""
@@ -414,6 +478,7 @@ def bench_supplychain(
         plot=plot,
         base_port=base_port,
         block_max_transactions=block_max_transactions,
+        block_execution_budget_ms=block_execution_budget_ms,
     )
 
 

@@ -12,6 +12,7 @@ from jinqiao.cli.common import JsonOption, SuiteOption, guarded
 from jinqiao.cli.keys import NewKeyOptions, with_new_key_options
 from jinqiao.core.crypto import DEFAULT_SUITE
 from jinqiao.core.errors import InvalidInput
+from jinqiao.fileio import load_bounded
 from jinqiao.terminal import console, emit_json
 
 ceremony_app = typer.Typer(
@@ -34,14 +35,7 @@ has its own, smaller limit once read."""
 
 
 def _read(path: Path) -> bytes:
-    try:
-        with path.open("rb") as file:
-            data = file.read(MAX_INPUT_BYTES + 1)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > MAX_INPUT_BYTES:
-        raise InvalidInput(f"{path} is over {MAX_INPUT_BYTES} bytes")
-    return data
+    return load_bounded(path, MAX_INPUT_BYTES)
 
 
 @ceremony_app.command("member")

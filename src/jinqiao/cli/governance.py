@@ -135,6 +135,29 @@ def governance_set_validator_power(
     )
 
 
+@governance_app.command("replace-validator-key")
+@guarded
+@with_submit_target
+def governance_replace_validator_key(
+    target: Target,
+    validator: Annotated[str, typer.Argument(help="Validator address (hex).")],
+    public_key: Annotated[str, typer.Option(help="The validator's next public key (hex).")],
+    key: KeyOption,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose a validator's next consensus key (same name, organization and power); in force
+    two heights after the quorum decides. Proposed by an admin of the validator's organization."""
+    from jinqiao.apps.governance import ReplaceValidatorKey
+
+    new_key = _hex(public_key, "--public-key")
+    _propose(
+        target,
+        lambda target: ReplaceValidatorKey(target.address(validator), new_key),
+        f"replace the key of validator {validator}",
+        *(key, json_output),
+    )
+
+
 @governance_app.command("add-organization")
 @guarded
 @with_submit_target

@@ -16,12 +16,11 @@ import os
 import re
 from pathlib import Path
 
-from jinqiao.core.codec import decode
 from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import InvalidInput
 from jinqiao.core.hashing import transaction_hash
 from jinqiao.core.limits import MAX_TRANSACTION_BYTES
-from jinqiao.core.types import SignedTransaction
+from jinqiao.core.types import SignedTransaction, decode_transaction
 from jinqiao.fileio import save_atomically
 
 __all__ = ["JOURNAL_ENVIRONMENT", "MAX_JOURNAL_ENTRIES", "TransactionJournal", "journal_directory"]
@@ -86,7 +85,7 @@ class TransactionJournal:
         except OSError as exc:
             raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
         try:
-            transaction = decode(raw, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES)
+            transaction = decode_transaction(raw, max_bytes=MAX_TRANSACTION_BYTES)
         except InvalidInput as exc:
             raise InvalidInput(f"journal entry {path} is corrupt: {exc.message}") from None
         if transaction_hash(suite, transaction.body).hex() != transaction_hash_:

@@ -1,5 +1,6 @@
 """``jinqiao keys``: create, import, identify and migrate key files; show and set an account's
-signing policy, rotate and revoke its keys, co-sign a pending approval (docs/keys.md).
+signing policy, rotate and revoke its keys, co-sign a pending approval, and prepare, co-sign
+and submit one transaction that several keys sign (docs/keys.md).
 
 Every key a command creates is encrypted unless ``--insecure-plaintext`` is given; an HSM key is
 generated in the token and only its reference is written. Passphrases come from
@@ -9,6 +10,8 @@ generated in the token and only its reference is written. Passphrases come from
 
 from __future__ import annotations
 
+import json
+import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,16 +31,23 @@ from jinqiao.cli.common import (
     with_submit_target,
     with_target,
 )
-from jinqiao.client import AccountKey
-from jinqiao.core.crypto import DEFAULT_SUITE, Signer
+from jinqiao.client import AccountKey, add_signature, missing_signers, prepare_multi_signed
+from jinqiao.client.core import DEFAULT_VALID_FOR_BLOCKS
+from jinqiao.core.codec import encode
+from jinqiao.core.crypto import DEFAULT_SUITE, CryptoSuite, Signer
 from jinqiao.core.errors import InvalidInput
+from jinqiao.core.hashing import transaction_hash
+from jinqiao.core.limits import MAX_TRANSACTION_BYTES
+from jinqiao.core.types import MultiSignedTransaction, TransactionBody, decode_transaction
 from jinqiao.execution.identity import AmountRule, PolicyKey
+from jinqiao.fileio import PUBLIC_FILE_MODE, load_bounded, save_atomically
 from jinqiao.keys import (
     Encrypted,
     InsecurePlaintext,
     KeyInfo,
     KeyProtection,
     PassphraseSource,
+    load_key,
     read_key_info,
 )
 from jinqiao.keys.keystore import DEFAULT_SCRYPT, SCRYPT_BOUNDS, ScryptParameters
@@ -440,3 +450,136 @@ def keys_approve(
     except ValueError:
         raise InvalidInput("the approval hash is 64 hex characters") from None
     send(target, json_output, lambda t, c: c.keys.approve(_signer(t, key, account), approval))
+
+
+# -- one transaction signed by several keys: prepare, cosign, submit (docs/keys.md) ----------
+
+PREPARED_FORMAT = "jinqiao-multi-signed-transaction/1"
+MAX_PREPARED_FILE_BYTES = 4 * MAX_TRANSACTION_BYTES
+"""The JSON file holds the transaction in hex and a summary: well under four times its size."""
+
+
+def _save_prepared(path: Path, transaction: MultiSignedTransaction, suite: CryptoSuite) -> None:
+    """The file's ``transaction`` (hex of the canonical bytes) is what counts; the other fields
+    are a summary for the people who sign, recomputed from it at every save."""
+    body = transaction.body
+    missing = missing_signers(transaction)
+    document = {
+        "format": PREPARED_FORMAT,
+        "transaction_hash": transaction_hash(suite, body).hex(),
+        "sender": body.sender.hex(),
+        "contract": body.contract,
+        "method": body.method,
+        "args_hex": body.args.hex(),
+        "valid_until": body.valid_until,
+        "signers": [
+            {"public_key": key.hex(), "signed": key not in missing} for key in transaction.signers()
+        ],
+        "transaction": encode(transaction).hex(),
+    }
+    save_atomically(path, (json.dumps(document, indent=2) + "\n").encode(), mode=PUBLIC_FILE_MODE)
+
+
+def _load_prepared(path: Path) -> MultiSignedTransaction:
+    data = load_bounded(path, MAX_PREPARED_FILE_BYTES)
+    not_prepared = InvalidInput(f"{path} is not a prepared transaction file ({PREPARED_FORMAT})")
+    try:
+        document = json.loads(data)
+        if document["format"] != PREPARED_FORMAT:
+            raise not_prepared
+        raw = bytes.fromhex(document["transaction"])
+    except (ValueError, KeyError, TypeError):
+        raise not_prepared from None
+    transaction = decode_transaction(raw, max_bytes=MAX_TRANSACTION_BYTES)
+    if not isinstance(transaction, MultiSignedTransaction):
+        raise InvalidInput(f"{path} holds a transaction with one signature, not several")
+    return transaction
+
+
+def _show_prepared(path: Path, transaction: MultiSignedTransaction, suite: CryptoSuite) -> None:
+    identity = transaction_hash(suite, transaction.body).hex()
+    missing = missing_signers(transaction)
+    signed = len(transaction.signers()) - len(missing)
+    console.print(
+        f"{path}: tx {identity}, {signed} of {len(transaction.signers())} signatures"
+        + (f"; missing {', '.join(key.hex()[:16] + '…' for key in missing)}" if missing else ""),
+        highlight=False,
+    )
+
+
+@keys_app.command("prepare")
+@guarded
+@with_target
+def keys_prepare(
+    target: Target,
+    path: Annotated[Path, typer.Argument(help="Where to write the prepared transaction (new).")],
+    contract: Annotated[str, typer.Argument(help="The contract to call.")],
+    method: Annotated[str, typer.Argument(help="Its method.")],
+    signers: Annotated[
+        list[str],
+        typer.Option("--signer", help="KEY (hex or key file), 2 or more; the first is public_key."),
+    ],
+    account: Annotated[str, typer.Option("--account", help="The account (name or address).")],
+    args_hex: Annotated[
+        str, typer.Option("--args-hex", help="The canonical bytes of its arguments (hex).")
+    ] = "",
+    valid_for: Annotated[int, typer.Option(min=1, help="Blocks it stays valid.")] = (
+        DEFAULT_VALID_FOR_BLOCKS
+    ),
+) -> None:
+    """Write a call with every signature missing, for several keys to sign one at a time."""
+    try:
+        args = bytes.fromhex(args_hex)
+    except ValueError:
+        raise InvalidInput("--args-hex is not hex") from None
+    public_keys = [_public_key(text) for text in signers]
+    if len(public_keys) < 2:
+        raise InvalidInput("give at least two --signer keys (one key signs a transaction alone)")
+    with target.client() as client:
+        height = int(client.status()["height"])
+        body = TransactionBody(
+            client.genesis.chain_id,
+            target.address(account),
+            public_keys[0],
+            secrets.randbits(63),
+            height + valid_for,
+            contract,
+            method,
+            args,
+        )
+        transaction = prepare_multi_signed(body, public_keys[1:])
+        if path.exists():
+            raise InvalidInput(f"{path} exists; refusing to overwrite it")
+        _save_prepared(path, transaction, client.genesis.suite)
+        _show_prepared(path, transaction, client.genesis.suite)
+
+
+@keys_app.command("cosign")
+@guarded
+def keys_cosign(
+    path: Annotated[Path, typer.Argument(help="A prepared transaction file.")],
+    key: Annotated[Path, typer.Option("--key", "-k", help="The signing key file.")],
+) -> None:
+    """Add one key's signature to a prepared transaction file (no network needed)."""
+    transaction = _load_prepared(path)
+    signer = load_key(key)
+    transaction = add_signature(transaction, signer)
+    _save_prepared(path, transaction, signer.suite)
+    _show_prepared(path, transaction, signer.suite)
+
+
+@keys_app.command("submit")
+@guarded
+@with_submit_target
+def keys_submit(
+    target: Target,
+    path: Annotated[Path, typer.Argument(help="A prepared transaction file, fully signed.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Send a prepared transaction once every signer has signed, and wait for its block."""
+    transaction = _load_prepared(path)
+    missing = missing_signers(transaction)
+    if missing:
+        keys = ", ".join(public_key.hex() for public_key in missing)
+        raise InvalidInput(f"{path} still lacks the signatures of {keys}")
+    send(target, json_output, lambda t, c: c.resend(transaction))

@@ -127,6 +127,14 @@ def node_add(
         Path | None,
         typer.Option(help="Use this key file (e.g. an HSM key reference) as the validator key."),
     ] = None,
+    state_sync: Annotated[
+        bool,
+        typer.Option(
+            "--state-sync",
+            help="Start by restoring the state at a recent height from the peers' snapshots, "
+            "checked against its certified header, instead of replaying every block.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Create the home of a node that joins the running network as a validator once governance
@@ -150,6 +158,7 @@ def node_add(
         existing_key=validator_key,
         host=host,
         observer=observer,
+        state_sync=state_sync,
     )
     if observer:
         if json_output:
@@ -257,6 +266,65 @@ def node_rotate_tls(
     console.print(f"new serial {rotation.new.serial:x}  fingerprint {rotation.new.fingerprint}")
     console.print(f"old serial {rotation.old.serial:x}  fingerprint {rotation.old.fingerprint}")
     console.print(f"old pair kept in {rotation.backup_certificate.parent}")
+
+
+@node_app.command("next-key")
+@guarded
+@with_new_key_options
+def node_next_key(
+    home: Annotated[Path, typer.Option("--home", help="The validator node's home directory.")],
+    new_key: NewKeyOptions,
+    key_file: Annotated[
+        str,
+        typer.Option(
+            "--key-file",
+            help="The next key's file, relative to the home: made here if absent (encrypted "
+            "unless --insecure-plaintext), else used as it is (one jinqiao keys create made, "
+            "an HSM reference included).",
+        ),
+    ] = "next_validator_key.json",
+    json_output: JsonOption = False,
+) -> None:
+    """Give a validator its next consensus key: make (or take) the key file and name it
+    next_validator_key_file in the node's config.json. Restart the node, then have an admin of
+    its organization propose `jinqiao tx governance replace-validator-key` (docs/keys.md
+    "Rotation")."""
+    from jinqiao.core.genesis import load_genesis
+    from jinqiao.keys import generate_key, save_key
+    from jinqiao.node.config import load_config
+    from jinqiao.provision.next_key import name_next_validator_key
+
+    path = home / key_file
+    if not path.exists():
+        load_config(home)  # a home that is not a node's: one line, before any prompt
+        suite = load_genesis((home / "genesis.json").read_bytes()).crypto_suite
+        save_key(path, generate_key(suite), new_key.protection(f"next validator key {path}"))
+    named = name_next_validator_key(home, key_file)
+    admin = f"{named.organization or 'ORG'}-admin"
+    propose = (
+        f"jinqiao tx governance replace-validator-key {named.validator_address} "
+        f"--public-key {named.key.public_key} --key {admin}"
+    )
+    if json_output:
+        emit_json(
+            {
+                "validator": named.validator_name,
+                "organization": named.organization,
+                "validator_address": named.validator_address,
+                "key_file": str(named.key_file),
+                "kind": named.key.kind,
+                "address": named.key.address,
+                "public_key": named.key.public_key,
+                "propose": propose,
+            }
+        )
+        return
+    console.print(
+        f"next key of validator [bold]{named.validator_name}[/] ({named.key.kind}) in "
+        f"{named.key_file}\naddress     {named.key.address}\npublic key  {named.key.public_key}"
+    )
+    console.print("restart the node, then an admin of its organization proposes:")
+    console.print(propose, markup=False)
 
 
 @node_app.command("start")

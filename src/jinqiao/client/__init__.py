@@ -26,9 +26,12 @@ the core reads, submissions with their four outcomes and the token contract, awa
 ``client.token`` (a ``TokenClient``), ``client.payments`` (a ``PaymentsClient``) and
 ``client.supplychain`` (a ``SupplyChainClient``) are the typed calls of those contracts;
 ``client.keys`` (a ``KeysClient``) reads and changes signing policies, rotates and revokes keys
-(``AccountKey`` signs for a policy account with one of its keys: docs/keys.md);
+(``AccountKey`` signs for a policy account with one of its keys, ``MultiSigner`` with several
+in one transaction, ``prepare_multi_signed``/``add_signature``/``missing_signers`` gather them
+one holder at a time: docs/keys.md);
 ``ApprovalServiceClient`` and ``ApprovalServiceSigner`` ask an institution's approval service to
-co-sign a pending approval after a TOTP code (docs/keys.md "Second factor");
+co-sign a pending approval after a TOTP code, ``WebAuthnApprovalSigner`` after the approver's
+WebAuthn authenticator answered on the service's page (docs/keys.md "Second factor");
 ``client.credit`` and ``client.contracts`` (members' contracts: propose, approve, call, pause;
 ``jinqiao.client.contracts``) those of the credit contract and of the contract lifecycle;
 ``client.governance`` (a ``GovernanceClient``: propose every kind, approve, withdraw, and proven
@@ -42,6 +45,8 @@ from jinqiao.client.approval import (
     ApprovalServiceClient,
     ApprovalServiceSigner,
     SecondFactorAnswer,
+    WebAuthnApprovalSigner,
+    WebAuthnChallenge,
 )
 from jinqiao.client.asynchronous import AsyncClient
 from jinqiao.client.client import (
@@ -52,6 +57,12 @@ from jinqiao.client.client import (
     ProvenQueryResult,
     ProvenValue,
     TransactionResult,
+)
+from jinqiao.client.cosign import (
+    MultiSigner,
+    add_signature,
+    missing_signers,
+    prepare_multi_signed,
 )
 from jinqiao.client.credentials import Credentials
 from jinqiao.client.governance import (
@@ -88,6 +99,7 @@ __all__ = [
     "ItemCustody",
     "ItemVerification",
     "KeysClient",
+    "MultiSigner",
     "NodesUnreachable",
     "PaymentsClient",
     "PendingTransaction",
@@ -103,4 +115,9 @@ __all__ = [
     "TransactionPending",
     "TransactionRefused",
     "TransactionResult",
+    "WebAuthnApprovalSigner",
+    "WebAuthnChallenge",
+    "add_signature",
+    "missing_signers",
+    "prepare_multi_signed",
 ]

@@ -8,10 +8,12 @@ here against the service's public key before it is used.
 ``ApprovalServiceSigner`` puts the service behind the interface every SDK signer has
 (``jinqiao.core.crypto.Signer``: ``suite``, ``public_key``, ``address``, ``sign``), signing for
 the account whose amount rule names the service's key, so ``client.keys.approve(signer,
-approval_hash)`` co-signs on chain. Its ``sign`` hands the summary of the requested approval to a
-callback that returns the approver's name and code (typed after reading the summary), and
+approval_hash)`` co-signs on chain. Its ``sign`` hands the summary of the requested approval to
+a callback that returns the approver's name and code (typed after reading the summary), and
 returns the service's signature. It signs approving transactions of requested approvals only:
-other bytes are refused before anything is sent.
+other bytes are refused before anything is sent. ``WebAuthnApprovalSigner`` does the same with
+a WebAuthn approver (ADR 0052): it opens a challenge, shows its page's address, and collects the
+signature once the approver's browser has answered.
 
     service = ApprovalServiceClient("https://approval.bank-a:8600", roots_file=Path("ca.pem"))
     proposal = client.build(ops, "registry", "propose_transaction", ProposeTransactionArgs(…))
@@ -24,6 +26,7 @@ other bytes are refused before anything is sent.
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +49,8 @@ __all__ = [
     "ApprovalServiceClient",
     "ApprovalServiceSigner",
     "SecondFactorAnswer",
+    "WebAuthnApprovalSigner",
+    "WebAuthnChallenge",
 ]
 
 DEFAULT_TIMEOUT_S = 15.0
@@ -58,6 +63,16 @@ class ApprovalRequest:
     summary: dict[str, Any]
     """``sender``, ``contract``, ``method``, ``amount_minor``, ``asset``, ``recipient``,
     ``arguments``, …: what the approver must read before answering."""
+    expires_at_s: float
+
+
+@dataclass(frozen=True)
+class WebAuthnChallenge:
+    challenge_id: str
+    approval_hash: str
+    approver: str
+    page_url: str
+    """The page the approver opens: the summary, and the authenticator's prompt."""
     expires_at_s: float
 
 
@@ -159,6 +174,9 @@ class ApprovalServiceClient:
             "transaction": encode(approving).hex(),
         }
         reply = self._call("POST", f"/v1/approvals/{approval.approval_hash.hex()}/approve", request)
+        return self._checked_signature(approving, reply)
+
+    def _checked_signature(self, approving: TransactionBody, reply: dict[str, Any]) -> bytes:
         signature = bytes.fromhex(str(reply["signature"]))
         if reply["public_key"] != self.public_key.hex() or not self.suite.verify(
             self.public_key, TAG_TRANSACTION + encode(approving), signature
@@ -167,6 +185,76 @@ class ApprovalServiceClient:
                 "bad_response", "the signature does not verify under the service's key"
             )
         return signature
+
+    def open_challenge(self, approving: TransactionBody, approver: str) -> WebAuthnChallenge:
+        """A WebAuthn challenge (ADR 0052) for ``approver`` to approve by signing
+        ``approving``: the page the approver opens in a browser."""
+        approval = decode(approving.args, ApprovalArgs, max_bytes=MAX_ARGS_BYTES)
+        request = {"approver": approver, "transaction": encode(approving).hex()}
+        path = f"/v1/approvals/{approval.approval_hash.hex()}/challenges"
+        answer = self._call("POST", path, request)
+        return WebAuthnChallenge(
+            str(answer["challenge_id"]),
+            str(answer["approval_hash"]),
+            str(answer["approver"]),
+            str(answer["page_url"]),
+            float(answer["expires_at_s"]),
+        )
+
+    def challenge(self, challenge_id: str) -> dict[str, Any]:
+        """The challenge as its page sees it: ``status`` (``waiting``, ``approved``,
+        ``expired``), the summary, and the service's ``signature`` once approved."""
+        return dict(self._call("GET", f"/v1/challenges/{challenge_id}"))
+
+    def collect(
+        self,
+        approving: TransactionBody,
+        challenge: WebAuthnChallenge,
+        *,
+        timeout_s: float,
+        poll_s: float = 0.5,
+    ) -> bytes:
+        """The service's signature of ``approving`` once the approver has answered
+        ``challenge`` in the browser (asked every ``poll_s``, at most ``timeout_s``)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            view = self.challenge(challenge.challenge_id)
+            if view["status"] == "approved":
+                return self._checked_signature(approving, view)
+            if view["status"] != "waiting":
+                raise ClientError("challenge_expired", "the approver did not answer in time")
+            if time.monotonic() >= deadline:
+                raise ClientError(
+                    "timeout", f"no answer to challenge {challenge.challenge_id} in {timeout_s} s"
+                )
+            time.sleep(poll_s)
+
+
+def _approving(
+    client: ApprovalServiceClient, message: bytes
+) -> tuple[TransactionBody, ApprovalRequest]:
+    """The approving transaction in the signing bytes ``message``, and the request (made
+    through ``client``) it approves; ``InvalidInput`` for anything else."""
+    if not message.startswith(TAG_TRANSACTION):
+        raise InvalidInput("the approval service signs transactions only")
+    try:
+        body = decode(
+            message[len(TAG_TRANSACTION) :], TransactionBody, max_bytes=MAX_TRANSACTION_BYTES
+        )
+        if (body.contract, body.method) != (REGISTRY, "approve_transaction"):
+            raise InvalidInput("the approval service signs registry.approve_transaction only")
+        approval_hash = decode(
+            body.args, ApprovalArgs, max_bytes=MAX_ARGS_BYTES
+        ).approval_hash.hex()
+    except DecodeError as exc:
+        raise InvalidInput(f"not an approving transaction: {exc.message}") from None
+    request = client.requests.get(approval_hash)
+    if request is None:
+        raise InvalidInput(
+            f"approval {approval_hash} was not requested through this client: "
+            "request it first (its summary is what the approver answers)"
+        )
+    return body, request
 
 
 class ApprovalServiceSigner:
@@ -187,25 +275,7 @@ class ApprovalServiceSigner:
         self.address = address
 
     def sign(self, message: bytes) -> bytes:
-        if not message.startswith(TAG_TRANSACTION):
-            raise InvalidInput("the approval service signs transactions only")
-        try:
-            body = decode(
-                message[len(TAG_TRANSACTION) :], TransactionBody, max_bytes=MAX_TRANSACTION_BYTES
-            )
-            if (body.contract, body.method) != (REGISTRY, "approve_transaction"):
-                raise InvalidInput("the approval service signs registry.approve_transaction only")
-            approval_hash = decode(
-                body.args, ApprovalArgs, max_bytes=MAX_ARGS_BYTES
-            ).approval_hash.hex()
-        except DecodeError as exc:
-            raise InvalidInput(f"not an approving transaction: {exc.message}") from None
-        request = self.client.requests.get(approval_hash)
-        if request is None:
-            raise InvalidInput(
-                f"approval {approval_hash} was not requested through this client: "
-                "request it first (its summary is what the approver answers)"
-            )
+        body, request = _approving(self.client, message)
         return self.client.approve(body, self.second_factor(request))
 
     def secret_key(self) -> bytes:
@@ -213,3 +283,39 @@ class ApprovalServiceSigner:
 
     def __repr__(self) -> str:
         return f"ApprovalServiceSigner(address={self.address.hex()})"
+
+
+class WebAuthnApprovalSigner:
+    """The approval service as a ``Signer`` for the account at ``address``, with a WebAuthn
+    approver (ADR 0052): ``sign`` opens a challenge for ``approver``, hands it to ``present``
+    (which shows the page's address to the approver, or opens it) and waits up to
+    ``timeout_s`` for the approver's browser to answer it."""
+
+    def __init__(
+        self,
+        client: ApprovalServiceClient,
+        address: bytes,
+        approver: str,
+        present: Callable[[ApprovalRequest, WebAuthnChallenge], None],
+        *,
+        timeout_s: float = 300.0,
+    ) -> None:
+        self.client = client
+        self.approver = approver
+        self.present = present
+        self.timeout_s = timeout_s
+        self.suite: CryptoSuite = client.suite
+        self.public_key = client.public_key
+        self.address = address
+
+    def sign(self, message: bytes) -> bytes:
+        body, request = _approving(self.client, message)
+        challenge = self.client.open_challenge(body, self.approver)
+        self.present(request, challenge)
+        return self.client.collect(body, challenge, timeout_s=self.timeout_s)
+
+    def secret_key(self) -> bytes:
+        raise InvalidInput("the approval service's key never leaves the service")
+
+    def __repr__(self) -> str:
+        return f"WebAuthnApprovalSigner(address={self.address.hex()}, approver={self.approver})"

@@ -46,6 +46,7 @@ from jinqiao.core.types import (
     Receipt,
     SignedTransaction,
     ValidatorSet,
+    decode_transaction,
 )
 from jinqiao.execution.identity import Account
 from jinqiao.verify import (
@@ -601,7 +602,7 @@ class Client:
             )
         try:
             transactions = tuple(
-                decode(leaf, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES)
+                decode_transaction(leaf, max_bytes=MAX_TRANSACTION_BYTES)
                 for leaf in transaction_leaves
             )
             receipts = tuple(

@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
+from jinqiao.client.cosign import MultiSigner
 from jinqiao.client.credentials import Credentials
 from jinqiao.client.outcome import (
     ClientError,
@@ -50,6 +51,7 @@ from jinqiao.core.types import (
     SignedTransaction,
     TransactionBody,
     ValidatorSet,
+    decode_transaction,
 )
 from jinqiao.execution.identity import REGISTRY, Account, account_key
 from jinqiao.execution.state import full_key
@@ -312,7 +314,8 @@ def build(
     nonce: int | None = None,
     height: int | None = None,
 ) -> Flow[SignedTransaction]:
-    """A signed transaction valid from now until ``valid_for_blocks`` blocks ahead."""
+    """A signed transaction valid from now until ``valid_for_blocks`` blocks ahead; a
+    ``MultiSignedTransaction`` signed by every key when ``signer`` is a ``MultiSigner``."""
     if height is None:
         fresh = time.monotonic() - session.height_hint_at < HEIGHT_HINT_MAX_AGE_S
         height = session.height_hint if fresh else int((yield from status(session))["height"])
@@ -326,6 +329,8 @@ def build(
         method=method,
         args=encode(args),
     )
+    if isinstance(signer, MultiSigner):
+        return signer.sign_body(body)
     return SignedTransaction(body, signer.sign(transaction_signing_bytes(body)))
 
 
@@ -443,9 +448,7 @@ def transaction_result(
     receipt = decode(receipt_proof.receipt, Receipt, max_bytes=MAX_RECEIPT_BYTES)
     if receipt.transaction_hash.hex() != identity:
         raise ClientError("bad_response", "the receipt is for another transaction")
-    transaction = decode(
-        transaction_proof.transaction, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES
-    )
+    transaction = decode_transaction(transaction_proof.transaction, max_bytes=MAX_TRANSACTION_BYTES)
     if session.hash_of(transaction) != identity:
         raise ClientError("bad_response", "the proven transaction is another transaction")
     if transaction_proof.header != receipt_proof.header or (

@@ -36,6 +36,7 @@ from jinqiao.apps.governance import (
     ProposeArgs,
     RemoveOrganization,
     RemoveValidator,
+    ReplaceValidatorKey,
     SetAmlParameter,
     SetParameter,
     SetValidatorPower,
@@ -150,6 +151,14 @@ class GovernanceClient:
 
     def propose_remove_validator(self, admin: Signer, address: bytes) -> ProposalSubmitted:
         return self.propose(admin, RemoveValidator(address))
+
+    def propose_replace_validator_key(
+        self, admin: Signer, address: bytes, public_key: bytes
+    ) -> ProposalSubmitted:
+        """Give the validator at ``address`` a new consensus key, keeping its name,
+        organization and power (docs/keys.md "Rotation"); ``admin`` is an admin of its
+        organization."""
+        return self.propose(admin, ReplaceValidatorKey(address, public_key))
 
     def propose_set_validator_power(
         self, admin: Signer, address: bytes, power: int

@@ -33,6 +33,14 @@ Driver protocol, per height: ``event = safety.start_height(height, validators)``
 to the machine → feed ``safety.signed_messages(height)`` back as votes and re-send them → for each
 ``CastVote(vote, polka)`` call ``sign_vote(vote, polka)``, for each ``BroadcastProposal(p)``
 ``sign_proposal(p)``; on ``SafetyError`` send nothing.
+
+A validator whose consensus key governance replaces (``replace_validator_key``, docs/keys.md
+"Rotation") holds two keys for a while: ``SigningKeys`` gives the driver the same protocol over
+the current key's module and the next key's, each with its own record. ``start_height`` switches
+to the next key at exactly the first height whose validator set names the next key's address; from
+then on only the next key signs, and never for a height below the switch, while the old key's
+module is dropped and signs nothing more. A key whose address is not in the set of the height it
+is asked to sign at refuses (``NotInValidatorSet``).
 """
 
 from __future__ import annotations
@@ -62,10 +70,12 @@ __all__ = [
     "SAFETY_RECORD_VERSION",
     "ConflictingSignature",
     "MemorySafetyStorage",
+    "NotInValidatorSet",
     "SafetyError",
     "SafetyModule",
     "SafetyRecord",
     "SafetyStorage",
+    "SigningKeys",
     "StaleSignRequest",
 ]
 
@@ -122,6 +132,11 @@ class SafetyRecord(CanonicalStruct, frozen=True):
     precommit: SignedVote | None
     lock: SignedVote | None
     lock_polka: tuple[SignedVote, ...]
+
+
+class NotInValidatorSet(SafetyError):
+    """A message at a height whose validator set does not name this key (a replaced key after
+    the switch, the next key before it)."""
 
 
 def _vote_position(vote: Vote) -> tuple[int, int, int]:
@@ -186,6 +201,16 @@ class SafetyModule:
         if signer != self._signer.address:
             raise SafetyError("refusing to sign in another validator's name", signer=signer.hex())
 
+    def _check_member(self, height: int) -> None:
+        """At the height ``start_height`` was last called for, this key must be in the set."""
+        if height == self._height and self._signer.address not in self._members:
+            raise NotInValidatorSet(
+                f"refusing to sign at height {height}: the validator set in force there does "
+                "not name this key",
+                height=height,
+                signer=self._signer.address.hex(),
+            )
+
     # -- votes -----------------------------------------------------------------------------
     def sign_vote(self, vote: Vote, polka: Sequence[SignedVote] = ()) -> SignedVote:
         """Sign a prevote or precommit, or raise ``SafetyError``. A precommit for a value needs
@@ -197,6 +222,7 @@ class SafetyModule:
             raise SafetyError("refusing to sign a vote for a malformed block hash")
         if vote.height < 1 or vote.round < 0:
             raise SafetyError("refusing to sign a vote outside heights >= 1, rounds >= 0")
+        self._check_member(vote.height)
         record = self._record
         same_type = record.prevote if vote.type == VoteType.PREVOTE else record.precommit
         if same_type is not None and same_type.vote == vote:
@@ -283,6 +309,7 @@ class SafetyModule:
             raise SafetyError("refusing to sign a proposal for a malformed block hash")
         if proposal.height < 1 or not NO_ROUND <= proposal.valid_round < proposal.round:
             raise SafetyError("refusing to sign a proposal outside heights >= 1, -1 <= vr < round")
+        self._check_member(proposal.height)
         stored = self._record.proposal
         if stored is not None:
             if stored.proposal == proposal:
@@ -341,3 +368,64 @@ class SafetyModule:
         if record.lock is not None and record.lock.vote.height == height:
             messages.extend(vote for vote in record.lock_polka if vote not in messages)
         return tuple(messages)
+
+
+class SigningKeys:
+    """The safety module of the key that signs now and, during a key rotation, the next key's
+    (see the module docstring). Same protocol as ``SafetyModule``."""
+
+    def __init__(self, current: SafetyModule, next_key: SafetyModule | None = None) -> None:
+        if next_key is not None and next_key.address == current.address:
+            raise NodeFault("the next validator key is the current one")
+        self._current = current
+        self._next = next_key
+        self._from_height = 0
+        """The first height the current key may sign at (the switch height, after a switch)."""
+
+    @property
+    def address(self) -> bytes:
+        return self._current.address
+
+    @property
+    def next_address(self) -> bytes | None:
+        return None if self._next is None else self._next.address
+
+    @property
+    def current(self) -> SafetyModule:
+        return self._current
+
+    def start_height(self, height: int, validators: ValidatorSet) -> StartHeight:
+        """``SafetyModule.start_height`` of the key that signs at ``height``: the next key's
+        from the first height whose set names it."""
+        members = validators.by_address()
+        if self._next is not None and self._next.address in members:
+            if self._current.address in members:
+                raise NodeFault(
+                    f"the validator set of height {height} names both the current and the next "
+                    "validator key",
+                    current=self._current.address.hex(),
+                    next=self._next.address.hex(),
+                )
+            self._current, self._next = self._next, None
+            self._from_height = height
+        return self._current.start_height(height, validators)
+
+    def _check_height(self, height: int) -> None:
+        if height < self._from_height:
+            raise NotInValidatorSet(
+                f"refusing to sign at height {height} with the next key: it signs from height "
+                f"{self._from_height} on",
+                height=height,
+                from_height=self._from_height,
+            )
+
+    def sign_vote(self, vote: Vote, polka: Sequence[SignedVote] = ()) -> SignedVote:
+        self._check_height(vote.height)
+        return self._current.sign_vote(vote, polka)
+
+    def sign_proposal(self, proposal: Proposal) -> SignedProposal:
+        self._check_height(proposal.height)
+        return self._current.sign_proposal(proposal)
+
+    def signed_messages(self, height: int) -> tuple[SignedProposal | SignedVote, ...]:
+        return self._current.signed_messages(height)

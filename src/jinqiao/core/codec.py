@@ -9,6 +9,7 @@ one encoding has one value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -26,6 +27,22 @@ T = TypeVar("T")
 
 _encoder = msgspec.msgpack.Encoder()
 _decoders: dict[type[Any], msgspec.msgpack.Decoder[Any]] = {}
+_dispatchers: dict[type[Any], Callable[[Any], Any]] = {}
+
+
+def register_dispatch(marker: type[Any], dispatch: Callable[[Any], Any]) -> None:
+    """Let a field typed ``marker`` (a plain class that several structs derive from) hold any
+    of them: ``dispatch`` gets the item as decoded msgpack (a list for a struct) and returns
+    the struct, choosing by its shape (``types.MultiSignedTransaction``: by arity). It raises
+    ``msgspec.ValidationError`` for an item of no known shape."""
+    _dispatchers[marker] = dispatch
+
+
+def _dispatch_hook(kind: type[Any], item: Any) -> Any:
+    dispatch = _dispatchers.get(kind)
+    if dispatch is None:
+        raise NotImplementedError(f"no decoder for {kind!r}")
+    return dispatch(item)
 
 
 def encode(value: Any) -> bytes:
@@ -36,7 +53,7 @@ def encode(value: Any) -> bytes:
 def _decoder_for(kind: type[T]) -> msgspec.msgpack.Decoder[T]:
     decoder = _decoders.get(kind)
     if decoder is None:
-        decoder = msgspec.msgpack.Decoder(kind)
+        decoder = msgspec.msgpack.Decoder(kind, dec_hook=_dispatch_hook)
         _decoders[kind] = decoder
     return decoder
 

@@ -50,6 +50,9 @@ MAX_POLICY_WEIGHT = 1_000
 """The largest weight of one key in a signing policy."""
 MAX_AMOUNT_RULES = 8
 """Amount rules (asset, minimum amount, required key) in one signing policy."""
+MAX_COSIGNERS = MAX_POLICY_KEYS + MAX_AMOUNT_RULES - 1
+"""Co-signers of one multi-signed transaction beside its ``public_key``: every key of a policy
+and of its amount rules may sign one transaction together (docs/keys.md, ADR 0051)."""
 MAX_REVOKED_KEYS = 64
 MAX_APPROVAL_BLOCKS = 100_000
 """How far ahead of its proposal a pending approval may expire."""

@@ -14,15 +14,17 @@ not check them.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
+import msgspec
 from msgspec import Meta
 
-from jinqiao.core.codec import CanonicalStruct
+from jinqiao.core.codec import CanonicalStruct, decode, register_dispatch
 from jinqiao.core.limits import (
     MAX_ARGS_BYTES,
     MAX_BLOCK_TRANSACTIONS,
     MAX_CONSENSUS_ROUND,
+    MAX_COSIGNERS,
     MAX_EVENT_ATTRIBUTES,
     MAX_EVENTS_PER_TRANSACTION,
     MAX_HEIGHT,
@@ -67,9 +69,89 @@ class TransactionBody(CanonicalStruct, frozen=True):
     args: Annotated[bytes, Meta(max_length=MAX_ARGS_BYTES)]
 
 
-class SignedTransaction(CanonicalStruct, frozen=True):
+class _EitherArity:
+    """Runtime type of a block's transactions: ``SignedTransaction`` (2 items) or
+    ``MultiSignedTransaction`` (3 items), told apart by arity when decoding (ADR 0051)."""
+
+    __slots__ = ()
+
+
+class SignedTransaction(CanonicalStruct, _EitherArity, frozen=True):
+    """One signature by ``body.public_key`` over ``transaction_signing_bytes(body)``."""
+
     body: TransactionBody
     signature: Signature
+
+    def signers(self) -> tuple[bytes, ...]:
+        """The public keys that sign, ``body.public_key`` first."""
+        return (self.body.public_key,)
+
+    def signatures(self) -> tuple[bytes, ...]:
+        """The signatures, in the order of ``signers()``."""
+        return (self.signature,)
+
+
+class MultiSignedBody(TransactionBody, frozen=True):
+    """A ``TransactionBody`` with the co-signers' public keys (9 items): they are signed and
+    hashed with the rest, so nobody can strip a co-signature and keep the transaction's hash."""
+
+    cosigners: Annotated[tuple[PublicKey, ...], Meta(min_length=1, max_length=MAX_COSIGNERS)]
+
+
+def _body_fields(body: TransactionBody) -> dict[str, Any]:
+    return {name: getattr(body, name) for name in TransactionBody.__struct_fields__}
+
+
+def with_cosigners(body: TransactionBody, cosigners: tuple[bytes, ...]) -> MultiSignedBody:
+    """``body``'s fields (of either shape) with ``cosigners`` as the co-signers."""
+    return MultiSignedBody(**_body_fields(body), cosigners=cosigners)
+
+
+def without_cosigners(body: TransactionBody) -> TransactionBody:
+    """The single-signature body of the same fields (another transaction, another hash)."""
+    return TransactionBody(**_body_fields(body))
+
+
+class MultiSignedTransaction(SignedTransaction, frozen=True):
+    """Several signatures over the same signing bytes (3 items): ``signature`` by
+    ``body.public_key``, ``cosignatures[i]`` by ``body.cosigners[i]``. Existing
+    ``SignedTransaction`` bytes and hashes are untouched (ADR 0051)."""
+
+    body: MultiSignedBody
+    cosignatures: Annotated[tuple[Signature, ...], Meta(min_length=1, max_length=MAX_COSIGNERS)]
+
+    def signers(self) -> tuple[bytes, ...]:
+        return (self.body.public_key, *self.body.cosigners)
+
+    def signatures(self) -> tuple[bytes, ...]:
+        return (self.signature, *self.cosignatures)
+
+
+MULTI_SIGNED_ARRAY_HEADER = 0x93
+"""The first byte of every ``MultiSignedTransaction`` (a fixarray of 3); a
+``SignedTransaction``'s is ``0x92``."""
+
+
+def decode_transaction(data: bytes, *, max_bytes: int) -> SignedTransaction:
+    """Decode either shape of a signed transaction, strictly, by its arity."""
+    multi = len(data) > 0 and data[0] == MULTI_SIGNED_ARRAY_HEADER
+    return decode(data, MultiSignedTransaction if multi else SignedTransaction, max_bytes=max_bytes)
+
+
+def _transaction_of_arity(item: Any) -> SignedTransaction:
+    multi = isinstance(item, list) and len(item) == 3
+    kind = MultiSignedTransaction if multi else SignedTransaction
+    # ``codec.decode`` re-encodes the whole value afterwards, so a non-canonical item is refused.
+    transaction: SignedTransaction = msgspec.convert(item, kind, strict=True)
+    return transaction
+
+
+register_dispatch(_EitherArity, _transaction_of_arity)
+
+if TYPE_CHECKING:
+    AnyTransaction: TypeAlias = SignedTransaction
+else:
+    AnyTransaction = _EitherArity
 
 
 class Event(CanonicalStruct, frozen=True):
@@ -122,7 +204,8 @@ class BlockHeader(CanonicalStruct, frozen=True):
 
 class Block(CanonicalStruct, frozen=True):
     header: BlockHeader
-    transactions: Annotated[tuple[SignedTransaction, ...], Meta(max_length=MAX_BLOCK_TRANSACTIONS)]
+    transactions: Annotated[tuple[AnyTransaction, ...], Meta(max_length=MAX_BLOCK_TRANSACTIONS)]
+    """Each a ``SignedTransaction`` or a ``MultiSignedTransaction`` (decoded by arity)."""
 
 
 class VoteType(IntEnum):

@@ -132,6 +132,16 @@ class CreditStore:
             self._db.execute("INSERT OR REPLACE INTO followed VALUES (?, ?)", (chain, height))
         return destroyed
 
+    def follow_from(self, chain: str, height: int) -> None:
+        """Note the blocks of ``chain`` below ``height`` as handled, in a store that has handled
+        none: a node started from a snapshot (ADR 0054) holds no block below its base, and its
+        new store no record those blocks could erase."""
+        with self._lock, self._transaction():
+            if self._followed(chain) == 0 and height > 1:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO followed VALUES (?, ?)", (chain, height - 1)
+                )
+
     def followed_height(self, chain: str) -> int:
         """The last block of ``chain`` whose erasures were handled (0: none yet)."""
         with self._lock:

@@ -145,8 +145,8 @@ class Context:
     ) -> None:
         self._runtime = runtime
         self.signing_key = signing_key
-        """The public key that signed the transaction (``body.public_key``); empty in a call by
-        a contract and in a query."""
+        """The public key that signed the transaction (``body.public_key``, the first signer of a
+        multi-signed one); empty in a call by a contract and in a query."""
         self.contract = contract
         self.block = block
         self.chain_id = block.chain_id

@@ -134,13 +134,21 @@ class Runtime:
 
     # -- admission and execution -----------------------------------------------------------
     def verify_signature(self, transaction: SignedTransaction) -> None:
-        """The stateless check: the signature verifies under ``body.public_key``. Whether that
-        key may sign for the sender is the account's signing policy's question (``_caller``)."""
-        body = transaction.body
-        if not self.suite.verify(
-            body.public_key, transaction_signing_bytes(body), transaction.signature
-        ):
-            raise Rejection("invalid_signature", "the signature does not verify")
+        """The stateless check: every signature verifies under its key over the signing bytes
+        (one for a ``SignedTransaction``, ``body.public_key`` and each co-signer's for a
+        ``MultiSignedTransaction``). Whether those keys may sign for the sender is the account's
+        signing policy's question (``check_transaction``)."""
+        signers, signatures = transaction.signers(), transaction.signatures()
+        if len(signers) != len(signatures):
+            raise Rejection(
+                "invalid_signature",
+                f"{len(signatures) - 1} co-signatures for {len(signers) - 1} co-signers",
+            )
+        message = transaction_signing_bytes(transaction.body)
+        for index, (public_key, signature) in enumerate(zip(signers, signatures, strict=True)):
+            if not self.suite.verify(public_key, message, signature):
+                which = "the signature" if index == 0 else f"co-signature {index - 1}"
+                raise Rejection("invalid_signature", f"{which} does not verify")
 
     def parameters(self, state: StateReader) -> ChainParameters:
         return read_governance(state, PARAMETERS_KEY, ChainParameters, "chain parameters")
@@ -175,7 +183,12 @@ class Runtime:
                 height=height,
                 window=window,
             )
+        signers = transaction.signers()
+        if len(set(signers)) != len(signers):
+            raise Rejection("duplicate_signer", "a key signs this transaction more than once")
         caller = self._caller(state, body.sender, body.public_key)
+        for cosigner in signers[1:]:
+            _check_policy_signer(caller.policy, cosigner)
         contract = (
             self.find_contract(state, body.contract)
             if len(body.contract) <= MAX_NAME_LENGTH
@@ -191,8 +204,8 @@ class Runtime:
         arguments = decode_arguments(spec, body.args, MAX_ARGS_BYTES)
         if not (contract.name == REGISTRY and body.method in APPROVAL_METHODS):
             # A pending approval collects signatures one key at a time: membership suffices.
-            _check_threshold(caller.policy, (body.public_key,))
-            _check_amount_rules(caller.policy, (body.public_key,), arguments)
+            _check_threshold(caller.policy, signers)
+            _check_amount_rules(caller.policy, signers, arguments)
         if spec.roles and not spec.roles & set(caller.account.roles):
             raise Rejection(
                 "unauthorized",

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jinqiao.core.codec import decode
 from jinqiao.core.errors import InvalidInput, Rejection, TransactionTooLarge
 from jinqiao.core.genesis import ChainParameters
 from jinqiao.core.hashing import transaction_hash
 from jinqiao.core.limits import MAX_TRANSACTION_BYTES
-from jinqiao.core.types import SignedTransaction
+from jinqiao.core.types import decode_transaction
 from jinqiao.execution.runtime import Runtime
 from jinqiao.execution.state import StateReader
 from jinqiao.node.mempool import Mempool, MempoolFull, PendingTransaction, SenderQuotaExceeded
@@ -47,13 +46,13 @@ def check(
     ``Rejection``."""
     if len(raw) > MAX_TRANSACTION_BYTES:
         raise TransactionTooLarge(len(raw), MAX_TRANSACTION_BYTES)
-    transaction = decode(raw, SignedTransaction, max_bytes=MAX_TRANSACTION_BYTES)
+    transaction = decode_transaction(raw, max_bytes=MAX_TRANSACTION_BYTES)
     identity = transaction_hash(runtime.suite, transaction.body)
     waiting = mempool.get(identity)
     if waiting is not None:
-        # The hash covers the body only: a copy with another signature is checked before it is
+        # The hash covers the body only: a copy with other signatures is checked before it is
         # answered as the waiting transaction, so forged bytes never look accepted.
-        if waiting.signature != transaction.signature:
+        if waiting != transaction:
             runtime.verify_signature(transaction)
         return Admission(identity, "already_pending")
     if snapshot.has_transaction(identity):

@@ -14,9 +14,10 @@ place only once the copy opens, is intact and says what the manifest says. The r
 fetches the blocks committed since the backup from its peers, verifying each certificate.
 
 Only the store: the home's configuration, keys, TLS material, audit trail and the safety
-module's record (``consensus/``) are not in a backup. Restoring a validator's store on a new
-machine without its safety record is safe only if the old machine's node is stopped for good —
-copy ``consensus/safety.record`` with it when the old disk can still be read.
+module's records (``consensus/``: ``safety.record``, and one ``safety-<address>.record`` per key
+after a key replacement) are not in a backup. Restoring a validator's store on a new machine
+without its safety records is safe only if the old machine's node is stopped for good — copy
+``consensus/`` with it when the old disk can still be read.
 """
 
 from __future__ import annotations

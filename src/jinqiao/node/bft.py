@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from jinqiao.apps.evidence import EVIDENCE, ReportArgs
-from jinqiao.consensus.safety import SafetyModule
+from jinqiao.consensus.safety import SigningKeys
 from jinqiao.consensus.tendermint import TendermintConfig
 from jinqiao.core.codec import CanonicalStruct, decode_stored, encode
 from jinqiao.core.crypto import CryptoSuite
@@ -31,6 +31,7 @@ from jinqiao.core.genesis import ChainParameters
 from jinqiao.core.types import Block, CommitCertificate, CommittedBlock
 from jinqiao.fileio import save_atomically
 from jinqiao.node import jobs
+from jinqiao.node.block_cost import BlockBudget, ExecutionCosts
 from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.driver import (
     Action,
@@ -52,6 +53,7 @@ from jinqiao.node.driver import (
     SaveLockedBlock,
     Send,
     ServeBlock,
+    ServeStateSync,
     SetTimer,
     Started,
     Tick,
@@ -61,11 +63,22 @@ from jinqiao.node.driver import (
 from jinqiao.node.mempool import Mempool
 from jinqiao.node.metrics import NodeMetrics
 from jinqiao.node.p2p import MessageHandler, P2PNetwork
-from jinqiao.node.wire import MAX_GOSSIP_TRANSACTIONS, BlockResponse, decode_message, encode_message
+from jinqiao.node.wire import (
+    MAX_GOSSIP_TRANSACTIONS,
+    BlockResponse,
+    StateSyncRequest,
+    WireMessage,
+    decode_message,
+    encode_message,
+)
 
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 0.02
+MAX_STATE_SYNC_QUEUED_BYTES = 32 * 1024 * 1024
+"""State-sync answers are held back while this much waits to be written to the asking peer."""
+MAX_STATE_SYNC_ANSWERS = 4
+"""State-sync answers read from disk at once (for every peer together)."""
 
 
 class NodeServices(Protocol):
@@ -90,6 +103,8 @@ class NodeServices(Protocol):
 
     def committed_block(self, height: int) -> CommittedBlock | None: ...
 
+    def answer_state_sync(self, request: StateSyncRequest) -> WireMessage | None: ...
+
     def submit_as_validator(self, contract: str, method: str, args: CanonicalStruct) -> None: ...
 
 
@@ -102,14 +117,22 @@ class ConsensusDriver:
         self,
         node: NodeServices,
         p2p_factory: Callable[[MessageHandler], P2PNetwork],
-        safety: SafetyModule | None,
+        safety: SigningKeys | None,
         config: TendermintConfig,
         locked_block_path: Path,
         *,
         block_interval_ms: int,
         empty_block_interval_ms: int,
+        block_execution_budget_ms: int | None = None,
     ) -> None:
         self.node = node
+        self.execution_costs = ExecutionCosts()
+        """What this node measured executing blocks, per contract and method (for the cut)."""
+        self.block_budget = (
+            None
+            if block_execution_budget_ms is None
+            else BlockBudget(block_execution_budget_ms / 1000, self.execution_costs)
+        )
         self.core = Driver(
             node.suite,
             safety,
@@ -122,6 +145,7 @@ class ConsensusDriver:
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._jobs = asyncio.Lock()
+        self._state_sync_answers = asyncio.Semaphore(MAX_STATE_SYNC_ANSWERS)
         self._gossip: list[bytes] = []
         self._gossip_lock = threading.Lock()
         self._stopping = False
@@ -201,6 +225,8 @@ class ConsensusDriver:
             self._start(self._commit(action))
         elif isinstance(action, ServeBlock):
             self._start(self._serve(action))
+        elif isinstance(action, ServeStateSync):
+            self._start(self._serve_state_sync(action))
         elif isinstance(action, AdmitGossip):
             self._start(asyncio.to_thread(self.node.admit_gossip, action.raw_transactions))
         elif isinstance(action, ReportEvidence):
@@ -252,8 +278,9 @@ class ConsensusDriver:
     async def _build(self, action: BuildBlock) -> None:
         async with self._jobs:
             candidate = await asyncio.to_thread(
-                jobs.build_block, self.node.chain, self.node.mempool, action
+                jobs.build_block, self.node.chain, self.node.mempool, action, self.block_budget
             )
+        self._measure(candidate)
         self._feed(BlockBuilt(action.height, action.round, candidate))
 
     async def _execute(self, action: ExecuteBlock) -> None:
@@ -261,7 +288,12 @@ class ConsensusDriver:
             candidate, reason = await asyncio.to_thread(
                 jobs.execute_block, self.node.chain, self.node.mempool, action
             )
+        self._measure(candidate)
         self._feed(BlockExecuted(action.block_hash, candidate, reason))
+
+    def _measure(self, candidate: Candidate | None) -> None:
+        if candidate is not None:
+            self.execution_costs.observe(candidate.block.transactions, candidate.execution_s)
 
     async def _commit(self, action: CommitBlock) -> None:
         async with self._jobs:
@@ -276,6 +308,20 @@ class ConsensusDriver:
         committed = await asyncio.to_thread(self.node.committed_block, action.height)
         if committed is not None:
             self.p2p.send(action.peer, encode_message(BlockResponse(committed)))
+
+    async def _serve_state_sync(self, action: ServeStateSync) -> None:
+        """Answer a joining peer (ADR 0054) while at most ``MAX_STATE_SYNC_QUEUED_BYTES`` wait to
+        be written to it: a peer that asks for chunks and does not read them gets no more (it
+        asks again after its timeout), so it cannot make this node hold gigabytes."""
+        if (
+            self.p2p.queued_bytes(action.peer) > MAX_STATE_SYNC_QUEUED_BYTES
+            or self._state_sync_answers.locked()  # busy: dropped, not queued (a flood stays small)
+        ):
+            return
+        async with self._state_sync_answers:
+            answer = await asyncio.to_thread(self.node.answer_state_sync, action.request)
+        if answer is not None and self.p2p.queued_bytes(action.peer) <= MAX_STATE_SYNC_QUEUED_BYTES:
+            self.p2p.send(action.peer, encode_message(answer))
 
     # -- the network -----------------------------------------------------------------------
     async def _on_frame(self, peer: str, payload: bytes) -> None:

@@ -109,6 +109,10 @@ class Chain:
                 validators,
             )
 
+    def reopen(self) -> None:
+        """Read the head again from the store (after a state sync installed a snapshot)."""
+        self.head = self._open()
+
     def _write_genesis(self) -> None:
         writes = self.runtime.apply_genesis(self.genesis)
         with self.store.snapshot() as snapshot:

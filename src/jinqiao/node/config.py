@@ -4,6 +4,8 @@
 <home>/genesis.json       the network's genesis (identical on every node)
 <home>/validator_key.json the validator signing key (0600), if this node validates (an observer
                           has none, and refuses to start if the one there is a validator's)
+<home>/<next_validator_key_file>  the validator's next key, while governance replaces its key
+                          (docs/keys.md "Rotation")
 <home>/audit/             the audit trail (``node.audit``)
 <home>/tls/               node.crt, node.key (0600), and the consortium roots
 <home>/data/              the LMDB store
@@ -18,6 +20,7 @@ from pathlib import Path
 import msgspec
 
 from jinqiao.core.errors import InvalidInput
+from jinqiao.node.block_cost import default_budget_ms
 from jinqiao.node.pruning import (
     DEFAULT_RETENTION_HEIGHTS,
     MAX_RETENTION_HEIGHTS,
@@ -132,9 +135,19 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     one of the ``api_hosts``), and a ceremony's membership file gives it to the other
     organizations as this node's peer address (docs/operations.md)."""
     validator_key_file: str = "validator_key.json"
+    next_validator_key_file: str = ""
+    """The validator's next consensus key (relative to the home; a key file, an encrypted
+    keystore or an HSM reference, like ``validator_key_file``), held while governance replaces
+    the validator's key: the node signs with it from the first height whose validator set names
+    its address (docs/keys.md "Rotation"). Empty: no next key."""
     data_dir: str = "data"
     block_interval_ms: int = 50
     empty_block_interval_ms: int = 10_000
+    block_execution_budget_ms: int | None = None
+    """The proposer stops cutting a block before the transactions' expected execution time (as
+    this node measured it, per contract and method) passes this; ``None``: a third of
+    ``consensus_timeouts.propose_ms``; ``0``: cut by the chain's count and byte limits only
+    (docs/performance.md, ADR 0046)."""
     mempool_capacity: int = 50_000
     mempool_capacity_bytes: int = 256 * 1024 * 1024
     mempool_per_sender: int = 10_000
@@ -166,6 +179,19 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     observers: tuple[ObserverConfig, ...] = ()
     """Observer nodes allowed to connect to this node to follow the chain (they are not
     validators, so the chain does not name them)."""
+    snapshot_interval_blocks: int = 1_000
+    """Take a snapshot of the state every this many heights and serve it to joining nodes
+    (ADR 0054, docs/operations.md "State sync"); 0: take none."""
+    snapshot_chunk_bytes: int = 8 * 1024 * 1024
+    """The keys and values of one snapshot chunk, at most (1024 .. 8 MiB): smaller chunks spread
+    a joining node's fetches over more requests."""
+    snapshots_kept: int = 2
+    """How many of its newest snapshots the node keeps in ``<home>/snapshots/``."""
+    state_sync: bool = False
+    """A node whose store is empty restores the state at a recent height from its peers'
+    snapshots before it follows the chain, instead of replaying every block."""
+    state_sync_timeout_s: int = 3_600
+    """A state sync that has not finished in this time fails (the node does not start)."""
     epcis_capture_key_file: str = ""
     """A key file (relative to the home, encrypted like the validator key) of an account of this
     node's organization that signs EPCIS documents posted to ``POST /v1/epcis/capture``; empty:
@@ -187,6 +213,12 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     documents from when one of its organization's callers asks for a body it does not hold
     (docs/access.md "Private data"); asked in this order, with this node's certificate."""
 
+    def block_budget_ms(self) -> int | None:
+        """The proposer's execution-time budget for a block, ``None`` for none."""
+        if self.block_execution_budget_ms is None:
+            return default_budget_ms(self.consensus_timeouts.propose_ms)
+        return self.block_execution_budget_ms or None
+
     def check(self) -> None:
         for port_name in ("api_port", "p2p_port"):
             port = getattr(self, port_name)
@@ -196,6 +228,9 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise InvalidInput("config: block_interval_ms must be 1..60000")
         if not self.block_interval_ms <= self.empty_block_interval_ms <= 3_600_000:
             raise InvalidInput("config: empty_block_interval_ms must be block_interval_ms..3600000")
+        budget_ms = self.block_execution_budget_ms
+        if budget_ms is not None and not 0 <= budget_ms <= 600_000:
+            raise InvalidInput("config: block_execution_budget_ms must be 0..600000")
         if not 1 <= self.mempool_capacity <= 1_000_000:
             raise InvalidInput("config: mempool_capacity must be 1..1000000")
         if not 1 <= self.mempool_per_sender <= 1_000_000:
@@ -227,11 +262,26 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 raise InvalidInput(
                     f"config: private_data_sources entry {source[:80]!r} is not https://host[:port]"
                 )
+        if self.next_validator_key_file and (
+            self.observer or self.next_validator_key_file == self.validator_key_file
+        ):
+            raise InvalidInput(
+                "config: next_validator_key_file is a validator's next key: not for an observer, "
+                "and not the validator_key_file itself"
+            )
         if len(self.peers) > 200:
             raise InvalidInput("config: at most 200 peers")
         for peer in self.peers:
             if not 1 <= peer.port <= 65535 or not peer.host or not peer.name:
                 raise InvalidInput(f"config: peer {peer.name!r} needs a name, a host and a port")
+        if not 0 <= self.snapshot_interval_blocks <= 10**9:
+            raise InvalidInput("config: snapshot_interval_blocks must be 0..1000000000")
+        if not 1024 <= self.snapshot_chunk_bytes <= 8 * 1024 * 1024:
+            raise InvalidInput("config: snapshot_chunk_bytes must be 1024..8388608")
+        if not 1 <= self.snapshots_kept <= 100:
+            raise InvalidInput("config: snapshots_kept must be 1..100")
+        if not 1 <= self.state_sync_timeout_s <= 86_400:
+            raise InvalidInput("config: state_sync_timeout_s must be 1..86400")
         if len(self.observers) > 200:
             raise InvalidInput("config: at most 200 observers")
         if len({observer.name for observer in self.observers}) != len(self.observers):

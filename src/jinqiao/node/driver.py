@@ -16,6 +16,7 @@ action                      the shell then reports
 ``SaveLockedBlock``         (nothing) — written durably before the actions that follow it
 ``CommitBlock``             ``BlockCommitted`` — stored with its certificate, atomically
 ``ServeBlock``              (nothing) — read committed block h and ``Send`` it to the peer
+``ServeStateSync``          (nothing) — answer a joining peer's state-sync request (ADR 0054)
 ``AdmitGossip``             (nothing) — admit another validator's transactions to the mempool
 ``ReportEvidence``          (nothing) — submit two conflicting votes as an evidence transaction
 ``Decided``                 (nothing) — for metrics: a decision and whose votes it lacked
@@ -35,6 +36,10 @@ Catch-up: every node announces its height once a second; a node that sees a peer
 for the next committed block, checks the block's certificate against the validator set in force,
 has it re-executed, compares the header and commits it.
 
+A validator whose consensus key is being replaced holds the next key's safety module too
+(``consensus.safety.SigningKeys``): at the first height whose validator set names the next key,
+the driver signs, proposes and builds blocks as the next key's address (a ``Note`` says so).
+
 An observer (a driver made without a safety module) follows the chain by catch-up alone: it
 never starts a height, so the machine never asks it to propose or vote; it ignores proposals,
 votes and gossiped transactions; it announces its height, serves blocks, and commits each block
@@ -53,7 +58,7 @@ from jinqiao.consensus.messages import (
     verify_signed_proposal,
     verify_signed_vote,
 )
-from jinqiao.consensus.safety import SafetyError, SafetyModule
+from jinqiao.consensus.safety import SafetyError, SafetyModule, SigningKeys
 from jinqiao.consensus.tendermint import (
     BlockValidity,
     BroadcastProposal,
@@ -84,6 +89,7 @@ from jinqiao.node.wire import (
     BlockRequest,
     BlockResponse,
     ProposalMessage,
+    StateSyncRequest,
     StatusMessage,
     TransactionsMessage,
     VoteMessage,
@@ -222,6 +228,12 @@ class ServeBlock:
 
 
 @dataclass(frozen=True)
+class ServeStateSync:
+    peer: str
+    request: StateSyncRequest
+
+
+@dataclass(frozen=True)
 class AdmitGossip:
     raw_transactions: tuple[bytes, ...]
 
@@ -263,6 +275,7 @@ Action = (
     | SaveLockedBlock
     | CommitBlock
     | ServeBlock
+    | ServeStateSync
     | AdmitGossip
     | ReportEvidence
     | Decided
@@ -323,14 +336,14 @@ class Driver:
     def __init__(
         self,
         suite: CryptoSuite,
-        safety: SafetyModule | None,
+        safety: SafetyModule | SigningKeys | None,
         config: TendermintConfig,
         *,
         block_interval_ms: int,
         empty_block_interval_ms: int,
     ) -> None:
         self.suite = suite
-        self._safety = safety
+        self._safety = SigningKeys(safety) if isinstance(safety, SafetyModule) else safety
         self.observer = safety is None
         """Follows by catch-up only; holds no key, so it cannot sign (see the module docstring)."""
         self.address = b"" if safety is None else safety.address
@@ -370,7 +383,7 @@ class Driver:
         return actions
 
     @property
-    def safety(self) -> SafetyModule:
+    def safety(self) -> SigningKeys:
         """The safety module; an observer has none, and asking for it is a node fault."""
         if self._safety is None:
             raise NodeFault("an observer has no safety module: it never signs")
@@ -415,6 +428,7 @@ class Driver:
         }
         state.blocks = {h: b for h, b in state.blocks.items() if b.header.height == height}
         start = self.safety.start_height(height, head.validators)
+        self._follow_key(height)
         signed_before = self.safety.signed_messages(height)
         if self._resuming and signed_before:
             # Restarted in the middle of this height: whatever this validator had in memory for
@@ -430,6 +444,18 @@ class Driver:
                 self._send_proposal(message)
             else:
                 self._send_vote(message)
+
+    def _follow_key(self, height: int) -> None:
+        """After a key switch (``SigningKeys.start_height``), act as the next key's address:
+        the machine votes and proposes as it from this height on."""
+        address = self.safety.address
+        if address == self.address:
+            return
+        self.address = address
+        self.machine.config = dataclasses.replace(self.machine.config, address=address)
+        self._note(
+            "info", f"validator key switched at height {height}: now signing as {address.hex()}"
+        )
 
     # -- the machine -----------------------------------------------------------------------
     def _feed(self, first: Event) -> None:
@@ -633,6 +659,8 @@ class Driver:
                 self._emit(ServeBlock(peer, message.height))
         elif isinstance(message, BlockResponse):
             self._catch_up_with(message.committed)
+        elif isinstance(message, StateSyncRequest):
+            self._emit(ServeStateSync(peer, message))
 
     def _on_proposal(
         self, message: ProposalMessage, members: dict[bytes, Validator], next_height: int
@@ -769,10 +797,12 @@ class Driver:
         status = self.machine.status()
         since_commit_s = round((now_ms - state.last_commit_ms) / 1000, 1)
         idle = state.waiting_to_start or status.height != head.height + 1
+        # A switch to the next key happens when its height starts; until then both are ours.
+        mine = set() if self.observer else {self.address, self.safety.next_address}
         validators = []
         for validator in head.validators.validators:
             peer = by_name.get(validator.name)
-            own = validator.address == self.address
+            own = validator.address in mine
             connected = own or self.peer_connected(validator.name, now_ms)
             validators.append(
                 {
@@ -818,7 +848,7 @@ class Driver:
                 )
                 + f"; last commit {since_commit_s} s ago"
             )
-        member = not self.observer and self.address in names
+        member = any(address in names for address in mine)
         if self.observer:
             ahead = max(state.peer_heights.values(), default=head.height)
             summary = (

@@ -11,21 +11,25 @@ from __future__ import annotations
 from jinqiao.core.limits import MAX_BLOCK_BYTES
 from jinqiao.core.types import CommitCertificate, CommittedBlock
 from jinqiao.execution.runtime import InvalidBlock
+from jinqiao.node.block_cost import BlockBudget
 from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.driver import BuildBlock, ExecuteBlock
 from jinqiao.node.mempool import Mempool
 
 
-def build_block(chain: Chain, mempool: Mempool, action: BuildBlock) -> Candidate | None:
+def build_block(
+    chain: Chain, mempool: Mempool, action: BuildBlock, budget: BlockBudget | None = None
+) -> Candidate | None:
     """Cut a block from the mempool and execute it, or ``None`` if the head moved past
     ``action.height``. Expired and already committed transactions are dropped from the mempool
-    first. Signatures were verified when each transaction was admitted here."""
+    first. Signatures were verified when each transaction was admitted here. With a ``budget``
+    the cut also stops before the expected execution time passes it (``node.block_cost``)."""
     if chain.head.height + 1 != action.height:
         return None
     mempool.evict_expired(action.height)
     with chain.store.snapshot() as snapshot:
         parameters = chain.runtime.parameters(snapshot)
-        pending = mempool.peek(parameters.block_max_transactions, MAX_BLOCK_BYTES)
+        pending = mempool.peek(parameters.block_max_transactions, MAX_BLOCK_BYTES, budget)
         # A transaction can be admitted by a thread that checked the store just before the
         # block holding it was stored, so it waits here although it is committed: drop it
         # rather than propose it again (it would only be rejected as a duplicate).

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from jinqiao.core.errors import JinqiaoError
 from jinqiao.core.types import SignedTransaction
+from jinqiao.node.block_cost import BlockBudget
 
 
 class MempoolFull(JinqiaoError):
@@ -93,14 +94,24 @@ class Mempool:
     def room(self) -> int:
         return max(0, self.capacity - len(self._pending))
 
-    def peek(self, max_count: int, max_bytes: int) -> list[PendingTransaction]:
-        """The oldest waiting transactions that fit in a block (they stay until removed)."""
+    def peek(
+        self, max_count: int, max_bytes: int, budget: BlockBudget | None = None
+    ) -> list[PendingTransaction]:
+        """The oldest waiting transactions that fit in a block (they stay until removed): at
+        most ``max_count`` and ``max_bytes``, and with a ``budget`` only those whose expected
+        execution times add up to at most its ``budget_s`` — except the first, which goes in
+        alone if it is over the budget by itself (else it would never leave)."""
         chosen: list[PendingTransaction] = []
         total = 0
+        cost_s = 0.0
         with self._lock:
             for pending in self._pending.values():
                 if len(chosen) >= max_count or total + pending.size_bytes > max_bytes:
                     break
+                if budget is not None:
+                    cost_s += budget.cost_s(pending.transaction)
+                    if chosen and cost_s > budget.budget_s:
+                        break
                 chosen.append(pending)
                 total += pending.size_bytes
         return chosen

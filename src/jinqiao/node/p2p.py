@@ -111,6 +111,8 @@ class PeerState:
     last_error: str = ""
     dialled: bool = False
     """Whether the current connection was dialled by this node."""
+    queued_bytes: int = 0
+    """Bytes of the frames queued for this peer and not yet written."""
     queue: asyncio.Queue[bytes] | None = None
     writer: asyncio.StreamWriter | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -333,7 +335,14 @@ class P2PNetwork:
         except asyncio.QueueFull:
             self._drop(state, "send queue full (slow peer)")
             return False
+        state.queued_bytes += len(payload)
         return True
+
+    def queued_bytes(self, peer: str) -> int:
+        """Bytes queued for ``peer`` and not yet written (0 if not connected): a sender of bulk
+        answers (state sync) holds back while a peer does not read."""
+        state = self.peers.get(peer)
+        return 0 if state is None or state.queue is None else state.queued_bytes
 
     def broadcast(self, payload: bytes) -> int:
         return sum(1 for name in self.connected() if self.send(name, payload))
@@ -448,6 +457,7 @@ class P2PNetwork:
             self._drop(state, "replaced by a new connection")
         state.dialled = dialled
         state.queue = asyncio.Queue(SEND_QUEUE_FRAMES)
+        state.queued_bytes = 0
         state.writer = writer
         state.connected_since = time.monotonic()
         state.connects += 1
@@ -517,6 +527,7 @@ class P2PNetwork:
                 payload = await queue.get()
                 writer.write(_frame(payload))
                 await writer.drain()
+                state.queued_bytes -= len(payload)
                 state.frames_out += 1
         except (OSError, ssl.SSLError) as exc:
             state.last_error = f"write: {exc.__class__.__name__}"

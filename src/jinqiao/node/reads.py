@@ -19,6 +19,7 @@ from jinqiao.execution.state import full_key
 from jinqiao.ledger.merkle import MerkleTree
 from jinqiao.ledger.smt import SparseMerkleTree
 from jinqiao.node.pruning import HeightPruned
+from jinqiao.node.snapshots import state_base
 from jinqiao.node.storage import Snapshot, Store
 
 PROVEN_BLOCKS_KEPT = 4
@@ -31,6 +32,13 @@ MAX_KEYS_PER_READ = 256
 
 class NotFound(InvalidInput):
     code = "not_found"
+
+
+class BeforeSnapshotBase(NotFound):
+    """A block (or a proof against it) below the height this node's store begins at: it was
+    started from a snapshot (ADR 0054) and holds no earlier block."""
+
+    code = "before_snapshot_base"
 
 
 def check_readable(snapshot: Snapshot, height: int) -> None:
@@ -65,6 +73,15 @@ class Reader:
     def _block(self, snapshot: Snapshot, height: int) -> CommittedBlock:
         committed = snapshot.block(height)
         if committed is None:
+            base = state_base(snapshot)
+            if height < base:
+                raise BeforeSnapshotBase(
+                    f"no block at height {height} here: this node was started from a snapshot "
+                    f"and holds blocks from height {base} on; ask a node that holds the whole "
+                    "chain",
+                    height=height,
+                    base=base,
+                )
             floor = snapshot.blocks_floor()
             if height < floor:
                 raise HeightPruned(

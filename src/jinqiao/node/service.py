@@ -24,7 +24,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from jinqiao.apps import default_contracts
-from jinqiao.consensus.safety import SafetyModule
+from jinqiao.consensus.safety import SafetyModule, SigningKeys
 from jinqiao.consensus.tendermint import TendermintConfig
 from jinqiao.contracts.lifecycle import Lifecycle, MemberContracts
 from jinqiao.core.codec import CanonicalStruct, encode
@@ -66,7 +66,10 @@ from jinqiao.node.pruning import RetentionNeedsJournal
 from jinqiao.node.query_proofs import ProvenQuery, RecordedReading, prove_query
 from jinqiao.node.reads import Reader
 from jinqiao.node.safety_store import FileSafetyStorage
+from jinqiao.node.snapshots import SnapshotFiles, state_base
+from jinqiao.node.state_sync import SnapshotServer, StateSync, SyncReport
 from jinqiao.node.storage import Snapshot, Store
+from jinqiao.node.wire import StateSyncRequest, WireMessage
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,11 @@ class Node:
         key_file = home / self.config.validator_key_file
         observer_key_file = key_file if self.config.observer and key_file.exists() else None
         self.signer: Signer | None = None if self.config.observer else load_key(key_file)
+        self.next_signer: Signer | None = None
+        """The validator's next key (``next_validator_key_file``) while governance replaces
+        its key; it signs from the first height whose validator set names it."""
+        if self.config.next_validator_key_file:
+            self.next_signer = load_key(home / self.config.next_validator_key_file)
         self.store = Store(home / self.config.data_dir, journal=self.config.retention_heights > 0)
         # Members' contracts: proposed, approved and committed through ``contracts``
         # (jinqiao.contracts.lifecycle), then found by name in the state being executed.
@@ -133,6 +141,15 @@ class Node:
         self.certificate = NodeCertificate(home / "tls", self.config.name, self.metrics)
         self.driver = self._make_driver()
         self.reader = Reader(self.store, self.suite)
+        self.snapshots = SnapshotServer(
+            self.suite,
+            self.store,
+            SnapshotFiles(
+                home / "snapshots", self.config.snapshots_kept, self.config.snapshot_chunk_bytes
+            ),
+            self.config.snapshot_interval_blocks,
+        )
+        self._snapshot_task: asyncio.Task[None] | None = None
         self._private_data: PrivateData | None = None
         try:
             self.audit: AuditLog = open_audit_log(home)
@@ -143,6 +160,13 @@ class Node:
             log.info(
                 "observer node: follows the chain, checks every block's commit certificate, "
                 "never proposes or votes"
+            )
+        elif self.next_signer is not None:
+            log.info(
+                "validator key rotation: %s holds the next key %s; it signs from the first "
+                "height whose validator set names it",
+                self.config.next_validator_key_file,
+                self.next_signer.address.hex(),
             )
         elif self.signer.address not in self.chain.head.validators.by_address():
             log.warning(
@@ -176,6 +200,21 @@ class Node:
             )
         log.warning("observer node: the key in %s is not used (an observer never signs)", key_file)
 
+    def _safety_module(
+        self, consensus_dir: Path, signer: Signer, *, next_key: bool
+    ) -> SafetyModule:
+        """A key's safety module over its own record: ``consensus/safety-<address>.record``,
+        except the record of a key that never rotated, which stays ``consensus/safety.record``.
+        A next key's record is written at once (empty), so the key finds it again when the
+        operator later names it ``validator_key_file``."""
+        storage = FileSafetyStorage(consensus_dir / f"safety-{signer.address.hex()}.record")
+        if not next_key and not storage.path.exists():
+            storage = FileSafetyStorage(consensus_dir / "safety.record")
+        module = SafetyModule(signer, self.genesis.chain_id, storage)
+        if next_key and storage.load() is None:
+            storage.save(encode(module.record))
+        return module
+
     def _make_driver(self) -> ConsensusDriver:
         """The BFT driver: Tendermint with this node's safety module, over mutual TLS. An
         observer gets no safety module, so no code path can sign for it."""
@@ -184,16 +223,17 @@ class Node:
         safety = (
             None
             if self.signer is None
-            else SafetyModule(
-                self.signer,
-                self.genesis.chain_id,
-                FileSafetyStorage(consensus_dir / "safety.record"),
+            else SigningKeys(
+                self._safety_module(consensus_dir, self.signer, next_key=False),
+                None
+                if self.next_signer is None
+                else self._safety_module(consensus_dir, self.next_signer, next_key=True),
             )
         )
         timeouts = self.config.consensus_timeouts
         tendermint = TendermintConfig(
             chain_id=self.genesis.chain_id,
-            address=self.validator_address,
+            address=b"" if self.signer is None else self.signer.address,
             timeout_propose_ms=timeouts.propose_ms,
             timeout_propose_delta_ms=timeouts.propose_delta_ms,
             timeout_prevote_ms=timeouts.prevote_ms,
@@ -201,8 +241,20 @@ class Node:
             timeout_precommit_ms=timeouts.precommit_ms,
             timeout_precommit_delta_ms=timeouts.precommit_delta_ms,
         )
+        return ConsensusDriver(
+            self,
+            lambda handler: self._peer_network(self.p2p_config(), handler),
+            safety,
+            tendermint,
+            consensus_dir / "locked_block.bin",
+            block_interval_ms=self.config.block_interval_ms,
+            empty_block_interval_ms=self.config.empty_block_interval_ms,
+            block_execution_budget_ms=self.config.block_budget_ms(),
+        )
+
+    def p2p_config(self, *, dial_all: bool = False) -> P2PConfig:
         tls = self.home / "tls"
-        p2p_config = P2PConfig(
+        return P2PConfig(
             node=self.config.name,
             host=self.config.p2p_host,
             port=self.config.p2p_port,
@@ -214,19 +266,10 @@ class Node:
             nodes=self.network_nodes(),
             peers=tuple(PeerAddress(p.name, p.host, p.port) for p in self.config.peers),
             organization_roots=organization_roots(self.genesis),
-            dial_all=self.config.dial_all_peers,
+            dial_all=dial_all or self.config.dial_all_peers,
             revoked_fingerprints=frozenset(
                 bytes.fromhex(fingerprint) for fingerprint in self.config.revoked_certificates
             ),
-        )
-        return ConsensusDriver(
-            self,
-            lambda handler: self._peer_network(p2p_config, handler),
-            safety,
-            tendermint,
-            consensus_dir / "locked_block.bin",
-            block_interval_ms=self.config.block_interval_ms,
-            empty_block_interval_ms=self.config.empty_block_interval_ms,
         )
 
     def _peer_network(self, config: P2PConfig, handler: MessageHandler) -> P2PNetwork:
@@ -262,6 +305,39 @@ class Node:
 
     async def publish(self, committed: CommittedBlock) -> None:
         await self._publish(committed)
+        if self.snapshots.due(committed.block.header.height) and (
+            self._snapshot_task is None or self._snapshot_task.done()
+        ):
+            self._snapshot_task = asyncio.create_task(self._take_snapshot())
+
+    async def _take_snapshot(self) -> None:
+        """A snapshot that fails is logged and tried again at the next interval: serving
+        snapshots is a service to joining nodes, never a reason to stop validating."""
+        try:
+            await asyncio.to_thread(self.snapshots.take)
+        except (NodeFault, OSError) as failure:
+            log.error("snapshot not taken: %r", failure)
+
+    def answer_state_sync(self, request: StateSyncRequest) -> WireMessage | None:
+        return self.snapshots.answer(request)
+
+    async def sync_state(self) -> SyncReport | None:
+        """Restore the state at a recent height from the peers' snapshots (ADR 0054) when the
+        store holds nothing but genesis and ``state_sync`` is on; ``None`` otherwise."""
+        if not self.config.state_sync or self.chain.head.height != 0:
+            return None
+        sync = StateSync(
+            self.genesis,
+            self.store,
+            self.runtime,
+            self.chain.head.validators,
+            self.p2p_config(dial_all=True),
+        )
+        report = await sync.run(self.config.state_sync_timeout_s)
+        self.chain.reopen()
+        self.metrics.height.set(self.chain.head.height)
+        self.last_commit_time_ms = self.chain.head.time_ms
+        return report
 
     def admit_gossip(self, transactions: tuple[bytes, ...]) -> None:
         """Transactions another validator admitted: admit them here too, quietly."""
@@ -271,22 +347,25 @@ class Node:
         """Send a transaction signed with this node's validator key (its genesis account, role
         ``validator``) — used to put equivocation evidence on chain. Refusals are logged; an
         observer has no key and sends nothing."""
-        if self.signer is None:
+        signer = self.signer
+        if signer is None:
             log.warning(
                 "observer node: not submitting %s.%s (an observer never signs)", contract, method
             )
             return
+        if self.next_signer is not None and self.validator_address == self.next_signer.address:
+            signer = self.next_signer
         body = TransactionBody(
             chain_id=self.genesis.chain_id,
-            sender=self.signer.address,
-            public_key=self.signer.public_key,
+            sender=signer.address,
+            public_key=signer.public_key,
             nonce=secrets.randbits(63),
             valid_until=self.chain.head.height + VALIDATOR_TRANSACTION_WINDOW_BLOCKS,
             contract=contract,
             method=method,
             args=encode(args),
         )
-        signed = SignedTransaction(body, self.signer.sign(transaction_signing_bytes(body)))
+        signed = SignedTransaction(body, signer.sign(transaction_signing_bytes(body)))
         try:
             self.admit(encode(signed))
         except (InvalidInput, Rejection, MempoolFull, SenderQuotaExceeded) as refusal:
@@ -343,8 +422,9 @@ class Node:
 
     @property
     def validator_address(self) -> bytes:
-        """This node's validator address; empty for an observer (it has none)."""
-        return b"" if self.signer is None else self.signer.address
+        """This node's validator address (the next key's once it signs); empty for an observer
+        (it has none)."""
+        return self.driver.core.address
 
     @property
     def role(self) -> str:
@@ -481,7 +561,12 @@ class Node:
     async def run(self, stop: asyncio.Event) -> None:
         """Take part in consensus until ``stop`` is set (a network of one validator runs the
         same Tendermint rounds, with itself as the only voter)."""
-        await self.driver.run(stop)
+        await self.sync_state()
+        try:
+            await self.driver.run(stop)
+        finally:
+            if self._snapshot_task is not None:
+                await asyncio.wait([self._snapshot_task])
 
     async def follow_credit_erasures(self, stop: asyncio.Event) -> None:
         """Erase from the node's credit store each subject a committed block erases
@@ -496,6 +581,10 @@ class Node:
         chain_id = self.genesis.chain_id
         while not stop.is_set():
             head = self.chain.head.height
+            with self.store.snapshot() as snapshot:  # a state sync may have just installed
+                base = state_base(snapshot)
+            if base > 1:
+                store.follow_from(chain_id, base)
             handled = await asyncio.to_thread(
                 follow_erasures, store, chain_id, head, self.committed_block
             )

@@ -580,6 +580,7 @@ def add_node(
     existing_key: Path | None = None,
     host: str = "127.0.0.1",
     observer: bool = False,
+    state_sync: bool = False,
 ) -> NodeEntry:
     """Create the home of a new node for a network made by ``init_network``: a new validator
     key, a TLS certificate from the organization's root in ``<dir>/orgs/<org>/``, and a
@@ -588,7 +589,8 @@ def add_node(
 
     An ``observer`` gets no key and ``"observer": true``; since the chain does not name it, it is
     added to the ``observers`` of every other non-observer node's configuration here (each lets it
-    connect from its next start)."""
+    connect from its next start). With ``state_sync`` it starts by restoring a snapshot from its
+    peers instead of replaying every block (ADR 0054)."""
     layout = load_layout(directory)
     if not _NODE_NAME.fullmatch(name):
         raise InvalidInput(
@@ -630,6 +632,7 @@ def add_node(
         peers=tuple(peers),
         dial_all_peers=True,
         observer=observer,
+        state_sync=state_sync,
         observers=()
         if observer
         else tuple(

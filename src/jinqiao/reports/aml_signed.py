@@ -13,7 +13,7 @@ says (the ``Transfer`` event's parties and amount, or the rejection code of an a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import msgspec
 
@@ -24,7 +24,13 @@ from jinqiao.core.genesis import Genesis
 from jinqiao.core.hashing import transaction_hash
 from jinqiao.core.limits import MAX_TRANSACTION_BYTES
 from jinqiao.core.proofs import ReceiptProof, TransactionProof
-from jinqiao.core.types import BlockHeader, Receipt, SignedTransaction, ValidatorSet
+from jinqiao.core.types import (
+    BlockHeader,
+    Receipt,
+    SignedTransaction,
+    ValidatorSet,
+    decode_transaction,
+)
 from jinqiao.reports.aml import ATTEMPT, AmlReport, ListedTransaction
 from jinqiao.verify import (
     VerificationError,
@@ -178,7 +184,9 @@ def _decode(raw: bytes, kind: type[T], what: str, max_bytes: int) -> T:
     if len(raw) > max_bytes:
         raise VerificationError(f"{what} is over {max_bytes} bytes")
     try:
-        if kind is SignedTransaction or kind is Receipt:
+        if kind is SignedTransaction:
+            return cast(T, decode_transaction(raw, max_bytes=max_bytes))  # either arity
+        if kind is Receipt:
             return decode(raw, kind, max_bytes=max_bytes)  # the chain's canonical codec
         return msgspec.msgpack.decode(raw, type=kind, strict=True)
     except (DecodeError, msgspec.DecodeError, msgspec.ValidationError) as error:

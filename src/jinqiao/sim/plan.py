@@ -89,6 +89,9 @@ class SimPlan:
     member_contracts: bool = False
     """Send the life of a member contract (``jinqiao.sim.members``): proposed, approved to the
     quorum, called with CNY moving, upgraded with a migration, paused by governance."""
+    key_rotation: bool = False
+    """Replace ``v1``'s consensus key by governance (``jinqiao.sim.rotation``): ``v1`` holds
+    the next key from the start and signs with it from the height the set names it."""
     beyond_fault_threshold: bool = False
     """Allow faulty validators with a third of the power or more (Tendermint then promises
     nothing; used to show that the checker notices)."""
@@ -111,6 +114,8 @@ class SimPlan:
         for sequence, name in ((self.powers, "powers"), (self.behaviours, "behaviours")):
             if sequence and len(sequence) != self.validators:
                 raise NodeFault(f"{name} must name every validator")
+        if self.key_rotation and self.validators < 2:
+            raise NodeFault("key_rotation replaces v1's key: it needs 2 or more validators")
         for crash in self.crashes:
             if crash.restart_ms <= crash.at_ms:
                 raise NodeFault("a crash restarts after it happens")
@@ -272,6 +277,22 @@ def _member_contracts(rng: RandomSource) -> SimPlan:
     )
 
 
+def _key_rotation(rng: RandomSource) -> SimPlan:
+    """``v1``'s consensus key replaced by governance (``jinqiao.sim.rotation``) on a lossy
+    network where ``v1`` crashes and restarts around the switch."""
+    at = rng.randint(500, 2_500)
+    return SimPlan(
+        key_rotation=True,
+        drop_per_mille=rng.randint(0, 60),
+        duplicate_per_mille=rng.randint(0, 60),
+        delay_ms=(1, rng.randint(5, 40)),
+        faults_until_ms=rng.randint(1_000, 3_000),
+        crashes=(Crash("v1", at, at + rng.randint(200, 1_500)),),
+        transfers=rng.randint(10, 30),
+        load_until_ms=4_000,
+    )
+
+
 SCENARIOS: dict[str, Callable[[RandomSource], SimPlan]] = {
     "happy": _happy,
     "lossy": _lossy,
@@ -286,6 +307,7 @@ SCENARIOS: dict[str, Callable[[RandomSource], SimPlan]] = {
     "seven": _seven,
     "mixed": _mixed,
     "member_contracts": _member_contracts,
+    "key_rotation": _key_rotation,
 }
 
 

@@ -46,7 +46,7 @@ from jinqiao.apps.payments.samples import (
     payments_contract_config,
 )
 from jinqiao.apps.token import TOKEN, Holding, TransferArgs, balance_key, supply_key
-from jinqiao.consensus.safety import MemorySafetyStorage, SafetyModule
+from jinqiao.consensus.safety import MemorySafetyStorage, SafetyModule, SigningKeys
 from jinqiao.consensus.tendermint import TendermintConfig
 from jinqiao.contracts.lifecycle import Lifecycle, MemberContracts
 from jinqiao.core.codec import decode_stored, encode
@@ -115,6 +115,7 @@ from jinqiao.sim.plan import (
     chance,
     instance_names,
 )
+from jinqiao.sim.rotation import ROTATED_VALIDATOR, rotation_script
 from jinqiao.verify import VerificationError, verify_certificate
 
 CHAIN_ID = "jinqiao-sim"
@@ -203,11 +204,13 @@ class _SimTables(MemoryTables):
 
 @dataclass
 class Durable:
-    """What survives a crash, as a disk does: the store, the safety record, the locked block."""
+    """What survives a crash, as a disk does: the store, the safety records, the locked block."""
 
     disk: _Disk
     tables: _SimTables
     safety: _SimSafetyStorage
+    next_safety: _SimSafetyStorage
+    """The next key's record (scenario ``key_rotation``; unused by a node without one)."""
     locked_block: Block | None = None
     torn: bool = False
     """The store's newest batch was torn and the node has not restarted since."""
@@ -215,7 +218,7 @@ class Durable:
     @classmethod
     def new(cls, crashes: list[WriteCrash]) -> Durable:
         disk = _Disk(crashes)
-        return cls(disk, _SimTables(disk), _SimSafetyStorage(disk))
+        return cls(disk, _SimTables(disk), _SimSafetyStorage(disk), _SimSafetyStorage(disk))
 
 
 @dataclass
@@ -241,6 +244,8 @@ class SimNode:
     durable: Durable
     live: Volatile | None = None
     incarnation: int = 0
+    next_signer: Signer | None = None
+    """The validator's next consensus key (scenario ``key_rotation``)."""
 
     @property
     def correct(self) -> bool:
@@ -279,6 +284,12 @@ class SimCounters:
     member_migrations: int = 0
     member_calls_ok: int = 0
     member_paused_rejections: int = 0
+    next_key_certificates: int = 0
+    """Committed blocks whose certificate holds the next key's precommit (``key_rotation``)."""
+    next_key_signatures: int = 0
+    """Votes and proposals the next key signed (its safety record's saves)."""
+    next_key_in_use: int = 0
+    """Running nodes whose driver signs as the next key at the end of the run."""
 
 
 @dataclass(frozen=True)
@@ -419,6 +430,8 @@ class Simulation:
         self.counters = SimCounters()
         validator_keys = [_signer(self.suite, rng) for _ in range(plan.validators)]
         self.payers = [_signer(self.suite, rng) for _ in range(PAYERS)]
+        # Drawn only when used, so the other scenarios' seeds replay as before.
+        self.next_key = _signer(self.suite, rng) if plan.key_rotation else None
         powers = [plan.power(i) for i in range(plan.validators)]
         self.genesis = sim_genesis(validator_keys, self.payers, powers, self.suite)
         self.gst_ms = plan.gst_ms()
@@ -432,6 +445,7 @@ class Simulation:
                 behaviour=plan.behaviour(validator),
                 skew_ms=rng.randint(-plan.skew_ms, plan.skew_ms),
                 durable=Durable.new([c for c in plan.write_crashes if c.instance == instance]),
+                next_signer=self.next_key if validator == ROTATED_VALIDATOR else None,
             )
         self.committed: dict[int, tuple[bytes, bytes]] = {}
         """height → (block hash, state root) first committed by a correct node."""
@@ -452,6 +466,13 @@ class Simulation:
         self._schedule_payments()
         if self.plan.member_contracts:
             for step in member_script(self.suite, self.plan.validators, MEMBER_SCRIPT_START_MS):
+                self._schedule(step.at_ms, "member", "", (step, 1))
+        if self.next_key is not None:
+            rotated = self.nodes[f"v{ROTATED_VALIDATOR}"].signer.address
+            script = rotation_script(
+                self.plan.validators, rotated, self.next_key.public_key, MEMBER_SCRIPT_START_MS
+            )
+            for step in script:
                 self._schedule(step.at_ms, "member", "", (step, 1))
         self._schedule(self.gst_ms, "gst", "", None)
         deadline_ms = max(self.gst_ms, self.plan.load_until_ms) + self.plan.liveness_bound_ms
@@ -478,6 +499,7 @@ class Simulation:
         if not self._done():
             raise self.fail(self._liveness_report(deadline_ms))
         self._check_final_state()
+        self._count_key_rotation()
         return self._result()
 
     def fail(self, reason: str) -> SimulationFailure:
@@ -564,7 +586,12 @@ class Simulation:
         if node.durable.torn:
             raise self.fail(f"{node.instance} restarted on a torn store without noticing")
         mempool = Mempool(capacity=20_000, capacity_bytes=64 * 1024 * 1024, per_sender=20_000)
-        safety = SafetyModule(node.signer, CHAIN_ID, node.durable.safety)
+        safety = SigningKeys(
+            SafetyModule(node.signer, CHAIN_ID, node.durable.safety),
+            None
+            if node.next_signer is None
+            else SafetyModule(node.next_signer, CHAIN_ID, node.durable.next_safety),
+        )
         config = TendermintConfig(
             chain_id=CHAIN_ID,
             address=node.signer.address,
@@ -884,6 +911,9 @@ class Simulation:
             raise self.fail(
                 f"certificate: block {header.height} committed by {node.instance}: {failure}"
             ) from None
+        signers = {signature.validator for signature in committed.certificate.signatures}
+        if self.next_key is not None and self.next_key.address in signers:
+            self.counters.next_key_certificates += 1
         for index, receipt in enumerate(committed.receipts):
             if receipt.code == "duplicate_transaction":
                 raise self.fail(
@@ -903,7 +933,7 @@ class Simulation:
     def _on_evidence(self, validator: bytes) -> None:
         self.counters.evidence_reports += 1
         for node in self._correct():
-            if node.signer.address == validator:
+            if validator in (node.signer.address, node.next_signer and node.next_signer.address):
                 raise self.fail(f"correct validator {node.instance} reported for equivocation")
 
     def _done(self) -> bool:
@@ -966,6 +996,17 @@ class Simulation:
                     )
                 self._check_payments(node, snapshot, height)
                 self._count_member_steps(snapshot, height)
+
+    def _count_key_rotation(self) -> None:
+        """Whether the nodes holding the next key switched to it, and how much it signed."""
+        if self.next_key is None:
+            return
+        for node in self._correct():
+            if node.next_signer is None:
+                continue
+            self.counters.next_key_signatures += node.durable.next_safety.saves
+            if node.live is not None and node.live.driver.address == self.next_key.address:
+                self.counters.next_key_in_use += 1
 
     def _count_member_steps(self, snapshot: Snapshot, height: int) -> None:
         """What the committed receipts say of the member contract's script (the counters keep

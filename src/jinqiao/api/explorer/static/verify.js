@@ -25,6 +25,7 @@ export const LIMITS = Object.freeze({
   SIGNATURE_BYTES: 64,
   MAX_PROOF_BYTES: 262144,
   MAX_TRANSACTION_BYTES: 65536,
+  MAX_COSIGNERS: 23,
   MAX_RECEIPT_BYTES: 131072,
   MAX_BLOCK_BYTES: 8388608,
   MAX_BLOCK_TRANSACTIONS: 5000,
@@ -360,10 +361,14 @@ export function receipt(value) {
   };
 }
 
+// A transaction of either shape (§4.3): 2 items (SignedTransaction, an 8-item body) or 3
+// (MultiSignedTransaction, a 9-item body ending with the co-signers, then the co-signatures).
 export function signedTransaction(value) {
-  const v = expectArray(value, 2, "SignedTransaction");
-  const b = expectArray(v[0], 8, "TransactionBody");
-  return {
+  const v = expectArray(value, undefined, "SignedTransaction");
+  const multi = Array.isArray(value) && value.length === 3;
+  if (!multi) expectArray(value, 2, "SignedTransaction");
+  const b = expectArray(v[0], multi ? 9 : 8, multi ? "MultiSignedBody" : "TransactionBody");
+  const transaction = {
     body: {
       chain_id: expectStr(b[0], "chain_id"),
       sender: expectBin(b[1], "sender", 20),
@@ -377,6 +382,16 @@ export function signedTransaction(value) {
     },
     signature: expectBin(v[1], "transaction signature", 64),
   };
+  if (multi) {
+    const bounded = (items, what) => {
+      expectArray(items, undefined, what);
+      if (items.length < 1 || items.length > LIMITS.MAX_COSIGNERS) fail(`${what}: 1 to ${LIMITS.MAX_COSIGNERS} items`);
+      return items;
+    };
+    transaction.body.cosigners = bounded(b[8], "cosigners").map((key) => expectBin(key, "cosigner"));
+    transaction.cosignatures = bounded(v[2], "cosignatures").map((s) => expectBin(s, "co-signature", 64));
+  }
+  return transaction;
 }
 
 // ---------------------------------------------------------------------------------------------

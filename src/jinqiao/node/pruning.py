@@ -27,7 +27,8 @@ ended. Readers check the floor in the same read transaction they read the tree i
 either refused (``height_pruned``) or complete.
 
 The journal is written only by a store created with it (``meta/journal``, set at genesis): the
-counts of values are exact only if they start with the first leaf.
+counts of values are exact only if they start with the first leaf — or, in a store restored
+from a snapshot, with the installed leaves (``start_journal_at_snapshot``).
 """
 
 from __future__ import annotations
@@ -142,6 +143,34 @@ def start_journal(batch: _Batch) -> None:
     batch.put(b"meta", _JOURNAL, b"\x01")
     batch.put(b"meta", _FLOOR, _HEIGHT.pack(0))
     batch.put(b"meta", _BLOCKS_FLOOR, _HEIGHT.pack(1))
+
+
+def start_journal_at_snapshot(
+    batch: _Batch, height: int, first_block: int, nodes: Mapping[bytes, bytes]
+) -> None:
+    """Make a journaling store that holds genesis only ready to prune from a state sync's
+    install (ADR 0054) of the tree ``nodes`` at ``height`` with the blocks from
+    ``first_block``, in the install's write batch and before it writes the nodes: genesis's
+    nodes, values and counts go (no root the store keeps reaches them), the installed leaves
+    are counted, and the floors start at the snapshot: the state of ``height`` and the bodies
+    from ``first_block``. Later blocks journal as on any store."""
+    for table in (b"state_nodes", b"state_values", *PRUNING_TABLES[:-1]):
+        for key in _all_keys(batch, table):
+            batch.delete(table, key)
+    record_block(batch, height, nodes, ())
+    batch.put(b"meta", _FLOOR, _HEIGHT.pack(height))
+    batch.put(b"meta", _BLOCKS_FLOOR, _HEIGHT.pack(first_block))
+
+
+def _all_keys(view: _View, table: bytes) -> list[bytes]:
+    found: list[bytes] = []
+    start = b""
+    while True:
+        keys = view.keys_from(table, start, PRUNE_BATCH_ENTRIES)
+        found.extend(keys)
+        if len(keys) < PRUNE_BATCH_ENTRIES:
+            return found
+        start = keys[-1] + b"\x00"
 
 
 def journals(view: _View) -> bool:

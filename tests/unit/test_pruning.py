@@ -26,7 +26,7 @@ from jinqiao.execution.state import full_key
 from jinqiao.ledger.smt import SparseMerkleTree, value_hash
 from jinqiao.node.chain import Chain
 from jinqiao.node.config import NodeConfig, load_config
-from jinqiao.node.pruning import HeightPruned, RetentionNeedsJournal
+from jinqiao.node.pruning import DEFAULT_RETENTION_HEIGHTS, HeightPruned, RetentionNeedsJournal
 from jinqiao.node.reads import Reader
 from jinqiao.node.service import Node
 from jinqiao.node.storage import BlockWrite, MemoryTables, Store, encode_height
@@ -247,7 +247,39 @@ def test_a_pruning_node_refuses_an_archive_store_and_says_what_to_do(tmp_path: P
     home = tmp_path / layout.nodes[0].home
     archive = msgspec.structs.replace(load_config(home), retention_heights=0)
     Node(home, config=archive).close()
+    pruning = msgspec.structs.replace(load_config(home), retention_heights=RETENTION)
     with pytest.raises(RetentionNeedsJournal, match="set retention_heights to 0") as refused:
-        Node(home)  # the default config prunes
+        Node(home, config=pruning)  # a retention set explicitly is not silently dropped
     assert refused.value.code == "retention_needs_journal"
     Node(home, config=archive).close()  # as an archive it still starts
+
+
+def test_a_store_from_before_pruning_runs_as_an_archive_after_the_upgrade(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A home made before pruning existed: its config.json has no retention_heights, its store
+    # no journal. The default retention must not stop it from starting after the upgrade.
+    layout = make_network(tmp_path)
+    home = tmp_path / layout.nodes[0].home
+    config = msgspec.json.decode((home / "config.json").read_bytes())
+    del config["retention_heights"]
+    (home / "config.json").write_bytes(msgspec.json.encode(config))
+    assert load_config(home).retention_heights is None
+    Node(home, config=msgspec.structs.replace(load_config(home), retention_heights=0)).close()
+    with caplog.at_level("WARNING", logger="jinqiao.node.service"):
+        node = Node(home)
+    try:
+        assert not node.store.journals()
+        assert node.retention_heights == 0
+        assert "runs as an archive node" in caplog.text
+        assert "start it on an empty data directory" in caplog.text
+    finally:
+        node.close()
+    # A new store under the same config journals and prunes to the default.
+    (home / "data").rename(home / "old-data")
+    node = Node(home)
+    try:
+        assert node.store.journals()
+        assert node.retention_heights == DEFAULT_RETENTION_HEIGHTS
+    finally:
+        node.close()

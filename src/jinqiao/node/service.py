@@ -62,7 +62,7 @@ from jinqiao.node.p2p import (
 )
 from jinqiao.node.port import HeadView
 from jinqiao.node.private_data import PrivateData, organization_of_certificate
-from jinqiao.node.pruning import RetentionNeedsJournal
+from jinqiao.node.pruning import DEFAULT_RETENTION_HEIGHTS, RetentionNeedsJournal
 from jinqiao.node.query_proofs import ProvenQuery, RecordedReading, prove_query
 from jinqiao.node.reads import Reader
 from jinqiao.node.safety_store import FileSafetyStorage
@@ -102,7 +102,9 @@ class Node:
         its key; it signs from the first height whose validator set names it."""
         if self.config.next_validator_key_file:
             self.next_signer = load_key(home / self.config.next_validator_key_file)
-        self.store = Store(home / self.config.data_dir, journal=self.config.retention_heights > 0)
+        self.store = Store(
+            home / self.config.data_dir, journal=self.config.new_store_retention() > 0
+        )
         # Members' contracts: proposed, approved and committed through ``contracts``
         # (jinqiao.contracts.lifecycle), then found by name in the state being executed.
         members = MemberContracts()
@@ -114,14 +116,8 @@ class Node:
             member_address=members.is_member_address,
         )
         self.chain = Chain(self.store, self.genesis, self.runtime)
-        if self.config.retention_heights > 0 and not self.store.journals():
-            self.store.close()
-            raise RetentionNeedsJournal(
-                f"config: retention_heights is {self.config.retention_heights} but the store in "
-                f"{home / self.config.data_dir} was created as an archive (retention_heights 0), "
-                "without the journal pruning needs: set retention_heights to 0, or start this "
-                "node on an empty data directory to fetch the chain into a pruning store"
-            )
+        self.retention_heights = self._retention(home)
+        """The retention this node prunes to (0: an archive node)."""
         if observer_key_file is not None:
             self._refuse_a_validator_key(observer_key_file)
         self.mempool = Mempool(
@@ -590,11 +586,39 @@ class Node:
             )
             await self.wait_for_height(handled + 1, FOLLOW_WAIT_S)
 
+    def _retention(self, home: Path) -> int:
+        """The configured retention, checked against the store: a store without the stale-node
+        journal (created before pruning existed, or as an archive) runs as an archive when
+        ``retention_heights`` is not set, and is refused when it is set above 0."""
+        configured = self.config.retention_heights
+        if self.store.journals():
+            return self.config.new_store_retention()
+        data_dir = home / self.config.data_dir
+        if configured is None:
+            log.warning(
+                "the store in %s has no stale-node journal (created before pruning, or as an "
+                "archive): this node runs as an archive node and keeps every height; to prune, "
+                "start it on an empty data directory (it fetches the chain from its peers, or "
+                "joins by state sync) and it prunes to retention_heights (default %d)",
+                data_dir,
+                DEFAULT_RETENTION_HEIGHTS,
+            )
+            return 0
+        if configured > 0:
+            self.store.close()
+            raise RetentionNeedsJournal(
+                f"config: retention_heights is {configured} but the store in {data_dir} was "
+                "created without the journal pruning needs (as an archive, or before pruning "
+                "existed): set retention_heights to 0 or leave it out, or start this node on an "
+                "empty data directory to fetch the chain into a pruning store"
+            )
+        return 0
+
     async def prune(self, stop: asyncio.Event) -> None:
         """Delete state versions older than ``retention_heights`` (``node.pruning``) until
         ``stop`` is set: bounded batches back to back while there is work, then a wait for
         the next ``PRUNE_EVERY_HEIGHTS`` heights. An archive node (0) prunes nothing."""
-        retention = self.config.retention_heights
+        retention = self.retention_heights
         if retention == 0:
             return
         pinned_key = full_key(GOVERNANCE, VALIDATORS_KEY)

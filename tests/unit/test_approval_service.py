@@ -6,7 +6,8 @@ nothing and consumes nothing; wrong codes lock the approver out; attempts are ra
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import json
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from jinqiao.approval import (
     load_config,
     new_totp_secret,
 )
+from jinqiao.approval.app import MAX_BODY_BYTES
 from jinqiao.approval.factors import TOTP_STEP_S
 from jinqiao.apps.registry import ApprovalArgs, ProposeTransactionArgs
 from jinqiao.apps.token import TOKEN, TransferArgs
@@ -322,3 +324,31 @@ def test_enroll_refuses_bad_input_and_writes_nothing(tmp_path: Path) -> None:
     store = ApprovalStore(tmp_path / "state")
     assert [approver.name for approver in store.approvers()] == ["alice"]
     store.close()
+
+
+async def _bodies_without_length(harness: Harness) -> list[httpx.Response]:
+    """Bodies sent in pieces with no Content-Length (as a chunked upload is): one within the
+    limit, one over it, and one whose Content-Length alone is over it."""
+
+    async def pieces(body: bytes, size: int) -> AsyncIterator[bytes]:
+        for start in range(0, len(body), size):
+            yield body[start : start + size]
+
+    transport = httpx.ASGITransport(app=create_app(harness.service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://service") as http:
+        good = json.dumps({"transaction": encode(harness.proposal()).hex()}).encode()
+        as_json = {"Content-Type": "application/json"}
+        within = await http.post("/v1/approvals", content=pieces(good, 100), headers=as_json)
+        huge = b'{"transaction": "' + b"00" * MAX_BODY_BYTES + b'"}'
+        over = await http.post("/v1/approvals", content=pieces(huge, 64 * 1024), headers=as_json)
+        declared = await http.post(
+            "/v1/approvals", content=b"{}", headers={"Content-Length": str(MAX_BODY_BYTES + 1)}
+        )
+        return [within, over, declared]
+
+
+def test_a_body_over_the_limit_is_refused_even_without_its_length(harness: Harness) -> None:
+    within, over, declared = asyncio.run(_bodies_without_length(harness))
+    assert within.status_code == 201, within.text
+    assert (over.status_code, over.json()["code"]) == (413, "request_too_large")
+    assert (declared.status_code, declared.json()["code"]) == (413, "request_too_large")

@@ -115,17 +115,52 @@ def _refusal(code: str, message: str, status: int, details: dict[str, Any]) -> J
     return JSONResponse({"code": code, "message": message, "details": details}, status_code=status)
 
 
+class _BodyLimit:
+    """Refuses a request body over ``MAX_BODY_BYTES`` with 413: at once when its Content-Length
+    says so, else as soon as the bytes received pass the limit (a chunked body has no length).
+    A body within the limit is received here first and then handed to the application."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY_BYTES):
+                await _too_large()(scope, receive, send)
+                return
+        messages: list[Any] = []
+        received = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:
+                await _too_large()(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        pending = iter(messages)
+
+        async def replay() -> Any:
+            return next(pending, None) or await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _too_large() -> JSONResponse:
+    return _refusal(
+        "request_too_large", f"a request body is at most {MAX_BODY_BYTES} bytes", 413, {}
+    )
+
+
 def create_app(service: ApprovalService) -> FastAPI:
     app = FastAPI(title="jinqiao approval service", version="1")
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return _refusal(
-                "request_too_large", f"a request body is at most {MAX_BODY_BYTES} bytes", 413, {}
-            )
-        return await call_next(request)
+    app.add_middleware(_BodyLimit)
 
     @app.exception_handler(ApprovalRefused)
     async def refused(_request: Request, exc: ApprovalRefused) -> JSONResponse:

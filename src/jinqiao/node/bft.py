@@ -126,6 +126,7 @@ class ConsensusDriver:
         block_execution_budget_ms: int | None = None,
     ) -> None:
         self.node = node
+        self.locked_block_path = locked_block_path
         self.execution_costs = ExecutionCosts()
         """What this node measured executing blocks, per contract and method (for the cut)."""
         self.block_budget = (
@@ -139,9 +140,9 @@ class ConsensusDriver:
             config,
             block_interval_ms=block_interval_ms,
             empty_block_interval_ms=empty_block_interval_ms,
+            keep_locked_block=self._save_locked_block,
         )
         self.p2p = p2p_factory(self._on_frame)
-        self.locked_block_path = locked_block_path
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._jobs = asyncio.Lock()
@@ -337,8 +338,9 @@ class ConsensusDriver:
 
     # -- the locked block ------------------------------------------------------------------
     def _save_locked_block(self, block: Block) -> None:
-        """Durably (temporary file, fsync, rename, directory fsync), before the precommit that
-        follows it is sent; a failure is a node fault."""
+        """Durably (temporary file, fsync, rename, directory fsync), called by the driver
+        before the safety module records the precommit that locks on it, so that record never
+        names a block this node lost; a failure is a node fault."""
         save_atomically(self.locked_block_path, encode(block), error=NodeFault)
 
     def _load_locked_block(self) -> Block | None:

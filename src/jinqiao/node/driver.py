@@ -29,8 +29,11 @@ deterministic simulator (``jinqiao.sim``: simulated network, clock and storage f
 simulator tests the code that runs in production.
 
 The safety module is called synchronously: it persists its record through the storage it was
-given before any signature leaves it (DESIGN.md: the safety module). ``SaveLockedBlock`` comes
-before the precommit that locks on the block, so a restarted validator still holds it.
+given before any signature leaves it (DESIGN.md: the safety module). The block a precommit locks
+on is made durable before that: the node's shell passes ``keep_locked_block``, called before the
+safety module records the lock (a crash between the two left, before, a record locked on a
+block the node had lost, and a lone validator stalled for good); without it (the simulator)
+``SaveLockedBlock`` comes before the precommit is sent, so a restarted validator still holds it.
 
 Catch-up: every node announces its height once a second; a node that sees a peer ahead asks it
 for the next committed block, checks the block's certificate against the validator set in force,
@@ -49,6 +52,7 @@ only once its certificate checks and it re-executes to the same header.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -341,9 +345,16 @@ class Driver:
         *,
         block_interval_ms: int,
         empty_block_interval_ms: int,
+        keep_locked_block: Callable[[Block], None] | None = None,
     ) -> None:
         self.suite = suite
         self._safety = SigningKeys(safety) if isinstance(safety, SafetyModule) else safety
+        self.keep_locked_block = keep_locked_block
+        """Makes a block durable at once (the node's shell), called before the safety module
+        persists the precommit that locks on it: a crash between the two must never leave a
+        lock on a block the node no longer has (a lone validator could never propose it again
+        and would stall for good). ``None``: ``SaveLockedBlock`` is emitted instead (the
+        simulator carries it out as an action)."""
         self.observer = safety is None
         """Follows by catch-up only; holds no key, so it cannot sign (see the module docstring)."""
         self.address = b"" if safety is None else safety.address
@@ -513,7 +524,11 @@ class Driver:
             self._note("warning", "an observer does not vote")
             return
         if output.polka and vote.block_hash in self.state.blocks:
-            self._emit(SaveLockedBlock(self.state.blocks[vote.block_hash]))
+            block = self.state.blocks[vote.block_hash]
+            if self.keep_locked_block is None:
+                self._emit(SaveLockedBlock(block))
+            else:
+                self.keep_locked_block(block)
         try:
             signed = self.safety.sign_vote(vote, output.polka)
         except SafetyError as refusal:

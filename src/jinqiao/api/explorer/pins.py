@@ -11,7 +11,7 @@ the vendored library against its npm release.
 from __future__ import annotations
 
 EXPLORER_SCRIPT = "verify.js"
-EXPLORER_SCRIPT_SHA384 = "sha384-1lyy/Wq8xPlK4biqY6/TPEZd1jE1YyXX7yLBBpdp/GXUZjsGLz1w+gl+RKkamtla"
+EXPLORER_SCRIPT_SHA384 = "sha384-l5A7mujd46cuQ53bUkAjPzuby2XXGbwbeACro6fZxG26YHyd4yxVqDOG4Pvgv8ux"
 """The verifying module (docs/proofs.md in JavaScript): its Subresource Integrity value."""
 
 APP_SCRIPT_SHA384 = "sha384-QJG0lzqtgghReKjbiIwlAHj48uAm2YcKb0M4ap+2vSp+SBQNht7c3RlZDqxw+cqF"

@@ -18,7 +18,7 @@ from jinqiao.execution.runtime import Runtime
 from jinqiao.keys import load_key
 from jinqiao.node.chain import Chain
 from jinqiao.node.storage import Store
-from tests.helpers.cluster import Load
+from tests.helpers.cluster import load_to_kill_under
 from tests.helpers.process import NodeProcess, make_network
 
 pytestmark = pytest.mark.e2e
@@ -68,16 +68,7 @@ def test_sigkill_under_load_repeatedly(tmp_path: Path) -> None:
     seen: dict[str, tuple[int, int]] = {}
     last_height = 0
     for round_number in range(KILLS):
-        with Load(
-            node.url,
-            genesis_file,
-            payer_file,
-            payee,
-            batch_size=40,
-            confirm_last=3,
-            wait_timeout_s=5,
-            retry_pause_s=0.05,
-        ) as load:
+        with load_to_kill_under(node.url, genesis_file, payer_file, payee) as load:
             # Kill at a random moment after the load has seen its first commit: a fixed sleep
             # alone left nothing committed when the machine was busy.
             deadline = time.monotonic() + 60

@@ -193,3 +193,18 @@ def p2p_config_of(directory: Path, name: str) -> P2PConfig:
         peers=tuple(PeerAddress(p.name, p.host, p.port) for p in config.peers),
         organization_roots=organization_roots(genesis),
     )
+
+
+def load_to_kill_under(url: str, genesis_file: Path, payer_file: Path, payee: bytes) -> Load:
+    """A ``Load`` for a node about to be killed: batches of 40, short waits and retries, so that
+    the load keeps blocks coming and notices the restart quickly."""
+    return Load(
+        url,
+        genesis_file,
+        payer_file,
+        payee,
+        batch_size=40,
+        confirm_last=3,
+        wait_timeout_s=5,
+        retry_pause_s=0.05,
+    )

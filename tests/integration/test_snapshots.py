@@ -16,15 +16,19 @@ from msgspec.structs import replace
 from rich.progress import Progress
 
 from jinqiao.apps import default_contracts
-from jinqiao.bench.execute import apply_blocks, signed_transfers
+from jinqiao.apps.token import balance_key
+from jinqiao.bench.execute import ASSET, apply_blocks, signed_transfer, signed_transfers
 from jinqiao.bench.statesync import WINDOW_BLOCKS, restore, statesync_genesis
 from jinqiao.core.codec import decode_stored, encode
-from jinqiao.core.crypto import DEFAULT_SUITE, get_suite
+from jinqiao.core.crypto import DEFAULT_SUITE, Signer, get_suite
 from jinqiao.core.errors import DecodeError
 from jinqiao.core.genesis import Genesis
 from jinqiao.core.hashing import header_hash
+from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
 from jinqiao.execution.runtime import Runtime
+from jinqiao.execution.state import full_key
 from jinqiao.node.chain import Chain
+from jinqiao.node.pruning import HeightPruned
 from jinqiao.node.reads import BeforeSnapshotBase, Reader
 from jinqiao.node.snapshots import (
     SnapshotChunk,
@@ -41,21 +45,32 @@ from jinqiao.node.snapshots import (
 )
 from jinqiao.node.storage import Store
 from jinqiao.node.wire import ChunkResponse, decode_message, encode_message
+from jinqiao.verify import verify_state_proof
+from tests.unit.test_pruning import reachable, table_keys
 
 BLOCKS = WINDOW_BLOCKS + 30
+EXTRA_BLOCKS = 20
+RETENTION = 6
+VALIDATORS = full_key(GOVERNANCE, VALIDATORS_KEY)
 
 
 def runtime_of(genesis: Genesis) -> Runtime:
     return Runtime(genesis.suite, genesis.chain_id, default_contracts())
 
 
+def actors() -> tuple[list[Signer], Signer]:
+    """The source chain's holders and its validator."""
+    rng = random.Random(7)
+    suite = get_suite(DEFAULT_SUITE)
+    holders = [suite.signer(rng.randbytes(32)) for _ in range(30)]
+    return holders, suite.signer(rng.randbytes(32))
+
+
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Genesis, Store, Path]]:
     directory = tmp_path_factory.mktemp("snapshots")
     rng = random.Random(7)
-    suite = get_suite(DEFAULT_SUITE)
-    holders = [suite.signer(rng.randbytes(32)) for _ in range(30)]
-    validator = suite.signer(rng.randbytes(32))
+    holders, validator = actors()
     genesis = statesync_genesis(holders, validator)
     store = Store(directory / "source")
     chain = Chain(store, genesis, runtime_of(genesis))
@@ -278,3 +293,69 @@ def test_a_snapshot_is_taken_once_per_height(source: tuple[Genesis, Store, Path]
     manifest = files.manifest(height)
     assert manifest is not None
     assert encode(manifest) == (directory / "files" / str(height) / "manifest").read_bytes()
+
+
+def test_a_restored_pruning_store_prunes_like_any_other(
+    source: tuple[Genesis, Store, Path], tmp_path: Path
+) -> None:
+    """A pruning store restored from a snapshot counts the installed leaves' values and starts
+    its floors at the snapshot (ADR 0053, 0054): blocks after it, then pruning, leave every
+    retained height proving what an archive restored from the same snapshot proves, and the
+    store holding exactly what the retained roots reach."""
+    genesis, store, directory = source
+    suite = genesis.suite
+    manifest, files = snapshot_of(directory)
+    height, base = manifest.height, manifest.height - WINDOW_BLOCKS + 1
+    restore(store, files, height, genesis, tmp_path / "pruned", journal=True)
+    restore(store, files, height, genesis, tmp_path / "archive")
+    pruned, archive = Store(tmp_path / "pruned"), Store(tmp_path / "archive")
+    try:
+        assert pruned.journals() and not archive.journals()
+        with pruned.snapshot() as snapshot:
+            assert (snapshot.prune_floor(), snapshot.blocks_floor()) == (height, base)
+        holders, validator = actors()
+        rng = random.Random(11)
+        transfers = []
+        for index in range(EXTRA_BLOCKS * 2):
+            payer, payee = rng.sample(holders, 2)
+            nonce = BLOCKS * 2 + index  # valid past the restored head
+            transfers.append(signed_transfer(payer, payee.address, rng.randint(1, 99), nonce, 2))
+        for target in (pruned, archive):
+            chain = Chain(target, genesis, runtime_of(genesis))
+            with Progress(disable=True) as progress:
+                applied = apply_blocks(
+                    chain,
+                    validator,
+                    transfers,
+                    2,
+                    verify_signatures=False,
+                    progress=progress,
+                    label="",
+                )
+            assert applied.rejected == 0
+        while pruned.prune(suite, RETENTION, VALIDATORS).more:
+            pass
+        head = height + EXTRA_BLOCKS
+        floor = head - RETENTION + 1
+        keys = [full_key("token", balance_key(ASSET, h.address)) for h in holders] + [VALIDATORS]
+        reader, archive_reader = Reader(pruned, suite), Reader(archive, suite)
+        for at in range(floor, head + 1):
+            proofs = reader.state_many(keys, at)
+            assert proofs == archive_reader.state_many(keys, at)
+            for proof in proofs:
+                verify_state_proof(
+                    suite, proof.header.state_root, proof.key, proof.value, proof.proof
+                )
+        with pytest.raises(HeightPruned):
+            reader.state(keys[0], floor - 1)
+        with pytest.raises(BeforeSnapshotBase):
+            reader.block(base - 1)
+        with pruned.snapshot() as snapshot:
+            assert snapshot.prune_floor() == floor
+            roots = [snapshot.header(at)[0].state_root for at in range(floor, head + 1)]  # type: ignore[index]
+        nodes, values = reachable(pruned, roots)
+        assert table_keys(pruned, b"state_nodes") == nodes
+        assert table_keys(pruned, b"state_values") == values
+    finally:
+        pruned.close()
+        archive.close()

@@ -17,7 +17,7 @@ from jinqiao.api.answers import (
     answer,
 )
 from jinqiao.api.longpoll import LongPolls
-from jinqiao.api.openapi import FRESH, LOOKUP, PARAMETERS, error_responses
+from jinqiao.api.openapi import FRESH, LOOKUP, PARAMETERS, PRUNED, error_responses
 from jinqiao.api.params import MAX_WAIT_MS, Hash
 from jinqiao.api.proven import MinHeight, require_fresh
 from jinqiao.api.render import block_json
@@ -134,7 +134,7 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
     @routes.get(
         "/v1/blocks/{height}",
         response_model=None,
-        responses={**answer(BlockAnswer), **error_responses(LOOKUP)},
+        responses={**answer(BlockAnswer), **error_responses(LOOKUP, PRUNED)},
     )
     async def block_at(
         height: Annotated[int, Path(ge=1, le=2**63)],
@@ -155,7 +155,7 @@ def router(node: NodePort, long_polls: LongPolls) -> APIRouter:
     @routes.get(
         "/v1/blocks/by-hash/{block_hash}",
         response_model=None,
-        responses={**answer(BlockAnswer), **error_responses(LOOKUP)},
+        responses={**answer(BlockAnswer), **error_responses(LOOKUP, PRUNED)},
     )
     def block_by_hash(
         block_hash: Hash,

@@ -33,6 +33,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "private_data_not_held": 404,
     "private_data_erased": 410,
     "credit_records_erased": 410,
+    "height_pruned": 410,
     "private_data_source_mismatch": 502,
     "unsupported_media_type": 415,
     "too_many_connections": 503,

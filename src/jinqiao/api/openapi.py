@@ -206,8 +206,13 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-FRESH: Codes = {409: ("height_not_reached",)}
-"""A proven read that takes ``min_height`` (docs/proofs.md §9.1)."""
+PRUNED: Codes = {410: ("height_pruned",)}
+"""A read of a block, or of state at a height, that a pruning node may no longer keep
+(docs/operations.md "Storage retention")."""
+
+FRESH: Codes = {409: ("height_not_reached",), **PRUNED}
+"""A proven read that takes ``min_height`` (docs/proofs.md §9.1) or a ``height`` whose state a
+pruning node may no longer keep (docs/operations.md "Storage retention")."""
 
 
 class ProvenValue(BaseModel):

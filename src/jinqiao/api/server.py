@@ -136,6 +136,7 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
 
     producer = essential(node.run(stop), "block-producer", "block production")
     eraser = essential(node.follow_credit_erasures(stop), "credit-erasures", "credit erasure")
+    pruner = essential(node.prune(stop), "pruner", "pruning of old state")
     watcher = essential(
         node.certificate.watch(stop), "tls-certificate", "the TLS certificate check"
     )
@@ -153,6 +154,7 @@ async def serve(home: Path, *, api_port: int | None = None) -> None:
         stop.set()
         try:
             await eraser
+            await pruner
             await watcher
             await producer
         except Exception as exc:

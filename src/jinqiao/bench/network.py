@@ -15,7 +15,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -76,7 +76,7 @@ def presign_transfers(
 def submit_transfers(
     network: RunningNetwork,
     urls: list[str],
-    transactions: list[tuple[bytes, bytes]],
+    transactions: Sequence[tuple[bytes, bytes]],
     rate: int | None,
     duration_s: float,
     tracker: Tracker,
@@ -96,7 +96,7 @@ def submit_transfers(
                 if position >= due:
                     time.sleep(min(0.01, (position - due + 1) / rate))
                     continue
-            batch = transactions[position : position + BATCH]
+            batch = list(transactions[position : position + BATCH])
             client = clients[batch_number % len(clients)]
             batch_number += 1
             now = time.monotonic()

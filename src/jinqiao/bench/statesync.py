@@ -125,12 +125,19 @@ def replay(source: Store, genesis: Genesis, target: Path) -> tuple[float, bytes]
 
 
 def restore(
-    source: Store, files: SnapshotFiles, height: int, genesis: Genesis, target: Path
+    source: Store,
+    files: SnapshotFiles,
+    height: int,
+    genesis: Genesis,
+    target: Path,
+    *,
+    journal: bool = False,
 ) -> tuple[float, int, bytes]:
-    """State sync from the snapshot files into a fresh store: every check the joining node
-    makes, then the install. Returns seconds, bytes read and the restored head's state root."""
+    """State sync from the snapshot files into a fresh store (a pruning one if ``journal``):
+    every check the joining node makes, then the install. Returns seconds, bytes read and the
+    restored head's state root."""
     suite = genesis.suite
-    store = Store(target)
+    store = Store(target, journal=journal)
     try:
         chain = Chain(store, genesis, _runtime(genesis))
         started = time.perf_counter()

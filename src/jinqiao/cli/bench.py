@@ -283,6 +283,45 @@ def bench_network(
     )
 
 
+@bench_app.command("storage")
+@guarded
+def bench_storage(
+    validators: Annotated[int, typer.Option(min=1, max=7, help="Validator processes.")] = 4,
+    duration: Annotated[
+        float, typer.Option(min=60, max=7200, help="Seconds of load per run.")
+    ] = 600,
+    rate: Annotated[int, typer.Option(min=1, max=100_000, help="Offered tx/s.")] = 1_000,
+    retention: Annotated[
+        int,
+        typer.Option(min=2, max=1_000_000_000, help="retention_heights of the pruned run."),
+    ] = 100,
+    mode: Annotated[
+        str, typer.Option(help="archive, pruned or both (archive, then pruned).")
+    ] = "both",
+    json_output: JsonOption = False,
+    output: OutputOption = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG of disk use over time.")] = None,
+    base_port: Annotated[int, typer.Option(min=1024, max=65000)] = 9700,
+) -> None:
+    """Disk use over time of a validator network at a fixed offered rate: archive nodes
+    (retention_heights 0) against pruning nodes (ADR 0053)."""
+    from jinqiao.bench.storage import MODES, run_storage_bench
+
+    if mode not in (*MODES, "both"):
+        fail("--mode is archive, pruned or both")
+    run_storage_bench(
+        validators=validators,
+        duration_s=duration,
+        rate=rate,
+        retention_heights=retention,
+        modes=MODES if mode == "both" else (mode,),
+        json_output=json_output,
+        output=output,
+        plot=plot,
+        base_port=base_port,
+    )
+
+
 @bench_app.command("exhaustion")
 @guarded
 def bench_exhaustion(

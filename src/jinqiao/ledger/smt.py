@@ -159,12 +159,24 @@ class SparseMerkleTree:
         this call created (an existing leaf pushed down by a new neighbour is among them again;
         content addressing makes rewriting it harmless). Deleting an absent key is a no-op; so
         is setting a key to the value it has."""
+        new_root, new_nodes, _ = self.update_with_stale(root, changes)
+        return new_root, new_nodes
+
+    def update_with_stale(
+        self, root: bytes, changes: Mapping[bytes, bytes | None]
+    ) -> tuple[bytes, dict[bytes, bytes], tuple[bytes, ...]]:
+        """``update``, also returning the stale nodes: nodes reachable from ``root`` that the
+        new root no longer reaches (the Jellyfish Merkle tree's stale-node index; ADR 0053).
+        A node a subtree replaced is stale unless the update created it again (a leaf pushed
+        down): each node hash sits at one position of a tree, and every other node the new
+        root reaches is either in an untouched subtree or among the new nodes."""
         _check_root(root)
         if not changes:
-            return root, {}
+            return root, {}, ()
         batch = _Batch(self, _sorted_changes(self.suite, changes))
         new_root, _ = batch.update(root, 0, 0, len(batch.paths))
-        return new_root, batch.new_nodes
+        stale = tuple(node_hash for node_hash in batch.replaced if node_hash not in batch.new_nodes)
+        return new_root, batch.new_nodes, stale
 
 
 class _Batch:
@@ -185,6 +197,8 @@ class _Batch:
         self.hash = tree.suite.hash
         self.paths, self.key_hashes, self.value_hashes = changes
         self.new_nodes: dict[bytes, bytes] = {}
+        self.replaced: list[bytes] = []
+        """Stored nodes this update read and replaced by a subtree with another hash."""
 
     def update(self, node_hash: bytes, depth: int, low: int, high: int) -> tuple[bytes, int]:
         """The new hash and kind of the subtree ``node_hash`` at ``depth`` after changes
@@ -193,6 +207,13 @@ class _Batch:
             return node_hash, _EMPTY if node_hash == SMT_EMPTY_ROOT else _UNKNOWN
         if node_hash == SMT_EMPTY_ROOT:
             return self.build_from_changes(depth, low, high, None)
+        new_hash, kind = self.update_stored(node_hash, depth, low, high)
+        if new_hash != node_hash:
+            self.replaced.append(node_hash)
+        return new_hash, kind
+
+    def update_stored(self, node_hash: bytes, depth: int, low: int, high: int) -> tuple[bytes, int]:
+        """``update`` of a subtree whose root is a stored node."""
         node = self.load_node(node_hash)
         if node[0] == SMT_LEAF_KIND:
             return self.build_from_changes(depth, low, high, node)

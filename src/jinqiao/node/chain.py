@@ -59,6 +59,8 @@ class Candidate:
     transaction_hashes: tuple[bytes, ...]
     new_nodes: dict[bytes, bytes]
     new_values: dict[bytes, bytes]
+    stale_nodes: tuple[bytes, ...] = ()
+    """Nodes of the head's tree that this block's tree no longer reaches (ADR 0053)."""
     execution_s: float = 0.0
     """How long this node took to execute the block (for metrics and logs)."""
 
@@ -153,7 +155,9 @@ class Chain:
                 already_verified=None if verified is None else _same_signed(verified),
             )
             tree = SparseMerkleTree(self.suite, snapshot)
-            state_root, new_nodes = tree.update(head.state_root, result.writes)
+            state_root, new_nodes, stale_nodes = tree.update_with_stale(
+                head.state_root, result.writes
+            )
             after = Overlay(snapshot)
             after.writes.update(result.writes)
             next_validators = read_validators(after)
@@ -178,6 +182,7 @@ class Chain:
             transaction_hashes=tuple(receipt.transaction_hash for receipt in result.receipts),
             new_nodes=new_nodes,
             new_values=_values_of(self.suite, result.writes),
+            stale_nodes=stale_nodes,
             execution_s=time.perf_counter() - started,
         )
 
@@ -226,6 +231,7 @@ class Chain:
                 state_writes=candidate.result.writes,
                 new_nodes=candidate.new_nodes,
                 new_values=candidate.new_values,
+                stale_nodes=candidate.stale_nodes,
             )
         )
         with self.store.snapshot() as snapshot:

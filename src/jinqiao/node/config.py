@@ -21,6 +21,11 @@ import msgspec
 
 from jinqiao.core.errors import InvalidInput
 from jinqiao.node.block_cost import default_budget_ms
+from jinqiao.node.pruning import (
+    DEFAULT_RETENTION_HEIGHTS,
+    MAX_RETENTION_HEIGHTS,
+    MIN_RETENTION_HEIGHTS,
+)
 
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_PRIVATE_DATA_SOURCES = 100
@@ -147,6 +152,13 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     mempool_capacity_bytes: int = 256 * 1024 * 1024
     mempool_per_sender: int = 10_000
     """At most this many of one sender's transactions wait at once (capped by the capacity)."""
+    retention_heights: int | None = None
+    """Keep the state of the last this many heights, enough to prove any read at them, and
+    prune older state versions in the background; ``0``: an archive node that keeps every
+    height (docs/operations.md "Storage retention", ADR 0053). Chosen when the store is
+    created: a store created as an archive has no stale-node journal and cannot be pruned.
+    ``None`` (not set): ``DEFAULT_RETENTION_HEIGHTS`` on a store created with the journal, and
+    an archive on one created without it (before pruning existed, or as an archive)."""
     log_level: str = "INFO"
     peers: tuple[PeerConfig, ...] = ()
     dial_all_peers: bool = False
@@ -203,6 +215,12 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     documents from when one of its organization's callers asks for a body it does not hold
     (docs/access.md "Private data"); asked in this order, with this node's certificate."""
 
+    def new_store_retention(self) -> int:
+        """The retention a store created now is made for: the configured one, or the default."""
+        if self.retention_heights is None:
+            return DEFAULT_RETENTION_HEIGHTS
+        return self.retention_heights
+
     def block_budget_ms(self) -> int | None:
         """The proposer's execution-time budget for a block, ``None`` for none."""
         if self.block_execution_budget_ms is None:
@@ -227,6 +245,15 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise InvalidInput("config: mempool_per_sender must be 1..1000000")
         if not 1024 * 1024 <= self.mempool_capacity_bytes <= 8 * 1024**3:
             raise InvalidInput("config: mempool_capacity_bytes must be 1 MiB..8 GiB")
+        if not (
+            self.retention_heights is None
+            or self.retention_heights == 0
+            or MIN_RETENTION_HEIGHTS <= self.retention_heights <= MAX_RETENTION_HEIGHTS
+        ):
+            raise InvalidInput(
+                f"config: retention_heights must be 0 (archive) or "
+                f"{MIN_RETENTION_HEIGHTS}..{MAX_RETENTION_HEIGHTS}"
+            )
         self.consensus_timeouts.check()
         self.api_limits.check()
         self.api_rate_limit.check()

@@ -106,6 +106,21 @@ class NodeMetrics:
         self.peers_connected = Gauge(
             "jinqiao_peers_connected", "Validator peers connected", registry=self.registry
         )
+        self.pruned_bytes = Counter(
+            "jinqiao_pruned_bytes",
+            "Bytes of old state versions the pruner deleted (ADR 0053)",
+            registry=self.registry,
+        )
+        self.pruned_nodes = Counter(
+            "jinqiao_pruned_state_nodes",
+            "State tree nodes the pruner deleted (ADR 0053)",
+            registry=self.registry,
+        )
+        self.prune_floor = Gauge(
+            "jinqiao_prune_floor_height",
+            "Oldest height whose state this node keeps (0: none pruned yet, or an archive node)",
+            registry=self.registry,
+        )
         self.evidence = Counter(
             "jinqiao_consensus_equivocations",
             "Equivocations seen, by validator",

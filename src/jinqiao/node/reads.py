@@ -18,6 +18,7 @@ from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
 from jinqiao.execution.state import full_key
 from jinqiao.ledger.merkle import MerkleTree
 from jinqiao.ledger.smt import SparseMerkleTree
+from jinqiao.node.pruning import HeightPruned
 from jinqiao.node.snapshots import state_base
 from jinqiao.node.storage import Snapshot, Store
 
@@ -38,6 +39,18 @@ class BeforeSnapshotBase(NotFound):
     started from a snapshot (ADR 0054) and holds no earlier block."""
 
     code = "before_snapshot_base"
+
+
+def check_readable(snapshot: Snapshot, height: int) -> None:
+    """Raise ``HeightPruned`` if the state after block ``height`` is no longer whole here."""
+    floor = snapshot.prune_floor()
+    if height < floor:
+        raise HeightPruned(
+            f"the state at height {height} is pruned: this node keeps the state of heights "
+            f"{floor} to its head (an archive node, retention_heights 0, keeps every height)",
+            height=height,
+            oldest_height=floor,
+        )
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,15 @@ class Reader:
                     height=height,
                     base=base,
                 )
+            floor = snapshot.blocks_floor()
+            if height < floor:
+                raise HeightPruned(
+                    f"block {height} is pruned: this node keeps the blocks of heights {floor} "
+                    "to its head, and of older ones only the header and certificate (an "
+                    "archive node, retention_heights 0, keeps every block)",
+                    height=height,
+                    oldest_height=floor,
+                )
             raise NotFound(f"no block at height {height}", height=height)
         return committed
 
@@ -95,13 +117,14 @@ class Reader:
         return self.state_many([full_key], height)[0]
 
     def state_many(
-        self, full_keys: Sequence[bytes], height: int | None = None
+        self, full_keys: Sequence[bytes], height: int | None = None, *, pinned: bool = False
     ) -> list[StateReadProof]:
         """``state`` for each of ``full_keys`` at one height (default: the head), from one
         snapshot. The block's header and certificate are decoded once per height and kept for
         the most recent heights asked about (a committed header never changes), so an answer
         made of many values — an item's trace — costs one tree walk per key, not a block
-        decode per key."""
+        decode per key. A height below the prune floor is ``HeightPruned`` unless ``pinned``
+        (a path the pruner keeps: the validator set at the heights that changed it)."""
         if len(full_keys) > MAX_KEYS_PER_READ:
             raise InvalidInput(f"at most {MAX_KEYS_PER_READ} keys are proven in one read")
         with self.store.snapshot() as snapshot:
@@ -111,6 +134,8 @@ class Reader:
             wanted = head if height is None else height
             if not 1 <= wanted <= head:
                 raise NotFound(f"no block at height {wanted}; the head is {head}", height=wanted)
+            if not pinned:
+                check_readable(snapshot, wanted)
             header, certificate = self._header(snapshot, wanted)
             tree = SparseMerkleTree(self.suite, snapshot)
             proofs = []
@@ -131,8 +156,9 @@ class Reader:
             if cached is not None:
                 self._headers.move_to_end(height)
                 return cached
-        committed = self._block(snapshot, height)
-        found = (committed.block.header, committed.certificate)
+        found = snapshot.header(height)
+        if found is None:
+            raise NotFound(f"no block at height {height}", height=height)
         with self._lock:
             self._headers[height] = found
             while len(self._headers) > HEADERS_KEPT:
@@ -145,7 +171,8 @@ class Reader:
         certificate the previous set signed. A client walks these to follow the set."""
         with self.store.snapshot() as snapshot:
             heights = snapshot.validator_change_heights(from_height, limit)
-        return [self.state(full_key(GOVERNANCE, VALIDATORS_KEY), height) for height in heights]
+        key = full_key(GOVERNANCE, VALIDATORS_KEY)
+        return [self.state_many([key], height, pinned=True)[0] for height in heights]
 
     def transaction(self, transaction_hash: bytes) -> TransactionRecord | None:
         with self.store.snapshot() as snapshot:

@@ -39,9 +39,9 @@ from jinqiao.core.types import (
     TransactionBody,
 )
 from jinqiao.execution.contract import BlockContext, MethodSpec
-from jinqiao.execution.identity import read_pending_validators
+from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY, read_pending_validators
 from jinqiao.execution.runtime import Runtime
-from jinqiao.execution.state import CachedReader
+from jinqiao.execution.state import CachedReader, full_key
 from jinqiao.keys import load_key
 from jinqiao.node import admission, jobs
 from jinqiao.node.admission import Admission, AdmissionRefused
@@ -62,6 +62,7 @@ from jinqiao.node.p2p import (
 )
 from jinqiao.node.port import HeadView
 from jinqiao.node.private_data import PrivateData, organization_of_certificate
+from jinqiao.node.pruning import DEFAULT_RETENTION_HEIGHTS, RetentionNeedsJournal
 from jinqiao.node.query_proofs import ProvenQuery, RecordedReading, prove_query
 from jinqiao.node.reads import Reader
 from jinqiao.node.safety_store import FileSafetyStorage
@@ -74,6 +75,8 @@ log = logging.getLogger(__name__)
 
 SUBSCRIBER_QUEUE_BLOCKS = 256
 VALIDATOR_TRANSACTION_WINDOW_BLOCKS = 100
+PRUNE_EVERY_HEIGHTS = 16
+"""The pruner runs again after this many new heights (a batch costs a disk sync)."""
 MAX_SUBSCRIBERS = 1_000
 GOSSIP_RESERVE = 0.2
 """Share of a validator's mempool that client submissions leave free for gossiped ones."""
@@ -99,7 +102,9 @@ class Node:
         its key; it signs from the first height whose validator set names it."""
         if self.config.next_validator_key_file:
             self.next_signer = load_key(home / self.config.next_validator_key_file)
-        self.store = Store(home / self.config.data_dir)
+        self.store = Store(
+            home / self.config.data_dir, journal=self.config.new_store_retention() > 0
+        )
         # Members' contracts: proposed, approved and committed through ``contracts``
         # (jinqiao.contracts.lifecycle), then found by name in the state being executed.
         members = MemberContracts()
@@ -111,6 +116,8 @@ class Node:
             member_address=members.is_member_address,
         )
         self.chain = Chain(self.store, self.genesis, self.runtime)
+        self.retention_heights = self._retention(home)
+        """The retention this node prunes to (0: an archive node)."""
         if observer_key_file is not None:
             self._refuse_a_validator_key(observer_key_file)
         self.mempool = Mempool(
@@ -578,6 +585,52 @@ class Node:
                 follow_erasures, store, chain_id, head, self.committed_block
             )
             await self.wait_for_height(handled + 1, FOLLOW_WAIT_S)
+
+    def _retention(self, home: Path) -> int:
+        """The configured retention, checked against the store: a store without the stale-node
+        journal (created before pruning existed, or as an archive) runs as an archive when
+        ``retention_heights`` is not set, and is refused when it is set above 0."""
+        configured = self.config.retention_heights
+        if self.store.journals():
+            return self.config.new_store_retention()
+        data_dir = home / self.config.data_dir
+        if configured is None:
+            log.warning(
+                "the store in %s has no stale-node journal (created before pruning, or as an "
+                "archive): this node runs as an archive node and keeps every height; to prune, "
+                "start it on an empty data directory (it fetches the chain from its peers, or "
+                "joins by state sync) and it prunes to retention_heights (default %d)",
+                data_dir,
+                DEFAULT_RETENTION_HEIGHTS,
+            )
+            return 0
+        if configured > 0:
+            self.store.close()
+            raise RetentionNeedsJournal(
+                f"config: retention_heights is {configured} but the store in {data_dir} was "
+                "created without the journal pruning needs (as an archive, or before pruning "
+                "existed): set retention_heights to 0 or leave it out, or start this node on an "
+                "empty data directory to fetch the chain into a pruning store"
+            )
+        return 0
+
+    async def prune(self, stop: asyncio.Event) -> None:
+        """Delete state versions older than ``retention_heights`` (``node.pruning``) until
+        ``stop`` is set: bounded batches back to back while there is work, then a wait for
+        the next ``PRUNE_EVERY_HEIGHTS`` heights. An archive node (0) prunes nothing."""
+        retention = self.retention_heights
+        if retention == 0:
+            return
+        pinned_key = full_key(GOVERNANCE, VALIDATORS_KEY)
+        while not stop.is_set():
+            step = await asyncio.to_thread(self.store.prune, self.suite, retention, pinned_key)
+            self.metrics.pruned_bytes.inc(step.bytes_deleted)
+            self.metrics.pruned_nodes.inc(step.nodes_deleted)
+            self.metrics.prune_floor.set(step.floor)
+            if not step.more:
+                await self.wait_for_height(
+                    self.chain.head.height + PRUNE_EVERY_HEIGHTS, FOLLOW_WAIT_S
+                )
 
     async def _publish(self, committed: CommittedBlock) -> None:
         for queue in list(self._subscribers):

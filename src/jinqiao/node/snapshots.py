@@ -57,6 +57,7 @@ from jinqiao.core.types import CommittedBlock, Hash, Height
 from jinqiao.fileio import save_atomically
 from jinqiao.ledger.merkle import merkle_root
 from jinqiao.ledger.smt import MemoryNodeReader, SparseMerkleTree
+from jinqiao.node import pruning
 from jinqiao.node.storage import ReadView, Snapshot, Store, encode_height
 
 log = logging.getLogger(__name__)
@@ -409,6 +410,12 @@ def install(
         batch.put(b"meta", b"writing", encode_height(head))
         for key in list(_state_keys(batch)):  # genesis's state gives way to the snapshot's
             batch.delete(b"state_latest", key)
+        if pruning.journals(batch):  # a pruning store prunes from the snapshot on (ADR 0053)
+            nodes = dict(top_nodes)
+            for chunk in chunks:
+                nodes.update(chunk.nodes)
+            first_block = blocks[0].block.header.height
+            pruning.start_journal_at_snapshot(batch, head, first_block, nodes)
         for chunk in chunks:
             for key, value in chunk.writes.items():
                 batch.put(b"state_latest", key, value)

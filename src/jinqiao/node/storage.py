@@ -17,7 +17,17 @@ state_nodes     node hash                      sparse Merkle tree node (content-
 state_values    value hash                     value (content-addressed, for reads at a height)
 validator_c…    height h (8-byte big-endian)   empty: block h changed the validator set (its
                                                ``next_validators_hash`` differs)
+stale_nodes     height h + node hash           empty: block h made the node unreachable
+revived_nodes   node hash                      height of the block that created it again
+value_refs      value hash                     stored leaves holding the value (8 bytes)
+pinned_nodes    node hash                      empty: on a validator-set change's proof path
+block_headers   height                         header and certificate of a pruned block
 =============== ============================== =============================================
+
+The last five tables, with ``meta/journal``, ``meta/prune_floor`` and ``meta/blocks_floor``,
+belong to pruning (``node.pruning``, ADR 0053): a store created with ``journal=True`` records in
+each block's batch the tree nodes the block made stale, and ``Store.prune`` deletes, in bounded
+batches, what no retained height needs.
 
 Everything a block changes — the block, its certificate and receipts, the indexes, the new tree
 nodes and values, the latest values and the head pointer — is written in one LMDB write
@@ -53,8 +63,10 @@ from typing import Any, Protocol
 import lmdb
 
 from jinqiao.core.codec import decode_stored, encode
+from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import DecodeError, NodeFault, require
-from jinqiao.core.types import CommittedBlock
+from jinqiao.core.types import BlockHeader, CommitCertificate, CommittedBlock
+from jinqiao.node import pruning
 
 MAP_SIZE_BYTES = 64 * 1024**3
 _HEIGHT = struct.Struct(">Q")
@@ -68,6 +80,7 @@ _TABLES = (
     b"state_nodes",
     b"state_values",
     b"validator_changes",
+    *pruning.PRUNING_TABLES,
 )
 
 
@@ -85,6 +98,9 @@ class BlockWrite:
     state_writes: Mapping[bytes, bytes | None]
     new_nodes: Mapping[bytes, bytes]
     new_values: Mapping[bytes, bytes]
+    stale_nodes: tuple[bytes, ...] = ()
+    """Nodes the block's root no longer reaches (``SparseMerkleTree.update_with_stale``): the
+    stale-node journal of a store that prunes (``node.pruning``)."""
 
 
 class ReadView(Protocol):
@@ -334,6 +350,25 @@ class Snapshot:
     def has_transaction(self, transaction_hash: bytes) -> bool:
         return self._get(b"transactions", transaction_hash) is not None
 
+    def prune_floor(self) -> int:
+        """The oldest height whose state is whole here (0: nothing pruned; ADR 0053)."""
+        return pruning.prune_floor(self._view)
+
+    def blocks_floor(self) -> int:
+        """The oldest height whose block body is here (1: none pruned; ADR 0053)."""
+        return pruning.blocks_floor(self._view)
+
+    def header(self, height: int) -> tuple[BlockHeader, CommitCertificate] | None:
+        """Block ``height``'s header and certificate, kept after its body is pruned."""
+        committed = self.block(height)
+        if committed is not None:
+            return committed.block.header, committed.certificate
+        try:
+            pruned = pruning.load_pruned_block(self._view, height)
+        except DecodeError as exc:
+            raise NodeFault(f"stored header {height} does not decode: {exc}") from exc
+        return None if pruned is None else (pruned.header, pruned.certificate)
+
 
 class Store:
     """The node's store over its tables (LMDB on disk unless given others). Thread-safe for many
@@ -345,13 +380,17 @@ class Store:
         *,
         map_size_bytes: int = MAP_SIZE_BYTES,
         tables: Tables | None = None,
+        journal: bool = False,
     ) -> None:
+        """``journal``: a store created now keeps the stale-node journal that pruning needs
+        (``node.pruning``); it has no effect on a store that exists."""
         if tables is None:
             if path is None:
                 raise NodeFault("a store needs a path or tables")
             tables = LmdbTables(path, map_size_bytes=map_size_bytes)
         self.path = path
         self.tables = tables
+        self.journal = journal
 
     def close(self) -> None:
         self.tables.close()
@@ -389,6 +428,9 @@ class Store:
         with self.tables.write() as batch:
             require(batch.get(b"meta", b"genesis_hash") is None, "store has genesis")
             batch.put(b"meta", b"writing", encode_height(0))
+            if self.journal:
+                pruning.start_journal(batch)
+                pruning.record_block(batch, 0, new_nodes, ())
             _write_state(batch, state_writes, new_nodes, new_values)
             batch.put(b"meta", b"genesis_hash", genesis_hash)
             batch.put(b"meta", b"genesis_state_root", state_root)
@@ -412,6 +454,10 @@ class Store:
             head = 0 if head_raw is None else _HEIGHT.unpack(head_raw)[0]
             require(head == 0, "bulk load into a store that holds blocks", head=head)
             batch.put(b"meta", b"writing", encode_height(0))
+            if pruning.journals(batch):
+                # The nodes a chunk replaces are not journaled, and stay: a bulk load happens
+                # once, before the first block (ADR 0049).
+                pruning.record_block(batch, 0, new_nodes, ())
             _write_state(batch, state_writes, new_nodes, new_values)
             batch.put(b"meta", b"genesis_state_root", state_root)
             batch.put(b"meta", b"head", encode_height(0))
@@ -437,10 +483,24 @@ class Store:
                     _LOCATION.pack(height, index),
                     overwrite=False,
                 )
+            if pruning.journals(batch):
+                pruning.record_block(batch, height, write.new_nodes, write.stale_nodes)
             _write_state(batch, write.state_writes, write.new_nodes, write.new_values)
             if header.next_validators_hash != header.validators_hash:
                 batch.put(b"validator_changes", key, b"")
             batch.put(b"meta", b"head", key)  # ... and the head pointer closes it
+
+    def journals(self) -> bool:
+        """Whether this store keeps the stale-node journal, so that it can be pruned."""
+        with self.tables.read() as view:
+            return pruning.journals(view)
+
+    def prune(
+        self, suite: CryptoSuite, retention_heights: int, pinned_key: bytes
+    ) -> pruning.PruneStep:
+        """One bounded prune batch, in one write transaction (``node.pruning.prune_step``)."""
+        with self.tables.write() as batch:
+            return pruning.prune_step(batch, suite, retention_heights, pinned_key)
 
     def disk_usage_bytes(self) -> int:
         return self.tables.size_bytes()

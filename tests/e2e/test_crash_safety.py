@@ -15,11 +15,10 @@ from jinqiao.client import Client
 from jinqiao.core.genesis import load_genesis
 from jinqiao.core.hashing import header_hash
 from jinqiao.execution.runtime import Runtime
-from jinqiao.keys import load_key
 from jinqiao.node.chain import Chain
 from jinqiao.node.storage import Store
-from tests.helpers.cluster import load_to_kill_under
-from tests.helpers.process import NodeProcess, make_network
+from tests.helpers.cluster import load_to_kill_under, start_funded_node
+from tests.helpers.process import NodeProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -55,15 +54,9 @@ def _replay_store(home: Path) -> int:
 
 
 def test_sigkill_under_load_repeatedly(tmp_path: Path) -> None:
-    layout = make_network(tmp_path)
-    home = tmp_path / layout.nodes[0].home
-    node = NodeProcess(home).start()
-    genesis_file = tmp_path / "genesis.json"
-    treasury = load_key(tmp_path / layout.account("clearing-treasury").key_file)
-    payer_file = tmp_path / layout.account("bank-a-treasury").key_file
-    payee = bytes.fromhex(layout.account("bank-b-treasury").address)
-    with Client(node.url, credentials=node.credentials, genesis_file=genesis_file) as client:
-        assert client.token.mint(treasury, "CNY", load_key(payer_file).address, 10**9).ok
+    funded = start_funded_node(tmp_path)
+    node, home, genesis_file = funded.node, funded.home, funded.genesis_file
+    payer_file, payee = funded.payer_file, funded.payee
     rng = random.Random(2024)
     seen: dict[str, tuple[int, int]] = {}
     last_height = 0

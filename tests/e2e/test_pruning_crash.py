@@ -5,7 +5,6 @@ every node and value the retained roots reach."""
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from pathlib import Path
@@ -16,10 +15,9 @@ from jinqiao.client import Client, ClientError
 from jinqiao.core.genesis import load_genesis
 from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
 from jinqiao.execution.state import full_key
-from jinqiao.keys import load_key
 from jinqiao.node.storage import Store
-from tests.helpers.cluster import load_to_kill_under
-from tests.helpers.process import NodeProcess, make_network, metric
+from tests.helpers.cluster import load_to_kill_under, start_funded_node
+from tests.helpers.process import NodeProcess, metric
 from tests.unit.test_pruning import reachable, table_keys
 
 pytestmark = pytest.mark.e2e
@@ -56,18 +54,9 @@ def _check_retained_heights(client: Client, payee: bytes) -> tuple[int, int]:
 
 
 def test_sigkill_while_pruning_keeps_every_retained_height(tmp_path: Path) -> None:
-    layout = make_network(tmp_path)
-    home = tmp_path / layout.nodes[0].home
-    config = json.loads((home / "config.json").read_text())
-    config["retention_heights"] = RETENTION
-    (home / "config.json").write_text(json.dumps(config))
-    node = NodeProcess(home).start()
-    genesis_file = tmp_path / "genesis.json"
-    treasury = load_key(tmp_path / layout.account("clearing-treasury").key_file)
-    payer_file = tmp_path / layout.account("bank-a-treasury").key_file
-    payee = bytes.fromhex(layout.account("bank-b-treasury").address)
-    with Client(node.url, credentials=node.credentials, genesis_file=genesis_file) as client:
-        assert client.token.mint(treasury, "CNY", load_key(payer_file).address, 10**9).ok
+    funded = start_funded_node(tmp_path, retention_heights=RETENTION)
+    node, home, genesis_file = funded.node, funded.home, funded.genesis_file
+    payer_file, payee = funded.payer_file, funded.payee
     rng = random.Random(53)
     pruned = 0.0
     last_floor = 0

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -25,7 +26,7 @@ from jinqiao.keys import load_key
 from jinqiao.node.config import load_config
 from jinqiao.node.p2p import P2PConfig, P2PNetwork, PeerAddress, organization_roots
 from jinqiao.node.wire import VoteMessage, encode_message
-from tests.helpers.process import NodeProcess, test_credentials
+from tests.helpers.process import NodeProcess, make_network, test_credentials
 
 
 def jinqiao(*args: str) -> dict[str, object]:
@@ -208,3 +209,32 @@ def load_to_kill_under(url: str, genesis_file: Path, payer_file: Path, payee: by
         wait_timeout_s=5,
         retry_pause_s=0.05,
     )
+
+
+@dataclass(frozen=True)
+class FundedNode:
+    """A started node of a fresh one-validator network, its payer funded (``start_funded_node``)."""
+
+    node: NodeProcess
+    home: Path
+    genesis_file: Path
+    payer_file: Path
+    payee: bytes
+
+
+def start_funded_node(directory: Path, **config: object) -> FundedNode:
+    """Make a network in ``directory`` (``make_network``), start its first node with ``config``
+    set over its config.json, and mint 10^9 fen to bank-a's treasury, which pays bank-b's."""
+    layout = make_network(directory)
+    home = directory / layout.nodes[0].home
+    if config:
+        settings = json.loads((home / "config.json").read_text())
+        (home / "config.json").write_text(json.dumps({**settings, **config}))
+    node = NodeProcess(home).start()
+    genesis_file = directory / "genesis.json"
+    treasury = load_key(directory / layout.account("clearing-treasury").key_file)
+    payer_file = directory / layout.account("bank-a-treasury").key_file
+    payee = bytes.fromhex(layout.account("bank-b-treasury").address)
+    with Client(node.url, credentials=node.credentials, genesis_file=genesis_file) as client:
+        assert client.token.mint(treasury, "CNY", load_key(payer_file).address, 10**9).ok
+    return FundedNode(node, home, genesis_file, payer_file, payee)

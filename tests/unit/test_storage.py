@@ -356,3 +356,17 @@ def test_a_batch_that_reached_the_disk_in_part_is_refused_by_name(tmp_path: Path
     with pytest.raises(StoreTorn, match=r"is torn: block 4 was being written.*move the store"):
         store.check_intact()
     store.close()
+
+
+def test_put_without_overwrite_says_whether_it_wrote(store: Store) -> None:
+    # The pruning journal takes a node the write finds already stored for a revival
+    # (node.pruning.record_block): both kinds of tables must report it alike.
+    with store.tables.write() as batch:
+        assert batch.put(b"state_nodes", b"n", b"first", overwrite=False) is True
+        assert batch.put(b"state_nodes", b"n", b"second", overwrite=False) is False
+        assert batch.get(b"state_nodes", b"n") == b"first"
+        assert batch.put(b"state_nodes", b"n", b"third") is True
+    with store.tables.write() as batch:
+        assert batch.put(b"state_nodes", b"n", b"fourth", overwrite=False) is False
+    with store.tables.read() as view:
+        assert view.get(b"state_nodes", b"n") == b"third"

@@ -115,7 +115,7 @@ class _View(Protocol):
 class _Batch(_View, Protocol):
     """What they need of a write batch (``storage.WriteBatch``)."""
 
-    def put(self, table: bytes, key: bytes, value: bytes, *, overwrite: bool = True) -> None: ...
+    def put(self, table: bytes, key: bytes, value: bytes, *, overwrite: bool = True) -> bool: ...
 
     def delete(self, table: bytes, key: bytes) -> None: ...
 
@@ -197,11 +197,13 @@ def load_pruned_block(view: _View, height: int) -> PrunedBlock | None:
 def record_block(
     batch: _Batch, height: int, new_nodes: Mapping[bytes, bytes], stale_nodes: tuple[bytes, ...]
 ) -> None:
-    """Journal what block ``height`` does to the tree. Call before its nodes are written: a node
-    already stored is a revival, not a new leaf."""
+    """Write block ``height``'s new tree nodes and journal what the block does to the tree: a
+    node the write finds already stored is a revival, not a new leaf (one lookup per node, the
+    write's own: a separate read before it was 4 % of a validator in the supply-chain event
+    phase). The caller writes the rest of the block's state without the nodes."""
     key = _HEIGHT.pack(height)
     for node_hash, node in new_nodes.items():
-        if batch.get(b"state_nodes", node_hash) is not None:
+        if not batch.put(b"state_nodes", node_hash, node, overwrite=False):
             batch.put(b"revived_nodes", node_hash, key)
         elif node[0] == SMT_LEAF_KIND:
             value_hash = node[1 + HASH_BYTES :]

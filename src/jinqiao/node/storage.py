@@ -116,7 +116,10 @@ class ReadView(Protocol):
 class WriteBatch(ReadView, Protocol):
     """Writes that become visible (and durable) together when the batch ends without error."""
 
-    def put(self, table: bytes, key: bytes, value: bytes, *, overwrite: bool = True) -> None: ...
+    def put(self, table: bytes, key: bytes, value: bytes, *, overwrite: bool = True) -> bool:
+        """Write ``value`` under ``key``; with ``overwrite`` False a key already present keeps
+        its value. True if this wrote (always, with ``overwrite``)."""
+        ...
 
     def delete(self, table: bytes, key: bytes) -> None: ...
 
@@ -154,8 +157,8 @@ class _LmdbView:
                     break
         return keys
 
-    def put(self, table: bytes, key: bytes, value: bytes, *, overwrite: bool = True) -> None:
-        self._txn.put(key, value, db=self._db[table], overwrite=overwrite)
+    def put(self, table: bytes, key: bytes, value: bytes, *, overwrite: bool = True) -> bool:
+        return bool(self._txn.put(key, value, db=self._db[table], overwrite=overwrite))
 
     def delete(self, table: bytes, key: bytes) -> None:
         self._txn.delete(key, db=self._db[table])
@@ -271,10 +274,12 @@ class _MemoryView:
         keys = sorted(key for key in self._tables.versions[table] if key >= start)
         return [key for key in keys if self.get(table, key) is not None][:limit]
 
-    def put(self, table: bytes, key: bytes, value: bytes, *, overwrite: bool = True) -> None:
+    def put(self, table: bytes, key: bytes, value: bytes, *, overwrite: bool = True) -> bool:
         pending = self._writable()
         if overwrite or self.get(table, key) is None:
             pending[(table, key)] = value
+            return True
+        return False
 
     def delete(self, table: bytes, key: bytes) -> None:
         self._writable()[(table, key)] = None
@@ -431,7 +436,9 @@ class Store:
             if self.journal:
                 pruning.start_journal(batch)
                 pruning.record_block(batch, 0, new_nodes, ())
-            _write_state(batch, state_writes, new_nodes, new_values)
+                _write_state(batch, state_writes, {}, new_values)
+            else:
+                _write_state(batch, state_writes, new_nodes, new_values)
             batch.put(b"meta", b"genesis_hash", genesis_hash)
             batch.put(b"meta", b"genesis_state_root", state_root)
             batch.put(b"meta", b"head", encode_height(0))
@@ -458,7 +465,9 @@ class Store:
                 # The nodes a chunk replaces are not journaled, and stay: a bulk load happens
                 # once, before the first block (ADR 0049).
                 pruning.record_block(batch, 0, new_nodes, ())
-            _write_state(batch, state_writes, new_nodes, new_values)
+                _write_state(batch, state_writes, {}, new_values)
+            else:
+                _write_state(batch, state_writes, new_nodes, new_values)
             batch.put(b"meta", b"genesis_state_root", state_root)
             batch.put(b"meta", b"head", encode_height(0))
 
@@ -485,7 +494,9 @@ class Store:
                 )
             if pruning.journals(batch):
                 pruning.record_block(batch, height, write.new_nodes, write.stale_nodes)
-            _write_state(batch, write.state_writes, write.new_nodes, write.new_values)
+                _write_state(batch, write.state_writes, {}, write.new_values)
+            else:
+                _write_state(batch, write.state_writes, write.new_nodes, write.new_values)
             if header.next_validators_hash != header.validators_hash:
                 batch.put(b"validator_changes", key, b"")
             batch.put(b"meta", b"head", key)  # ... and the head pointer closes it

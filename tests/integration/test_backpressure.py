@@ -48,6 +48,15 @@ def test_full_mempool_answers_503_with_retry_after(tmp_path: Path) -> None:
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "1"
         assert refused.json()["code"] == "mempool_full"
+        # Room is asked for before the signature is checked: a full node spends no signature
+        # verification on what it refuses (a new transaction with a wrong signature is refused
+        # for room; once there is room, it is refused for its signature).
+        wrongly_signed = msgspec.structs.replace(transactions[-1], signature=bytes(63) + b"\x01")
+        refused_for_room = node.http.post(
+            f"{node.url}/v1/transactions", json={"transaction": encode(wrongly_signed).hex()}
+        )
+        assert refused_for_room.status_code == 503, refused_for_room.text
+        assert refused_for_room.json()["code"] == "mempool_full"
         assert client.status()["mempool_transactions"] == CAPACITY
         # Resubmitting a transaction that is already waiting is not an error.
         again = node.http.post(

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jinqiao.core.types import SignedTransaction, TransactionBody
-from jinqiao.node.mempool import Mempool, MempoolFull, PendingTransaction
+from jinqiao.node.mempool import Mempool, MempoolFull, PendingTransaction, SenderQuotaExceeded
 
 
 def pending(
@@ -18,10 +18,11 @@ def pending(
     valid_until: int = 1_000,
     contract: str = "token",
     method: str = "transfer",
+    sender: bytes = b"\x01" * 20,
 ) -> PendingTransaction:
     body = TransactionBody(
         chain_id="jinqiao-test",
-        sender=b"\x01" * 20,
+        sender=sender,
         public_key=b"\x02" * 32,
         nonce=number,
         valid_until=valid_until,
@@ -249,3 +250,21 @@ def test_a_reserve_applies_to_bytes_too() -> None:
     with pytest.raises(MempoolFull):
         mempool.add(pending(2, size_bytes=1), reserve=0.2)
     assert mempool.add(pending(2, size_bytes=200))
+
+
+def test_check_room_says_what_add_would_say_and_changes_nothing() -> None:
+    mempool = Mempool(capacity=2, capacity_bytes=10_000, per_sender=1)
+    first = pending(1, sender=b"a" * 20)
+    mempool.check_room(first.transaction.body.sender, first.size_bytes)
+    mempool.add(first)
+    same_sender = pending(2, sender=b"a" * 20)
+    with pytest.raises(SenderQuotaExceeded):
+        mempool.check_room(same_sender.transaction.body.sender, same_sender.size_bytes)
+    other = pending(3, sender=b"b" * 20)
+    mempool.check_room(other.transaction.body.sender, other.size_bytes)
+    with pytest.raises(MempoolFull):
+        mempool.check_room(other.transaction.body.sender, other.size_bytes, reserve=0.5)
+    mempool.add(other)
+    with pytest.raises(MempoolFull):
+        mempool.check_room(b"c" * 20, 10)
+    assert contents(mempool) == hashes([first, other])

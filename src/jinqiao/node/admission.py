@@ -40,10 +40,13 @@ def check(
     state: StateReader,
     height: int,
     parameters: ChainParameters,
+    reserve: float | None = None,
 ) -> Admission | PendingTransaction:
-    """Every check but the mempool's own limits. Returns the transaction to add, or the answer
+    """Every check but adding to the mempool. Returns the transaction to add, or the answer
     for one that already waits; raises ``TransactionTooLarge``, ``DecodeError`` or
-    ``Rejection``."""
+    ``Rejection``. Given the ``reserve`` its addition must leave free, it first asks the
+    mempool for room and raises ``MempoolFull`` or ``SenderQuotaExceeded`` before the signature
+    is checked: a client flooding a full node does not make it verify what it refuses."""
     if len(raw) > MAX_TRANSACTION_BYTES:
         raise TransactionTooLarge(len(raw), MAX_TRANSACTION_BYTES)
     transaction = decode_transaction(raw, max_bytes=MAX_TRANSACTION_BYTES)
@@ -61,6 +64,8 @@ def check(
             "this transaction was already committed",
             transaction_hash=identity.hex(),
         )
+    if reserve is not None:
+        mempool.check_room(transaction.body.sender, len(raw), reserve=reserve)
     runtime.verify_signature(transaction)
     runtime.check_transaction(state, transaction, height, parameters)
     return PendingTransaction(identity, transaction, len(raw))

@@ -63,28 +63,38 @@ class Mempool:
         ``reserve`` is the share of the capacity (count and bytes) this addition must leave
         free: a validator keeps room for transactions its peers gossip, so that what one node
         accepted from a client has a place on the others."""
+        sender = pending.transaction.body.sender
         with self._lock:
             if pending.transaction_hash in self._pending:
                 return False
-            usable = 1.0 - reserve
-            if len(self._pending) >= int(
-                self.capacity * usable
-            ) or self._bytes + pending.size_bytes > int(self.capacity_bytes * usable):
-                raise MempoolFull(
-                    "the mempool is full; retry shortly",
-                    pending=len(self._pending),
-                    capacity=self.capacity,
-                )
-            sender = pending.transaction.body.sender
-            if self._by_sender.get(sender, 0) >= self.per_sender:
-                raise SenderQuotaExceeded(
-                    f"this sender has {self.per_sender} transactions waiting; retry shortly",
-                    per_sender=self.per_sender,
-                )
+            self._check_room(sender, pending.size_bytes, reserve)
             self._pending[pending.transaction_hash] = pending
             self._by_sender[sender] = self._by_sender.get(sender, 0) + 1
             self._bytes += pending.size_bytes
             return True
+
+    def check_room(self, sender: bytes, size_bytes: int, *, reserve: float = 0.0) -> None:
+        """Raise what ``add`` would raise now for a new transaction of ``sender`` and
+        ``size_bytes``: admission asks before the signature check, so a transaction the mempool
+        cannot take costs no signature verification (``add`` checks again)."""
+        with self._lock:
+            self._check_room(sender, size_bytes, reserve)
+
+    def _check_room(self, sender: bytes, size_bytes: int, reserve: float) -> None:
+        usable = 1.0 - reserve
+        if len(self._pending) >= int(self.capacity * usable) or self._bytes + size_bytes > int(
+            self.capacity_bytes * usable
+        ):
+            raise MempoolFull(
+                "the mempool is full; retry shortly",
+                pending=len(self._pending),
+                capacity=self.capacity,
+            )
+        if self._by_sender.get(sender, 0) >= self.per_sender:
+            raise SenderQuotaExceeded(
+                f"this sender has {self.per_sender} transactions waiting; retry shortly",
+                per_sender=self.per_sender,
+            )
 
     def get(self, transaction_hash: bytes) -> SignedTransaction | None:
         """The waiting transaction with this hash (its signature was checked on admission)."""

@@ -528,6 +528,7 @@ class Node:
             state=state,
             height=height,
             parameters=parameters,
+            reserve=reserve,
         )
         if isinstance(checked, Admission):
             return checked

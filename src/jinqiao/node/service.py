@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import threading
 import time
 import unicodedata
 import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -74,12 +76,35 @@ from jinqiao.node.wire import StateSyncRequest, WireMessage
 log = logging.getLogger(__name__)
 
 SUBSCRIBER_QUEUE_BLOCKS = 256
+RECENT_BLOCKS = 8
+"""Committed blocks kept decoded in memory (``RecentBlocks``)."""
 VALIDATOR_TRANSACTION_WINDOW_BLOCKS = 100
 PRUNE_EVERY_HEIGHTS = 16
 """The pruner runs again after this many new heights (a batch costs a disk sync)."""
 MAX_SUBSCRIBERS = 1_000
 GOSSIP_RESERVE = 0.2
 """Share of a validator's mempool that client submissions leave free for gossiped ones."""
+
+
+class RecentBlocks:
+    """The last ``RECENT_BLOCKS`` blocks this node committed, as committed: the follower of
+    credit erasures reads every new block and a query's context reads the head's, and decoding a
+    block of 2,000 transactions from the store for that was 2.1% of a validator's CPU under
+    load (a committed block never changes, so the copy in memory is the stored one)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._blocks: OrderedDict[int, CommittedBlock] = OrderedDict()
+
+    def add(self, committed: CommittedBlock) -> None:
+        with self._lock:
+            self._blocks[committed.block.header.height] = committed
+            while len(self._blocks) > RECENT_BLOCKS:
+                self._blocks.popitem(last=False)
+
+    def get(self, height: int) -> CommittedBlock | None:
+        with self._lock:
+            return self._blocks.get(height)
 
 
 class Node:
@@ -128,6 +153,7 @@ class Node:
         self.metrics = NodeMetrics()
         self.metrics.height.set(self.chain.head.height)
         self._subscribers: set[asyncio.Queue[CommittedBlock | None]] = set()
+        self._recent_blocks = RecentBlocks()
         self._lagged: weakref.WeakSet[asyncio.Queue[CommittedBlock | None]] = weakref.WeakSet()
         self._committed = asyncio.Event()
         """Set (and replaced by a fresh one) at each commit: waiters wake without a lock, so a
@@ -296,6 +322,7 @@ class Node:
         """Store a decided block and account for it (synchronous; runs in a worker thread)."""
         started = time.perf_counter()
         committed = jobs.commit_block(self.chain, self.mempool, candidate, certificate)
+        self._recent_blocks.add(committed)
         self._record(committed, candidate.execution_s, time.perf_counter() - started)
         return committed
 
@@ -368,6 +395,9 @@ class Node:
             log.warning("could not submit %s.%s: %s", contract, method, refusal)
 
     def committed_block(self, height: int) -> CommittedBlock | None:
+        recent = self._recent_blocks.get(height)
+        if recent is not None:
+            return recent
         with self.store.snapshot() as snapshot:
             return snapshot.block(height)
 
@@ -377,7 +407,7 @@ class Node:
         height = snapshot.head_height()
         if height == 0:
             return BlockContext(self.genesis.chain_id, 0, self.genesis.genesis_time_ms, b"")
-        committed = snapshot.block(height)
+        committed = self._recent_blocks.get(height) or snapshot.block(height)
         if committed is None:
             raise NodeFault(f"head block {height} is missing from the store")
         return BlockContext(self.genesis.chain_id, height, committed.block.header.time_ms, b"")

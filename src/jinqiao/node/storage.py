@@ -435,10 +435,9 @@ class Store:
             batch.put(b"meta", b"writing", encode_height(0))
             if self.journal:
                 pruning.start_journal(batch)
-                pruning.record_block(batch, 0, new_nodes, ())
-                _write_state(batch, state_writes, {}, new_values)
-            else:
-                _write_state(batch, state_writes, new_nodes, new_values)
+            _write_tree_state(
+                batch, 0 if self.journal else None, state_writes, new_nodes, new_values
+            )
             batch.put(b"meta", b"genesis_hash", genesis_hash)
             batch.put(b"meta", b"genesis_state_root", state_root)
             batch.put(b"meta", b"head", encode_height(0))
@@ -461,13 +460,10 @@ class Store:
             head = 0 if head_raw is None else _HEIGHT.unpack(head_raw)[0]
             require(head == 0, "bulk load into a store that holds blocks", head=head)
             batch.put(b"meta", b"writing", encode_height(0))
-            if pruning.journals(batch):
-                # The nodes a chunk replaces are not journaled, and stay: a bulk load happens
-                # once, before the first block (ADR 0049).
-                pruning.record_block(batch, 0, new_nodes, ())
-                _write_state(batch, state_writes, {}, new_values)
-            else:
-                _write_state(batch, state_writes, new_nodes, new_values)
+            # The nodes a chunk replaces are not journaled, and stay: a bulk load happens once,
+            # before the first block (ADR 0049).
+            journal_height = 0 if pruning.journals(batch) else None
+            _write_tree_state(batch, journal_height, state_writes, new_nodes, new_values)
             batch.put(b"meta", b"genesis_state_root", state_root)
             batch.put(b"meta", b"head", encode_height(0))
 
@@ -492,11 +488,14 @@ class Store:
                     _LOCATION.pack(height, index),
                     overwrite=False,
                 )
-            if pruning.journals(batch):
-                pruning.record_block(batch, height, write.new_nodes, write.stale_nodes)
-                _write_state(batch, write.state_writes, {}, write.new_values)
-            else:
-                _write_state(batch, write.state_writes, write.new_nodes, write.new_values)
+            _write_tree_state(
+                batch,
+                height if pruning.journals(batch) else None,
+                write.state_writes,
+                write.new_nodes,
+                write.new_values,
+                write.stale_nodes,
+            )
             if header.next_validators_hash != header.validators_hash:
                 batch.put(b"validator_changes", key, b"")
             batch.put(b"meta", b"head", key)  # ... and the head pointer closes it
@@ -518,6 +517,23 @@ class Store:
 
     def live_bytes(self) -> int:
         return self.tables.live_bytes()
+
+
+def _write_tree_state(
+    batch: WriteBatch,
+    journal_height: int | None,
+    state_writes: Mapping[bytes, bytes | None],
+    new_nodes: Mapping[bytes, bytes],
+    new_values: Mapping[bytes, bytes],
+    stale_nodes: tuple[bytes, ...] = (),
+) -> None:
+    """The state a block (or genesis, or a bulk-load chunk) writes. In a store that journals
+    (``journal_height`` given), ``pruning.record_block`` writes the tree nodes and journals them
+    as it goes; otherwise ``_write_state`` writes them."""
+    if journal_height is not None:
+        pruning.record_block(batch, journal_height, new_nodes, stale_nodes)
+        new_nodes = {}
+    _write_state(batch, state_writes, new_nodes, new_values)
 
 
 def _write_state(

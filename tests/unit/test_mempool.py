@@ -3,12 +3,22 @@ full pool refuses without changing anything."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jinqiao.core.types import SignedTransaction, TransactionBody
-from jinqiao.node.mempool import Mempool, MempoolFull, PendingTransaction, SenderQuotaExceeded
+from jinqiao.node.block_cost import BlockBudget, ExecutionCosts
+from jinqiao.node.mempool import (
+    BacklogFull,
+    Mempool,
+    MempoolFull,
+    PendingTransaction,
+    SenderQuotaExceeded,
+)
 
 
 def pending(
@@ -268,3 +278,90 @@ def test_check_room_says_what_add_would_say_and_changes_nothing() -> None:
     with pytest.raises(MempoolFull):
         mempool.check_room(b"c" * 20, 10)
     assert contents(mempool) == hashes([first, other])
+
+
+def bounded(budget_s: float, cost_s: float = 0.010) -> Mempool:
+    """A mempool whose backlog is bounded at ``budget_s``, every transaction expected to take
+    ``cost_s`` (an ``ExecutionCosts`` that measured one block of token transfers)."""
+    costs = ExecutionCosts()
+    costs.observe([pending(0).transaction], cost_s)
+    mempool = Mempool(capacity=1_000, capacity_bytes=10**6)
+    mempool.bound_backlog(BlockBudget(budget_s, costs))
+    return mempool
+
+
+def admitted(mempool: Mempool, number: int, **kwargs: Any) -> PendingTransaction:
+    """``pending(number)`` with its expected cost, as admission makes it."""
+    transaction = pending(number, **kwargs)
+    return replace(transaction, cost_s=mempool.expected_cost_s(transaction.transaction))
+
+
+def test_a_full_backlog_refuses_clients_and_takes_what_peers_gossip() -> None:
+    mempool = bounded(0.030)
+    for number in range(3):
+        assert mempool.add(admitted(mempool, number), client=True)
+    assert mempool.backlog_s == pytest.approx(0.030)
+    with pytest.raises(BacklogFull) as refused:
+        mempool.add(admitted(mempool, 3), client=True)
+    assert refused.value.code == "backlog_full"
+    assert isinstance(refused.value, MempoolFull)  # the same 503 and retry hint
+    assert refused.value.details == {"pending": 3, "backlog_ms": 30, "bound_ms": 30}
+    with pytest.raises(BacklogFull):
+        mempool.check_room(b"\x01" * 20, 100, client=True)  # asked before the signature
+    assert contents(mempool) == [number.to_bytes(32, "big") for number in range(3)]
+    assert mempool.backlog_s == pytest.approx(0.030)  # the refusals changed nothing
+    # A transaction a peer gossiped was accepted by a node already: it is never refused for it.
+    assert mempool.add(admitted(mempool, 4))
+    assert mempool.backlog_s == pytest.approx(0.040)
+    # A committed block frees the backlog it held: clients are taken again.
+    mempool.remove([number.to_bytes(32, "big") for number in (0, 1)])
+    assert mempool.backlog_s == pytest.approx(0.020)
+    mempool.check_room(b"\x01" * 20, 100, client=True)
+    assert mempool.add(admitted(mempool, 5), client=True)
+
+
+def test_without_a_bound_the_backlog_is_not_counted() -> None:
+    mempool = Mempool(capacity=10, capacity_bytes=10_000)
+    transaction = pending(1)
+    assert mempool.expected_cost_s(transaction.transaction) == 0.0
+    for number in range(10):
+        assert mempool.add(pending(number), client=True)
+    assert mempool.backlog_s == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("add"), st.integers(0, 30), st.sampled_from(["transfer", "issue"])),
+            st.tuples(st.just("remove"), st.lists(st.integers(0, 30), max_size=5)),
+            st.tuples(st.just("expire"), st.integers(0, 40)),
+        ),
+        max_size=60,
+    )
+)
+def test_the_backlog_is_the_sum_of_the_waiting_costs(operations: list[tuple[Any, ...]]) -> None:
+    costs = ExecutionCosts()
+    costs.observe([pending(0, method="transfer").transaction], 0.002)
+    costs.observe([pending(0, method="issue").transaction], 0.007)
+    mempool = Mempool(capacity=1_000, capacity_bytes=10**6)
+    mempool.bound_backlog(BlockBudget(10.0, costs))
+    waiting: dict[int, float] = {}
+    for operation in operations:
+        if operation[0] == "add":
+            number, method = operation[1], operation[2]
+            transaction = admitted(mempool, number, method=method, valid_until=number + 5)
+            if number not in waiting:
+                waiting[number] = transaction.cost_s
+            mempool.add(transaction, client=True)
+        elif operation[0] == "remove":
+            mempool.remove([number.to_bytes(32, "big") for number in operation[1]])
+            for number in operation[1]:
+                waiting.pop(number, None)
+        else:
+            mempool.evict_expired(operation[1])
+            waiting = {n: c for n, c in waiting.items() if n + 5 >= operation[1]}
+        assert len(mempool) == len(waiting)
+        assert mempool.backlog_s == pytest.approx(sum(waiting.values()), abs=1e-9)
+    if not waiting:
+        assert mempool.backlog_s == 0.0

@@ -67,6 +67,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "too_many_pending": 429,
     "rate_limited": 429,
     "mempool_full": 503,
+    "backlog_full": 503,
     "reconciliation_file_invalid": 400,
     "not_in_cycle": 404,
     "cycle_not_settled": 409,

@@ -81,7 +81,7 @@ ADMISSION: Codes = {
     413: ("transaction_too_large",),
     422: ("wrong_chain", "expired", "valid_until_too_far"),
     429: ("too_many_pending",),
-    503: ("mempool_full",),
+    503: ("mempool_full", "backlog_full"),
 }
 """Admission of one transaction (docs/errors.md, "Request and admission")."""
 

@@ -123,12 +123,14 @@ def init_quiet_network(
     *,
     authentication: bool = True,
     block_execution_budget_ms: int | None = None,
+    mempool_backlog_blocks: int | None = None,
 ) -> NetworkLayout:
     """``init_network`` into ``directory``, every node logging warnings only (a log line per
     block would cost the nodes time the benchmark measures). A benchmark's network is thrown
     away: its keys are plaintext, said so explicitly (docs/keys.md). Without ``authentication``
     the nodes serve plain HTTP to anybody (``api_authentication``: to measure what it costs);
-    ``block_execution_budget_ms`` is the nodes' setting (``None``: their default)."""
+    ``block_execution_budget_ms`` and ``mempool_backlog_blocks`` are the nodes' settings
+    (``None``: their default)."""
     layout = init_network(directory, spec, protection=InsecurePlaintext())
     for node in layout.nodes:
         home = directory / node.home
@@ -138,6 +140,8 @@ def init_quiet_network(
             api_authentication=authentication,
             block_execution_budget_ms=block_execution_budget_ms,
         )
+        if mempool_backlog_blocks is not None:
+            config = msgspec.structs.replace(config, mempool_backlog_blocks=mempool_backlog_blocks)
         save_atomically(home / "config.json", dump_config(config), mode=PUBLIC_FILE_MODE)
     return layout
 

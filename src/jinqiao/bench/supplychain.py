@@ -292,6 +292,7 @@ def run_supplychain_bench(
     base_port: int,
     block_max_transactions: int | None = None,
     block_execution_budget_ms: int | None = None,
+    mempool_backlog_blocks: int | None = None,
 ) -> dict[str, Any]:
     def say(message: str) -> None:
         if not json_output:
@@ -302,9 +303,13 @@ def run_supplychain_bench(
         spec = _spec(validators, base_port, block_max_transactions)
         layout_parameters = spec.parameters
         layout = init_quiet_network(
-            root / "net", spec, block_execution_budget_ms=block_execution_budget_ms
+            root / "net",
+            spec,
+            block_execution_budget_ms=block_execution_budget_ms,
+            mempool_backlog_blocks=mempool_backlog_blocks,
         )
-        budget_ms = load_config(root / "net" / layout.nodes[0].home).block_budget_ms()
+        node_config = load_config(root / "net" / layout.nodes[0].home)
+        budget_ms = node_config.block_budget_ms()
         senders = list(account_keys(root / "net", layout, "sender-").values())
         brands = list(account_keys(root / "net", layout, "brand-").values())
         now_ms = int(time.time() * 1000)
@@ -358,6 +363,11 @@ def run_supplychain_bench(
                 "block_cut": "by count and bytes only"
                 if budget_ms is None
                 else "by count, bytes and the proposer's expected execution time",
+                "mempool_backlog_blocks": node_config.mempool_backlog_blocks,
+                "backlog": "clients refused (503 backlog_full) while the mempool holds more than "
+                f"{node_config.mempool_backlog_blocks} blocks' budget of expected execution"
+                if budget_ms is not None and node_config.mempool_backlog_blocks
+                else "bounded by the mempool's capacity only",
                 "transactions_signed_per_phase": transactions,
                 "events": "EPCIS 2.0 ObjectEvent commissioning, one new SGTIN each, XML hashed "
                 "by epcis-event-hash-generator (CBV 2.0), supplychain.commission",

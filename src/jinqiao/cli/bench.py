@@ -462,6 +462,15 @@ def bench_supplychain(
             "default: the node's, a third of the propose timeout).",
         ),
     ] = None,
+    mempool_backlog_blocks: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=1_000,
+            help="The nodes' mempool_backlog_blocks (0: clients are not refused for the "
+            "backlog; default: the node's).",
+        ),
+    ] = None,
 ) -> None:
     """EPCIS events committed/s next to token transfers/s on one validator network, and the
     time to verify an item with a long history at the API (docs/performance.md)."""
@@ -479,6 +488,7 @@ def bench_supplychain(
         base_port=base_port,
         block_max_transactions=block_max_transactions,
         block_execution_budget_ms=block_execution_budget_ms,
+        mempool_backlog_blocks=mempool_backlog_blocks,
     )
 
 

@@ -41,12 +41,15 @@ def check(
     height: int,
     parameters: ChainParameters,
     reserve: float | None = None,
+    client: bool = False,
 ) -> Admission | PendingTransaction:
     """Every check but adding to the mempool. Returns the transaction to add, or the answer
     for one that already waits; raises ``TransactionTooLarge``, ``DecodeError`` or
     ``Rejection``. Given the ``reserve`` its addition must leave free, it first asks the
     mempool for room and raises ``MempoolFull`` or ``SenderQuotaExceeded`` before the signature
-    is checked: a client flooding a full node does not make it verify what it refuses."""
+    is checked: a client flooding a full node does not make it verify what it refuses. A
+    ``client``'s transaction (not one a peer gossiped) is also refused with ``BacklogFull``
+    while the mempool's backlog is over its bound."""
     if len(raw) > MAX_TRANSACTION_BYTES:
         raise TransactionTooLarge(len(raw), MAX_TRANSACTION_BYTES)
     transaction = decode_transaction(raw, max_bytes=MAX_TRANSACTION_BYTES)
@@ -65,14 +68,16 @@ def check(
             transaction_hash=identity.hex(),
         )
     if reserve is not None:
-        mempool.check_room(transaction.body.sender, len(raw), reserve=reserve)
+        mempool.check_room(transaction.body.sender, len(raw), reserve=reserve, client=client)
     runtime.verify_signature(transaction)
     runtime.check_transaction(state, transaction, height, parameters)
-    return PendingTransaction(identity, transaction, len(raw))
+    return PendingTransaction(identity, transaction, len(raw), mempool.expected_cost_s(transaction))
 
 
-def add(mempool: Mempool, pending: PendingTransaction, *, reserve: float) -> Admission:
-    """Put a checked transaction into the mempool; raises ``MempoolFull`` or
-    ``SenderQuotaExceeded`` when its limits say no."""
-    added = mempool.add(pending, reserve=reserve)
+def add(
+    mempool: Mempool, pending: PendingTransaction, *, reserve: float, client: bool = False
+) -> Admission:
+    """Put a checked transaction into the mempool; raises ``MempoolFull`` (or its
+    ``BacklogFull``) or ``SenderQuotaExceeded`` when its limits say no."""
+    added = mempool.add(pending, reserve=reserve, client=client)
     return Admission(pending.transaction_hash, "pending" if added else "already_pending")

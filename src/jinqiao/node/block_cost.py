@@ -36,6 +36,11 @@ BUDGET_SHARE_OF_PROPOSE_TIMEOUT = 3
 """The default budget is the propose timeout divided by this: the proposer's build and each
 validator's re-execution take about as long, and a third is left for sending, decoding and the
 validators' start a little after the proposer's."""
+DEFAULT_BACKLOG_BLOCKS = 3
+"""A node's clients are answered "retry" while the mempool holds more than this many blocks'
+budget of expected execution: enough for the block being committed, the one being proposed and
+the next, so that bounding the backlog never leaves a proposer short (the node's
+``mempool_backlog_blocks``)."""
 
 Method = tuple[str, str]
 

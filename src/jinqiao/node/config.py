@@ -20,7 +20,7 @@ from pathlib import Path
 import msgspec
 
 from jinqiao.core.errors import InvalidInput
-from jinqiao.node.block_cost import default_budget_ms
+from jinqiao.node.block_cost import DEFAULT_BACKLOG_BLOCKS, default_budget_ms
 from jinqiao.node.pruning import (
     DEFAULT_RETENTION_HEIGHTS,
     MAX_RETENTION_HEIGHTS,
@@ -152,6 +152,13 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     mempool_capacity_bytes: int = 256 * 1024 * 1024
     mempool_per_sender: int = 10_000
     """At most this many of one sender's transactions wait at once (capped by the capacity)."""
+    mempool_backlog_blocks: int = DEFAULT_BACKLOG_BLOCKS
+    """Clients' transactions are refused (503 ``backlog_full``) while those waiting are expected
+    to take longer than this many blocks' execution budget (``block_execution_budget_ms``, by
+    this node's measure per contract and method): a network offered more than it commits
+    answers "retry" at once instead of queueing work for many seconds. Transactions gossiped
+    by peers are not refused. ``0``, or no budget: bounded by ``mempool_capacity`` only
+    (docs/performance.md "A bounded backlog")."""
     retention_heights: int | None = None
     """Keep the state of the last this many heights, enough to prove any read at them, and
     prune older state versions in the background; ``0``: an archive node that keeps every
@@ -241,6 +248,8 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise InvalidInput("config: block_execution_budget_ms must be 0..600000")
         if not 1 <= self.mempool_capacity <= 1_000_000:
             raise InvalidInput("config: mempool_capacity must be 1..1000000")
+        if not 0 <= self.mempool_backlog_blocks <= 1_000:
+            raise InvalidInput("config: mempool_backlog_blocks must be 0..1000")
         if not 1 <= self.mempool_per_sender <= 1_000_000:
             raise InvalidInput("config: mempool_per_sender must be 1..1000000")
         if not 1024 * 1024 <= self.mempool_capacity_bytes <= 8 * 1024**3:

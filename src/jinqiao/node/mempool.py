@@ -2,7 +2,12 @@
 
 Bounded by count and by bytes; when full it refuses new transactions with ``MempoolFull`` (the API
 answers 503 with a retry hint) rather than growing. An addition may ask for a share to be left
-free (a validator's client submissions leave a fifth for what its peers gossip). Transactions
+free (a validator's client submissions leave a fifth for what its peers gossip). A node also
+bounds its backlog by time: a client's submission is refused with ``BacklogFull`` while the
+waiting transactions' expected execution time (the proposer's per-method measure) passes a few
+blocks' budget, so that a network offered more than it commits answers "retry" at once instead
+of queueing work it will not reach for many seconds — and spending the signature checks that the
+blocks in progress need (docs/performance.md "A bounded backlog"). Transactions
 leave when committed or when their ``valid_until`` falls behind the next height. Order is arrival
 order; many transactions of one sender may wait at once (replay protection is by hash, not by
 sequence).
@@ -23,6 +28,13 @@ class MempoolFull(JinqiaoError):
     code = "mempool_full"
 
 
+class BacklogFull(MempoolFull):
+    """The waiting transactions would take longer than the backlog bound to execute: a client
+    retries shortly (a subclass of ``MempoolFull``: the same 503 and retry hint)."""
+
+    code = "backlog_full"
+
+
 class SenderQuotaExceeded(JinqiaoError):
     """One sender holds its whole share of the mempool; others can still get in."""
 
@@ -34,6 +46,8 @@ class PendingTransaction:
     transaction_hash: bytes
     transaction: SignedTransaction
     size_bytes: int
+    cost_s: float = 0.0
+    """Its expected execution time when admitted (0 where the backlog is not bounded)."""
 
 
 class Mempool:
@@ -47,6 +61,24 @@ class Mempool:
         self._pending: OrderedDict[bytes, PendingTransaction] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._backlog: BlockBudget | None = None
+        self._backlog_s = 0.0
+
+    def bound_backlog(self, backlog: BlockBudget | None) -> None:
+        """Refuse clients' transactions (``add``/``check_room`` with ``client``) while the
+        waiting transactions' expected execution time is over ``backlog.budget_s``; ``None``:
+        no bound by time. Set once, before the node admits anything."""
+        self._backlog = backlog
+
+    def expected_cost_s(self, transaction: SignedTransaction) -> float:
+        """The transaction's expected execution time, by which the backlog is bounded (0 when
+        it is not)."""
+        return 0.0 if self._backlog is None else self._backlog.cost_s(transaction)
+
+    @property
+    def backlog_s(self) -> float:
+        """The waiting transactions' expected execution time, in seconds."""
+        return self._backlog_s
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -58,29 +90,46 @@ class Mempool:
     def __contains__(self, transaction_hash: object) -> bool:
         return transaction_hash in self._pending
 
-    def add(self, pending: PendingTransaction, *, reserve: float = 0.0) -> bool:
+    def add(
+        self, pending: PendingTransaction, *, reserve: float = 0.0, client: bool = False
+    ) -> bool:
         """Add a checked transaction. False if it was already waiting (idempotent resubmit).
         ``reserve`` is the share of the capacity (count and bytes) this addition must leave
         free: a validator keeps room for transactions its peers gossip, so that what one node
-        accepted from a client has a place on the others."""
+        accepted from a client has a place on the others. A ``client``'s transaction is also
+        refused while the backlog is full (what peers gossip was accepted elsewhere and is
+        not)."""
         sender = pending.transaction.body.sender
         with self._lock:
             if pending.transaction_hash in self._pending:
                 return False
-            self._check_room(sender, pending.size_bytes, reserve)
+            self._check_room(sender, pending.size_bytes, reserve, client)
             self._pending[pending.transaction_hash] = pending
             self._by_sender[sender] = self._by_sender.get(sender, 0) + 1
             self._bytes += pending.size_bytes
+            self._backlog_s += pending.cost_s
             return True
 
-    def check_room(self, sender: bytes, size_bytes: int, *, reserve: float = 0.0) -> None:
+    def check_room(
+        self, sender: bytes, size_bytes: int, *, reserve: float = 0.0, client: bool = False
+    ) -> None:
         """Raise what ``add`` would raise now for a new transaction of ``sender`` and
         ``size_bytes``: admission asks before the signature check, so a transaction the mempool
         cannot take costs no signature verification (``add`` checks again)."""
         with self._lock:
-            self._check_room(sender, size_bytes, reserve)
+            self._check_room(sender, size_bytes, reserve, client)
 
-    def _check_room(self, sender: bytes, size_bytes: int, reserve: float) -> None:
+    def _check_room(self, sender: bytes, size_bytes: int, reserve: float, client: bool) -> None:
+        backlog = self._backlog
+        if client and backlog is not None and self._backlog_s >= backlog.budget_s:
+            backlog_ms, bound_ms = round(self._backlog_s * 1000), round(backlog.budget_s * 1000)
+            raise BacklogFull(
+                f"the {len(self._pending)} waiting transactions are expected to take "
+                f"{backlog_ms} ms to execute (the bound is {bound_ms} ms); retry shortly",
+                pending=len(self._pending),
+                backlog_ms=backlog_ms,
+                bound_ms=bound_ms,
+            )
         usable = 1.0 - reserve
         if len(self._pending) >= int(self.capacity * usable) or self._bytes + size_bytes > int(
             self.capacity_bytes * usable
@@ -148,6 +197,8 @@ class Mempool:
     def _forget(self, pending: PendingTransaction) -> None:
         """Account for a transaction that left (caller holds the lock)."""
         self._bytes -= pending.size_bytes
+        # A running sum of floats drifts: it starts again from zero whenever the pool empties.
+        self._backlog_s = self._backlog_s - pending.cost_s if self._pending else 0.0
         sender = pending.transaction.body.sender
         left = self._by_sender[sender] - 1
         if left:

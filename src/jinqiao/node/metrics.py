@@ -44,6 +44,12 @@ class NodeMetrics:
         self.mempool_bytes = Gauge(
             "jinqiao_mempool_bytes", "Bytes waiting in the mempool", registry=self.registry
         )
+        self.mempool_backlog = Gauge(
+            "jinqiao_mempool_backlog_seconds",
+            "Expected execution time of the transactions waiting in the mempool (the bound "
+            "of mempool_backlog_blocks applies to it)",
+            registry=self.registry,
+        )
         self.admitted = Counter(
             "jinqiao_transactions_admitted",
             "Transactions admitted to the mempool",

@@ -49,6 +49,7 @@ from jinqiao.node import admission, jobs
 from jinqiao.node.admission import Admission, AdmissionRefused
 from jinqiao.node.audit import AuditLog, AuditRecord, open_audit_log
 from jinqiao.node.bft import ConsensusDriver
+from jinqiao.node.block_cost import BlockBudget
 from jinqiao.node.certificate import NodeCertificate
 from jinqiao.node.chain import Candidate, Chain
 from jinqiao.node.config import NodeConfig, load_config
@@ -162,6 +163,7 @@ class Node:
         self.last_commit_time_ms = self.chain.head.time_ms
         self.certificate = NodeCertificate(home / "tls", self.config.name, self.metrics)
         self.driver = self._make_driver()
+        self.mempool.bound_backlog(self._backlog_bound())
         self.reader = Reader(self.store, self.suite)
         self.snapshots = SnapshotServer(
             self.suite,
@@ -236,6 +238,16 @@ class Node:
         if next_key and storage.load() is None:
             storage.save(encode(module.record))
         return module
+
+    def _backlog_bound(self) -> BlockBudget | None:
+        """Clients' transactions wait while the mempool holds at most this much expected
+        execution: ``mempool_backlog_blocks`` blocks' budget, by the proposer's own measure
+        (none when the node cuts by count and bytes only, or the setting is 0)."""
+        budget = self.driver.block_budget
+        blocks = self.config.mempool_backlog_blocks
+        if budget is None or not blocks:
+            return None
+        return BlockBudget(budget.budget_s * blocks, budget.costs)
 
     def _make_driver(self) -> ConsensusDriver:
         """The BFT driver: Tendermint with this node's safety module, over mutual TLS. An
@@ -364,7 +376,7 @@ class Node:
 
     def admit_gossip(self, transactions: tuple[bytes, ...]) -> None:
         """Transactions another validator admitted: admit them here too, quietly."""
-        self.admit_many(transactions, gossip=False)
+        self.admit_many(transactions, gossip=False, client=False)
 
     def submit_as_validator(self, contract: str, method: str, args: CanonicalStruct) -> None:
         """Send a transaction signed with this node's validator key (its genesis account, role
@@ -390,7 +402,7 @@ class Node:
         )
         signed = SignedTransaction(body, signer.sign(transaction_signing_bytes(body)))
         try:
-            self.admit(encode(signed))
+            self.admit(encode(signed), client=False)
         except (InvalidInput, Rejection, MempoolFull, SenderQuotaExceeded) as refusal:
             log.warning("could not submit %s.%s: %s", contract, method, refusal)
 
@@ -496,20 +508,22 @@ class Node:
         return spec if spec is not None and spec.read_only else None
 
     # -- admission -------------------------------------------------------------------------
-    def admit(self, raw: bytes, *, gossip: bool = True) -> Admission:
+    def admit(self, raw: bytes, *, gossip: bool = True, client: bool = True) -> Admission:
         """Check a signed transaction and add it to the mempool. Raises ``DecodeError``,
         ``Rejection`` or ``MempoolFull``; changes nothing on failure."""
-        outcome = self.admit_many((raw,), gossip=gossip)[0]
+        outcome = self.admit_many((raw,), gossip=gossip, client=client)[0]
         if isinstance(outcome, Admission):
             return outcome
         raise outcome
 
     def admit_many(
-        self, raws: Sequence[bytes], *, gossip: bool = True
+        self, raws: Sequence[bytes], *, gossip: bool = True, client: bool = True
     ) -> list[Admission | AdmissionRefused]:
         """``admit`` for a batch (an HTTP batch or a gossip message): each transaction is
         checked and added on its own — one refusal does not affect the others — against one
-        snapshot of committed state and one read of the chain parameters."""
+        snapshot of committed state and one read of the chain parameters. A ``client``'s
+        transactions are refused while the mempool's backlog is full (``BacklogFull``); what
+        peers gossip and what the node itself sends (evidence) are not."""
         outcomes: list[Admission | AdmissionRefused] = []
         added_raws: list[bytes] = []
         # A validator admits from clients only while a share of its mempool is free for what
@@ -524,7 +538,7 @@ class Node:
             for raw in raws:
                 try:
                     outcome = self._admit_one(
-                        raw, snapshot, state, head.height + 1, parameters, reserve
+                        raw, snapshot, state, head.height + 1, parameters, reserve, client
                     )
                 except (InvalidInput, Rejection, MempoolFull, SenderQuotaExceeded) as refusal:
                     self.metrics.refused.labels(refusal.code).inc()
@@ -539,6 +553,7 @@ class Node:
                 for raw in added_raws:
                     self.driver.gossip(raw)
         self.metrics.mempool_size.set(len(self.mempool))
+        self.metrics.mempool_backlog.set(self.mempool.backlog_s)
         return outcomes
 
     def _admit_one(
@@ -549,6 +564,7 @@ class Node:
         height: int,
         parameters: ChainParameters,
         reserve: float,
+        client: bool,
     ) -> Admission:
         checked = admission.check(
             raw,
@@ -559,10 +575,11 @@ class Node:
             height=height,
             parameters=parameters,
             reserve=reserve,
+            client=client,
         )
         if isinstance(checked, Admission):
             return checked
-        return admission.add(self.mempool, checked, reserve=reserve)
+        return admission.add(self.mempool, checked, reserve=reserve, client=client)
 
     def _record(self, committed: CommittedBlock, execution_s: float, commit_s: float) -> None:
         header = committed.block.header
@@ -574,6 +591,7 @@ class Node:
         self.metrics.block_transactions.observe(len(committed.receipts))
         self.metrics.mempool_size.set(len(self.mempool))
         self.metrics.mempool_bytes.set(self.mempool.size_bytes)
+        self.metrics.mempool_backlog.set(self.mempool.backlog_s)
         for receipt in committed.receipts:
             self.metrics.committed.labels(receipt.code).inc()
         if committed.receipts:

@@ -5,6 +5,7 @@ snapshots, and survive reopening."""
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,16 @@ from jinqiao.core.types import (
     SignedTransaction,
     TransactionBody,
 )
-from jinqiao.node.storage import BlockWrite, MemoryTables, Store, StoreTorn, encode_height
+from jinqiao.node import storage
+from jinqiao.node.storage import (
+    MIN_FREE_DISK_BYTES,
+    BlockWrite,
+    DiskAlmostFull,
+    MemoryTables,
+    Store,
+    StoreTorn,
+    encode_height,
+)
 from tests.helpers.suites import SUITE_NAMES, use_suite
 
 SUITE = get_suite("ed25519-sha256")
@@ -370,3 +380,49 @@ def test_put_without_overwrite_says_whether_it_wrote(store: Store) -> None:
         assert batch.put(b"state_nodes", b"n", b"fourth", overwrite=False) is False
     with store.tables.read() as view:
         assert view.get(b"state_nodes", b"n") == b"third"
+
+
+def test_the_disk_usage_is_the_used_part_of_the_sparse_map(tmp_path: Path) -> None:
+    """The map is written in place (ADR 0056): ``data.mdb``'s length is the map's size, while
+    the disk usage reported is the pages LMDB has used, which the file's allocated blocks match
+    and which grows with what is written."""
+    opened = Store(tmp_path / "db", map_size_bytes=MAP_SIZE_BYTES)
+    try:
+        data = tmp_path / "db" / "data.mdb"
+        assert data.stat().st_size == MAP_SIZE_BYTES
+        save_genesis(opened)
+        before = opened.disk_usage_bytes()
+        save_three_blocks(opened)
+        after = opened.disk_usage_bytes()
+        assert 0 < before < after < MAP_SIZE_BYTES
+        assert data.stat().st_blocks * 512 <= 2 * after + 64 * 1024
+    finally:
+        opened.close()
+
+
+def test_a_write_is_refused_before_it_begins_when_the_disk_is_almost_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk under a writable map would end the process with SIGBUS mid-write: below
+    ``MIN_FREE_DISK_BYTES`` free, a write batch is refused with ``DiskAlmostFull`` and the store
+    is unchanged (the file system is the neighbour stood in for: ``os.statvfs``)."""
+    store = Store(tmp_path / "db", map_size_bytes=MAP_SIZE_BYTES)
+    save_genesis(store)
+    real_statvfs = os.statvfs
+
+    def nearly_full(path: os.PathLike[str] | str) -> os.statvfs_result:
+        real = real_statvfs(path)
+        fields = list(real)
+        fields[4] = (MIN_FREE_DISK_BYTES - 1) // real.f_frsize  # f_bavail
+        return os.statvfs_result(fields)
+
+    monkeypatch.setattr(storage.os, "statvfs", nearly_full)
+    with pytest.raises(DiskAlmostFull, match="MiB free on the disk of"):
+        save_three_blocks(store)
+    monkeypatch.undo()
+    with store.snapshot() as snapshot:
+        assert snapshot.head_height() == 0
+    save_three_blocks(store)
+    with store.snapshot() as snapshot:
+        assert snapshot.head_height() == 3
+    store.close()

@@ -6,8 +6,9 @@ one plot.
 The load is the network benchmark's transfers among ``SENDERS`` funded accounts, signed as they
 are sent with ``valid_until`` a little past the head (a transaction signed for a far height
 would keep its block's body, which the index needs to refuse its replay, that long). Every
-``SAMPLE_S`` seconds the sampler records each node's ``data.mdb`` size (the disk the store
-takes: LMDB never gives pages back to the file system, it reuses them) and the first node's live
+``SAMPLE_S`` seconds the sampler records the disk each node's ``data.mdb`` takes (its allocated
+blocks: the file is a sparse one of the map's size, ADR 0056; LMDB never gives pages back to the
+file system, it reuses them) and the first node's live
 bytes (the pages its tables' B-trees hold, read through a read-only LMDB handle).
 """
 
@@ -133,7 +134,7 @@ def _sample(
             "elapsed_s": round(time.monotonic() - started, 1),
             "height": height,
             "committed": committed,
-            "disk_bytes": [(data / "data.mdb").stat().st_size for data in data_dirs],
+            "disk_bytes": [(data / "data.mdb").stat().st_blocks * 512 for data in data_dirs],
             "live_bytes_first_node": live_bytes_of(data_dirs[0]),
         }
         with samples.lock:
@@ -232,8 +233,8 @@ def run_storage_bench(
             "offered_per_second": rate,
             "duration_s": duration_s,
             "sample_every_s": SAMPLE_S,
-            "disk": "size of each node's data.mdb (LMDB reuses freed pages, never shrinks the "
-            "file); live: the pages the first node's tables hold",
+            "disk": "disk blocks each node's data.mdb takes (LMDB reuses freed pages, never "
+            "shrinks the file); live: the pages the first node's tables hold",
         },
         "runs": runs,
     }

@@ -11,7 +11,7 @@ import pytest
 from jinqiao.client import Client
 from jinqiao.core.genesis import load_genesis
 from jinqiao.keys import load_key
-from tests.helpers.cluster import equivocate, p2p_config_of
+from tests.helpers.cluster import equivocate, height, p2p_config_of
 from tests.helpers.process import NodeProcess, make_network
 
 pytestmark = pytest.mark.e2e
@@ -35,9 +35,13 @@ def test_equivocation_is_put_on_chain(tmp_path: Path) -> None:
             treasury = load_key(tmp_path / layout.account("clearing-treasury").key_file)
             payee = bytes.fromhex(layout.account("bank-a-treasury").address)
             assert client.token.mint(treasury, "CNY", payee, 1).ok  # 3 of 4 commit
-            height = client.status()["height"]
         key = load_key(byzantine_home / "validator_key.json")
-        equivocate(p2p_config_of(tmp_path, byzantine_name), genesis.chain_id, height + 1, key)
+        equivocate(
+            p2p_config_of(tmp_path, byzantine_name),
+            genesis.chain_id,
+            lambda: height(honest[0]) + 1,
+            key,
+        )
         deadline = time.monotonic() + 30
         offences = 0
         while time.monotonic() < deadline and offences == 0:

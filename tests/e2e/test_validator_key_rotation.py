@@ -146,8 +146,8 @@ def test_a_validator_key_is_replaced_while_the_network_commits(
     # The old key's votes are a stranger's: no evidence; the new key's count (control).
     assert rotated.stop() == 0, rotated.log()
     p2p = p2p_config_of(directory, name)
-    equivocate(p2p, genesis.chain_id, height(nodes[0]) + 1, old)
-    equivocate(p2p, genesis.chain_id, height(nodes[0]) + 1, new)
+    equivocate(p2p, genesis.chain_id, lambda: height(nodes[0]) + 1, old)
+    equivocate(p2p, genesis.chain_id, lambda: height(nodes[0]) + 1, new)
     wait_for(lambda: _offences(nodes[0], new.address) == 1, 30, "the new key's evidence")
     assert _offences(nodes[0], old.address) == 0
 

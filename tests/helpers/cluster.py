@@ -150,9 +150,11 @@ def funded_load(directory: Path, node: NodeProcess) -> Load:
     return Load(node.url, genesis_file, payer_file, payee)
 
 
-def equivocate(p2p: P2PConfig, chain_id: str, at: int, key: Signer) -> None:
+def equivocate(p2p: P2PConfig, chain_id: str, deciding: Callable[[], int], key: Signer) -> None:
     """Speak on the network as the (stopped) node of ``p2p``: two different prevotes signed by
-    ``key`` for height ``at``, round 0, broadcast once at least three peers are connected."""
+    ``key`` for round 0 of the height ``deciding()`` returns, asked once at least three peers are
+    connected (connecting can take seconds, in which an empty block may commit: votes for a
+    height already decided would be ignored as stale, and show nothing)."""
 
     async def ignore(peer: str, payload: bytes) -> None:
         return None
@@ -164,6 +166,7 @@ def equivocate(p2p: P2PConfig, chain_id: str, at: int, key: Signer) -> None:
             deadline = time.monotonic() + 20
             while len(network.connected()) < 3 and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
+            at = deciding()
             for block_hash in (b"\x01" * 32, b"\x02" * 32):
                 vote = Vote(chain_id, at, 0, VoteType.PREVOTE, block_hash, key.address)
                 signed = SignedVote(vote, key.sign(vote_signing_bytes(vote)))

@@ -366,7 +366,7 @@ def run_supplychain_bench(
                 "mempool_backlog_blocks": node_config.mempool_backlog_blocks,
                 "backlog": "clients refused (503 backlog_full) while the mempool holds more than "
                 f"{node_config.mempool_backlog_blocks} blocks' budget of expected execution"
-                if budget_ms is not None and node_config.mempool_backlog_blocks
+                if node_config.backlog_bound_ms() is not None
                 else "bounded by the mempool's capacity only",
                 "transactions_signed_per_phase": transactions,
                 "events": "EPCIS 2.0 ObjectEvent commissioning, one new SGTIN each, XML hashed "

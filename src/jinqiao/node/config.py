@@ -234,6 +234,14 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             return default_budget_ms(self.consensus_timeouts.propose_ms)
         return self.block_execution_budget_ms or None
 
+    def backlog_bound_ms(self) -> int | None:
+        """The expected execution the mempool holds before clients are refused
+        (``mempool_backlog_blocks`` blocks' budget), ``None`` for no bound by time."""
+        budget_ms = self.block_budget_ms()
+        if budget_ms is None or not self.mempool_backlog_blocks:
+            return None
+        return budget_ms * self.mempool_backlog_blocks
+
     def check(self) -> None:
         for port_name in ("api_port", "p2p_port"):
             port = getattr(self, port_name)

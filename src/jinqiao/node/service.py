@@ -241,13 +241,11 @@ class Node:
 
     def _backlog_bound(self) -> BlockBudget | None:
         """Clients' transactions wait while the mempool holds at most this much expected
-        execution: ``mempool_backlog_blocks`` blocks' budget, by the proposer's own measure
-        (none when the node cuts by count and bytes only, or the setting is 0)."""
-        budget = self.driver.block_budget
-        blocks = self.config.mempool_backlog_blocks
-        if budget is None or not blocks:
+        execution (``NodeConfig.backlog_bound_ms``), by the proposer's own measure."""
+        bound_ms = self.config.backlog_bound_ms()
+        if bound_ms is None:
             return None
-        return BlockBudget(budget.budget_s * blocks, budget.costs)
+        return BlockBudget(bound_ms / 1000, self.driver.execution_costs)
 
     def _make_driver(self) -> ConsensusDriver:
         """The BFT driver: Tendermint with this node's safety module, over mutual TLS. An

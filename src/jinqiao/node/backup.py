@@ -230,7 +230,14 @@ def restore(home: Path, archive: Path) -> BackupManifest:
         with (staged / STORE_MEMBER).open("wb") as target:
             shutil.copyfileobj(source, target, _CHUNK_BYTES)
         _sync_file(staged / STORE_MEMBER)
-        found = _manifest(staged, genesis, manifest.created_ms, _digest(staged / STORE_MEMBER))
+        digest = _digest(staged / STORE_MEMBER)
+        # The bytes are checked before LMDB opens them: a damaged store may not even decode.
+        if digest != (manifest.store_bytes, manifest.store_sha256):
+            raise BackupRefused(
+                f"{archive} is damaged: its store does not match its manifest "
+                f"(SHA-256 {digest[1][:16]}… vs {manifest.store_sha256[:16]}…)"
+            )
+        found = _manifest(staged, genesis, manifest.created_ms, digest)
         if found != manifest:
             raise BackupRefused(
                 f"{archive} is damaged: its store does not match its manifest "

@@ -23,7 +23,7 @@ from jinqiao.core.types import CommitCertificate
 from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
 from jinqiao.execution.runtime import Runtime
 from jinqiao.execution.state import full_key
-from jinqiao.ledger.smt import SparseMerkleTree, value_hash
+from jinqiao.ledger.smt import BUCKET_BYTES, SparseMerkleTree, child_keys, root_key, value_hash
 from jinqiao.node.chain import Chain
 from jinqiao.node.config import NodeConfig, load_config
 from jinqiao.node.pruning import DEFAULT_RETENTION_HEIGHTS, HeightPruned, RetentionNeedsJournal
@@ -86,20 +86,20 @@ def table_keys(store: Store, table: bytes) -> set[bytes]:
 
 
 def reachable(store: Store, roots: list[bytes]) -> tuple[set[bytes], set[bytes]]:
-    """The nodes ``roots`` reach, and the value hashes of their leaves."""
+    """The node keys ``roots`` reach, and the value hashes of their leaves."""
     nodes: set[bytes] = set()
     values: set[bytes] = set()
-    pending = list(roots)
+    pending = [root_key(root) for root in roots]
     with store.snapshot() as snapshot:
         while pending:
-            node_hash = pending.pop()
-            if node_hash == bytes(32) or node_hash in nodes:
+            key = pending.pop()
+            if key[BUCKET_BYTES:] == bytes(32) or key in nodes:
                 continue
-            nodes.add(node_hash)
-            node = snapshot.get_node(node_hash)
-            assert node is not None, f"node {node_hash.hex()} of a retained root is gone"
+            nodes.add(key)
+            node = snapshot.get_node(key)
+            assert node is not None, f"node {key.hex()} of a retained root is gone"
             if node[0] == SMT_INNER_KIND:
-                pending += [node[1:33], node[33:]]
+                pending += child_keys(node)
             else:
                 values.add(node[33:])
     return nodes, values
@@ -248,9 +248,9 @@ class _StoreNodes:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def get_node(self, node_hash: bytes) -> bytes | None:
+    def get_node(self, node_key: bytes) -> bytes | None:
         with self.store.snapshot() as snapshot:
-            return snapshot.get_node(node_hash)
+            return snapshot.get_node(node_key)
 
 
 def test_a_pruning_node_refuses_an_archive_store_and_says_what_to_do(tmp_path: Path) -> None:

@@ -14,11 +14,14 @@ from jinqiao.core.errors import NodeFault
 from jinqiao.core.limits import MAX_STATE_KEY_BYTES
 from jinqiao.core.proofs import SMT_NODE_TAG, SparseMerkleLeaf, smt_inner_node
 from jinqiao.ledger.smt import (
+    BUCKET_BYTES,
     EMPTY_ROOT,
     MemoryNodeReader,
     SparseMerkleTree,
+    child_keys,
     key_hash,
     reference_root,
+    root_key,
     value_hash,
 )
 from jinqiao.verify import verify_state_proof
@@ -71,17 +74,30 @@ class Store:
 
 
 def reachable_nodes(reader: MemoryNodeReader, root: bytes) -> set[bytes]:
+    """The node keys ``root`` reaches (the root in its bucket, children by their parents'
+    buckets)."""
     seen: set[bytes] = set()
-    pending = [root]
+    pending = [root_key(root)]
     while pending:
-        node_hash = pending.pop()
-        if node_hash == ZERO or node_hash in seen:
+        key = pending.pop()
+        if key[BUCKET_BYTES:] == ZERO or key in seen:
             continue
-        seen.add(node_hash)
-        node = reader.nodes[node_hash]
+        seen.add(key)
+        node = reader.nodes[key]
         if node[0] == 1:
-            pending += [node[1:33], node[33:]]
+            pending += child_keys(node)
     return seen
+
+
+def expected_bucket(node: bytes, depth: int, path: bytes) -> bytes:
+    """ADR 0057, from the definition: a leaf's bucket is its key hash's first 24 bits, an inner
+    node's its position's first min(depth, 24) bits padded with zeros, the root's zero."""
+    if depth == 0:
+        return bytes(3)
+    if node[0] == 0:
+        return node[1:4]
+    bits = "".join(f"{byte:08b}" for byte in path)[: min(depth, 24)]
+    return int(bits.ljust(24, "0"), 2).to_bytes(3, "big")
 
 
 def test_key_and_value_hashes_are_domain_tagged() -> None:
@@ -103,7 +119,7 @@ def test_one_key_tree_root_is_its_leaf() -> None:
     store = Store()
     new_nodes = store.apply({b"alice": b"100"})
     assert store.root == leaf(b"alice", b"100")
-    assert list(new_nodes) == [store.root]
+    assert list(new_nodes) == [root_key(store.root)]
     assert store.tree.get(store.root, b"alice") == value_hash(SUITE, b"100")
     if SUITE.name == "ed25519-sha256":
         assert store.root.hex() == (
@@ -194,6 +210,73 @@ def test_stale_nodes_are_exactly_those_the_new_root_no_longer_reaches() -> None:
         store.root = new_root
 
 
+def nodes_in_wrong_buckets(reader: MemoryNodeReader, root: bytes) -> list[str]:
+    """Every node ``root`` reaches whose key's bucket is not the one its place gives."""
+    wrong: list[str] = []
+    pending = [(root_key(root), 0, "")]
+    while pending:
+        key, depth, position = pending.pop()
+        if key[BUCKET_BYTES:] == ZERO:
+            continue
+        node = reader.nodes[key]
+        path = int(position.ljust(256, "0"), 2).to_bytes(32, "big")
+        if key[:BUCKET_BYTES] != expected_bucket(node, depth, path):
+            wrong.append(f"{key.hex()} at depth {depth}")
+        if node[0] == 1:
+            left, right = child_keys(node)
+            pending += [(left, depth + 1, position + "0"), (right, depth + 1, position + "1")]
+    return wrong
+
+
+def test_every_node_is_stored_in_the_bucket_its_place_gives() -> None:
+    # ADR 0057: leaves pushed down and lifted up (to the root too), inner nodes created and
+    # dropped, the tree emptied and refilled; each node key is where the definition puts it, and
+    # one key always holds the same bytes (the store stays content-addressed).
+    store = Store()
+    rng = random.Random(3)
+    for round_number in range(60):
+        changes: dict[bytes, bytes | None] = {}
+        size = 1 if round_number % 7 == 0 else rng.randrange(1, 30)
+        for _ in range(size):
+            changes[b"k%d" % rng.randrange(40)] = (
+                None if rng.random() < 0.45 else b"v%d" % rng.randrange(3)
+            )
+        new_root, new_nodes = store.tree.update(store.root, changes)
+        for key, node in new_nodes.items():
+            assert store.reader.nodes.get(key, node) == node
+        store.reader.nodes.update(new_nodes)
+        store.root = new_root
+        assert nodes_in_wrong_buckets(store.reader, store.root) == []
+
+
+def test_a_leaf_lifted_to_the_root_moves_to_the_root_bucket() -> None:
+    store = Store()
+    store.apply({b"alice": b"1", b"bob": b"2"})
+    bob_leaf = leaf(b"bob", b"2")
+    own = key_hash(SUITE, b"bob")[:BUCKET_BYTES] + bob_leaf
+    assert own in store.reader.nodes
+    old_root = store.root
+    new_root, new_nodes, stale = store.tree.update_with_stale(store.root, {b"alice": None})
+    assert new_root == bob_leaf
+    assert list(new_nodes) == [root_key(bob_leaf)]
+    assert own in stale and root_key(old_root) in stale
+    store.reader.nodes.update(new_nodes)
+    assert store.tree.get(new_root, b"bob") == value_hash(SUITE, b"2")
+
+
+def test_a_block_s_nodes_under_one_key_share_a_few_buckets() -> None:
+    # The point of the layout: below the levels a block's changes share, the nodes written for
+    # one changed key sit in one bucket range, not each in a random place of the store.
+    store = Store()
+    store.apply({b"account-%d" % index: b"1" for index in range(20_000)})
+    new_nodes = store.apply({b"account-77": b"2"})
+    first_byte = key_hash(SUITE, b"account-77")[:1]
+    assert len(new_nodes) >= 14
+    # Depths 0-7 (the root and the padded buckets of the top levels) may sit anywhere; every
+    # node below them is in the range of the key's first byte.
+    assert sum(key[:1] == first_byte for key in new_nodes) >= len(new_nodes) - 8
+
+
 def test_batch_equals_one_key_at_a_time_and_the_reference() -> None:
     rng = random.Random(11)
     changes: dict[bytes, bytes | None] = {
@@ -255,13 +338,13 @@ def test_unchecked_reads_give_the_same_roots() -> None:
 def corrupt_store() -> tuple[Store, bytes]:
     store = Store()
     store.apply({b"k%d" % index: b"v" for index in range(20)})
-    node = store.reader.nodes[store.root]
+    node = store.reader.nodes[root_key(store.root)]
     return store, node
 
 
 def test_missing_node_is_a_node_fault_naming_it() -> None:
     store, _ = corrupt_store()
-    del store.reader.nodes[store.root]
+    del store.reader.nodes[root_key(store.root)]
     with pytest.raises(NodeFault, match="missing") as caught:
         store.tree.get(store.root, b"k1")
     assert caught.value.details["node_hash"] == store.root.hex()
@@ -278,14 +361,14 @@ def test_missing_node_is_a_node_fault_naming_it() -> None:
 )
 def test_malformed_node_is_a_node_fault(damage: object) -> None:
     store, node = corrupt_store()
-    store.reader.nodes[store.root] = damage(node)  # type: ignore[operator]
+    store.reader.nodes[root_key(store.root)] = damage(node)  # type: ignore[operator]
     with pytest.raises(NodeFault, match="malformed"):
         store.tree.update(store.root, {b"k1": b"new"})
 
 
 def test_node_that_does_not_match_its_hash_is_a_node_fault() -> None:
     store, node = corrupt_store()
-    store.reader.nodes[store.root] = node[:40] + bytes([node[40] ^ 1]) + node[41:]
+    store.reader.nodes[root_key(store.root)] = node[:40] + bytes([node[40] ^ 1]) + node[41:]
     with pytest.raises(NodeFault, match="does not match its hash"):
         store.tree.prove(store.root, b"k1")
 
@@ -294,7 +377,7 @@ def test_inner_node_with_two_empty_children_is_a_node_fault() -> None:
     store = Store()
     bad = smt_inner_node(ZERO, ZERO)
     bad_hash = sha256(SMT_NODE_TAG + bad)
-    store.reader.nodes[bad_hash] = bad
+    store.reader.nodes[root_key(bad_hash)] = bad + bytes(6)
     with pytest.raises(NodeFault, match="two empty children"):
         store.tree.get(bad_hash, b"k")
 
@@ -309,7 +392,9 @@ def test_leaf_off_its_path_is_a_node_fault() -> None:
     assert key_hash(SUITE, RIGHT_KEY)[0] >> 7 == 1
     misplaced = smt_inner_node(ZERO, store.root)
     misplaced_hash = sha256(SMT_NODE_TAG + misplaced)
-    store.reader.nodes[misplaced_hash] = misplaced
+    alice_bucket = key_hash(SUITE, b"alice")[:3]
+    store.reader.nodes[root_key(misplaced_hash)] = misplaced + bytes(3) + alice_bucket
+    store.reader.nodes[alice_bucket + store.root] = store.reader.nodes[root_key(store.root)]
     with pytest.raises(NodeFault, match="off its key's path"):
         store.tree.update(misplaced_hash, {RIGHT_KEY: b"2"})
 

@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 
 from jinqiao.core.crypto import DEFAULT_SUITE, get_suite
 from jinqiao.core.errors import NodeFault
-from jinqiao.ledger.smt import EMPTY_ROOT, key_hash, reference_root, value_hash
+from jinqiao.ledger.smt import (
+    EMPTY_ROOT,
+    MemoryNodeReader,
+    SparseMerkleTree,
+    key_hash,
+    reference_root,
+    root_key,
+    value_hash,
+)
 from jinqiao.node.snapshots import (
     MAX_SNAPSHOT_CHUNK_BYTES,
     MAX_SPLIT_DEPTH,
@@ -34,14 +42,23 @@ def test_parts_fold_to_the_reference_root(state: dict[bytes, bytes], depth: int)
     for key, value in state.items():
         by_prefix.setdefault(part_prefix(SUITE, key, depth), {})[key] = value
     parts = []
+    installed: dict[bytes, bytes] = {}
     for prefix, entries in sorted(by_prefix.items()):
-        subtree_hash, leaf, nodes = build_part(SUITE, depth, prefix, entries)
+        subtree_hash, leaf, bucket, nodes = build_part(SUITE, depth, prefix, entries)
         assert leaf == (len(entries) == 1)
-        assert subtree_hash in nodes
-        parts.append((prefix, subtree_hash, leaf))
-    root, _ = fold_parts(SUITE, depth, parts)
+        assert bucket + subtree_hash in nodes
+        parts.append((prefix, subtree_hash, leaf, bucket))
+        installed.update(nodes)
+    root, top_nodes = fold_parts(SUITE, depth, parts)
     leaves = {key_hash(SUITE, key): value_hash(SUITE, value) for key, value in state.items()}
     assert root == (reference_root(SUITE, leaves) if leaves else EMPTY_ROOT)
+    # What a joining node installs is exactly what the tree itself stores for the state, node
+    # key for node key (ADR 0057): the buckets of the parts and of the nodes above them agree.
+    installed.update(top_nodes)
+    if len(parts) == 1 and parts[0][2]:  # one entry: a leaf root, kept in the root's bucket
+        installed = {root_key(root): next(iter(installed.values()))}
+    built_root, built = SparseMerkleTree(SUITE, MemoryNodeReader()).update(EMPTY_ROOT, state)
+    assert built_root == root and installed == built
 
 
 def test_the_split_depth_is_the_smallest_that_fits() -> None:

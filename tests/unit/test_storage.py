@@ -34,6 +34,7 @@ from jinqiao.node.storage import (
     DiskAlmostFull,
     MemoryTables,
     Store,
+    StoreLayout,
     StoreTorn,
     encode_height,
 )
@@ -364,6 +365,20 @@ def test_a_batch_that_reached_the_disk_in_part_is_refused_by_name(tmp_path: Path
     with store.tables.write() as batch:
         batch.put(b"meta", b"writing", encode_height(4))
     with pytest.raises(StoreTorn, match=r"is torn: block 4 was being written.*move the store"):
+        store.check_intact()
+    store.close()
+
+
+def test_a_store_with_tree_nodes_keyed_by_hash_alone_is_refused_by_name(tmp_path: Path) -> None:
+    # ADR 0057: a store written before tree nodes were keyed by place and hash would answer
+    # "node missing" at its first proof; it is refused when the node opens it instead.
+    store = Store(tmp_path / "store")
+    store.save_genesis(b"\x01" * 32, bytes(32), {}, {}, {})
+    store.check_intact()
+    with store.tables.write() as batch:
+        assert batch.get(b"meta", b"tree_layout") == storage.TREE_LAYOUT
+        batch.delete(b"meta", b"tree_layout")  # what an earlier version's genesis left
+    with pytest.raises(StoreLayout, match=r"earlier version of jinqiao.*state sync"):
         store.check_intact()
     store.close()
 

@@ -163,9 +163,8 @@ def restore(
             chunk = decode(data, SnapshotChunk, max_bytes=MAX_SNAPSHOT_CHUNK_BYTES + 1024)
             chunks.append(verify_chunk(suite, manifest, part, chunk))
         verify_window_blocks(suite, top, blocks)
-        root, top_nodes = fold_parts(
-            suite, manifest.split_depth, ((c.prefix, c.subtree_hash, c.leaf) for c in chunks)
-        )
+        parts = ((c.prefix, c.subtree_hash, c.leaf, c.bucket) for c in chunks)
+        root, top_nodes = fold_parts(suite, manifest.split_depth, parts)
         if root != header.state_root:
             raise NodeFault("the restored tree is not the header's")
         everything = [*blocks, top]

@@ -7,11 +7,22 @@ leaf is the placeholder ``SMT_EMPTY_ROOT`` (32 zero bytes); a subtree with exact
 that leaf, whatever its depth; a subtree with two or more leaves is an inner node over its two
 halves. So one set of (key hash, value hash) pairs has exactly one tree and one root.
 
-Storage. Nodes are content-addressed, ``node_hash -> node bytes``. The tree reads them through a
-``NodeReader`` and never writes: ``update`` returns the nodes it created and the caller stores
-them. Values themselves are stored by the caller under their value hash; the tree holds hashes.
-Every node read is checked against its hash, so a corrupt store shows up as ``NodeFault`` and
-never as a wrong root.
+Storage (ADR 0057). A node is stored under its *node key*: a 3-byte bucket that says where in the
+tree it sits, then its hash. An inner node's bucket is its position — the first ``depth`` bits of
+the key hashes below it, cut to ``BUCKET_BITS`` and padded with zeros — and a leaf's is the first
+``BUCKET_BITS`` bits of its own key hash; the root, whatever its kind, is in ``ROOT_BUCKET``.
+So the nodes of one part of the tree sit side by side in a store that sorts by key, and the
+nodes a block writes under one changed key land on a few pages instead of one page each. Both
+buckets follow from the node's content (an inner node's depth is fixed by the key hashes below
+it), so one node has one key wherever it appears below the root: the store is still
+content-addressed. The reader does not know a child's kind before reading it, so a stored inner
+node carries its two children's buckets after the hashed bytes (``stored_inner``); the hash
+covers the node bytes only, exactly as docs/proofs.md defines them.
+
+The tree reads nodes through a ``NodeReader`` and never writes: ``update`` returns the nodes it
+created, by node key, and the caller stores them. Values themselves are stored by the caller
+under their value hash; the tree holds hashes. Every node read is checked against its hash, so
+a corrupt store shows up as ``NodeFault`` and never as a wrong root.
 
 Speed. ``update`` applies a whole block's changes in one descent: the change keys are sorted by
 key hash, each subtree receives the contiguous run of changes under it, untouched subtrees are
@@ -46,17 +57,29 @@ from jinqiao.core.proofs import (
 from jinqiao.core.types import HASH_BYTES
 
 __all__ = [
+    "BUCKET_BYTES",
     "EMPTY_ROOT",
+    "ROOT_BUCKET",
     "MemoryNodeReader",
     "NodeReader",
     "SparseMerkleTree",
+    "child_keys",
+    "inner_bucket",
     "key_hash",
+    "node_key",
     "reference_root",
+    "root_key",
+    "stored_inner",
     "value_hash",
 ]
 
 EMPTY_ROOT = SMT_EMPTY_ROOT
 NODE_BYTES = 1 + 2 * HASH_BYTES
+BUCKET_BITS = 24
+BUCKET_BYTES = BUCKET_BITS // 8
+ROOT_BUCKET = bytes(BUCKET_BYTES)
+STORED_INNER_BYTES = NODE_BYTES + 2 * BUCKET_BYTES
+"""A stored inner node: its node bytes, then the buckets of its left and right child."""
 _TWO_EMPTY_CHILDREN = SMT_EMPTY_ROOT + SMT_EMPTY_ROOT
 
 # What a subtree turned out to be after an update. A subtree the update did not touch is
@@ -67,20 +90,66 @@ _EMPTY = 2
 _UNKNOWN = 3
 
 
-class NodeReader(Protocol):
-    """Where the tree reads its nodes. ``None`` means the store has no such node."""
+def inner_bucket(path: int, depth: int) -> bytes:
+    """The bucket of an inner node at ``depth`` on ``path`` (a key hash as an integer, of which
+    only the first ``depth`` bits count): its position, cut to ``BUCKET_BITS`` bits."""
+    return _bucket(path >> _PREFIX_SHIFT, depth)
 
-    def get_node(self, node_hash: bytes) -> bytes | None: ...
+
+_PREFIX_SHIFT = SMT_KEY_BITS - BUCKET_BITS
+_BUCKET_MASKS = tuple(
+    ((1 << bits) - 1) << (BUCKET_BITS - bits) for bits in range(BUCKET_BITS + 1)
+) + (((1 << BUCKET_BITS) - 1),) * (SMT_KEY_BITS - BUCKET_BITS)
+
+
+def _bucket(prefix: int, depth: int) -> bytes:
+    """``inner_bucket`` from the path's first ``BUCKET_BITS`` bits (``prefix``)."""
+    return (prefix & _BUCKET_MASKS[depth]).to_bytes(BUCKET_BYTES, "big")
+
+
+def node_key(bucket: bytes, node_hash: bytes) -> bytes:
+    """Where a node is stored: its bucket, then its hash."""
+    return bucket + node_hash
+
+
+def root_key(root: bytes) -> bytes:
+    """Where the root node ``root`` is stored."""
+    return ROOT_BUCKET + root
+
+
+def stored_inner(left: bytes, left_bucket: bytes, right: bytes, right_bucket: bytes) -> bytes:
+    """The stored form of the inner node over ``left`` and ``right``: the node bytes (what its
+    hash covers), then the children's buckets."""
+    return smt_inner_node(left, right) + left_bucket + right_bucket
+
+
+def child_keys(stored: bytes) -> tuple[bytes, bytes]:
+    """The node keys of a stored inner node's two children (an empty child's is
+    ``ROOT_BUCKET + EMPTY_ROOT``; nothing is stored there)."""
+    return (
+        stored[NODE_BYTES : NODE_BYTES + BUCKET_BYTES] + stored[1 : 1 + HASH_BYTES],
+        stored[NODE_BYTES + BUCKET_BYTES :] + stored[1 + HASH_BYTES : NODE_BYTES],
+    )
+
+
+def _leaf_bucket(key_hash: bytes) -> bytes:
+    return key_hash[:BUCKET_BYTES]
+
+
+class NodeReader(Protocol):
+    """Where the tree reads its nodes, by node key. ``None`` means the store has no such node."""
+
+    def get_node(self, node_key: bytes) -> bytes | None: ...
 
 
 class MemoryNodeReader:
-    """Nodes in a dict: for tests, benchmarks and building a tree in memory."""
+    """Nodes in a dict by node key: for tests, benchmarks and building a tree in memory."""
 
     def __init__(self, nodes: dict[bytes, bytes] | None = None) -> None:
         self.nodes: dict[bytes, bytes] = {} if nodes is None else nodes
 
-    def get_node(self, node_hash: bytes) -> bytes | None:
-        return self.nodes.get(node_hash)
+    def get_node(self, node_key: bytes) -> bytes | None:
+        return self.nodes.get(node_key)
 
 
 class SparseMerkleTree:
@@ -97,21 +166,27 @@ class SparseMerkleTree:
         self.reader = reader
         self.check_node_hashes = check_node_hashes
 
-    def load_node(self, node_hash: bytes) -> bytes:
-        """The bytes of node ``node_hash``, checked: present, well-formed, matching its hash."""
-        node = self.reader.get_node(node_hash)
+    def load_node(self, key: bytes) -> bytes:
+        """The stored node at node key ``key``, checked: present, well-formed, matching the hash
+        the key ends with. A leaf is its node bytes; an inner node carries its children's
+        buckets after them (``stored_inner``)."""
+        node = self.reader.get_node(key)
+        node_hash = key[BUCKET_BYTES:]
         if node is None:
             raise NodeFault("state tree node is missing from the store", node_hash=node_hash.hex())
-        if len(node) != NODE_BYTES or node[0] > SMT_INNER_KIND:
+        size = STORED_INNER_BYTES if node and node[0] == SMT_INNER_KIND else NODE_BYTES
+        if len(node) != size or node[0] > SMT_INNER_KIND:
             raise NodeFault(
                 "state tree node is malformed",
                 node_hash=node_hash.hex(),
                 size=len(node),
                 kind=node[0] if node else None,
             )
-        if self.check_node_hashes and self.suite.hash(SMT_NODE_TAG + node) != node_hash:
+        if self.check_node_hashes and self.suite.hash(SMT_NODE_TAG + node[:NODE_BYTES]) != (
+            node_hash
+        ):
             raise NodeFault("state tree node does not match its hash", node_hash=node_hash.hex())
-        if node[0] == SMT_INNER_KIND and node[1:] == _TWO_EMPTY_CHILDREN:
+        if node[0] == SMT_INNER_KIND and node[1:NODE_BYTES] == _TWO_EMPTY_CHILDREN:
             raise NodeFault(
                 "state tree inner node has two empty children", node_hash=node_hash.hex()
             )
@@ -121,14 +196,14 @@ class SparseMerkleTree:
         """The value hash stored at ``full_key`` under ``root``, or ``None`` if it holds none."""
         _check_root(root)
         path = key_hash(self.suite, full_key)
-        node_hash = root
+        key = root_key(root)
         for depth in range(SMT_KEY_BITS + 1):
-            if node_hash == SMT_EMPTY_ROOT:
+            if key[BUCKET_BYTES:] == SMT_EMPTY_ROOT:
                 return None
-            node = self.load_node(node_hash)
+            node = self.load_node(key)
             if node[0] == SMT_LEAF_KIND:
                 return node[1 + HASH_BYTES :] if node[1 : 1 + HASH_BYTES] == path else None
-            node_hash = _child(node, smt_key_bit(path, depth), depth)
+            key = _child_key(node, smt_key_bit(path, depth), depth)
         raise NodeFault("state tree is deeper than its key length", root=root.hex())
 
     def prove(self, root: bytes, full_key: bytes) -> SparseMerkleProof:
@@ -136,46 +211,48 @@ class SparseMerkleTree:
         _check_root(root)
         path = key_hash(self.suite, full_key)
         siblings: list[bytes] = []
-        node_hash = root
+        key = root_key(root)
         for depth in range(SMT_KEY_BITS + 1):
-            if node_hash == SMT_EMPTY_ROOT:
+            if key[BUCKET_BYTES:] == SMT_EMPTY_ROOT:
                 return SparseMerkleProof(siblings=tuple(siblings), leaf=None)
-            node = self.load_node(node_hash)
+            node = self.load_node(key)
             if node[0] == SMT_LEAF_KIND:
                 leaf = SparseMerkleLeaf(
                     key_hash=node[1 : 1 + HASH_BYTES], value_hash=node[1 + HASH_BYTES :]
                 )
                 return SparseMerkleProof(siblings=tuple(siblings), leaf=leaf)
             bit = smt_key_bit(path, depth)
-            siblings.append(_child(node, 1 - bit, depth))
-            node_hash = _child(node, bit, depth)
+            siblings.append(_child_key(node, 1 - bit, depth)[BUCKET_BYTES:])
+            key = _child_key(node, bit, depth)
         raise NodeFault("state tree is deeper than its key length", root=root.hex())
 
     def update(
         self, root: bytes, changes: Mapping[bytes, bytes | None]
     ) -> tuple[bytes, dict[bytes, bytes]]:
         """Apply ``changes`` (full key -> new value, or ``None`` to delete) to the tree at
-        ``root``. Returns the new root and the nodes the caller must store for it: every node
-        this call created (an existing leaf pushed down by a new neighbour is among them again;
-        content addressing makes rewriting it harmless). Deleting an absent key is a no-op; so
-        is setting a key to the value it has."""
+        ``root``. Returns the new root and the nodes the caller must store for it, by node key:
+        every node this call created (an existing leaf pushed down by a new neighbour is among
+        them again; content addressing makes rewriting it harmless). Deleting an absent key is a
+        no-op; so is setting a key to the value it has."""
         new_root, new_nodes, _ = self.update_with_stale(root, changes)
         return new_root, new_nodes
 
     def update_with_stale(
         self, root: bytes, changes: Mapping[bytes, bytes | None]
     ) -> tuple[bytes, dict[bytes, bytes], tuple[bytes, ...]]:
-        """``update``, also returning the stale nodes: nodes reachable from ``root`` that the
-        new root no longer reaches (the Jellyfish Merkle tree's stale-node index; ADR 0053).
-        A node a subtree replaced is stale unless the update created it again (a leaf pushed
-        down): each node hash sits at one position of a tree, and every other node the new
-        root reaches is either in an untouched subtree or among the new nodes."""
+        """``update``, also returning the node keys gone stale: nodes reachable from ``root``
+        that the new root no longer reaches (the Jellyfish Merkle tree's stale-node index; ADR
+        0053). A node a subtree replaced is stale unless the update created it again (a leaf
+        pushed down): each node key sits at one position of a tree, and every other node the
+        new root reaches is either in an untouched subtree or among the new nodes."""
         _check_root(root)
         if not changes:
             return root, {}, ()
         batch = _Batch(self, _sorted_changes(self.suite, changes))
-        new_root, _ = batch.update(root, 0, 0, len(batch.paths))
-        stale = tuple(node_hash for node_hash in batch.replaced if node_hash not in batch.new_nodes)
+        new_root, kind, bucket = batch.update(root, ROOT_BUCKET, 0, 0, len(batch.paths))
+        if kind == _LEAF:
+            batch.move_to_root(node_key(bucket, new_root), moved=new_root != root)
+        stale = tuple(key for key in batch.replaced if key not in batch.new_nodes)
         return new_root, batch.new_nodes, stale
 
 
@@ -185,7 +262,9 @@ class _Batch:
     ``paths[i]`` is change ``i``'s key hash as an integer (sorting and splitting by bit are
     integer operations), ``key_hashes[i]`` the same as bytes, ``value_hashes[i]`` its new value
     hash or ``None`` for a delete. Ranges ``[low, high)`` always cover the changes under one
-    subtree, which all share the subtree's path prefix.
+    subtree, which all share the subtree's path prefix. A subtree is returned as its hash, its
+    kind and its bucket (``ROOT_BUCKET`` for an empty one; the bucket it had for one the update
+    did not visit).
     """
 
     def __init__(
@@ -196,56 +275,91 @@ class _Batch:
         self.load_node = tree.load_node
         self.hash = tree.suite.hash
         self.paths, self.key_hashes, self.value_hashes = changes
+        self.prefixes = [path >> _PREFIX_SHIFT for path in self.paths]
         self.new_nodes: dict[bytes, bytes] = {}
         self.replaced: list[bytes] = []
-        """Stored nodes this update read and replaced by a subtree with another hash."""
+        """Node keys of stored nodes this update read and replaced by a subtree with another
+        hash (or moved: a leaf lifted to the root)."""
 
-    def update(self, node_hash: bytes, depth: int, low: int, high: int) -> tuple[bytes, int]:
-        """The new hash and kind of the subtree ``node_hash`` at ``depth`` after changes
-        ``[low, high)``."""
+    def update(
+        self, node_hash: bytes, bucket: bytes, depth: int, low: int, high: int
+    ) -> tuple[bytes, int, bytes]:
+        """The new hash, kind and bucket of the subtree ``node_hash`` (stored in ``bucket``) at
+        ``depth`` after changes ``[low, high)``."""
         if low == high:
-            return node_hash, _EMPTY if node_hash == SMT_EMPTY_ROOT else _UNKNOWN
+            return node_hash, _EMPTY if node_hash == SMT_EMPTY_ROOT else _UNKNOWN, bucket
         if node_hash == SMT_EMPTY_ROOT:
             return self.build_from_changes(depth, low, high, None)
-        new_hash, kind = self.update_stored(node_hash, depth, low, high)
+        key = node_key(bucket, node_hash)
+        new_hash, kind, new_bucket = self.update_stored(key, depth, low, high)
         if new_hash != node_hash:
-            self.replaced.append(node_hash)
-        return new_hash, kind
+            self.replaced.append(key)
+        return new_hash, kind, new_bucket
 
-    def update_stored(self, node_hash: bytes, depth: int, low: int, high: int) -> tuple[bytes, int]:
-        """``update`` of a subtree whose root is a stored node."""
-        node = self.load_node(node_hash)
+    def update_stored(
+        self, key: bytes, depth: int, low: int, high: int
+    ) -> tuple[bytes, int, bytes]:
+        """``update`` of a subtree whose root is the stored node at ``key``."""
+        node = self.load_node(key)
         if node[0] == SMT_LEAF_KIND:
             return self.build_from_changes(depth, low, high, node)
         require(depth < SMT_KEY_BITS, "state tree inner node below the last key bit")
         middle = _split(self.paths, low, high, depth)
-        left, left_kind = node[1 : 1 + HASH_BYTES], _UNKNOWN
-        right, right_kind = node[1 + HASH_BYTES :], _UNKNOWN
+        (left_bucket, left), (right_bucket, right) = _children(node)
+        left_kind = right_kind = _UNKNOWN
         # A side without changes keeps its hash unread; join reads its kind only if it must.
         if low < middle:
-            left, left_kind = self.update(left, depth + 1, low, middle)
+            left, left_kind, left_bucket = self.update(left, left_bucket, depth + 1, low, middle)
         if middle < high:
-            right, right_kind = self.update(right, depth + 1, middle, high)
-        return self.join(left, left_kind, right, right_kind)
+            right, right_kind, right_bucket = self.update(
+                right, right_bucket, depth + 1, middle, high
+            )
+        return self.join(
+            (left, left_kind, left_bucket), (right, right_kind, right_bucket), depth, low
+        )
 
-    def join(self, left: bytes, left_kind: int, right: bytes, right_kind: int) -> tuple[bytes, int]:
-        """The subtree over two new halves: empty, the one leaf lifted up, or an inner node."""
-        if left == SMT_EMPTY_ROOT:
-            if right == SMT_EMPTY_ROOT:
-                return SMT_EMPTY_ROOT, _EMPTY
-            if self.kind(right, right_kind) == _LEAF:
-                return right, _LEAF
-        elif right == SMT_EMPTY_ROOT and self.kind(left, left_kind) == _LEAF:
-            return left, _LEAF
-        return self.store(smt_inner_node(left, right)), _INNER
+    def join(
+        self,
+        left: tuple[bytes, int, bytes],
+        right: tuple[bytes, int, bytes],
+        depth: int,
+        low: int,
+    ) -> tuple[bytes, int, bytes]:
+        """The subtree at ``depth`` (on change ``low``'s path) over two new halves: empty, the
+        one leaf lifted up, or an inner node."""
+        if left[0] == SMT_EMPTY_ROOT:
+            if right[0] == SMT_EMPTY_ROOT:
+                return SMT_EMPTY_ROOT, _EMPTY, ROOT_BUCKET
+            if self.kind(right) == _LEAF:
+                return right[0], _LEAF, right[2]
+        elif right[0] == SMT_EMPTY_ROOT and self.kind(left) == _LEAF:
+            return left[0], _LEAF, left[2]
+        bucket = _bucket(self.prefixes[low], depth)
+        stored = stored_inner(left[0], left[2], right[0], right[2])
+        return self.store(bucket, stored), _INNER, bucket
 
-    def kind(self, node_hash: bytes, kind: int) -> int:
+    def kind(self, subtree: tuple[bytes, int, bytes]) -> int:
         """The kind of a non-empty subtree, reading its node only if the update did not visit it."""
-        return self.load_node(node_hash)[0] if kind == _UNKNOWN else kind
+        node_hash, kind, bucket = subtree
+        return self.load_node(node_key(bucket, node_hash))[0] if kind == _UNKNOWN else kind
+
+    def move_to_root(self, key: bytes, *, moved: bool) -> None:
+        """The new root is a leaf, in its own bucket at ``key``: keep it in ``ROOT_BUCKET``
+        instead, where readers look for a root. ``moved``: it was not the root before (else it
+        is stored there already, and the copy the update may have built is dropped)."""
+        if key[:BUCKET_BYTES] == ROOT_BUCKET:
+            return
+        node = self.new_nodes.pop(key, None)
+        if not moved:
+            return
+        if node is None:  # a stored leaf lifted up: its old place is no longer reached
+            node = self.load_node(key)
+            self.replaced.append(key)
+        self.new_nodes[root_key(key[BUCKET_BYTES:])] = node
 
     def build_from_changes(
         self, depth: int, low: int, high: int, leaf: bytes | None
-    ) -> tuple[bytes, int]:
+    ) -> tuple[bytes, int, bytes]:
         """The subtree at ``depth`` holding the writes among changes ``[low, high)`` plus the one
         existing ``leaf`` node (unless a change replaces or deletes its key)."""
         paths: list[int] = []
@@ -288,9 +402,10 @@ class _Batch:
                 key_hashes.append(self.key_hashes[index])
                 value_hashes.append(value)
 
-    def store(self, node: bytes) -> bytes:
-        node_hash = self.hash(SMT_NODE_TAG + node)
-        self.new_nodes[node_hash] = node
+    def store(self, bucket: bytes, stored: bytes) -> bytes:
+        """Keep a new node (in its stored form) in ``bucket``; returns its hash."""
+        node_hash = self.hash(SMT_NODE_TAG + stored[:NODE_BYTES])
+        self.new_nodes[bucket + node_hash] = stored
         return node_hash
 
 
@@ -305,20 +420,23 @@ class _Builder:
         self.key_hashes = key_hashes
         self.value_hashes = value_hashes
 
-    def build(self, depth: int, low: int, high: int) -> tuple[bytes, int]:
+    def build(self, depth: int, low: int, high: int) -> tuple[bytes, int, bytes]:
         count = high - low
         if count == 0:
-            return SMT_EMPTY_ROOT, _EMPTY
+            return SMT_EMPTY_ROOT, _EMPTY, ROOT_BUCKET
         if count == 1:
-            return self.batch.store(
-                smt_leaf_node(self.key_hashes[low], self.value_hashes[low])
-            ), _LEAF
+            leaf_key = self.key_hashes[low]
+            bucket = _leaf_bucket(leaf_key)
+            leaf = smt_leaf_node(leaf_key, self.value_hashes[low])
+            return self.batch.store(bucket, leaf), _LEAF, bucket
         # Two distinct 256-bit paths always differ at some depth below 256.
         require(depth < SMT_KEY_BITS, "two state keys with one key hash")
         middle = _split(self.paths, low, high, depth)
-        left, _ = self.build(depth + 1, low, middle)
-        right, _ = self.build(depth + 1, middle, high)
-        return self.batch.store(smt_inner_node(left, right)), _INNER
+        left_hash, _, left_bucket = self.build(depth + 1, low, middle)
+        right_hash, _, right_bucket = self.build(depth + 1, middle, high)
+        bucket = _bucket(self.paths[low] >> _PREFIX_SHIFT, depth)
+        stored = stored_inner(left_hash, left_bucket, right_hash, right_bucket)
+        return self.batch.store(bucket, stored), _INNER, bucket
 
 
 def _split(paths: list[int], low: int, high: int, depth: int) -> int:
@@ -329,9 +447,17 @@ def _split(paths: list[int], low: int, high: int, depth: int) -> int:
     return bisect_left(paths, threshold, low, high)
 
 
-def _child(node: bytes, bit: int, depth: int) -> bytes:
+def _children(stored: bytes) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]]:
+    """(bucket, hash) of a stored inner node's left and right child."""
+    return (
+        (stored[NODE_BYTES : NODE_BYTES + BUCKET_BYTES], stored[1 : 1 + HASH_BYTES]),
+        (stored[NODE_BYTES + BUCKET_BYTES :], stored[1 + HASH_BYTES : NODE_BYTES]),
+    )
+
+
+def _child_key(stored: bytes, bit: int, depth: int) -> bytes:
     require(depth < SMT_KEY_BITS, "state tree inner node below the last key bit")
-    return node[1 : 1 + HASH_BYTES] if bit == 0 else node[1 + HASH_BYTES :]
+    return child_keys(stored)[bit]
 
 
 def _check_root(root: bytes) -> None:

@@ -3,16 +3,17 @@
 The state tree's nodes are content-addressed and shared between versions, so a node cannot be
 deleted because an old version is no longer wanted: the newer versions may reach it too. The
 store keeps, in the same write batch as each block, a *stale-node journal* — the Jellyfish Merkle
-tree's stale index: ``stale_nodes/(h, node)`` says that ``node`` was reachable from the state
-root after block ``h - 1`` and is not from the root after block ``h`` (``update_with_stale``
-computes it). A node that no root after ``h`` reaches is needed only by heights below ``h``, so
-once the oldest height kept (the *prune floor*) reaches ``h`` it can go.
+tree's stale index: ``stale_nodes/(h, node key)`` says that the node stored at that node key
+(``ledger.smt``: its bucket, then its hash; ADR 0057) was reachable from the state root after
+block ``h - 1`` and is not from the root after block ``h`` (``update_with_stale`` computes it).
+A node that no root after ``h`` reaches is needed only by heights below ``h``, so once the
+oldest height kept (the *prune floor*) reaches ``h`` it can go.
 
 Two things complete the picture, because content addressing lets a node come back:
 
-- ``revived_nodes/node -> h``: block ``h`` created again a node the store already held (a key set
-  back to an earlier value). A journal entry older than the revival is void: the node is live
-  again, and the block that makes it stale again journals it again.
+- ``revived_nodes/node key -> h``: block ``h`` created again a node the store already held (a
+  key set back to an earlier value). A journal entry older than the revival is void: the node
+  is live again, and the block that makes it stale again journals it again.
 - ``value_refs/value hash -> count``: how many stored leaves hold a value (two keys may hold the
   same bytes). A value goes with the last leaf that holds it.
 
@@ -43,6 +44,7 @@ from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import InvalidInput, NodeFault, require
 from jinqiao.core.proofs import SMT_INNER_KIND, SMT_LEAF_KIND, key_hash, smt_key_bit
 from jinqiao.core.types import HASH_BYTES, BlockHeader, CommitCertificate, CommittedBlock
+from jinqiao.ledger.smt import BUCKET_BYTES, child_keys, root_key
 
 __all__ = [
     "DEFAULT_RETENTION_HEIGHTS",
@@ -202,16 +204,16 @@ def record_block(
     write's own: a separate read before it was 4 % of a validator in the supply-chain event
     phase). The caller writes the rest of the block's state without the nodes."""
     key = _HEIGHT.pack(height)
-    for node_hash, node in new_nodes.items():
-        if not batch.put(b"state_nodes", node_hash, node, overwrite=False):
-            batch.put(b"revived_nodes", node_hash, key)
+    for node_key, node in new_nodes.items():
+        if not batch.put(b"state_nodes", node_key, node, overwrite=False):
+            batch.put(b"revived_nodes", node_key, key)
         elif node[0] == SMT_LEAF_KIND:
             value_hash = node[1 + HASH_BYTES :]
             raw = batch.get(b"value_refs", value_hash)
             count = 0 if raw is None else _COUNT.unpack(raw)[0]
             batch.put(b"value_refs", value_hash, _COUNT.pack(count + 1))
-    for node_hash in stale_nodes:
-        batch.put(b"stale_nodes", key + node_hash, b"")
+    for node_key in stale_nodes:
+        batch.put(b"stale_nodes", key + node_key, b"")
 
 
 def prune_step(
@@ -242,10 +244,10 @@ def prune_step(
     for key in due[:limit]:
         batch.delete(b"stale_nodes", key)
         removed += len(key)
-        node_deleted, value_bytes = _delete_stale(batch, _HEIGHT.unpack(key[:8])[0], key[8:])
-        if node_deleted:
+        node_bytes, value_bytes = _delete_stale(batch, _HEIGHT.unpack(key[:8])[0], key[8:])
+        if node_bytes:
             nodes += 1
-            removed += HASH_BYTES + 1 + 2 * HASH_BYTES
+            removed += node_bytes
         if value_bytes:
             values += 1
             removed += value_bytes
@@ -296,23 +298,25 @@ def _prune_block_bodies(batch: _Batch, floor: int, head: int) -> tuple[int, int,
     return pruned, freed, False
 
 
-def _delete_stale(batch: _Batch, stale_at: int, node_hash: bytes) -> tuple[bool, int]:
-    """Delete ``node_hash`` if nothing revived or pinned it since it went stale at ``stale_at``.
-    Returns whether it was deleted and the bytes of the value deleted with it (0: none)."""
-    revived = batch.get(b"revived_nodes", node_hash)
+def _delete_stale(batch: _Batch, stale_at: int, key: bytes) -> tuple[int, int]:
+    """Delete the node at node key ``key`` if nothing revived or pinned it since it went stale
+    at ``stale_at``. Returns the bytes of the node deleted (0: kept) and of the value deleted
+    with it (0: none)."""
+    revived = batch.get(b"revived_nodes", key)
     if revived is not None and _HEIGHT.unpack(revived)[0] > stale_at:
-        return False, 0
-    if batch.get(b"pinned_nodes", node_hash) is not None:
-        return False, 0
-    node = batch.get(b"state_nodes", node_hash)
+        return 0, 0
+    if batch.get(b"pinned_nodes", key) is not None:
+        return 0, 0
+    node = batch.get(b"state_nodes", key)
     if node is None:
-        raise NodeFault("a journaled stale node is missing", node_hash=node_hash.hex())
-    batch.delete(b"state_nodes", node_hash)
+        raise NodeFault("a journaled stale node is missing", node_key=key.hex())
+    batch.delete(b"state_nodes", key)
     if revived is not None:
-        batch.delete(b"revived_nodes", node_hash)
+        batch.delete(b"revived_nodes", key)
+    node_bytes = len(key) + len(node)
     if node[0] != SMT_LEAF_KIND:
-        return True, 0
-    return True, _release_value(batch, node[1 + HASH_BYTES :])
+        return node_bytes, 0
+    return node_bytes, _release_value(batch, node[1 + HASH_BYTES :])
 
 
 def _release_value(batch: _Batch, value_hash: bytes) -> int:
@@ -361,16 +365,15 @@ def _state_root_at(batch: _Batch, height: int) -> bytes:
 def _pin_path(batch: _Batch, suite: CryptoSuite, root: bytes, full_key: bytes) -> None:
     """Pin every node on ``full_key``'s path under ``root`` (the nodes its proof reads)."""
     path = key_hash(suite, full_key)
-    node_hash = root
+    key = root_key(root)
     for depth in range(8 * HASH_BYTES + 1):
-        if node_hash == bytes(HASH_BYTES):
+        if key[BUCKET_BYTES:] == bytes(HASH_BYTES):
             return
-        node = batch.get(b"state_nodes", node_hash)
+        node = batch.get(b"state_nodes", key)
         if node is None:
-            raise NodeFault("a node on a pinned path is missing", node_hash=node_hash.hex())
-        batch.put(b"pinned_nodes", node_hash, b"")
+            raise NodeFault("a node on a pinned path is missing", node_key=key.hex())
+        batch.put(b"pinned_nodes", key, b"")
         if node[0] != SMT_INNER_KIND:
             return
-        bit = smt_key_bit(path, depth)
-        node_hash = node[1 : 1 + HASH_BYTES] if bit == 0 else node[1 + HASH_BYTES :]
+        key = child_keys(node)[smt_key_bit(path, depth)]
     raise NodeFault("a pinned path is deeper than its key length", root=root.hex())

@@ -56,7 +56,16 @@ from jinqiao.core.proofs import (
 from jinqiao.core.types import CommittedBlock, Hash, Height
 from jinqiao.fileio import save_atomically
 from jinqiao.ledger.merkle import merkle_root
-from jinqiao.ledger.smt import MemoryNodeReader, SparseMerkleTree
+from jinqiao.ledger.smt import (
+    BUCKET_BYTES,
+    ROOT_BUCKET,
+    MemoryNodeReader,
+    SparseMerkleTree,
+    child_keys,
+    inner_bucket,
+    root_key,
+    stored_inner,
+)
 from jinqiao.node import pruning
 from jinqiao.node.storage import ReadView, Snapshot, Store, encode_height
 
@@ -113,8 +122,11 @@ class VerifiedChunk:
     prefix: int
     subtree_hash: bytes
     leaf: bool
+    bucket: bytes
+    """Where the part's subtree root is stored (``ledger.smt`` node keys, ADR 0057)."""
     writes: dict[bytes, bytes]
     nodes: dict[bytes, bytes]
+    """The part's tree nodes by node key."""
     values: dict[bytes, bytes]
 
 
@@ -125,50 +137,60 @@ def part_prefix(suite: CryptoSuite, key: bytes, depth: int) -> int:
 
 def build_part(
     suite: CryptoSuite, depth: int, prefix: int, entries: Mapping[bytes, bytes]
-) -> tuple[bytes, bool, dict[bytes, bytes]]:
+) -> tuple[bytes, bool, bytes, dict[bytes, bytes]]:
     """The subtree that ``entries`` (all under ``prefix``) build at ``depth``: its hash, whether it
-    is a single leaf, and its nodes. Built by the state tree's own update from an empty tree,
-    then the ``depth`` inner nodes above the part (each with one empty side) are dropped."""
+    is a single leaf, the bucket it is stored in, and its nodes by node key. Built by the state
+    tree's own update from an empty tree, then the ``depth`` inner nodes above the part (each
+    with one empty side) are dropped."""
     require(len(entries) > 0, "a snapshot part holds at least one entry")
     tree = SparseMerkleTree(suite, MemoryNodeReader(), check_node_hashes=False)
     root, nodes = tree.update(SMT_EMPTY_ROOT, entries)
-    node_hash = root
+    key = root_key(root)
     for level in range(depth):
-        node = nodes[node_hash]
+        node = nodes[key]
         if node[0] == SMT_LEAF_KIND:
             break
         bit = (prefix >> (depth - 1 - level)) & 1
-        children = (node[1:33], node[33:65])
-        if children[1 - bit] != SMT_EMPTY_ROOT:
+        children = child_keys(node)
+        if children[1 - bit][BUCKET_BYTES:] != SMT_EMPTY_ROOT:
             raise SnapshotRefused("a snapshot chunk holds keys of another part")
-        del nodes[node_hash]
-        node_hash = children[bit]
-    return node_hash, nodes[node_hash][0] == SMT_LEAF_KIND, nodes
+        del nodes[key]
+        key = children[bit]
+    node = nodes[key]
+    if node[0] == SMT_LEAF_KIND:  # one entry, which the tree kept as its root: in its own bucket
+        bucket = node[1 : 1 + BUCKET_BYTES]
+        return root, True, bucket, {bucket + root: node}
+    return key[BUCKET_BYTES:], False, key[:BUCKET_BYTES], nodes
 
 
 def fold_parts(
-    suite: CryptoSuite, depth: int, parts: Iterable[tuple[int, bytes, bool]]
+    suite: CryptoSuite, depth: int, parts: Iterable[tuple[int, bytes, bool, bytes]]
 ) -> tuple[bytes, dict[bytes, bytes]]:
-    """The root over the parts ``(prefix, subtree hash, is a leaf)`` at ``depth`` and the inner
-    nodes above them, joined as ``SparseMerkleTree.update`` joins two halves."""
-    level: dict[int, tuple[bytes, bool]] = {prefix: (hash_, leaf) for prefix, hash_, leaf in parts}
+    """The root over the parts ``(prefix, subtree hash, is a leaf, bucket)`` at ``depth`` and the
+    inner nodes above them by node key, joined as ``SparseMerkleTree.update`` joins two halves.
+    (``verify_manifest`` keeps only the root and passes ``ROOT_BUCKET`` as every bucket.)"""
+    level: dict[int, tuple[bytes, bool, bytes]] = {
+        prefix: (hash_, leaf, bucket) for prefix, hash_, leaf, bucket in parts
+    }
+    empty = (SMT_EMPTY_ROOT, False, ROOT_BUCKET)
     nodes: dict[bytes, bytes] = {}
-    for _ in range(depth):
-        above: dict[int, tuple[bytes, bool]] = {}
+    for above_depth in range(depth - 1, -1, -1):
+        above: dict[int, tuple[bytes, bool, bytes]] = {}
         for parent in sorted({prefix >> 1 for prefix in level}):
-            left, left_leaf = level.get(2 * parent, (SMT_EMPTY_ROOT, False))
-            right, right_leaf = level.get(2 * parent + 1, (SMT_EMPTY_ROOT, False))
-            if left == SMT_EMPTY_ROOT and right_leaf:
-                above[parent] = (right, True)
-            elif right == SMT_EMPTY_ROOT and left_leaf:
-                above[parent] = (left, True)
+            left = level.get(2 * parent, empty)
+            right = level.get(2 * parent + 1, empty)
+            if left[0] == SMT_EMPTY_ROOT and right[1]:
+                above[parent] = right
+            elif right[0] == SMT_EMPTY_ROOT and left[1]:
+                above[parent] = left
             else:
-                node = smt_inner_node(left, right)
-                node_hash = suite.hash(SMT_NODE_TAG + node)
-                nodes[node_hash] = node
-                above[parent] = (node_hash, False)
+                node = stored_inner(left[0], left[2], right[0], right[2])
+                node_hash = suite.hash(SMT_NODE_TAG + smt_inner_node(left[0], right[0]))
+                bucket = inner_bucket(parent << (SMT_KEY_BITS - above_depth), above_depth)
+                nodes[bucket + node_hash] = node
+                above[parent] = (node_hash, False, bucket)
         level = above
-    return level.get(0, (SMT_EMPTY_ROOT, False))[0], nodes
+    return level.get(0, empty)[0], nodes
 
 
 # -- checking what peers send ------------------------------------------------------------------
@@ -189,7 +211,7 @@ def verify_manifest(suite: CryptoSuite, manifest: SnapshotManifest, state_root: 
     root, _ = fold_parts(
         suite,
         manifest.split_depth,
-        ((part.prefix, part.subtree_hash, part.leaf) for part in manifest.parts),
+        ((part.prefix, part.subtree_hash, part.leaf, ROOT_BUCKET) for part in manifest.parts),
     )
     if root != state_root:
         raise SnapshotRefused("the snapshot's parts do not make the header's state root")
@@ -210,11 +232,11 @@ def verify_chunk(
         writes[entry.key] = entry.value
     if len(writes) != len(chunk.entries):
         raise SnapshotRefused(f"{where}: a key twice")
-    subtree_hash, leaf, nodes = build_part(suite, manifest.split_depth, part.prefix, writes)
+    subtree_hash, leaf, bucket, nodes = build_part(suite, manifest.split_depth, part.prefix, writes)
     if subtree_hash != part.subtree_hash or leaf != part.leaf:
         raise SnapshotRefused(f"{where}: its entries do not build the part's subtree")
     values = {value_hash(suite, value): value for value in writes.values()}
-    return VerifiedChunk(part.prefix, subtree_hash, leaf, writes, nodes, values)
+    return VerifiedChunk(part.prefix, subtree_hash, leaf, bucket, writes, nodes, values)
 
 
 def verify_window_blocks(
@@ -333,7 +355,7 @@ def take_snapshot(
             entries: dict[bytes, bytes] = {}
             for _, key, _ in keyed[start:end]:
                 entries[key] = _state_value(view, key)
-            subtree_hash, leaf, _ = build_part(suite, depth, prefix, entries)
+            subtree_hash, leaf, _, _ = build_part(suite, depth, prefix, entries)
             chunk = SnapshotChunk(
                 height, prefix, tuple(StateEntry(k, v) for k, v in entries.items())
             )
@@ -410,21 +432,17 @@ def install(
         batch.put(b"meta", b"writing", encode_height(head))
         for key in list(_state_keys(batch)):  # genesis's state gives way to the snapshot's
             batch.delete(b"state_latest", key)
+        nodes = _tree_nodes(chunks, top_nodes)
         if pruning.journals(batch):  # a pruning store prunes from the snapshot on (ADR 0053)
-            nodes = dict(top_nodes)
-            for chunk in chunks:
-                nodes.update(chunk.nodes)
             first_block = blocks[0].block.header.height
             pruning.start_journal_at_snapshot(batch, head, first_block, nodes)
         for chunk in chunks:
             for key, value in chunk.writes.items():
                 batch.put(b"state_latest", key, value)
-            for node_hash, node in chunk.nodes.items():
-                batch.put(b"state_nodes", node_hash, node, overwrite=False)
             for hash_, value in chunk.values.items():
                 batch.put(b"state_values", hash_, value, overwrite=False)
-        for node_hash, node in top_nodes.items():
-            batch.put(b"state_nodes", node_hash, node, overwrite=False)
+        for node_key, node in nodes.items():
+            batch.put(b"state_nodes", node_key, node, overwrite=False)
         for committed, block_hash, hashes in zip(
             blocks, block_hashes, transaction_hashes, strict=True
         ):
@@ -439,6 +457,20 @@ def install(
                 batch.put(b"validator_changes", key, b"")
         batch.put(b"meta", STATE_BASE_KEY, encode_height(blocks[0].block.header.height))
         batch.put(b"meta", b"head", encode_height(head))
+
+
+def _tree_nodes(
+    chunks: Sequence[VerifiedChunk], top_nodes: Mapping[bytes, bytes]
+) -> dict[bytes, bytes]:
+    """The installed tree's nodes by node key: the chunks' and those above them. A state of one
+    entry is a leaf root, kept in the root's bucket like every root."""
+    nodes = dict(top_nodes)
+    for chunk in chunks:
+        nodes.update(chunk.nodes)
+    if len(chunks) == 1 and chunks[0].leaf:
+        ((_, node),) = nodes.items()
+        nodes = {root_key(chunks[0].subtree_hash): node}
+    return nodes
 
 
 def state_base(snapshot: Snapshot) -> int:

@@ -219,7 +219,7 @@ class StateSync:
         root, top_nodes = fold_parts(
             self.suite,
             manifest.split_depth,
-            ((chunk.prefix, chunk.subtree_hash, chunk.leaf) for chunk in chunks),
+            ((c.prefix, c.subtree_hash, c.leaf, c.bucket) for c in chunks),
         )
         if root != top.block.header.state_root:  # each chunk matched its part; a bug if not
             raise StateSyncFailed("the restored state does not make the header's state root")

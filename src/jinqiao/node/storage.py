@@ -9,18 +9,20 @@ meta            b"head"                        height (8-byte big-endian)
                 b"writing"                     height of the newest batch begun
                 b"genesis_hash"                32 bytes
                 b"genesis_state_root"          32 bytes
+                b"tree_layout"                 ``TREE_LAYOUT``: how ``state_nodes`` is keyed
 blocks          height (8-byte big-endian)     canonical ``CommittedBlock``
 block_hashes    block hash                     height
 transactions    transaction hash               height + index in block (8 + 4 bytes)
 state_latest    full state key                 current value (for execution)
-state_nodes     node hash                      sparse Merkle tree node (content-addressed)
+state_nodes     node key (bucket + node hash)  sparse Merkle tree node (content-addressed;
+                                               the bucket is its place, ADR 0057)
 state_values    value hash                     value (content-addressed, for reads at a height)
 validator_c…    height h (8-byte big-endian)   empty: block h changed the validator set (its
                                                ``next_validators_hash`` differs)
-stale_nodes     height h + node hash           empty: block h made the node unreachable
-revived_nodes   node hash                      height of the block that created it again
+stale_nodes     height h + node key            empty: block h made the node unreachable
+revived_nodes   node key                       height of the block that created it again
 value_refs      value hash                     stored leaves holding the value (8 bytes)
-pinned_nodes    node hash                      empty: on a validator-set change's proof path
+pinned_nodes    node key                       empty: on a validator-set change's proof path
 block_headers   height                         header and certificate of a pruned block
 =============== ============================== =============================================
 
@@ -73,6 +75,9 @@ MIN_FREE_DISK_BYTES = 512 * 1024**2
 """A write batch is refused (``DiskAlmostFull``) while less than this is free on the store's
 disk: the map is written in place (ADR 0056), where a full disk would end the process with
 SIGBUS in the middle of a write instead of an error. A block's write dirties tens of MB at most."""
+TREE_LAYOUT = b"\x02"
+"""``meta/tree_layout`` of a store whose tree nodes are keyed by bucket and hash (ADR 0057). A
+store without it was written before, keyed by hash alone, and is refused (``StoreLayout``)."""
 _HEIGHT = struct.Struct(">Q")
 _LOCATION = struct.Struct(">QI")
 _TABLES = (
@@ -324,6 +329,10 @@ class StoreTorn(NodeFault):
     """The store's newest write batch reached the disk only in part."""
 
 
+class StoreLayout(NodeFault):
+    """The store keys its tree nodes another way than this version of jinqiao reads them."""
+
+
 class Snapshot:
     """A consistent read view of the store (one LMDB read transaction)."""
 
@@ -338,8 +347,8 @@ class Snapshot:
         return self._get(b"state_latest", key)
 
     # NodeReader
-    def get_node(self, node_hash: bytes) -> bytes | None:
-        return self._get(b"state_nodes", node_hash)
+    def get_node(self, node_key: bytes) -> bytes | None:
+        return self._get(b"state_nodes", node_key)
 
     def get_value(self, value_hash: bytes) -> bytes | None:
         return self._get(b"state_values", value_hash)
@@ -430,12 +439,22 @@ class Store:
             yield Snapshot(view)
 
     def check_intact(self) -> None:
-        """Refuse a store whose newest write batch did not reach the disk whole."""
+        """Refuse a store whose newest write batch did not reach the disk whole, or whose tree
+        nodes are keyed another way than this version reads them."""
         with self.snapshot() as snapshot:
             writing = snapshot.meta(b"writing")
             head = snapshot.meta(b"head")
+            created = snapshot.meta(b"genesis_hash") is not None
+            layout = snapshot.meta(b"tree_layout")
+        where = f" in {self.path}" if self.path is not None else ""
+        if created and layout != TREE_LAYOUT:
+            raise StoreLayout(
+                f"the store{where} was written by an earlier version of jinqiao, which keyed "
+                "state tree nodes by hash alone (this one keys them by place and hash, ADR "
+                "0057): move the store aside and start the node again to fetch the state from "
+                "its peers (state sync), or start it from a backup taken by this version"
+            )
         if writing is not None and writing != head:
-            where = f" in {self.path}" if self.path is not None else ""
             raise StoreTorn(
                 f"the store{where} is torn: block {_HEIGHT.unpack(writing)[0]} was being written "
                 "when the node stopped and only part of it reached the disk; move the store "
@@ -457,6 +476,7 @@ class Store:
         with self.tables.write() as batch:
             require(batch.get(b"meta", b"genesis_hash") is None, "store has genesis")
             batch.put(b"meta", b"writing", encode_height(0))
+            batch.put(b"meta", b"tree_layout", TREE_LAYOUT)
             if self.journal:
                 pruning.start_journal(batch)
             _write_tree_state(
@@ -571,7 +591,7 @@ def _write_state(
             batch.delete(b"state_latest", key)
         else:
             batch.put(b"state_latest", key, value)
-    for node_hash, node in new_nodes.items():
-        batch.put(b"state_nodes", node_hash, node, overwrite=False)
+    for node_key, node in new_nodes.items():
+        batch.put(b"state_nodes", node_key, node, overwrite=False)
     for value_hash, value in new_values.items():
         batch.put(b"state_values", value_hash, value, overwrite=False)

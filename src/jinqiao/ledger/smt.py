@@ -126,10 +126,8 @@ def stored_inner(left: bytes, left_bucket: bytes, right: bytes, right_bucket: by
 def child_keys(stored: bytes) -> tuple[bytes, bytes]:
     """The node keys of a stored inner node's two children (an empty child's is
     ``ROOT_BUCKET + EMPTY_ROOT``; nothing is stored there)."""
-    return (
-        stored[NODE_BYTES : NODE_BYTES + BUCKET_BYTES] + stored[1 : 1 + HASH_BYTES],
-        stored[NODE_BYTES + BUCKET_BYTES :] + stored[1 + HASH_BYTES : NODE_BYTES],
-    )
+    (left_bucket, left), (right_bucket, right) = _children(stored)
+    return left_bucket + left, right_bucket + right
 
 
 def _leaf_bucket(key_hash: bytes) -> bytes:
@@ -405,7 +403,7 @@ class _Batch:
     def store(self, bucket: bytes, stored: bytes) -> bytes:
         """Keep a new node (in its stored form) in ``bucket``; returns its hash."""
         node_hash = self.hash(SMT_NODE_TAG + stored[:NODE_BYTES])
-        self.new_nodes[bucket + node_hash] = stored
+        self.new_nodes[node_key(bucket, node_hash)] = stored
         return node_hash
 
 

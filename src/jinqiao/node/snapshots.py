@@ -48,9 +48,9 @@ from jinqiao.core.proofs import (
     SMT_EMPTY_ROOT,
     SMT_KEY_BITS,
     SMT_LEAF_KIND,
-    SMT_NODE_TAG,
     key_hash,
     smt_inner_node,
+    smt_node_hash,
     value_hash,
 )
 from jinqiao.core.types import CommittedBlock, Hash, Height
@@ -185,7 +185,7 @@ def fold_parts(
                 above[parent] = left
             else:
                 node = stored_inner(left[0], left[2], right[0], right[2])
-                node_hash = suite.hash(SMT_NODE_TAG + smt_inner_node(left[0], right[0]))
+                node_hash = smt_node_hash(suite, smt_inner_node(left[0], right[0]))
                 bucket = inner_bucket(parent << (SMT_KEY_BITS - above_depth), above_depth)
                 nodes[bucket + node_hash] = node
                 above[parent] = (node_hash, False, bucket)

@@ -20,7 +20,7 @@ ITEM = "01/06901234000016/21/1"
 
 
 def item(status: str = "active") -> Item:
-    return Item(ITEM, "brand", "L1", status, "retailer", None, "", (), 0, 3, 0, 1)
+    return Item(ITEM, "brand", "L1", status, "retailer", None, "", (), 0, 3, 0, 1, b"")
 
 
 def event(

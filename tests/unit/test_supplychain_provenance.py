@@ -16,6 +16,7 @@ from jinqiao.apps.supplychain.model import (
     EventFields,
     History,
     HistoryArgs,
+    Item,
     ItemView,
     KeyArgs,
     PrefixArgs,
@@ -24,6 +25,8 @@ from jinqiao.apps.supplychain.model import (
     ShipArgs,
     TransactArgs,
     TransformArgs,
+    history_key,
+    item_key,
 )
 from jinqiao.core.errors import Rejection
 from tests.helpers.chain import Chain
@@ -73,6 +76,37 @@ def test_journey_brand_to_retailer_through_a_pallet(chain: Chain) -> None:
     assert pallet_history.next_start == 2
     # Any form of the key reads the same item.
     assert view(chain, "https://id.gs1.org/01/06901234000016/21/0") == sold
+
+
+def test_an_items_first_event_is_kept_in_the_item_and_later_ones_as_pointers(
+    chain: Chain,
+) -> None:
+    """ADR 0058: creating an item writes no history pointer; event 0 is ``first_event``, for a
+    commissioning and for a transformation's outputs alike."""
+    events = Events(chain)
+    commissioned = events.next()
+    chain.ok("brand-ops", SC, "commission", CommissionArgs(commissioned, (sgtin(1),), ""))
+    item = chain.read(SC, item_key(sgtin_canonical(chain, sgtin(1))), Item)
+    assert item is not None and (item.first_event, item.event_count) == (commissioned.event_hash, 1)
+    assert chain.read(SC, history_key(item.id, 0), bytes) is None
+    observed = events.next()
+    chain.ok("retailer-ops", SC, "observe", EpcsArgs(observed, (sgtin(1),)))
+    assert chain.read(SC, history_key(item.id, 1), bytes) == observed.event_hash
+    assert chain.read(SC, history_key(item.id, 0), bytes) is None
+    transformed = events.next()
+    chain.ok("brand-ops", SC, "transform", TransformArgs(transformed, (sgtin(1),), (sgtin(2),), ""))
+    output = chain.read(SC, item_key(sgtin_canonical(chain, sgtin(2))), Item)
+    assert output is not None and output.first_event == transformed.event_hash
+    history: History = chain.query(SC, "history", HistoryArgs(sgtin(1), 0, 10))
+    assert [e.event_hash for e in history.events] == [
+        commissioned.event_hash,
+        observed.event_hash,
+        transformed.event_hash,
+    ]
+
+
+def sgtin_canonical(chain: Chain, key: str) -> str:
+    return view(chain, key).item.id
 
 
 def test_company_prefixes(chain: Chain) -> None:

@@ -210,11 +210,20 @@ def router(node: NodePort) -> APIRouter:
         item: Item, start: int, limit: int, height: int
     ) -> tuple[list[dict[str, Any]], list[EventRecord]]:
         """Entries ``start``.. of the item's history, each pointer and event proven: two reads
-        of the store, one for the pointers and one for the events they name."""
+        of the store, one for the pointers and one for the events they name. Entry 0 has no
+        pointer (``None``): its hash is the item's ``first_event``, proven with the item."""
         sequences = range(start, min(item.event_count, start + limit))
-        pointers = read_many([history_key(item.id, sequence) for sequence in sequences], height)
+        pointed = [sequence for sequence in sequences if sequence]
+        pointers: list[StateReadProof | None] = list(
+            read_many([history_key(item.id, sequence) for sequence in pointed], height)
+        )
+        if 0 in sequences:
+            pointers.insert(0, None)
         hashes = []
         for sequence, pointer in zip(sequences, pointers, strict=True):
+            if pointer is None:
+                hashes.append(item.first_event)
+                continue
             if pointer.value is None:
                 raise NodeFault(f"history entry {sequence} of {item.id} is missing")
             hashes.append(decode_stored(pointer.value, bytes))
@@ -229,7 +238,7 @@ def router(node: NodePort) -> APIRouter:
                 {
                     "sequence": sequence,
                     "event": to_json(event),
-                    "pointer": envelope(pointer),
+                    "pointer": None if pointer is None else envelope(pointer),
                     "record": envelope(proof),
                 }
             )

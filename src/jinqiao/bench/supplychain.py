@@ -258,7 +258,8 @@ def _verify_timing(
     summary = {
         "item_events": answer.get("event_count"),
         "trace_events_read": len(answer.get("trace", [])),
-        "values_proven": 2 + len(answer.get("trace", [])) * 2,
+        "values_proven": 2
+        + sum((entry.get("pointer") is not None) + 1 for entry in answer.get("trace", [])),
         "verdict": answer.get("verdict"),
         "reasons": answer.get("reasons"),
         "samples": samples,

@@ -233,7 +233,7 @@ def _history_views(
         {
             "sequence": start + index,
             "event": json_view(event),
-            "pointer": _envelope(view.get("pointer")),
+            "pointer": None if start + index == 0 else _envelope(view.get("pointer")),
             "record": _envelope(view.get("record")),
         }
         for index, (event, view) in enumerate(zip(events, views, strict=True))

@@ -765,17 +765,23 @@ class SupplyChainClient:
         checker: _ProofChecker, item: Item, entries: list[tuple[int, Any]], height: int
     ) -> list[EventRecord]:
         """The events of history entries ``(sequence, {"pointer", "record"})``: each pointer
-        proven at ``history/<item>/<sequence>`` and each record at the event it names."""
+        proven at ``history/<item>/<sequence>`` and each record at the event it names. Entry 0
+        has no pointer: it names the (proven) item's ``first_event``."""
         events = []
         for sequence, entry in entries:
             if not isinstance(entry, dict):
                 raise VerificationError(f"history entry {sequence} is not an object")
-            pointer = checker.proof(
-                entry.get("pointer"), SUPPLYCHAIN, history_key(item.id, sequence), height
-            )
-            if pointer.value is None:
-                raise VerificationError(f"history entry {sequence} is proven absent")
-            event_hash = decode(pointer.value, bytes, max_bytes=64)
+            if sequence == 0:
+                if entry.get("pointer") is not None:
+                    raise VerificationError("history entry 0 has a pointer (it is first_event)")
+                event_hash = item.first_event
+            else:
+                pointer = checker.proof(
+                    entry.get("pointer"), SUPPLYCHAIN, history_key(item.id, sequence), height
+                )
+                if pointer.value is None:
+                    raise VerificationError(f"history entry {sequence} is proven absent")
+                event_hash = decode(pointer.value, bytes, max_bytes=64)
             record = checker.proof(entry.get("record"), SUPPLYCHAIN, event_key(event_hash), height)
             if record.value is None:
                 raise VerificationError(f"event {event_hash.hex()} is proven absent")

@@ -43,6 +43,10 @@ class ItemRecord(BaseModel):
     event_count: int = Field(description="Events in its history")
     last_event_time_ms: int = Field(description="Its latest event's time")
     commissioned_height: int = Field(description="The block that commissioned it")
+    first_event: str = Field(
+        description="The hash of its first event (its history's entry 0: the commissioning or "
+        "the transformation that output it), hex"
+    )
 
 
 class Custody(BaseModel):
@@ -93,7 +97,10 @@ class HistoryEntry(BaseModel):
 
     sequence: int = Field(description="Its place in the item's history, from 0")
     event: EventRecord = Field(description="The event")
-    pointer: ProvenEntry = Field(description="The history entry (the event's hash), proven")
+    pointer: ProvenEntry | None = Field(
+        description="The history entry (the event's hash), proven; null for entry 0, whose "
+        "hash is the item's first_event"
+    )
     record: ProvenEntry = Field(description="The event record, proven")
 
 

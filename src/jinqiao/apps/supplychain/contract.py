@@ -126,7 +126,11 @@ class SupplyChain(Provenance, Receivables, Contract):
         end = min(item.event_count, args.start + args.limit)
         events = []
         for sequence in range(args.start, end):
-            event_hash = ctx.state.load(history_key(item.id, sequence), bytes)
+            event_hash = (
+                item.first_event
+                if sequence == 0
+                else ctx.state.load(history_key(item.id, sequence), bytes)
+            )
             record = (
                 None if event_hash is None else ctx.state.load(event_key(event_hash), EventRecord)
             )

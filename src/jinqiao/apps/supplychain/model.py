@@ -105,7 +105,8 @@ def item_key(canonical: str) -> bytes:
 
 
 def history_key(canonical: str, sequence: int) -> bytes:
-    """The ``sequence``-th (from 0) event hash naming the item."""
+    """The ``sequence``-th (from 1) event hash naming the item; the first (sequence 0) is the
+    item's own ``first_event``, so an item's creation writes no pointer (ADR 0058)."""
     return b"history/" + canonical.encode() + b"/" + _n8(sequence)
 
 
@@ -160,7 +161,9 @@ class Shipment(CanonicalStruct, frozen=True):
 class Item(CanonicalStruct, frozen=True):
     """A serialized thing (SGTIN, SSCC or GRAI). ``custodian`` is the organization holding it
     while it is not in a container; inside one, the top container's custodian and shipment
-    apply (``parent`` names the container). ``levels`` bounds the containment depth below it."""
+    apply (``parent`` names the container). ``levels`` bounds the containment depth below it.
+    ``first_event`` is the hash of the event that created it (its history's entry 0: a
+    commissioning, or the transformation that output it)."""
 
     id: str
     brand_owner: str
@@ -174,6 +177,7 @@ class Item(CanonicalStruct, frozen=True):
     event_count: int
     last_event_time_ms: int
     commissioned_height: int
+    first_event: bytes
 
 
 class BizTransaction(CanonicalStruct, frozen=True):

@@ -341,7 +341,7 @@ def _new_item(ctx: Context, key: Key, lot: str) -> Item:
             identifier=key.canonical,
         )
     return Item(
-        key.canonical, owner, lot or key.lot, ACTIVE, owner, None, "", (), 0, 0, 0, ctx.height
+        key.canonical, owner, lot or key.lot, ACTIVE, owner, None, "", (), 0, 0, 0, ctx.height, b""
     )
 
 
@@ -362,7 +362,9 @@ def _record(
     receiver: str = "",
     biz_transactions: tuple[BizTransaction, ...] = (),
 ) -> None:
-    """Save the event, append it to each item's history (in time order) and save the items."""
+    """Save the event, append it to each item's history (in time order) and save the items. A
+    new item's first event is kept in the item itself (``first_event``), later ones under
+    ``history_key``: one value fewer for every item created."""
     if len({item.id for item in items}) != len(items):
         ctx.reject("duplicate_epc", "an event names the same item twice")
     for item in items:
@@ -388,9 +390,16 @@ def _record(
     )
     ctx.state.save(event_key(fields.event_hash), record)
     for item in items:
-        ctx.state.save(history_key(item.id, item.event_count), fields.event_hash)
+        first = item.first_event
+        if item.event_count:
+            ctx.state.save(history_key(item.id, item.event_count), fields.event_hash)
+        else:
+            first = fields.event_hash
         updated = replace(
-            item, event_count=item.event_count + 1, last_event_time_ms=fields.event_time_ms
+            item,
+            event_count=item.event_count + 1,
+            last_event_time_ms=fields.event_time_ms,
+            first_event=first,
         )
         ctx.state.save(item_key(item.id), updated)
     ctx.emit(

@@ -26,7 +26,13 @@ from jinqiao.execution.state import full_key
 from jinqiao.ledger.smt import BUCKET_BYTES, SparseMerkleTree, child_keys, root_key, value_hash
 from jinqiao.node.chain import Chain
 from jinqiao.node.config import NodeConfig, load_config
-from jinqiao.node.pruning import DEFAULT_RETENTION_HEIGHTS, HeightPruned, RetentionNeedsJournal
+from jinqiao.node.pruning import (
+    DEFAULT_RETENTION_HEIGHTS,
+    JOURNAL_CHUNK_ENTRIES,
+    HeightPruned,
+    RetentionNeedsJournal,
+    prune_step,
+)
 from jinqiao.node.reads import Reader
 from jinqiao.node.service import Node
 from jinqiao.node.storage import BlockWrite, MemoryTables, Store, encode_height
@@ -146,6 +152,48 @@ def test_what_is_left_is_exactly_what_the_retained_roots_reach(
     assert table_keys(pruned, b"state_values") == values
     with pruned.snapshot() as snapshot:
         assert snapshot.prune_floor() == BLOCKS - RETENTION + 1
+
+
+def test_the_journal_is_kept_in_chunks_and_pruned_chunk_by_chunk(tmp_path: Path) -> None:
+    # ADR 0059: a block's stale node keys are stored JOURNAL_CHUNK_ENTRIES to a value; a prune
+    # batch handles whole chunks up to its limit, says whether more are due, and ends where a
+    # batch of unbounded size would.
+    store = Store(tmp_path / "pruned", journal=True)
+    rng = random.Random(4)
+    holders = [SUITE.signer(rng.randbytes(32)) for _ in range(200)]
+    validator = SUITE.signer(rng.randbytes(32))
+    genesis = bench_genesis(holders, validator)
+    chain = Chain(store, genesis, Runtime(genesis.suite, genesis.chain_id, default_contracts()))
+    transfers = signed_transfers(holders, 8 * 60, random.Random(3), 60)
+    for start in range(0, len(transfers), 60):
+        candidate = chain.execute(transfers[start : start + 60], 1_000 + start, validator.address)
+        chain.commit(
+            candidate, CommitCertificate(candidate.block.header.height, 0, candidate.block_hash, ())
+        )
+        stale = len(candidate.stale_nodes)
+        assert stale > JOURNAL_CHUNK_ENTRIES
+        height = candidate.block.header.height
+        with store.tables.read() as view:
+            chunks = view.keys_from(b"stale_nodes", encode_height(height), 1_000)
+            chunks = [key for key in chunks if key[:8] == encode_height(height)]
+            assert len(chunks) == -(-stale // JOURNAL_CHUNK_ENTRIES)
+            assert [len(view.get(b"stale_nodes", key) or b"") for key in chunks[:-1]] == [
+                JOURNAL_CHUNK_ENTRIES * (BUCKET_BYTES + 32)
+            ] * (len(chunks) - 1)
+    steps = []
+    while True:
+        with store.tables.write() as batch:
+            step = prune_step(batch, SUITE, 2, VALIDATORS, limit=50)
+        steps.append(step)
+        assert step.entries < 50 + JOURNAL_CHUNK_ENTRIES
+        if not step.more:
+            break
+    assert len(steps) > 3
+    with store.snapshot() as snapshot:
+        roots = [snapshot.block(h).block.header.state_root for h in (7, 8)]  # type: ignore[union-attr]
+    nodes, _ = reachable(store, roots)
+    assert table_keys(store, b"state_nodes") == nodes
+    assert all(key[:8] > encode_height(7) for key in table_keys(store, b"stale_nodes"))
 
 
 def test_the_validator_set_stays_proven_where_it_changed(tmp_path: Path) -> None:

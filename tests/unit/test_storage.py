@@ -380,6 +380,10 @@ def test_a_store_with_tree_nodes_keyed_by_hash_alone_is_refused_by_name(tmp_path
         batch.delete(b"meta", b"tree_layout")  # what an earlier version's genesis left
     with pytest.raises(StoreLayout, match=r"earlier version of jinqiao.*state sync"):
         store.check_intact()
+    with store.tables.write() as batch:  # ADR 0057's layout, one journal entry per node
+        batch.put(b"meta", b"tree_layout", b"\x02")
+    with pytest.raises(StoreLayout, match=r"stale-node journal otherwise"):
+        store.check_intact()
     store.close()
 
 

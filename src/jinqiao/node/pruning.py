@@ -3,9 +3,11 @@
 The state tree's nodes are content-addressed and shared between versions, so a node cannot be
 deleted because an old version is no longer wanted: the newer versions may reach it too. The
 store keeps, in the same write batch as each block, a *stale-node journal* — the Jellyfish Merkle
-tree's stale index: ``stale_nodes/(h, node key)`` says that the node stored at that node key
+tree's stale index: an entry ``(h, node key)`` says that the node stored at that node key
 (``ledger.smt``: its bucket, then its hash; ADR 0057) was reachable from the state root after
 block ``h - 1`` and is not from the root after block ``h`` (``update_with_stale`` computes it).
+A block's entries are stored in chunks, ``stale_nodes/(h, n) -> node keys``, up to
+``JOURNAL_CHUNK_ENTRIES`` node keys each: one put per chunk instead of one per node (ADR 0059).
 A node that no root after ``h`` reaches is needed only by heights below ``h``, so once the
 oldest height kept (the *prune floor*) reaches ``h`` it can go.
 
@@ -66,7 +68,11 @@ MIN_RETENTION_HEIGHTS = 2
 """A pruning node keeps at least the head and the height before it."""
 MAX_RETENTION_HEIGHTS = 1_000_000_000
 PRUNE_BATCH_ENTRIES = 2_000
-"""Journal entries one prune batch (one write transaction) handles at most."""
+"""Journal entries one prune batch (one write transaction) handles at most, rounded up to the
+chunk that holds the last."""
+JOURNAL_CHUNK_ENTRIES = 48
+"""Node keys in one ``stale_nodes`` value at most: 1,680 bytes, so that a chunk fits on an LMDB
+page beside others instead of taking overflow pages of its own."""
 PRUNE_BATCH_BLOCKS = 64
 """Block bodies one prune batch deletes at most."""
 PRUNING_TABLES = (
@@ -78,7 +84,10 @@ PRUNING_TABLES = (
 )
 
 _HEIGHT = struct.Struct(">Q")
+_CHUNK = struct.Struct(">QI")
+"""A ``stale_nodes`` key: the height, then the chunk's number within the height."""
 _COUNT = struct.Struct(">Q")
+_NODE_KEY_BYTES = BUCKET_BYTES + HASH_BYTES
 _JOURNAL = b"journal"
 _FLOOR = b"prune_floor"
 _BLOCKS_FLOOR = b"blocks_floor"
@@ -212,8 +221,9 @@ def record_block(
             raw = batch.get(b"value_refs", value_hash)
             count = 0 if raw is None else _COUNT.unpack(raw)[0]
             batch.put(b"value_refs", value_hash, _COUNT.pack(count + 1))
-    for node_key in stale_nodes:
-        batch.put(b"stale_nodes", key + node_key, b"")
+    for number, start in enumerate(range(0, len(stale_nodes), JOURNAL_CHUNK_ENTRIES)):
+        chunk = stale_nodes[start : start + JOURNAL_CHUNK_ENTRIES]
+        batch.put(b"stale_nodes", _CHUNK.pack(height, number), b"".join(chunk))
 
 
 def prune_step(
@@ -226,7 +236,8 @@ def prune_step(
 ) -> PruneStep:
     """One bounded prune batch inside the write ``batch``: move the floor to keep the last
     ``retention_heights`` heights, pin ``pinned_key``'s path at the validator-set changes the
-    floor passes, and handle up to ``limit`` journal entries at or below the floor."""
+    floor passes, and handle up to ``limit`` journal entries at or below the floor (whole
+    chunks: the last may take it past ``limit``)."""
     require(retention_heights >= 1, "prune with a retention of at least one height")
     if not journals(batch):
         raise NodeFault("the store has no stale-node journal to prune from")
@@ -238,28 +249,43 @@ def prune_step(
     if target > old_floor:
         floor = _pin_validator_changes(batch, suite, pinned_key, old_floor, target)
         batch.put(b"meta", _FLOOR, _HEIGHT.pack(floor))
-    keys = batch.keys_from(b"stale_nodes", _HEIGHT.pack(0), limit + 1)
-    due = [key for key in keys if _HEIGHT.unpack(key[:8])[0] <= floor]
-    nodes = values = removed = 0
-    for key in due[:limit]:
-        batch.delete(b"stale_nodes", key)
-        removed += len(key)
-        node_bytes, value_bytes = _delete_stale(batch, _HEIGHT.unpack(key[:8])[0], key[8:])
-        if node_bytes:
-            nodes += 1
-            removed += node_bytes
-        if value_bytes:
-            values += 1
-            removed += value_bytes
+    wanted = limit // JOURNAL_CHUNK_ENTRIES + 2
+    chunks = batch.keys_from(b"stale_nodes", _CHUNK.pack(0, 0), wanted)
+    entries = nodes = values = removed = 0
+    more = len(chunks) == wanted  # unless the loop stops first: chunks past those read
+    for chunk_key in chunks:
+        stale_at = _CHUNK.unpack(chunk_key)[0]
+        if stale_at > floor:
+            more = False
+            break
+        if entries >= limit:
+            more = True
+            break
+        chunk = batch.get(b"stale_nodes", chunk_key)
+        if chunk is None or len(chunk) % _NODE_KEY_BYTES:
+            raise NodeFault("a stale-node journal chunk is malformed", key=chunk_key.hex())
+        batch.delete(b"stale_nodes", chunk_key)
+        removed += len(chunk_key) + len(chunk)
+        for start in range(0, len(chunk), _NODE_KEY_BYTES):
+            entries += 1
+            node_bytes, value_bytes = _delete_stale(
+                batch, stale_at, chunk[start : start + _NODE_KEY_BYTES]
+            )
+            if node_bytes:
+                nodes += 1
+                removed += node_bytes
+            if value_bytes:
+                values += 1
+                removed += value_bytes
     blocks, block_bytes, blocks_left = _prune_block_bodies(batch, floor, head)
     return PruneStep(
         floor=floor,
         blocks_floor=blocks_floor(batch),
-        entries=min(len(due), limit) + blocks,
+        entries=entries + blocks,
         nodes_deleted=nodes,
         values_deleted=values,
         bytes_deleted=removed + block_bytes,
-        more=len(due) > limit or blocks_left or floor < target,
+        more=more or blocks_left or floor < target,
     )
 
 

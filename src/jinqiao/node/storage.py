@@ -9,7 +9,8 @@ meta            b"head"                        height (8-byte big-endian)
                 b"writing"                     height of the newest batch begun
                 b"genesis_hash"                32 bytes
                 b"genesis_state_root"          32 bytes
-                b"tree_layout"                 ``TREE_LAYOUT``: how ``state_nodes`` is keyed
+                b"tree_layout"                 ``TREE_LAYOUT``: how ``state_nodes`` and
+                                               ``stale_nodes`` are keyed
 blocks          height (8-byte big-endian)     canonical ``CommittedBlock``
 block_hashes    block hash                     height
 transactions    transaction hash               height + index in block (8 + 4 bytes)
@@ -19,7 +20,8 @@ state_nodes     node key (bucket + node hash)  sparse Merkle tree node (content-
 state_values    value hash                     value (content-addressed, for reads at a height)
 validator_c…    height h (8-byte big-endian)   empty: block h changed the validator set (its
                                                ``next_validators_hash`` differs)
-stale_nodes     height h + node key            empty: block h made the node unreachable
+stale_nodes     height h + chunk number (8+4)  node keys (up to 48) that block h made
+                                               unreachable (ADR 0059)
 revived_nodes   node key                       height of the block that created it again
 value_refs      value hash                     stored leaves holding the value (8 bytes)
 pinned_nodes    node key                       empty: on a validator-set change's proof path
@@ -75,9 +77,11 @@ MIN_FREE_DISK_BYTES = 512 * 1024**2
 """A write batch is refused (``DiskAlmostFull``) while less than this is free on the store's
 disk: the map is written in place (ADR 0056), where a full disk would end the process with
 SIGBUS in the middle of a write instead of an error. A block's write dirties tens of MB at most."""
-TREE_LAYOUT = b"\x02"
-"""``meta/tree_layout`` of a store whose tree nodes are keyed by bucket and hash (ADR 0057). A
-store without it was written before, keyed by hash alone, and is refused (``StoreLayout``)."""
+TREE_LAYOUT = b"\x03"
+"""``meta/tree_layout`` of a store whose tree nodes are keyed by bucket and hash (ADR 0057) and
+whose stale-node journal is kept in chunks (ADR 0059). A store with another (``b"\x02"``: one
+journal entry per node) or none (nodes keyed by hash alone) was written by an earlier version
+and is refused (``StoreLayout``)."""
 _HEIGHT = struct.Struct(">Q")
 _LOCATION = struct.Struct(">QI")
 _TABLES = (
@@ -449,10 +453,11 @@ class Store:
         where = f" in {self.path}" if self.path is not None else ""
         if created and layout != TREE_LAYOUT:
             raise StoreLayout(
-                f"the store{where} was written by an earlier version of jinqiao, which keyed "
-                "state tree nodes by hash alone (this one keys them by place and hash, ADR "
-                "0057): move the store aside and start the node again to fetch the state from "
-                "its peers (state sync), or start it from a backup taken by this version"
+                f"the store{where} was written by an earlier version of jinqiao, which laid "
+                "out the state tree's nodes or its stale-node journal otherwise (this one keys "
+                "nodes by place and hash, ADR 0057, and journals in chunks, ADR 0059): move "
+                "the store aside and start the node again to fetch the state from its peers "
+                "(state sync), or start it from a backup taken by this version"
             )
         if writing is not None and writing != head:
             raise StoreTorn(

@@ -352,11 +352,16 @@ def check_custody(world: World) -> None:
     events = {record.event_hash: record for record in world.records(b"event/", EventRecord)}
     for item in world.records(b"item/", Item):
         custodian, in_transit_to, parent = "", "", ""
+        pointers = [
+            full_key(SC, b"history/" + item.id.encode() + b"/" + sequence.to_bytes(8, "big"))
+            for sequence in range(item.event_count)
+        ]
+        assert pointers[0] not in world.chain.state  # event 0 is the item's own (ADR 0058)
         for sequence in range(item.event_count):
-            raw = world.chain.state[
-                full_key(SC, b"history/" + item.id.encode() + b"/" + sequence.to_bytes(8, "big"))
-            ]
-            event = events[decode(raw, bytes, max_bytes=64)]
+            if sequence == 0:
+                event = events[item.first_event]
+            else:
+                event = events[decode(world.chain.state[pointers[sequence]], bytes, max_bytes=64)]
             if event.kind == "commissioning":
                 assert sequence == 0 and event.organization == item.brand_owner
                 custodian = event.organization

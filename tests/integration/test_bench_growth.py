@@ -115,14 +115,14 @@ def test_transfers_apply_on_a_bulk_loaded_store(tmp_path: Path) -> None:
 def test_load_state_refuses_a_store_with_blocks(tmp_path: Path) -> None:
     chain = _by_transactions(tmp_path / "transactions", 2)
     with pytest.raises(NodeFault, match="holds blocks"):
-        chain.store.load_state(chain.head.state_root, {}, {}, {})
+        chain.store.load_state(chain.head.state_root, {}, {})
     chain.store.close()
 
 
 def test_load_state_refuses_a_store_without_genesis(tmp_path: Path) -> None:
     store = Store(tmp_path / "empty")
     with pytest.raises(NodeFault, match="before genesis"):
-        store.load_state(bytes(32), {}, {}, {})
+        store.load_state(bytes(32), {}, {})
     store.close()
 
 

@@ -327,9 +327,9 @@ def test_a_store_that_drops_some_latest_values_is_caught(
     receipts accept."""
     original = storage._write_state
 
-    def forgetful(batch: Any, state_writes: Any, new_nodes: Any, new_values: Any) -> None:
+    def forgetful(batch: Any, state_writes: Any, new_nodes: Any) -> None:
         kept = {k: v for k, v in state_writes.items() if not k.endswith(b"/totals")}
-        original(batch, kept, new_nodes, new_values)
+        original(batch, kept, new_nodes)
 
     monkeypatch.setattr(storage, "_write_state", forgetful)
     failures = run_seeds(range(10), "happy")

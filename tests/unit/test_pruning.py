@@ -92,7 +92,8 @@ def table_keys(store: Store, table: bytes) -> set[bytes]:
 
 
 def reachable(store: Store, roots: list[bytes]) -> tuple[set[bytes], set[bytes]]:
-    """The node keys ``roots`` reach, and the value hashes of their leaves."""
+    """The node keys ``roots`` reach, and the value hashes of their leaves (each leaf is
+    checked to carry the value its hash names, ADR 0060)."""
     nodes: set[bytes] = set()
     values: set[bytes] = set()
     pending = [root_key(root) for root in roots]
@@ -107,7 +108,8 @@ def reachable(store: Store, roots: list[bytes]) -> tuple[set[bytes], set[bytes]]
             if node[0] == SMT_INNER_KIND:
                 pending += child_keys(node)
             else:
-                values.add(node[33:])
+                values.add(node[33:65])
+                assert value_hash(SUITE, node[65:]) == node[33:65]
     return nodes, values
 
 
@@ -147,9 +149,8 @@ def test_what_is_left_is_exactly_what_the_retained_roots_reach(
     commit_blocks([chain], holders, validator.address)
     with pruned.snapshot() as snapshot:
         roots = [snapshot.block(h).block.header.state_root for h in range(1, BLOCKS + 1)]  # type: ignore[union-attr]
-    nodes, values = reachable(pruned, roots[BLOCKS - RETENTION :])
+    nodes, _ = reachable(pruned, roots[BLOCKS - RETENTION :])
     assert table_keys(pruned, b"state_nodes") == nodes
-    assert table_keys(pruned, b"state_values") == values
     with pruned.snapshot() as snapshot:
         assert snapshot.prune_floor() == BLOCKS - RETENTION + 1
 
@@ -262,7 +263,7 @@ def test_revived_nodes_and_shared_values_survive_their_old_stale_entries(
         journal=True,
         map_size_bytes=64 * 1024**2,
     )
-    store.save_genesis(b"\x01" * 32, bytes(32), {}, {}, {})
+    store.save_genesis(b"\x01" * 32, bytes(32), {}, {})
     tree = SparseMerkleTree(SUITE, _StoreNodes(store))
     rng = random.Random(3)
     roots = [bytes(32)]
@@ -272,21 +273,17 @@ def test_revived_nodes_and_shared_values_survive_their_old_stale_entries(
             b"k%d" % rng.randrange(10): rng.choice([b"a", b"b", None]) for _ in range(4)
         }
         root, new_nodes, stale = tree.update_with_stale(roots[-1], changes)
-        values = {value_hash(SUITE, v): v for v in changes.values() if v is not None}
         committed = committed_block(height, previous, 0)
         write = block_write(committed, changes)
         store.save_block(
-            BlockWrite(
-                committed, write.block_hash, (), changes, new_nodes, values, stale_nodes=stale
-            )
+            BlockWrite(committed, write.block_hash, (), changes, new_nodes, stale_nodes=stale)
         )
         previous = write.block_hash
         roots.append(root)
         while store.prune(SUITE, 3, VALIDATORS).more:
             pass
-        nodes, leaf_values = reachable(store, roots[-3:])
+        nodes, _ = reachable(store, roots[-3:])
         assert table_keys(store, b"state_nodes") == nodes, f"after block {height}"
-        assert table_keys(store, b"state_values") == leaf_values, f"after block {height}"
     store.close()
 
 

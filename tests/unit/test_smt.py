@@ -310,6 +310,30 @@ def test_proofs_for_present_and_absent_keys_verify() -> None:
             assert proof.leaf.key_hash != key_hash(SUITE, full_key)
 
 
+def test_a_read_gives_the_value_and_its_proof_from_the_leaf() -> None:
+    # ADR 0060: a stored leaf carries its value after its hashed bytes, so one walk gives both.
+    store = Store()
+    store.apply({b"k%d" % index: b"value %d" % index for index in range(150)})
+    for index in range(200):
+        full_key = b"k%d" % index
+        value, proof = store.tree.read(store.root, full_key)
+        assert value == (b"value %d" % index if index < 150 else None)
+        assert proof == store.tree.prove(store.root, full_key)
+        verify_state_proof(SUITE, store.root, full_key, value, proof)
+    leaves = [node for node in store.reader.nodes.values() if node[0] == 0]
+    assert sorted(node[65:] for node in leaves) == sorted(b"value %d" % i for i in range(150))
+
+
+def test_a_leaf_whose_value_does_not_match_its_hash_is_a_node_fault() -> None:
+    store = Store()
+    store.apply({b"only": b"the value"})
+    node = store.reader.nodes[root_key(store.root)]
+    assert node[65:] == b"the value"
+    store.reader.nodes[root_key(store.root)] = node[:65] + b"another value"
+    with pytest.raises(NodeFault, match="value does not match its value hash"):
+        store.tree.read(store.root, b"only")
+
+
 def test_old_roots_stay_readable() -> None:
     store = Store()
     store.apply({b"a": b"1"})

@@ -117,7 +117,6 @@ def committed_block(
 def block_write(
     committed: CommittedBlock, state_writes: dict[bytes, bytes | None] | None = None
 ) -> BlockWrite:
-    values = [value for value in (state_writes or {}).values() if value is not None]
     return BlockWrite(
         committed=committed,
         block_hash=header_hash(SUITE, committed.block.header),
@@ -126,7 +125,6 @@ def block_write(
         ),
         state_writes=state_writes or {},
         new_nodes={digest(b"node" + encode(committed)): b"node of " + encode(committed)},
-        new_values={digest(value): value for value in values},
     )
 
 
@@ -148,7 +146,6 @@ def save_genesis(store: Store) -> None:
         GENESIS_ROOT,
         {b"token/alice": b"100", b"token/bob": b"50", b"registry/acme": b"org"},
         {digest(b"genesis node"): b"genesis node"},
-        {digest(b"100"): b"100", digest(b"50"): b"50"},
     )
 
 
@@ -195,11 +192,6 @@ def assert_three_blocks_readable(store: Store, writes: list[BlockWrite]) -> None
         assert snapshot.get(b"token/carol") == b"5"
         assert snapshot.get(b"registry/acme") == b"org"
         assert snapshot.get(b"token/dave") is None
-        # Values are content-addressed and kept for reads at old heights, even once overwritten
-        # or deleted in the latest state.
-        for value in (b"100", b"50", b"90", b"60", b"85", b"5"):
-            assert snapshot.get_value(digest(value)) == value
-        assert snapshot.get_value(digest(b"never written")) is None
         assert snapshot.get_node(digest(b"genesis node")) == b"genesis node"
         assert snapshot.get_node(digest(b"no such node")) is None
 
@@ -223,13 +215,12 @@ def test_save_genesis_writes_state_and_head_zero(store: Store) -> None:
         assert snapshot.meta(b"genesis_state_root") == GENESIS_ROOT
         assert snapshot.get(b"token/alice") == b"100"
         assert snapshot.get(b"registry/acme") == b"org"
-        assert snapshot.get_value(digest(b"50")) == b"50"
 
 
 def test_save_genesis_twice_is_a_node_fault(store: Store) -> None:
     save_genesis(store)
     with pytest.raises(NodeFault, match="store has genesis"):
-        store.save_genesis(b"\x01" * 32, b"\x02" * 32, {b"token/alice": b"0"}, {}, {})
+        store.save_genesis(b"\x01" * 32, b"\x02" * 32, {b"token/alice": b"0"}, {})
     with store.snapshot() as snapshot:
         assert snapshot.meta(b"genesis_hash") == GENESIS_HASH
         assert snapshot.get(b"token/alice") == b"100"
@@ -277,7 +268,6 @@ def test_out_of_order_save_is_a_node_fault_and_changes_nothing(
         assert snapshot.get(b"token/x") is None
         (node_hash, _), *_ = stray.new_nodes.items()
         assert snapshot.get_node(node_hash) is None
-        assert snapshot.get_value(digest(b"0")) is None
     # The store still accepts the right next block.
     store.save_block(block_write(committed_block(3, writes[1].block_hash, 0)))
     with store.snapshot() as snapshot:
@@ -373,17 +363,18 @@ def test_a_store_with_tree_nodes_keyed_by_hash_alone_is_refused_by_name(tmp_path
     # ADR 0057: a store written before tree nodes were keyed by place and hash would answer
     # "node missing" at its first proof; it is refused when the node opens it instead.
     store = Store(tmp_path / "store")
-    store.save_genesis(b"\x01" * 32, bytes(32), {}, {}, {})
+    store.save_genesis(b"\x01" * 32, bytes(32), {}, {})
     store.check_intact()
     with store.tables.write() as batch:
         assert batch.get(b"meta", b"tree_layout") == storage.TREE_LAYOUT
         batch.delete(b"meta", b"tree_layout")  # what an earlier version's genesis left
     with pytest.raises(StoreLayout, match=r"earlier version of jinqiao.*state sync"):
         store.check_intact()
-    with store.tables.write() as batch:  # ADR 0057's layout, one journal entry per node
-        batch.put(b"meta", b"tree_layout", b"\x02")
-    with pytest.raises(StoreLayout, match=r"stale-node journal otherwise"):
-        store.check_intact()
+    for earlier in (b"\x02", b"\x03"):  # one journal entry per node; values on their own
+        with store.tables.write() as batch:
+            batch.put(b"meta", b"tree_layout", earlier)
+        with pytest.raises(StoreLayout, match=r"stale-node journal otherwise.*ADR 0060"):
+            store.check_intact()
     store.close()
 
 

@@ -56,7 +56,7 @@ from jinqiao.core.types import SignedTransaction, TransactionBody
 from jinqiao.execution.identity import REGISTRY, Account, account_key
 from jinqiao.execution.runtime import Runtime
 from jinqiao.execution.state import full_key
-from jinqiao.ledger.smt import SparseMerkleTree, value_hash
+from jinqiao.ledger.smt import SparseMerkleTree
 from jinqiao.node.chain import Chain
 from jinqiao.node.storage import Store
 from jinqiao.terminal import console, progress_bar, save_result
@@ -145,8 +145,7 @@ def bulk_load(
             writes.update(account_state(suite, index))
         with store.snapshot() as snapshot:
             root, nodes = SparseMerkleTree(suite, snapshot).update(root, writes)
-        values = {value_hash(suite, value): value for value in writes.values() if value is not None}
-        store.load_state(root, writes, nodes, values)
+        store.load_state(root, writes, nodes)
         if progress is not None and task is not None:
             progress.advance(task, end - start)
     return root

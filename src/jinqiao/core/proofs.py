@@ -100,7 +100,8 @@ def key_hash(suite: CryptoSuite, full_key: bytes) -> bytes:
 
 
 def value_hash(suite: CryptoSuite, value: bytes) -> bytes:
-    """What the state tree stores for ``value`` (the value itself is stored by its hash)."""
+    """What the state tree stores for ``value`` (the value itself rides in its leaf's record in
+    the store, ADR 0060)."""
     return suite.hash(STATE_VALUE_TAG + value)
 
 

@@ -19,10 +19,14 @@ content-addressed. The reader does not know a child's kind before reading it, so
 node carries its two children's buckets after the hashed bytes (``stored_inner``); the hash
 covers the node bytes only, exactly as docs/proofs.md defines them.
 
+A stored leaf carries its value after the hashed bytes (``stored_leaf``; ADR 0060): a read at
+any height finds the value where it finds the leaf, and a leaf's value goes with the leaf when
+the pruner deletes it. The hashes are unchanged: a leaf's hash covers its kind, key hash and
+value hash, and the value is checked against its hash when the leaf is read.
+
 The tree reads nodes through a ``NodeReader`` and never writes: ``update`` returns the nodes it
-created, by node key, and the caller stores them. Values themselves are stored by the caller
-under their value hash; the tree holds hashes. Every node read is checked against its hash, so
-a corrupt store shows up as ``NodeFault`` and never as a wrong root.
+created, by node key, and the caller stores them. Every node read is checked against its hash,
+so a corrupt store shows up as ``NodeFault`` and never as a wrong root.
 
 Speed. ``update`` applies a whole block's changes in one descent: the change keys are sorted by
 key hash, each subtree receives the contiguous run of changes under it, untouched subtrees are
@@ -66,10 +70,12 @@ __all__ = [
     "child_keys",
     "inner_bucket",
     "key_hash",
+    "leaf_value",
     "node_key",
     "reference_root",
     "root_key",
     "stored_inner",
+    "stored_leaf",
     "value_hash",
 ]
 
@@ -80,6 +86,8 @@ BUCKET_BYTES = BUCKET_BITS // 8
 ROOT_BUCKET = bytes(BUCKET_BYTES)
 STORED_INNER_BYTES = NODE_BYTES + 2 * BUCKET_BYTES
 """A stored inner node: its node bytes, then the buckets of its left and right child."""
+MAX_STORED_LEAF_BYTES = NODE_BYTES + MAX_STATE_VALUE_BYTES
+"""A stored leaf: its node bytes, then its value (``stored_leaf``)."""
 _TWO_EMPTY_CHILDREN = SMT_EMPTY_ROOT + SMT_EMPTY_ROOT
 
 # What a subtree turned out to be after an update. A subtree the update did not touch is
@@ -121,6 +129,17 @@ def stored_inner(left: bytes, left_bucket: bytes, right: bytes, right_bucket: by
     """The stored form of the inner node over ``left`` and ``right``: the node bytes (what its
     hash covers), then the children's buckets."""
     return smt_inner_node(left, right) + left_bucket + right_bucket
+
+
+def stored_leaf(key_hash: bytes, value_hash: bytes, value: bytes) -> bytes:
+    """The stored form of a leaf: the node bytes (what its hash covers), then the value whose
+    hash they hold."""
+    return smt_leaf_node(key_hash, value_hash) + value
+
+
+def leaf_value(stored: bytes) -> bytes:
+    """The value a stored leaf carries."""
+    return stored[NODE_BYTES:]
 
 
 def child_keys(stored: bytes) -> tuple[bytes, bytes]:
@@ -166,24 +185,36 @@ class SparseMerkleTree:
 
     def load_node(self, key: bytes) -> bytes:
         """The stored node at node key ``key``, checked: present, well-formed, matching the hash
-        the key ends with. A leaf is its node bytes; an inner node carries its children's
-        buckets after them (``stored_inner``)."""
+        the key ends with. A leaf carries its value after its node bytes (``stored_leaf``), an
+        inner node its children's buckets (``stored_inner``)."""
         node = self.reader.get_node(key)
         node_hash = key[BUCKET_BYTES:]
         if node is None:
             raise NodeFault("state tree node is missing from the store", node_hash=node_hash.hex())
-        size = STORED_INNER_BYTES if node and node[0] == SMT_INNER_KIND else NODE_BYTES
-        if len(node) != size or node[0] > SMT_INNER_KIND:
+        kind = node[0] if node else None
+        if kind == SMT_INNER_KIND:
+            well_formed = len(node) == STORED_INNER_BYTES
+        else:
+            well_formed = kind == SMT_LEAF_KIND and NODE_BYTES <= len(node) <= MAX_STORED_LEAF_BYTES
+        if not well_formed:
             raise NodeFault(
                 "state tree node is malformed",
                 node_hash=node_hash.hex(),
                 size=len(node),
-                kind=node[0] if node else None,
+                kind=kind,
             )
-        if self.check_node_hashes and self.suite.hash(SMT_NODE_TAG + node[:NODE_BYTES]) != (
-            node_hash
-        ):
-            raise NodeFault("state tree node does not match its hash", node_hash=node_hash.hex())
+        if self.check_node_hashes:
+            if self.suite.hash(SMT_NODE_TAG + node[:NODE_BYTES]) != node_hash:
+                raise NodeFault(
+                    "state tree node does not match its hash", node_hash=node_hash.hex()
+                )
+            if kind == SMT_LEAF_KIND and (
+                value_hash(self.suite, node[NODE_BYTES:]) != node[1 + HASH_BYTES : NODE_BYTES]
+            ):
+                raise NodeFault(
+                    "state tree leaf's value does not match its value hash",
+                    node_hash=node_hash.hex(),
+                )
         if node[0] == SMT_INNER_KIND and node[1:NODE_BYTES] == _TWO_EMPTY_CHILDREN:
             raise NodeFault(
                 "state tree inner node has two empty children", node_hash=node_hash.hex()
@@ -200,25 +231,33 @@ class SparseMerkleTree:
                 return None
             node = self.load_node(key)
             if node[0] == SMT_LEAF_KIND:
-                return node[1 + HASH_BYTES :] if node[1 : 1 + HASH_BYTES] == path else None
+                found = node[1 : 1 + HASH_BYTES] == path
+                return node[1 + HASH_BYTES : NODE_BYTES] if found else None
             key = _child_key(node, smt_key_bit(path, depth), depth)
         raise NodeFault("state tree is deeper than its key length", root=root.hex())
 
     def prove(self, root: bytes, full_key: bytes) -> SparseMerkleProof:
         """The proof that ``full_key`` holds what ``get`` says it holds (a value or nothing)."""
+        return self.read(root, full_key)[1]
+
+    def read(self, root: bytes, full_key: bytes) -> tuple[bytes | None, SparseMerkleProof]:
+        """The value ``full_key`` holds under ``root`` (``None``: none) and its proof, in one
+        walk down the tree."""
         _check_root(root)
         path = key_hash(self.suite, full_key)
         siblings: list[bytes] = []
         key = root_key(root)
         for depth in range(SMT_KEY_BITS + 1):
             if key[BUCKET_BYTES:] == SMT_EMPTY_ROOT:
-                return SparseMerkleProof(siblings=tuple(siblings), leaf=None)
+                return None, SparseMerkleProof(siblings=tuple(siblings), leaf=None)
             node = self.load_node(key)
             if node[0] == SMT_LEAF_KIND:
                 leaf = SparseMerkleLeaf(
-                    key_hash=node[1 : 1 + HASH_BYTES], value_hash=node[1 + HASH_BYTES :]
+                    key_hash=node[1 : 1 + HASH_BYTES],
+                    value_hash=node[1 + HASH_BYTES : NODE_BYTES],
                 )
-                return SparseMerkleProof(siblings=tuple(siblings), leaf=leaf)
+                value = leaf_value(node) if leaf.key_hash == path else None
+                return value, SparseMerkleProof(siblings=tuple(siblings), leaf=leaf)
             bit = smt_key_bit(path, depth)
             siblings.append(_child_key(node, 1 - bit, depth)[BUCKET_BYTES:])
             key = _child_key(node, bit, depth)
@@ -257,22 +296,22 @@ class SparseMerkleTree:
 class _Batch:
     """One ``update`` call: the sorted changes and the nodes created so far.
 
-    ``paths[i]`` is change ``i``'s key hash as an integer (sorting and splitting by bit are
-    integer operations), ``key_hashes[i]`` the same as bytes, ``value_hashes[i]`` its new value
-    hash or ``None`` for a delete. Ranges ``[low, high)`` always cover the changes under one
-    subtree, which all share the subtree's path prefix. A subtree is returned as its hash, its
-    kind and its bucket (``ROOT_BUCKET`` for an empty one; the bucket it had for one the update
-    did not visit).
+    ``paths[i]`` is change ``i``'s key hash as an integer (sorting and splitting by bit are integer
+    operations), ``key_hashes[i]`` the same as bytes, ``value_hashes[i]`` its new value hash and
+    ``values[i]`` the value (both ``None`` for a delete). Ranges ``[low, high)`` always cover the
+    changes under one subtree, which all share the subtree's path prefix. A subtree is returned as
+    its hash, its kind and its bucket (``ROOT_BUCKET`` for an empty one; the bucket it had for one
+    the update did not visit).
     """
 
     def __init__(
         self,
         tree: SparseMerkleTree,
-        changes: tuple[list[int], list[bytes], list[bytes | None]],
+        changes: tuple[list[int], list[bytes], list[bytes | None], list[bytes | None]],
     ) -> None:
         self.load_node = tree.load_node
         self.hash = tree.suite.hash
-        self.paths, self.key_hashes, self.value_hashes = changes
+        self.paths, self.key_hashes, self.value_hashes, self.values = changes
         self.prefixes = [path >> _PREFIX_SHIFT for path in self.paths]
         self.new_nodes: dict[bytes, bytes] = {}
         self.replaced: list[bytes] = []
@@ -363,6 +402,7 @@ class _Batch:
         paths: list[int] = []
         key_hashes: list[bytes] = []
         value_hashes: list[bytes] = []
+        values: list[bytes] = []
         if leaf is not None:
             leaf_key = leaf[1 : 1 + HASH_BYTES]
             leaf_path = int.from_bytes(leaf_key, "big")
@@ -376,13 +416,14 @@ class _Batch:
             position = bisect_left(self.paths, leaf_path, low, high)
             if position == high or self.paths[position] != leaf_path:
                 # Keep the existing leaf, in key order among the changes.
-                self.collect_writes(low, position, paths, key_hashes, value_hashes)
+                self.collect_writes(low, position, paths, key_hashes, value_hashes, values)
                 paths.append(leaf_path)
                 key_hashes.append(leaf_key)
-                value_hashes.append(leaf[1 + HASH_BYTES :])
+                value_hashes.append(leaf[1 + HASH_BYTES : NODE_BYTES])
+                values.append(leaf_value(leaf))
                 low = position
-        self.collect_writes(low, high, paths, key_hashes, value_hashes)
-        builder = _Builder(self, paths, key_hashes, value_hashes)
+        self.collect_writes(low, high, paths, key_hashes, value_hashes, values)
+        builder = _Builder(self, paths, key_hashes, value_hashes, values)
         return builder.build(depth, 0, len(paths))
 
     def collect_writes(
@@ -392,13 +433,15 @@ class _Batch:
         paths: list[int],
         key_hashes: list[bytes],
         value_hashes: list[bytes],
+        values: list[bytes],
     ) -> None:
         for index in range(low, high):
-            value = self.value_hashes[index]
-            if value is not None:
+            value, hashed = self.values[index], self.value_hashes[index]
+            if value is not None and hashed is not None:
                 paths.append(self.paths[index])
                 key_hashes.append(self.key_hashes[index])
-                value_hashes.append(value)
+                value_hashes.append(hashed)
+                values.append(value)
 
     def store(self, bucket: bytes, stored: bytes) -> bytes:
         """Keep a new node (in its stored form) in ``bucket``; returns its hash."""
@@ -411,12 +454,18 @@ class _Builder:
     """Builds a fresh subtree over sorted, distinct (path, key hash, value hash) leaves."""
 
     def __init__(
-        self, batch: _Batch, paths: list[int], key_hashes: list[bytes], value_hashes: list[bytes]
+        self,
+        batch: _Batch,
+        paths: list[int],
+        key_hashes: list[bytes],
+        value_hashes: list[bytes],
+        values: list[bytes],
     ) -> None:
         self.batch = batch
         self.paths = paths
         self.key_hashes = key_hashes
         self.value_hashes = value_hashes
+        self.values = values
 
     def build(self, depth: int, low: int, high: int) -> tuple[bytes, int, bytes]:
         count = high - low
@@ -425,7 +474,7 @@ class _Builder:
         if count == 1:
             leaf_key = self.key_hashes[low]
             bucket = _leaf_bucket(leaf_key)
-            leaf = smt_leaf_node(leaf_key, self.value_hashes[low])
+            leaf = stored_leaf(leaf_key, self.value_hashes[low], self.values[low])
             return self.batch.store(bucket, leaf), _LEAF, bucket
         # Two distinct 256-bit paths always differ at some depth below 256.
         require(depth < SMT_KEY_BITS, "two state keys with one key hash")
@@ -468,8 +517,8 @@ def _check_root(root: bytes) -> None:
 
 def _sorted_changes(
     suite: CryptoSuite, changes: Mapping[bytes, bytes | None]
-) -> tuple[list[int], list[bytes], list[bytes | None]]:
-    entries: list[tuple[bytes, bytes | None]] = []
+) -> tuple[list[int], list[bytes], list[bytes | None], list[bytes | None]]:
+    entries: list[tuple[bytes, bytes | None, bytes | None]] = []
     for full_key, value in changes.items():
         require(
             len(full_key) <= MAX_STATE_KEY_BYTES,
@@ -478,7 +527,7 @@ def _sorted_changes(
             limit=MAX_STATE_KEY_BYTES,
         )
         if value is None:
-            entries.append((key_hash(suite, full_key), None))
+            entries.append((key_hash(suite, full_key), None, None))
         else:
             require(
                 len(value) <= MAX_STATE_VALUE_BYTES,
@@ -486,13 +535,13 @@ def _sorted_changes(
                 size=len(value),
                 limit=MAX_STATE_VALUE_BYTES,
             )
-            entries.append((key_hash(suite, full_key), value_hash(suite, value)))
+            entries.append((key_hash(suite, full_key), value_hash(suite, value), value))
     entries.sort(key=lambda entry: entry[0])
     key_hashes = [entry[0] for entry in entries]
     paths = [int.from_bytes(path, "big") for path in key_hashes]
     for index in range(1, len(paths)):
         require(paths[index - 1] != paths[index], "two state keys with one key hash")
-    return paths, key_hashes, [entry[1] for entry in entries]
+    return paths, key_hashes, [entry[1] for entry in entries], [entry[2] for entry in entries]
 
 
 def reference_root(suite: CryptoSuite, leaves: Mapping[bytes, bytes]) -> bytes:

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from jinqiao.core.codec import encode
-from jinqiao.core.crypto import CryptoSuite
 from jinqiao.core.errors import NodeFault, require
 from jinqiao.core.genesis import Genesis, genesis_hash
 from jinqiao.core.hashing import header_hash, validator_set_hash
-from jinqiao.core.proofs import value_hash
 from jinqiao.core.types import (
     EMPTY_HASH,
     Block,
@@ -58,7 +56,6 @@ class Candidate:
     result: BlockResult
     transaction_hashes: tuple[bytes, ...]
     new_nodes: dict[bytes, bytes]
-    new_values: dict[bytes, bytes]
     stale_nodes: tuple[bytes, ...] = ()
     """Nodes of the head's tree that this block's tree no longer reaches (ADR 0053)."""
     execution_s: float = 0.0
@@ -118,8 +115,7 @@ class Chain:
         with self.store.snapshot() as snapshot:
             tree = SparseMerkleTree(self.suite, snapshot)
             root, nodes = tree.update(EMPTY_HASH, writes)
-        values = _values_of(self.suite, writes)
-        self.store.save_genesis(self.genesis_hash, root, writes, nodes, values)
+        self.store.save_genesis(self.genesis_hash, root, writes, nodes)
         log.info("wrote genesis %s, state root %s", self.genesis_hash.hex(), root.hex())
 
     def is_committed(self, transaction_hash_: bytes) -> bool:
@@ -181,7 +177,6 @@ class Chain:
             result=result,
             transaction_hashes=tuple(receipt.transaction_hash for receipt in result.receipts),
             new_nodes=new_nodes,
-            new_values=_values_of(self.suite, result.writes),
             stale_nodes=stale_nodes,
             execution_s=time.perf_counter() - started,
         )
@@ -230,7 +225,6 @@ class Chain:
                 transaction_hashes=candidate.transaction_hashes,
                 state_writes=candidate.result.writes,
                 new_nodes=candidate.new_nodes,
-                new_values=candidate.new_values,
                 stale_nodes=candidate.stale_nodes,
             )
         )
@@ -275,7 +269,3 @@ def _same_signed(
         return verified.get(identity) == transaction
 
     return check
-
-
-def _values_of(suite: CryptoSuite, writes: Mapping[bytes, bytes | None]) -> dict[bytes, bytes]:
-    return {value_hash(suite, value): value for value in writes.values() if value is not None}

@@ -11,13 +11,11 @@ A block's entries are stored in chunks, ``stale_nodes/(h, n) -> node keys``, up 
 A node that no root after ``h`` reaches is needed only by heights below ``h``, so once the
 oldest height kept (the *prune floor*) reaches ``h`` it can go.
 
-Two things complete the picture, because content addressing lets a node come back:
-
-- ``revived_nodes/node key -> h``: block ``h`` created again a node the store already held (a
-  key set back to an earlier value). A journal entry older than the revival is void: the node
-  is live again, and the block that makes it stale again journals it again.
-- ``value_refs/value hash -> count``: how many stored leaves hold a value (two keys may hold the
-  same bytes). A value goes with the last leaf that holds it.
+One thing completes the picture, because content addressing lets a node come back:
+``revived_nodes/node key -> h``: block ``h`` created again a node the store already held (a key
+set back to an earlier value). A journal entry older than the revival is void: the node is live
+again, and the block that makes it stale again journals it again. A leaf carries its value
+(ADR 0060), so a value goes with its leaf.
 
 Heights whose block changed the validator set keep the path to ``governance/validators`` for
 ever (``pinned_nodes``): a light client follows the set through those proofs
@@ -29,9 +27,8 @@ instant restarts with every retained height whole, and the next batch goes on wh
 ended. Readers check the floor in the same read transaction they read the tree in, so a proof is
 either refused (``height_pruned``) or complete.
 
-The journal is written only by a store created with it (``meta/journal``, set at genesis): the
-counts of values are exact only if they start with the first leaf — or, in a store restored
-from a snapshot, with the installed leaves (``start_journal_at_snapshot``).
+The journal is written only by a store created with it (``meta/journal``, set at genesis), or
+restored from a snapshot into one (``start_journal_at_snapshot``).
 """
 
 from __future__ import annotations
@@ -78,7 +75,6 @@ PRUNE_BATCH_BLOCKS = 64
 PRUNING_TABLES = (
     b"stale_nodes",
     b"revived_nodes",
-    b"value_refs",
     b"pinned_nodes",
     b"block_headers",
 )
@@ -86,7 +82,6 @@ PRUNING_TABLES = (
 _HEIGHT = struct.Struct(">Q")
 _CHUNK = struct.Struct(">QI")
 """A ``stale_nodes`` key: the height, then the chunk's number within the height."""
-_COUNT = struct.Struct(">Q")
 _NODE_KEY_BYTES = BUCKET_BYTES + HASH_BYTES
 _JOURNAL = b"journal"
 _FLOOR = b"prune_floor"
@@ -143,6 +138,7 @@ class PruneStep:
     """Journal entries and block bodies handled."""
     nodes_deleted: int
     values_deleted: int
+    """Of the nodes deleted, the leaves (each with its value)."""
     bytes_deleted: int
     """Keys and values removed from the tables, journal entries included."""
     more: bool
@@ -162,10 +158,10 @@ def start_journal_at_snapshot(
     """Make a journaling store that holds genesis only ready to prune from a state sync's
     install (ADR 0054) of the tree ``nodes`` at ``height`` with the blocks from
     ``first_block``, in the install's write batch and before it writes the nodes: genesis's
-    nodes, values and counts go (no root the store keeps reaches them), the installed leaves
-    are counted, and the floors start at the snapshot: the state of ``height`` and the bodies
-    from ``first_block``. Later blocks journal as on any store."""
-    for table in (b"state_nodes", b"state_values", *PRUNING_TABLES[:-1]):
+    nodes and journal go (no root the store keeps reaches them), and the floors start at the
+    snapshot: the state of ``height`` and the bodies from ``first_block``. Later blocks
+    journal as on any store."""
+    for table in (b"state_nodes", *PRUNING_TABLES[:-1]):
         for key in _all_keys(batch, table):
             batch.delete(table, key)
     record_block(batch, height, nodes, ())
@@ -209,18 +205,13 @@ def record_block(
     batch: _Batch, height: int, new_nodes: Mapping[bytes, bytes], stale_nodes: tuple[bytes, ...]
 ) -> None:
     """Write block ``height``'s new tree nodes and journal what the block does to the tree: a
-    node the write finds already stored is a revival, not a new leaf (one lookup per node, the
-    write's own: a separate read before it was 4 % of a validator in the supply-chain event
-    phase). The caller writes the rest of the block's state without the nodes."""
+    node the write finds already stored is a revival (one lookup per node, the write's own: a
+    separate read before it was 4 % of a validator in the supply-chain event phase). The caller
+    writes the rest of the block's state without the nodes."""
     key = _HEIGHT.pack(height)
     for node_key, node in new_nodes.items():
         if not batch.put(b"state_nodes", node_key, node, overwrite=False):
             batch.put(b"revived_nodes", node_key, key)
-        elif node[0] == SMT_LEAF_KIND:
-            value_hash = node[1 + HASH_BYTES :]
-            raw = batch.get(b"value_refs", value_hash)
-            count = 0 if raw is None else _COUNT.unpack(raw)[0]
-            batch.put(b"value_refs", value_hash, _COUNT.pack(count + 1))
     for number, start in enumerate(range(0, len(stale_nodes), JOURNAL_CHUNK_ENTRIES)):
         chunk = stale_nodes[start : start + JOURNAL_CHUNK_ENTRIES]
         batch.put(b"stale_nodes", _CHUNK.pack(height, number), b"".join(chunk))
@@ -268,15 +259,11 @@ def prune_step(
         removed += len(chunk_key) + len(chunk)
         for start in range(0, len(chunk), _NODE_KEY_BYTES):
             entries += 1
-            node_bytes, value_bytes = _delete_stale(
-                batch, stale_at, chunk[start : start + _NODE_KEY_BYTES]
-            )
-            if node_bytes:
+            node = _delete_stale(batch, stale_at, chunk[start : start + _NODE_KEY_BYTES])
+            if node is not None:
                 nodes += 1
-                removed += node_bytes
-            if value_bytes:
-                values += 1
-                removed += value_bytes
+                values += node[0] == SMT_LEAF_KIND
+                removed += _NODE_KEY_BYTES + len(node)
     blocks, block_bytes, blocks_left = _prune_block_bodies(batch, floor, head)
     return PruneStep(
         floor=floor,
@@ -324,41 +311,21 @@ def _prune_block_bodies(batch: _Batch, floor: int, head: int) -> tuple[int, int,
     return pruned, freed, False
 
 
-def _delete_stale(batch: _Batch, stale_at: int, key: bytes) -> tuple[int, int]:
-    """Delete the node at node key ``key`` if nothing revived or pinned it since it went stale
-    at ``stale_at``. Returns the bytes of the node deleted (0: kept) and of the value deleted
-    with it (0: none)."""
+def _delete_stale(batch: _Batch, stale_at: int, key: bytes) -> bytes | None:
+    """Delete the node at node key ``key`` (a leaf with its value) if nothing revived or pinned
+    it since it went stale at ``stale_at``. Returns the node deleted (``None``: kept)."""
     revived = batch.get(b"revived_nodes", key)
     if revived is not None and _HEIGHT.unpack(revived)[0] > stale_at:
-        return 0, 0
+        return None
     if batch.get(b"pinned_nodes", key) is not None:
-        return 0, 0
+        return None
     node = batch.get(b"state_nodes", key)
     if node is None:
         raise NodeFault("a journaled stale node is missing", node_key=key.hex())
     batch.delete(b"state_nodes", key)
     if revived is not None:
         batch.delete(b"revived_nodes", key)
-    node_bytes = len(key) + len(node)
-    if node[0] != SMT_LEAF_KIND:
-        return node_bytes, 0
-    return node_bytes, _release_value(batch, node[1 + HASH_BYTES :])
-
-
-def _release_value(batch: _Batch, value_hash: bytes) -> int:
-    raw = batch.get(b"value_refs", value_hash)
-    if raw is None:
-        raise NodeFault("a stored leaf's value has no count", value_hash=value_hash.hex())
-    count = _COUNT.unpack(raw)[0]
-    if count > 1:
-        batch.put(b"value_refs", value_hash, _COUNT.pack(count - 1))
-        return 0
-    batch.delete(b"value_refs", value_hash)
-    value = batch.get(b"state_values", value_hash)
-    if value is None:
-        return HASH_BYTES + _COUNT.size
-    batch.delete(b"state_values", value_hash)
-    return 2 * HASH_BYTES + _COUNT.size + len(value)
+    return node
 
 
 def _pin_validator_changes(

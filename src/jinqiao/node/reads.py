@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from jinqiao.core.codec import encode
 from jinqiao.core.crypto import CryptoSuite
-from jinqiao.core.errors import InvalidInput, NodeFault
+from jinqiao.core.errors import InvalidInput
 from jinqiao.core.proofs import ReceiptProof, StateReadProof, TransactionProof
 from jinqiao.core.types import BlockHeader, CommitCertificate, CommittedBlock, Receipt
 from jinqiao.execution.identity import GOVERNANCE, VALIDATORS_KEY
@@ -140,13 +140,7 @@ class Reader:
             tree = SparseMerkleTree(self.suite, snapshot)
             proofs = []
             for full_key in full_keys:
-                value_hash_ = tree.get(header.state_root, full_key)
-                value = None
-                if value_hash_ is not None:
-                    value = snapshot.get_value(value_hash_)
-                    if value is None:
-                        raise NodeFault("state value missing for a stored leaf", key=full_key.hex())
-                proof = tree.prove(header.state_root, full_key)
+                value, proof = tree.read(header.state_root, full_key)
                 proofs.append(StateReadProof(header, certificate, full_key, value, proof))
             return proofs
 

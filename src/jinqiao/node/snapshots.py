@@ -19,9 +19,9 @@ vouches for:
    root, before anything is written.
 
 The split depth is the smallest that keeps every chunk under ``MAX_SNAPSHOT_CHUNK_BYTES``, at most
-``MAX_SPLIT_DEPTH``. Installing (``install``) writes the state, the tree's nodes, the values and
-the blocks of the replay window in one write batch into a store that holds genesis only, so a
-crash at any point leaves the store as it was.
+``MAX_SPLIT_DEPTH``. Installing (``install``) writes the state, the tree's nodes (leaves with their
+values, ADR 0060) and the blocks of the replay window in one write batch into a store that holds
+genesis only, so a crash at any point leaves the store as it was.
 
 Snapshot files live in ``<home>/snapshots/<height>/``: ``manifest`` and one file per part, named
 by its prefix; a snapshot appears by one directory rename, whole or not at all.
@@ -51,7 +51,6 @@ from jinqiao.core.proofs import (
     key_hash,
     smt_inner_node,
     smt_node_hash,
-    value_hash,
 )
 from jinqiao.core.types import CommittedBlock, Hash, Height
 from jinqiao.fileio import save_atomically
@@ -126,8 +125,7 @@ class VerifiedChunk:
     """Where the part's subtree root is stored (``ledger.smt`` node keys, ADR 0057)."""
     writes: dict[bytes, bytes]
     nodes: dict[bytes, bytes]
-    """The part's tree nodes by node key."""
-    values: dict[bytes, bytes]
+    """The part's tree nodes by node key (its leaves carry their values)."""
 
 
 # -- the tree: parts and their fold ------------------------------------------------------------
@@ -220,8 +218,8 @@ def verify_manifest(suite: CryptoSuite, manifest: SnapshotManifest, state_root: 
 def verify_chunk(
     suite: CryptoSuite, manifest: SnapshotManifest, part: SnapshotPart, chunk: SnapshotChunk
 ) -> VerifiedChunk:
-    """Refuse a chunk that is not exactly the entries of ``part``; else its state, nodes and
-    values, ready to install."""
+    """Refuse a chunk that is not exactly the entries of ``part``; else its state and nodes,
+    ready to install."""
     where = f"snapshot chunk {part.prefix} of height {manifest.height}"
     if chunk.height != manifest.height or chunk.prefix != part.prefix:
         raise SnapshotRefused(f"{where}: the peer sent another chunk")
@@ -235,8 +233,7 @@ def verify_chunk(
     subtree_hash, leaf, bucket, nodes = build_part(suite, manifest.split_depth, part.prefix, writes)
     if subtree_hash != part.subtree_hash or leaf != part.leaf:
         raise SnapshotRefused(f"{where}: its entries do not build the part's subtree")
-    values = {value_hash(suite, value): value for value in writes.values()}
-    return VerifiedChunk(part.prefix, subtree_hash, leaf, bucket, writes, nodes, values)
+    return VerifiedChunk(part.prefix, subtree_hash, leaf, bucket, writes, nodes)
 
 
 def verify_window_blocks(
@@ -439,8 +436,6 @@ def install(
         for chunk in chunks:
             for key, value in chunk.writes.items():
                 batch.put(b"state_latest", key, value)
-            for hash_, value in chunk.values.items():
-                batch.put(b"state_values", hash_, value, overwrite=False)
         for node_key, node in nodes.items():
             batch.put(b"state_nodes", node_key, node, overwrite=False)
         for committed, block_hash, hashes in zip(

@@ -16,27 +16,26 @@ block_hashes    block hash                     height
 transactions    transaction hash               height + index in block (8 + 4 bytes)
 state_latest    full state key                 current value (for execution)
 state_nodes     node key (bucket + node hash)  sparse Merkle tree node (content-addressed;
-                                               the bucket is its place, ADR 0057)
-state_values    value hash                     value (content-addressed, for reads at a height)
+                                               the bucket is its place, ADR 0057); a leaf
+                                               carries its value (ADR 0060)
 validator_c…    height h (8-byte big-endian)   empty: block h changed the validator set (its
                                                ``next_validators_hash`` differs)
 stale_nodes     height h + chunk number (8+4)  node keys (up to 48) that block h made
                                                unreachable (ADR 0059)
 revived_nodes   node key                       height of the block that created it again
-value_refs      value hash                     stored leaves holding the value (8 bytes)
 pinned_nodes    node key                       empty: on a validator-set change's proof path
 block_headers   height                         header and certificate of a pruned block
 =============== ============================== =============================================
 
-The last five tables, with ``meta/journal``, ``meta/prune_floor`` and ``meta/blocks_floor``,
+The last four tables, with ``meta/journal``, ``meta/prune_floor`` and ``meta/blocks_floor``,
 belong to pruning (``node.pruning``, ADR 0053): a store created with ``journal=True`` records in
 each block's batch the tree nodes the block made stale, and ``Store.prune`` deletes, in bounded
 batches, what no retained height needs.
 
 Everything a block changes — the block, its certificate and receipts, the indexes, the new tree
-nodes and values, the latest values and the head pointer — is written in one LMDB write
-transaction with ``sync`` on, so a crash at any instant leaves the store at the previous block or
-at this one, never between (DESIGN.md §3 "Storage").
+nodes (leaves with their values), the latest values and the head pointer — is written in one
+LMDB write transaction with ``sync`` on, so a crash at any instant leaves the store at the
+previous block or at this one, never between (DESIGN.md §3 "Storage").
 
 Each batch also opens with a commit record: ``meta/writing`` is its first write and
 ``meta/head`` its last, so a store whose batch reached the disk only in part (a torn write) has
@@ -77,11 +76,12 @@ MIN_FREE_DISK_BYTES = 512 * 1024**2
 """A write batch is refused (``DiskAlmostFull``) while less than this is free on the store's
 disk: the map is written in place (ADR 0056), where a full disk would end the process with
 SIGBUS in the middle of a write instead of an error. A block's write dirties tens of MB at most."""
-TREE_LAYOUT = b"\x03"
-"""``meta/tree_layout`` of a store whose tree nodes are keyed by bucket and hash (ADR 0057) and
-whose stale-node journal is kept in chunks (ADR 0059). A store with another (``b"\x02"``: one
-journal entry per node) or none (nodes keyed by hash alone) was written by an earlier version
-and is refused (``StoreLayout``)."""
+TREE_LAYOUT = b"\x04"
+"""``meta/tree_layout`` of a store whose tree nodes are keyed by bucket and hash (ADR 0057), whose
+stale-node journal is kept in chunks (ADR 0059) and whose leaves carry their values (ADR 0060).
+A store with another (``b"\x03"``: values in a table of their own; ``b"\x02"``: one journal
+entry per node) or none (nodes keyed by hash alone) was written by an earlier version and is
+refused (``StoreLayout``)."""
 _HEIGHT = struct.Struct(">Q")
 _LOCATION = struct.Struct(">QI")
 _TABLES = (
@@ -91,7 +91,6 @@ _TABLES = (
     b"transactions",
     b"state_latest",
     b"state_nodes",
-    b"state_values",
     b"validator_changes",
     *pruning.PRUNING_TABLES,
 )
@@ -110,7 +109,6 @@ class BlockWrite:
     transaction_hashes: tuple[bytes, ...]
     state_writes: Mapping[bytes, bytes | None]
     new_nodes: Mapping[bytes, bytes]
-    new_values: Mapping[bytes, bytes]
     stale_nodes: tuple[bytes, ...] = ()
     """Nodes the block's root no longer reaches (``SparseMerkleTree.update_with_stale``): the
     stale-node journal of a store that prunes (``node.pruning``)."""
@@ -354,9 +352,6 @@ class Snapshot:
     def get_node(self, node_key: bytes) -> bytes | None:
         return self._get(b"state_nodes", node_key)
 
-    def get_value(self, value_hash: bytes) -> bytes | None:
-        return self._get(b"state_values", value_hash)
-
     def head_height(self) -> int:
         raw = self._get(b"meta", b"head")
         return 0 if raw is None else _HEIGHT.unpack(raw)[0]
@@ -455,7 +450,8 @@ class Store:
             raise StoreLayout(
                 f"the store{where} was written by an earlier version of jinqiao, which laid "
                 "out the state tree's nodes or its stale-node journal otherwise (this one keys "
-                "nodes by place and hash, ADR 0057, and journals in chunks, ADR 0059): move "
+                "nodes by place and hash, ADR 0057, journals in chunks, ADR 0059, and keeps "
+                "values in their leaves, ADR 0060): move "
                 "the store aside and start the node again to fetch the state from its peers "
                 "(state sync), or start it from a backup taken by this version"
             )
@@ -476,7 +472,6 @@ class Store:
         state_root: bytes,
         state_writes: Mapping[bytes, bytes | None],
         new_nodes: Mapping[bytes, bytes],
-        new_values: Mapping[bytes, bytes],
     ) -> None:
         with self.tables.write() as batch:
             require(batch.get(b"meta", b"genesis_hash") is None, "store has genesis")
@@ -484,9 +479,7 @@ class Store:
             batch.put(b"meta", b"tree_layout", TREE_LAYOUT)
             if self.journal:
                 pruning.start_journal(batch)
-            _write_tree_state(
-                batch, 0 if self.journal else None, state_writes, new_nodes, new_values
-            )
+            _write_tree_state(batch, 0 if self.journal else None, state_writes, new_nodes)
             batch.put(b"meta", b"genesis_hash", genesis_hash)
             batch.put(b"meta", b"genesis_state_root", state_root)
             batch.put(b"meta", b"head", encode_height(0))
@@ -496,7 +489,6 @@ class Store:
         state_root: bytes,
         state_writes: Mapping[bytes, bytes | None],
         new_nodes: Mapping[bytes, bytes],
-        new_values: Mapping[bytes, bytes],
     ) -> None:
         """Bulk-load one chunk of state into a store that holds genesis and no block yet, in one
         write batch, and make ``state_root`` (the tree's root after this chunk) the state the
@@ -512,7 +504,7 @@ class Store:
             # The nodes a chunk replaces are not journaled, and stay: a bulk load happens once,
             # before the first block (ADR 0049).
             journal_height = 0 if pruning.journals(batch) else None
-            _write_tree_state(batch, journal_height, state_writes, new_nodes, new_values)
+            _write_tree_state(batch, journal_height, state_writes, new_nodes)
             batch.put(b"meta", b"genesis_state_root", state_root)
             batch.put(b"meta", b"head", encode_height(0))
 
@@ -542,7 +534,6 @@ class Store:
                 height if pruning.journals(batch) else None,
                 write.state_writes,
                 write.new_nodes,
-                write.new_values,
                 write.stale_nodes,
             )
             if header.next_validators_hash != header.validators_hash:
@@ -573,7 +564,6 @@ def _write_tree_state(
     journal_height: int | None,
     state_writes: Mapping[bytes, bytes | None],
     new_nodes: Mapping[bytes, bytes],
-    new_values: Mapping[bytes, bytes],
     stale_nodes: tuple[bytes, ...] = (),
 ) -> None:
     """The state a block (or genesis, or a bulk-load chunk) writes. In a store that journals
@@ -582,14 +572,13 @@ def _write_tree_state(
     if journal_height is not None:
         pruning.record_block(batch, journal_height, new_nodes, stale_nodes)
         new_nodes = {}
-    _write_state(batch, state_writes, new_nodes, new_values)
+    _write_state(batch, state_writes, new_nodes)
 
 
 def _write_state(
     batch: WriteBatch,
     state_writes: Mapping[bytes, bytes | None],
     new_nodes: Mapping[bytes, bytes],
-    new_values: Mapping[bytes, bytes],
 ) -> None:
     for key, value in state_writes.items():
         if value is None:
@@ -598,5 +587,3 @@ def _write_state(
             batch.put(b"state_latest", key, value)
     for node_key, node in new_nodes.items():
         batch.put(b"state_nodes", node_key, node, overwrite=False)
-    for value_hash, value in new_values.items():
-        batch.put(b"state_values", value_hash, value, overwrite=False)

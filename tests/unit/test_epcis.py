@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from jinqiao.epcis import (
     event_hash_bytes,
     parse_document,
 )
+from jinqiao.epcis import document as document_module
 from tests.helpers.supplychain import make_chain
 
 SCHEMA = Path(__file__).resolve().parents[2] / ".cache" / "epcis" / "EPCIS-JSON-Schema.json"
@@ -259,3 +261,64 @@ def test_unsupported_events_are_named(validator: SchemaValidator) -> None:
     with pytest.raises(EpcisError) as raised:
         contract_call(ship)
     assert raised.value.code == "epcis_unknown_receiver"
+
+
+ONE_XML_EVENT = XML[
+    XML.index("<ObjectEvent>") : XML.index("</ObjectEvent>") + len("</ObjectEvent>")
+]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        encode(json_document()),
+        encode(json_document(*[COMMISSION] * 1_001)),
+        re.sub(r"<EventList>.*</EventList>", "<EventList></EventList>", XML, flags=re.S).encode(),
+        XML.replace("<EventList>", "<EventList>" + ONE_XML_EVENT * 999, 1).encode(),
+    ],
+    ids=["json-none", "json-1001", "xml-none", "xml-1001"],
+)
+def test_a_document_holds_one_to_a_thousand_events(validator: SchemaValidator, data: bytes) -> None:
+    with pytest.raises(EpcisError) as raised:
+        parse_document(data, validator)
+    assert raised.value.code == "epcis_event_count"
+
+
+@pytest.mark.parametrize(
+    "time", ["2026-12-01T08:00:00.000", "2026-02-30T08:00:00.000+08:00", "", "yesterday"]
+)
+def test_an_event_time_without_a_zone_or_not_a_date_is_refused(
+    validator: SchemaValidator, time: str
+) -> None:
+    data = XML.replace("2026-12-01T08:00:00.000+08:00</eventTime>", f"{time}</eventTime>", 1)
+    with pytest.raises(EpcisError) as raised:
+        parse_document(data.encode(), validator)
+    assert raised.value.code == "epcis_invalid_time"
+
+
+def test_a_document_the_reference_implementation_cannot_hash_is_refused(
+    validator: SchemaValidator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No input found makes the reference implementation (a neighbour here) fail or skip an
+    # event, so its two ways of failing are played by it: raising, and hashing fewer events.
+    real = document_module.hash_generator.calculate_hashes_from_pre_hashes
+
+    def raising(prehashes: Any) -> Any:
+        raise ValueError("unparsable event")
+
+    monkeypatch.setattr(document_module.hash_generator, "calculate_hashes_from_pre_hashes", raising)
+    with pytest.raises(EpcisError) as raised:
+        parse_document(XML.encode(), validator)
+    assert raised.value.code == "epcis_hash_failed"
+    assert "unparsable event" in raised.value.message
+
+    def skipping(prehashes: Any) -> Any:
+        return real(prehashes)[1:]
+
+    monkeypatch.setattr(
+        document_module.hash_generator, "calculate_hashes_from_pre_hashes", skipping
+    )
+    with pytest.raises(EpcisError) as raised:
+        parse_document(encode(json_document(COMMISSION, SHIP)), validator)
+    assert raised.value.code == "epcis_hash_failed"
+    assert "hashed 1 of 2" in raised.value.message

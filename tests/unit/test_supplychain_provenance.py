@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from jinqiao.apps.supplychain.model import (
+    MAX_CHILDREN,
+    MAX_EPCS_PER_EVENT,
+    MAX_NESTING,
     SUPPLYCHAIN,
     AggregationArgs,
     BizTransaction,
@@ -28,7 +32,10 @@ from jinqiao.apps.supplychain.model import (
     history_key,
     item_key,
 )
+from jinqiao.core.codec import encode
 from jinqiao.core.errors import Rejection
+from jinqiao.execution.identity import REGISTRY, Organization, organization_key
+from jinqiao.execution.state import full_key
 from tests.helpers.chain import Chain
 from tests.helpers.supplychain import GTIN, OPS, Events, make_chain, sgtin, sscc
 
@@ -368,3 +375,58 @@ def test_queries_reject_unknown_things(chain: Chain) -> None:
 
 def test_every_member_has_an_ops_account() -> None:
     assert set(OPS) >= {"brand", "distributor", "retailer", "bank"}
+
+
+def test_a_suspended_receiver_is_refused(chain: Chain) -> None:
+    events = Events(chain)
+    commission(chain, events, sgtin(1))
+    organization = chain.read(REGISTRY, organization_key("distributor"), Organization)
+    assert organization is not None
+    # The record as the registry leaves it once governance suspends the organization.
+    chain.apply_writes(
+        {
+            full_key(REGISTRY, organization_key("distributor")): encode(
+                msgspec.structs.replace(organization, active=False)
+            )
+        }
+    )
+    chain.rejected(
+        "organization_inactive",
+        "brand-ops",
+        SC,
+        "ship",
+        ShipArgs(events.next(), (sgtin(1),), "distributor"),
+    )
+
+
+def test_a_container_holds_at_most_max_children(chain: Chain) -> None:
+    events = Events(chain)
+    items = [sgtin(i) for i in range(MAX_CHILDREN + 1)]
+    for start in range(0, len(items), MAX_EPCS_PER_EVENT):
+        commission(chain, events, *items[start : start + MAX_EPCS_PER_EVENT])
+    commission(chain, events, sscc(1))
+    first = tuple(items[:MAX_EPCS_PER_EVENT])
+    chain.ok("brand-ops", SC, "pack", AggregationArgs(events.next(), sscc(1), first))
+    rest = tuple(items[MAX_EPCS_PER_EVENT:])
+    assert len(first) + len(rest) == MAX_CHILDREN + 1
+    chain.rejected(
+        "too_many_children", "brand-ops", SC, "pack", AggregationArgs(events.next(), sscc(1), rest)
+    )
+    chain.ok("brand-ops", SC, "pack", AggregationArgs(events.next(), sscc(1), rest[:-1]))
+
+
+def test_containers_nest_at_most_max_nesting_deep(chain: Chain) -> None:
+    events = Events(chain)
+    containers = [sscc(level) for level in range(1, MAX_NESTING + 3)]
+    commission(chain, events, sgtin(1), *containers)
+    inner = sgtin(1)
+    for container in containers[:MAX_NESTING]:
+        chain.ok("brand-ops", SC, "pack", AggregationArgs(events.next(), container, (inner,)))
+        inner = container
+    chain.rejected(
+        "nesting_too_deep",
+        "brand-ops",
+        SC,
+        "pack",
+        AggregationArgs(events.next(), containers[MAX_NESTING], (inner,)),
+    )

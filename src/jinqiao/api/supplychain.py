@@ -213,12 +213,8 @@ def router(node: NodePort) -> APIRouter:
         of the store, one for the pointers and one for the events they name. Entry 0 has no
         pointer (``None``): its hash is the item's ``first_event``, proven with the item."""
         sequences = range(start, min(item.event_count, start + limit))
-        pointed = [sequence for sequence in sequences if sequence]
-        pointers: list[StateReadProof | None] = list(
-            read_many([history_key(item.id, sequence) for sequence in pointed], height)
-        )
-        if 0 in sequences:
-            pointers.insert(0, None)
+        read = iter(read_many([history_key(item.id, seq) for seq in sequences if seq], height))
+        pointers = [next(read) if sequence else None for sequence in sequences]
         hashes = []
         for sequence, pointer in zip(sequences, pointers, strict=True):
             if pointer is None:

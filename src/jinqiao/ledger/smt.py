@@ -223,18 +223,8 @@ class SparseMerkleTree:
 
     def get(self, root: bytes, full_key: bytes) -> bytes | None:
         """The value hash stored at ``full_key`` under ``root``, or ``None`` if it holds none."""
-        _check_root(root)
-        path = key_hash(self.suite, full_key)
-        key = root_key(root)
-        for depth in range(SMT_KEY_BITS + 1):
-            if key[BUCKET_BYTES:] == SMT_EMPTY_ROOT:
-                return None
-            node = self.load_node(key)
-            if node[0] == SMT_LEAF_KIND:
-                found = node[1 : 1 + HASH_BYTES] == path
-                return node[1 + HASH_BYTES : NODE_BYTES] if found else None
-            key = _child_key(node, smt_key_bit(path, depth), depth)
-        raise NodeFault("state tree is deeper than its key length", root=root.hex())
+        value, proof = self.read(root, full_key)
+        return None if value is None or proof.leaf is None else proof.leaf.value_hash
 
     def prove(self, root: bytes, full_key: bytes) -> SparseMerkleProof:
         """The proof that ``full_key`` holds what ``get`` says it holds (a value or nothing)."""

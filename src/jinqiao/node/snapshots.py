@@ -62,6 +62,7 @@ from jinqiao.ledger.smt import (
     SparseMerkleTree,
     child_keys,
     inner_bucket,
+    node_key,
     root_key,
     stored_inner,
 )
@@ -185,7 +186,7 @@ def fold_parts(
                 node = stored_inner(left[0], left[2], right[0], right[2])
                 node_hash = smt_node_hash(suite, smt_inner_node(left[0], right[0]))
                 bucket = inner_bucket(parent << (SMT_KEY_BITS - above_depth), above_depth)
-                nodes[bucket + node_hash] = node
+                nodes[node_key(bucket, node_hash)] = node
                 above[parent] = (node_hash, False, bucket)
         level = above
     return level.get(0, empty)[0], nodes
@@ -436,8 +437,8 @@ def install(
         for chunk in chunks:
             for key, value in chunk.writes.items():
                 batch.put(b"state_latest", key, value)
-        for node_key, node in nodes.items():
-            batch.put(b"state_nodes", node_key, node, overwrite=False)
+        for key, node in nodes.items():
+            batch.put(b"state_nodes", key, node, overwrite=False)
         for committed, block_hash, hashes in zip(
             blocks, block_hashes, transaction_hashes, strict=True
         ):

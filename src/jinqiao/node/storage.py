@@ -451,9 +451,9 @@ class Store:
                 f"the store{where} was written by an earlier version of jinqiao, which laid "
                 "out the state tree's nodes or its stale-node journal otherwise (this one keys "
                 "nodes by place and hash, ADR 0057, journals in chunks, ADR 0059, and keeps "
-                "values in their leaves, ADR 0060): move "
-                "the store aside and start the node again to fetch the state from its peers "
-                "(state sync), or start it from a backup taken by this version"
+                "values in their leaves, ADR 0060): move the store aside and start the node "
+                "again to fetch the state from its peers (state sync), or start it from a "
+                "backup taken by this version"
             )
         if writing is not None and writing != head:
             raise StoreTorn(

@@ -68,7 +68,7 @@ def test_bulk_load_gives_the_state_root_of_the_transactions(tmp_path: Path) -> N
     issuer, validator = _signers(1)
     genesis = growth_genesis(issuer, validator)
     bulk_store = Store(tmp_path / "bulk")
-    root = bulk_load(bulk_store, genesis, ACCOUNTS, chunk_accounts=7)  # 9 write batches
+    root = bulk_load(bulk_store, genesis, ACCOUNTS, chunk_entries=16)  # up to 8 write batches
     assert root == by_transactions.head.state_root
     bulk = Chain(bulk_store, genesis, Runtime(genesis.suite, genesis.chain_id, default_contracts()))
     assert bulk.head.height == 0

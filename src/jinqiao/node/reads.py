@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from jinqiao.core.codec import encode
@@ -63,15 +63,26 @@ class TransactionRecord:
 
 
 class Reader:
-    def __init__(self, store: Store, suite: CryptoSuite) -> None:
+    def __init__(
+        self,
+        store: Store,
+        suite: CryptoSuite,
+        *,
+        recent: Callable[[int], CommittedBlock | None] | None = None,
+    ) -> None:
+        """``recent``: the node's committed blocks kept decoded (``node.service.RecentBlocks``),
+        asked before the store: a client following the chain reads the newest blocks, and
+        decoding a block of 2,000 transfers from the store for each was 4.6% of the validator
+        that a benchmark's watcher long-polled."""
         self.store = store
         self.suite = suite
+        self._recent = recent
         self._proven: OrderedDict[int, _ProvenBlock] = OrderedDict()
         self._headers: OrderedDict[int, tuple[BlockHeader, CommitCertificate]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _block(self, snapshot: Snapshot, height: int) -> CommittedBlock:
-        committed = snapshot.block(height)
+        committed = (self._recent and self._recent(height)) or snapshot.block(height)
         if committed is None:
             base = state_base(snapshot)
             if height < base:

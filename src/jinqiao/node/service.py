@@ -164,7 +164,7 @@ class Node:
         self.certificate = NodeCertificate(home / "tls", self.config.name, self.metrics)
         self.driver = self._make_driver()
         self.mempool.bound_backlog(self._backlog_bound())
-        self.reader = Reader(self.store, self.suite)
+        self.reader = Reader(self.store, self.suite, recent=self._recent_blocks.get)
         self.snapshots = SnapshotServer(
             self.suite,
             self.store,

@@ -17,7 +17,6 @@ from jinqiao.ledger.smt import (
     BUCKET_BYTES,
     EMPTY_ROOT,
     MemoryNodeReader,
-    NodeCache,
     SparseMerkleTree,
     child_keys,
     key_hash,
@@ -355,66 +354,6 @@ def test_unchecked_reads_give_the_same_roots() -> None:
         checked.apply(changes)
         unchecked.apply(changes)
         assert checked.root == unchecked.root
-
-
-class CountingReader(MemoryNodeReader):
-    def __init__(self) -> None:
-        super().__init__()
-        self.reads = 0
-
-    def get_node(self, node_key: bytes) -> bytes | None:
-        self.reads += 1
-        return super().get_node(node_key)
-
-
-def test_a_node_cache_gives_the_same_trees_and_spares_the_store_reads() -> None:
-    plain, cached = Store(), Store()
-    counting = CountingReader()
-    cache = NodeCache(4_096)
-    cached.reader = counting
-    cached.tree = SparseMerkleTree(SUITE, counting, cache=cache)
-    rng = random.Random(4)
-    for round_number in range(8):
-        changes: dict[bytes, bytes | None] = {
-            b"k%d" % rng.randrange(300): (b"r%d" % round_number if rng.random() < 0.8 else None)
-            for _ in range(60)
-        }
-        assert plain.apply(changes) == cached.apply(changes)
-        assert plain.root == cached.root
-    # Every node the updates read was one an earlier update wrote: all in the cache.
-    assert counting.reads == 0 and 0 < len(cache) <= 4_096
-    # A cold cache reads from the store, checks, and keeps what it read.
-    cold = NodeCache(4_096)
-    tree = SparseMerkleTree(SUITE, counting, cache=cold)
-    assert tree.read(cached.root, b"k7") == cached.tree.read(cached.root, b"k7")
-    reads = counting.reads
-    assert reads > 0 and len(cold) == reads
-    tree.read(cached.root, b"k7")
-    assert counting.reads == reads
-
-
-def test_a_node_cache_holds_at_most_its_capacity_and_keeps_what_is_used() -> None:
-    cache = NodeCache(10)
-    for index in range(100):
-        cache.put(b"%d" % index, b"node")
-        assert cache.get(b"0") == b"node"  # used at every step: it moves up, never out
-        assert len(cache) <= 10
-    assert cache.get(b"99") == b"node" and cache.get(b"50") is None
-    cache.clear()
-    assert len(cache) == 0 and cache.get(b"99") is None
-    with pytest.raises(NodeFault):
-        NodeCache(1)
-
-
-def test_a_node_that_fails_its_check_is_not_cached() -> None:
-    store, node = corrupt_store()
-    cache = NodeCache(64)
-    tree = SparseMerkleTree(SUITE, store.reader, cache=cache)
-    store.reader.nodes[root_key(store.root)] = node[:40] + bytes([node[40] ^ 1]) + node[41:]
-    for _ in range(2):
-        with pytest.raises(NodeFault, match="does not match its hash"):
-            tree.prove(store.root, b"k1")
-    assert len(cache) == 0
 
 
 # ---------------------------------------------------------------------------- a corrupt store

@@ -65,7 +65,6 @@ __all__ = [
     "EMPTY_ROOT",
     "ROOT_BUCKET",
     "MemoryNodeReader",
-    "NodeCache",
     "NodeReader",
     "SparseMerkleTree",
     "child_keys",
@@ -170,80 +169,24 @@ class MemoryNodeReader:
         return self.nodes.get(node_key)
 
 
-class NodeCache:
-    """Tree nodes kept in memory by node key, for the updates of a node's own blocks (ADR 0061):
-    the nodes a block's update reads are mostly those the blocks just before it wrote or read —
-    the upper tree every block rewrites, the leaves of hot keys — and reading each from the
-    store, then hashing it to check it, was about a third of an update.
-
-    A node key names one node (its bucket and hash follow from its content), so an entry is
-    never stale. Only nodes that are known good go in: those an update computed and those read
-    from the store and checked. At most ``capacity`` entries, in two generations: entries are
-    put in the young one, a hit in the old one moves up, and when the young one holds half the
-    capacity it becomes the old one and the old one is dropped."""
-
-    def __init__(self, capacity: int) -> None:
-        require(capacity >= 2, "a node cache holds at least two nodes", capacity=capacity)
-        self._half = capacity // 2
-        self._young: dict[bytes, bytes] = {}
-        self._old: dict[bytes, bytes] = {}
-
-    def get(self, key: bytes) -> bytes | None:
-        node = self._young.get(key)
-        if node is None:
-            node = self._old.get(key)
-            if node is not None:
-                self.put(key, node)
-        return node
-
-    def put(self, key: bytes, node: bytes) -> None:
-        young = self._young
-        young[key] = node
-        if len(young) >= self._half:
-            self._old, self._young = young, {}
-
-    def put_many(self, nodes: Mapping[bytes, bytes]) -> None:
-        for key, node in nodes.items():
-            self.put(key, node)
-
-    def clear(self) -> None:
-        self._young, self._old = {}, {}
-
-    def __len__(self) -> int:
-        return len(self._young) + len(self._old)
-
-
 class SparseMerkleTree:
     """Reads, proves and updates state trees whose nodes ``reader`` serves. Holds no root: every
     call names the root it works on, so one instance serves every version."""
 
     def __init__(
-        self,
-        suite: CryptoSuite,
-        reader: NodeReader,
-        *,
-        check_node_hashes: bool = True,
-        cache: NodeCache | None = None,
+        self, suite: CryptoSuite, reader: NodeReader, *, check_node_hashes: bool = True
     ) -> None:
         """``check_node_hashes=False`` skips re-hashing every node read (about a quarter of the
         update time); only for a reader that already guarantees integrity, such as the dict of
-        nodes this process just computed. ``cache``: nodes known good, asked before ``reader``;
-        the nodes read from ``reader`` and checked, and those ``update`` creates, go into it."""
+        nodes this process just computed."""
         self.suite = suite
         self.reader = reader
         self.check_node_hashes = check_node_hashes
-        self.cache = cache
 
     def load_node(self, key: bytes) -> bytes:
         """The stored node at node key ``key``, checked: present, well-formed, matching the hash
         the key ends with. A leaf carries its value after its node bytes (``stored_leaf``), an
-        inner node its children's buckets (``stored_inner``). A node of the ``cache`` was
-        checked when it went in."""
-        cache = self.cache
-        if cache is not None:
-            cached = cache.get(key)
-            if cached is not None:
-                return cached
+        inner node its children's buckets (``stored_inner``)."""
         node = self.reader.get_node(key)
         node_hash = key[BUCKET_BYTES:]
         if node is None:
@@ -276,8 +219,6 @@ class SparseMerkleTree:
             raise NodeFault(
                 "state tree inner node has two empty children", node_hash=node_hash.hex()
             )
-        if cache is not None:
-            cache.put(key, node)
         return node
 
     def get(self, root: bytes, full_key: bytes) -> bytes | None:
@@ -339,8 +280,6 @@ class SparseMerkleTree:
         if kind == _LEAF:
             batch.move_to_root(node_key(bucket, new_root), moved=new_root != root)
         stale = tuple(key for key in batch.replaced if key not in batch.new_nodes)
-        if self.cache is not None:
-            self.cache.put_many(batch.new_nodes)
         return new_root, batch.new_nodes, stale
 
 

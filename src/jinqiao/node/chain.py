@@ -32,7 +32,7 @@ from jinqiao.execution.identity import VALIDATORS_KEY, read_governance
 from jinqiao.execution.runtime import BlockResult, InvalidBlock, Runtime
 from jinqiao.execution.state import Overlay, StateReader
 from jinqiao.ledger.merkle import merkle_root
-from jinqiao.ledger.smt import NodeCache, SparseMerkleTree
+from jinqiao.ledger.smt import SparseMerkleTree
 from jinqiao.node.storage import BlockWrite, Store
 
 log = logging.getLogger(__name__)
@@ -62,10 +62,6 @@ class Candidate:
     """How long this node took to execute the block (for metrics and logs)."""
 
 
-TREE_CACHE_NODES = 1 << 18
-"""Tree nodes a chain keeps in memory for its block updates (``NodeCache``; about 64 MB)."""
-
-
 def read_validators(state: StateReader) -> ValidatorSet:
     return read_governance(state, VALIDATORS_KEY, ValidatorSet, "validator set")
 
@@ -77,8 +73,6 @@ class Chain:
         self.suite = genesis.suite
         self.runtime = runtime
         self.genesis_hash = genesis_hash(genesis)
-        self.tree_nodes = NodeCache(TREE_CACHE_NODES)
-        """The tree nodes this chain's block updates read and wrote last (ADR 0061)."""
         self.head = self._open()
 
     def _open(self) -> Head:
@@ -114,7 +108,6 @@ class Chain:
 
     def reopen(self) -> None:
         """Read the head again from the store (after a state sync installed a snapshot)."""
-        self.tree_nodes.clear()
         self.head = self._open()
 
     def _write_genesis(self) -> None:
@@ -157,7 +150,7 @@ class Chain:
                 verify_signatures=verify_signatures,
                 already_verified=None if verified is None else _same_signed(verified),
             )
-            tree = SparseMerkleTree(self.suite, snapshot, cache=self.tree_nodes)
+            tree = SparseMerkleTree(self.suite, snapshot)
             state_root, new_nodes, stale_nodes = tree.update_with_stale(
                 head.state_root, result.writes
             )

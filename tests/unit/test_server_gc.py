@@ -1,4 +1,4 @@
-"""The node tunes the garbage collector once it is built (ADR 0062): what it made at start is
+"""The node tunes the garbage collector once it is built (ADR 0061): what it made at start is
 left out of later collections and the young generation is collected less often."""
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def raise_open_files_limit() -> int:
 GC_YOUNG_THRESHOLD = 20_000
 """New container objects between two collections of the youngest generation (Python's default:
 700). A block of 2,000 transactions makes hundreds of thousands, nearly all freed by reference
-counting; at 700 the collector ran hundreds of times a block (ADR 0062)."""
+counting; at 700 the collector ran hundreds of times a block (ADR 0061)."""
 
 
 def tune_garbage_collector() -> None:

@@ -119,6 +119,7 @@ def _account_entries(
 ) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]]:
     """``account_state`` from the account's public key: its registry record, then its holding."""
     address = suite.address(public_key)
+    registry_key, balance_key_ = _account_keys(address)
     account = Account(
         address,
         public_key,
@@ -128,10 +129,12 @@ def _account_entries(
         True,
     )
     holding = Holding(BALANCE_MINOR, "open", False, 0, 0)
-    return (
-        (full_key(REGISTRY, account_key(address)), encode(account)),
-        (full_key(TOKEN, balance_key(ASSET, address)), encode(holding)),
-    )
+    return (registry_key, encode(account)), (balance_key_, encode(holding))
+
+
+def _account_keys(address: bytes) -> tuple[bytes, bytes]:
+    """The full keys of an account's registry record and of its holding."""
+    return full_key(REGISTRY, account_key(address)), full_key(TOKEN, balance_key(ASSET, address))
 
 
 def bulk_load(
@@ -161,7 +164,8 @@ def bulk_load(
     for index in range(accounts):
         public_key = account_signer(suite, index).public_key
         public_keys[32 * index : 32 * index + 32] = public_key
-        for entry, (key, _) in enumerate(_account_entries(suite, index, public_key)):
+        # Only the keys here: the values are made in the second pass, part by part.
+        for entry, key in enumerate(_account_keys(suite.address(public_key))):
             part = int.from_bytes(key_hash(suite, key), "big") >> shift
             parts[part].append(2 * index + entry)
         if progress is not None and keys_task is not None and (index + 1) % 1000 == 0:

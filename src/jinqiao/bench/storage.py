@@ -58,7 +58,9 @@ class _Samples:
 def live_bytes_of(data: Path) -> int:
     """The pages the B-trees of every table of the LMDB store in ``data`` hold, in bytes (as
     ``LmdbTables.live_bytes``, through a read-only handle that another process may hold too)."""
-    environment = lmdb.open(str(data), readonly=True, lock=True, max_dbs=64, subdir=True)
+    environment = lmdb.open(
+        str(data), readonly=True, lock=True, max_dbs=64, subdir=True, readahead=False
+    )
     try:
         pages = 0
         with environment.begin() as transaction:

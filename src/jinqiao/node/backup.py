@@ -130,8 +130,15 @@ def backup(home: Path, out: Path) -> BackupManifest:
         copy = Path(scratch) / "store"
         copy.mkdir(mode=0o700)
         try:
+            # Without readahead, as the node maps it: pages read ahead would sit in the page
+            # cache in large folios, which the running node's writes then dirty whole (ADR 0062).
             environment = lmdb.open(
-                str(data_directory), readonly=True, lock=True, max_dbs=16, subdir=True
+                str(data_directory),
+                readonly=True,
+                lock=True,
+                max_dbs=16,
+                subdir=True,
+                readahead=False,
             )
         except lmdb.Error as exc:
             raise BackupRefused(f"cannot open the store in {data_directory}: {exc}") from None

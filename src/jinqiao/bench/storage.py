@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
-import lmdb
 import msgspec
 
 from jinqiao.apps.token import TOKEN, TransferArgs
@@ -40,6 +39,7 @@ from jinqiao.bench.network import SENDERS, submit_transfers, transfer_spec
 from jinqiao.core.crypto import DEFAULT_SUITE, Signer
 from jinqiao.fileio import PUBLIC_FILE_MODE, save_atomically
 from jinqiao.node.config import dump_config, load_config
+from jinqiao.node.storage import open_read_only
 from jinqiao.terminal import console, emit_json
 
 SAMPLE_S = 10.0
@@ -58,9 +58,7 @@ class _Samples:
 def live_bytes_of(data: Path) -> int:
     """The pages the B-trees of every table of the LMDB store in ``data`` hold, in bytes (as
     ``LmdbTables.live_bytes``, through a read-only handle that another process may hold too)."""
-    environment = lmdb.open(
-        str(data), readonly=True, lock=True, max_dbs=64, subdir=True, readahead=False
-    )
+    environment = open_read_only(data, max_dbs=64)
     try:
         pages = 0
         with environment.begin() as transaction:

@@ -40,7 +40,7 @@ from jinqiao.core.genesis import Genesis, genesis_hash, load_genesis
 from jinqiao.core.hashing import header_hash
 from jinqiao.fileio import sync_directory
 from jinqiao.node.config import load_config
-from jinqiao.node.storage import Store
+from jinqiao.node.storage import Store, open_read_only
 
 BACKUP_FORMAT = "jinqiao-node-backup/1"
 MANIFEST_MEMBER = "manifest.json"
@@ -130,16 +130,7 @@ def backup(home: Path, out: Path) -> BackupManifest:
         copy = Path(scratch) / "store"
         copy.mkdir(mode=0o700)
         try:
-            # Without readahead, as the node maps it: pages read ahead would sit in the page
-            # cache in large folios, which the running node's writes then dirty whole (ADR 0062).
-            environment = lmdb.open(
-                str(data_directory),
-                readonly=True,
-                lock=True,
-                max_dbs=16,
-                subdir=True,
-                readahead=False,
-            )
+            environment = open_read_only(data_directory, max_dbs=16)
         except lmdb.Error as exc:
             raise BackupRefused(f"cannot open the store in {data_directory}: {exc}") from None
         try:

@@ -192,6 +192,16 @@ def drop_cached_pages(file: Path) -> None:
         os.close(descriptor)
 
 
+def open_read_only(path: Path, *, max_dbs: int) -> lmdb.Environment:
+    """A read-only handle on the LMDB store in ``path`` that another process may hold open too,
+    mapped without readahead as ``LmdbTables`` maps it: pages read ahead would sit in the page
+    cache in large folios, which a running node's writes then dirty whole (ADR 0062). Raises
+    ``lmdb.Error`` when there is no store to open."""
+    return lmdb.open(
+        str(path), readonly=True, lock=True, max_dbs=max_dbs, subdir=True, readahead=False
+    )
+
+
 class LmdbTables:
     """The tables in one LMDB environment; each write batch is one durable write transaction.
     The map is writable (``writemap``): a write batch changes its pages in place in the page
